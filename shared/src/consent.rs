@@ -1,0 +1,208 @@
+//! Consent: the purposes a form asks for, what a submission grants, and the record that proves it later.
+//!
+//! GDPR Art. 7(1) puts the burden of proof on the website owner, and German courts ask for consent to be
+//! "fully documented" (BGH I ZR 164/09). So every lead carries a [`ConsentRecord`]: per purpose, granted or
+//! refused, on which legal basis, and the exact text shown (its version and SHA-256), in which language.
+//! The widget and the edge both run [`decide`], so a missing required tick is caught in the form and again
+//! at the collector.
+
+use crate::lang::{Lang, Texts};
+use crate::Code;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// The purpose id for accepting a giveaway's rules; the only purpose a giveaway may require.
+pub const GIVEAWAY_RULES: &str = "giveaway_rules";
+
+/// The legal basis a purpose rests on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Basis {
+    /// Explicit consent: an unticked box the visitor ticks (GDPR Art. 6(1)(a), Art. 7).
+    #[default]
+    Consent,
+    /// Legitimate interest (GDPR Art. 6(1)(f)); B2B forms only. Shown as a notice, recorded as such.
+    LegitimateInterest,
+}
+
+/// One thing a form asks permission for, e.g. `marketing_email` or `giveaway_rules`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Purpose {
+    /// A stable id, used in submissions (`consent: ["marketing_email"]`) and records.
+    pub id: String,
+    /// Whether the form cannot be sent without it (e.g. giveaway rules).
+    #[serde(default)]
+    pub required: bool,
+    /// The exact text shown next to the box, per language.
+    pub text: Texts,
+    /// The text's version; raise it whenever the text changes, so old records keep meaning what they said.
+    #[serde(default = "one")]
+    pub version: u32,
+    /// The legal basis.
+    #[serde(default)]
+    pub basis: Basis,
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// What a submission grants and refuses, by purpose id, in the form's order.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Decision {
+    /// Purposes with a tick (or a legitimate-interest basis).
+    pub granted: Vec<String>,
+    /// Purposes offered and not ticked.
+    pub refused: Vec<String>,
+}
+
+/// Decides a submission's consent against the form: every required purpose must be ticked and every ticked
+/// id must be one the form offers. Errors are keyed `consent.<id>`, the name the widget gives the checkbox.
+pub fn decide(purposes: &[Purpose], ticked: &[String]) -> Result<Decision, BTreeMap<String, Code>> {
+    let mut errors = BTreeMap::new();
+    for id in ticked {
+        if !purposes.iter().any(|p| &p.id == id) {
+            errors.insert(key(id), Code::UnknownPurpose);
+        }
+    }
+    let mut decision = Decision::default();
+    for p in purposes {
+        // A legitimate-interest notice has no box; the basis itself is what the record proves.
+        let granted = p.basis == Basis::LegitimateInterest || ticked.iter().any(|t| t == &p.id);
+        if p.required && !granted {
+            errors.insert(key(&p.id), Code::ConsentRequired);
+        }
+        if granted { &mut decision.granted } else { &mut decision.refused }.push(p.id.clone());
+    }
+    if errors.is_empty() { Ok(decision) } else { Err(errors) }
+}
+
+/// The error key of a purpose's checkbox.
+pub fn key(id: &str) -> String {
+    let mut k = String::with_capacity(8 + id.len());
+    k.push_str("consent.");
+    k.push_str(id);
+    k
+}
+
+/// One purpose as recorded with a lead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The purpose id.
+    pub purpose: String,
+    /// Granted (ticked, or legitimate interest) or refused.
+    pub granted: bool,
+    /// The legal basis.
+    pub basis: Basis,
+    /// The exact text shown.
+    pub text: String,
+    /// The text's version.
+    pub version: u32,
+    /// The language the text was shown in.
+    pub lang: Lang,
+    /// SHA-256 of the text, hex: proves later which wording was agreed to.
+    pub text_sha256: String,
+}
+
+/// The proof of consent stored with every lead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentRecord {
+    /// Each purpose the form offered, granted or refused.
+    pub entries: Vec<Entry>,
+    /// The language the form was shown in.
+    pub lang: Lang,
+    /// When the collector received the submission (server time, RFC 3339).
+    pub recorded_at: String,
+    /// The page the form was on.
+    #[serde(default)]
+    pub page: Option<String>,
+    /// A pseudonymous client id (keyed HMAC of the IP address); never the address itself.
+    #[serde(default)]
+    pub client_id: Option<String>,
+}
+
+#[cfg(feature = "server")]
+impl ConsentRecord {
+    /// Builds the record for a decision. The texts are taken from the form as configured at the time, so the
+    /// record proves what was shown even after the config changes.
+    pub fn new(
+        purposes: &[Purpose],
+        decision: &Decision,
+        lang: Lang,
+        recorded_at: String,
+        page: Option<String>,
+        client_id: Option<String>,
+    ) -> ConsentRecord {
+        use sha2::{Digest, Sha256};
+        let entries = purposes
+            .iter()
+            .map(|p| {
+                let text = p.text.get(lang).to_owned();
+                let digest = Sha256::digest(text.as_bytes());
+                Entry {
+                    purpose: p.id.clone(),
+                    granted: decision.granted.contains(&p.id),
+                    basis: p.basis,
+                    version: p.version,
+                    lang: p.text.shown_lang(lang),
+                    text_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
+                    text,
+                }
+            })
+            .collect();
+        ConsentRecord { entries, lang, recorded_at, page, client_id }
+    }
+
+    /// Whether the record grants `purpose`.
+    pub fn grants(&self, purpose: &str) -> bool {
+        self.entries.iter().any(|e| e.purpose == purpose && e.granted)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn purpose(id: &str, required: bool, basis: Basis) -> Purpose {
+        Purpose { id: id.into(), required, text: Texts { en: Some(format!("text {id}")), de: None }, version: 2, basis }
+    }
+
+    #[test]
+    fn required_purposes_need_a_tick_and_optional_ones_are_refused_when_unticked() {
+        let purposes = [purpose("giveaway_rules", true, Basis::Consent), purpose("marketing_email", false, Basis::Consent)];
+        let err = decide(&purposes, &[]).unwrap_err();
+        assert_eq!(err.get("consent.giveaway_rules"), Some(&Code::ConsentRequired));
+        assert_eq!(err.len(), 1, "an optional purpose is never a condition");
+        let ok = decide(&purposes, &["giveaway_rules".into()]).unwrap();
+        assert_eq!(ok.granted, vec!["giveaway_rules"]);
+        assert_eq!(ok.refused, vec!["marketing_email"]);
+    }
+
+    #[test]
+    fn unknown_purposes_are_rejected() {
+        let err = decide(&[], &["sell_my_data".into()]).unwrap_err();
+        assert_eq!(err.get("consent.sell_my_data"), Some(&Code::UnknownPurpose));
+    }
+
+    #[test]
+    fn legitimate_interest_is_granted_without_a_tick() {
+        let d = decide(&[purpose("b2b_marketing", false, Basis::LegitimateInterest)], &[]).unwrap();
+        assert_eq!(d.granted, vec!["b2b_marketing"]);
+    }
+
+    #[cfg(feature = "server")]
+    #[test]
+    fn the_record_holds_text_version_and_hash() {
+        let purposes = [purpose("marketing_email", false, Basis::Consent)];
+        let d = decide(&purposes, &["marketing_email".into()]).unwrap();
+        let r = ConsentRecord::new(&purposes, &d, Lang::De, "2026-11-23T00:00:00.000Z".into(), None, Some("c1".into()));
+        let e = &r.entries[0];
+        assert!(e.granted && r.grants("marketing_email"));
+        assert_eq!(e.text, "text marketing_email");
+        assert_eq!(e.lang, Lang::En, "only English was configured, so English was shown");
+        assert_eq!(e.version, 2);
+        // sha256("text marketing_email"), computed independently with `printf %s ... | sha256sum`.
+        assert_eq!(e.text_sha256, "27878f23f5b82e55b50dae61f60891a7eaafae65de86e3e5506be558ea980ec1");
+    }
+}

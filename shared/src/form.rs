@@ -1,0 +1,387 @@
+//! Form definitions: what the website owner configures per form, and the public part the widget receives.
+//!
+//! [`FormDef`] is one `[[forms]]` entry of the config file. It holds secrets-adjacent data (webhook URLs,
+//! allowed origins, scoring weights) that must never reach a visitor's browser, so the widget gets a
+//! [`PublicForm`] built from it: the fields, consent purposes and display data, nothing else.
+
+use crate::consent::Purpose;
+use crate::field::{FieldDef, FieldType};
+use crate::lang::{Lang, Texts};
+use crate::score::ScoringRules;
+use serde::{Deserialize, Serialize};
+
+/// The three kinds of lead forms from the seeds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FormKind {
+    /// A newsletter sign-up.
+    Newsletter,
+    /// A download (e-book, whitepaper) given in exchange for contact data.
+    DownloadGate,
+    /// A giveaway entry.
+    Giveaway,
+}
+
+/// Whether the form addresses consumers or businesses; it decides which legal bases marketing may rest on.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Consumers: marketing needs an explicit, unticked-by-default consent (UWG §7, GDPR Art. 7).
+    #[default]
+    B2c,
+    /// Businesses: marketing may rest on legitimate interest (GDPR Art. 6(1)(f)), recorded as such.
+    B2b,
+}
+
+/// Giveaway settings.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Giveaway {
+    /// When entries open (RFC 3339 or `YYYY-MM-DD`).
+    pub starts_at: String,
+    /// When entries close (RFC 3339 or `YYYY-MM-DD`).
+    pub ends_at: String,
+    /// Where the rules (Teilnahmebedingungen) are published.
+    pub rules_url: String,
+}
+
+/// The gated file of a download gate.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Asset {
+    /// The object key in the R2 bucket.
+    pub key: String,
+    /// The file name offered to the visitor.
+    pub filename: String,
+    /// The MIME type the file is served with.
+    #[serde(default = "default_content_type")]
+    pub content_type: String,
+}
+
+fn default_content_type() -> String {
+    "application/pdf".into()
+}
+
+/// Where a form's leads are delivered.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Endpoint {
+    /// A stable id for the admin API and delivery records.
+    pub id: String,
+    /// The URL deliveries are POSTed to.
+    pub url: String,
+    /// The name of the environment secret holding the `whsec_` signing secret (never the secret itself).
+    #[serde(default = "default_secret_name")]
+    pub secret: String,
+}
+
+fn default_secret_name() -> String {
+    "WEBHOOK_SECRET".into()
+}
+
+/// One form as configured by the website owner.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormDef {
+    /// The form's id: lowercase letters, digits, `-` and `_` (it appears in URLs and keys).
+    pub id: String,
+    /// Newsletter, download gate or giveaway.
+    pub kind: FormKind,
+    /// The form's language; when absent the page's `lang` decides, else English.
+    #[serde(default)]
+    pub lang: Option<Lang>,
+    /// B2C (default) or B2B.
+    #[serde(default)]
+    pub mode: Mode,
+    /// A heading shown above the fields.
+    #[serde(default)]
+    pub title: Option<Texts>,
+    /// The fields, in display order. Every form has an `email` field.
+    pub fields: Vec<FieldDef>,
+    /// The consent purposes asked for, in display order.
+    #[serde(default)]
+    pub consents: Vec<Purpose>,
+    /// Whether the email address must be confirmed by a link before marketing starts.
+    #[serde(default)]
+    pub double_opt_in: bool,
+    /// Page origins allowed to submit (`https://www.example.com`; `http://localhost:*` for any port).
+    #[serde(default)]
+    pub allowed_origins: Vec<String>,
+    /// Where leads are delivered.
+    #[serde(default)]
+    pub webhooks: Vec<Endpoint>,
+    /// The gated file (download gates).
+    #[serde(default)]
+    pub asset: Option<Asset>,
+    /// Dates and rules (giveaways).
+    #[serde(default)]
+    pub giveaway: Option<Giveaway>,
+    /// Lead-score weights and the MQL threshold.
+    #[serde(default)]
+    pub scoring: ScoringRules,
+}
+
+/// The part of a form the widget needs to render and check it; delivered inside the embed script.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PublicForm {
+    /// The form's id.
+    pub id: String,
+    /// Its kind.
+    pub kind: FormKind,
+    /// Its configured language, if any.
+    #[serde(default)]
+    pub lang: Option<Lang>,
+    /// B2C or B2B.
+    #[serde(default)]
+    pub mode: Mode,
+    /// The heading.
+    #[serde(default)]
+    pub title: Option<Texts>,
+    /// The fields.
+    pub fields: Vec<FieldDef>,
+    /// The consent purposes.
+    #[serde(default)]
+    pub consents: Vec<Purpose>,
+    /// Whether double opt-in is on (the thank-you text differs).
+    #[serde(default)]
+    pub double_opt_in: bool,
+    /// Giveaway dates and rules link.
+    #[serde(default)]
+    pub giveaway: Option<Giveaway>,
+}
+
+impl From<&FormDef> for PublicForm {
+    fn from(f: &FormDef) -> Self {
+        PublicForm {
+            id: f.id.clone(),
+            kind: f.kind,
+            lang: f.lang,
+            mode: f.mode,
+            title: f.title.clone(),
+            fields: f.fields.clone(),
+            consents: f.consents.clone(),
+            double_opt_in: f.double_opt_in,
+            giveaway: f.giveaway.clone(),
+        }
+    }
+}
+
+impl PublicForm {
+    /// The language to render in: the form's own, else the page's, else English.
+    pub fn lang_for(&self, page_lang: Option<Lang>) -> Lang {
+        self.lang.or(page_lang).unwrap_or_default()
+    }
+}
+
+impl FormDef {
+    /// Whether a page at `origin` (scheme://host[:port], as in the `Origin` header) may submit to this form.
+    /// A pattern ending in `:*` allows any port of that host, for local development.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|pattern| match pattern.strip_suffix(":*") {
+            Some(base) => origin == base || origin.strip_prefix(base).and_then(|p| p.strip_prefix(':')).is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())),
+            None => pattern == "*" || pattern.trim_end_matches('/') == origin,
+        })
+    }
+}
+
+/// The whole configuration file: a list of forms.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FormsConfig {
+    /// The forms, each `[[forms]]` table in the file.
+    pub forms: Vec<FormDef>,
+}
+
+impl FormsConfig {
+    /// The form with this id.
+    pub fn form(&self, id: &str) -> Option<&FormDef> {
+        self.forms.iter().find(|f| f.id == id)
+    }
+
+    /// Every problem that would make the config misbehave at run time, as `(path, problem)` pairs; empty when
+    /// the config is sound. Run at start (by `cargo xtask` and the edge) so a broken config never reaches a
+    /// visitor.
+    pub fn problems(&self) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        let mut push = |path: String, msg: &str| out.push((path, msg.to_owned()));
+        if self.forms.is_empty() {
+            push("forms".into(), "at least one form is needed");
+        }
+        for (i, form) in self.forms.iter().enumerate() {
+            let at = |rest: &str| format!("forms[{i}] ({}){rest}", form.id);
+            if !is_slug(&form.id) {
+                push(at(".id"), "use 1 to 64 lowercase letters, digits, '-' or '_'");
+            }
+            if self.forms.iter().filter(|f| f.id == form.id).count() > 1 {
+                push(at(".id"), "another form has the same id");
+            }
+            match form.fields.iter().find(|f| f.name == "email") {
+                None => push(at(".fields"), "every form needs an `email` field: a lead must be reachable"),
+                Some(f) if !f.required => push(at(".fields.email"), "the email field must be required"),
+                Some(_) => {}
+            }
+            for (j, field) in form.fields.iter().enumerate() {
+                let fat = |rest: &str| at(&format!(".fields[{j}] ({}){rest}", field.name));
+                if !is_slug(&field.name) || field.name.contains('-') {
+                    push(fat(".name"), "use lowercase letters, digits and '_'");
+                }
+                if form.fields.iter().filter(|f| f.name == field.name).count() > 1 {
+                    push(fat(".name"), "the form declares this field twice");
+                }
+                if field.standard().is_none() && field.ty.is_none() {
+                    push(fat(".type"), "a custom field needs a type (text, textarea, select, checkbox, number, url, phone)");
+                }
+                if field.standard().is_none() && field.label.as_ref().is_none_or(Texts::is_empty) {
+                    push(fat(".label"), "a custom field needs a label (en and/or de)");
+                }
+                if field.kind() == FieldType::Select && field.options.is_empty() {
+                    push(fat(".options"), "a select field needs options");
+                }
+                if field.kind() != FieldType::Select && !field.options.is_empty() {
+                    push(fat(".options"), "only select fields have options");
+                }
+                if field.kind() == FieldType::Email && field.name != "email" {
+                    push(fat(".type"), "only the `email` field may be an email field");
+                }
+            }
+            for (j, purpose) in form.consents.iter().enumerate() {
+                let pat = |rest: &str| at(&format!(".consents[{j}] ({}){rest}", purpose.id));
+                if !is_slug(&purpose.id) {
+                    push(pat(".id"), "use lowercase letters, digits, '-' or '_'");
+                }
+                if form.consents.iter().filter(|p| p.id == purpose.id).count() > 1 {
+                    push(pat(".id"), "the form declares this purpose twice");
+                }
+                if purpose.text.is_empty() {
+                    push(pat(".text"), "the exact consent text is needed (en and/or de): it is what the record proves");
+                }
+                if purpose.basis == crate::consent::Basis::LegitimateInterest && form.mode != Mode::B2b {
+                    push(pat(".basis"), "legitimate interest is only available to B2B forms; B2C marketing needs consent");
+                }
+                if purpose.basis == crate::consent::Basis::LegitimateInterest && purpose.required {
+                    push(pat(".required"), "a legitimate-interest notice cannot be required: nothing is ticked");
+                }
+                if form.kind == FormKind::Giveaway && purpose.required && purpose.id != crate::consent::GIVEAWAY_RULES {
+                    push(pat(".required"), "a giveaway may only require accepting its rules (GDPR Art. 7(4): no coupling)");
+                }
+            }
+            match (form.kind, &form.giveaway) {
+                (FormKind::Giveaway, None) => push(at(".giveaway"), "a giveaway needs starts_at, ends_at and rules_url"),
+                (FormKind::Giveaway, Some(g)) => {
+                    let (start, end) = (crate::time::parse(&g.starts_at), crate::time::parse(&g.ends_at));
+                    if start.is_none() {
+                        push(at(".giveaway.starts_at"), "not a date (use 2026-12-01 or 2026-12-01T09:00:00+01:00)");
+                    }
+                    if end.is_none() {
+                        push(at(".giveaway.ends_at"), "not a date (use 2026-12-24 or 2026-12-24T23:59:59+01:00)");
+                    }
+                    if let (Some(s), Some(e)) = (start, end) {
+                        if e <= s {
+                            push(at(".giveaway.ends_at"), "the giveaway must end after it starts");
+                        }
+                    }
+                    if !is_http_url(&g.rules_url) && !g.rules_url.starts_with('/') {
+                        push(at(".giveaway.rules_url"), "use an http(s) URL or a path starting with /");
+                    }
+                    let rules = form.consents.iter().find(|p| p.id == crate::consent::GIVEAWAY_RULES);
+                    if !rules.is_some_and(|p| p.required) {
+                        push(at(".consents"), "a giveaway needs a required `giveaway_rules` purpose");
+                    }
+                }
+                (_, Some(_)) => push(at(".giveaway"), "only giveaway forms have giveaway settings"),
+                (_, None) => {}
+            }
+            if form.kind == FormKind::DownloadGate && form.asset.is_none() {
+                push(at(".asset"), "a download gate needs an asset (key, filename)");
+            }
+            for (j, origin) in form.allowed_origins.iter().enumerate() {
+                let base = origin.strip_suffix(":*").unwrap_or(origin);
+                if origin != "*" && (!is_http_url(base) || base.trim_end_matches('/').matches('/').count() != 2) {
+                    push(at(&format!(".allowed_origins[{j}]")), "use an origin like https://www.example.com (no path)");
+                }
+            }
+            for (j, hook) in form.webhooks.iter().enumerate() {
+                let hat = |rest: &str| at(&format!(".webhooks[{j}] ({}){rest}", hook.id));
+                if !is_slug(&hook.id) {
+                    push(hat(".id"), "use lowercase letters, digits, '-' or '_'");
+                }
+                if !is_http_url(&hook.url) {
+                    push(hat(".url"), "use an http(s) URL");
+                }
+                if hook.secret.is_empty() || !hook.secret.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+                    push(hat(".secret"), "name an environment secret in UPPER_SNAKE_CASE, not the secret itself");
+                }
+            }
+        }
+        out
+    }
+}
+
+fn is_slug(s: &str) -> bool {
+    (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+fn is_http_url(s: &str) -> bool {
+    (s.starts_with("https://") || s.starts_with("http://")) && s.len() > "http://x".len() && !s.contains(char::is_whitespace)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(origins: &[&str]) -> FormDef {
+        serde_json::from_value(serde_json::json!({
+            "id": "newsletter", "kind": "newsletter",
+            "fields": [{"name": "email", "required": true}],
+            "allowed_origins": origins,
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn origins_match_exactly_or_by_any_port() {
+        let f = form(&["https://www.example.com", "http://localhost:*"]);
+        assert!(f.allows_origin("https://www.example.com"));
+        assert!(!f.allows_origin("https://evil.example.com"));
+        assert!(!f.allows_origin("http://www.example.com"));
+        assert!(f.allows_origin("http://localhost:5173"));
+        assert!(f.allows_origin("http://localhost"));
+        assert!(!f.allows_origin("http://localhost.evil.com"));
+        assert!(!f.allows_origin("http://localhost:80x"));
+    }
+
+    #[test]
+    fn a_sound_config_has_no_problems() {
+        let config = FormsConfig { forms: vec![form(&["https://www.example.com"])] };
+        assert_eq!(config.problems(), Vec::<(String, String)>::new());
+    }
+
+    #[test]
+    fn problems_name_the_place() {
+        let mut f = form(&["https://www.example.com/path"]);
+        f.fields[0].required = false;
+        f.id = "Bad Id".into();
+        let problems = FormsConfig { forms: vec![f] }.problems();
+        let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+        assert!(paths.contains(&"forms[0] (Bad Id).id"), "{problems:?}");
+        assert!(paths.contains(&"forms[0] (Bad Id).fields.email"), "{problems:?}");
+        assert!(paths.contains(&"forms[0] (Bad Id).allowed_origins[0]"), "{problems:?}");
+    }
+
+    #[test]
+    fn giveaways_may_not_couple_marketing_consent() {
+        let f: FormDef = serde_json::from_value(serde_json::json!({
+            "id": "win", "kind": "giveaway",
+            "fields": [{"name": "email", "required": true}],
+            "giveaway": {"starts_at": "2026-12-01", "ends_at": "2026-12-24", "rules_url": "/rules"},
+            "consents": [
+                {"id": "giveaway_rules", "required": true, "text": {"en": "I accept the rules."}},
+                {"id": "marketing_email", "required": true, "text": {"en": "Send me offers."}}
+            ]
+        }))
+        .unwrap();
+        let problems = FormsConfig { forms: vec![f] }.problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].1.contains("Art. 7(4)"));
+    }
+}

@@ -1,0 +1,26 @@
+//! Leadgate's rule book: everything the widget and the edge must agree on, as pure functions and serde types.
+//!
+//! This crate does no I/O and knows nothing of browsers or Workers: the widget (wasm in the page) and the
+//! edge (wasm in workerd) both call it, so a visitor never sees "valid" in the form and "rejected" from the
+//! collector. Time, randomness and storage are passed in by the callers.
+//!
+//! The `server` feature adds what only the edge and the tooling need (the `validator` derive for the config
+//! file and the submission envelope, SHA-256 of consent texts); the widget builds without it to stay small.
+#![deny(missing_docs)]
+
+pub mod consent;
+pub mod email;
+pub mod field;
+pub mod form;
+pub mod lang;
+pub mod lead;
+pub mod message;
+pub mod phone;
+pub mod score;
+pub mod text;
+pub mod time;
+pub mod validation;
+pub mod wire;
+
+pub use lang::Lang;
+pub use message::Code;

@@ -1,0 +1,203 @@
+//! Stable error codes and every user-facing text (German and English), so widget and edge say the same thing.
+//!
+//! Codes are part of the wire contract (they appear in 4xx bodies and webhook consumers may key on them):
+//! add new ones, never rename. Texts are plain `&'static str` on purpose: formatting machinery costs the
+//! widget kilobytes, and a message that names its field's label is composed by the form, not here.
+
+use crate::Lang;
+use serde::{Deserialize, Serialize};
+
+/// Why a value, a submission or a request was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Code {
+    /// A required field is empty.
+    Required,
+    /// Not an email address by the WHATWG `input type=email` rule.
+    InvalidEmail,
+    /// Longer than allowed (for email: local part over 64 or address over 254 characters, RFC 5321).
+    TooLong,
+    /// A phone number with characters other than digits, a leading `+`, spaces, dashes, slashes or parentheses.
+    InvalidPhone,
+    /// A phone number with fewer than 6 digits.
+    PhoneTooShort,
+    /// A phone number with more than 15 digits (the E.164 maximum).
+    PhoneTooLong,
+    /// Control characters (other than line breaks in multi-line fields).
+    ControlCharacter,
+    /// A line break in a single-line field (they enable header injection downstream).
+    LineBreak,
+    /// A select value that is not one of the form's options.
+    InvalidChoice,
+    /// Not a number, or a number outside the field's range.
+    InvalidNumber,
+    /// A checkbox value other than "true"/"false".
+    InvalidCheckbox,
+    /// Not a web address.
+    InvalidUrl,
+    /// A field the form does not declare.
+    UnknownField,
+    /// A required consent purpose (e.g. giveaway rules) was not accepted.
+    ConsentRequired,
+    /// A consent purpose the form does not declare.
+    UnknownPurpose,
+    /// The request body is not valid JSON or form data, or has the wrong shape.
+    MalformedBody,
+    /// The submission has fields that failed their rules; details are per field.
+    ValidationFailed,
+    /// No form with that id.
+    UnknownForm,
+    /// Missing or wrong admin token.
+    Unauthorized,
+    /// No such route or record.
+    NotFound,
+    /// The request is too large.
+    PayloadTooLarge,
+    /// The content type is not JSON or form data.
+    UnsupportedMediaType,
+    /// The page's origin may not submit to this form.
+    OriginNotAllowed,
+    /// The HTTP method is not allowed on this route.
+    MethodNotAllowed,
+    /// The collector could not finish; nothing was stored. Retrying is safe.
+    Internal,
+    /// The collector could not be reached (widget only).
+    Network,
+}
+
+impl Code {
+    /// The message for this code in `lang`.
+    pub fn message(self, lang: Lang) -> &'static str {
+        let (en, de) = match self {
+            Code::Required => ("Please fill in this field.", "Bitte füllen Sie dieses Feld aus."),
+            Code::InvalidEmail => (
+                "Please enter a valid email address, e.g. name@example.com.",
+                "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de.",
+            ),
+            Code::TooLong => ("This is too long.", "Diese Eingabe ist zu lang."),
+            Code::InvalidPhone => (
+                "Please use only digits, a leading +, spaces, dashes, slashes or brackets.",
+                "Bitte nur Ziffern, ein führendes +, Leerzeichen, Bindestriche, Schrägstriche oder Klammern verwenden.",
+            ),
+            Code::PhoneTooShort => ("This phone number has too few digits.", "Diese Telefonnummer hat zu wenige Ziffern."),
+            Code::PhoneTooLong => ("This phone number has too many digits.", "Diese Telefonnummer hat zu viele Ziffern."),
+            Code::ControlCharacter => ("This contains characters that are not allowed.", "Diese Eingabe enthält unzulässige Zeichen."),
+            Code::LineBreak => ("Please keep this on one line.", "Bitte geben Sie dies in einer Zeile ein."),
+            Code::InvalidChoice => ("Please choose one of the options.", "Bitte wählen Sie eine der Optionen."),
+            Code::InvalidNumber => ("Please enter a number in the allowed range.", "Bitte geben Sie eine Zahl im erlaubten Bereich ein."),
+            Code::InvalidCheckbox => ("Please tick or untick this box.", "Bitte setzen oder entfernen Sie das Häkchen."),
+            Code::InvalidUrl => ("Please enter a web address, e.g. example.com.", "Bitte geben Sie eine Webadresse ein, z. B. beispiel.de."),
+            Code::UnknownField => ("This form has no such field.", "Dieses Formular hat kein solches Feld."),
+            Code::ConsentRequired => ("Please accept this to continue.", "Bitte stimmen Sie zu, um fortzufahren."),
+            Code::UnknownPurpose => ("This form asks for no such consent.", "Dieses Formular fragt keine solche Einwilligung ab."),
+            Code::MalformedBody => ("The request could not be read.", "Die Anfrage konnte nicht gelesen werden."),
+            Code::ValidationFailed => ("Please check the highlighted fields.", "Bitte prüfen Sie die markierten Felder."),
+            Code::UnknownForm => ("This form does not exist.", "Dieses Formular gibt es nicht."),
+            Code::Unauthorized => ("A valid admin token is required.", "Ein gültiges Admin-Token ist erforderlich."),
+            Code::NotFound => ("Not found.", "Nicht gefunden."),
+            Code::PayloadTooLarge => ("The request is too large.", "Die Anfrage ist zu groß."),
+            Code::UnsupportedMediaType => (
+                "Send JSON or form data.",
+                "Bitte JSON oder Formulardaten senden.",
+            ),
+            Code::OriginNotAllowed => (
+                "This website may not use this form.",
+                "Diese Website darf dieses Formular nicht verwenden.",
+            ),
+            Code::MethodNotAllowed => ("This method is not allowed here.", "Diese Methode ist hier nicht erlaubt."),
+            Code::Internal => (
+                "Something went wrong on our side; nothing was saved. Please try again.",
+                "Bei uns ist etwas schiefgegangen; nichts wurde gespeichert. Bitte versuchen Sie es erneut.",
+            ),
+            Code::Network => (
+                "The connection failed. Please try again.",
+                "Die Verbindung ist fehlgeschlagen. Bitte versuchen Sie es erneut.",
+            ),
+        };
+        match lang {
+            Lang::En => en,
+            Lang::De => de,
+        }
+    }
+}
+
+/// A fixed text of the form's chrome (buttons, announcements), as opposed to the owner's own labels.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ui {
+    /// The submit button of newsletter forms.
+    Subscribe,
+    /// The submit button of download gates.
+    Download,
+    /// The submit button of giveaways.
+    Enter,
+    /// Shown while the submission is in flight.
+    Sending,
+    /// Shown after a newsletter sign-up.
+    ThanksNewsletter,
+    /// Shown after a sign-up that still needs the email confirmation (double opt-in).
+    CheckInbox,
+    /// Shown after a download-gate submission, above the download link.
+    ThanksDownload,
+    /// The download link's text.
+    DownloadLink,
+    /// Shown after a giveaway entry.
+    ThanksGiveaway,
+    /// Says that marketing consent was not given and does not affect the giveaway entry.
+    GiveawayNoMarketing,
+    /// The label before the giveaway's rules link.
+    Rules,
+    /// The label before the giveaway's closing date.
+    EntriesClose,
+    /// Marks optional fields.
+    Optional,
+}
+
+impl Ui {
+    /// The text in `lang`.
+    pub fn text(self, lang: Lang) -> &'static str {
+        let (en, de) = match self {
+            Ui::Subscribe => ("Subscribe", "Anmelden"),
+            Ui::Download => ("Get the download", "Download anfordern"),
+            Ui::Enter => ("Enter the giveaway", "Am Gewinnspiel teilnehmen"),
+            Ui::Sending => ("Sending…", "Wird gesendet…"),
+            Ui::ThanksNewsletter => ("Thank you! You are signed up.", "Vielen Dank! Sie sind angemeldet."),
+            Ui::CheckInbox => (
+                "Almost done: please check your inbox and confirm your email address.",
+                "Fast geschafft: Bitte prüfen Sie Ihr Postfach und bestätigen Sie Ihre E-Mail-Adresse.",
+            ),
+            Ui::ThanksDownload => ("Thank you! Your download is ready.", "Vielen Dank! Ihr Download ist bereit."),
+            Ui::DownloadLink => ("Download now", "Jetzt herunterladen"),
+            Ui::ThanksGiveaway => ("Thank you! You are in the draw.", "Vielen Dank! Sie nehmen an der Verlosung teil."),
+            Ui::GiveawayNoMarketing => (
+                "You entered without marketing consent: that does not affect your chance to win.",
+                "Sie nehmen ohne Werbeeinwilligung teil: Das hat keinen Einfluss auf Ihre Gewinnchance.",
+            ),
+            Ui::Rules => ("Giveaway rules", "Teilnahmebedingungen"),
+            Ui::EntriesClose => ("Entries close:", "Einsendeschluss:"),
+            Ui::Optional => ("(optional)", "(optional)"),
+        };
+        match lang {
+            Lang::En => en,
+            Lang::De => de,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialise_as_stable_snake_case() {
+        assert_eq!(serde_json::to_string(&Code::InvalidEmail).unwrap(), "\"invalid_email\"");
+        assert_eq!(serde_json::to_string(&Code::TooLong).unwrap(), "\"too_long\"");
+    }
+
+    #[test]
+    fn every_message_differs_between_languages_or_is_a_shared_word() {
+        // "(optional)" is the same word in both languages; everything else must be translated.
+        assert_ne!(Code::Required.message(Lang::En), Code::Required.message(Lang::De));
+        assert_ne!(Code::Internal.message(Lang::En), Code::Internal.message(Lang::De));
+        assert_eq!(Ui::Optional.text(Lang::En), Ui::Optional.text(Lang::De));
+    }
+}

@@ -1,0 +1,114 @@
+//! Rules for free text: names, company, street, messages and web addresses.
+//!
+//! Unicode is welcome (Jürgen, Łukasz, 山田), control characters are not: they break CSV exports and CRMs,
+//! and a CR/LF in a single-line field is how header injection into downstream mail systems starts.
+//! Lengths are counted in characters, not bytes, so German and Polish names get the same room as English.
+
+use crate::Code;
+
+/// Checks a single-line value and returns it trimmed.
+pub fn single_line(raw: &str, max_chars: usize) -> Result<&str, Code> {
+    let value = raw.trim();
+    for c in value.chars() {
+        if c == '\n' || c == '\r' || c == '\u{2028}' || c == '\u{2029}' {
+            return Err(Code::LineBreak);
+        }
+        if c.is_control() {
+            return Err(Code::ControlCharacter);
+        }
+    }
+    within(value, max_chars)
+}
+
+/// Checks a multi-line value (line breaks and tabs allowed) and returns it trimmed.
+pub fn multi_line(raw: &str, max_chars: usize) -> Result<&str, Code> {
+    let value = raw.trim();
+    if value.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+        return Err(Code::ControlCharacter);
+    }
+    within(value, max_chars)
+}
+
+/// Checks a web address typed by a person: `example.com`, `www.example.com/team` or with `http(s)://`.
+/// Returns it with `https://` added when no scheme was given, which is what CRMs expect in a URL field.
+pub fn web_address(raw: &str, max_chars: usize) -> Result<String, Code> {
+    let value = single_line(raw, max_chars)?;
+    let (scheme, rest) = match value.split_once("://") {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http") => {
+            (Some(scheme), rest)
+        }
+        Some(_) => return Err(Code::InvalidUrl),
+        None => (None, value),
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit_once(':').map_or(host, |(h, port)| {
+        if !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()) { h } else { host }
+    });
+    let host_ok = host.contains('.')
+        && !host.starts_with('.')
+        && !host.ends_with('.')
+        && host.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
+        && host.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.');
+    if !host_ok || rest.contains(char::is_whitespace) {
+        return Err(Code::InvalidUrl);
+    }
+    Ok(match scheme {
+        Some(_) => value.to_owned(),
+        None => format!("https://{value}"),
+    })
+}
+
+fn within(value: &str, max_chars: usize) -> Result<&str, Code> {
+    // Counting stops early: a 30 KB paste into a 100-character field costs 100 steps, not 30,000.
+    if value.chars().nth(max_chars).is_some() {
+        Err(Code::TooLong)
+    } else {
+        Ok(value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn single_line_rules() {
+        assert_eq!(single_line("  Jürgen  ", 10), Ok("Jürgen"));
+        assert_eq!(single_line("山田", 2), Ok("山田"));
+        assert_eq!(single_line("山田太", 2), Err(Code::TooLong));
+        assert_eq!(single_line("Evil\r\nBcc: x@y.z", 100), Err(Code::LineBreak));
+        assert_eq!(single_line("a\u{2028}b", 100), Err(Code::LineBreak));
+        assert_eq!(single_line("nul\0byte", 100), Err(Code::ControlCharacter));
+        assert_eq!(single_line("tab\there", 100), Err(Code::ControlCharacter));
+    }
+
+    #[test]
+    fn multi_line_rules() {
+        assert_eq!(multi_line("Hello,\r\nplease call.\n", 100), Ok("Hello,\r\nplease call."));
+        assert_eq!(multi_line("bell\x07", 100), Err(Code::ControlCharacter));
+        assert_eq!(multi_line(&"x".repeat(101), 100), Err(Code::TooLong));
+    }
+
+    #[test]
+    fn web_addresses() {
+        assert_eq!(web_address("example.com", 200).as_deref(), Ok("https://example.com"));
+        assert_eq!(web_address("http://www.example.com/team?x=1", 200).as_deref(), Ok("http://www.example.com/team?x=1"));
+        assert_eq!(web_address("https://example.com:8443/", 200).as_deref(), Ok("https://example.com:8443/"));
+        assert_eq!(web_address("bücher.de", 200).as_deref(), Ok("https://bücher.de"));
+        assert_eq!(web_address("javascript://alert(1)", 200), Err(Code::InvalidUrl));
+        assert_eq!(web_address("localhost", 200), Err(Code::InvalidUrl));
+        assert_eq!(web_address("exa mple.com", 200), Err(Code::InvalidUrl));
+        assert_eq!(web_address("-bad.com", 200), Err(Code::InvalidUrl));
+    }
+
+    proptest! {
+        #[test]
+        fn accepted_single_lines_have_no_controls_and_fit(s in "\\PC{0,40}", max in 1usize..40) {
+            if let Ok(v) = single_line(&s, max) {
+                prop_assert!(v.chars().count() <= max);
+                prop_assert!(!v.chars().any(char::is_control));
+            }
+        }
+    }
+}

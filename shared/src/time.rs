@@ -1,0 +1,118 @@
+//! Timestamps as the wire shows them: RFC 3339 in UTC with milliseconds, computed from Unix milliseconds.
+//!
+//! Callers pass the current time in (the edge reads the Workers clock, tests pass fixed values), which keeps
+//! this crate free of I/O and its outputs reproducible.
+
+/// Formats Unix milliseconds as `2026-11-23T20:58:01.123Z`.
+pub fn rfc3339(unix_ms: u64) -> String {
+    let secs = unix_ms / 1000;
+    let (y, m, d) = civil_from_days((secs / 86_400) as i64);
+    let rem = secs % 86_400;
+    format!(
+        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rem / 3600,
+        rem / 60 % 60,
+        rem % 60,
+        unix_ms % 1000
+    )
+}
+
+/// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` or a plain date `YYYY-MM-DD` (midnight UTC) into Unix
+/// milliseconds; used for giveaway start and end dates in the config.
+pub fn parse(s: &str) -> Option<u64> {
+    let b = s.as_bytes();
+    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+        let part = s.get(r)?;
+        part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
+    };
+    if b.len() < 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let (y, mo, d) = (num(0..4)?, num(5..7)?, num(8..10)?);
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) {
+        return None;
+    }
+    let days = days_from_civil(y, mo as u32, d as u32);
+    if b.len() == 10 {
+        return u64::try_from(days * 86_400_000).ok();
+    }
+    if b.len() < 20 || !matches!(b[10], b'T' | b't' | b' ') || b[13] != b':' || b[16] != b':' {
+        return None;
+    }
+    let (h, mi, sec) = (num(11..13)?, num(14..16)?, num(17..19)?);
+    if h > 23 || mi > 59 || sec > 60 {
+        return None;
+    }
+    let mut i = 19;
+    let mut ms = 0i64;
+    if b[i] == b'.' {
+        let start = i + 1;
+        i = start;
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        let frac = s.get(start..i)?;
+        if frac.is_empty() {
+            return None;
+        }
+        ms = format!("{frac:0<3}")[..3].parse().ok()?;
+    }
+    let offset_min = match s.get(i..)? {
+        "Z" | "z" => 0,
+        tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && &tz[3..4] == ":" => {
+            let v = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
+            if tz.starts_with('-') { -v } else { v }
+        }
+        _ => return None,
+    };
+    let total = days * 86_400_000 + (h * 3600 + mi * 60 + sec) * 1000 + ms - offset_min * 60_000;
+    u64::try_from(total).ok()
+}
+
+/// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's `civil_from_days`.
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (yoe + era * 400 + i64::from(m <= 2), m, d)
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = y.div_euclid(400);
+    let yoe = y.rem_euclid(400);
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn known_instants() {
+        assert_eq!(rfc3339(0), "1970-01-01T00:00:00.000Z");
+        assert_eq!(rfc3339(1_614_265_330_000), "2021-02-25T15:02:10.000Z");
+        assert_eq!(rfc3339(951_782_400_123), "2000-02-29T00:00:00.123Z");
+        assert_eq!(parse("2021-02-25T15:02:10Z"), Some(1_614_265_330_000));
+        assert_eq!(parse("2021-02-25T16:02:10.5+01:00"), Some(1_614_265_330_500));
+        assert_eq!(parse("2026-12-24"), Some(1_798_070_400_000));
+        assert_eq!(parse("2026-13-01"), None);
+        assert_eq!(parse("yesterday"), None);
+    }
+
+    proptest! {
+        #[test]
+        fn parse_inverts_format(ms in 0u64..8_000_000_000_000) {
+            prop_assert_eq!(parse(&rfc3339(ms)), Some(ms));
+        }
+    }
+}

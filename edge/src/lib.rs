@@ -1,1 +1,22 @@
-//! placeholder
+//! Leadgate's collector: a Cloudflare Worker that validates, stores and forwards leads.
+//!
+//! The crate is split the way matklad's "How to Test" suggests: every decision (parsing, validation via
+//! `shared`, ids, signatures, retry schedule, access control, embed script) is a pure function in a module
+//! that is unit-tested natively; `app` is the thin wasm-only glue that does the I/O against the Workers
+//! runtime (KV, outbound fetch, clock, randomness) and turns [`Error`] into responses in one place.
+
+pub mod admin;
+pub mod embed;
+pub mod error;
+pub mod id;
+pub mod intake;
+pub mod outbox;
+pub mod pseudonym;
+pub mod webhook;
+
+#[cfg(target_arch = "wasm32")]
+mod app;
+#[cfg(target_arch = "wasm32")]
+mod store;
+
+pub use error::Error;

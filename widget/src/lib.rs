@@ -1,1 +1,30 @@
-//! placeholder
+//! Leadgate's widget: renders a lead form from its definition into a shadow root, checks it with the
+//! `shared` rules, and posts it to the collector.
+//!
+//! The JavaScript entry (`widget/js/entry.js`) finds where to render and calls [`mount`] once per place;
+//! everything else happens here. `JsValue` only appears at this boundary: inside, state is typed Rust.
+
+mod listener;
+mod style;
+mod transport;
+mod view;
+
+use shared::form::PublicForm;
+use shared::Lang;
+use wasm_bindgen::prelude::*;
+
+/// A mounted form. JavaScript keeps it alive as long as the form is on the page; dropping it (or calling
+/// `free()`) removes the form's event listeners.
+#[wasm_bindgen]
+pub struct Mounted {
+    _view: view::View,
+}
+
+/// Renders `form` (a [`PublicForm`] as a JS object) into `host`, posting to `endpoint`. `page_lang` is the
+/// page's `lang` attribute, used when the form has no language of its own.
+#[wasm_bindgen]
+pub fn mount(host: web_sys::Element, form: JsValue, endpoint: String, page_lang: Option<String>) -> Result<Mounted, JsValue> {
+    let form: PublicForm = serde_wasm_bindgen::from_value(form)?;
+    let lang = form.lang_for(page_lang.as_deref().and_then(Lang::from_tag));
+    Ok(Mounted { _view: view::View::mount(&host, form, lang, endpoint)? })
+}

@@ -1,1 +1,137 @@
-fn main(){}
+//! Leadgate's chores, one entry point: `cargo xtask dev | test | build | serve | size | bench`.
+//!
+//! Every command installs what it needs (pinned versions, registries only) and prints what it runs, so a
+//! fresh Debian machine with Rust gets from clone to a running collector or a full test run with one line.
+
+mod bench;
+mod compile;
+mod config;
+mod runtime;
+mod size;
+mod tools;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+/// The usage text.
+const USAGE: &str = "usage: cargo xtask <command> [options]
+
+commands:
+  dev     install, build, and run the collector with the demo pages and a local webhook receiver
+          --port N (8787)  --config FILE (leadgate.toml)  --state DIR (.state)
+  test    install and run every test: native, widget in headless Chromium, end-to-end
+  build   install and build widget and edge; write target/leadgate/wrangler.json for `wrangler deploy`
+          --config FILE (leadgate.toml)
+  serve   run the already built collector (used by the end-to-end tests)
+          --port N  --config FILE  --state DIR
+  size    print the bytes a page downloads to show each form (raw, gzip, brotli)
+  bench   print ns per email check and per full lead validation
+  check-config FILE  validate a forms config file and print its problems";
+
+/// The workspace root (xtask lives one level below it).
+pub fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).parent().expect("xtask is inside the workspace").to_path_buf()
+}
+
+/// A failed chore, with a message for the person running it.
+pub type Result<T = ()> = std::result::Result<T, String>;
+
+/// Parsed `--port`, `--config`, `--state` options.
+pub struct Options {
+    /// The collector's port.
+    pub port: u16,
+    /// The forms config file.
+    pub config: PathBuf,
+    /// Where KV, R2 and generated files live.
+    pub state: PathBuf,
+}
+
+fn options(args: &[String]) -> Result<Options> {
+    let mut o = Options { port: 8787, config: root().join("leadgate.toml"), state: root().join(".state") };
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
+        match a.as_str() {
+            "--port" => o.port = value()?.parse().map_err(|_| "--port needs a number".to_string())?,
+            "--config" => o.config = PathBuf::from(value()?),
+            "--state" => o.state = PathBuf::from(value()?),
+            other => return Err(format!("unknown option {other}\n\n{USAGE}")),
+        }
+    }
+    let cwd = std::env::current_dir().map_err(|e| e.to_string())?;
+    o.config = cwd.join(&o.config);
+    o.state = cwd.join(&o.state);
+    Ok(o)
+}
+
+fn run(args: &[String]) -> Result {
+    let (cmd, rest) = args.split_first().ok_or(USAGE.to_string())?;
+    match cmd.as_str() {
+        "dev" => {
+            let o = options(rest)?;
+            tools::ensure_build_tools()?;
+            compile::all()?;
+            runtime::dev(&o)
+        }
+        "build" => {
+            let o = options(rest)?;
+            tools::ensure_build_tools()?;
+            compile::all()?;
+            let forms = config::load(&o.config)?;
+            let out = root().join("target/leadgate");
+            runtime::write_wrangler_config(&out, &forms, None)?;
+            println!("built; deploy with: npx wrangler deploy -c {}", out.join("wrangler.json").display());
+            Ok(())
+        }
+        "serve" => runtime::serve(&options(rest)?),
+        "test" => {
+            tools::ensure_build_tools()?;
+            tools::ensure_browser()?;
+            run_tests()
+        }
+        "size" => {
+            tools::ensure_build_tools()?;
+            compile::widget()?;
+            size::report(&config::load(&root().join("leadgate.toml"))?, None).map(|_| ())
+        }
+        "bench" => {
+            bench::run();
+            Ok(())
+        }
+        "check-config" => {
+            let file = rest.first().ok_or("check-config needs a file")?;
+            let forms = config::load(&PathBuf::from(file))?;
+            println!("{file}: ok, {} forms", forms.forms.len());
+            Ok(())
+        }
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command {other}\n\n{USAGE}")),
+    }
+}
+
+/// Native tests, widget tests in Chromium, the size gate, then the end-to-end tests.
+fn run_tests() -> Result {
+    let started = std::time::Instant::now();
+    tools::cargo(&["test", "--workspace", "--exclude", "widget", "--all-features"])?;
+    compile::all()?;
+    tools::widget_browser_tests()?;
+    let forms = config::load(&root().join("leadgate.toml"))?;
+    size::report(&forms, Some(size::BROTLI_LIMIT))?;
+    tools::node(&["--test", "--test-concurrency=1", "--test-reporter=spec", "tests/"], &[])?;
+    println!("all tests passed in {:.0} s", started.elapsed().as_secs_f64());
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,307 @@
+//! The Worker's entry points and route table: thin glue between the Workers runtime and the pure modules.
+
+use crate::outbox::{self, Delivery, Outcome, State};
+use crate::webhook::{self, EventType};
+use crate::{admin, embed, id, intake, pseudonym, store, Error};
+use futures_util::future::{select, Either};
+use serde_json::json;
+use shared::form::{FormsConfig, PublicForm};
+use shared::Lang;
+use std::sync::OnceLock;
+use std::time::Duration;
+use worker::{event, Context, Date, Env, Fetch, Headers, Method, Request, RequestInit, Response, ScheduleContext, ScheduledEvent};
+
+/// The widget bundle, built by `cargo xtask build` before the edge (see build.rs).
+const WIDGET_JS: &str = include_str!(env!("LEADGATE_WIDGET_JS"));
+
+/// How long one webhook attempt may take before it counts as a timeout.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The most deliveries one scheduled run retries; keeps a run within the Workers subrequest limit.
+const RETRIES_PER_RUN: usize = 40;
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+    let origin = req.headers().get("Origin").ok().flatten();
+    let lang = req.headers().get("Accept-Language").ok().flatten().and_then(|l| Lang::from_tag(&l)).unwrap_or_default();
+    let response = match route(&mut req, &env, &ctx).await {
+        Ok(r) => r,
+        Err(e) => {
+            if let Some(line) = e.log_line() {
+                worker::console_error!("{} {}: {line}", req.method(), req.path());
+            }
+            Response::from_json(&e.body(lang))?.with_status(e.status())
+        }
+    };
+    Ok(with_cors(response, origin.as_deref()))
+}
+
+#[event(scheduled)]
+pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    if let Err(e) = retry_due(&env).await {
+        worker::console_error!("scheduled run failed: {}", e.log_line().unwrap_or_default());
+    }
+}
+
+async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, Error> {
+    let path = req.path();
+    let method = req.method();
+    match (method, path.as_str()) {
+        (Method::Post, "/v1/leads") => submit(req, env, ctx).await,
+        (Method::Options, "/v1/leads") => preflight(req, env),
+        (Method::Get, "/v1/health") => json_response(&json!({"ok": true}), 200),
+        (Method::Get, "/v1/admin/leads") => list_leads(req, env).await,
+        (Method::Get, p) if p.starts_with("/embed/") && p.ends_with(".js") => embed_script(req, env, &p[7..p.len() - 3]),
+        (_, "/v1/leads" | "/v1/admin/leads") => Err(Error::MethodNotAllowed),
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// The forms config, parsed and checked once per isolate. `cargo xtask` has already rejected a broken file
+/// with its line number before the runtime started; this check guards deployments made without it.
+fn config(env: &Env) -> Result<&'static FormsConfig, Error> {
+    static CONFIG: OnceLock<Result<FormsConfig, String>> = OnceLock::new();
+    let parsed = CONFIG.get_or_init(|| {
+        let raw = env.var("LEADGATE_FORMS").map_err(|_| "LEADGATE_FORMS is not set".to_string())?.to_string();
+        let config: FormsConfig = serde_json::from_str(&raw).map_err(|e| format!("LEADGATE_FORMS: {e}"))?;
+        match config.problems().first() {
+            Some((path, problem)) => Err(format!("LEADGATE_FORMS {path}: {problem}")),
+            None => Ok(config),
+        }
+    });
+    parsed.as_ref().map_err(|e| Error::Config(e.clone()))
+}
+
+fn secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|s| !s.is_empty())
+}
+
+fn own_origin(req: &Request) -> Result<String, Error> {
+    let url = req.url().map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(url.origin().ascii_serialization())
+}
+
+fn random<const N: usize>() -> [u8; N] {
+    let mut buf = [0u8; N];
+    getrandom::getrandom(&mut buf).expect("crypto.getRandomValues is available in workerd");
+    buf
+}
+
+fn json_response(value: &serde_json::Value, status: u16) -> Result<Response, Error> {
+    Ok(Response::from_json(value).map_err(|e| Error::Internal(e.to_string()))?.with_status(status))
+}
+
+fn kv(env: &Env) -> Result<worker::kv::KvStore, Error> {
+    env.kv(store::BINDING).map_err(|_| Error::Config(format!("the KV binding {} is missing", store::BINDING)))
+}
+
+async fn submit(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, Error> {
+    let config = config(env)?;
+    let encoding = intake::encoding(req.headers().get("Content-Type").ok().flatten().as_deref())?;
+    let declared = req.headers().get("Content-Length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
+    if declared.is_some_and(|n| n > intake::MAX_BODY) {
+        return Err(Error::TooLarge);
+    }
+    let body = req.bytes().await.map_err(|_| Error::Malformed("The body could not be read.".into()))?;
+    let sub = intake::parse(encoding, &body)?;
+    let now = Date::now().as_millis();
+    let client_id = match (secret(env, "CLIENT_ID_SECRET"), req.headers().get("CF-Connecting-IP").ok().flatten()) {
+        (Some(key), Some(ip)) => Some(pseudonym::client_id(key.as_bytes(), &ip)),
+        _ => None,
+    };
+    let origin = req.headers().get("Origin").ok().flatten();
+    let own = own_origin(req)?;
+    let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random()), client_id, origin: origin.as_deref(), own_origin: &own };
+    let lead = intake::accept(config, sub, cx)?;
+    let form = config.form(&lead.form).ok_or(Error::UnknownForm)?;
+
+    // The lead and its outbox entries are written before the answer: a 201 means both are durable.
+    let payload = webhook::payload(EventType::LeadCreated, &lead.created_at, &lead);
+    let deliveries: Vec<Delivery> = form
+        .webhooks
+        .iter()
+        .map(|ep| Delivery {
+            id: id::new("msg_", now, random()),
+            lead_id: lead.id.clone(),
+            form: form.id.clone(),
+            endpoint: ep.id.clone(),
+            event: EventType::LeadCreated.as_str().into(),
+            payload: payload.clone(),
+            state: State::Pending,
+            attempts: 0,
+            next_at_ms: now,
+            last_status: None,
+            last_error: None,
+        })
+        .collect();
+    let kv = kv(env)?;
+    store::put_lead(&kv, &lead).await?;
+    for d in &deliveries {
+        if let Err(e) = store::put_delivery(&kv, d).await {
+            // Undo the lead so the client's retry does not meet a half-stored submission.
+            let _ = store::delete_lead(&kv, &lead.id).await;
+            return Err(e);
+        }
+    }
+    worker::console_log!("lead stored: {} form={} deliveries={}", lead.id, lead.form, deliveries.len());
+
+    let env2 = env.clone();
+    ctx.wait_until(async move {
+        for mut d in deliveries {
+            attempt(&env2, &mut d).await;
+        }
+    });
+    json_response(&json!({"id": lead.id, "status": lead.status.as_str()}), 201)
+}
+
+/// Makes one delivery attempt and records its outcome. Never fails: every problem is written into the
+/// delivery record for the next try and the admin API.
+async fn attempt(env: &Env, d: &mut Delivery) {
+    let now = Date::now().as_millis();
+    let result = send(env, d, now).await;
+    let jitter = f64::from(random::<1>()[0]) / 255.0;
+    match result {
+        Ok((status, retry_after)) => match outbox::classify(Some(status)) {
+            Outcome::Delivered => d.delivered(status),
+            Outcome::Gone => {
+                d.attempts += 1;
+                d.last_status = Some(status);
+                d.state = State::Dead;
+            }
+            Outcome::Retry => d.failed(now, Some(status), None, retry_after, jitter, outbox::SCHEDULE_SECS),
+        },
+        Err(reason) => d.failed(now, None, Some(reason), None, jitter, outbox::SCHEDULE_SECS),
+    }
+    worker::console_log!("delivery {} attempt {} -> {:?} {:?}", d.id, d.attempts, d.state, d.last_status);
+    if let Ok(kv) = kv(env) {
+        if let Err(e) = store::put_delivery(&kv, d).await {
+            worker::console_error!("delivery {} not recorded: {}", d.id, e.log_line().unwrap_or_default());
+        }
+    }
+}
+
+/// Sends a delivery; `Ok((status, retry-after seconds))` when the endpoint answered, `Err(reason)` otherwise.
+async fn send(env: &Env, d: &Delivery, now_ms: u64) -> Result<(u16, Option<u64>), String> {
+    let config = config(env).map_err(|_| "config unavailable".to_string())?;
+    let endpoint = config
+        .form(&d.form)
+        .and_then(|f| f.webhooks.iter().find(|e| e.id == d.endpoint))
+        .ok_or_else(|| "endpoint no longer configured".to_string())?;
+    let secrets = secret(env, &endpoint.secret).ok_or_else(|| format!("secret {} is not set", endpoint.secret))?;
+    let secrets = webhook::parse_secrets(&secrets).map_err(|e| e.log_line().unwrap_or_default())?;
+    let timestamp = now_ms / 1000;
+    let headers = Headers::new();
+    let set = |k: &str, v: &str| headers.set(k, v).map_err(|e| e.to_string());
+    set("Content-Type", "application/json")?;
+    set("User-Agent", "Leadgate-Webhooks/1")?;
+    set("webhook-id", &d.id)?;
+    set("webhook-timestamp", &timestamp.to_string())?;
+    set("webhook-signature", &webhook::signature_header(&secrets, &d.id, timestamp, &d.payload))?;
+    let mut init = RequestInit::new();
+    init.with_method(Method::Post).with_headers(headers).with_body(Some(d.payload.clone().into()));
+    let request = Request::new_with_init(&endpoint.url, &init).map_err(|e| e.to_string())?;
+    let controller = worker::AbortController::default();
+    let signal = controller.signal();
+    let fetch = Fetch::Request(request);
+    let call = Box::pin(fetch.send_with_signal(&signal));
+    let timeout = Box::pin(worker::Delay::from(DELIVERY_TIMEOUT));
+    let outcome = select(call, timeout).await;
+    let result = match outcome {
+        Either::Left((Ok(resp), _)) => {
+            let retry_after = resp.headers().get("Retry-After").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+            Ok((resp.status_code(), retry_after))
+        }
+        Either::Left((Err(e), _)) => Err(format!("network error: {e}")),
+        Either::Right(_) => {
+            controller.abort();
+            Err(format!("timeout after {} s", DELIVERY_TIMEOUT.as_secs()))
+        }
+    };
+    result
+}
+
+/// Retries every pending delivery that is due (the cron trigger runs this every minute).
+async fn retry_due(env: &Env) -> Result<(), Error> {
+    let kv = kv(env)?;
+    let now = Date::now().as_millis();
+    let mut cursor = None;
+    let mut due = Vec::new();
+    loop {
+        let page = store::list(&kv, "dlv:", 1000, cursor).await?;
+        for key in page.keys {
+            let meta: Option<store::DeliveryMeta> = key.metadata.and_then(|m| serde_json::from_value(m).ok());
+            if meta.is_some_and(|m| m.s == State::Pending && m.n <= now) {
+                due.push(key.name["dlv:".len()..].to_owned());
+            }
+        }
+        if page.list_complete || page.cursor.is_none() || due.len() >= RETRIES_PER_RUN {
+            break;
+        }
+        cursor = page.cursor;
+    }
+    for id in due.into_iter().take(RETRIES_PER_RUN) {
+        if let Some(mut d) = store::get_delivery(&kv, &id).await? {
+            if d.state == State::Pending {
+                attempt(env, &mut d).await;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn preflight(req: &Request, env: &Env) -> Result<Response, Error> {
+    let config = config(env)?;
+    let origin = req.headers().get("Origin").ok().flatten().ok_or(Error::OriginNotAllowed)?;
+    if origin != own_origin(req)? && !config.forms.iter().any(|f| f.allows_origin(&origin)) {
+        return Err(Error::OriginNotAllowed);
+    }
+    let headers = Headers::new();
+    let _ = headers.set("Access-Control-Allow-Methods", "POST, OPTIONS");
+    let _ = headers.set("Access-Control-Allow-Headers", "Content-Type, Idempotency-Key");
+    let _ = headers.set("Access-Control-Max-Age", "86400");
+    Ok(Response::empty().map_err(|e| Error::Internal(e.to_string()))?.with_status(204).with_headers(headers))
+}
+
+/// Echoes an allowed Origin: the route handlers have already refused origins a form does not allow, so
+/// any response that gets here may be read by the page that asked.
+fn with_cors(mut resp: Response, origin: Option<&str>) -> Response {
+    if let Some(o) = origin {
+        let h = resp.headers_mut();
+        let _ = h.set("Access-Control-Allow-Origin", o);
+        let _ = h.append("Vary", "Origin");
+    }
+    resp
+}
+
+fn embed_script(req: &Request, env: &Env, form_id: &str) -> Result<Response, Error> {
+    let config = config(env)?;
+    let form = config.form(form_id).ok_or(Error::UnknownForm)?;
+    let body = embed::script(WIDGET_JS, &PublicForm::from(form), &own_origin(req)?);
+    let mut resp = Response::ok(body).map_err(|e| Error::Internal(e.to_string()))?;
+    let h = resp.headers_mut();
+    let _ = h.set("Content-Type", "text/javascript; charset=utf-8");
+    let _ = h.set("Cache-Control", "public, max-age=300");
+    Ok(resp)
+}
+
+async fn list_leads(req: &Request, env: &Env) -> Result<Response, Error> {
+    admin::authorize(req.headers().get("Authorization").ok().flatten().as_deref(), secret(env, "ADMIN_TOKEN").as_deref())?;
+    let url = req.url().map_err(|e| Error::Internal(e.to_string()))?;
+    let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
+    let limit = admin::page_limit(query("limit").as_deref())?;
+    let kv = kv(env)?;
+    let page = store::list(&kv, "lead:", limit, query("cursor")).await?;
+    let mut leads = Vec::with_capacity(page.keys.len());
+    for key in &page.keys {
+        if let Some(lead) = store::get_lead(&kv, &key.name["lead:".len()..]).await? {
+            leads.push(lead);
+        }
+    }
+    let cursor = if page.list_complete { None } else { page.cursor };
+    json_response(&json!({"leads": leads, "cursor": cursor}), 200)
+}

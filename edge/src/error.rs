@@ -1,0 +1,97 @@
+//! The edge's one error type, and the one place it becomes an HTTP status and JSON body.
+
+use shared::validation::Errors;
+use shared::wire::ErrorBody;
+use shared::{Code, Lang};
+
+/// Everything that can stop a request. Client errors carry what the client needs to fix them; server
+/// errors carry a log line without personal data and reach the client as a bare 500.
+#[derive(Debug)]
+pub enum Error {
+    /// The body is not valid JSON or form data, or has the wrong shape; the message says where.
+    Malformed(String),
+    /// The body is over the size limit.
+    TooLarge,
+    /// Neither JSON nor form data.
+    UnsupportedMediaType,
+    /// No such form.
+    UnknownForm,
+    /// The page's origin may not submit to this form.
+    OriginNotAllowed,
+    /// One or more fields failed their rules.
+    Validation(Errors),
+    /// Missing or wrong admin token (or admin disabled).
+    Unauthorized,
+    /// No such route or record.
+    NotFound,
+    /// Wrong method for the route.
+    MethodNotAllowed,
+    /// The deployment is misconfigured (missing secret, broken config); the message names what, never a value.
+    Config(String),
+    /// Storage or runtime failure; the message is for the log.
+    Internal(String),
+}
+
+impl Error {
+    /// The HTTP status.
+    pub fn status(&self) -> u16 {
+        match self {
+            Error::Malformed(_) => 400,
+            Error::Unauthorized => 401,
+            Error::OriginNotAllowed => 403,
+            Error::UnknownForm | Error::NotFound => 404,
+            Error::MethodNotAllowed => 405,
+            Error::TooLarge => 413,
+            Error::UnsupportedMediaType => 415,
+            Error::Validation(_) => 422,
+            Error::Config(_) | Error::Internal(_) => 500,
+        }
+    }
+
+    /// The JSON body, with messages in `lang`.
+    pub fn body(&self, lang: Lang) -> ErrorBody {
+        match self {
+            Error::Malformed(detail) => ErrorBody::with_message(Code::MalformedBody, format!("{} {detail}", Code::MalformedBody.message(lang))),
+            Error::Validation(errors) => ErrorBody::validation(errors, lang),
+            Error::TooLarge => ErrorBody::new(Code::PayloadTooLarge, lang),
+            Error::UnsupportedMediaType => ErrorBody::new(Code::UnsupportedMediaType, lang),
+            Error::UnknownForm => ErrorBody::new(Code::UnknownForm, lang),
+            Error::OriginNotAllowed => ErrorBody::new(Code::OriginNotAllowed, lang),
+            Error::Unauthorized => ErrorBody::new(Code::Unauthorized, lang),
+            Error::NotFound => ErrorBody::new(Code::NotFound, lang),
+            Error::MethodNotAllowed => ErrorBody::new(Code::MethodNotAllowed, lang),
+            Error::Config(_) | Error::Internal(_) => ErrorBody::new(Code::Internal, lang),
+        }
+    }
+
+    /// The line to log: client errors by code, server errors with their (personal-data-free) detail.
+    pub fn log_line(&self) -> Option<String> {
+        match self {
+            Error::Config(m) => Some(format!("config error: {m}")),
+            Error::Internal(m) => Some(format!("internal error: {m}")),
+            _ => None,
+        }
+    }
+}
+
+impl std::fmt::Display for Error {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {:?}", self.status(), self.body(Lang::En).error.code)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn client_errors_are_4xx_with_their_code_and_server_errors_say_nothing_inside() {
+        let e = Error::Validation([("email".to_string(), Code::InvalidEmail)].into());
+        assert_eq!(e.status(), 422);
+        assert_eq!(e.body(Lang::De).error.fields["email"][0].code, Code::InvalidEmail);
+        let internal = Error::Internal("kv put failed for lead:ld_x".into());
+        assert_eq!(internal.status(), 500);
+        assert!(!internal.body(Lang::En).error.message.contains("kv"));
+        assert_eq!(Error::Malformed("at line 1".into()).body(Lang::En).error.message, "The request could not be read. at line 1");
+    }
+}

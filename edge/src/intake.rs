@@ -1,0 +1,259 @@
+//! Intake: from request bytes to a lead ready to store, as pure functions.
+//!
+//! The worker glue reads the body once (one JS-to-wasm crossing) and hands the bytes here together with
+//! the clock, a fresh id and the pseudonymous client id. Nothing here trusts the widget: the envelope is
+//! checked with the `validator` derive, the fields and consent with the same `shared` rules the widget ran.
+
+use crate::Error;
+use shared::consent::ConsentRecord;
+use shared::form::{FormDef, FormsConfig, PublicForm};
+use shared::lead::{Lead, Source, Status};
+use shared::score::{self, Engagement};
+use shared::validation;
+use shared::wire::Submission;
+use shared::Lang;
+use validator::Validate;
+
+/// The largest body accepted: a lead form never needs more, and a cap keeps abuse cheap.
+pub const MAX_BODY: usize = 32 * 1024;
+
+/// The body encodings the intake accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// `application/json` (the widget, API clients).
+    Json,
+    /// `application/x-www-form-urlencoded` (the no-JavaScript form).
+    Form,
+}
+
+/// Picks the encoding from the `Content-Type` header.
+pub fn encoding(content_type: Option<&str>) -> Result<Encoding, Error> {
+    let mime = content_type.unwrap_or("").split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    match mime.as_str() {
+        "application/json" => Ok(Encoding::Json),
+        "application/x-www-form-urlencoded" => Ok(Encoding::Form),
+        _ => Err(Error::UnsupportedMediaType),
+    }
+}
+
+/// Parses a body into a submission.
+pub fn parse(encoding: Encoding, body: &[u8]) -> Result<Submission, Error> {
+    if body.len() > MAX_BODY {
+        return Err(Error::TooLarge);
+    }
+    match encoding {
+        Encoding::Json => serde_json::from_slice(body).map_err(|e| Error::Malformed(json_problem(&e))),
+        Encoding::Form => parse_form_data(body),
+    }
+}
+
+/// Describes a JSON error by position and kind, without echoing the visitor's data back.
+fn json_problem(e: &serde_json::Error) -> String {
+    use serde_json::error::Category;
+    let what = match e.classify() {
+        Category::Syntax | Category::Eof => "The JSON is malformed",
+        Category::Data => "The JSON has the wrong shape (expected {form, fields: {name: string}, consent: [string], meta})",
+        Category::Io => "The body could not be read",
+    };
+    format!("{what} at line {} column {}.", e.line(), e.column())
+}
+
+/// Parses `application/x-www-form-urlencoded`: `form`, repeated `consent`, `_hp` (honeypot), `_page`,
+/// `_lang`, `_elapsed`; every other key is a field.
+pub fn parse_form_data(body: &[u8]) -> Result<Submission, Error> {
+    let text = std::str::from_utf8(body).map_err(|_| Error::Malformed("The form data is not UTF-8.".into()))?;
+    let mut sub = Submission::default();
+    for pair in text.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let (k, v) = (percent_decode(k)?, percent_decode(v)?);
+        match k.as_str() {
+            "form" => sub.form = v,
+            "consent" => sub.consent.push(v),
+            "_hp" => sub.meta.hp = Some(v),
+            "_page" => sub.meta.page = Some(v),
+            "_lang" => sub.meta.lang = Lang::from_tag(&v),
+            "_elapsed" => sub.meta.elapsed_ms = v.parse().ok(),
+            _ if k.starts_with('_') => {}
+            _ => {
+                if sub.fields.insert(k, v).is_some() {
+                    return Err(Error::Malformed("A field appears twice in the form data.".into()));
+                }
+            }
+        }
+    }
+    Ok(sub)
+}
+
+fn percent_decode(s: &str) -> Result<String, Error> {
+    let bad = || Error::Malformed("The form data has a broken %-escape.".into());
+    let mut out = Vec::with_capacity(s.len());
+    let mut bytes = s.bytes();
+    while let Some(b) = bytes.next() {
+        match b {
+            b'+' => out.push(b' '),
+            b'%' => {
+                let hi = bytes.next().and_then(|c| (c as char).to_digit(16)).ok_or_else(bad)?;
+                let lo = bytes.next().and_then(|c| (c as char).to_digit(16)).ok_or_else(bad)?;
+                out.push((hi * 16 + lo) as u8);
+            }
+            _ => out.push(b),
+        }
+    }
+    String::from_utf8(out).map_err(|_| Error::Malformed("The form data is not UTF-8.".into()))
+}
+
+/// What the glue knows about the request besides its body.
+pub struct Context<'a> {
+    /// Now, in Unix milliseconds.
+    pub now_ms: u64,
+    /// A fresh lead id.
+    pub id: String,
+    /// The pseudonymous client id, if a pseudonym secret is configured.
+    pub client_id: Option<String>,
+    /// The `Origin` header, if any.
+    pub origin: Option<&'a str>,
+    /// The collector's own origin (pages it serves may always submit).
+    pub own_origin: &'a str,
+}
+
+/// Looks up the form and checks that the page's origin may use it.
+pub fn form_for<'c>(config: &'c FormsConfig, sub: &Submission, origin: Option<&str>, own_origin: &str) -> Result<&'c FormDef, Error> {
+    let form = config.form(&sub.form).ok_or(Error::UnknownForm)?;
+    // Requests without an Origin header come from servers, not browsers; they could forge any Origin anyway,
+    // so the check protects visitors' browsers and owners' quotas, not against scripted clients.
+    match origin {
+        Some(o) if o != own_origin && !form.allows_origin(o) => Err(Error::OriginNotAllowed),
+        _ => Ok(form),
+    }
+}
+
+/// Turns a submission into a lead, or says precisely what is wrong with it.
+pub fn accept(config: &FormsConfig, sub: Submission, cx: Context<'_>) -> Result<Lead, Error> {
+    sub.validate().map_err(|e| Error::Malformed(format!("Envelope limits exceeded: {}.", envelope_problem(&e))))?;
+    let form = form_for(config, &sub, cx.origin, cx.own_origin)?;
+    let public = PublicForm::from(form);
+    let lang = public.lang_for(sub.meta.lang);
+    let valid = validation::validate(&public, &sub.fields, &sub.consent).map_err(Error::Validation)?;
+    let now = shared::time::rfc3339(cx.now_ms);
+    let consent = ConsentRecord::new(&form.consents, &valid.consent, lang, now.clone(), sub.meta.page.clone(), cx.client_id);
+    let engagement = Engagement { submissions: 1, ..Engagement::default() };
+    let score = score::score(&form.scoring, form.kind, &valid.fields, engagement);
+    let status = if form.double_opt_in { Status::Pending } else { Status::New };
+    Ok(Lead {
+        id: cx.id,
+        form: form.id.clone(),
+        kind: form.kind,
+        status,
+        created_at: now.clone(),
+        updated_at: now,
+        fields: valid.fields,
+        consent,
+        source: Source { page: sub.meta.page, referrer: sub.meta.referrer, utm: sub.meta.utm },
+        engagement,
+        score,
+    })
+}
+
+/// Names the envelope fields that broke their limits (never their values).
+fn envelope_problem(e: &validator::ValidationErrors) -> String {
+    let mut names: Vec<String> = Vec::new();
+    for (field, kind) in e.errors() {
+        match kind {
+            validator::ValidationErrorsKind::Struct(inner) => {
+                names.extend(inner.errors().keys().map(|k| format!("{field}.{k}")));
+            }
+            _ => names.push(field.to_string()),
+        }
+    }
+    names.sort();
+    names.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::Code;
+
+    fn config() -> FormsConfig {
+        serde_json::from_value(serde_json::json!({"forms": [{
+            "id": "newsletter", "kind": "newsletter",
+            "fields": [{"name": "email", "required": true}, {"name": "first_name"}],
+            "consents": [{"id": "marketing_email", "required": true, "text": {"en": "Send me the newsletter.", "de": "Schickt mir den Newsletter."}}],
+            "allowed_origins": ["https://shop.example.com"]
+        }]}))
+        .unwrap()
+    }
+
+    fn cx(origin: Option<&str>) -> Context<'_> {
+        Context { now_ms: 1_700_000_000_000, id: "ld_1".into(), client_id: Some("c".into()), origin, own_origin: "http://127.0.0.1:8787" }
+    }
+
+    #[test]
+    fn encodings() {
+        assert_eq!(encoding(Some("application/json; charset=utf-8")).unwrap(), Encoding::Json);
+        assert_eq!(encoding(Some("Application/X-WWW-Form-Urlencoded")).unwrap(), Encoding::Form);
+        assert!(matches!(encoding(Some("text/plain")), Err(Error::UnsupportedMediaType)));
+        assert!(matches!(encoding(None), Err(Error::UnsupportedMediaType)));
+    }
+
+    #[test]
+    fn malformed_json_names_the_position() {
+        match parse(Encoding::Json, b"{\"form\": ") {
+            Err(Error::Malformed(m)) => assert!(m.contains("line 1"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(parse(Encoding::Json, &vec![b' '; MAX_BODY + 1]), Err(Error::TooLarge)));
+        assert!(matches!(parse(Encoding::Json, br#"{"form": 3}"#), Err(Error::Malformed(_))));
+    }
+
+    #[test]
+    fn form_data_maps_to_the_same_submission() {
+        let s = parse(Encoding::Form, b"form=newsletter&email=ada%40example.com&first_name=J%C3%BCrgen+K&consent=marketing_email&_hp=&_lang=de").unwrap();
+        assert_eq!(s.form, "newsletter");
+        assert_eq!(s.fields["email"], "ada@example.com");
+        assert_eq!(s.fields["first_name"], "Jürgen K");
+        assert_eq!(s.consent, vec!["marketing_email"]);
+        assert_eq!(s.meta.lang, Some(Lang::De));
+        assert!(matches!(parse(Encoding::Form, b"email=%E"), Err(Error::Malformed(_))));
+        assert!(matches!(parse(Encoding::Form, b"email=a&email=b"), Err(Error::Malformed(_))));
+    }
+
+    #[test]
+    fn accepting_builds_the_lead_with_consent_record_and_score() {
+        let sub: Submission = serde_json::from_value(serde_json::json!({
+            "form": "newsletter", "fields": {"email": "ada@example.com", "first_name": "Ada"},
+            "consent": ["marketing_email"], "meta": {"page": "https://shop.example.com/", "lang": "de", "utm": {"source": "x"}}
+        }))
+        .unwrap();
+        let lead = accept(&config(), sub, cx(Some("https://shop.example.com"))).unwrap();
+        assert_eq!(lead.status, Status::New);
+        assert_eq!(lead.created_at, "2023-11-14T22:13:20.000Z");
+        assert_eq!(lead.consent.entries[0].text, "Schickt mir den Newsletter.");
+        assert!(lead.consent.grants("marketing_email"));
+        assert_eq!(lead.source.utm["source"], "x");
+        assert_eq!(lead.score.total, 0);
+    }
+
+    #[test]
+    fn wrong_origin_unknown_form_and_bad_fields_are_told_apart() {
+        let sub = |form: &str, email: &str| Submission {
+            form: form.into(),
+            fields: [("email".to_string(), email.to_string())].into(),
+            consent: vec!["marketing_email".into()],
+            ..Default::default()
+        };
+        assert!(matches!(accept(&config(), sub("newsletter", "a@b.de"), cx(Some("https://evil.example"))), Err(Error::OriginNotAllowed)));
+        assert!(accept(&config(), sub("newsletter", "a@b.de"), cx(Some("http://127.0.0.1:8787"))).is_ok(), "own origin");
+        assert!(matches!(accept(&config(), sub("nope", "a@b.de"), cx(None)), Err(Error::UnknownForm)));
+        match accept(&config(), sub("newsletter", "a@"), cx(None)) {
+            Err(Error::Validation(e)) => assert_eq!(e["email"], Code::InvalidEmail),
+            other => panic!("{other:?}"),
+        }
+        let mut huge = sub("newsletter", "a@b.de");
+        huge.consent = (0..21).map(|i| i.to_string()).collect();
+        match accept(&config(), huge, cx(None)) {
+            Err(Error::Malformed(m)) => assert!(m.contains("consent"), "{m}"),
+            other => panic!("{other:?}"),
+        }
+    }
+}

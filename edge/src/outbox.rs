@@ -1,0 +1,146 @@
+//! The outbox: one delivery record per lead and endpoint, written before the lead is acknowledged, and the
+//! rules for when to try again.
+//!
+//! A lead is only worth something once the CRM has it, so the record of what still has to be sent is
+//! written in the same breath as the lead itself. The first attempt runs right after the reply
+//! (`waitUntil`); the scheduled handler picks up whatever is still pending and due.
+
+use serde::{Deserialize, Serialize};
+
+/// The default retry delays after the first attempt, in seconds: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h,
+/// 20 h, 24 h (the Standard Webhooks / Svix schedule). After the last one the delivery is dead-lettered.
+pub const SCHEDULE_SECS: &[u64] = &[5, 300, 1800, 7200, 18_000, 36_000, 50_400, 72_000, 86_400];
+
+/// Where a delivery stands.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum State {
+    /// Not yet accepted by the endpoint; will be tried (again) at `next_at_ms`.
+    Pending,
+    /// The endpoint answered 2xx.
+    Delivered,
+    /// Every attempt failed; kept for inspection and manual replay.
+    Dead,
+}
+
+/// One event to deliver to one endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Delivery {
+    /// The `webhook-id`: stable across retries so receivers can deduplicate.
+    pub id: String,
+    /// The lead this is about.
+    pub lead_id: String,
+    /// The form the lead came from.
+    pub form: String,
+    /// The endpoint's id in the form's config.
+    pub endpoint: String,
+    /// The event type.
+    pub event: String,
+    /// The exact body to send (signed per attempt).
+    pub payload: String,
+    /// Where it stands.
+    pub state: State,
+    /// Attempts made so far.
+    pub attempts: u32,
+    /// When the next attempt is due (Unix ms).
+    pub next_at_ms: u64,
+    /// The HTTP status of the last attempt, if one was received.
+    #[serde(default)]
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed, without personal data.
+    #[serde(default)]
+    pub last_error: Option<String>,
+}
+
+/// What an attempt's result means for the delivery.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    /// 2xx: done.
+    Delivered,
+    /// Network error, timeout, 3xx, 429, 5xx, other 4xx: try again later.
+    Retry,
+    /// 410 Gone: the endpoint asks not to be called again.
+    Gone,
+}
+
+/// Classifies an attempt by its HTTP status (`None` for a network error or timeout).
+pub fn classify(status: Option<u16>) -> Outcome {
+    match status {
+        Some(200..=299) => Outcome::Delivered,
+        Some(410) => Outcome::Gone,
+        _ => Outcome::Retry,
+    }
+}
+
+impl Delivery {
+    /// Records a failed attempt: schedules the next one (honouring `Retry-After` when it asks for longer),
+    /// or dead-letters the delivery when the schedule is used up. `jitter` in 0..=1 spreads retries of many
+    /// deliveries so a recovering endpoint is not hit all at once.
+    pub fn failed(&mut self, now_ms: u64, status: Option<u16>, error: Option<String>, retry_after_secs: Option<u64>, jitter: f64, schedule: &[u64]) {
+        self.attempts += 1;
+        self.last_status = status;
+        self.last_error = error;
+        match schedule.get(self.attempts as usize - 1) {
+            Some(&delay) => {
+                let base = delay.max(retry_after_secs.unwrap_or(0)) * 1000;
+                let spread = (base as f64 * 0.1 * jitter.clamp(0.0, 1.0)) as u64;
+                self.next_at_ms = now_ms + base + spread;
+            }
+            None => self.state = State::Dead,
+        }
+    }
+
+    /// Records a successful attempt.
+    pub fn delivered(&mut self, status: u16) {
+        self.attempts += 1;
+        self.last_status = Some(status);
+        self.last_error = None;
+        self.state = State::Delivered;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn delivery() -> Delivery {
+        Delivery {
+            id: "msg_1".into(), lead_id: "ld_1".into(), form: "f".into(), endpoint: "crm".into(), event: "lead.created".into(),
+            payload: "{}".into(), state: State::Pending, attempts: 0, next_at_ms: 0, last_status: None, last_error: None,
+        }
+    }
+
+    #[test]
+    fn statuses_are_classified_as_the_spec_asks() {
+        assert_eq!(classify(Some(204)), Outcome::Delivered);
+        assert_eq!(classify(Some(410)), Outcome::Gone);
+        for s in [None, Some(301), Some(400), Some(429), Some(500), Some(503)] {
+            assert_eq!(classify(s), Outcome::Retry, "{s:?}");
+        }
+    }
+
+    #[test]
+    fn the_schedule_walks_then_dead_letters() {
+        let mut d = delivery();
+        d.failed(1_000, Some(500), None, None, 0.0, SCHEDULE_SECS);
+        assert_eq!((d.attempts, d.next_at_ms, d.state), (1, 6_000, State::Pending));
+        d.failed(10_000, None, Some("timeout".into()), None, 1.0, SCHEDULE_SECS);
+        assert_eq!(d.next_at_ms, 10_000 + 300_000 + 30_000, "jitter adds up to 10%");
+        for _ in 2..SCHEDULE_SECS.len() {
+            d.failed(0, Some(503), None, None, 0.0, SCHEDULE_SECS);
+            assert_eq!(d.state, State::Pending);
+        }
+        d.failed(0, Some(503), None, None, 0.0, SCHEDULE_SECS);
+        assert_eq!((d.state, d.attempts as usize), (State::Dead, SCHEDULE_SECS.len() + 1));
+    }
+
+    #[test]
+    fn retry_after_can_only_lengthen_the_wait() {
+        let mut d = delivery();
+        d.failed(0, Some(429), None, Some(60), 0.0, SCHEDULE_SECS);
+        assert_eq!(d.next_at_ms, 60_000);
+        let mut d = delivery();
+        d.failed(0, Some(429), None, Some(1), 0.0, SCHEDULE_SECS);
+        assert_eq!(d.next_at_ms, 5_000);
+    }
+}

@@ -1,0 +1,138 @@
+//! Shared set-up for the end-to-end tests: free ports, a collector in the real Workers runtime, a static
+//! page server on another origin, and headless Debian Chromium through playwright-core.
+import { spawn } from "node:child_process";
+import { mkdtempSync, writeFileSync, mkdirSync } from "node:fs";
+import http from "node:http";
+import net from "node:net";
+import os from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+export const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const artifacts = path.join(root, "tests", "artifacts");
+mkdirSync(artifacts, { recursive: true });
+
+/** A port nobody listens on right now. */
+export async function freePort() {
+  return new Promise((resolve) => {
+    const s = net.createServer();
+    s.listen(0, "127.0.0.1", () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+export const secrets = {
+  ADMIN_TOKEN: "test-admin-token-" + Math.random().toString(36).slice(2),
+  WEBHOOK_SECRET: "whsec_" + Buffer.from(Array.from({ length: 24 }, (_, i) => (i * 37 + 11) % 256)).toString("base64"),
+  CLIENT_ID_SECRET: "test-client-id-secret",
+};
+
+/**
+ * Starts `cargo xtask serve` (wrangler dev -> workerd, KV persisted in a fresh folder) with `configToml`.
+ * Returns `{ base, port, state, stop(), restart() }` once `/v1/health` answers.
+ */
+export async function startCollector(configToml, { state } = {}) {
+  state = state || mkdtempSync(path.join(os.tmpdir(), "leadgate-e2e-"));
+  const config = path.join(state, "leadgate.toml");
+  writeFileSync(config, configToml);
+  const port = await freePort();
+  let child;
+  const output = [];
+  const start = async () => {
+    child = spawn(process.env.CARGO || "cargo", ["xtask", "serve", "--port", String(port), "--config", config, "--state", state], {
+      cwd: root,
+      env: { ...process.env, ...secrets },
+      detached: true,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    child.stdout.on("data", (d) => output.push(String(d)));
+    child.stderr.on("data", (d) => output.push(String(d)));
+    const deadline = Date.now() + 90_000;
+    while (Date.now() < deadline) {
+      try {
+        const r = await fetch(`http://127.0.0.1:${port}/v1/health`);
+        if (r.ok) return;
+      } catch {}
+      if (child.exitCode !== null) break;
+      await new Promise((r) => setTimeout(r, 300));
+    }
+    throw new Error("collector did not start:\n" + output.join(""));
+  };
+  const stop = async (signal = "SIGTERM") => {
+    if (!child || child.exitCode !== null) return;
+    const exited = new Promise((r) => child.once("exit", r));
+    try {
+      process.kill(-child.pid, signal);
+    } catch {}
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+  };
+  await start();
+  return {
+    base: `http://127.0.0.1:${port}`,
+    port,
+    state,
+    output,
+    stop,
+    restart: async () => {
+      await stop("SIGKILL");
+      await start();
+    },
+  };
+}
+
+/** Serves `pages` (path -> html) from another origin, like a customer's website. */
+export async function startSite(pages) {
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url, "http://x");
+    const entry = pages[url.pathname];
+    if (!entry) {
+      res.writeHead(404);
+      return res.end();
+    }
+    const { html, headers } = typeof entry === "string" ? { html: entry, headers: {} } : entry;
+    res.writeHead(200, { "content-type": "text/html; charset=utf-8", ...headers });
+    res.end(html);
+  });
+  await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  const port = server.address().port;
+  return { base: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
+}
+
+/** Headless Debian Chromium; never a downloaded browser. */
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: "/usr/bin/chromium",
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+}
+
+/** Polls `fn` until it returns a truthy value or `ms` pass. */
+export async function eventually(fn, ms = 15_000, what = "condition") {
+  const deadline = Date.now() + ms;
+  let last;
+  while (Date.now() < deadline) {
+    last = await fn();
+    if (last) return last;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** GET the admin lead list. */
+export async function adminLeads(collector) {
+  const r = await fetch(`${collector.base}/v1/admin/leads?limit=100`, { headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}` } });
+  if (!r.ok) throw new Error(`admin list: ${r.status}`);
+  return (await r.json()).leads;
+}

@@ -1,0 +1,46 @@
+//! The widget's JavaScript entry: finds where to render and mounts the Rust form there.
+//
+// The collector wraps this bundle as `(function(){var __leadgate={form, endpoint}; <bundle>})()`, so the
+// form's definition arrives with the script (one request) and nothing is added to the page's globals.
+// `document.currentScript` is read synchronously, before the first await, because it is only set while
+// the script runs.
+import init, { mount } from "../../target/widget/pkg/widget.js";
+import wasm from "../../target/widget/pkg/widget_bg.wasm";
+
+const config = __leadgate;
+const script = document.currentScript;
+const mounted = [];
+
+function targets() {
+  const id = config.form.id;
+  const marked = Array.from(document.querySelectorAll("[data-leadgate-form]")).filter(
+    (el) => el.getAttribute("data-leadgate-form") === id && !el.hasAttribute("data-leadgate-mounted")
+  );
+  if (marked.length) return marked;
+  // No placeholder: render where the script tag stands.
+  if (script && script.parentNode) {
+    const host = document.createElement("div");
+    host.setAttribute("data-leadgate-form", id);
+    script.parentNode.insertBefore(host, script);
+    return [host];
+  }
+  return [];
+}
+
+async function start() {
+  await init({ module_or_path: wasm });
+  const lang = document.documentElement.getAttribute("lang") || undefined;
+  for (const host of targets()) {
+    host.setAttribute("data-leadgate-mounted", "");
+    // The returned handle owns the form's listeners; keeping it here keeps them alive.
+    mounted.push(mount(host, config.form, config.endpoint, lang));
+  }
+}
+
+const run = () => start().catch((e) => console.error("leadgate:", e));
+if (document.readyState === "loading") {
+  // A placeholder div may stand later in the page than an async script: wait for the document.
+  document.addEventListener("DOMContentLoaded", run, { once: true });
+} else {
+  run();
+}

@@ -1,0 +1,63 @@
+//! `cargo xtask bench`: nanoseconds per email check and per full lead validation, natively.
+//!
+//! A plain harness: warm up, then time batches and report the median batch, which is stable enough on a
+//! shared 2-core machine without pulling criterion's dependency tree into the workspace.
+
+use shared::form::{FormDef, PublicForm};
+use std::collections::BTreeMap;
+use std::hint::black_box;
+use std::time::Instant;
+
+/// Median nanoseconds per call of `f` over 15 batches of `n` calls.
+fn time(n: u32, mut f: impl FnMut()) -> f64 {
+    for _ in 0..n {
+        f();
+    }
+    let mut batches: Vec<f64> = (0..15)
+        .map(|_| {
+            let start = Instant::now();
+            for _ in 0..n {
+                f();
+            }
+            start.elapsed().as_nanos() as f64 / f64::from(n)
+        })
+        .collect();
+    batches.sort_by(f64::total_cmp);
+    batches[batches.len() / 2]
+}
+
+/// Runs the benchmarks and prints one line each.
+pub fn run() {
+    let emails = ["ada.lovelace+news@example.co.uk", "jürgen@example.de", "x@y", "no-at-sign.example.com", "a@b.c.d.e.f.example.com"];
+    let mut i = 0;
+    let email = time(200_000, || {
+        i = (i + 1) % emails.len();
+        let _ = black_box(shared::email::check(black_box(emails[i])));
+    });
+    println!("email check (mixed valid/invalid, avg {} chars): {email:.1} ns", emails.iter().map(|e| e.len()).sum::<usize>() / emails.len());
+
+    let def: FormDef = serde_json::from_value(serde_json::json!({
+        "id": "ebook", "kind": "download_gate", "mode": "b2b",
+        "asset": {"key": "ebook.pdf", "filename": "ebook.pdf"},
+        "fields": [
+            {"name": "email", "required": true}, {"name": "first_name", "required": true}, {"name": "last_name"},
+            {"name": "company", "required": true}, {"name": "job_title"}, {"name": "phone"}, {"name": "decision_maker"},
+            {"name": "timeframe", "type": "select", "label": {"en": "When?"}, "options": [{"value": "q1", "label": {"en": "Q1"}}, {"value": "later", "label": {"en": "Later"}}]}
+        ],
+        "consents": [{"id": "marketing_email", "text": {"en": "Send me offers."}}]
+    }))
+    .expect("bench form");
+    let form = PublicForm::from(&def);
+    let values: BTreeMap<String, String> = [
+        ("email", "ada.lovelace@example.co.uk"), ("first_name", "Ada"), ("last_name", "Lovelace"), ("company", "Analytical Engines Ltd"),
+        ("job_title", "Head of Research"), ("phone", "+44 (0)20 7946 0958"), ("decision_maker", "true"), ("timeframe", "q1"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_string(), v.to_string()))
+    .collect();
+    let consent = vec!["marketing_email".to_string()];
+    let full = time(20_000, || {
+        let _ = black_box(shared::validation::validate(black_box(&form), black_box(&values), black_box(&consent)));
+    });
+    println!("full lead validation (8 fields, 1 consent): {full:.0} ns");
+}

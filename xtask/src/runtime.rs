@@ -1,0 +1,165 @@
+//! Running the collector locally in the real Workers runtime (workerd, through `wrangler dev`), with KV
+//! persisted on disk, plus the demo's webhook receiver and the cron ticks that drive retries.
+
+use crate::tools::{npm_bin, path_with_npm_bin, WRANGLER_ENV};
+use crate::{config, root, Options, Result};
+use edge::webhook::Secret;
+use serde_json::json;
+use shared::form::FormsConfig;
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command};
+use std::time::{Duration, Instant};
+
+/// The Workers compatibility date the edge is written against.
+pub const COMPATIBILITY_DATE: &str = "2026-11-01";
+
+/// The port of the demo webhook receiver (the demo config's webhook URLs point here).
+pub const RECEIVER_PORT: u16 = 8789;
+
+/// The secrets the collector reads, each taken from the environment when set there.
+struct Secrets {
+    admin_token: String,
+    webhook_secret: String,
+    client_id_secret: String,
+}
+
+fn random_hex(bytes: usize) -> String {
+    let mut buf = vec![0u8; bytes];
+    getrandom::getrandom(&mut buf).expect("the OS has randomness");
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+impl Secrets {
+    /// Environment first; else what this state folder generated before (so a restart keeps the token);
+    /// else a fresh random value.
+    fn resolve(state: &Path) -> Secrets {
+        let earlier = std::fs::read_to_string(state.join(".dev.vars")).unwrap_or_default();
+        let pick = |name: &str, fresh: &dyn Fn() -> String| {
+            std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
+                earlier.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).map(str::to_owned).unwrap_or_else(fresh)
+            })
+        };
+        Secrets {
+            admin_token: pick("ADMIN_TOKEN", &|| random_hex(16)),
+            webhook_secret: pick("WEBHOOK_SECRET", &|| {
+                let mut key = vec![0u8; 24];
+                getrandom::getrandom(&mut key).expect("the OS has randomness");
+                Secret::from_bytes(key).to_whsec()
+            }),
+            client_id_secret: pick("CLIENT_ID_SECRET", &|| random_hex(32)),
+        }
+    }
+}
+
+/// Writes the wrangler config for these forms into `dir`. With `persist`, it is a local-dev config; without,
+/// a deploy config that expects the KV namespace id in `LEADGATE_KV_ID`.
+pub fn write_wrangler_config(dir: &Path, forms: &FormsConfig, persist: Option<&Path>) -> Result {
+    std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let main = root().join("edge/build/index.js");
+    if !main.exists() {
+        return Err(format!("{} is missing: run `cargo xtask build` first", main.display()));
+    }
+    let kv_id = if persist.is_some() { "leadgate-local".to_string() } else { std::env::var("LEADGATE_KV_ID").unwrap_or_else(|_| "SET-LEADGATE_KV_ID".into()) };
+    let forms_json = serde_json::to_string(forms).map_err(|e| e.to_string())?;
+    let wrangler = json!({
+        "name": "leadgate",
+        "main": main,
+        "compatibility_date": COMPATIBILITY_DATE,
+        "assets": { "directory": root().join("www") },
+        "kv_namespaces": [{ "binding": "LEADS", "id": kv_id }],
+        "vars": { "LEADGATE_FORMS": forms_json },
+        "triggers": { "crons": ["* * * * *"] },
+        "observability": { "enabled": true },
+    });
+    let path = dir.join("wrangler.json");
+    std::fs::write(&path, serde_json::to_string_pretty(&wrangler).unwrap()).map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// Starts `wrangler dev` for the built edge and returns the child; `serve` waits on it, `dev` also runs
+/// the receiver and the cron ticker beside it.
+fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
+    let forms = config::load(&o.config)?;
+    write_wrangler_config(&o.state, &forms, Some(&o.state.join("data")))?;
+    let vars = format!(
+        "ADMIN_TOKEN={}\nWEBHOOK_SECRET={}\nCLIENT_ID_SECRET={}\n",
+        secrets.admin_token, secrets.webhook_secret, secrets.client_id_secret
+    );
+    std::fs::write(o.state.join(".dev.vars"), vars).map_err(|e| e.to_string())?;
+    let mut cmd = Command::new(npm_bin().join("wrangler"));
+    cmd.arg("dev")
+        .arg("-c")
+        .arg(o.state.join("wrangler.json"))
+        .args(["--ip", "127.0.0.1", "--port", &o.port.to_string(), "--test-scheduled", "--show-interactive-dev-session=false"])
+        .arg("--persist-to")
+        .arg(o.state.join("data"))
+        .env("PATH", path_with_npm_bin())
+        .envs(WRANGLER_ENV.iter().copied())
+        .current_dir(&o.state);
+    println!("$ wrangler dev -c {} --port {} --persist-to {}", o.state.join("wrangler.json").display(), o.port, o.state.join("data").display());
+    cmd.spawn().map_err(|e| format!("wrangler: {e}"))
+}
+
+/// `cargo xtask serve`: the collector alone, in the foreground.
+pub fn serve(o: &Options) -> Result {
+    let secrets = Secrets::resolve(&o.state);
+    let mut child = start_collector(o, &secrets)?;
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() { Ok(()) } else { Err(format!("wrangler dev exited: {status}")) }
+}
+
+/// `cargo xtask dev`: collector, demo receiver and cron ticker, until Ctrl-C.
+pub fn dev(o: &Options) -> Result {
+    let secrets = Secrets::resolve(&o.state);
+    let mut receiver = Command::new(npm_bin().join("node"))
+        .arg(root().join("tests/receiver.mjs"))
+        .args(["--port", &RECEIVER_PORT.to_string()])
+        .env("WEBHOOK_SECRET", &secrets.webhook_secret)
+        .spawn()
+        .map_err(|e| format!("receiver: {e}"))?;
+    let mut collector = start_collector(o, &secrets)?;
+    let port = o.port;
+    if wait_ready(port, Duration::from_secs(60)) {
+        let base = format!("http://127.0.0.1:{port}");
+        println!("\n  Leadgate collector  {base}");
+        println!("  demo pages          {base}/  ({base}/newsletter.html, {base}/ebook.html, {base}/giveaway.html)");
+        println!("  admin API           curl -H 'Authorization: Bearer {}' {base}/v1/admin/leads", secrets.admin_token);
+        println!("  webhooks            http://127.0.0.1:{RECEIVER_PORT}/ (deliveries and signature checks print below)");
+        println!("  webhook secret      {}", secrets.webhook_secret);
+        println!("  state               {}\n", o.state.display());
+    } else {
+        eprintln!("xtask: the collector did not answer on port {port} within 60 s; see wrangler's output above");
+    }
+    // `wrangler dev` does not fire cron triggers by itself; tick the scheduled handler every minute like
+    // production does, so failed deliveries are retried while developing.
+    std::thread::spawn(move || loop {
+        std::thread::sleep(Duration::from_secs(60));
+        let _ = http_get(port, "/__scheduled?cron=*+*+*+*+*");
+    });
+    let status = collector.wait().map_err(|e| e.to_string())?;
+    let _ = receiver.kill();
+    if status.success() { Ok(()) } else { Err(format!("wrangler dev exited: {status}")) }
+}
+
+/// Polls `/v1/health` until it answers 200.
+fn wait_ready(port: u16, limit: Duration) -> bool {
+    let start = Instant::now();
+    while start.elapsed() < limit {
+        if http_get(port, "/v1/health").is_some_and(|r| r.starts_with("HTTP/1.1 200")) {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    false
+}
+
+/// A minimal HTTP/1.1 GET on 127.0.0.1, enough for health checks and cron ticks.
+fn http_get(port: u16, path: &str) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    write!(s, "GET {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nConnection: close\r\n\r\n").ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
+}

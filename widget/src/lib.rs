@@ -20,11 +20,12 @@ pub struct Mounted {
     _view: view::View,
 }
 
-/// Renders `form` (a [`PublicForm`] as a JS object) into `host`, posting to `endpoint`. `page_lang` is the
-/// page's `lang` attribute, used when the form has no language of its own.
+/// Renders `form` (a [`PublicForm`] in postcard, as the collector's embed script carries it) into `host`,
+/// posting to `endpoint`. `page_lang` is the page's `lang` attribute, used when the form has no language of
+/// its own.
 #[wasm_bindgen]
-pub fn mount(host: web_sys::Element, form: JsValue, endpoint: String, page_lang: Option<String>) -> Result<Mounted, JsValue> {
-    let form: PublicForm = serde_wasm_bindgen::from_value(form)?;
+pub fn mount(host: web_sys::Element, form: &[u8], endpoint: String, page_lang: Option<String>) -> Result<Mounted, JsValue> {
+    let form: PublicForm = postcard::from_bytes(form).map_err(|_| JsValue::from_str("leadgate: the form definition is damaged"))?;
     let lang = form.lang_for(page_lang.as_deref().and_then(Lang::from_tag));
     Ok(Mounted { _view: view::View::mount(&host, form, lang, endpoint)? })
 }

@@ -2,7 +2,7 @@
 //! and 5xx answers so a flaky connection neither loses nor duplicates a lead.
 
 use serde::Serialize;
-use shared::wire::{ErrorBody, Submission};
+use shared::wire::{ApiError, ErrorBody, FieldError, Submission};
 use shared::Code;
 use std::collections::BTreeMap;
 use wasm_bindgen::prelude::*;
@@ -62,7 +62,7 @@ pub async fn post(endpoint: &str, sub: &Submission, key: &str) -> Reply {
                 return Reply::Accepted(status.unwrap_or_default());
             }
             Ok(resp) if resp.status() < 500 => {
-                return match json(&resp).await.and_then(|v| serde_wasm_bindgen::from_value::<ErrorBody>(v).ok()) {
+                return match json(&resp).await.as_ref().and_then(error_body) {
                     Some(body) => Reply::Rejected(body),
                     None => Reply::Failed(Code::Internal),
                 };
@@ -85,6 +85,27 @@ async fn send(url: &str, body: &js_sys::JsString, key: &str) -> Result<Response,
     init.set_headers(&headers);
     let resp = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await?;
     resp.dyn_into()
+}
+
+/// Reads the collector's error shape, `{"error": {"code", "message", "fields": {name: [{"code", ...}]}}}`,
+/// with `Reflect` rather than serde: serde's error messages would bring float formatting into the widget.
+fn error_body(v: &JsValue) -> Option<ErrorBody> {
+    let get = |o: &JsValue, k: &str| js_sys::Reflect::get(o, &JsValue::from_str(k)).ok().filter(|x| !x.is_undefined() && !x.is_null());
+    let error = get(v, "error")?;
+    let code = Code::from_name(&get(&error, "code")?.as_string()?)?;
+    let message = get(&error, "message").and_then(|m| m.as_string()).unwrap_or_default();
+    let mut fields = BTreeMap::new();
+    if let Some(f) = get(&error, "fields") {
+        for entry in js_sys::Object::entries(f.dyn_ref()?).iter() {
+            let entry: js_sys::Array = entry.dyn_into().ok()?;
+            let first = js_sys::Array::from(&entry.get(1)).get(0);
+            if let (Some(name), Some(code)) = (entry.get(0).as_string(), get(&first, "code").and_then(|c| c.as_string()).and_then(|c| Code::from_name(&c))) {
+                let message = get(&first, "message").and_then(|m| m.as_string()).unwrap_or_default();
+                fields.insert(name, vec![FieldError { code, message }]);
+            }
+        }
+    }
+    Some(ErrorBody { error: ApiError { code, message, fields } })
 }
 
 async fn json(resp: &Response) -> Option<JsValue> {

@@ -1,7 +1,6 @@
 //! The widget in Chromium: rendering, client-side validation with the `shared` rules, and ARIA state.
 #![cfg(target_arch = "wasm32")]
 
-use serde::Serialize;
 use shared::form::{FormDef, PublicForm};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
@@ -9,9 +8,10 @@ use web_sys::{Element, HtmlElement, HtmlInputElement, ShadowRoot};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-fn form(json: &str) -> wasm_bindgen::JsValue {
+/// The form as the collector's embed script carries it: postcard bytes.
+fn form(json: &str) -> Vec<u8> {
     let def: FormDef = serde_json_from(json);
-    PublicForm::from(&def).serialize(&serde_wasm_bindgen::Serializer::json_compatible()).unwrap()
+    postcard::to_allocvec(&PublicForm::from(&def)).unwrap()
 }
 
 /// Test-only JSON parsing through the browser, which keeps serde_json out of the widget's dependencies.
@@ -23,7 +23,7 @@ fn mount(json: &str, page_lang: Option<&str>) -> (widget::Mounted, ShadowRoot) {
     let doc = web_sys::window().unwrap().document().unwrap();
     let host = doc.create_element("div").unwrap();
     doc.body().unwrap().append_child(&host).unwrap();
-    let mounted = widget::mount(host.clone(), form(json), "http://127.0.0.1:9".into(), page_lang.map(str::to_owned)).unwrap();
+    let mounted = widget::mount(host.clone(), &form(json), "http://127.0.0.1:9".into(), page_lang.map(str::to_owned)).unwrap();
     (mounted, host.shadow_root().unwrap())
 }
 

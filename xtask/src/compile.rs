@@ -26,12 +26,12 @@ pub fn all() -> Result {
     edge()
 }
 
-/// cargo (size profile) -> wasm-bindgen (web target) -> wasm-opt -Oz -> esbuild (IIFE, wasm inlined).
+/// cargo (`widget` profile: size) -> wasm-bindgen (web target) -> wasm-opt -Oz -> esbuild (IIFE, wasm inlined).
 pub fn widget() -> Result {
-    tools::cargo(&["build", "-p", "widget", "--release", "--target", "wasm32-unknown-unknown"])?;
+    tools::cargo(&["build", "-p", "widget", "--profile", "widget", "--target", "wasm32-unknown-unknown"])?;
     let pkg = root().join("target/widget/pkg");
     run(Command::new("wasm-bindgen").args(["--target", "web", "--no-typescript", "--out-name", "widget", "--out-dir"]).arg(&pkg).arg(
-        root().join("target/wasm32-unknown-unknown/release/widget.wasm"),
+        root().join("target/wasm32-unknown-unknown/widget/widget.wasm"),
     ))?;
     let wasm = pkg.join("widget_bg.wasm");
     run(Command::new(npm_bin().join("wasm-opt")).arg("-Oz").args(WASM_FEATURES).arg(&wasm).arg("-o").arg(&wasm))?;

@@ -27,9 +27,11 @@ pub enum Basis {
 
 /// One thing a form asks permission for, e.g. `marketing_email` or `giveaway_rules`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(validator::Validate))]
 #[serde(deny_unknown_fields)]
 pub struct Purpose {
     /// A stable id, used in submissions (`consent: ["marketing_email"]`) and records.
+    #[cfg_attr(feature = "server", validate(length(min = 1, max = 64)))]
     pub id: String,
     /// Whether the form cannot be sent without it (e.g. giveaway rules).
     #[serde(default)]

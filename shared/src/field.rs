@@ -43,9 +43,11 @@ pub struct Choice {
 
 /// A field as the form's config declares it.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(validator::Validate))]
 #[serde(deny_unknown_fields)]
 pub struct FieldDef {
     /// The field's key in submissions, leads and webhooks: a standard name or a custom `snake_case` name.
+    #[cfg_attr(feature = "server", validate(length(min = 1, max = 64)))]
     pub name: String,
     /// The type; standard fields have one already, custom fields must say.
     #[serde(rename = "type", default)]
@@ -58,6 +60,7 @@ pub struct FieldDef {
     pub label: Option<Texts>,
     /// The options of a select field.
     #[serde(default)]
+    #[cfg_attr(feature = "server", validate(length(max = 100)))]
     pub options: Vec<Choice>,
     /// The smallest allowed number (number fields).
     #[serde(default)]

@@ -9,6 +9,8 @@ use crate::field::{FieldDef, FieldType};
 use crate::lang::{Lang, Texts};
 use crate::score::ScoringRules;
 use serde::{Deserialize, Serialize};
+#[cfg(feature = "server")]
+use validator::Validate;
 
 /// The three kinds of lead forms from the seeds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -35,6 +37,7 @@ pub enum Mode {
 
 /// Giveaway settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(validator::Validate))]
 #[serde(deny_unknown_fields)]
 pub struct Giveaway {
     /// When entries open (RFC 3339 or `YYYY-MM-DD`).
@@ -42,16 +45,20 @@ pub struct Giveaway {
     /// When entries close (RFC 3339 or `YYYY-MM-DD`).
     pub ends_at: String,
     /// Where the rules (Teilnahmebedingungen) are published.
+    #[cfg_attr(feature = "server", validate(length(min = 1, max = 2048)))]
     pub rules_url: String,
 }
 
 /// The gated file of a download gate.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(validator::Validate))]
 #[serde(deny_unknown_fields)]
 pub struct Asset {
     /// The object key in the R2 bucket.
+    #[cfg_attr(feature = "server", validate(length(min = 1, max = 512)))]
     pub key: String,
     /// The file name offered to the visitor.
+    #[cfg_attr(feature = "server", validate(length(min = 1, max = 200)))]
     pub filename: String,
     /// The MIME type the file is served with.
     #[serde(default = "default_content_type")]
@@ -64,11 +71,13 @@ fn default_content_type() -> String {
 
 /// Where a form's leads are delivered.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(validator::Validate))]
 #[serde(deny_unknown_fields)]
 pub struct Endpoint {
     /// A stable id for the admin API and delivery records.
     pub id: String,
     /// The URL deliveries are POSTed to.
+    #[cfg_attr(feature = "server", validate(url, length(max = 2048)))]
     pub url: String,
     /// The name of the environment secret holding the `whsec_` signing secret (never the secret itself).
     #[serde(default = "default_secret_name")]
@@ -81,6 +90,7 @@ fn default_secret_name() -> String {
 
 /// One form as configured by the website owner.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(validator::Validate))]
 #[serde(deny_unknown_fields)]
 pub struct FormDef {
     /// The form's id: lowercase letters, digits, `-` and `_` (it appears in URLs and keys).
@@ -97,24 +107,30 @@ pub struct FormDef {
     #[serde(default)]
     pub title: Option<Texts>,
     /// The fields, in display order. Every form has an `email` field.
+    #[cfg_attr(feature = "server", validate(length(min = 1, max = 40), nested))]
     pub fields: Vec<FieldDef>,
     /// The consent purposes asked for, in display order.
     #[serde(default)]
+    #[cfg_attr(feature = "server", validate(length(max = 10), nested))]
     pub consents: Vec<Purpose>,
     /// Whether the email address must be confirmed by a link before marketing starts.
     #[serde(default)]
     pub double_opt_in: bool,
     /// Page origins allowed to submit (`https://www.example.com`; `http://localhost:*` for any port).
     #[serde(default)]
+    #[cfg_attr(feature = "server", validate(length(max = 50)))]
     pub allowed_origins: Vec<String>,
     /// Where leads are delivered.
     #[serde(default)]
+    #[cfg_attr(feature = "server", validate(length(max = 10), nested))]
     pub webhooks: Vec<Endpoint>,
     /// The gated file (download gates).
     #[serde(default)]
+    #[cfg_attr(feature = "server", validate(nested))]
     pub asset: Option<Asset>,
     /// Dates and rules (giveaways).
     #[serde(default)]
+    #[cfg_attr(feature = "server", validate(nested))]
     pub giveaway: Option<Giveaway>,
     /// Lead-score weights and the MQL threshold.
     #[serde(default)]
@@ -186,9 +202,11 @@ impl FormDef {
 
 /// The whole configuration file: a list of forms.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(validator::Validate))]
 #[serde(deny_unknown_fields)]
 pub struct FormsConfig {
     /// The forms, each `[[forms]]` table in the file.
+    #[cfg_attr(feature = "server", validate(length(min = 1, max = 100), nested))]
     pub forms: Vec<FormDef>,
 }
 
@@ -203,6 +221,11 @@ impl FormsConfig {
     /// visitor.
     pub fn problems(&self) -> Vec<(String, String)> {
         let mut out = Vec::new();
+        // The static shape first (counts, lengths, URL syntax), by the `validator` derive.
+        #[cfg(feature = "server")]
+        if let Err(e) = self.validate() {
+            flatten_validation("", &e, &mut out);
+        }
         let mut push = |path: String, msg: &str| out.push((path, msg.to_owned()));
         if self.forms.is_empty() {
             push("forms".into(), "at least one form is needed");
@@ -317,6 +340,39 @@ impl FormsConfig {
     }
 }
 
+/// Turns `validator`'s nested errors into `(path, problem)` pairs like the hand-written checks produce.
+#[cfg(feature = "server")]
+fn flatten_validation(prefix: &str, errors: &validator::ValidationErrors, out: &mut Vec<(String, String)>) {
+    use validator::ValidationErrorsKind as Kind;
+    let mut fields: Vec<_> = errors.errors().iter().collect();
+    fields.sort_by_key(|(name, _)| name.to_string());
+    for (name, kind) in fields {
+        let path = if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") };
+        match kind {
+            Kind::Field(list) => {
+                for e in list {
+                    let problem = match (e.code.as_ref(), e.params.get("min"), e.params.get("max")) {
+                        ("length", min, max) => format!(
+                            "must have {} to {} entries or characters",
+                            min.map_or("0".into(), |v| v.to_string()),
+                            max.map_or("any number".into(), |v| v.to_string())
+                        ),
+                        ("url", _, _) => "not a valid URL".to_string(),
+                        (code, _, _) => code.to_string(),
+                    };
+                    out.push((path.clone(), problem));
+                }
+            }
+            Kind::Struct(inner) => flatten_validation(&path, inner, out),
+            Kind::List(items) => {
+                for (i, inner) in items {
+                    flatten_validation(&format!("{path}[{i}]"), inner, out);
+                }
+            }
+        }
+    }
+}
+
 fn is_slug(s: &str) -> bool {
     (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
@@ -328,6 +384,8 @@ fn is_http_url(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    #[cfg(feature = "server")]
+    use crate::consent::Purpose;
 
     fn form(origins: &[&str]) -> FormDef {
         serde_json::from_value(serde_json::json!({
@@ -366,6 +424,19 @@ mod tests {
         assert!(paths.contains(&"forms[0] (Bad Id).id"), "{problems:?}");
         assert!(paths.contains(&"forms[0] (Bad Id).fields.email"), "{problems:?}");
         assert!(paths.contains(&"forms[0] (Bad Id).allowed_origins[0]"), "{problems:?}");
+    }
+
+    #[cfg(feature = "server")]
+    #[test]
+    fn static_limits_come_from_the_validator_derive() {
+        let mut f = form(&[]);
+        f.webhooks = vec![Endpoint { id: "crm".into(), url: "not a url".into(), secret: "WEBHOOK_SECRET".into() }];
+        f.consents = (0..11)
+            .map(|i| Purpose { id: format!("p{i}"), required: false, text: Texts { en: Some("x".into()), de: None }, version: 1, basis: Default::default() })
+            .collect();
+        let problems = FormsConfig { forms: vec![f] }.problems();
+        assert!(problems.contains(&("forms[0].consents".into(), "must have 0 to 10 entries or characters".into())), "{problems:?}");
+        assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].url" && m == "not a valid URL"), "{problems:?}");
     }
 
     #[test]

@@ -163,6 +163,8 @@ pub enum Ui {
     CheckInbox,
     /// Shown after a download-gate submission, above the download link.
     ThanksDownload,
+    /// Shown after a submission when there is nothing more to offer right away.
+    ThanksReceived,
     /// The download link's text.
     DownloadLink,
     /// Shown after a giveaway entry.
@@ -191,6 +193,7 @@ impl Ui {
                 "Fast geschafft: Bitte prüfen Sie Ihr Postfach und bestätigen Sie Ihre E-Mail-Adresse.",
             ),
             Ui::ThanksDownload => ("Thank you! Your download is ready.", "Vielen Dank! Ihr Download ist bereit."),
+            Ui::ThanksReceived => ("Thank you! We have received your details.", "Vielen Dank! Wir haben Ihre Angaben erhalten."),
             Ui::DownloadLink => ("Download now", "Jetzt herunterladen"),
             Ui::ThanksGiveaway => ("Thank you! You are in the draw.", "Vielen Dank! Sie nehmen an der Verlosung teil."),
             Ui::GiveawayNoMarketing => (

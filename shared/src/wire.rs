@@ -67,6 +67,9 @@ pub struct Accepted {
     pub id: String,
     /// `new`, or `pending` while a double opt-in awaits confirmation.
     pub status: String,
+    /// For download gates without double opt-in: the signed link to the file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub download_url: Option<String>,
 }
 
 /// Every 4xx (and the widget's own errors) in one shape: `{"error": {"code", "message", "fields"}}`.

@@ -12,8 +12,8 @@ use web_sys::{RequestInit, Response, Window};
 
 /// How the collector answered.
 pub enum Reply {
-    /// 2xx with the lead's status (`new` or `pending`).
-    Accepted(String),
+    /// 2xx with the lead's status (`new` or `pending`) and, for download gates, the download link.
+    Accepted(String, Option<String>),
     /// 4xx with the error body.
     Rejected(ErrorBody),
     /// No usable answer after all retries.
@@ -58,8 +58,9 @@ pub async fn post(endpoint: &str, sub: &Submission, key: &str) -> Reply {
         }
         match send(&url, &body, key).await {
             Ok(resp) if resp.ok() => {
-                let status = json(&resp).await.and_then(|v| js_sys::Reflect::get(&v, &"status".into()).ok()).and_then(|s| s.as_string());
-                return Reply::Accepted(status.unwrap_or_default());
+                let body = json(&resp).await.unwrap_or(JsValue::NULL);
+                let text = |k: &str| js_sys::Reflect::get(&body, &JsValue::from_str(k)).ok().and_then(|s| s.as_string());
+                return Reply::Accepted(text("status").unwrap_or_default(), text("download_url"));
             }
             Ok(resp) if resp.status() < 500 => {
                 return match json(&resp).await.as_ref().and_then(error_body) {

@@ -370,7 +370,7 @@ impl State {
         let _ = self.button.remove_attribute("disabled");
         let _ = self.button.remove_attribute("aria-busy");
         match reply {
-            Reply::Accepted(status) => self.succeed(&status, &consent),
+            Reply::Accepted(status, download) => self.succeed(&status, download.as_deref(), &consent),
             Reply::Rejected(body) => {
                 // The collector found problems the browser did not (or a stale form); start a new key for
                 // the corrected submission.
@@ -386,12 +386,13 @@ impl State {
         }
     }
 
-    fn succeed(&self, status: &str, consent: &[String]) {
+    fn succeed(&self, status: &str, download: Option<&str>, consent: &[String]) {
         let lang = self.lang;
         let message = match (self.form.kind, status) {
             (_, "pending") => Ui::CheckInbox.text(lang).to_owned(),
             (FormKind::Newsletter, _) => Ui::ThanksNewsletter.text(lang).to_owned(),
-            (FormKind::DownloadGate, _) => Ui::ThanksDownload.text(lang).to_owned(),
+            (FormKind::DownloadGate, _) if download.is_some() => Ui::ThanksDownload.text(lang).to_owned(),
+            (FormKind::DownloadGate, _) => Ui::ThanksReceived.text(lang).to_owned(),
             (FormKind::Giveaway, _) => {
                 let marketing = self.form.consents.iter().any(|p| p.id != shared::consent::GIVEAWAY_RULES && consent.contains(&p.id));
                 let mut m = Ui::ThanksGiveaway.text(lang).to_owned();
@@ -404,5 +405,11 @@ impl State {
         };
         let _ = self.form_el.set_attribute("hidden", "");
         self.announce(&message, false);
+        if let (Some(url), Some(doc)) = (download, self.status.owner_document()) {
+            if let Ok(link) = text(&doc, "a", &[("href", url), ("download", "")], Ui::DownloadLink.text(lang)) {
+                let _ = self.status.append_child(&doc.create_text_node(" "));
+                let _ = self.status.append_child(&link);
+            }
+        }
     }
 }

@@ -78,7 +78,10 @@ fn ensure_cargo_tool(krate: &str, bin: &str, version: &str) -> Result {
     cargo(&["install", krate, "--version", version, "--locked"])
 }
 
-/// `npm ci` when node_modules is missing or older than package-lock.json.
+/// `npm install` when node_modules is missing or older than package-lock.json. Not `npm ci`: with this
+/// machine kind's `omit-lockfile-registry-resolved` setting, npm 11 writes lockfiles that its own `ci` then
+/// rejects (workerd's other-platform optional packages); `install` honours the same lockfile and the exact
+/// versions pinned in package.json.
 fn ensure_npm() -> Result {
     let lock = root().join("package-lock.json");
     let installed = root().join("node_modules/.package-lock.json");
@@ -87,7 +90,7 @@ fn ensure_npm() -> Result {
         _ => false,
     };
     if !fresh || !npm_bin().join("wrangler").exists() {
-        run(Command::new("npm").args(["ci", "--no-audit", "--no-fund"]))?;
+        run(Command::new("npm").args(["install", "--no-audit", "--no-fund"]))?;
     }
     Ok(())
 }

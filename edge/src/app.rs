@@ -2,10 +2,11 @@
 
 use crate::outbox::{self, Delivery, Outcome, State};
 use crate::webhook::{self, EventType};
-use crate::{admin, embed, id, intake, pseudonym, store, Error};
+use crate::{admin, embed, id, intake, page, pseudonym, store, Error};
 use futures_util::future::{select, Either};
 use serde_json::json;
-use shared::form::{FormsConfig, PublicForm};
+use shared::form::{FormKind, FormsConfig, PublicForm};
+use shared::wire::Submission;
 use shared::Lang;
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -56,6 +57,11 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
         (Method::Options, "/v1/leads") => preflight(req, env),
         (Method::Get, "/v1/health") => json_response(&json!({"ok": true}), 200),
         (Method::Get, "/v1/admin/leads") => list_leads(req, env).await,
+        (Method::Get, "/v1/admin/stats") => spam_stats(req, env).await,
+        (Method::Get, "/v1/thanks") => {
+            let lang = req.url().ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "lang").and_then(|(_, v)| Lang::from_tag(&v)));
+            html_response(&page::thanks(lang.unwrap_or_default()), 200)
+        }
         (Method::Get, p) if p.starts_with("/embed/") && p.ends_with(".js") => embed_script(req, env, &p[7..p.len() - 3]),
         (_, "/v1/leads" | "/v1/admin/leads") => Err(Error::MethodNotAllowed),
         _ => Err(Error::NotFound),
@@ -109,19 +115,95 @@ async fn submit(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response,
     }
     let body = req.bytes().await.map_err(|_| Error::Malformed("The body could not be read.".into()))?;
     let sub = intake::parse(encoding, &body)?;
+    if encoding == intake::Encoding::Json {
+        let (status, body) = take(req, env, ctx, config, sub).await?;
+        return json_response(&body, status);
+    }
+    // The no-JavaScript form: the browser navigates, so answer with pages, not JSON.
+    let form = config.form(&sub.form);
+    let lang = form.and_then(|f| f.lang).or(sub.meta.lang).unwrap_or_default();
+    // Where "back to the form" leads: the page the snippet names in `_page`, else the Referer (which
+    // browsers cut to the origin for cross-origin posts).
+    let back = sub.meta.page.clone().or_else(|| req.headers().get("Referer").ok().flatten());
+    let outcome = take(req, env, ctx, config, sub).await;
+    let redirect = |location: String| -> Result<Response, Error> {
+        let headers = Headers::new();
+        let _ = headers.set("Location", &location);
+        Ok(Response::empty().map_err(|e| Error::Internal(e.to_string()))?.with_status(303).with_headers(headers))
+    };
+    match (outcome, form) {
+        (Ok(_), Some(f)) => redirect(f.thank_you_url.clone().unwrap_or_else(|| format!("/v1/thanks?lang={}", lang.tag()))),
+        (Ok(_), None) => redirect(format!("/v1/thanks?lang={}", lang.tag())),
+        (Err(e @ (Error::Internal(_) | Error::Config(_))), _) => Err(e),
+        (Err(e), Some(f)) if f.error_url.is_some() => {
+            let code = serde_json::to_value(e.body(lang).error.code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+            let url = f.error_url.clone().unwrap_or_default();
+            redirect(format!("{url}{}code={code}", if url.contains('?') { '&' } else { '?' }))
+        }
+        (Err(e), _) => {
+            let label = |key: &str| -> String {
+                let Some(f) = form else { return key.to_owned() };
+                match key.strip_prefix("consent.") {
+                    Some(id) => f.consents.iter().find(|p| p.id == id).map_or(key.to_owned(), |p| p.text.get(lang).to_owned()),
+                    None => f.fields.iter().find(|d| d.name == key).map_or(key.to_owned(), |d| d.label(lang).to_owned()),
+                }
+            };
+            html_response(&page::error(lang, &e.body(lang), &label, back.as_deref()), e.status())
+        }
+    }
+}
+
+/// What an idempotent replay needs: the first answer's status and body.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Answer {
+    status: u16,
+    body: serde_json::Value,
+}
+
+/// Accepts a submission: spam check, idempotent replay, validation, merge with an earlier lead of the same
+/// email, durable writes, first delivery attempt. Returns the status and JSON body to answer with.
+async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsConfig, sub: Submission) -> Result<(u16, serde_json::Value), Error> {
+    let origin = req.headers().get("Origin").ok().flatten();
+    let own = own_origin(req)?;
+    let form = intake::form_for(config, &sub, origin.as_deref(), &own)?;
+    let kv = kv(env)?;
+    let replay_key = match req.headers().get("Idempotency-Key").ok().flatten() {
+        Some(h) => Some(intake::idempotency_key(&form.id, &h)?),
+        None => None,
+    };
+    if let Some(key) = &replay_key {
+        if let Some(first) = kv.get(key).json::<Answer>().await.map_err(|e| Error::Internal(format!("kv get idempotency: {e}")))? {
+            worker::console_log!("idempotent replay form={}", form.id);
+            return Ok((first.status, first.body));
+        }
+    }
     let now = Date::now().as_millis();
+    if intake::is_spam(&sub, form) {
+        // Bots get the answer a person would, so they learn nothing; nothing is stored or forwarded.
+        count_spam(&kv, &form.id, now).await;
+        return Ok((201, json!({"id": id::new("ld_", now, random()), "status": "new"})));
+    }
     let client_id = match (secret(env, "CLIENT_ID_SECRET"), req.headers().get("CF-Connecting-IP").ok().flatten()) {
         (Some(key), Some(ip)) => Some(pseudonym::client_id(key.as_bytes(), &ip)),
         _ => None,
     };
-    let origin = req.headers().get("Origin").ok().flatten();
-    let own = own_origin(req)?;
     let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random()), client_id, origin: origin.as_deref(), own_origin: &own };
-    let lead = intake::accept(config, sub, cx)?;
-    let form = config.form(&lead.form).ok_or(Error::UnknownForm)?;
+    let fresh = intake::accept(config, sub, cx)?;
+    let email_key = intake::email_key(&form.id, fresh.fields.get("email").map_or("", String::as_str));
+    let known = kv.get(&email_key).text().await.map_err(|e| Error::Internal(format!("kv get email index: {e}")))?;
+    let previous = match known {
+        Some(id) => store::get_lead(&kv, &id).await?,
+        None => None,
+    };
+    let (lead, event, status) = match &previous {
+        Some(_) if form.kind == FormKind::Giveaway => return Err(Error::AlreadyEntered),
+        Some(old) => (intake::merge(old.clone(), fresh, form), EventType::LeadUpdated, 200),
+        None => (fresh, EventType::LeadCreated, 201),
+    };
 
-    // The lead and its outbox entries are written before the answer: a 201 means both are durable.
-    let payload = webhook::payload(EventType::LeadCreated, &lead.created_at, &lead);
+    // The lead, its email index and its outbox entries are written before the answer: a 2xx means all
+    // are durable. If a later write fails, the earlier ones are undone so a retry meets a clean slate.
+    let payload = webhook::payload(event, &lead.updated_at, &lead);
     let deliveries: Vec<Delivery> = form
         .webhooks
         .iter()
@@ -130,7 +212,7 @@ async fn submit(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response,
             lead_id: lead.id.clone(),
             form: form.id.clone(),
             endpoint: ep.id.clone(),
-            event: EventType::LeadCreated.as_str().into(),
+            event: event.as_str().into(),
             payload: payload.clone(),
             state: State::Pending,
             attempts: 0,
@@ -139,24 +221,84 @@ async fn submit(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response,
             last_error: None,
         })
         .collect();
-    let kv = kv(env)?;
     store::put_lead(&kv, &lead).await?;
+    let mut written: Vec<&str> = Vec::new();
+    let mut result = Ok(());
     for d in &deliveries {
-        if let Err(e) = store::put_delivery(&kv, d).await {
-            // Undo the lead so the client's retry does not meet a half-stored submission.
-            let _ = store::delete_lead(&kv, &lead.id).await;
-            return Err(e);
+        result = store::put_delivery(&kv, d).await;
+        if result.is_err() {
+            break;
+        }
+        written.push(&d.id);
+    }
+    if result.is_ok() && previous.is_none() {
+        result = kv.put(&email_key, lead.id.clone()).map_err(|e| Error::Internal(e.to_string()))?.execute().await.map_err(|e| Error::Internal(format!("kv put email index: {e}")));
+    }
+    if let Err(e) = result {
+        for id in written {
+            let _ = kv.delete(&store::delivery_key(id)).await;
+        }
+        let _ = match &previous {
+            Some(old) => store::put_lead(&kv, old).await,
+            None => store::delete_lead(&kv, &lead.id).await,
+        };
+        return Err(e);
+    }
+    worker::console_log!("lead {}: {} form={} deliveries={}", if status == 201 { "stored" } else { "updated" }, lead.id, lead.form, deliveries.len());
+
+    let body = json!({"id": lead.id, "status": lead.status.as_str()});
+    if let Some(key) = replay_key {
+        let answer = serde_json::to_string(&Answer { status, body: body.clone() }).map_err(|e| Error::Internal(e.to_string()))?;
+        // The lead is stored; failing to remember the answer only weakens a later replay, so it is logged,
+        // not returned as an error.
+        match kv.put(&key, answer).map(|p| p.expiration_ttl(IDEMPOTENCY_TTL_SECS)) {
+            Ok(put) => {
+                if let Err(e) = put.execute().await {
+                    worker::console_error!("idempotency record not written: {e}");
+                }
+            }
+            Err(e) => worker::console_error!("idempotency record not written: {e}"),
         }
     }
-    worker::console_log!("lead stored: {} form={} deliveries={}", lead.id, lead.form, deliveries.len());
-
     let env2 = env.clone();
     ctx.wait_until(async move {
         for mut d in deliveries {
             attempt(&env2, &mut d).await;
         }
     });
-    json_response(&json!({"id": lead.id, "status": lead.status.as_str()}), 201)
+    Ok((status, body))
+}
+
+/// How long an `Idempotency-Key` is remembered: a day covers every client retry policy we know of.
+const IDEMPOTENCY_TTL_SECS: u64 = 86_400;
+
+/// Counts a spam submission per form and day (`spam:<form>:<date>`), for the admin API. Best effort: a
+/// lost count is not worth failing a request over.
+async fn count_spam(kv: &worker::kv::KvStore, form: &str, now_ms: u64) {
+    let key = format!("spam:{form}:{}", &shared::time::rfc3339(now_ms)[..10]);
+    let count = kv.get(&key).text().await.ok().flatten().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+    if let Ok(put) = kv.put(&key, (count + 1).to_string()) {
+        let _ = put.execute().await;
+    }
+    worker::console_log!("spam dropped form={form}");
+}
+
+fn html_response(html: &str, status: u16) -> Result<Response, Error> {
+    let mut resp = Response::from_html(html).map_err(|e| Error::Internal(e.to_string()))?.with_status(status);
+    let _ = resp.headers_mut().set("Cache-Control", "no-store");
+    Ok(resp)
+}
+
+async fn spam_stats(req: &Request, env: &Env) -> Result<Response, Error> {
+    admin::authorize(req.headers().get("Authorization").ok().flatten().as_deref(), secret(env, "ADMIN_TOKEN").as_deref())?;
+    let kv = kv(env)?;
+    let page = store::list(&kv, "spam:", 1000, None).await?;
+    let mut counts = serde_json::Map::new();
+    for key in page.keys {
+        let n = kv.get(&key.name).text().await.ok().flatten().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        counts.insert(key.name["spam:".len()..].to_owned(), n.into());
+    }
+    json_response(&json!({"spam": counts}), 200)
 }
 
 /// Makes one delivery attempt and records its outcome. Never fails: every problem is written into the

@@ -26,6 +26,10 @@ pub enum Error {
     NotFound,
     /// Wrong method for the route.
     MethodNotAllowed,
+    /// The email address already entered this giveaway.
+    AlreadyEntered,
+    /// The form is closed (giveaway not started or over).
+    FormClosed,
     /// The deployment is misconfigured (missing secret, broken config); the message names what, never a value.
     Config(String),
     /// Storage or runtime failure; the message is for the log.
@@ -41,6 +45,8 @@ impl Error {
             Error::OriginNotAllowed => 403,
             Error::UnknownForm | Error::NotFound => 404,
             Error::MethodNotAllowed => 405,
+            Error::AlreadyEntered => 409,
+            Error::FormClosed => 410,
             Error::TooLarge => 413,
             Error::UnsupportedMediaType => 415,
             Error::Validation(_) => 422,
@@ -60,6 +66,8 @@ impl Error {
             Error::Unauthorized => ErrorBody::new(Code::Unauthorized, lang),
             Error::NotFound => ErrorBody::new(Code::NotFound, lang),
             Error::MethodNotAllowed => ErrorBody::new(Code::MethodNotAllowed, lang),
+            Error::AlreadyEntered => ErrorBody::new(Code::AlreadyEntered, lang),
+            Error::FormClosed => ErrorBody::new(Code::FormClosed, lang),
             Error::Config(_) | Error::Internal(_) => ErrorBody::new(Code::Internal, lang),
         }
     }

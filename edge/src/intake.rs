@@ -127,10 +127,64 @@ pub fn form_for<'c>(config: &'c FormsConfig, sub: &Submission, origin: Option<&s
     }
 }
 
+/// The default for a form's `min_fill_ms`: people need more than two seconds to fill in a form.
+pub const MIN_FILL_MS: u64 = 2000;
+
+/// Whether a submission looks like a bot's: the hidden honeypot field is filled in, or the form was sent
+/// faster than a person could fill it in. Submissions without a fill time (API clients, the no-JavaScript
+/// form) are judged by the honeypot alone.
+pub fn is_spam(sub: &Submission, form: &FormDef) -> bool {
+    let honeypot = sub.meta.hp.as_deref().is_some_and(|v| !v.trim().is_empty());
+    let too_fast = sub.meta.elapsed_ms.is_some_and(|ms| ms < form.min_fill_ms.unwrap_or(MIN_FILL_MS));
+    honeypot || too_fast
+}
+
+/// Checks that a giveaway is open at `now_ms`; other forms are always open.
+pub fn check_open(form: &FormDef, now_ms: u64) -> Result<(), Error> {
+    let Some(g) = &form.giveaway else { return Ok(()) };
+    let (start, end) = (shared::time::parse(&g.starts_at), shared::time::parse(&g.ends_at));
+    if start.is_some_and(|s| now_ms < s) || end.is_some_and(|e| now_ms > e) {
+        return Err(Error::FormClosed);
+    }
+    Ok(())
+}
+
+/// The KV key that finds a form's lead by email address. The address is hashed (lower-cased first, as
+/// mailboxes are matched case-insensitively in practice) so that key listings carry no personal data.
+pub fn email_key(form: &str, email: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let digest = Sha256::digest(email.to_lowercase().as_bytes());
+    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
+    format!("email:{form}:{hex}")
+}
+
+/// The KV key remembering the answer to an `Idempotency-Key`, scoped to the form. Keys are 1 to 128
+/// characters of letters, digits, `-` and `_` (what UUIDs and the widget's hex keys are).
+pub fn idempotency_key(form: &str, header: &str) -> Result<String, Error> {
+    let key = header.trim();
+    if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+        return Err(Error::Malformed("The Idempotency-Key header must be 1 to 128 letters, digits, '-' or '_'.".into()));
+    }
+    Ok(format!("idem:{form}:{key}"))
+}
+
+/// Folds a repeat submission into the stored lead: new values win, fields left empty keep their old value,
+/// the new consent record becomes current and the old one moves to the history, and the repeat counts as
+/// engagement.
+pub fn merge(mut existing: Lead, fresh: Lead, form: &FormDef) -> Lead {
+    existing.fields.extend(fresh.fields);
+    existing.consent_history.push(std::mem::replace(&mut existing.consent, fresh.consent));
+    existing.engagement.submissions += 1;
+    existing.updated_at = fresh.updated_at;
+    existing.score = score::score(&form.scoring, form.kind, &existing.fields, existing.engagement);
+    existing
+}
+
 /// Turns a submission into a lead, or says precisely what is wrong with it.
 pub fn accept(config: &FormsConfig, sub: Submission, cx: Context<'_>) -> Result<Lead, Error> {
     sub.validate().map_err(|e| Error::Malformed(format!("Envelope limits exceeded: {}.", envelope_problem(&e))))?;
     let form = form_for(config, &sub, cx.origin, cx.own_origin)?;
+    check_open(form, cx.now_ms)?;
     let public = PublicForm::from(form);
     let lang = public.lang_for(sub.meta.lang);
     let valid = validation::validate(&public, &sub.fields, &sub.consent).map_err(Error::Validation)?;
@@ -148,6 +202,7 @@ pub fn accept(config: &FormsConfig, sub: Submission, cx: Context<'_>) -> Result<
         updated_at: now,
         fields: valid.fields,
         consent,
+        consent_history: Vec::new(),
         source: Source { page: sub.meta.page, referrer: sub.meta.referrer, utm: sub.meta.utm },
         engagement,
         score,
@@ -232,6 +287,67 @@ mod tests {
         assert!(lead.consent.grants("marketing_email"));
         assert_eq!(lead.source.utm["source"], "x");
         assert_eq!(lead.score.total, 0);
+    }
+
+    #[test]
+    fn spam_is_a_filled_honeypot_or_a_too_fast_hand() {
+        let form = &config().forms[0];
+        let mut sub = Submission::default();
+        assert!(!is_spam(&sub, form), "API clients send neither");
+        sub.meta.elapsed_ms = Some(5_000);
+        assert!(!is_spam(&sub, form));
+        sub.meta.elapsed_ms = Some(400);
+        assert!(is_spam(&sub, form));
+        sub.meta.elapsed_ms = Some(5_000);
+        sub.meta.hp = Some("http://spam.example".into());
+        assert!(is_spam(&sub, form));
+        sub.meta.hp = Some("  ".into());
+        assert!(!is_spam(&sub, form));
+    }
+
+    #[test]
+    fn giveaways_are_open_only_between_start_and_end() {
+        let mut form = config().forms[0].clone();
+        assert!(check_open(&form, 0).is_ok(), "newsletters are always open");
+        form.giveaway = Some(shared::form::Giveaway { starts_at: "2026-12-01".into(), ends_at: "2026-12-24T23:59:59Z".into(), rules_url: "/r".into() });
+        let day = |d: &str| shared::time::parse(d).unwrap();
+        assert!(matches!(check_open(&form, day("2026-11-30T23:59:59Z")), Err(Error::FormClosed)));
+        assert!(check_open(&form, day("2026-12-01")).is_ok());
+        assert!(check_open(&form, day("2026-12-24T23:59:59Z")).is_ok());
+        assert!(matches!(check_open(&form, day("2026-12-25")), Err(Error::FormClosed)));
+    }
+
+    #[test]
+    fn email_keys_ignore_case_and_hide_the_address() {
+        let k = email_key("newsletter", "Ada@Example.com");
+        assert_eq!(k, email_key("newsletter", "ada@example.com"));
+        assert_ne!(k, email_key("ebook", "ada@example.com"));
+        assert!(k.starts_with("email:newsletter:") && !k.contains("example"));
+        assert!(idempotency_key("nl", "0f8a-11_Z").is_ok());
+        assert!(idempotency_key("nl", "a b").is_err());
+        assert!(idempotency_key("nl", &"x".repeat(129)).is_err());
+    }
+
+    #[test]
+    fn a_repeat_submission_merges_into_the_stored_lead() {
+        let form = &config().forms[0];
+        let lead = |id: &str, name: Option<&str>, at: u64| {
+            let mut fields = serde_json::json!({"email": "ada@example.com"});
+            if let Some(n) = name {
+                fields["first_name"] = n.into();
+            }
+            let sub: Submission = serde_json::from_value(serde_json::json!({"form": "newsletter", "fields": fields, "consent": ["marketing_email"]})).unwrap();
+            accept(&config(), sub, Context { now_ms: at, id: id.into(), client_id: None, origin: None, own_origin: "x" }).unwrap()
+        };
+        let first = lead("ld_1", Some("Ada"), 1_000);
+        let merged = merge(first.clone(), lead("ld_2", None, 2_000), form);
+        assert_eq!(merged.id, "ld_1");
+        assert_eq!(merged.fields["first_name"], "Ada", "an empty field does not erase");
+        assert_eq!(merged.engagement.submissions, 2);
+        assert_eq!(merged.consent_history, vec![first.consent]);
+        assert_eq!(merged.created_at, first.created_at);
+        assert_eq!(merged.updated_at, "1970-01-01T00:00:02.000Z");
+        assert_eq!(merged.score.reasons, vec!["+5 repeat submission"]);
     }
 
     #[test]

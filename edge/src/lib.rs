@@ -11,6 +11,7 @@ pub mod error;
 pub mod id;
 pub mod intake;
 pub mod outbox;
+pub mod page;
 pub mod pseudonym;
 pub mod webhook;
 

@@ -22,6 +22,9 @@ pub enum EventType {
     /// A lead was stored.
     #[serde(rename = "lead.created")]
     LeadCreated,
+    /// A stored lead submitted the form again; the data is the merged lead.
+    #[serde(rename = "lead.updated")]
+    LeadUpdated,
 }
 
 impl EventType {
@@ -29,6 +32,7 @@ impl EventType {
     pub fn as_str(self) -> &'static str {
         match self {
             EventType::LeadCreated => "lead.created",
+            EventType::LeadUpdated => "lead.updated",
         }
     }
 }

@@ -135,6 +135,16 @@ pub struct FormDef {
     /// Lead-score weights and the MQL threshold.
     #[serde(default)]
     pub scoring: ScoringRules,
+    /// Where the no-JavaScript form is redirected after a successful submission (else a built-in page).
+    #[serde(default)]
+    pub thank_you_url: Option<String>,
+    /// Where the no-JavaScript form is redirected after a rejected submission, with `?code=...` added
+    /// (else a built-in page lists the problems).
+    #[serde(default)]
+    pub error_url: Option<String>,
+    /// Submissions sent faster than this after the form was shown are treated as bots (default 2000 ms).
+    #[serde(default)]
+    pub min_fill_ms: Option<u64>,
 }
 
 /// The part of a form the widget needs to render and check it; delivered inside the embed script.
@@ -316,6 +326,11 @@ impl FormsConfig {
             }
             if form.kind == FormKind::DownloadGate && form.asset.is_none() {
                 push(at(".asset"), "a download gate needs an asset (key, filename)");
+            }
+            for (name, url) in [("thank_you_url", &form.thank_you_url), ("error_url", &form.error_url)] {
+                if url.as_ref().is_some_and(|u| !is_http_url(u) && !u.starts_with('/')) {
+                    push(at(&format!(".{name}")), "use an http(s) URL or a path starting with /");
+                }
             }
             for (j, origin) in form.allowed_origins.iter().enumerate() {
                 let base = origin.strip_suffix(":*").unwrap_or(origin);

@@ -60,8 +60,12 @@ pub struct Lead {
     pub updated_at: String,
     /// Cleaned field values by name.
     pub fields: BTreeMap<String, String>,
-    /// The proof of consent.
+    /// The proof of consent given with the latest submission.
     pub consent: ConsentRecord,
+    /// The records of earlier submissions, oldest first: a later submission can withdraw or extend
+    /// consent, and every earlier statement stays provable.
+    #[serde(default)]
+    pub consent_history: Vec<ConsentRecord>,
     /// Page, referrer and UTM parameters.
     pub source: Source,
     /// What the lead did after leaving its data.

@@ -59,6 +59,10 @@ pub enum Code {
     OriginNotAllowed,
     /// The HTTP method is not allowed on this route.
     MethodNotAllowed,
+    /// The form is not open (a giveaway before its start or after its end).
+    FormClosed,
+    /// This email address has already entered this giveaway.
+    AlreadyEntered,
     /// The collector could not finish; nothing was stored. Retrying is safe.
     Internal,
     /// The collector could not be reached (widget only).
@@ -111,6 +115,11 @@ impl Code {
                 "Diese Website darf dieses Formular nicht verwenden.",
             ),
             Code::MethodNotAllowed => ("This method is not allowed here.", "Diese Methode ist hier nicht erlaubt."),
+            Code::FormClosed => ("This form is not open for entries.", "Dieses Formular nimmt derzeit keine Einsendungen an."),
+            Code::AlreadyEntered => (
+                "This email address has already entered this giveaway: one entry per person.",
+                "Mit dieser E-Mail-Adresse wurde bereits teilgenommen: eine Teilnahme pro Person.",
+            ),
             Code::Internal => (
                 "Something went wrong on our side; nothing was saved. Please try again.",
                 "Bei uns ist etwas schiefgegangen; nichts wurde gespeichert. Bitte versuchen Sie es erneut.",

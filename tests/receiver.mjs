@@ -8,7 +8,7 @@ import { Webhook } from "standardwebhooks";
 /**
  * Starts a receiver. `secret` is the `whsec_` signing secret. Returns
  * `{ port, url, deliveries, setMode(mode), close() }`, where each delivery is
- * `{ id, timestamp, signature, body, payload, verified, error, at }` and `mode` is
+ * `{ id, timestamp, signature, body, payload, verified, error, at, status }` (`status`: what it answered) and `mode` is
  * `{ status, headers, delayMs }` for the next answers (default 204).
  */
 export async function startReceiver({ port = 0, secret, log = false } = {}) {
@@ -44,6 +44,7 @@ export async function startReceiver({ port = 0, secret, log = false } = {}) {
             (p.data ? ` lead=${p.data.id} form=${p.data.form} score=${p.data.score && p.data.score.total} stage=${p.data.score && p.data.score.stage}` : "")
         );
       }
+      delivery.status = mode.status;
       const answer = () => {
         res.writeHead(mode.status, mode.headers || {});
         res.end();

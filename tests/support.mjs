@@ -78,6 +78,17 @@ export async function startCollector(configToml, { state } = {}) {
     stop,
     restart: async () => {
       await stop("SIGKILL");
+      // Prove the runtime is really gone (workerd is a grandchild) before starting a new one.
+      const deadline = Date.now() + 15_000;
+      for (;;) {
+        try {
+          await fetch(`http://127.0.0.1:${port}/v1/health`);
+        } catch {
+          break;
+        }
+        if (Date.now() > deadline) throw new Error("the collector still answers after SIGKILL");
+        await new Promise((r) => setTimeout(r, 100));
+      }
       await start();
     },
   };
@@ -130,9 +141,45 @@ export async function eventually(fn, ms = 15_000, what = "condition") {
   throw new Error(`timed out waiting for ${what}`);
 }
 
-/** GET the admin lead list. */
+/** Every stored lead, following the admin API's cursor through all pages. */
 export async function adminLeads(collector) {
-  const r = await fetch(`${collector.base}/v1/admin/leads?limit=100`, { headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}` } });
-  if (!r.ok) throw new Error(`admin list: ${r.status}`);
-  return (await r.json()).leads;
+  const leads = [];
+  let cursor = null;
+  do {
+    const q = cursor ? `&cursor=${encodeURIComponent(cursor)}` : "";
+    const r = await fetch(`${collector.base}/v1/admin/leads?limit=100${q}`, { headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}` } });
+    if (!r.ok) throw new Error(`admin list: ${r.status}`);
+    const page = await r.json();
+    leads.push(...page.leads);
+    cursor = page.cursor;
+  } while (cursor);
+  return leads;
+}
+
+/** Runs the Worker's scheduled handler once, as the every-minute cron trigger does in production. */
+export async function tick(collector) {
+  const r = await fetch(`${collector.base}/__scheduled?cron=*+*+*+*+*`);
+  if (!r.ok) throw new Error(`scheduled run: ${r.status}`);
+}
+
+/** GET an admin path as JSON. */
+export async function admin(collector, p, init = {}) {
+  const r = await fetch(`${collector.base}${p}`, { ...init, headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}`, ...(init.headers || {}) } });
+  if (!r.ok) throw new Error(`${p}: ${r.status}`);
+  return r.json();
+}
+
+/** Runs `fn` over `items` with at most `n` at a time. */
+export async function pool(items, n, fn) {
+  const out = new Array(items.length);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) {
+        const i = next++;
+        out[i] = await fn(items[i], i);
+      }
+    })
+  );
+  return out;
 }

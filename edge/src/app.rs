@@ -15,8 +15,8 @@ use worker::{event, Context, Date, Env, Fetch, Headers, Method, Request, Request
 /// The widget bundle, built by `cargo xtask build` before the edge (see build.rs).
 const WIDGET_JS: &str = include_str!(env!("LEADGATE_WIDGET_JS"));
 
-/// How long one webhook attempt may take before it counts as a timeout.
-const DELIVERY_TIMEOUT: Duration = Duration::from_secs(15);
+/// How long one webhook attempt may take before it counts as a timeout, unless the endpoint says otherwise.
+const DELIVERY_TIMEOUT_MS: u64 = 15_000;
 
 /// The most deliveries one scheduled run retries; keeps a run within the Workers subrequest limit.
 const RETRIES_PER_RUN: usize = 40;
@@ -58,6 +58,14 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
         (Method::Get, "/v1/health") => json_response(&json!({"ok": true}), 200),
         (Method::Get, "/v1/admin/leads") => list_leads(req, env).await,
         (Method::Get, "/v1/admin/stats") => spam_stats(req, env).await,
+        (Method::Get, "/v1/admin/deliveries") => list_deliveries(req, env).await,
+        (Method::Get, "/v1/admin/endpoints") => list_endpoints(req, env).await,
+        (Method::Post, p) if p.starts_with("/v1/admin/deliveries/") && p.ends_with("/replay") => {
+            replay(req, env, ctx, &p["/v1/admin/deliveries/".len()..p.len() - "/replay".len()]).await
+        }
+        (Method::Post, p) if p.starts_with("/v1/admin/endpoints/") && p.ends_with("/enable") => {
+            enable_endpoint(req, env, &p["/v1/admin/endpoints/".len()..p.len() - "/enable".len()]).await
+        }
         (Method::Get, "/v1/thanks") => {
             let lang = req.url().ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "lang").and_then(|(_, v)| Lang::from_tag(&v)));
             html_response(&page::thanks(lang.unwrap_or_default()), 200)
@@ -290,7 +298,7 @@ fn html_response(html: &str, status: u16) -> Result<Response, Error> {
 }
 
 async fn spam_stats(req: &Request, env: &Env) -> Result<Response, Error> {
-    admin::authorize(req.headers().get("Authorization").ok().flatten().as_deref(), secret(env, "ADMIN_TOKEN").as_deref())?;
+    authorize(req, env)?;
     let kv = kv(env)?;
     let page = store::list(&kv, "spam:", 1000, None).await?;
     let mut counts = serde_json::Map::new();
@@ -304,36 +312,47 @@ async fn spam_stats(req: &Request, env: &Env) -> Result<Response, Error> {
 /// Makes one delivery attempt and records its outcome. Never fails: every problem is written into the
 /// delivery record for the next try and the admin API.
 async fn attempt(env: &Env, d: &mut Delivery) {
+    let Ok(kv) = kv(env) else { return };
     let now = Date::now().as_millis();
-    let result = send(env, d, now).await;
+    let endpoint = config(env).ok().and_then(|c| c.form(&d.form)).and_then(|f| f.webhooks.iter().find(|e| e.id == d.endpoint));
+    let Some(endpoint) = endpoint else {
+        d.state = State::Dead;
+        d.last_error = Some("endpoint no longer configured".into());
+        return record(&kv, d).await;
+    };
+    // A disabled endpoint (it answered 410) keeps its deliveries pending, untried, until it is enabled again.
+    if kv.get(&store::endpoint_key(&d.form, &d.endpoint)).text().await.ok().flatten().is_some() {
+        return;
+    }
+    let schedule = endpoint.schedule.as_deref().unwrap_or(outbox::SCHEDULE_SECS);
     let jitter = f64::from(random::<1>()[0]) / 255.0;
-    match result {
+    match send(env, endpoint, d, now).await {
         Ok((status, retry_after)) => match outbox::classify(Some(status)) {
             Outcome::Delivered => d.delivered(status),
             Outcome::Gone => {
-                d.attempts += 1;
-                d.last_status = Some(status);
-                d.state = State::Dead;
+                d.failed(now, Some(status), Some("endpoint answered 410 Gone and was disabled".into()), None, jitter, schedule);
+                let flag = json!({"disabled_at": shared::time::rfc3339(now), "status": status}).to_string();
+                if let Ok(put) = kv.put(&store::endpoint_key(&d.form, &d.endpoint), flag) {
+                    let _ = put.execute().await;
+                }
+                worker::console_error!("endpoint {}/{} answered 410 and is disabled", d.form, d.endpoint);
             }
-            Outcome::Retry => d.failed(now, Some(status), None, retry_after, jitter, outbox::SCHEDULE_SECS),
+            Outcome::Retry => d.failed(now, Some(status), None, retry_after, jitter, schedule),
         },
-        Err(reason) => d.failed(now, None, Some(reason), None, jitter, outbox::SCHEDULE_SECS),
+        Err(reason) => d.failed(now, None, Some(reason), None, jitter, schedule),
     }
     worker::console_log!("delivery {} attempt {} -> {:?} {:?}", d.id, d.attempts, d.state, d.last_status);
-    if let Ok(kv) = kv(env) {
-        if let Err(e) = store::put_delivery(&kv, d).await {
-            worker::console_error!("delivery {} not recorded: {}", d.id, e.log_line().unwrap_or_default());
-        }
+    record(&kv, d).await;
+}
+
+async fn record(kv: &worker::kv::KvStore, d: &Delivery) {
+    if let Err(e) = store::put_delivery(kv, d).await {
+        worker::console_error!("delivery {} not recorded: {}", d.id, e.log_line().unwrap_or_default());
     }
 }
 
 /// Sends a delivery; `Ok((status, retry-after seconds))` when the endpoint answered, `Err(reason)` otherwise.
-async fn send(env: &Env, d: &Delivery, now_ms: u64) -> Result<(u16, Option<u64>), String> {
-    let config = config(env).map_err(|_| "config unavailable".to_string())?;
-    let endpoint = config
-        .form(&d.form)
-        .and_then(|f| f.webhooks.iter().find(|e| e.id == d.endpoint))
-        .ok_or_else(|| "endpoint no longer configured".to_string())?;
+async fn send(env: &Env, endpoint: &shared::form::Endpoint, d: &Delivery, now_ms: u64) -> Result<(u16, Option<u64>), String> {
     let secrets = secret(env, &endpoint.secret).ok_or_else(|| format!("secret {} is not set", endpoint.secret))?;
     let secrets = webhook::parse_secrets(&secrets).map_err(|e| e.log_line().unwrap_or_default())?;
     let timestamp = now_ms / 1000;
@@ -346,12 +365,15 @@ async fn send(env: &Env, d: &Delivery, now_ms: u64) -> Result<(u16, Option<u64>)
     set("webhook-signature", &webhook::signature_header(&secrets, &d.id, timestamp, &d.payload))?;
     let mut init = RequestInit::new();
     init.with_method(Method::Post).with_headers(headers).with_body(Some(d.payload.clone().into()));
+    // Redirects are not followed: a 3xx is the endpoint's problem to fix and counts as a failed attempt.
+    init.with_redirect(worker::RequestRedirect::Manual);
     let request = Request::new_with_init(&endpoint.url, &init).map_err(|e| e.to_string())?;
+    let timeout_ms = endpoint.timeout_ms.unwrap_or(DELIVERY_TIMEOUT_MS);
     let controller = worker::AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);
     let call = Box::pin(fetch.send_with_signal(&signal));
-    let timeout = Box::pin(worker::Delay::from(DELIVERY_TIMEOUT));
+    let timeout = Box::pin(worker::Delay::from(Duration::from_millis(timeout_ms)));
     let outcome = select(call, timeout).await;
     let result = match outcome {
         Either::Left((Ok(resp), _)) => {
@@ -361,13 +383,14 @@ async fn send(env: &Env, d: &Delivery, now_ms: u64) -> Result<(u16, Option<u64>)
         Either::Left((Err(e), _)) => Err(format!("network error: {e}")),
         Either::Right(_) => {
             controller.abort();
-            Err(format!("timeout after {} s", DELIVERY_TIMEOUT.as_secs()))
+            Err(format!("timeout after {timeout_ms} ms"))
         }
     };
     result
 }
 
-/// Retries every pending delivery that is due (the cron trigger runs this every minute).
+/// Retries pending deliveries that are due (the cron trigger runs this every minute), sharing the run's
+/// budget fairly between endpoints.
 async fn retry_due(env: &Env) -> Result<(), Error> {
     let kv = kv(env)?;
     let now = Date::now().as_millis();
@@ -377,16 +400,16 @@ async fn retry_due(env: &Env) -> Result<(), Error> {
         let page = store::list(&kv, "dlv:", 1000, cursor).await?;
         for key in page.keys {
             let meta: Option<store::DeliveryMeta> = key.metadata.and_then(|m| serde_json::from_value(m).ok());
-            if meta.is_some_and(|m| m.s == State::Pending && m.n <= now) {
-                due.push(key.name["dlv:".len()..].to_owned());
+            if let Some(m) = meta.filter(|m| m.s == State::Pending && m.n <= now) {
+                due.push((format!("{}/{}", m.f, m.e), key.name["dlv:".len()..].to_owned()));
             }
         }
-        if page.list_complete || page.cursor.is_none() || due.len() >= RETRIES_PER_RUN {
+        if page.list_complete || page.cursor.is_none() {
             break;
         }
         cursor = page.cursor;
     }
-    for id in due.into_iter().take(RETRIES_PER_RUN) {
+    for id in outbox::fair_share(due, RETRIES_PER_RUN) {
         if let Some(mut d) = store::get_delivery(&kv, &id).await? {
             if d.state == State::Pending {
                 attempt(env, &mut d).await;
@@ -431,8 +454,109 @@ fn embed_script(req: &Request, env: &Env, form_id: &str) -> Result<Response, Err
     Ok(resp)
 }
 
+fn authorize(req: &Request, env: &Env) -> Result<(), Error> {
+    admin::authorize(req.headers().get("Authorization").ok().flatten().as_deref(), secret(env, "ADMIN_TOKEN").as_deref())
+}
+
+fn query(req: &Request, name: &str) -> Result<Option<String>, Error> {
+    let url = req.url().map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()))
+}
+
+/// `GET /v1/admin/deliveries?status=pending|failed|delivered|dead&form=&endpoint=&lead=`: deliveries with
+/// attempts, last status and next attempt; `failed` means pending after at least one failed attempt.
+/// Filters use the keys' metadata, so only matching deliveries are read. Payloads are left out.
+async fn list_deliveries(req: &Request, env: &Env) -> Result<Response, Error> {
+    authorize(req, env)?;
+    let wanted = query(req, "status")?;
+    let (form, endpoint, lead) = (query(req, "form")?, query(req, "endpoint")?, query(req, "lead")?);
+    let limit = admin::page_limit(query(req, "limit")?.as_deref())? as usize;
+    let kv = kv(env)?;
+    let mut cursor = None;
+    let mut ids = Vec::new();
+    loop {
+        let page = store::list(&kv, "dlv:", 1000, cursor).await?;
+        for key in page.keys {
+            let Some(meta) = key.metadata.and_then(|m| serde_json::from_value::<store::DeliveryMeta>(m).ok()) else { continue };
+            let keep = match wanted.as_deref() {
+                None => true,
+                Some("pending") => meta.s == State::Pending,
+                Some("failed") => meta.s == State::Pending && meta.a > 0,
+                Some("delivered") => meta.s == State::Delivered,
+                Some("dead") => meta.s == State::Dead,
+                Some(_) => return Err(Error::Malformed("`status` must be pending, failed, delivered or dead.".into())),
+            };
+            let matches = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+            if keep && matches(&form, &meta.f) && matches(&endpoint, &meta.e) && matches(&lead, &meta.l) {
+                ids.push(key.name["dlv:".len()..].to_owned());
+            }
+        }
+        if page.list_complete || page.cursor.is_none() || ids.len() >= limit {
+            break;
+        }
+        cursor = page.cursor;
+    }
+    let mut out = Vec::new();
+    for id in ids.into_iter().take(limit) {
+        if let Some(d) = store::get_delivery(&kv, &id).await? {
+            out.push(json!({
+                "id": d.id, "lead_id": d.lead_id, "form": d.form, "endpoint": d.endpoint, "event": d.event,
+                "status": d.state, "attempts": d.attempts, "last_status": d.last_status, "last_error": d.last_error,
+                "next_attempt_at": (d.state == State::Pending).then(|| shared::time::rfc3339(d.next_at_ms)),
+            }));
+        }
+    }
+    json_response(&json!({"deliveries": out}), 200)
+}
+
+/// `POST /v1/admin/deliveries/<id>/replay`: sends a delivery again now, with a fresh retry schedule.
+async fn replay(req: &Request, env: &Env, ctx: &Context, id: &str) -> Result<Response, Error> {
+    authorize(req, env)?;
+    if !id::is_valid("msg_", id) {
+        return Err(Error::NotFound);
+    }
+    let kv = kv(env)?;
+    let mut d = store::get_delivery(&kv, id).await?.ok_or(Error::NotFound)?;
+    d.state = State::Pending;
+    d.attempts = 0;
+    d.next_at_ms = Date::now().as_millis();
+    store::put_delivery(&kv, &d).await?;
+    let env2 = env.clone();
+    let mut d2 = d.clone();
+    ctx.wait_until(async move { attempt(&env2, &mut d2).await });
+    json_response(&json!({"id": d.id, "status": "pending"}), 202)
+}
+
+/// `GET /v1/admin/endpoints`: every configured endpoint and whether it is disabled.
+async fn list_endpoints(req: &Request, env: &Env) -> Result<Response, Error> {
+    authorize(req, env)?;
+    let (config, kv) = (config(env)?, kv(env)?);
+    let mut out = Vec::new();
+    for form in &config.forms {
+        for ep in &form.webhooks {
+            let flag = kv.get(&store::endpoint_key(&form.id, &ep.id)).json::<serde_json::Value>().await.map_err(|e| Error::Internal(e.to_string()))?;
+            out.push(json!({"form": form.id, "id": ep.id, "url": ep.url, "disabled": flag.is_some(), "disabled_since": flag.and_then(|f| f.get("disabled_at").cloned())}));
+        }
+    }
+    json_response(&json!({"endpoints": out}), 200)
+}
+
+/// `POST /v1/admin/endpoints/<form>/<id>/enable`: lifts a 410 block; the waiting deliveries go out with
+/// the next scheduled run.
+async fn enable_endpoint(req: &Request, env: &Env, path: &str) -> Result<Response, Error> {
+    authorize(req, env)?;
+    let (form_id, ep_id) = path.split_once('/').ok_or(Error::NotFound)?;
+    let form = config(env)?.form(form_id).ok_or(Error::NotFound)?;
+    if !form.webhooks.iter().any(|e| e.id == ep_id) {
+        return Err(Error::NotFound);
+    }
+    let kv = kv(env)?;
+    kv.delete(&store::endpoint_key(form_id, ep_id)).await.map_err(|e| Error::Internal(e.to_string()))?;
+    json_response(&json!({"form": form_id, "id": ep_id, "disabled": false}), 200)
+}
+
 async fn list_leads(req: &Request, env: &Env) -> Result<Response, Error> {
-    admin::authorize(req.headers().get("Authorization").ok().flatten().as_deref(), secret(env, "ADMIN_TOKEN").as_deref())?;
+    authorize(req, env)?;
     let url = req.url().map_err(|e| Error::Internal(e.to_string()))?;
     let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
     let limit = admin::page_limit(query("limit").as_deref())?;

@@ -99,6 +99,31 @@ impl Delivery {
     }
 }
 
+/// Picks up to `budget` due deliveries, taking turns between endpoints so that one endpoint's long outage
+/// (thousands of waiting deliveries) cannot starve the retries of the others. `due` is `(endpoint key,
+/// delivery id)` in the order found; within an endpoint that order is kept (oldest first).
+pub fn fair_share(due: Vec<(String, String)>, budget: usize) -> Vec<String> {
+    let mut queues: Vec<(String, std::collections::VecDeque<String>)> = Vec::new();
+    for (endpoint, id) in due {
+        match queues.iter_mut().find(|(e, _)| *e == endpoint) {
+            Some((_, q)) => q.push_back(id),
+            None => queues.push((endpoint, [id].into())),
+        }
+    }
+    let mut picked = Vec::new();
+    while picked.len() < budget && queues.iter().any(|(_, q)| !q.is_empty()) {
+        for (_, q) in queues.iter_mut() {
+            if picked.len() == budget {
+                break;
+            }
+            if let Some(id) = q.pop_front() {
+                picked.push(id);
+            }
+        }
+    }
+    picked
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -132,6 +157,16 @@ mod tests {
         }
         d.failed(0, Some(503), None, None, 0.0, SCHEDULE_SECS);
         assert_eq!((d.state, d.attempts as usize), (State::Dead, SCHEDULE_SECS.len() + 1));
+    }
+
+    #[test]
+    fn a_backlog_on_one_endpoint_does_not_starve_another() {
+        let mut due: Vec<(String, String)> = (0..100).map(|i| ("crm-a".to_string(), format!("a{i}"))).collect();
+        due.push(("crm-b".into(), "b0".into()));
+        due.push(("crm-b".into(), "b1".into()));
+        let picked = fair_share(due, 5);
+        assert_eq!(picked, vec!["a0", "b0", "a1", "b1", "a2"]);
+        assert_eq!(fair_share(vec![("x".into(), "1".into())], 40), vec!["1"]);
     }
 
     #[test]

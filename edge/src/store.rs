@@ -28,6 +28,23 @@ pub struct DeliveryMeta {
     pub s: State,
     /// When the next attempt is due (Unix ms).
     pub n: u64,
+    /// Attempts made so far.
+    #[serde(default)]
+    pub a: u32,
+    /// The form.
+    #[serde(default)]
+    pub f: String,
+    /// The endpoint's id.
+    #[serde(default)]
+    pub e: String,
+    /// The lead's id.
+    #[serde(default)]
+    pub l: String,
+}
+
+/// The key marking an endpoint as disabled (it answered 410 Gone).
+pub fn endpoint_key(form: &str, endpoint: &str) -> String {
+    format!("endpoint:{form}:{endpoint}")
 }
 
 fn kv_error(what: &str) -> impl Fn(worker::kv::KvError) -> Error + '_ {
@@ -55,7 +72,7 @@ pub async fn put_delivery(kv: &KvStore, d: &Delivery) -> Result<(), Error> {
     let body = serde_json::to_string(d).map_err(|e| Error::Internal(e.to_string()))?;
     kv.put(&delivery_key(&d.id), body)
         .map_err(kv_error("kv put delivery"))?
-        .metadata(DeliveryMeta { s: d.state, n: d.next_at_ms })
+        .metadata(DeliveryMeta { s: d.state, n: d.next_at_ms, a: d.attempts, f: d.form.clone(), e: d.endpoint.clone(), l: d.lead_id.clone() })
         .map_err(kv_error("kv put delivery metadata"))?
         .execute()
         .await

@@ -82,6 +82,15 @@ pub struct Endpoint {
     /// The name of the environment secret holding the `whsec_` signing secret (never the secret itself).
     #[serde(default = "default_secret_name")]
     pub secret: String,
+    /// Retry delays in seconds after the first attempt; default 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 14 h,
+    /// 20 h, 24 h. After the last one a delivery is dead-lettered.
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(length(min = 1, max = 30)))]
+    pub schedule: Option<Vec<u64>>,
+    /// How long one attempt may take, in milliseconds (default 15000).
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(range(min = 100, max = 60000)))]
+    pub timeout_ms: Option<u64>,
 }
 
 fn default_secret_name() -> String {
@@ -373,6 +382,11 @@ fn flatten_validation(prefix: &str, errors: &validator::ValidationErrors, out: &
                             max.map_or("any number".into(), |v| v.to_string())
                         ),
                         ("url", _, _) => "not a valid URL".to_string(),
+                        ("range", min, max) => format!(
+                            "must be between {} and {}",
+                            min.map_or("-".into(), |v| v.to_string()),
+                            max.map_or("-".into(), |v| v.to_string())
+                        ),
                         (code, _, _) => code.to_string(),
                     };
                     out.push((path.clone(), problem));
@@ -445,13 +459,14 @@ mod tests {
     #[test]
     fn static_limits_come_from_the_validator_derive() {
         let mut f = form(&[]);
-        f.webhooks = vec![Endpoint { id: "crm".into(), url: "not a url".into(), secret: "WEBHOOK_SECRET".into() }];
+        f.webhooks = vec![Endpoint { id: "crm".into(), url: "not a url".into(), secret: "WEBHOOK_SECRET".into(), schedule: None, timeout_ms: Some(5) }];
         f.consents = (0..11)
             .map(|i| Purpose { id: format!("p{i}"), required: false, text: Texts { en: Some("x".into()), de: None }, version: 1, basis: Default::default() })
             .collect();
         let problems = FormsConfig { forms: vec![f] }.problems();
         assert!(problems.contains(&("forms[0].consents".into(), "must have 0 to 10 entries or characters".into())), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].url" && m == "not a valid URL"), "{problems:?}");
+        assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].timeout_ms" && m == "must be between 100 and 60000"), "{problems:?}");
     }
 
     #[test]

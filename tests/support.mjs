@@ -183,3 +183,9 @@ export async function pool(items, n, fn) {
   );
   return out;
 }
+
+/** Waits until the page has been open long enough that the collector's bot check (a form sent within 2 s of
+ * being shown) takes the submission for a person's, as it must for a visitor who reads before typing. */
+export async function humanPause(page) {
+  await page.waitForFunction(() => performance.now() > 2200, null, { polling: 100 });
+}

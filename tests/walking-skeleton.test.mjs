@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { startReceiver } from "./receiver.mjs";
-import { adminLeads, artifacts, eventually, launchBrowser, secrets, startCollector, startSite } from "./support.mjs";
+import { adminLeads, artifacts, eventually, humanPause, launchBrowser, secrets, startCollector, startSite } from "./support.mjs";
 
 let receiver, collector, site, browser;
 
@@ -53,6 +53,7 @@ test("a visitor signs up through the one-script-tag form; the lead is stored and
   await page.locator("#lg-f-email").fill("ada@example.com");
   await page.locator("#lg-consent-marketing_email").check();
   await page.screenshot({ path: path.join(artifacts, "skeleton-newsletter-filled.png") });
+  await humanPause(page);
   await page.locator("button[type=submit]").click();
   await page.getByRole("status").filter({ hasText: "Thank you! You are signed up." }).waitFor();
   assert.deepEqual(errors, []);

@@ -12,10 +12,11 @@ pub fn encode(form: &PublicForm) -> String {
     B64.encode(postcard::to_allocvec(form).expect("a form always serialises"))
 }
 
-/// Wraps `bundle` in a function scope holding `__leadgate = {form, endpoint}`, so nothing leaks into the
-/// page's globals and the widget needs no second request for its config.
+/// Wraps `bundle` in a function scope holding `__leadgate = {id, form, endpoint}` (`id` in clear, for
+/// finding `data-leadgate-form` placeholders; `form` in postcard), so nothing leaks into the page's globals
+/// and the widget needs no second request for its config.
 pub fn script(bundle: &str, form: &PublicForm, endpoint: &str) -> String {
-    let config = serde_json::json!({ "form": encode(form), "endpoint": endpoint });
+    let config = serde_json::json!({ "id": form.id, "form": encode(form), "endpoint": endpoint });
     // `</` is escaped so the script can also be inlined into an HTML page safely.
     let config = config.to_string().replace("</", "<\\/");
     format!("(function(){{var __leadgate={config};\n{bundle}\n}})();\n")
@@ -39,6 +40,7 @@ mod tests {
         assert!(s.starts_with("(function(){var __leadgate={"));
         assert!(s.contains("/*bundle*/"));
         assert!(s.contains("\"endpoint\":\"https://c.example.com\""));
+        assert!(s.contains("\"id\":\"nl\""), "the id is readable without decoding, for placeholders");
         let encoded = s.split("\"form\":\"").nth(1).unwrap().split('"').next().unwrap();
         let decoded: PublicForm = postcard::from_bytes(&B64.decode(encoded).unwrap()).unwrap();
         assert_eq!(decoded, public, "the widget decodes exactly the public form");

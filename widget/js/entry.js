@@ -1,6 +1,6 @@
 //! The widget's JavaScript entry: finds where to render and mounts the Rust form there.
 //
-// The collector wraps this bundle as `(function(){var __leadgate={form, endpoint}; <bundle>})()`, so the
+// The collector wraps this bundle as `(function(){var __leadgate={id, form, endpoint}; <bundle>})()`, so the
 // form's definition (postcard bytes, base64) arrives with the script (one request) and nothing is added to
 // the page's globals.
 // `document.currentScript` is read synchronously, before the first await, because it is only set while
@@ -13,7 +13,7 @@ const script = document.currentScript;
 const mounted = [];
 
 function targets() {
-  const id = config.form.id;
+  const id = config.id;
   const marked = Array.from(document.querySelectorAll("[data-leadgate-form]")).filter(
     (el) => el.getAttribute("data-leadgate-form") === id && !el.hasAttribute("data-leadgate-mounted")
   );

@@ -1,11 +1,14 @@
-//! The form's default look. It lives in the shadow root, so the host page's CSS cannot reach in; the page
-//! themes the form through the CSS custom properties documented in the README.
+//! The form's default look. It is adopted by the shadow root, so the host page's CSS cannot reach in; the
+//! page themes the form through the CSS custom properties documented in the README.
 
-/// The stylesheet. `all: initial` on the host stops inherited page styles (fonts, colours, line heights);
-/// custom properties still inherit, which is how theming works.
-pub const CSS: &str = ":host{all:initial;display:block;font-family:var(--lg-font,system-ui,-apple-system,'Segoe UI',Roboto,sans-serif);color:var(--lg-text,#1f1f1f);line-height:1.45;font-size:16px}\
+/// The stylesheet. Typography is set on the form's own root inside the shadow tree, not on `:host`: the
+/// host is the page's element, so a page rule like `*{font-size:1px!important}` wins there and would be
+/// inherited. Custom properties still inherit through the host, which is how theming works.
+pub const CSS: &str = ":host{all:initial;display:block}\
 *{box-sizing:border-box}\
-.lg{display:grid;gap:14px;max-width:32rem;padding:20px;background:var(--lg-bg,#fff);border:1px solid var(--lg-border,#c4c7c5);border-radius:var(--lg-radius,10px)}\
+[hidden]{display:none!important}\
+.lg,.lg-form{display:grid;gap:14px}\
+.lg{font-family:var(--lg-font,system-ui,-apple-system,'Segoe UI',Roboto,sans-serif);color:var(--lg-text,#1f1f1f);line-height:1.45;font-size:var(--lg-font-size,16px);text-align:start;max-width:32rem;padding:20px;background:var(--lg-bg,#fff);border:1px solid var(--lg-border,#c4c7c5);border-radius:var(--lg-radius,10px)}\
 h2{margin:0;font-size:1.25em}\
 .f{display:grid;gap:4px}\
 label{font-weight:600}\

@@ -78,13 +78,17 @@ impl View {
         let window = web_sys::window().ok_or("no window")?;
         let doc = window.document().ok_or("no document")?;
         let root = host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))?;
-        root.append_child(&text(&doc, "style", &[], CSS)?.into())?;
+        // A constructed stylesheet rather than a <style> element: CSP `style-src` does not apply to it, so
+        // the form looks right on pages whose policy forbids inline styles.
+        let sheet = web_sys::CssStyleSheet::new()?;
+        sheet.replace_sync(CSS)?;
+        root.set_adopted_style_sheets(&js_sys::Array::of1(&sheet));
         let wrap = el(&doc, "div", &[("class", "lg"), ("lang", lang.tag())])?;
         root.append_child(&wrap)?;
         if let Some(title) = &form.title {
             wrap.append_child(&text(&doc, "h2", &[], title.get(lang))?.into())?;
         }
-        let form_el = el(&doc, "form", &[("novalidate", ""), ("class", "lg-form"), ("style", "display:grid;gap:14px")])?;
+        let form_el = el(&doc, "form", &[("novalidate", ""), ("class", "lg-form")])?;
         wrap.append_child(&form_el)?;
 
         let mut controls = Vec::new();

@@ -1,0 +1,150 @@
+//! End-to-end: the widget on real pages in Chromium — every demo landing page passes axe-core, the form
+// survives hostile page CSS, works under the Content-Security-Policy the README documents, mounts several
+// forms on one page (script tag and placeholder div), works by keyboard alone, and hides itself on success.
+// Screenshots of each demo form land in tests/artifacts/.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { startReceiver } from "./receiver.mjs";
+import { adminLeads, artifacts, humanPause, launchBrowser, root, secrets, startCollector, startSite } from "./support.mjs";
+
+let receiver, collector, browser;
+const axeSource = readFileSync(path.join(root, "node_modules/axe-core/axe.min.js"), "utf8");
+
+before(async () => {
+  receiver = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
+  // The demo configuration itself, with its webhooks pointed at this test's receiver.
+  const demo = readFileSync(path.join(root, "leadgate.toml"), "utf8").replaceAll("http://127.0.0.1:8789/webhook", receiver.url);
+  collector = await startCollector(demo);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await collector?.stop();
+  await receiver?.close();
+});
+
+async function axe(page) {
+  await page.addScriptTag({ content: axeSource });
+  return page.evaluate(async () => {
+    const r = await window.axe.run(document, { resultTypes: ["violations"] });
+    return r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(" ")) }));
+  });
+}
+
+for (const demo of ["newsletter", "ebook", "giveaway"]) {
+  test(`the ${demo} demo page has no axe-core violations, before and after a failed submit`, async () => {
+    const page = await browser.newPage();
+    await page.goto(`${collector.base}/${demo}.html`);
+    await page.locator("#lg-f-email").waitFor();
+    await page.screenshot({ path: path.join(artifacts, `demo-${demo}.png`), fullPage: true });
+    assert.deepEqual(await axe(page), []);
+    await page.locator("button[type=submit]").click();
+    await page.locator("[aria-invalid=true]").first().waitFor();
+    assert.deepEqual(await axe(page), [], "error state too");
+    await page.close();
+  });
+}
+
+test("hostile page CSS cannot hide or restyle the form", async () => {
+  const hostile = `<style>input,select,textarea,button,label{display:none!important}*{color:#fff!important;font-size:1px!important;visibility:hidden}form{display:none!important}div{opacity:0!important}</style>`;
+  const site = await startSite({
+    "/hostile.html": `<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Hostile</title>${hostile}</head>
+<body><script src="${collector.base}/embed/newsletter.js" async></script></body></html>`,
+  });
+  const page = await browser.newPage();
+  await page.goto(`${site.base}/hostile.html`);
+  // The host element itself can be hidden by the page (it is the page's element); isolate that question
+  // from the form's own styling by making only the host visible again.
+  await page.locator("#lg-f-email").waitFor({ state: "attached" });
+  await page.addStyleTag({ content: "[data-leadgate-form]{visibility:visible!important;opacity:1!important}" });
+  const email = page.locator("#lg-f-email");
+  await email.waitFor({ state: "visible" });
+  const size = await email.evaluate((el) => parseFloat(getComputedStyle(el).fontSize));
+  assert.ok(size >= 14, `the form keeps its own font size (${size}px)`);
+  await email.fill("hostile@example.com");
+  await page.locator("#lg-consent-marketing_email").check();
+  await humanPause(page);
+  await page.locator("button[type=submit]").click();
+  await page.getByRole("status").filter({ hasText: "Thank you" }).waitFor();
+  await page.screenshot({ path: path.join(artifacts, "hostile-css.png") });
+  await page.close();
+  await site.close();
+});
+
+test("the form works under the documented Content-Security-Policy", async () => {
+  const csp = `default-src 'self'; script-src 'self' ${collector.base} 'wasm-unsafe-eval'; connect-src 'self' ${collector.base}`;
+  const site = await startSite({
+    "/csp.html": {
+      html: `<!doctype html><html lang="de"><head><meta charset="utf-8"><title>CSP</title></head>
+<body><h1>Strenge CSP</h1><script src="${collector.base}/embed/ebook.js" async></script></body></html>`,
+      headers: { "content-security-policy": csp },
+    },
+  });
+  const page = await browser.newPage();
+  const violations = [];
+  page.on("console", (m) => /Content.Security.Policy|Refused/i.test(m.text()) && violations.push(m.text()));
+  await page.goto(`${site.base}/csp.html`);
+  await page.locator("#lg-f-email").waitFor();
+  const padding = await page.locator("#lg-f-email").evaluate((el) => getComputedStyle(el).paddingLeft);
+  assert.equal(padding, "12px", "the form's stylesheet applies under default-src 'self'");
+  await page.fill("#lg-f-first_name", "Clara");
+  await page.fill("#lg-f-last_name", "Schmidt");
+  await page.fill("#lg-f-email", "clara.schmidt@beispiel.de");
+  await page.fill("#lg-f-company", "Beispiel AG");
+  await humanPause(page);
+  await page.click("button[type=submit]");
+  await page.getByRole("status").filter({ hasText: "Vielen Dank" }).waitFor();
+  assert.deepEqual(violations, []);
+  assert.ok((await adminLeads(collector)).some((l) => l.fields.email === "clara.schmidt@beispiel.de"));
+  await page.close();
+  await site.close();
+});
+
+test("several forms on one page: where the script stands and in a placeholder div, each in its own shadow root", async () => {
+  const site = await startSite({
+    "/multi.html": `<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Multi</title></head><body>
+<main><section id="top"><h2>Newsletter</h2><script src="${collector.base}/embed/newsletter.js" async></script></section>
+<section id="side"><h2>Giveaway</h2><div data-leadgate-form="giveaway"></div></section>
+<script src="${collector.base}/embed/giveaway.js" async></script></main></body></html>`,
+  });
+  const page = await browser.newPage();
+  await page.goto(`${site.base}/multi.html`);
+  await page.locator("#top [data-leadgate-form=newsletter]").waitFor({ state: "attached" });
+  await page.locator("#side [data-leadgate-form=giveaway][data-leadgate-mounted]").waitFor({ state: "attached" });
+  const hosts = await page.evaluate(() => [...document.querySelectorAll("[data-leadgate-form]")].map((h) => [h.getAttribute("data-leadgate-form"), !!h.shadowRoot, h.parentElement.id]));
+  assert.deepEqual(hosts, [["newsletter", true, "top"], ["giveaway", true, "side"]]);
+  const leaked = await page.evaluate(() => ["__leadgate", "wasm_bindgen", "mount", "init"].filter((n) => n in window));
+  assert.deepEqual(leaked, [], "no globals leak into the page");
+  await page.close();
+  await site.close();
+});
+
+test("keyboard only: tab through, tick with space, send with enter; focus is visible; the form hides after success", async () => {
+  const page = await browser.newPage();
+  await page.goto(`${collector.base}/giveaway.html`);
+  await page.locator("#lg-f-email").waitFor();
+  await page.locator("#lg-f-first_name").focus();
+  await page.keyboard.type("Kim");
+  const outline = await page.locator("#lg-f-first_name").evaluate((el) => getComputedStyle(el).outlineStyle);
+  assert.equal(outline, "solid", "visible focus");
+  await page.keyboard.press("Tab");
+  await page.keyboard.type("kim@example.com");
+  await page.keyboard.press("Tab"); // the rules link
+  await page.keyboard.press("Tab"); // the rules box
+  await page.keyboard.press("Space");
+  assert.equal(await page.locator("#lg-consent-giveaway_rules").isChecked(), true);
+  await page.keyboard.press("Tab"); // the optional marketing box stays unticked
+  await page.keyboard.press("Tab");
+  await humanPause(page);
+  await page.keyboard.press("Enter");
+  await page.getByRole("status").filter({ hasText: "does not affect your chance to win" }).waitFor();
+  assert.equal(await page.locator(".lg-form").isVisible(), false, "the form is hidden after success");
+  await page.screenshot({ path: path.join(artifacts, "giveaway-entered.png") });
+  const lead = (await adminLeads(collector)).find((l) => l.fields.email === "kim@example.com");
+  assert.equal(lead.consent.entries.find((e) => e.purpose === "marketing_email").granted, false);
+  assert.equal(lead.score.stage, "lead");
+  await page.close();
+});

@@ -2,10 +2,11 @@
 
 use crate::outbox::{self, Delivery, Outcome, State};
 use crate::webhook::{self, EventType};
-use crate::{admin, embed, id, intake, page, pseudonym, store, Error};
+use crate::{admin, embed, export, id, intake, page, pseudonym, store, Error};
 use futures_util::future::{select, Either};
 use serde_json::json;
 use shared::form::{FormKind, FormsConfig, PublicForm};
+use shared::lead::Lead;
 use shared::wire::Submission;
 use shared::Lang;
 use std::sync::OnceLock;
@@ -57,6 +58,12 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
         (Method::Options, "/v1/leads") => preflight(req, env),
         (Method::Get, "/v1/health") => json_response(&json!({"ok": true}), 200),
         (Method::Get, "/v1/admin/leads") => list_leads(req, env).await,
+        (Method::Get, "/v1/admin/leads.csv") => leads_csv(req, env).await,
+        (Method::Get, p) if p.starts_with("/v1/admin/leads/") && p.ends_with("/export") => {
+            lead_detail(req, env, &p["/v1/admin/leads/".len()..p.len() - "/export".len()], true).await
+        }
+        (Method::Get, p) if p.starts_with("/v1/admin/leads/") => lead_detail(req, env, &p["/v1/admin/leads/".len()..], false).await,
+        (Method::Delete, p) if p.starts_with("/v1/admin/leads/") => erase(req, env, ctx, &p["/v1/admin/leads/".len()..]).await,
         (Method::Get, "/v1/admin/stats") => spam_stats(req, env).await,
         (Method::Get, "/v1/admin/deliveries") => list_deliveries(req, env).await,
         (Method::Get, "/v1/admin/endpoints") => list_endpoints(req, env).await,
@@ -555,17 +562,136 @@ async fn enable_endpoint(req: &Request, env: &Env, path: &str) -> Result<Respons
     json_response(&json!({"form": form_id, "id": ep_id, "disabled": false}), 200)
 }
 
+/// `GET /v1/admin/leads/<id>` (GDPR Art. 15: everything stored, consent records included) and
+/// `/export` (Art. 20: the same, as a downloadable machine-readable file).
+async fn lead_detail(req: &Request, env: &Env, id: &str, download: bool) -> Result<Response, Error> {
+    authorize(req, env)?;
+    if !id::is_valid("ld_", id) {
+        return Err(Error::NotFound);
+    }
+    let lead = store::get_lead(&kv(env)?, id).await?.ok_or(Error::NotFound)?;
+    let mut resp = json_response(&serde_json::to_value(&lead).map_err(|e| Error::Internal(e.to_string()))?, 200)?;
+    if download {
+        let _ = resp.headers_mut().set("Content-Disposition", &format!("attachment; filename=\"lead-{id}.json\""));
+    }
+    let _ = resp.headers_mut().set("Cache-Control", "no-store");
+    Ok(resp)
+}
+
+/// `DELETE /v1/admin/leads/<id>` (GDPR Art. 17): erases the lead, its email index and every stored delivery
+/// of it (their payloads hold the same personal data), then announces `lead.erased` to the form's
+/// endpoints so CRMs delete it too.
+async fn erase(req: &Request, env: &Env, ctx: &Context, id: &str) -> Result<Response, Error> {
+    authorize(req, env)?;
+    if !id::is_valid("ld_", id) {
+        return Err(Error::NotFound);
+    }
+    let kv = kv(env)?;
+    let lead = store::get_lead(&kv, id).await?.ok_or(Error::NotFound)?;
+    let now = Date::now().as_millis();
+    let at = shared::time::rfc3339(now);
+    let payload = webhook::erased_payload(&at, &lead.id, &lead.form);
+    let endpoints = config(env)?.form(&lead.form).map(|f| f.webhooks.clone()).unwrap_or_default();
+    let announcements: Vec<Delivery> = endpoints
+        .iter()
+        .map(|ep| Delivery {
+            id: id::new("msg_", now, random()),
+            lead_id: lead.id.clone(),
+            form: lead.form.clone(),
+            endpoint: ep.id.clone(),
+            event: EventType::LeadErased.as_str().into(),
+            payload: payload.clone(),
+            state: State::Pending,
+            attempts: 0,
+            next_at_ms: now,
+            last_status: None,
+            last_error: None,
+        })
+        .collect();
+    let mut cursor = None;
+    let mut old = Vec::new();
+    loop {
+        let page = store::list(&kv, "dlv:", 1000, cursor).await?;
+        for key in page.keys {
+            let meta: Option<store::DeliveryMeta> = key.metadata.and_then(|m| serde_json::from_value(m).ok());
+            if meta.is_some_and(|m| m.l == lead.id) {
+                old.push(key.name);
+            }
+        }
+        if page.list_complete || page.cursor.is_none() {
+            break;
+        }
+        cursor = page.cursor;
+    }
+    for key in &old {
+        kv.delete(key).await.map_err(|e| Error::Internal(format!("kv delete delivery: {e}")))?;
+    }
+    if let Some(email) = lead.fields.get("email") {
+        kv.delete(&intake::email_key(&lead.form, email)).await.map_err(|e| Error::Internal(format!("kv delete email index: {e}")))?;
+    }
+    store::delete_lead(&kv, &lead.id).await?;
+    for d in &announcements {
+        store::put_delivery(&kv, d).await?;
+    }
+    worker::console_log!("lead erased: {} form={} deliveries deleted={}", lead.id, lead.form, old.len());
+    let env2 = env.clone();
+    ctx.wait_until(async move {
+        for mut d in announcements {
+            attempt(&env2, &mut d).await;
+        }
+    });
+    json_response(&json!({"id": lead.id, "erased": true, "deliveries_deleted": old.len()}), 200)
+}
+
+/// Every lead matching the `form` and `status` filters, reading all pages (for the CSV export).
+async fn all_leads(kv: &worker::kv::KvStore, form: Option<&str>, status: Option<&str>) -> Result<Vec<Lead>, Error> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store::list(kv, "lead:", 1000, cursor).await?;
+        for key in &page.keys {
+            if let Some(lead) = store::get_lead(kv, &key.name["lead:".len()..]).await? {
+                if form.is_none_or(|f| f == lead.form) && status.is_none_or(|s| s == lead.status.as_str()) {
+                    out.push(lead);
+                }
+            }
+        }
+        if page.list_complete || page.cursor.is_none() {
+            return Ok(out);
+        }
+        cursor = page.cursor;
+    }
+}
+
+/// `GET /v1/admin/leads.csv?form=&status=`: all leads as CSV, formula-safe.
+async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Error> {
+    authorize(req, env)?;
+    let leads = all_leads(&kv(env)?, query(req, "form")?.as_deref(), query(req, "status")?.as_deref()).await?;
+    let mut resp = Response::ok(export::csv(&leads)).map_err(|e| Error::Internal(e.to_string()))?;
+    let h = resp.headers_mut();
+    let _ = h.set("Content-Type", "text/csv; charset=utf-8");
+    let _ = h.set("Content-Disposition", "attachment; filename=\"leads.csv\"");
+    let _ = h.set("Cache-Control", "no-store");
+    Ok(resp)
+}
+
+/// `GET /v1/admin/leads?form=&status=&since=&limit=&cursor=`: a page of leads, oldest first. Filters apply
+/// within the page, so a filtered page can hold fewer than `limit` leads; follow `cursor` to the end.
 async fn list_leads(req: &Request, env: &Env) -> Result<Response, Error> {
     authorize(req, env)?;
-    let url = req.url().map_err(|e| Error::Internal(e.to_string()))?;
-    let query = |name: &str| url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned());
-    let limit = admin::page_limit(query("limit").as_deref())?;
+    let limit = admin::page_limit(query(req, "limit")?.as_deref())?;
+    let (form, status, since) = (query(req, "form")?, query(req, "status")?, query(req, "since")?);
     let kv = kv(env)?;
-    let page = store::list(&kv, "lead:", limit, query("cursor")).await?;
+    let page = store::list(&kv, "lead:", limit, query(req, "cursor")?).await?;
     let mut leads = Vec::with_capacity(page.keys.len());
     for key in &page.keys {
         if let Some(lead) = store::get_lead(&kv, &key.name["lead:".len()..]).await? {
-            leads.push(lead);
+            let keep = form.as_deref().is_none_or(|f| f == lead.form)
+                && status.as_deref().is_none_or(|s| s == lead.status.as_str())
+                && since.as_deref().is_none_or(|t| lead.created_at.as_str() >= t);
+            if keep {
+                leads.push(lead);
+            }
         }
     }
     let cursor = if page.list_complete { None } else { page.cursor };

@@ -8,6 +8,7 @@
 pub mod admin;
 pub mod embed;
 pub mod error;
+pub mod export;
 pub mod id;
 pub mod intake;
 pub mod outbox;

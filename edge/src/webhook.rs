@@ -25,6 +25,9 @@ pub enum EventType {
     /// A stored lead submitted the form again; the data is the merged lead.
     #[serde(rename = "lead.updated")]
     LeadUpdated,
+    /// A lead was erased (GDPR Art. 17); the data is only `{id, form, erased_at}`: delete it downstream too.
+    #[serde(rename = "lead.erased")]
+    LeadErased,
 }
 
 impl EventType {
@@ -33,6 +36,7 @@ impl EventType {
         match self {
             EventType::LeadCreated => "lead.created",
             EventType::LeadUpdated => "lead.updated",
+            EventType::LeadErased => "lead.erased",
         }
     }
 }
@@ -55,6 +59,15 @@ pub struct Payload<'a> {
 pub fn payload(kind: EventType, timestamp: &str, lead: &Lead) -> String {
     serde_json::to_string(&Payload { kind, timestamp, version: PAYLOAD_VERSION, data: lead })
         .expect("a lead always serialises")
+}
+
+/// The payload announcing an erasure: no personal data, only what a CRM needs to find and delete the lead.
+pub fn erased_payload(timestamp: &str, id: &str, form: &str) -> String {
+    serde_json::json!({
+        "type": EventType::LeadErased, "timestamp": timestamp, "version": PAYLOAD_VERSION,
+        "data": {"id": id, "form": form, "erased_at": timestamp},
+    })
+    .to_string()
 }
 
 /// A signing key decoded from its `whsec_` form.

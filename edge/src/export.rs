@@ -1,0 +1,79 @@
+//! Exports of leads: CSV for spreadsheets, safe against formula injection.
+//!
+//! A lead's fields are typed by strangers. Spreadsheet programs execute a cell that starts with `=`, `+`,
+//! `-` or `@` (and some treat a leading tab or CR the same way), so every such cell is prefixed with `'`
+//! (OWASP's recommendation) before it reaches an owner's Excel.
+
+use shared::lead::Lead;
+
+/// The fixed columns before the form's own fields.
+const FIXED: &[&str] = &["id", "form", "status", "created_at", "updated_at", "score", "stage", "marketing_consent"];
+
+/// Quotes a CSV cell and neutralises formulas.
+pub fn cell(value: &str) -> String {
+    let risky = value.starts_with(['=', '+', '-', '@', '\t', '\r']);
+    let value = if risky { format!("'{value}") } else { value.to_owned() };
+    format!("\"{}\"", value.replace('"', "\"\""))
+}
+
+/// All leads as CSV: fixed columns, then every field name that occurs, in alphabetical order.
+pub fn csv(leads: &[Lead]) -> String {
+    let mut fields: Vec<&str> = leads.iter().flat_map(|l| l.fields.keys().map(String::as_str)).collect();
+    fields.sort_unstable();
+    fields.dedup();
+    let mut out = String::new();
+    let header: Vec<String> = FIXED.iter().copied().chain(fields.iter().copied()).map(cell).collect();
+    out.push_str(&header.join(","));
+    out.push_str("\r\n");
+    for l in leads {
+        let marketing = l.consent.entries.iter().any(|e| e.purpose.starts_with("marketing") && e.granted);
+        let fixed = [
+            l.id.clone(),
+            l.form.clone(),
+            l.status.as_str().to_owned(),
+            l.created_at.clone(),
+            l.updated_at.clone(),
+            l.score.total.to_string(),
+            serde_json::to_value(l.score.stage).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            marketing.to_string(),
+        ];
+        let row: Vec<String> = fixed.iter().map(|v| cell(v)).chain(fields.iter().map(|f| cell(l.fields.get(*f).map_or("", String::as_str)))).collect();
+        out.push_str(&row.join(","));
+        out.push_str("\r\n");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised_and_quotes_escaped() {
+        assert_eq!(cell("=HYPERLINK(\"http://evil\")"), "\"'=HYPERLINK(\"\"http://evil\"\")\"");
+        for risky in ["+1", "-1+1", "@SUM(A1)", "\tx", "\rx"] {
+            assert!(cell(risky).starts_with("\"'"), "{risky:?}");
+        }
+        assert_eq!(cell("Ada"), "\"Ada\"");
+        assert_eq!(cell("a=b"), "\"a=b\"", "only a leading sign is dangerous");
+    }
+
+    #[test]
+    fn columns_cover_every_field() {
+        let mut lead: Lead = serde_json::from_value(serde_json::json!({
+            "id": "ld_1", "form": "nl", "kind": "newsletter", "status": "new",
+            "created_at": "t0", "updated_at": "t1", "fields": {"email": "a@b.de", "company": "=cmd|' /C calc'!A0"},
+            "consent": {"entries": [{"purpose": "marketing_email", "granted": true, "basis": "consent", "text": "x", "version": 1, "lang": "en", "text_sha256": "00"}],
+                        "lang": "en", "recorded_at": "t0"},
+            "source": {}, "engagement": {"confirmed": false, "downloads": 0, "submissions": 1},
+            "score": {"total": 10, "reasons": [], "stage": "lead"}
+        }))
+        .unwrap();
+        let csv1 = csv(std::slice::from_ref(&lead));
+        let lines: Vec<&str> = csv1.split("\r\n").collect();
+        assert_eq!(lines[0], "\"id\",\"form\",\"status\",\"created_at\",\"updated_at\",\"score\",\"stage\",\"marketing_consent\",\"company\",\"email\"");
+        assert_eq!(lines[1], "\"ld_1\",\"nl\",\"new\",\"t0\",\"t1\",\"10\",\"lead\",\"true\",\"'=cmd|' /C calc'!A0\",\"a@b.de\"");
+        lead.fields.clear();
+        assert!(csv(&[lead]).ends_with("\"true\"\r\n"), "no field columns when no lead has fields");
+    }
+}

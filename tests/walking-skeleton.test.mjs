@@ -111,6 +111,9 @@ test("the collector validates again and answers every bad request with a 4xx JSO
   assert.equal(body.error.fields.email[0].code, "invalid_email");
   assert.equal(body.error.fields["consent.marketing_email"][0].code, "consent_required");
 
+  const german = await post(JSON.stringify({ form: "newsletter", fields: { email: "a@" }, consent: ["marketing_email"], meta: { lang: "de" } }));
+  assert.equal((await german.json()).error.fields.email[0].message, "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de.", "the page's language, as in the form");
+
   const malformed = await post("{\"form\": ");
   assert.equal(malformed.status, 400);
   assert.equal((await malformed.json()).error.code, "malformed_body");

@@ -33,14 +33,18 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
     let lang = req.headers().get("Accept-Language").ok().flatten().and_then(|l| Lang::from_tag(&l)).unwrap_or_default();
     let response = match route(&mut req, &env, &ctx).await {
         Ok(r) => r,
-        Err(e) => {
-            if let Some(line) = e.log_line() {
-                worker::console_error!("{} {}: {line}", req.method(), req.path());
-            }
-            Response::from_json(&e.body(lang))?.with_status(e.status())
-        }
+        Err(e) => error_response(&req, &e, lang)?,
     };
     Ok(with_cors(response, origin.as_deref()))
+}
+
+/// The one place an [`Error`] becomes a response: its status and JSON body in `lang`, logged without
+/// personal data when it is the collector's fault.
+fn error_response(req: &Request, e: &Error, lang: Lang) -> worker::Result<Response> {
+    if let Some(line) = e.log_line() {
+        worker::console_error!("{} {}: {line}", req.method(), req.path());
+    }
+    Ok(Response::from_json(&e.body(lang))?.with_status(e.status()))
 }
 
 #[event(scheduled)]
@@ -131,8 +135,13 @@ async fn submit(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response,
     let body = req.bytes().await.map_err(|_| Error::Malformed("The body could not be read.".into()))?;
     let sub = intake::parse(encoding, &body)?;
     if encoding == intake::Encoding::Json {
-        let (status, body) = take(req, env, ctx, config, sub).await?;
-        return json_response(&body, status);
+        // Messages in the form's language, else the one the widget showed: the same text as in the form.
+        let lang = config.form(&sub.form).and_then(|f| f.lang).or(sub.meta.lang);
+        return match (take(req, env, ctx, config, sub).await, lang) {
+            (Ok((status, body)), _) => json_response(&body, status),
+            (Err(e), Some(lang)) => error_response(req, &e, lang).map_err(|e| Error::Internal(e.to_string())),
+            (Err(e), None) => Err(e),
+        };
     }
     // The no-JavaScript form: the browser navigates, so answer with pages, not JSON.
     let form = config.form(&sub.form);
@@ -219,23 +228,7 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
     // The lead, its email index and its outbox entries are written before the answer: a 2xx means all
     // are durable. If a later write fails, the earlier ones are undone so a retry meets a clean slate.
     let payload = webhook::payload(event, &lead.updated_at, &lead);
-    let deliveries: Vec<Delivery> = form
-        .webhooks
-        .iter()
-        .map(|ep| Delivery {
-            id: id::new("msg_", now, random()),
-            lead_id: lead.id.clone(),
-            form: form.id.clone(),
-            endpoint: ep.id.clone(),
-            event: event.as_str().into(),
-            payload: payload.clone(),
-            state: State::Pending,
-            attempts: 0,
-            next_at_ms: now,
-            last_status: None,
-            last_error: None,
-        })
-        .collect();
+    let deliveries = outbox_entries(&form.webhooks, &lead.id, &form.id, event, &payload, now);
     store::put_lead(&kv, &lead).await?;
     let mut written: Vec<&str> = Vec::new();
     let mut result = Ok(());
@@ -314,6 +307,11 @@ async fn spam_stats(req: &Request, env: &Env) -> Result<Response, Error> {
         counts.insert(key.name["spam:".len()..].to_owned(), n.into());
     }
     json_response(&json!({"spam": counts}), 200)
+}
+
+/// One pending delivery of an event per endpoint.
+fn outbox_entries(endpoints: &[shared::form::Endpoint], lead: &str, form: &str, event: EventType, payload: &str, now: u64) -> Vec<Delivery> {
+    endpoints.iter().map(|ep| Delivery::pending(id::new("msg_", now, random()), lead, form, &ep.id, event.as_str(), payload, now)).collect()
 }
 
 /// Makes one delivery attempt and records its outcome. Never fails: every problem is written into the
@@ -401,21 +399,12 @@ async fn send(env: &Env, endpoint: &shared::form::Endpoint, d: &Delivery, now_ms
 async fn retry_due(env: &Env) -> Result<(), Error> {
     let kv = kv(env)?;
     let now = Date::now().as_millis();
-    let mut cursor = None;
-    let mut due = Vec::new();
-    loop {
-        let page = store::list(&kv, "dlv:", 1000, cursor).await?;
-        for key in page.keys {
-            let meta: Option<store::DeliveryMeta> = key.metadata.and_then(|m| serde_json::from_value(m).ok());
-            if let Some(m) = meta.filter(|m| m.s == State::Pending && m.n <= now) {
-                due.push((format!("{}/{}", m.f, m.e), key.name["dlv:".len()..].to_owned()));
-            }
-        }
-        if page.list_complete || page.cursor.is_none() {
-            break;
-        }
-        cursor = page.cursor;
-    }
+    let due = store::delivery_index(&kv)
+        .await?
+        .into_iter()
+        .filter(|(_, m)| m.s == State::Pending && m.n <= now)
+        .map(|(id, m)| (format!("{}/{}", m.f, m.e), id))
+        .collect();
     for id in outbox::fair_share(due, RETRIES_PER_RUN) {
         if let Some(mut d) = store::get_delivery(&kv, &id).await? {
             if d.state == State::Pending {
@@ -478,31 +467,24 @@ async fn list_deliveries(req: &Request, env: &Env) -> Result<Response, Error> {
     let wanted = query(req, "status")?;
     let (form, endpoint, lead) = (query(req, "form")?, query(req, "endpoint")?, query(req, "lead")?);
     let limit = admin::page_limit(query(req, "limit")?.as_deref())? as usize;
-    let kv = kv(env)?;
-    let mut cursor = None;
-    let mut ids = Vec::new();
-    loop {
-        let page = store::list(&kv, "dlv:", 1000, cursor).await?;
-        for key in page.keys {
-            let Some(meta) = key.metadata.and_then(|m| serde_json::from_value::<store::DeliveryMeta>(m).ok()) else { continue };
-            let keep = match wanted.as_deref() {
-                None => true,
-                Some("pending") => meta.s == State::Pending,
-                Some("failed") => meta.s == State::Pending && meta.a > 0,
-                Some("delivered") => meta.s == State::Delivered,
-                Some("dead") => meta.s == State::Dead,
-                Some(_) => return Err(Error::Malformed("`status` must be pending, failed, delivered or dead.".into())),
-            };
-            let matches = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-            if keep && matches(&form, &meta.f) && matches(&endpoint, &meta.e) && matches(&lead, &meta.l) {
-                ids.push(key.name["dlv:".len()..].to_owned());
-            }
-        }
-        if page.list_complete || page.cursor.is_none() || ids.len() >= limit {
-            break;
-        }
-        cursor = page.cursor;
+    if !matches!(wanted.as_deref(), None | Some("pending" | "failed" | "delivered" | "dead")) {
+        return Err(Error::Malformed("`status` must be pending, failed, delivered or dead.".into()));
     }
+    let kv = kv(env)?;
+    let matches = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+    let ids: Vec<String> = store::delivery_index(&kv)
+        .await?
+        .into_iter()
+        .filter(|(_, m)| match wanted.as_deref() {
+            Some("pending") => m.s == State::Pending,
+            Some("failed") => m.s == State::Pending && m.a > 0,
+            Some("delivered") => m.s == State::Delivered,
+            Some("dead") => m.s == State::Dead,
+            _ => true,
+        })
+        .filter(|(_, m)| matches(&form, &m.f) && matches(&endpoint, &m.e) && matches(&lead, &m.l))
+        .map(|(id, _)| id)
+        .collect();
     let mut out = Vec::new();
     for id in ids.into_iter().take(limit) {
         if let Some(d) = store::get_delivery(&kv, &id).await? {
@@ -592,39 +574,10 @@ async fn erase(req: &Request, env: &Env, ctx: &Context, id: &str) -> Result<Resp
     let at = shared::time::rfc3339(now);
     let payload = webhook::erased_payload(&at, &lead.id, &lead.form);
     let endpoints = config(env)?.form(&lead.form).map(|f| f.webhooks.clone()).unwrap_or_default();
-    let announcements: Vec<Delivery> = endpoints
-        .iter()
-        .map(|ep| Delivery {
-            id: id::new("msg_", now, random()),
-            lead_id: lead.id.clone(),
-            form: lead.form.clone(),
-            endpoint: ep.id.clone(),
-            event: EventType::LeadErased.as_str().into(),
-            payload: payload.clone(),
-            state: State::Pending,
-            attempts: 0,
-            next_at_ms: now,
-            last_status: None,
-            last_error: None,
-        })
-        .collect();
-    let mut cursor = None;
-    let mut old = Vec::new();
-    loop {
-        let page = store::list(&kv, "dlv:", 1000, cursor).await?;
-        for key in page.keys {
-            let meta: Option<store::DeliveryMeta> = key.metadata.and_then(|m| serde_json::from_value(m).ok());
-            if meta.is_some_and(|m| m.l == lead.id) {
-                old.push(key.name);
-            }
-        }
-        if page.list_complete || page.cursor.is_none() {
-            break;
-        }
-        cursor = page.cursor;
-    }
-    for key in &old {
-        kv.delete(key).await.map_err(|e| Error::Internal(format!("kv delete delivery: {e}")))?;
+    let announcements = outbox_entries(&endpoints, &lead.id, &lead.form, EventType::LeadErased, &payload, now);
+    let old: Vec<String> = store::delivery_index(&kv).await?.into_iter().filter(|(_, m)| m.l == lead.id).map(|(id, _)| id).collect();
+    for id in &old {
+        kv.delete(&store::delivery_key(id)).await.map_err(|e| Error::Internal(format!("kv delete delivery: {e}")))?;
     }
     if let Some(email) = lead.fields.get("email") {
         kv.delete(&intake::email_key(&lead.form, email)).await.map_err(|e| Error::Internal(format!("kv delete email index: {e}")))?;

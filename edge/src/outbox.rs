@@ -73,6 +73,23 @@ pub fn classify(status: Option<u16>) -> Outcome {
 }
 
 impl Delivery {
+    /// A new delivery of `payload` (event `event` about `lead_id`) to one endpoint, due at once.
+    pub fn pending(id: String, lead_id: &str, form: &str, endpoint: &str, event: &str, payload: &str, now_ms: u64) -> Delivery {
+        Delivery {
+            id,
+            lead_id: lead_id.to_owned(),
+            form: form.to_owned(),
+            endpoint: endpoint.to_owned(),
+            event: event.to_owned(),
+            payload: payload.to_owned(),
+            state: State::Pending,
+            attempts: 0,
+            next_at_ms: now_ms,
+            last_status: None,
+            last_error: None,
+        }
+    }
+
     /// Records a failed attempt: schedules the next one (honouring `Retry-After` when it asks for longer),
     /// or dead-letters the delivery when the schedule is used up. `jitter` in 0..=1 spreads retries of many
     /// deliveries so a recovering endpoint is not hit all at once.
@@ -129,10 +146,7 @@ mod tests {
     use super::*;
 
     fn delivery() -> Delivery {
-        Delivery {
-            id: "msg_1".into(), lead_id: "ld_1".into(), form: "f".into(), endpoint: "crm".into(), event: "lead.created".into(),
-            payload: "{}".into(), state: State::Pending, attempts: 0, next_at_ms: 0, last_status: None, last_error: None,
-        }
+        Delivery::pending("msg_1".into(), "ld_1", "f", "crm", "lead.created", "{}", 0)
     }
 
     #[test]

@@ -84,6 +84,25 @@ pub async fn get_delivery(kv: &KvStore, id: &str) -> Result<Option<Delivery>, Er
     kv.get(&delivery_key(id)).json().await.map_err(kv_error("kv get delivery"))
 }
 
+/// Every delivery's id and metadata, from list calls alone (no reads): what the scheduler, the admin API
+/// and erasure filter on.
+pub async fn delivery_index(kv: &KvStore) -> Result<Vec<(String, DeliveryMeta)>, Error> {
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = list(kv, "dlv:", 1000, cursor).await?;
+        for key in page.keys {
+            if let Some(meta) = key.metadata.and_then(|m| serde_json::from_value::<DeliveryMeta>(m).ok()) {
+                out.push((key.name["dlv:".len()..].to_owned(), meta));
+            }
+        }
+        if page.list_complete || page.cursor.is_none() {
+            return Ok(out);
+        }
+        cursor = page.cursor;
+    }
+}
+
 /// Lists keys under `prefix`, a page at a time.
 pub async fn list(kv: &KvStore, prefix: &str, limit: u64, cursor: Option<String>) -> Result<worker::kv::ListResponse, Error> {
     let mut q = kv.list().prefix(prefix.to_owned()).limit(limit);

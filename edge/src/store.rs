@@ -67,16 +67,22 @@ pub async fn delete_lead(kv: &KvStore, id: &str) -> Result<(), Error> {
     kv.delete(&lead_key(id)).await.map_err(kv_error("kv delete lead"))
 }
 
+/// How long a delivered delivery stays listed. Pending and dead ones never expire; delivered ones would
+/// otherwise make every scheduled run list the whole delivery history.
+pub const DELIVERED_TTL_SECS: u64 = 30 * 86_400;
+
 /// Writes a delivery with its state as metadata.
 pub async fn put_delivery(kv: &KvStore, d: &Delivery) -> Result<(), Error> {
     let body = serde_json::to_string(d).map_err(|e| Error::Internal(e.to_string()))?;
-    kv.put(&delivery_key(&d.id), body)
+    let mut put = kv
+        .put(&delivery_key(&d.id), body)
         .map_err(kv_error("kv put delivery"))?
         .metadata(DeliveryMeta { s: d.state, n: d.next_at_ms, a: d.attempts, f: d.form.clone(), e: d.endpoint.clone(), l: d.lead_id.clone() })
-        .map_err(kv_error("kv put delivery metadata"))?
-        .execute()
-        .await
-        .map_err(kv_error("kv put delivery"))
+        .map_err(kv_error("kv put delivery metadata"))?;
+    if d.state == State::Delivered {
+        put = put.expiration_ttl(DELIVERED_TTL_SECS);
+    }
+    put.execute().await.map_err(kv_error("kv put delivery"))
 }
 
 /// Reads a delivery.

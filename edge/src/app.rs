@@ -78,7 +78,7 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
             enable_endpoint(req, env, &p["/v1/admin/endpoints/".len()..p.len() - "/enable".len()]).await
         }
         (Method::Get, "/v1/thanks") => {
-            let lang = req.url().ok().and_then(|u| u.query_pairs().find(|(k, _)| k == "lang").and_then(|(_, v)| Lang::from_tag(&v)));
+            let lang = query(req, "lang")?.as_deref().and_then(Lang::from_tag);
             html_response(&page::thanks(lang.unwrap_or_default()), 200)
         }
         (Method::Get, p) if p.starts_with("/embed/") && p.ends_with(".js") => embed_script(req, env, &p[7..p.len() - 3]),
@@ -145,7 +145,7 @@ async fn submit(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response,
     }
     // The no-JavaScript form: the browser navigates, so answer with pages, not JSON.
     let form = config.form(&sub.form);
-    let lang = form.and_then(|f| f.lang).or(sub.meta.lang).unwrap_or_default();
+    let lang = Lang::choose(form.and_then(|f| f.lang), sub.meta.lang);
     // Where "back to the form" leads: the page the snippet names in `_page`, else the Referer (which
     // browsers cut to the origin for cross-origin posts).
     let back = sub.meta.page.clone().or_else(|| req.headers().get("Referer").ok().flatten());
@@ -211,8 +211,8 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
         (Some(key), Some(ip)) => Some(pseudonym::client_id(key.as_bytes(), &ip)),
         _ => None,
     };
-    let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random()), client_id, origin: origin.as_deref(), own_origin: &own };
-    let fresh = intake::accept(config, sub, cx)?;
+    let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random()), client_id };
+    let fresh = intake::accept(form, sub, cx)?;
     let email_key = intake::email_key(&form.id, fresh.fields.get("email").map_or("", String::as_str));
     let known = kv.get(&email_key).text().await.map_err(|e| Error::Internal(format!("kv get email index: {e}")))?;
     let previous = match known {

@@ -6,7 +6,7 @@
 
 use crate::Error;
 use shared::consent::ConsentRecord;
-use shared::form::{FormDef, FormsConfig, PublicForm};
+use shared::form::{FormDef, FormsConfig};
 use shared::lead::{Lead, Source, Status};
 use shared::score::{self, Engagement};
 use shared::validation;
@@ -102,18 +102,14 @@ fn percent_decode(s: &str) -> Result<String, Error> {
     String::from_utf8(out).map_err(|_| Error::Malformed("The form data is not UTF-8.".into()))
 }
 
-/// What the glue knows about the request besides its body.
-pub struct Context<'a> {
+/// What the glue knows about the request besides its body and form.
+pub struct Context {
     /// Now, in Unix milliseconds.
     pub now_ms: u64,
     /// A fresh lead id.
     pub id: String,
     /// The pseudonymous client id, if a pseudonym secret is configured.
     pub client_id: Option<String>,
-    /// The `Origin` header, if any.
-    pub origin: Option<&'a str>,
-    /// The collector's own origin (pages it serves may always submit).
-    pub own_origin: &'a str,
 }
 
 /// Looks up the form and checks that the page's origin may use it.
@@ -180,14 +176,13 @@ pub fn merge(mut existing: Lead, fresh: Lead, form: &FormDef) -> Lead {
     existing
 }
 
-/// Turns a submission into a lead, or says precisely what is wrong with it.
-pub fn accept(config: &FormsConfig, sub: Submission, cx: Context<'_>) -> Result<Lead, Error> {
+/// Turns a submission to `form` (found and origin-checked by [`form_for`]) into a lead, or says precisely
+/// what is wrong with it.
+pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Error> {
     sub.validate().map_err(|e| Error::Malformed(format!("Envelope limits exceeded: {}.", envelope_problem(&e))))?;
-    let form = form_for(config, &sub, cx.origin, cx.own_origin)?;
     check_open(form, cx.now_ms)?;
-    let public = PublicForm::from(form);
-    let lang = public.lang_for(sub.meta.lang);
-    let valid = validation::validate(&public, &sub.fields, &sub.consent).map_err(Error::Validation)?;
+    let lang = Lang::choose(form.lang, sub.meta.lang);
+    let valid = validation::validate(&form.fields, &form.consents, &sub.fields, &sub.consent).map_err(Error::Validation)?;
     let now = shared::time::rfc3339(cx.now_ms);
     let consent = ConsentRecord::new(&form.consents, &valid.consent, lang, now.clone(), sub.meta.page.clone(), cx.client_id);
     let engagement = Engagement { submissions: 1, ..Engagement::default() };
@@ -239,8 +234,8 @@ mod tests {
         .unwrap()
     }
 
-    fn cx(origin: Option<&str>) -> Context<'_> {
-        Context { now_ms: 1_700_000_000_000, id: "ld_1".into(), client_id: Some("c".into()), origin, own_origin: "http://127.0.0.1:8787" }
+    fn cx() -> Context {
+        Context { now_ms: 1_700_000_000_000, id: "ld_1".into(), client_id: Some("c".into()) }
     }
 
     #[test]
@@ -280,7 +275,7 @@ mod tests {
             "consent": ["marketing_email"], "meta": {"page": "https://shop.example.com/", "lang": "de", "utm": {"source": "x"}}
         }))
         .unwrap();
-        let lead = accept(&config(), sub, cx(Some("https://shop.example.com"))).unwrap();
+        let lead = accept(&config().forms[0], sub, cx()).unwrap();
         assert_eq!(lead.status, Status::New);
         assert_eq!(lead.created_at, "2023-11-14T22:13:20.000Z");
         assert_eq!(lead.consent.entries[0].text, "Schickt mir den Newsletter.");
@@ -337,7 +332,7 @@ mod tests {
                 fields["first_name"] = n.into();
             }
             let sub: Submission = serde_json::from_value(serde_json::json!({"form": "newsletter", "fields": fields, "consent": ["marketing_email"]})).unwrap();
-            accept(&config(), sub, Context { now_ms: at, id: id.into(), client_id: None, origin: None, own_origin: "x" }).unwrap()
+            accept(&config().forms[0], sub, Context { now_ms: at, id: id.into(), client_id: None }).unwrap()
         };
         let first = lead("ld_1", Some("Ada"), 1_000);
         let merged = merge(first.clone(), lead("ld_2", None, 2_000), form);
@@ -358,16 +353,22 @@ mod tests {
             consent: vec!["marketing_email".into()],
             ..Default::default()
         };
-        assert!(matches!(accept(&config(), sub("newsletter", "a@b.de"), cx(Some("https://evil.example"))), Err(Error::OriginNotAllowed)));
-        assert!(accept(&config(), sub("newsletter", "a@b.de"), cx(Some("http://127.0.0.1:8787"))).is_ok(), "own origin");
-        assert!(matches!(accept(&config(), sub("nope", "a@b.de"), cx(None)), Err(Error::UnknownForm)));
-        match accept(&config(), sub("newsletter", "a@"), cx(None)) {
+        let own = "http://127.0.0.1:8787";
+        let config = config();
+        assert!(matches!(form_for(&config, &sub("newsletter", "a@b.de"), Some("https://evil.example"), own), Err(Error::OriginNotAllowed)));
+        assert!(form_for(&config, &sub("newsletter", "a@b.de"), Some("https://shop.example.com"), own).is_ok());
+        assert!(form_for(&config, &sub("newsletter", "a@b.de"), Some(own), own).is_ok(), "own origin");
+        assert!(form_for(&config, &sub("newsletter", "a@b.de"), None, own).is_ok(), "server clients send no Origin");
+        assert!(matches!(form_for(&config, &sub("nope", "a@b.de"), None, own), Err(Error::UnknownForm)));
+        let form = &config.forms[0];
+        assert!(accept(form, sub("newsletter", "a@b.de"), cx()).is_ok());
+        match accept(form, sub("newsletter", "a@"), cx()) {
             Err(Error::Validation(e)) => assert_eq!(e["email"], Code::InvalidEmail),
             other => panic!("{other:?}"),
         }
         let mut huge = sub("newsletter", "a@b.de");
         huge.consent = (0..21).map(|i| i.to_string()).collect();
-        match accept(&config(), huge, cx(None)) {
+        match accept(form, huge, cx()) {
             Err(Error::Malformed(m)) => assert!(m.contains("consent"), "{m}"),
             other => panic!("{other:?}"),
         }

@@ -204,7 +204,7 @@ impl From<&FormDef> for PublicForm {
 impl PublicForm {
     /// The language to render in: the form's own, else the page's, else English.
     pub fn lang_for(&self, page_lang: Option<Lang>) -> Lang {
-        self.lang.or(page_lang).unwrap_or_default()
+        Lang::choose(self.lang, page_lang)
     }
 }
 

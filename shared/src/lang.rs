@@ -27,6 +27,11 @@ impl Lang {
         }
     }
 
+    /// The language to show a form in: its own configured language, else the page's, else English.
+    pub fn choose(form: Option<Lang>, page: Option<Lang>) -> Lang {
+        form.or(page).unwrap_or_default()
+    }
+
     /// The language's tag, as used in `lang` attributes and stored consent records.
     pub fn tag(self) -> &'static str {
         match self {
@@ -87,6 +92,13 @@ mod tests {
         assert_eq!(Lang::from_tag("en_GB"), Some(Lang::En));
         assert_eq!(Lang::from_tag("fr"), None);
         assert_eq!(Lang::from_tag(""), None);
+    }
+
+    #[test]
+    fn the_form_language_wins_then_the_page_then_english() {
+        assert_eq!(Lang::choose(Some(Lang::En), Some(Lang::De)), Lang::En);
+        assert_eq!(Lang::choose(None, Some(Lang::De)), Lang::De);
+        assert_eq!(Lang::choose(None, None), Lang::En);
     }
 
     #[test]

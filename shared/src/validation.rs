@@ -3,8 +3,8 @@
 //! The widget runs this before sending and the edge runs it again on arrival, so both produce the same
 //! error map for the same input.
 
-use crate::consent::{self, Decision};
-use crate::form::PublicForm;
+use crate::consent::{self, Decision, Purpose};
+use crate::field::FieldDef;
 use crate::Code;
 use std::collections::BTreeMap;
 
@@ -20,12 +20,14 @@ pub struct Valid {
 /// Field name (or `consent.<purpose>`) to the reason it was rejected.
 pub type Errors = BTreeMap<String, Code>;
 
-/// Checks every declared field and the consent ticks. Values for fields the form does not declare are
-/// rejected, not silently dropped, so an integration that sends `mail` instead of `email` hears about it.
-pub fn validate(form: &PublicForm, values: &BTreeMap<String, String>, ticked: &[String]) -> Result<Valid, Errors> {
+/// Checks every declared field and the consent ticks against a form's `fields` and `purposes` (borrowed, so
+/// the edge validates straight from its config without copying the form). Values for fields the form does
+/// not declare are rejected, not silently dropped, so an integration that sends `mail` instead of `email`
+/// hears about it.
+pub fn validate(defs: &[FieldDef], purposes: &[Purpose], values: &BTreeMap<String, String>, ticked: &[String]) -> Result<Valid, Errors> {
     let mut errors = Errors::new();
     let mut fields = BTreeMap::new();
-    for def in &form.fields {
+    for def in defs {
         let raw = values.get(&def.name).map_or("", String::as_str);
         match def.check(raw) {
             Ok(Some(v)) => {
@@ -38,11 +40,11 @@ pub fn validate(form: &PublicForm, values: &BTreeMap<String, String>, ticked: &[
         }
     }
     for name in values.keys() {
-        if !form.fields.iter().any(|f| &f.name == name) {
+        if !defs.iter().any(|f| &f.name == name) {
             errors.insert(name.clone(), Code::UnknownField);
         }
     }
-    let consent = match consent::decide(&form.consents, ticked) {
+    let consent = match consent::decide(purposes, ticked) {
         Ok(d) => Some(d),
         Err(e) => {
             errors.extend(e);
@@ -58,7 +60,7 @@ pub fn validate(form: &PublicForm, values: &BTreeMap<String, String>, ticked: &[
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::form::FormDef;
+    use crate::form::{FormDef, PublicForm};
 
     fn newsletter() -> PublicForm {
         let def: FormDef = serde_json::from_value(serde_json::json!({
@@ -76,14 +78,16 @@ mod tests {
 
     #[test]
     fn a_good_submission_is_cleaned() {
-        let v = validate(&newsletter(), &values(&[("email", " ada@example.com "), ("first_name", "")]), &["marketing_email".into()]).unwrap();
+        let form = newsletter();
+        let v = validate(&form.fields, &form.consents, &values(&[("email", " ada@example.com "), ("first_name", "")]), &["marketing_email".into()]).unwrap();
         assert_eq!(v.fields, values(&[("email", "ada@example.com")]));
         assert_eq!(v.consent.granted, vec!["marketing_email"]);
     }
 
     #[test]
     fn every_problem_is_reported_at_once() {
-        let e = validate(&newsletter(), &values(&[("email", "ada@"), ("mail", "x"), ("first_name", "A\nB")]), &[]).unwrap_err();
+        let form = newsletter();
+        let e = validate(&form.fields, &form.consents, &values(&[("email", "ada@"), ("mail", "x"), ("first_name", "A\nB")]), &[]).unwrap_err();
         assert_eq!(
             e,
             [

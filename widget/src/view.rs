@@ -342,7 +342,7 @@ impl State {
             return;
         }
         let (fields, consent) = self.submission();
-        if let Err(errors) = validation::validate(&self.form, &fields, &consent) {
+        if let Err(errors) = validation::validate(&self.form.fields, &self.form.consents, &fields, &consent) {
             self.idempotency_key.replace(None);
             return self.show_errors(&errors, Code::ValidationFailed);
         }

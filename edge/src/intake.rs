@@ -6,6 +6,7 @@
 
 use crate::Error;
 use shared::consent::ConsentRecord;
+use std::collections::BTreeMap;
 use shared::form::{FormDef, FormsConfig};
 use shared::lead::{Lead, Source, Status};
 use shared::score::{self, Engagement};
@@ -182,11 +183,13 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
     sub.validate().map_err(|e| Error::Malformed(format!("Envelope limits exceeded: {}.", envelope_problem(&e))))?;
     check_open(form, cx.now_ms)?;
     let lang = Lang::choose(form.lang, sub.meta.lang);
-    let valid = validation::validate(&form.fields, &form.consents, &sub.fields, &sub.consent).map_err(Error::Validation)?;
+    let values: Vec<(&str, &str)> = sub.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+    let valid = validation::validate(&form.fields, &form.consents, &values, &sub.consent).map_err(Error::Validation)?;
+    let fields: BTreeMap<String, String> = valid.fields.into_iter().collect();
     let now = shared::time::rfc3339(cx.now_ms);
     let consent = ConsentRecord::new(&form.consents, &valid.consent, lang, now.clone(), sub.meta.page.clone(), cx.client_id);
     let engagement = Engagement { submissions: 1, ..Engagement::default() };
-    let score = score::score(&form.scoring, form.kind, &valid.fields, engagement);
+    let score = score::score(&form.scoring, form.kind, &fields, engagement);
     let status = if form.double_opt_in { Status::Pending } else { Status::New };
     Ok(Lead {
         id: cx.id,
@@ -195,7 +198,7 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
         status,
         created_at: now.clone(),
         updated_at: now,
-        fields: valid.fields,
+        fields,
         consent,
         consent_history: Vec::new(),
         source: Source { page: sub.meta.page, referrer: sub.meta.referrer, utm: sub.meta.utm },
@@ -363,7 +366,7 @@ mod tests {
         let form = &config.forms[0];
         assert!(accept(form, sub("newsletter", "a@b.de"), cx()).is_ok());
         match accept(form, sub("newsletter", "a@"), cx()) {
-            Err(Error::Validation(e)) => assert_eq!(e["email"], Code::InvalidEmail),
+            Err(Error::Validation(e)) => assert_eq!(e, vec![("email".to_string(), Code::InvalidEmail)]),
             other => panic!("{other:?}"),
         }
         let mut huge = sub("newsletter", "a@b.de");

@@ -1,23 +1,8 @@
 //! The collector's own small HTML pages: thanks and errors for the no-JavaScript form.
 
+use shared::html::escape;
 use shared::wire::ErrorBody;
 use shared::Lang;
-
-/// Escapes text for HTML element content and attribute values.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 fn page(lang: Lang, title: &str, body: &str) -> String {
     format!(

@@ -9,7 +9,6 @@
 use crate::lang::{Lang, Texts};
 use crate::Code;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 
 /// The purpose id for accepting a giveaway's rules; the only purpose a giveaway may require.
 pub const GIVEAWAY_RULES: &str = "giveaway_rules";
@@ -60,22 +59,23 @@ pub struct Decision {
 }
 
 /// Decides a submission's consent against the form: every required purpose must be ticked and every ticked
-/// id must be one the form offers. Errors are keyed `consent.<id>`, the name the widget gives the checkbox.
-pub fn decide(purposes: &[Purpose], ticked: &[String]) -> Result<Decision, BTreeMap<String, Code>> {
-    let mut errors = BTreeMap::new();
-    for id in ticked {
-        if !purposes.iter().any(|p| &p.id == id) {
-            errors.insert(key(id), Code::UnknownPurpose);
-        }
-    }
+/// id must be one the form offers. Errors are keyed `consent.<id>`, the name the widget gives the checkbox,
+/// in the form's order of purposes, then unknown ticks in the order sent.
+pub fn decide(purposes: &[Purpose], ticked: &[impl AsRef<str>]) -> Result<Decision, Vec<(String, Code)>> {
+    let mut errors = Vec::new();
     let mut decision = Decision::default();
     for p in purposes {
         // A legitimate-interest notice has no box; the basis itself is what the record proves.
-        let granted = p.basis == Basis::LegitimateInterest || ticked.iter().any(|t| t == &p.id);
+        let granted = p.basis == Basis::LegitimateInterest || ticked.iter().any(|t| t.as_ref() == p.id);
         if p.required && !granted {
-            errors.insert(key(&p.id), Code::ConsentRequired);
+            errors.push((key(&p.id), Code::ConsentRequired));
         }
         if granted { &mut decision.granted } else { &mut decision.refused }.push(p.id.clone());
+    }
+    for id in ticked {
+        if !purposes.iter().any(|p| p.id == id.as_ref()) {
+            errors.push((key(id.as_ref()), Code::UnknownPurpose));
+        }
     }
     if errors.is_empty() { Ok(decision) } else { Err(errors) }
 }
@@ -173,23 +173,22 @@ mod tests {
     #[test]
     fn required_purposes_need_a_tick_and_optional_ones_are_refused_when_unticked() {
         let purposes = [purpose("giveaway_rules", true, Basis::Consent), purpose("marketing_email", false, Basis::Consent)];
-        let err = decide(&purposes, &[]).unwrap_err();
-        assert_eq!(err.get("consent.giveaway_rules"), Some(&Code::ConsentRequired));
-        assert_eq!(err.len(), 1, "an optional purpose is never a condition");
-        let ok = decide(&purposes, &["giveaway_rules".into()]).unwrap();
+        let err = decide(&purposes, &[] as &[&str]).unwrap_err();
+        assert_eq!(err, vec![("consent.giveaway_rules".to_string(), Code::ConsentRequired)], "an optional purpose is never a condition");
+        let ok = decide(&purposes, &["giveaway_rules"]).unwrap();
         assert_eq!(ok.granted, vec!["giveaway_rules"]);
         assert_eq!(ok.refused, vec!["marketing_email"]);
     }
 
     #[test]
     fn unknown_purposes_are_rejected() {
-        let err = decide(&[], &["sell_my_data".into()]).unwrap_err();
-        assert_eq!(err.get("consent.sell_my_data"), Some(&Code::UnknownPurpose));
+        let err = decide(&[], &["sell_my_data"]).unwrap_err();
+        assert_eq!(err, vec![("consent.sell_my_data".to_string(), Code::UnknownPurpose)]);
     }
 
     #[test]
     fn legitimate_interest_is_granted_without_a_tick() {
-        let d = decide(&[purpose("b2b_marketing", false, Basis::LegitimateInterest)], &[]).unwrap();
+        let d = decide(&[purpose("b2b_marketing", false, Basis::LegitimateInterest)], &[] as &[&str]).unwrap();
         assert_eq!(d.granted, vec!["b2b_marketing"]);
     }
 
@@ -197,7 +196,7 @@ mod tests {
     #[test]
     fn the_record_holds_text_version_and_hash() {
         let purposes = [purpose("marketing_email", false, Basis::Consent)];
-        let d = decide(&purposes, &["marketing_email".into()]).unwrap();
+        let d = decide(&purposes, &["marketing_email"]).unwrap();
         let r = ConsentRecord::new(&purposes, &d, Lang::De, "2026-11-23T00:00:00.000Z".into(), None, Some("c1".into()));
         let e = &r.entries[0];
         assert!(e.granted && r.grants("marketing_email"));

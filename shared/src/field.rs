@@ -184,7 +184,7 @@ impl FieldDef {
             FieldType::Number => {
                 let value = text::single_line(raw, 32)?;
                 // German visitors type decimal commas ("2,5"); store the dot form.
-                let n: f64 = value.replace(',', ".").parse().map_err(|_| Code::InvalidNumber)?;
+                let n = text::decimal(value).ok_or(Code::InvalidNumber)?;
                 let in_range = n.is_finite() && self.min.is_none_or(|m| n >= m) && self.max.is_none_or(|m| n <= m);
                 if !in_range {
                     return Err(Code::InvalidNumber);
@@ -250,5 +250,8 @@ mod tests {
         assert_eq!(number.check("11"), Err(Code::InvalidNumber));
         assert_eq!(number.check("NaN"), Err(Code::InvalidNumber));
         assert_eq!(number.check("ten"), Err(Code::InvalidNumber));
+        assert_eq!(number.check("1e1"), Err(Code::InvalidNumber), "no exponents");
+        assert_eq!(number.check("-0,5").map(|_| ()), Err(Code::InvalidNumber), "below the minimum");
+        assert_eq!(number.check(" +10 ").unwrap().as_deref(), Some("+10"));
     }
 }

@@ -12,6 +12,7 @@ pub mod consent;
 pub mod email;
 pub mod field;
 pub mod form;
+pub mod html;
 pub mod lang;
 pub mod lead;
 pub mod message;

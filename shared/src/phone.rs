@@ -16,11 +16,14 @@ pub fn normalize(raw: &str) -> Result<String, Code> {
     let value = raw.trim();
     // "(0)" after an international prefix is a trunk prefix that must not be dialled from abroad.
     let without_trunk;
-    let value = if (value.starts_with('+') || value.starts_with("00")) && value.contains("(0)") {
-        without_trunk = value.replacen("(0)", "", 1);
-        without_trunk.as_str()
-    } else {
-        value
+    // Found by bytes, not `contains("(0)")`: a string searcher costs the widget 2 KB.
+    let trunk = value.as_bytes().windows(3).position(|w| w == b"(0)");
+    let value = match trunk {
+        Some(i) if value.starts_with('+') || value.starts_with("00") => {
+            without_trunk = [value.get(..i).unwrap_or_default(), value.get(i + 3..).unwrap_or_default()].concat();
+            without_trunk.as_str()
+        }
+        _ => value,
     };
     let mut out = String::with_capacity(value.len());
     for (i, c) in value.char_indices() {
@@ -32,7 +35,7 @@ pub fn normalize(raw: &str) -> Result<String, Code> {
         }
     }
     if let Some(rest) = out.strip_prefix("00") {
-        out = format!("+{rest}");
+        out = ["+", rest].concat();
     }
     let digits = out.trim_start_matches('+').len();
     if digits < MIN_DIGITS {

@@ -55,11 +55,12 @@ pub fn parse(s: &str) -> Option<u64> {
         if frac.is_empty() {
             return None;
         }
-        ms = format!("{frac:0<3}")[..3].parse().ok()?;
+        // Milliseconds are the first three digits, padded with zeros: ".5" is 500 ms.
+        ms = frac.bytes().chain(std::iter::repeat(b'0')).take(3).fold(0, |ms, d| ms * 10 + i64::from(d - b'0'));
     }
     let offset_min = match s.get(i..)? {
         "Z" | "z" => 0,
-        tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && &tz[3..4] == ":" => {
+        tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && tz.as_bytes()[3] == b':' => {
             let v = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
             if tz.starts_with('-') { -v } else { v }
         }

@@ -6,54 +6,48 @@
 use crate::consent::{self, Decision, Purpose};
 use crate::field::FieldDef;
 use crate::Code;
-use std::collections::BTreeMap;
 
 /// A submission that passed: the cleaned field values (empty optional fields left out) and the consent decision.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Valid {
-    /// Cleaned values by field name.
-    pub fields: BTreeMap<String, String>,
+    /// Cleaned values by field name, in the form's order.
+    pub fields: Vec<(String, String)>,
     /// Which purposes were granted and refused.
     pub consent: Decision,
 }
 
-/// Field name (or `consent.<purpose>`) to the reason it was rejected.
-pub type Errors = BTreeMap<String, Code>;
+/// Field name (or `consent.<purpose>`) and the reason it was rejected: fields in the form's order, then
+/// undeclared fields, then consent. A list rather than a map because the widget focuses the first entry
+/// and because a map would cost the widget its B-tree code.
+pub type Errors = Vec<(String, Code)>;
 
 /// Checks every declared field and the consent ticks against a form's `fields` and `purposes` (borrowed, so
-/// the edge validates straight from its config without copying the form). Values for fields the form does
-/// not declare are rejected, not silently dropped, so an integration that sends `mail` instead of `email`
-/// hears about it.
-pub fn validate(defs: &[FieldDef], purposes: &[Purpose], values: &BTreeMap<String, String>, ticked: &[String]) -> Result<Valid, Errors> {
+/// the edge validates straight from its config without copying the form). `values` are `(name, raw value)`
+/// pairs. Values for fields the form does not declare are rejected, not silently dropped, so an
+/// integration that sends `mail` instead of `email` hears about it.
+pub fn validate(defs: &[FieldDef], purposes: &[Purpose], values: &[(&str, &str)], ticked: &[impl AsRef<str>]) -> Result<Valid, Errors> {
     let mut errors = Errors::new();
-    let mut fields = BTreeMap::new();
+    let mut fields = Vec::new();
     for def in defs {
-        let raw = values.get(&def.name).map_or("", String::as_str);
+        let raw = values.iter().find(|(k, _)| *k == def.name).map_or("", |(_, v)| v);
         match def.check(raw) {
-            Ok(Some(v)) => {
-                fields.insert(def.name.clone(), v);
-            }
+            Ok(Some(v)) => fields.push((def.name.clone(), v)),
             Ok(None) => {}
-            Err(code) => {
-                errors.insert(def.name.clone(), code);
-            }
+            Err(code) => errors.push((def.name.clone(), code)),
         }
     }
-    for name in values.keys() {
-        if !defs.iter().any(|f| &f.name == name) {
-            errors.insert(name.clone(), Code::UnknownField);
+    for (name, _) in values {
+        if !defs.iter().any(|f| f.name == *name) {
+            errors.push(((*name).to_owned(), Code::UnknownField));
         }
     }
-    let consent = match consent::decide(purposes, ticked) {
-        Ok(d) => Some(d),
+    match consent::decide(purposes, ticked) {
+        Ok(consent) if errors.is_empty() => Ok(Valid { fields, consent }),
+        Ok(_) => Err(errors),
         Err(e) => {
             errors.extend(e);
-            None
+            Err(errors)
         }
-    };
-    match consent {
-        Some(consent) if errors.is_empty() => Ok(Valid { fields, consent }),
-        _ => Err(errors),
     }
 }
 
@@ -72,31 +66,31 @@ mod tests {
         PublicForm::from(&def)
     }
 
-    fn values(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {
+    fn owned(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }
 
     #[test]
     fn a_good_submission_is_cleaned() {
         let form = newsletter();
-        let v = validate(&form.fields, &form.consents, &values(&[("email", " ada@example.com "), ("first_name", "")]), &["marketing_email".into()]).unwrap();
-        assert_eq!(v.fields, values(&[("email", "ada@example.com")]));
+        let v = validate(&form.fields, &form.consents, &[("email", " ada@example.com "), ("first_name", "")], &["marketing_email"]).unwrap();
+        assert_eq!(v.fields, owned(&[("email", "ada@example.com")]));
         assert_eq!(v.consent.granted, vec!["marketing_email"]);
     }
 
     #[test]
     fn every_problem_is_reported_at_once() {
         let form = newsletter();
-        let e = validate(&form.fields, &form.consents, &values(&[("email", "ada@"), ("mail", "x"), ("first_name", "A\nB")]), &[]).unwrap_err();
+        let e = validate(&form.fields, &form.consents, &[("email", "ada@"), ("mail", "x"), ("first_name", "A\nB")], &[] as &[&str]).unwrap_err();
+        // Form order first (email before first_name), then the undeclared field, then consent.
         assert_eq!(
             e,
-            [
-                ("consent.marketing_email".to_string(), Code::ConsentRequired),
+            vec![
                 ("email".to_string(), Code::InvalidEmail),
                 ("first_name".to_string(), Code::LineBreak),
                 ("mail".to_string(), Code::UnknownField),
+                ("consent.marketing_email".to_string(), Code::ConsentRequired),
             ]
-            .into()
         );
     }
 }

@@ -60,6 +60,121 @@ pub struct Meta {
     pub elapsed_ms: Option<u64>,
 }
 
+/// A submission as the widget assembles it, from borrowed parts, written straight to the JSON that
+/// [`Submission`] reads.
+///
+/// The widget does not build a [`Submission`]: serializing one would bring a JSON serializer and the
+/// B-tree map code into every page's download (about 20 KB of wasm). This writer is the other half of the
+/// same contract, and the tests parse its output back into a [`Submission`].
+#[derive(Clone, Debug, Default)]
+pub struct Draft<'a> {
+    /// The form's id.
+    pub form: &'a str,
+    /// `(field name, value as typed)`, each name once.
+    pub fields: &'a [(&'a str, &'a str)],
+    /// The ids of the ticked consent purposes.
+    pub consent: &'a [&'a str],
+    /// The page URL.
+    pub page: Option<&'a str>,
+    /// The page's referrer.
+    pub referrer: Option<&'a str>,
+    /// `(utm name without the prefix, value)`, each name once.
+    pub utm: &'a [(&'a str, &'a str)],
+    /// The language the form was shown in.
+    pub lang: Option<Lang>,
+    /// The honeypot's value, if anything was typed into it.
+    pub hp: Option<&'a str>,
+    /// Milliseconds from showing the form to sending it.
+    pub elapsed_ms: u64,
+}
+
+impl Draft<'_> {
+    /// The JSON body for `POST /v1/leads`.
+    pub fn to_json(&self) -> String {
+        let mut out = String::with_capacity(256);
+        out.push_str("{\"form\":");
+        json_string(&mut out, self.form);
+        out.push_str(",\"fields\":");
+        json_object(&mut out, self.fields);
+        out.push_str(",\"consent\":[");
+        for (i, id) in self.consent.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            json_string(&mut out, id);
+        }
+        out.push_str("],\"meta\":{\"utm\":");
+        json_object(&mut out, self.utm);
+        let optional = [("page", self.page), ("referrer", self.referrer), ("lang", self.lang.map(Lang::tag)), ("hp", self.hp)];
+        for (name, value) in optional {
+            if let Some(value) = value {
+                out.push_str(",\"");
+                out.push_str(name);
+                out.push_str("\":");
+                json_string(&mut out, value);
+            }
+        }
+        out.push_str(",\"elapsed_ms\":");
+        decimal(&mut out, self.elapsed_ms);
+        out.push_str("}}");
+        out
+    }
+}
+
+/// Writes `s` as a JSON string: quotes, backslashes and control characters escaped, everything else as is
+/// (JSON text is UTF-8).
+fn json_string(out: &mut String, s: &str) {
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if c < ' ' => {
+                out.push_str("\\u00");
+                out.push(char::from(HEX[c as usize >> 4]));
+                out.push(char::from(HEX[c as usize & 15]));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+}
+
+const HEX: &[u8; 16] = b"0123456789abcdef";
+
+fn json_object(out: &mut String, pairs: &[(&str, &str)]) {
+    out.push('{');
+    for (i, (k, v)) in pairs.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        json_string(out, k);
+        out.push(':');
+        json_string(out, v);
+    }
+    out.push('}');
+}
+
+/// Writes `n` in decimal without `core::fmt`, whose integer formatting the widget would otherwise carry.
+pub fn decimal(out: &mut String, mut n: u64) {
+    let mut digits = [0u8; 20];
+    let mut i = digits.len();
+    loop {
+        i -= 1;
+        digits[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for &d in &digits[i..] {
+        out.push(char::from(d));
+    }
+}
+
 /// `201 Created`: the lead is stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Accepted {
@@ -144,5 +259,60 @@ mod tests {
         let s: Submission = serde_json::from_str(r#"{"form":"newsletter","fields":{"email":"a@b.de"}}"#).unwrap();
         assert_eq!(s.form, "newsletter");
         assert!(s.consent.is_empty() && s.meta == Meta::default());
+    }
+
+    #[test]
+    fn a_draft_is_the_submission_it_describes() {
+        let fields = [("email", "ada@example.com"), ("note", "Zeile 1\n\"Zitat\" \\ Tab\t\u{1} Ümlaut 😀")];
+        let utm = [("source", "news&letter"), ("campaign", "q4")];
+        let draft = Draft {
+            form: "newsletter",
+            fields: &fields,
+            consent: &["marketing_email", "giveaway_rules"],
+            page: Some("https://shop.example/?a=1&b=\"2\""),
+            referrer: None,
+            utm: &utm,
+            lang: Some(Lang::De),
+            hp: Some("bot"),
+            elapsed_ms: 18_446_744_073_709_551_615,
+        };
+        let parsed: Submission = serde_json::from_str(&draft.to_json()).unwrap();
+        let owned = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
+        assert_eq!(
+            parsed,
+            Submission {
+                form: "newsletter".into(),
+                fields: owned(&fields),
+                consent: vec!["marketing_email".into(), "giveaway_rules".into()],
+                meta: Meta {
+                    page: Some("https://shop.example/?a=1&b=\"2\"".into()),
+                    referrer: None,
+                    utm: owned(&utm),
+                    lang: Some(Lang::De),
+                    hp: Some("bot".into()),
+                    elapsed_ms: Some(u64::MAX),
+                },
+            }
+        );
+    }
+
+    #[test]
+    fn an_empty_draft_is_valid_json() {
+        let parsed: Submission = serde_json::from_str(&Draft::default().to_json()).unwrap();
+        assert_eq!(parsed.meta.elapsed_ms, Some(0));
+        assert!(parsed.fields.is_empty() && parsed.consent.is_empty());
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_survives_the_round_trip(key in "\\PC{0,12}", value in "(?s).{0,40}", n in proptest::prelude::any::<u64>()) {
+            let fields = [(key.as_str(), value.as_str())];
+            let draft = Draft { form: &value, fields: &fields, hp: Some(&key), elapsed_ms: n, ..Draft::default() };
+            let parsed: Submission = serde_json::from_str(&draft.to_json()).unwrap();
+            proptest::prop_assert_eq!(&parsed.form, &value);
+            proptest::prop_assert_eq!(parsed.fields.get(&key), Some(&value));
+            proptest::prop_assert_eq!(parsed.meta.hp.as_deref(), Some(key.as_str()));
+            proptest::prop_assert_eq!(parsed.meta.elapsed_ms, Some(n));
+        }
     }
 }

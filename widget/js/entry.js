@@ -6,7 +6,10 @@
 // `document.currentScript` is read synchronously, before the first await, because it is only set while
 // the script runs.
 import init, { mount } from "../../target/widget/pkg/widget.js";
-import wasm from "../../target/widget/pkg/widget_bg.wasm";
+
+// The build replaces LEADGATE_WASM with the wasm module as a string of one character per byte
+// (`byte_string` in xtask/src/compile.rs): it compresses far better than base64.
+const wasm = Uint8Array.from(LEADGATE_WASM, (c) => c.charCodeAt(0));
 
 const config = __leadgate;
 const script = document.currentScript;

@@ -4,7 +4,6 @@
 //! shared 2-core machine without pulling criterion's dependency tree into the workspace.
 
 use shared::form::{FormDef, PublicForm};
-use std::collections::BTreeMap;
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -48,14 +47,11 @@ pub fn run() {
     }))
     .expect("bench form");
     let form = PublicForm::from(&def);
-    let values: BTreeMap<String, String> = [
+    let values = [
         ("email", "ada.lovelace@example.co.uk"), ("first_name", "Ada"), ("last_name", "Lovelace"), ("company", "Analytical Engines Ltd"),
         ("job_title", "Head of Research"), ("phone", "+44 (0)20 7946 0958"), ("decision_maker", "true"), ("timeframe", "q1"),
-    ]
-    .into_iter()
-    .map(|(k, v)| (k.to_string(), v.to_string()))
-    .collect();
-    let consent = vec!["marketing_email".to_string()];
+    ];
+    let consent = ["marketing_email"];
     let full = time(20_000, || {
         let _ = black_box(shared::validation::validate(black_box(&form.fields), black_box(&form.consents), black_box(&values), black_box(&consent)));
     });

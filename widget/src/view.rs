@@ -73,8 +73,9 @@ impl View {
         let sheet = web_sys::CssStyleSheet::new()?;
         sheet.replace_sync(CSS)?;
         root.set_adopted_style_sheets(&js_sys::Array::of1(&sheet));
-        let closes = form.giveaway.as_ref().and_then(|g| shared::time::parse(&g.ends_at)).map(|ms| {
-            let date = js_sys::Date::new(&JsValue::from_f64(ms as f64));
+        // The browser parses the end date (RFC 3339 or a plain date, which the config check guarantees) and
+        // writes it the visitor's way; `shared::time` would add its parser to the download for this alone.
+        let closes = form.giveaway.as_ref().map(|g| js_sys::Date::new(&JsValue::from_str(&g.ends_at))).filter(|d| !d.get_time().is_nan()).map(|date| {
             String::from(date.to_locale_date_string(lang.tag(), &JsValue::UNDEFINED))
         });
         root.set_inner_html(&template::render(&form, lang, closes.as_deref()));

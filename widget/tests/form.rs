@@ -109,3 +109,113 @@ fn dropping_the_handle_removes_the_listeners() {
     email.dispatch_event(&web_sys::Event::new("blur").unwrap()).unwrap();
     assert!(email.get_attribute("aria-invalid").is_none(), "no listener ran after unmounting");
 }
+
+/// Replaces the page's `fetch` with one that answers every request with `status` and the JSON `body`, the way
+/// the collector would, and records each request's URL, body and idempotency key in `__lgRequests`.
+/// Returns the original `fetch`, to be put back with [`restore_fetch`].
+fn answer_with(status: u16, body: &str) -> wasm_bindgen::JsValue {
+    let window = web_sys::window().unwrap();
+    let original = js_sys::Reflect::get(&window, &"fetch".into()).unwrap();
+    let stub = js_sys::Function::new_with_args(
+        "url, init",
+        &format!(
+            "(window.__lgRequests = window.__lgRequests || []).push([url, init.body, init.headers.get('Idempotency-Key')]);\
+             return Promise.resolve(new Response({body:?}, {{status: {status}, headers: {{'Content-Type': 'application/json'}}}}));"
+        ),
+    );
+    js_sys::Reflect::set(&window, &"fetch".into(), &stub).unwrap();
+    js_sys::Reflect::set(&window, &"__lgRequests".into(), &js_sys::Array::new()).unwrap();
+    original
+}
+
+fn restore_fetch(original: &wasm_bindgen::JsValue) {
+    js_sys::Reflect::set(&web_sys::window().unwrap(), &"fetch".into(), original).unwrap();
+}
+
+fn requests() -> js_sys::Array {
+    js_sys::Reflect::get(&web_sys::window().unwrap(), &"__lgRequests".into()).unwrap().unchecked_into()
+}
+
+/// Waits (up to 3 s, in 10 ms steps) until `done` holds: the submission runs through real promises.
+async fn until(what: &str, mut done: impl FnMut() -> bool) {
+    for _ in 0..300 {
+        if done() {
+            return;
+        }
+        let tick = js_sys::Promise::new(&mut |resolve, _| {
+            web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, 10).unwrap();
+        });
+        wasm_bindgen_futures::JsFuture::from(tick).await.unwrap();
+    }
+    panic!("{what} did not happen within 3 s");
+}
+
+/// Fills the newsletter form with valid values and sends it.
+fn fill_and_send(root: &ShadowRoot) {
+    q(root, "#lg-f-email").unchecked_into::<HtmlInputElement>().set_value("ada@example.com");
+    q(root, "#lg-consent-marketing_email").unchecked_into::<HtmlInputElement>().set_checked(true);
+    q(root, "button").unchecked_into::<HtmlElement>().click();
+}
+
+fn status_text(root: &ShadowRoot) -> String {
+    q(root, "[role=status]").text_content().unwrap_or_default()
+}
+
+#[wasm_bindgen_test]
+async fn field_errors_from_the_collector_are_shown_on_their_fields() {
+    // The collector can know more than the page (a stale form, a rule changed since the script was cached):
+    // its per-field answer must land on the field, in the form's language, with focus there.
+    let body = r#"{"error":{"code":"validation_failed","message":"Bitte prüfen Sie die markierten Felder.","fields":{"email":[{"code":"invalid_email","message":"Bitte geben Sie eine gültige E-Mail-Adresse ein."}]}}}"#;
+    let original = answer_with(400, body);
+    let (_m, root) = mount(NEWSLETTER, Some("de"));
+    fill_and_send(&root);
+    until("the error summary", || status_text(&root) == "Bitte prüfen Sie die markierten Felder.").await;
+    restore_fetch(&original);
+    let email = q(&root, "#lg-f-email");
+    assert_eq!(email.get_attribute("aria-invalid").as_deref(), Some("true"));
+    assert_eq!(email.get_attribute("aria-describedby").as_deref(), Some("lg-f-email-e"));
+    assert_eq!(q(&root, "#lg-f-email-e").text_content().as_deref(), Some(shared::Code::InvalidEmail.message(shared::Lang::De)));
+    assert_eq!(root.active_element().map(|e| e.id()).as_deref(), Some("lg-f-email"));
+    assert_eq!(q(&root, "[role=status]").get_attribute("class").as_deref(), Some("s err"));
+    assert!(q(&root, "button").get_attribute("disabled").is_none(), "the visitor can correct and resend");
+    assert!(q(&root, "form").get_attribute("hidden").is_none());
+    let sent = requests();
+    assert_eq!(sent.length(), 1, "a 4xx is not retried");
+    let request = js_sys::Array::from(&sent.get(0));
+    assert_eq!(request.get(0).as_string().as_deref(), Some("http://127.0.0.1:9/v1/leads"));
+    let json = js_sys::JSON::parse(&request.get(1).as_string().unwrap()).unwrap();
+    let fields = js_sys::Reflect::get(&json, &"fields".into()).unwrap();
+    assert_eq!(js_sys::Reflect::get(&fields, &"email".into()).unwrap().as_string().as_deref(), Some("ada@example.com"));
+    assert_eq!(js_sys::Reflect::get(&json, &"consent".into()).unwrap().unchecked_into::<js_sys::Array>().get(0).as_string().as_deref(), Some("marketing_email"));
+    assert_eq!(request.get(2).as_string().map(|k| k.len()), Some(32), "an idempotency key goes along");
+}
+
+#[wasm_bindgen_test]
+async fn an_error_without_fields_is_announced_and_the_next_attempt_gets_a_new_key() {
+    let body = r#"{"error":{"code":"already_entered","message":"This email address has already entered this giveaway: one entry per person."}}"#;
+    let original = answer_with(409, body);
+    let (_m, root) = mount(NEWSLETTER, Some("en"));
+    fill_and_send(&root);
+    until("the announcement", || status_text(&root).starts_with("This email address has already entered")).await;
+    assert!(q(&root, "#lg-f-email").get_attribute("aria-invalid").is_none(), "no field is blamed");
+    q(&root, "button").unchecked_into::<HtmlElement>().click();
+    until("the second request", || requests().length() == 2).await;
+    restore_fetch(&original);
+    let key = |i: u32| js_sys::Array::from(&requests().get(i)).get(2).as_string();
+    assert_ne!(key(0), key(1), "a rejected submission is not retried under its old key");
+}
+
+#[wasm_bindgen_test]
+async fn success_hides_the_form_and_offers_the_download() {
+    let json = r#"{"id":"gate","kind":"download_gate","fields":[{"name":"email","required":true}],
+      "consents":[{"id":"marketing_email","required":true,"text":{"en":"Send me news."}}]}"#;
+    let original = answer_with(201, r#"{"id":"l1","status":"new","download_url":"https://c.example/v1/download/t?a=1&b=2"}"#);
+    let (_m, root) = mount(json, Some("en"));
+    fill_and_send(&root);
+    until("the thanks", || status_text(&root).starts_with("Thank you! Your download is ready.")).await;
+    restore_fetch(&original);
+    assert_eq!(q(&root, "form").get_attribute("hidden").as_deref(), Some(""));
+    let link = q(&root, "[role=status] a");
+    assert_eq!(link.get_attribute("href").as_deref(), Some("https://c.example/v1/download/t?a=1&b=2"));
+    assert_eq!(link.text_content().as_deref(), Some("Download now"));
+}

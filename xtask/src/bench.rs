@@ -1,9 +1,13 @@
-//! `cargo xtask bench`: nanoseconds per email check and per full lead validation, natively.
+//! `cargo xtask bench`: nanoseconds per email check and per full lead validation, natively; then the time a
+//! page takes to show the form in Chromium, against the same form in plain JavaScript.
 //!
 //! A plain harness: warm up, then time batches and report the median batch, which is stable enough on a
 //! shared 2-core machine without pulling criterion's dependency tree into the workspace.
 
-use shared::form::{FormDef, PublicForm};
+use crate::compile::widget_bundle;
+use crate::tools::node;
+use crate::{root, Result};
+use shared::form::{FormDef, FormsConfig, PublicForm};
 use std::hint::black_box;
 use std::time::Instant;
 
@@ -56,4 +60,16 @@ pub fn run() {
         let _ = black_box(shared::validation::validate(black_box(&form.fields), black_box(&form.consents), black_box(&values), black_box(&consent)));
     });
     println!("full lead validation (8 fields, 1 consent): {full:.0} ns");
+}
+
+/// Writes the demo newsletter's embed script (as the collector serves it) and times it in Chromium with
+/// `xtask/js/render-bench.mjs`: median of 20 fresh loads, alternating with a plain-JavaScript form.
+pub fn render(forms: &FormsConfig) -> Result {
+    let form = forms.forms.iter().find(|f| f.id == "newsletter").or(forms.forms.first()).ok_or("the config has no forms")?;
+    let bundle = std::fs::read_to_string(widget_bundle()).map_err(|e| e.to_string())?;
+    let script = edge::embed::script(&bundle, &PublicForm::from(form), "http://127.0.0.1:9");
+    let path = root().join("target/bench/embed.js");
+    std::fs::create_dir_all(path.parent().expect("a file has a folder")).map_err(|e| e.to_string())?;
+    std::fs::write(&path, script).map_err(|e| e.to_string())?;
+    node(&["xtask/js/render-bench.mjs", &path.to_string_lossy()], &[])
 }

@@ -1,0 +1,94 @@
+//! `cargo xtask bench`, part two: how long a page takes to show the Leadgate form, against the same form
+//! written in plain JavaScript, in the same Debian Chromium run (median of 20 loads each).
+//
+// Usage: node xtask/js/render-bench.mjs <embed-script.js>
+// Each load is a fresh browser context with caching off, so every run downloads, compiles and renders.
+// The time is taken inside the page: a hook installed before any form script watches every shadow root
+// and notes `performance.now()` (milliseconds since navigation start) when a submit button appears in it.
+import { readFileSync } from "node:fs";
+import http from "node:http";
+import { chromium } from "playwright-core";
+
+const LOADS = 20;
+const embed = readFileSync(process.argv[2]);
+
+const hook = `<script>
+(() => {
+  const attach = Element.prototype.attachShadow;
+  Element.prototype.attachShadow = function (init) {
+    const root = attach.call(this, init);
+    const seen = () => { if (!window.__shown && root.querySelector("button")) window.__shown = performance.now(); };
+    new MutationObserver(seen).observe(root, { childList: true, subtree: true });
+    return root;
+  };
+})();
+</script>`;
+const page = (script) => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bench</title>${hook}</head>
+<body><h1>Newsletter</h1><p>Monthly notes on lead generation.</p><script src="${script}" async></script></body></html>`;
+
+// The baseline: the same newsletter form (labelled email field, consent box, live region, shadow root,
+// constructed stylesheet, validation on submit) as a careful hand-written script would build it.
+const plain = `(() => {
+  const css = ":host{all:initial;display:block}.lg{display:grid;gap:14px;font-family:system-ui,sans-serif;max-width:32rem;padding:20px;border:1px solid #c4c7c5;border-radius:10px}.f{display:grid;gap:4px}label{font-weight:600}input:not([type=checkbox]){font:inherit;padding:10px 12px;border:1px solid #747775;border-radius:6px}.c{display:grid;grid-template-columns:auto 1fr;gap:4px 10px}.e{color:#b3261e;margin:0}.e:empty{display:none}button{font:inherit;font-weight:600;padding:12px 18px;border:0;border-radius:6px;background:#0b57d0;color:#fff}";
+  const host = document.createElement("div");
+  document.currentScript.before(host);
+  const root = host.attachShadow({ mode: "open" });
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(css);
+  root.adoptedStyleSheets = [sheet];
+  root.innerHTML = '<div class="lg" lang="en"><form novalidate><div class="f"><label for="e">Email</label><input id="e" name="email" type="email" autocomplete="email" aria-required="true"><p class="e" id="e-e"></p></div><div class="c"><input id="c" type="checkbox" aria-required="true"><label for="c">Send me the newsletter.</label><p class="e" id="c-e"></p></div><button type="submit">Subscribe</button></form><p class="s" role="status" aria-live="polite"></p></div>';
+  const form = root.querySelector("form");
+  form.addEventListener("submit", (ev) => {
+    ev.preventDefault();
+    const email = root.getElementById("e");
+    const ok = /^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$/.test(email.value.trim());
+    email.toggleAttribute("aria-invalid", !ok);
+    root.getElementById("e-e").textContent = ok ? "" : "Please enter a valid email address.";
+    if (ok) fetch("/v1/leads", { method: "POST", body: JSON.stringify({ email: email.value }) });
+  });
+})();`;
+
+const files = {
+  "/leadgate.html": ["text/html", page("/leadgate.js")],
+  "/plain.html": ["text/html", page("/plain.js")],
+  "/leadgate.js": ["text/javascript", embed],
+  "/plain.js": ["text/javascript", plain],
+};
+const server = http.createServer((req, res) => {
+  const file = files[new URL(req.url, "http://x").pathname];
+  if (!file) return res.writeHead(404).end();
+  res.writeHead(200, { "content-type": `${file[0]}; charset=utf-8`, "cache-control": "no-store" });
+  res.end(file[1]);
+});
+await new Promise((r) => server.listen(0, "127.0.0.1", r));
+const base = `http://127.0.0.1:${server.address().port}`;
+const browser = await chromium.launch({
+  executablePath: "/usr/bin/chromium",
+  args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
+});
+
+async function load(path) {
+  const context = await browser.newContext();
+  const tab = await context.newPage();
+  await tab.goto(base + path);
+  const shown = await (await tab.waitForFunction(() => window.__shown, null, { timeout: 10_000 })).jsonValue();
+  await context.close();
+  return shown;
+}
+
+const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+const times = { leadgate: [], plain: [] };
+// One warm-up load each (starting Chromium's processes), then the two alternate so drift hits both alike.
+await load("/leadgate.html");
+await load("/plain.html");
+for (let i = 0; i < LOADS; i++) {
+  times.leadgate.push(await load("/leadgate.html"));
+  times.plain.push(await load("/plain.html"));
+}
+await browser.close();
+server.close();
+const fmt = (xs) => `median ${median(xs).toFixed(1)} ms (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`;
+console.log(`form shown after navigation start, ${LOADS} loads each, ${embed.length} bytes of embed script:`);
+console.log(`  leadgate widget (wasm): ${fmt(times.leadgate)}`);
+console.log(`  plain JavaScript form:  ${fmt(times.plain)}`);
+console.log(`  difference of medians:  ${(median(times.leadgate) - median(times.plain)).toFixed(1)} ms`);

@@ -1,11 +1,12 @@
 //! The Worker's entry points and route table: thin glue between the Workers runtime and the pure modules.
 
+use crate::crm::{self, Outbound};
 use crate::outbox::{self, Delivery, Outcome, State};
 use crate::webhook::{self, EventType};
 use crate::{admin, embed, export, id, intake, page, pseudonym, store, Error};
 use futures_util::future::{select, Either};
 use serde_json::json;
-use shared::form::{FormKind, FormsConfig, PublicForm};
+use shared::form::{Adapter, FormKind, FormsConfig, PublicForm};
 use shared::lead::Lead;
 use shared::wire::Submission;
 use shared::Lang;
@@ -310,8 +311,13 @@ async fn spam_stats(req: &Request, env: &Env) -> Result<Response, Error> {
 }
 
 /// One pending delivery of an event per endpoint.
+/// One pending delivery per endpoint that takes `event` (a CRM adapter may not: see `crm::accepts`).
 fn outbox_entries(endpoints: &[shared::form::Endpoint], lead: &str, form: &str, event: EventType, payload: &str, now: u64) -> Vec<Delivery> {
-    endpoints.iter().map(|ep| Delivery::pending(id::new("msg_", now, random()), lead, form, &ep.id, event.as_str(), payload, now)).collect()
+    endpoints
+        .iter()
+        .filter(|ep| crm::accepts(ep.adapter, event))
+        .map(|ep| Delivery::pending(id::new("msg_", now, random()), lead, form, &ep.id, event.as_str(), payload, now))
+        .collect()
 }
 
 /// Makes one delivery attempt and records its outcome. Never fails: every problem is written into the
@@ -358,40 +364,92 @@ async fn record(kv: &worker::kv::KvStore, d: &Delivery) {
 
 /// Sends a delivery; `Ok((status, retry-after seconds))` when the endpoint answered, `Err(reason)` otherwise.
 async fn send(env: &Env, endpoint: &shared::form::Endpoint, d: &Delivery, now_ms: u64) -> Result<(u16, Option<u64>), String> {
-    let secrets = secret(env, &endpoint.secret).ok_or_else(|| format!("secret {} is not set", endpoint.secret))?;
-    let secrets = webhook::parse_secrets(&secrets).map_err(|e| e.log_line().unwrap_or_default())?;
-    let timestamp = now_ms / 1000;
-    let headers = Headers::new();
-    let set = |k: &str, v: &str| headers.set(k, v).map_err(|e| e.to_string());
-    set("Content-Type", "application/json")?;
-    set("User-Agent", "Leadgate-Webhooks/1")?;
-    set("webhook-id", &d.id)?;
-    set("webhook-timestamp", &timestamp.to_string())?;
-    set("webhook-signature", &webhook::signature_header(&secrets, &d.id, timestamp, &d.payload))?;
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(d.payload.clone().into()));
-    // Redirects are not followed: a 3xx is the endpoint's problem to fix and counts as a failed attempt.
-    init.with_redirect(worker::RequestRedirect::Manual);
-    let request = Request::new_with_init(&endpoint.url, &init).map_err(|e| e.to_string())?;
     let timeout_ms = endpoint.timeout_ms.unwrap_or(DELIVERY_TIMEOUT_MS);
+    let lead = || -> Result<Lead, String> {
+        let event: serde_json::Value = serde_json::from_str(&d.payload).map_err(|e| format!("stored payload unreadable: {e}"))?;
+        serde_json::from_value(event["data"].clone()).map_err(|e| format!("stored payload has no lead: {e}"))
+    };
+    let answer = match endpoint.adapter {
+        Adapter::Standard => {
+            let secrets = secret(env, &endpoint.secret).ok_or_else(|| format!("secret {} is not set", endpoint.secret))?;
+            let secrets = webhook::parse_secrets(&secrets).map_err(|e| e.log_line().unwrap_or_default())?;
+            let timestamp = now_ms / 1000;
+            let headers = vec![
+                ("Content-Type", "application/json".to_owned()),
+                ("webhook-id", d.id.clone()),
+                ("webhook-timestamp", timestamp.to_string()),
+                ("webhook-signature", webhook::signature_header(&secrets, &d.id, timestamp, &d.payload)),
+            ];
+            call(&Outbound { method: "POST", url: endpoint.url.clone(), headers, body: Some(d.payload.clone()) }, timeout_ms).await?
+        }
+        Adapter::Hubspot => call(&crm::hubspot(endpoint, &lead()?, now_ms), timeout_ms).await?,
+        Adapter::Salesforce => call(&crm::salesforce(endpoint, &lead()?), timeout_ms).await?,
+        Adapter::Pipedrive => {
+            let name = endpoint.token.as_deref().unwrap_or_default();
+            let token = secret(env, name).ok_or_else(|| format!("secret {name} is not set"))?;
+            let lead = lead()?;
+            // Each step that fails ends the attempt with its status; the next attempt starts with the search
+            // again, so a person created before a failure is found rather than created twice.
+            let found = call(&crm::pipedrive::find_person(endpoint, &token, &lead), timeout_ms).await?;
+            if !(200..300).contains(&found.status) {
+                return Ok((found.status, found.retry_after));
+            }
+            let person = match crm::pipedrive::found(&found.body) {
+                Some(id) => id,
+                None => {
+                    let created = call(&crm::pipedrive::create_person(endpoint, &token, &lead), timeout_ms).await?;
+                    if !(200..300).contains(&created.status) {
+                        return Ok((created.status, created.retry_after));
+                    }
+                    crm::pipedrive::created(&created.body).ok_or("Pipedrive created a person but sent no id")?
+                }
+            };
+            call(&crm::pipedrive::create_lead(endpoint, &token, &lead, person), timeout_ms).await?
+        }
+    };
+    Ok((answer.status, answer.retry_after))
+}
+
+/// What an endpoint answered.
+struct Reply {
+    status: u16,
+    retry_after: Option<u64>,
+    body: String,
+}
+
+/// Sends one request with a timeout; redirects are not followed (a 3xx is the endpoint's problem to fix and
+/// counts as a failed attempt).
+async fn call(out: &Outbound, timeout_ms: u64) -> Result<Reply, String> {
+    let headers = Headers::new();
+    headers.set("User-Agent", "Leadgate-Webhooks/1").map_err(|e| e.to_string())?;
+    for (k, v) in &out.headers {
+        headers.set(k, v).map_err(|e| e.to_string())?;
+    }
+    let mut init = RequestInit::new();
+    let method = if out.method == "GET" { Method::Get } else { Method::Post };
+    init.with_method(method).with_headers(headers).with_body(out.body.clone().map(Into::into));
+    init.with_redirect(worker::RequestRedirect::Manual);
+    let request = Request::new_with_init(&out.url, &init).map_err(|e| e.to_string())?;
     let controller = worker::AbortController::default();
     let signal = controller.signal();
     let fetch = Fetch::Request(request);
-    let call = Box::pin(fetch.send_with_signal(&signal));
+    let work = Box::pin(async {
+        let mut resp = fetch.send_with_signal(&signal).await?;
+        let retry_after = resp.headers().get("Retry-After").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+        // Only Pipedrive's answers are read; a body that cannot be read is simply empty.
+        let body = resp.text().await.unwrap_or_default();
+        Ok::<_, worker::Error>(Reply { status: resp.status_code(), retry_after, body })
+    });
     let timeout = Box::pin(worker::Delay::from(Duration::from_millis(timeout_ms)));
-    let outcome = select(call, timeout).await;
-    let result = match outcome {
-        Either::Left((Ok(resp), _)) => {
-            let retry_after = resp.headers().get("Retry-After").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
-            Ok((resp.status_code(), retry_after))
-        }
+    let outcome = select(work, timeout).await;
+    match outcome {
+        Either::Left((Ok(reply), _)) => Ok(reply),
         Either::Left((Err(e), _)) => Err(format!("network error: {e}")),
         Either::Right(_) => {
             controller.abort();
             Err(format!("timeout after {timeout_ms} ms"))
         }
-    };
-    result
+    }
 }
 
 /// Retries pending deliveries that are due (the cron trigger runs this every minute), sharing the run's
@@ -593,7 +651,9 @@ async fn erase(req: &Request, env: &Env, ctx: &Context, id: &str) -> Result<Resp
             attempt(&env2, &mut d).await;
         }
     });
-    json_response(&json!({"id": lead.id, "erased": true, "deliveries_deleted": old.len()}), 200)
+    // CRMs reached through a form-submission API cannot be told to delete: the owner must do it there.
+    let manual: Vec<&str> = endpoints.iter().filter(|e| !crm::accepts(e.adapter, EventType::LeadErased)).map(|e| e.id.as_str()).collect();
+    json_response(&json!({"id": lead.id, "erased": true, "deliveries_deleted": old.len(), "erase_by_hand_in": manual}), 200)
 }
 
 /// Every lead matching the `form` and `status` filters, reading all pages (for the CSV export).

@@ -6,6 +6,7 @@
 //! runtime (KV, outbound fetch, clock, randomness) and turns [`Error`] into responses in one place.
 
 pub mod admin;
+pub mod crm;
 pub mod embed;
 pub mod error;
 pub mod export;

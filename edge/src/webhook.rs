@@ -11,10 +11,12 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::Serialize;
 use sha2::Sha256;
+use shared::form::FormDef;
 use shared::lead::Lead;
 
-/// The payload version; bump on any breaking change to `data`.
-pub const PAYLOAD_VERSION: u32 = 1;
+/// The payload version; bump on any breaking change to `data`. Version 2 replaced `consent_history` with
+/// `consent_changes`.
+pub const PAYLOAD_VERSION: u32 = 2;
 
 /// What happened to a lead.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -41,25 +43,74 @@ impl EventType {
     }
 }
 
-/// The body of a delivery: `{"type", "timestamp", "version", "data"}`.
-#[derive(Serialize)]
-pub struct Payload<'a> {
-    /// The event type.
-    #[serde(rename = "type")]
-    pub kind: EventType,
-    /// When the event happened (RFC 3339).
-    pub timestamp: &'a str,
-    /// The payload version.
-    pub version: u32,
-    /// The lead, with its consent record, source, score and stage.
-    pub data: &'a Lead,
+/// Serialises the payload for a lead event: `{"type", "timestamp", "version", "data"}`, where `data` is the
+/// lead with its current consent record, source, score and stage. Earlier consent records stay in the
+/// collector (the admin API shows them, Art. 15); `data.consent_changes` counts them, which keeps every
+/// event of a lead the same size however often it resubmits.
+pub fn payload(kind: EventType, timestamp: &str, lead: &Lead) -> String {
+    let mut data = serde_json::to_value(lead).expect("a lead always serialises");
+    if let Some(fields) = data.as_object_mut() {
+        fields.remove("consent_history");
+        fields.insert("consent_changes".into(), lead.consent_history.len().into());
+    }
+    serde_json::json!({"type": kind, "timestamp": timestamp, "version": PAYLOAD_VERSION, "data": data}).to_string()
 }
 
-/// Serialises the payload for a lead event.
-pub fn payload(kind: EventType, timestamp: &str, lead: &Lead) -> String {
-    serde_json::to_string(&Payload { kind, timestamp, version: PAYLOAD_VERSION, data: lead })
-        .expect("a lead always serialises")
+/// The most an event of `form` can weigh, in bytes: a lead with every field at its length cap in two-byte
+/// characters, every purpose granted, the longest page URL, referrer and UTM tags the intake accepts.
+/// `cargo xtask` refuses a config whose forms could exceed [`MAX_PAYLOAD_BYTES`].
+pub fn largest_event(form: &FormDef) -> usize {
+    use shared::field::FieldType;
+    let long = |n: usize| "ü".repeat(n);
+    let fields: std::collections::BTreeMap<String, String> = form
+        .fields
+        .iter()
+        .map(|f| {
+            let max = f.max_chars();
+            let value = match f.kind() {
+                FieldType::Email => ["a".repeat(64), "@".into(), "b".repeat(max.saturating_sub(65))].concat(),
+                FieldType::Phone => "+".to_owned() + &"1".repeat(15),
+                FieldType::Checkbox => "false".into(),
+                FieldType::Number => "-".to_owned() + &"9".repeat(30),
+                FieldType::Select => f.options.iter().map(|o| o.value.clone()).max_by_key(String::len).unwrap_or_default(),
+                FieldType::Url => "https://".to_owned() + &long(max),
+                FieldType::Text | FieldType::Textarea => long(max),
+            };
+            (f.name.clone(), value)
+        })
+        .collect();
+    let decision = shared::consent::Decision { granted: form.consents.iter().map(|p| p.id.clone()).collect(), refused: Vec::new() };
+    let url = |n: usize| "https://x.example/".to_owned() + &"a".repeat(n - 18);
+    let utm: std::collections::BTreeMap<_, _> = (0..10).map(|i| (format!("{i:0>50}"), long(shared::wire::UTM_VALUE_MAX))).collect();
+    let engagement = shared::score::Engagement { submissions: 1_000_000, ..Default::default() };
+    // The consent texts are recorded in the language shown; either may be the longer one.
+    [shared::Lang::En, shared::Lang::De]
+        .into_iter()
+        .map(|lang| {
+            let now = "2026-01-01T00:00:00.000Z".to_owned();
+            let consent = shared::consent::ConsentRecord::new(&form.consents, &decision, lang, now.clone(), Some(url(2048)), Some("c".repeat(43)));
+            let lead = Lead {
+                id: "0".repeat(26),
+                form: form.id.clone(),
+                kind: form.kind,
+                status: shared::lead::Status::New,
+                created_at: now.clone(),
+                updated_at: now.clone(),
+                score: shared::score::score(&form.scoring, form.kind, &fields, engagement),
+                fields: fields.clone(),
+                consent,
+                consent_history: Vec::new(),
+                source: shared::lead::Source { page: Some(url(2048)), referrer: Some(url(2048)), utm: utm.clone() },
+                engagement,
+            };
+            payload(EventType::LeadUpdated, &now, &lead).len()
+        })
+        .max()
+        .unwrap_or(0)
 }
+
+/// The promise to receivers: no event is larger than this.
+pub const MAX_PAYLOAD_BYTES: usize = 20 * 1024;
 
 /// The payload announcing an erasure: no personal data, only what a CRM needs to find and delete the lead.
 pub fn erased_payload(timestamp: &str, id: &str, form: &str) -> String {

@@ -91,6 +91,39 @@ pub struct Endpoint {
     #[serde(default)]
     #[cfg_attr(feature = "server", validate(range(min = 100, max = 60000)))]
     pub timeout_ms: Option<u64>,
+    /// What the endpoint speaks: a Standard Webhooks receiver (the default) or a CRM's own intake API.
+    #[serde(default)]
+    pub adapter: Adapter,
+    /// Field mapping for CRM adapters: our field name to the CRM's. Added to the adapter's defaults; an
+    /// empty name leaves a field out. Fields mapped nowhere are not sent to a CRM.
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(length(max = 60)))]
+    pub map: std::collections::BTreeMap<String, String>,
+    /// HubSpot: the subscription type id for each consent purpose, for `legalConsentOptions`.
+    #[serde(default)]
+    pub subscriptions: std::collections::BTreeMap<String, u64>,
+    /// Salesforce: the organisation id (`oid`) Web-to-Lead needs.
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(length(min = 1, max = 64)))]
+    pub oid: Option<String>,
+    /// Pipedrive: the name of the environment secret holding the API token (never the token itself).
+    #[serde(default)]
+    pub token: Option<String>,
+}
+
+/// The protocol of a delivery endpoint.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Adapter {
+    /// Our event JSON with Standard Webhooks signatures; what Zapier and Make catch hooks take too.
+    #[default]
+    Standard,
+    /// HubSpot Forms API v3 submission (`url` is the form's submit URL with portal id and form GUID).
+    Hubspot,
+    /// Salesforce Web-to-Lead form post (`url` is the Web-to-Lead servlet, `oid` the organisation).
+    Salesforce,
+    /// Pipedrive: find or create the person, then create a lead (`url` is the company's API base).
+    Pipedrive,
 }
 
 fn default_secret_name() -> String {
@@ -355,8 +388,18 @@ impl FormsConfig {
                 if !is_http_url(&hook.url) {
                     push(hat(".url"), "use an http(s) URL");
                 }
-                if hook.secret.is_empty() || !hook.secret.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_') {
+                if !is_secret_name(&hook.secret) {
                     push(hat(".secret"), "name an environment secret in UPPER_SNAKE_CASE, not the secret itself");
+                }
+                match hook.adapter {
+                    Adapter::Salesforce if hook.oid.is_none() => push(hat(".oid"), "Salesforce Web-to-Lead needs your organisation id (oid)"),
+                    Adapter::Pipedrive if !hook.token.as_deref().is_some_and(is_secret_name) => {
+                        push(hat(".token"), "name the environment secret holding the Pipedrive API token, in UPPER_SNAKE_CASE")
+                    }
+                    _ => {}
+                }
+                if hook.map.keys().any(|k| !form.fields.iter().any(|f| &f.name == k)) {
+                    push(hat(".map"), "map only fields this form declares");
                 }
             }
         }
@@ -400,6 +443,10 @@ fn flatten_validation(prefix: &str, errors: &validator::ValidationErrors, out: &
             }
         }
     }
+}
+
+fn is_secret_name(s: &str) -> bool {
+    !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
 fn is_slug(s: &str) -> bool {
@@ -459,7 +506,18 @@ mod tests {
     #[test]
     fn static_limits_come_from_the_validator_derive() {
         let mut f = form(&[]);
-        f.webhooks = vec![Endpoint { id: "crm".into(), url: "not a url".into(), secret: "WEBHOOK_SECRET".into(), schedule: None, timeout_ms: Some(5) }];
+        f.webhooks = vec![Endpoint {
+            id: "crm".into(),
+            url: "not a url".into(),
+            secret: "WEBHOOK_SECRET".into(),
+            schedule: None,
+            timeout_ms: Some(5),
+            adapter: Adapter::Salesforce,
+            map: [("fax".to_string(), "fax".to_string())].into(),
+            subscriptions: Default::default(),
+            oid: None,
+            token: None,
+        }];
         f.consents = (0..11)
             .map(|i| Purpose { id: format!("p{i}"), required: false, text: Texts { en: Some("x".into()), de: None }, version: 1, basis: Default::default() })
             .collect();
@@ -467,6 +525,8 @@ mod tests {
         assert!(problems.contains(&("forms[0].consents".into(), "must have 0 to 10 entries or characters".into())), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].url" && m == "not a valid URL"), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].timeout_ms" && m == "must be between 100 and 60000"), "{problems:?}");
+        assert!(problems.iter().any(|(p, _)| p == "forms[0] (newsletter).webhooks[0] (crm).oid"), "{problems:?}");
+        assert!(problems.iter().any(|(p, _)| p == "forms[0] (newsletter).webhooks[0] (crm).map"), "{problems:?}");
     }
 
     #[test]

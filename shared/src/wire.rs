@@ -44,8 +44,9 @@ pub struct Meta {
     #[cfg_attr(feature = "server", validate(length(max = 2048)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referrer: Option<String>,
-    /// `utm_source`, `utm_medium`, ... from the page URL, without the `utm_` prefix.
-    #[cfg_attr(feature = "server", validate(length(max = 10)))]
+    /// `utm_source`, `utm_medium`, ... from the page URL, without the `utm_` prefix. At most 10, names up
+    /// to [`UTM_NAME_MAX`] and values up to [`UTM_VALUE_MAX`] characters, so a lead event stays small.
+    #[cfg_attr(feature = "server", validate(length(max = 10), custom(function = "utm_limits")))]
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub utm: BTreeMap<String, String>,
     /// The language the form was shown in.
@@ -58,6 +59,21 @@ pub struct Meta {
     /// Milliseconds between the form being shown and sent; bots are faster than people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_ms: Option<u64>,
+}
+
+/// The longest UTM parameter name accepted, in characters.
+pub const UTM_NAME_MAX: usize = 50;
+/// The longest UTM parameter value accepted, in characters; the widget cuts longer ones to this.
+pub const UTM_VALUE_MAX: usize = 200;
+
+#[cfg(feature = "server")]
+fn utm_limits(utm: &BTreeMap<String, String>) -> Result<(), validator::ValidationError> {
+    let fits = |s: &str, max: usize| s.chars().nth(max).is_none();
+    if utm.iter().all(|(k, v)| fits(k, UTM_NAME_MAX) && fits(v, UTM_VALUE_MAX)) {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("utm_too_long"))
+    }
 }
 
 /// A submission as the widget assembles it, from borrowed parts, written straight to the JSON that

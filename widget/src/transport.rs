@@ -37,7 +37,8 @@ pub fn utm(window: &Window) -> Vec<(&'static str, String)> {
     let Ok(params) = web_sys::UrlSearchParams::new_with_str(&search) else { return out };
     for name in ["source", "medium", "campaign", "term", "content"] {
         if let Some(v) = params.get(&["utm_", name].concat()).filter(|v| !v.is_empty()) {
-            out.push((name, v));
+            // Campaign tags are not the visitor's to fix: an overlong one is cut, never a reason to refuse.
+            out.push((name, v.chars().take(shared::wire::UTM_VALUE_MAX).collect()));
         }
     }
     out

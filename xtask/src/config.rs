@@ -16,7 +16,22 @@ pub fn parse(text: &str) -> std::result::Result<FormsConfig, Vec<String>> {
         let line = e.span().map_or(1, |s| line_of(text, s.start));
         vec![format!("{line}: {}", e.message())]
     })?;
-    let problems = config.problems();
+    let mut problems = config.problems();
+    if problems.is_empty() {
+        // Only a sound config can be sized: the largest event is built through the real rules.
+        for (i, form) in config.forms.iter().enumerate() {
+            let bytes = edge::webhook::largest_event(form);
+            if bytes > edge::webhook::MAX_PAYLOAD_BYTES {
+                problems.push((
+                    format!("forms[{i}] ({})", form.id),
+                    format!(
+                        "a lead event of this form could reach {bytes} bytes, over the {} promised to webhook receivers; lower fields' max_length or shorten consent texts",
+                        edge::webhook::MAX_PAYLOAD_BYTES
+                    ),
+                ));
+            }
+        }
+    }
     if problems.is_empty() {
         return Ok(config);
     }
@@ -63,5 +78,22 @@ mod tests {
         let text = "[[forms]]\nid = \"ok\"\nkind = \"newsletter\"\nfields = [{ name = \"email\", required = true }]\n\n[[forms]]\nid = \"broken\"\nkind = \"download_gate\"\nfields = [{ name = \"email\", required = true }]\n";
         let err = parse(text).unwrap_err();
         assert_eq!(err, vec!["7: forms[1] (broken).asset: a download gate needs an asset (key, filename)"]);
+    }
+
+    #[test]
+    fn forms_whose_events_could_outgrow_20_kb_are_refused() {
+        let mut text = String::from("[[forms]]\nid = \"essay\"\nkind = \"newsletter\"\nfields = [{ name = \"email\", required = true }");
+        for i in 0..6 {
+            text.push_str(&format!(", {{ name = \"essay{i}\", type = \"textarea\", label = {{ en = \"Essay\" }} }}"));
+        }
+        text.push_str("]\n");
+        let err = parse(&text).unwrap_err();
+        assert!(err[0].starts_with("2: forms[0] (essay): a lead event of this form could reach"), "{err:?}");
+        let demo = load(&crate::root().join("leadgate.toml")).unwrap();
+        for form in &demo.forms {
+            let bytes = edge::webhook::largest_event(form);
+            assert!(bytes < edge::webhook::MAX_PAYLOAD_BYTES, "{}: {bytes}", form.id);
+            println!("largest {} event: {bytes} bytes", form.id);
+        }
     }
 }

@@ -82,10 +82,20 @@ pub fn write_wrangler_config(dir: &Path, forms: &FormsConfig, persist: Option<&P
 fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
     let forms = config::load(&o.config)?;
     write_wrangler_config(&o.state, &forms, Some(&o.state.join("data")))?;
-    let vars = format!(
+    let mut vars = format!(
         "ADMIN_TOKEN={}\nWEBHOOK_SECRET={}\nCLIENT_ID_SECRET={}\n",
         secrets.admin_token, secrets.webhook_secret, secrets.client_id_secret
     );
+    // Endpoints may name further secrets (another signing secret, a CRM's API token); pass on those the
+    // environment has. A missing one shows up in the delivery's `last_error`, not here.
+    let mut named: Vec<&str> = forms.forms.iter().flat_map(|f| &f.webhooks).flat_map(|e| [Some(e.secret.as_str()), e.token.as_deref()]).flatten().collect();
+    named.sort_unstable();
+    named.dedup();
+    for name in named.into_iter().filter(|n| !["ADMIN_TOKEN", "WEBHOOK_SECRET", "CLIENT_ID_SECRET"].contains(n)) {
+        if let Ok(value) = std::env::var(name) {
+            vars.push_str(&format!("{name}={value}\n"));
+        }
+    }
     std::fs::write(o.state.join(".dev.vars"), vars).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(npm_bin().join("wrangler"));
     cmd.arg("dev")

@@ -94,3 +94,40 @@ test("the rights endpoints need the admin token", async () => {
   }
   assert.equal((await fetch(`${collector.base}/v1/admin/leads/not-an-id`, { headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}` } })).status, 404);
 });
+
+test("the 201 carries a signed consent receipt that the verify endpoint recognises, and nothing else passes", async () => {
+  const r = await submit({ email: "quittung@example.de" });
+  assert.equal(r.status, 201);
+  const { id, receipt } = await r.json();
+  assert.match(receipt, /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/);
+  const verify = (value) => fetch(`${collector.base}/v1/consent/verify?receipt=${encodeURIComponent(value)}`);
+
+  const ok = await verify(receipt);
+  assert.equal(ok.status, 200);
+  const body = await ok.json();
+  assert.equal(body.genuine, true);
+  const lead = await admin(collector, `/v1/admin/leads/${id}`);
+  const entry = lead.consent.entries[0];
+  assert.deepEqual(body.receipt, {
+    v: 1,
+    lead: id,
+    form: "ebook",
+    recorded_at: lead.consent.recorded_at,
+    granted: [{ purpose: "marketing_email", version: 3, text_sha256: entry.text_sha256 }],
+    refused: [],
+  });
+
+  // The same content claiming a refused purpose was granted, or signed by someone else, is not genuine.
+  const [payload, signature] = receipt.split(".");
+  const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8"));
+  claims.recorded_at = "2020-01-01T00:00:00.000Z";
+  const forged = Buffer.from(JSON.stringify(claims)).toString("base64url") + "." + signature;
+  assert.deepEqual(await (await verify(forged)).json(), { genuine: false });
+
+  // Not a receipt at all: a 400 with the error shape.
+  const junk = await verify("hello");
+  assert.equal(junk.status, 400);
+  assert.equal((await junk.json()).error.code, "malformed_body");
+  const missing = await fetch(`${collector.base}/v1/consent/verify`);
+  assert.equal(missing.status, 400);
+});

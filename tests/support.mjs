@@ -28,6 +28,7 @@ export const secrets = {
   ADMIN_TOKEN: "test-admin-token-" + Math.random().toString(36).slice(2),
   WEBHOOK_SECRET: "whsec_" + Buffer.from(Array.from({ length: 24 }, (_, i) => (i * 37 + 11) % 256)).toString("base64"),
   CLIENT_ID_SECRET: "test-client-id-secret",
+  SIGNING_SECRET: "test-signing-secret-" + Math.random().toString(36).slice(2),
 };
 
 /**

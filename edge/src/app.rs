@@ -3,7 +3,7 @@
 use crate::crm::{self, Outbound};
 use crate::outbox::{self, Delivery, Outcome, State};
 use crate::webhook::{self, EventType};
-use crate::{admin, embed, export, id, intake, page, pseudonym, store, Error};
+use crate::{admin, embed, export, id, intake, page, pseudonym, receipt, store, Error};
 use futures_util::future::{select, Either};
 use serde_json::json;
 use shared::form::{Adapter, FormKind, FormsConfig, PublicForm};
@@ -62,6 +62,7 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
         (Method::Post, "/v1/leads") => submit(req, env, ctx).await,
         (Method::Options, "/v1/leads") => preflight(req, env),
         (Method::Get, "/v1/health") => json_response(&json!({"ok": true}), 200),
+        (Method::Get, "/v1/consent/verify") => verify_receipt(req, env),
         (Method::Get, "/v1/admin/leads") => list_leads(req, env).await,
         (Method::Get, "/v1/admin/leads.csv") => leads_csv(req, env).await,
         (Method::Get, p) if p.starts_with("/v1/admin/leads/") && p.ends_with("/export") => {
@@ -206,7 +207,7 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
     if intake::is_spam(&sub, form) {
         // Bots get the answer a person would, so they learn nothing; nothing is stored or forwarded.
         count_spam(&kv, &form.id, now).await;
-        return Ok((201, json!({"id": id::new("ld_", now, random()), "status": "new"})));
+        return Ok((201, json!({"id": id::new("ld_", now, random()), "status": "new", "receipt": receipt::decoy(random())})));
     }
     let client_id = match (secret(env, "CLIENT_ID_SECRET"), req.headers().get("CF-Connecting-IP").ok().flatten()) {
         (Some(key), Some(ip)) => Some(pseudonym::client_id(key.as_bytes(), &ip)),
@@ -255,7 +256,11 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
     }
     worker::console_log!("lead {}: {} form={} deliveries={}", if status == 201 { "stored" } else { "updated" }, lead.id, lead.form, deliveries.len());
 
-    let body = json!({"id": lead.id, "status": lead.status.as_str()});
+    let mut body = json!({"id": lead.id, "status": lead.status.as_str()});
+    match secret(env, "SIGNING_SECRET") {
+        Some(key) => body["receipt"] = json!(receipt::sign(key.as_bytes(), &receipt::Receipt::of(&lead))),
+        None => worker::console_error!("SIGNING_SECRET is not set: answering without a consent receipt"),
+    }
     if let Some(key) = replay_key {
         let answer = serde_json::to_string(&Answer { status, body: body.clone() }).map_err(|e| Error::Internal(e.to_string()))?;
         // The lead is stored; failing to remember the answer only weakens a later replay, so it is logged,
@@ -510,6 +515,17 @@ fn embed_script(req: &Request, env: &Env, form_id: &str) -> Result<Response, Err
 
 fn authorize(req: &Request, env: &Env) -> Result<(), Error> {
     admin::authorize(req.headers().get("Authorization").ok().flatten().as_deref(), secret(env, "ADMIN_TOKEN").as_deref())
+}
+
+/// `GET /v1/consent/verify?receipt=...`: whether a consent receipt is the collector's, and what it certifies.
+fn verify_receipt(req: &Request, env: &Env) -> Result<Response, Error> {
+    let given = query(req, "receipt")?.ok_or_else(|| Error::Malformed("Pass the receipt as ?receipt=<receipt>.".into()))?;
+    let key = secret(env, "SIGNING_SECRET").ok_or_else(|| Error::Internal("SIGNING_SECRET is not set".into()))?;
+    match receipt::verify(key.as_bytes(), &given) {
+        Ok(content) => json_response(&json!({"genuine": true, "receipt": content}), 200),
+        Err(receipt::Problem::NotGenuine) => json_response(&json!({"genuine": false}), 200),
+        Err(receipt::Problem::Malformed) => Err(Error::Malformed("This is not a Leadgate consent receipt.".into())),
+    }
 }
 
 fn query(req: &Request, name: &str) -> Result<Option<String>, Error> {

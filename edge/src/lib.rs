@@ -15,6 +15,7 @@ pub mod intake;
 pub mod outbox;
 pub mod page;
 pub mod pseudonym;
+pub mod receipt;
 pub mod webhook;
 
 #[cfg(target_arch = "wasm32")]

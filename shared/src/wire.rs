@@ -201,6 +201,9 @@ pub struct Accepted {
     /// For download gates without double opt-in: the signed link to the file.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub download_url: Option<String>,
+    /// The consent receipt, signed by the collector; `GET /v1/consent/verify?receipt=` checks it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub receipt: Option<String>,
 }
 
 /// Every 4xx (and the widget's own errors) in one shape: `{"error": {"code", "message", "fields"}}`.

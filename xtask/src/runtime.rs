@@ -23,6 +23,7 @@ struct Secrets {
     admin_token: String,
     webhook_secret: String,
     client_id_secret: String,
+    signing_secret: String,
 }
 
 fn random_hex(bytes: usize) -> String {
@@ -49,6 +50,7 @@ impl Secrets {
                 Secret::from_bytes(key).to_whsec()
             }),
             client_id_secret: pick("CLIENT_ID_SECRET", &|| random_hex(32)),
+            signing_secret: pick("SIGNING_SECRET", &|| random_hex(32)),
         }
     }
 }
@@ -83,15 +85,15 @@ fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
     let forms = config::load(&o.config)?;
     write_wrangler_config(&o.state, &forms, Some(&o.state.join("data")))?;
     let mut vars = format!(
-        "ADMIN_TOKEN={}\nWEBHOOK_SECRET={}\nCLIENT_ID_SECRET={}\n",
-        secrets.admin_token, secrets.webhook_secret, secrets.client_id_secret
+        "ADMIN_TOKEN={}\nWEBHOOK_SECRET={}\nCLIENT_ID_SECRET={}\nSIGNING_SECRET={}\n",
+        secrets.admin_token, secrets.webhook_secret, secrets.client_id_secret, secrets.signing_secret
     );
     // Endpoints may name further secrets (another signing secret, a CRM's API token); pass on those the
     // environment has. A missing one shows up in the delivery's `last_error`, not here.
     let mut named: Vec<&str> = forms.forms.iter().flat_map(|f| &f.webhooks).flat_map(|e| [Some(e.secret.as_str()), e.token.as_deref()]).flatten().collect();
     named.sort_unstable();
     named.dedup();
-    for name in named.into_iter().filter(|n| !["ADMIN_TOKEN", "WEBHOOK_SECRET", "CLIENT_ID_SECRET"].contains(n)) {
+    for name in named.into_iter().filter(|n| !["ADMIN_TOKEN", "WEBHOOK_SECRET", "CLIENT_ID_SECRET", "SIGNING_SECRET"].contains(n)) {
         if let Ok(value) = std::env::var(name) {
             vars.push_str(&format!("{name}={value}\n"));
         }

@@ -3,7 +3,7 @@
 use crate::crm::{self, Outbound};
 use crate::outbox::{self, Delivery, Outcome, State};
 use crate::webhook::{self, EventType};
-use crate::{admin, embed, export, id, intake, page, pseudonym, receipt, store, Error};
+use crate::{admin, draw, embed, export, id, intake, page, pseudonym, receipt, store, Error};
 use futures_util::future::{select, Either};
 use serde_json::json;
 use shared::form::{Adapter, FormKind, FormsConfig, PublicForm};
@@ -64,6 +64,13 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
         (Method::Get, "/v1/health") => json_response(&json!({"ok": true}), 200),
         (Method::Get, "/v1/consent/verify") => verify_receipt(req, env),
         (Method::Get, "/v1/admin/leads") => list_leads(req, env).await,
+        (Method::Post, p) if p.starts_with("/v1/admin/giveaways/") && p.ends_with("/draw") => {
+            let form = p["/v1/admin/giveaways/".len()..p.len() - "/draw".len()].to_owned();
+            draw_winners(req, env, ctx, &form).await
+        }
+        (Method::Get, p) if p.starts_with("/v1/admin/giveaways/") && p.ends_with("/draws") => {
+            list_draws(req, env, &p["/v1/admin/giveaways/".len()..p.len() - "/draws".len()]).await
+        }
         (Method::Get, "/v1/admin/leads.csv") => leads_csv(req, env).await,
         (Method::Get, p) if p.starts_with("/v1/admin/leads/") && p.ends_with("/export") => {
             lead_detail(req, env, &p["/v1/admin/leads/".len()..p.len() - "/export".len()], true).await
@@ -670,6 +677,85 @@ async fn erase(req: &Request, env: &Env, ctx: &Context, id: &str) -> Result<Resp
     // CRMs reached through a form-submission API cannot be told to delete: the owner must do it there.
     let manual: Vec<&str> = endpoints.iter().filter(|e| !crm::accepts(e.adapter, EventType::LeadErased)).map(|e| e.id.as_str()).collect();
     json_response(&json!({"id": lead.id, "erased": true, "deliveries_deleted": old.len(), "erase_by_hand_in": manual}), 200)
+}
+
+/// `POST /v1/admin/giveaways/<form>/draw` with `{"winners": N}`: draws N distinct winners uniformly at
+/// random among the form's eligible entries (confirmed ones when the form asks for double opt-in; erased
+/// entries no longer exist; earlier winners of this giveaway are left out), records the draw with its seed
+/// so it can be repeated (`draw::reproduces`), and announces each winner as `giveaway.winner`.
+async fn draw_winners(req: &mut Request, env: &Env, ctx: &Context, form_id: &str) -> Result<Response, Error> {
+    authorize(req, env)?;
+    let config = config(env)?;
+    let form = config.form(form_id).filter(|f| f.kind == FormKind::Giveaway).ok_or(Error::NotFound)?;
+    let text = req.text().await.map_err(|e| Error::Malformed(format!("The body could not be read: {e}.")))?;
+    let body: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Malformed(format!("The body is not JSON: {e}.")))?;
+    let wanted = body.get("winners").and_then(serde_json::Value::as_u64).ok_or_else(|| Error::Malformed("Send {\"winners\": N} with N a whole number.".into()))?;
+    let kv = kv(env)?;
+    let earlier = draws(&kv, form_id).await?;
+    let won: Vec<&String> = earlier.iter().flat_map(|d| &d.winners).collect();
+    let eligible: Vec<String> = all_leads(&kv, Some(form_id), None)
+        .await?
+        .into_iter()
+        .filter(|l| !(form.double_opt_in && l.status != shared::lead::Status::Confirmed))
+        .map(|l| l.id)
+        .filter(|id| !won.contains(&id))
+        .collect();
+    let now = Date::now().as_millis();
+    let open = intake::check_open(form, now).is_ok();
+    let draw = draw::make(id::new("dr_", now, random()), form_id, shared::time::rfc3339(now), open, random(), eligible, usize::try_from(wanted).unwrap_or(usize::MAX))
+        .map_err(|draw::Refusal::Count { eligible }| Error::NotEnoughEntries { eligible })?;
+    // The draw is recorded, with the winners' announcements, before it is answered: a draw that was
+    // answered is a draw that can be re-verified.
+    let mut announcements = Vec::new();
+    for winner in &draw.winners {
+        if let Some(lead) = store::get_lead(&kv, winner).await? {
+            let payload = webhook::winner_payload(&draw.drawn_at, &lead, &draw.id);
+            announcements.extend(outbox_entries(&form.webhooks, &lead.id, form_id, EventType::GiveawayWinner, &payload, now));
+        }
+    }
+    let record = serde_json::to_string(&draw).map_err(|e| Error::Internal(e.to_string()))?;
+    kv.put(&format!("draw:{form_id}:{}", draw.id), record)
+        .map_err(|e| Error::Internal(e.to_string()))?
+        .execute()
+        .await
+        .map_err(|e| Error::Internal(format!("kv put draw: {e}")))?;
+    for d in &announcements {
+        store::put_delivery(&kv, d).await?;
+    }
+    worker::console_log!("draw {} form={} eligible={} winners={}", draw.id, form_id, draw.eligible_count, draw.winners.len());
+    let env2 = env.clone();
+    ctx.wait_until(async move {
+        for mut d in announcements {
+            attempt(&env2, &mut d).await;
+        }
+    });
+    json_response(&serde_json::to_value(&draw).map_err(|e| Error::Internal(e.to_string()))?, 201)
+}
+
+/// `GET /v1/admin/giveaways/<form>/draws`: every draw of a giveaway, with seeds and lists for re-checking.
+async fn list_draws(req: &Request, env: &Env, form_id: &str) -> Result<Response, Error> {
+    authorize(req, env)?;
+    let draws = draws(&kv(env)?, form_id).await?;
+    let checked: Vec<serde_json::Value> = draws.iter().map(|d| json!({"draw": d, "reproduces": draw::reproduces(d)})).collect();
+    json_response(&json!({"draws": checked}), 200)
+}
+
+async fn draws(kv: &worker::kv::KvStore, form_id: &str) -> Result<Vec<draw::Draw>, Error> {
+    let prefix = format!("draw:{form_id}:");
+    let mut out = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = store::list(kv, &prefix, 1000, cursor).await?;
+        for key in &page.keys {
+            if let Some(text) = kv.get(&key.name).text().await.map_err(|e| Error::Internal(format!("kv get draw: {e}")))? {
+                out.push(serde_json::from_str(&text).map_err(|e| Error::Internal(format!("stored draw unreadable: {e}")))?);
+            }
+        }
+        if page.list_complete || page.cursor.is_none() {
+            return Ok(out);
+        }
+        cursor = page.cursor;
+    }
 }
 
 /// Every lead matching the `form` and `status` filters, reading all pages (for the CSV export).

@@ -34,6 +34,11 @@ pub enum Error {
     Config(String),
     /// Storage or runtime failure; the message is for the log.
     Internal(String),
+    /// A giveaway draw asked for more winners than there are eligible entries (or for none).
+    NotEnoughEntries {
+        /// How many entries are eligible.
+        eligible: usize,
+    },
 }
 
 impl Error {
@@ -45,7 +50,7 @@ impl Error {
             Error::OriginNotAllowed => 403,
             Error::UnknownForm | Error::NotFound => 404,
             Error::MethodNotAllowed => 405,
-            Error::AlreadyEntered => 409,
+            Error::AlreadyEntered | Error::NotEnoughEntries { .. } => 409,
             Error::FormClosed => 410,
             Error::TooLarge => 413,
             Error::UnsupportedMediaType => 415,
@@ -67,6 +72,10 @@ impl Error {
             Error::NotFound => ErrorBody::new(Code::NotFound, lang),
             Error::MethodNotAllowed => ErrorBody::new(Code::MethodNotAllowed, lang),
             Error::AlreadyEntered => ErrorBody::new(Code::AlreadyEntered, lang),
+            Error::NotEnoughEntries { eligible } => ErrorBody::with_message(
+                Code::NotEnoughEntries,
+                format!("{} (eligible: {eligible}; ask for 1 to {eligible})", Code::NotEnoughEntries.message(lang)),
+            ),
             Error::FormClosed => ErrorBody::new(Code::FormClosed, lang),
             Error::Config(_) | Error::Internal(_) => ErrorBody::new(Code::Internal, lang),
         }

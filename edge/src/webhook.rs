@@ -30,6 +30,9 @@ pub enum EventType {
     /// A lead was erased (GDPR Art. 17); the data is only `{id, form, erased_at}`: delete it downstream too.
     #[serde(rename = "lead.erased")]
     LeadErased,
+    /// A giveaway entry won a draw; the data is the lead plus `draw` (the draw's id).
+    #[serde(rename = "giveaway.winner")]
+    GiveawayWinner,
 }
 
 impl EventType {
@@ -39,6 +42,7 @@ impl EventType {
             EventType::LeadCreated => "lead.created",
             EventType::LeadUpdated => "lead.updated",
             EventType::LeadErased => "lead.erased",
+            EventType::GiveawayWinner => "giveaway.winner",
         }
     }
 }
@@ -54,6 +58,13 @@ pub fn payload(kind: EventType, timestamp: &str, lead: &Lead) -> String {
         fields.insert("consent_changes".into(), lead.consent_history.len().into());
     }
     serde_json::json!({"type": kind, "timestamp": timestamp, "version": PAYLOAD_VERSION, "data": data}).to_string()
+}
+
+/// The payload announcing a giveaway winner: the lead event with `data.draw` naming the draw.
+pub fn winner_payload(timestamp: &str, lead: &Lead, draw: &str) -> String {
+    let mut event: serde_json::Value = serde_json::from_str(&payload(EventType::GiveawayWinner, timestamp, lead)).expect("our own JSON");
+    event["data"]["draw"] = draw.into();
+    event.to_string()
 }
 
 /// The most an event of `form` can weigh, in bytes: a lead with every field at its length cap in two-byte

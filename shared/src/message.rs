@@ -63,6 +63,8 @@ pub enum Code {
     FormClosed,
     /// This email address has already entered this giveaway.
     AlreadyEntered,
+    /// A giveaway draw asked for more winners than there are eligible entries (admin API).
+    NotEnoughEntries,
     /// The collector could not finish; nothing was stored. Retrying is safe.
     Internal,
     /// The collector could not be reached (widget only).
@@ -119,6 +121,10 @@ impl Code {
             Code::AlreadyEntered => (
                 "This email address has already entered this giveaway: one entry per person.",
                 "Mit dieser E-Mail-Adresse wurde bereits teilgenommen: eine Teilnahme pro Person.",
+            ),
+            Code::NotEnoughEntries => (
+                "There are not enough eligible entries for that many winners.",
+                "Es gibt nicht genug teilnahmeberechtigte Einsendungen für so viele Gewinner.",
             ),
             Code::Internal => (
                 "Something went wrong on our side; nothing was saved. Please try again.",

@@ -1,6 +1,8 @@
-//! A real webhook receiver on 127.0.0.1 for the tests and for `cargo xtask dev`.
+//! A real webhook receiver and a local mailbox on 127.0.0.1, for the tests and for `cargo xtask dev`.
 //
-// Every delivery is verified with the official Standard Webhooks library (npm `standardwebhooks`), not with
+// The mailbox stands in for an HTTP mail API: the collector POSTs `{from, to, subject, text, html}` with a
+// bearer key to `/dev/mailbox`, and `GET /dev/mailbox` shows the mails with clickable links (the JSON
+// list is at `/dev/mailbox.json`). Every webhook delivery is verified with the official Standard Webhooks library (npm `standardwebhooks`), not with
 // Leadgate's own signing code, so a bug there cannot hide itself. Tests can tell the receiver to fail.
 import http from "node:http";
 import { Webhook } from "standardwebhooks";
@@ -14,12 +16,15 @@ import { Webhook } from "standardwebhooks";
 export async function startReceiver({ port = 0, secret, log = false } = {}) {
   const verifier = new Webhook(secret);
   const deliveries = [];
+  const mails = [];
   let mode = { status: 204 };
   const server = http.createServer((req, res) => {
     const chunks = [];
     req.on("data", (c) => chunks.push(c));
     req.on("end", () => {
       const body = Buffer.concat(chunks).toString("utf8");
+      const path = new URL(req.url, "http://x").pathname;
+      if (path.startsWith("/dev/mailbox")) return mailbox(req, res, path, body, mails, log);
       const delivery = {
         id: req.headers["webhook-id"],
         timestamp: req.headers["webhook-timestamp"],
@@ -62,12 +67,51 @@ export async function startReceiver({ port = 0, secret, log = false } = {}) {
   return {
     port: actual,
     url: `http://127.0.0.1:${actual}/webhook`,
+    mailbox: `http://127.0.0.1:${actual}/dev/mailbox`,
     deliveries,
+    mails,
     setMode(m) {
       mode = m;
     },
     close: () => new Promise((resolve) => server.close(resolve)),
   };
+}
+
+const esc = (s) => String(s).replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" })[c]);
+
+/** The local mail API: accepts mails like a provider would (a bearer key is required) and shows them. */
+function mailbox(req, res, path, body, mails, log) {
+  if (req.method === "POST" && path === "/dev/mailbox") {
+    if (!/^Bearer \S+/.test(req.headers.authorization || "")) return res.writeHead(401).end('{"error":"missing API key"}');
+    let mail;
+    try {
+      mail = JSON.parse(body);
+    } catch {
+      return res.writeHead(400).end('{"error":"not JSON"}');
+    }
+    if (!mail.to || !mail.subject || !mail.html) return res.writeHead(422).end('{"error":"to, subject and html are required"}');
+    mail.id = `mail_${mails.length + 1}`;
+    mail.received_at = new Date().toISOString();
+    mails.push(mail);
+    if (log) console.log(`[mailbox] "${mail.subject}" for ${mail.to}: read it at http://127.0.0.1:${req.socket.localPort}/dev/mailbox`);
+    return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ id: mail.id }));
+  }
+  if (req.method === "GET" && path === "/dev/mailbox.json") {
+    return res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(mails));
+  }
+  if (req.method === "GET" && path === "/dev/mailbox") {
+    // The mail's HTML is shown as sent (it is the collector's own, escaped output): that is what a mail
+    // client would show, links included.
+    const items = [...mails]
+      .reverse()
+      .map((m) => `<article><h2>${esc(m.subject)}</h2><p class="meta">From ${esc(m.from)} to ${esc(m.to)}, ${esc(m.received_at)}</p>${m.html}</article>`)
+      .join("");
+    const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Local mailbox</title><link rel="icon" href="data:,">
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:44rem;margin:2rem auto;padding:0 1rem}article{border:1px solid #c4c7c5;border-radius:8px;padding:1rem;margin:1rem 0}.meta{color:#474747;font-size:.9em}</style></head>
+<body><h1>Local mailbox</h1><p>Mails the collector sent through its mail API during development (${mails.length}).</p>${items || "<p>No mail yet.</p>"}</body></html>`;
+    return res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(page);
+  }
+  res.writeHead(405).end();
 }
 
 // Run as a program (by `cargo xtask dev`): print every delivery and whether its signature verifies.

@@ -15,7 +15,7 @@ const axeSource = readFileSync(path.join(root, "node_modules/axe-core/axe.min.js
 before(async () => {
   receiver = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
   // The demo configuration itself, with its webhooks pointed at this test's receiver.
-  const demo = readFileSync(path.join(root, "leadgate.toml"), "utf8").replaceAll("http://127.0.0.1:8789/webhook", receiver.url);
+  const demo = readFileSync(path.join(root, "leadgate.toml"), "utf8").replaceAll("http://127.0.0.1:8789/webhook", receiver.url).replaceAll("http://127.0.0.1:8789/dev/mailbox", receiver.mailbox);
   collector = await startCollector(demo);
   browser = await launchBrowser();
 });
@@ -68,7 +68,8 @@ test("hostile page CSS cannot hide or restyle the form", async () => {
   await page.locator("#lg-consent-marketing_email").check();
   await humanPause(page);
   await page.locator("button[type=submit]").click();
-  await page.getByRole("status").filter({ hasText: "Thank you" }).waitFor();
+  // The demo newsletter asks for double opt-in.
+  await page.getByRole("status").filter({ hasText: "Almost done: please check your inbox" }).waitFor();
   await page.screenshot({ path: path.join(artifacts, "hostile-css.png") });
   await page.close();
   await site.close();

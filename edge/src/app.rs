@@ -3,11 +3,11 @@
 use crate::crm::{self, Outbound};
 use crate::outbox::{self, Delivery, Outcome, State};
 use crate::webhook::{self, EventType};
-use crate::{admin, draw, embed, export, id, intake, page, pseudonym, receipt, store, Error};
+use crate::{admin, draw, embed, export, id, intake, mail, page, pseudonym, receipt, store, token, Error};
 use futures_util::future::{select, Either};
 use serde_json::json;
 use shared::form::{Adapter, FormKind, FormsConfig, PublicForm};
-use shared::lead::Lead;
+use shared::lead::{Lead, Status};
 use shared::wire::Submission;
 use shared::Lang;
 use std::sync::OnceLock;
@@ -53,6 +53,25 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
     if let Err(e) = retry_due(&env).await {
         worker::console_error!("scheduled run failed: {}", e.log_line().unwrap_or_default());
     }
+    if let Err(e) = erase_unconfirmed(&env).await {
+        worker::console_error!("erasing unconfirmed leads failed: {}", e.log_line().unwrap_or_default());
+    }
+}
+
+/// Erases double opt-in leads nobody confirmed within `[mail] erase_unconfirmed_after_days`: without the
+/// second step there is no consent to keep them for. No `lead.erased` goes out, as nothing was sent.
+async fn erase_unconfirmed(env: &Env) -> Result<(), Error> {
+    let Some(mail) = config(env)?.mail.as_ref() else { return Ok(()) };
+    let kv = kv(env)?;
+    let before = Date::now().as_millis().saturating_sub(mail.erase_unconfirmed_after_ms());
+    for id in store::unconfirmed_before(&kv, before).await? {
+        // The list can lag behind a confirmation by up to a minute: the lead itself has the last word.
+        if let Some(lead) = store::get_lead(&kv, &id).await?.filter(|l| l.status == Status::Pending) {
+            let deliveries = store::erase(&kv, &lead).await?;
+            worker::console_log!("unconfirmed lead erased: {} form={} deliveries deleted={}", lead.id, lead.form, deliveries);
+        }
+    }
+    Ok(())
 }
 
 async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, Error> {
@@ -63,6 +82,8 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
         (Method::Options, "/v1/leads") => preflight(req, env),
         (Method::Get, "/v1/health") => json_response(&json!({"ok": true}), 200),
         (Method::Get, "/v1/consent/verify") => verify_receipt(req, env),
+        (Method::Get, p) if p.starts_with("/v1/confirm/") => confirm(req, env, ctx, &p["/v1/confirm/".len()..]).await,
+        (Method::Get, "/dev/mailbox") => dev_mailbox(env),
         (Method::Get, "/v1/admin/leads") => list_leads(req, env).await,
         (Method::Post, p) if p.starts_with("/v1/admin/giveaways/") && p.ends_with("/draw") => {
             let form = p["/v1/admin/giveaways/".len()..p.len() - "/draw".len()].to_owned();
@@ -120,6 +141,12 @@ fn own_origin(req: &Request) -> Result<String, Error> {
     Ok(url.origin().ascii_serialization())
 }
 
+/// The pseudonymous id of the request's client (keyed HMAC of its IP address), if a key is configured.
+fn client_id(req: &Request, env: &Env) -> Option<String> {
+    let ip = req.headers().get("CF-Connecting-IP").ok().flatten()?;
+    Some(pseudonym::client_id(secret(env, "CLIENT_ID_SECRET")?.as_bytes(), &ip))
+}
+
 fn random<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
     getrandom::getrandom(&mut buf).expect("crypto.getRandomValues is available in workerd");
@@ -159,11 +186,6 @@ async fn submit(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response,
     // browsers cut to the origin for cross-origin posts).
     let back = sub.meta.page.clone().or_else(|| req.headers().get("Referer").ok().flatten());
     let outcome = take(req, env, ctx, config, sub).await;
-    let redirect = |location: String| -> Result<Response, Error> {
-        let headers = Headers::new();
-        let _ = headers.set("Location", &location);
-        Ok(Response::empty().map_err(|e| Error::Internal(e.to_string()))?.with_status(303).with_headers(headers))
-    };
     match (outcome, form) {
         (Ok(_), Some(f)) => redirect(f.thank_you_url.clone().unwrap_or_else(|| format!("/v1/thanks?lang={}", lang.tag()))),
         (Ok(_), None) => redirect(format!("/v1/thanks?lang={}", lang.tag())),
@@ -216,11 +238,7 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
         count_spam(&kv, &form.id, now).await;
         return Ok((201, json!({"id": id::new("ld_", now, random()), "status": "new", "receipt": receipt::decoy(random())})));
     }
-    let client_id = match (secret(env, "CLIENT_ID_SECRET"), req.headers().get("CF-Connecting-IP").ok().flatten()) {
-        (Some(key), Some(ip)) => Some(pseudonym::client_id(key.as_bytes(), &ip)),
-        _ => None,
-    };
-    let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random()), client_id };
+    let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random()), client_id: client_id(req, env) };
     let fresh = intake::accept(form, sub, cx)?;
     let email_key = intake::email_key(&form.id, fresh.fields.get("email").map_or("", String::as_str));
     let known = kv.get(&email_key).text().await.map_err(|e| Error::Internal(format!("kv get email index: {e}")))?;
@@ -236,8 +254,14 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
 
     // The lead, its email index and its outbox entries are written before the answer: a 2xx means all
     // are durable. If a later write fails, the earlier ones are undone so a retry meets a clean slate.
-    let payload = webhook::payload(event, &lead.updated_at, &lead);
-    let deliveries = outbox_entries(&form.webhooks, &lead.id, &form.id, event, &payload, now);
+    let deliveries = if lead.status == Status::Pending {
+        // Double opt-in: marketing endpoints hear of the lead only once it is confirmed. The confirmation
+        // mail goes through the outbox too, so a mail API outage delays it rather than losing it.
+        vec![confirmation_mail(env, config, form, &lead, &own, now)?]
+    } else {
+        let payload = webhook::payload(event, &lead.updated_at, &lead);
+        outbox_entries(&form.webhooks, &lead.id, &form.id, event, &payload, now)
+    };
     store::put_lead(&kv, &lead).await?;
     let mut written: Vec<&str> = Vec::new();
     let mut result = Ok(());
@@ -290,6 +314,106 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
     Ok((status, body))
 }
 
+/// The delivery "endpoint" of confirmation mails in the outbox.
+const MAIL_ENDPOINT: &str = "_mail";
+
+/// The outbox entry that sends a lead its double opt-in mail, with a signed link that works for
+/// `[mail] confirm_within_hours`.
+fn confirmation_mail(env: &Env, config: &FormsConfig, form: &shared::form::FormDef, lead: &Lead, origin: &str, now: u64) -> Result<Delivery, Error> {
+    let settings = config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
+    let key = secret(env, "SIGNING_SECRET").ok_or_else(|| Error::Config("SIGNING_SECRET is not set".into()))?;
+    let link = format!("{origin}/v1/confirm/{}", token::sign(key.as_bytes(), token::Purpose::Confirm, &lead.id, now + settings.confirm_within_ms()));
+    let lang = lead.consent.lang;
+    let to = lead.fields.get("email").map_or("", String::as_str);
+    let message = mail::confirmation(settings, lang, to, form.title.as_ref().map(|t| t.get(lang)), &link);
+    let payload = serde_json::to_string(&message).map_err(|e| Error::Internal(e.to_string()))?;
+    Ok(Delivery::pending(id::new("msg_", now, random()), &lead.id, &form.id, MAIL_ENDPOINT, "mail.confirmation", &payload, now))
+}
+
+/// `GET /v1/confirm/<token>`: the second step of double opt-in. Marks the lead `confirmed` with the time and
+/// pseudonymous client of the click, queues `lead.confirmed` for the form's endpoints, and shows a page. The
+/// link works once: a second click changes nothing and says so.
+async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result<Response, Error> {
+    let key = secret(env, "SIGNING_SECRET").ok_or_else(|| Error::Config("SIGNING_SECRET is not set".into()))?;
+    let now = Date::now().as_millis();
+    let guess = visitor_lang(req);
+    let id = match token::verify(key.as_bytes(), token::Purpose::Confirm, given, now) {
+        Ok(id) => id,
+        Err(token::Problem::Invalid) => return html_response(&page::link_problem(guess, page::LinkProblem::Invalid), 403),
+        Err(token::Problem::Expired) => return html_response(&page::link_problem(guess, page::LinkProblem::Expired), 403),
+    };
+    let kv = kv(env)?;
+    let Some(mut lead) = store::get_lead(&kv, &id).await? else {
+        return html_response(&page::link_problem(guess, page::LinkProblem::Gone), 404);
+    };
+    let lang = lead.consent.lang;
+    let config = config(env)?;
+    let form = config.form(&lead.form);
+    if lead.status != Status::Pending {
+        return html_response(&page::confirmed(lang, false, None), 200);
+    }
+    lead.status = Status::Confirmed;
+    lead.engagement.confirmed = true;
+    lead.updated_at = shared::time::rfc3339(now);
+    lead.confirmation = Some(shared::lead::Confirmation { at: lead.updated_at.clone(), client_id: client_id(req, env) });
+    if let Some(f) = form {
+        lead.score = shared::score::score(&f.scoring, f.kind, &lead.fields, lead.engagement);
+    }
+    let payload = webhook::payload(EventType::LeadConfirmed, &lead.updated_at, &lead);
+    let deliveries = form.map(|f| outbox_entries(&f.webhooks, &lead.id, &f.id, EventType::LeadConfirmed, &payload, now)).unwrap_or_default();
+    // Outbox first, then the lead: if the lead cannot be written the entries are removed again, and the
+    // still-valid link can simply be clicked once more.
+    for (i, d) in deliveries.iter().enumerate() {
+        if let Err(e) = store::put_delivery(&kv, d).await {
+            for done in &deliveries[..i] {
+                let _ = kv.delete(&store::delivery_key(&done.id)).await;
+            }
+            return Err(e);
+        }
+    }
+    if let Err(e) = store::put_lead(&kv, &lead).await {
+        for d in &deliveries {
+            let _ = kv.delete(&store::delivery_key(&d.id)).await;
+        }
+        return Err(e);
+    }
+    worker::console_log!("lead confirmed: {} form={} deliveries={}", lead.id, lead.form, deliveries.len());
+    let env2 = env.clone();
+    ctx.wait_until(async move {
+        for mut d in deliveries {
+            attempt(&env2, &mut d).await;
+        }
+    });
+    html_response(&page::confirmed(lang, true, None), 200)
+}
+
+/// `GET /dev/mailbox`: during development the mail API is the local mailbox of `cargo xtask dev`; this
+/// sends the browser there, so the demo's mails are one click from the collector. Anywhere else (a mail
+/// API that is not on the loopback host) the route does not exist.
+fn dev_mailbox(env: &Env) -> Result<Response, Error> {
+    let config = config(env)?;
+    let url = config.mail.as_ref().map(|m| m.url.as_str()).unwrap_or_default();
+    let local = ["http://127.0.0.1:", "http://localhost:"].iter().any(|p| url.starts_with(p)) && url.ends_with("/dev/mailbox");
+    if !local {
+        return Err(Error::NotFound);
+    }
+    redirect(url.to_owned())
+}
+
+/// A `303 See Other` to `location`.
+fn redirect(location: String) -> Result<Response, Error> {
+    let headers = Headers::new();
+    let _ = headers.set("Location", &location);
+    Ok(Response::empty().map_err(|e| Error::Internal(e.to_string()))?.with_status(303).with_headers(headers))
+}
+
+/// The language for a page shown before any lead is known: the browser's first choice if German, else
+/// English.
+fn visitor_lang(req: &Request) -> Lang {
+    let accept = req.headers().get("Accept-Language").ok().flatten().unwrap_or_default();
+    Lang::from_tag(accept.split([',', ';']).next().unwrap_or("").trim()).unwrap_or_default()
+}
+
 /// How long an `Idempotency-Key` is remembered: a day covers every client retry policy we know of.
 const IDEMPOTENCY_TTL_SECS: u64 = 86_400;
 
@@ -337,6 +461,22 @@ fn outbox_entries(endpoints: &[shared::form::Endpoint], lead: &str, form: &str, 
 async fn attempt(env: &Env, d: &mut Delivery) {
     let Ok(kv) = kv(env) else { return };
     let now = Date::now().as_millis();
+    if d.endpoint == MAIL_ENDPOINT {
+        let jitter = f64::from(random::<1>()[0]) / 255.0;
+        match config(env).ok().and_then(|c| c.mail.as_ref()) {
+            None => {
+                d.state = State::Dead;
+                d.last_error = Some("mail is no longer configured".into());
+            }
+            Some(settings) => match send_mail(env, settings, d).await {
+                Ok((status, _)) if outbox::classify(Some(status)) == Outcome::Delivered => d.delivered(status),
+                Ok((status, retry_after)) => d.failed(now, Some(status), None, retry_after, jitter, outbox::SCHEDULE_SECS),
+                Err(reason) => d.failed(now, None, Some(reason), None, jitter, outbox::SCHEDULE_SECS),
+            },
+        }
+        worker::console_log!("mail {} attempt {} -> {:?} {:?}", d.id, d.attempts, d.state, d.last_status);
+        return record(&kv, d).await;
+    }
     let endpoint = config(env).ok().and_then(|c| c.form(&d.form)).and_then(|f| f.webhooks.iter().find(|e| e.id == d.endpoint));
     let Some(endpoint) = endpoint else {
         d.state = State::Dead;
@@ -420,6 +560,14 @@ async fn send(env: &Env, endpoint: &shared::form::Endpoint, d: &Delivery, now_ms
         }
     };
     Ok((answer.status, answer.retry_after))
+}
+
+/// Hands a stored confirmation mail to the mail API.
+async fn send_mail(env: &Env, settings: &shared::form::MailConfig, d: &Delivery) -> Result<(u16, Option<u64>), String> {
+    let key = secret(env, &settings.key).ok_or_else(|| format!("secret {} is not set", settings.key))?;
+    let message: mail::Mail = serde_json::from_str(&d.payload).map_err(|e| format!("stored mail unreadable: {e}"))?;
+    let reply = call(&mail::request(settings, &key, &message), DELIVERY_TIMEOUT_MS).await?;
+    Ok((reply.status, reply.retry_after))
 }
 
 /// What an endpoint answered.
@@ -656,18 +804,11 @@ async fn erase(req: &Request, env: &Env, ctx: &Context, id: &str) -> Result<Resp
     let payload = webhook::erased_payload(&at, &lead.id, &lead.form);
     let endpoints = config(env)?.form(&lead.form).map(|f| f.webhooks.clone()).unwrap_or_default();
     let announcements = outbox_entries(&endpoints, &lead.id, &lead.form, EventType::LeadErased, &payload, now);
-    let old: Vec<String> = store::delivery_index(&kv).await?.into_iter().filter(|(_, m)| m.l == lead.id).map(|(id, _)| id).collect();
-    for id in &old {
-        kv.delete(&store::delivery_key(id)).await.map_err(|e| Error::Internal(format!("kv delete delivery: {e}")))?;
-    }
-    if let Some(email) = lead.fields.get("email") {
-        kv.delete(&intake::email_key(&lead.form, email)).await.map_err(|e| Error::Internal(format!("kv delete email index: {e}")))?;
-    }
-    store::delete_lead(&kv, &lead.id).await?;
+    let deleted = store::erase(&kv, &lead).await?;
     for d in &announcements {
         store::put_delivery(&kv, d).await?;
     }
-    worker::console_log!("lead erased: {} form={} deliveries deleted={}", lead.id, lead.form, old.len());
+    worker::console_log!("lead erased: {} form={} deliveries deleted={}", lead.id, lead.form, deleted);
     let env2 = env.clone();
     ctx.wait_until(async move {
         for mut d in announcements {
@@ -676,7 +817,7 @@ async fn erase(req: &Request, env: &Env, ctx: &Context, id: &str) -> Result<Resp
     });
     // CRMs reached through a form-submission API cannot be told to delete: the owner must do it there.
     let manual: Vec<&str> = endpoints.iter().filter(|e| !crm::accepts(e.adapter, EventType::LeadErased)).map(|e| e.id.as_str()).collect();
-    json_response(&json!({"id": lead.id, "erased": true, "deliveries_deleted": old.len(), "erase_by_hand_in": manual}), 200)
+    json_response(&json!({"id": lead.id, "erased": true, "deliveries_deleted": deleted, "erase_by_hand_in": manual}), 200)
 }
 
 /// `POST /v1/admin/giveaways/<form>/draw` with `{"winners": N}`: draws N distinct winners uniformly at

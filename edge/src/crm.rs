@@ -31,8 +31,9 @@ pub struct Outbound {
 pub fn accepts(adapter: Adapter, event: EventType) -> bool {
     match (adapter, event) {
         (Adapter::Standard, _) => true,
-        (Adapter::Hubspot, EventType::LeadCreated | EventType::LeadUpdated) => true,
-        (Adapter::Salesforce | Adapter::Pipedrive, EventType::LeadCreated) => true,
+        // Double opt-in forms announce a lead on confirmation instead of on creation.
+        (Adapter::Hubspot, EventType::LeadCreated | EventType::LeadConfirmed | EventType::LeadUpdated) => true,
+        (Adapter::Salesforce | Adapter::Pipedrive, EventType::LeadCreated | EventType::LeadConfirmed) => true,
         _ => false,
     }
 }

@@ -204,6 +204,7 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
         source: Source { page: sub.meta.page, referrer: sub.meta.referrer, utm: sub.meta.utm },
         engagement,
         score,
+        confirmation: None,
     })
 }
 

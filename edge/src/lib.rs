@@ -13,10 +13,12 @@ pub mod error;
 pub mod export;
 pub mod id;
 pub mod intake;
+pub mod mail;
 pub mod outbox;
 pub mod page;
 pub mod pseudonym;
 pub mod receipt;
+pub mod token;
 pub mod webhook;
 
 #[cfg(target_arch = "wasm32")]

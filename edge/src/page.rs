@@ -1,4 +1,5 @@
-//! The collector's own small HTML pages: thanks and errors for the no-JavaScript form.
+//! The collector's own small HTML pages: thanks and errors for the no-JavaScript form, and the pages behind
+//! the links it sends (double opt-in confirmation, downloads).
 
 use shared::html::escape;
 use shared::wire::ErrorBody;
@@ -18,6 +19,43 @@ pub fn thanks(lang: Lang) -> String {
     let (title, text) = match lang {
         Lang::En => ("Thank you!", "We have received your details. You can close this page."),
         Lang::De => ("Vielen Dank!", "Wir haben Ihre Angaben erhalten. Sie können diese Seite schließen."),
+    };
+    page(lang, title, &format!("<p>{text}</p>"))
+}
+
+/// The page after a double opt-in link was clicked: `first` is false when it had been clicked before (the
+/// link works once; a second click changes nothing and says so). `download` offers a gated file.
+pub fn confirmed(lang: Lang, first: bool, download: Option<&str>) -> String {
+    let (title, text, link) = match (lang, first) {
+        (Lang::En, true) => ("Thank you for confirming!", "Your email address is confirmed.", "Download now"),
+        (Lang::En, false) => ("Already confirmed", "This link was used before: your email address is confirmed.", "Download now"),
+        (Lang::De, true) => ("Vielen Dank für Ihre Bestätigung!", "Ihre E-Mail-Adresse ist bestätigt.", "Jetzt herunterladen"),
+        (Lang::De, false) => ("Bereits bestätigt", "Dieser Link wurde schon verwendet: Ihre E-Mail-Adresse ist bestätigt.", "Jetzt herunterladen"),
+    };
+    let offer = download.map(|url| format!("<p><a href=\"{}\">{link}</a></p>", escape(url))).unwrap_or_default();
+    page(lang, title, &format!("<p>{text}</p>{offer}"))
+}
+
+/// What is wrong with a link the collector sent.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LinkProblem {
+    /// Not a link of ours (altered, cut off or forged).
+    Invalid,
+    /// Past its expiry.
+    Expired,
+    /// Its lead no longer exists (erased, or never confirmed in time).
+    Gone,
+}
+
+/// The page for a confirmation or download link that cannot be honoured.
+pub fn link_problem(lang: Lang, problem: LinkProblem) -> String {
+    let (title, text) = match (lang, problem) {
+        (Lang::En, LinkProblem::Invalid) => ("This link is not valid", "Please use the link exactly as it arrived in your email."),
+        (Lang::En, LinkProblem::Expired) => ("This link has expired", "Please fill in the form again to get a new link."),
+        (Lang::En, LinkProblem::Gone) => ("Nothing to see here any more", "The details this link belonged to have been erased. Please fill in the form again."),
+        (Lang::De, LinkProblem::Invalid) => ("Dieser Link ist ungültig", "Bitte verwenden Sie den Link genau so, wie er in Ihrer E-Mail steht."),
+        (Lang::De, LinkProblem::Expired) => ("Dieser Link ist abgelaufen", "Bitte füllen Sie das Formular erneut aus, um einen neuen Link zu erhalten."),
+        (Lang::De, LinkProblem::Gone) => ("Hier gibt es nichts mehr", "Die zugehörigen Angaben wurden gelöscht. Bitte füllen Sie das Formular erneut aus."),
     };
     page(lang, title, &format!("<p>{text}</p>"))
 }

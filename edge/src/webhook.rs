@@ -30,6 +30,10 @@ pub enum EventType {
     /// A lead was erased (GDPR Art. 17); the data is only `{id, form, erased_at}`: delete it downstream too.
     #[serde(rename = "lead.erased")]
     LeadErased,
+    /// A double opt-in was confirmed; the data is the confirmed lead. Forms with double opt-in send this
+    /// instead of `lead.created`.
+    #[serde(rename = "lead.confirmed")]
+    LeadConfirmed,
     /// A giveaway entry won a draw; the data is the lead plus `draw` (the draw's id).
     #[serde(rename = "giveaway.winner")]
     GiveawayWinner,
@@ -42,6 +46,7 @@ impl EventType {
             EventType::LeadCreated => "lead.created",
             EventType::LeadUpdated => "lead.updated",
             EventType::LeadErased => "lead.erased",
+            EventType::LeadConfirmed => "lead.confirmed",
             EventType::GiveawayWinner => "giveaway.winner",
         }
     }
@@ -113,6 +118,7 @@ pub fn largest_event(form: &FormDef) -> usize {
                 consent_history: Vec::new(),
                 source: shared::lead::Source { page: Some(url(2048)), referrer: Some(url(2048)), utm: utm.clone() },
                 engagement,
+                confirmation: Some(shared::lead::Confirmation { at: now.clone(), client_id: Some("c".repeat(43)) }),
             };
             payload(EventType::LeadUpdated, &now, &lead).len()
         })

@@ -260,6 +260,52 @@ pub struct FormsConfig {
     /// The forms, each `[[forms]]` table in the file.
     #[cfg_attr(feature = "server", validate(length(min = 1, max = 100), nested))]
     pub forms: Vec<FormDef>,
+    /// How confirmation emails are sent; needed when any form asks for double opt-in.
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(nested))]
+    pub mail: Option<MailConfig>,
+}
+
+/// The HTTP mail API for double opt-in emails: `{from, to, subject, text, html}` is POSTed as JSON with
+/// `Authorization: Bearer <key>` (the shape Resend and similar APIs take).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(validator::Validate))]
+#[serde(deny_unknown_fields)]
+pub struct MailConfig {
+    /// Where mails are POSTed.
+    #[cfg_attr(feature = "server", validate(url, length(max = 2048)))]
+    pub url: String,
+    /// The name of the environment secret holding the API key (never the key itself).
+    #[serde(default = "default_mail_key")]
+    pub key: String,
+    /// The sender, e.g. `Beispiel GmbH <news@example.com>`.
+    #[cfg_attr(feature = "server", validate(length(min = 3, max = 200)))]
+    pub from: String,
+    /// How long a confirmation link works, in hours (default 48).
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(range(min = 1, max = 720)))]
+    pub confirm_within_hours: Option<u32>,
+    /// After how many days an unconfirmed lead is erased (default 30; 0 erases at the next scheduled run,
+    /// which only tests want).
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(range(max = 365)))]
+    pub erase_unconfirmed_after_days: Option<u32>,
+}
+
+fn default_mail_key() -> String {
+    "MAIL_API_KEY".into()
+}
+
+impl MailConfig {
+    /// How long a confirmation link works, in milliseconds.
+    pub fn confirm_within_ms(&self) -> u64 {
+        u64::from(self.confirm_within_hours.unwrap_or(48)) * 3_600_000
+    }
+
+    /// After how long an unconfirmed lead is erased, in milliseconds.
+    pub fn erase_unconfirmed_after_ms(&self) -> u64 {
+        u64::from(self.erase_unconfirmed_after_days.unwrap_or(30)) * 86_400_000
+    }
 }
 
 impl FormsConfig {
@@ -380,6 +426,9 @@ impl FormsConfig {
                     push(at(&format!(".allowed_origins[{j}]")), "use an origin like https://www.example.com (no path)");
                 }
             }
+            if form.double_opt_in && self.mail.is_none() {
+                push(at(".double_opt_in"), "double opt-in sends confirmation emails: add a [mail] table (url, from, key)");
+            }
             for (j, hook) in form.webhooks.iter().enumerate() {
                 let hat = |rest: &str| at(&format!(".webhooks[{j}] ({}){rest}", hook.id));
                 if !is_slug(&hook.id) {
@@ -486,7 +535,7 @@ mod tests {
 
     #[test]
     fn a_sound_config_has_no_problems() {
-        let config = FormsConfig { forms: vec![form(&["https://www.example.com"])] };
+        let config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None };
         assert_eq!(config.problems(), Vec::<(String, String)>::new());
     }
 
@@ -495,7 +544,7 @@ mod tests {
         let mut f = form(&["https://www.example.com/path"]);
         f.fields[0].required = false;
         f.id = "Bad Id".into();
-        let problems = FormsConfig { forms: vec![f] }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None }.problems();
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.contains(&"forms[0] (Bad Id).id"), "{problems:?}");
         assert!(paths.contains(&"forms[0] (Bad Id).fields.email"), "{problems:?}");
@@ -521,7 +570,7 @@ mod tests {
         f.consents = (0..11)
             .map(|i| Purpose { id: format!("p{i}"), required: false, text: Texts { en: Some("x".into()), de: None }, version: 1, basis: Default::default() })
             .collect();
-        let problems = FormsConfig { forms: vec![f] }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None }.problems();
         assert!(problems.contains(&("forms[0].consents".into(), "must have 0 to 10 entries or characters".into())), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].url" && m == "not a valid URL"), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].timeout_ms" && m == "must be between 100 and 60000"), "{problems:?}");
@@ -541,7 +590,7 @@ mod tests {
             ]
         }))
         .unwrap();
-        let problems = FormsConfig { forms: vec![f] }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None }.problems();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].1.contains("Art. 7(4)"));
     }

@@ -72,4 +72,17 @@ pub struct Lead {
     pub engagement: Engagement,
     /// Score, reasons and stage.
     pub score: Score,
+    /// The double opt-in confirmation: when, and from which pseudonymous client (proof of the second step).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub confirmation: Option<Confirmation>,
+}
+
+/// Proof of a double opt-in confirmation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    /// When the link was clicked (server time, RFC 3339).
+    pub at: String,
+    /// The pseudonymous client id of the click (keyed HMAC of the IP address), if one could be made.
+    #[serde(default)]
+    pub client_id: Option<String>,
 }

@@ -98,6 +98,12 @@ fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
             vars.push_str(&format!("{name}={value}\n"));
         }
     }
+    // The mail API key: from the environment, else a stand-in that the local mailbox accepts (this
+    // function only ever runs the collector locally).
+    if let Some(mail) = &forms.mail {
+        let key = std::env::var(&mail.key).unwrap_or_else(|_| "local-dev-mail-key".into());
+        vars.push_str(&format!("{}={key}\n", mail.key));
+    }
     std::fs::write(o.state.join(".dev.vars"), vars).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(npm_bin().join("wrangler"));
     cmd.arg("dev")
@@ -121,7 +127,7 @@ pub fn serve(o: &Options) -> Result {
     if status.success() { Ok(()) } else { Err(format!("wrangler dev exited: {status}")) }
 }
 
-/// `cargo xtask dev`: collector, demo receiver and cron ticker, until Ctrl-C.
+/// `cargo xtask dev`: collector, demo receiver and mailbox, and cron ticker, until Ctrl-C.
 pub fn dev(o: &Options) -> Result {
     let secrets = Secrets::resolve(&o.state);
     let mut receiver = Command::new(npm_bin().join("node"))
@@ -138,6 +144,7 @@ pub fn dev(o: &Options) -> Result {
         println!("  demo pages          {base}/  ({base}/newsletter.html, {base}/ebook.html, {base}/giveaway.html)");
         println!("  admin API           curl -H 'Authorization: Bearer {}' {base}/v1/admin/leads", secrets.admin_token);
         println!("  webhooks            http://127.0.0.1:{RECEIVER_PORT}/ (deliveries and signature checks print below)");
+        println!("  mailbox             {base}/dev/mailbox  (double opt-in mails; click their links)");
         println!("  webhook secret      {}", secrets.webhook_secret);
         println!("  state               {}\n", o.state.display());
     } else {

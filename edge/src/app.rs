@@ -45,7 +45,11 @@ fn error_response(req: &Request, e: &Error, lang: Lang) -> worker::Result<Respon
     if let Some(line) = e.log_line() {
         worker::console_error!("{} {}: {line}", req.method(), req.path());
     }
-    Ok(Response::from_json(&e.body(lang))?.with_status(e.status()))
+    let mut resp = Response::from_json(&e.body(lang))?.with_status(e.status());
+    if let Some(secs) = e.retry_after() {
+        resp.headers_mut().set("Retry-After", &secs.to_string())?;
+    }
+    Ok(resp)
 }
 
 #[event(scheduled)]
@@ -84,6 +88,11 @@ async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, 
         (Method::Get, "/v1/consent/verify") => verify_receipt(req, env),
         (Method::Get, p) if p.starts_with("/v1/confirm/") => confirm(req, env, ctx, &p["/v1/confirm/".len()..]).await,
         (Method::Get, "/dev/mailbox") => dev_mailbox(env),
+        (Method::Get, p) if p.starts_with("/v1/download/") => download(req, env, &p["/v1/download/".len()..]).await,
+        (Method::Put, p) if p.starts_with("/v1/admin/files/") => {
+            let key = p["/v1/admin/files/".len()..].to_owned();
+            upload(req, env, &key).await
+        }
         (Method::Get, "/v1/admin/leads") => list_leads(req, env).await,
         (Method::Post, p) if p.starts_with("/v1/admin/giveaways/") && p.ends_with("/draw") => {
             let form = p["/v1/admin/giveaways/".len()..p.len() - "/draw".len()].to_owned();
@@ -139,6 +148,30 @@ fn secret(env: &Env, name: &str) -> Option<String> {
 fn own_origin(req: &Request) -> Result<String, Error> {
     let url = req.url().map_err(|e| Error::Internal(e.to_string()))?;
     Ok(url.origin().ascii_serialization())
+}
+
+/// The binding of the Workers rate limiter (configured from `[rate_limit]`).
+const LIMITER: &str = "LIMITER";
+
+/// Counts a submission against the form's and client's budget; `429` with `Retry-After` once it is spent.
+/// Without the binding (an older runtime) submissions are not limited, which is logged.
+async fn limit_rate(env: &Env, limit: shared::form::RateLimit, form: &str, client: &str) -> Result<(), Error> {
+    let limiter = match env.rate_limiter(LIMITER) {
+        Ok(l) => l,
+        Err(e) => {
+            worker::console_error!("rate limit configured but the {LIMITER} binding is unusable: {e}");
+            return Ok(());
+        }
+    };
+    match limiter.limit(format!("{form}:{client}")).await {
+        Ok(outcome) if outcome.success => Ok(()),
+        Ok(_) => Err(Error::RateLimited { retry_after_secs: limit.period }),
+        Err(e) => {
+            // A limiter fault must not cost a real visitor their lead.
+            worker::console_error!("rate limiter failed: {e}");
+            Ok(())
+        }
+    }
 }
 
 /// The pseudonymous id of the request's client (keyed HMAC of its IP address), if a key is configured.
@@ -203,7 +236,11 @@ async fn submit(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response,
                     None => f.fields.iter().find(|d| d.name == key).map_or(key.to_owned(), |d| d.label(lang).to_owned()),
                 }
             };
-            html_response(&page::error(lang, &e.body(lang), &label, back.as_deref()), e.status())
+            let mut resp = html_response(&page::error(lang, &e.body(lang), &label, back.as_deref()), e.status())?;
+            if let Some(secs) = e.retry_after() {
+                let _ = resp.headers_mut().set("Retry-After", &secs.to_string());
+            }
+            Ok(resp)
         }
     }
 }
@@ -221,6 +258,10 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
     let origin = req.headers().get("Origin").ok().flatten();
     let own = own_origin(req)?;
     let form = intake::form_for(config, &sub, origin.as_deref(), &own)?;
+    let client = client_id(req, env);
+    if let (Some(limit), Some(client)) = (config.rate_limit, &client) {
+        limit_rate(env, limit, &form.id, client).await?;
+    }
     let kv = kv(env)?;
     let replay_key = match req.headers().get("Idempotency-Key").ok().flatten() {
         Some(h) => Some(intake::idempotency_key(&form.id, &h)?),
@@ -238,7 +279,7 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
         count_spam(&kv, &form.id, now).await;
         return Ok((201, json!({"id": id::new("ld_", now, random()), "status": "new", "receipt": receipt::decoy(random())})));
     }
-    let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random()), client_id: client_id(req, env) };
+    let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random()), client_id: client };
     let fresh = intake::accept(form, sub, cx)?;
     let email_key = intake::email_key(&form.id, fresh.fields.get("email").map_or("", String::as_str));
     let known = kv.get(&email_key).text().await.map_err(|e| Error::Internal(format!("kv get email index: {e}")))?;
@@ -288,6 +329,9 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
     worker::console_log!("lead {}: {} form={} deliveries={}", if status == 201 { "stored" } else { "updated" }, lead.id, lead.form, deliveries.len());
 
     let mut body = json!({"id": lead.id, "status": lead.status.as_str()});
+    if let Some(url) = download_link(env, form, &lead, &own, now) {
+        body["download_url"] = json!(url);
+    }
     match secret(env, "SIGNING_SECRET") {
         Some(key) => body["receipt"] = json!(receipt::sign(key.as_bytes(), &receipt::Receipt::of(&lead))),
         None => worker::console_error!("SIGNING_SECRET is not set: answering without a consent receipt"),
@@ -349,8 +393,10 @@ async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result
     let lang = lead.consent.lang;
     let config = config(env)?;
     let form = config.form(&lead.form);
+    let origin = own_origin(req)?;
     if lead.status != Status::Pending {
-        return html_response(&page::confirmed(lang, false, None), 200);
+        let link = form.and_then(|f| download_link(env, f, &lead, &origin, now));
+        return html_response(&page::confirmed(lang, false, link.as_deref()), 200);
     }
     lead.status = Status::Confirmed;
     lead.engagement.confirmed = true;
@@ -384,7 +430,81 @@ async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result
             attempt(&env2, &mut d).await;
         }
     });
-    html_response(&page::confirmed(lang, true, None), 200)
+    let link = form.and_then(|f| download_link(env, f, &lead, &origin, now));
+    html_response(&page::confirmed(lang, true, link.as_deref()), 200)
+}
+
+/// The binding of the R2 bucket that holds gated files.
+const FILES: &str = "FILES";
+
+/// A signed download link for a download gate's lead, once it may have the file (with double opt-in: after
+/// the confirmation).
+fn download_link(env: &Env, form: &shared::form::FormDef, lead: &Lead, origin: &str, now: u64) -> Option<String> {
+    let asset = form.asset.as_ref().filter(|_| form.kind == FormKind::DownloadGate && lead.status != Status::Pending)?;
+    let key = secret(env, "SIGNING_SECRET")?;
+    Some(format!("{origin}/v1/download/{}", token::sign(key.as_bytes(), token::Purpose::Download, &lead.id, now + asset.link_valid_ms())))
+}
+
+/// `GET /v1/download/<token>`: streams the gated file to the holder of a valid link and counts the download
+/// as engagement on the lead. Altered or expired links get a readable 403 page.
+async fn download(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
+    let key = secret(env, "SIGNING_SECRET").ok_or_else(|| Error::Config("SIGNING_SECRET is not set".into()))?;
+    let now = Date::now().as_millis();
+    let guess = visitor_lang(req);
+    let id = match token::verify(key.as_bytes(), token::Purpose::Download, given, now) {
+        Ok(id) => id,
+        Err(token::Problem::Invalid) => return html_response(&page::link_problem(guess, page::LinkProblem::Invalid), 403),
+        Err(token::Problem::Expired) => return html_response(&page::link_problem(guess, page::LinkProblem::Expired), 403),
+    };
+    let kv = kv(env)?;
+    let Some(mut lead) = store::get_lead(&kv, &id).await? else {
+        return html_response(&page::link_problem(guess, page::LinkProblem::Gone), 404);
+    };
+    let config = config(env)?;
+    let form = config.form(&lead.form).ok_or(Error::NotFound)?;
+    let asset = form.asset.as_ref().ok_or(Error::NotFound)?;
+    let bucket = env.bucket(FILES).map_err(|_| Error::Config(format!("the R2 binding {FILES} is missing")))?;
+    let object = bucket.get(asset.key.clone()).execute().await.map_err(|e| Error::Internal(format!("r2 get: {e}")))?;
+    let Some(object) = object else {
+        worker::console_error!("gated file {} of form {} is not in the bucket; upload it with PUT /v1/admin/files/{}", asset.key, form.id, asset.key);
+        return html_response(&page::link_problem(lead.consent.lang, page::LinkProblem::Gone), 404);
+    };
+    // Counting the download is engagement, not a condition: a failed write is logged, the file still served.
+    lead.engagement.downloads += 1;
+    lead.score = shared::score::score(&form.scoring, form.kind, &lead.fields, lead.engagement);
+    if let Err(e) = store::put_lead(&kv, &lead).await {
+        worker::console_error!("download of lead {} not counted: {}", lead.id, e.log_line().unwrap_or_default());
+    }
+    let body = object.body().ok_or_else(|| Error::Internal("r2 object without body".into()))?.response_body().map_err(|e| Error::Internal(e.to_string()))?;
+    let mut resp = Response::from_body(body).map_err(|e| Error::Internal(e.to_string()))?;
+    let h = resp.headers_mut();
+    let _ = h.set("Content-Type", &asset.content_type);
+    let _ = h.set("Content-Disposition", &crate::download::content_disposition(&asset.filename));
+    let _ = h.set("Content-Length", &object.size().to_string());
+    let _ = h.set("Cache-Control", "private, no-store");
+    Ok(resp)
+}
+
+/// `PUT /v1/admin/files/<key>`: stores a gated file in R2. Only keys some form's `asset` names are taken,
+/// so the bucket holds nothing the config does not explain.
+async fn upload(req: &mut Request, env: &Env, key: &str) -> Result<Response, Error> {
+    authorize(req, env)?;
+    let config = config(env)?;
+    let asset = config.forms.iter().filter_map(|f| f.asset.as_ref()).find(|a| a.key == key).ok_or(Error::NotFound)?;
+    let bytes = req.bytes().await.map_err(|_| Error::Malformed("The body could not be read.".into()))?;
+    if bytes.is_empty() {
+        return Err(Error::Malformed("The file is empty.".into()));
+    }
+    let bucket = env.bucket(FILES).map_err(|_| Error::Config(format!("the R2 binding {FILES} is missing")))?;
+    let size = bytes.len();
+    bucket
+        .put(key.to_owned(), bytes)
+        .http_metadata(worker::HttpMetadata { content_type: Some(asset.content_type.clone()), ..Default::default() })
+        .execute()
+        .await
+        .map_err(|e| Error::Internal(format!("r2 put: {e}")))?;
+    worker::console_log!("file stored: {key} ({size} bytes)");
+    json_response(&json!({"key": key, "size": size}), 201)
 }
 
 /// `GET /dev/mailbox`: during development the mail API is the local mailbox of `cargo xtask dev`; this

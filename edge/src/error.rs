@@ -34,6 +34,11 @@ pub enum Error {
     Config(String),
     /// Storage or runtime failure; the message is for the log.
     Internal(String),
+    /// Too many submissions from one client to one form; try again after this many seconds.
+    RateLimited {
+        /// Seconds until the window has passed.
+        retry_after_secs: u32,
+    },
     /// A giveaway draw asked for more winners than there are eligible entries (or for none).
     NotEnoughEntries {
         /// How many entries are eligible.
@@ -53,6 +58,7 @@ impl Error {
             Error::AlreadyEntered | Error::NotEnoughEntries { .. } => 409,
             Error::FormClosed => 410,
             Error::TooLarge => 413,
+            Error::RateLimited { .. } => 429,
             Error::UnsupportedMediaType => 415,
             Error::Validation(_) => 422,
             Error::Config(_) | Error::Internal(_) => 500,
@@ -72,12 +78,21 @@ impl Error {
             Error::NotFound => ErrorBody::new(Code::NotFound, lang),
             Error::MethodNotAllowed => ErrorBody::new(Code::MethodNotAllowed, lang),
             Error::AlreadyEntered => ErrorBody::new(Code::AlreadyEntered, lang),
+            Error::RateLimited { .. } => ErrorBody::new(Code::RateLimited, lang),
             Error::NotEnoughEntries { eligible } => ErrorBody::with_message(
                 Code::NotEnoughEntries,
                 format!("{} (eligible: {eligible}; ask for 1 to {eligible})", Code::NotEnoughEntries.message(lang)),
             ),
             Error::FormClosed => ErrorBody::new(Code::FormClosed, lang),
             Error::Config(_) | Error::Internal(_) => ErrorBody::new(Code::Internal, lang),
+        }
+    }
+
+    /// The `Retry-After` header value, for errors that have one.
+    pub fn retry_after(&self) -> Option<u32> {
+        match self {
+            Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
         }
     }
 

@@ -7,6 +7,7 @@
 
 pub mod admin;
 pub mod crm;
+pub mod download;
 pub mod draw;
 pub mod embed;
 pub mod error;

@@ -63,6 +63,17 @@ pub struct Asset {
     /// The MIME type the file is served with.
     #[serde(default = "default_content_type")]
     pub content_type: String,
+    /// How long a download link works, in hours (default 24).
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(range(min = 1, max = 720)))]
+    pub link_valid_hours: Option<u32>,
+}
+
+impl Asset {
+    /// How long a download link works, in milliseconds.
+    pub fn link_valid_ms(&self) -> u64 {
+        u64::from(self.link_valid_hours.unwrap_or(24)) * 3_600_000
+    }
 }
 
 fn default_content_type() -> String {
@@ -264,6 +275,23 @@ pub struct FormsConfig {
     #[serde(default)]
     #[cfg_attr(feature = "server", validate(nested))]
     pub mail: Option<MailConfig>,
+    /// Submissions allowed per form and pseudonymous client; none when absent.
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(nested))]
+    pub rate_limit: Option<RateLimit>,
+}
+
+/// A rate limit by the Workers rate limiting binding: `limit` submissions per `period` seconds for each
+/// form and pseudonymous client (keyed HMAC of the IP address).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(validator::Validate))]
+#[serde(deny_unknown_fields)]
+pub struct RateLimit {
+    /// Submissions allowed per period.
+    #[cfg_attr(feature = "server", validate(range(min = 1, max = 10000)))]
+    pub limit: u32,
+    /// The period in seconds: 10 or 60, the two the binding offers.
+    pub period: u32,
 }
 
 /// The HTTP mail API for double opt-in emails: `{from, to, subject, text, html}` is POSTed as JSON with
@@ -426,6 +454,9 @@ impl FormsConfig {
                     push(at(&format!(".allowed_origins[{j}]")), "use an origin like https://www.example.com (no path)");
                 }
             }
+            if i == 0 && self.rate_limit.is_some_and(|r| r.period != 10 && r.period != 60) {
+                push("rate_limit.period".into(), "the Workers rate limiting binding counts per 10 or per 60 seconds");
+            }
             if form.double_opt_in && self.mail.is_none() {
                 push(at(".double_opt_in"), "double opt-in sends confirmation emails: add a [mail] table (url, from, key)");
             }
@@ -535,7 +566,7 @@ mod tests {
 
     #[test]
     fn a_sound_config_has_no_problems() {
-        let config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None };
+        let config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None };
         assert_eq!(config.problems(), Vec::<(String, String)>::new());
     }
 
@@ -544,7 +575,7 @@ mod tests {
         let mut f = form(&["https://www.example.com/path"]);
         f.fields[0].required = false;
         f.id = "Bad Id".into();
-        let problems = FormsConfig { forms: vec![f], mail: None }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None }.problems();
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.contains(&"forms[0] (Bad Id).id"), "{problems:?}");
         assert!(paths.contains(&"forms[0] (Bad Id).fields.email"), "{problems:?}");
@@ -570,7 +601,7 @@ mod tests {
         f.consents = (0..11)
             .map(|i| Purpose { id: format!("p{i}"), required: false, text: Texts { en: Some("x".into()), de: None }, version: 1, basis: Default::default() })
             .collect();
-        let problems = FormsConfig { forms: vec![f], mail: None }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None }.problems();
         assert!(problems.contains(&("forms[0].consents".into(), "must have 0 to 10 entries or characters".into())), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].url" && m == "not a valid URL"), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].timeout_ms" && m == "must be between 100 and 60000"), "{problems:?}");
@@ -590,7 +621,7 @@ mod tests {
             ]
         }))
         .unwrap();
-        let problems = FormsConfig { forms: vec![f], mail: None }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None }.problems();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].1.contains("Art. 7(4)"));
     }

@@ -65,6 +65,8 @@ pub enum Code {
     AlreadyEntered,
     /// A giveaway draw asked for more winners than there are eligible entries (admin API).
     NotEnoughEntries,
+    /// Too many submissions from this client in a short time; `Retry-After` says when to try again.
+    RateLimited,
     /// The collector could not finish; nothing was stored. Retrying is safe.
     Internal,
     /// The collector could not be reached (widget only).
@@ -121,6 +123,10 @@ impl Code {
             Code::AlreadyEntered => (
                 "This email address has already entered this giveaway: one entry per person.",
                 "Mit dieser E-Mail-Adresse wurde bereits teilgenommen: eine Teilnahme pro Person.",
+            ),
+            Code::RateLimited => (
+                "Too many attempts in a short time. Please wait a minute and try again.",
+                "Zu viele Versuche in kurzer Zeit. Bitte warten Sie eine Minute und versuchen Sie es erneut.",
             ),
             Code::NotEnoughEntries => (
                 "There are not enough eligible entries for that many winners.",

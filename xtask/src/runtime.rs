@@ -65,16 +65,20 @@ pub fn write_wrangler_config(dir: &Path, forms: &FormsConfig, persist: Option<&P
     }
     let kv_id = if persist.is_some() { "leadgate-local".to_string() } else { std::env::var("LEADGATE_KV_ID").unwrap_or_else(|_| "SET-LEADGATE_KV_ID".into()) };
     let forms_json = serde_json::to_string(forms).map_err(|e| e.to_string())?;
-    let wrangler = json!({
+    let mut wrangler = json!({
         "name": "leadgate",
         "main": main,
         "compatibility_date": COMPATIBILITY_DATE,
         "assets": { "directory": root().join("www") },
         "kv_namespaces": [{ "binding": "LEADS", "id": kv_id }],
+        "r2_buckets": [{ "binding": "FILES", "bucket_name": "leadgate-files" }],
         "vars": { "LEADGATE_FORMS": forms_json },
         "triggers": { "crons": ["* * * * *"] },
         "observability": { "enabled": true },
     });
+    if let Some(limit) = forms.rate_limit {
+        wrangler["ratelimits"] = json!([{ "name": "LIMITER", "namespace_id": "1001", "simple": { "limit": limit.limit, "period": limit.period } }]);
+    }
     let path = dir.join("wrangler.json");
     std::fs::write(&path, serde_json::to_string_pretty(&wrangler).unwrap()).map_err(|e| format!("{}: {e}", path.display()))
 }
@@ -147,6 +151,7 @@ pub fn dev(o: &Options) -> Result {
         println!("  mailbox             {base}/dev/mailbox  (double opt-in mails; click their links)");
         println!("  webhook secret      {}", secrets.webhook_secret);
         println!("  state               {}\n", o.state.display());
+        seed_files(o, &secrets.admin_token);
     } else {
         eprintln!("xtask: the collector did not answer on port {port} within 60 s; see wrangler's output above");
     }
@@ -159,6 +164,35 @@ pub fn dev(o: &Options) -> Result {
     let status = collector.wait().map_err(|e| e.to_string())?;
     let _ = receiver.kill();
     if status.success() { Ok(()) } else { Err(format!("wrangler dev exited: {status}")) }
+}
+
+/// Uploads the demo's gated files (`xtask/assets/<asset key>`) into the local R2 bucket through the admin
+/// API, the way an owner uploads theirs.
+fn seed_files(o: &Options, admin_token: &str) {
+    let Ok(forms) = config::load(&o.config) else { return };
+    for asset in forms.forms.iter().filter_map(|f| f.asset.as_ref()) {
+        let Ok(bytes) = std::fs::read(root().join("xtask/assets").join(&asset.key)) else { continue };
+        match http_put(o.port, &format!("/v1/admin/files/{}", asset.key), admin_token, &bytes) {
+            Some(r) if r.starts_with("HTTP/1.1 201") => println!("  seeded              {} ({} bytes) into the local R2 bucket", asset.key, bytes.len()),
+            other => eprintln!("xtask: seeding {} failed: {}", asset.key, other.unwrap_or_default().lines().next().unwrap_or("no answer")),
+        }
+    }
+}
+
+/// A minimal HTTP/1.1 PUT with a bearer token on 127.0.0.1.
+fn http_put(port: u16, path: &str, token: &str, body: &[u8]) -> Option<String> {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
+    write!(
+        s,
+        "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .ok()?;
+    s.write_all(body).ok()?;
+    let mut out = String::new();
+    s.read_to_string(&mut out).ok()?;
+    Some(out)
 }
 
 /// Polls `/v1/health` until it answers 200.

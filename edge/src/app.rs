@@ -3,7 +3,7 @@
 use crate::crm::{self, Outbound};
 use crate::outbox::{self, Delivery, Outcome, State};
 use crate::webhook::{self, EventType};
-use crate::{admin, draw, embed, export, id, intake, mail, page, pseudonym, receipt, store, token, Error};
+use crate::{admin, draw, embed, export, id, intake, mail, page, pseudonym, receipt, store, token, turnstile, Error};
 use futures_util::future::{select, Either};
 use serde_json::json;
 use shared::form::{Adapter, FormKind, FormsConfig, PublicForm};
@@ -150,6 +150,32 @@ fn own_origin(req: &Request) -> Result<String, Error> {
     Ok(url.origin().ascii_serialization())
 }
 
+/// Asks Turnstile's siteverify about the submission's token. A missing or refused token is a 403. If
+/// siteverify cannot be reached the submission is let through and the fault logged: a Cloudflare outage
+/// must not cost real visitors their leads, and the honeypot and fill-time checks still apply.
+async fn check_human(req: &Request, env: &Env, settings: &shared::form::Turnstile, token: Option<&str>) -> Result<(), Error> {
+    let token = token.filter(|t| !t.is_empty()).ok_or(Error::HumanCheckFailed)?;
+    let secret = secret(env, &settings.secret).ok_or_else(|| Error::Config(format!("secret {} is not set", settings.secret)))?;
+    let ip = req.headers().get("CF-Connecting-IP").ok().flatten();
+    match call(&turnstile::request(settings, &secret, token, ip.as_deref()), 10_000).await {
+        Ok(reply) if reply.status == 200 => {
+            if turnstile::passed(&reply.body) {
+                Ok(())
+            } else {
+                Err(Error::HumanCheckFailed)
+            }
+        }
+        Ok(reply) => {
+            worker::console_error!("turnstile siteverify answered {}; letting the submission through", reply.status);
+            Ok(())
+        }
+        Err(e) => {
+            worker::console_error!("turnstile siteverify unreachable ({e}); letting the submission through");
+            Ok(())
+        }
+    }
+}
+
 /// The binding of the Workers rate limiter (configured from `[rate_limit]`).
 const LIMITER: &str = "LIMITER";
 
@@ -278,6 +304,9 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
         // Bots get the answer a person would, so they learn nothing; nothing is stored or forwarded.
         count_spam(&kv, &form.id, now).await;
         return Ok((201, json!({"id": id::new("ld_", now, random()), "status": "new", "receipt": receipt::decoy(random())})));
+    }
+    if let Some(settings) = &form.turnstile {
+        check_human(req, env, settings, sub.meta.turnstile.as_deref()).await?;
     }
     let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random()), client_id: client };
     let fresh = intake::accept(form, sub, cx)?;

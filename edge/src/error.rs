@@ -34,6 +34,8 @@ pub enum Error {
     Config(String),
     /// Storage or runtime failure; the message is for the log.
     Internal(String),
+    /// The form asks for Cloudflare Turnstile and the token was missing or refused.
+    HumanCheckFailed,
     /// Too many submissions from one client to one form; try again after this many seconds.
     RateLimited {
         /// Seconds until the window has passed.
@@ -52,7 +54,7 @@ impl Error {
         match self {
             Error::Malformed(_) => 400,
             Error::Unauthorized => 401,
-            Error::OriginNotAllowed => 403,
+            Error::OriginNotAllowed | Error::HumanCheckFailed => 403,
             Error::UnknownForm | Error::NotFound => 404,
             Error::MethodNotAllowed => 405,
             Error::AlreadyEntered | Error::NotEnoughEntries { .. } => 409,
@@ -79,6 +81,7 @@ impl Error {
             Error::MethodNotAllowed => ErrorBody::new(Code::MethodNotAllowed, lang),
             Error::AlreadyEntered => ErrorBody::new(Code::AlreadyEntered, lang),
             Error::RateLimited { .. } => ErrorBody::new(Code::RateLimited, lang),
+            Error::HumanCheckFailed => ErrorBody::new(Code::HumanCheckFailed, lang),
             Error::NotEnoughEntries { eligible } => ErrorBody::with_message(
                 Code::NotEnoughEntries,
                 format!("{} (eligible: {eligible}; ask for 1 to {eligible})", Code::NotEnoughEntries.message(lang)),

@@ -60,7 +60,8 @@ fn json_problem(e: &serde_json::Error) -> String {
 }
 
 /// Parses `application/x-www-form-urlencoded`: `form`, repeated `consent`, `_hp` (honeypot), `_page`,
-/// `_lang`, `_elapsed`; every other key is a field.
+/// `_lang`, `_elapsed`, `cf-turnstile-response` (what Turnstile adds to a plain form); every other key is a
+/// field.
 pub fn parse_form_data(body: &[u8]) -> Result<Submission, Error> {
     let text = std::str::from_utf8(body).map_err(|_| Error::Malformed("The form data is not UTF-8.".into()))?;
     let mut sub = Submission::default();
@@ -74,6 +75,7 @@ pub fn parse_form_data(body: &[u8]) -> Result<Submission, Error> {
             "_page" => sub.meta.page = Some(v),
             "_lang" => sub.meta.lang = Lang::from_tag(&v),
             "_elapsed" => sub.meta.elapsed_ms = v.parse().ok(),
+            "cf-turnstile-response" => sub.meta.turnstile = Some(v),
             _ if k.starts_with('_') => {}
             _ => {
                 if sub.fields.insert(k, v).is_some() {

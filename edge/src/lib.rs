@@ -20,6 +20,7 @@ pub mod page;
 pub mod pseudonym;
 pub mod receipt;
 pub mod token;
+pub mod turnstile;
 pub mod webhook;
 
 #[cfg(target_arch = "wasm32")]

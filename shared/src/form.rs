@@ -198,6 +198,32 @@ pub struct FormDef {
     /// Submissions sent faster than this after the form was shown are treated as bots (default 2000 ms).
     #[serde(default)]
     pub min_fill_ms: Option<u64>,
+    /// Cloudflare Turnstile: when set, every submission needs a token that siteverify accepts.
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(nested))]
+    pub turnstile: Option<Turnstile>,
+}
+
+/// Cloudflare Turnstile verification for a form.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(validator::Validate))]
+#[serde(deny_unknown_fields)]
+pub struct Turnstile {
+    /// The name of the environment secret holding the Turnstile secret key (never the key itself).
+    #[serde(default = "default_turnstile_secret")]
+    pub secret: String,
+    /// Where tokens are verified; a local stand-in in tests.
+    #[serde(default = "default_siteverify")]
+    #[cfg_attr(feature = "server", validate(url))]
+    pub siteverify_url: String,
+}
+
+fn default_turnstile_secret() -> String {
+    "TURNSTILE_SECRET".into()
+}
+
+fn default_siteverify() -> String {
+    "https://challenges.cloudflare.com/turnstile/v0/siteverify".into()
 }
 
 /// The part of a form the widget needs to render and check it; delivered inside the embed script.

@@ -67,6 +67,8 @@ pub enum Code {
     NotEnoughEntries,
     /// Too many submissions from this client in a short time; `Retry-After` says when to try again.
     RateLimited,
+    /// The Cloudflare Turnstile check was missing or did not pass.
+    HumanCheckFailed,
     /// The collector could not finish; nothing was stored. Retrying is safe.
     Internal,
     /// The collector could not be reached (widget only).
@@ -123,6 +125,10 @@ impl Code {
             Code::AlreadyEntered => (
                 "This email address has already entered this giveaway: one entry per person.",
                 "Mit dieser E-Mail-Adresse wurde bereits teilgenommen: eine Teilnahme pro Person.",
+            ),
+            Code::HumanCheckFailed => (
+                "The security check did not pass. Please complete it and send the form again.",
+                "Die Sicherheitsprüfung wurde nicht bestanden. Bitte schließen Sie sie ab und senden Sie das Formular erneut.",
             ),
             Code::RateLimited => (
                 "Too many attempts in a short time. Please wait a minute and try again.",

@@ -59,6 +59,10 @@ pub struct Meta {
     /// Milliseconds between the form being shown and sent; bots are faster than people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_ms: Option<u64>,
+    /// The Cloudflare Turnstile token from the page, for forms that ask for one.
+    #[cfg_attr(feature = "server", validate(length(max = 2048)))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turnstile: Option<String>,
 }
 
 /// The longest UTM parameter name accepted, in characters.
@@ -102,6 +106,8 @@ pub struct Draft<'a> {
     pub hp: Option<&'a str>,
     /// Milliseconds from showing the form to sending it.
     pub elapsed_ms: u64,
+    /// The Cloudflare Turnstile token found on the page, if any.
+    pub turnstile: Option<&'a str>,
 }
 
 impl Draft<'_> {
@@ -121,7 +127,7 @@ impl Draft<'_> {
         }
         out.push_str("],\"meta\":{\"utm\":");
         json_object(&mut out, self.utm);
-        let optional = [("page", self.page), ("referrer", self.referrer), ("lang", self.lang.map(Lang::tag)), ("hp", self.hp)];
+        let optional = [("page", self.page), ("referrer", self.referrer), ("lang", self.lang.map(Lang::tag)), ("hp", self.hp), ("turnstile", self.turnstile)];
         for (name, value) in optional {
             if let Some(value) = value {
                 out.push_str(",\"");
@@ -294,6 +300,7 @@ mod tests {
             lang: Some(Lang::De),
             hp: Some("bot"),
             elapsed_ms: 18_446_744_073_709_551_615,
+            turnstile: Some("XXXX.DUMMY.TOKEN.XXXX"),
         };
         let parsed: Submission = serde_json::from_str(&draft.to_json()).unwrap();
         let owned = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
@@ -310,6 +317,7 @@ mod tests {
                     lang: Some(Lang::De),
                     hp: Some("bot".into()),
                     elapsed_ms: Some(u64::MAX),
+                    turnstile: Some("XXXX.DUMMY.TOKEN.XXXX".into()),
                 },
             }
         );

@@ -233,6 +233,12 @@ impl State {
         let utm_values = transport::utm(&window);
         let utm: Vec<(&str, &str)> = utm_values.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let hp = self.honeypot.value();
+        // Turnstile, when the page runs it, leaves its token in a hidden input of the page.
+        let turnstile = window
+            .document()
+            .and_then(|d| d.query_selector("[name=cf-turnstile-response]").ok().flatten())
+            .map(|e| e.unchecked_into::<HtmlInputElement>().value())
+            .filter(|t| !t.is_empty());
         let body = Draft {
             form: &self.form.id,
             fields: &fields,
@@ -243,6 +249,7 @@ impl State {
             lang: Some(self.lang),
             hp: Some(hp.as_str()).filter(|v| !v.is_empty()),
             elapsed_ms: elapsed.max(0.0) as u64,
+            turnstile: turnstile.as_deref(),
         }
         .to_json();
         let key = self.idempotency_key.borrow_mut().get_or_insert_with(transport::new_key).clone();

@@ -84,6 +84,13 @@ impl Code {
 
     /// The message for this code in `lang`.
     pub fn message(self, lang: Lang) -> &'static str {
+        self.browser_message(lang).unwrap_or_else(|| self.collector_message(lang))
+    }
+
+    /// The message for a code the browser finds by itself (a field's rule, a missing consent, a failed
+    /// connection), in `lang`; `None` for codes only the collector gives, whose messages arrive with its
+    /// answers. The widget calls only this, so the collector's own texts stay out of every page's download.
+    pub fn browser_message(self, lang: Lang) -> Option<&'static str> {
         let (en, de) = match self {
             Code::Required => ("Please fill in this field.", "Bitte füllen Sie dieses Feld aus."),
             Code::InvalidEmail => (
@@ -103,11 +110,29 @@ impl Code {
             Code::InvalidNumber => ("Please enter a number in the allowed range.", "Bitte geben Sie eine Zahl im erlaubten Bereich ein."),
             Code::InvalidCheckbox => ("Please tick or untick this box.", "Bitte setzen oder entfernen Sie das Häkchen."),
             Code::InvalidUrl => ("Please enter a web address, e.g. example.com.", "Bitte geben Sie eine Webadresse ein, z. B. beispiel.de."),
-            Code::UnknownField => ("This form has no such field.", "Dieses Formular hat kein solches Feld."),
             Code::ConsentRequired => ("Please accept this to continue.", "Bitte stimmen Sie zu, um fortzufahren."),
+            Code::ValidationFailed => ("Please check the highlighted fields.", "Bitte prüfen Sie die markierten Felder."),
+            Code::Internal => (
+                "Something went wrong on our side; nothing was saved. Please try again.",
+                "Bei uns ist etwas schiefgegangen; nichts wurde gespeichert. Bitte versuchen Sie es erneut.",
+            ),
+            Code::Network => (
+                "The connection failed. Please try again.",
+                "Die Verbindung ist fehlgeschlagen. Bitte versuchen Sie es erneut.",
+            ),
+            _ => return None,
+        };
+        Some(match lang {
+            Lang::En => en,
+            Lang::De => de,
+        })
+    }
+
+    fn collector_message(self, lang: Lang) -> &'static str {
+        let (en, de) = match self {
+            Code::UnknownField => ("This form has no such field.", "Dieses Formular hat kein solches Feld."),
             Code::UnknownPurpose => ("This form asks for no such consent.", "Dieses Formular fragt keine solche Einwilligung ab."),
             Code::MalformedBody => ("The request could not be read.", "Die Anfrage konnte nicht gelesen werden."),
-            Code::ValidationFailed => ("Please check the highlighted fields.", "Bitte prüfen Sie die markierten Felder."),
             Code::UnknownForm => ("This form does not exist.", "Dieses Formular gibt es nicht."),
             Code::Unauthorized => ("A valid admin token is required.", "Ein gültiges Admin-Token ist erforderlich."),
             Code::NotFound => ("Not found.", "Nicht gefunden."),
@@ -138,14 +163,8 @@ impl Code {
                 "There are not enough eligible entries for that many winners.",
                 "Es gibt nicht genug teilnahmeberechtigte Einsendungen für so viele Gewinner.",
             ),
-            Code::Internal => (
-                "Something went wrong on our side; nothing was saved. Please try again.",
-                "Bei uns ist etwas schiefgegangen; nichts wurde gespeichert. Bitte versuchen Sie es erneut.",
-            ),
-            Code::Network => (
-                "The connection failed. Please try again.",
-                "Die Verbindung ist fehlgeschlagen. Bitte versuchen Sie es erneut.",
-            ),
+            // Codes the browser finds have their text in `browser_message`, which `message` asks first.
+            _ => ("", ""),
         };
         match lang {
             Lang::En => en,
@@ -255,6 +274,28 @@ mod tests {
             assert_eq!(Code::from_name(name.as_str().unwrap()), Some(code));
         }
         assert_eq!(Code::from_name("no_such_code"), None);
+    }
+
+    /// Every code. The `match` has no wildcard, so a new code that is not listed here does not compile.
+    fn every_code() -> Vec<Code> {
+        let all = vec![Code::Required, Code::InvalidEmail, Code::TooLong, Code::InvalidPhone, Code::PhoneTooShort, Code::PhoneTooLong, Code::ControlCharacter, Code::LineBreak, Code::InvalidChoice, Code::InvalidNumber, Code::InvalidCheckbox, Code::InvalidUrl, Code::UnknownField, Code::ConsentRequired, Code::UnknownPurpose, Code::MalformedBody, Code::ValidationFailed, Code::UnknownForm, Code::Unauthorized, Code::NotFound, Code::PayloadTooLarge, Code::UnsupportedMediaType, Code::OriginNotAllowed, Code::MethodNotAllowed, Code::FormClosed, Code::AlreadyEntered, Code::HumanCheckFailed, Code::RateLimited, Code::NotEnoughEntries, Code::Internal, Code::Network];
+        for code in &all {
+            match code {
+                Code::Required | Code::InvalidEmail | Code::TooLong | Code::InvalidPhone | Code::PhoneTooShort | Code::PhoneTooLong | Code::ControlCharacter | Code::LineBreak | Code::InvalidChoice | Code::InvalidNumber | Code::InvalidCheckbox | Code::InvalidUrl | Code::UnknownField | Code::ConsentRequired | Code::UnknownPurpose | Code::MalformedBody | Code::ValidationFailed | Code::UnknownForm | Code::Unauthorized | Code::NotFound | Code::PayloadTooLarge | Code::UnsupportedMediaType | Code::OriginNotAllowed | Code::MethodNotAllowed | Code::FormClosed | Code::AlreadyEntered | Code::HumanCheckFailed | Code::RateLimited | Code::NotEnoughEntries | Code::Internal | Code::Network => {}
+            }
+        }
+        all
+    }
+
+    #[test]
+    fn every_code_has_a_message_in_both_languages() {
+        for code in every_code() {
+            for lang in [Lang::En, Lang::De] {
+                assert!(!code.message(lang).is_empty(), "{code:?} has no {lang:?} message");
+            }
+        }
+        assert_eq!(Code::InvalidEmail.browser_message(Lang::En), Some(Code::InvalidEmail.message(Lang::En)));
+        assert_eq!(Code::RateLimited.browser_message(Lang::En), None, "collector-only texts stay out of the widget");
     }
 
     #[test]

@@ -11,8 +11,8 @@ use web_sys::{RequestInit, Response, Window};
 pub enum Reply {
     /// 2xx with the lead's status (`new` or `pending`) and, for download gates, the download link.
     Accepted { status: String, download: Option<String> },
-    /// 4xx: the collector's message (in the form's language) and the per-field problems, if any.
-    Rejected { message: String, fields: Vec<(String, Code)> },
+    /// 4xx: the collector's message and per-field messages (`(field, message)`), in the form's language.
+    Rejected { message: String, fields: Vec<(String, String)> },
     /// No usable answer after all retries.
     Failed(Code),
 }
@@ -92,9 +92,10 @@ fn text(o: &JsValue, k: &str) -> Option<String> {
     get(o, k)?.as_string()
 }
 
-/// Reads the collector's error shape, `{"error": {"code", "message", "fields": {name: [{"code", ...}]}}}`,
+/// Reads the collector's error shape, `{"error": {"code", "message", "fields": {name: [{"code", "message"}]}}}`,
 /// with `Reflect` rather than serde: a deserializer and its error messages would cost the widget more than
-/// the whole form. Field problems with codes this widget does not know are left to the message.
+/// the whole form. The collector's messages are shown as they come (they are in the form's language), so
+/// the widget needs no texts for codes only the collector gives.
 pub fn rejection(v: &JsValue) -> Option<Reply> {
     let error = get(v, "error")?;
     let message = text(&error, "message")?;
@@ -103,8 +104,8 @@ pub fn rejection(v: &JsValue) -> Option<Reply> {
         for entry in js_sys::Object::entries(f.unchecked_ref()).iter() {
             let entry: js_sys::Array = entry.unchecked_into();
             let first = js_sys::Array::from(&entry.get(1)).get(0);
-            if let (Some(name), Some(code)) = (entry.get(0).as_string(), text(&first, "code").and_then(|c| Code::from_name(&c))) {
-                fields.push((name, code));
+            if let (Some(name), Some(problem)) = (entry.get(0).as_string(), text(&first, "message")) {
+                fields.push((name, problem));
             }
         }
     }

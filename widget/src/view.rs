@@ -132,11 +132,11 @@ impl Control {
         self.el.value()
     }
 
-    /// Shows or clears this control's error, keeping the ARIA state in step.
-    fn show(&self, code: Option<Code>, lang: Lang) {
-        match code {
-            Some(code) => {
-                self.error.set_text_content(Some(code.message(lang)));
+    /// Shows or clears this control's error message, keeping the ARIA state in step.
+    fn show(&self, message: Option<&str>) {
+        match message {
+            Some(message) => {
+                self.error.set_text_content(Some(message));
                 let _ = self.el.set_attribute("aria-invalid", "true");
                 let _ = self.el.set_attribute("aria-describedby", &self.error.id());
             }
@@ -188,16 +188,22 @@ impl State {
                 (p.is_some_and(|p| p.required) && c.value() != "true").then_some(Code::ConsentRequired)
             }
         };
-        c.show(code, self.lang);
+        c.show(code.map(|code| self.text_of(code)));
     }
 
-    /// Shows all errors, moves focus to the first invalid control and announces `summary`.
-    fn show_errors(&self, errors: &[(String, Code)], summary: &str) {
+    /// The browser's own message for a code it found.
+    fn text_of(&self, code: Code) -> &'static str {
+        code.browser_message(self.lang).unwrap_or_default()
+    }
+
+    /// Shows all errors (`(control key, message)`), moves focus to the first invalid control and announces
+    /// `summary`.
+    fn show_errors<'m>(&self, errors: impl Iterator<Item = (&'m str, &'m str)> + Clone, summary: &str) {
         let mut first = None;
         for c in &self.controls {
-            let code = errors.iter().find(|(k, _)| *k == c.key).map(|(_, code)| *code);
-            c.show(code, self.lang);
-            if code.is_some() && first.is_none() {
+            let message = errors.clone().find(|(k, _)| *k == c.key).map(|(_, m)| m);
+            c.show(message);
+            if message.is_some() && first.is_none() {
                 first = Some(c.el.clone());
             }
         }
@@ -221,10 +227,11 @@ impl State {
         let ticked: Vec<&str> = self.controls.iter().filter(|c| c.field.is_none() && c.value() == "true").filter_map(|c| c.key.strip_prefix("consent.")).collect();
         if let Err(errors) = validation::validate(&self.form.fields, &self.form.consents, &fields, &ticked) {
             self.idempotency_key.replace(None);
-            return self.show_errors(&errors, Code::ValidationFailed.message(self.lang));
+            let messages = errors.iter().map(|(k, code)| (k.as_str(), self.text_of(*code)));
+            return self.show_errors(messages, self.text_of(Code::ValidationFailed));
         }
         for c in &self.controls {
-            c.show(None, self.lang);
+            c.show(None);
         }
         let window = web_sys::window().expect("a page has a window");
         let elapsed = window.performance().map_or(0.0, |p| p.now()) - self.shown_at;
@@ -270,10 +277,10 @@ impl State {
                 if fields.is_empty() {
                     self.announce(&message, true);
                 } else {
-                    self.show_errors(&fields, &message);
+                    self.show_errors(fields.iter().map(|(k, m)| (k.as_str(), m.as_str())), &message);
                 }
             }
-            Reply::Failed(code) => self.announce(code.message(self.lang), true),
+            Reply::Failed(code) => self.announce(self.text_of(code), true),
         }
     }
 

@@ -394,7 +394,7 @@ const MAIL_ENDPOINT: &str = "_mail";
 /// `[mail] confirm_within_hours`.
 fn confirmation_mail(env: &Env, config: &FormsConfig, form: &shared::form::FormDef, lead: &Lead, origin: &str, now: u64) -> Result<Delivery, Error> {
     let settings = config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
-    let key = secret(env, "SIGNING_SECRET").ok_or_else(|| Error::Config("SIGNING_SECRET is not set".into()))?;
+    let key = signing_key(env)?;
     let link = format!("{origin}/v1/confirm/{}", token::sign(key.as_bytes(), token::Purpose::Confirm, &lead.id, now + settings.confirm_within_ms()));
     let lang = lead.consent.lang;
     let to = lead.fields.get("email").map_or("", String::as_str);
@@ -403,21 +403,35 @@ fn confirmation_mail(env: &Env, config: &FormsConfig, form: &shared::form::FormD
     Ok(Delivery::pending(id::new("msg_", now, random()), &lead.id, &form.id, MAIL_ENDPOINT, "mail.confirmation", &payload, now))
 }
 
+/// The collector's signing secret, from which receipts and links derive their keys.
+fn signing_key(env: &Env) -> Result<String, Error> {
+    secret(env, "SIGNING_SECRET").ok_or_else(|| Error::Config("SIGNING_SECRET is not set".into()))
+}
+
+/// The lead a link's token stands for, or (as `Err`) the readable page that says why there is none:
+/// 403 for an altered or expired link, 404 when the lead has been erased.
+async fn linked_lead(req: &Request, env: &Env, kv: &worker::kv::KvStore, purpose: token::Purpose, given: &str, now: u64) -> Result<Result<Lead, Response>, Error> {
+    let guess = visitor_lang(req);
+    let problem = match token::verify(signing_key(env)?.as_bytes(), purpose, given, now) {
+        Ok(id) => match store::get_lead(kv, &id).await? {
+            Some(lead) => return Ok(Ok(lead)),
+            None => (page::LinkProblem::Gone, 404),
+        },
+        Err(token::Problem::Invalid) => (page::LinkProblem::Invalid, 403),
+        Err(token::Problem::Expired) => (page::LinkProblem::Expired, 403),
+    };
+    Ok(Err(html_response(&page::link_problem(guess, problem.0), problem.1)?))
+}
+
 /// `GET /v1/confirm/<token>`: the second step of double opt-in. Marks the lead `confirmed` with the time and
 /// pseudonymous client of the click, queues `lead.confirmed` for the form's endpoints, and shows a page. The
 /// link works once: a second click changes nothing and says so.
 async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result<Response, Error> {
-    let key = secret(env, "SIGNING_SECRET").ok_or_else(|| Error::Config("SIGNING_SECRET is not set".into()))?;
     let now = Date::now().as_millis();
-    let guess = visitor_lang(req);
-    let id = match token::verify(key.as_bytes(), token::Purpose::Confirm, given, now) {
-        Ok(id) => id,
-        Err(token::Problem::Invalid) => return html_response(&page::link_problem(guess, page::LinkProblem::Invalid), 403),
-        Err(token::Problem::Expired) => return html_response(&page::link_problem(guess, page::LinkProblem::Expired), 403),
-    };
     let kv = kv(env)?;
-    let Some(mut lead) = store::get_lead(&kv, &id).await? else {
-        return html_response(&page::link_problem(guess, page::LinkProblem::Gone), 404);
+    let mut lead = match linked_lead(req, env, &kv, token::Purpose::Confirm, given, now).await? {
+        Ok(lead) => lead,
+        Err(page) => return Ok(page),
     };
     let lang = lead.consent.lang;
     let config = config(env)?;
@@ -477,17 +491,11 @@ fn download_link(env: &Env, form: &shared::form::FormDef, lead: &Lead, origin: &
 /// `GET /v1/download/<token>`: streams the gated file to the holder of a valid link and counts the download
 /// as engagement on the lead. Altered or expired links get a readable 403 page.
 async fn download(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
-    let key = secret(env, "SIGNING_SECRET").ok_or_else(|| Error::Config("SIGNING_SECRET is not set".into()))?;
     let now = Date::now().as_millis();
-    let guess = visitor_lang(req);
-    let id = match token::verify(key.as_bytes(), token::Purpose::Download, given, now) {
-        Ok(id) => id,
-        Err(token::Problem::Invalid) => return html_response(&page::link_problem(guess, page::LinkProblem::Invalid), 403),
-        Err(token::Problem::Expired) => return html_response(&page::link_problem(guess, page::LinkProblem::Expired), 403),
-    };
     let kv = kv(env)?;
-    let Some(mut lead) = store::get_lead(&kv, &id).await? else {
-        return html_response(&page::link_problem(guess, page::LinkProblem::Gone), 404);
+    let mut lead = match linked_lead(req, env, &kv, token::Purpose::Download, given, now).await? {
+        Ok(lead) => lead,
+        Err(page) => return Ok(page),
     };
     let config = config(env)?;
     let form = config.form(&lead.form).ok_or(Error::NotFound)?;
@@ -824,7 +832,7 @@ fn authorize(req: &Request, env: &Env) -> Result<(), Error> {
 /// `GET /v1/consent/verify?receipt=...`: whether a consent receipt is the collector's, and what it certifies.
 fn verify_receipt(req: &Request, env: &Env) -> Result<Response, Error> {
     let given = query(req, "receipt")?.ok_or_else(|| Error::Malformed("Pass the receipt as ?receipt=<receipt>.".into()))?;
-    let key = secret(env, "SIGNING_SECRET").ok_or_else(|| Error::Internal("SIGNING_SECRET is not set".into()))?;
+    let key = signing_key(env)?;
     match receipt::verify(key.as_bytes(), &given) {
         Ok(content) => json_response(&json!({"genuine": true, "receipt": content}), 200),
         Err(receipt::Problem::NotGenuine) => json_response(&json!({"genuine": false}), 200),

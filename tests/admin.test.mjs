@@ -1,0 +1,100 @@
+//! End-to-end: the admin page (www/admin.html) in Chromium against the real admin API. Token login, the
+// lead list and a lead's consent record, erasure with its confirmation, deliveries, a giveaway draw; no
+// axe-core violations; data that looks like markup stays text.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import path from "node:path";
+import { startReceiver } from "./receiver.mjs";
+import { adminLeads, artifacts, eventually, launchBrowser, root, secrets, startCollector } from "./support.mjs";
+
+let receiver, collector, browser;
+const axeSource = readFileSync(path.join(root, "node_modules/axe-core/axe.min.js"), "utf8");
+
+before(async () => {
+  receiver = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
+  collector = await startCollector(`
+[[forms]]
+id = "news"
+kind = "newsletter"
+fields = [{ name = "email", required = true }, { name = "first_name" }]
+consents = [{ id = "marketing_email", required = true, version = 2, text = { en = "Send me the newsletter." } }]
+
+[[forms.webhooks]]
+id = "crm"
+url = "${receiver.url}"
+
+[[forms]]
+id = "win"
+kind = "giveaway"
+fields = [{ name = "email", required = true }]
+giveaway = { starts_at = "2020-01-01", ends_at = "2099-12-31", rules_url = "https://example.com/rules" }
+consents = [{ id = "giveaway_rules", required = true, text = { en = "I accept the rules." } }]
+`);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await collector?.stop();
+  await receiver?.close();
+});
+
+const post = (form, fields, consent) =>
+  fetch(`${collector.base}/v1/leads`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ form, fields, consent, meta: { elapsed_ms: 9000, page: "https://shop.example/news" } }),
+  });
+
+test("the admin page shows leads with their consent, erases, lists deliveries and draws winners", async () => {
+  assert.equal((await post("news", { email: "ada@example.com", first_name: '<img src=x onerror="window.__pwned=1">' }, ["marketing_email"])).status, 201);
+  assert.equal((await post("news", { email: "grace@example.com" }, ["marketing_email"])).status, 201);
+  for (let i = 0; i < 3; i++) await post("win", { email: `entrant${i}@example.com` }, ["giveaway_rules"]);
+  await eventually(() => receiver.deliveries.length >= 2, 10_000, "deliveries");
+
+  const page = await browser.newPage();
+  page.on("dialog", (d) => d.accept());
+  await page.goto(`${collector.base}/admin.html`);
+  await page.fill("#token", "wrong");
+  await page.click("#login button");
+  await page.locator("#status.err").waitFor();
+  assert.match(await page.locator("#status").textContent(), /admin token/i);
+  assert.equal(await page.locator("#login").isVisible(), true, "a wrong token opens nothing");
+
+  await page.fill("#token", secrets.ADMIN_TOKEN);
+  await page.click("#login button");
+  await page.getByRole("button", { name: "ada@example.com" }).waitFor();
+  await page.getByRole("button", { name: "grace@example.com" }).waitFor();
+
+  await page.getByRole("button", { name: "ada@example.com" }).click();
+  await page.locator("#lead-detail").waitFor();
+  const consent = await page.locator("#detail-consent").textContent();
+  assert.match(consent, /marketing_email/);
+  assert.match(consent, /Send me the newsletter\./);
+  assert.match(await page.locator("#detail-fields").textContent(), /<img src=x onerror=/, "markup in data is shown as text");
+  assert.equal(await page.evaluate(() => window.__pwned), undefined, "and never runs");
+  await page.addScriptTag({ content: axeSource });
+  const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] })).violations.map((v) => v.id));
+  assert.deepEqual(violations, []);
+  await page.screenshot({ path: path.join(artifacts, "admin.png"), fullPage: true });
+
+  await page.click("#erase");
+  await page.locator("#status").filter({ hasText: "erased" }).waitFor();
+  assert.ok(!(await adminLeads(collector)).some((l) => l.fields.email === "ada@example.com"), "the erasure happened");
+  await eventually(() => receiver.deliveries.some((d) => d.payload?.type === "lead.erased"), 10_000, "lead.erased");
+
+  await page.selectOption("#delivery-filter select", "delivered");
+  await page.click("#delivery-filter button");
+  await page.locator("#delivery-rows tr").first().waitFor();
+  assert.match(await page.locator("#delivery-rows").textContent(), /lead\.created/);
+
+  await page.fill("#draw input[name=form]", "win");
+  await page.fill("#draw input[name=winners]", "2");
+  await page.click("#draw button[type=submit]");
+  await page.locator("#draw-result p").waitFor();
+  assert.match(await page.locator("#draw-result").textContent(), /2 winner\(s\) among 3 eligible/);
+  await page.click("#show-draws");
+  await page.locator("#draw-result").filter({ hasText: "reproduces" }).waitFor();
+  await page.close();
+});

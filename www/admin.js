@@ -1,0 +1,250 @@
+//! The admin page: a thin client of the collector's admin API (leads, GDPR rights, deliveries, endpoints,
+// giveaway draws, bot counts).
+//
+// Everything shown comes from the API and is written with `textContent`, never as HTML, so a lead's data
+// cannot run as code here. The token lives in session storage: it is gone when the tab closes.
+"use strict";
+
+const $ = (sel) => document.querySelector(sel);
+const status = $("#status");
+let cursor = null;
+let current = null;
+
+function say(text, error = false) {
+  status.textContent = text;
+  status.className = error ? "err" : "";
+}
+
+function token() {
+  return sessionStorage.getItem("leadgate-admin-token") || "";
+}
+
+/** Calls the admin API; throws with the collector's own message on an error answer. */
+async function api(path, init = {}) {
+  const r = await fetch(path, { ...init, headers: { authorization: `Bearer ${token()}`, ...(init.headers || {}) } });
+  if (!r.ok) {
+    let message = `${r.status}`;
+    try {
+      message = (await r.json()).error.message;
+    } catch {}
+    if (r.status === 401) showLogin();
+    throw new Error(message);
+  }
+  return r;
+}
+
+/** A table cell with `text`. */
+function cell(text) {
+  const td = document.createElement("td");
+  td.textContent = text === null || text === undefined ? "—" : String(text);
+  return td;
+}
+
+function button(label, onClick, danger = false) {
+  const b = document.createElement("button");
+  b.type = "button";
+  b.textContent = label;
+  if (danger) b.className = "danger";
+  b.addEventListener("click", onClick);
+  return b;
+}
+
+/** A table row; cells are text, or elements such as buttons. */
+function row(cells) {
+  const tr = document.createElement("tr");
+  for (const c of cells) {
+    if (c instanceof Node) {
+      const td = document.createElement("td");
+      td.append(c);
+      tr.append(td);
+    } else {
+      tr.append(cell(c));
+    }
+  }
+  return tr;
+}
+
+async function save(path, filename) {
+  const blob = await (await api(path)).blob();
+  const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(blob), download: filename });
+  a.click();
+  URL.revokeObjectURL(a.href);
+}
+
+// --- Leads -----------------------------------------------------------------------------------------------
+
+async function loadLeads(append = false) {
+  const f = new FormData($("#lead-filter"));
+  const q = new URLSearchParams({ limit: "50" });
+  for (const k of ["form", "status"]) if (f.get(k)) q.set(k, f.get(k));
+  if (append && cursor) q.set("cursor", cursor);
+  const { leads, cursor: next } = await (await api(`/v1/admin/leads?${q}`)).json();
+  cursor = next;
+  const rows = $("#lead-rows");
+  if (!append) rows.replaceChildren();
+  for (const lead of leads) {
+    const open = button(lead.fields.email || lead.id, () => showLead(lead.id));
+    open.className = "link";
+    rows.append(row([lead.created_at, lead.form, open, lead.status, lead.score.total, lead.score.stage]));
+  }
+  $("#more").hidden = !next;
+  say(`${rows.children.length} lead(s) shown.`);
+}
+
+async function showLead(id) {
+  const lead = await (await api(`/v1/admin/leads/${encodeURIComponent(id)}`)).json();
+  current = lead;
+  $("#detail-h").textContent = `Lead ${lead.id}`;
+  const dl = $("#detail-fields");
+  dl.replaceChildren();
+  const facts = { form: lead.form, status: lead.status, created: lead.created_at, updated: lead.updated_at, ...lead.fields };
+  facts["page"] = lead.source.page;
+  facts["score"] = `${lead.score.total} (${lead.score.reasons.join(", ") || "no points"})`;
+  facts["engagement"] = `${lead.engagement.submissions} submission(s), ${lead.engagement.downloads} download(s)`;
+  for (const [k, v] of Object.entries(facts)) {
+    dl.append(Object.assign(document.createElement("dt"), { textContent: k }), Object.assign(document.createElement("dd"), { textContent: v ?? "—" }));
+  }
+  const body = $("#detail-consent");
+  body.replaceChildren();
+  for (const e of lead.consent.entries) {
+    body.append(row([e.purpose, e.granted ? "yes" : "no", e.basis, e.version, e.text, e.text_sha256.slice(0, 16) + "…"]));
+  }
+  const proof = [`Recorded ${lead.consent.recorded_at} in ${lead.consent.lang} on ${lead.consent.page || "an unknown page"}`];
+  if (lead.confirmation) proof.push(`double opt-in confirmed ${lead.confirmation.at}`);
+  if (lead.consent_history.length) proof.push(`${lead.consent_history.length} earlier record(s) kept`);
+  $("#detail-proof").textContent = proof.join("; ") + ".";
+  $("#lead-detail").hidden = false;
+  $("#detail-h").focus();
+}
+
+async function erase() {
+  if (!current || !confirm(`Erase lead ${current.id} and everything stored about it? This cannot be undone.`)) return;
+  const answer = await (await api(`/v1/admin/leads/${encodeURIComponent(current.id)}`, { method: "DELETE" })).json();
+  const manual = answer.erase_by_hand_in.length ? ` Erase it by hand in: ${answer.erase_by_hand_in.join(", ")}.` : "";
+  say(`Lead ${answer.id} erased; lead.erased sent to the CRMs that take it.${manual}`);
+  $("#lead-detail").hidden = true;
+  current = null;
+  await loadLeads();
+}
+
+// --- Deliveries, endpoints -------------------------------------------------------------------------------
+
+async function loadDeliveries() {
+  const s = new FormData($("#delivery-filter")).get("status");
+  const { deliveries } = await (await api(`/v1/admin/deliveries${s ? `?status=${s}` : ""}`)).json();
+  const rows = $("#delivery-rows");
+  rows.replaceChildren();
+  for (const d of deliveries) {
+    const replay = button("Replay", async () => {
+      await api(`/v1/admin/deliveries/${encodeURIComponent(d.id)}/replay`, { method: "POST" });
+      say(`Delivery ${d.id} sent again.`);
+      await loadDeliveries();
+    });
+    rows.append(row([d.event, `${d.form} / ${d.endpoint}`, d.status, d.attempts, d.last_status ?? d.last_error, d.next_attempt_at, d.status === "delivered" ? "" : replay]));
+  }
+}
+
+async function loadEndpoints() {
+  const { endpoints } = await (await api("/v1/admin/endpoints")).json();
+  const rows = $("#endpoint-rows");
+  rows.replaceChildren();
+  for (const e of endpoints) {
+    const enable = button("Enable", async () => {
+      await api(`/v1/admin/endpoints/${encodeURIComponent(e.form)}/${encodeURIComponent(e.id)}/enable`, { method: "POST" });
+      say(`Endpoint ${e.form}/${e.id} enabled.`);
+      await loadEndpoints();
+    });
+    rows.append(row([e.form, e.id, e.url, e.disabled ? `disabled since ${e.disabled_since}` : "active", e.disabled ? enable : ""]));
+  }
+}
+
+// --- Giveaways, stats ------------------------------------------------------------------------------------
+
+function showDraw(d, reproduces) {
+  const p = document.createElement("p");
+  const check = reproduces === undefined ? "" : reproduces ? " Re-check: reproduces." : " Re-check: does NOT reproduce.";
+  p.textContent = `Draw ${d.id} at ${d.drawn_at}: ${d.winners.length} winner(s) among ${d.eligible_count} eligible (${d.winners.join(", ")}). Seed ${d.seed}.${check}`;
+  $("#draw-result").append(p);
+}
+
+async function draw(ev) {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  const d = await (
+    await api(`/v1/admin/giveaways/${encodeURIComponent(f.get("form"))}/draw`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ winners: Number(f.get("winners")) }),
+    })
+  ).json();
+  $("#draw-result").replaceChildren();
+  showDraw(d);
+  say(`Drawn: ${d.winners.length} winner(s); giveaway.winner sent to the form's endpoints.`);
+}
+
+async function listDraws() {
+  const form = new FormData($("#draw")).get("form");
+  const { draws } = await (await api(`/v1/admin/giveaways/${encodeURIComponent(form)}/draws`)).json();
+  $("#draw-result").replaceChildren();
+  for (const d of draws) showDraw(d.draw, d.reproduces);
+  if (!draws.length) say("No draws yet.");
+}
+
+async function loadStats() {
+  const { spam } = await (await api("/v1/admin/stats")).json();
+  const rows = $("#stat-rows");
+  rows.replaceChildren();
+  for (const [key, n] of Object.entries(spam)) {
+    const [form, day] = key.split(":");
+    rows.append(row([form, day, n]));
+  }
+}
+
+// --- Wiring ----------------------------------------------------------------------------------------------
+
+function showLogin() {
+  $("#login").hidden = false;
+  $("#app").hidden = true;
+}
+
+async function open() {
+  $("#login").hidden = true;
+  $("#app").hidden = false;
+  await Promise.all([loadLeads(), loadDeliveries(), loadEndpoints(), loadStats()]);
+}
+
+/** Runs an action, showing its failure in the status line instead of failing silently. */
+const guard = (fn) => async (...args) => {
+  try {
+    await fn(...args);
+  } catch (e) {
+    say(e.message, true);
+  }
+};
+
+$("#login").addEventListener("submit", guard(async (ev) => {
+  ev.preventDefault();
+  sessionStorage.setItem("leadgate-admin-token", $("#token").value);
+  await open();
+}));
+$("#logout").addEventListener("click", () => {
+  sessionStorage.removeItem("leadgate-admin-token");
+  showLogin();
+  say("Token forgotten.");
+});
+$("#lead-filter").addEventListener("submit", guard(async (ev) => {
+  ev.preventDefault();
+  await loadLeads();
+}));
+$("#more").addEventListener("click", guard(() => loadLeads(true)));
+$("#csv").addEventListener("click", guard(() => save("/v1/admin/leads.csv", "leads.csv")));
+$("#export").addEventListener("click", guard(() => save(`/v1/admin/leads/${encodeURIComponent(current.id)}/export`, `lead-${current.id}.json`)));
+$("#erase").addEventListener("click", guard(erase));
+$("#delivery-filter").addEventListener("submit", guard(async (ev) => {
+  ev.preventDefault();
+  await loadDeliveries();
+}));
+$("#draw").addEventListener("submit", guard(draw));
+$("#show-draws").addEventListener("click", guard(listDraws));
+$("#detail-h").tabIndex = -1;
+if (token()) guard(open)();

@@ -12,6 +12,18 @@ let crm, collector;
 before(async () => {
   crm = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
   collector = await startCollector(`
+[mail]
+url = "${crm.mailbox}"
+from = "Gewinnspiel <win@example.com>"
+
+[[forms]]
+id = "doiwin"
+kind = "giveaway"
+double_opt_in = true
+fields = [{ name = "email", required = true }]
+giveaway = { starts_at = "2020-01-01", ends_at = "2099-12-31", rules_url = "https://example.com/rules" }
+consents = [{ id = "giveaway_rules", required = true, text = { en = "I accept the rules." } }]
+
 [[forms]]
 id = "win"
 kind = "giveaway"
@@ -105,4 +117,26 @@ test("draws are refused clearly: no winners, bad bodies, forms that are no givea
   assert.equal((await draw("news", { winners: 1 })).status, 404);
   const anonymous = await fetch(`${collector.base}/v1/admin/giveaways/win/draw`, { method: "POST", body: "{}" });
   assert.equal(anonymous.status, 401);
+});
+
+test("with double opt-in only confirmed entries can win", async () => {
+  const ids = [];
+  for (let i = 0; i < 3; i++) {
+    const r = await fetch(`${collector.base}/v1/leads`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ form: "doiwin", fields: { email: `doi${i}@example.com` }, consent: ["giveaway_rules"], meta: { elapsed_ms: 9000 } }),
+    });
+    assert.equal(r.status, 201);
+    ids.push((await r.json()).id);
+  }
+  for (const i of [0, 2]) {
+    const mail = await eventually(() => crm.mails.find((m) => m.to === `doi${i}@example.com`), 10_000, "the confirmation mail");
+    const link = mail.text.match(/https?:\/\/\S+\/v1\/confirm\/\S+/)[0];
+    assert.equal((await fetch(link)).status, 200);
+  }
+  assert.equal((await draw("doiwin", { winners: 3 })).status, 409, "the unconfirmed entry does not count");
+  const d = await (await draw("doiwin", { winners: 2 })).json();
+  assert.equal(d.eligible_count, 2);
+  assert.deepEqual([...d.winners].sort(), [ids[0], ids[2]].sort());
 });

@@ -26,6 +26,51 @@ pub fn all() -> Result {
     edge()
 }
 
+/// Builds what is older than its sources, for `cargo xtask dev`: a restart with nothing changed then starts
+/// the collector in seconds instead of re-running wasm-opt on the edge. (`test` and `build` always build.)
+pub fn changed() -> Result {
+    let recipe = ["Cargo.toml", "Cargo.lock", "package-lock.json", "xtask/src/compile.rs"];
+    if newest(&[&["widget", "shared"][..], &recipe[..]].concat()) > modified(&widget_bundle()) {
+        widget()?;
+    } else {
+        println!("widget is up to date");
+    }
+    let edge_out = root().join("edge/build/index.js");
+    let bundle = widget_bundle();
+    let bundle = bundle.to_string_lossy();
+    if newest(&[&["edge/src", "edge/Cargo.toml", "edge/build.rs", "shared", &bundle][..], &recipe[..]].concat()) > modified(&edge_out) {
+        edge()?;
+    } else {
+        println!("edge is up to date");
+    }
+    Ok(())
+}
+
+/// When `path` was last modified; the epoch when it does not exist, so a missing output is always stale.
+fn modified(path: &std::path::Path) -> std::time::SystemTime {
+    std::fs::metadata(path).and_then(|m| m.modified()).unwrap_or(std::time::UNIX_EPOCH)
+}
+
+/// The newest modification time of the files under `paths` (relative to the root), skipping build output.
+fn newest(paths: &[&str]) -> std::time::SystemTime {
+    fn walk(path: &std::path::Path, newest: &mut std::time::SystemTime) {
+        let t = modified(path);
+        if path.is_dir() {
+            let skip = path.file_name().is_some_and(|n| n == "target" || n == "build" || n == "node_modules");
+            for entry in std::fs::read_dir(path).into_iter().flatten().flatten().filter(|_| !skip) {
+                walk(&entry.path(), newest);
+            }
+        } else if t > *newest {
+            *newest = t;
+        }
+    }
+    let mut out = std::time::UNIX_EPOCH;
+    for p in paths {
+        walk(&root().join(p), &mut out);
+    }
+    out
+}
+
 /// cargo (`widget` profile: size) -> wasm-bindgen (web target) -> wasm-opt -Oz -> esbuild (IIFE) -> the wasm
 /// inlined as a string literal.
 pub fn widget() -> Result {

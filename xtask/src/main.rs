@@ -70,7 +70,7 @@ fn run(args: &[String]) -> Result {
         "dev" => {
             let o = options(rest)?;
             tools::ensure_build_tools()?;
-            compile::all()?;
+            compile::changed()?;
             runtime::dev(&o)
         }
         "build" => {

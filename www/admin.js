@@ -21,13 +21,16 @@ function token() {
 
 /** Calls the admin API; throws with the collector's own message on an error answer. */
 async function api(path, init = {}) {
-  const r = await fetch(path, { ...init, headers: { authorization: `Bearer ${token()}`, ...(init.headers || {}) } });
+  const used = token();
+  const r = await fetch(path, { ...init, headers: { authorization: `Bearer ${used}`, ...(init.headers || {}) } });
   if (!r.ok) {
     let message = `${r.status}`;
     try {
       message = (await r.json()).error.message;
     } catch {}
-    if (r.status === 401) showLogin();
+    // Only a refusal of the token in use sends back to the login: a late answer to an earlier, wrong token
+    // must not close the page that the right one opened.
+    if (r.status === 401 && used === token()) showLogin();
     throw new Error(message);
   }
   return r;

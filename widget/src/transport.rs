@@ -1,11 +1,17 @@
-//! Talking to the collector: one JSON POST with an idempotency key, retried with backoff on network errors
-//! and 5xx answers so a flaky connection neither loses nor duplicates a lead.
+//! Talking to the collector: the idempotency key, the page's campaign tags, and what the collector's answer
+//! means. The HTTP exchange itself (one JSON POST, retried with backoff on network errors and 5xx) is
+//! `js/transport.js`: it is nothing but browser calls, which cost far less as JavaScript than as Rust glue.
 
 use shared::Code;
 use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::JsFuture;
-use web_sys::{RequestInit, Response, Window};
+use web_sys::Window;
+
+#[wasm_bindgen(module = "/js/transport.js")]
+extern "C" {
+    /// Posts `body`; calls `done(kind, status, download, message, names, messages)` once (see the JS).
+    #[wasm_bindgen(js_name = post)]
+    fn post_js(endpoint: &str, body: &str, key: &str, done: &JsValue);
+}
 
 /// How the collector answered.
 pub enum Reply {
@@ -16,9 +22,6 @@ pub enum Reply {
     /// No usable answer after all retries.
     Failed(Code),
 }
-
-/// Waits before retry n: 0.5 s, 1.5 s, 4 s.
-const BACKOFF_MS: [i32; 3] = [500, 1500, 4000];
 
 /// A fresh idempotency key: 128 random bits, hex.
 pub fn new_key() -> String {
@@ -44,83 +47,18 @@ pub fn utm(window: &Window) -> Vec<(&'static str, String)> {
     out
 }
 
-/// Posts a submission's JSON `body`; retries network failures and 5xx with the same idempotency key.
-pub async fn post(endpoint: &str, body: &str, key: &str) -> Reply {
-    let url = [endpoint, "/v1/leads"].concat();
-    let mut last = Code::Network;
-    for attempt in 0..=BACKOFF_MS.len() {
-        if attempt > 0 {
-            sleep(BACKOFF_MS[attempt - 1]).await;
-        }
-        match send(&url, body, key).await {
-            Ok(resp) if resp.ok() => {
-                let body = json(&resp).await.unwrap_or(JsValue::NULL);
-                return Reply::Accepted { status: text(&body, "status").unwrap_or_default(), download: text(&body, "download_url") };
-            }
-            Ok(resp) if resp.status() < 500 => {
-                return match json(&resp).await.as_ref().and_then(rejection) {
-                    Some(reply) => reply,
-                    None => Reply::Failed(Code::Internal),
-                };
-            }
-            Ok(_) => last = Code::Internal,
-            Err(_) => last = Code::Network,
-        }
-    }
-    Reply::Failed(last)
-}
-
-async fn send(url: &str, body: &str, key: &str) -> Result<Response, JsValue> {
-    let window = web_sys::window().ok_or("no window")?;
-    let headers = web_sys::Headers::new()?;
-    headers.set("Content-Type", "application/json")?;
-    headers.set("Idempotency-Key", key)?;
-    let init = RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(body));
-    init.set_headers(&headers);
-    let resp = JsFuture::from(window.fetch_with_str_and_init(url, &init)).await?;
-    Ok(resp.unchecked_into())
-}
-
-/// `o[k]`, if present and not null.
-fn get(o: &JsValue, k: &str) -> Option<JsValue> {
-    js_sys::Reflect::get(o, &JsValue::from_str(k)).ok().filter(|x| !x.is_undefined() && !x.is_null())
-}
-
-fn text(o: &JsValue, k: &str) -> Option<String> {
-    get(o, k)?.as_string()
-}
-
-/// Reads the collector's error shape, `{"error": {"code", "message", "fields": {name: [{"code", "message"}]}}}`,
-/// with `Reflect` rather than serde: a deserializer and its error messages would cost the widget more than
-/// the whole form. The collector's messages are shown as they come (they are in the form's language), so
-/// the widget needs no texts for codes only the collector gives.
-pub fn rejection(v: &JsValue) -> Option<Reply> {
-    let error = get(v, "error")?;
-    let message = text(&error, "message")?;
-    let mut fields = Vec::new();
-    if let Some(f) = get(&error, "fields") {
-        for entry in js_sys::Object::entries(f.unchecked_ref()).iter() {
-            let entry: js_sys::Array = entry.unchecked_into();
-            let first = js_sys::Array::from(&entry.get(1)).get(0);
-            if let (Some(name), Some(problem)) = (entry.get(0).as_string(), text(&first, "message")) {
-                fields.push((name, problem));
-            }
-        }
-    }
-    Some(Reply::Rejected { message, fields })
-}
-
-async fn json(resp: &Response) -> Option<JsValue> {
-    JsFuture::from(resp.json().ok()?).await.ok()
-}
-
-async fn sleep(ms: i32) {
-    let promise = js_sys::Promise::new(&mut |resolve, _| {
-        if let Some(w) = web_sys::window() {
-            let _ = w.set_timeout_with_callback_and_timeout_and_arguments_0(&resolve, ms);
-        }
+/// Posts a submission's JSON `body` with its idempotency key and calls `done` with the collector's answer
+/// once the exchange (retries included) is over.
+pub fn post(endpoint: &str, body: &str, key: &str, done: impl FnOnce(Reply) + 'static) {
+    let settle = Closure::once_into_js(move |kind: u8, status: String, download: Option<String>, message: String, names: js_sys::Array, messages: js_sys::Array| {
+        done(match kind {
+            0 => Reply::Accepted { status, download },
+            1 => Reply::Rejected {
+                message,
+                fields: names.iter().zip(messages.iter()).filter_map(|(n, m)| Some((n.as_string()?, m.as_string()?))).collect(),
+            },
+            _ => Reply::Failed(if status == "network" { Code::Network } else { Code::Internal }),
+        })
     });
-    let _ = JsFuture::from(promise).await;
+    post_js(endpoint, body, key, &settle);
 }

@@ -155,7 +155,7 @@ impl State {
         match kind.as_str() {
             "submit" => {
                 e.prevent_default();
-                wasm_bindgen_futures::spawn_local(self.clone().submit());
+                self.submit();
             }
             "pointerdown" => self.pressing.set(true),
             "pointerup" | "pointercancel" => {
@@ -218,7 +218,7 @@ impl State {
         let _ = self.status.set_attribute("class", if error { "s err" } else { "s" });
     }
 
-    async fn submit(self: Rc<Self>) {
+    fn submit(self: &Rc<Self>) {
         if self.sending.get() {
             return;
         }
@@ -264,12 +264,18 @@ impl State {
         let _ = self.button.set_attribute("disabled", "");
         let _ = self.button.set_attribute("aria-busy", "true");
         self.announce(Ui::Sending.text(self.lang), false);
-        let reply = transport::post(&self.endpoint, &body, &key).await;
+        let granted: Vec<String> = ticked.iter().map(|t| (*t).to_owned()).collect();
+        let s = self.clone();
+        transport::post(&self.endpoint, &body, &key, move |reply| s.settle(reply, &granted));
+    }
+
+    /// Shows what the collector answered to a submission with the purposes `granted`.
+    fn settle(&self, reply: Reply, granted: &[String]) {
         self.sending.set(false);
         let _ = self.button.remove_attribute("disabled");
         let _ = self.button.remove_attribute("aria-busy");
         match reply {
-            Reply::Accepted { status, download } => self.succeed(&status, download.as_deref(), &ticked),
+            Reply::Accepted { status, download } => self.succeed(&status, download.as_deref(), granted),
             Reply::Rejected { message, fields } => {
                 // The collector found problems the browser did not (or a stale form); start a new key for
                 // the corrected submission. Its message is already in the form's language.
@@ -284,7 +290,7 @@ impl State {
         }
     }
 
-    fn succeed(&self, status: &str, download: Option<&str>, consent: &[&str]) {
+    fn succeed(&self, status: &str, download: Option<&str>, consent: &[String]) {
         let lang = self.lang;
         let mut html = String::new();
         let mut say = |ui: Ui| {
@@ -300,7 +306,7 @@ impl State {
             (FormKind::DownloadGate, _) => say(Ui::ThanksReceived),
             (FormKind::Giveaway, _) => {
                 say(Ui::ThanksGiveaway);
-                if !self.form.consents.iter().any(|p| p.id != shared::consent::GIVEAWAY_RULES && consent.contains(&p.id.as_str())) {
+                if !self.form.consents.iter().any(|p| p.id != shared::consent::GIVEAWAY_RULES && consent.contains(&p.id)) {
                     say(Ui::GiveawayNoMarketing);
                 }
             }

@@ -219,3 +219,25 @@ async fn success_hides_the_form_and_offers_the_download() {
     assert_eq!(link.get_attribute("href").as_deref(), Some("https://c.example/v1/download/t?a=1&b=2"));
     assert_eq!(link.text_content().as_deref(), Some("Download now"));
 }
+
+#[wasm_bindgen_test]
+async fn a_5xx_is_retried_under_the_same_idempotency_key() {
+    // First a 503 (the collector wrote nothing), then the 201: one lead, two requests, one key.
+    let window = web_sys::window().unwrap();
+    let original = js_sys::Reflect::get(&window, &"fetch".into()).unwrap();
+    let stub = js_sys::Function::new_with_args(
+        "url, init",
+        "(window.__lgRequests = window.__lgRequests || []).push([url, init.body, init.headers.get('Idempotency-Key')]);\
+         const first = window.__lgRequests.length === 1;\
+         return Promise.resolve(new Response(first ? '{}' : '{\"id\":\"l1\",\"status\":\"new\"}', {status: first ? 503 : 201, headers: {'Content-Type': 'application/json'}}));",
+    );
+    js_sys::Reflect::set(&window, &"fetch".into(), &stub).unwrap();
+    js_sys::Reflect::set(&window, &"__lgRequests".into(), &js_sys::Array::new()).unwrap();
+    let (_m, root) = mount(NEWSLETTER, Some("en"));
+    fill_and_send(&root);
+    until("the thanks after the retry", || status_text(&root).starts_with("Thank you! You are signed up.")).await;
+    restore_fetch(&original);
+    let key = |i: u32| js_sys::Array::from(&requests().get(i)).get(2).as_string();
+    assert_eq!(requests().length(), 2);
+    assert_eq!(key(0), key(1), "the retry carries the first attempt's key, so the collector stores one lead");
+}

@@ -16,7 +16,7 @@ pub const BROTLI_GATE: usize = 20 * 1024;
 /// The size at which the test run does fail today: a ceiling just above the current widget, so that no
 /// change makes it larger without someone deciding to raise this line. Lower it as the widget shrinks,
 /// down to [`BROTLI_GATE`].
-pub const BROTLI_CEILING: usize = 39 * 1024;
+pub const BROTLI_CEILING: usize = 36 * 1024;
 
 /// Raw, gzip (level 9) and brotli (quality 11) sizes of `bytes`.
 pub fn measure(bytes: &[u8]) -> (usize, usize, usize) {

@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { startReceiver } from "./receiver.mjs";
-import { adminLeads, artifacts, eventually, launchBrowser, root, secrets, startCollector } from "./support.mjs";
+import { adminLeads, artifacts, eventually, launchBrowser, postLead, root, secrets, startCollector } from "./support.mjs";
 
 let receiver, collector, browser;
 const axeSource = readFileSync(path.join(root, "node_modules/axe-core/axe.min.js"), "utf8");
@@ -40,12 +40,7 @@ after(async () => {
   await receiver?.close();
 });
 
-const post = (form, fields, consent) =>
-  fetch(`${collector.base}/v1/leads`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ form, fields, consent, meta: { elapsed_ms: 9000, page: "https://shop.example/news" } }),
-  });
+const post = (form, fields, consent) => postLead(collector, { form, fields, consent, meta: { page: "https://shop.example/news" } });
 
 test("the admin page shows leads with their consent, erases, lists deliveries and draws winners", async () => {
   assert.equal((await post("news", { email: "ada@example.com", first_name: '<img src=x onerror="window.__pwned=1">' }, ["marketing_email"])).status, 201);

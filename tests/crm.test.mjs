@@ -5,7 +5,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { admin, eventually, secrets, startCollector, tick } from "./support.mjs";
+import { admin, eventually, postLead, secrets, startCollector, tick } from "./support.mjs";
 
 let fake, collector;
 const received = [];
@@ -73,15 +73,11 @@ after(async () => {
 });
 
 test("a lead reaches HubSpot, Salesforce and Pipedrive in their own formats; erasure goes only where it can", async () => {
-  const r = await fetch(`${collector.base}/v1/leads`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({
-      form: "b2b",
-      fields: { email: "grace@example.com", first_name: "Grace", last_name: "Hopper", company: "Navy", team_size: "11-50" },
-      consent: ["marketing_email"],
-      meta: { page: "https://shop.example/guide", elapsed_ms: 9000 },
-    }),
+  const r = await postLead(collector, {
+    form: "b2b",
+    fields: { email: "grace@example.com", first_name: "Grace", last_name: "Hopper", company: "Navy", team_size: "11-50" },
+    consent: ["marketing_email"],
+    meta: { page: "https://shop.example/guide" },
   });
   assert.equal(r.status, 201);
   const lead = await r.json();

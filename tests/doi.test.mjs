@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import path from "node:path";
 import { startReceiver } from "./receiver.mjs";
-import { admin, adminLeads, artifacts, eventually, humanPause, launchBrowser, secrets, startCollector, startSite, tick } from "./support.mjs";
+import { admin, adminLeads, artifacts, eventually, humanPause, launchBrowser, postLead, secrets, startCollector, startSite, tick } from "./support.mjs";
 
 let receiver, collector, browser, site;
 
@@ -100,11 +100,7 @@ test("sign up, get the mail, click the link: confirmed, proven, and only then se
 });
 
 test("a lead nobody confirms is erased by the scheduled handler, and its link then leads nowhere", async () => {
-  const r = await fetch(`${collector.base}/v1/leads`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ form: "news", fields: { email: "never.confirms@beispiel.de" }, consent: ["marketing_email"], meta: { elapsed_ms: 9000 } }),
-  });
+  const r = await postLead(collector, { form: "news", fields: { email: "never.confirms@beispiel.de" }, consent: ["marketing_email"] });
   assert.equal(r.status, 201);
   const { id, status } = await r.json();
   assert.equal(status, "pending");

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { startReceiver } from "./receiver.mjs";
-import { admin, eventually, humanPause, launchBrowser, root, secrets, startCollector, startSite } from "./support.mjs";
+import { admin, eventually, humanPause, launchBrowser, postLead, root, secrets, startCollector, startSite } from "./support.mjs";
 
 const pdf = readFileSync(path.join(root, "xtask/assets/ebook-leadgenerierung.pdf"));
 let receiver, collector, browser, site;
@@ -93,11 +93,7 @@ test("the owner uploads the file; a visitor gets it through the form, by a signe
 });
 
 test("with double opt-in the link comes on the confirmation page, not before", async () => {
-  const r = await fetch(`${collector.base}/v1/leads`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ form: "doiguide", fields: { email: "doi.leser@beispiel.de" }, meta: { elapsed_ms: 9000 } }),
-  });
+  const r = await postLead(collector, { form: "doiguide", fields: { email: "doi.leser@beispiel.de" } });
   assert.equal(r.status, 201);
   const answer = await r.json();
   assert.equal(answer.status, "pending");

@@ -5,7 +5,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
 import { startReceiver } from "./receiver.mjs";
-import { admin, eventually, secrets, startCollector } from "./support.mjs";
+import { admin, eventually, postLead, secrets, startCollector } from "./support.mjs";
 
 let crm, collector;
 
@@ -67,11 +67,7 @@ function recompute(seedHex, eligible, n) {
 test("a draw picks distinct eligible winners, reproducible from its seed, and announces them", async () => {
   const ids = [];
   for (let i = 0; i < 12; i++) {
-    const r = await fetch(`${collector.base}/v1/leads`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ form: "win", fields: { email: `entrant${i}@example.com` }, consent: ["giveaway_rules"], meta: { elapsed_ms: 9000 } }),
-    });
+    const r = await postLead(collector, { form: "win", fields: { email: `entrant${i}@example.com` }, consent: ["giveaway_rules"] });
     assert.equal(r.status, 201);
     ids.push((await r.json()).id);
   }
@@ -122,11 +118,7 @@ test("draws are refused clearly: no winners, bad bodies, forms that are no givea
 test("with double opt-in only confirmed entries can win", async () => {
   const ids = [];
   for (let i = 0; i < 3; i++) {
-    const r = await fetch(`${collector.base}/v1/leads`, {
-      method: "POST",
-      headers: { "content-type": "application/json" },
-      body: JSON.stringify({ form: "doiwin", fields: { email: `doi${i}@example.com` }, consent: ["giveaway_rules"], meta: { elapsed_ms: 9000 } }),
-    });
+    const r = await postLead(collector, { form: "doiwin", fields: { email: `doi${i}@example.com` }, consent: ["giveaway_rules"] });
     assert.equal(r.status, 201);
     ids.push((await r.json()).id);
   }

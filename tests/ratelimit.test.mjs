@@ -3,7 +3,7 @@
 // the form's language; nothing of the refused submission is stored; other forms are not affected.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { adminLeads, startCollector } from "./support.mjs";
+import { adminLeads, postLead, startCollector } from "./support.mjs";
 
 let collector;
 
@@ -30,12 +30,7 @@ after(async () => {
   await collector?.stop();
 });
 
-const post = (form, email) =>
-  fetch(`${collector.base}/v1/leads`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ form, fields: { email }, meta: { elapsed_ms: 9000 } }),
-  });
+const post = (form, email) => postLead(collector, { form, fields: { email } });
 
 test("a client over its budget gets 429 with Retry-After; other forms are unaffected", async () => {
   for (let i = 0; i < 3; i++) assert.equal((await post("news", `rate${i}@example.com`)).status, 201);

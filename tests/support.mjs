@@ -163,6 +163,18 @@ export async function tick(collector) {
   if (!r.ok) throw new Error(`scheduled run: ${r.status}`);
 }
 
+/**
+ * POSTs a submission as JSON, the way an integration or the widget does: `{form, fields, consent, meta}`,
+ * with `meta.elapsed_ms` at a human 9 s unless the submission says otherwise (faster counts as a bot).
+ */
+export function postLead(collector, { form, fields, consent = [], meta = {} }) {
+  return fetch(`${collector.base}/v1/leads`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ form, fields, consent, meta: { elapsed_ms: 9000, ...meta } }),
+  });
+}
+
 /** GET an admin path as JSON. */
 export async function admin(collector, p, init = {}) {
   const r = await fetch(`${collector.base}${p}`, { ...init, headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}`, ...(init.headers || {}) } });

@@ -6,7 +6,7 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
-import { humanPause, launchBrowser, startCollector, startSite } from "./support.mjs";
+import { humanPause, launchBrowser, postLead, startCollector, startSite } from "./support.mjs";
 
 const PASS = "1x0000000000000000000000000000000AA";
 const FAIL = "2x0000000000000000000000000000000AA";
@@ -57,12 +57,7 @@ after(async () => {
   await new Promise((r) => siteverify.close(r));
 });
 
-const post = (form, turnstile) =>
-  fetch(`${collector.base}/v1/leads`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ form, fields: { email: `${form}-${checks.length}@example.com` }, meta: { elapsed_ms: 9000, turnstile } }),
-  });
+const post = (form, turnstile) => postLead(collector, { form, fields: { email: `${form}-${checks.length}@example.com` }, meta: { turnstile } });
 
 test("no token or a refused token is a 403; a genuine one passes, checked with the visitor's address", async () => {
   const missing = await post("guarded");

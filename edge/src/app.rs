@@ -157,7 +157,7 @@ async fn check_human(req: &Request, env: &Env, settings: &shared::form::Turnstil
     let token = token.filter(|t| !t.is_empty()).ok_or(Error::HumanCheckFailed)?;
     let secret = secret(env, &settings.secret).ok_or_else(|| Error::Config(format!("secret {} is not set", settings.secret)))?;
     let ip = req.headers().get("CF-Connecting-IP").ok().flatten();
-    match call(&turnstile::request(settings, &secret, token, ip.as_deref()), 10_000).await {
+    match call(&turnstile::request(settings, &secret, token, ip.as_deref()), 10_000, Read::Body).await {
         Ok(reply) if reply.status == 200 => {
             if turnstile::passed(&reply.body) {
                 Ok(())
@@ -689,31 +689,31 @@ async fn send(env: &Env, endpoint: &shared::form::Endpoint, d: &Delivery, now_ms
                 ("webhook-timestamp", timestamp.to_string()),
                 ("webhook-signature", webhook::signature_header(&secrets, &d.id, timestamp, &d.payload)),
             ];
-            call(&Outbound { method: "POST", url: endpoint.url.clone(), headers, body: Some(d.payload.clone()) }, timeout_ms).await?
+            call(&Outbound { method: "POST", url: endpoint.url.clone(), headers, body: Some(d.payload.clone()) }, timeout_ms, Read::Status).await?
         }
-        Adapter::Hubspot => call(&crm::hubspot(endpoint, &lead()?, now_ms), timeout_ms).await?,
-        Adapter::Salesforce => call(&crm::salesforce(endpoint, &lead()?), timeout_ms).await?,
+        Adapter::Hubspot => call(&crm::hubspot(endpoint, &lead()?, now_ms), timeout_ms, Read::Status).await?,
+        Adapter::Salesforce => call(&crm::salesforce(endpoint, &lead()?), timeout_ms, Read::Status).await?,
         Adapter::Pipedrive => {
             let name = endpoint.token.as_deref().unwrap_or_default();
             let token = secret(env, name).ok_or_else(|| format!("secret {name} is not set"))?;
             let lead = lead()?;
             // Each step that fails ends the attempt with its status; the next attempt starts with the search
             // again, so a person created before a failure is found rather than created twice.
-            let found = call(&crm::pipedrive::find_person(endpoint, &token, &lead), timeout_ms).await?;
+            let found = call(&crm::pipedrive::find_person(endpoint, &token, &lead), timeout_ms, Read::Body).await?;
             if !(200..300).contains(&found.status) {
                 return Ok((found.status, found.retry_after));
             }
             let person = match crm::pipedrive::found(&found.body) {
                 Some(id) => id,
                 None => {
-                    let created = call(&crm::pipedrive::create_person(endpoint, &token, &lead), timeout_ms).await?;
+                    let created = call(&crm::pipedrive::create_person(endpoint, &token, &lead), timeout_ms, Read::Body).await?;
                     if !(200..300).contains(&created.status) {
                         return Ok((created.status, created.retry_after));
                     }
                     crm::pipedrive::created(&created.body).ok_or("Pipedrive created a person but sent no id")?
                 }
             };
-            call(&crm::pipedrive::create_lead(endpoint, &token, &lead, person), timeout_ms).await?
+            call(&crm::pipedrive::create_lead(endpoint, &token, &lead, person), timeout_ms, Read::Status).await?
         }
     };
     Ok((answer.status, answer.retry_after))
@@ -723,7 +723,7 @@ async fn send(env: &Env, endpoint: &shared::form::Endpoint, d: &Delivery, now_ms
 async fn send_mail(env: &Env, settings: &shared::form::MailConfig, d: &Delivery) -> Result<(u16, Option<u64>), String> {
     let key = secret(env, &settings.key).ok_or_else(|| format!("secret {} is not set", settings.key))?;
     let message: mail::Mail = serde_json::from_str(&d.payload).map_err(|e| format!("stored mail unreadable: {e}"))?;
-    let reply = call(&mail::request(settings, &key, &message), DELIVERY_TIMEOUT_MS).await?;
+    let reply = call(&mail::request(settings, &key, &message), DELIVERY_TIMEOUT_MS, Read::Status).await?;
     Ok((reply.status, reply.retry_after))
 }
 
@@ -734,9 +734,19 @@ struct Reply {
     body: String,
 }
 
+/// What [`call`] waits for.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Read {
+    /// The status line and headers only: a webhook's answer counts from its status, and a receiver that
+    /// streams a slow body must not turn a delivered lead into a timeout and a duplicate.
+    Status,
+    /// The body too (Pipedrive's ids, Turnstile's verdict); it counts toward the timeout.
+    Body,
+}
+
 /// Sends one request with a timeout; redirects are not followed (a 3xx is the endpoint's problem to fix and
 /// counts as a failed attempt).
-async fn call(out: &Outbound, timeout_ms: u64) -> Result<Reply, String> {
+async fn call(out: &Outbound, timeout_ms: u64, read: Read) -> Result<Reply, String> {
     let headers = Headers::new();
     headers.set("User-Agent", "Leadgate-Webhooks/1").map_err(|e| e.to_string())?;
     for (k, v) in &out.headers {
@@ -753,8 +763,8 @@ async fn call(out: &Outbound, timeout_ms: u64) -> Result<Reply, String> {
     let work = Box::pin(async {
         let mut resp = fetch.send_with_signal(&signal).await?;
         let retry_after = resp.headers().get("Retry-After").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
-        // Only Pipedrive's answers are read; a body that cannot be read is simply empty.
-        let body = resp.text().await.unwrap_or_default();
+        // A body that cannot be read is simply empty.
+        let body = if read == Read::Body { resp.text().await.unwrap_or_default() } else { String::new() };
         Ok::<_, worker::Error>(Reply { status: resp.status_code(), retry_after, body })
     });
     let timeout = Box::pin(worker::Delay::from(Duration::from_millis(timeout_ms)));

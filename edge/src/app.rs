@@ -68,10 +68,15 @@ async fn erase_unconfirmed(env: &Env) -> Result<(), Error> {
     let Some(mail) = config(env)?.mail.as_ref() else { return Ok(()) };
     let kv = kv(env)?;
     let before = Date::now().as_millis().saturating_sub(mail.erase_unconfirmed_after_ms());
-    for id in store::unconfirmed_before(&kv, before).await? {
+    let due = store::unconfirmed_before(&kv, before).await?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    let index = store::delivery_index(&kv).await?;
+    for id in due {
         // The list can lag behind a confirmation by up to a minute: the lead itself has the last word.
         if let Some(lead) = store::get_lead(&kv, &id).await?.filter(|l| l.status == Status::Pending) {
-            let deliveries = store::erase(&kv, &lead).await?;
+            let deliveries = store::erase(&kv, &lead, &index).await?;
             worker::console_log!("unconfirmed lead erased: {} form={} deliveries deleted={}", lead.id, lead.form, deliveries);
         }
     }
@@ -971,7 +976,7 @@ async fn erase(req: &Request, env: &Env, ctx: &Context, id: &str) -> Result<Resp
     let payload = webhook::erased_payload(&at, &lead.id, &lead.form);
     let endpoints = config(env)?.form(&lead.form).map(|f| f.webhooks.clone()).unwrap_or_default();
     let announcements = outbox_entries(&endpoints, &lead.id, &lead.form, EventType::LeadErased, &payload, now);
-    let deleted = store::erase(&kv, &lead).await?;
+    let deleted = store::erase(&kv, &lead, &store::delivery_index(&kv).await?).await?;
     for d in &announcements {
         store::put_delivery(&kv, d).await?;
     }

@@ -5,6 +5,7 @@
 //! JSON) needs no adapter. Field names are mapped by a per-adapter default table plus the endpoint's `map`,
 //! and fields mapped nowhere are not sent: a CRM form rejects properties it does not know.
 
+use crate::intake::{form_urlencode, percent_encode};
 use crate::webhook::EventType;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -165,7 +166,7 @@ pub mod pipedrive {
     /// Step 1: `GET /v1/persons/search` for the lead's email, exact match.
     pub fn find_person(endpoint: &Endpoint, token: &str, lead: &Lead) -> Outbound {
         let email = field(lead, "email").unwrap_or_default();
-        let url = api(endpoint, &["/v1/persons/search?fields=email&exact_match=true&term=", &percent(email)].concat());
+        let url = api(endpoint, &["/v1/persons/search?fields=email&exact_match=true&term=", &percent_encode(email)].concat());
         Outbound { method: "GET", url, headers: headers(token), body: None }
     }
 
@@ -204,26 +205,6 @@ pub mod pipedrive {
         let body = json!({"title": title, "person_id": person_id});
         Outbound { method: "POST", url: api(endpoint, "/v1/leads"), headers: headers(token), body: Some(body.to_string()) }
     }
-}
-
-/// `application/x-www-form-urlencoded`, UTF-8.
-fn form_urlencode(pairs: &[(&str, String)]) -> String {
-    pairs.iter().map(|(k, v)| [percent(k), percent(v)].join("=")).collect::<Vec<_>>().join("&")
-}
-
-/// Percent-encodes everything but unreserved characters (RFC 3986), which is valid in a query and a form body.
-fn percent(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
-            out.push(char::from(b));
-        } else {
-            out.push('%');
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
-        }
-    }
-    out
 }
 
 #[cfg(test)]

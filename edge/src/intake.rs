@@ -87,6 +87,27 @@ pub fn parse_form_data(body: &[u8]) -> Result<Submission, Error> {
     Ok(sub)
 }
 
+/// `pairs` as `application/x-www-form-urlencoded` (UTF-8), for the form posts the collector sends itself
+/// (Salesforce Web-to-Lead, Turnstile's siteverify); the inverse of what [`parse_form_data`] reads.
+pub fn form_urlencode<V: AsRef<str>>(pairs: &[(&str, V)]) -> String {
+    pairs.iter().map(|(k, v)| [percent_encode(k), percent_encode(v.as_ref())].join("=")).collect::<Vec<_>>().join("&")
+}
+
+/// Percent-encodes everything but unreserved characters (RFC 3986), which is valid in a query and a form body.
+pub fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
+            out.push(char::from(b));
+        } else {
+            out.push('%');
+            out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
+            out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
+        }
+    }
+    out
+}
+
 fn percent_decode(s: &str) -> Result<String, Error> {
     let bad = || Error::Malformed("The form data has a broken %-escape.".into());
     let mut out = Vec::with_capacity(s.len());
@@ -228,6 +249,16 @@ fn envelope_problem(e: &validator::ValidationErrors) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn what_the_collector_encodes_its_own_form_reader_reads_back() {
+        let body = form_urlencode(&[("form", "newsletter"), ("email", "jürgen+tag@example.de"), ("message", "a&b=c 100% ~ok\n")]);
+        let sub = parse_form_data(body.as_bytes()).unwrap();
+        assert_eq!(sub.form, "newsletter");
+        assert_eq!(sub.fields["email"], "jürgen+tag@example.de");
+        assert_eq!(sub.fields["message"], "a&b=c 100% ~ok\n");
+        assert!(body.bytes().all(|b| b.is_ascii_alphanumeric() || b"-_.~%=&".contains(&b)), "{body}");
+    }
     use shared::Code;
 
     fn config() -> FormsConfig {

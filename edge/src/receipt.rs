@@ -59,9 +59,7 @@ impl Receipt {
 
 /// The key for receipts, derived from the collector's signing secret.
 fn key(secret: &[u8]) -> Hmac<Sha256> {
-    let mut derive = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    derive.update(b"leadgate/consent-receipt/v1");
-    Hmac::<Sha256>::new_from_slice(&derive.finalize().into_bytes()).expect("HMAC takes keys of any length")
+    crate::token::derived_key(secret, &[b"leadgate/consent-receipt/v1"])
 }
 
 /// Signs a receipt.

@@ -93,10 +93,11 @@ pub async fn unconfirmed_before(kv: &KvStore, before_ms: u64) -> Result<Vec<Stri
     }
 }
 
-/// Erases a lead and every key that refers to it: its stored deliveries (their payloads hold the same
+/// Erases a lead and every key that refers to it: its stored deliveries (found in `index`, the
+/// [`delivery_index`] the caller read once for all the leads it erases; their payloads hold the same
 /// personal data), its email index and the lead itself. Returns how many deliveries were deleted.
-pub async fn erase(kv: &KvStore, lead: &Lead) -> Result<usize, Error> {
-    let deliveries: Vec<String> = delivery_index(kv).await?.into_iter().filter(|(_, m)| m.l == lead.id).map(|(id, _)| id).collect();
+pub async fn erase(kv: &KvStore, lead: &Lead, index: &[(String, DeliveryMeta)]) -> Result<usize, Error> {
+    let deliveries: Vec<&String> = index.iter().filter(|(_, m)| m.l == lead.id).map(|(id, _)| id).collect();
     for id in &deliveries {
         kv.delete(&delivery_key(id)).await.map_err(kv_error("kv delete delivery"))?;
     }

@@ -47,11 +47,19 @@ pub enum Problem {
     Expired,
 }
 
-fn key(secret: &[u8], purpose: Purpose) -> Hmac<Sha256> {
+/// A MAC keyed for one use of the collector's signing secret: HMAC-SHA256 under HMAC(secret, label), the
+/// label being the concatenated `parts`. Receipts and each kind of token use their own label, so nothing
+/// signed for one use verifies for another.
+pub fn derived_key(secret: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
     let mut derive = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes keys of any length");
-    derive.update(b"leadgate/token/v1/");
-    derive.update(purpose.name().as_bytes());
+    for part in parts {
+        derive.update(part);
+    }
     Hmac::<Sha256>::new_from_slice(&derive.finalize().into_bytes()).expect("HMAC takes keys of any length")
+}
+
+fn key(secret: &[u8], purpose: Purpose) -> Hmac<Sha256> {
+    derived_key(secret, &[b"leadgate/token/v1/", purpose.name().as_bytes()])
 }
 
 /// A token for `purpose` on lead `lead`, valid until `expires_ms`.

@@ -7,15 +7,17 @@
 //! `siteverify_url` can point at a local stand-in, which is how the tests run without the internet.
 
 use crate::crm::Outbound;
+use crate::intake::form_urlencode;
 use serde::Deserialize;
 use shared::form::Turnstile;
 
 /// The siteverify request for `token`, sent from the visitor's `ip` when known.
 pub fn request(settings: &Turnstile, secret: &str, token: &str, ip: Option<&str>) -> Outbound {
-    let mut body = url_pair("secret", secret) + "&" + &url_pair("response", token);
+    let mut pairs = vec![("secret", secret), ("response", token)];
     if let Some(ip) = ip {
-        body = body + "&" + &url_pair("remoteip", ip);
+        pairs.push(("remoteip", ip));
     }
+    let body = form_urlencode(&pairs);
     Outbound {
         method: "POST",
         url: settings.siteverify_url.clone(),
@@ -32,15 +34,6 @@ struct Verdict {
 /// Whether siteverify's answer says the token is genuine. Anything unreadable is a no.
 pub fn passed(answer: &str) -> bool {
     serde_json::from_str::<Verdict>(answer).is_ok_and(|v| v.success)
-}
-
-fn url_pair(k: &str, v: &str) -> String {
-    let enc = |s: &str| {
-        s.bytes()
-            .map(|b| if b.is_ascii_alphanumeric() || b"-_.~".contains(&b) { char::from(b).to_string() } else { format!("%{b:02X}") })
-            .collect::<String>()
-    };
-    [enc(k), enc(v)].join("=")
 }
 
 #[cfg(test)]

@@ -57,19 +57,23 @@ impl EventType {
 /// collector (the admin API shows them, Art. 15); `data.consent_changes` counts them, which keeps every
 /// event of a lead the same size however often it resubmits.
 pub fn payload(kind: EventType, timestamp: &str, lead: &Lead) -> String {
+    event(kind, timestamp, lead).to_string()
+}
+
+/// The payload announcing a giveaway winner: the lead event with `data.draw` naming the draw.
+pub fn winner_payload(timestamp: &str, lead: &Lead, draw: &str) -> String {
+    let mut event = event(EventType::GiveawayWinner, timestamp, lead);
+    event["data"]["draw"] = draw.into();
+    event.to_string()
+}
+
+fn event(kind: EventType, timestamp: &str, lead: &Lead) -> serde_json::Value {
     let mut data = serde_json::to_value(lead).expect("a lead always serialises");
     if let Some(fields) = data.as_object_mut() {
         fields.remove("consent_history");
         fields.insert("consent_changes".into(), lead.consent_history.len().into());
     }
-    serde_json::json!({"type": kind, "timestamp": timestamp, "version": PAYLOAD_VERSION, "data": data}).to_string()
-}
-
-/// The payload announcing a giveaway winner: the lead event with `data.draw` naming the draw.
-pub fn winner_payload(timestamp: &str, lead: &Lead, draw: &str) -> String {
-    let mut event: serde_json::Value = serde_json::from_str(&payload(EventType::GiveawayWinner, timestamp, lead)).expect("our own JSON");
-    event["data"]["draw"] = draw.into();
-    event.to_string()
+    serde_json::json!({"type": kind, "timestamp": timestamp, "version": PAYLOAD_VERSION, "data": data})
 }
 
 /// The most an event of `form` can weigh, in bytes: a lead with every field at its length cap in two-byte

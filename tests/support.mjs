@@ -197,8 +197,11 @@ export async function pool(items, n, fn) {
   return out;
 }
 
-/** Waits until the page has been open long enough that the collector's bot check (a form sent within 2 s of
- * being shown) takes the submission for a person's, as it must for a visitor who reads before typing. */
+/** Waits long enough that the collector's bot check (a form sent within 2 s of being shown) takes the
+ * submission for a person's, as it must for a visitor who reads before typing. The widget counts from the
+ * moment it rendered, which on a loaded machine can be well after navigation, so the pause counts from now:
+ * callers have already seen the form, so it was shown before this point. */
 export async function humanPause(page) {
-  await page.waitForFunction(() => performance.now() > 2200, null, { polling: 100 });
+  const from = await page.evaluate(() => performance.now());
+  await page.waitForFunction((t) => performance.now() > t + 2200, from, { polling: 100 });
 }

@@ -1,22 +1,26 @@
-//! The embed script: the widget bundle wrapped with the form's public definition, so one request renders a form.
+//! The embed script: the widget bundle wrapped with the form's sheet and markup, so one request renders a form.
 //!
-//! The definition travels as postcard bytes (base64) rather than JSON: decoding postcard in the widget
-//! needs no JSON parser and no error formatting, which keeps tens of kilobytes out of every page.
+//! The collector writes the form's HTML (`shared::markup`) for each language it may be shown in, and its
+//! rules as a compact sheet (`shared::sheet`): the browser then needs neither a template engine nor a serde
+//! decoder, which keeps tens of kilobytes out of every page.
 
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
 use shared::form::PublicForm;
+use shared::markup;
+use shared::sheet::Sheet;
+use shared::Lang;
 
-/// Encodes a form for the widget.
-pub fn encode(form: &PublicForm) -> String {
-    B64.encode(postcard::to_allocvec(form).expect("a form always serialises"))
-}
-
-/// Wraps `bundle` in a function scope holding `__leadgate = {id, form, endpoint}` (`id` in clear, for
-/// finding `data-leadgate-form` placeholders; `form` in postcard), so nothing leaks into the page's globals
-/// and the widget needs no second request for its config.
+/// Wraps `bundle` in a function scope holding `__leadgate = {id, endpoint, sheet, en, de}` (`id` for finding
+/// `data-leadgate-form` placeholders; `en` and `de` the markup, only the form's own language when it has
+/// one), so nothing leaks into the page's globals and the widget needs no second request for its form.
 pub fn script(bundle: &str, form: &PublicForm, endpoint: &str) -> String {
-    let config = serde_json::json!({ "id": form.id, "form": encode(form), "endpoint": endpoint });
+    let markup_in = |lang: Lang| form.lang.is_none_or(|own| own == lang).then(|| markup::render(form, lang));
+    let config = serde_json::json!({
+        "id": form.id,
+        "endpoint": endpoint,
+        "sheet": Sheet::encode(form),
+        "en": markup_in(Lang::En),
+        "de": markup_in(Lang::De),
+    });
     // `</` is escaped so the script can also be inlined into an HTML page safely.
     let config = config.to_string().replace("</", "<\\/");
     format!("(function(){{var __leadgate={config};\n{bundle}\n}})();\n")
@@ -27,23 +31,40 @@ mod tests {
     use super::*;
     use shared::form::FormDef;
 
+    fn config_of(script: &str) -> serde_json::Value {
+        let json = script.strip_prefix("(function(){var __leadgate=").unwrap().split(";\n").next().unwrap();
+        serde_json::from_str(json).unwrap()
+    }
+
     #[test]
-    fn the_script_carries_the_public_form_in_postcard() {
+    fn the_script_carries_the_sheet_and_the_markup() {
         let def: FormDef = serde_json::from_value(serde_json::json!({
             "id": "nl", "kind": "newsletter", "fields": [{"name": "email", "required": true}],
             "webhooks": [{"id": "crm", "url": "https://crm.example.com/secret-hook"}],
-            "title": {"en": "</script><b>"}
+            "title": {"en": "</script><b>", "de": "Neuigkeiten"}
         }))
         .unwrap();
         let public = PublicForm::from(&def);
         let s = script("/*bundle*/", &public, "https://c.example.com");
-        assert!(s.starts_with("(function(){var __leadgate={"));
         assert!(s.contains("/*bundle*/"));
-        assert!(s.contains("\"endpoint\":\"https://c.example.com\""));
-        assert!(s.contains("\"id\":\"nl\""), "the id is readable without decoding, for placeholders");
-        let encoded = s.split("\"form\":\"").nth(1).unwrap().split('"').next().unwrap();
-        let decoded: PublicForm = postcard::from_bytes(&B64.decode(encoded).unwrap()).unwrap();
-        assert_eq!(decoded, public, "the widget decodes exactly the public form");
-        assert_eq!(decoded.title.unwrap().en.as_deref(), Some("</script><b>"));
+        assert!(!s.contains("</script>") && !s.contains("secret-hook"), "{s}");
+        let config = config_of(&s);
+        assert_eq!(config["id"], "nl", "the id is readable without decoding, for placeholders");
+        assert_eq!(config["endpoint"], "https://c.example.com");
+        let sheet = Sheet::decode(config["sheet"].as_str().unwrap()).unwrap();
+        assert_eq!(sheet.fields, Sheet::decode(&Sheet::encode(&public)).unwrap().fields);
+        assert_eq!(config["en"].as_str().unwrap(), markup::render(&public, Lang::En));
+        assert!(config["de"].as_str().unwrap().contains("<h2>Neuigkeiten</h2>"));
+    }
+
+    #[test]
+    fn a_form_with_its_own_language_carries_only_that_markup() {
+        let def: FormDef = serde_json::from_value(serde_json::json!({
+            "id": "nl", "kind": "newsletter", "lang": "de", "fields": [{"name": "email", "required": true}]
+        }))
+        .unwrap();
+        let config = config_of(&script("", &PublicForm::from(&def), "https://c.example.com"));
+        assert!(config["en"].is_null());
+        assert!(config["de"].as_str().unwrap().contains(">Anmelden</button>"));
     }
 }

@@ -6,6 +6,10 @@
 //! The widget and the edge both run [`decide`], so a missing required tick is caught in the form and again
 //! at the collector.
 
+use alloc::{string::String, vec::Vec};
+#[cfg(feature = "server")]
+use alloc::{borrow::ToOwned, format};
+
 use crate::lang::{Lang, Texts};
 use crate::Code;
 use serde::{Deserialize, Serialize};
@@ -164,6 +168,8 @@ impl ConsentRecord {
 
 #[cfg(test)]
 mod tests {
+    use std::prelude::rust_2021::*;
+    use std::{format, vec};
     use super::*;
 
     fn purpose(id: &str, required: bool, basis: Basis) -> Purpose {

@@ -6,8 +6,10 @@
 //! Chromium) and add what browsers do not check but mail servers do: a local part of at most 64 and an
 //! address of at most 254 characters. Those get their own code, [`Code::TooLong`], so the form can say why.
 
+use alloc::{borrow::ToOwned, string::String};
+
 use crate::Code;
-use std::borrow::Cow;
+use alloc::borrow::Cow;
 
 /// The longest local part (before the `@`) that RFC 5321 allows.
 pub const MAX_LOCAL: usize = 64;
@@ -81,6 +83,8 @@ fn is_label(label: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::prelude::rust_2021::*;
+    use std::format;
     use super::*;
     use proptest::prelude::*;
 

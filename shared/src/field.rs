@@ -5,6 +5,8 @@
 //! custom fields (`budget`, `team_size`, ...) declare their type and label. [`FieldDef::check`] is the one rule
 //! both the widget and the edge apply to a value.
 
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
+
 use crate::lang::{Lang, Texts};
 use crate::{email, phone, text, Code};
 use serde::{Deserialize, Serialize};
@@ -199,6 +201,8 @@ impl FieldDef {
 
 #[cfg(test)]
 mod tests {
+    use std::prelude::rust_2021::*;
+    use std::vec;
     use super::*;
 
     fn field(name: &str) -> FieldDef {

@@ -4,6 +4,10 @@
 //! allowed origins, scoring weights) that must never reach a visitor's browser, so the widget gets a
 //! [`PublicForm`] built from it: the fields, consent purposes and display data, nothing else.
 
+use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
+#[cfg(feature = "server")]
+use alloc::string::ToString;
+
 use crate::consent::Purpose;
 use crate::field::{FieldDef, FieldType};
 use crate::lang::{Lang, Texts};
@@ -109,10 +113,10 @@ pub struct Endpoint {
     /// empty name leaves a field out. Fields mapped nowhere are not sent to a CRM.
     #[serde(default)]
     #[cfg_attr(feature = "server", validate(length(max = 60)))]
-    pub map: std::collections::BTreeMap<String, String>,
+    pub map: alloc::collections::BTreeMap<String, String>,
     /// HubSpot: the subscription type id for each consent purpose, for `legalConsentOptions`.
     #[serde(default)]
-    pub subscriptions: std::collections::BTreeMap<String, u64>,
+    pub subscriptions: alloc::collections::BTreeMap<String, u64>,
     /// Salesforce: the organisation id (`oid`) Web-to-Lead needs.
     #[serde(default)]
     #[cfg_attr(feature = "server", validate(length(min = 1, max = 64)))]
@@ -565,6 +569,8 @@ fn is_http_url(s: &str) -> bool {
 
 #[cfg(test)]
 mod tests {
+    use std::prelude::rust_2021::*;
+    use std::vec;
     use super::*;
     #[cfg(feature = "server")]
     use crate::consent::Purpose;
@@ -625,7 +631,7 @@ mod tests {
             token: None,
         }];
         f.consents = (0..11)
-            .map(|i| Purpose { id: format!("p{i}"), required: false, text: Texts { en: Some("x".into()), de: None }, version: 1, basis: Default::default() })
+            .map(|i| Purpose { id: std::format!("p{i}"), required: false, text: Texts { en: Some("x".into()), de: None }, version: 1, basis: Default::default() })
             .collect();
         let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None }.problems();
         assert!(problems.contains(&("forms[0].consents".into(), "must have 0 to 10 entries or characters".into())), "{problems:?}");

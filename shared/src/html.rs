@@ -1,5 +1,7 @@
 //! Escaping text for HTML, for the widget's form template and the collector's own pages alike.
 
+use alloc::string::String;
+
 /// Appends `s` to `out` with `& < > " '` escaped, so it is safe as element content and as a quoted
 /// attribute value.
 pub fn escape_into(out: &mut String, s: &str) {
@@ -24,6 +26,7 @@ pub fn escape(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
+    use std::prelude::rust_2021::*;
     use super::*;
 
     #[test]

@@ -1,5 +1,7 @@
 //! The two languages Leadgate speaks (German and English) and texts given in both.
 
+use alloc::string::String;
+
 use serde::{Deserialize, Serialize};
 
 /// A language the forms and messages are available in.
@@ -83,6 +85,7 @@ impl Texts {
 
 #[cfg(test)]
 mod tests {
+    use std::prelude::rust_2021::*;
     use super::*;
 
     #[test]

@@ -1,10 +1,12 @@
 //! The stored lead: who left which data on which form, with their consent record, source and score.
 
+use alloc::{string::String, vec::Vec};
+
 use crate::consent::ConsentRecord;
 use crate::form::FormKind;
 use crate::score::{Engagement, Score};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
 
 /// Where a lead is in the opt-in process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

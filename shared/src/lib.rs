@@ -7,6 +7,13 @@
 //! The `server` feature adds what only the edge and the tooling need (the `validator` derive for the config
 //! file and the submission envelope, SHA-256 of consent texts); the widget builds without it to stay small.
 #![deny(missing_docs)]
+// No std: the widget's build has no use for std's I/O, threads or panic machinery, and leaving std out
+// lets the widget replace the panic handler, which drops the message formatting from every page's wasm.
+#![no_std]
+
+extern crate alloc;
+#[cfg(any(test, feature = "server"))]
+extern crate std;
 
 pub mod consent;
 pub mod email;
@@ -15,9 +22,11 @@ pub mod form;
 pub mod html;
 pub mod lang;
 pub mod lead;
+pub mod markup;
 pub mod message;
 pub mod phone;
 pub mod score;
+pub mod sheet;
 pub mod text;
 pub mod time;
 pub mod validation;

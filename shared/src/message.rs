@@ -178,16 +178,16 @@ impl Code {
 #[derive(Debug)]
 struct Quiet;
 
-impl std::fmt::Display for Quiet {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl core::fmt::Display for Quiet {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         f.write_str("not an error code")
     }
 }
 
-impl std::error::Error for Quiet {}
+impl core::error::Error for Quiet {}
 
 impl serde::de::Error for Quiet {
-    fn custom<T: std::fmt::Display>(_msg: T) -> Self {
+    fn custom<T: core::fmt::Display>(_msg: T) -> Self {
         Quiet
     }
 }
@@ -259,6 +259,8 @@ impl Ui {
 
 #[cfg(test)]
 mod tests {
+    use std::prelude::rust_2021::*;
+    use std::vec;
     use super::*;
 
     #[test]

@@ -4,6 +4,8 @@
 //! as separators. The canonical form keeps only the digits with the `+` for international numbers, which is
 //! what CRMs match on. A `(0)` trunk prefix after a country code is dropped (German practice).
 
+use alloc::string::String;
+
 use crate::Code;
 
 /// Fewer digits than this is not a reachable number anywhere.
@@ -49,6 +51,8 @@ pub fn normalize(raw: &str) -> Result<String, Code> {
 
 #[cfg(test)]
 mod tests {
+    use std::prelude::rust_2021::*;
+    use std::format;
     use super::*;
     use proptest::prelude::*;
 

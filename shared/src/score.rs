@@ -4,9 +4,11 @@
 //! The score decides the stage a lead enters the funnel at: `lead`, or `mql` (marketing-qualified) once it
 //! reaches the form's threshold. SQL and opportunity are sales' decisions, made in the CRM.
 
+use alloc::{format, string::String, vec::Vec};
+
 use crate::form::FormKind;
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
 
 /// Weights and threshold, per form. Every weight has a sensible default, so `[forms.scoring]` is optional.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +132,8 @@ pub fn score(rules: &ScoringRules, kind: FormKind, fields: &BTreeMap<String, Str
 
 #[cfg(test)]
 mod tests {
+    use std::prelude::rust_2021::*;
+    use std::vec;
     use super::*;
 
     fn fields(pairs: &[(&str, &str)]) -> BTreeMap<String, String> {

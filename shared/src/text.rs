@@ -4,6 +4,8 @@
 //! and a CR/LF in a single-line field is how header injection into downstream mail systems starts.
 //! Lengths are counted in characters, not bytes, so German and Polish names get the same room as English.
 
+use alloc::{borrow::ToOwned, string::String};
+
 use crate::Code;
 
 /// Checks a single-line value and returns it trimmed.
@@ -96,6 +98,7 @@ fn within(value: &str, max_chars: usize) -> Result<&str, Code> {
 
 #[cfg(test)]
 mod tests {
+    use std::prelude::rust_2021::*;
     use super::*;
     use proptest::prelude::*;
 

@@ -3,6 +3,8 @@
 //! Callers pass the current time in (the edge reads the Workers clock, tests pass fixed values), which keeps
 //! this crate free of I/O and its outputs reproducible.
 
+use alloc::{format, string::String};
+
 /// Formats Unix milliseconds as `2026-11-23T20:58:01.123Z`.
 pub fn rfc3339(unix_ms: u64) -> String {
     let secs = unix_ms / 1000;
@@ -17,11 +19,29 @@ pub fn rfc3339(unix_ms: u64) -> String {
     )
 }
 
+/// The calendar date of a config date (`YYYY-MM-DD`, or RFC 3339 whose first ten characters are the date),
+/// written the way readers of `lang` write dates: `24 December 2026`, `24.12.2026`. The date is the one
+/// the organiser wrote, in their own offset, not converted to UTC: "entries close on the 31st" must not
+/// read as the 30th. `None` when `s` is not a date.
+pub fn written_date(s: &str, lang: crate::Lang) -> Option<String> {
+    const MONTHS: [&str; 12] =
+        ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    parse(s)?;
+    let (y, m, d) = (s.get(0..4)?, s.get(5..7)?, s.get(8..10)?);
+    Some(match lang {
+        crate::Lang::De => format!("{d}.{m}.{y}"),
+        crate::Lang::En => {
+            let month = MONTHS[usize::from(m.parse::<u8>().ok()?).checked_sub(1)?.min(11)];
+            format!("{} {month} {y}", d.trim_start_matches('0'))
+        }
+    })
+}
+
 /// Parses `YYYY-MM-DDTHH:MM:SS[.fff](Z|±HH:MM)` or a plain date `YYYY-MM-DD` (midnight UTC) into Unix
 /// milliseconds; used for giveaway start and end dates in the config.
 pub fn parse(s: &str) -> Option<u64> {
     let b = s.as_bytes();
-    let num = |r: std::ops::Range<usize>| -> Option<i64> {
+    let num = |r: core::ops::Range<usize>| -> Option<i64> {
         let part = s.get(r)?;
         part.bytes().all(|c| c.is_ascii_digit()).then(|| part.parse().ok())?
     };
@@ -56,7 +76,7 @@ pub fn parse(s: &str) -> Option<u64> {
             return None;
         }
         // Milliseconds are the first three digits, padded with zeros: ".5" is 500 ms.
-        ms = frac.bytes().chain(std::iter::repeat(b'0')).take(3).fold(0, |ms, d| ms * 10 + i64::from(d - b'0'));
+        ms = frac.bytes().chain(core::iter::repeat(b'0')).take(3).fold(0, |ms, d| ms * 10 + i64::from(d - b'0'));
     }
     let offset_min = match s.get(i..)? {
         "Z" | "z" => 0,
@@ -95,7 +115,20 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 #[cfg(test)]
 mod tests {
+    use std::prelude::rust_2021::*;
     use super::*;
+
+    #[test]
+    fn dates_are_written_as_the_organiser_set_them_in_each_language() {
+        use crate::Lang;
+        assert_eq!(written_date("2026-12-24", Lang::En).as_deref(), Some("24 December 2026"));
+        assert_eq!(written_date("2026-12-24", Lang::De).as_deref(), Some("24.12.2026"));
+        // Just after midnight in Berlin is still the previous day in UTC; the organiser's date must show.
+        assert_eq!(written_date("2027-01-01T00:30:00+01:00", Lang::De).as_deref(), Some("01.01.2027"));
+        assert_eq!(written_date("2027-03-05T23:59:59+01:00", Lang::En).as_deref(), Some("5 March 2027"));
+        assert_eq!(written_date("2027-13-05", Lang::En), None);
+        assert_eq!(written_date("soon", Lang::De), None);
+    }
     use proptest::prelude::*;
 
     #[test]

@@ -3,6 +3,8 @@
 //! The widget runs this before sending and the edge runs it again on arrival, so both produce the same
 //! error map for the same input.
 
+use alloc::{borrow::ToOwned, string::String, vec::Vec};
+
 use crate::consent::{self, Decision, Purpose};
 use crate::field::FieldDef;
 use crate::Code;
@@ -53,6 +55,8 @@ pub fn validate(defs: &[FieldDef], purposes: &[Purpose], values: &[(&str, &str)]
 
 #[cfg(test)]
 mod tests {
+    use std::prelude::rust_2021::*;
+    use std::vec;
     use super::*;
     use crate::form::{FormDef, PublicForm};
 

@@ -4,10 +4,12 @@
 //! Field values travel as strings (checkboxes as `"true"`/`"false"`, numbers in decimal), which keeps one
 //! shape for JSON and for the no-JavaScript form post.
 
+use alloc::{borrow::ToOwned, string::String, vec, vec::Vec};
+
 use crate::validation::Errors;
 use crate::{Code, Lang};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use alloc::collections::BTreeMap;
 #[cfg(feature = "server")]
 use validator::Validate;
 
@@ -263,6 +265,8 @@ impl ErrorBody {
 
 #[cfg(test)]
 mod tests {
+    use std::prelude::rust_2021::*;
+    use std::vec;
     use super::*;
 
     #[test]

@@ -1,8 +1,8 @@
 //! The widget's JavaScript entry: finds where to render and mounts the Rust form there.
 //
-// The collector wraps this bundle as `(function(){var __leadgate={id, form, endpoint}; <bundle>})()`, so the
-// form's definition (postcard bytes, base64) arrives with the script (one request) and nothing is added to
-// the page's globals.
+// The collector wraps this bundle as `(function(){var __leadgate={id, endpoint, sheet, en, de}; <bundle>})()`,
+// so the form (its rules as a sheet, its markup per language) arrives with the script (one request) and
+// nothing is added to the page's globals.
 // `document.currentScript` is read synchronously, before the first await, because it is only set while
 // the script runs.
 import init, { mount } from "../../target/widget/pkg/widget.js";
@@ -34,11 +34,10 @@ function targets() {
 async function start() {
   await init({ module_or_path: wasm });
   const lang = document.documentElement.getAttribute("lang") || undefined;
-  const form = Uint8Array.from(atob(config.form), (c) => c.charCodeAt(0));
   for (const host of targets()) {
     host.setAttribute("data-leadgate-mounted", "");
     // The returned handle owns the form's listeners; keeping it here keeps them alive.
-    mounted.push(mount(host, form, config.endpoint, lang));
+    mounted.push(mount(host, config.sheet, config.en, config.de, config.endpoint, lang));
   }
 }
 

@@ -3,6 +3,7 @@
 //! A form registers one callback for all its events: every distinct Rust closure handed to JavaScript
 //! costs the widget its own glue, and one `match` on the event type is cheaper than six of them.
 
+use alloc::vec::Vec;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{Event, EventTarget};

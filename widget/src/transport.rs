@@ -2,6 +2,8 @@
 //! means. The HTTP exchange itself (one JSON POST, retried with backoff on network errors and 5xx) is
 //! `js/transport.js`: it is nothing but browser calls, which cost far less as JavaScript than as Rust glue.
 
+use alloc::string::String;
+use alloc::vec::Vec;
 use shared::Code;
 use wasm_bindgen::prelude::*;
 use web_sys::Window;

@@ -1,22 +1,25 @@
 //! The rendered form in its shadow root: finding its controls, showing errors accessibly, and driving a
 //! submission.
 //!
-//! Accessibility is part of the contract: every control has a real `<label>` (see `template`), invalid
+//! Accessibility is part of the contract: every control has a real `<label>` (see `shared::markup`), invalid
 //! controls get `aria-invalid` and `aria-describedby` pointing at their message, focus moves to the first
 //! invalid control, and errors and success are announced through a polite live region.
 
 use crate::listener::Listeners;
-use crate::style::CSS;
-use crate::template;
 use crate::transport::{self, Reply};
-use shared::form::{FormKind, PublicForm};
+use shared::form::FormKind;
 use shared::html::escape_into;
+use shared::markup::{self, CSS};
 use shared::message::Ui;
+use shared::sheet::Sheet;
 use shared::validation;
 use shared::wire::Draft;
 use shared::{Code, Lang};
-use std::cell::{Cell, RefCell};
-use std::rc::Rc;
+use alloc::borrow::ToOwned;
+use alloc::rc::Rc;
+use alloc::string::String;
+use alloc::vec::Vec;
+use core::cell::{Cell, RefCell};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use web_sys::{Element, Event, HtmlElement, HtmlInputElement, ShadowRoot};
@@ -40,7 +43,7 @@ struct Control {
 }
 
 struct State {
-    form: PublicForm,
+    form: Sheet,
     lang: Lang,
     endpoint: String,
     controls: Vec<Control>,
@@ -64,8 +67,8 @@ fn by_id(root: &ShadowRoot, id: &str) -> Result<Element, JsValue> {
 }
 
 impl View {
-    /// Renders the form into a new shadow root on `host` and wires its events.
-    pub fn mount(host: &Element, form: PublicForm, lang: Lang, endpoint: String) -> Result<View, JsValue> {
+    /// Puts the form's `markup` into a new shadow root on `host` and wires its events.
+    pub fn mount(host: &Element, form: Sheet, markup: &str, lang: Lang, endpoint: String) -> Result<View, JsValue> {
         let window = web_sys::window().ok_or("no window")?;
         let root = host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))?;
         // A constructed stylesheet rather than a <style> element: CSP `style-src` does not apply to it, so
@@ -73,19 +76,14 @@ impl View {
         let sheet = web_sys::CssStyleSheet::new()?;
         sheet.replace_sync(CSS)?;
         root.set_adopted_style_sheets(&js_sys::Array::of1(&sheet));
-        // The browser parses the end date (RFC 3339 or a plain date, which the config check guarantees) and
-        // writes it the visitor's way; `shared::time` would add its parser to the download for this alone.
-        let closes = form.giveaway.as_ref().map(|g| js_sys::Date::new(&JsValue::from_str(&g.ends_at))).filter(|d| !d.get_time().is_nan()).map(|date| {
-            String::from(date.to_locale_date_string(lang.tag(), &JsValue::UNDEFINED))
-        });
-        root.set_inner_html(&template::render(&form, lang, closes.as_deref()));
+        root.set_inner_html(markup);
 
         let mut controls = Vec::new();
         for (i, def) in form.fields.iter().enumerate() {
-            controls.push(control(&root, def.name.clone(), template::field_id(&def.name), Some(i))?);
+            controls.push(control(&root, def.name.clone(), markup::field_id(&def.name), Some(i))?);
         }
         for p in form.consents.iter().filter(|p| p.basis != shared::consent::Basis::LegitimateInterest) {
-            controls.push(control(&root, shared::consent::key(&p.id), template::consent_id(&p.id), None)?);
+            controls.push(control(&root, shared::consent::key(&p.id), markup::consent_id(&p.id), None)?);
         }
         let form_el = root.query_selector("form")?.ok_or("no form")?;
         let state = Rc::new(State {
@@ -160,7 +158,7 @@ impl State {
             "pointerdown" => self.pressing.set(true),
             "pointerup" | "pointercancel" => {
                 self.pressing.set(false);
-                let pending = std::mem::take(&mut *self.deferred.borrow_mut());
+                let pending = core::mem::take(&mut *self.deferred.borrow_mut());
                 for i in pending {
                     self.check_one(i);
                 }

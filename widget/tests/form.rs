@@ -2,16 +2,21 @@
 #![cfg(target_arch = "wasm32")]
 
 use shared::form::{FormDef, PublicForm};
+use shared::sheet::Sheet;
+use shared::{markup, Lang};
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement, HtmlInputElement, ShadowRoot};
 
 wasm_bindgen_test_configure!(run_in_browser);
 
-/// The form as the collector's embed script carries it: postcard bytes.
-fn form(json: &str) -> Vec<u8> {
+/// The form as the collector's embed script carries it (`edge::embed`): its sheet, and its markup in each
+/// language it may be shown in.
+fn form(json: &str) -> (String, Option<String>, Option<String>) {
     let def: FormDef = serde_json_from(json);
-    postcard::to_allocvec(&PublicForm::from(&def)).unwrap()
+    let form = PublicForm::from(&def);
+    let markup_in = |lang: Lang| form.lang.is_none_or(|own| own == lang).then(|| markup::render(&form, lang));
+    (Sheet::encode(&form), markup_in(Lang::En), markup_in(Lang::De))
 }
 
 /// Test-only JSON parsing through the browser, which keeps serde_json out of the widget's dependencies.
@@ -23,7 +28,8 @@ fn mount(json: &str, page_lang: Option<&str>) -> (widget::Mounted, ShadowRoot) {
     let doc = web_sys::window().unwrap().document().unwrap();
     let host = doc.create_element("div").unwrap();
     doc.body().unwrap().append_child(&host).unwrap();
-    let mounted = widget::mount(host.clone(), &form(json), "http://127.0.0.1:9".into(), page_lang.map(str::to_owned)).unwrap();
+    let (sheet, en, de) = form(json);
+    let mounted = widget::mount(host.clone(), &sheet, en, de, "http://127.0.0.1:9".into(), page_lang.map(str::to_owned)).unwrap();
     (mounted, host.shadow_root().unwrap())
 }
 

@@ -74,7 +74,7 @@ fn newest(paths: &[&str]) -> std::time::SystemTime {
 /// cargo (`widget` profile: size) -> wasm-bindgen (web target) -> wasm-opt -Oz -> esbuild (IIFE) -> the wasm
 /// inlined as a string literal.
 pub fn widget() -> Result {
-    tools::cargo(&["build", "-p", "widget", "--profile", "widget", "--target", "wasm32-unknown-unknown"])?;
+    tools::cargo(&["build", "-p", "widget", "--profile", "widget", "--features", "bundle", "--target", "wasm32-unknown-unknown"])?;
     let pkg = root().join("target/widget/pkg");
     run(Command::new("wasm-bindgen").args(["--target", "web", "--no-typescript", "--out-name", "widget", "--out-dir"]).arg(&pkg).arg(
         root().join("target/wasm32-unknown-unknown/widget/widget.wasm"),

@@ -1,16 +1,49 @@
-//! The form's markup, written as one escaped HTML string and handed to the browser in a single `innerHTML`.
+//! The widget's form as HTML: one escaped string per language, written by the collector into the embed
+//! script and set by the widget with a single `innerHTML`.
 //!
-//! One string instead of a `createElement` call per node is what keeps the widget small: every DOM call
-//! from Rust is an import with its own glue and error path, while string building is a few hundred bytes.
-//! Everything that comes from the form's definition goes through [`escape_into`], so a label can never
-//! become markup. This module is pure and unit-tested natively; `view` wires the result to events.
+//! Writing the markup on the collector rather than in the browser keeps the labels, texts and this code out
+//! of every page's wasm: the widget only finds the controls by the ids below and wires them. Everything that
+//! comes from the form's definition goes through [`escape_into`], so a label can never become markup.
 
-use shared::consent::{self, Basis};
-use shared::field::{FieldDef, FieldType};
-use shared::form::{FormKind, PublicForm};
-use shared::html::escape_into;
-use shared::message::Ui;
-use shared::Lang;
+use alloc::string::String;
+
+use crate::consent::{self, Basis};
+use crate::field::{FieldDef, FieldType};
+use crate::form::{FormKind, PublicForm};
+use crate::html::escape_into;
+use crate::message::Ui;
+use crate::Lang;
+
+/// The stylesheet. Typography is set on the form's own root inside the shadow tree, not on `:host`: the
+/// host is the page's element, so a page rule like `*{font-size:1px!important}` wins there and would be
+/// inherited. Custom properties still inherit through the host, which is how theming works.
+pub const CSS: &str = ":host{all:initial;display:block}\
+*{box-sizing:border-box}\
+[hidden]{display:none!important}\
+.lg,.lg-form{display:grid;gap:14px}\
+.lg{font-family:var(--lg-font,system-ui,-apple-system,'Segoe UI',Roboto,sans-serif);color:var(--lg-text,#1f1f1f);line-height:1.45;font-size:var(--lg-font-size,16px);text-align:start;max-width:32rem;padding:20px;background:var(--lg-bg,#fff);border:1px solid var(--lg-border,#c4c7c5);border-radius:var(--lg-radius,10px)}\
+h2{margin:0;font-size:1.25em}\
+.f{display:grid;gap:4px}\
+label{font-weight:600}\
+.o{font-weight:400;color:var(--lg-muted,#474747)}\
+input:not([type=checkbox]),select,textarea{display:block;width:100%;font:inherit;color:inherit;padding:10px 12px;border:1px solid var(--lg-border-strong,#747775);border-radius:calc(var(--lg-radius,10px)*.6);background:#fff}\
+textarea{min-height:6em}\
+.c{display:grid;grid-template-columns:auto 1fr;gap:4px 10px;align-items:start}\
+.c label{font-weight:400}\
+.c .e{grid-column:2}\
+input[type=checkbox]{display:inline-block;width:20px;height:20px;margin:2px 0 0;accent-color:var(--lg-accent,#0b57d0)}\
+[aria-invalid=true]{border-color:var(--lg-error,#b3261e)!important;outline-color:var(--lg-error,#b3261e)}\
+.e{color:var(--lg-error,#b3261e);font-size:.9em;margin:0}\
+.e:empty{display:none}\
+button{font:inherit;font-weight:600;padding:12px 18px;border:0;border-radius:calc(var(--lg-radius,10px)*.6);background:var(--lg-accent,#0b57d0);color:var(--lg-on-accent,#fff);cursor:pointer}\
+button[disabled]{opacity:.7;cursor:progress}\
+:focus-visible{outline:3px solid var(--lg-accent,#0b57d0);outline-offset:2px}\
+a{color:var(--lg-accent,#0b57d0)}\
+.n,.g{margin:0;font-size:.9em;color:var(--lg-muted,#474747)}\
+.s{margin:0}\
+.s:empty{display:none}\
+.s.err{color:var(--lg-error,#b3261e)}\
+.h{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}";
 
 /// The id of a field's control; its error message has this id plus `-e`.
 pub fn field_id(name: &str) -> String {
@@ -22,9 +55,8 @@ pub fn consent_id(purpose: &str) -> String {
     ["lg-consent-", purpose].concat()
 }
 
-/// The whole form in `lang`. `closes` is the giveaway's end date as the page's locale writes it (the view
-/// asks the browser, which knows the visitor's date conventions).
-pub fn render(form: &PublicForm, lang: Lang, closes: Option<&str>) -> String {
+/// The whole form in `lang`.
+pub fn render(form: &PublicForm, lang: Lang) -> String {
     let mut h = Html(String::with_capacity(2048));
     h.raw("<div class=\"lg\" lang=\"");
     h.raw(lang.tag());
@@ -44,11 +76,11 @@ pub fn render(form: &PublicForm, lang: Lang, closes: Option<&str>) -> String {
         h.raw("\">");
         h.text(Ui::Rules.text(lang));
         h.raw("</a>");
-        if let Some(date) = closes {
+        if let Some(date) = crate::time::written_date(&g.ends_at, lang) {
             h.raw(" · ");
             h.text(Ui::EntriesClose.text(lang));
             h.raw(" ");
-            h.text(date);
+            h.text(&date);
         }
         h.raw("</p>");
     }
@@ -175,7 +207,7 @@ impl Html {
         self.raw("\" inputmode=\"");
         self.raw(mode);
         self.raw("\" maxlength=\"");
-        shared::wire::decimal(&mut self.0, def.max_chars() as u64);
+        crate::wire::decimal(&mut self.0, def.max_chars() as u64);
         self.raw("\"");
     }
 
@@ -201,8 +233,9 @@ impl Html {
 
 #[cfg(test)]
 mod tests {
+    use std::prelude::rust_2021::*;
     use super::*;
-    use shared::form::FormDef;
+    use crate::form::FormDef;
 
     fn form(json: &str) -> PublicForm {
         let def: FormDef = serde_json::from_str(json).unwrap();
@@ -215,7 +248,7 @@ mod tests {
             r#"{"id":"nl","kind":"newsletter","title":{"en":"News"},"fields":[{"name":"first_name"},{"name":"email","required":true}],
                 "consents":[{"id":"marketing_email","required":true,"text":{"en":"Send me news."}}]}"#,
         );
-        let html = render(&f, Lang::En, None);
+        let html = render(&f, Lang::En);
         assert!(html.starts_with("<div class=\"lg\" lang=\"en\"><h2>News</h2><form novalidate class=\"lg-form\">"));
         assert!(html.contains(
             "<div class=\"f\"><label for=\"lg-f-first_name\">First name <span class=\"o\">(optional)</span></label>\
@@ -238,11 +271,11 @@ mod tests {
                 "giveaway":{"starts_at":"2026-01-01","ends_at":"2026-12-24","rules_url":"https://x.example/r?a=1&b=\"2\""},
                 "consents":[{"id":"giveaway_rules","required":true,"text":{"en":"I <3 rules"}}]}"#,
         );
-        let html = render(&f, Lang::En, Some("<24.12.>"));
-        assert!(!html.contains("<script>") && !html.contains("<b>") && !html.contains("<3") && !html.contains("<24"));
+        let html = render(&f, Lang::En);
+        assert!(!html.contains("<script>") && !html.contains("<b>") && !html.contains("<3"));
         assert!(html.contains("<h2>&lt;script&gt;alert(1)&lt;/script&gt;</h2>"));
         assert!(html.contains("<option value=\"a&quot;b\">&lt;b&gt;</option>"));
-        assert!(html.contains("href=\"https://x.example/r?a=1&amp;b=&quot;2&quot;\">Giveaway rules</a> · Entries close: &lt;24.12.&gt;</p>"));
+        assert!(html.contains("href=\"https://x.example/r?a=1&amp;b=&quot;2&quot;\">Giveaway rules</a> · Entries close: 24 December 2026</p>"));
     }
 
     #[test]
@@ -251,7 +284,7 @@ mod tests {
             r#"{"id":"b","kind":"download_gate","mode":"b2b","fields":[{"name":"email","required":true},{"name":"message","type":"textarea"}],
                 "consents":[{"id":"b2b_marketing","basis":"legitimate_interest","text":{"de":"Wir informieren Sie per E-Mail."}}]}"#,
         );
-        let html = render(&f, Lang::De, None);
+        let html = render(&f, Lang::De);
         assert!(html.contains("<p class=\"n\">Wir informieren Sie per E-Mail.</p>"));
         assert!(!html.contains("type=\"checkbox\""));
         assert!(html.contains("<textarea id=\"lg-f-message\" name=\"message\""));

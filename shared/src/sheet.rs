@@ -1,0 +1,311 @@
+//! The form sheet: what the widget needs to check and send a form (the rule of each field, the consent
+//! purposes), in a line-and-tab text encoding that the collector writes and the widget reads.
+//!
+//! Why not serde: a serde decoder in the browser is generic code per type, several kilobytes of every page's
+//! download for a handful of fields; this reader is a few hundred bytes. The sheet keeps only what
+//! [`FieldDef::check`] and [`crate::consent::decide`] read, already resolved (the effective type and length
+//! cap), so a decoded sheet checks every value exactly as the full definition does; a property test holds
+//! the two to that. Labels and texts are not in it: they are in the markup ([`crate::markup`]).
+//!
+//! The encoding, one item per line, parts separated by tabs, `\`, tab and line feed escaped as `\\`, `\t`
+//! and `\n`:
+//!
+//! ```text
+//! <form id> <kind 0-2> <lang tag or empty>
+//! f <name> <type 0-7> <required 0/1> <length cap> <min: f64 bits in hex or empty> <max: same> <option>...
+//! p <purpose id> <required 0/1> <basis 0 consent / 1 legitimate interest>
+//! ```
+
+use alloc::{string::String, vec::Vec};
+
+use crate::consent::{Basis, Purpose};
+use crate::field::{Choice, FieldDef, FieldType};
+use crate::form::{FormKind, PublicForm};
+use crate::lang::Texts;
+use crate::Lang;
+
+/// A form as the widget checks it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sheet {
+    /// The form's id.
+    pub id: String,
+    /// Its kind.
+    pub kind: FormKind,
+    /// Its configured language, if any.
+    pub lang: Option<Lang>,
+    /// The fields, with their effective type and length cap set and without labels.
+    pub fields: Vec<FieldDef>,
+    /// The consent purposes, without their texts.
+    pub consents: Vec<Purpose>,
+}
+
+const KINDS: [FormKind; 3] = [FormKind::Newsletter, FormKind::DownloadGate, FormKind::Giveaway];
+const TYPES: [FieldType; 8] = [
+    FieldType::Text,
+    FieldType::Email,
+    FieldType::Phone,
+    FieldType::Textarea,
+    FieldType::Url,
+    FieldType::Select,
+    FieldType::Checkbox,
+    FieldType::Number,
+];
+
+impl Sheet {
+    /// The sheet of `form`, encoded.
+    pub fn encode(form: &PublicForm) -> String {
+        let mut out = String::new();
+        part(&mut out, &form.id);
+        out.push('\t');
+        out.push(kind_digit(form.kind));
+        out.push('\t');
+        out.push_str(form.lang.map_or("", Lang::tag));
+        for f in &form.fields {
+            out.push_str("\nf\t");
+            part(&mut out, &f.name);
+            out.push('\t');
+            out.push(type_digit(f.kind()));
+            out.push_str(if f.required { "\t1\t" } else { "\t0\t" });
+            crate::wire::decimal(&mut out, f.max_chars() as u64);
+            for bound in [f.min, f.max] {
+                out.push('\t');
+                if let Some(b) = bound {
+                    hex(&mut out, b.to_bits());
+                }
+            }
+            for o in &f.options {
+                out.push('\t');
+                part(&mut out, &o.value);
+            }
+        }
+        for p in &form.consents {
+            out.push_str("\np\t");
+            part(&mut out, &p.id);
+            out.push_str(if p.required { "\t1" } else { "\t0" });
+            out.push_str(if p.basis == Basis::LegitimateInterest { "\t1" } else { "\t0" });
+        }
+        out
+    }
+
+    /// Reads an encoded sheet; `None` when it is damaged.
+    pub fn decode(s: &str) -> Option<Sheet> {
+        let mut lines = s.split('\n');
+        let mut head = lines.next()?.split('\t');
+        let id = unescape(head.next()?)?;
+        let kind = *KINDS.get(number(head.next()?)? as usize)?;
+        let lang = match head.next()? {
+            "" => None,
+            tag => Some(Lang::from_tag(tag)?),
+        };
+        let mut sheet = Sheet { id, kind, lang, fields: Vec::new(), consents: Vec::new() };
+        for line in lines {
+            let mut parts = line.split('\t');
+            match parts.next()? {
+                "f" => {
+                    let name = unescape(parts.next()?)?;
+                    let ty = *TYPES.get(number(parts.next()?)? as usize)?;
+                    let required = flag(parts.next()?)?;
+                    let max_length = Some(u32::try_from(number(parts.next()?)?).ok()?);
+                    let min = bound(parts.next()?)?;
+                    let max = bound(parts.next()?)?;
+                    let mut options = Vec::new();
+                    for o in parts {
+                        options.push(Choice { value: unescape(o)?, label: Texts::default() });
+                    }
+                    sheet.fields.push(FieldDef { name, ty: Some(ty), required, label: None, options, min, max, max_length });
+                }
+                "p" => {
+                    let id = unescape(parts.next()?)?;
+                    let required = flag(parts.next()?)?;
+                    let basis = if flag(parts.next()?)? { Basis::LegitimateInterest } else { Basis::Consent };
+                    sheet.consents.push(Purpose { id, required, text: Texts::default(), version: 1, basis });
+                    if parts.next().is_some() {
+                        return None;
+                    }
+                }
+                _ => return None,
+            }
+        }
+        Some(sheet)
+    }
+}
+
+fn part(out: &mut String, s: &str) {
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\t' => out.push_str("\\t"),
+            '\n' => out.push_str("\\n"),
+            c => out.push(c),
+        }
+    }
+}
+
+fn unescape(s: &str) -> Option<String> {
+    let mut out = String::with_capacity(s.len());
+    let mut chars = s.chars();
+    while let Some(c) = chars.next() {
+        out.push(match c {
+            '\\' => match chars.next()? {
+                '\\' => '\\',
+                't' => '\t',
+                'n' => '\n',
+                _ => return None,
+            },
+            c => c,
+        });
+    }
+    Some(out)
+}
+
+/// The digit of a form kind: its index in [`KINDS`]. A match, so a new kind does not compile until it has one.
+fn kind_digit(kind: FormKind) -> char {
+    match kind {
+        FormKind::Newsletter => '0',
+        FormKind::DownloadGate => '1',
+        FormKind::Giveaway => '2',
+    }
+}
+
+/// The digit of a field type: its index in [`TYPES`].
+fn type_digit(ty: FieldType) -> char {
+    match ty {
+        FieldType::Text => '0',
+        FieldType::Email => '1',
+        FieldType::Phone => '2',
+        FieldType::Textarea => '3',
+        FieldType::Url => '4',
+        FieldType::Select => '5',
+        FieldType::Checkbox => '6',
+        FieldType::Number => '7',
+    }
+}
+
+fn hex(out: &mut String, n: u64) {
+    for shift in (0..16).rev() {
+        out.push(char::from(b"0123456789abcdef"[(n >> (shift * 4)) as usize & 15]));
+    }
+}
+
+/// A decimal number without sign, as `wire::decimal` writes it.
+fn number(s: &str) -> Option<u64> {
+    if s.is_empty() || s.len() > 19 {
+        return None;
+    }
+    s.bytes().try_fold(0u64, |n, b| b.is_ascii_digit().then(|| n * 10 + u64::from(b - b'0')))
+}
+
+fn flag(s: &str) -> Option<bool> {
+    match s {
+        "0" => Some(false),
+        "1" => Some(true),
+        _ => None,
+    }
+}
+
+/// An optional number bound: empty, or the 16 hex digits of its bits (exact, unlike any decimal form).
+fn bound(s: &str) -> Option<Option<f64>> {
+    if s.is_empty() {
+        return Some(None);
+    }
+    if s.len() != 16 {
+        return None;
+    }
+    let bits = s.bytes().try_fold(0u64, |n, b| Some(n << 4 | u64::from(char::from(b).to_digit(16)?)))?;
+    Some(Some(f64::from_bits(bits)))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::prelude::rust_2021::*;
+    use std::vec;
+    use super::*;
+    use crate::form::FormDef;
+    use proptest::prelude::*;
+
+    fn form(json: serde_json::Value) -> PublicForm {
+        PublicForm::from(&serde_json::from_value::<FormDef>(json).unwrap())
+    }
+
+    #[test]
+    fn a_sheet_keeps_the_rules_and_drops_the_texts() {
+        let f = form(serde_json::json!({
+            "id": "gw", "kind": "giveaway", "lang": "de",
+            "fields": [{"name": "email", "required": true}, {"name": "company", "max_length": 20},
+                       {"name": "size", "type": "select", "label": {"de": "Größe"}, "options": [{"value": "m\tl\\n", "label": {"de": "M"}}]},
+                       {"name": "seats", "type": "number", "min": -0.5, "max": 1e300}],
+            "consents": [{"id": "giveaway_rules", "required": true, "text": {"de": "Regeln"}},
+                         {"id": "b2b", "basis": "legitimate_interest", "text": {"de": "Info"}}],
+            "giveaway": {"starts_at": "2026-01-01", "ends_at": "2026-12-24", "rules_url": "/r"}
+        }));
+        let encoded = Sheet::encode(&f);
+        assert!(!encoded.contains("Regeln") && !encoded.contains("Größe"), "{encoded}");
+        let sheet = Sheet::decode(&encoded).unwrap();
+        assert_eq!((sheet.id.as_str(), sheet.kind, sheet.lang), ("gw", FormKind::Giveaway, Some(Lang::De)));
+        assert_eq!(sheet.fields.len(), 4);
+        assert_eq!(sheet.fields[1].max_chars(), 20);
+        assert_eq!(sheet.fields[2].options[0].value, "m\tl\\n");
+        assert_eq!((sheet.fields[3].min, sheet.fields[3].max), (Some(-0.5), Some(1e300)));
+        assert_eq!(sheet.consents.iter().map(|p| (p.id.as_str(), p.required, p.basis)).collect::<Vec<_>>(), [
+            ("giveaway_rules", true, Basis::Consent),
+            ("b2b", false, Basis::LegitimateInterest)
+        ]);
+    }
+
+    #[test]
+    fn the_digits_written_are_the_tables_read() {
+        for (i, k) in KINDS.iter().enumerate() {
+            assert_eq!(kind_digit(*k), char::from(b'0' + i as u8));
+        }
+        for (i, t) in TYPES.iter().enumerate() {
+            assert_eq!(type_digit(*t), char::from(b'0' + i as u8));
+        }
+    }
+
+    #[test]
+    fn damaged_sheets_are_refused() {
+        for bad in ["", "nl", "nl\t9\t", "nl\t0\txx", "nl\t0\t\nf\temail", "nl\t0\t\nq\tx", "nl\t0\t\np\tx\t2\t0", "nl\t0\t\nf\te\\x\t1\t0\t1\t\t", "nl\t0\t\nf\te\t1\t0\t1\t12\t"] {
+            assert_eq!(Sheet::decode(bad), None, "{bad:?}");
+        }
+        assert!(Sheet::decode("nl\t0\t").is_some());
+    }
+
+    fn any_type() -> impl Strategy<Value = FieldType> {
+        proptest::sample::select(TYPES.to_vec())
+    }
+
+    fn any_def() -> impl Strategy<Value = FieldDef> {
+        let name = prop_oneof![proptest::sample::select(vec!["email", "phone", "company", "message", "website", "decision_maker"]).prop_map(String::from), "[a-z_]{1,12}"];
+        (name, proptest::option::of(any_type()), any::<bool>(), proptest::option::of(0u32..300), proptest::option::of(-100.0f64..100.0), proptest::option::of(-100.0f64..100.0), proptest::collection::vec(".{0,6}", 0..3))
+            .prop_map(|(name, ty, required, max_length, min, max, options)| FieldDef {
+                name,
+                ty,
+                required,
+                label: None,
+                options: options.into_iter().map(|value| Choice { value, label: Texts::default() }).collect(),
+                min,
+                max,
+                max_length,
+            })
+    }
+
+    proptest! {
+        /// The widget's decoded sheet and the collector's full definition judge every value alike.
+        #[test]
+        fn a_decoded_field_checks_like_its_definition(def in any_def(), values in proptest::collection::vec(prop_oneof![".{0,40}", "[0-9,.+-]{0,8}", "[a-z.]{1,8}@[a-z]{1,8}\\.de"], 1..8)) {
+            let public = PublicForm {
+                id: "x".into(), kind: FormKind::Newsletter, lang: None, mode: Default::default(), title: None,
+                fields: vec![def.clone()], consents: vec![], double_opt_in: false, giveaway: None,
+            };
+            let sheet = Sheet::decode(&Sheet::encode(&public)).unwrap();
+            let decoded = &sheet.fields[0];
+            prop_assert_eq!(&decoded.name, &def.name);
+            for o in &def.options {
+                prop_assert!(decoded.check(&o.value) == def.check(&o.value));
+            }
+            for v in &values {
+                prop_assert_eq!(decoded.check(v), def.check(v), "value {:?}", v);
+            }
+        }
+    }
+}

@@ -75,38 +75,63 @@ pub struct FieldDef {
     pub max_length: Option<u32>,
 }
 
-/// What Leadgate knows about a standard field.
+/// What the rules know about a standard field.
 #[derive(Debug)]
 pub struct Standard {
     /// The field's name.
     pub name: &'static str,
     /// Its type.
     pub ty: FieldType,
-    /// English label.
-    pub en: &'static str,
-    /// German label.
-    pub de: &'static str,
-    /// The HTML `autocomplete` token, so browsers can fill it in.
-    pub autocomplete: &'static str,
     /// Default length cap in characters.
     pub max_chars: u32,
 }
 
 /// The seed articles' lead fields: name, email, phone, postal address, company, role, decision-maker, website, message.
 pub const STANDARD: &[Standard] = &[
-    Standard { name: "email", ty: FieldType::Email, en: "Email", de: "E-Mail", autocomplete: "email", max_chars: 254 },
-    Standard { name: "first_name", ty: FieldType::Text, en: "First name", de: "Vorname", autocomplete: "given-name", max_chars: 100 },
-    Standard { name: "last_name", ty: FieldType::Text, en: "Last name", de: "Nachname", autocomplete: "family-name", max_chars: 100 },
-    Standard { name: "phone", ty: FieldType::Phone, en: "Phone", de: "Telefon", autocomplete: "tel", max_chars: 40 },
-    Standard { name: "street", ty: FieldType::Text, en: "Street and number", de: "Straße und Hausnummer", autocomplete: "street-address", max_chars: 200 },
-    Standard { name: "postal_code", ty: FieldType::Text, en: "Postal code", de: "Postleitzahl", autocomplete: "postal-code", max_chars: 16 },
-    Standard { name: "city", ty: FieldType::Text, en: "City", de: "Ort", autocomplete: "address-level2", max_chars: 100 },
-    Standard { name: "country", ty: FieldType::Text, en: "Country", de: "Land", autocomplete: "country-name", max_chars: 100 },
-    Standard { name: "company", ty: FieldType::Text, en: "Company", de: "Unternehmen", autocomplete: "organization", max_chars: 200 },
-    Standard { name: "job_title", ty: FieldType::Text, en: "Job title", de: "Position", autocomplete: "organization-title", max_chars: 100 },
-    Standard { name: "decision_maker", ty: FieldType::Checkbox, en: "I make or share purchasing decisions", de: "Ich treffe Kaufentscheidungen oder bin daran beteiligt", autocomplete: "off", max_chars: 5 },
-    Standard { name: "website", ty: FieldType::Url, en: "Website", de: "Website", autocomplete: "url", max_chars: 200 },
-    Standard { name: "message", ty: FieldType::Textarea, en: "Message", de: "Nachricht", autocomplete: "off", max_chars: 2000 },
+    Standard { name: "email", ty: FieldType::Email, max_chars: 254 },
+    Standard { name: "first_name", ty: FieldType::Text, max_chars: 100 },
+    Standard { name: "last_name", ty: FieldType::Text, max_chars: 100 },
+    Standard { name: "phone", ty: FieldType::Phone, max_chars: 40 },
+    Standard { name: "street", ty: FieldType::Text, max_chars: 200 },
+    Standard { name: "postal_code", ty: FieldType::Text, max_chars: 16 },
+    Standard { name: "city", ty: FieldType::Text, max_chars: 100 },
+    Standard { name: "country", ty: FieldType::Text, max_chars: 100 },
+    Standard { name: "company", ty: FieldType::Text, max_chars: 200 },
+    Standard { name: "job_title", ty: FieldType::Text, max_chars: 100 },
+    Standard { name: "decision_maker", ty: FieldType::Checkbox, max_chars: 5 },
+    Standard { name: "website", ty: FieldType::Url, max_chars: 200 },
+    Standard { name: "message", ty: FieldType::Textarea, max_chars: 2000 },
+];
+
+/// How a standard field is shown. Apart from [`STANDARD`] because only the markup, which the collector
+/// writes, needs it: the widget checks fields but never shows a label, so these texts stay out of it.
+#[derive(Debug)]
+pub struct Shown {
+    /// The field's name.
+    pub name: &'static str,
+    /// English label.
+    pub en: &'static str,
+    /// German label.
+    pub de: &'static str,
+    /// The HTML `autocomplete` token, so browsers can fill it in.
+    pub autocomplete: &'static str,
+}
+
+/// Labels and autocomplete tokens of the [`STANDARD`] fields.
+pub const SHOWN: &[Shown] = &[
+    Shown { name: "email", en: "Email", de: "E-Mail", autocomplete: "email" },
+    Shown { name: "first_name", en: "First name", de: "Vorname", autocomplete: "given-name" },
+    Shown { name: "last_name", en: "Last name", de: "Nachname", autocomplete: "family-name" },
+    Shown { name: "phone", en: "Phone", de: "Telefon", autocomplete: "tel" },
+    Shown { name: "street", en: "Street and number", de: "Straße und Hausnummer", autocomplete: "street-address" },
+    Shown { name: "postal_code", en: "Postal code", de: "Postleitzahl", autocomplete: "postal-code" },
+    Shown { name: "city", en: "City", de: "Ort", autocomplete: "address-level2" },
+    Shown { name: "country", en: "Country", de: "Land", autocomplete: "country-name" },
+    Shown { name: "company", en: "Company", de: "Unternehmen", autocomplete: "organization" },
+    Shown { name: "job_title", en: "Job title", de: "Position", autocomplete: "organization-title" },
+    Shown { name: "decision_maker", en: "I make or share purchasing decisions", de: "Ich treffe Kaufentscheidungen oder bin daran beteiligt", autocomplete: "off" },
+    Shown { name: "website", en: "Website", de: "Website", autocomplete: "url" },
+    Shown { name: "message", en: "Message", de: "Nachricht", autocomplete: "off" },
 ];
 
 /// Default length caps for custom fields, by type.
@@ -119,6 +144,11 @@ impl FieldDef {
         STANDARD.iter().find(|s| s.name == self.name)
     }
 
+    /// How the standard field of this name is shown, if it is one.
+    fn shown(&self) -> Option<&'static Shown> {
+        SHOWN.iter().find(|s| s.name == self.name)
+    }
+
     /// The field's type: declared, else the standard one, else one line of text.
     pub fn kind(&self) -> FieldType {
         self.ty.or(self.standard().map(|s| s.ty)).unwrap_or(FieldType::Text)
@@ -126,7 +156,7 @@ impl FieldDef {
 
     /// The label in `lang`: the config's own, else the standard one, else the name.
     pub fn label(&self, lang: Lang) -> &str {
-        match (&self.label, self.standard()) {
+        match (&self.label, self.shown()) {
             (Some(texts), _) if !texts.is_empty() => texts.get(lang),
             (_, Some(s)) => match lang {
                 Lang::En => s.en,
@@ -138,7 +168,7 @@ impl FieldDef {
 
     /// The HTML `autocomplete` token.
     pub fn autocomplete(&self) -> &'static str {
-        self.standard().map_or("off", |s| s.autocomplete)
+        self.shown().map_or("off", |s| s.autocomplete)
     }
 
     /// The length cap in characters.
@@ -207,6 +237,13 @@ mod tests {
 
     fn field(name: &str) -> FieldDef {
         FieldDef { name: name.into(), ty: None, required: false, label: None, options: vec![], min: None, max: None, max_length: None }
+    }
+
+    #[test]
+    fn every_standard_field_is_shown_and_only_those() {
+        let rules: Vec<&str> = STANDARD.iter().map(|s| s.name).collect();
+        let shown: Vec<&str> = SHOWN.iter().map(|s| s.name).collect();
+        assert_eq!(rules, shown);
     }
 
     #[test]

@@ -47,12 +47,12 @@ a{color:var(--lg-accent,#0b57d0)}\
 
 /// The id of a field's control; its error message has this id plus `-e`.
 pub fn field_id(name: &str) -> String {
-    ["lg-f-", name].concat()
+    crate::text::joined(&["lg-f-", name])
 }
 
 /// The id of a consent purpose's checkbox; its error message has this id plus `-e`.
 pub fn consent_id(purpose: &str) -> String {
-    ["lg-consent-", purpose].concat()
+    crate::text::joined(&["lg-consent-", purpose])
 }
 
 /// The whole form in `lang`.

@@ -22,7 +22,7 @@ pub fn normalize(raw: &str) -> Result<String, Code> {
     let trunk = value.as_bytes().windows(3).position(|w| w == b"(0)");
     let value = match trunk {
         Some(i) if value.starts_with('+') || value.starts_with("00") => {
-            without_trunk = [value.get(..i).unwrap_or_default(), value.get(i + 3..).unwrap_or_default()].concat();
+            without_trunk = crate::text::joined(&[value.get(..i).unwrap_or_default(), value.get(i + 3..).unwrap_or_default()]);
             without_trunk.as_str()
         }
         _ => value,
@@ -37,7 +37,7 @@ pub fn normalize(raw: &str) -> Result<String, Code> {
         }
     }
     if let Some(rest) = out.strip_prefix("00") {
-        out = ["+", rest].concat();
+        out = crate::text::joined(&["+", rest]);
     }
     let digits = out.trim_start_matches('+').len();
     if digits < MIN_DIGITS {

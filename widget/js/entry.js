@@ -3,9 +3,8 @@
 // The collector wraps this bundle as `(function(){var __leadgate={id, endpoint, sheet, en, de}; <bundle>})()`,
 // so the form (its rules as a sheet, its markup per language) arrives with the script (one request) and
 // nothing is added to the page's globals.
-// `document.currentScript` is read synchronously, before the first await, because it is only set while
-// the script runs.
-import init, { mount } from "../../target/widget/pkg/widget.js";
+// `document.currentScript` is read synchronously, at once, because it is only set while the script runs.
+import { initSync, mount } from "../../target/widget/pkg/widget.js";
 
 // The build replaces LEADGATE_WASM with the wasm module as a string of one character per byte
 // (`byte_string` in xtask/src/compile.rs): it compresses far better than base64.
@@ -13,7 +12,6 @@ const wasm = Uint8Array.from(LEADGATE_WASM, (c) => c.charCodeAt(0));
 
 const config = __leadgate;
 const script = document.currentScript;
-const mounted = [];
 
 function targets() {
   const id = config.id;
@@ -31,17 +29,26 @@ function targets() {
   return [];
 }
 
-async function start() {
-  await init({ module_or_path: wasm });
+function start() {
+  // Compiled synchronously: the module is a few dozen kilobytes, far below the browsers' limit for that, and
+  // the asynchronous loader would add its own code to every download.
+  initSync({ module: wasm });
   const lang = document.documentElement.getAttribute("lang") || undefined;
   for (const host of targets()) {
     host.setAttribute("data-leadgate-mounted", "");
-    // The returned handle owns the form's listeners; keeping it here keeps them alive.
-    mounted.push(mount(host, config.sheet, config.en, config.de, config.endpoint, lang));
+    // The form lives as long as the page: its listeners keep it alive, so the returned view (which could
+    // unmount it) is not kept.
+    mount(host, config.sheet, config.en, config.de, config.endpoint, lang);
   }
 }
 
-const run = () => start().catch((e) => console.error("leadgate:", e));
+const run = () => {
+  try {
+    start();
+  } catch (e) {
+    console.error("leadgate:", e);
+  }
+};
 if (document.readyState === "loading") {
   // A placeholder div may stand later in the page than an async script: wait for the document.
   document.addEventListener("DOMContentLoaded", run, { once: true });

@@ -24,13 +24,23 @@ fn serde_json_from<T: serde::de::DeserializeOwned>(json: &str) -> T {
     serde_wasm_bindgen::from_value(js_sys::JSON::parse(json).unwrap()).unwrap()
 }
 
-fn mount(json: &str, page_lang: Option<&str>) -> (widget::Mounted, ShadowRoot) {
+/// A mounted form, unmounted when dropped.
+struct View(wasm_bindgen::JsValue);
+
+impl Drop for View {
+    fn drop(&mut self) {
+        let unmount: js_sys::Function = js_sys::Reflect::get(&self.0, &"unmount".into()).unwrap().unchecked_into();
+        unmount.call0(&self.0).unwrap();
+    }
+}
+
+fn mount(json: &str, page_lang: Option<&str>) -> (View, ShadowRoot) {
     let doc = web_sys::window().unwrap().document().unwrap();
     let host = doc.create_element("div").unwrap();
     doc.body().unwrap().append_child(&host).unwrap();
     let (sheet, en, de) = form(json);
-    let mounted = widget::mount(host.clone(), &sheet, en, de, "http://127.0.0.1:9".into(), page_lang.map(str::to_owned)).unwrap();
-    (mounted, host.shadow_root().unwrap())
+    let view = widget::mount(host.clone(), &sheet, en, de, "http://127.0.0.1:9".into(), page_lang.map(str::to_owned)).unwrap();
+    (View(view), host.shadow_root().unwrap())
 }
 
 fn q(root: &ShadowRoot, sel: &str) -> Element {
@@ -107,13 +117,17 @@ fn giveaway_shows_rules_and_separate_optional_marketing() {
 }
 
 #[wasm_bindgen_test]
-fn dropping_the_handle_removes_the_listeners() {
-    let (m, root) = mount(NEWSLETTER, Some("en"));
-    drop(m);
+fn unmounting_removes_the_listeners() {
+    let (view, root) = mount(NEWSLETTER, Some("en"));
     let email: HtmlInputElement = q(&root, "#lg-f-email").unchecked_into();
     email.set_value("nope");
     email.dispatch_event(&web_sys::Event::new("blur").unwrap()).unwrap();
-    assert!(email.get_attribute("aria-invalid").is_none(), "no listener ran after unmounting");
+    assert_eq!(email.get_attribute("aria-invalid").as_deref(), Some("true"), "the listener runs while mounted");
+    drop(view);
+    // A listener would now clear the error; none is left to do it.
+    email.set_value("kim@example.com");
+    email.dispatch_event(&web_sys::Event::new("blur").unwrap()).unwrap();
+    assert_eq!(email.get_attribute("aria-invalid").as_deref(), Some("true"), "no listener ran after unmounting");
 }
 
 /// Replaces the page's `fetch` with one that answers every request with `status` and the JSON `body`, the way

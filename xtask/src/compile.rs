@@ -80,7 +80,14 @@ pub fn widget() -> Result {
         root().join("target/wasm32-unknown-unknown/widget/widget.wasm"),
     ))?;
     let wasm = pkg.join("widget_bg.wasm");
-    run(Command::new(npm_bin().join("wasm-opt")).arg("-Oz").args(WASM_FEATURES).arg(&wasm).arg("-o").arg(&wasm))?;
+    // `--converge` repeats -Oz while it still shrinks the module; the two custom sections only name the
+    // tools and features that built it, which no browser reads.
+    run(Command::new(npm_bin().join("wasm-opt"))
+        .args(["-Oz", "--converge", "--strip-producers", "--strip-target-features"])
+        .args(WASM_FEATURES)
+        .arg(&wasm)
+        .arg("-o")
+        .arg(&wasm))?;
     run(Command::new(npm_bin().join("esbuild"))
         .arg(root().join("widget/js/entry.js"))
         .args(["--bundle", "--format=iife", "--minify", "--target=es2020", "--log-level=warning"])

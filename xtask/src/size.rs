@@ -10,13 +10,8 @@ use std::io::Write;
 
 /// The size goal for an embed script, brotli-compressed.
 pub const BROTLI_TARGET: usize = 10 * 1024;
-/// The size at which issue 4 wants the test run to fail. The widget is still above it, and `report` says
-/// so on every run rather than hiding it.
+/// The size above which `cargo xtask test` fails.
 pub const BROTLI_GATE: usize = 20 * 1024;
-/// The size at which the test run does fail today: a ceiling just above the current widget, so that no
-/// change makes it larger without someone deciding to raise this line. Lower it as the widget shrinks,
-/// down to [`BROTLI_GATE`].
-pub const BROTLI_CEILING: usize = 36 * 1024;
 
 /// Raw, gzip (level 9) and brotli (quality 11) sizes of `bytes`.
 pub fn measure(bytes: &[u8]) -> (usize, usize, usize) {
@@ -49,10 +44,9 @@ pub fn report(forms: &FormsConfig) -> Result<usize> {
     }
     let verdict = |limit: usize| if largest <= limit { "within" } else { "OVER" };
     println!(
-        "largest embed script: {largest} bytes brotli; {} the {BROTLI_TARGET}-byte target, {} the {BROTLI_GATE}-byte gate, {} the {BROTLI_CEILING}-byte ceiling",
+        "largest embed script: {largest} bytes brotli; {} the {BROTLI_TARGET}-byte target, {} the {BROTLI_GATE}-byte gate",
         verdict(BROTLI_TARGET),
-        verdict(BROTLI_GATE),
-        verdict(BROTLI_CEILING)
+        verdict(BROTLI_GATE)
     );
     Ok(largest)
 }

@@ -1,0 +1,177 @@
+//! The widget's hands in the page: puts the form's markup into a shadow root, reads and marks its controls,
+// and talks to the collector. Every decision (is this value valid, what does the message say, what is sent,
+// what does the answer mean) is asked of the Rust `Form` (`widget/src/lib.rs`), which applies the `shared`
+// rules; this file only moves values and messages between it and the DOM.
+//
+// Why the DOM work is JavaScript: each DOM call made from Rust is an import with its own glue, and the
+// calls a form needs cost the widget about 9 KB brotli as Rust, against about 1 KB here.
+//
+// Accessibility is part of the contract: every control has a real `<label>` (`shared::markup`), invalid
+// controls get `aria-invalid` and `aria-describedby` pointing at their message, focus moves to the first
+// invalid control, and errors and success are announced through a polite live region.
+
+/** Retry delays after a network error or a 5xx; the idempotency key stays the same across them. */
+const BACKOFF_MS = [500, 1500, 4000];
+
+/**
+ * Renders `markup` styled by `css` into a new shadow root on `host`, wires its events to `form`, and posts
+ * valid submissions to `${endpoint}/v1/leads`. Returns the view, whose `unmount()` undoes all that but the markup.
+ */
+export function mount(host, css, markup, form, endpoint) {
+  const root = host.attachShadow({ mode: "open" });
+  // A constructed stylesheet rather than a <style> element: CSP `style-src` does not apply to it, so the
+  // form looks right on pages whose policy forbids inline styles.
+  const sheet = new CSSStyleSheet();
+  sheet.replaceSync(css);
+  root.adoptedStyleSheets = [sheet];
+  root.innerHTML = markup;
+  const $ = (id) => root.getElementById(id);
+  // Fields first, then consent boxes: the order the Rust form numbers them in.
+  const controls = form.controls().split(" ").map((id) => ({ el: $(id), error: $(id + "-e") }));
+  const formEl = root.querySelector("form");
+  const button = root.querySelector("button");
+  const status = root.querySelector("[role=status]");
+  const shownAt = performance.now();
+  let sending = false;
+  let key = null;
+  // Set between pointerdown and pointerup inside the form. A blur caused by a click would show its error
+  // while the click is in progress, shift the layout under the pointer and make the click miss; such
+  // checks wait in `deferred` until the pointer is released.
+  let pressing = false;
+  let deferred = [];
+
+  const value = (c) => (c.el.type === "checkbox" ? String(c.el.checked) : c.el.value);
+
+  const show = (c, message) => {
+    c.error.textContent = message || "";
+    if (message) {
+      c.el.setAttribute("aria-invalid", "true");
+      c.el.setAttribute("aria-describedby", c.error.id);
+    } else {
+      c.el.removeAttribute("aria-invalid");
+      c.el.removeAttribute("aria-describedby");
+    }
+  };
+
+  const announce = (message, error) => {
+    status.textContent = message;
+    status.className = error ? "s err" : "s";
+  };
+
+  const check = (i) => show(controls[i], form.check(i, value(controls[i])));
+
+  // Shows `messages[i]` on control i (none clears it), focuses the first invalid control, announces `summary`.
+  const showAll = (messages, summary) => {
+    let first = null;
+    controls.forEach((c, i) => {
+      show(c, messages[i]);
+      if (messages[i] && !first) first = c.el;
+    });
+    announce(summary, true);
+    first?.focus();
+  };
+
+  const settle = (kind, answer) => {
+    sending = false;
+    button.removeAttribute("disabled");
+    button.removeAttribute("aria-busy");
+    if (kind === 0) {
+      formEl.hidden = true;
+      status.className = "s";
+      status.innerHTML = form.thanks(String(answer?.status ?? ""), answer?.download_url ?? undefined);
+    } else if (kind === 1) {
+      // The collector found problems the browser did not (or the form changed): a corrected submission
+      // is a new one, with a new key. Its messages are already in the form's language.
+      key = null;
+      const error = answer.error;
+      const fields = error.fields || {};
+      const messages = controls.map((c) => fields[c.el.name]?.[0]?.message);
+      if (messages.some(Boolean)) showAll(messages, error.message);
+      else announce(error.message, true);
+    } else {
+      announce(form.say(answer), true);
+    }
+  };
+
+  const post = (body, n) => {
+    const retry = (failure) => {
+      if (n < BACKOFF_MS.length) setTimeout(() => post(body, n + 1), BACKOFF_MS[n]);
+      else settle(2, failure);
+    };
+    fetch(`${endpoint}/v1/leads`, {
+      method: "POST",
+      body,
+      headers: new Headers({ "Content-Type": "application/json", "Idempotency-Key": key }),
+    }).then(
+      async (r) => {
+        const answer = await r.json().catch(() => null);
+        if (r.ok) settle(0, answer);
+        else if (r.status >= 500) retry(3);
+        else if (typeof answer?.error?.message === "string") settle(1, answer);
+        else settle(2, 3);
+      },
+      () => retry(2)
+    );
+  };
+
+  const submit = () => {
+    if (sending) return;
+    controls.forEach((c, i) => form.set(i, value(c)));
+    const utm = new URLSearchParams(location.search);
+    for (const name of ["source", "medium", "campaign", "term", "content"]) {
+      const v = utm.get("utm_" + name);
+      if (v) form.tag(name, v);
+    }
+    // Turnstile, when the page runs it, leaves its token in a hidden input of the page.
+    const turnstile = document.querySelector("[name=cf-turnstile-response]")?.value || undefined;
+    const hp = root.getElementById("lg-hp").value;
+    const body = form.submit(location.href, document.referrer || undefined, hp, performance.now() - shownAt, turnstile);
+    if (body === undefined) {
+      key = null;
+      showAll(controls.map((c, i) => form.check(i, value(c))), form.say(1));
+      return;
+    }
+    controls.forEach((c) => show(c));
+    key ||= Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
+    sending = true;
+    button.setAttribute("disabled", "");
+    button.setAttribute("aria-busy", "true");
+    announce(form.say(0), false);
+    post(body, 0);
+  };
+
+  // One listener for every event the form cares about, in the capture phase so the form sees its
+  // controls' `blur` (which does not bubble). Pointer releases are watched on the window, so a press that
+  // ends outside the form still ends.
+  const handle = (e) => {
+    const kind = e.type;
+    if (kind === "submit") {
+      e.preventDefault();
+      submit();
+    } else if (kind === "pointerdown") {
+      pressing = true;
+    } else if (kind === "pointerup" || kind === "pointercancel") {
+      pressing = false;
+      deferred.splice(0).forEach(check);
+    } else {
+      // Fields are checked when they lose focus, consent boxes when they change.
+      const i = controls.findIndex((c) => c.el === e.target && (c.el.type === "checkbox") === (kind === "change"));
+      if (i >= 0) pressing ? deferred.push(i) : check(i);
+    }
+  };
+  const listening = [
+    [formEl, ["blur", "change", "pointerdown", "submit"]],
+    [window, ["pointerup", "pointercancel"]],
+  ];
+  const each = (method) => {
+    for (const [target, kinds] of listening) for (const k of kinds) target[method](k, handle, true);
+  };
+  each("addEventListener");
+  return {
+    /** Removes the form's event listeners and frees its Rust form. */
+    unmount() {
+      each("removeEventListener");
+      form.free();
+    },
+  };
+}

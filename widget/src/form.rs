@@ -1,0 +1,180 @@
+//! The form's mind: checks values with the `shared` rules, composes the submission and the texts the visitor
+//! reads. The page-side view (`js/view.js`) asks it everything and decides nothing itself.
+//!
+//! Controls are numbered as the view finds them: the form's fields in order, then its consent boxes
+//! (purposes resting on legitimate interest have no box: they are a notice).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use shared::consent::{self, Basis};
+use shared::form::FormKind;
+use shared::html::escape_into;
+use shared::markup;
+use shared::message::Ui;
+use shared::sheet::Sheet;
+use shared::text;
+use shared::validation;
+use shared::wire::{Draft, UTM_VALUE_MAX};
+use shared::{Code, Lang};
+use wasm_bindgen::prelude::*;
+
+/// The campaign tags the form sends, without their `utm_` prefix.
+const UTM: [&str; 5] = ["source", "medium", "campaign", "term", "content"];
+
+/// One mounted form's rules, language and submission in preparation.
+#[wasm_bindgen]
+pub struct Form {
+    sheet: Sheet,
+    lang: Lang,
+    /// The consent purposes that have a box, as indices into `sheet.consents`.
+    boxes: Vec<usize>,
+    /// The values of the submission in preparation, by control (`"true"`/`"false"` for boxes).
+    values: Vec<String>,
+    /// Its campaign tags.
+    utm: Vec<(&'static str, String)>,
+}
+
+impl Form {
+    /// The form of an encoded sheet, shown in `lang`; `None` when the sheet is damaged.
+    pub fn open(sheet: &str, page_lang: Option<&str>) -> Option<Form> {
+        let sheet = Sheet::decode(sheet)?;
+        let lang = Lang::choose(sheet.lang, page_lang.and_then(Lang::from_tag));
+        let boxes = (0..sheet.consents.len()).filter(|&i| sheet.consents[i].basis != Basis::LegitimateInterest).collect();
+        Some(Form { sheet, lang, boxes, values: Vec::new(), utm: Vec::new() })
+    }
+
+    /// The language the form is shown in.
+    pub fn lang(&self) -> Lang {
+        self.lang
+    }
+
+    /// The ids of the ticked purposes in the submission in preparation.
+    fn ticked(&self) -> Vec<&str> {
+        let fields = self.sheet.fields.len();
+        let ticked = self.boxes.iter().enumerate().filter(|(b, _)| self.values.get(fields + b).is_some_and(|v| v == "true"));
+        ticked.map(|(_, &p)| self.sheet.consents[p].id.as_str()).collect()
+    }
+
+    fn text(&self, code: Code) -> String {
+        code.browser_message(self.lang).unwrap_or_default().into()
+    }
+}
+
+#[wasm_bindgen]
+impl Form {
+    /// The element ids of the controls, in order, separated by spaces; each control's error message has
+    /// its id plus `-e`.
+    pub fn controls(&self) -> String {
+        let fields = self.sheet.fields.iter().map(|f| markup::field_id(&f.name));
+        let boxes = self.boxes.iter().map(|&p| markup::consent_id(&self.sheet.consents[p].id));
+        let mut ids = String::new();
+        for id in fields.chain(boxes) {
+            if !ids.is_empty() {
+                ids.push(' ');
+            }
+            ids.push_str(&id);
+        }
+        ids
+    }
+
+    /// What is wrong with `value` in control `i`, in the form's language; nothing when it is fine. Fields
+    /// are checked by their rule, boxes by whether their purpose is required.
+    pub fn check(&self, i: usize, value: &str) -> Option<String> {
+        let code = match self.sheet.fields.get(i) {
+            Some(f) => f.check(value).err(),
+            None => {
+                let p = &self.sheet.consents[*self.boxes.get(i - self.sheet.fields.len())?];
+                (p.required && value != "true").then_some(Code::ConsentRequired)
+            }
+        };
+        code.map(|c| self.text(c))
+    }
+
+    /// Sets control `i`'s value for the next [`Form::submit`]; controls are set in order.
+    pub fn set(&mut self, i: usize, value: String) {
+        self.values.truncate(i);
+        self.values.push(value);
+    }
+
+    /// Adds a campaign tag (`name` without `utm_`, each name once) to the next [`Form::submit`]. Unknown
+    /// names are ignored; an overlong value is cut, never a reason to refuse: campaign tags are not the
+    /// visitor's to fix.
+    pub fn tag(&mut self, name: &str, value: &str) {
+        if let Some(name) = UTM.iter().find(|n| **n == name) {
+            self.utm.push((name, text::prefix(value, UTM_VALUE_MAX).into()));
+        }
+    }
+
+    /// Checks the submission in preparation and returns its JSON body for `POST /v1/leads`, or nothing
+    /// when it is invalid. What is wrong with each control is then what [`Form::check`] says of its value:
+    /// the submission's rules are the controls' rules, plus nothing the widget can send wrong (fields the
+    /// form does not declare, purposes it does not offer).
+    pub fn submit(&mut self, page: Option<String>, referrer: Option<String>, hp: String, elapsed_ms: f64, turnstile: Option<String>) -> Option<String> {
+        // Tags are given anew for every attempt.
+        let tags = core::mem::take(&mut self.utm);
+        let fields: Vec<(&str, &str)> = self.sheet.fields.iter().zip(&self.values).map(|(f, v)| (f.name.as_str(), v.as_str())).collect();
+        let ticked = self.ticked();
+        if validation::validate(&self.sheet.fields, &self.sheet.consents, &fields, &ticked).is_err() {
+            return None;
+        }
+        let utm: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let body = Draft {
+            form: &self.sheet.id,
+            fields: &fields,
+            consent: &ticked,
+            page: page.as_deref(),
+            referrer: referrer.as_deref(),
+            utm: &utm,
+            lang: Some(self.lang),
+            hp: Some(hp.as_str()).filter(|v| !v.is_empty()),
+            elapsed_ms: elapsed_ms.max(0.0) as u64,
+            turnstile: turnstile.as_deref(),
+        }
+        .to_json();
+        Some(body)
+    }
+
+    /// A status text: 0 while sending, 1 when the form has problems, 2 when the collector cannot be
+    /// reached, 3 when it failed.
+    pub fn say(&self, what: u8) -> String {
+        match what {
+            0 => Ui::Sending.text(self.lang).into(),
+            1 => self.text(Code::ValidationFailed),
+            2 => self.text(Code::Network),
+            _ => self.text(Code::Internal),
+        }
+    }
+
+    /// The thank-you message (HTML, escaped) for an accepted submission: the lead's `status` (`pending`
+    /// while a confirmation mail is out) and, for download gates, the download link.
+    pub fn thanks(&self, status: &str, download: Option<String>) -> String {
+        let lang = self.lang;
+        let mut html = String::new();
+        let mut say = |ui: Ui| {
+            if !html.is_empty() {
+                html.push(' ');
+            }
+            escape_into(&mut html, ui.text(lang));
+        };
+        match (self.sheet.kind, status) {
+            (_, "pending") => say(Ui::CheckInbox),
+            (FormKind::Newsletter, _) => say(Ui::ThanksNewsletter),
+            (FormKind::DownloadGate, _) if download.is_some() => say(Ui::ThanksDownload),
+            (FormKind::DownloadGate, _) => say(Ui::ThanksReceived),
+            (FormKind::Giveaway, _) => {
+                say(Ui::ThanksGiveaway);
+                if !self.ticked().iter().any(|p| *p != consent::GIVEAWAY_RULES) {
+                    say(Ui::GiveawayNoMarketing);
+                }
+            }
+        }
+        if let Some(url) = download {
+            html.push_str(" <a download href=\"");
+            escape_into(&mut html, &url);
+            html.push_str("\">");
+            escape_into(&mut html, Ui::DownloadLink.text(lang));
+            html.push_str("</a>");
+        }
+        html
+    }
+}

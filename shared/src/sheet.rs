@@ -101,33 +101,39 @@ impl Sheet {
         for line in lines {
             let mut parts = line.split('\t');
             match parts.next()? {
-                "f" => {
-                    let name = unescape(parts.next()?)?;
-                    let ty = *TYPES.get(number(parts.next()?)? as usize)?;
-                    let required = flag(parts.next()?)?;
-                    let max_length = Some(u32::try_from(number(parts.next()?)?).ok()?);
-                    let min = bound(parts.next()?)?;
-                    let max = bound(parts.next()?)?;
-                    let mut options = Vec::new();
-                    for o in parts {
-                        options.push(Choice { value: unescape(o)?, label: Texts::default() });
-                    }
-                    sheet.fields.push(FieldDef { name, ty: Some(ty), required, label: None, options, min, max, max_length });
-                }
-                "p" => {
-                    let id = unescape(parts.next()?)?;
-                    let required = flag(parts.next()?)?;
-                    let basis = if flag(parts.next()?)? { Basis::LegitimateInterest } else { Basis::Consent };
-                    sheet.consents.push(Purpose { id, required, text: Texts::default(), version: 1, basis });
-                    if parts.next().is_some() {
-                        return None;
-                    }
-                }
+                "f" => sheet.fields.push(field(&mut parts)?),
+                "p" => sheet.consents.push(purpose(&mut parts)?),
                 _ => return None,
             }
         }
         Some(sheet)
     }
+}
+
+/// A field line's parts after its `f`.
+fn field<'a>(parts: &mut impl Iterator<Item = &'a str>) -> Option<FieldDef> {
+    let name = unescape(parts.next()?)?;
+    let ty = *TYPES.get(number(parts.next()?)? as usize)?;
+    let required = flag(parts.next()?)?;
+    let max_length = Some(u32::try_from(number(parts.next()?)?).ok()?);
+    let min = bound(parts.next()?)?;
+    let max = bound(parts.next()?)?;
+    let mut options = Vec::new();
+    for o in parts {
+        options.push(Choice { value: unescape(o)?, label: Texts::default() });
+    }
+    Some(FieldDef { name, ty: Some(ty), required, label: None, options, min, max, max_length })
+}
+
+/// A purpose line's parts after its `p`.
+fn purpose<'a>(parts: &mut impl Iterator<Item = &'a str>) -> Option<Purpose> {
+    let id = unescape(parts.next()?)?;
+    let required = flag(parts.next()?)?;
+    let basis = if flag(parts.next()?)? { Basis::LegitimateInterest } else { Basis::Consent };
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(Purpose { id, required, text: Texts::default(), version: 1, basis })
 }
 
 fn part(out: &mut String, s: &str) {

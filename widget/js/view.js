@@ -13,6 +13,12 @@
 /** Retry delays after a network error or a 5xx; the idempotency key stays the same across them. */
 const BACKOFF_MS = [500, 1500, 4000];
 
+/** The status texts, as `Form::say` numbers them. */
+const SAY_SENDING = 0;
+const SAY_INVALID = 1;
+const SAY_UNREACHABLE = 2;
+const SAY_FAILED = 3;
+
 /**
  * Renders `markup` styled by `css` into a new shadow root on `host`, wires its events to `form`, and posts
  * valid submissions to `${endpoint}/v1/leads`. Returns the view, whose `unmount()` undoes all that but the markup.
@@ -71,32 +77,40 @@ export function mount(host, css, markup, form, endpoint) {
     first?.focus();
   };
 
-  const settle = (kind, answer) => {
+  // The end of an exchange with the collector: the form can be sent again.
+  const idle = () => {
     sending = false;
     button.removeAttribute("disabled");
     button.removeAttribute("aria-busy");
-    if (kind === 0) {
-      formEl.hidden = true;
-      status.className = "s";
-      status.innerHTML = form.thanks(String(answer?.status ?? ""), answer?.download_url ?? undefined);
-    } else if (kind === 1) {
-      // The collector found problems the browser did not (or the form changed): a corrected submission
-      // is a new one, with a new key. Its messages are already in the form's language.
-      key = null;
-      const error = answer.error;
-      const fields = error.fields || {};
-      const messages = controls.map((c) => fields[c.el.name]?.[0]?.message);
-      if (messages.some(Boolean)) showAll(messages, error.message);
-      else announce(error.message, true);
-    } else {
-      announce(form.say(answer), true);
-    }
+  };
+
+  const accepted = (answer) => {
+    idle();
+    formEl.hidden = true;
+    status.className = "s";
+    status.innerHTML = form.thanks(String(answer?.status ?? ""), answer?.download_url ?? undefined);
+  };
+
+  // The collector found problems the browser did not (or the form changed): a corrected submission is a
+  // new one, with a new key. Its messages are already in the form's language.
+  const rejected = (error) => {
+    idle();
+    key = null;
+    const fields = error.fields || {};
+    const messages = controls.map((c) => fields[c.el.name]?.[0]?.message);
+    if (messages.some(Boolean)) showAll(messages, error.message);
+    else announce(error.message, true);
+  };
+
+  const failed = (what) => {
+    idle();
+    announce(form.say(what), true);
   };
 
   const post = (body, n) => {
-    const retry = (failure) => {
+    const retry = (what) => {
       if (n < BACKOFF_MS.length) setTimeout(() => post(body, n + 1), BACKOFF_MS[n]);
-      else settle(2, failure);
+      else failed(what);
     };
     fetch(`${endpoint}/v1/leads`, {
       method: "POST",
@@ -105,12 +119,12 @@ export function mount(host, css, markup, form, endpoint) {
     }).then(
       async (r) => {
         const answer = await r.json().catch(() => null);
-        if (r.ok) settle(0, answer);
-        else if (r.status >= 500) retry(3);
-        else if (typeof answer?.error?.message === "string") settle(1, answer);
-        else settle(2, 3);
+        if (r.ok) accepted(answer);
+        else if (r.status >= 500) retry(SAY_FAILED);
+        else if (typeof answer?.error?.message === "string") rejected(answer.error);
+        else failed(SAY_FAILED);
       },
-      () => retry(2)
+      () => retry(SAY_UNREACHABLE)
     );
   };
 
@@ -128,7 +142,7 @@ export function mount(host, css, markup, form, endpoint) {
     const body = form.submit(location.href, document.referrer || undefined, hp, performance.now() - shownAt, turnstile);
     if (body === undefined) {
       key = null;
-      showAll(controls.map((c, i) => form.check(i, value(c))), form.say(1));
+      showAll(controls.map((c, i) => form.check(i, value(c))), form.say(SAY_INVALID));
       return;
     }
     controls.forEach((c) => show(c));
@@ -136,7 +150,7 @@ export function mount(host, css, markup, form, endpoint) {
     sending = true;
     button.setAttribute("disabled", "");
     button.setAttribute("aria-busy", "true");
-    announce(form.say(0), false);
+    announce(form.say(SAY_SENDING), false);
     post(body, 0);
   };
 

@@ -178,3 +178,72 @@ impl Form {
         html
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use shared::form::{FormDef, PublicForm};
+    use std::prelude::rust_2021::*;
+
+    fn form(json: &str, page_lang: Option<&str>) -> Form {
+        let def: FormDef = serde_json::from_str(json).unwrap();
+        Form::open(&Sheet::encode(&PublicForm::from(&def)), page_lang).unwrap()
+    }
+
+    const GIVEAWAY: &str = r#"{"id":"gw","kind":"giveaway","fields":[{"name":"email","required":true},{"name":"decision_maker"}],
+        "giveaway":{"starts_at":"2026-01-01","ends_at":"2026-12-24","rules_url":"/r"},
+        "consents":[{"id":"giveaway_rules","required":true,"text":{"en":"Rules"}},
+                    {"id":"b2b_info","basis":"legitimate_interest","text":{"en":"We inform you."}},
+                    {"id":"marketing_email","text":{"en":"News"}}]}"#;
+
+    #[test]
+    fn controls_are_the_fields_then_the_boxes_without_notices() {
+        let f = form(GIVEAWAY, None);
+        assert_eq!(f.controls(), "lg-f-email lg-f-decision_maker lg-consent-giveaway_rules lg-consent-marketing_email");
+        assert_eq!(f.check(0, "nope").as_deref(), Some("Please enter a valid email address, e.g. name@example.com."));
+        assert_eq!(f.check(2, "false").as_deref(), Some("Please accept this to continue."));
+        assert_eq!(f.check(3, "false"), None, "marketing is optional");
+        assert_eq!(f.check(9, "x"), None, "no such control");
+        assert_eq!(form(GIVEAWAY, Some("de-CH")).check(2, "false").as_deref(), Some("Bitte stimmen Sie zu, um fortzufahren."));
+    }
+
+    #[test]
+    fn a_submission_is_checked_then_written_with_its_tags_once() {
+        let mut f = form(GIVEAWAY, Some("en"));
+        for (i, v) in ["kim@example.com", "false", "false", "false"].into_iter().enumerate() {
+            f.set(i, v.into());
+        }
+        assert_eq!(f.submit(None, None, String::new(), 3000.0, None), None, "the rules are not accepted");
+        f.set(2, "true".into());
+        f.set(3, "false".into());
+        f.tag("source", &"x".repeat(300));
+        f.tag("nonsense", "y");
+        let body = f.submit(Some("https://example.com/p".into()), None, String::new(), 3000.0, None).unwrap();
+        let json: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(json["form"], "gw");
+        assert_eq!(json["fields"]["email"], "kim@example.com");
+        assert_eq!(json["consent"], serde_json::json!(["giveaway_rules"]));
+        assert_eq!(json["meta"]["utm"]["source"].as_str().unwrap().len(), UTM_VALUE_MAX, "an overlong tag is cut");
+        assert!(json["meta"]["utm"].get("nonsense").is_none());
+        assert_eq!(json["meta"]["elapsed_ms"], 3000);
+        let again: serde_json::Value = serde_json::from_str(&f.submit(None, None, String::new(), 4000.0, None).unwrap()).unwrap();
+        assert!(again["meta"].get("utm").is_none_or(|u| u.as_object().is_some_and(|o| o.is_empty())), "tags are given per attempt: {again}");
+    }
+
+    #[test]
+    fn the_thanks_fit_the_kind_and_the_choices() {
+        let mut f = form(GIVEAWAY, Some("en"));
+        for (i, v) in ["kim@example.com", "false", "true", "false"].into_iter().enumerate() {
+            f.set(i, v.into());
+        }
+        let html = f.thanks("new", None);
+        assert!(html.contains("does not affect your chance to win"), "{html}");
+        f.set(3, "true".into());
+        assert!(!f.thanks("new", None).contains("does not affect"));
+        assert!(f.thanks("pending", None).contains("check your inbox"));
+        let gate = form(r#"{"id":"eb","kind":"download_gate","lang":"de","fields":[{"name":"email","required":true}]}"#, Some("en"));
+        let html = gate.thanks("new", Some("https://c.example/v1/download/a\"b".into()));
+        assert!(html.starts_with("Vielen Dank! Ihr Download ist bereit."), "{html}");
+        assert!(html.ends_with(" <a download href=\"https://c.example/v1/download/a&quot;b\">Jetzt herunterladen</a>"), "{html}");
+    }
+}

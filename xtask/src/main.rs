@@ -123,6 +123,8 @@ fn run(args: &[String]) -> Result {
 fn run_tests() -> Result {
     let started = std::time::Instant::now();
     tools::cargo(&["test", "--workspace", "--exclude", "widget", "--all-features"])?;
+    // The widget's decisions (its `Form`) natively; its DOM behaviour in Chromium below.
+    tools::cargo(&["test", "-p", "widget", "--lib"])?;
     compile::all()?;
     tools::widget_browser_tests()?;
     let forms = config::load(&root().join("leadgate.toml"))?;

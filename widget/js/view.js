@@ -1,6 +1,6 @@
 //! The widget's hands in the page: puts the form's markup into a shadow root, reads and marks its controls,
 // and talks to the collector. Every decision (is this value valid, what does the message say, what is sent,
-// what does the answer mean) is asked of the Rust `Form` (`widget/src/lib.rs`), which applies the `shared`
+// what does the answer mean) is asked of the Rust `Form` (`widget/src/form.rs`), which applies the `shared`
 // rules; this file only moves values and messages between it and the DOM.
 //
 // Why the DOM work is JavaScript: each DOM call made from Rust is an import with its own glue, and the

@@ -35,7 +35,8 @@ pub struct Form {
 }
 
 impl Form {
-    /// The form of an encoded sheet, shown in `lang`; `None` when the sheet is damaged.
+    /// The form of an encoded sheet, shown in its own language, else the page's (`page_lang`), else
+    /// English; `None` when the sheet is damaged.
     pub fn open(sheet: &str, page_lang: Option<&str>) -> Option<Form> {
         let sheet = Sheet::decode(sheet)?;
         let lang = Lang::choose(sheet.lang, page_lang.and_then(Lang::from_tag));

@@ -57,8 +57,12 @@ pub fn web_address(raw: &str, max_chars: usize) -> Result<String, Code> {
         && host.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
         // Letters and digits of any script are allowed in internationalised names; beyond ASCII they are
         // taken as they come rather than looked up in Unicode's tables, which would cost the widget 3 KB.
-        // Whitespace is refused below, control characters by the single-line rule before.
-        && host.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.' || !c.is_ascii());
+        // Whitespace is refused below, control characters by the single-line rule before, and the
+        // invisible characters a paste brings along (zero-width spaces and joiners, word joiner, BOM) here.
+        && host.chars().all(|c| {
+            (c.is_ascii_alphanumeric() || c == '-' || c == '.' || !c.is_ascii())
+                && !matches!(c, '\u{200B}'..='\u{200F}' | '\u{2060}'..='\u{2064}' | '\u{FEFF}')
+        });
     if !host_ok || rest.contains(char::is_whitespace) {
         return Err(Code::InvalidUrl);
     }
@@ -174,6 +178,10 @@ mod tests {
         assert_eq!(web_address("localhost", 200), Err(Code::InvalidUrl));
         assert_eq!(web_address("exa mple.com", 200), Err(Code::InvalidUrl));
         assert_eq!(web_address("-bad.com", 200), Err(Code::InvalidUrl));
+        assert_eq!(web_address("山田.jp", 200).as_deref(), Ok("https://山田.jp"));
+        for invisible in ["example.com\u{200B}", "exam\u{200D}ple.com", "\u{FEFF}example.com"] {
+            assert_eq!(web_address(invisible, 200), Err(Code::InvalidUrl), "{invisible:?}");
+        }
     }
 
     #[test]

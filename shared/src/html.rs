@@ -1,4 +1,4 @@
-//! Escaping text for HTML, for the widget's form template and the collector's own pages alike.
+//! Escaping text for HTML, for the form's markup, the widget's thank-you and the collector's own pages alike.
 
 use alloc::string::String;
 

@@ -49,8 +49,7 @@ impl Lang {
 /// A text the website owner writes in one or both languages (labels, consent texts).
 ///
 /// At least one language must be given (the config check enforces it); a missing one falls back to the other
-/// so a form never shows an empty label. No field is skipped when serialising: the widget receives forms in
-/// postcard, a format that relies on every field being present.
+/// so a form never shows an empty label.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Texts {
     /// The English text.

@@ -13,13 +13,12 @@ use shared::Lang;
 /// `data-leadgate-form` placeholders; `en` and `de` the markup, only the form's own language when it has
 /// one), so nothing leaks into the page's globals and the widget needs no second request for its form.
 pub fn script(bundle: &str, form: &PublicForm, endpoint: &str) -> String {
-    let markup_in = |lang: Lang| form.lang.is_none_or(|own| own == lang).then(|| markup::render(form, lang));
     let config = serde_json::json!({
         "id": form.id,
         "endpoint": endpoint,
         "sheet": Sheet::encode(form),
-        "en": markup_in(Lang::En),
-        "de": markup_in(Lang::De),
+        "en": markup::shown_in(form, Lang::En),
+        "de": markup::shown_in(form, Lang::De),
     });
     // `</` is escaped so the script can also be inlined into an HTML page safely.
     let config = config.to_string().replace("</", "<\\/");

@@ -275,13 +275,6 @@ impl From<&FormDef> for PublicForm {
     }
 }
 
-impl PublicForm {
-    /// The language to render in: the form's own, else the page's, else English.
-    pub fn lang_for(&self, page_lang: Option<Lang>) -> Lang {
-        Lang::choose(self.lang, page_lang)
-    }
-}
-
 impl FormDef {
     /// Whether a page at `origin` (scheme://host[:port], as in the `Origin` header) may submit to this form.
     /// A pattern ending in `:*` allows any port of that host, for local development.

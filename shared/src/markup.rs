@@ -55,6 +55,12 @@ pub fn consent_id(purpose: &str) -> String {
     crate::text::joined(&["lg-consent-", purpose])
 }
 
+/// The form's markup in `lang` if it may be shown in that language: a form with a language of its own is
+/// shown only in it; one without, in the page's language, so it needs all of them.
+pub fn shown_in(form: &PublicForm, lang: Lang) -> Option<String> {
+    form.lang.is_none_or(|own| own == lang).then(|| render(form, lang))
+}
+
 /// The whole form in `lang`.
 pub fn render(form: &PublicForm, lang: Lang) -> String {
     let mut h = Html(String::with_capacity(2048));

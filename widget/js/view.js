@@ -131,10 +131,9 @@ export function mount(host, css, markup, form, endpoint) {
   const submit = () => {
     if (sending) return;
     controls.forEach((c, i) => form.set(i, value(c)));
-    const utm = new URLSearchParams(location.search);
-    for (const name of ["source", "medium", "campaign", "term", "content"]) {
-      const v = utm.get("utm_" + name);
-      if (v) form.tag(name, v);
+    // Every `utm_*` parameter is offered; the form keeps the tags it knows, each name's first value.
+    for (const [name, v] of new URLSearchParams(location.search)) {
+      if (name.startsWith("utm_") && v) form.tag(name.slice(4), v);
     }
     // Turnstile, when the page runs it, leaves its token in a hidden input of the page.
     const turnstile = document.querySelector("[name=cf-turnstile-response]")?.value || undefined;
@@ -168,7 +167,7 @@ export function mount(host, css, markup, form, endpoint) {
       pressing = false;
       deferred.splice(0).forEach(check);
     } else {
-      // Fields are checked when they lose focus, consent boxes when they change.
+      // Text controls are checked when they lose focus, tick boxes (consent or field) when they change.
       const i = controls.findIndex((c) => c.el === e.target && (c.el.type === "checkbox") === (kind === "change"));
       if (i >= 0) pressing ? deferred.push(i) : check(i);
     }

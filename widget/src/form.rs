@@ -97,10 +97,13 @@ impl Form {
         self.values.push(value);
     }
 
-    /// Adds a campaign tag (`name` without `utm_`, each name once) to the next [`Form::submit`]. Unknown
-    /// names are ignored; an overlong value is cut, never a reason to refuse: campaign tags are not the
-    /// visitor's to fix.
+    /// Adds a campaign tag (`name` without `utm_`) to the next [`Form::submit`]. Unknown names and a
+    /// name's later values are ignored; an overlong value is cut, never a reason to refuse: campaign tags
+    /// are not the visitor's to fix.
     pub fn tag(&mut self, name: &str, value: &str) {
+        if self.utm.iter().any(|(n, _)| *n == name) {
+            return;
+        }
         if let Some(name) = UTM.iter().find(|n| **n == name) {
             self.utm.push((name, text::prefix(value, UTM_VALUE_MAX).into()));
         }
@@ -218,6 +221,7 @@ mod tests {
         f.set(2, "true".into());
         f.set(3, "false".into());
         f.tag("source", &"x".repeat(300));
+        f.tag("source", "later");
         f.tag("nonsense", "y");
         let body = f.submit(Some("https://example.com/p".into()), None, String::new(), 3000.0, None).unwrap();
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();

@@ -15,8 +15,7 @@ wasm_bindgen_test_configure!(run_in_browser);
 fn form(json: &str) -> (String, Option<String>, Option<String>) {
     let def: FormDef = serde_json_from(json);
     let form = PublicForm::from(&def);
-    let markup_in = |lang: Lang| form.lang.is_none_or(|own| own == lang).then(|| markup::render(&form, lang));
-    (Sheet::encode(&form), markup_in(Lang::En), markup_in(Lang::De))
+    (Sheet::encode(&form), markup::shown_in(&form, Lang::En), markup::shown_in(&form, Lang::De))
 }
 
 /// Test-only JSON parsing through the browser, which keeps serde_json out of the widget's dependencies.

@@ -100,7 +100,7 @@ test("with double opt-in the link comes on the confirmation page, not before", a
   assert.equal(answer.download_url, undefined, "no file before the confirmation");
   const mail = await eventually(() => receiver.mails.find((m) => m.to === "doi.leser@beispiel.de"), 10_000, "the confirmation mail");
   const confirmLink = mail.text.match(/https?:\/\/\S+\/v1\/confirm\/\S+/)[0];
-  const confirmed = await (await fetch(confirmLink, { headers: { "accept-language": "en" } })).text();
+  const confirmed = await (await fetch(confirmLink, { method: "POST", headers: { "accept-language": "en" } })).text();
   const href = confirmed.match(/href="([^"]+\/v1\/download\/[^"]+)"/)[1].replaceAll("&amp;", "&");
   const file = await fetch(href);
   assert.equal(file.status, 200);

@@ -125,7 +125,7 @@ test("with double opt-in only confirmed entries can win", async () => {
   for (const i of [0, 2]) {
     const mail = await eventually(() => crm.mails.find((m) => m.to === `doi${i}@example.com`), 10_000, "the confirmation mail");
     const link = mail.text.match(/https?:\/\/\S+\/v1\/confirm\/\S+/)[0];
-    assert.equal((await fetch(link)).status, 200);
+    assert.equal((await fetch(link, { method: "POST" })).status, 200);
   }
   assert.equal((await draw("doiwin", { winners: 3 })).status, 409, "the unconfirmed entry does not count");
   const d = await (await draw("doiwin", { winners: 2 })).json();

@@ -82,23 +82,29 @@ test("a retry with the same Idempotency-Key returns the first answer and stores 
   assert.equal((await post(body, { "idempotency-key": "not ok!" })).status, 400);
 });
 
-test("the same email on the same form updates the lead instead of creating a second one", async () => {
+test("the same email on the same form fills the lead's empty fields instead of creating a second one", async () => {
   const first = await post({ form: "newsletter", fields: { email: "Repeat@Example.com", first_name: "Rae" }, consent: ["marketing_email"] });
   assert.equal(first.status, 201);
-  const { id } = await first.json();
-  const second = await post({ form: "newsletter", fields: { email: "repeat@example.com", company: "ACME" }, consent: ["marketing_email"] });
-  assert.equal(second.status, 200);
-  assert.equal((await second.json()).id, id);
+  const firstBody = await first.json();
+  const id = firstBody.id;
+  const second = await post({ form: "newsletter", fields: { email: "repeat@example.com", first_name: "Mallory", company: "ACME" }, consent: ["marketing_email"] });
+  assert.equal(second.status, 201, "a repeat is answered exactly like a first submission");
+  const secondBody = await second.json();
+  assert.deepEqual(Object.keys(secondBody).sort(), Object.keys(firstBody).sort());
+  assert.notEqual(secondBody.id, id, "the answer does not reveal the stored lead");
   const stored = (await leadsOf("newsletter")).filter((l) => l.fields.email.toLowerCase() === "repeat@example.com");
   assert.equal(stored.length, 1);
-  assert.equal(stored[0].fields.first_name, "Rae");
-  assert.equal(stored[0].fields.company, "ACME");
+  assert.equal(stored[0].fields.first_name, "Rae", "a stored value is never replaced");
+  assert.equal(stored[0].fields.company, "ACME", "an empty field is filled");
+  assert.equal(stored[0].repeats[0].differing.first_name, "Mallory", "the differing value is kept for sales");
+  assert.equal(stored[0].repeats[0].id, secondBody.id);
   assert.equal(stored[0].engagement.submissions, 2);
-  assert.equal(stored[0].consent_history.length, 1);
   assert.ok(stored[0].score.reasons.includes("+5 repeat submission"), stored[0].score.reasons.join());
   const updated = await eventually(() => receiver.deliveries.find((d) => d.payload?.type === "lead.updated" && d.payload.data.id === id), 10_000, "lead.updated");
   assert.equal(updated.verified, true);
   assert.equal(updated.payload.data.fields.company, "ACME");
+  assert.equal(updated.payload.data.fields.first_name, "Rae");
+  assert.deepEqual(updated.payload.data.changes, { submission: secondBody.id, filled: ["company"], consent_added: [], confirmed_by: "none" });
 });
 
 test("a giveaway takes one entry per email, only while it is open", async () => {

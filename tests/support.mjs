@@ -25,7 +25,8 @@ export async function freePort() {
 }
 
 export const secrets = {
-  ADMIN_TOKEN: "test-admin-token-" + Math.random().toString(36).slice(2),
+  // The collector refuses admin tokens under 32 characters.
+  ADMIN_TOKEN: "test-admin-token-" + Array.from({ length: 4 }, () => Math.random().toString(36).slice(2, 10)).join(""),
   WEBHOOK_SECRET: "whsec_" + Buffer.from(Array.from({ length: 24 }, (_, i) => (i * 37 + 11) % 256)).toString("base64"),
   CLIENT_ID_SECRET: "test-client-id-secret",
   SIGNING_SECRET: "test-signing-secret-" + Math.random().toString(36).slice(2),
@@ -33,9 +34,10 @@ export const secrets = {
 
 /**
  * Starts `cargo xtask serve` (wrangler dev -> workerd, KV persisted in a fresh folder) with `configToml`.
+ * `env` overrides the collector's secrets; `without` names secrets it must run without.
  * Returns `{ base, port, state, stop(), restart() }` once `/v1/health` answers.
  */
-export async function startCollector(configToml, { state } = {}) {
+export async function startCollector(configToml, { state, env = {}, without = [] } = {}) {
   state = state || mkdtempSync(path.join(os.tmpdir(), "leadgate-e2e-"));
   const config = path.join(state, "leadgate.toml");
   writeFileSync(config, configToml);
@@ -43,9 +45,10 @@ export async function startCollector(configToml, { state } = {}) {
   let child;
   const output = [];
   const start = async () => {
-    child = spawn(process.env.CARGO || "cargo", ["xtask", "serve", "--port", String(port), "--config", config, "--state", state], {
+    const omit = without.flatMap((name) => ["--without-secret", name]);
+    child = spawn(process.env.CARGO || "cargo", ["xtask", "serve", "--port", String(port), "--config", config, "--state", state, ...omit], {
       cwd: root,
-      env: { ...process.env, ...secrets },
+      env: { ...process.env, ...secrets, ...env },
       detached: true,
       stdio: ["ignore", "pipe", "pipe"],
     });

@@ -2,6 +2,10 @@
 
 use crate::Error;
 
+/// The shortest admin token the collector accepts: shorter ones can be guessed, and a deployment with one
+/// answers admin requests with a `misconfigured` error instead.
+pub const MIN_TOKEN_CHARS: usize = 32;
+
 /// Checks the `Authorization` header against the configured token.
 pub fn authorize(header: Option<&str>, token: Option<&str>) -> Result<(), Error> {
     let token = token.filter(|t| !t.is_empty()).ok_or(Error::Unauthorized)?;

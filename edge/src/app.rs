@@ -3,10 +3,11 @@
 use crate::crm::{self, Outbound};
 use crate::outbox::{self, Delivery, Outcome, State};
 use crate::webhook::{self, EventType};
+use crate::route::{Miss, Route};
 use crate::{admin, draw, embed, export, id, intake, mail, page, pseudonym, receipt, store, token, turnstile, Error};
 use futures_util::future::{select, Either};
 use serde_json::json;
-use shared::form::{Adapter, FormKind, FormsConfig, PublicForm};
+use shared::form::{Adapter, FormDef, FormKind, FormsConfig, PublicForm};
 use shared::lead::{Lead, Status};
 use shared::wire::Submission;
 use shared::Lang;
@@ -30,24 +31,78 @@ fn start() {
 
 #[event(fetch)]
 pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
-    let origin = req.headers().get("Origin").ok().flatten();
-    let lang = req.headers().get("Accept-Language").ok().flatten().and_then(|l| Lang::from_tag(&l)).unwrap_or_default();
-    let response = match route(&mut req, &env, &ctx).await {
+    let origin = header(&req, "Origin");
+    let lang = header(&req, "Accept-Language").and_then(|l| Lang::from_tag(&l)).unwrap_or_default();
+    let route = Route::parse(req.method().as_ref(), &req.path());
+    // The form a submission named, once its body is read: CORS answers only for that form's origins.
+    let mut form_named = None;
+    let outcome = match &route {
+        Ok(route) => dispatch(route, &mut req, &env, &ctx, &mut form_named).await,
+        Err(Miss::NotFound) => Err(Error::NotFound),
+        Err(Miss::MethodNotAllowed(allow)) => Err(Error::MethodNotAllowed(allow.clone())),
+    };
+    let response = match outcome {
         Ok(r) => r,
         Err(e) => error_response(&req, &e, lang)?,
     };
-    Ok(with_cors(response, origin.as_deref()))
+    match (&route, origin) {
+        (Ok(r), Some(origin)) if r.is_cross_origin() && cors_allowed(&req, &env, &origin, form_named.as_deref()) => Ok(with_cors(response, &origin)),
+        _ => Ok(response),
+    }
 }
 
-/// The one place an [`Error`] becomes a response: its status and JSON body in `lang`, logged without
-/// personal data when it is the collector's fault.
+/// Runs the handler of a route. Admin routes are authorized here, once, before any handler runs.
+async fn dispatch(route: &Route, req: &mut Request, env: &Env, ctx: &Context, form_named: &mut Option<String>) -> Result<Response, Error> {
+    if route.is_admin() {
+        authorize(req, env)?;
+    }
+    match route {
+        Route::Submit => submit(req, env, ctx, form_named).await,
+        Route::SubmitPreflight => preflight(),
+        Route::Health => json_response(&json!({"ok": true}), 200),
+        Route::VerifyReceipt => verify_receipt(req, env),
+        Route::ConfirmPage(token) => confirm_page(req, env, token).await,
+        Route::Confirm(token) => confirm(req, env, ctx, token).await,
+        Route::WithdrawPage(token) => withdraw_page(req, env, token).await,
+        Route::Withdraw(token) => withdraw_by_link(req, env, ctx, token).await,
+        Route::Download(token) => download(req, env, token).await,
+        Route::Thanks => {
+            let lang = query(req, "lang")?.as_deref().and_then(Lang::from_tag);
+            html_response(&page::thanks(lang.unwrap_or_default()), 200)
+        }
+        Route::Embed(form) => embed_script(req, env, form),
+        Route::DevMailbox => dev_mailbox(env),
+        Route::UploadFile(key) => upload(req, env, key).await,
+        Route::ListLeads => list_leads(req, env).await,
+        Route::LeadsCsv => leads_csv(req, env).await,
+        Route::LeadDetail(id) => lead_detail(env, id, false).await,
+        Route::LeadExport(id) => lead_detail(env, id, true).await,
+        Route::EraseLead(id) => erase(env, ctx, id).await,
+        Route::WithdrawLead(id) => withdraw_by_admin(req, env, ctx, id).await,
+        Route::Stats => spam_stats(env).await,
+        Route::Deliveries => list_deliveries(req, env).await,
+        Route::ReplayDelivery(id) => replay(env, ctx, id).await,
+        Route::Endpoints => list_endpoints(env).await,
+        Route::EnableEndpoint { form, endpoint } => enable_endpoint(env, form, endpoint).await,
+        Route::Draw(form) => draw_winners(req, env, ctx, form).await,
+        Route::Draws(form) => list_draws(env, form).await,
+    }
+}
+
+/// A request header's value, if present and readable.
+fn header(req: &Request, name: &str) -> Option<String> {
+    req.headers().get(name).ok().flatten()
+}
+
+/// The one place an [`Error`] becomes a response: its status, headers and JSON body in `lang`, logged
+/// without personal data when it is the collector's fault.
 fn error_response(req: &Request, e: &Error, lang: Lang) -> worker::Result<Response> {
     if let Some(line) = e.log_line() {
         worker::console_error!("{} {}: {line}", req.method(), req.path());
     }
     let mut resp = Response::from_json(&e.body(lang))?.with_status(e.status());
-    if let Some(secs) = e.retry_after() {
-        resp.headers_mut().set("Retry-After", &secs.to_string())?;
+    for (name, value) in e.headers() {
+        resp.headers_mut().set(name, &value)?;
     }
     Ok(resp)
 }
@@ -83,54 +138,6 @@ async fn erase_unconfirmed(env: &Env) -> Result<(), Error> {
     Ok(())
 }
 
-async fn route(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, Error> {
-    let path = req.path();
-    let method = req.method();
-    match (method, path.as_str()) {
-        (Method::Post, "/v1/leads") => submit(req, env, ctx).await,
-        (Method::Options, "/v1/leads") => preflight(req, env),
-        (Method::Get, "/v1/health") => json_response(&json!({"ok": true}), 200),
-        (Method::Get, "/v1/consent/verify") => verify_receipt(req, env),
-        (Method::Get, p) if p.starts_with("/v1/confirm/") => confirm(req, env, ctx, &p["/v1/confirm/".len()..]).await,
-        (Method::Get, "/dev/mailbox") => dev_mailbox(env),
-        (Method::Get, p) if p.starts_with("/v1/download/") => download(req, env, &p["/v1/download/".len()..]).await,
-        (Method::Put, p) if p.starts_with("/v1/admin/files/") => {
-            let key = p["/v1/admin/files/".len()..].to_owned();
-            upload(req, env, &key).await
-        }
-        (Method::Get, "/v1/admin/leads") => list_leads(req, env).await,
-        (Method::Post, p) if p.starts_with("/v1/admin/giveaways/") && p.ends_with("/draw") => {
-            let form = p["/v1/admin/giveaways/".len()..p.len() - "/draw".len()].to_owned();
-            draw_winners(req, env, ctx, &form).await
-        }
-        (Method::Get, p) if p.starts_with("/v1/admin/giveaways/") && p.ends_with("/draws") => {
-            list_draws(req, env, &p["/v1/admin/giveaways/".len()..p.len() - "/draws".len()]).await
-        }
-        (Method::Get, "/v1/admin/leads.csv") => leads_csv(req, env).await,
-        (Method::Get, p) if p.starts_with("/v1/admin/leads/") && p.ends_with("/export") => {
-            lead_detail(req, env, &p["/v1/admin/leads/".len()..p.len() - "/export".len()], true).await
-        }
-        (Method::Get, p) if p.starts_with("/v1/admin/leads/") => lead_detail(req, env, &p["/v1/admin/leads/".len()..], false).await,
-        (Method::Delete, p) if p.starts_with("/v1/admin/leads/") => erase(req, env, ctx, &p["/v1/admin/leads/".len()..]).await,
-        (Method::Get, "/v1/admin/stats") => spam_stats(req, env).await,
-        (Method::Get, "/v1/admin/deliveries") => list_deliveries(req, env).await,
-        (Method::Get, "/v1/admin/endpoints") => list_endpoints(req, env).await,
-        (Method::Post, p) if p.starts_with("/v1/admin/deliveries/") && p.ends_with("/replay") => {
-            replay(req, env, ctx, &p["/v1/admin/deliveries/".len()..p.len() - "/replay".len()]).await
-        }
-        (Method::Post, p) if p.starts_with("/v1/admin/endpoints/") && p.ends_with("/enable") => {
-            enable_endpoint(req, env, &p["/v1/admin/endpoints/".len()..p.len() - "/enable".len()]).await
-        }
-        (Method::Get, "/v1/thanks") => {
-            let lang = query(req, "lang")?.as_deref().and_then(Lang::from_tag);
-            html_response(&page::thanks(lang.unwrap_or_default()), 200)
-        }
-        (Method::Get, p) if p.starts_with("/embed/") && p.ends_with(".js") => embed_script(req, env, &p[7..p.len() - 3]),
-        (_, "/v1/leads" | "/v1/admin/leads") => Err(Error::MethodNotAllowed),
-        _ => Err(Error::NotFound),
-    }
-}
-
 /// The forms config, parsed and checked once per isolate. `cargo xtask` has already rejected a broken file
 /// with its line number before the runtime started; this check guards deployments made without it.
 fn config(env: &Env) -> Result<&'static FormsConfig, Error> {
@@ -150,6 +157,12 @@ fn secret(env: &Env, name: &str) -> Option<String> {
     env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|s| !s.is_empty())
 }
 
+/// A secret the request cannot do without: a missing one is a `misconfigured` error naming it, never a
+/// silent skip of the feature that needs it.
+fn required_secret(env: &Env, name: &str) -> Result<String, Error> {
+    secret(env, name).ok_or_else(|| Error::Misconfigured(name.to_owned()))
+}
+
 fn own_origin(req: &Request) -> Result<String, Error> {
     let url = req.url().map_err(|e| Error::Internal(e.to_string()))?;
     Ok(url.origin().ascii_serialization())
@@ -160,8 +173,8 @@ fn own_origin(req: &Request) -> Result<String, Error> {
 /// must not cost real visitors their leads, and the honeypot and fill-time checks still apply.
 async fn check_human(req: &Request, env: &Env, settings: &shared::form::Turnstile, token: Option<&str>) -> Result<(), Error> {
     let token = token.filter(|t| !t.is_empty()).ok_or(Error::HumanCheckFailed)?;
-    let secret = secret(env, &settings.secret).ok_or_else(|| Error::Config(format!("secret {} is not set", settings.secret)))?;
-    let ip = req.headers().get("CF-Connecting-IP").ok().flatten();
+    let secret = required_secret(env, &settings.secret)?;
+    let ip = header(req, "CF-Connecting-IP");
     match call(&turnstile::request(settings, &secret, token, ip.as_deref()), 10_000, Read::Body).await {
         Ok(reply) if reply.status == 200 => {
             if turnstile::passed(&reply.body) {
@@ -207,14 +220,38 @@ async fn limit_rate(env: &Env, limit: shared::form::RateLimit, form: &str, clien
 
 /// The pseudonymous id of the request's client (keyed HMAC of its IP address), if a key is configured.
 fn client_id(req: &Request, env: &Env) -> Option<String> {
-    let ip = req.headers().get("CF-Connecting-IP").ok().flatten()?;
+    let ip = header(req, "CF-Connecting-IP")?;
     Some(pseudonym::client_id(secret(env, "CLIENT_ID_SECRET")?.as_bytes(), &ip))
 }
 
 fn random<const N: usize>() -> [u8; N] {
     let mut buf = [0u8; N];
-    getrandom::getrandom(&mut buf).expect("crypto.getRandomValues is available in workerd");
+    // crypto.getRandomValues is always there in workerd; if it ever failed, a logged fault beats a panic
+    // that would take every request in flight on this isolate with it.
+    if let Err(e) = getrandom::getrandom(&mut buf) {
+        worker::console_error!("randomness unavailable: {e}");
+    }
     buf
+}
+
+/// The request body, read as a stream and stopped at `limit` bytes: a body without `Content-Length`, or
+/// with a false one, is never read further than `limit` + 1 bytes before the 413.
+async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
+    use futures_util::StreamExt;
+    let declared = header(req, "Content-Length").and_then(|l| l.trim().parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(Error::TooLarge);
+    }
+    let Ok(mut stream) = req.stream() else { return Ok(Vec::new()) };
+    let mut body = Vec::new();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|_| Error::Malformed("The body could not be read.".into()))?;
+        if body.len().saturating_add(chunk.len()) > limit {
+            return Err(Error::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }
 
 fn json_response(value: &serde_json::Value, status: u16) -> Result<Response, Error> {
@@ -225,15 +262,12 @@ fn kv(env: &Env) -> Result<worker::kv::KvStore, Error> {
     env.kv(store::BINDING).map_err(|_| Error::Config(format!("the KV binding {} is missing", store::BINDING)))
 }
 
-async fn submit(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response, Error> {
+async fn submit(req: &mut Request, env: &Env, ctx: &Context, form_named: &mut Option<String>) -> Result<Response, Error> {
     let config = config(env)?;
-    let encoding = intake::encoding(req.headers().get("Content-Type").ok().flatten().as_deref())?;
-    let declared = req.headers().get("Content-Length").ok().flatten().and_then(|l| l.parse::<usize>().ok());
-    if declared.is_some_and(|n| n > intake::MAX_BODY) {
-        return Err(Error::TooLarge);
-    }
-    let body = req.bytes().await.map_err(|_| Error::Malformed("The body could not be read.".into()))?;
+    let encoding = intake::encoding(header(req, "Content-Type").as_deref())?;
+    let body = read_body(req, intake::MAX_BODY).await?;
     let sub = intake::parse(encoding, &body)?;
+    *form_named = Some(sub.form.clone());
     if encoding == intake::Encoding::Json {
         // Messages in the form's language, else the one the widget showed: the same text as in the form.
         let lang = config.form(&sub.form).and_then(|f| f.lang).or(sub.meta.lang);
@@ -247,13 +281,20 @@ async fn submit(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response,
     let form = config.form(&sub.form);
     let lang = Lang::choose(form.and_then(|f| f.lang), sub.meta.lang);
     // Where "back to the form" leads: the page the snippet names in `_page`, else the Referer (which
-    // browsers cut to the origin for cross-origin posts).
-    let back = sub.meta.page.clone().or_else(|| req.headers().get("Referer").ok().flatten());
+    // browsers cut to the origin for cross-origin posts), and only when it is on an origin the form allows:
+    // an error page must not become a link to anywhere an attacker likes.
+    let own = own_origin(req)?;
+    let back = sub
+        .meta
+        .page
+        .clone()
+        .or_else(|| header(req, "Referer"))
+        .filter(|url| origin_of(url).is_some_and(|o| o == own || form.is_some_and(|f| f.allows_origin(&o))));
     let outcome = take(req, env, ctx, config, sub).await;
     match (outcome, form) {
         (Ok(_), Some(f)) => redirect(f.thank_you_url.clone().unwrap_or_else(|| format!("/v1/thanks?lang={}", lang.tag()))),
         (Ok(_), None) => redirect(format!("/v1/thanks?lang={}", lang.tag())),
-        (Err(e @ (Error::Internal(_) | Error::Config(_))), _) => Err(e),
+        (Err(e @ (Error::Internal(_) | Error::Config(_) | Error::Misconfigured(_))), _) => Err(e),
         (Err(e), Some(f)) if f.error_url.is_some() => {
             let code = serde_json::to_value(e.body(lang).error.code).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
             let url = f.error_url.clone().unwrap_or_default();
@@ -268,12 +309,18 @@ async fn submit(req: &mut Request, env: &Env, ctx: &Context) -> Result<Response,
                 }
             };
             let mut resp = html_response(&page::error(lang, &e.body(lang), &label, back.as_deref()), e.status())?;
-            if let Some(secs) = e.retry_after() {
-                let _ = resp.headers_mut().set("Retry-After", &secs.to_string());
+            for (name, value) in e.headers() {
+                let _ = resp.headers_mut().set(name, &value);
             }
             Ok(resp)
         }
     }
+}
+
+/// The origin (`scheme://host[:port]`) of an absolute http(s) URL.
+fn origin_of(url: &str) -> Option<String> {
+    let parsed = worker::Url::parse(url).ok()?;
+    matches!(parsed.scheme(), "http" | "https").then(|| parsed.origin().ascii_serialization())
 }
 
 /// What an idempotent replay needs: the first answer's status and body.
@@ -283,18 +330,29 @@ struct Answer {
     body: serde_json::Value,
 }
 
-/// Accepts a submission: spam check, idempotent replay, validation, merge with an earlier lead of the same
-/// email, durable writes, first delivery attempt. Returns the status and JSON body to answer with.
+/// The status a lead on `form` has after its first submission, which every answer on the form names:
+/// repeats and dropped bots are answered exactly like first submissions.
+fn first_status(form: &FormDef) -> &'static str {
+    if form.double_opt_in { Status::Pending.as_str() } else { Status::New.as_str() }
+}
+
+/// Accepts a submission: rate limit, idempotent replay, spam check, validation, the repeat rules for a
+/// known address, durable writes, first delivery attempt. Returns the status and JSON body to answer with.
 async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsConfig, sub: Submission) -> Result<(u16, serde_json::Value), Error> {
-    let origin = req.headers().get("Origin").ok().flatten();
+    let origin = header(req, "Origin");
     let own = own_origin(req)?;
     let form = intake::form_for(config, &sub, origin.as_deref(), &own)?;
-    let client = client_id(req, env);
-    if let (Some(limit), Some(client)) = (config.rate_limit, &client) {
-        limit_rate(env, limit, &form.id, client).await?;
+    // Checked before anything is stored: a lead must never be stored without the receipt its answer owes.
+    let signing = required_secret(env, "SIGNING_SECRET")?;
+    if let Some(limit) = config.rate_limit {
+        let key = required_secret(env, "CLIENT_ID_SECRET")?;
+        if let Some(ip) = header(req, "CF-Connecting-IP") {
+            limit_rate(env, limit, &form.id, &pseudonym::client_id(key.as_bytes(), &pseudonym::network(&ip))).await?;
+        }
     }
+    let client = client_id(req, env);
     let kv = kv(env)?;
-    let replay_key = match req.headers().get("Idempotency-Key").ok().flatten() {
+    let replay_key = match header(req, "Idempotency-Key") {
         Some(h) => Some(intake::idempotency_key(&form.id, &h)?),
         None => None,
     };
@@ -308,35 +366,43 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
     if intake::is_spam(&sub, form) {
         // Bots get the answer a person would, so they learn nothing; nothing is stored or forwarded.
         count_spam(&kv, &form.id, now).await;
-        return Ok((201, json!({"id": id::new("ld_", now, random()), "status": "new", "receipt": receipt::decoy(random())})));
+        return Ok((201, decoy_answer(form, &sub, &own, now)));
     }
     if let Some(settings) = &form.turnstile {
         check_human(req, env, settings, sub.meta.turnstile.as_deref()).await?;
     }
     let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random()), client_id: client };
     let fresh = intake::accept(form, sub, cx)?;
+    // The receipt certifies what this submission recorded, under its own id.
+    let receipt = receipt::sign(signing.as_bytes(), &receipt::Receipt::of_record(&fresh.id, &fresh.form, &fresh.consent));
     let email_key = intake::email_key(&form.id, fresh.fields.get("email").map_or("", String::as_str));
     let known = kv.get(&email_key).text().await.map_err(|e| Error::Internal(format!("kv get email index: {e}")))?;
     let previous = match known {
         Some(id) => store::get_lead(&kv, &id).await?,
         None => None,
     };
-    let (lead, event, status) = match &previous {
+    let answer_id = fresh.id.clone();
+    let (lead, deliveries) = match &previous {
         Some(_) if form.kind == FormKind::Giveaway => return Err(Error::AlreadyEntered),
-        Some(old) => (intake::merge(old.clone(), fresh, form), EventType::LeadUpdated, 200),
-        None => (fresh, EventType::LeadCreated, 201),
+        Some(old) => repeat_submission(env, config, form, old, fresh, &own, now)?,
+        None => {
+            let mut lead = fresh;
+            let deliveries = if lead.status == Status::Pending {
+                // Double opt-in: marketing endpoints hear of the lead only once it is confirmed. The
+                // confirmation mail goes through the outbox too, so a mail API outage delays it rather than
+                // losing it.
+                intake::note_mail(&mut lead.mails_sent, now);
+                vec![confirmation_mail(env, config, form, &lead, &own, now, mail::Ask::Address)?]
+            } else {
+                let payload = webhook::payload(EventType::LeadCreated, &lead.updated_at, &lead);
+                outbox_entries(&form.webhooks, &lead.id, &form.id, EventType::LeadCreated, &payload, now)
+            };
+            (lead, deliveries)
+        }
     };
 
     // The lead, its email index and its outbox entries are written before the answer: a 2xx means all
     // are durable. If a later write fails, the earlier ones are undone so a retry meets a clean slate.
-    let deliveries = if lead.status == Status::Pending {
-        // Double opt-in: marketing endpoints hear of the lead only once it is confirmed. The confirmation
-        // mail goes through the outbox too, so a mail API outage delays it rather than losing it.
-        vec![confirmation_mail(env, config, form, &lead, &own, now)?]
-    } else {
-        let payload = webhook::payload(event, &lead.updated_at, &lead);
-        outbox_entries(&form.webhooks, &lead.id, &form.id, event, &payload, now)
-    };
     store::put_lead(&kv, &lead).await?;
     let mut written: Vec<&str> = Vec::new();
     let mut result = Ok(());
@@ -348,7 +414,10 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
         written.push(&d.id);
     }
     if result.is_ok() && previous.is_none() {
-        result = kv.put(&email_key, lead.id.clone()).map_err(|e| Error::Internal(e.to_string()))?.execute().await.map_err(|e| Error::Internal(format!("kv put email index: {e}")));
+        result = match kv.put(&email_key, lead.id.clone()) {
+            Ok(put) => put.execute().await.map_err(|e| Error::Internal(format!("kv put email index: {e}"))),
+            Err(e) => Err(Error::Internal(format!("kv put email index: {e}"))),
+        };
     }
     if let Err(e) = result {
         for id in written {
@@ -360,16 +429,13 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
         };
         return Err(e);
     }
-    worker::console_log!("lead {}: {} form={} deliveries={}", if status == 201 { "stored" } else { "updated" }, lead.id, lead.form, deliveries.len());
+    worker::console_log!("lead {}: {} form={} deliveries={}", if previous.is_none() { "stored" } else { "repeated" }, lead.id, lead.form, deliveries.len());
 
-    let mut body = json!({"id": lead.id, "status": lead.status.as_str()});
-    if let Some(url) = download_link(env, form, &lead, &own, now) {
-        body["download_url"] = json!(url);
+    let mut body = json!({"id": answer_id, "status": first_status(form), "receipt": receipt});
+    if let (Some(url), Some(fields)) = (download_link(env, form, &lead, &own, now), body.as_object_mut()) {
+        fields.insert("download_url".into(), json!(url));
     }
-    match secret(env, "SIGNING_SECRET") {
-        Some(key) => body["receipt"] = json!(receipt::sign(key.as_bytes(), &receipt::Receipt::of(&lead))),
-        None => worker::console_error!("SIGNING_SECRET is not set: answering without a consent receipt"),
-    }
+    let status = 201;
     if let Some(key) = replay_key {
         let answer = serde_json::to_string(&Answer { status, body: body.clone() }).map_err(|e| Error::Internal(e.to_string()))?;
         // The lead is stored; failing to remember the answer only weakens a later replay, so it is logged,
@@ -392,25 +458,86 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
     Ok((status, body))
 }
 
+/// A repeat of a known address on a form (not a giveaway): the repeat rules of [`intake::repeat`], plus
+/// what goes out. On double opt-in forms a pending address gets its confirmation mail again and a
+/// confirmed one a mail to confirm the changes, each within [`intake::may_mail`]'s limits; on other forms
+/// a repeat that changed something is announced as `lead.updated`.
+fn repeat_submission(
+    env: &Env,
+    config: &FormsConfig,
+    form: &FormDef,
+    old: &Lead,
+    fresh: Lead,
+    own: &str,
+    now: u64,
+) -> Result<(Lead, Vec<Delivery>), Error> {
+    let hold = form.double_opt_in && old.status != Status::Pending;
+    let out = intake::repeat(old, fresh, form, hold);
+    let changed = out.changes_anything();
+    let mut lead = out.lead;
+    let mut deliveries = Vec::new();
+    if form.double_opt_in {
+        let ask = if old.status == Status::Pending { Some(mail::Ask::Address) } else { out.held.then_some(mail::Ask::Changes) };
+        let settings = config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
+        match ask {
+            Some(ask) if intake::may_mail(&lead.mails_sent, now, settings) => {
+                intake::note_mail(&mut lead.mails_sent, now);
+                deliveries.push(confirmation_mail(env, config, form, &lead, own, now, ask)?);
+            }
+            Some(_) => worker::console_log!("confirmation mail for lead {} not sent again yet (mail limit)", lead.id),
+            None => {}
+        }
+    } else if changed {
+        let changes = webhook::Changes {
+            submission: out.record.id.clone(),
+            filled: out.record.filled.clone(),
+            consent_added: out.record.consent_added.clone(),
+            confirmed_by: "none",
+        };
+        let payload = webhook::updated_payload(&lead.updated_at, &lead, &changes);
+        deliveries = outbox_entries(&form.webhooks, &lead.id, &form.id, EventType::LeadUpdated, &payload, now);
+    }
+    Ok((lead, deliveries))
+}
+
+/// What a dropped bot is answered: the same status and body shape as a person's first submission (a
+/// fresh-looking id, the form's first status, a receipt-shaped decoy, and a download link where the form
+/// hands one out), none of it valid anywhere.
+fn decoy_answer(form: &FormDef, sub: &Submission, own: &str, now: u64) -> serde_json::Value {
+    let id = id::new("ld_", now, random());
+    let record = intake::decoy_record(form, sub, now);
+    let mut body = json!({"id": id, "status": first_status(form), "receipt": receipt::decoy(&receipt::Receipt::of_record(&id, &form.id, &record), random())});
+    if let (true, Some(fields)) = (form.kind == FormKind::DownloadGate && !form.double_opt_in, body.as_object_mut()) {
+        let valid_ms = form.asset.as_ref().map_or(0, shared::form::Asset::link_valid_ms);
+        let link = format!("{own}/v1/download/{}", token::sign(&random::<32>(), token::Purpose::Download, &id, now + valid_ms));
+        fields.insert("download_url".into(), json!(link));
+    }
+    body
+}
+
 /// The delivery "endpoint" of confirmation mails in the outbox.
 const MAIL_ENDPOINT: &str = "_mail";
 
-/// The outbox entry that sends a lead its double opt-in mail, with a signed link that works for
-/// `[mail] confirm_within_hours`.
-fn confirmation_mail(env: &Env, config: &FormsConfig, form: &shared::form::FormDef, lead: &Lead, origin: &str, now: u64) -> Result<Delivery, Error> {
+/// How long the withdraw link in a confirmation mail works: withdrawing must stay as easy as consenting.
+const WITHDRAW_LINK_MS: u64 = 365 * 86_400_000;
+
+/// The outbox entry that sends a lead a confirmation mail (its address, or changes a repeat asked for),
+/// with a signed link that works for `[mail] confirm_within_hours` and a withdraw link.
+fn confirmation_mail(env: &Env, config: &FormsConfig, form: &FormDef, lead: &Lead, origin: &str, now: u64, ask: mail::Ask) -> Result<Delivery, Error> {
     let settings = config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
     let key = signing_key(env)?;
-    let link = format!("{origin}/v1/confirm/{}", token::sign(key.as_bytes(), token::Purpose::Confirm, &lead.id, now + settings.confirm_within_ms()));
+    let confirm = format!("{origin}/v1/confirm/{}", token::sign(key.as_bytes(), token::Purpose::Confirm, &lead.id, now + settings.confirm_within_ms()));
+    let withdraw = format!("{origin}/v1/withdraw/{}", token::sign(key.as_bytes(), token::Purpose::Withdraw, &lead.id, now + WITHDRAW_LINK_MS));
     let lang = lead.consent.lang;
     let to = lead.fields.get("email").map_or("", String::as_str);
-    let message = mail::confirmation(settings, lang, to, form.title.as_ref().map(|t| t.get(lang)), &link);
+    let message = mail::confirmation(settings, lang, to, form.title.as_ref().map(|t| t.get(lang)), ask, &mail::Links { confirm: &confirm, withdraw: &withdraw });
     let payload = serde_json::to_string(&message).map_err(|e| Error::Internal(e.to_string()))?;
     Ok(Delivery::pending(id::new("msg_", now, random()), &lead.id, &form.id, MAIL_ENDPOINT, "mail.confirmation", &payload, now))
 }
 
 /// The collector's signing secret, from which receipts and links derive their keys.
 fn signing_key(env: &Env) -> Result<String, Error> {
-    secret(env, "SIGNING_SECRET").ok_or_else(|| Error::Config("SIGNING_SECRET is not set".into()))
+    required_secret(env, "SIGNING_SECRET")
 }
 
 /// The lead a link's token stands for, or (as `Err`) the readable page that says why there is none:
@@ -428,9 +555,27 @@ async fn linked_lead(req: &Request, env: &Env, kv: &worker::kv::KvStore, purpose
     Ok(Err(html_response(&page::link_problem(guess, problem.0), problem.1)?))
 }
 
-/// `GET /v1/confirm/<token>`: the second step of double opt-in. Marks the lead `confirmed` with the time and
-/// pseudonymous client of the click, queues `lead.confirmed` for the form's endpoints, and shows a page. The
-/// link works once: a second click changes nothing and says so.
+/// `GET /v1/confirm/<token>`: a page with one button. Nothing is confirmed by the GET: mail security
+/// scanners follow links, and a confirmation must be the person's own act.
+async fn confirm_page(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
+    let now = Date::now().as_millis();
+    let lead = match linked_lead(req, env, &kv(env)?, token::Purpose::Confirm, given, now).await? {
+        Ok(lead) => lead,
+        Err(page) => return Ok(page),
+    };
+    let lang = lead.consent.lang;
+    if lead.status == Status::Pending || lead.held.is_some() {
+        return html_response(&page::confirm_prompt(lang, lead.status != Status::Pending), 200);
+    }
+    let link = config(env)?.form(&lead.form).and_then(|f| download_link(env, f, &lead, &own_origin(req).ok()?, now));
+    html_response(&page::confirmed(lang, false, link.as_deref()), 200)
+}
+
+/// `POST /v1/confirm/<token>`: the second step of double opt-in, or the confirmation of changes a repeat
+/// asked for. A pending lead becomes `confirmed` with the time and pseudonymous client of the press, and
+/// `lead.confirmed` is queued; held changes are applied and announced as `lead.updated`. The lead is read
+/// again right before it is changed, and the delivery ids of `lead.confirmed` are derived from the lead,
+/// so a second press changes nothing and two racing presses queue one message (one `webhook-id`).
 async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result<Response, Error> {
     let now = Date::now().as_millis();
     let kv = kv(env)?;
@@ -442,24 +587,44 @@ async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result
     let config = config(env)?;
     let form = config.form(&lead.form);
     let origin = own_origin(req)?;
-    if lead.status != Status::Pending {
+    let at = shared::time::rfc3339(now);
+    let (deliveries, held) = if lead.status == Status::Pending {
+        lead.status = Status::Confirmed;
+        lead.engagement.confirmed = true;
+        lead.updated_at = at.clone();
+        lead.confirmation = Some(shared::lead::Confirmation { at: at.clone(), client_id: client_id(req, env) });
+        if let Some(f) = form {
+            lead.score = shared::score::score(&f.scoring, f.kind, &lead.fields, lead.engagement);
+        }
+        let payload = webhook::payload(EventType::LeadConfirmed, &lead.updated_at, &lead);
+        let created = shared::time::parse(&lead.created_at).unwrap_or(now);
+        let deliveries = form
+            .map(|f| {
+                f.webhooks
+                    .iter()
+                    .filter(|ep| crm::accepts(ep.adapter, EventType::LeadConfirmed))
+                    .map(|ep| {
+                        let id = id::derived("msg_", created, &[lead.id.as_bytes(), b"/", ep.id.as_bytes(), b"/lead.confirmed"]);
+                        Delivery::pending(id, &lead.id, &f.id, &ep.id, EventType::LeadConfirmed.as_str(), &payload, now)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        (deliveries, false)
+    } else if let (Some(f), true) = (form, lead.held.is_some()) {
+        let Some((submission, filled, consent_added)) = intake::apply_held(&mut lead, &at, f) else { return Err(Error::NotFound) };
+        let changes = webhook::Changes { submission, filled, consent_added, confirmed_by: "email" };
+        let payload = webhook::updated_payload(&at, &lead, &changes);
+        (outbox_entries(&f.webhooks, &lead.id, &f.id, EventType::LeadUpdated, &payload, now), true)
+    } else {
         let link = form.and_then(|f| download_link(env, f, &lead, &origin, now));
         return html_response(&page::confirmed(lang, false, link.as_deref()), 200);
-    }
-    lead.status = Status::Confirmed;
-    lead.engagement.confirmed = true;
-    lead.updated_at = shared::time::rfc3339(now);
-    lead.confirmation = Some(shared::lead::Confirmation { at: lead.updated_at.clone(), client_id: client_id(req, env) });
-    if let Some(f) = form {
-        lead.score = shared::score::score(&f.scoring, f.kind, &lead.fields, lead.engagement);
-    }
-    let payload = webhook::payload(EventType::LeadConfirmed, &lead.updated_at, &lead);
-    let deliveries = form.map(|f| outbox_entries(&f.webhooks, &lead.id, &f.id, EventType::LeadConfirmed, &payload, now)).unwrap_or_default();
+    };
     // Outbox first, then the lead: if the lead cannot be written the entries are removed again, and the
-    // still-valid link can simply be clicked once more.
+    // still-valid link can simply be used once more.
     for (i, d) in deliveries.iter().enumerate() {
         if let Err(e) = store::put_delivery(&kv, d).await {
-            for done in &deliveries[..i] {
+            for done in deliveries.iter().take(i) {
                 let _ = kv.delete(&store::delivery_key(&done.id)).await;
             }
             return Err(e);
@@ -471,15 +636,117 @@ async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result
         }
         return Err(e);
     }
-    worker::console_log!("lead confirmed: {} form={} deliveries={}", lead.id, lead.form, deliveries.len());
+    worker::console_log!("lead {}: {} form={} deliveries={}", if held { "changes confirmed" } else { "confirmed" }, lead.id, lead.form, deliveries.len());
     let env2 = env.clone();
     ctx.wait_until(async move {
         for mut d in deliveries {
             attempt(&env2, &mut d).await;
         }
     });
+    if held {
+        return html_response(&page::changes_confirmed(lang), 200);
+    }
     let link = form.and_then(|f| download_link(env, f, &lead, &origin, now));
     html_response(&page::confirmed(lang, true, link.as_deref()), 200)
+}
+
+/// `GET /v1/withdraw/<token>`: what withdrawing does, and the button that does it.
+async fn withdraw_page(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
+    let now = Date::now().as_millis();
+    match linked_lead(req, env, &kv(env)?, token::Purpose::Withdraw, given, now).await? {
+        Ok(lead) if !lead.grants_anything() => html_response(&page::withdrawn(lead.consent.lang, false), 200),
+        Ok(lead) => html_response(&page::withdraw_prompt(lead.consent.lang), 200),
+        Err(page) => Ok(page),
+    }
+}
+
+/// `POST /v1/withdraw/<token>`: the person withdraws their consent from the link in a confirmation mail.
+async fn withdraw_by_link(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result<Response, Error> {
+    let now = Date::now().as_millis();
+    let kv = kv(env)?;
+    let lead = match linked_lead(req, env, &kv, token::Purpose::Withdraw, given, now).await? {
+        Ok(lead) => lead,
+        Err(page) => return Ok(page),
+    };
+    let lang = lead.consent.lang;
+    let erased = withdraw(env, ctx, &kv, lead, "link", client_id(req, env), None, now).await?;
+    html_response(&page::withdrawn(lang, erased), 200)
+}
+
+/// `POST /v1/admin/leads/<id>/withdraw` with an optional `{"note": "..."}`: records a withdrawal that
+/// reached the owner by other channels (a letter, a call, an unsubscribe in the mail tool).
+async fn withdraw_by_admin(req: &mut Request, env: &Env, ctx: &Context, id: &str) -> Result<Response, Error> {
+    if !id::is_valid("ld_", id) {
+        return Err(Error::NotFound);
+    }
+    let body = read_body(req, intake::MAX_BODY).await?;
+    let note = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| Error::Malformed(format!("The body is not JSON: {e}.")))?;
+        match value.get("note") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(n)) if n.chars().count() <= 500 => Some(n.clone()),
+            Some(_) => return Err(Error::Malformed("`note` must be a string of at most 500 characters.".into())),
+        }
+    };
+    let kv = kv(env)?;
+    let lead = store::get_lead(&kv, id).await?.ok_or(Error::NotFound)?;
+    let now = Date::now().as_millis();
+    let erased = withdraw(env, ctx, &kv, lead, "admin", None, note, now).await?;
+    json_response(&json!({"id": id, "withdrawn": true, "erased": erased}), 200)
+}
+
+/// Records a withdrawal (GDPR Art. 7(3)). A lead that was never confirmed is erased: there is no consent
+/// left to keep it for, and its endpoints never heard of it. Otherwise every consent record that is not yet
+/// withdrawn is marked with the time, channel and pseudonymous client, changes held for confirmation are
+/// dropped, and `lead.consent_withdrawn` goes to the form's endpoints. Returns whether the lead was erased.
+#[allow(clippy::too_many_arguments)]
+async fn withdraw(env: &Env, ctx: &Context, kv: &worker::kv::KvStore, mut lead: Lead, via: &str, client: Option<String>, note: Option<String>, now: u64) -> Result<bool, Error> {
+    if lead.status == Status::Pending {
+        let deleted = store::erase(kv, &lead, &store::delivery_index(kv).await?).await?;
+        worker::console_log!("unconfirmed lead withdrawn and erased: {} form={} deliveries deleted={}", lead.id, lead.form, deleted);
+        return Ok(true);
+    }
+    let at = shared::time::rfc3339(now);
+    let withdrawal = shared::consent::Withdrawal { at: at.clone(), via: via.to_owned(), client_id: client, note };
+    let mut changed = false;
+    for record in std::iter::once(&mut lead.consent).chain(lead.consent_history.iter_mut()) {
+        if record.withdrawn.is_none() {
+            record.withdrawn = Some(withdrawal.clone());
+            changed = true;
+        }
+    }
+    if !changed {
+        return Ok(false);
+    }
+    lead.held = None;
+    lead.updated_at = at.clone();
+    let payload = webhook::payload(EventType::LeadConsentWithdrawn, &at, &lead);
+    let endpoints = config(env)?.form(&lead.form).map(|f| f.webhooks.clone()).unwrap_or_default();
+    let deliveries = outbox_entries(&endpoints, &lead.id, &lead.form, EventType::LeadConsentWithdrawn, &payload, now);
+    for (i, d) in deliveries.iter().enumerate() {
+        if let Err(e) = store::put_delivery(kv, d).await {
+            for done in deliveries.iter().take(i) {
+                let _ = kv.delete(&store::delivery_key(&done.id)).await;
+            }
+            return Err(e);
+        }
+    }
+    if let Err(e) = store::put_lead(kv, &lead).await {
+        for d in &deliveries {
+            let _ = kv.delete(&store::delivery_key(&d.id)).await;
+        }
+        return Err(e);
+    }
+    worker::console_log!("consent withdrawn: {} form={} via={via} deliveries={}", lead.id, lead.form, deliveries.len());
+    let env2 = env.clone();
+    ctx.wait_until(async move {
+        for mut d in deliveries {
+            attempt(&env2, &mut d).await;
+        }
+    });
+    Ok(false)
 }
 
 /// The binding of the R2 bucket that holds gated files.
@@ -530,7 +797,6 @@ async fn download(req: &Request, env: &Env, given: &str) -> Result<Response, Err
 /// `PUT /v1/admin/files/<key>`: stores a gated file in R2. Only keys some form's `asset` names are taken,
 /// so the bucket holds nothing the config does not explain.
 async fn upload(req: &mut Request, env: &Env, key: &str) -> Result<Response, Error> {
-    authorize(req, env)?;
     let config = config(env)?;
     let asset = config.forms.iter().filter_map(|f| f.asset.as_ref()).find(|a| a.key == key).ok_or(Error::NotFound)?;
     let bytes = req.bytes().await.map_err(|_| Error::Malformed("The body could not be read.".into()))?;
@@ -582,7 +848,8 @@ const IDEMPOTENCY_TTL_SECS: u64 = 86_400;
 /// Counts a spam submission per form and day (`spam:<form>:<date>`), for the admin API. Best effort: a
 /// lost count is not worth failing a request over.
 async fn count_spam(kv: &worker::kv::KvStore, form: &str, now_ms: u64) {
-    let key = format!("spam:{form}:{}", &shared::time::rfc3339(now_ms)[..10]);
+    let day = shared::time::rfc3339(now_ms);
+    let key = format!("spam:{form}:{}", day.get(..10).unwrap_or(&day));
     let count = kv.get(&key).text().await.ok().flatten().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
     if let Ok(put) = kv.put(&key, (count + 1).to_string()) {
         let _ = put.execute().await;
@@ -596,14 +863,13 @@ fn html_response(html: &str, status: u16) -> Result<Response, Error> {
     Ok(resp)
 }
 
-async fn spam_stats(req: &Request, env: &Env) -> Result<Response, Error> {
-    authorize(req, env)?;
+async fn spam_stats(env: &Env) -> Result<Response, Error> {
     let kv = kv(env)?;
     let page = store::list(&kv, "spam:", 1000, None).await?;
     let mut counts = serde_json::Map::new();
     for key in page.keys {
         let n = kv.get(&key.name).text().await.ok().flatten().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        counts.insert(key.name["spam:".len()..].to_owned(), n.into());
+        counts.insert(key.name.strip_prefix("spam:").unwrap_or(&key.name).to_owned(), n.into());
     }
     json_response(&json!({"spam": counts}), 200)
 }
@@ -681,7 +947,7 @@ async fn send(env: &Env, endpoint: &shared::form::Endpoint, d: &Delivery, now_ms
     let timeout_ms = endpoint.timeout_ms.unwrap_or(DELIVERY_TIMEOUT_MS);
     let lead = || -> Result<Lead, String> {
         let event: serde_json::Value = serde_json::from_str(&d.payload).map_err(|e| format!("stored payload unreadable: {e}"))?;
-        serde_json::from_value(event["data"].clone()).map_err(|e| format!("stored payload has no lead: {e}"))
+        serde_json::from_value(event.get("data").cloned().unwrap_or_default()).map_err(|e| format!("stored payload has no lead: {e}"))
     };
     let answer = match endpoint.adapter {
         Adapter::Standard => {
@@ -767,7 +1033,7 @@ async fn call(out: &Outbound, timeout_ms: u64, read: Read) -> Result<Reply, Stri
     let fetch = Fetch::Request(request);
     let work = Box::pin(async {
         let mut resp = fetch.send_with_signal(&signal).await?;
-        let retry_after = resp.headers().get("Retry-After").ok().flatten().and_then(|v| v.trim().parse::<u64>().ok());
+        let retry_after = resp.headers().get("Retry-After").ok().flatten().and_then(|v| outbox::retry_after(&v, Date::now().as_millis()));
         // A body that cannot be read is simply empty.
         let body = if read == Read::Body { resp.text().await.unwrap_or_default() } else { String::new() };
         Ok::<_, worker::Error>(Reply { status: resp.status_code(), retry_after, body })
@@ -805,12 +1071,9 @@ async fn retry_due(env: &Env) -> Result<(), Error> {
     Ok(())
 }
 
-fn preflight(req: &Request, env: &Env) -> Result<Response, Error> {
-    let config = config(env)?;
-    let origin = req.headers().get("Origin").ok().flatten().ok_or(Error::OriginNotAllowed)?;
-    if origin != own_origin(req)? && !config.forms.iter().any(|f| f.allows_origin(&origin)) {
-        return Err(Error::OriginNotAllowed);
-    }
+/// `OPTIONS /v1/leads`: the methods and headers a submission may use. Whether the page may read the answer
+/// is the `Access-Control-Allow-Origin` that [`cors_allowed`] decides, for the preflight and the POST alike.
+fn preflight() -> Result<Response, Error> {
     let headers = Headers::new();
     let _ = headers.set("Access-Control-Allow-Methods", "POST, OPTIONS");
     let _ = headers.set("Access-Control-Allow-Headers", "Content-Type, Idempotency-Key");
@@ -818,14 +1081,26 @@ fn preflight(req: &Request, env: &Env) -> Result<Response, Error> {
     Ok(Response::empty().map_err(|e| Error::Internal(e.to_string()))?.with_status(204).with_headers(headers))
 }
 
-/// Echoes an allowed Origin: the route handlers have already refused origins a form does not allow, so
-/// any response that gets here may be read by the page that asked.
-fn with_cors(mut resp: Response, origin: Option<&str>) -> Response {
-    if let Some(o) = origin {
-        let h = resp.headers_mut();
-        let _ = h.set("Access-Control-Allow-Origin", o);
-        let _ = h.append("Vary", "Origin");
+/// Whether a page on `origin` may read the answer to a submission: the collector's own pages may; a
+/// customer's page may when the submission's form allows its origin. A preflight (and a body too broken
+/// to name its form) does not say which form is meant: any form that allows the origin will do, and the
+/// POST that follows is held to its own form.
+fn cors_allowed(req: &Request, env: &Env, origin: &str, form: Option<&str>) -> bool {
+    if own_origin(req).is_ok_and(|own| own == origin) {
+        return true;
     }
+    let Ok(config) = config(env) else { return false };
+    match form.and_then(|id| config.form(id)) {
+        Some(f) => f.allows_origin(origin),
+        None => form.is_none() && config.forms.iter().any(|f| f.allows_origin(origin)),
+    }
+}
+
+/// Lets `origin` read the response (the caller has checked that it may).
+fn with_cors(mut resp: Response, origin: &str) -> Response {
+    let h = resp.headers_mut();
+    let _ = h.set("Access-Control-Allow-Origin", origin);
+    let _ = h.append("Vary", "Origin");
     resp
 }
 
@@ -840,8 +1115,14 @@ fn embed_script(req: &Request, env: &Env, form_id: &str) -> Result<Response, Err
     Ok(resp)
 }
 
+/// The admin token check, run by [`dispatch`] for every admin route. A missing or short token is the
+/// deployment's fault and answered as such; it never opens the admin API.
 fn authorize(req: &Request, env: &Env) -> Result<(), Error> {
-    admin::authorize(req.headers().get("Authorization").ok().flatten().as_deref(), secret(env, "ADMIN_TOKEN").as_deref())
+    let token = required_secret(env, "ADMIN_TOKEN")?;
+    if token.chars().count() < admin::MIN_TOKEN_CHARS {
+        return Err(Error::Misconfigured("ADMIN_TOKEN".into()));
+    }
+    admin::authorize(header(req, "Authorization").as_deref(), Some(&token))
 }
 
 /// `GET /v1/consent/verify?receipt=...`: whether a consent receipt is the collector's, and what it certifies.
@@ -864,7 +1145,6 @@ fn query(req: &Request, name: &str) -> Result<Option<String>, Error> {
 /// attempts, last status and next attempt; `failed` means pending after at least one failed attempt.
 /// Filters use the keys' metadata, so only matching deliveries are read. Payloads are left out.
 async fn list_deliveries(req: &Request, env: &Env) -> Result<Response, Error> {
-    authorize(req, env)?;
     let wanted = query(req, "status")?;
     let (form, endpoint, lead) = (query(req, "form")?, query(req, "endpoint")?, query(req, "lead")?);
     let limit = admin::page_limit(query(req, "limit")?.as_deref())? as usize;
@@ -900,8 +1180,7 @@ async fn list_deliveries(req: &Request, env: &Env) -> Result<Response, Error> {
 }
 
 /// `POST /v1/admin/deliveries/<id>/replay`: sends a delivery again now, with a fresh retry schedule.
-async fn replay(req: &Request, env: &Env, ctx: &Context, id: &str) -> Result<Response, Error> {
-    authorize(req, env)?;
+async fn replay(env: &Env, ctx: &Context, id: &str) -> Result<Response, Error> {
     if !id::is_valid("msg_", id) {
         return Err(Error::NotFound);
     }
@@ -918,8 +1197,7 @@ async fn replay(req: &Request, env: &Env, ctx: &Context, id: &str) -> Result<Res
 }
 
 /// `GET /v1/admin/endpoints`: every configured endpoint and whether it is disabled.
-async fn list_endpoints(req: &Request, env: &Env) -> Result<Response, Error> {
-    authorize(req, env)?;
+async fn list_endpoints(env: &Env) -> Result<Response, Error> {
     let (config, kv) = (config(env)?, kv(env)?);
     let mut out = Vec::new();
     for form in &config.forms {
@@ -933,9 +1211,7 @@ async fn list_endpoints(req: &Request, env: &Env) -> Result<Response, Error> {
 
 /// `POST /v1/admin/endpoints/<form>/<id>/enable`: lifts a 410 block; the waiting deliveries go out with
 /// the next scheduled run.
-async fn enable_endpoint(req: &Request, env: &Env, path: &str) -> Result<Response, Error> {
-    authorize(req, env)?;
-    let (form_id, ep_id) = path.split_once('/').ok_or(Error::NotFound)?;
+async fn enable_endpoint(env: &Env, form_id: &str, ep_id: &str) -> Result<Response, Error> {
     let form = config(env)?.form(form_id).ok_or(Error::NotFound)?;
     if !form.webhooks.iter().any(|e| e.id == ep_id) {
         return Err(Error::NotFound);
@@ -947,8 +1223,7 @@ async fn enable_endpoint(req: &Request, env: &Env, path: &str) -> Result<Respons
 
 /// `GET /v1/admin/leads/<id>` (GDPR Art. 15: everything stored, consent records included) and
 /// `/export` (Art. 20: the same, as a downloadable machine-readable file).
-async fn lead_detail(req: &Request, env: &Env, id: &str, download: bool) -> Result<Response, Error> {
-    authorize(req, env)?;
+async fn lead_detail(env: &Env, id: &str, download: bool) -> Result<Response, Error> {
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
@@ -964,8 +1239,7 @@ async fn lead_detail(req: &Request, env: &Env, id: &str, download: bool) -> Resu
 /// `DELETE /v1/admin/leads/<id>` (GDPR Art. 17): erases the lead, its email index and every stored delivery
 /// of it (their payloads hold the same personal data), then announces `lead.erased` to the form's
 /// endpoints so CRMs delete it too.
-async fn erase(req: &Request, env: &Env, ctx: &Context, id: &str) -> Result<Response, Error> {
-    authorize(req, env)?;
+async fn erase(env: &Env, ctx: &Context, id: &str) -> Result<Response, Error> {
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
@@ -997,11 +1271,10 @@ async fn erase(req: &Request, env: &Env, ctx: &Context, id: &str) -> Result<Resp
 /// entries no longer exist; earlier winners of this giveaway are left out), records the draw with its seed
 /// so it can be repeated (`draw::reproduces`), and announces each winner as `giveaway.winner`.
 async fn draw_winners(req: &mut Request, env: &Env, ctx: &Context, form_id: &str) -> Result<Response, Error> {
-    authorize(req, env)?;
     let config = config(env)?;
     let form = config.form(form_id).filter(|f| f.kind == FormKind::Giveaway).ok_or(Error::NotFound)?;
-    let text = req.text().await.map_err(|e| Error::Malformed(format!("The body could not be read: {e}.")))?;
-    let body: serde_json::Value = serde_json::from_str(&text).map_err(|e| Error::Malformed(format!("The body is not JSON: {e}.")))?;
+    let text = read_body(req, intake::MAX_BODY).await?;
+    let body: serde_json::Value = serde_json::from_slice(&text).map_err(|e| Error::Malformed(format!("The body is not JSON: {e}.")))?;
     let wanted = body.get("winners").and_then(serde_json::Value::as_u64).ok_or_else(|| Error::Malformed("Send {\"winners\": N} with N a whole number.".into()))?;
     let kv = kv(env)?;
     let earlier = draws(&kv, form_id).await?;
@@ -1046,8 +1319,7 @@ async fn draw_winners(req: &mut Request, env: &Env, ctx: &Context, form_id: &str
 }
 
 /// `GET /v1/admin/giveaways/<form>/draws`: every draw of a giveaway, with seeds and lists for re-checking.
-async fn list_draws(req: &Request, env: &Env, form_id: &str) -> Result<Response, Error> {
-    authorize(req, env)?;
+async fn list_draws(env: &Env, form_id: &str) -> Result<Response, Error> {
     let draws = draws(&kv(env)?, form_id).await?;
     let checked: Vec<serde_json::Value> = draws.iter().map(|d| json!({"draw": d, "reproduces": draw::reproduces(d)})).collect();
     json_response(&json!({"draws": checked}), 200)
@@ -1078,7 +1350,7 @@ async fn all_leads(kv: &worker::kv::KvStore, form: Option<&str>, status: Option<
     loop {
         let page = store::list(kv, "lead:", 1000, cursor).await?;
         for key in &page.keys {
-            if let Some(lead) = store::get_lead(kv, &key.name["lead:".len()..]).await? {
+            if let Some(lead) = store::get_lead(kv, key.name.strip_prefix("lead:").unwrap_or(&key.name)).await? {
                 if form.is_none_or(|f| f == lead.form) && status.is_none_or(|s| s == lead.status.as_str()) {
                     out.push(lead);
                 }
@@ -1093,7 +1365,6 @@ async fn all_leads(kv: &worker::kv::KvStore, form: Option<&str>, status: Option<
 
 /// `GET /v1/admin/leads.csv?form=&status=`: all leads as CSV, formula-safe.
 async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Error> {
-    authorize(req, env)?;
     let leads = all_leads(&kv(env)?, query(req, "form")?.as_deref(), query(req, "status")?.as_deref()).await?;
     let mut resp = Response::ok(export::csv(&leads)).map_err(|e| Error::Internal(e.to_string()))?;
     let h = resp.headers_mut();
@@ -1106,14 +1377,13 @@ async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Error> {
 /// `GET /v1/admin/leads?form=&status=&since=&limit=&cursor=`: a page of leads, oldest first. Filters apply
 /// within the page, so a filtered page can hold fewer than `limit` leads; follow `cursor` to the end.
 async fn list_leads(req: &Request, env: &Env) -> Result<Response, Error> {
-    authorize(req, env)?;
     let limit = admin::page_limit(query(req, "limit")?.as_deref())?;
     let (form, status, since) = (query(req, "form")?, query(req, "status")?, query(req, "since")?);
     let kv = kv(env)?;
     let page = store::list(&kv, "lead:", limit, query(req, "cursor")?).await?;
     let mut leads = Vec::with_capacity(page.keys.len());
     for key in &page.keys {
-        if let Some(lead) = store::get_lead(&kv, &key.name["lead:".len()..]).await? {
+        if let Some(lead) = store::get_lead(&kv, key.name.strip_prefix("lead:").unwrap_or(&key.name)).await? {
             let keep = form.as_deref().is_none_or(|f| f == lead.form)
                 && status.as_deref().is_none_or(|s| s == lead.status.as_str())
                 && since.as_deref().is_none_or(|t| lead.created_at.as_str() >= t);

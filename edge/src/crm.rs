@@ -99,7 +99,9 @@ pub fn hubspot(endpoint: &Endpoint, lead: &Lead, now_ms: u64) -> Outbound {
     let fields: Vec<Value> = mapped(endpoint, lead).into_iter().map(|(name, value)| json!({"objectTypeId": "0-1", "name": name, "value": value})).collect();
     let mut context = json!({"pageName": lead.form});
     if let Some(page) = &lead.source.page {
-        context["pageUri"] = json!(page);
+        if let Some(c) = context.as_object_mut() {
+            c.insert("pageUri".into(), json!(page));
+        }
     }
     let entries = &lead.consent.entries;
     let interest = entries.iter().find(|e| e.basis == Basis::LegitimateInterest && e.granted);
@@ -138,7 +140,7 @@ pub fn salesforce(endpoint: &Endpoint, lead: &Lead) -> Outbound {
     let mut pairs: Vec<(&str, String)> = vec![("oid", endpoint.oid.clone().unwrap_or_default())];
     pairs.extend(mapped(endpoint, lead).into_iter().map(|(k, v)| (k, v.to_owned())));
     pairs.push(("lead_source", ["Leadgate: ", &lead.form].concat()));
-    if !lead.consent.grants("marketing_email") {
+    if !lead.grants("marketing_email") {
         pairs.push(("emailOptOut", "1".into()));
     }
     Outbound {
@@ -183,13 +185,17 @@ pub mod pipedrive {
         let mut person = json!({
             "name": if name.is_empty() { email } else { name.as_str() },
             "email": [{"value": email, "primary": true, "label": "work"}],
-            "marketing_status": if lead.consent.grants("marketing_email") { "subscribed" } else { "no_consent" },
+            "marketing_status": if lead.grants("marketing_email") { "subscribed" } else { "no_consent" },
         });
         if let Some(phone) = field(lead, "phone") {
-            person["phone"] = json!([{"value": phone, "primary": true, "label": "work"}]);
+            if let Some(p) = person.as_object_mut() {
+                p.insert("phone".into(), json!([{"value": phone, "primary": true, "label": "work"}]));
+            }
         }
         for (theirs, value) in mapped(endpoint, lead) {
-            person[theirs] = json!(value);
+            if let Some(p) = person.as_object_mut() {
+                p.insert(theirs.to_string(), json!(value));
+            }
         }
         Outbound { method: "POST", url: api(endpoint, "/v1/persons"), headers: headers(token), body: Some(person.to_string()) }
     }

@@ -6,7 +6,7 @@
 //! the HMAC values are independent and uniform, so every N-subset is equally likely; with the recorded seed
 //! and eligible list, anyone can recompute the same winners with any HMAC implementation.
 
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -51,7 +51,7 @@ pub fn pick(seed: &[u8; 32], eligible: &[String], n: usize) -> Result<Vec<String
     let mut ranked: Vec<(String, &String)> = ids
         .into_iter()
         .map(|id| {
-            let mut mac = Hmac::<Sha256>::new_from_slice(seed).expect("HMAC takes keys of any length");
+            let mut mac = crate::token::mac(seed);
             mac.update(id.as_bytes());
             (hex(&mac.finalize().into_bytes()), id)
         })

@@ -24,8 +24,10 @@ pub enum Error {
     Unauthorized,
     /// No such route or record.
     NotFound,
-    /// Wrong method for the route.
-    MethodNotAllowed,
+    /// Wrong method for the route; the value is the `Allow` header (the methods the route takes).
+    MethodNotAllowed(String),
+    /// The request needs a secret the deployment does not have (or has too short); the value names it.
+    Misconfigured(String),
     /// The email address already entered this giveaway.
     AlreadyEntered,
     /// The form is closed (giveaway not started or over).
@@ -56,7 +58,8 @@ impl Error {
             Error::Unauthorized => 401,
             Error::OriginNotAllowed | Error::HumanCheckFailed => 403,
             Error::UnknownForm | Error::NotFound => 404,
-            Error::MethodNotAllowed => 405,
+            Error::MethodNotAllowed(_) => 405,
+            Error::Misconfigured(_) => 503,
             Error::AlreadyEntered | Error::NotEnoughEntries { .. } => 409,
             Error::FormClosed => 410,
             Error::TooLarge => 413,
@@ -78,7 +81,13 @@ impl Error {
             Error::OriginNotAllowed => ErrorBody::new(Code::OriginNotAllowed, lang),
             Error::Unauthorized => ErrorBody::new(Code::Unauthorized, lang),
             Error::NotFound => ErrorBody::new(Code::NotFound, lang),
-            Error::MethodNotAllowed => ErrorBody::new(Code::MethodNotAllowed, lang),
+            Error::MethodNotAllowed(allow) => {
+                ErrorBody::with_message(Code::MethodNotAllowed, format!("{} Allowed: {allow}.", Code::MethodNotAllowed.message(lang)))
+            }
+            Error::Misconfigured(secret) => ErrorBody::with_message(
+                Code::Misconfigured,
+                format!("{} Missing or too short: the secret {secret}.", Code::Misconfigured.message(lang)),
+            ),
             Error::AlreadyEntered => ErrorBody::new(Code::AlreadyEntered, lang),
             Error::RateLimited { .. } => ErrorBody::new(Code::RateLimited, lang),
             Error::HumanCheckFailed => ErrorBody::new(Code::HumanCheckFailed, lang),
@@ -99,10 +108,20 @@ impl Error {
         }
     }
 
+    /// The headers an error's response carries besides its body.
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        match self {
+            Error::RateLimited { retry_after_secs } => vec![("Retry-After", retry_after_secs.to_string())],
+            Error::MethodNotAllowed(allow) => vec![("Allow", allow.clone())],
+            _ => Vec::new(),
+        }
+    }
+
     /// The line to log: client errors by code, server errors with their (personal-data-free) detail.
     pub fn log_line(&self) -> Option<String> {
         match self {
             Error::Config(m) => Some(format!("config error: {m}")),
+            Error::Misconfigured(secret) => Some(format!("misconfigured: the secret {secret} is missing or too short")),
             Error::Internal(m) => Some(format!("internal error: {m}")),
             _ => None,
         }
@@ -128,5 +147,12 @@ mod tests {
         assert_eq!(internal.status(), 500);
         assert!(!internal.body(Lang::En).error.message.contains("kv"));
         assert_eq!(Error::Malformed("at line 1".into()).body(Lang::En).error.message, "The request could not be read. at line 1");
+        let wrong = Error::MethodNotAllowed("POST, OPTIONS".into());
+        assert_eq!(wrong.status(), 405);
+        assert_eq!(wrong.headers(), vec![("Allow", "POST, OPTIONS".to_string())]);
+        let missing = Error::Misconfigured("SIGNING_SECRET".into());
+        assert_eq!(missing.status(), 503);
+        assert_eq!(missing.body(Lang::En).error.code, Code::Misconfigured);
+        assert!(missing.body(Lang::En).error.message.contains("SIGNING_SECRET"));
     }
 }

@@ -8,7 +8,7 @@ use crate::Error;
 use shared::consent::ConsentRecord;
 use std::collections::BTreeMap;
 use shared::form::{FormDef, FormsConfig};
-use shared::lead::{Lead, Source, Status};
+use shared::lead::{Held, Lead, Repeat, Source, Status};
 use shared::score::{self, Engagement};
 use shared::validation;
 use shared::wire::Submission;
@@ -100,9 +100,7 @@ pub fn percent_encode(s: &str) -> String {
         if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~') {
             out.push(char::from(b));
         } else {
-            out.push('%');
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b >> 4)]));
-            out.push(char::from(b"0123456789ABCDEF"[usize::from(b & 15)]));
+            out.push_str(&format!("%{b:02X}"));
         }
     }
     out
@@ -188,16 +186,152 @@ pub fn idempotency_key(form: &str, header: &str) -> Result<String, Error> {
     Ok(format!("idem:{form}:{key}"))
 }
 
-/// Folds a repeat submission into the stored lead: new values win, fields left empty keep their old value,
-/// the new consent record becomes current and the old one moves to the history, and the repeat counts as
-/// engagement.
-pub fn merge(mut existing: Lead, fresh: Lead, form: &FormDef) -> Lead {
-    existing.fields.extend(fresh.fields);
-    existing.consent_history.push(std::mem::replace(&mut existing.consent, fresh.consent));
-    existing.engagement.submissions += 1;
-    existing.updated_at = fresh.updated_at;
-    existing.score = score::score(&form.scoring, form.kind, &existing.fields, existing.engagement);
-    existing
+/// What a repeat submission did to its stored lead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RepeatOutcome {
+    /// The lead after the repeat (still to be written).
+    pub lead: Lead,
+    /// The repeat as recorded on the lead.
+    pub record: Repeat,
+    /// Whether the changes wait for the address owner's confirmation by mail (see [`Lead::held`]).
+    pub held: bool,
+}
+
+impl RepeatOutcome {
+    /// Whether the repeat filled a field or added a consent (applied or held).
+    pub fn changes_anything(&self) -> bool {
+        !self.record.filled.is_empty() || !self.record.consent_added.is_empty()
+    }
+}
+
+/// Folds a repeat submission (`fresh`, built by [`accept`] from the same address on the same form) into the
+/// stored lead by the rule that only the address owner may change what is stored:
+/// - stored values are never overwritten: a new value only fills a field that is empty, and values that
+///   differ are kept in the repeat's record for sales to see;
+/// - a repeat can add a consent (its own record joins the lead's history) but never withdraws one: an
+///   unticked box is not a withdrawal;
+/// - with `hold` (a confirmed lead on a double opt-in form) the fills and the added consent wait in
+///   [`Lead::held`] until the owner confirms them by mail.
+///
+/// The repeat counts as engagement either way.
+pub fn repeat(existing: &Lead, fresh: Lead, form: &FormDef, hold: bool) -> RepeatOutcome {
+    let mut lead = existing.clone();
+    let mut fill = BTreeMap::new();
+    let mut differing = BTreeMap::new();
+    for (name, value) in fresh.fields {
+        match existing.fields.get(&name) {
+            Some(old) if !old.is_empty() && *old != value => {
+                differing.insert(name, value);
+            }
+            Some(old) if !old.is_empty() => {}
+            _ if value.is_empty() => {}
+            _ => {
+                fill.insert(name, value);
+            }
+        }
+    }
+    let consent_added: Vec<String> =
+        fresh.consent.entries.iter().filter(|e| e.granted && !existing.grants(&e.purpose)).map(|e| e.purpose.clone()).collect();
+    let record = Repeat {
+        id: fresh.id,
+        at: fresh.created_at.clone(),
+        differing,
+        filled: fill.keys().cloned().collect(),
+        consent_added: consent_added.clone(),
+        client_id: fresh.consent.client_id.clone(),
+    };
+    let consent = (!consent_added.is_empty()).then_some(fresh.consent);
+    let held = hold && (!fill.is_empty() || consent.is_some());
+    if held {
+        lead.held = Some(Held { repeat: record.id.clone(), fill, consent });
+    } else {
+        lead.fields.extend(fill);
+        lead.consent_history.extend(consent);
+    }
+    lead.repeats.push(record.clone());
+    if lead.repeats.len() > MAX_REPEATS {
+        lead.repeats.remove(0);
+    }
+    lead.engagement.submissions = lead.engagement.submissions.saturating_add(1);
+    lead.updated_at = fresh.created_at;
+    lead.score = score::score(&form.scoring, form.kind, &lead.fields, lead.engagement);
+    RepeatOutcome { lead, record, held }
+}
+
+/// How many repeats a lead keeps on record; older ones give way, so a lead cannot be grown without bound
+/// by someone who knows its address.
+pub const MAX_REPEATS: usize = 50;
+
+/// Applies what a repeat left in [`Lead::held`], now that the address owner confirmed it: fields that are
+/// still empty are filled, the added consent joins the history. Returns the repeat's id and what changed,
+/// or `None` when nothing was held.
+pub fn apply_held(lead: &mut Lead, now: &str, form: &FormDef) -> Option<(String, Vec<String>, Vec<String>)> {
+    let held = lead.held.take()?;
+    let mut filled = Vec::new();
+    for (name, value) in held.fill {
+        if lead.fields.get(&name).is_none_or(String::is_empty) {
+            filled.push(name.clone());
+            lead.fields.insert(name, value);
+        }
+    }
+    let mut added = Vec::new();
+    if let Some(record) = held.consent {
+        added = record.entries.iter().filter(|e| e.granted && !lead.grants(&e.purpose)).map(|e| e.purpose.clone()).collect();
+        if !added.is_empty() {
+            lead.consent_history.push(record);
+        }
+    }
+    lead.updated_at = now.to_owned();
+    lead.score = score::score(&form.scoring, form.kind, &lead.fields, lead.engagement);
+    Some((held.repeat, filled, added))
+}
+
+/// Whether another confirmation mail may go to this lead's address now, given when the earlier ones were
+/// queued: not within `resend_after` of the last one, and at most `resends_per_day` re-sends (after the
+/// first mail) in 24 hours. Keeps the collector from being used to flood an inbox.
+pub fn may_mail(sent: &[u64], now_ms: u64, mail: &shared::form::MailConfig) -> bool {
+    let recent = sent.iter().filter(|&&t| now_ms.saturating_sub(t) < DAY_MS).count();
+    let last = sent.iter().copied().max();
+    let spaced = last.is_none_or(|t| now_ms.saturating_sub(t) >= mail.resend_after_ms());
+    spaced && recent <= mail.resends_per_day()
+}
+
+const DAY_MS: u64 = 86_400_000;
+
+/// Records a queued mail, keeping only the last day's times.
+pub fn note_mail(sent: &mut Vec<u64>, now_ms: u64) {
+    sent.retain(|&t| now_ms.saturating_sub(t) < DAY_MS);
+    sent.push(now_ms);
+}
+
+/// The consent record a dropped bot's submission would have had, built without checking anything: what
+/// its decoy receipt states, so the decoy looks like a person's.
+pub fn decoy_record(form: &FormDef, sub: &Submission, now_ms: u64) -> ConsentRecord {
+    let (granted, refused) = form.consents.iter().map(|p| p.id.clone()).partition(|id| sub.consent.contains(id));
+    let decision = shared::consent::Decision { granted, refused };
+    ConsentRecord::new(&form.consents, &decision, Lang::choose(form.lang, sub.meta.lang), shared::time::rfc3339(now_ms), None, None)
+}
+
+/// Keeps a submitted page or referrer only if it is a web address (`http:` or `https:` with a host):
+/// anything else (`javascript:`, `data:`, relative junk) would reach CRMs as a clickable link. A dropped
+/// value is noted by name and reason, never by content.
+fn web_address(name: &str, value: Option<String>, dropped: &mut Vec<String>) -> Option<String> {
+    let value = value.filter(|v| !v.trim().is_empty())?;
+    let lower = value.get(..8).unwrap_or(&value).to_ascii_lowercase();
+    let rest = if lower.starts_with("https://") {
+        value.get(8..)
+    } else if lower.starts_with("http://") {
+        value.get(7..)
+    } else {
+        None
+    };
+    let host_ok = rest.and_then(|r| r.split(['/', '?', '#']).next()).is_some_and(|h| !h.is_empty() && !h.contains(['\\', ' ']));
+    if host_ok && !value.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+        Some(value)
+    } else {
+        dropped.push(format!("{name}: not an http(s) URL"));
+        None
+    }
 }
 
 /// Turns a submission to `form` (found and origin-checked by [`form_for`]) into a lead, or says precisely
@@ -210,7 +344,10 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
     let valid = validation::validate(&form.fields, &form.consents, &values, &sub.consent).map_err(Error::Validation)?;
     let fields: BTreeMap<String, String> = valid.fields.into_iter().collect();
     let now = shared::time::rfc3339(cx.now_ms);
-    let consent = ConsentRecord::new(&form.consents, &valid.consent, lang, now.clone(), sub.meta.page.clone(), cx.client_id);
+    let mut dropped = Vec::new();
+    let page = web_address("page", sub.meta.page, &mut dropped);
+    let referrer = web_address("referrer", sub.meta.referrer, &mut dropped);
+    let consent = ConsentRecord::new(&form.consents, &valid.consent, lang, now.clone(), page.clone(), cx.client_id);
     let engagement = Engagement { submissions: 1, ..Engagement::default() };
     let score = score::score(&form.scoring, form.kind, &fields, engagement);
     let status = if form.double_opt_in { Status::Pending } else { Status::New };
@@ -224,10 +361,13 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
         fields,
         consent,
         consent_history: Vec::new(),
-        source: Source { page: sub.meta.page, referrer: sub.meta.referrer, utm: sub.meta.utm },
+        source: Source { page, referrer, utm: sub.meta.utm, dropped },
         engagement,
         score,
         confirmation: None,
+        repeats: Vec::new(),
+        held: None,
+        mails_sent: Vec::new(),
     })
 }
 
@@ -360,26 +500,129 @@ mod tests {
         assert!(idempotency_key("nl", &"x".repeat(129)).is_err());
     }
 
+    /// A newsletter config with an optional company field and an optional second purpose.
+    fn repeat_config() -> FormsConfig {
+        serde_json::from_value(serde_json::json!({"forms": [{
+            "id": "newsletter", "kind": "newsletter",
+            "fields": [{"name": "email", "required": true}, {"name": "first_name"}, {"name": "company"}],
+            "consents": [{"id": "marketing_email", "text": {"en": "Send me the newsletter."}},
+                         {"id": "partner_offers", "text": {"en": "Partner offers."}}],
+        }]}))
+        .unwrap()
+    }
+
+    fn submission(id: &str, at: u64, fields: serde_json::Value, consent: &[&str]) -> Lead {
+        let sub: Submission = serde_json::from_value(serde_json::json!({"form": "newsletter", "fields": fields, "consent": consent})).unwrap();
+        accept(&repeat_config().forms[0], sub, Context { now_ms: at, id: id.into(), client_id: Some(format!("c-{id}")) }).unwrap()
+    }
+
     #[test]
-    fn a_repeat_submission_merges_into_the_stored_lead() {
-        let form = &config().forms[0];
-        let lead = |id: &str, name: Option<&str>, at: u64| {
-            let mut fields = serde_json::json!({"email": "ada@example.com"});
-            if let Some(n) = name {
-                fields["first_name"] = n.into();
+    fn a_repeat_never_overwrites_and_never_withdraws() {
+        let form = &repeat_config().forms[0];
+        let first = submission("ld_1", 1_000, serde_json::json!({"email": "ada@example.com", "company": "Victim GmbH"}), &["marketing_email"]);
+        let evil = submission("ld_2", 2_000, serde_json::json!({"email": "ada@example.com", "company": "Evil Corp", "first_name": "Ada"}), &[]);
+        let out = repeat(&first, evil, form, false);
+        assert_eq!(out.lead.id, "ld_1");
+        assert_eq!(out.lead.fields["company"], "Victim GmbH", "a stored value is never replaced");
+        assert_eq!(out.lead.fields["first_name"], "Ada", "an empty field is filled");
+        assert_eq!(out.record.differing["company"], "Evil Corp", "the differing value is kept for sales");
+        assert_eq!(out.record.filled, vec!["first_name"]);
+        assert!(out.lead.grants("marketing_email"), "an unticked box is not a withdrawal");
+        assert_eq!(out.lead.consent, first.consent, "the stored record stays current");
+        assert!(out.record.consent_added.is_empty() && out.lead.consent_history.is_empty());
+        assert_eq!(out.lead.engagement.submissions, 2);
+        assert_eq!(out.lead.created_at, first.created_at);
+        assert_eq!(out.lead.updated_at, "1970-01-01T00:00:02.000Z");
+        assert_eq!(out.lead.repeats, vec![out.record.clone()]);
+        assert_eq!(out.record.id, "ld_2");
+        assert_eq!(out.record.client_id.as_deref(), Some("c-ld_2"));
+        assert!(!out.held && out.changes_anything());
+    }
+
+    #[test]
+    fn a_repeat_adds_a_consent_with_its_own_record() {
+        let form = &repeat_config().forms[0];
+        let first = submission("ld_1", 1_000, serde_json::json!({"email": "ada@example.com"}), &["marketing_email"]);
+        let more = submission("ld_2", 2_000, serde_json::json!({"email": "ada@example.com"}), &["partner_offers"]);
+        let out = repeat(&first, more.clone(), form, false);
+        assert_eq!(out.record.consent_added, vec!["partner_offers"]);
+        assert_eq!(out.lead.consent_history, vec![more.consent]);
+        assert!(out.lead.grants("marketing_email") && out.lead.grants("partner_offers"));
+        let same = submission("ld_3", 3_000, serde_json::json!({"email": "ada@example.com"}), &["marketing_email"]);
+        let again = repeat(&out.lead, same, form, false);
+        assert!(!again.changes_anything(), "granting what is granted changes nothing");
+        assert_eq!(again.lead.consent_history.len(), 1);
+    }
+
+    #[test]
+    fn changes_to_a_confirmed_lead_wait_for_the_owner() {
+        let form = &repeat_config().forms[0];
+        let mut first = submission("ld_1", 1_000, serde_json::json!({"email": "ada@example.com"}), &[]);
+        first.status = Status::Confirmed;
+        let change = submission("ld_2", 2_000, serde_json::json!({"email": "ada@example.com", "company": "Evil Corp"}), &["partner_offers"]);
+        let out = repeat(&first, change, form, true);
+        assert!(out.held);
+        assert!(!out.lead.fields.contains_key("company") && !out.lead.grants("partner_offers"), "nothing applied yet");
+        let mut lead = out.lead;
+        let (repeat_id, filled, added) = apply_held(&mut lead, "now", form).unwrap();
+        assert_eq!((repeat_id.as_str(), filled, added), ("ld_2", vec!["company".to_string()], vec!["partner_offers".to_string()]));
+        assert_eq!(lead.fields["company"], "Evil Corp");
+        assert!(lead.grants("partner_offers") && lead.held.is_none());
+        assert_eq!(apply_held(&mut lead, "now", form), None, "a second click applies nothing");
+        let nothing = submission("ld_3", 3_000, serde_json::json!({"email": "ada@example.com"}), &[]);
+        assert!(!repeat(&lead, nothing, form, true).held, "a repeat that changes nothing holds nothing");
+    }
+
+    #[test]
+    fn repeats_on_record_are_bounded() {
+        let form = &repeat_config().forms[0];
+        let mut lead = submission("ld_0", 0, serde_json::json!({"email": "ada@example.com"}), &[]);
+        for i in 1..=(MAX_REPEATS as u64 + 5) {
+            lead = repeat(&lead, submission(&format!("ld_{i}"), i, serde_json::json!({"email": "ada@example.com"}), &[]), form, false).lead;
+        }
+        assert_eq!(lead.repeats.len(), MAX_REPEATS);
+        assert_eq!(lead.repeats[0].id, "ld_6", "the oldest give way");
+    }
+
+    #[test]
+    fn confirmation_mails_are_spaced_and_counted_per_day() {
+        let mail: shared::form::MailConfig = serde_json::from_value(serde_json::json!({"url": "https://mail.example/", "from": "a <a@b.de>"})).unwrap();
+        let min = 60_000;
+        let mut sent = Vec::new();
+        assert!(may_mail(&sent, 0, &mail));
+        note_mail(&mut sent, 0);
+        assert!(!may_mail(&sent, 9 * min, &mail), "not within 10 minutes");
+        let mut mails = 1;
+        for t in (10..24 * 60).step_by(10) {
+            if may_mail(&sent, t * min, &mail) {
+                note_mail(&mut sent, t * min);
+                mails += 1;
             }
-            let sub: Submission = serde_json::from_value(serde_json::json!({"form": "newsletter", "fields": fields, "consent": ["marketing_email"]})).unwrap();
-            accept(&config().forms[0], sub, Context { now_ms: at, id: id.into(), client_id: None }).unwrap()
-        };
-        let first = lead("ld_1", Some("Ada"), 1_000);
-        let merged = merge(first.clone(), lead("ld_2", None, 2_000), form);
-        assert_eq!(merged.id, "ld_1");
-        assert_eq!(merged.fields["first_name"], "Ada", "an empty field does not erase");
-        assert_eq!(merged.engagement.submissions, 2);
-        assert_eq!(merged.consent_history, vec![first.consent]);
-        assert_eq!(merged.created_at, first.created_at);
-        assert_eq!(merged.updated_at, "1970-01-01T00:00:02.000Z");
-        assert_eq!(merged.score.reasons, vec!["+5 repeat submission"]);
+        }
+        assert_eq!(mails, 4, "the first mail and 3 re-sends a day");
+        assert!(!may_mail(&sent, 24 * 60 * min - 1, &mail), "still the same day for the first mail");
+        assert!(may_mail(&sent, 48 * 60 * min, &mail), "a new day brings new re-sends");
+    }
+
+    #[test]
+    fn only_web_addresses_are_kept_as_page_and_referrer() {
+        let sub: Submission = serde_json::from_value(serde_json::json!({
+            "form": "newsletter", "fields": {"email": "ada@example.com"}, "consent": ["marketing_email"],
+            "meta": {"page": "javascript:alert(document.cookie)", "referrer": "HTTPS://Search.Example/?q=x"}
+        }))
+        .unwrap();
+        let lead = accept(&config().forms[0], sub, cx()).unwrap();
+        assert_eq!(lead.source.page, None);
+        assert_eq!(lead.consent.page, None);
+        assert_eq!(lead.source.referrer.as_deref(), Some("HTTPS://Search.Example/?q=x"));
+        assert_eq!(lead.source.dropped, vec!["page: not an http(s) URL"]);
+        let mut dropped = Vec::new();
+        for bad in ["data:text/html,x", "//evil.example", "http://", "https:///path", "http://a b", "ftp://x.example", "https://x\\y"] {
+            assert_eq!(web_address("page", Some(bad.into()), &mut dropped), None, "{bad}");
+        }
+        assert_eq!(web_address("page", Some("http://x.example".into()), &mut dropped).as_deref(), Some("http://x.example"));
+        assert_eq!(web_address("page", Some("  ".into()), &mut dropped), None);
+        assert_eq!(dropped.len(), 7, "blank values are not noted");
     }
 
     #[test]

@@ -5,6 +5,10 @@
 //! that is unit-tested natively; `app` is the thin wasm-only glue that does the I/O against the Workers
 //! runtime (KV, outbound fetch, clock, randomness) and turns [`Error`] into responses in one place.
 
+// Request data is attacker-controlled: nothing in the collector may panic on it. A panic resets the wasm
+// instance and fails every request in flight on it, so these are denied crate-wide outside tests.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::string_slice))]
+
 pub mod admin;
 pub mod crm;
 pub mod download;
@@ -19,6 +23,7 @@ pub mod outbox;
 pub mod page;
 pub mod pseudonym;
 pub mod receipt;
+pub mod route;
 pub mod token;
 pub mod turnstile;
 pub mod webhook;

@@ -99,9 +99,10 @@ impl Delivery {
         self.last_error = error;
         match schedule.get(self.attempts as usize - 1) {
             Some(&delay) => {
-                let base = delay.max(retry_after_secs.unwrap_or(0)) * 1000;
+                let wait = delay.max(retry_after_secs.unwrap_or(0).min(MAX_RETRY_AFTER_SECS));
+                let base = wait.saturating_mul(1000);
                 let spread = (base as f64 * 0.1 * jitter.clamp(0.0, 1.0)) as u64;
-                self.next_at_ms = now_ms + base + spread;
+                self.next_at_ms = now_ms.saturating_add(base).saturating_add(spread);
             }
             None => self.state = State::Dead,
         }
@@ -139,6 +140,22 @@ pub fn fair_share(due: Vec<(String, String)>, budget: usize) -> Vec<String> {
         }
     }
     picked
+}
+
+/// The longest wait an endpoint's `Retry-After` can ask for: a day. Longer asks are capped, so a hostile or
+/// broken receiver cannot park deliveries forever or overflow the schedule.
+pub const MAX_RETRY_AFTER_SECS: u64 = 86_400;
+
+/// Reads a `Retry-After` header: delay seconds or an HTTP date (RFC 9110), as seconds from `now_ms`,
+/// capped at [`MAX_RETRY_AFTER_SECS`]. `None` when it is neither.
+pub fn retry_after(value: &str, now_ms: u64) -> Option<u64> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        // Too many digits for a u64 is still "a very long time".
+        return Some(value.parse::<u64>().unwrap_or(u64::MAX).min(MAX_RETRY_AFTER_SECS));
+    }
+    let at = shared::time::http_date(value)?;
+    Some((at.saturating_sub(now_ms) / 1000).min(MAX_RETRY_AFTER_SECS))
 }
 
 #[cfg(test)]
@@ -181,6 +198,25 @@ mod tests {
         let picked = fair_share(due, 5);
         assert_eq!(picked, vec!["a0", "b0", "a1", "b1", "a2"]);
         assert_eq!(fair_share(vec![("x".into(), "1".into())], 40), vec!["1"]);
+    }
+
+    #[test]
+    fn retry_after_is_read_as_seconds_or_a_date_and_capped_at_a_day() {
+        let now = shared::time::parse("2026-11-30T12:00:00Z").unwrap();
+        assert_eq!(retry_after(" 120 ", now), Some(120));
+        assert_eq!(retry_after("Mon, 30 Nov 2026 12:05:00 GMT", now), Some(300));
+        assert_eq!(retry_after("Mon, 30 Nov 2026 11:00:00 GMT", now), Some(0), "a date in the past means now");
+        assert_eq!(retry_after("18446744073709551615", now), Some(MAX_RETRY_AFTER_SECS));
+        assert_eq!(retry_after("99999999999999999999999", now), Some(MAX_RETRY_AFTER_SECS));
+        assert_eq!(retry_after("Fri, 31 Dec 9999 23:59:59 GMT", now), Some(MAX_RETRY_AFTER_SECS));
+        assert_eq!(retry_after("-5", now), None);
+        assert_eq!(retry_after("soon", now), None);
+        let mut d = delivery();
+        d.failed(u64::MAX - 10, Some(429), None, Some(u64::MAX), 1.0, SCHEDULE_SECS);
+        assert_eq!(d.next_at_ms, u64::MAX, "no overflow, whatever the header said");
+        let mut d = delivery();
+        d.failed(0, Some(503), None, Some(u64::MAX), 0.0, SCHEDULE_SECS);
+        assert_eq!(d.next_at_ms, MAX_RETRY_AFTER_SECS * 1000);
     }
 
     #[test]

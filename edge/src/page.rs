@@ -36,6 +36,61 @@ pub fn confirmed(lang: Lang, first: bool, download: Option<&str>) -> String {
     page(lang, title, &format!("<p>{text}</p>{offer}"))
 }
 
+/// The page behind a confirmation link: one button that confirms. Only its POST confirms, because mail
+/// security scanners follow the links in mails (GET) without the person.
+pub fn confirm_prompt(lang: Lang, changes: bool) -> String {
+    let (title, text, button) = match (lang, changes) {
+        (Lang::En, false) => ("Confirm your email address", "Press the button to confirm that you want to receive our emails.", "Confirm my email address"),
+        (Lang::En, true) => ("Confirm the changes", "Press the button to confirm the changes to your details.", "Confirm the changes"),
+        (Lang::De, false) => (
+            "E-Mail-Adresse bestätigen",
+            "Bitte bestätigen Sie mit dem Knopf, dass Sie unsere E-Mails erhalten möchten.",
+            "E-Mail-Adresse bestätigen",
+        ),
+        (Lang::De, true) => ("Änderungen bestätigen", "Bitte bestätigen Sie mit dem Knopf die Änderungen an Ihren Angaben.", "Änderungen bestätigen"),
+    };
+    page(lang, title, &format!("<p>{text}</p><form method=\"post\"><button type=\"submit\">{button}</button></form>"))
+}
+
+/// The page after changes held for a confirmed lead were confirmed (or found already applied).
+pub fn changes_confirmed(lang: Lang) -> String {
+    let (title, text) = match lang {
+        Lang::En => ("Thank you for confirming!", "Your details are up to date."),
+        Lang::De => ("Vielen Dank für Ihre Bestätigung!", "Ihre Angaben sind aktualisiert."),
+    };
+    page(lang, title, &format!("<p>{text}</p>"))
+}
+
+/// The page behind the withdraw link of a confirmation mail: what pressing the button does, and the button.
+pub fn withdraw_prompt(lang: Lang) -> String {
+    let (title, text, button) = match lang {
+        Lang::En => (
+            "Withdraw your consent",
+            "If you did not ask for our emails, or no longer want them, press the button: we record the withdrawal, \
+             stop using your address for marketing, and erase details that were never confirmed.",
+            "Withdraw my consent",
+        ),
+        Lang::De => (
+            "Einwilligung widerrufen",
+            "Wenn Sie unsere E-Mails nicht angefordert haben oder nicht mehr möchten, drücken Sie den Knopf: Wir vermerken den \
+             Widerruf, nutzen Ihre Adresse nicht mehr für Werbung und löschen Angaben, die nie bestätigt wurden.",
+            "Einwilligung widerrufen",
+        ),
+    };
+    page(lang, title, &format!("<p>{text}</p><form method=\"post\"><button type=\"submit\">{button}</button></form>"))
+}
+
+/// The page after a withdrawal: `erased` when the lead was still unconfirmed and is now gone.
+pub fn withdrawn(lang: Lang, erased: bool) -> String {
+    let (title, text) = match (lang, erased) {
+        (Lang::En, false) => ("Your consent is withdrawn", "We have recorded your withdrawal and will not use your address for marketing any more."),
+        (Lang::En, true) => ("Your details are erased", "We have recorded your withdrawal and erased the details, which were never confirmed."),
+        (Lang::De, false) => ("Ihre Einwilligung ist widerrufen", "Wir haben Ihren Widerruf vermerkt und nutzen Ihre Adresse nicht mehr für Werbung."),
+        (Lang::De, true) => ("Ihre Angaben sind gelöscht", "Wir haben Ihren Widerruf vermerkt und die nie bestätigten Angaben gelöscht."),
+    };
+    page(lang, title, &format!("<p>{text}</p>"))
+}
+
 /// What is wrong with a link the collector sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkProblem {
@@ -100,5 +155,16 @@ mod tests {
         assert!(html.contains("Bitte geben Sie eine gültige E-Mail-Adresse ein"));
         assert!(html.contains("&lt;script&gt;") && !html.contains("<strong><script>"));
         assert!(thanks(Lang::En).contains("Thank you!"));
+    }
+
+    #[test]
+    fn link_pages_confirm_and_withdraw_only_by_a_button() {
+        for lang in [Lang::En, Lang::De] {
+            for page in [confirm_prompt(lang, false), confirm_prompt(lang, true), withdraw_prompt(lang)] {
+                assert!(page.contains("<form method=\"post\"><button type=\"submit\">"), "{page}");
+            }
+        }
+        assert!(withdrawn(Lang::De, true).contains("gelöscht"));
+        assert!(withdrawn(Lang::En, false).contains("withdrawal"));
     }
 }

@@ -12,6 +12,7 @@ use base64::Engine;
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize};
 use sha2::Sha256;
+use shared::consent::ConsentRecord;
 use shared::lead::Lead;
 
 /// One purpose as the receipt states it.
@@ -43,17 +44,22 @@ pub struct Receipt {
 }
 
 impl Receipt {
-    /// The receipt for a lead's current consent record.
+    /// The receipt for a lead's first consent record.
     pub fn of(lead: &Lead) -> Receipt {
+        Receipt::of_record(&lead.id, &lead.form, &lead.consent)
+    }
+
+    /// The receipt for one submission's consent record: `id` is the lead's, or a repeat's own id.
+    pub fn of_record(id: &str, form: &str, record: &ConsentRecord) -> Receipt {
         let pick = |granted: bool| {
-            lead.consent
+            record
                 .entries
                 .iter()
                 .filter(|e| e.granted == granted)
                 .map(|e| Purpose { purpose: e.purpose.clone(), version: e.version, text_sha256: e.text_sha256.clone() })
                 .collect()
         };
-        Receipt { v: 1, lead: lead.id.clone(), form: lead.form.clone(), recorded_at: lead.consent.recorded_at.clone(), granted: pick(true), refused: pick(false) }
+        Receipt { v: 1, lead: id.to_owned(), form: form.to_owned(), recorded_at: record.recorded_at.clone(), granted: pick(true), refused: pick(false) }
     }
 }
 
@@ -64,7 +70,7 @@ fn key(secret: &[u8]) -> Hmac<Sha256> {
 
 /// Signs a receipt.
 pub fn sign(secret: &[u8], receipt: &Receipt) -> String {
-    let payload = B64URL.encode(serde_json::to_vec(receipt).expect("a receipt always serialises"));
+    let payload = B64URL.encode(serde_json::to_vec(receipt).unwrap_or_default());
     let mut mac = key(secret);
     mac.update(payload.as_bytes());
     [payload, B64URL.encode(mac.finalize().into_bytes())].join(".")
@@ -91,10 +97,12 @@ pub fn verify(secret: &[u8], receipt: &str) -> Result<Receipt, Problem> {
     Ok(content)
 }
 
-/// A receipt-shaped string that verifies as nobody's: what a dropped bot gets, so its answer looks like a
-/// person's without the collector vouching for a lead it never stored.
-pub fn decoy(random: [u8; 32]) -> String {
-    [B64URL.encode(br#"{"v":1}"#), B64URL.encode(random)].join(".")
+/// What a dropped bot gets instead of a receipt: a well-formed receipt for what it sent, signed under a
+/// random key nobody keeps. It looks exactly like a person's, and verifying it answers exactly like any
+/// forged receipt (`genuine: false`), so a bot learns nothing from either; the collector never vouches
+/// for a lead it did not store.
+pub fn decoy(receipt: &Receipt, random_key: [u8; 32]) -> String {
+    sign(&random_key, receipt)
 }
 
 #[cfg(test)]
@@ -128,7 +136,9 @@ mod tests {
         let (_, signature) = signed.split_once('.').unwrap();
         let altered = [B64URL.encode(serde_json::to_vec(&granted_more).unwrap()), signature.to_string()].join(".");
         assert_eq!(verify(b"secret", &altered), Err(Problem::NotGenuine));
-        assert_eq!(verify(b"secret", &decoy([7; 32])), Err(Problem::Malformed), "a decoy is no receipt");
+        let bot = decoy(&receipt(), [7; 32]);
+        assert_eq!(verify(b"secret", &bot), Err(Problem::NotGenuine), "a decoy verifies like any forgery");
+        assert_eq!(bot.split('.').next(), signed.split('.').next(), "and looks like a real one");
         for junk in ["", "abc", "a.b", "!!!.???", &[B64URL.encode(b"[1,2]"), "AA".into()].join(".")] {
             assert_eq!(verify(b"secret", junk), Err(Problem::Malformed), "{junk:?}");
         }

@@ -83,7 +83,7 @@ pub async fn unconfirmed_before(kv: &KvStore, before_ms: u64) -> Result<Vec<Stri
         for key in page.keys {
             let meta = key.metadata.and_then(|m| serde_json::from_value::<LeadMeta>(m).ok());
             if meta.is_some_and(|m| m.s == "pending" && m.c <= before_ms) {
-                out.push(key.name["lead:".len()..].to_owned());
+                out.push(key.name.strip_prefix("lead:").unwrap_or(&key.name).to_owned());
             }
         }
         if page.list_complete || page.cursor.is_none() {
@@ -150,7 +150,7 @@ pub async fn delivery_index(kv: &KvStore) -> Result<Vec<(String, DeliveryMeta)>,
         let page = list(kv, "dlv:", 1000, cursor).await?;
         for key in page.keys {
             if let Some(meta) = key.metadata.and_then(|m| serde_json::from_value::<DeliveryMeta>(m).ok()) {
-                out.push((key.name["dlv:".len()..].to_owned(), meta));
+                out.push((key.name.strip_prefix("dlv:").unwrap_or(&key.name).to_owned(), meta));
             }
         }
         if page.list_complete || page.cursor.is_none() {

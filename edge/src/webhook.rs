@@ -8,9 +8,8 @@
 use crate::Error;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use hmac::Mac;
 use serde::Serialize;
-use sha2::Sha256;
 use shared::form::FormDef;
 use shared::lead::Lead;
 
@@ -24,9 +23,16 @@ pub enum EventType {
     /// A lead was stored.
     #[serde(rename = "lead.created")]
     LeadCreated,
-    /// A stored lead submitted the form again; the data is the merged lead.
+    /// A repeat submission changed a stored lead (filled empty fields or added a consent), or the address
+    /// owner confirmed such changes by mail; the data is the lead with `changes` saying what changed and
+    /// who confirmed it.
     #[serde(rename = "lead.updated")]
     LeadUpdated,
+    /// The person withdrew their consent (the link in a confirmation mail, or an admin recording a
+    /// withdrawal received otherwise); the data is the lead with its withdrawn consent records. Stop
+    /// marketing to them.
+    #[serde(rename = "lead.consent_withdrawn")]
+    LeadConsentWithdrawn,
     /// A lead was erased (GDPR Art. 17); the data is only `{id, form, erased_at}`: delete it downstream too.
     #[serde(rename = "lead.erased")]
     LeadErased,
@@ -45,6 +51,7 @@ impl EventType {
         match self {
             EventType::LeadCreated => "lead.created",
             EventType::LeadUpdated => "lead.updated",
+            EventType::LeadConsentWithdrawn => "lead.consent_withdrawn",
             EventType::LeadErased => "lead.erased",
             EventType::LeadConfirmed => "lead.confirmed",
             EventType::GiveawayWinner => "giveaway.winner",
@@ -63,15 +70,49 @@ pub fn payload(kind: EventType, timestamp: &str, lead: &Lead) -> String {
 /// The payload announcing a giveaway winner: the lead event with `data.draw` naming the draw.
 pub fn winner_payload(timestamp: &str, lead: &Lead, draw: &str) -> String {
     let mut event = event(EventType::GiveawayWinner, timestamp, lead);
-    event["data"]["draw"] = draw.into();
+    insert_data(&mut event, "draw", draw.into());
     event.to_string()
 }
 
+/// What a repeat changed on a lead, as `lead.updated` tells it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Changes {
+    /// The id of the submission that asked for the changes.
+    pub submission: String,
+    /// The fields that were empty and now have a value.
+    pub filled: Vec<String>,
+    /// The purposes now granted that were not before.
+    pub consent_added: Vec<String>,
+    /// Who confirmed them: `email` (the address owner clicked the link in a mail) or `none` (a form
+    /// without double opt-in, where the submission itself is all there is).
+    pub confirmed_by: &'static str,
+}
+
+/// The `lead.updated` payload: the lead event with `data.changes`.
+pub fn updated_payload(timestamp: &str, lead: &Lead, changes: &Changes) -> String {
+    let mut event = event(EventType::LeadUpdated, timestamp, lead);
+    insert_data(&mut event, "changes", serde_json::to_value(changes).unwrap_or_default());
+    event.to_string()
+}
+
+/// Adds `key` to an event's `data` object.
+fn insert_data(event: &mut serde_json::Value, key: &str, value: serde_json::Value) {
+    if let Some(data) = event.get_mut("data").and_then(serde_json::Value::as_object_mut) {
+        data.insert(key.into(), value);
+    }
+}
+
 fn event(kind: EventType, timestamp: &str, lead: &Lead) -> serde_json::Value {
-    let mut data = serde_json::to_value(lead).expect("a lead always serialises");
+    let mut data = serde_json::to_value(lead).unwrap_or_default();
     if let Some(fields) = data.as_object_mut() {
+        // The histories stay in the collector (the admin API shows them): events keep one size however
+        // often a lead comes back.
         fields.remove("consent_history");
+        fields.remove("repeats");
+        fields.remove("held");
+        fields.remove("mails_sent");
         fields.insert("consent_changes".into(), lead.consent_history.len().into());
+        fields.insert("repeat_count".into(), lead.repeats.len().into());
     }
     serde_json::json!({"type": kind, "timestamp": timestamp, "version": PAYLOAD_VERSION, "data": data})
 }
@@ -120,11 +161,25 @@ pub fn largest_event(form: &FormDef) -> usize {
                 fields: fields.clone(),
                 consent,
                 consent_history: Vec::new(),
-                source: shared::lead::Source { page: Some(url(2048)), referrer: Some(url(2048)), utm: utm.clone() },
+                source: shared::lead::Source {
+                    page: Some(url(2048)),
+                    referrer: Some(url(2048)),
+                    utm: utm.clone(),
+                    dropped: vec!["referrer: not an http(s) URL".into(); 2],
+                },
                 engagement,
                 confirmation: Some(shared::lead::Confirmation { at: now.clone(), client_id: Some("c".repeat(43)) }),
+                repeats: Vec::new(),
+                held: None,
+                mails_sent: Vec::new(),
             };
-            payload(EventType::LeadUpdated, &now, &lead).len()
+            let changes = Changes {
+                submission: "0".repeat(29),
+                filled: form.fields.iter().map(|f| f.name.clone()).collect(),
+                consent_added: form.consents.iter().map(|p| p.id.clone()).collect(),
+                confirmed_by: "email",
+            };
+            updated_payload(&now, &lead, &changes).len()
         })
         .max()
         .unwrap_or(0)
@@ -169,7 +224,7 @@ impl Secret {
 
     /// `v1,<base64 signature>` over `{id}.{timestamp}.{body}`.
     pub fn sign(&self, id: &str, timestamp: u64, body: &str) -> String {
-        let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC takes any key length");
+        let mut mac = crate::token::mac(&self.0);
         mac.update(id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.to_string().as_bytes());

@@ -126,6 +126,24 @@ pub struct ConsentRecord {
     /// A pseudonymous client id (keyed HMAC of the IP address); never the address itself.
     #[serde(default)]
     pub client_id: Option<String>,
+    /// The withdrawal of everything this record granted (GDPR Art. 7(3)), once it happened.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<Withdrawal>,
+}
+
+/// A withdrawal of consent: when, how it reached the collector, and from which pseudonymous client.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Withdrawal {
+    /// When it was recorded (server time, RFC 3339).
+    pub at: String,
+    /// `link` (the withdraw link in a confirmation mail) or `admin` (received by other channels).
+    pub via: String,
+    /// The pseudonymous client id of the click, if one could be made.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// A note for admin withdrawals (e.g. "letter of 2026-11-30"); never personal data by design.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 #[cfg(feature = "server")]
@@ -157,12 +175,12 @@ impl ConsentRecord {
                 }
             })
             .collect();
-        ConsentRecord { entries, lang, recorded_at, page, client_id }
+        ConsentRecord { entries, lang, recorded_at, page, client_id, withdrawn: None }
     }
 
-    /// Whether the record grants `purpose`.
+    /// Whether the record grants `purpose` (and has not been withdrawn).
     pub fn grants(&self, purpose: &str) -> bool {
-        self.entries.iter().any(|e| e.purpose == purpose && e.granted)
+        self.withdrawn.is_none() && self.entries.iter().any(|e| e.purpose == purpose && e.granted)
     }
 }
 

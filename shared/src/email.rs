@@ -5,6 +5,8 @@
 //! byte for byte (ASCII only; IP literals, quoted local parts and raw Unicode domains are rejected, as in
 //! Chromium) and add what browsers do not check but mail servers do: a local part of at most 64 and an
 //! address of at most 254 characters. Those get their own code, [`Code::TooLong`], so the form can say why.
+//! Likewise a domain without a dot (`name@localhost`) is valid to browsers but unreachable from the public
+//! internet: it gets [`Code::EmailDomainIncomplete`].
 
 use alloc::{borrow::ToOwned, string::String};
 
@@ -34,7 +36,8 @@ pub fn sanitize(raw: &str) -> Cow<'_, str> {
 }
 
 /// Checks a sanitised address: `Err(InvalidEmail)` where the browser would reject it, `Err(TooLong)` where the
-/// browser accepts it but RFC 5321 does not. The empty string is invalid (emptiness is the caller's
+/// browser accepts it but RFC 5321 does not, `Err(EmailDomainIncomplete)` where the browser accepts it but
+/// the domain has no dot. The empty string is invalid (emptiness is the caller's
 /// "required" question, asked first).
 pub fn check(address: &str) -> Result<(), Code> {
     let bytes = address.as_bytes();
@@ -47,6 +50,9 @@ pub fn check(address: &str) -> Result<(), Code> {
     }
     if local.len() > MAX_LOCAL || bytes.len() > MAX_ADDRESS {
         return Err(Code::TooLong);
+    }
+    if !domain.contains(&b'.') {
+        return Err(Code::EmailDomainIncomplete);
     }
     Ok(())
 }
@@ -92,7 +98,9 @@ mod tests {
     fn table() {
         let cases: &[(&str, Result<(), Code>)] = &[
             ("name@example.com", Ok(())),
-            ("a@b", Ok(())),
+            ("a@b", Err(Code::EmailDomainIncomplete)),
+            ("someone@localhost", Err(Code::EmailDomainIncomplete)),
+            ("a@b.c", Ok(())),
             ("first.last+tag@sub.example.co.uk", Ok(())),
             ("x!#$%&'*+/=?^_`{|}~-@example.com", Ok(())),
             (".leading.dot@example.com", Ok(())), // WHATWG is laxer than RFC 5322 here, and so are we.
@@ -147,7 +155,7 @@ mod tests {
     proptest! {
         #[test]
         fn generated_valid_addresses_pass(local in "[a-zA-Z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}",
-                                          labels in proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", 1..4)) {
+                                          labels in proptest::collection::vec("[a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?", 2..4)) {
             let address = format!("{local}@{}", labels.join("."));
             prop_assume!(address.len() <= MAX_ADDRESS);
             prop_assert_eq!(check(&address), Ok(()));

@@ -279,9 +279,10 @@ impl FormDef {
     /// Whether a page at `origin` (scheme://host[:port], as in the `Origin` header) may submit to this form.
     /// A pattern ending in `:*` allows any port of that host, for local development.
     pub fn allows_origin(&self, origin: &str) -> bool {
-        self.allowed_origins.iter().any(|pattern| match pattern.strip_suffix(":*") {
+        let Ok(origin) = normalize_origin(origin) else { return false };
+        self.allowed_origins.iter().filter_map(|p| normalize_origin(p).ok()).any(|pattern| match pattern.strip_suffix(":*") {
             Some(base) => origin == base || origin.strip_prefix(base).and_then(|p| p.strip_prefix(':')).is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())),
-            None => pattern == "*" || pattern.trim_end_matches('/') == origin,
+            None => pattern == origin,
         })
     }
 }
@@ -341,6 +342,16 @@ pub struct MailConfig {
     #[serde(default)]
     #[cfg_attr(feature = "server", validate(range(max = 365)))]
     pub erase_unconfirmed_after_days: Option<u32>,
+    /// The shortest time between two confirmation mails to one address on one form, in minutes (default
+    /// 10): repeats of a pending address re-send the mail no more often, so the collector cannot be used to
+    /// flood someone's inbox.
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(range(max = 1440)))]
+    pub resend_after_minutes: Option<u32>,
+    /// How many times a day repeats may re-send the mail to one address on one form (default 3).
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(range(max = 24)))]
+    pub resends_per_day: Option<u32>,
 }
 
 fn default_mail_key() -> String {
@@ -353,6 +364,16 @@ impl MailConfig {
         u64::from(self.confirm_within_hours.unwrap_or(48)) * 3_600_000
     }
 
+    /// The shortest time between two confirmation mails to one address on one form, in milliseconds.
+    pub fn resend_after_ms(&self) -> u64 {
+        u64::from(self.resend_after_minutes.unwrap_or(10)) * 60_000
+    }
+
+    /// How many re-sends a day repeats may cause.
+    pub fn resends_per_day(&self) -> usize {
+        self.resends_per_day.unwrap_or(3) as usize
+    }
+
     /// After how long an unconfirmed lead is erased, in milliseconds.
     pub fn erase_unconfirmed_after_ms(&self) -> u64 {
         u64::from(self.erase_unconfirmed_after_days.unwrap_or(30)) * 86_400_000
@@ -363,6 +384,45 @@ impl FormsConfig {
     /// The form with this id.
     pub fn form(&self, id: &str) -> Option<&FormDef> {
         self.forms.iter().find(|f| f.id == id)
+    }
+
+    /// Every environment secret this config needs, with what needs it, sorted by name: the collector's own
+    /// (`ADMIN_TOKEN`, `SIGNING_SECRET`, and `CLIENT_ID_SECRET` with a rate limit) and those the forms name
+    /// (webhook signing keys, CRM tokens, Turnstile and mail API keys). `cargo xtask check-config` lists
+    /// them; the collector answers requests that need a missing one with a `misconfigured` error.
+    pub fn secrets(&self) -> Vec<(String, String)> {
+        let mut out: Vec<(String, String)> = Vec::new();
+        let mut need = |name: &str, why: String| match out.iter_mut().find(|(n, _)| n == name) {
+            Some((_, w)) if !w.contains(why.as_str()) => {
+                w.push_str("; ");
+                w.push_str(&why);
+            }
+            Some(_) => {}
+            None => out.push((name.to_owned(), why)),
+        };
+        need("ADMIN_TOKEN", "the admin API and page (at least 32 characters)".into());
+        need("SIGNING_SECRET", "consent receipts and signed links".into());
+        if self.rate_limit.is_some() {
+            need("CLIENT_ID_SECRET", "the rate limit's pseudonymous client ids".into());
+        }
+        if let Some(mail) = &self.mail {
+            need(&mail.key, "the mail API (double opt-in)".into());
+        }
+        for form in &self.forms {
+            for hook in &form.webhooks {
+                match hook.adapter {
+                    Adapter::Standard => need(&hook.secret, format!("signing webhooks of {}", form.id)),
+                    Adapter::Pipedrive => need(hook.token.as_deref().unwrap_or_default(), format!("Pipedrive deliveries of {}", form.id)),
+                    Adapter::Hubspot | Adapter::Salesforce => {}
+                }
+            }
+            if let Some(t) = &form.turnstile {
+                need(&t.secret, format!("Turnstile on {}", form.id));
+            }
+        }
+        out.retain(|(n, _)| !n.is_empty());
+        out.sort();
+        out
     }
 
     /// Every problem that would make the config misbehave at run time, as `(path, problem)` pairs; empty when
@@ -467,14 +527,13 @@ impl FormsConfig {
                 push(at(".asset"), "a download gate needs an asset (key, filename)");
             }
             for (name, url) in [("thank_you_url", &form.thank_you_url), ("error_url", &form.error_url)] {
-                if url.as_ref().is_some_and(|u| !is_http_url(u) && !u.starts_with('/')) {
-                    push(at(&format!(".{name}")), "use an http(s) URL or a path starting with /");
+                if url.as_ref().is_some_and(|u| !is_redirect_target(u)) {
+                    push(at(&format!(".{name}")), "use an absolute http(s) URL or a path starting with a single / (not //host or /\\host)");
                 }
             }
             for (j, origin) in form.allowed_origins.iter().enumerate() {
-                let base = origin.strip_suffix(":*").unwrap_or(origin);
-                if origin != "*" && (!is_http_url(base) || base.trim_end_matches('/').matches('/').count() != 2) {
-                    push(at(&format!(".allowed_origins[{j}]")), "use an origin like https://www.example.com (no path)");
+                if let Err(problem) = normalize_origin(origin) {
+                    push(at(&format!(".allowed_origins[{j}]")), problem);
                 }
             }
             if i == 0 && self.rate_limit.is_some_and(|r| r.period != 10 && r.period != 60) {
@@ -548,6 +607,57 @@ fn flatten_validation(prefix: &str, errors: &validator::ValidationErrors, out: &
     }
 }
 
+/// An origin the way browsers send it in `Origin`: scheme and host lower-cased, no default port, no
+/// trailing slash; `:*` (any port) is kept. `Err` says why the text is not an origin: `*`, `null`, paths,
+/// queries, user info and other schemes are refused, so a config can only ever name whole sites.
+pub fn normalize_origin(raw: &str) -> Result<String, &'static str> {
+    let lower = raw.trim().to_ascii_lowercase();
+    let (scheme, rest) = match (lower.strip_prefix("https://"), lower.strip_prefix("http://")) {
+        (Some(rest), _) => ("https", rest),
+        (None, Some(rest)) => ("http", rest),
+        _ => return Err("use an origin like https://www.example.com (http or https, no wildcard, not null)"),
+    };
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() || rest.bytes().any(|b| matches!(b, b'/' | b'?' | b'#' | b'@' | b'\\') || b.is_ascii_whitespace() || b.is_ascii_control()) {
+        return Err("use an origin like https://www.example.com (scheme and host only: no path, query or user)");
+    }
+    let (host, port) = match rest.rsplit_once(':') {
+        Some((h, p)) if !p.contains(']') => (h, Some(p)),
+        _ => (rest, None),
+    };
+    let host_ok = !host.is_empty()
+        && (host.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+            || (host.starts_with('[') && host.ends_with(']') && host.bytes().all(|b| b.is_ascii_hexdigit() || b"[]:.".contains(&b))));
+    if !host_ok {
+        return Err("use an origin like https://www.example.com (the host has characters no host name has)");
+    }
+    match port {
+        None => Ok(format!("{scheme}://{host}")),
+        Some("*") => Ok(format!("{scheme}://{host}:*")),
+        Some(p) => match p.parse::<u16>() {
+            Ok(80) if scheme == "http" => Ok(format!("{scheme}://{host}")),
+            Ok(443) if scheme == "https" => Ok(format!("{scheme}://{host}")),
+            Ok(n) if n > 0 && !p.starts_with('0') => Ok(format!("{scheme}://{host}:{n}")),
+            _ => Err("use an origin like https://www.example.com:8443 (the port is not a number from 1 to 65535)"),
+        },
+    }
+}
+
+/// Whether `s` is where a browser may be sent after a plain form's submission: an absolute http(s) URL
+/// with a host, or a path on the collector itself. `//evil.example` and `/\evil.example` are refused:
+/// browsers read both as another site.
+pub fn is_redirect_target(s: &str) -> bool {
+    if let Some(path) = s.strip_prefix('/') {
+        return !path.starts_with('/') && !path.starts_with('\\') && !s.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
+    }
+    let lower = s.to_ascii_lowercase();
+    let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
+    rest.is_some_and(|r| {
+        let host = r.split(['/', '?', '#']).next().unwrap_or("");
+        !host.is_empty() && !host.contains(['@', '\\']) && !s.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+    })
+}
+
 fn is_secret_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
@@ -587,6 +697,62 @@ mod tests {
         assert!(f.allows_origin("http://localhost"));
         assert!(!f.allows_origin("http://localhost.evil.com"));
         assert!(!f.allows_origin("http://localhost:80x"));
+    }
+
+    #[test]
+    fn origins_are_normalised_and_only_whole_sites_are_origins() {
+        let ok = [
+            ("HTTPS://WWW.Example.COM", "https://www.example.com"),
+            ("https://www.example.com/", "https://www.example.com"),
+            ("https://www.example.com:443", "https://www.example.com"),
+            ("http://www.example.com:80", "http://www.example.com"),
+            ("http://www.example.com:443", "http://www.example.com:443"),
+            ("https://shop.example.com:8443", "https://shop.example.com:8443"),
+            ("http://localhost:*", "http://localhost:*"),
+            ("http://[::1]:8080", "http://[::1]:8080"),
+        ];
+        for (raw, want) in ok {
+            assert_eq!(normalize_origin(raw).as_deref(), Ok(want), "{raw}");
+        }
+        for bad in ["*", "null", "https://*.example.com", "https://www.example.com/path", "https://www.example.com?x", "https://user@www.example.com",
+                    "ftp://example.com", "www.example.com", "https://", "https://a b.com", "https://example.com:0", "https://example.com:99999",
+                    "https://example.com:08", "https://example.com:x", "https://example.com\\@evil"] {
+            assert!(normalize_origin(bad).is_err(), "{bad}");
+        }
+        let mut f = form(&["HTTPS://WWW.Example.COM:443"]);
+        assert!(f.allows_origin("https://www.example.com"));
+        f.allowed_origins = vec!["*".into()];
+        assert!(!f.allows_origin("https://evil.example"), "a wildcard is refused by the check and matches nothing");
+        assert!(!f.allows_origin("null"));
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None }.problems();
+        assert!(problems.iter().any(|(p, _)| p.ends_with("allowed_origins[0]")), "{problems:?}");
+    }
+
+    #[test]
+    fn redirect_targets_are_absolute_web_urls_or_local_paths() {
+        for ok in ["/thanks", "/thanks?x=1", "https://www.example.com/danke", "http://localhost:8080/"] {
+            assert!(is_redirect_target(ok), "{ok}");
+        }
+        for bad in ["//evil.example", "/\\evil.example", "javascript:alert(1)", "evil.example", "https://", "https:///x", "https://a@evil.example/",
+                    "https://evil.example\\@good.example", "/th anks", ""] {
+            assert!(!is_redirect_target(bad), "{bad}");
+        }
+        let mut f = form(&["https://www.example.com"]);
+        f.thank_you_url = Some("//evil.example".into());
+        f.error_url = Some("/\\evil.example".into());
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None }.problems();
+        let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
+        assert!(paths.iter().any(|p| p.ends_with(".thank_you_url")) && paths.iter().any(|p| p.ends_with(".error_url")), "{problems:?}");
+    }
+
+    #[test]
+    fn the_secrets_a_config_needs_are_listed_with_their_reasons() {
+        let mut config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None };
+        let names = |c: &FormsConfig| c.secrets().into_iter().map(|(n, _)| n).collect::<Vec<_>>();
+        assert_eq!(names(&config), vec!["ADMIN_TOKEN", "SIGNING_SECRET"]);
+        config.rate_limit = Some(RateLimit { limit: 5, period: 60 });
+        assert_eq!(names(&config), vec!["ADMIN_TOKEN", "CLIENT_ID_SECRET", "SIGNING_SECRET"]);
+        assert!(config.secrets()[0].1.contains("32 characters"));
     }
 
     #[test]

@@ -43,6 +43,10 @@ pub struct Source {
     /// UTM parameters without the `utm_` prefix.
     #[serde(default)]
     pub utm: BTreeMap<String, String>,
+    /// What the submission sent but the collector did not keep, and why (e.g. `page: not an http(s) URL`):
+    /// only web addresses are stored as page and referrer, so nothing else reaches a CRM as a link.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dropped: Vec<String>,
 }
 
 /// A lead as stored in KV and sent in webhooks (version 1 of the payload's `data`).
@@ -77,6 +81,67 @@ pub struct Lead {
     /// The double opt-in confirmation: when, and from which pseudonymous client (proof of the second step).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub confirmation: Option<Confirmation>,
+    /// Later submissions of the same address to the same form, oldest first: what each sent and what it
+    /// changed. A repeat never overwrites a stored value; differing values are kept here for sales to see.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub repeats: Vec<Repeat>,
+    /// Changes a repeat asked for on a confirmed double opt-in lead, held until the address owner confirms
+    /// them by mail. A newer repeat replaces what an older one left unconfirmed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub held: Option<Held>,
+    /// When confirmation mails were queued for this lead (Unix ms, the last 24 hours' worth): what limits
+    /// how often repeats can make the collector mail an address.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mails_sent: Vec<u64>,
+}
+
+/// A repeat submission as recorded on its lead.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Repeat {
+    /// The submission's own id (the one its answer and receipt name).
+    pub id: String,
+    /// When it arrived (RFC 3339).
+    pub at: String,
+    /// Values that differed from the stored ones, as sent; never applied.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub differing: BTreeMap<String, String>,
+    /// Empty fields this repeat filled (or asked to fill, when held).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub filled: Vec<String>,
+    /// Purposes this repeat granted that the lead had not granted.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub consent_added: Vec<String>,
+    /// The pseudonymous client that sent it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+}
+
+/// Changes waiting for the address owner's confirmation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Held {
+    /// The repeat that asked for them.
+    pub repeat: String,
+    /// Values for fields that are empty now.
+    #[serde(default)]
+    pub fill: BTreeMap<String, String>,
+    /// The repeat's consent record, when it grants a purpose the lead has not granted.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub consent: Option<ConsentRecord>,
+}
+
+impl Lead {
+    /// Whether any consent record of the lead still grants something.
+    pub fn grants_anything(&self) -> bool {
+        core::iter::once(&self.consent).chain(&self.consent_history).any(|r| r.withdrawn.is_none() && r.entries.iter().any(|e| e.granted))
+    }
+
+    /// Whether the lead currently grants `purpose`: some consent record grants it and has not been
+    /// withdrawn.
+    pub fn grants(&self, purpose: &str) -> bool {
+        core::iter::once(&self.consent)
+            .chain(&self.consent_history)
+            .any(|r| r.withdrawn.is_none() && r.entries.iter().any(|e| e.purpose == purpose && e.granted))
+    }
 }
 
 /// Proof of a double opt-in confirmation.

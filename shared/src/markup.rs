@@ -16,12 +16,15 @@ use crate::Lang;
 
 /// The stylesheet. Typography is set on the form's own root inside the shadow tree, not on `:host`: the
 /// host is the page's element, so a page rule like `*{font-size:1px!important}` wins there and would be
-/// inherited. Custom properties still inherit through the host, which is how theming works.
+/// inherited. For the same reason every inherited property (`letter-spacing`, `word-spacing`,
+/// `text-transform`, `line-height`, ...) is reset on that root with `all:initial`: a `:host` rule loses to
+/// any page rule that matches the host element. Custom properties are not touched by `all` and still
+/// inherit through the host, which is how theming works.
 pub const CSS: &str = ":host{all:initial;display:block}\
 *{box-sizing:border-box}\
 [hidden]{display:none!important}\
 .lg,.lg-form{display:grid;gap:14px}\
-.lg{font-family:var(--lg-font,system-ui,-apple-system,'Segoe UI',Roboto,sans-serif);color:var(--lg-text,#1f1f1f);line-height:1.45;font-size:var(--lg-font-size,16px);text-align:start;max-width:32rem;padding:20px;background:var(--lg-bg,#fff);border:1px solid var(--lg-border,#c4c7c5);border-radius:var(--lg-radius,10px)}\
+.lg{all:initial;display:grid;gap:14px;font-family:var(--lg-font,system-ui,-apple-system,'Segoe UI',Roboto,sans-serif);color:var(--lg-text,#1f1f1f);line-height:1.45;font-size:var(--lg-font-size,16px);text-align:start;max-width:32rem;padding:20px;background:var(--lg-bg,#fff);border:1px solid var(--lg-border,#c4c7c5);border-radius:var(--lg-radius,10px)}\
 h2{margin:0;font-size:1.25em}\
 .f{display:grid;gap:4px}\
 label{font-weight:600}\

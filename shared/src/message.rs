@@ -17,6 +17,9 @@ pub enum Code {
     InvalidEmail,
     /// Longer than allowed (for email: local part over 64 or address over 254 characters, RFC 5321).
     TooLong,
+    /// An email address whose domain has no dot (`name@localhost`): browsers accept it, but no mail from
+    /// the public internet can reach it.
+    EmailDomainIncomplete,
     /// A phone number with characters other than digits, a leading `+`, spaces, dashes, slashes or parentheses.
     InvalidPhone,
     /// A phone number with fewer than 6 digits.
@@ -71,6 +74,8 @@ pub enum Code {
     HumanCheckFailed,
     /// The collector could not finish; nothing was stored. Retrying is safe.
     Internal,
+    /// The collector lacks a secret this request needs (the message names it); its operator must set it.
+    Misconfigured,
     /// The collector could not be reached (widget only).
     Network,
 }
@@ -98,6 +103,10 @@ impl Code {
                 "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de.",
             ),
             Code::TooLong => ("This is too long.", "Diese Eingabe ist zu lang."),
+            Code::EmailDomainIncomplete => (
+                "Please enter the full domain, e.g. name@example.com.",
+                "Bitte geben Sie die vollständige Domain ein, z. B. name@beispiel.de.",
+            ),
             Code::InvalidPhone => (
                 "Please use only digits, a leading +, spaces, dashes, slashes or brackets.",
                 "Bitte nur Ziffern, ein führendes +, Leerzeichen, Bindestriche, Schrägstriche oder Klammern verwenden.",
@@ -134,6 +143,10 @@ impl Code {
             Code::UnknownPurpose => ("This form asks for no such consent.", "Dieses Formular fragt keine solche Einwilligung ab."),
             Code::MalformedBody => ("The request could not be read.", "Die Anfrage konnte nicht gelesen werden."),
             Code::UnknownForm => ("This form does not exist.", "Dieses Formular gibt es nicht."),
+            Code::Misconfigured => (
+                "The collector is not fully set up; nothing was stored.",
+                "Der Collector ist nicht vollständig eingerichtet; nichts wurde gespeichert.",
+            ),
             Code::Unauthorized => ("A valid admin token is required.", "Ein gültiges Admin-Token ist erforderlich."),
             Code::NotFound => ("Not found.", "Nicht gefunden."),
             Code::PayloadTooLarge => ("The request is too large.", "Die Anfrage ist zu groß."),
@@ -280,10 +293,10 @@ mod tests {
 
     /// Every code. The `match` has no wildcard, so a new code that is not listed here does not compile.
     fn every_code() -> Vec<Code> {
-        let all = vec![Code::Required, Code::InvalidEmail, Code::TooLong, Code::InvalidPhone, Code::PhoneTooShort, Code::PhoneTooLong, Code::ControlCharacter, Code::LineBreak, Code::InvalidChoice, Code::InvalidNumber, Code::InvalidCheckbox, Code::InvalidUrl, Code::UnknownField, Code::ConsentRequired, Code::UnknownPurpose, Code::MalformedBody, Code::ValidationFailed, Code::UnknownForm, Code::Unauthorized, Code::NotFound, Code::PayloadTooLarge, Code::UnsupportedMediaType, Code::OriginNotAllowed, Code::MethodNotAllowed, Code::FormClosed, Code::AlreadyEntered, Code::HumanCheckFailed, Code::RateLimited, Code::NotEnoughEntries, Code::Internal, Code::Network];
+        let all = vec![Code::Required, Code::InvalidEmail, Code::TooLong, Code::EmailDomainIncomplete, Code::InvalidPhone, Code::PhoneTooShort, Code::PhoneTooLong, Code::ControlCharacter, Code::LineBreak, Code::InvalidChoice, Code::InvalidNumber, Code::InvalidCheckbox, Code::InvalidUrl, Code::UnknownField, Code::ConsentRequired, Code::UnknownPurpose, Code::MalformedBody, Code::ValidationFailed, Code::UnknownForm, Code::Unauthorized, Code::NotFound, Code::PayloadTooLarge, Code::UnsupportedMediaType, Code::OriginNotAllowed, Code::MethodNotAllowed, Code::FormClosed, Code::AlreadyEntered, Code::HumanCheckFailed, Code::RateLimited, Code::NotEnoughEntries, Code::Internal, Code::Misconfigured, Code::Network];
         for code in &all {
             match code {
-                Code::Required | Code::InvalidEmail | Code::TooLong | Code::InvalidPhone | Code::PhoneTooShort | Code::PhoneTooLong | Code::ControlCharacter | Code::LineBreak | Code::InvalidChoice | Code::InvalidNumber | Code::InvalidCheckbox | Code::InvalidUrl | Code::UnknownField | Code::ConsentRequired | Code::UnknownPurpose | Code::MalformedBody | Code::ValidationFailed | Code::UnknownForm | Code::Unauthorized | Code::NotFound | Code::PayloadTooLarge | Code::UnsupportedMediaType | Code::OriginNotAllowed | Code::MethodNotAllowed | Code::FormClosed | Code::AlreadyEntered | Code::HumanCheckFailed | Code::RateLimited | Code::NotEnoughEntries | Code::Internal | Code::Network => {}
+                Code::Required | Code::InvalidEmail | Code::TooLong | Code::EmailDomainIncomplete | Code::InvalidPhone | Code::PhoneTooShort | Code::PhoneTooLong | Code::ControlCharacter | Code::LineBreak | Code::InvalidChoice | Code::InvalidNumber | Code::InvalidCheckbox | Code::InvalidUrl | Code::UnknownField | Code::ConsentRequired | Code::UnknownPurpose | Code::MalformedBody | Code::ValidationFailed | Code::UnknownForm | Code::Unauthorized | Code::NotFound | Code::PayloadTooLarge | Code::UnsupportedMediaType | Code::OriginNotAllowed | Code::MethodNotAllowed | Code::FormClosed | Code::AlreadyEntered | Code::HumanCheckFailed | Code::RateLimited | Code::NotEnoughEntries | Code::Internal | Code::Misconfigured | Code::Network => {}
             }
         }
         all

@@ -90,6 +90,20 @@ pub fn parse(s: &str) -> Option<u64> {
     u64::try_from(total).ok()
 }
 
+/// Parses an HTTP date in its one current form (IMF-fixdate, RFC 9110: `Sun, 06 Nov 1994 08:49:37 GMT`)
+/// into Unix milliseconds; used for `Retry-After`.
+pub fn http_date(s: &str) -> Option<u64> {
+    let mut parts = s.trim().split(' ');
+    let (_weekday, day, month, year, clock, zone) = (parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?, parts.next()?);
+    if parts.next().is_some() || zone != "GMT" || day.len() != 2 || year.len() != 4 || clock.len() != 8 {
+        return None;
+    }
+    const MONTHS: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+    let month = MONTHS.iter().position(|m| *m == month)? + 1;
+    let iso = format!("{year}-{month:02}-{day}T{clock}Z");
+    parse(&iso)
+}
+
 /// Days since 1970-01-01 to (year, month, day), after Howard Hinnant's `civil_from_days`.
 fn civil_from_days(z: i64) -> (i64, u32, u32) {
     let z = z + 719_468;
@@ -117,6 +131,16 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 mod tests {
     use std::prelude::rust_2021::*;
     use super::*;
+
+    #[test]
+    fn http_dates_are_read_in_their_imf_fixdate_form() {
+        // RFC 9110's own example; 784111777 s after the epoch, checked with `date -d @784111777 -u`.
+        assert_eq!(http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777_000));
+        assert_eq!(http_date("Mon, 30 Nov 2026 12:00:00 GMT"), parse("2026-11-30T12:00:00Z"));
+        for bad in ["", "Sun, 06 Nov 1994 08:49:37", "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 Nev 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "120", "Sun, 06 Nov 1994 25:49:37 GMT"] {
+            assert_eq!(http_date(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn dates_are_written_as_the_organiser_set_them_in_each_language() {

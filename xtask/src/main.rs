@@ -23,7 +23,7 @@ commands:
   build   install and build widget and edge; write target/leadgate/wrangler.json for `wrangler deploy`
           --config FILE (leadgate.toml)
   serve   run the already built collector (used by the end-to-end tests)
-          --port N  --config FILE  --state DIR
+          --port N  --config FILE  --state DIR  --without-secret NAME (repeatable)
   size    print the bytes a page downloads to show each form (raw, gzip, brotli)
   bench   print ns per email check and per full lead validation, and the form's render time vs plain JS
   check-config FILE  validate a forms config file and print its problems";
@@ -44,10 +44,12 @@ pub struct Options {
     pub config: PathBuf,
     /// Where KV, R2 and generated files live.
     pub state: PathBuf,
+    /// Secrets to leave unset, to see how the collector answers without them (`--without-secret NAME`).
+    pub without: Vec<String>,
 }
 
 fn options(args: &[String]) -> Result<Options> {
-    let mut o = Options { port: 8787, config: root().join("leadgate.toml"), state: root().join(".state") };
+    let mut o = Options { port: 8787, config: root().join("leadgate.toml"), state: root().join(".state"), without: Vec::new() };
     let mut it = args.iter();
     while let Some(a) = it.next() {
         let mut value = || it.next().cloned().ok_or(format!("{a} needs a value"));
@@ -55,6 +57,7 @@ fn options(args: &[String]) -> Result<Options> {
             "--port" => o.port = value()?.parse().map_err(|_| "--port needs a number".to_string())?,
             "--config" => o.config = PathBuf::from(value()?),
             "--state" => o.state = PathBuf::from(value()?),
+            "--without-secret" => o.without.push(value()?),
             other => return Err(format!("unknown option {other}\n\n{USAGE}")),
         }
     }
@@ -75,12 +78,13 @@ fn run(args: &[String]) -> Result {
         }
         "build" => {
             let o = options(rest)?;
+            let forms = config::load(&o.config)?;
             tools::ensure_build_tools()?;
             compile::all()?;
-            let forms = config::load(&o.config)?;
             let out = root().join("target/leadgate");
             runtime::write_wrangler_config(&out, &forms, None)?;
             println!("built; deploy with: npx wrangler deploy -c {}", out.join("wrangler.json").display());
+            print_secrets(&forms);
             Ok(())
         }
         "serve" => runtime::serve(&options(rest)?),
@@ -109,6 +113,7 @@ fn run(args: &[String]) -> Result {
             let file = rest.first().ok_or("check-config needs a file")?;
             let forms = config::load(&PathBuf::from(file))?;
             println!("{file}: ok, {} forms", forms.forms.len());
+            print_secrets(&forms);
             Ok(())
         }
         "help" | "--help" | "-h" => {
@@ -119,6 +124,16 @@ fn run(args: &[String]) -> Result {
     }
 }
 
+/// Lists the secrets a deployment of `forms` needs. They live in Cloudflare (`wrangler secret put NAME`),
+/// not in any file here, so this cannot tell which are set: the collector answers requests that need a
+/// missing one with a `misconfigured` error naming it.
+fn print_secrets(forms: &shared::form::FormsConfig) {
+    println!("secrets to set (npx wrangler secret put NAME):");
+    for (name, why) in forms.secrets() {
+        println!("  {name:<20} {why}");
+    }
+}
+
 /// Native tests, widget tests in Chromium, the size gate, then the end-to-end tests.
 fn run_tests() -> Result {
     let started = std::time::Instant::now();
@@ -126,6 +141,10 @@ fn run_tests() -> Result {
     // The widget's decisions (its `Form`) natively; its DOM behaviour in Chromium below.
     tools::cargo(&["test", "-p", "widget", "--lib"])?;
     compile::all()?;
+    // The collector must not panic on request data: clippy denies unwrap, expect, indexing and string
+    // slicing in it (see edge/src/lib.rs), for the Worker's wasm build and natively.
+    tools::cargo(&["clippy", "-p", "edge", "--all-targets", "--", "-D", "warnings"])?;
+    tools::cargo(&["clippy", "-p", "edge", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"])?;
     tools::widget_browser_tests()?;
     let forms = config::load(&root().join("leadgate.toml"))?;
     let largest = size::report(&forms)?;

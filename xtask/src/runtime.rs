@@ -109,6 +109,7 @@ fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
         let key = std::env::var(&mail.key).unwrap_or_else(|_| "local-dev-mail-key".into());
         vars.push_str(&format!("{}={key}\n", mail.key));
     }
+    let vars: String = vars.lines().filter(|l| !o.without.iter().any(|w| l.starts_with(&format!("{w}=")))).map(|l| format!("{l}\n")).collect();
     std::fs::write(o.state.join(".dev.vars"), vars).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(npm_bin().join("wrangler"));
     cmd.arg("dev")

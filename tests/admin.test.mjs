@@ -49,7 +49,8 @@ test("the admin page shows leads with their consent, erases, lists deliveries an
   await eventually(() => receiver.deliveries.length >= 2, 10_000, "deliveries");
 
   const page = await browser.newPage();
-  page.on("dialog", (d) => d.accept());
+  // Confirms erasures; answers the withdrawal's question like an admin who received a letter.
+  page.on("dialog", (d) => d.accept(d.type() === "prompt" ? "letter of 2026-11-30" : undefined));
   await page.goto(`${collector.base}/admin.html`);
   await page.fill("#token", "wrong");
   await page.click("#login button");
@@ -69,10 +70,17 @@ test("the admin page shows leads with their consent, erases, lists deliveries an
   assert.match(consent, /Send me the newsletter\./);
   assert.match(await page.locator("#detail-fields").textContent(), /<img src=x onerror=/, "markup in data is shown as text");
   assert.equal(await page.evaluate(() => window.__pwned), undefined, "and never runs");
-  await page.addScriptTag({ content: axeSource });
+  // Evaluated through the debugging protocol: the admin page's CSP refuses inline scripts, as it should.
+  await page.evaluate(axeSource);
   const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] })).violations.map((v) => v.id));
   assert.deepEqual(violations, []);
   await page.screenshot({ path: path.join(artifacts, "admin.png"), fullPage: true });
+
+  // A withdrawal received by letter, recorded on the page.
+  await page.click("#withdraw");
+  await page.locator("#detail-proof").filter({ hasText: "consent withdrawn" }).waitFor();
+  assert.match(await page.locator("#detail-proof").textContent(), /via admin \(letter of 2026-11-30\)/);
+  await eventually(() => receiver.deliveries.some((d) => d.payload?.type === "lead.consent_withdrawn"), 10_000, "lead.consent_withdrawn");
 
   await page.click("#erase");
   await page.locator("#status").filter({ hasText: "erased" }).waitFor();

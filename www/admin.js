@@ -114,10 +114,38 @@ async function showLead(id) {
   }
   const proof = [`Recorded ${lead.consent.recorded_at} in ${lead.consent.lang} on ${lead.consent.page || "an unknown page"}`];
   if (lead.confirmation) proof.push(`double opt-in confirmed ${lead.confirmation.at}`);
-  if (lead.consent_history.length) proof.push(`${lead.consent_history.length} earlier record(s) kept`);
+  if (lead.consent_history.length) proof.push(`${lead.consent_history.length} further record(s) kept`);
+  const withdrawn = lead.consent.withdrawn;
+  if (withdrawn) proof.push(`consent withdrawn ${withdrawn.at} via ${withdrawn.via}${withdrawn.note ? ` (${withdrawn.note})` : ""}`);
+  for (const r of lead.repeats || []) {
+    const differing = Object.entries(r.differing || {}).map(([k, v]) => `${k} = ${v}`);
+    const parts = [r.filled?.length && `filled ${r.filled.join(", ")}`, r.consent_added?.length && `added ${r.consent_added.join(", ")}`, differing.length && `sent differing ${differing.join(", ")}`];
+    proof.push(`repeat ${r.at}: ${parts.filter(Boolean).join("; ") || "nothing new"}`);
+  }
+  if (lead.held) proof.push(`changes waiting for the owner's confirmation: ${Object.keys(lead.held.fill).join(", ") || "consent"}`);
   $("#detail-proof").textContent = proof.join("; ") + ".";
   $("#lead-detail").hidden = false;
   $("#detail-h").focus();
+}
+
+async function withdraw() {
+  if (!current) return;
+  const note = prompt(`Record a withdrawal of consent for lead ${current.id}. How did it reach you (e.g. "letter of 2026-11-30")?`);
+  if (note === null) return;
+  const answer = await (
+    await api(`/v1/admin/leads/${encodeURIComponent(current.id)}/withdraw`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify(note.trim() ? { note: note.trim().slice(0, 500) } : {}),
+    })
+  ).json();
+  say(answer.erased ? `Lead ${answer.id} was never confirmed and is erased.` : `Withdrawal recorded for lead ${answer.id}; lead.consent_withdrawn sent to the CRMs.`);
+  if (answer.erased) {
+    $("#lead-detail").hidden = true;
+    current = null;
+    return loadLeads();
+  }
+  await showLead(answer.id);
 }
 
 async function erase() {
@@ -243,6 +271,7 @@ $("#more").addEventListener("click", guard(() => loadLeads(true)));
 $("#csv").addEventListener("click", guard(() => save("/v1/admin/leads.csv", "leads.csv")));
 $("#export").addEventListener("click", guard(() => save(`/v1/admin/leads/${encodeURIComponent(current.id)}/export`, `lead-${current.id}.json`)));
 $("#erase").addEventListener("click", guard(erase));
+$("#withdraw").addEventListener("click", guard(withdraw));
 $("#delivery-filter").addEventListener("submit", guard(async (ev) => {
   ev.preventDefault();
   await loadDeliveries();

@@ -5,6 +5,7 @@
 // origins; bots, bodies, Retry-After and secrets are handled as the hardening issue asks.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
 import net from "node:net";
 import { startReceiver } from "./receiver.mjs";
 import { admin, eventually, launchBrowser, pool, postLead, secrets, startCollector, startSite } from "./support.mjs";
@@ -117,6 +118,19 @@ test("no path, method or token makes the collector fail; unknown paths 404, wron
   assert.equal(wrong.status, 405);
   assert.equal(wrong.headers.get("allow"), "POST, OPTIONS");
   assert.equal((await wrong.json()).error.code, "method_not_allowed");
+  // A person who navigates to a wrong address gets a page, not JSON.
+  // (Through node:http: fetch sets its own Sec-Fetch-Mode.)
+  const navigated = await new Promise((resolve, reject) => {
+    const req = http.get(`${collector.base}/v1/no-such-thing`, { headers: { "sec-fetch-mode": "navigate", "accept-language": "de" } }, (res) => {
+      let body = "";
+      res.on("data", (d) => (body += d));
+      res.on("end", () => resolve({ status: res.statusCode, type: res.headers["content-type"], body }));
+    });
+    req.on("error", reject);
+  });
+  assert.equal(navigated.status, 404);
+  assert.match(navigated.type, /text\/html/);
+  assert.match(navigated.body, /Nicht gefunden\./);
   // Admin routes check the token before anything else, whatever follows in the path.
   const noToken = await fetch(`${collector.base}/v1/admin/giveaways/anything/draws`);
   assert.equal(noToken.status, 401);

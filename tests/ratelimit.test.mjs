@@ -43,3 +43,16 @@ test("a client over its budget gets 429 with Retry-After; other forms are unaffe
   assert.ok(!(await adminLeads(collector)).some((l) => l.fields.email === "rate3@example.com"), "nothing of it is stored");
   assert.equal((await post("other", "rate4@example.com")).status, 201, "the budget is per form");
 });
+
+test("IPv6 clients are counted by their /64 network, not by each of its 2^64 addresses", async () => {
+  const from = (ip, email) =>
+    fetch(`${collector.base}/v1/leads`, {
+      method: "POST",
+      headers: { "content-type": "application/json", "cf-connecting-ip": ip },
+      body: JSON.stringify({ form: "other", fields: { email }, meta: { elapsed_ms: 9000 } }),
+    });
+  for (let i = 1; i <= 3; i++) assert.equal((await from(`2001:db8:1:2::${i}`, `v6-${i}@example.com`)).status, 201);
+  const sameNetwork = await from("2001:db8:1:2:ffff:ffff:ffff:ffff", "v6-4@example.com");
+  assert.equal(sameNetwork.status, 429, "another address of the same /64 shares the budget");
+  assert.equal((await from("2001:db8:1:3::1", "v6-5@example.com")).status, 201, "the next /64 is another client");
+});

@@ -42,6 +42,16 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         Err(Miss::MethodNotAllowed(allow)) => Err(Error::MethodNotAllowed(allow.clone())),
     };
     let response = match outcome {
+        // A person who typed or followed a URL gets a readable page; scripts and API clients get JSON.
+        Err(e) if header(&req, "Sec-Fetch-Mode").as_deref() == Some("navigate") => match html_response(&page::problem(visitor_lang(&req), &e.body(visitor_lang(&req))), e.status()) {
+            Ok(mut page) => {
+                for (name, value) in e.headers() {
+                    page.headers_mut().set(name, &value)?;
+                }
+                page
+            }
+            Err(_) => error_response(&req, &e, lang)?,
+        },
         Ok(r) => r,
         Err(e) => error_response(&req, &e, lang)?,
     };
@@ -620,22 +630,8 @@ async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result
         let link = form.and_then(|f| download_link(env, f, &lead, &origin, now));
         return html_response(&page::confirmed(lang, false, link.as_deref()), 200);
     };
-    // Outbox first, then the lead: if the lead cannot be written the entries are removed again, and the
-    // still-valid link can simply be used once more.
-    for (i, d) in deliveries.iter().enumerate() {
-        if let Err(e) = store::put_delivery(&kv, d).await {
-            for done in deliveries.iter().take(i) {
-                let _ = kv.delete(&store::delivery_key(&done.id)).await;
-            }
-            return Err(e);
-        }
-    }
-    if let Err(e) = store::put_lead(&kv, &lead).await {
-        for d in &deliveries {
-            let _ = kv.delete(&store::delivery_key(&d.id)).await;
-        }
-        return Err(e);
-    }
+    // If this fails the still-valid link can simply be used once more.
+    put_outbox_then_lead(&kv, &deliveries, &lead).await?;
     worker::console_log!("lead {}: {} form={} deliveries={}", if held { "changes confirmed" } else { "confirmed" }, lead.id, lead.form, deliveries.len());
     let env2 = env.clone();
     ctx.wait_until(async move {
@@ -648,6 +644,27 @@ async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result
     }
     let link = form.and_then(|f| download_link(env, f, &lead, &origin, now));
     html_response(&page::confirmed(lang, true, link.as_deref()), 200)
+}
+
+/// Writes a changed lead's outbox entries, then the lead. If any write fails, the entries written so far
+/// are removed again and the error returned: nothing is announced that was not stored, and the caller may
+/// simply retry.
+async fn put_outbox_then_lead(kv: &worker::kv::KvStore, deliveries: &[Delivery], lead: &Lead) -> Result<(), Error> {
+    for (i, d) in deliveries.iter().enumerate() {
+        if let Err(e) = store::put_delivery(kv, d).await {
+            for done in deliveries.iter().take(i) {
+                let _ = kv.delete(&store::delivery_key(&done.id)).await;
+            }
+            return Err(e);
+        }
+    }
+    if let Err(e) = store::put_lead(kv, lead).await {
+        for d in deliveries {
+            let _ = kv.delete(&store::delivery_key(&d.id)).await;
+        }
+        return Err(e);
+    }
+    Ok(())
 }
 
 /// `GET /v1/withdraw/<token>`: what withdrawing does, and the button that does it.
@@ -725,20 +742,7 @@ async fn withdraw(env: &Env, ctx: &Context, kv: &worker::kv::KvStore, mut lead: 
     let payload = webhook::payload(EventType::LeadConsentWithdrawn, &at, &lead);
     let endpoints = config(env)?.form(&lead.form).map(|f| f.webhooks.clone()).unwrap_or_default();
     let deliveries = outbox_entries(&endpoints, &lead.id, &lead.form, EventType::LeadConsentWithdrawn, &payload, now);
-    for (i, d) in deliveries.iter().enumerate() {
-        if let Err(e) = store::put_delivery(kv, d).await {
-            for done in deliveries.iter().take(i) {
-                let _ = kv.delete(&store::delivery_key(&done.id)).await;
-            }
-            return Err(e);
-        }
-    }
-    if let Err(e) = store::put_lead(kv, &lead).await {
-        for d in &deliveries {
-            let _ = kv.delete(&store::delivery_key(&d.id)).await;
-        }
-        return Err(e);
-    }
+    put_outbox_then_lead(kv, &deliveries, &lead).await?;
     worker::console_log!("consent withdrawn: {} form={} via={via} deliveries={}", lead.id, lead.form, deliveries.len());
     let env2 = env.clone();
     ctx.wait_until(async move {

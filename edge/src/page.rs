@@ -91,6 +91,16 @@ pub fn withdrawn(lang: Lang, erased: bool) -> String {
     page(lang, title, &format!("<p>{text}</p>"))
 }
 
+/// The page for a request a browser navigated to and the collector refused (an unknown address, a wrong
+/// method): the error's message, and nothing else.
+pub fn problem(lang: Lang, body: &ErrorBody) -> String {
+    let title = match lang {
+        Lang::En => "This did not work",
+        Lang::De => "Das hat nicht geklappt",
+    };
+    page(lang, title, &format!("<p>{}</p>", escape(&body.error.message)))
+}
+
 /// What is wrong with a link the collector sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LinkProblem {
@@ -165,6 +175,8 @@ mod tests {
             }
         }
         assert!(withdrawn(Lang::De, true).contains("gelöscht"));
+        let missing = problem(Lang::De, &ErrorBody::new(Code::NotFound, Lang::De));
+        assert!(missing.contains("<title>Das hat nicht geklappt</title>") && missing.contains("Nicht gefunden."));
         assert!(withdrawn(Lang::En, false).contains("withdrawal"));
     }
 }

@@ -3,6 +3,8 @@
 use crate::crm::{self, Outbound};
 use crate::outbox::{self, Delivery, Outcome, State};
 use crate::webhook::{self, EventType};
+use crate::ledger::{self, Command, Holder, Replay};
+use crate::ledger_object::LedgerStub;
 use crate::route::{Miss, Route};
 use crate::{admin, draw, embed, export, id, intake, mail, page, pseudonym, receipt, store, token, turnstile, Error};
 use futures_util::future::{select, Either};
@@ -127,6 +129,14 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
     }
 }
 
+/// Erases a lead: the ledger forgets its address and keeps a tombstone first (so no late write brings it
+/// back), then its stored deliveries found in `index`, its old email index key and the lead itself go.
+/// Returns how many deliveries were deleted.
+async fn erase_lead(env: &Env, kv: &worker::kv::KvStore, lead: &Lead, index: &[(String, store::DeliveryMeta)]) -> Result<usize, Error> {
+    LedgerStub::of(env)?.call::<serde_json::Value>(&Command::Forget { lead: lead.id.clone(), now: Date::now().as_millis() }).await?;
+    store::erase(kv, lead, index).await
+}
+
 /// Erases double opt-in leads nobody confirmed within `[mail] erase_unconfirmed_after_days`: without the
 /// second step there is no consent to keep them for. No `lead.erased` goes out, as nothing was sent.
 async fn erase_unconfirmed(env: &Env) -> Result<(), Error> {
@@ -141,7 +151,7 @@ async fn erase_unconfirmed(env: &Env) -> Result<(), Error> {
     for id in due {
         // The list can lag behind a confirmation by up to a minute: the lead itself has the last word.
         if let Some(lead) = store::get_lead(&kv, &id).await?.filter(|l| l.status == Status::Pending) {
-            let deliveries = store::erase(&kv, &lead, &index).await?;
+            let deliveries = erase_lead(env, &kv, &lead, &index).await?;
             worker::console_log!("unconfirmed lead erased: {} form={} deliveries deleted={}", lead.id, lead.form, deliveries);
         }
     }
@@ -333,7 +343,8 @@ fn origin_of(url: &str) -> Option<String> {
     matches!(parsed.scheme(), "http" | "https").then(|| parsed.origin().ascii_serialization())
 }
 
-/// What an idempotent replay needs: the first answer's status and body.
+/// What an idempotent replay needs: the first answer's status and body (kept by the ledger for a day,
+/// which covers every client retry policy we know of).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Answer {
     status: u16,
@@ -362,16 +373,10 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
     }
     let client = client_id(req, env);
     let kv = kv(env)?;
-    let replay_key = match header(req, "Idempotency-Key") {
-        Some(h) => Some(intake::idempotency_key(&form.id, &h)?),
+    let key = match header(req, "Idempotency-Key") {
+        Some(h) => Some(intake::idempotency_key(&h)?),
         None => None,
     };
-    if let Some(key) = &replay_key {
-        if let Some(first) = kv.get(key).json::<Answer>().await.map_err(|e| Error::Internal(format!("kv get idempotency: {e}")))? {
-            worker::console_log!("idempotent replay form={}", form.id);
-            return Ok((first.status, first.body));
-        }
-    }
     let now = Date::now().as_millis();
     if intake::is_spam(&sub, form) {
         // Bots get the answer a person would, so they learn nothing; nothing is stored or forwarded.
@@ -383,82 +388,54 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
     }
     let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random()), client_id: client };
     let fresh = intake::accept(form, sub, cx)?;
-    // The receipt certifies what this submission recorded, under its own id.
-    let receipt = receipt::sign(signing.as_bytes(), &receipt::Receipt::of_record(&fresh.id, &fresh.form, &fresh.consent));
-    let email_key = intake::email_key(&form.id, fresh.fields.get("email").map_or("", String::as_str));
-    let known = kv.get(&email_key).text().await.map_err(|e| Error::Internal(format!("kv get email index: {e}")))?;
-    let previous = match known {
-        Some(id) => store::get_lead(&kv, &id).await?,
-        None => None,
-    };
+    // The answer names this submission's own id, and its receipt certifies what this submission recorded.
     let answer_id = fresh.id.clone();
-    let (lead, deliveries) = match &previous {
-        Some(_) if form.kind == FormKind::Giveaway => return Err(Error::AlreadyEntered),
-        Some(old) => repeat_submission(env, config, form, old, fresh, &own, now)?,
-        None => {
-            let mut lead = fresh;
-            let deliveries = if lead.status == Status::Pending {
-                // Double opt-in: marketing endpoints hear of the lead only once it is confirmed. The
-                // confirmation mail goes through the outbox too, so a mail API outage delays it rather than
-                // losing it.
-                intake::note_mail(&mut lead.mails_sent, now);
-                vec![confirmation_mail(env, config, form, &lead, &own, now, mail::Ask::Address)?]
-            } else {
-                let payload = webhook::payload(EventType::LeadCreated, &lead.updated_at, &lead);
-                outbox_entries(&form.webhooks, &lead.id, &form.id, EventType::LeadCreated, &payload, now)
-            };
-            (lead, deliveries)
+    let receipt = receipt::sign(signing.as_bytes(), &receipt::Receipt::of_record(&fresh.id, &fresh.form, &fresh.consent));
+    let address = fresh.fields.get("email").map_or("", String::as_str);
+    let email = intake::email_hash(address);
+    let legacy = kv.get(&intake::email_key(&form.id, address)).text().await.map_err(|e| Error::Internal(format!("kv get email index: {e}")))?;
+
+    // The ledger decides, strictly: whether this is a new address or a repeat, and whether the key was
+    // answered before. Racing requests wait here for the one that holds the address or the key.
+    let ledger = LedgerStub::of(env)?;
+    let claim = claim(&ledger, &form.id, &email, &fresh.id, key.as_deref(), legacy).await?;
+    let key_held = if claim.holds_key { key } else { None };
+    let claimed = claim.is_new.then(|| fresh.id.clone());
+    if let Some(answer) = claim.answered {
+        return Ok((answer.status, answer.body));
+    }
+    let stored = match &claim.repeat_of {
+        Some(_) if form.kind == FormKind::Giveaway => Err(Error::AlreadyEntered),
+        Some(id) => match store::get_lead(&kv, id).await {
+            Ok(Some(old)) => store_repeat(env, &kv, config, form, old, fresh, &own, now).await,
+            Ok(None) => Err(Error::Internal(format!("the ledger names lead {id}, which is not stored"))),
+            Err(e) => Err(e),
+        },
+        None => store_new(env, &kv, config, form, fresh, &own, now).await,
+    };
+    let (lead, deliveries) = match stored {
+        Ok(stored) => stored,
+        Err(e) => {
+            // Nothing is stored: the reservations go, so a retry meets a clean slate.
+            let release = Command::Release { form: form.id.clone(), email, lead: claimed, held: claim.repeat_of.is_some(), key: key_held };
+            if let Err(undo) = ledger.call::<serde_json::Value>(&release).await {
+                worker::console_error!("ledger release failed (the reservation lapses by itself): {}", undo.log_line().unwrap_or_default());
+            }
+            return Err(e);
         }
     };
-
-    // The lead, its email index and its outbox entries are written before the answer: a 2xx means all
-    // are durable. If a later write fails, the earlier ones are undone so a retry meets a clean slate.
-    store::put_lead(&kv, &lead).await?;
-    let mut written: Vec<&str> = Vec::new();
-    let mut result = Ok(());
-    for d in &deliveries {
-        result = store::put_delivery(&kv, d).await;
-        if result.is_err() {
-            break;
-        }
-        written.push(&d.id);
-    }
-    if result.is_ok() && previous.is_none() {
-        result = match kv.put(&email_key, lead.id.clone()) {
-            Ok(put) => put.execute().await.map_err(|e| Error::Internal(format!("kv put email index: {e}"))),
-            Err(e) => Err(Error::Internal(format!("kv put email index: {e}"))),
-        };
-    }
-    if let Err(e) = result {
-        for id in written {
-            let _ = kv.delete(&store::delivery_key(id)).await;
-        }
-        let _ = match &previous {
-            Some(old) => store::put_lead(&kv, old).await,
-            None => store::delete_lead(&kv, &lead.id).await,
-        };
-        return Err(e);
-    }
-    worker::console_log!("lead {}: {} form={} deliveries={}", if previous.is_none() { "stored" } else { "repeated" }, lead.id, lead.form, deliveries.len());
-
     let mut body = json!({"id": answer_id, "status": first_status(form), "receipt": receipt});
     if let (Some(url), Some(fields)) = (download_link(env, form, &lead, &own, now), body.as_object_mut()) {
         fields.insert("download_url".into(), json!(url));
     }
     let status = 201;
-    if let Some(key) = replay_key {
-        let answer = serde_json::to_string(&Answer { status, body: body.clone() }).map_err(|e| Error::Internal(e.to_string()))?;
-        // The lead is stored; failing to remember the answer only weakens a later replay, so it is logged,
-        // not returned as an error.
-        match kv.put(&key, answer).map(|p| p.expiration_ttl(IDEMPOTENCY_TTL_SECS)) {
-            Ok(put) => {
-                if let Err(e) = put.execute().await {
-                    worker::console_error!("idempotency record not written: {e}");
-                }
-            }
-            Err(e) => worker::console_error!("idempotency record not written: {e}"),
-        }
-    }
+    let answer = serde_json::to_string(&Answer { status, body: body.clone() }).map_err(|e| Error::Internal(e.to_string()))?;
+    // The lead is stored. If settling fails, the claim lapses after a minute and the lead is found again
+    // by its next repeat only through the old index, so this is an error the client may retry: the retry
+    // meets the stored lead as a repeat.
+    let settle = Command::Settle { form: form.id.clone(), email, lead: claimed, held: claim.repeat_of.is_some(), key: key_held, answer: Some(answer) };
+    ledger.call::<serde_json::Value>(&settle).await?;
+    worker::console_log!("lead {}: {} form={} deliveries={}", if claim.is_new { "stored" } else { "repeated" }, lead.id, lead.form, deliveries.len());
     let env2 = env.clone();
     ctx.wait_until(async move {
         for mut d in deliveries {
@@ -466,6 +443,127 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
         }
     });
     Ok((status, body))
+}
+
+/// What the ledger decided for a submission.
+struct Claimed {
+    /// This request holds the address for a new lead.
+    is_new: bool,
+    /// The address belongs to this stored lead: the submission is a repeat.
+    repeat_of: Option<String>,
+    /// This request reserved its idempotency key and must settle or release it.
+    holds_key: bool,
+    /// The key was answered before: this is the answer to give again.
+    answered: Option<Answer>,
+}
+
+/// How long a request waits for another that holds its address or its idempotency key.
+const WAIT_FOR_OTHERS_MS: u64 = 10_000;
+
+/// Claims an address (and reserves an idempotency key) in the ledger. While another request holds either,
+/// waits for it and looks again: a second request with the same key gets the first one's answer, and a
+/// second submission of an address being stored becomes a repeat of the lead the first one stored.
+async fn claim(ledger: &LedgerStub, form: &str, email: &str, lead: &str, key: Option<&str>, legacy: Option<String>) -> Result<Claimed, Error> {
+    let started = Date::now().as_millis();
+    let mut holds_key = false;
+    let mut look = false;
+    loop {
+        // Once this request holds the key, it no longer asks about it.
+        let with_key = if holds_key { None } else { key.map(str::to_owned) };
+        let now = Date::now().as_millis();
+        let command = if look {
+            Command::Look { form: form.to_owned(), email: email.to_owned(), key: with_key.clone(), now }
+        } else {
+            Command::Claim { form: form.to_owned(), email: email.to_owned(), lead: lead.to_owned(), key: with_key.clone(), legacy: legacy.clone(), now }
+        };
+        let standing: ledger::Standing = ledger.call(&command).await?;
+        let mut wait = false;
+        match (standing.replay, with_key.is_some()) {
+            (Replay::Answered { answer }, _) => {
+                let answer: Answer = serde_json::from_str(&answer).map_err(|e| Error::Internal(format!("stored answer unreadable: {e}")))?;
+                return Ok(Claimed { is_new: false, repeat_of: None, holds_key: false, answered: Some(answer) });
+            }
+            (Replay::InProgress, true) => wait = true,
+            // A claim that carried the key reserved it (and asked about the address in the same step).
+            (Replay::Fresh, true) if !look => holds_key = true,
+            // A look found the key free again (its first request gave up): claim it.
+            (Replay::Fresh, true) => {
+                look = false;
+                continue;
+            }
+            _ => {}
+        }
+        if !wait {
+            match standing.holder {
+                Holder::Claimed => return Ok(Claimed { is_new: true, repeat_of: None, holds_key, answered: None }),
+                // Only a claim takes the hold on a lead; a look that finds it free claims next.
+                Holder::Lead { lead } if !look => return Ok(Claimed { is_new: false, repeat_of: Some(lead), holds_key, answered: None }),
+                Holder::Reserved => wait = true,
+                Holder::Lead { .. } | Holder::Nobody => {
+                    look = false;
+                    if Date::now().as_millis().saturating_sub(started) <= WAIT_FOR_OTHERS_MS {
+                        continue;
+                    }
+                    wait = true;
+                }
+            }
+        }
+        if wait && Date::now().as_millis().saturating_sub(started) > WAIT_FOR_OTHERS_MS {
+            if holds_key {
+                let release = Command::Release { form: form.to_owned(), email: email.to_owned(), lead: None, held: false, key: key.map(str::to_owned) };
+                let _ = ledger.call::<serde_json::Value>(&release).await;
+            }
+            return Err(Error::InProgress);
+        }
+        worker::Delay::from(Duration::from_millis(100)).await;
+        look = true;
+    }
+}
+
+/// Stores a new lead and its outbox entries: the confirmation mail on double opt-in forms (marketing
+/// endpoints hear of the lead only once it is confirmed; the mail goes through the outbox, so a mail API
+/// outage delays it rather than losing it), else `lead.created` for each endpoint. A write that fails
+/// undoes the earlier ones.
+async fn store_new(env: &Env, kv: &worker::kv::KvStore, config: &FormsConfig, form: &FormDef, mut lead: Lead, own: &str, now: u64) -> Result<(Lead, Vec<Delivery>), Error> {
+    let deliveries = if lead.status == Status::Pending {
+        intake::note_mail(&mut lead.mails_sent, now);
+        vec![confirmation_mail(env, config, form, &lead, own, now, mail::Ask::Address)?]
+    } else {
+        let payload = webhook::payload(EventType::LeadCreated, &lead.updated_at, &lead);
+        outbox_entries(&form.webhooks, &lead.id, &form.id, EventType::LeadCreated, &payload, now)
+    };
+    store::put_lead(kv, &lead).await?;
+    if let Err(e) = put_outbox(kv, &deliveries).await {
+        let _ = store::delete_lead(kv, &lead.id).await;
+        return Err(e);
+    }
+    Ok((lead, deliveries))
+}
+
+/// Stores a repeat (see [`repeat_submission`]): the changed lead and its outbox entries, restoring the
+/// lead as it was if an entry cannot be written.
+#[allow(clippy::too_many_arguments)]
+async fn store_repeat(env: &Env, kv: &worker::kv::KvStore, config: &FormsConfig, form: &FormDef, old: Lead, fresh: Lead, own: &str, now: u64) -> Result<(Lead, Vec<Delivery>), Error> {
+    let (lead, deliveries) = repeat_submission(env, config, form, &old, fresh, own, now)?;
+    store::put_lead(kv, &lead).await?;
+    if let Err(e) = put_outbox(kv, &deliveries).await {
+        let _ = store::put_lead(kv, &old).await;
+        return Err(e);
+    }
+    Ok((lead, deliveries))
+}
+
+/// Writes outbox entries; if one fails, those written before it are removed and the error returned.
+async fn put_outbox(kv: &worker::kv::KvStore, deliveries: &[Delivery]) -> Result<(), Error> {
+    for (i, d) in deliveries.iter().enumerate() {
+        if let Err(e) = store::put_delivery(kv, d).await {
+            for done in deliveries.iter().take(i) {
+                let _ = kv.delete(&store::delivery_key(&done.id)).await;
+            }
+            return Err(e);
+        }
+    }
+    Ok(())
 }
 
 /// A repeat of a known address on a form (not a giveaway): the repeat rules of [`intake::repeat`], plus
@@ -650,14 +748,7 @@ async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result
 /// are removed again and the error returned: nothing is announced that was not stored, and the caller may
 /// simply retry.
 async fn put_outbox_then_lead(kv: &worker::kv::KvStore, deliveries: &[Delivery], lead: &Lead) -> Result<(), Error> {
-    for (i, d) in deliveries.iter().enumerate() {
-        if let Err(e) = store::put_delivery(kv, d).await {
-            for done in deliveries.iter().take(i) {
-                let _ = kv.delete(&store::delivery_key(&done.id)).await;
-            }
-            return Err(e);
-        }
-    }
+    put_outbox(kv, deliveries).await?;
     if let Err(e) = store::put_lead(kv, lead).await {
         for d in deliveries {
             let _ = kv.delete(&store::delivery_key(&d.id)).await;
@@ -721,7 +812,7 @@ async fn withdraw_by_admin(req: &mut Request, env: &Env, ctx: &Context, id: &str
 #[allow(clippy::too_many_arguments)]
 async fn withdraw(env: &Env, ctx: &Context, kv: &worker::kv::KvStore, mut lead: Lead, via: &str, client: Option<String>, note: Option<String>, now: u64) -> Result<bool, Error> {
     if lead.status == Status::Pending {
-        let deleted = store::erase(kv, &lead, &store::delivery_index(kv).await?).await?;
+        let deleted = erase_lead(env, kv, &lead, &store::delivery_index(kv).await?).await?;
         worker::console_log!("unconfirmed lead withdrawn and erased: {} form={} deliveries deleted={}", lead.id, lead.form, deleted);
         return Ok(true);
     }
@@ -846,9 +937,6 @@ fn visitor_lang(req: &Request) -> Lang {
     Lang::from_tag(accept.split([',', ';']).next().unwrap_or("").trim()).unwrap_or_default()
 }
 
-/// How long an `Idempotency-Key` is remembered: a day covers every client retry policy we know of.
-const IDEMPOTENCY_TTL_SECS: u64 = 86_400;
-
 /// Counts a spam submission per form and day (`spam:<form>:<date>`), for the admin API. Best effort: a
 /// lost count is not worth failing a request over.
 async fn count_spam(kv: &worker::kv::KvStore, form: &str, now_ms: u64) {
@@ -907,13 +995,13 @@ async fn attempt(env: &Env, d: &mut Delivery) {
             },
         }
         worker::console_log!("mail {} attempt {} -> {:?} {:?}", d.id, d.attempts, d.state, d.last_status);
-        return record(&kv, d).await;
+        return record(env, &kv, d).await;
     }
     let endpoint = config(env).ok().and_then(|c| c.form(&d.form)).and_then(|f| f.webhooks.iter().find(|e| e.id == d.endpoint));
     let Some(endpoint) = endpoint else {
         d.state = State::Dead;
         d.last_error = Some("endpoint no longer configured".into());
-        return record(&kv, d).await;
+        return record(env, &kv, d).await;
     };
     // A disabled endpoint (it answered 410) keeps its deliveries pending, untried, until it is enabled again.
     if kv.get(&store::endpoint_key(&d.form, &d.endpoint)).text().await.ok().flatten().is_some() {
@@ -937,10 +1025,30 @@ async fn attempt(env: &Env, d: &mut Delivery) {
         Err(reason) => d.failed(now, None, Some(reason), None, jitter, schedule),
     }
     worker::console_log!("delivery {} attempt {} -> {:?} {:?}", d.id, d.attempts, d.state, d.last_status);
-    record(&kv, d).await;
+    record(env, &kv, d).await;
 }
 
-async fn record(kv: &worker::kv::KvStore, d: &Delivery) {
+/// Writes a delivery's outcome, unless its lead was erased meanwhile: an attempt in flight during an
+/// erasure must not write the payload (personal data) back. `lead.erased` announcements carry none and
+/// are always recorded.
+async fn record(env: &Env, kv: &worker::kv::KvStore, d: &Delivery) {
+    if d.event != EventType::LeadErased.as_str() {
+        let erased = match LedgerStub::of(env) {
+            Ok(ledger) => ledger.call::<ledger::Tombstone>(&Command::Erased { lead: d.lead_id.clone() }).await.map(|t| t.erased),
+            Err(e) => Err(e),
+        };
+        match erased {
+            Ok(true) => {
+                let _ = kv.delete(&store::delivery_key(&d.id)).await;
+                worker::console_log!("delivery {} not recorded: its lead was erased", d.id);
+                return;
+            }
+            Ok(false) => {}
+            // Without an answer the record is written: a lost delivery state is worse than a record the
+            // next erasure sweep finds.
+            Err(e) => worker::console_error!("ledger unreachable before recording delivery {}: {}", d.id, e.log_line().unwrap_or_default()),
+        }
+    }
     if let Err(e) = store::put_delivery(kv, d).await {
         worker::console_error!("delivery {} not recorded: {}", d.id, e.log_line().unwrap_or_default());
     }
@@ -1254,10 +1362,11 @@ async fn erase(env: &Env, ctx: &Context, id: &str) -> Result<Response, Error> {
     let payload = webhook::erased_payload(&at, &lead.id, &lead.form);
     let endpoints = config(env)?.form(&lead.form).map(|f| f.webhooks.clone()).unwrap_or_default();
     let announcements = outbox_entries(&endpoints, &lead.id, &lead.form, EventType::LeadErased, &payload, now);
-    let deleted = store::erase(&kv, &lead, &store::delivery_index(&kv).await?).await?;
-    for d in &announcements {
-        store::put_delivery(&kv, d).await?;
-    }
+    // The announcement is queued first and the tombstone written next, both before anything is deleted: a
+    // failure after them leaves an erasure a retry can finish, and the CRMs still hear of it.
+    put_outbox(&kv, &announcements).await?;
+    let index: Vec<_> = store::delivery_index(&kv).await?.into_iter().filter(|(id, _)| !announcements.iter().any(|a| &a.id == id)).collect();
+    let deleted = erase_lead(env, &kv, &lead, &index).await?;
     worker::console_log!("lead erased: {} form={} deliveries deleted={}", lead.id, lead.form, deleted);
     let env2 = env.clone();
     ctx.wait_until(async move {

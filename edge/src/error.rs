@@ -30,6 +30,8 @@ pub enum Error {
     Misconfigured(String),
     /// The email address already entered this giveaway.
     AlreadyEntered,
+    /// Another request with the same `Idempotency-Key`, or storing the same address, did not finish in time.
+    InProgress,
     /// The form is closed (giveaway not started or over).
     FormClosed,
     /// The deployment is misconfigured (missing secret, broken config); the message names what, never a value.
@@ -60,7 +62,7 @@ impl Error {
             Error::UnknownForm | Error::NotFound => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::Misconfigured(_) => 503,
-            Error::AlreadyEntered | Error::NotEnoughEntries { .. } => 409,
+            Error::AlreadyEntered | Error::NotEnoughEntries { .. } | Error::InProgress => 409,
             Error::FormClosed => 410,
             Error::TooLarge => 413,
             Error::RateLimited { .. } => 429,
@@ -89,6 +91,7 @@ impl Error {
                 format!("{} Missing or too short: the secret {secret}.", Code::Misconfigured.message(lang)),
             ),
             Error::AlreadyEntered => ErrorBody::new(Code::AlreadyEntered, lang),
+            Error::InProgress => ErrorBody::new(Code::InProgress, lang),
             Error::RateLimited { .. } => ErrorBody::new(Code::RateLimited, lang),
             Error::HumanCheckFailed => ErrorBody::new(Code::HumanCheckFailed, lang),
             Error::NotEnoughEntries { eligible } => ErrorBody::with_message(
@@ -113,6 +116,7 @@ impl Error {
         match self {
             Error::RateLimited { retry_after_secs } => vec![("Retry-After", retry_after_secs.to_string())],
             Error::MethodNotAllowed(allow) => vec![("Allow", allow.clone())],
+            Error::InProgress => vec![("Retry-After", "1".into())],
             _ => Vec::new(),
         }
     }

@@ -167,23 +167,28 @@ pub fn check_open(form: &FormDef, now_ms: u64) -> Result<(), Error> {
     Ok(())
 }
 
-/// The KV key that finds a form's lead by email address. The address is hashed (lower-cased first, as
-/// mailboxes are matched case-insensitively in practice) so that key listings carry no personal data.
-pub fn email_key(form: &str, email: &str) -> String {
+/// An address as the ledger's email index knows it: SHA-256 of the lower-cased address (mailboxes are
+/// matched case-insensitively in practice), so the index holds no personal data.
+pub fn email_hash(email: &str) -> String {
     use sha2::{Digest, Sha256};
-    let digest = Sha256::digest(email.to_lowercase().as_bytes());
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("email:{form}:{hex}")
+    Sha256::digest(email.to_lowercase().as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The KV key remembering the answer to an `Idempotency-Key`, scoped to the form. Keys are 1 to 128
-/// characters of letters, digits, `-` and `_` (what UUIDs and the widget's hex keys are).
-pub fn idempotency_key(form: &str, header: &str) -> Result<String, Error> {
+/// The KV key under which collectors before the ledger indexed a form's lead by address. It is still read
+/// (a collector upgraded with leads in KV adopts them into the ledger on first use) and deleted on
+/// erasure, never written.
+pub fn email_key(form: &str, email: &str) -> String {
+    format!("email:{form}:{}", email_hash(email))
+}
+
+/// Checks an `Idempotency-Key` header: 1 to 128 characters of letters, digits, `-` and `_` (what UUIDs and
+/// the widget's hex keys are). The ledger keeps the first answer per form and key.
+pub fn idempotency_key(header: &str) -> Result<String, Error> {
     let key = header.trim();
     if key.is_empty() || key.len() > 128 || !key.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
         return Err(Error::Malformed("The Idempotency-Key header must be 1 to 128 letters, digits, '-' or '_'.".into()));
     }
-    Ok(format!("idem:{form}:{key}"))
+    Ok(key.to_owned())
 }
 
 /// What a repeat submission did to its stored lead.
@@ -495,9 +500,10 @@ mod tests {
         assert_eq!(k, email_key("newsletter", "ada@example.com"));
         assert_ne!(k, email_key("ebook", "ada@example.com"));
         assert!(k.starts_with("email:newsletter:") && !k.contains("example"));
-        assert!(idempotency_key("nl", "0f8a-11_Z").is_ok());
-        assert!(idempotency_key("nl", "a b").is_err());
-        assert!(idempotency_key("nl", &"x".repeat(129)).is_err());
+        assert_eq!(idempotency_key(" 0f8a-11_Z ").unwrap(), "0f8a-11_Z");
+        assert!(idempotency_key("a b").is_err());
+        assert!(idempotency_key("").is_err());
+        assert!(idempotency_key(&"x".repeat(129)).is_err());
     }
 
     /// A newsletter config with an optional company field and an optional second purpose.

@@ -18,6 +18,7 @@ pub mod error;
 pub mod export;
 pub mod id;
 pub mod intake;
+pub mod ledger;
 pub mod mail;
 pub mod outbox;
 pub mod page;
@@ -30,6 +31,8 @@ pub mod webhook;
 
 #[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(target_arch = "wasm32")]
+mod ledger_object;
 #[cfg(target_arch = "wasm32")]
 mod store;
 

@@ -66,6 +66,9 @@ pub enum Code {
     FormClosed,
     /// This email address has already entered this giveaway.
     AlreadyEntered,
+    /// An earlier request with the same `Idempotency-Key` (or for the same address) is still being
+    /// processed; retrying in a moment gets its answer.
+    InProgress,
     /// A giveaway draw asked for more winners than there are eligible entries (admin API).
     NotEnoughEntries,
     /// Too many submissions from this client in a short time; `Retry-After` says when to try again.
@@ -143,6 +146,10 @@ impl Code {
             Code::UnknownPurpose => ("This form asks for no such consent.", "Dieses Formular fragt keine solche Einwilligung ab."),
             Code::MalformedBody => ("The request could not be read.", "Die Anfrage konnte nicht gelesen werden."),
             Code::UnknownForm => ("This form does not exist.", "Dieses Formular gibt es nicht."),
+            Code::InProgress => (
+                "An earlier submission is still being processed. Please try again in a moment.",
+                "Eine frühere Übermittlung wird noch verarbeitet. Bitte versuchen Sie es gleich noch einmal.",
+            ),
             Code::Misconfigured => (
                 "The collector is not fully set up; nothing was stored.",
                 "Der Collector ist nicht vollständig eingerichtet; nichts wurde gespeichert.",
@@ -293,10 +300,10 @@ mod tests {
 
     /// Every code. The `match` has no wildcard, so a new code that is not listed here does not compile.
     fn every_code() -> Vec<Code> {
-        let all = vec![Code::Required, Code::InvalidEmail, Code::TooLong, Code::EmailDomainIncomplete, Code::InvalidPhone, Code::PhoneTooShort, Code::PhoneTooLong, Code::ControlCharacter, Code::LineBreak, Code::InvalidChoice, Code::InvalidNumber, Code::InvalidCheckbox, Code::InvalidUrl, Code::UnknownField, Code::ConsentRequired, Code::UnknownPurpose, Code::MalformedBody, Code::ValidationFailed, Code::UnknownForm, Code::Unauthorized, Code::NotFound, Code::PayloadTooLarge, Code::UnsupportedMediaType, Code::OriginNotAllowed, Code::MethodNotAllowed, Code::FormClosed, Code::AlreadyEntered, Code::HumanCheckFailed, Code::RateLimited, Code::NotEnoughEntries, Code::Internal, Code::Misconfigured, Code::Network];
+        let all = vec![Code::Required, Code::InvalidEmail, Code::TooLong, Code::EmailDomainIncomplete, Code::InvalidPhone, Code::PhoneTooShort, Code::PhoneTooLong, Code::ControlCharacter, Code::LineBreak, Code::InvalidChoice, Code::InvalidNumber, Code::InvalidCheckbox, Code::InvalidUrl, Code::UnknownField, Code::ConsentRequired, Code::UnknownPurpose, Code::MalformedBody, Code::ValidationFailed, Code::UnknownForm, Code::Unauthorized, Code::NotFound, Code::PayloadTooLarge, Code::UnsupportedMediaType, Code::OriginNotAllowed, Code::MethodNotAllowed, Code::FormClosed, Code::AlreadyEntered, Code::InProgress, Code::HumanCheckFailed, Code::RateLimited, Code::NotEnoughEntries, Code::Internal, Code::Misconfigured, Code::Network];
         for code in &all {
             match code {
-                Code::Required | Code::InvalidEmail | Code::TooLong | Code::EmailDomainIncomplete | Code::InvalidPhone | Code::PhoneTooShort | Code::PhoneTooLong | Code::ControlCharacter | Code::LineBreak | Code::InvalidChoice | Code::InvalidNumber | Code::InvalidCheckbox | Code::InvalidUrl | Code::UnknownField | Code::ConsentRequired | Code::UnknownPurpose | Code::MalformedBody | Code::ValidationFailed | Code::UnknownForm | Code::Unauthorized | Code::NotFound | Code::PayloadTooLarge | Code::UnsupportedMediaType | Code::OriginNotAllowed | Code::MethodNotAllowed | Code::FormClosed | Code::AlreadyEntered | Code::HumanCheckFailed | Code::RateLimited | Code::NotEnoughEntries | Code::Internal | Code::Misconfigured | Code::Network => {}
+                Code::Required | Code::InvalidEmail | Code::TooLong | Code::EmailDomainIncomplete | Code::InvalidPhone | Code::PhoneTooShort | Code::PhoneTooLong | Code::ControlCharacter | Code::LineBreak | Code::InvalidChoice | Code::InvalidNumber | Code::InvalidCheckbox | Code::InvalidUrl | Code::UnknownField | Code::ConsentRequired | Code::UnknownPurpose | Code::MalformedBody | Code::ValidationFailed | Code::UnknownForm | Code::Unauthorized | Code::NotFound | Code::PayloadTooLarge | Code::UnsupportedMediaType | Code::OriginNotAllowed | Code::MethodNotAllowed | Code::FormClosed | Code::AlreadyEntered | Code::InProgress | Code::HumanCheckFailed | Code::RateLimited | Code::NotEnoughEntries | Code::Internal | Code::Misconfigured | Code::Network => {}
             }
         }
         all

@@ -72,6 +72,9 @@ pub fn write_wrangler_config(dir: &Path, forms: &FormsConfig, persist: Option<&P
         "assets": { "directory": root().join("www") },
         "kv_namespaces": [{ "binding": "LEADS", "id": kv_id }],
         "r2_buckets": [{ "binding": "FILES", "bucket_name": "leadgate-files" }],
+        // The ledger: one SQLite-backed Durable Object for what must be strictly consistent (edge::ledger).
+        "durable_objects": { "bindings": [{ "name": "LEDGER", "class_name": "Ledger" }] },
+        "migrations": [{ "tag": "v1", "new_sqlite_classes": ["Ledger"] }],
         "vars": { "LEADGATE_FORMS": forms_json },
         "triggers": { "crons": ["* * * * *"] },
         "observability": { "enabled": true },

@@ -1,0 +1,139 @@
+//! End-to-end: the ledger (a SQLite Durable Object in workerd) keeps what KV cannot keep strictly. Parallel
+// submissions of one address make one lead; parallel retries under one Idempotency-Key get one answer;
+// a giveaway takes one entry per address however fast they come; a collector that holds leads in the old
+// KV-only layout adopts them on first use; an erased lead's address is free again and its in-flight
+// delivery is not written back.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { spawnSync } from "node:child_process";
+import path from "node:path";
+import { startReceiver } from "./receiver.mjs";
+import { admin, adminLeads, eventually, postLead, root, secrets, startCollector } from "./support.mjs";
+
+let receiver, collector;
+
+before(async () => {
+  receiver = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
+  collector = await startCollector(`
+[[forms]]
+id = "open"
+kind = "newsletter"
+fields = [{ name = "email", required = true }, { name = "first_name" }]
+consents = [{ id = "marketing_email", text = { en = "Send me the newsletter." } }]
+
+[[forms.webhooks]]
+id = "crm"
+url = "${receiver.url}"
+
+[[forms]]
+id = "win"
+kind = "giveaway"
+fields = [{ name = "email", required = true }]
+giveaway = { starts_at = "2026-01-01", ends_at = "2030-12-31", rules_url = "/rules" }
+consents = [{ id = "giveaway_rules", required = true, text = { en = "I accept the rules." } }]
+`);
+});
+
+after(async () => {
+  await collector?.stop();
+  await receiver?.close();
+});
+
+const submit = (form, email, headers = {}, consent = []) =>
+  fetch(`${collector.base}/v1/leads`, {
+    method: "POST",
+    headers: { "content-type": "application/json", ...headers },
+    body: JSON.stringify({ form, fields: { email }, consent, meta: { elapsed_ms: 9000 } }),
+  });
+
+test("50 parallel submissions of one address make one lead and one lead.created", async () => {
+  const email = "parallel@example.com";
+  const answers = await Promise.all(Array.from({ length: 50 }, () => submit("open", email)));
+  assert.deepEqual([...new Set(answers.map((r) => r.status))], [201]);
+  const leads = (await adminLeads(collector)).filter((l) => l.fields.email === email);
+  assert.equal(leads.length, 1);
+  await eventually(() => receiver.deliveries.some((d) => d.payload?.type === "lead.created" && d.payload.data.fields.email === email), 10_000, "lead.created");
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(receiver.deliveries.filter((d) => d.payload?.type === "lead.created" && d.payload.data.fields.email === email).length, 1);
+  assert.equal(leads[0].repeats.length, 49, "every repeat is on record: the ledger serialises a lead's repeats");
+  assert.equal(leads[0].engagement.submissions, 50);
+});
+
+test("20 parallel retries under one Idempotency-Key get one answer and make one lead", async () => {
+  const email = "retry@example.com";
+  const answers = await Promise.all(Array.from({ length: 20 }, () => submit("open", email, { "idempotency-key": "same-key-1" })));
+  const bodies = await Promise.all(answers.map((r) => r.text()));
+  assert.deepEqual([...new Set(answers.map((r) => r.status))], [201]);
+  assert.equal(new Set(bodies).size, 1, "20 identical answers");
+  const leads = (await adminLeads(collector)).filter((l) => l.fields.email === email);
+  assert.equal(leads.length, 1);
+  assert.equal((leads[0].repeats ?? []).length, 0, "a replayed answer stores nothing");
+  assert.equal(JSON.parse(bodies[0]).id, leads[0].id);
+});
+
+test("20 parallel giveaway entries of one address make one entry", async () => {
+  const email = "lucky.many@example.com";
+  const answers = await Promise.all(Array.from({ length: 20 }, () => submit("win", email, {}, ["giveaway_rules"])));
+  const statuses = answers.map((r) => r.status).sort();
+  assert.equal(statuses.filter((s) => s === 201).length, 1, statuses.join());
+  assert.equal(statuses.filter((s) => s === 409).length, 19, statuses.join());
+  assert.equal((await adminLeads(collector)).filter((l) => l.fields.email === email).length, 1);
+});
+
+test("an erased lead's address is free again", async () => {
+  const email = "again@example.com";
+  const { id } = await (await postLead(collector, { form: "open", fields: { email } })).json();
+  const del = await fetch(`${collector.base}/v1/admin/leads/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}` } });
+  assert.equal(del.status, 200);
+  const again = await postLead(collector, { form: "open", fields: { email } });
+  assert.equal(again.status, 201);
+  const leads = (await adminLeads(collector)).filter((l) => l.fields.email === email);
+  assert.equal(leads.length, 1);
+  assert.notEqual(leads[0].id, id);
+  assert.equal((leads[0].repeats ?? []).length, 0, "a new lead, not a repeat of the erased one");
+});
+
+test("an erasure during a slow delivery attempt is not undone by the attempt's record", async () => {
+  receiver.setMode({ status: 204, delayMs: 3000 });
+  try {
+    const { id } = await (await postLead(collector, { form: "open", fields: { email: "slow.erase@example.com" } })).json();
+    await new Promise((r) => setTimeout(r, 500)); // the attempt is in flight
+    const del = await fetch(`${collector.base}/v1/admin/leads/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}` } });
+    assert.equal(del.status, 200);
+    await new Promise((r) => setTimeout(r, 4000)); // the attempt ends and would record itself
+    const { deliveries } = await admin(collector, `/v1/admin/deliveries?lead=${id}`);
+    assert.deepEqual(deliveries.map((d) => d.event), ["lead.erased"], "only the erasure's own announcement is left");
+  } finally {
+    receiver.setMode({ status: 204 });
+  }
+});
+
+test("a collector with leads in the old KV layout adopts them on first use", async () => {
+  // Made as an earlier version stored it: the lead document and the `email:<form>:<sha256>` key, no ledger row.
+  const email = "legacy@example.com";
+  const template = (await adminLeads(collector)).find((l) => l.form === "open");
+  const legacy = { ...template, id: "ld_01JD0000000000LEGACY00000", fields: { email }, repeats: [], created_at: "2026-11-01T10:00:00.000Z" };
+  await collector.stop();
+  const put = (key, value) => {
+    const r = spawnSync(path.join(root, "node_modules/.bin/wrangler"), ["kv", "key", "put", key, value, "--binding", "LEADS", "--local", "--persist-to", path.join(collector.state, "data"), "-c", path.join(collector.state, "wrangler.json")], {
+      cwd: collector.state,
+      env: { ...process.env, PATH: `${path.join(root, "node_modules/.bin")}:${process.env.PATH}`, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+      encoding: "utf8",
+    });
+    assert.equal(r.status, 0, r.stderr);
+  };
+  put(`lead:${legacy.id}`, JSON.stringify(legacy));
+  put(`email:open:${createHash("sha256").update(email).digest("hex")}`, legacy.id);
+  await collector.restart();
+  const r = await postLead(collector, { form: "open", fields: { email, first_name: "Lea" } });
+  assert.equal(r.status, 201);
+  const leads = (await adminLeads(collector)).filter((l) => l.fields.email === email);
+  assert.equal(leads.length, 1, "the old lead is found, no second one is made");
+  assert.equal(leads[0].id, legacy.id);
+  assert.equal(leads[0].fields.first_name, "Lea");
+  assert.equal(leads[0].repeats.length, 1);
+  // Adopted once, it is the ledger's: the next repeat is found the same way.
+  await postLead(collector, { form: "open", fields: { email } });
+  assert.equal((await adminLeads(collector)).filter((l) => l.fields.email === email).length, 1);
+});

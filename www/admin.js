@@ -139,23 +139,25 @@ async function withdraw() {
       body: JSON.stringify(note.trim() ? { note: note.trim().slice(0, 500) } : {}),
     })
   ).json();
-  say(answer.erased ? `Lead ${answer.id} was never confirmed and is erased.` : `Withdrawal recorded for lead ${answer.id}; lead.consent_withdrawn sent to the CRMs.`);
   if (answer.erased) {
     $("#lead-detail").hidden = true;
     current = null;
-    return loadLeads();
+    await loadLeads();
+    return say(`Lead ${answer.id} was never confirmed and is erased.`);
   }
   await showLead(answer.id);
+  say(`Withdrawal recorded for lead ${answer.id}; lead.consent_withdrawn sent to the CRMs.`);
 }
 
 async function erase() {
   if (!current || !confirm(`Erase lead ${current.id} and everything stored about it? This cannot be undone.`)) return;
   const answer = await (await api(`/v1/admin/leads/${encodeURIComponent(current.id)}`, { method: "DELETE" })).json();
   const manual = answer.erase_by_hand_in.length ? ` Erase it by hand in: ${answer.erase_by_hand_in.join(", ")}.` : "";
-  say(`Lead ${answer.id} erased; lead.erased sent to the CRMs that take it.${manual}`);
   $("#lead-detail").hidden = true;
   current = null;
+  // The list is reloaded first: its own status line would replace the erasure's.
   await loadLeads();
+  say(`Lead ${answer.id} erased; lead.erased sent to the CRMs that take it.${manual}`);
 }
 
 // --- Deliveries, endpoints -------------------------------------------------------------------------------

@@ -3,9 +3,12 @@
 use crate::crm::{self, Outbound};
 use crate::outbox::{self, Delivery, Outcome, State};
 use crate::webhook::{self, EventType};
-use crate::ledger::{self, Command, Holder, Replay};
+use crate::ledger::{self, Command};
 use crate::ledger_object::LedgerStub;
 use crate::route::{Miss, Route};
+use crate::cloud::Cloud;
+use crate::submission::{self, put_outbox, MAIL_ENDPOINT};
+use crate::storage::Backend;
 use crate::{admin, draw, embed, export, id, intake, mail, page, pseudonym, receipt, store, token, turnstile, Error};
 use futures_util::future::{select, Either};
 use serde_json::json;
@@ -343,22 +346,8 @@ fn origin_of(url: &str) -> Option<String> {
     matches!(parsed.scheme(), "http" | "https").then(|| parsed.origin().ascii_serialization())
 }
 
-/// What an idempotent replay needs: the first answer's status and body (kept by the ledger for a day,
-/// which covers every client retry policy we know of).
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Answer {
-    status: u16,
-    body: serde_json::Value,
-}
-
-/// The status a lead on `form` has after its first submission, which every answer on the form names:
-/// repeats and dropped bots are answered exactly like first submissions.
-fn first_status(form: &FormDef) -> &'static str {
-    if form.double_opt_in { Status::Pending.as_str() } else { Status::New.as_str() }
-}
-
-/// Accepts a submission: rate limit, idempotent replay, spam check, validation, the repeat rules for a
-/// known address, durable writes, first delivery attempt. Returns the status and JSON body to answer with.
+/// Accepts a submission: what needs the request (origin, secrets, rate limit, Turnstile) here, then the
+/// submission service (`submission::take`) over KV and the ledger, then the first delivery attempts.
 async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsConfig, sub: Submission) -> Result<(u16, serde_json::Value), Error> {
     let origin = header(req, "Origin");
     let own = own_origin(req)?;
@@ -371,276 +360,25 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
             limit_rate(env, limit, &form.id, &pseudonym::client_id(key.as_bytes(), &pseudonym::network(&ip))).await?;
         }
     }
-    let client = client_id(req, env);
-    let kv = kv(env)?;
     let key = match header(req, "Idempotency-Key") {
         Some(h) => Some(intake::idempotency_key(&h)?),
         None => None,
     };
-    let now = Date::now().as_millis();
-    if intake::is_spam(&sub, form) {
-        // Bots get the answer a person would, so they learn nothing; nothing is stored or forwarded.
-        count_spam(&kv, &form.id, now).await;
-        return Ok((201, decoy_answer(form, &sub, &own, now)));
-    }
-    if let Some(settings) = &form.turnstile {
+    // Bots are answered by the service before Turnstile is asked: they get a decoy, not a 403.
+    if let Some(settings) = form.turnstile.as_ref().filter(|_| !intake::is_spam(&sub, form)) {
         check_human(req, env, settings, sub.meta.turnstile.as_deref()).await?;
     }
-    let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random()), client_id: client };
-    let fresh = intake::accept(form, sub, cx)?;
-    // The answer names this submission's own id, and its receipt certifies what this submission recorded.
-    let answer_id = fresh.id.clone();
-    let receipt = receipt::sign(signing.as_bytes(), &receipt::Receipt::of_record(&fresh.id, &fresh.form, &fresh.consent));
-    let address = fresh.fields.get("email").map_or("", String::as_str);
-    let email = intake::email_hash(address);
-    let legacy = kv.get(&intake::email_key(&form.id, address)).text().await.map_err(|e| Error::Internal(format!("kv get email index: {e}")))?;
-
-    // The ledger decides, strictly: whether this is a new address or a repeat, and whether the key was
-    // answered before. Racing requests wait here for the one that holds the address or the key.
-    let ledger = LedgerStub::of(env)?;
-    let claim = claim(&ledger, &form.id, &email, &fresh.id, key.as_deref(), legacy).await?;
-    let key_held = if claim.holds_key { key } else { None };
-    let claimed = claim.is_new.then(|| fresh.id.clone());
-    if let Some(answer) = claim.answered {
-        return Ok((answer.status, answer.body));
-    }
-    let stored = match &claim.repeat_of {
-        Some(_) if form.kind == FormKind::Giveaway => Err(Error::AlreadyEntered),
-        Some(id) => match store::get_lead(&kv, id).await {
-            Ok(Some(old)) => store_repeat(env, &kv, config, form, old, fresh, &own, now).await,
-            Ok(None) => Err(Error::Internal(format!("the ledger names lead {id}, which is not stored"))),
-            Err(e) => Err(e),
-        },
-        None => store_new(env, &kv, config, form, fresh, &own, now).await,
-    };
-    let (lead, deliveries) = match stored {
-        Ok(stored) => stored,
-        Err(e) => {
-            // Nothing is stored: the reservations go, so a retry meets a clean slate.
-            let release = Command::Release { form: form.id.clone(), email, lead: claimed, held: claim.repeat_of.is_some(), key: key_held };
-            if let Err(undo) = ledger.call::<serde_json::Value>(&release).await {
-                worker::console_error!("ledger release failed (the reservation lapses by itself): {}", undo.log_line().unwrap_or_default());
-            }
-            return Err(e);
-        }
-    };
-    let mut body = json!({"id": answer_id, "status": first_status(form), "receipt": receipt});
-    if let (Some(url), Some(fields)) = (download_link(env, form, &lead, &own, now), body.as_object_mut()) {
-        fields.insert("download_url".into(), json!(url));
-    }
-    let status = 201;
-    let answer = serde_json::to_string(&Answer { status, body: body.clone() }).map_err(|e| Error::Internal(e.to_string()))?;
-    // The lead is stored. If settling fails, the claim lapses after a minute and the lead is found again
-    // by its next repeat only through the old index, so this is an error the client may retry: the retry
-    // meets the stored lead as a repeat.
-    let settle = Command::Settle { form: form.id.clone(), email, lead: claimed, held: claim.repeat_of.is_some(), key: key_held, answer: Some(answer) };
-    ledger.call::<serde_json::Value>(&settle).await?;
-    worker::console_log!("lead {}: {} form={} deliveries={}", if claim.is_new { "stored" } else { "repeated" }, lead.id, lead.form, deliveries.len());
+    let cloud = Cloud::of(env)?;
+    let intake = submission::Intake { config, form, signing: &signing, origin: &own, key, client: client_id(req, env) };
+    let taken = submission::take(&cloud, &intake, sub).await?;
+    worker::console_log!("submission answered {} form={} deliveries={}", taken.status, form.id, taken.deliveries.len());
     let env2 = env.clone();
     ctx.wait_until(async move {
-        for mut d in deliveries {
+        for mut d in taken.deliveries {
             attempt(&env2, &mut d).await;
         }
     });
-    Ok((status, body))
-}
-
-/// What the ledger decided for a submission.
-struct Claimed {
-    /// This request holds the address for a new lead.
-    is_new: bool,
-    /// The address belongs to this stored lead: the submission is a repeat.
-    repeat_of: Option<String>,
-    /// This request reserved its idempotency key and must settle or release it.
-    holds_key: bool,
-    /// The key was answered before: this is the answer to give again.
-    answered: Option<Answer>,
-}
-
-/// How long a request waits for another that holds its address or its idempotency key.
-const WAIT_FOR_OTHERS_MS: u64 = 10_000;
-
-/// Claims an address (and reserves an idempotency key) in the ledger. While another request holds either,
-/// waits for it and looks again: a second request with the same key gets the first one's answer, and a
-/// second submission of an address being stored becomes a repeat of the lead the first one stored.
-async fn claim(ledger: &LedgerStub, form: &str, email: &str, lead: &str, key: Option<&str>, legacy: Option<String>) -> Result<Claimed, Error> {
-    let started = Date::now().as_millis();
-    let mut holds_key = false;
-    let mut look = false;
-    loop {
-        // Once this request holds the key, it no longer asks about it.
-        let with_key = if holds_key { None } else { key.map(str::to_owned) };
-        let now = Date::now().as_millis();
-        let command = if look {
-            Command::Look { form: form.to_owned(), email: email.to_owned(), key: with_key.clone(), now }
-        } else {
-            Command::Claim { form: form.to_owned(), email: email.to_owned(), lead: lead.to_owned(), key: with_key.clone(), legacy: legacy.clone(), now }
-        };
-        let standing: ledger::Standing = ledger.call(&command).await?;
-        let mut wait = false;
-        match (standing.replay, with_key.is_some()) {
-            (Replay::Answered { answer }, _) => {
-                let answer: Answer = serde_json::from_str(&answer).map_err(|e| Error::Internal(format!("stored answer unreadable: {e}")))?;
-                return Ok(Claimed { is_new: false, repeat_of: None, holds_key: false, answered: Some(answer) });
-            }
-            (Replay::InProgress, true) => wait = true,
-            // A claim that carried the key reserved it (and asked about the address in the same step).
-            (Replay::Fresh, true) if !look => holds_key = true,
-            // A look found the key free again (its first request gave up): claim it.
-            (Replay::Fresh, true) => {
-                look = false;
-                continue;
-            }
-            _ => {}
-        }
-        if !wait {
-            match standing.holder {
-                Holder::Claimed => return Ok(Claimed { is_new: true, repeat_of: None, holds_key, answered: None }),
-                // Only a claim takes the hold on a lead; a look that finds it free claims next.
-                Holder::Lead { lead } if !look => return Ok(Claimed { is_new: false, repeat_of: Some(lead), holds_key, answered: None }),
-                Holder::Reserved => wait = true,
-                Holder::Lead { .. } | Holder::Nobody => {
-                    look = false;
-                    if Date::now().as_millis().saturating_sub(started) <= WAIT_FOR_OTHERS_MS {
-                        continue;
-                    }
-                    wait = true;
-                }
-            }
-        }
-        if wait && Date::now().as_millis().saturating_sub(started) > WAIT_FOR_OTHERS_MS {
-            if holds_key {
-                let release = Command::Release { form: form.to_owned(), email: email.to_owned(), lead: None, held: false, key: key.map(str::to_owned) };
-                let _ = ledger.call::<serde_json::Value>(&release).await;
-            }
-            return Err(Error::InProgress);
-        }
-        worker::Delay::from(Duration::from_millis(100)).await;
-        look = true;
-    }
-}
-
-/// Stores a new lead and its outbox entries: the confirmation mail on double opt-in forms (marketing
-/// endpoints hear of the lead only once it is confirmed; the mail goes through the outbox, so a mail API
-/// outage delays it rather than losing it), else `lead.created` for each endpoint. A write that fails
-/// undoes the earlier ones.
-async fn store_new(env: &Env, kv: &worker::kv::KvStore, config: &FormsConfig, form: &FormDef, mut lead: Lead, own: &str, now: u64) -> Result<(Lead, Vec<Delivery>), Error> {
-    let deliveries = if lead.status == Status::Pending {
-        intake::note_mail(&mut lead.mails_sent, now);
-        vec![confirmation_mail(env, config, form, &lead, own, now, mail::Ask::Address)?]
-    } else {
-        let payload = webhook::payload(EventType::LeadCreated, &lead.updated_at, &lead);
-        outbox_entries(&form.webhooks, &lead.id, &form.id, EventType::LeadCreated, &payload, now)
-    };
-    store::put_lead(kv, &lead).await?;
-    if let Err(e) = put_outbox(kv, &deliveries).await {
-        let _ = store::delete_lead(kv, &lead.id).await;
-        return Err(e);
-    }
-    Ok((lead, deliveries))
-}
-
-/// Stores a repeat (see [`repeat_submission`]): the changed lead and its outbox entries, restoring the
-/// lead as it was if an entry cannot be written.
-#[allow(clippy::too_many_arguments)]
-async fn store_repeat(env: &Env, kv: &worker::kv::KvStore, config: &FormsConfig, form: &FormDef, old: Lead, fresh: Lead, own: &str, now: u64) -> Result<(Lead, Vec<Delivery>), Error> {
-    let (lead, deliveries) = repeat_submission(env, config, form, &old, fresh, own, now)?;
-    store::put_lead(kv, &lead).await?;
-    if let Err(e) = put_outbox(kv, &deliveries).await {
-        let _ = store::put_lead(kv, &old).await;
-        return Err(e);
-    }
-    Ok((lead, deliveries))
-}
-
-/// Writes outbox entries; if one fails, those written before it are removed and the error returned.
-async fn put_outbox(kv: &worker::kv::KvStore, deliveries: &[Delivery]) -> Result<(), Error> {
-    for (i, d) in deliveries.iter().enumerate() {
-        if let Err(e) = store::put_delivery(kv, d).await {
-            for done in deliveries.iter().take(i) {
-                let _ = kv.delete(&store::delivery_key(&done.id)).await;
-            }
-            return Err(e);
-        }
-    }
-    Ok(())
-}
-
-/// A repeat of a known address on a form (not a giveaway): the repeat rules of [`intake::repeat`], plus
-/// what goes out. On double opt-in forms a pending address gets its confirmation mail again and a
-/// confirmed one a mail to confirm the changes, each within [`intake::may_mail`]'s limits; on other forms
-/// a repeat that changed something is announced as `lead.updated`.
-fn repeat_submission(
-    env: &Env,
-    config: &FormsConfig,
-    form: &FormDef,
-    old: &Lead,
-    fresh: Lead,
-    own: &str,
-    now: u64,
-) -> Result<(Lead, Vec<Delivery>), Error> {
-    let hold = form.double_opt_in && old.status != Status::Pending;
-    let out = intake::repeat(old, fresh, form, hold);
-    let changed = out.changes_anything();
-    let mut lead = out.lead;
-    let mut deliveries = Vec::new();
-    if form.double_opt_in {
-        let ask = if old.status == Status::Pending { Some(mail::Ask::Address) } else { out.held.then_some(mail::Ask::Changes) };
-        let settings = config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
-        match ask {
-            Some(ask) if intake::may_mail(&lead.mails_sent, now, settings) => {
-                intake::note_mail(&mut lead.mails_sent, now);
-                deliveries.push(confirmation_mail(env, config, form, &lead, own, now, ask)?);
-            }
-            Some(_) => worker::console_log!("confirmation mail for lead {} not sent again yet (mail limit)", lead.id),
-            None => {}
-        }
-    } else if changed {
-        let changes = webhook::Changes {
-            submission: out.record.id.clone(),
-            filled: out.record.filled.clone(),
-            consent_added: out.record.consent_added.clone(),
-            confirmed_by: "none",
-        };
-        let payload = webhook::updated_payload(&lead.updated_at, &lead, &changes);
-        deliveries = outbox_entries(&form.webhooks, &lead.id, &form.id, EventType::LeadUpdated, &payload, now);
-    }
-    Ok((lead, deliveries))
-}
-
-/// What a dropped bot is answered: the same status and body shape as a person's first submission (a
-/// fresh-looking id, the form's first status, a receipt-shaped decoy, and a download link where the form
-/// hands one out), none of it valid anywhere.
-fn decoy_answer(form: &FormDef, sub: &Submission, own: &str, now: u64) -> serde_json::Value {
-    let id = id::new("ld_", now, random());
-    let record = intake::decoy_record(form, sub, now);
-    let mut body = json!({"id": id, "status": first_status(form), "receipt": receipt::decoy(&receipt::Receipt::of_record(&id, &form.id, &record), random())});
-    if let (true, Some(fields)) = (form.kind == FormKind::DownloadGate && !form.double_opt_in, body.as_object_mut()) {
-        let valid_ms = form.asset.as_ref().map_or(0, shared::form::Asset::link_valid_ms);
-        let link = format!("{own}/v1/download/{}", token::sign(&random::<32>(), token::Purpose::Download, &id, now + valid_ms));
-        fields.insert("download_url".into(), json!(link));
-    }
-    body
-}
-
-/// The delivery "endpoint" of confirmation mails in the outbox.
-const MAIL_ENDPOINT: &str = "_mail";
-
-/// How long the withdraw link in a confirmation mail works: withdrawing must stay as easy as consenting.
-const WITHDRAW_LINK_MS: u64 = 365 * 86_400_000;
-
-/// The outbox entry that sends a lead a confirmation mail (its address, or changes a repeat asked for),
-/// with a signed link that works for `[mail] confirm_within_hours` and a withdraw link.
-fn confirmation_mail(env: &Env, config: &FormsConfig, form: &FormDef, lead: &Lead, origin: &str, now: u64, ask: mail::Ask) -> Result<Delivery, Error> {
-    let settings = config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
-    let key = signing_key(env)?;
-    let confirm = format!("{origin}/v1/confirm/{}", token::sign(key.as_bytes(), token::Purpose::Confirm, &lead.id, now + settings.confirm_within_ms()));
-    let withdraw = format!("{origin}/v1/withdraw/{}", token::sign(key.as_bytes(), token::Purpose::Withdraw, &lead.id, now + WITHDRAW_LINK_MS));
-    let lang = lead.consent.lang;
-    let to = lead.fields.get("email").map_or("", String::as_str);
-    let message = mail::confirmation(settings, lang, to, form.title.as_ref().map(|t| t.get(lang)), ask, &mail::Links { confirm: &confirm, withdraw: &withdraw });
-    let payload = serde_json::to_string(&message).map_err(|e| Error::Internal(e.to_string()))?;
-    Ok(Delivery::pending(id::new("msg_", now, random()), &lead.id, &form.id, MAIL_ENDPOINT, "mail.confirmation", &payload, now))
+    Ok((taken.status, taken.body))
 }
 
 /// The collector's signing secret, from which receipts and links derive their keys.
@@ -729,7 +467,7 @@ async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result
         return html_response(&page::confirmed(lang, false, link.as_deref()), 200);
     };
     // If this fails the still-valid link can simply be used once more.
-    put_outbox_then_lead(&kv, &deliveries, &lead).await?;
+    put_outbox_then_lead(&Cloud::of(env)?, &deliveries, &lead).await?;
     worker::console_log!("lead {}: {} form={} deliveries={}", if held { "changes confirmed" } else { "confirmed" }, lead.id, lead.form, deliveries.len());
     let env2 = env.clone();
     ctx.wait_until(async move {
@@ -747,11 +485,11 @@ async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result
 /// Writes a changed lead's outbox entries, then the lead. If any write fails, the entries written so far
 /// are removed again and the error returned: nothing is announced that was not stored, and the caller may
 /// simply retry.
-async fn put_outbox_then_lead(kv: &worker::kv::KvStore, deliveries: &[Delivery], lead: &Lead) -> Result<(), Error> {
-    put_outbox(kv, deliveries).await?;
-    if let Err(e) = store::put_lead(kv, lead).await {
+async fn put_outbox_then_lead(cloud: &Cloud, deliveries: &[Delivery], lead: &Lead) -> Result<(), Error> {
+    put_outbox(cloud, deliveries).await?;
+    if let Err(e) = cloud.put_lead(lead).await {
         for d in deliveries {
-            let _ = kv.delete(&store::delivery_key(&d.id)).await;
+            let _ = cloud.delete_delivery(&d.id).await;
         }
         return Err(e);
     }
@@ -833,7 +571,7 @@ async fn withdraw(env: &Env, ctx: &Context, kv: &worker::kv::KvStore, mut lead: 
     let payload = webhook::payload(EventType::LeadConsentWithdrawn, &at, &lead);
     let endpoints = config(env)?.form(&lead.form).map(|f| f.webhooks.clone()).unwrap_or_default();
     let deliveries = outbox_entries(&endpoints, &lead.id, &lead.form, EventType::LeadConsentWithdrawn, &payload, now);
-    put_outbox_then_lead(kv, &deliveries, &lead).await?;
+    put_outbox_then_lead(&Cloud::of(env)?, &deliveries, &lead).await?;
     worker::console_log!("consent withdrawn: {} form={} via={via} deliveries={}", lead.id, lead.form, deliveries.len());
     let env2 = env.clone();
     ctx.wait_until(async move {
@@ -847,12 +585,10 @@ async fn withdraw(env: &Env, ctx: &Context, kv: &worker::kv::KvStore, mut lead: 
 /// The binding of the R2 bucket that holds gated files.
 const FILES: &str = "FILES";
 
-/// A signed download link for a download gate's lead, once it may have the file (with double opt-in: after
-/// the confirmation).
-fn download_link(env: &Env, form: &shared::form::FormDef, lead: &Lead, origin: &str, now: u64) -> Option<String> {
-    let asset = form.asset.as_ref().filter(|_| form.kind == FormKind::DownloadGate && lead.status != Status::Pending)?;
-    let key = secret(env, "SIGNING_SECRET")?;
-    Some(format!("{origin}/v1/download/{}", token::sign(key.as_bytes(), token::Purpose::Download, &lead.id, now + asset.link_valid_ms())))
+/// A signed download link for a download gate's lead, once it may have the file (see
+/// `submission::download_link`); none without a signing secret.
+fn download_link(env: &Env, form: &FormDef, lead: &Lead, origin: &str, now: u64) -> Option<String> {
+    submission::download_link(&secret(env, "SIGNING_SECRET")?, form, lead, origin, now)
 }
 
 /// `GET /v1/download/<token>`: streams the gated file to the holder of a valid link and counts the download
@@ -937,17 +673,6 @@ fn visitor_lang(req: &Request) -> Lang {
     Lang::from_tag(accept.split([',', ';']).next().unwrap_or("").trim()).unwrap_or_default()
 }
 
-/// Counts a spam submission per form and day (`spam:<form>:<date>`), for the admin API. Best effort: a
-/// lost count is not worth failing a request over.
-async fn count_spam(kv: &worker::kv::KvStore, form: &str, now_ms: u64) {
-    let day = shared::time::rfc3339(now_ms);
-    let key = format!("spam:{form}:{}", day.get(..10).unwrap_or(&day));
-    let count = kv.get(&key).text().await.ok().flatten().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-    if let Ok(put) = kv.put(&key, (count + 1).to_string()) {
-        let _ = put.execute().await;
-    }
-    worker::console_log!("spam dropped form={form}");
-}
 
 fn html_response(html: &str, status: u16) -> Result<Response, Error> {
     let mut resp = Response::from_html(html).map_err(|e| Error::Internal(e.to_string()))?.with_status(status);
@@ -966,14 +691,9 @@ async fn spam_stats(env: &Env) -> Result<Response, Error> {
     json_response(&json!({"spam": counts}), 200)
 }
 
-/// One pending delivery of an event per endpoint.
-/// One pending delivery per endpoint that takes `event` (a CRM adapter may not: see `crm::accepts`).
+/// One pending delivery of `event` per endpoint that takes it, with fresh ids.
 fn outbox_entries(endpoints: &[shared::form::Endpoint], lead: &str, form: &str, event: EventType, payload: &str, now: u64) -> Vec<Delivery> {
-    endpoints
-        .iter()
-        .filter(|ep| crm::accepts(ep.adapter, event))
-        .map(|ep| Delivery::pending(id::new("msg_", now, random()), lead, form, &ep.id, event.as_str(), payload, now))
-        .collect()
+    submission::outbox_entries(|| id::new("msg_", now, random()), endpoints, lead, form, event, payload, now)
 }
 
 /// Makes one delivery attempt and records its outcome. Never fails: every problem is written into the
@@ -1364,7 +1084,7 @@ async fn erase(env: &Env, ctx: &Context, id: &str) -> Result<Response, Error> {
     let announcements = outbox_entries(&endpoints, &lead.id, &lead.form, EventType::LeadErased, &payload, now);
     // The announcement is queued first and the tombstone written next, both before anything is deleted: a
     // failure after them leaves an erasure a retry can finish, and the CRMs still hear of it.
-    put_outbox(&kv, &announcements).await?;
+    put_outbox(&Cloud::of(env)?, &announcements).await?;
     let index: Vec<_> = store::delivery_index(&kv).await?.into_iter().filter(|(id, _)| !announcements.iter().any(|a| &a.id == id)).collect();
     let deleted = erase_lead(env, &kv, &lead, &index).await?;
     worker::console_log!("lead erased: {} form={} deliveries deleted={}", lead.id, lead.form, deleted);

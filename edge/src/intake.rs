@@ -178,7 +178,12 @@ pub fn email_hash(email: &str) -> String {
 /// (a collector upgraded with leads in KV adopts them into the ledger on first use) and deleted on
 /// erasure, never written.
 pub fn email_key(form: &str, email: &str) -> String {
-    format!("email:{form}:{}", email_hash(email))
+    legacy_email_key(form, &email_hash(email))
+}
+
+/// [`email_key`] from an address's hash.
+pub fn legacy_email_key(form: &str, email_hash: &str) -> String {
+    format!("email:{form}:{email_hash}")
 }
 
 /// Checks an `Idempotency-Key` header: 1 to 128 characters of letters, digits, `-` and `_` (what UUIDs and

@@ -25,12 +25,19 @@ pub mod page;
 pub mod pseudonym;
 pub mod receipt;
 pub mod route;
+pub mod storage;
+pub mod submission;
 pub mod token;
 pub mod turnstile;
 pub mod webhook;
 
+#[cfg(not(target_arch = "wasm32"))]
+pub mod memory;
+
 #[cfg(target_arch = "wasm32")]
 mod app;
+#[cfg(target_arch = "wasm32")]
+mod cloud;
 #[cfg(target_arch = "wasm32")]
 mod ledger_object;
 #[cfg(target_arch = "wasm32")]

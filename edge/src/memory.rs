@@ -1,0 +1,339 @@
+//! A memory backend for the services' native tests: lead documents, outbox and a model of the ledger in
+//! maps, a virtual clock, deterministic randomness, injected faults (fail the n-th operation of a kind)
+//! and an operation count. The product always runs on KV and the ledger Durable Object (`app`); this
+//! exists so that every write step of a service can be failed and checked in a native test.
+//!
+//! Every operation yields once before it acts, so services run side by side with `join` interleave the
+//! way requests do on one isolate. The ledger model answers the same commands with the same rules as the
+//! SQL in `ledger_object`; the end-to-end tests hold the real one to them.
+
+use crate::ledger::{self, Command, Holder, Replay, Standing, Tombstone};
+use crate::outbox::Delivery;
+use crate::storage::Backend;
+use crate::Error;
+use shared::lead::Lead;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A kind of operation, for faults and counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Op {
+    /// Reading a lead document.
+    ReadLead,
+    /// Writing a lead document.
+    PutLead,
+    /// Deleting a lead document.
+    DeleteLead,
+    /// Writing an outbox entry.
+    PutDelivery,
+    /// Deleting an outbox entry.
+    DeleteDelivery,
+    /// Reading the old KV email index.
+    ReadLegacy,
+    /// Counting a bot.
+    CountBot,
+    /// A claim sent to the ledger.
+    Claim,
+    /// A settle sent to the ledger.
+    Settle,
+    /// Any other ledger command.
+    LedgerOther,
+}
+
+/// The memory backend.
+#[derive(Default)]
+pub struct Memory {
+    /// Lead documents by id.
+    pub leads: RefCell<BTreeMap<String, Lead>>,
+    /// Outbox entries by id.
+    pub deliveries: RefCell<BTreeMap<String, Delivery>>,
+    /// The old KV email index: (form, email hash) -> lead id.
+    pub legacy: RefCell<BTreeMap<(String, String), String>>,
+    /// Bot counts by form and day.
+    pub bots: RefCell<BTreeMap<String, u64>>,
+    ledger: RefCell<LedgerModel>,
+    clock: Cell<u64>,
+    seed: Cell<u64>,
+    faults: RefCell<Vec<(Op, usize)>>,
+    ops: RefCell<BTreeMap<Op, usize>>,
+}
+
+impl Memory {
+    /// An empty backend whose clock starts at `now_ms`.
+    pub fn at(now_ms: u64) -> Memory {
+        let m = Memory::default();
+        m.clock.set(now_ms);
+        m.seed.set(0x9E37_79B9_7F4A_7C15);
+        m
+    }
+
+    /// Makes the `nth` (1-based, counted from now) operation of kind `op` fail.
+    pub fn fail(&self, op: Op, nth: usize) {
+        let done = self.count(op);
+        self.faults.borrow_mut().push((op, done + nth));
+    }
+
+    /// How many operations of kind `op` ran (failed ones included).
+    pub fn count(&self, op: Op) -> usize {
+        self.ops.borrow().get(&op).copied().unwrap_or(0)
+    }
+
+    /// How many operations ran in all.
+    pub fn total(&self) -> usize {
+        self.ops.borrow().values().sum()
+    }
+
+    /// Forgets the counts (faults stay).
+    pub fn reset_counts(&self) {
+        self.ops.borrow_mut().clear();
+        self.faults.borrow_mut().clear();
+    }
+
+    /// Moves the virtual clock.
+    pub fn advance(&self, ms: u64) {
+        self.clock.set(self.clock.get().saturating_add(ms));
+    }
+
+    /// The ledger's row for an address: (lead, stored).
+    pub fn ledger_row(&self, form: &str, email_hash: &str) -> Option<(String, bool)> {
+        self.ledger.borrow().emails.get(&(form.to_owned(), email_hash.to_owned())).map(|r| (r.lead.clone(), r.live))
+    }
+
+    /// Whether the ledger holds a tombstone for `lead`.
+    pub fn tombstoned(&self, lead: &str) -> bool {
+        self.ledger.borrow().tombstones.contains_key(lead)
+    }
+
+    /// Counts an operation, yields once, then fails it if a fault says so.
+    async fn op(&self, op: Op) -> Result<(), Error> {
+        let n = {
+            let mut ops = self.ops.borrow_mut();
+            let n = ops.entry(op).or_insert(0);
+            *n += 1;
+            *n
+        };
+        YieldOnce(false).await;
+        if self.faults.borrow().iter().any(|&(o, at)| o == op && at == n) {
+            return Err(Error::Internal(format!("injected fault: {op:?} #{n}")));
+        }
+        Ok(())
+    }
+}
+
+impl Backend for Memory {
+    async fn lead(&self, id: &str) -> Result<Option<Lead>, Error> {
+        self.op(Op::ReadLead).await?;
+        Ok(self.leads.borrow().get(id).cloned())
+    }
+
+    async fn put_lead(&self, lead: &Lead) -> Result<(), Error> {
+        self.op(Op::PutLead).await?;
+        self.leads.borrow_mut().insert(lead.id.clone(), lead.clone());
+        Ok(())
+    }
+
+    async fn delete_lead(&self, id: &str) -> Result<(), Error> {
+        self.op(Op::DeleteLead).await?;
+        self.leads.borrow_mut().remove(id);
+        Ok(())
+    }
+
+    async fn put_delivery(&self, delivery: &Delivery) -> Result<(), Error> {
+        self.op(Op::PutDelivery).await?;
+        self.deliveries.borrow_mut().insert(delivery.id.clone(), delivery.clone());
+        Ok(())
+    }
+
+    async fn delete_delivery(&self, id: &str) -> Result<(), Error> {
+        self.op(Op::DeleteDelivery).await?;
+        self.deliveries.borrow_mut().remove(id);
+        Ok(())
+    }
+
+    async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error> {
+        self.op(Op::ReadLegacy).await?;
+        Ok(self.legacy.borrow().get(&(form.to_owned(), email_hash.to_owned())).cloned())
+    }
+
+    async fn count_bot(&self, form: &str, day: &str) {
+        if self.op(Op::CountBot).await.is_ok() {
+            *self.bots.borrow_mut().entry(format!("{form}:{day}")).or_insert(0) += 1;
+        }
+    }
+
+    async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error> {
+        let op = match command {
+            Command::Claim { .. } => Op::Claim,
+            Command::Settle { .. } => Op::Settle,
+            _ => Op::LedgerOther,
+        };
+        self.op(op).await?;
+        Ok(self.ledger.borrow_mut().run(command))
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.get()
+    }
+
+    async fn sleep(&self, _ms: u64) {
+        // Virtual time: waiting costs a millisecond and lets the others run.
+        self.advance(1);
+        YieldOnce(false).await;
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) {
+        for b in buf {
+            // xorshift64: deterministic, and different for every byte asked for.
+            let mut x = self.seed.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.seed.set(x);
+            *b = x.to_le_bytes()[0];
+        }
+    }
+}
+
+/// A future that is pending once (waking itself) and then ready.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+#[derive(Default)]
+struct EmailRow {
+    lead: String,
+    live: bool,
+    at: u64,
+    held: u64,
+}
+
+/// The ledger's tables and rules, as `ledger_object` keeps them in SQLite.
+#[derive(Default)]
+struct LedgerModel {
+    emails: BTreeMap<(String, String), EmailRow>,
+    answers: BTreeMap<(String, String), (Option<String>, u64)>,
+    tombstones: BTreeMap<String, u64>,
+}
+
+impl LedgerModel {
+    fn run(&mut self, command: &Command) -> serde_json::Value {
+        let ok = serde_json::json!({"ok": true});
+        let to = |standing: Standing| serde_json::to_value(standing).unwrap_or_default();
+        match command.clone() {
+            Command::Claim { form, email, lead, key, legacy, now } => {
+                let replay = self.reserve_key(&form, key.as_deref(), now);
+                if replay != Replay::Fresh {
+                    return to(Standing { holder: self.holder(&form, &email, now), replay });
+                }
+                let k = (form.clone(), email.clone());
+                if let Some(old) = legacy {
+                    self.emails.entry(k.clone()).or_insert(EmailRow { lead: old, live: true, at: now, held: 0 });
+                }
+                if self.emails.get(&k).is_some_and(|r| !r.live && !ledger::reservation_holds(r.at, now)) {
+                    self.emails.remove(&k);
+                }
+                self.emails.entry(k.clone()).or_insert(EmailRow { lead: lead.clone(), live: false, at: now, held: 0 });
+                let holder = if self.emails.get(&k).is_some_and(|r| r.lead == lead) {
+                    Holder::Claimed
+                } else {
+                    match self.holder(&form, &email, now) {
+                        Holder::Lead { lead } => {
+                            if let Some(r) = self.emails.get_mut(&k) {
+                                r.held = now.max(1);
+                            }
+                            Holder::Lead { lead }
+                        }
+                        other => other,
+                    }
+                };
+                to(Standing { holder, replay })
+            }
+            Command::Settle { form, email, lead, held, key, answer } => {
+                if let Some(row) = self.emails.get_mut(&(form.clone(), email)) {
+                    if lead.as_deref() == Some(row.lead.as_str()) {
+                        row.live = true;
+                    }
+                    if held {
+                        row.held = 0;
+                    }
+                }
+                if let (Some(key), Some(answer)) = (key, answer) {
+                    if let Some(a) = self.answers.get_mut(&(form, key)) {
+                        a.0 = Some(answer);
+                    }
+                }
+                ok
+            }
+            Command::Release { form, email, lead, held, key } => {
+                let k = (form.clone(), email);
+                if self.emails.get(&k).is_some_and(|r| !r.live && lead.as_deref() == Some(r.lead.as_str())) {
+                    self.emails.remove(&k);
+                }
+                if held {
+                    if let Some(r) = self.emails.get_mut(&k) {
+                        r.held = 0;
+                    }
+                }
+                if let Some(key) = key {
+                    let a = (form, key);
+                    if self.answers.get(&a).is_some_and(|(answer, _)| answer.is_none()) {
+                        self.answers.remove(&a);
+                    }
+                }
+                ok
+            }
+            Command::Look { form, email, key, now } => {
+                let replay = key.map_or(Replay::Fresh, |key| self.replay(&form, &key, now));
+                to(Standing { holder: self.holder(&form, &email, now), replay })
+            }
+            Command::Forget { lead, now } => {
+                self.emails.retain(|_, r| r.lead != lead);
+                self.tombstones.insert(lead, now);
+                ok
+            }
+            Command::Erased { lead } => serde_json::to_value(Tombstone { erased: self.tombstones.contains_key(&lead) }).unwrap_or_default(),
+        }
+    }
+
+    fn holder(&self, form: &str, email: &str, now: u64) -> Holder {
+        match self.emails.get(&(form.to_owned(), email.to_owned())) {
+            Some(r) if r.live && r.held > 0 && ledger::reservation_holds(r.held, now) => Holder::Reserved,
+            Some(r) if r.live => Holder::Lead { lead: r.lead.clone() },
+            Some(r) if ledger::reservation_holds(r.at, now) => Holder::Reserved,
+            _ => Holder::Nobody,
+        }
+    }
+
+    fn replay(&self, form: &str, key: &str, now: u64) -> Replay {
+        match self.answers.get(&(form.to_owned(), key.to_owned())) {
+            Some((Some(answer), at)) if ledger::answer_holds(*at, now) => Replay::Answered { answer: answer.clone() },
+            Some((None, at)) if ledger::reservation_holds(*at, now) => Replay::InProgress,
+            _ => Replay::Fresh,
+        }
+    }
+
+    fn reserve_key(&mut self, form: &str, key: Option<&str>, now: u64) -> Replay {
+        let Some(key) = key else { return Replay::Fresh };
+        self.answers.retain(|_, (_, at)| ledger::answer_holds(*at, now));
+        let replay = self.replay(form, key, now);
+        if replay == Replay::Fresh {
+            self.answers.insert((form.to_owned(), key.to_owned()), (None, now));
+        }
+        replay
+    }
+}

@@ -1,0 +1,49 @@
+//! The storage seam: what the services need from the world (lead documents, the outbox, the ledger, a
+//! clock, randomness), as one trait. The Worker implements it over KV, the ledger Durable Object and the
+//! Workers clock (`app`); `memory` implements it natively for the services' tests, with injected faults
+//! and an operation count.
+
+use crate::ledger::Command;
+use crate::outbox::Delivery;
+use crate::Error;
+use shared::lead::Lead;
+
+/// Everything a service may do outside itself. Every method that can fail says so; none panics.
+#[allow(async_fn_in_trait)] // The services are generic over one backend at a time; nothing needs `dyn`.
+pub trait Backend {
+    /// Reads a lead document.
+    async fn lead(&self, id: &str) -> Result<Option<Lead>, Error>;
+    /// Writes a lead document; returns once it is durable.
+    async fn put_lead(&self, lead: &Lead) -> Result<(), Error>;
+    /// Deletes a lead document.
+    async fn delete_lead(&self, id: &str) -> Result<(), Error>;
+    /// Writes an outbox entry; returns once it is durable.
+    async fn put_delivery(&self, delivery: &Delivery) -> Result<(), Error>;
+    /// Deletes an outbox entry.
+    async fn delete_delivery(&self, id: &str) -> Result<(), Error>;
+    /// The lead the KV-only layout indexed for this form and address hash (see `ledger`'s upgrade path).
+    async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error>;
+    /// Counts a dropped bot submission on a form and day. Best effort: a lost count fails nothing.
+    async fn count_bot(&self, form: &str, day: &str);
+    /// Sends one command to the ledger and returns its answer as JSON.
+    async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error>;
+    /// Now, in Unix milliseconds.
+    fn now_ms(&self) -> u64;
+    /// Waits `ms` milliseconds (while another request holds what this one needs).
+    async fn sleep(&self, ms: u64);
+    /// Fills `buf` with cryptographically secure random bytes.
+    fn fill_random(&self, buf: &mut [u8]);
+}
+
+/// `N` random bytes from the backend.
+pub fn random<const N: usize, B: Backend>(b: &B) -> [u8; N] {
+    let mut buf = [0u8; N];
+    b.fill_random(&mut buf);
+    buf
+}
+
+/// Sends a ledger command and reads its answer as `T`.
+pub async fn ask<T: serde::de::DeserializeOwned, B: Backend>(b: &B, command: &Command) -> Result<T, Error> {
+    let value = b.ledger(command).await?;
+    serde_json::from_value(value).map_err(|e| Error::Internal(format!("ledger answer unreadable: {e}")))
+}

@@ -1,0 +1,233 @@
+//! The submission service, natively over the memory backend: every write step failed in turn, racing
+//! requests, idempotent replays, the upgrade from the KV-only layout, and the number of storage operations
+//! a submission costs.
+
+use edge::memory::{Memory, Op};
+use edge::submission::{take, Intake, Taken};
+use edge::{intake, receipt, Error};
+use futures::executor::block_on;
+use futures::future::join_all;
+use shared::form::FormsConfig;
+use shared::wire::Submission;
+
+const NOW: u64 = 1_790_000_000_000;
+const SIGNING: &str = "signing-secret-for-tests";
+
+fn config() -> FormsConfig {
+    serde_json::from_value(serde_json::json!({
+        "mail": {"url": "https://mail.example/send", "from": "News <news@example.com>"},
+        "forms": [
+            {"id": "open", "kind": "newsletter",
+             "fields": [{"name": "email", "required": true}, {"name": "first_name"}, {"name": "company"}],
+             "consents": [{"id": "marketing_email", "text": {"en": "Send me the newsletter."}}],
+             "webhooks": [{"id": "crm", "url": "https://crm.example/hook"}]},
+            {"id": "doi", "kind": "newsletter", "double_opt_in": true,
+             "fields": [{"name": "email", "required": true}],
+             "consents": [{"id": "marketing_email", "required": true, "text": {"en": "Send me the newsletter."}}],
+             "webhooks": [{"id": "crm", "url": "https://crm.example/hook"}]},
+            {"id": "win", "kind": "giveaway", "fields": [{"name": "email", "required": true}],
+             "giveaway": {"starts_at": "2026-01-01", "ends_at": "2030-12-31", "rules_url": "/rules"},
+             "consents": [{"id": "giveaway_rules", "required": true, "text": {"en": "I accept the rules."}}]}
+        ]
+    }))
+    .unwrap()
+}
+
+fn submission(form: &str, fields: serde_json::Value, consent: &[&str]) -> Submission {
+    serde_json::from_value(serde_json::json!({"form": form, "fields": fields, "consent": consent, "meta": {"elapsed_ms": 9000}})).unwrap()
+}
+
+async fn submit(m: &Memory, config: &FormsConfig, form: &str, fields: serde_json::Value, consent: &[&str], key: Option<&str>) -> Result<Taken, Error> {
+    let intake = Intake {
+        config,
+        form: config.form(form).unwrap(),
+        signing: SIGNING,
+        origin: "https://collector.example",
+        key: key.map(str::to_owned),
+        client: Some("c_test".into()),
+    };
+    take(m, &intake, submission(form, fields, consent)).await
+}
+
+fn email(address: &str) -> String {
+    intake::email_hash(address)
+}
+
+#[test]
+fn a_new_lead_is_stored_with_its_outbox_and_settled_in_the_ledger() {
+    let (m, config) = (Memory::at(NOW), config());
+    let taken = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &["marketing_email"], None)).unwrap();
+    assert_eq!(taken.status, 201);
+    let id = taken.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(m.leads.borrow().keys().collect::<Vec<_>>(), vec![&id]);
+    assert_eq!(taken.deliveries.len(), 1);
+    assert_eq!(m.deliveries.borrow().len(), 1);
+    assert_eq!(m.ledger_row("open", &email("ada@example.com")), Some((id.clone(), true)));
+    let r = receipt::verify(SIGNING.as_bytes(), taken.body["receipt"].as_str().unwrap()).unwrap();
+    assert_eq!(r.lead, id);
+    assert_eq!(taken.body["status"], "new");
+}
+
+#[test]
+fn a_fault_at_any_step_of_a_new_lead_leaves_nothing_and_a_retry_succeeds() {
+    for (op, nth) in [(Op::ReadLegacy, 1), (Op::Claim, 1), (Op::PutLead, 1), (Op::PutDelivery, 1), (Op::Settle, 1)] {
+        let (m, config) = (Memory::at(NOW), config());
+        m.fail(op, nth);
+        let failed = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None));
+        assert!(matches!(failed, Err(Error::Internal(_))), "{op:?}: {failed:?}");
+        assert!(m.leads.borrow().is_empty(), "{op:?}: no lead document stays");
+        assert!(m.deliveries.borrow().is_empty(), "{op:?}: no outbox entry stays");
+        assert_eq!(m.ledger_row("open", &email("ada@example.com")), None, "{op:?}: the claim is released");
+        let retried = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None)).unwrap();
+        assert_eq!(retried.status, 201, "{op:?}");
+        assert_eq!(m.leads.borrow().len(), 1, "{op:?}");
+        assert_eq!(m.deliveries.borrow().len(), 1, "{op:?}");
+    }
+}
+
+#[test]
+fn a_fault_at_any_step_of_a_repeat_puts_the_lead_back_and_releases_its_hold() {
+    for (op, nth) in [(Op::ReadLead, 1), (Op::PutLead, 1), (Op::PutDelivery, 1), (Op::Settle, 1)] {
+        let (m, config) = (Memory::at(NOW), config());
+        block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None)).unwrap();
+        let before = m.leads.borrow().clone();
+        let deliveries = m.deliveries.borrow().len();
+        m.fail(op, nth);
+        let failed = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com", "company": "ACME"}), &[], None));
+        assert!(failed.is_err(), "{op:?}");
+        assert_eq!(*m.leads.borrow(), before, "{op:?}: the lead is as it was");
+        assert_eq!(m.deliveries.borrow().len(), deliveries, "{op:?}: no lead.updated stays");
+        let retried = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com", "company": "ACME"}), &[], None));
+        assert!(retried.is_ok(), "{op:?}: the hold was released, so the retry is not kept waiting");
+        let lead = m.leads.borrow().values().next().cloned().unwrap();
+        assert_eq!(lead.fields["company"], "ACME", "{op:?}");
+        assert_eq!(lead.repeats.len(), 1, "{op:?}: the failed repeat left no trace");
+    }
+}
+
+#[test]
+fn racing_submissions_of_one_address_make_one_lead_and_keep_every_repeat() {
+    let (m, config) = (Memory::at(NOW), config());
+    let all = block_on(join_all((0..50).map(|i| submit(&m, &config, "open", serde_json::json!({"email": "race@example.com", "first_name": format!("N{i}")}), &[], None))));
+    assert!(all.iter().all(|r| r.as_ref().is_ok_and(|t| t.status == 201)), "{:?}", all.iter().find(|r| r.is_err()));
+    let leads = m.leads.borrow();
+    assert_eq!(leads.len(), 1);
+    let lead = leads.values().next().unwrap();
+    assert_eq!(lead.repeats.len(), 49, "repeats that race never overwrite each other");
+    assert_eq!(lead.engagement.submissions, 50);
+    let created = m.deliveries.borrow().values().filter(|d| d.event == "lead.created").count();
+    assert_eq!(created, 1);
+}
+
+#[test]
+fn racing_retries_under_one_key_get_one_answer() {
+    let (m, config) = (Memory::at(NOW), config());
+    let all = block_on(join_all((0..20).map(|_| submit(&m, &config, "open", serde_json::json!({"email": "key@example.com"}), &[], Some("k-1")))));
+    let bodies: Vec<String> = all.into_iter().map(|r| r.unwrap().body.to_string()).collect();
+    assert!(bodies.iter().all(|b| b == &bodies[0]), "20 identical answers");
+    assert_eq!(m.leads.borrow().len(), 1);
+    assert!(m.leads.borrow().values().all(|l| l.repeats.is_empty()), "a replay stores nothing");
+    // A day later the key is forgotten: the same key is a new request (here, a repeat).
+    m.advance(edge::ledger::ANSWER_MS);
+    let later = block_on(submit(&m, &config, "open", serde_json::json!({"email": "key@example.com"}), &[], Some("k-1"))).unwrap();
+    assert_ne!(later.body.to_string(), bodies[0]);
+}
+
+#[test]
+fn racing_giveaway_entries_make_one_entry() {
+    let (m, config) = (Memory::at(NOW), config());
+    let all = block_on(join_all((0..20).map(|_| submit(&m, &config, "win", serde_json::json!({"email": "lucky@example.com"}), &["giveaway_rules"], None))));
+    assert_eq!(all.iter().filter(|r| r.is_ok()).count(), 1);
+    assert_eq!(all.iter().filter(|r| matches!(r, Err(Error::AlreadyEntered))).count(), 19);
+    assert_eq!(m.leads.borrow().len(), 1);
+    assert!(matches!(m.ledger_row("win", &email("lucky@example.com")), Some((_, true))));
+}
+
+#[test]
+fn a_reservation_of_a_request_that_died_lapses() {
+    let (m, config) = (Memory::at(NOW), config());
+    // A request claims the address and dies before settling or releasing (its fault: the claim's reply
+    // is lost after the ledger applied it, the way a Worker killed mid-request leaves it).
+    m.fail(Op::PutLead, 1);
+    m.fail(Op::LedgerOther, 1);
+    assert!(block_on(submit(&m, &config, "open", serde_json::json!({"email": "dead@example.com"}), &[], None)).is_err());
+    assert!(matches!(m.ledger_row("open", &email("dead@example.com")), Some((_, false))), "left reserved");
+    m.advance(edge::ledger::RESERVATION_MS);
+    let later = block_on(submit(&m, &config, "open", serde_json::json!({"email": "dead@example.com"}), &[], None)).unwrap();
+    assert_eq!(later.status, 201);
+    assert_eq!(m.ledger_row("open", &email("dead@example.com")).map(|(id, live)| (id == later.body["id"], live)), Some((true, true)));
+}
+
+#[test]
+fn leads_in_the_old_kv_layout_are_adopted_on_first_use() {
+    let (m, config) = (Memory::at(NOW), config());
+    block_on(submit(&m, &config, "open", serde_json::json!({"email": "template@example.com"}), &[], None)).unwrap();
+    let mut old = m.leads.borrow().values().next().cloned().unwrap();
+    old.id = "ld_01JD0000000000LEGACY00000".into();
+    old.fields.insert("email".into(), "legacy@example.com".into());
+    m.leads.borrow_mut().insert(old.id.clone(), old.clone());
+    m.legacy.borrow_mut().insert(("open".into(), email("legacy@example.com")), old.id.clone());
+    block_on(submit(&m, &config, "open", serde_json::json!({"email": "legacy@example.com", "first_name": "Lea"}), &[], None)).unwrap();
+    assert_eq!(m.leads.borrow().len(), 2, "no second lead for the old address");
+    assert_eq!(m.leads.borrow()[&old.id].fields["first_name"], "Lea");
+    assert_eq!(m.ledger_row("open", &email("legacy@example.com")), Some((old.id.clone(), true)));
+    m.legacy.borrow_mut().clear();
+    block_on(submit(&m, &config, "open", serde_json::json!({"email": "legacy@example.com"}), &[], None)).unwrap();
+    assert_eq!(m.leads.borrow()[&old.id].repeats.len(), 2, "adopted once, the ledger knows it");
+}
+
+#[test]
+fn a_bot_costs_one_count_and_gets_a_real_looking_answer() {
+    let (m, config) = (Memory::at(NOW), config());
+    let real = block_on(submit(&m, &config, "doi", serde_json::json!({"email": "person@example.com"}), &["marketing_email"], None)).unwrap();
+    m.reset_counts();
+    let mut bot = submission("doi", serde_json::json!({"email": "bot@example.com"}), &["marketing_email"]);
+    bot.meta.hp = Some("http://spam.example".into());
+    let intake = Intake { config: &config, form: config.form("doi").unwrap(), signing: SIGNING, origin: "https://c.example", key: None, client: None };
+    let decoy = block_on(take(&m, &intake, bot)).unwrap();
+    assert_eq!(decoy.status, real.status);
+    let keys = |v: &serde_json::Value| v.as_object().unwrap().keys().cloned().collect::<Vec<_>>();
+    assert_eq!(keys(&decoy.body), keys(&real.body));
+    assert_eq!(decoy.body["status"], "pending");
+    assert_eq!(receipt::verify(SIGNING.as_bytes(), decoy.body["receipt"].as_str().unwrap()), Err(receipt::Problem::NotGenuine));
+    assert_eq!((m.total(), m.count(Op::CountBot)), (1, 1));
+    assert_eq!(m.leads.borrow().len(), 1);
+}
+
+#[test]
+fn a_submission_costs_a_bounded_number_of_operations_whatever_is_stored() {
+    let (m, config) = (Memory::at(NOW), config());
+    block_on(submit(&m, &config, "open", serde_json::json!({"email": "first@example.com"}), &[], None)).unwrap();
+    let template = m.leads.borrow().values().next().cloned().unwrap();
+    for i in 0..10_000 {
+        let mut l = template.clone();
+        l.id = format!("ld_{i:026}");
+        m.leads.borrow_mut().insert(l.id.clone(), l);
+    }
+    m.reset_counts();
+    block_on(submit(&m, &config, "open", serde_json::json!({"email": "new@example.com"}), &[], Some("k"))).unwrap();
+    let new = m.total();
+    m.reset_counts();
+    block_on(submit(&m, &config, "open", serde_json::json!({"email": "new@example.com", "company": "ACME"}), &[], None)).unwrap();
+    let repeat = m.total();
+    m.reset_counts();
+    block_on(submit(&m, &config, "doi", serde_json::json!({"email": "doi@example.com"}), &["marketing_email"], None)).unwrap();
+    let doi = m.total();
+    println!("storage operations per submission with 10,000 leads stored: new {new}, repeat {repeat}, double opt-in {doi}");
+    assert!(new <= 10 && repeat <= 10 && doi <= 10, "new {new}, repeat {repeat}, doi {doi}");
+    assert_eq!((m.count(Op::Claim), m.count(Op::Settle)), (1, 1));
+}
+
+#[test]
+fn a_repeat_that_changes_nothing_on_a_confirmed_lead_mails_nobody() {
+    let (m, config) = (Memory::at(NOW), config());
+    let first = block_on(submit(&m, &config, "doi", serde_json::json!({"email": "owner@example.com"}), &["marketing_email"], None)).unwrap();
+    assert_eq!(first.deliveries[0].endpoint, edge::submission::MAIL_ENDPOINT);
+    let id = m.ledger_row("doi", &email("owner@example.com")).unwrap().0;
+    m.leads.borrow_mut().get_mut(&id).unwrap().status = shared::lead::Status::Confirmed;
+    m.advance(11 * 60_000);
+    let again = block_on(submit(&m, &config, "doi", serde_json::json!({"email": "owner@example.com"}), &["marketing_email"], None)).unwrap();
+    assert!(again.deliveries.is_empty(), "nothing to confirm, nothing mailed");
+    assert_eq!(again.body["status"], "pending", "answered like a first submission");
+    assert_eq!(m.leads.borrow()[&id].held, None);
+}

@@ -7,6 +7,7 @@ use crate::ledger::{self, Command};
 use crate::ledger_object::LedgerStub;
 use crate::route::{Miss, Route};
 use crate::cloud::Cloud;
+use crate::confirmation;
 use crate::submission::{self, put_outbox, MAIL_ENDPOINT};
 use crate::storage::Backend;
 use crate::{admin, draw, embed, export, id, intake, mail, page, pseudonym, receipt, store, token, turnstile, Error};
@@ -425,61 +426,31 @@ async fn confirm_page(req: &Request, env: &Env, given: &str) -> Result<Response,
 async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result<Response, Error> {
     let now = Date::now().as_millis();
     let kv = kv(env)?;
-    let mut lead = match linked_lead(req, env, &kv, token::Purpose::Confirm, given, now).await? {
+    let lead = match linked_lead(req, env, &kv, token::Purpose::Confirm, given, now).await? {
         Ok(lead) => lead,
         Err(page) => return Ok(page),
     };
     let lang = lead.consent.lang;
     let config = config(env)?;
-    let form = config.form(&lead.form);
     let origin = own_origin(req)?;
-    let at = shared::time::rfc3339(now);
-    let (deliveries, held) = if lead.status == Status::Pending {
-        lead.status = Status::Confirmed;
-        lead.engagement.confirmed = true;
-        lead.updated_at = at.clone();
-        lead.confirmation = Some(shared::lead::Confirmation { at: at.clone(), client_id: client_id(req, env) });
-        if let Some(f) = form {
-            lead.score = shared::score::score(&f.scoring, f.kind, &lead.fields, lead.engagement);
+    let link = |lead: &Lead| config.form(&lead.form).and_then(|f| download_link(env, f, lead, &origin, now));
+    let (lead, deliveries, page) = match confirmation::confirm(&Cloud::of(env)?, config, &lead.id, client_id(req, env)).await? {
+        None => return html_response(&page::link_problem(lang, page::LinkProblem::Gone), 404),
+        Some(confirmation::Confirmed::Already(lead)) => return html_response(&page::confirmed(lang, false, link(&lead).as_deref()), 200),
+        Some(confirmation::Confirmed::Changes(lead, deliveries)) => (lead, deliveries, page::changes_confirmed(lang)),
+        Some(confirmation::Confirmed::Address(lead, deliveries)) => {
+            let page = page::confirmed(lang, true, link(&lead).as_deref());
+            (lead, deliveries, page)
         }
-        let payload = webhook::payload(EventType::LeadConfirmed, &lead.updated_at, &lead);
-        let created = shared::time::parse(&lead.created_at).unwrap_or(now);
-        let deliveries = form
-            .map(|f| {
-                f.webhooks
-                    .iter()
-                    .filter(|ep| crm::accepts(ep.adapter, EventType::LeadConfirmed))
-                    .map(|ep| {
-                        let id = id::derived("msg_", created, &[lead.id.as_bytes(), b"/", ep.id.as_bytes(), b"/lead.confirmed"]);
-                        Delivery::pending(id, &lead.id, &f.id, &ep.id, EventType::LeadConfirmed.as_str(), &payload, now)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
-        (deliveries, false)
-    } else if let (Some(f), true) = (form, lead.held.is_some()) {
-        let Some((submission, filled, consent_added)) = intake::apply_held(&mut lead, &at, f) else { return Err(Error::NotFound) };
-        let changes = webhook::Changes { submission, filled, consent_added, confirmed_by: "email" };
-        let payload = webhook::updated_payload(&at, &lead, &changes);
-        (outbox_entries(&f.webhooks, &lead.id, &f.id, EventType::LeadUpdated, &payload, now), true)
-    } else {
-        let link = form.and_then(|f| download_link(env, f, &lead, &origin, now));
-        return html_response(&page::confirmed(lang, false, link.as_deref()), 200);
     };
-    // If this fails the still-valid link can simply be used once more.
-    put_outbox_then_lead(&Cloud::of(env)?, &deliveries, &lead).await?;
-    worker::console_log!("lead {}: {} form={} deliveries={}", if held { "changes confirmed" } else { "confirmed" }, lead.id, lead.form, deliveries.len());
+    worker::console_log!("lead confirmed: {} form={} deliveries={}", lead.id, lead.form, deliveries.len());
     let env2 = env.clone();
     ctx.wait_until(async move {
         for mut d in deliveries {
             attempt(&env2, &mut d).await;
         }
     });
-    if held {
-        return html_response(&page::changes_confirmed(lang), 200);
-    }
-    let link = form.and_then(|f| download_link(env, f, &lead, &origin, now));
-    html_response(&page::confirmed(lang, true, link.as_deref()), 200)
+    html_response(&page, 200)
 }
 
 /// Writes a changed lead's outbox entries, then the lead. If any write fails, the entries written so far

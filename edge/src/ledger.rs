@@ -80,6 +80,18 @@ pub enum Command {
         /// Now, Unix ms.
         now: u64,
     },
+    /// Takes the hold on a stored lead (its address row) for a change that reads and writes its document:
+    /// a confirmation, a withdrawal. Answered with [`Holder::Lead`] when this request now holds it,
+    /// [`Holder::Reserved`] while another does, [`Holder::Nobody`] when the address has no stored lead.
+    /// Released with a `Settle` or `Release` that says `held`.
+    Hold {
+        /// The form.
+        form: String,
+        /// The address's index key.
+        email: String,
+        /// Now, Unix ms.
+        now: u64,
+    },
     /// An erasure: the lead's address rows go, a tombstone stays.
     Forget {
         /// The lead.

@@ -139,6 +139,13 @@ impl Ledger {
                 };
                 serde_json::to_value(Standing { holder: self.holder(&form, &email, now)?, replay })?
             }
+            Command::Hold { form, email, now } => {
+                let holder = self.holder(&form, &email, now)?;
+                if let Holder::Lead { .. } = holder {
+                    self.sql.exec("UPDATE emails SET held = ? WHERE form = ? AND email = ?", vec![ms(now.max(1)), text(&form), text(&email)])?;
+                }
+                serde_json::to_value(holder)?
+            }
             Command::Forget { lead, now } => {
                 self.sql.exec("DELETE FROM emails WHERE lead = ?", vec![text(&lead)])?;
                 self.sql.exec("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", vec![text(&lead), ms(now)])?;

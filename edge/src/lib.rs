@@ -1,15 +1,18 @@
 //! Leadgate's collector: a Cloudflare Worker that validates, stores and forwards leads.
 //!
-//! The crate is split the way matklad's "How to Test" suggests: every decision (parsing, validation via
-//! `shared`, ids, signatures, retry schedule, access control, embed script) is a pure function in a module
-//! that is unit-tested natively; `app` is the thin wasm-only glue that does the I/O against the Workers
-//! runtime (KV, outbound fetch, clock, randomness) and turns [`Error`] into responses in one place.
+//! Three layers. Pure modules make every decision (parsing, validation via `shared`, ids, signatures,
+//! retry schedule, routes, the ledger's protocol) and are unit-tested natively. Services (`submission`,
+//! `confirmation`) orchestrate a use case over the storage seam (`storage::Backend`) and are tested
+//! natively over `memory` with injected faults. The wasm-only glue (`app`, `cloud`, `store`,
+//! `ledger_object`) does the I/O against the Workers runtime and turns [`Error`] into responses in one
+//! place.
 
 // Request data is attacker-controlled: nothing in the collector may panic on it. A panic resets the wasm
 // instance and fails every request in flight on it, so these are denied crate-wide outside tests.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::string_slice))]
 
 pub mod admin;
+pub mod confirmation;
 pub mod crm;
 pub mod download;
 pub mod draw;

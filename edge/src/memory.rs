@@ -301,6 +301,13 @@ impl LedgerModel {
                 let replay = key.map_or(Replay::Fresh, |key| self.replay(&form, &key, now));
                 to(Standing { holder: self.holder(&form, &email, now), replay })
             }
+            Command::Hold { form, email, now } => {
+                let holder = self.holder(&form, &email, now);
+                if let (Holder::Lead { .. }, Some(r)) = (&holder, self.emails.get_mut(&(form, email))) {
+                    r.held = now.max(1);
+                }
+                serde_json::to_value(holder).unwrap_or_default()
+            }
             Command::Forget { lead, now } => {
                 self.emails.retain(|_, r| r.lead != lead);
                 self.tombstones.insert(lead, now);

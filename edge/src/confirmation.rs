@@ -1,0 +1,103 @@
+//! The confirmation service: the press on a confirmation link's button, over the storage seam.
+//!
+//! A check-and-set: the lead is held in the ledger, read again, changed only if it still waits for this
+//! confirmation, written with its outbox entries, and released. Two presses, however close, give one
+//! `lead.confirmed` (or one `lead.updated` for held changes); the second finds the work done.
+
+use crate::ledger::{Command, Holder};
+use crate::outbox::Delivery;
+use crate::storage::{ask, random, Backend};
+use crate::submission::{outbox_entries, put_outbox, WAIT_FOR_OTHERS_MS};
+use crate::webhook::{self, EventType};
+use crate::{crm, id, intake, Error};
+use shared::form::FormsConfig;
+use shared::lead::{Confirmation, Lead, Status};
+
+/// What a press did.
+#[derive(Debug)]
+pub enum Confirmed {
+    /// The address is confirmed now; `lead.confirmed` is queued.
+    Address(Lead, Vec<Delivery>),
+    /// Changes a repeat asked for are applied now; `lead.updated` is queued.
+    Changes(Lead, Vec<Delivery>),
+    /// Nothing was waiting: an earlier press did it.
+    Already(Lead),
+}
+
+/// Confirms what the lead `id` waits for, as pressed by `client`. `Ok(None)` when the lead is gone.
+pub async fn confirm<B: Backend>(b: &B, config: &FormsConfig, id: &str, client: Option<String>) -> Result<Option<Confirmed>, Error> {
+    let Some(lead) = b.lead(id).await? else { return Ok(None) };
+    let (form, email) = (lead.form.clone(), intake::email_hash(lead.fields.get("email").map_or("", String::as_str)));
+    hold(b, &form, &email).await?;
+    let outcome = change(b, config, id, client).await;
+    let release = Command::Release { form, email, lead: None, held: true, key: None };
+    // If the release is lost, the hold lapses by itself after `ledger::RESERVATION_MS`.
+    let _ = b.ledger(&release).await;
+    outcome
+}
+
+/// Takes the hold on a lead's address row, waiting while another request holds it.
+pub async fn hold<B: Backend>(b: &B, form: &str, email: &str) -> Result<(), Error> {
+    let started = b.now_ms();
+    loop {
+        let holder: Holder = ask(b, &Command::Hold { form: form.to_owned(), email: email.to_owned(), now: b.now_ms() }).await?;
+        match holder {
+            Holder::Lead { .. } => return Ok(()),
+            // No stored lead for the address (a lead from before the ledger, not yet adopted, or one
+            // being erased): nothing to serialise against in the ledger, so the change goes ahead.
+            Holder::Nobody | Holder::Claimed => return Ok(()),
+            Holder::Reserved if b.now_ms().saturating_sub(started) > WAIT_FOR_OTHERS_MS => return Err(Error::InProgress),
+            Holder::Reserved => b.sleep(100).await,
+        }
+    }
+}
+
+async fn change<B: Backend>(b: &B, config: &FormsConfig, id: &str, client: Option<String>) -> Result<Option<Confirmed>, Error> {
+    // Read again under the hold: what an earlier press did is seen now.
+    let Some(mut lead) = b.lead(id).await? else { return Ok(None) };
+    let now = b.now_ms();
+    let at = shared::time::rfc3339(now);
+    let form = config.form(&lead.form);
+    let (deliveries, changes) = if lead.status == Status::Pending {
+        lead.status = Status::Confirmed;
+        lead.engagement.confirmed = true;
+        lead.updated_at = at.clone();
+        lead.confirmation = Some(Confirmation { at: at.clone(), client_id: client });
+        if let Some(f) = form {
+            lead.score = shared::score::score(&f.scoring, f.kind, &lead.fields, lead.engagement);
+        }
+        let payload = webhook::payload(EventType::LeadConfirmed, &lead.updated_at, &lead);
+        let created = shared::time::parse(&lead.created_at).unwrap_or(now);
+        let deliveries = form
+            .map(|f| {
+                f.webhooks
+                    .iter()
+                    .filter(|ep| crm::accepts(ep.adapter, EventType::LeadConfirmed))
+                    .map(|ep| {
+                        // Derived from the lead: should anything ever queue it twice, receivers see one webhook-id.
+                        let id = id::derived("msg_", created, &[lead.id.as_bytes(), b"/", ep.id.as_bytes(), b"/lead.confirmed"]);
+                        Delivery::pending(id, &lead.id, &f.id, &ep.id, EventType::LeadConfirmed.as_str(), &payload, now)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        (deliveries, false)
+    } else if let (Some(f), true) = (form, lead.held.is_some()) {
+        let Some((submission, filled, consent_added)) = intake::apply_held(&mut lead, &at, f) else { return Ok(Some(Confirmed::Already(lead))) };
+        let changes = webhook::Changes { submission, filled, consent_added, confirmed_by: "email" };
+        let payload = webhook::updated_payload(&at, &lead, &changes);
+        (outbox_entries(|| id::new("msg_", now, random(b)), &f.webhooks, &lead.id, &f.id, EventType::LeadUpdated, &payload, now), true)
+    } else {
+        return Ok(Some(Confirmed::Already(lead)));
+    };
+    // Outbox first, then the lead: if the lead cannot be written the entries are removed again, and the
+    // still-valid link can simply be used once more.
+    put_outbox(b, &deliveries).await?;
+    if let Err(e) = b.put_lead(&lead).await {
+        for d in &deliveries {
+            let _ = b.delete_delivery(&d.id).await;
+        }
+        return Err(e);
+    }
+    Ok(Some(if changes { Confirmed::Changes(lead, deliveries) } else { Confirmed::Address(lead, deliveries) }))
+}

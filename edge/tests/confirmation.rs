@@ -1,0 +1,86 @@
+//! The confirmation service, natively over the memory backend: a check-and-set under the ledger's hold.
+
+use edge::confirmation::{confirm, Confirmed};
+use edge::memory::{Memory, Op};
+use edge::submission::{take, Intake};
+use futures::executor::block_on;
+use futures::future::join_all;
+use shared::form::FormsConfig;
+use shared::lead::Status;
+
+const NOW: u64 = 1_790_000_000_000;
+
+fn config() -> FormsConfig {
+    serde_json::from_value(serde_json::json!({
+        "mail": {"url": "https://mail.example/send", "from": "News <news@example.com>", "resend_after_minutes": 0},
+        "forms": [{"id": "doi", "kind": "newsletter", "double_opt_in": true,
+                   "fields": [{"name": "email", "required": true}, {"name": "company"}],
+                   "consents": [{"id": "marketing_email", "required": true, "text": {"en": "Send me the newsletter."}}],
+                   "webhooks": [{"id": "crm", "url": "https://crm.example/hook"}]}]
+    }))
+    .unwrap()
+}
+
+/// A pending lead on the double opt-in form; returns its id.
+fn pending(m: &Memory, config: &FormsConfig, fields: serde_json::Value) -> String {
+    let intake = Intake { config, form: config.form("doi").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let sub = serde_json::from_value(serde_json::json!({"form": "doi", "fields": fields, "consent": ["marketing_email"]})).unwrap();
+    block_on(take(m, &intake, sub)).unwrap();
+    m.leads.borrow().values().find(|l| l.status == Status::Pending || l.held.is_some()).map(|l| l.id.clone()).unwrap()
+}
+
+fn confirmed_events(m: &Memory) -> usize {
+    m.deliveries.borrow().values().filter(|d| d.event == "lead.confirmed").count()
+}
+
+#[test]
+fn two_presses_at_once_confirm_once() {
+    let (m, config) = (Memory::at(NOW), config());
+    let id = pending(&m, &config, serde_json::json!({"email": "ada@example.com"}));
+    let presses = block_on(join_all((0..2).map(|_| confirm(&m, &config, &id, Some("c1".into())))));
+    let kinds: Vec<&str> = presses.iter().map(|p| match p {
+        Ok(Some(Confirmed::Address(..))) => "address",
+        Ok(Some(Confirmed::Already(_))) => "already",
+        other => panic!("{other:?}"),
+    }).collect();
+    assert_eq!(kinds.iter().filter(|k| **k == "address").count(), 1, "{kinds:?}");
+    assert_eq!(confirmed_events(&m), 1);
+    let lead = m.leads.borrow()[&id].clone();
+    assert_eq!(lead.status, Status::Confirmed);
+    assert_eq!(lead.confirmation.unwrap().client_id.as_deref(), Some("c1"));
+}
+
+#[test]
+fn a_failed_write_leaves_the_lead_pending_and_the_next_press_works() {
+    for op in [Op::PutDelivery, Op::PutLead] {
+        let (m, config) = (Memory::at(NOW), config());
+        let id = pending(&m, &config, serde_json::json!({"email": "ada@example.com"}));
+        m.fail(op, 1);
+        assert!(block_on(confirm(&m, &config, &id, None)).is_err(), "{op:?}");
+        assert_eq!(m.leads.borrow()[&id].status, Status::Pending, "{op:?}");
+        assert_eq!(confirmed_events(&m), 0, "{op:?}: nothing announced that was not stored");
+        // The hold was released: the next press is not kept waiting.
+        assert!(matches!(block_on(confirm(&m, &config, &id, None)), Ok(Some(Confirmed::Address(..)))), "{op:?}");
+        assert_eq!(confirmed_events(&m), 1, "{op:?}");
+    }
+}
+
+#[test]
+fn held_changes_are_applied_once() {
+    let (m, config) = (Memory::at(NOW), config());
+    let id = pending(&m, &config, serde_json::json!({"email": "ada@example.com"}));
+    block_on(confirm(&m, &config, &id, None)).unwrap();
+    m.advance(60_000);
+    pending(&m, &config, serde_json::json!({"email": "ada@example.com", "company": "ACME"}));
+    assert!(m.leads.borrow()[&id].held.is_some());
+    let presses = block_on(join_all((0..3).map(|_| confirm(&m, &config, &id, None))));
+    assert_eq!(presses.iter().filter(|p| matches!(p, Ok(Some(Confirmed::Changes(..))))).count(), 1);
+    assert_eq!(m.leads.borrow()[&id].fields["company"], "ACME");
+    assert_eq!(m.deliveries.borrow().values().filter(|d| d.event == "lead.updated").count(), 1);
+}
+
+#[test]
+fn a_gone_lead_is_none() {
+    let (m, config) = (Memory::at(NOW), config());
+    assert!(matches!(block_on(confirm(&m, &config, "ld_nothing", None)), Ok(None)));
+}

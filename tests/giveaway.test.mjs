@@ -36,6 +36,17 @@ id = "crm"
 url = "${crm.url}"
 
 [[forms]]
+id = "retrywin"
+kind = "giveaway"
+fields = [{ name = "email", required = true }]
+giveaway = { starts_at = "2020-01-01", ends_at = "2099-12-31", rules_url = "https://example.com/rules" }
+consents = [{ id = "giveaway_rules", required = true, text = { en = "I accept the rules." } }]
+
+[[forms.webhooks]]
+id = "crm"
+url = "${crm.url}"
+
+[[forms]]
 id = "news"
 kind = "newsletter"
 fields = [{ name = "email", required = true }]
@@ -47,10 +58,10 @@ after(async () => {
   await crm?.close();
 });
 
-const draw = (form, body) =>
+const draw = (form, body, headers = {}) =>
   fetch(`${collector.base}/v1/admin/giveaways/${form}/draw`, {
     method: "POST",
-    headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}`, "content-type": "application/json", ...headers },
     body: typeof body === "string" ? body : JSON.stringify(body),
   });
 
@@ -131,4 +142,27 @@ test("with double opt-in only confirmed entries can win", async () => {
   const d = await (await draw("doiwin", { winners: 2 })).json();
   assert.equal(d.eligible_count, 2);
   assert.deepEqual([...d.winners].sort(), [ids[0], ids[2]].sort());
+});
+
+test("a retried draw request is answered with the draw that was made, never drawn again", async () => {
+  for (let i = 0; i < 4; i++) {
+    assert.equal((await postLead(collector, { form: "retrywin", fields: { email: `retry${i}@example.com` }, consent: ["giveaway_rules"] })).status, 201);
+  }
+  const key = { "idempotency-key": "draw-retry-1" };
+  const [a, b] = await Promise.all([draw("retrywin", { winners: 1 }, key), draw("retrywin", { winners: 1 }, key)]);
+  const statuses = [a.status, b.status].sort();
+  const bodies = [await a.json(), await b.json()];
+  // Two copies of one click: one draws, the other gets that draw (or, while it is still being made, 409).
+  assert.ok(statuses[0] === 201 && (statuses[1] === 201 || statuses[1] === 409), statuses.join());
+  const again = await (await draw("retrywin", { winners: 1 }, key)).json();
+  assert.equal(again.id, bodies.find((x) => x.id).id, "the retry names the first draw");
+  const { draws } = await (await fetch(`${collector.base}/v1/admin/giveaways/retrywin/draws`, { headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}` } })).json();
+  assert.equal(draws.length, 1, "one draw on record");
+  await eventually(() => crm.deliveries.some((d) => d.payload?.type === "giveaway.winner" && d.payload.data.form === "retrywin"), 10_000, "the announcement");
+  await new Promise((r) => setTimeout(r, 1000));
+  assert.equal(crm.deliveries.filter((d) => d.payload?.type === "giveaway.winner" && d.payload.data.form === "retrywin").length, 1, "one winner announced once");
+  // Another click (another key) draws again among those who have not won.
+  const next = await (await draw("retrywin", { winners: 1 }, { "idempotency-key": "draw-retry-2" })).json();
+  assert.notEqual(next.id, again.id);
+  assert.equal(next.eligible_count, 3);
 });

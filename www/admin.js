@@ -206,7 +206,8 @@ async function draw(ev) {
   const d = await (
     await api(`/v1/admin/giveaways/${encodeURIComponent(f.get("form"))}/draw`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      // One key per click: a retried request (a flaky connection) gets this click's draw, never a second one.
+      headers: { "content-type": "application/json", "idempotency-key": crypto.randomUUID() },
       body: JSON.stringify({ winners: Number(f.get("winners")) }),
     })
   ).json();

@@ -1080,6 +1080,53 @@ async fn draw_winners(req: &mut Request, env: &Env, ctx: &Context, form_id: &str
     let text = read_body(req, intake::MAX_BODY).await?;
     let body: serde_json::Value = serde_json::from_slice(&text).map_err(|e| Error::Malformed(format!("The body is not JSON: {e}.")))?;
     let wanted = body.get("winners").and_then(serde_json::Value::as_u64).ok_or_else(|| Error::Malformed("Send {\"winners\": N} with N a whole number.".into()))?;
+    // With an Idempotency-Key (the admin page always sends one), a retried draw request is answered with
+    // the draw that was made, never by drawing again.
+    let ledger = LedgerStub::of(env)?;
+    let scope = format!("draw:{form_id}");
+    let key = match header(req, "Idempotency-Key") {
+        Some(h) => Some(intake::idempotency_key(&h)?),
+        None => None,
+    };
+    if let Some(key) = &key {
+        match ledger.call::<ledger::Replay>(&Command::Reserve { form: scope.clone(), key: key.clone(), now: Date::now().as_millis() }).await? {
+            ledger::Replay::Answered { answer } => {
+                let first: serde_json::Value = serde_json::from_str(&answer).map_err(|e| Error::Internal(format!("stored answer unreadable: {e}")))?;
+                return json_response(&first, 201);
+            }
+            ledger::Replay::InProgress => return Err(Error::InProgress),
+            ledger::Replay::Fresh => {}
+        }
+    }
+    let release = |key: Option<String>| Command::Release { form: scope.clone(), email: String::new(), lead: None, held: false, key };
+    let drawn = make_draw(env, form, form_id, wanted).await;
+    let (draw, announcements) = match drawn {
+        Ok(made) => made,
+        Err(e) => {
+            let _ = ledger.call::<serde_json::Value>(&release(key)).await;
+            return Err(e);
+        }
+    };
+    let answer = serde_json::to_value(&draw).map_err(|e| Error::Internal(e.to_string()))?;
+    if let Some(key) = key {
+        let settle = Command::Settle { form: scope.clone(), email: String::new(), lead: None, held: false, key: Some(key), answer: Some(answer.to_string()) };
+        ledger.call::<serde_json::Value>(&settle).await?;
+    }
+    worker::console_log!("draw {} form={} eligible={} winners={}", draw.id, form_id, draw.eligible_count, draw.winners.len());
+    let env2 = env.clone();
+    ctx.wait_until(async move {
+        for mut d in announcements {
+            attempt(&env2, &mut d).await;
+        }
+    });
+    json_response(&answer, 201)
+}
+
+/// Draws winners among the eligible entries and stores the draw with its announcements. The
+/// announcements are written first and the draw record last: a draw is on record only with its
+/// announcements queued, and if the record cannot be written the announcements are taken back, so no
+/// winner is announced for a draw nobody can re-verify.
+async fn make_draw(env: &Env, form: &FormDef, form_id: &str, wanted: u64) -> Result<(draw::Draw, Vec<Delivery>), Error> {
     let kv = kv(env)?;
     let earlier = draws(&kv, form_id).await?;
     let won: Vec<&String> = earlier.iter().flat_map(|d| &d.winners).collect();
@@ -1094,8 +1141,6 @@ async fn draw_winners(req: &mut Request, env: &Env, ctx: &Context, form_id: &str
     let open = intake::check_open(form, now).is_ok();
     let draw = draw::make(id::new("dr_", now, random()), form_id, shared::time::rfc3339(now), open, random(), eligible, usize::try_from(wanted).unwrap_or(usize::MAX))
         .map_err(|draw::Refusal::Count { eligible }| Error::NotEnoughEntries { eligible })?;
-    // The draw is recorded, with the winners' announcements, before it is answered: a draw that was
-    // answered is a draw that can be re-verified.
     let mut announcements = Vec::new();
     for winner in &draw.winners {
         if let Some(lead) = store::get_lead(&kv, winner).await? {
@@ -1103,23 +1148,20 @@ async fn draw_winners(req: &mut Request, env: &Env, ctx: &Context, form_id: &str
             announcements.extend(outbox_entries(&form.webhooks, &lead.id, form_id, EventType::GiveawayWinner, &payload, now));
         }
     }
+    let cloud = Cloud::of(env)?;
+    put_outbox(&cloud, &announcements).await?;
     let record = serde_json::to_string(&draw).map_err(|e| Error::Internal(e.to_string()))?;
-    kv.put(&format!("draw:{form_id}:{}", draw.id), record)
-        .map_err(|e| Error::Internal(e.to_string()))?
-        .execute()
-        .await
-        .map_err(|e| Error::Internal(format!("kv put draw: {e}")))?;
-    for d in &announcements {
-        store::put_delivery(&kv, d).await?;
-    }
-    worker::console_log!("draw {} form={} eligible={} winners={}", draw.id, form_id, draw.eligible_count, draw.winners.len());
-    let env2 = env.clone();
-    ctx.wait_until(async move {
-        for mut d in announcements {
-            attempt(&env2, &mut d).await;
+    let written = match kv.put(&format!("draw:{form_id}:{}", draw.id), record) {
+        Ok(put) => put.execute().await.map_err(|e| Error::Internal(format!("kv put draw: {e}"))),
+        Err(e) => Err(Error::Internal(format!("kv put draw: {e}"))),
+    };
+    if let Err(e) = written {
+        for d in &announcements {
+            let _ = cloud.delete_delivery(&d.id).await;
         }
-    });
-    json_response(&serde_json::to_value(&draw).map_err(|e| Error::Internal(e.to_string()))?, 201)
+        return Err(e);
+    }
+    Ok((draw, announcements))
 }
 
 /// `GET /v1/admin/giveaways/<form>/draws`: every draw of a giveaway, with seeds and lists for re-checking.

@@ -80,6 +80,17 @@ pub enum Command {
         /// Now, Unix ms.
         now: u64,
     },
+    /// Reserves an idempotency key for a request that has no address (an admin's draw): answered with
+    /// its [`Replay`]. The answer is kept with a `Settle`, the reservation dropped with a `Release`, each
+    /// naming the key and an empty `email`.
+    Reserve {
+        /// The key's namespace (e.g. `draw:<form>`).
+        form: String,
+        /// The idempotency key.
+        key: String,
+        /// Now, Unix ms.
+        now: u64,
+    },
     /// Takes the hold on a stored lead (its address row) for a change that reads and writes its document:
     /// a confirmation, a withdrawal. Answered with [`Holder::Lead`] when this request now holds it,
     /// [`Holder::Reserved`] while another does, [`Holder::Nobody`] when the address has no stored lead.

@@ -139,6 +139,7 @@ impl Ledger {
                 };
                 serde_json::to_value(Standing { holder: self.holder(&form, &email, now)?, replay })?
             }
+            Command::Reserve { form, key, now } => serde_json::to_value(self.reserve_key(&form, Some(&key), now)?)?,
             Command::Hold { form, email, now } => {
                 let holder = self.holder(&form, &email, now)?;
                 if let Holder::Lead { .. } = holder {

@@ -301,6 +301,7 @@ impl LedgerModel {
                 let replay = key.map_or(Replay::Fresh, |key| self.replay(&form, &key, now));
                 to(Standing { holder: self.holder(&form, &email, now), replay })
             }
+            Command::Reserve { form, key, now } => serde_json::to_value(self.reserve_key(&form, Some(&key), now)).unwrap_or_default(),
             Command::Hold { form, email, now } => {
                 let holder = self.holder(&form, &email, now);
                 if let (Holder::Lead { .. }, Some(r)) = (&holder, self.emails.get_mut(&(form, email))) {

@@ -188,7 +188,7 @@ fn required_secret(env: &Env, name: &str) -> Result<String, Error> {
 }
 
 fn own_origin(req: &Request) -> Result<String, Error> {
-    let url = req.url().map_err(|e| Error::Internal(e.to_string()))?;
+    let url = req.url()?;
     Ok(url.origin().ascii_serialization())
 }
 
@@ -279,7 +279,7 @@ async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
 }
 
 fn json_response(value: &serde_json::Value, status: u16) -> Result<Response, Error> {
-    Ok(Response::from_json(value).map_err(|e| Error::Internal(e.to_string()))?.with_status(status))
+    Ok(Response::from_json(value)?.with_status(status))
 }
 
 fn kv(env: &Env) -> Result<worker::kv::KvStore, Error> {
@@ -297,7 +297,7 @@ async fn submit(req: &mut Request, env: &Env, ctx: &Context, form_named: &mut Op
         let lang = config.form(&sub.form).and_then(|f| f.lang).or(sub.meta.lang);
         return match (take(req, env, ctx, config, sub).await, lang) {
             (Ok((status, body)), _) => json_response(&body, status),
-            (Err(e), Some(lang)) => error_response(req, &e, lang).map_err(|e| Error::Internal(e.to_string())),
+            (Err(e), Some(lang)) => error_response(req, &e, lang).map_err(Error::from),
             (Err(e), None) => Err(e),
         };
     }
@@ -519,7 +519,24 @@ async fn withdraw_by_admin(req: &mut Request, env: &Env, ctx: &Context, id: &str
 /// withdrawn is marked with the time, channel and pseudonymous client, changes held for confirmation are
 /// dropped, and `lead.consent_withdrawn` goes to the form's endpoints. Returns whether the lead was erased.
 #[allow(clippy::too_many_arguments)]
-async fn withdraw(env: &Env, ctx: &Context, kv: &worker::kv::KvStore, mut lead: Lead, via: &str, client: Option<String>, note: Option<String>, now: u64) -> Result<bool, Error> {
+async fn withdraw(env: &Env, ctx: &Context, kv: &worker::kv::KvStore, lead: Lead, via: &str, client: Option<String>, note: Option<String>, now: u64) -> Result<bool, Error> {
+    // Under the ledger's hold, like a confirmation or a repeat: the lead is read again and changed by
+    // nobody else meanwhile.
+    let cloud = Cloud::of(env)?;
+    let (form, email) = (lead.form.clone(), intake::email_hash(lead.fields.get("email").map_or("", String::as_str)));
+    confirmation::hold(&cloud, &form, &email).await?;
+    let outcome = match cloud.lead(&lead.id).await {
+        Ok(Some(lead)) => withdraw_held(env, ctx, kv, lead, via, client, note, now).await,
+        Ok(None) => Ok(true),
+        Err(e) => Err(e),
+    };
+    let _ = cloud.ledger(&Command::Release { form, email, lead: None, held: true, key: None }).await;
+    outcome
+}
+
+/// [`withdraw`], once the lead is held and read again.
+#[allow(clippy::too_many_arguments)]
+async fn withdraw_held(env: &Env, ctx: &Context, kv: &worker::kv::KvStore, mut lead: Lead, via: &str, client: Option<String>, note: Option<String>, now: u64) -> Result<bool, Error> {
     if lead.status == Status::Pending {
         let deleted = erase_lead(env, kv, &lead, &store::delivery_index(kv).await?).await?;
         worker::console_log!("unconfirmed lead withdrawn and erased: {} form={} deliveries deleted={}", lead.id, lead.form, deleted);
@@ -586,8 +603,8 @@ async fn download(req: &Request, env: &Env, given: &str) -> Result<Response, Err
     if let Err(e) = store::put_lead(&kv, &lead).await {
         worker::console_error!("download of lead {} not counted: {}", lead.id, e.log_line().unwrap_or_default());
     }
-    let body = object.body().ok_or_else(|| Error::Internal("r2 object without body".into()))?.response_body().map_err(|e| Error::Internal(e.to_string()))?;
-    let mut resp = Response::from_body(body).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = object.body().ok_or_else(|| Error::Internal("r2 object without body".into()))?.response_body()?;
+    let mut resp = Response::from_body(body)?;
     let h = resp.headers_mut();
     let _ = h.set("Content-Type", &asset.content_type);
     let _ = h.set("Content-Disposition", &crate::download::content_disposition(&asset.filename));
@@ -634,7 +651,7 @@ fn dev_mailbox(env: &Env) -> Result<Response, Error> {
 fn redirect(location: String) -> Result<Response, Error> {
     let headers = Headers::new();
     let _ = headers.set("Location", &location);
-    Ok(Response::empty().map_err(|e| Error::Internal(e.to_string()))?.with_status(303).with_headers(headers))
+    Ok(Response::empty()?.with_status(303).with_headers(headers))
 }
 
 /// The language for a page shown before any lead is known: the browser's first choice if German, else
@@ -646,7 +663,7 @@ fn visitor_lang(req: &Request) -> Lang {
 
 
 fn html_response(html: &str, status: u16) -> Result<Response, Error> {
-    let mut resp = Response::from_html(html).map_err(|e| Error::Internal(e.to_string()))?.with_status(status);
+    let mut resp = Response::from_html(html)?.with_status(status);
     let _ = resp.headers_mut().set("Cache-Control", "no-store");
     Ok(resp)
 }
@@ -881,7 +898,7 @@ fn preflight() -> Result<Response, Error> {
     let _ = headers.set("Access-Control-Allow-Methods", "POST, OPTIONS");
     let _ = headers.set("Access-Control-Allow-Headers", "Content-Type, Idempotency-Key");
     let _ = headers.set("Access-Control-Max-Age", "86400");
-    Ok(Response::empty().map_err(|e| Error::Internal(e.to_string()))?.with_status(204).with_headers(headers))
+    Ok(Response::empty()?.with_status(204).with_headers(headers))
 }
 
 /// Whether a page on `origin` may read the answer to a submission: the collector's own pages may; a
@@ -911,7 +928,7 @@ fn embed_script(req: &Request, env: &Env, form_id: &str) -> Result<Response, Err
     let config = config(env)?;
     let form = config.form(form_id).ok_or(Error::UnknownForm)?;
     let body = embed::script(WIDGET_JS, &PublicForm::from(form), &own_origin(req)?);
-    let mut resp = Response::ok(body).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut resp = Response::ok(body)?;
     let h = resp.headers_mut();
     let _ = h.set("Content-Type", "text/javascript; charset=utf-8");
     let _ = h.set("Cache-Control", "public, max-age=300");
@@ -940,7 +957,7 @@ fn verify_receipt(req: &Request, env: &Env) -> Result<Response, Error> {
 }
 
 fn query(req: &Request, name: &str) -> Result<Option<String>, Error> {
-    let url = req.url().map_err(|e| Error::Internal(e.to_string()))?;
+    let url = req.url()?;
     Ok(url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()))
 }
 
@@ -1005,7 +1022,7 @@ async fn list_endpoints(env: &Env) -> Result<Response, Error> {
     let mut out = Vec::new();
     for form in &config.forms {
         for ep in &form.webhooks {
-            let flag = kv.get(&store::endpoint_key(&form.id, &ep.id)).json::<serde_json::Value>().await.map_err(|e| Error::Internal(e.to_string()))?;
+            let flag = kv.get(&store::endpoint_key(&form.id, &ep.id)).json::<serde_json::Value>().await?;
             out.push(json!({"form": form.id, "id": ep.id, "url": ep.url, "disabled": flag.is_some(), "disabled_since": flag.and_then(|f| f.get("disabled_at").cloned())}));
         }
     }
@@ -1020,7 +1037,7 @@ async fn enable_endpoint(env: &Env, form_id: &str, ep_id: &str) -> Result<Respon
         return Err(Error::NotFound);
     }
     let kv = kv(env)?;
-    kv.delete(&store::endpoint_key(form_id, ep_id)).await.map_err(|e| Error::Internal(e.to_string()))?;
+    kv.delete(&store::endpoint_key(form_id, ep_id)).await?;
     json_response(&json!({"form": form_id, "id": ep_id, "disabled": false}), 200)
 }
 
@@ -1031,7 +1048,7 @@ async fn lead_detail(env: &Env, id: &str, download: bool) -> Result<Response, Er
         return Err(Error::NotFound);
     }
     let lead = store::get_lead(&kv(env)?, id).await?.ok_or(Error::NotFound)?;
-    let mut resp = json_response(&serde_json::to_value(&lead).map_err(|e| Error::Internal(e.to_string()))?, 200)?;
+    let mut resp = json_response(&serde_json::to_value(&lead)?, 200)?;
     if download {
         let _ = resp.headers_mut().set("Content-Disposition", &format!("attachment; filename=\"lead-{id}.json\""));
     }
@@ -1107,7 +1124,7 @@ async fn draw_winners(req: &mut Request, env: &Env, ctx: &Context, form_id: &str
             return Err(e);
         }
     };
-    let answer = serde_json::to_value(&draw).map_err(|e| Error::Internal(e.to_string()))?;
+    let answer = serde_json::to_value(&draw)?;
     if let Some(key) = key {
         let settle = Command::Settle { form: scope.clone(), email: String::new(), lead: None, held: false, key: Some(key), answer: Some(answer.to_string()) };
         ledger.call::<serde_json::Value>(&settle).await?;
@@ -1150,7 +1167,7 @@ async fn make_draw(env: &Env, form: &FormDef, form_id: &str, wanted: u64) -> Res
     }
     let cloud = Cloud::of(env)?;
     put_outbox(&cloud, &announcements).await?;
-    let record = serde_json::to_string(&draw).map_err(|e| Error::Internal(e.to_string()))?;
+    let record = serde_json::to_string(&draw)?;
     let written = match kv.put(&format!("draw:{form_id}:{}", draw.id), record) {
         Ok(put) => put.execute().await.map_err(|e| Error::Internal(format!("kv put draw: {e}"))),
         Err(e) => Err(Error::Internal(format!("kv put draw: {e}"))),
@@ -1212,7 +1229,7 @@ async fn all_leads(kv: &worker::kv::KvStore, form: Option<&str>, status: Option<
 /// `GET /v1/admin/leads.csv?form=&status=`: all leads as CSV, formula-safe.
 async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Error> {
     let leads = all_leads(&kv(env)?, query(req, "form")?.as_deref(), query(req, "status")?.as_deref()).await?;
-    let mut resp = Response::ok(export::csv(&leads)).map_err(|e| Error::Internal(e.to_string()))?;
+    let mut resp = Response::ok(export::csv(&leads))?;
     let h = resp.headers_mut();
     let _ = h.set("Content-Type", "text/csv; charset=utf-8");
     let _ = h.set("Content-Disposition", "attachment; filename=\"leads.csv\"");

@@ -132,6 +132,31 @@ impl Error {
     }
 }
 
+/// Serialising what the collector built itself cannot fail for data reasons, so a failure is the
+/// collector's: a 500 with the detail in the log. (Reading a client's body is `Malformed`, said where it
+/// happens.)
+impl From<serde_json::Error> for Error {
+    fn from(e: serde_json::Error) -> Error {
+        Error::Internal(format!("json: {e}"))
+    }
+}
+
+/// A failure of the Workers runtime (KV, fetch, the ledger's stub, building a response).
+#[cfg(target_arch = "wasm32")]
+impl From<worker::Error> for Error {
+    fn from(e: worker::Error) -> Error {
+        Error::Internal(format!("runtime: {e}"))
+    }
+}
+
+/// A failure of Workers KV.
+#[cfg(target_arch = "wasm32")]
+impl From<worker::kv::KvError> for Error {
+    fn from(e: worker::kv::KvError) -> Error {
+        Error::Internal(format!("kv: {e}"))
+    }
+}
+
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {:?}", self.status(), self.body(Lang::En).error.code)

@@ -63,7 +63,7 @@ pub struct LeadMeta {
 
 /// Writes a lead; resolves only once KV has accepted the write.
 pub async fn put_lead(kv: &KvStore, lead: &Lead) -> Result<(), Error> {
-    let body = serde_json::to_string(lead).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = serde_json::to_string(lead)?;
     let meta = LeadMeta { s: lead.status.as_str().to_owned(), c: shared::time::parse(&lead.created_at).unwrap_or(0) };
     kv.put(&lead_key(&lead.id), body)
         .map_err(kv_error("kv put lead"))?
@@ -124,7 +124,7 @@ pub const DELIVERED_TTL_SECS: u64 = 30 * 86_400;
 
 /// Writes a delivery with its state as metadata.
 pub async fn put_delivery(kv: &KvStore, d: &Delivery) -> Result<(), Error> {
-    let body = serde_json::to_string(d).map_err(|e| Error::Internal(e.to_string()))?;
+    let body = serde_json::to_string(d)?;
     let mut put = kv
         .put(&delivery_key(&d.id), body)
         .map_err(kv_error("kv put delivery"))?

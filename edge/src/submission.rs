@@ -117,7 +117,7 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
         fields.insert("download_url".into(), json!(url));
     }
     let status = 201;
-    let answer = serde_json::to_string(&Answer { status, body: body.clone() }).map_err(|e| Error::Internal(e.to_string()))?;
+    let answer = serde_json::to_string(&Answer { status, body: body.clone() })?;
     let settle = Command::Settle { form: form.id.clone(), email: email.clone(), lead: claimed.clone(), held, key: key.clone(), answer: Some(answer) };
     if let Err(e) = b.ledger(&settle).await {
         // Unsettled, the lead would be found by nobody: undo the writes, so the retry meets a clean slate.
@@ -330,7 +330,7 @@ fn confirmation_mail<B: Backend>(b: &B, intake: &Intake<'_>, lead: &Lead, now: u
     let lang = lead.consent.lang;
     let to = lead.fields.get("email").map_or("", String::as_str);
     let message = mail::confirmation(settings, lang, to, form.title.as_ref().map(|t| t.get(lang)), ask, &mail::Links { confirm: &confirm, withdraw: &withdraw });
-    let payload = serde_json::to_string(&message).map_err(|e| Error::Internal(e.to_string()))?;
+    let payload = serde_json::to_string(&message)?;
     Ok(Delivery::pending(id::new("msg_", now, random(b)), &lead.id, &form.id, MAIL_ENDPOINT, "mail.confirmation", &payload, now))
 }
 

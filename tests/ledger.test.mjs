@@ -9,7 +9,7 @@ import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { startReceiver } from "./receiver.mjs";
-import { admin, adminLeads, eventually, postLead, root, secrets, startCollector } from "./support.mjs";
+import { admin, adminLeads, eventually, postLead, root, secrets, startCollector, tick } from "./support.mjs";
 
 let receiver, collector;
 
@@ -125,7 +125,12 @@ test("a collector with leads in the old KV layout adopts them on first use", asy
   };
   put(`lead:${legacy.id}`, JSON.stringify(legacy));
   put(`email:open:${createHash("sha256").update(email).digest("hex")}`, legacy.id);
+  // A second old lead that nobody submits again: the scheduled backfill indexes it.
+  const quiet = { ...legacy, id: "ld_01JD0000000000LEGACY00001", fields: { email: "quiet.legacy@example.com" } };
+  put(`lead:${quiet.id}`, JSON.stringify(quiet));
   await collector.restart();
+  await tick(collector);
+  await eventually(async () => (await adminLeads(collector)).some((l) => l.id === quiet.id), 10_000, "the backfill");
   const r = await postLead(collector, { form: "open", fields: { email, first_name: "Lea" } });
   assert.equal(r.status, 201);
   const leads = (await adminLeads(collector)).filter((l) => l.fields.email === email);
@@ -136,4 +141,20 @@ test("a collector with leads in the old KV layout adopts them on first use", asy
   // Adopted once, it is the ledger's: the next repeat is found the same way.
   await postLead(collector, { form: "open", fields: { email } });
   assert.equal((await adminLeads(collector)).filter((l) => l.fields.email === email).length, 1);
+});
+
+test("admin lists come newest first from the ledger's index, with full filtered pages", async () => {
+  for (let i = 0; i < 3; i++) await postLead(collector, { form: "win", fields: { email: `page.win${i}@example.com` }, consent: ["giveaway_rules"] });
+  for (let i = 0; i < 12; i++) await postLead(collector, { form: "open", fields: { email: `page.open${i}@example.com` } });
+  const page = async (q) => admin(collector, `/v1/admin/leads?${q}`);
+  const first = await page("form=win&limit=2");
+  assert.equal(first.leads.length, 2, "full, although most recent leads are on another form");
+  assert.ok(first.leads.every((l) => l.form === "win"));
+  assert.ok(first.leads[0].id > first.leads[1].id, "newest first");
+  assert.ok(first.cursor);
+  const rest = await page(`form=win&limit=100&cursor=${encodeURIComponent(first.cursor)}`);
+  assert.ok(rest.leads.every((l) => l.form === "win" && l.id < first.leads[1].id));
+  assert.equal(rest.cursor, null);
+  const bad = await fetch(`${collector.base}/v1/admin/leads?since=yesterday`, { headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}` } });
+  assert.equal(bad.status, 400);
 });

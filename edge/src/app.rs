@@ -8,6 +8,7 @@ use crate::ledger_object::LedgerStub;
 use crate::route::{Miss, Route};
 use crate::cloud::Cloud;
 use crate::confirmation;
+use crate::listing;
 use crate::submission::{self, put_outbox, MAIL_ENDPOINT};
 use crate::storage::Backend;
 use crate::{admin, draw, embed, export, id, intake, mail, page, pseudonym, receipt, store, token, turnstile, Error};
@@ -131,6 +132,9 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
     if let Err(e) = erase_unconfirmed(&env).await {
         worker::console_error!("erasing unconfirmed leads failed: {}", e.log_line().unwrap_or_default());
     }
+    if let Err(e) = backfill_index(&env).await {
+        worker::console_error!("indexing stored leads failed: {}", e.log_line().unwrap_or_default());
+    }
 }
 
 /// Erases a lead: the ledger forgets its address and keeps a tombstone first (so no late write brings it
@@ -139,6 +143,38 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
 async fn erase_lead(env: &Env, kv: &worker::kv::KvStore, lead: &Lead, index: &[(String, store::DeliveryMeta)]) -> Result<usize, Error> {
     LedgerStub::of(env)?.call::<serde_json::Value>(&Command::Forget { lead: lead.id.clone(), now: Date::now().as_millis() }).await?;
     store::erase(kv, lead, index).await
+}
+
+/// Where the backfill of the lead index stands (KV): `{"cursor": <KV list cursor>, "done": bool}`.
+const BACKFILL_KEY: &str = "meta:index-backfill";
+
+/// How many stored leads one scheduled run indexes: a few KV reads and ledger requests a minute, well
+/// within an invocation's limits, and about 57,000 leads a day.
+const BACKFILL_PER_RUN: u64 = 40;
+
+/// Builds the ledger's lead index from the lead documents a collector stored before it had one (the
+/// upgrade from the KV-only layout), a page per scheduled run until every document has been seen once.
+/// Idempotent: indexing a lead again writes the same row, and erased leads are never indexed.
+async fn backfill_index(env: &Env) -> Result<(), Error> {
+    let kv = kv(env)?;
+    let state: Option<serde_json::Value> = kv.get(BACKFILL_KEY).json().await?;
+    if state.as_ref().and_then(|s| s.get("done")).and_then(serde_json::Value::as_bool) == Some(true) {
+        return Ok(());
+    }
+    let cursor = state.as_ref().and_then(|s| s.get("cursor")).and_then(|c| c.as_str()).map(str::to_owned);
+    let page = store::list(&kv, "lead:", BACKFILL_PER_RUN, cursor).await?;
+    let cloud = Cloud::of(env)?;
+    for key in &page.keys {
+        if let Some(lead) = store::get_lead(&kv, key.name.strip_prefix("lead:").unwrap_or(&key.name)).await? {
+            cloud.ledger(&Command::Index { entry: ledger::Entry::of(&lead), only_if_missing: true }).await?;
+        }
+    }
+    let done = page.list_complete || page.cursor.is_none();
+    kv.put(BACKFILL_KEY, json!({"cursor": page.cursor, "done": done}).to_string())?.execute().await?;
+    if !page.keys.is_empty() {
+        worker::console_log!("lead index backfill: {} leads indexed, done={done}", page.keys.len());
+    }
+    Ok(())
 }
 
 /// Erases double opt-in leads nobody confirmed within `[mail] erase_unconfirmed_after_days`: without the
@@ -600,7 +636,7 @@ async fn download(req: &Request, env: &Env, given: &str) -> Result<Response, Err
     // Counting the download is engagement, not a condition: a failed write is logged, the file still served.
     lead.engagement.downloads += 1;
     lead.score = shared::score::score(&form.scoring, form.kind, &lead.fields, lead.engagement);
-    if let Err(e) = store::put_lead(&kv, &lead).await {
+    if let Err(e) = Cloud::of(env)?.put_lead(&lead).await {
         worker::console_error!("download of lead {} not counted: {}", lead.id, e.log_line().unwrap_or_default());
     }
     let body = object.body().ok_or_else(|| Error::Internal("r2 object without body".into()))?.response_body()?;
@@ -1147,13 +1183,11 @@ async fn make_draw(env: &Env, form: &FormDef, form_id: &str, wanted: u64) -> Res
     let kv = kv(env)?;
     let earlier = draws(&kv, form_id).await?;
     let won: Vec<&String> = earlier.iter().flat_map(|d| &d.winners).collect();
-    let eligible: Vec<String> = all_leads(&kv, Some(form_id), None)
-        .await?
-        .into_iter()
-        .filter(|l| !(form.double_opt_in && l.status != shared::lead::Status::Confirmed))
-        .map(|l| l.id)
-        .filter(|id| !won.contains(&id))
-        .collect();
+    // From the ledger's index alone: a draw among 10,000 entries reads no entry's document.
+    let filter = listing::Filter { form: Some(form_id.to_owned()), status: form.double_opt_in.then(|| Status::Confirmed.as_str().to_owned()), since: None };
+    let mut eligible: Vec<String> = listing::all_ids(&Cloud::of(env)?, &filter).await?.into_iter().filter(|id| !won.contains(&id)).collect();
+    // Oldest first, as the draw's recorded list always was.
+    eligible.reverse();
     let now = Date::now().as_millis();
     let open = intake::check_open(form, now).is_ok();
     let draw = draw::make(id::new("dr_", now, random()), form_id, shared::time::rfc3339(now), open, random(), eligible, usize::try_from(wanted).unwrap_or(usize::MAX))
@@ -1206,29 +1240,22 @@ async fn draws(kv: &worker::kv::KvStore, form_id: &str) -> Result<Vec<draw::Draw
     }
 }
 
-/// Every lead matching the `form` and `status` filters, reading all pages (for the CSV export).
-async fn all_leads(kv: &worker::kv::KvStore, form: Option<&str>, status: Option<&str>) -> Result<Vec<Lead>, Error> {
+/// Every lead matching the `form` and `status` filters, newest first (for the CSV export).
+async fn all_leads(env: &Env, form: Option<&str>, status: Option<&str>) -> Result<Vec<Lead>, Error> {
+    let cloud = Cloud::of(env)?;
+    let filter = listing::Filter { form: form.map(str::to_owned), status: status.map(str::to_owned), since: None };
     let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store::list(kv, "lead:", 1000, cursor).await?;
-        for key in &page.keys {
-            if let Some(lead) = store::get_lead(kv, key.name.strip_prefix("lead:").unwrap_or(&key.name)).await? {
-                if form.is_none_or(|f| f == lead.form) && status.is_none_or(|s| s == lead.status.as_str()) {
-                    out.push(lead);
-                }
-            }
+    for id in listing::all_ids(&cloud, &filter).await? {
+        if let Some(lead) = cloud.lead(&id).await? {
+            out.push(lead);
         }
-        if page.list_complete || page.cursor.is_none() {
-            return Ok(out);
-        }
-        cursor = page.cursor;
     }
+    Ok(out)
 }
 
 /// `GET /v1/admin/leads.csv?form=&status=`: all leads as CSV, formula-safe.
 async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Error> {
-    let leads = all_leads(&kv(env)?, query(req, "form")?.as_deref(), query(req, "status")?.as_deref()).await?;
+    let leads = all_leads(env, query(req, "form")?.as_deref(), query(req, "status")?.as_deref()).await?;
     let mut resp = Response::ok(export::csv(&leads))?;
     let h = resp.headers_mut();
     let _ = h.set("Content-Type", "text/csv; charset=utf-8");
@@ -1241,20 +1268,16 @@ async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Error> {
 /// within the page, so a filtered page can hold fewer than `limit` leads; follow `cursor` to the end.
 async fn list_leads(req: &Request, env: &Env) -> Result<Response, Error> {
     let limit = admin::page_limit(query(req, "limit")?.as_deref())?;
-    let (form, status, since) = (query(req, "form")?, query(req, "status")?, query(req, "since")?);
-    let kv = kv(env)?;
-    let page = store::list(&kv, "lead:", limit, query(req, "cursor")?).await?;
-    let mut leads = Vec::with_capacity(page.keys.len());
-    for key in &page.keys {
-        if let Some(lead) = store::get_lead(&kv, key.name.strip_prefix("lead:").unwrap_or(&key.name)).await? {
-            let keep = form.as_deref().is_none_or(|f| f == lead.form)
-                && status.as_deref().is_none_or(|s| s == lead.status.as_str())
-                && since.as_deref().is_none_or(|t| lead.created_at.as_str() >= t);
-            if keep {
-                leads.push(lead);
-            }
-        }
-    }
-    let cursor = if page.list_complete { None } else { page.cursor };
+    let filter = lead_filter(req)?;
+    let (leads, cursor) = listing::page(&Cloud::of(env)?, &filter, query(req, "cursor")?, u32::try_from(limit).unwrap_or(50)).await?;
     json_response(&json!({"leads": leads, "cursor": cursor}), 200)
+}
+
+/// The `form`, `status` and `since` filters of an admin list.
+fn lead_filter(req: &Request) -> Result<listing::Filter, Error> {
+    let since = match query(req, "since")? {
+        Some(t) => Some(shared::time::parse(&t).ok_or_else(|| Error::Malformed("`since` must be a date like 2026-11-30 or 2026-11-30T09:00:00Z.".into()))?),
+        None => None,
+    };
+    Ok(listing::Filter { form: query(req, "form")?, status: query(req, "status")?, since })
 }

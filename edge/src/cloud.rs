@@ -33,10 +33,15 @@ impl Backend for Cloud {
     }
 
     async fn put_lead(&self, lead: &Lead) -> Result<(), Error> {
-        store::put_lead(&self.kv, lead).await
+        // The document first, then its index row: a document without one is invisible to lists, never
+        // the other way round.
+        store::put_lead(&self.kv, lead).await?;
+        self.ledger.call::<serde_json::Value>(&Command::Index { entry: crate::ledger::Entry::of(lead), only_if_missing: false }).await.map(|_| ())
     }
 
     async fn delete_lead(&self, id: &str) -> Result<(), Error> {
+        // The index row first: a lead being deleted disappears from lists before its document goes.
+        self.ledger.call::<serde_json::Value>(&Command::Unindex { lead: id.to_owned() }).await?;
         store::delete_lead(&self.kv, id).await
     }
 

@@ -8,6 +8,7 @@
 //! SQL is in `ledger_object`, the Worker's calls in `app`.
 
 use serde::{Deserialize, Serialize};
+use shared::lead::Lead;
 
 /// How long a reservation (an address being written, an idempotent request in progress) holds without
 /// being settled. A Worker that dies between claiming and settling leaves one behind; after this it is
@@ -103,6 +104,32 @@ pub enum Command {
         /// Now, Unix ms.
         now: u64,
     },
+    /// Writes a lead's row in the lead index (after every write of its document).
+    Index {
+        /// The row.
+        entry: Entry,
+        /// Only add the row if the lead has none (the backfill: a row written since is newer).
+        #[serde(default)]
+        only_if_missing: bool,
+    },
+    /// A page of lead ids, newest first, filtered in the index.
+    List {
+        /// Only this form's leads.
+        form: Option<String>,
+        /// Only leads with this status.
+        status: Option<String>,
+        /// Only leads created at or after this time (Unix ms).
+        since: Option<u64>,
+        /// Only leads older than this one (the previous page's `cursor`).
+        before: Option<String>,
+        /// How many at most.
+        limit: u32,
+    },
+    /// Removes a lead's row from the lead index (before its document is deleted).
+    Unindex {
+        /// The lead.
+        lead: String,
+    },
     /// An erasure: the lead's address rows go, a tombstone stays.
     Forget {
         /// The lead.
@@ -159,6 +186,52 @@ pub struct Standing {
     /// What the idempotency key holds.
     pub replay: Replay,
 }
+
+/// A lead as the ledger's index knows it: what admin lists and draws filter and sort on, no personal data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The lead's id (time-ordered, so ordering by id is ordering by creation).
+    pub id: String,
+    /// The form.
+    pub form: String,
+    /// `new`, `pending` or `confirmed`.
+    pub status: String,
+    /// The score's stage.
+    pub stage: String,
+    /// The score.
+    pub score: i64,
+    /// When the lead was created, Unix ms.
+    pub created: u64,
+    /// The campaign source (`utm_source`), if any.
+    pub source: Option<String>,
+}
+
+impl Entry {
+    /// The index row of `lead`.
+    pub fn of(lead: &Lead) -> Entry {
+        Entry {
+            id: lead.id.clone(),
+            form: lead.form.clone(),
+            status: lead.status.as_str().to_owned(),
+            stage: serde_json::to_value(lead.score.stage).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            score: i64::from(lead.score.total),
+            created: shared::time::parse(&lead.created_at).unwrap_or(0),
+            source: lead.source.utm.get("source").cloned(),
+        }
+    }
+}
+
+/// The ledger's answer to [`Command::List`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// Lead ids, newest first.
+    pub ids: Vec<String>,
+    /// Pass as `before` for the next page; absent on the last one.
+    pub cursor: Option<String>,
+}
+
+/// The most ids one [`Command::List`] answers (a draw asks for all of a giveaway's entries at once).
+pub const MAX_LIST: u32 = 100_000;
 
 /// The ledger's answer to [`Command::Erased`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

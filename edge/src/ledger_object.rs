@@ -52,6 +52,9 @@ const SCHEMA: &[&str] = &[
     // The first answer per idempotency key (`answer` is NULL while the first request is in progress).
     "CREATE TABLE IF NOT EXISTS answers (form TEXT NOT NULL, key TEXT NOT NULL, answer TEXT, at INTEGER NOT NULL, PRIMARY KEY (form, key))",
     "CREATE INDEX IF NOT EXISTS answers_by_time ON answers (at)",
+    // The lead index: one row per stored lead, what admin lists and draws filter and sort on.
+    "CREATE TABLE IF NOT EXISTS leads (id TEXT PRIMARY KEY, form TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL, score INTEGER NOT NULL, created INTEGER NOT NULL, source TEXT)",
+    "CREATE INDEX IF NOT EXISTS leads_by_form ON leads (form, id)",
     // Erased leads: nothing may bring their data back.
     "CREATE TABLE IF NOT EXISTS tombstones (lead TEXT PRIMARY KEY, at INTEGER NOT NULL)",
 ];
@@ -62,6 +65,11 @@ struct EmailRow {
     live: f64,
     at: f64,
     held: f64,
+}
+
+#[derive(Deserialize)]
+struct IdRow {
+    id: String,
 }
 
 #[derive(Deserialize)]
@@ -147,7 +155,51 @@ impl Ledger {
                 }
                 serde_json::to_value(holder)?
             }
+            Command::Index { entry, only_if_missing } => {
+                // An erased lead's row never comes back, whatever write arrives late.
+                let verb = if only_if_missing { "INSERT OR IGNORE" } else { "INSERT OR REPLACE" };
+                self.sql.exec(
+                    &format!("{verb} INTO leads SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)"),
+                    vec![
+                        text(&entry.id),
+                        text(&entry.form),
+                        text(&entry.status),
+                        text(&entry.stage),
+                        SqlStorageValue::Float(entry.score as f64),
+                        ms(entry.created),
+                        entry.source.as_deref().map_or(SqlStorageValue::Null, text),
+                    ],
+                )?;
+                serde_json::json!({"ok": true})
+            }
+            Command::List { form, status, since, before, limit } => {
+                let limit = limit.clamp(1, ledger::MAX_LIST);
+                // One more than asked: whether a next page exists.
+                let rows: Vec<IdRow> = self
+                    .sql
+                    .exec(
+                        "SELECT id FROM leads WHERE (?1 IS NULL OR form = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR created >= ?3) AND (?4 IS NULL OR id < ?4) ORDER BY id DESC LIMIT ?5",
+                        vec![
+                            form.as_deref().map_or(SqlStorageValue::Null, text),
+                            status.as_deref().map_or(SqlStorageValue::Null, text),
+                            since.map_or(SqlStorageValue::Null, ms),
+                            before.as_deref().map_or(SqlStorageValue::Null, text),
+                            SqlStorageValue::Float(f64::from(limit) + 1.0),
+                        ],
+                    )?
+                    .to_array()?;
+                let mut ids: Vec<String> = rows.into_iter().map(|r| r.id).collect();
+                let more = ids.len() > limit as usize;
+                ids.truncate(limit as usize);
+                let cursor = if more { ids.last().cloned() } else { None };
+                serde_json::to_value(ledger::Page { ids, cursor })?
+            }
+            Command::Unindex { lead } => {
+                self.sql.exec("DELETE FROM leads WHERE id = ?", vec![text(&lead)])?;
+                serde_json::json!({"ok": true})
+            }
             Command::Forget { lead, now } => {
+                self.sql.exec("DELETE FROM leads WHERE id = ?", vec![text(&lead)])?;
                 self.sql.exec("DELETE FROM emails WHERE lead = ?", vec![text(&lead)])?;
                 self.sql.exec("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", vec![text(&lead), ms(now)])?;
                 serde_json::json!({"ok": true})

@@ -22,6 +22,7 @@ pub mod export;
 pub mod id;
 pub mod intake;
 pub mod ledger;
+pub mod listing;
 pub mod mail;
 pub mod outbox;
 pub mod page;

@@ -39,6 +39,10 @@ pub enum Op {
     Claim,
     /// A settle sent to the ledger.
     Settle,
+    /// A lead index write sent to the ledger.
+    Index,
+    /// A lead list asked of the ledger.
+    List,
     /// Any other ledger command.
     LedgerOther,
 }
@@ -132,11 +136,13 @@ impl Backend for Memory {
     async fn put_lead(&self, lead: &Lead) -> Result<(), Error> {
         self.op(Op::PutLead).await?;
         self.leads.borrow_mut().insert(lead.id.clone(), lead.clone());
-        Ok(())
+        // As over KV: the document first, then its index row. A document without one is invisible.
+        self.ledger(&Command::Index { entry: ledger::Entry::of(lead), only_if_missing: false }).await.map(|_| ())
     }
 
     async fn delete_lead(&self, id: &str) -> Result<(), Error> {
         self.op(Op::DeleteLead).await?;
+        self.ledger(&Command::Unindex { lead: id.to_owned() }).await?;
         self.leads.borrow_mut().remove(id);
         Ok(())
     }
@@ -168,6 +174,8 @@ impl Backend for Memory {
         let op = match command {
             Command::Claim { .. } => Op::Claim,
             Command::Settle { .. } => Op::Settle,
+            Command::Index { .. } => Op::Index,
+            Command::List { .. } => Op::List,
             _ => Op::LedgerOther,
         };
         self.op(op).await?;
@@ -225,6 +233,7 @@ struct EmailRow {
 /// The ledger's tables and rules, as `ledger_object` keeps them in SQLite.
 #[derive(Default)]
 struct LedgerModel {
+    leads: BTreeMap<String, ledger::Entry>,
     emails: BTreeMap<(String, String), EmailRow>,
     answers: BTreeMap<(String, String), (Option<String>, u64)>,
     tombstones: BTreeMap<String, u64>,
@@ -309,7 +318,36 @@ impl LedgerModel {
                 }
                 serde_json::to_value(holder).unwrap_or_default()
             }
+            Command::Index { entry, only_if_missing } => {
+                let erased = self.tombstones.contains_key(&entry.id);
+                let kept = only_if_missing && self.leads.contains_key(&entry.id);
+                if !erased && !kept {
+                    self.leads.insert(entry.id.clone(), entry);
+                }
+                ok
+            }
+            Command::List { form, status, since, before, limit } => {
+                let limit = limit.clamp(1, ledger::MAX_LIST) as usize;
+                let mut ids: Vec<String> = self
+                    .leads
+                    .values()
+                    .rev()
+                    .filter(|e| form.as_deref().is_none_or(|f| f == e.form) && status.as_deref().is_none_or(|s| s == e.status))
+                    .filter(|e| since.is_none_or(|t| e.created >= t) && before.as_deref().is_none_or(|b| e.id.as_str() < b))
+                    .take(limit + 1)
+                    .map(|e| e.id.clone())
+                    .collect();
+                let more = ids.len() > limit;
+                ids.truncate(limit);
+                let cursor = if more { ids.last().cloned() } else { None };
+                serde_json::to_value(ledger::Page { ids, cursor }).unwrap_or_default()
+            }
+            Command::Unindex { lead } => {
+                self.leads.remove(&lead);
+                ok
+            }
             Command::Forget { lead, now } => {
+                self.leads.remove(&lead);
                 self.emails.retain(|_, r| r.lead != lead);
                 self.tombstones.insert(lead, now);
                 ok

@@ -233,7 +233,11 @@ async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: 
         let payload = webhook::payload(EventType::LeadCreated, &lead.updated_at, &lead);
         outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadCreated, &payload, now)
     };
-    b.put_lead(&lead).await?;
+    // A failure after the document was written (its index row, an outbox entry) deletes it again.
+    if let Err(e) = b.put_lead(&lead).await {
+        let _ = b.delete_lead(&lead.id).await;
+        return Err(e);
+    }
     if let Err(e) = put_outbox(b, &deliveries).await {
         let _ = b.delete_lead(&lead.id).await;
         return Err(e);
@@ -246,7 +250,10 @@ async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: 
 /// if an entry cannot be written.
 async fn store_repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: Lead, fresh: Lead, now: u64) -> Result<(Lead, Vec<Delivery>, Undo), Error> {
     let (lead, deliveries) = repeat(b, intake, &old, fresh, now)?;
-    b.put_lead(&lead).await?;
+    if let Err(e) = b.put_lead(&lead).await {
+        let _ = b.put_lead(&old).await;
+        return Err(e);
+    }
     if let Err(e) = put_outbox(b, &deliveries).await {
         let _ = b.put_lead(&old).await;
         return Err(e);

@@ -70,12 +70,13 @@ fn a_new_lead_is_stored_with_its_outbox_and_settled_in_the_ledger() {
 
 #[test]
 fn a_fault_at_any_step_of_a_new_lead_leaves_nothing_and_a_retry_succeeds() {
-    for (op, nth) in [(Op::ReadLegacy, 1), (Op::Claim, 1), (Op::PutLead, 1), (Op::PutDelivery, 1), (Op::Settle, 1)] {
+    for (op, nth) in [(Op::ReadLegacy, 1), (Op::Claim, 1), (Op::PutLead, 1), (Op::Index, 1), (Op::PutDelivery, 1), (Op::Settle, 1)] {
         let (m, config) = (Memory::at(NOW), config());
         m.fail(op, nth);
         let failed = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None));
         assert!(matches!(failed, Err(Error::Internal(_))), "{op:?}: {failed:?}");
         assert!(m.leads.borrow().is_empty(), "{op:?}: no lead document stays");
+        assert_eq!(block_on(edge::listing::all_ids(&m, &Default::default())).unwrap(), Vec::<String>::new(), "{op:?}: no index row stays");
         assert!(m.deliveries.borrow().is_empty(), "{op:?}: no outbox entry stays");
         assert_eq!(m.ledger_row("open", &email("ada@example.com")), None, "{op:?}: the claim is released");
         let retried = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None)).unwrap();
@@ -87,7 +88,7 @@ fn a_fault_at_any_step_of_a_new_lead_leaves_nothing_and_a_retry_succeeds() {
 
 #[test]
 fn a_fault_at_any_step_of_a_repeat_puts_the_lead_back_and_releases_its_hold() {
-    for (op, nth) in [(Op::ReadLead, 1), (Op::PutLead, 1), (Op::PutDelivery, 1), (Op::Settle, 1)] {
+    for (op, nth) in [(Op::ReadLead, 1), (Op::PutLead, 1), (Op::Index, 1), (Op::PutDelivery, 1), (Op::Settle, 1)] {
         let (m, config) = (Memory::at(NOW), config());
         block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None)).unwrap();
         let before = m.leads.borrow().clone();
@@ -149,7 +150,8 @@ fn a_reservation_of_a_request_that_died_lapses() {
     // A request claims the address and dies before settling or releasing (its fault: the claim's reply
     // is lost after the ledger applied it, the way a Worker killed mid-request leaves it).
     m.fail(Op::PutLead, 1);
-    m.fail(Op::LedgerOther, 1);
+    m.fail(Op::LedgerOther, 1); // the undo's unindex
+    m.fail(Op::LedgerOther, 2); // the release
     assert!(block_on(submit(&m, &config, "open", serde_json::json!({"email": "dead@example.com"}), &[], None)).is_err());
     assert!(matches!(m.ledger_row("open", &email("dead@example.com")), Some((_, false))), "left reserved");
     m.advance(edge::ledger::RESERVATION_MS);

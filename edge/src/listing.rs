@@ -1,0 +1,44 @@
+//! Listing leads for the admin API: pages filtered and sorted in the ledger's lead index (newest first),
+//! then the documents of the leads on the page. A page costs one ledger request and one read per lead on
+//! it, however many leads are stored, and it is full whenever enough leads match.
+
+use crate::ledger::{Command, Page, MAX_LIST};
+use crate::storage::{ask, Backend};
+use crate::Error;
+use shared::lead::Lead;
+
+/// What a list asks for.
+#[derive(Clone, Debug, Default)]
+pub struct Filter {
+    /// Only this form's leads.
+    pub form: Option<String>,
+    /// Only leads with this status.
+    pub status: Option<String>,
+    /// Only leads created at or after this time (Unix ms).
+    pub since: Option<u64>,
+}
+
+/// One page of leads, newest first, and the cursor of the next page (none on the last).
+pub async fn page<B: Backend>(b: &B, filter: &Filter, before: Option<String>, limit: u32) -> Result<(Vec<Lead>, Option<String>), Error> {
+    let page = ids(b, filter, before, limit).await?;
+    let mut leads = Vec::with_capacity(page.ids.len());
+    for id in &page.ids {
+        // An index row names a stored document (the document is written first and deleted last); a
+        // document erased between the two reads is simply left out.
+        if let Some(lead) = b.lead(id).await? {
+            leads.push(lead);
+        }
+    }
+    Ok((leads, page.cursor))
+}
+
+/// Every matching lead id, newest first, from one ledger request (a draw among all of a giveaway's
+/// entries reads no document).
+pub async fn all_ids<B: Backend>(b: &B, filter: &Filter) -> Result<Vec<String>, Error> {
+    Ok(ids(b, filter, None, MAX_LIST).await?.ids)
+}
+
+async fn ids<B: Backend>(b: &B, filter: &Filter, before: Option<String>, limit: u32) -> Result<Page, Error> {
+    let command = Command::List { form: filter.form.clone(), status: filter.status.clone(), since: filter.since, before, limit };
+    ask(b, &command).await
+}

@@ -63,6 +63,12 @@ test("the admin page shows leads with their consent, erases, lists deliveries an
   await page.getByRole("button", { name: "ada@example.com" }).waitFor();
   await page.getByRole("button", { name: "grace@example.com" }).waitFor();
 
+  // The CSV button assembles the collector's pages into one file.
+  const [download] = await Promise.all([page.waitForEvent("download"), page.click("#csv")]);
+  const csv = readFileSync(await download.path(), "utf8");
+  assert.equal(csv.split("\r\n").filter((l) => l.startsWith('"id"')).length, 1);
+  assert.match(csv, /"grace@example\.com"/);
+
   await page.getByRole("button", { name: "ada@example.com" }).click();
   await page.locator("#lead-detail").waitFor();
   const consent = await page.locator("#detail-consent").textContent();

@@ -158,3 +158,25 @@ test("admin lists come newest first from the ledger's index, with full filtered 
   const bad = await fetch(`${collector.base}/v1/admin/leads?since=yesterday`, { headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}` } });
   assert.equal(bad.status, 400);
 });
+
+test("the CSV export comes in pages that make one file", async () => {
+  const auth = { authorization: `Bearer ${secrets.ADMIN_TOKEN}` };
+  const pages = [];
+  let url = `${collector.base}/v1/admin/leads.csv?form=open&limit=7`;
+  while (url) {
+    const r = await fetch(url, { headers: auth });
+    assert.equal(r.status, 200);
+    pages.push(await r.text());
+    const link = r.headers.get("link");
+    url = link ? collector.base + link.match(/^<([^>]+)>; rel="next"$/)[1] : null;
+    if (link) assert.ok(r.headers.get("x-next-cursor"));
+  }
+  const lines = pages.join("").split("\r\n").filter(Boolean);
+  const expected = (await adminLeads(collector)).filter((l) => l.form === "open");
+  assert.ok(pages.length >= 3, `${pages.length} pages`);
+  assert.equal(lines.filter((l) => l.startsWith('"id"')).length, 1, "one header row");
+  assert.equal(lines[0], '"id","form","status","created_at","updated_at","score","stage","marketing_consent","email","first_name"');
+  assert.equal(lines.length - 1, expected.length, "every lead once");
+  assert.deepEqual(new Set(lines.slice(1).map((l) => JSON.parse(l.split(",")[0]))), new Set(expected.map((l) => l.id)));
+  assert.equal((await fetch(`${collector.base}/v1/admin/leads.csv?limit=501`, { headers: auth })).status, 400);
+});

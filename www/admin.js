@@ -74,6 +74,23 @@ async function save(path, filename) {
   URL.revokeObjectURL(a.href);
 }
 
+/** Downloads every lead as one CSV file, following the collector's pages (500 leads each). */
+async function saveCsv() {
+  const parts = [];
+  let next = "/v1/admin/leads.csv";
+  while (next) {
+    const r = await api(next);
+    parts.push(await r.text());
+    const cursor = r.headers.get("x-next-cursor");
+    next = cursor ? `/v1/admin/leads.csv?cursor=${encodeURIComponent(cursor)}` : null;
+    say(`${parts.length} page(s) of leads fetched…`);
+  }
+  const a = Object.assign(document.createElement("a"), { href: URL.createObjectURL(new Blob(parts, { type: "text/csv" })), download: "leads.csv" });
+  a.click();
+  URL.revokeObjectURL(a.href);
+  say("CSV downloaded.");
+}
+
 // --- Leads -----------------------------------------------------------------------------------------------
 
 async function loadLeads(append = false) {
@@ -271,7 +288,7 @@ $("#lead-filter").addEventListener("submit", guard(async (ev) => {
   await loadLeads();
 }));
 $("#more").addEventListener("click", guard(() => loadLeads(true)));
-$("#csv").addEventListener("click", guard(() => save("/v1/admin/leads.csv", "leads.csv")));
+$("#csv").addEventListener("click", guard(saveCsv));
 $("#export").addEventListener("click", guard(() => save(`/v1/admin/leads/${encodeURIComponent(current.id)}/export`, `lead-${current.id}.json`)));
 $("#erase").addEventListener("click", guard(erase));
 $("#withdraw").addEventListener("click", guard(withdraw));

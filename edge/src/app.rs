@@ -1240,29 +1240,44 @@ async fn draws(kv: &worker::kv::KvStore, form_id: &str) -> Result<Vec<draw::Draw
     }
 }
 
-/// Every lead matching the `form` and `status` filters, newest first (for the CSV export).
-async fn all_leads(env: &Env, form: Option<&str>, status: Option<&str>) -> Result<Vec<Lead>, Error> {
-    let cloud = Cloud::of(env)?;
-    let filter = listing::Filter { form: form.map(str::to_owned), status: status.map(str::to_owned), since: None };
-    let mut out = Vec::new();
-    for id in listing::all_ids(&cloud, &filter).await? {
-        if let Some(lead) = cloud.lead(&id).await? {
-            out.push(lead);
-        }
-    }
-    Ok(out)
-}
-
-/// `GET /v1/admin/leads.csv?form=&status=`: all leads as CSV, formula-safe.
+/// `GET /v1/admin/leads.csv?form=&status=&since=&limit=&cursor=`: leads as CSV, formula-safe, newest first,
+/// a page at a time (at most 500 leads: a page's reads stay within an invocation's limits however many
+/// leads are stored). The first page carries the header row; `X-Next-Cursor` (and a `Link: rel="next"`)
+/// names the next page, so the pages concatenated are one file. The columns come from the config (the
+/// form's fields, or every form's), so they are the same on every page.
 async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Error> {
-    let leads = all_leads(env, query(req, "form")?.as_deref(), query(req, "status")?.as_deref()).await?;
-    let mut resp = Response::ok(export::csv(&leads))?;
+    let limit = match query(req, "limit")? {
+        None => CSV_PAGE,
+        Some(v) => v.parse::<u32>().ok().filter(|n| (1..=CSV_PAGE).contains(n)).ok_or_else(|| Error::Malformed(format!("`limit` must be a number from 1 to {CSV_PAGE}.")))?,
+    };
+    let filter = lead_filter(req)?;
+    let config = config(env)?;
+    let mut fields: Vec<&str> = config.forms.iter().filter(|f| filter.form.as_deref().is_none_or(|id| id == f.id)).flat_map(|f| f.fields.iter().map(|d| d.name.as_str())).collect();
+    fields.sort_unstable();
+    fields.dedup();
+    let cursor = query(req, "cursor")?;
+    let first = cursor.is_none();
+    let (leads, next) = listing::page(&Cloud::of(env)?, &filter, cursor, limit).await?;
+    let mut body = if first { export::header(&fields) } else { String::new() };
+    body.push_str(&export::rows(&fields, &leads));
+    let mut resp = Response::ok(body)?;
     let h = resp.headers_mut();
     let _ = h.set("Content-Type", "text/csv; charset=utf-8");
     let _ = h.set("Content-Disposition", "attachment; filename=\"leads.csv\"");
     let _ = h.set("Cache-Control", "no-store");
+    if let Some(next) = next {
+        let url = req.url()?;
+        let mut link = url.clone();
+        let kept: Vec<(String, String)> = url.query_pairs().filter(|(k, _)| k != "cursor").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        link.query_pairs_mut().clear().extend_pairs(kept).append_pair("cursor", &next);
+        let _ = h.set("Link", &format!("<{}{}>; rel=\"next\"", link.path(), link.query().map(|q| format!("?{q}")).unwrap_or_default()));
+        let _ = h.set("X-Next-Cursor", &next);
+    }
     Ok(resp)
 }
+
+/// The most leads one CSV page holds.
+const CSV_PAGE: u32 = 500;
 
 /// `GET /v1/admin/leads?form=&status=&since=&limit=&cursor=`: a page of leads, oldest first. Filters apply
 /// within the page, so a filtered page can hold fewer than `limit` leads; follow `cursor` to the end.

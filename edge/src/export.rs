@@ -21,12 +21,25 @@ pub fn csv(leads: &[Lead]) -> String {
     let mut fields: Vec<&str> = leads.iter().flat_map(|l| l.fields.keys().map(String::as_str)).collect();
     fields.sort_unstable();
     fields.dedup();
-    let mut out = String::new();
+    let mut out = header(&fields);
+    out.push_str(&rows(&fields, leads));
+    out
+}
+
+/// The header row: the fixed columns, then `fields`.
+pub fn header(fields: &[&str]) -> String {
     let header: Vec<String> = FIXED.iter().copied().chain(fields.iter().copied()).map(cell).collect();
-    out.push_str(&header.join(","));
+    let mut out = header.join(",");
     out.push_str("\r\n");
+    out
+}
+
+/// One row per lead, with the columns of [`header`]. `marketing_consent` is whether the lead currently
+/// grants a marketing purpose (granted in some record and not withdrawn).
+pub fn rows(fields: &[&str], leads: &[Lead]) -> String {
+    let mut out = String::new();
     for l in leads {
-        let marketing = l.consent.entries.iter().any(|e| e.purpose.starts_with("marketing") && e.granted);
+        let marketing = l.consent.entries.iter().chain(l.consent_history.iter().flat_map(|r| &r.entries)).any(|e| e.purpose.starts_with("marketing") && l.grants(&e.purpose));
         let fixed = [
             l.id.clone(),
             l.form.clone(),
@@ -73,7 +86,12 @@ mod tests {
         let lines: Vec<&str> = csv1.split("\r\n").collect();
         assert_eq!(lines[0], "\"id\",\"form\",\"status\",\"created_at\",\"updated_at\",\"score\",\"stage\",\"marketing_consent\",\"company\",\"email\"");
         assert_eq!(lines[1], "\"ld_1\",\"nl\",\"new\",\"t0\",\"t1\",\"10\",\"lead\",\"true\",\"'=cmd|' /C calc'!A0\",\"a@b.de\"");
+        let page = [header(&["company", "email"]), rows(&["company", "email"], std::slice::from_ref(&lead))].concat();
+        assert_eq!(page, csv1, "a page written from known columns is the same file");
+        lead.consent.withdrawn = Some(shared::consent::Withdrawal { at: "t2".into(), via: "link".into(), client_id: None, note: None });
+        assert!(rows(&[], std::slice::from_ref(&lead)).ends_with("\"false\"\r\n"), "a withdrawn consent is no consent");
         lead.fields.clear();
+        lead.consent.withdrawn = None;
         assert!(csv(&[lead]).ends_with("\"true\"\r\n"), "no field columns when no lead has fields");
     }
 }

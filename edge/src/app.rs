@@ -9,7 +9,7 @@ use crate::route::{Miss, Route};
 use crate::cloud::Cloud;
 use crate::confirmation;
 use crate::listing;
-use crate::submission::{self, put_outbox, MAIL_ENDPOINT};
+use crate::submission::{self, put_outbox, put_outbox_then_lead, MAIL_ENDPOINT};
 use crate::storage::Backend;
 use crate::{admin, draw, embed, export, id, intake, mail, page, pseudonym, receipt, store, token, turnstile, Error};
 use futures_util::future::{select, Either};
@@ -319,7 +319,7 @@ fn json_response(value: &serde_json::Value, status: u16) -> Result<Response, Err
 }
 
 fn kv(env: &Env) -> Result<worker::kv::KvStore, Error> {
-    env.kv(store::BINDING).map_err(|_| Error::Config(format!("the KV binding {} is missing", store::BINDING)))
+    crate::cloud::kv(env)
 }
 
 async fn submit(req: &mut Request, env: &Env, ctx: &Context, form_named: &mut Option<String>) -> Result<Response, Error> {
@@ -489,20 +489,6 @@ async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result
     html_response(&page, 200)
 }
 
-/// Writes a changed lead's outbox entries, then the lead. If any write fails, the entries written so far
-/// are removed again and the error returned: nothing is announced that was not stored, and the caller may
-/// simply retry.
-async fn put_outbox_then_lead(cloud: &Cloud, deliveries: &[Delivery], lead: &Lead) -> Result<(), Error> {
-    put_outbox(cloud, deliveries).await?;
-    if let Err(e) = cloud.put_lead(lead).await {
-        for d in deliveries {
-            let _ = cloud.delete_delivery(&d.id).await;
-        }
-        return Err(e);
-    }
-    Ok(())
-}
-
 /// `GET /v1/withdraw/<token>`: what withdrawing does, and the button that does it.
 async fn withdraw_page(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
     let now = Date::now().as_millis();
@@ -522,7 +508,7 @@ async fn withdraw_by_link(req: &Request, env: &Env, ctx: &Context, given: &str) 
         Err(page) => return Ok(page),
     };
     let lang = lead.consent.lang;
-    let erased = withdraw(env, ctx, &kv, lead, "link", client_id(req, env), None, now).await?;
+    let erased = withdraw(env, ctx, lead, "link", client_id(req, env), None, now).await?;
     html_response(&page::withdrawn(lang, erased), 200)
 }
 
@@ -546,7 +532,7 @@ async fn withdraw_by_admin(req: &mut Request, env: &Env, ctx: &Context, id: &str
     let kv = kv(env)?;
     let lead = store::get_lead(&kv, id).await?.ok_or(Error::NotFound)?;
     let now = Date::now().as_millis();
-    let erased = withdraw(env, ctx, &kv, lead, "admin", None, note, now).await?;
+    let erased = withdraw(env, ctx, lead, "admin", None, note, now).await?;
     json_response(&json!({"id": id, "withdrawn": true, "erased": erased}), 200)
 }
 
@@ -554,27 +540,22 @@ async fn withdraw_by_admin(req: &mut Request, env: &Env, ctx: &Context, id: &str
 /// left to keep it for, and its endpoints never heard of it. Otherwise every consent record that is not yet
 /// withdrawn is marked with the time, channel and pseudonymous client, changes held for confirmation are
 /// dropped, and `lead.consent_withdrawn` goes to the form's endpoints. Returns whether the lead was erased.
-#[allow(clippy::too_many_arguments)]
-async fn withdraw(env: &Env, ctx: &Context, kv: &worker::kv::KvStore, lead: Lead, via: &str, client: Option<String>, note: Option<String>, now: u64) -> Result<bool, Error> {
+async fn withdraw(env: &Env, ctx: &Context, lead: Lead, via: &str, client: Option<String>, note: Option<String>, now: u64) -> Result<bool, Error> {
     // Under the ledger's hold, like a confirmation or a repeat: the lead is read again and changed by
     // nobody else meanwhile.
     let cloud = Cloud::of(env)?;
-    let (form, email) = (lead.form.clone(), intake::email_hash(lead.fields.get("email").map_or("", String::as_str)));
-    confirmation::hold(&cloud, &form, &email).await?;
-    let outcome = match cloud.lead(&lead.id).await {
-        Ok(Some(lead)) => withdraw_held(env, ctx, kv, lead, via, client, note, now).await,
-        Ok(None) => Ok(true),
-        Err(e) => Err(e),
-    };
-    let _ = cloud.ledger(&Command::Release { form, email, lead: None, held: true, key: None }).await;
-    outcome
+    confirmation::under_hold(&cloud, &lead, async || match cloud.lead(&lead.id).await? {
+        Some(lead) => withdraw_held(env, ctx, &cloud, lead, via, client, note, now).await,
+        None => Ok(true),
+    })
+    .await
 }
 
 /// [`withdraw`], once the lead is held and read again.
 #[allow(clippy::too_many_arguments)]
-async fn withdraw_held(env: &Env, ctx: &Context, kv: &worker::kv::KvStore, mut lead: Lead, via: &str, client: Option<String>, note: Option<String>, now: u64) -> Result<bool, Error> {
+async fn withdraw_held(env: &Env, ctx: &Context, cloud: &Cloud, mut lead: Lead, via: &str, client: Option<String>, note: Option<String>, now: u64) -> Result<bool, Error> {
     if lead.status == Status::Pending {
-        let deleted = erase_lead(env, kv, &lead, &store::delivery_index(kv).await?).await?;
+        let deleted = erase_lead(env, &cloud.kv, &lead, &store::delivery_index(&cloud.kv).await?).await?;
         worker::console_log!("unconfirmed lead withdrawn and erased: {} form={} deliveries deleted={}", lead.id, lead.form, deleted);
         return Ok(true);
     }
@@ -595,7 +576,7 @@ async fn withdraw_held(env: &Env, ctx: &Context, kv: &worker::kv::KvStore, mut l
     let payload = webhook::payload(EventType::LeadConsentWithdrawn, &at, &lead);
     let endpoints = config(env)?.form(&lead.form).map(|f| f.webhooks.clone()).unwrap_or_default();
     let deliveries = outbox_entries(&endpoints, &lead.id, &lead.form, EventType::LeadConsentWithdrawn, &payload, now);
-    put_outbox_then_lead(&Cloud::of(env)?, &deliveries, &lead).await?;
+    put_outbox_then_lead(cloud, &deliveries, &lead).await?;
     worker::console_log!("consent withdrawn: {} form={} via={via} deliveries={}", lead.id, lead.form, deliveries.len());
     let env2 = env.clone();
     ctx.wait_until(async move {

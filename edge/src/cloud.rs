@@ -22,9 +22,13 @@ pub struct Cloud {
 impl Cloud {
     /// The collector's storage, from its bindings.
     pub fn of(env: &Env) -> Result<Cloud, Error> {
-        let kv = env.kv(store::BINDING).map_err(|_| Error::Config(format!("the KV binding {} is missing", store::BINDING)))?;
-        Ok(Cloud { kv, ledger: LedgerStub::of(env)? })
+        Ok(Cloud { kv: kv(env)?, ledger: LedgerStub::of(env)? })
     }
+}
+
+/// The collector's KV namespace.
+pub fn kv(env: &Env) -> Result<KvStore, Error> {
+    env.kv(store::BINDING).map_err(|_| Error::Config(format!("the KV binding {} is missing", store::BINDING)))
 }
 
 impl Backend for Cloud {

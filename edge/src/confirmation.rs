@@ -7,7 +7,7 @@
 use crate::ledger::{Command, Holder};
 use crate::outbox::Delivery;
 use crate::storage::{ask, random, Backend};
-use crate::submission::{outbox_entries, put_outbox, WAIT_FOR_OTHERS_MS};
+use crate::submission::{outbox_entries, put_outbox_then_lead, LOOK_EVERY_MS, WAIT_FOR_OTHERS_MS};
 use crate::webhook::{self, EventType};
 use crate::{crm, id, intake, Error};
 use shared::form::FormsConfig;
@@ -27,17 +27,23 @@ pub enum Confirmed {
 /// Confirms what the lead `id` waits for, as pressed by `client`. `Ok(None)` when the lead is gone.
 pub async fn confirm<B: Backend>(b: &B, config: &FormsConfig, id: &str, client: Option<String>) -> Result<Option<Confirmed>, Error> {
     let Some(lead) = b.lead(id).await? else { return Ok(None) };
-    let (form, email) = (lead.form.clone(), intake::email_hash(lead.fields.get("email").map_or("", String::as_str)));
+    under_hold(b, &lead, async || change(b, config, id, client).await).await
+}
+
+/// Runs `work` while holding `lead` in the ledger, and releases the hold after it, whatever it returned.
+/// `work` reads the lead again: under the hold, nobody else changes it meanwhile (confirmations,
+/// withdrawals; repeats take the same hold through their claim).
+pub async fn under_hold<B: Backend, T>(b: &B, lead: &Lead, work: impl AsyncFnOnce() -> Result<T, Error>) -> Result<T, Error> {
+    let (form, email) = (lead.form.clone(), intake::address_of(lead));
     hold(b, &form, &email).await?;
-    let outcome = change(b, config, id, client).await;
-    let release = Command::Release { form, email, lead: None, held: true, key: None };
+    let outcome = work().await;
     // If the release is lost, the hold lapses by itself after `ledger::RESERVATION_MS`.
-    let _ = b.ledger(&release).await;
+    let _ = b.ledger(&Command::Release { form, email, lead: None, held: true, key: None }).await;
     outcome
 }
 
 /// Takes the hold on a lead's address row, waiting while another request holds it.
-pub async fn hold<B: Backend>(b: &B, form: &str, email: &str) -> Result<(), Error> {
+async fn hold<B: Backend>(b: &B, form: &str, email: &str) -> Result<(), Error> {
     let started = b.now_ms();
     loop {
         let holder: Holder = ask(b, &Command::Hold { form: form.to_owned(), email: email.to_owned(), now: b.now_ms() }).await?;
@@ -47,7 +53,7 @@ pub async fn hold<B: Backend>(b: &B, form: &str, email: &str) -> Result<(), Erro
             // being erased): nothing to serialise against in the ledger, so the change goes ahead.
             Holder::Nobody | Holder::Claimed => return Ok(()),
             Holder::Reserved if b.now_ms().saturating_sub(started) > WAIT_FOR_OTHERS_MS => return Err(Error::InProgress),
-            Holder::Reserved => b.sleep(100).await,
+            Holder::Reserved => b.sleep(LOOK_EVERY_MS).await,
         }
     }
 }
@@ -90,14 +96,7 @@ async fn change<B: Backend>(b: &B, config: &FormsConfig, id: &str, client: Optio
     } else {
         return Ok(Some(Confirmed::Already(lead)));
     };
-    // Outbox first, then the lead: if the lead cannot be written the entries are removed again, and the
-    // still-valid link can simply be used once more.
-    put_outbox(b, &deliveries).await?;
-    if let Err(e) = b.put_lead(&lead).await {
-        for d in &deliveries {
-            let _ = b.delete_delivery(&d.id).await;
-        }
-        return Err(e);
-    }
+    // If this fails, the still-valid link can simply be used once more.
+    put_outbox_then_lead(b, &deliveries, &lead).await?;
     Ok(Some(if changes { Confirmed::Changes(lead, deliveries) } else { Confirmed::Address(lead, deliveries) }))
 }

@@ -103,14 +103,6 @@ impl Error {
         }
     }
 
-    /// The `Retry-After` header value, for errors that have one.
-    pub fn retry_after(&self) -> Option<u32> {
-        match self {
-            Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
-            _ => None,
-        }
-    }
-
     /// The headers an error's response carries besides its body.
     pub fn headers(&self) -> Vec<(&'static str, String)> {
         match self {

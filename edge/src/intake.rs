@@ -174,6 +174,11 @@ pub fn email_hash(email: &str) -> String {
     Sha256::digest(email.to_lowercase().as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The ledger's key for a lead's address ([`email_hash`] of its `email` field).
+pub fn address_of(lead: &Lead) -> String {
+    email_hash(lead.fields.get("email").map_or("", String::as_str))
+}
+
 /// The KV key under which collectors before the ledger indexed a form's lead by address. It is still read
 /// (a collector upgraded with leads in KV adopts them into the ledger on first use) and deleted on
 /// erasure, never written.

@@ -60,7 +60,7 @@ pub struct Answer {
 pub const WAIT_FOR_OTHERS_MS: u64 = 10_000;
 
 /// How often a waiting request looks again.
-const LOOK_EVERY_MS: u64 = 100;
+pub const LOOK_EVERY_MS: u64 = 100;
 
 /// The status a lead on `form` has after its first submission, which every answer on the form names:
 /// repeats and dropped bots are answered exactly like first submissions.
@@ -83,7 +83,7 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
     // The answer names this submission's own id, and its receipt certifies what this submission recorded.
     let answer_id = fresh.id.clone();
     let receipt = receipt::sign(intake.signing.as_bytes(), &receipt::Receipt::of_record(&fresh.id, &fresh.form, &fresh.consent));
-    let email = intake::email_hash(fresh.fields.get("email").map_or("", String::as_str));
+    let email = intake::address_of(&fresh);
     let legacy = b.legacy_email(&form.id, &email).await?;
 
     // The ledger decides, strictly: whether this is a new address or a repeat, and whether the key was
@@ -274,6 +274,20 @@ pub async fn put_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<()
     Ok(())
 }
 
+/// Writes a changed lead's outbox entries, then the lead. If the lead cannot be written the entries are
+/// removed again and the error returned: nothing is announced that was not stored, and the caller may
+/// simply retry.
+pub async fn put_outbox_then_lead<B: Backend>(b: &B, deliveries: &[Delivery], lead: &Lead) -> Result<(), Error> {
+    put_outbox(b, deliveries).await?;
+    if let Err(e) = b.put_lead(lead).await {
+        for d in deliveries {
+            let _ = b.delete_delivery(&d.id).await;
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
 /// A repeat of a known address on a form (not a giveaway): the repeat rules of [`intake::repeat`], plus
 /// what goes out. On double opt-in forms a pending address gets its confirmation mail again and a
 /// confirmed one a mail to confirm the changes, each within [`intake::may_mail`]'s limits; on other forms
@@ -314,7 +328,7 @@ fn decoy_answer<B: Backend>(b: &B, form: &FormDef, sub: &Submission, own: &str, 
     let mut body = json!({"id": id, "status": first_status(form), "receipt": receipt::decoy(&receipt::Receipt::of_record(&id, &form.id, &record), random(b))});
     if let (true, Some(fields)) = (form.kind == FormKind::DownloadGate && !form.double_opt_in, body.as_object_mut()) {
         let valid_ms = form.asset.as_ref().map_or(0, shared::form::Asset::link_valid_ms);
-        let link = format!("{own}/v1/download/{}", token::sign(&random::<32, B>(b), token::Purpose::Download, &id, now + valid_ms));
+        let link = token::link(own, &random::<32, B>(b), token::Purpose::Download, &id, now + valid_ms);
         fields.insert("download_url".into(), json!(link));
     }
     body
@@ -332,8 +346,8 @@ fn confirmation_mail<B: Backend>(b: &B, intake: &Intake<'_>, lead: &Lead, now: u
     let form = intake.form;
     let settings = intake.config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
     let (key, origin) = (intake.signing.as_bytes(), intake.origin);
-    let confirm = format!("{origin}/v1/confirm/{}", token::sign(key, token::Purpose::Confirm, &lead.id, now + settings.confirm_within_ms()));
-    let withdraw = format!("{origin}/v1/withdraw/{}", token::sign(key, token::Purpose::Withdraw, &lead.id, now + WITHDRAW_LINK_MS));
+    let confirm = token::link(origin, key, token::Purpose::Confirm, &lead.id, now + settings.confirm_within_ms());
+    let withdraw = token::link(origin, key, token::Purpose::Withdraw, &lead.id, now + WITHDRAW_LINK_MS);
     let lang = lead.consent.lang;
     let to = lead.fields.get("email").map_or("", String::as_str);
     let message = mail::confirmation(settings, lang, to, form.title.as_ref().map(|t| t.get(lang)), ask, &mail::Links { confirm: &confirm, withdraw: &withdraw });
@@ -345,7 +359,7 @@ fn confirmation_mail<B: Backend>(b: &B, intake: &Intake<'_>, lead: &Lead, now: u
 /// the confirmation).
 pub fn download_link(signing: &str, form: &FormDef, lead: &Lead, origin: &str, now: u64) -> Option<String> {
     let asset = form.asset.as_ref().filter(|_| form.kind == FormKind::DownloadGate && lead.status != Status::Pending)?;
-    Some(format!("{origin}/v1/download/{}", token::sign(signing.as_bytes(), token::Purpose::Download, &lead.id, now + asset.link_valid_ms())))
+    Some(token::link(origin, signing.as_bytes(), token::Purpose::Download, &lead.id, now + asset.link_valid_ms()))
 }
 
 /// One pending delivery of `event` per endpoint that takes it (a CRM adapter may not: see `crm::accepts`),

@@ -80,6 +80,12 @@ pub fn sign(secret: &[u8], purpose: Purpose, lead: &str, expires_ms: u64) -> Str
     [payload, B64URL.encode(mac.finalize().into_bytes())].join(".")
 }
 
+/// The collector's URL for a signed link: `{origin}/v1/<purpose>/<token>` (the routes are named like the
+/// purposes: `/v1/confirm/`, `/v1/download/`, `/v1/withdraw/`).
+pub fn link(origin: &str, secret: &[u8], purpose: Purpose, lead: &str, expires_ms: u64) -> String {
+    format!("{origin}/v1/{}/{}", purpose.name(), sign(secret, purpose, lead, expires_ms))
+}
+
 /// The lead id a token for `purpose` was issued for, if it is genuine and not expired at `now_ms`.
 pub fn verify(secret: &[u8], purpose: Purpose, token: &str, now_ms: u64) -> Result<String, Problem> {
     let (payload, signature) = token.split_once('.').ok_or(Problem::Invalid)?;
@@ -112,6 +118,10 @@ mod tests {
         let w = sign(b"s", Purpose::Withdraw, "ld_1", 1_000);
         assert_eq!(verify(b"s", Purpose::Withdraw, &w, 0), Ok("ld_1".into()));
         assert_eq!(verify(b"s", Purpose::Confirm, &w, 0), Err(Problem::Invalid));
+        let url = link("https://c.example", b"s", Purpose::Withdraw, "ld_1", 1_000);
+        assert_eq!(url, format!("https://c.example/v1/withdraw/{w}"));
+        let route = url.strip_prefix("https://c.example").unwrap();
+        assert_eq!(crate::route::Route::parse("POST", route), Ok(crate::route::Route::Withdraw(w.clone())), "the link is the route");
         assert_eq!(verify(b"other", Purpose::Confirm, &t, 0), Err(Problem::Invalid));
     }
 

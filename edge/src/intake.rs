@@ -332,16 +332,7 @@ pub fn decoy_record(form: &FormDef, sub: &Submission, now_ms: u64) -> ConsentRec
 /// value is noted by name and reason, never by content.
 fn web_address(name: &str, value: Option<String>, dropped: &mut Vec<String>) -> Option<String> {
     let value = value.filter(|v| !v.trim().is_empty())?;
-    let lower = value.get(..8).unwrap_or(&value).to_ascii_lowercase();
-    let rest = if lower.starts_with("https://") {
-        value.get(8..)
-    } else if lower.starts_with("http://") {
-        value.get(7..)
-    } else {
-        None
-    };
-    let host_ok = rest.and_then(|r| r.split(['/', '?', '#']).next()).is_some_and(|h| !h.is_empty() && !h.contains(['\\', ' ']));
-    if host_ok && !value.bytes().any(|b| b.is_ascii_control() || b == b' ') {
+    if shared::form::is_web_url(&value) {
         Some(value)
     } else {
         dropped.push(format!("{name}: not an http(s) URL"));

@@ -650,12 +650,28 @@ pub fn is_redirect_target(s: &str) -> bool {
     if let Some(path) = s.strip_prefix('/') {
         return !path.starts_with('/') && !path.starts_with('\\') && !s.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control());
     }
-    let lower = s.to_ascii_lowercase();
-    let rest = lower.strip_prefix("https://").or_else(|| lower.strip_prefix("http://"));
-    rest.is_some_and(|r| {
-        let host = r.split(['/', '?', '#']).next().unwrap_or("");
-        !host.is_empty() && !host.contains(['@', '\\']) && !s.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
-    })
+    // No user info either: `https://good.example@evil.example` is evil.example.
+    is_web_url(s) && web_host(s).is_some_and(|h| !h.contains('@'))
+}
+
+/// Whether `s` is an absolute web address: `http://` or `https://` (in any case), a host without a
+/// backslash, and no whitespace or control characters anywhere. What a page or referrer must be to be
+/// kept, and a redirect target must be at least.
+pub fn is_web_url(s: &str) -> bool {
+    web_host(s).is_some_and(|h| !h.is_empty() && !h.contains('\\')) && !s.bytes().any(|b| b.is_ascii_whitespace() || b.is_ascii_control())
+}
+
+/// The host part (up to `/`, `?` or `#`) of an http(s) URL, as written.
+fn web_host(s: &str) -> Option<&str> {
+    let scheme = s.get(..8).unwrap_or(s).to_ascii_lowercase();
+    let rest = if scheme.starts_with("https://") {
+        s.get(8..)
+    } else if scheme.starts_with("http://") {
+        s.get(7..)
+    } else {
+        None
+    }?;
+    rest.split(['/', '?', '#']).next()
 }
 
 fn is_secret_name(s: &str) -> bool {

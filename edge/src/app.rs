@@ -1,35 +1,21 @@
 //! The Worker's entry points and route table: thin glue between the Workers runtime and the pure modules.
 
-use crate::crm::{self, Outbound};
-use crate::outbox::{self, Delivery, Outcome, State};
-use crate::webhook::{self, EventType};
+use crate::cloud::{self, config, secret, Cloud};
+use crate::crm::Read;
 use crate::ledger::{self, Command};
-use crate::ledger_object::LedgerStub;
 use crate::route::{Miss, Route};
-use crate::cloud::Cloud;
-use crate::confirmation;
-use crate::listing;
-use crate::submission::{self, put_outbox, put_outbox_then_lead, MAIL_ENDPOINT};
-use crate::storage::Backend;
-use crate::{admin, draw, embed, export, id, intake, mail, page, pseudonym, receipt, store, token, turnstile, Error};
-use futures_util::future::{select, Either};
+use crate::storage::{ask, Backend};
+use crate::withdrawal::{self, Withdrawn};
+use crate::{admin, confirmation, draw, drawing, embed, erasure, export, id, intake, listing, page, pseudonym, receipt, store, submission, token, turnstile, Error};
 use serde_json::json;
-use shared::form::{Adapter, FormDef, FormKind, FormsConfig, PublicForm};
+use shared::form::{FormDef, FormKind, FormsConfig, PublicForm};
 use shared::lead::{Lead, Status};
 use shared::wire::Submission;
 use shared::Lang;
-use std::sync::OnceLock;
-use std::time::Duration;
-use worker::{event, Context, Date, Env, Fetch, Headers, Method, Request, RequestInit, Response, ScheduleContext, ScheduledEvent};
+use worker::{event, Context, Date, Env, Headers, Request, Response, ScheduleContext, ScheduledEvent};
 
 /// The widget bundle, built by `cargo xtask build` before the edge (see build.rs).
 const WIDGET_JS: &str = include_str!(env!("LEADGATE_WIDGET_JS"));
-
-/// How long one webhook attempt may take before it counts as a timeout, unless the endpoint says otherwise.
-const DELIVERY_TIMEOUT_MS: u64 = 15_000;
-
-/// The most deliveries one scheduled run retries; keeps a run within the Workers subrequest limit.
-const RETRIES_PER_RUN: usize = 40;
 
 #[event(start)]
 fn start() {
@@ -37,14 +23,14 @@ fn start() {
 }
 
 #[event(fetch)]
-pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
+pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let origin = header(&req, "Origin");
     let lang = header(&req, "Accept-Language").and_then(|l| Lang::from_tag(&l)).unwrap_or_default();
     let route = Route::parse(req.method().as_ref(), &req.path());
     // The form a submission named, once its body is read: CORS answers only for that form's origins.
     let mut form_named = None;
     let outcome = match &route {
-        Ok(route) => dispatch(route, &mut req, &env, &ctx, &mut form_named).await,
+        Ok(route) => dispatch(route, &mut req, &env, &mut form_named).await,
         Err(Miss::NotFound) => Err(Error::NotFound),
         Err(Miss::MethodNotAllowed(allow)) => Err(Error::MethodNotAllowed(allow.clone())),
     };
@@ -69,19 +55,19 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
 }
 
 /// Runs the handler of a route. Admin routes are authorized here, once, before any handler runs.
-async fn dispatch(route: &Route, req: &mut Request, env: &Env, ctx: &Context, form_named: &mut Option<String>) -> Result<Response, Error> {
+async fn dispatch(route: &Route, req: &mut Request, env: &Env, form_named: &mut Option<String>) -> Result<Response, Error> {
     if route.is_admin() {
         authorize(req, env)?;
     }
     match route {
-        Route::Submit => submit(req, env, ctx, form_named).await,
+        Route::Submit => submit(req, env, form_named).await,
         Route::SubmitPreflight => preflight(),
         Route::Health => json_response(&json!({"ok": true}), 200),
         Route::VerifyReceipt => verify_receipt(req, env),
         Route::ConfirmPage(token) => confirm_page(req, env, token).await,
-        Route::Confirm(token) => confirm(req, env, ctx, token).await,
+        Route::Confirm(token) => confirm(req, env, token).await,
         Route::WithdrawPage(token) => withdraw_page(req, env, token).await,
-        Route::Withdraw(token) => withdraw_by_link(req, env, ctx, token).await,
+        Route::Withdraw(token) => withdraw_by_link(req, env, token).await,
         Route::Download(token) => download(req, env, token).await,
         Route::Thanks => {
             let lang = query(req, "lang")?.as_deref().and_then(Lang::from_tag);
@@ -94,14 +80,14 @@ async fn dispatch(route: &Route, req: &mut Request, env: &Env, ctx: &Context, fo
         Route::LeadsCsv => leads_csv(req, env).await,
         Route::LeadDetail(id) => lead_detail(env, id, false).await,
         Route::LeadExport(id) => lead_detail(env, id, true).await,
-        Route::EraseLead(id) => erase(env, ctx, id).await,
-        Route::WithdrawLead(id) => withdraw_by_admin(req, env, ctx, id).await,
+        Route::EraseLead(id) => erase(env, id).await,
+        Route::WithdrawLead(id) => withdraw_by_admin(req, env, id).await,
         Route::Stats => spam_stats(env).await,
         Route::Deliveries => list_deliveries(req, env).await,
-        Route::ReplayDelivery(id) => replay(env, ctx, id).await,
+        Route::ReplayDelivery(id) => replay(env, id).await,
         Route::Endpoints => list_endpoints(env).await,
         Route::EnableEndpoint { form, endpoint } => enable_endpoint(env, form, endpoint).await,
-        Route::Draw(form) => draw_winners(req, env, ctx, form).await,
+        Route::Draw(form) => draw_winners(req, env, form).await,
         Route::Draws(form) => list_draws(env, form).await,
     }
 }
@@ -126,8 +112,14 @@ fn error_response(req: &Request, e: &Error, lang: Lang) -> worker::Result<Respon
 
 #[event(scheduled)]
 pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    if let Err(e) = retry_due(&env).await {
-        worker::console_error!("scheduled run failed: {}", e.log_line().unwrap_or_default());
+    // The watchdog: the ledger's alarm delivers at each delivery's due time; this only sets it again in
+    // case it was lost.
+    let woken = match Cloud::of(&env) {
+        Ok(cloud) => ask::<ledger::Backlog, _>(&cloud, &Command::Wake { now: Date::now().as_millis() }).await,
+        Err(e) => Err(e),
+    };
+    if let Err(e) = woken {
+        worker::console_error!("waking the ledger failed: {}", e.log_line().unwrap_or_default());
     }
     if let Err(e) = erase_unconfirmed(&env).await {
         worker::console_error!("erasing unconfirmed leads failed: {}", e.log_line().unwrap_or_default());
@@ -135,14 +127,9 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
     if let Err(e) = backfill_index(&env).await {
         worker::console_error!("indexing stored leads failed: {}", e.log_line().unwrap_or_default());
     }
-}
-
-/// Erases a lead: the ledger forgets its address and keeps a tombstone first (so no late write brings it
-/// back), then its stored deliveries found in `index`, its old email index key and the lead itself go.
-/// Returns how many deliveries were deleted.
-async fn erase_lead(env: &Env, kv: &worker::kv::KvStore, lead: &Lead, index: &[(String, store::DeliveryMeta)]) -> Result<usize, Error> {
-    LedgerStub::of(env)?.call::<serde_json::Value>(&Command::Forget { lead: lead.id.clone(), now: Date::now().as_millis() }).await?;
-    store::erase(kv, lead, index).await
+    if let Err(e) = backfill_outbox(&env).await {
+        worker::console_error!("moving stored deliveries failed: {}", e.log_line().unwrap_or_default());
+    }
 }
 
 /// Where the backfill of the lead index stands (KV): `{"cursor": <KV list cursor>, "done": bool}`.
@@ -177,44 +164,51 @@ async fn backfill_index(env: &Env) -> Result<(), Error> {
     Ok(())
 }
 
-/// Erases double opt-in leads nobody confirmed within `[mail] erase_unconfirmed_after_days`: without the
-/// second step there is no consent to keep them for. No `lead.erased` goes out, as nothing was sent.
-async fn erase_unconfirmed(env: &Env) -> Result<(), Error> {
-    let Some(mail) = config(env)?.mail.as_ref() else { return Ok(()) };
+/// How many deliveries of the KV-only layout one scheduled run moves into the ledger's outbox.
+const OUTBOX_BACKFILL_PER_RUN: u64 = 40;
+
+/// Moves the pending and dead deliveries a collector stored in KV before it had a ledger into the ledger's
+/// outbox (keeping their state, attempts and due time), then deletes their KV keys; delivered ones are only
+/// deleted. Idempotent: the outbox keeps a delivery it already has, and a key is deleted only after its
+/// delivery is queued.
+async fn backfill_outbox(env: &Env) -> Result<(), Error> {
     let kv = kv(env)?;
-    let before = Date::now().as_millis().saturating_sub(mail.erase_unconfirmed_after_ms());
-    let due = store::unconfirmed_before(&kv, before).await?;
-    if due.is_empty() {
+    let page = store::list(&kv, "dlv:", OUTBOX_BACKFILL_PER_RUN, None).await?;
+    if page.keys.is_empty() {
         return Ok(());
     }
-    let index = store::delivery_index(&kv).await?;
-    for id in due {
-        // The list can lag behind a confirmation by up to a minute: the lead itself has the last word.
-        if let Some(lead) = store::get_lead(&kv, &id).await?.filter(|l| l.status == Status::Pending) {
-            let deliveries = erase_lead(env, &kv, &lead, &index).await?;
-            worker::console_log!("unconfirmed lead erased: {} form={} deliveries deleted={}", lead.id, lead.form, deliveries);
+    let mut moved = Vec::new();
+    for key in &page.keys {
+        if let Some(d) = kv.get(&key.name).json::<crate::outbox::Delivery>().await? {
+            if d.state != crate::outbox::State::Delivered {
+                moved.push(d);
+            }
         }
     }
+    let count = moved.len();
+    if !moved.is_empty() {
+        Cloud::of(env)?.ledger(&Command::Queue { deliveries: moved }).await?;
+    }
+    for key in &page.keys {
+        kv.delete(&key.name).await?;
+    }
+    worker::console_log!("outbox backfill: {count} deliveries moved into the ledger, {} keys removed", page.keys.len());
     Ok(())
 }
 
-/// The forms config, parsed and checked once per isolate. `cargo xtask` has already rejected a broken file
-/// with its line number before the runtime started; this check guards deployments made without it.
-fn config(env: &Env) -> Result<&'static FormsConfig, Error> {
-    static CONFIG: OnceLock<Result<FormsConfig, String>> = OnceLock::new();
-    let parsed = CONFIG.get_or_init(|| {
-        let raw = env.var("LEADGATE_FORMS").map_err(|_| "LEADGATE_FORMS is not set".to_string())?.to_string();
-        let config: FormsConfig = serde_json::from_str(&raw).map_err(|e| format!("LEADGATE_FORMS: {e}"))?;
-        match config.problems().first() {
-            Some((path, problem)) => Err(format!("LEADGATE_FORMS {path}: {problem}")),
-            None => Ok(config),
-        }
-    });
-    parsed.as_ref().map_err(|e| Error::Config(e.clone()))
-}
-
-fn secret(env: &Env, name: &str) -> Option<String> {
-    env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|s| !s.is_empty())
+/// Erases double opt-in leads nobody confirmed within `[mail] erase_unconfirmed_after_days` (see
+/// `erasure::erase_unconfirmed`), found from the KV list's metadata without reading any lead.
+async fn erase_unconfirmed(env: &Env) -> Result<(), Error> {
+    let config = config(env)?;
+    let Some(mail) = config.mail.as_ref() else { return Ok(()) };
+    let before = Date::now().as_millis().saturating_sub(mail.erase_unconfirmed_after_ms());
+    let due = store::unconfirmed_before(&cloud::kv(env)?, before).await?;
+    if due.is_empty() {
+        return Ok(());
+    }
+    let erased = erasure::erase_unconfirmed(&Cloud::of(env)?, config, &due).await?;
+    worker::console_log!("unconfirmed leads erased: {erased}");
+    Ok(())
 }
 
 /// A secret the request cannot do without: a missing one is a `misconfigured` error naming it, never a
@@ -235,7 +229,7 @@ async fn check_human(req: &Request, env: &Env, settings: &shared::form::Turnstil
     let token = token.filter(|t| !t.is_empty()).ok_or(Error::HumanCheckFailed)?;
     let secret = required_secret(env, &settings.secret)?;
     let ip = header(req, "CF-Connecting-IP");
-    match call(&turnstile::request(settings, &secret, token, ip.as_deref()), 10_000, Read::Body).await {
+    match Cloud::of(env)?.call(&turnstile::request(settings, &secret, token, ip.as_deref()), 10_000, Read::Body).await {
         Ok(reply) if reply.status == 200 => {
             if turnstile::passed(&reply.body) {
                 Ok(())
@@ -284,16 +278,6 @@ fn client_id(req: &Request, env: &Env) -> Option<String> {
     Some(pseudonym::client_id(secret(env, "CLIENT_ID_SECRET")?.as_bytes(), &ip))
 }
 
-fn random<const N: usize>() -> [u8; N] {
-    let mut buf = [0u8; N];
-    // crypto.getRandomValues is always there in workerd; if it ever failed, a logged fault beats a panic
-    // that would take every request in flight on this isolate with it.
-    if let Err(e) = getrandom::getrandom(&mut buf) {
-        worker::console_error!("randomness unavailable: {e}");
-    }
-    buf
-}
-
 /// The request body, read as a stream and stopped at `limit` bytes: a body without `Content-Length`, or
 /// with a false one, is never read further than `limit` + 1 bytes before the 413.
 async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>, Error> {
@@ -319,10 +303,10 @@ fn json_response(value: &serde_json::Value, status: u16) -> Result<Response, Err
 }
 
 fn kv(env: &Env) -> Result<worker::kv::KvStore, Error> {
-    crate::cloud::kv(env)
+    cloud::kv(env)
 }
 
-async fn submit(req: &mut Request, env: &Env, ctx: &Context, form_named: &mut Option<String>) -> Result<Response, Error> {
+async fn submit(req: &mut Request, env: &Env, form_named: &mut Option<String>) -> Result<Response, Error> {
     let config = config(env)?;
     let encoding = intake::encoding(header(req, "Content-Type").as_deref())?;
     let body = read_body(req, intake::MAX_BODY).await?;
@@ -331,7 +315,7 @@ async fn submit(req: &mut Request, env: &Env, ctx: &Context, form_named: &mut Op
     if encoding == intake::Encoding::Json {
         // Messages in the form's language, else the one the widget showed: the same text as in the form.
         let lang = config.form(&sub.form).and_then(|f| f.lang).or(sub.meta.lang);
-        return match (take(req, env, ctx, config, sub).await, lang) {
+        return match (take(req, env, config, sub).await, lang) {
             (Ok((status, body)), _) => json_response(&body, status),
             (Err(e), Some(lang)) => error_response(req, &e, lang).map_err(Error::from),
             (Err(e), None) => Err(e),
@@ -350,7 +334,7 @@ async fn submit(req: &mut Request, env: &Env, ctx: &Context, form_named: &mut Op
         .clone()
         .or_else(|| header(req, "Referer"))
         .filter(|url| origin_of(url).is_some_and(|o| o == own || form.is_some_and(|f| f.allows_origin(&o))));
-    let outcome = take(req, env, ctx, config, sub).await;
+    let outcome = take(req, env, config, sub).await;
     match (outcome, form) {
         (Ok(_), Some(f)) => redirect(f.thank_you_url.clone().unwrap_or_else(|| format!("/v1/thanks?lang={}", lang.tag()))),
         (Ok(_), None) => redirect(format!("/v1/thanks?lang={}", lang.tag())),
@@ -385,7 +369,7 @@ fn origin_of(url: &str) -> Option<String> {
 
 /// Accepts a submission: what needs the request (origin, secrets, rate limit, Turnstile) here, then the
 /// submission service (`submission::take`) over KV and the ledger, then the first delivery attempts.
-async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsConfig, sub: Submission) -> Result<(u16, serde_json::Value), Error> {
+async fn take(req: &Request, env: &Env, config: &'static FormsConfig, sub: Submission) -> Result<(u16, serde_json::Value), Error> {
     let origin = header(req, "Origin");
     let own = own_origin(req)?;
     let form = intake::form_for(config, &sub, origin.as_deref(), &own)?;
@@ -408,13 +392,8 @@ async fn take(req: &Request, env: &Env, ctx: &Context, config: &'static FormsCon
     let cloud = Cloud::of(env)?;
     let intake = submission::Intake { config, form, signing: &signing, origin: &own, key, client: client_id(req, env) };
     let taken = submission::take(&cloud, &intake, sub).await?;
+    // The deliveries are the ledger alarm's to attempt, at once.
     worker::console_log!("submission answered {} form={} deliveries={}", taken.status, form.id, taken.deliveries.len());
-    let env2 = env.clone();
-    ctx.wait_until(async move {
-        for mut d in taken.deliveries {
-            attempt(&env2, &mut d).await;
-        }
-    });
     Ok((taken.status, taken.body))
 }
 
@@ -459,7 +438,7 @@ async fn confirm_page(req: &Request, env: &Env, given: &str) -> Result<Response,
 /// `lead.confirmed` is queued; held changes are applied and announced as `lead.updated`. The lead is read
 /// again right before it is changed, and the delivery ids of `lead.confirmed` are derived from the lead,
 /// so a second press changes nothing and two racing presses queue one message (one `webhook-id`).
-async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result<Response, Error> {
+async fn confirm(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
     let now = Date::now().as_millis();
     let kv = kv(env)?;
     let lead = match linked_lead(req, env, &kv, token::Purpose::Confirm, given, now).await? {
@@ -480,12 +459,6 @@ async fn confirm(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result
         }
     };
     worker::console_log!("lead confirmed: {} form={} deliveries={}", lead.id, lead.form, deliveries.len());
-    let env2 = env.clone();
-    ctx.wait_until(async move {
-        for mut d in deliveries {
-            attempt(&env2, &mut d).await;
-        }
-    });
     html_response(&page, 200)
 }
 
@@ -500,7 +473,7 @@ async fn withdraw_page(req: &Request, env: &Env, given: &str) -> Result<Response
 }
 
 /// `POST /v1/withdraw/<token>`: the person withdraws their consent from the link in a confirmation mail.
-async fn withdraw_by_link(req: &Request, env: &Env, ctx: &Context, given: &str) -> Result<Response, Error> {
+async fn withdraw_by_link(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
     let now = Date::now().as_millis();
     let kv = kv(env)?;
     let lead = match linked_lead(req, env, &kv, token::Purpose::Withdraw, given, now).await? {
@@ -508,13 +481,13 @@ async fn withdraw_by_link(req: &Request, env: &Env, ctx: &Context, given: &str) 
         Err(page) => return Ok(page),
     };
     let lang = lead.consent.lang;
-    let erased = withdraw(env, ctx, lead, "link", client_id(req, env), None, now).await?;
-    html_response(&page::withdrawn(lang, erased), 200)
+    let done = withdraw(env, &lead, withdrawal::Request { via: "link", client: client_id(req, env), note: None }).await?;
+    html_response(&page::withdrawn(lang, done == Withdrawn::Erased), 200)
 }
 
 /// `POST /v1/admin/leads/<id>/withdraw` with an optional `{"note": "..."}`: records a withdrawal that
 /// reached the owner by other channels (a letter, a call, an unsubscribe in the mail tool).
-async fn withdraw_by_admin(req: &mut Request, env: &Env, ctx: &Context, id: &str) -> Result<Response, Error> {
+async fn withdraw_by_admin(req: &mut Request, env: &Env, id: &str) -> Result<Response, Error> {
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
@@ -531,60 +504,16 @@ async fn withdraw_by_admin(req: &mut Request, env: &Env, ctx: &Context, id: &str
     };
     let kv = kv(env)?;
     let lead = store::get_lead(&kv, id).await?.ok_or(Error::NotFound)?;
-    let now = Date::now().as_millis();
-    let erased = withdraw(env, ctx, lead, "admin", None, note, now).await?;
-    json_response(&json!({"id": id, "withdrawn": true, "erased": erased}), 200)
+    let done = withdraw(env, &lead, withdrawal::Request { via: "admin", client: None, note }).await?;
+    json_response(&json!({"id": id, "withdrawn": true, "erased": done == Withdrawn::Erased}), 200)
 }
 
-/// Records a withdrawal (GDPR Art. 7(3)). A lead that was never confirmed is erased: there is no consent
-/// left to keep it for, and its endpoints never heard of it. Otherwise every consent record that is not yet
-/// withdrawn is marked with the time, channel and pseudonymous client, changes held for confirmation are
-/// dropped, and `lead.consent_withdrawn` goes to the form's endpoints. Returns whether the lead was erased.
-async fn withdraw(env: &Env, ctx: &Context, lead: Lead, via: &str, client: Option<String>, note: Option<String>, now: u64) -> Result<bool, Error> {
-    // Under the ledger's hold, like a confirmation or a repeat: the lead is read again and changed by
-    // nobody else meanwhile.
-    let cloud = Cloud::of(env)?;
-    confirmation::under_hold(&cloud, &lead, async || match cloud.lead(&lead.id).await? {
-        Some(lead) => withdraw_held(env, ctx, &cloud, lead, via, client, note, now).await,
-        None => Ok(true),
-    })
-    .await
-}
-
-/// [`withdraw`], once the lead is held and read again.
-#[allow(clippy::too_many_arguments)]
-async fn withdraw_held(env: &Env, ctx: &Context, cloud: &Cloud, mut lead: Lead, via: &str, client: Option<String>, note: Option<String>, now: u64) -> Result<bool, Error> {
-    if lead.status == Status::Pending {
-        let deleted = erase_lead(env, &cloud.kv, &lead, &store::delivery_index(&cloud.kv).await?).await?;
-        worker::console_log!("unconfirmed lead withdrawn and erased: {} form={} deliveries deleted={}", lead.id, lead.form, deleted);
-        return Ok(true);
-    }
-    let at = shared::time::rfc3339(now);
-    let withdrawal = shared::consent::Withdrawal { at: at.clone(), via: via.to_owned(), client_id: client, note };
-    let mut changed = false;
-    for record in std::iter::once(&mut lead.consent).chain(lead.consent_history.iter_mut()) {
-        if record.withdrawn.is_none() {
-            record.withdrawn = Some(withdrawal.clone());
-            changed = true;
-        }
-    }
-    if !changed {
-        return Ok(false);
-    }
-    lead.held = None;
-    lead.updated_at = at.clone();
-    let payload = webhook::payload(EventType::LeadConsentWithdrawn, &at, &lead);
-    let endpoints = config(env)?.form(&lead.form).map(|f| f.webhooks.clone()).unwrap_or_default();
-    let deliveries = outbox_entries(&endpoints, &lead.id, &lead.form, EventType::LeadConsentWithdrawn, &payload, now);
-    put_outbox_then_lead(cloud, &deliveries, &lead).await?;
-    worker::console_log!("consent withdrawn: {} form={} via={via} deliveries={}", lead.id, lead.form, deliveries.len());
-    let env2 = env.clone();
-    ctx.wait_until(async move {
-        for mut d in deliveries {
-            attempt(&env2, &mut d).await;
-        }
-    });
-    Ok(false)
+/// Runs the withdrawal service and logs what it did.
+async fn withdraw(env: &Env, lead: &Lead, request: withdrawal::Request) -> Result<Withdrawn, Error> {
+    let via = request.via;
+    let done = withdrawal::withdraw(&Cloud::of(env)?, config(env)?, lead, request).await?;
+    worker::console_log!("consent withdrawn: {} form={} via={via} -> {done:?}", lead.id, lead.form);
+    Ok(done)
 }
 
 /// The binding of the R2 bucket that holds gated files.
@@ -696,218 +625,6 @@ async fn spam_stats(env: &Env) -> Result<Response, Error> {
     json_response(&json!({"spam": counts}), 200)
 }
 
-/// One pending delivery of `event` per endpoint that takes it, with fresh ids.
-fn outbox_entries(endpoints: &[shared::form::Endpoint], lead: &str, form: &str, event: EventType, payload: &str, now: u64) -> Vec<Delivery> {
-    submission::outbox_entries(|| id::new("msg_", now, random()), endpoints, lead, form, event, payload, now)
-}
-
-/// Makes one delivery attempt and records its outcome. Never fails: every problem is written into the
-/// delivery record for the next try and the admin API.
-async fn attempt(env: &Env, d: &mut Delivery) {
-    let Ok(kv) = kv(env) else { return };
-    let now = Date::now().as_millis();
-    if d.endpoint == MAIL_ENDPOINT {
-        let jitter = f64::from(random::<1>()[0]) / 255.0;
-        match config(env).ok().and_then(|c| c.mail.as_ref()) {
-            None => {
-                d.state = State::Dead;
-                d.last_error = Some("mail is no longer configured".into());
-            }
-            Some(settings) => match send_mail(env, settings, d).await {
-                Ok((status, _)) if outbox::classify(Some(status)) == Outcome::Delivered => d.delivered(status),
-                Ok((status, retry_after)) => d.failed(now, Some(status), None, retry_after, jitter, outbox::SCHEDULE_SECS),
-                Err(reason) => d.failed(now, None, Some(reason), None, jitter, outbox::SCHEDULE_SECS),
-            },
-        }
-        worker::console_log!("mail {} attempt {} -> {:?} {:?}", d.id, d.attempts, d.state, d.last_status);
-        return record(env, &kv, d).await;
-    }
-    let endpoint = config(env).ok().and_then(|c| c.form(&d.form)).and_then(|f| f.webhooks.iter().find(|e| e.id == d.endpoint));
-    let Some(endpoint) = endpoint else {
-        d.state = State::Dead;
-        d.last_error = Some("endpoint no longer configured".into());
-        return record(env, &kv, d).await;
-    };
-    // A disabled endpoint (it answered 410) keeps its deliveries pending, untried, until it is enabled again.
-    if kv.get(&store::endpoint_key(&d.form, &d.endpoint)).text().await.ok().flatten().is_some() {
-        return;
-    }
-    let schedule = endpoint.schedule.as_deref().unwrap_or(outbox::SCHEDULE_SECS);
-    let jitter = f64::from(random::<1>()[0]) / 255.0;
-    match send(env, endpoint, d, now).await {
-        Ok((status, retry_after)) => match outbox::classify(Some(status)) {
-            Outcome::Delivered => d.delivered(status),
-            Outcome::Gone => {
-                d.failed(now, Some(status), Some("endpoint answered 410 Gone and was disabled".into()), None, jitter, schedule);
-                let flag = json!({"disabled_at": shared::time::rfc3339(now), "status": status}).to_string();
-                if let Ok(put) = kv.put(&store::endpoint_key(&d.form, &d.endpoint), flag) {
-                    let _ = put.execute().await;
-                }
-                worker::console_error!("endpoint {}/{} answered 410 and is disabled", d.form, d.endpoint);
-            }
-            Outcome::Retry => d.failed(now, Some(status), None, retry_after, jitter, schedule),
-        },
-        Err(reason) => d.failed(now, None, Some(reason), None, jitter, schedule),
-    }
-    worker::console_log!("delivery {} attempt {} -> {:?} {:?}", d.id, d.attempts, d.state, d.last_status);
-    record(env, &kv, d).await;
-}
-
-/// Writes a delivery's outcome, unless its lead was erased meanwhile: an attempt in flight during an
-/// erasure must not write the payload (personal data) back. `lead.erased` announcements carry none and
-/// are always recorded.
-async fn record(env: &Env, kv: &worker::kv::KvStore, d: &Delivery) {
-    if d.event != EventType::LeadErased.as_str() {
-        let erased = match LedgerStub::of(env) {
-            Ok(ledger) => ledger.call::<ledger::Tombstone>(&Command::Erased { lead: d.lead_id.clone() }).await.map(|t| t.erased),
-            Err(e) => Err(e),
-        };
-        match erased {
-            Ok(true) => {
-                let _ = kv.delete(&store::delivery_key(&d.id)).await;
-                worker::console_log!("delivery {} not recorded: its lead was erased", d.id);
-                return;
-            }
-            Ok(false) => {}
-            // Without an answer the record is written: a lost delivery state is worse than a record the
-            // next erasure sweep finds.
-            Err(e) => worker::console_error!("ledger unreachable before recording delivery {}: {}", d.id, e.log_line().unwrap_or_default()),
-        }
-    }
-    if let Err(e) = store::put_delivery(kv, d).await {
-        worker::console_error!("delivery {} not recorded: {}", d.id, e.log_line().unwrap_or_default());
-    }
-}
-
-/// Sends a delivery; `Ok((status, retry-after seconds))` when the endpoint answered, `Err(reason)` otherwise.
-async fn send(env: &Env, endpoint: &shared::form::Endpoint, d: &Delivery, now_ms: u64) -> Result<(u16, Option<u64>), String> {
-    let timeout_ms = endpoint.timeout_ms.unwrap_or(DELIVERY_TIMEOUT_MS);
-    let lead = || -> Result<Lead, String> {
-        let event: serde_json::Value = serde_json::from_str(&d.payload).map_err(|e| format!("stored payload unreadable: {e}"))?;
-        serde_json::from_value(event.get("data").cloned().unwrap_or_default()).map_err(|e| format!("stored payload has no lead: {e}"))
-    };
-    let answer = match endpoint.adapter {
-        Adapter::Standard => {
-            let secrets = secret(env, &endpoint.secret).ok_or_else(|| format!("secret {} is not set", endpoint.secret))?;
-            let secrets = webhook::parse_secrets(&secrets).map_err(|e| e.log_line().unwrap_or_default())?;
-            let timestamp = now_ms / 1000;
-            let headers = vec![
-                ("Content-Type", "application/json".to_owned()),
-                ("webhook-id", d.id.clone()),
-                ("webhook-timestamp", timestamp.to_string()),
-                ("webhook-signature", webhook::signature_header(&secrets, &d.id, timestamp, &d.payload)),
-            ];
-            call(&Outbound { method: "POST", url: endpoint.url.clone(), headers, body: Some(d.payload.clone()) }, timeout_ms, Read::Status).await?
-        }
-        Adapter::Hubspot => call(&crm::hubspot(endpoint, &lead()?, now_ms), timeout_ms, Read::Status).await?,
-        Adapter::Salesforce => call(&crm::salesforce(endpoint, &lead()?), timeout_ms, Read::Status).await?,
-        Adapter::Pipedrive => {
-            let name = endpoint.token.as_deref().unwrap_or_default();
-            let token = secret(env, name).ok_or_else(|| format!("secret {name} is not set"))?;
-            let lead = lead()?;
-            // Each step that fails ends the attempt with its status; the next attempt starts with the search
-            // again, so a person created before a failure is found rather than created twice.
-            let found = call(&crm::pipedrive::find_person(endpoint, &token, &lead), timeout_ms, Read::Body).await?;
-            if !(200..300).contains(&found.status) {
-                return Ok((found.status, found.retry_after));
-            }
-            let person = match crm::pipedrive::found(&found.body) {
-                Some(id) => id,
-                None => {
-                    let created = call(&crm::pipedrive::create_person(endpoint, &token, &lead), timeout_ms, Read::Body).await?;
-                    if !(200..300).contains(&created.status) {
-                        return Ok((created.status, created.retry_after));
-                    }
-                    crm::pipedrive::created(&created.body).ok_or("Pipedrive created a person but sent no id")?
-                }
-            };
-            call(&crm::pipedrive::create_lead(endpoint, &token, &lead, person), timeout_ms, Read::Status).await?
-        }
-    };
-    Ok((answer.status, answer.retry_after))
-}
-
-/// Hands a stored confirmation mail to the mail API.
-async fn send_mail(env: &Env, settings: &shared::form::MailConfig, d: &Delivery) -> Result<(u16, Option<u64>), String> {
-    let key = secret(env, &settings.key).ok_or_else(|| format!("secret {} is not set", settings.key))?;
-    let message: mail::Mail = serde_json::from_str(&d.payload).map_err(|e| format!("stored mail unreadable: {e}"))?;
-    let reply = call(&mail::request(settings, &key, &message), DELIVERY_TIMEOUT_MS, Read::Status).await?;
-    Ok((reply.status, reply.retry_after))
-}
-
-/// What an endpoint answered.
-struct Reply {
-    status: u16,
-    retry_after: Option<u64>,
-    body: String,
-}
-
-/// What [`call`] waits for.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Read {
-    /// The status line and headers only: a webhook's answer counts from its status, and a receiver that
-    /// streams a slow body must not turn a delivered lead into a timeout and a duplicate.
-    Status,
-    /// The body too (Pipedrive's ids, Turnstile's verdict); it counts toward the timeout.
-    Body,
-}
-
-/// Sends one request with a timeout; redirects are not followed (a 3xx is the endpoint's problem to fix and
-/// counts as a failed attempt).
-async fn call(out: &Outbound, timeout_ms: u64, read: Read) -> Result<Reply, String> {
-    let headers = Headers::new();
-    headers.set("User-Agent", "Leadgate-Webhooks/1").map_err(|e| e.to_string())?;
-    for (k, v) in &out.headers {
-        headers.set(k, v).map_err(|e| e.to_string())?;
-    }
-    let mut init = RequestInit::new();
-    let method = if out.method == "GET" { Method::Get } else { Method::Post };
-    init.with_method(method).with_headers(headers).with_body(out.body.clone().map(Into::into));
-    init.with_redirect(worker::RequestRedirect::Manual);
-    let request = Request::new_with_init(&out.url, &init).map_err(|e| e.to_string())?;
-    let controller = worker::AbortController::default();
-    let signal = controller.signal();
-    let fetch = Fetch::Request(request);
-    let work = Box::pin(async {
-        let mut resp = fetch.send_with_signal(&signal).await?;
-        let retry_after = resp.headers().get("Retry-After").ok().flatten().and_then(|v| outbox::retry_after(&v, Date::now().as_millis()));
-        // A body that cannot be read is simply empty.
-        let body = if read == Read::Body { resp.text().await.unwrap_or_default() } else { String::new() };
-        Ok::<_, worker::Error>(Reply { status: resp.status_code(), retry_after, body })
-    });
-    let timeout = Box::pin(worker::Delay::from(Duration::from_millis(timeout_ms)));
-    let outcome = select(work, timeout).await;
-    match outcome {
-        Either::Left((Ok(reply), _)) => Ok(reply),
-        Either::Left((Err(e), _)) => Err(format!("network error: {e}")),
-        Either::Right(_) => {
-            controller.abort();
-            Err(format!("timeout after {timeout_ms} ms"))
-        }
-    }
-}
-
-/// Retries pending deliveries that are due (the cron trigger runs this every minute), sharing the run's
-/// budget fairly between endpoints.
-async fn retry_due(env: &Env) -> Result<(), Error> {
-    let kv = kv(env)?;
-    let now = Date::now().as_millis();
-    let due = store::delivery_index(&kv)
-        .await?
-        .into_iter()
-        .filter(|(_, m)| m.s == State::Pending && m.n <= now)
-        .map(|(id, m)| (format!("{}/{}", m.f, m.e), id))
-        .collect();
-    for id in outbox::fair_share(due, RETRIES_PER_RUN) {
-        if let Some(mut d) = store::get_delivery(&kv, &id).await? {
-            if d.state == State::Pending {
-                attempt(env, &mut d).await;
-            }
-        }
-    }
-    Ok(())
-}
-
 /// `OPTIONS /v1/leads`: the methods and headers a submission may use. Whether the page may read the answer
 /// is the `Access-Control-Allow-Origin` that [`cors_allowed`] decides, for the preflight and the POST alike.
 fn preflight() -> Result<Response, Error> {
@@ -978,83 +695,65 @@ fn query(req: &Request, name: &str) -> Result<Option<String>, Error> {
     Ok(url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()))
 }
 
-/// `GET /v1/admin/deliveries?status=pending|failed|delivered|dead&form=&endpoint=&lead=`: deliveries with
-/// attempts, last status and next attempt; `failed` means pending after at least one failed attempt.
-/// Filters use the keys' metadata, so only matching deliveries are read. Payloads are left out.
+/// `GET /v1/admin/deliveries?status=pending|failed|delivered|dead&form=&endpoint=&lead=&limit=&cursor=`:
+/// deliveries, newest first, with attempts, last status and next attempt, a page at a time from the
+/// ledger's outbox; `failed` means pending after at least one failed attempt. Payloads are left out.
 async fn list_deliveries(req: &Request, env: &Env) -> Result<Response, Error> {
-    let wanted = query(req, "status")?;
-    let (form, endpoint, lead) = (query(req, "form")?, query(req, "endpoint")?, query(req, "lead")?);
-    let limit = admin::page_limit(query(req, "limit")?.as_deref())? as usize;
-    if !matches!(wanted.as_deref(), None | Some("pending" | "failed" | "delivered" | "dead")) {
+    let status = query(req, "status")?;
+    if !matches!(status.as_deref(), None | Some("pending" | "failed" | "delivered" | "dead")) {
         return Err(Error::Malformed("`status` must be pending, failed, delivered or dead.".into()));
     }
-    let kv = kv(env)?;
-    let matches = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
-    let ids: Vec<String> = store::delivery_index(&kv)
-        .await?
-        .into_iter()
-        .filter(|(_, m)| match wanted.as_deref() {
-            Some("pending") => m.s == State::Pending,
-            Some("failed") => m.s == State::Pending && m.a > 0,
-            Some("delivered") => m.s == State::Delivered,
-            Some("dead") => m.s == State::Dead,
-            _ => true,
-        })
-        .filter(|(_, m)| matches(&form, &m.f) && matches(&endpoint, &m.e) && matches(&lead, &m.l))
-        .map(|(id, _)| id)
-        .collect();
-    let mut out = Vec::new();
-    for id in ids.into_iter().take(limit) {
-        if let Some(d) = store::get_delivery(&kv, &id).await? {
-            out.push(json!({
+    let limit = u32::try_from(admin::page_limit(query(req, "limit")?.as_deref())?).unwrap_or(50);
+    let filter = ledger::DeliveryFilter { status, form: query(req, "form")?, endpoint: query(req, "endpoint")?, lead: query(req, "lead")? };
+    let page: ledger::DeliveryPage = ask(&Cloud::of(env)?, &Command::Deliveries { filter, before: query(req, "cursor")?, limit }).await?;
+    let out: Vec<serde_json::Value> = page
+        .deliveries
+        .iter()
+        .map(|d| {
+            json!({
                 "id": d.id, "lead_id": d.lead_id, "form": d.form, "endpoint": d.endpoint, "event": d.event,
                 "status": d.state, "attempts": d.attempts, "last_status": d.last_status, "last_error": d.last_error,
-                "next_attempt_at": (d.state == State::Pending).then(|| shared::time::rfc3339(d.next_at_ms)),
-            }));
-        }
-    }
-    json_response(&json!({"deliveries": out}), 200)
+                "next_attempt_at": (d.state == crate::outbox::State::Pending).then(|| shared::time::rfc3339(d.next_at_ms)),
+            })
+        })
+        .collect();
+    json_response(&json!({"deliveries": out, "cursor": page.cursor}), 200)
 }
 
 /// `POST /v1/admin/deliveries/<id>/replay`: sends a delivery again now, with a fresh retry schedule.
-async fn replay(env: &Env, ctx: &Context, id: &str) -> Result<Response, Error> {
+async fn replay(env: &Env, id: &str) -> Result<Response, Error> {
     if !id::is_valid("msg_", id) {
         return Err(Error::NotFound);
     }
-    let kv = kv(env)?;
-    let mut d = store::get_delivery(&kv, id).await?.ok_or(Error::NotFound)?;
-    d.state = State::Pending;
-    d.attempts = 0;
-    d.next_at_ms = Date::now().as_millis();
-    store::put_delivery(&kv, &d).await?;
-    let env2 = env.clone();
-    let mut d2 = d.clone();
-    ctx.wait_until(async move { attempt(&env2, &mut d2).await });
-    json_response(&json!({"id": d.id, "status": "pending"}), 202)
+    let found: ledger::Found = ask(&Cloud::of(env)?, &Command::Replay { id: id.to_owned(), now: Date::now().as_millis() }).await?;
+    if !found.found {
+        return Err(Error::NotFound);
+    }
+    json_response(&json!({"id": id, "status": "pending"}), 202)
 }
 
 /// `GET /v1/admin/endpoints`: every configured endpoint and whether it is disabled.
 async fn list_endpoints(env: &Env) -> Result<Response, Error> {
-    let (config, kv) = (config(env)?, kv(env)?);
+    let config = config(env)?;
+    let disabled: Vec<ledger::Disabled> = ask(&Cloud::of(env)?, &Command::Endpoints).await?;
     let mut out = Vec::new();
     for form in &config.forms {
         for ep in &form.webhooks {
-            let flag = kv.get(&store::endpoint_key(&form.id, &ep.id)).json::<serde_json::Value>().await?;
-            out.push(json!({"form": form.id, "id": ep.id, "url": ep.url, "disabled": flag.is_some(), "disabled_since": flag.and_then(|f| f.get("disabled_at").cloned())}));
+            let flag = disabled.iter().find(|d| d.form == form.id && d.endpoint == ep.id);
+            out.push(json!({"form": form.id, "id": ep.id, "url": ep.url, "disabled": flag.is_some(), "disabled_since": flag.map(|f| shared::time::rfc3339(f.at))}));
         }
     }
     json_response(&json!({"endpoints": out}), 200)
 }
 
-/// `POST /v1/admin/endpoints/<form>/<id>/enable`: lifts a 410 block; the waiting deliveries go out with
-/// the next scheduled run.
+/// `POST /v1/admin/endpoints/<form>/<id>/enable`: lifts a 410 block; the waiting deliveries go out at once.
 async fn enable_endpoint(env: &Env, form_id: &str, ep_id: &str) -> Result<Response, Error> {
     let form = config(env)?.form(form_id).ok_or(Error::NotFound)?;
     if !form.webhooks.iter().any(|e| e.id == ep_id) {
         return Err(Error::NotFound);
     }
-    let kv = kv(env)?;
-    kv.delete(&store::endpoint_key(form_id, ep_id)).await?;
+    let enable = Command::Enable { form: form_id.to_owned(), endpoint: ep_id.to_owned(), now: Date::now().as_millis() };
+    Cloud::of(env)?.ledger(&enable).await?;
     json_response(&json!({"form": form_id, "id": ep_id, "disabled": false}), 200)
 }
 
@@ -1073,152 +772,43 @@ async fn lead_detail(env: &Env, id: &str, download: bool) -> Result<Response, Er
     Ok(resp)
 }
 
-/// `DELETE /v1/admin/leads/<id>` (GDPR Art. 17): erases the lead, its email index and every stored delivery
-/// of it (their payloads hold the same personal data), then announces `lead.erased` to the form's
-/// endpoints so CRMs delete it too.
-async fn erase(env: &Env, ctx: &Context, id: &str) -> Result<Response, Error> {
+/// `DELETE /v1/admin/leads/<id>` (GDPR Art. 17): erases the lead and every stored delivery of it (their
+/// payloads hold the same personal data), and announces `lead.erased` to the form's endpoints so CRMs
+/// delete it too (see `erasure`).
+async fn erase(env: &Env, id: &str) -> Result<Response, Error> {
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
-    let kv = kv(env)?;
-    let lead = store::get_lead(&kv, id).await?.ok_or(Error::NotFound)?;
-    let now = Date::now().as_millis();
-    let at = shared::time::rfc3339(now);
-    let payload = webhook::erased_payload(&at, &lead.id, &lead.form);
-    let endpoints = config(env)?.form(&lead.form).map(|f| f.webhooks.clone()).unwrap_or_default();
-    let announcements = outbox_entries(&endpoints, &lead.id, &lead.form, EventType::LeadErased, &payload, now);
-    // The announcement is queued first and the tombstone written next, both before anything is deleted: a
-    // failure after them leaves an erasure a retry can finish, and the CRMs still hear of it.
-    put_outbox(&Cloud::of(env)?, &announcements).await?;
-    let index: Vec<_> = store::delivery_index(&kv).await?.into_iter().filter(|(id, _)| !announcements.iter().any(|a| &a.id == id)).collect();
-    let deleted = erase_lead(env, &kv, &lead, &index).await?;
-    worker::console_log!("lead erased: {} form={} deliveries deleted={}", lead.id, lead.form, deleted);
-    let env2 = env.clone();
-    ctx.wait_until(async move {
-        for mut d in announcements {
-            attempt(&env2, &mut d).await;
-        }
-    });
-    // CRMs reached through a form-submission API cannot be told to delete: the owner must do it there.
-    let manual: Vec<&str> = endpoints.iter().filter(|e| !crm::accepts(e.adapter, EventType::LeadErased)).map(|e| e.id.as_str()).collect();
-    json_response(&json!({"id": lead.id, "erased": true, "deliveries_deleted": deleted, "erase_by_hand_in": manual}), 200)
+    let erased = erasure::erase(&Cloud::of(env)?, config(env)?, id, true).await?.ok_or(Error::NotFound)?;
+    worker::console_log!("lead erased: {} form={} deliveries deleted={}", erased.lead.id, erased.lead.form, erased.deliveries_deleted);
+    json_response(&json!({"id": erased.lead.id, "erased": true, "deliveries_deleted": erased.deliveries_deleted, "erase_by_hand_in": erased.by_hand_in}), 200)
 }
 
 /// `POST /v1/admin/giveaways/<form>/draw` with `{"winners": N}`: draws N distinct winners uniformly at
 /// random among the form's eligible entries (confirmed ones when the form asks for double opt-in; erased
 /// entries no longer exist; earlier winners of this giveaway are left out), records the draw with its seed
-/// so it can be repeated (`draw::reproduces`), and announces each winner as `giveaway.winner`.
-async fn draw_winners(req: &mut Request, env: &Env, ctx: &Context, form_id: &str) -> Result<Response, Error> {
-    let config = config(env)?;
-    let form = config.form(form_id).filter(|f| f.kind == FormKind::Giveaway).ok_or(Error::NotFound)?;
+/// so it can be repeated (`draw::reproduces`), and announces each winner as `giveaway.winner` (see
+/// `drawing`). With an `Idempotency-Key` (the admin page always sends one), a retried request is answered
+/// with the draw that was made.
+async fn draw_winners(req: &mut Request, env: &Env, form_id: &str) -> Result<Response, Error> {
+    let form = config(env)?.form(form_id).filter(|f| f.kind == FormKind::Giveaway).ok_or(Error::NotFound)?;
     let text = read_body(req, intake::MAX_BODY).await?;
     let body: serde_json::Value = serde_json::from_slice(&text).map_err(|e| Error::Malformed(format!("The body is not JSON: {e}.")))?;
     let wanted = body.get("winners").and_then(serde_json::Value::as_u64).ok_or_else(|| Error::Malformed("Send {\"winners\": N} with N a whole number.".into()))?;
-    // With an Idempotency-Key (the admin page always sends one), a retried draw request is answered with
-    // the draw that was made, never by drawing again.
-    let ledger = LedgerStub::of(env)?;
-    let scope = format!("draw:{form_id}");
     let key = match header(req, "Idempotency-Key") {
         Some(h) => Some(intake::idempotency_key(&h)?),
         None => None,
     };
-    if let Some(key) = &key {
-        match ledger.call::<ledger::Replay>(&Command::Reserve { form: scope.clone(), key: key.clone(), now: Date::now().as_millis() }).await? {
-            ledger::Replay::Answered { answer } => {
-                let first: serde_json::Value = serde_json::from_str(&answer).map_err(|e| Error::Internal(format!("stored answer unreadable: {e}")))?;
-                return json_response(&first, 201);
-            }
-            ledger::Replay::InProgress => return Err(Error::InProgress),
-            ledger::Replay::Fresh => {}
-        }
-    }
-    let release = |key: Option<String>| Command::Release { form: scope.clone(), email: String::new(), lead: None, held: false, key };
-    let drawn = make_draw(env, form, form_id, wanted).await;
-    let (draw, announcements) = match drawn {
-        Ok(made) => made,
-        Err(e) => {
-            let _ = ledger.call::<serde_json::Value>(&release(key)).await;
-            return Err(e);
-        }
-    };
-    let answer = serde_json::to_value(&draw)?;
-    if let Some(key) = key {
-        let settle = Command::Settle { form: scope.clone(), email: String::new(), lead: None, held: false, key: Some(key), answer: Some(answer.to_string()) };
-        ledger.call::<serde_json::Value>(&settle).await?;
-    }
-    worker::console_log!("draw {} form={} eligible={} winners={}", draw.id, form_id, draw.eligible_count, draw.winners.len());
-    let env2 = env.clone();
-    ctx.wait_until(async move {
-        for mut d in announcements {
-            attempt(&env2, &mut d).await;
-        }
-    });
-    json_response(&answer, 201)
-}
-
-/// Draws winners among the eligible entries and stores the draw with its announcements. The
-/// announcements are written first and the draw record last: a draw is on record only with its
-/// announcements queued, and if the record cannot be written the announcements are taken back, so no
-/// winner is announced for a draw nobody can re-verify.
-async fn make_draw(env: &Env, form: &FormDef, form_id: &str, wanted: u64) -> Result<(draw::Draw, Vec<Delivery>), Error> {
-    let kv = kv(env)?;
-    let earlier = draws(&kv, form_id).await?;
-    let won: Vec<&String> = earlier.iter().flat_map(|d| &d.winners).collect();
-    // From the ledger's index alone: a draw among 10,000 entries reads no entry's document.
-    let filter = listing::Filter { form: Some(form_id.to_owned()), status: form.double_opt_in.then(|| Status::Confirmed.as_str().to_owned()), since: None };
-    let mut eligible: Vec<String> = listing::all_ids(&Cloud::of(env)?, &filter).await?.into_iter().filter(|id| !won.contains(&id)).collect();
-    // Oldest first, as the draw's recorded list always was.
-    eligible.reverse();
-    let now = Date::now().as_millis();
-    let open = intake::check_open(form, now).is_ok();
-    let draw = draw::make(id::new("dr_", now, random()), form_id, shared::time::rfc3339(now), open, random(), eligible, usize::try_from(wanted).unwrap_or(usize::MAX))
-        .map_err(|draw::Refusal::Count { eligible }| Error::NotEnoughEntries { eligible })?;
-    let mut announcements = Vec::new();
-    for winner in &draw.winners {
-        if let Some(lead) = store::get_lead(&kv, winner).await? {
-            let payload = webhook::winner_payload(&draw.drawn_at, &lead, &draw.id);
-            announcements.extend(outbox_entries(&form.webhooks, &lead.id, form_id, EventType::GiveawayWinner, &payload, now));
-        }
-    }
-    let cloud = Cloud::of(env)?;
-    put_outbox(&cloud, &announcements).await?;
-    let record = serde_json::to_string(&draw)?;
-    let written = match kv.put(&format!("draw:{form_id}:{}", draw.id), record) {
-        Ok(put) => put.execute().await.map_err(|e| Error::Internal(format!("kv put draw: {e}"))),
-        Err(e) => Err(Error::Internal(format!("kv put draw: {e}"))),
-    };
-    if let Err(e) = written {
-        for d in &announcements {
-            let _ = cloud.delete_delivery(&d.id).await;
-        }
-        return Err(e);
-    }
-    Ok((draw, announcements))
+    let made = drawing::draw(&Cloud::of(env)?, form, wanted, key).await?;
+    worker::console_log!("draw {} form={} eligible={} winners={}", made.id, form_id, made.eligible_count, made.winners.len());
+    json_response(&serde_json::to_value(&made)?, 201)
 }
 
 /// `GET /v1/admin/giveaways/<form>/draws`: every draw of a giveaway, with seeds and lists for re-checking.
 async fn list_draws(env: &Env, form_id: &str) -> Result<Response, Error> {
-    let draws = draws(&kv(env)?, form_id).await?;
+    let draws = drawing::draws(&Cloud::of(env)?, form_id).await?;
     let checked: Vec<serde_json::Value> = draws.iter().map(|d| json!({"draw": d, "reproduces": draw::reproduces(d)})).collect();
     json_response(&json!({"draws": checked}), 200)
-}
-
-async fn draws(kv: &worker::kv::KvStore, form_id: &str) -> Result<Vec<draw::Draw>, Error> {
-    let prefix = format!("draw:{form_id}:");
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = store::list(kv, &prefix, 1000, cursor).await?;
-        for key in &page.keys {
-            if let Some(text) = kv.get(&key.name).text().await.map_err(|e| Error::Internal(format!("kv get draw: {e}")))? {
-                out.push(serde_json::from_str(&text).map_err(|e| Error::Internal(format!("stored draw unreadable: {e}")))?);
-            }
-        }
-        if page.list_complete || page.cursor.is_none() {
-            return Ok(out);
-        }
-        cursor = page.cursor;
-    }
 }
 
 /// `GET /v1/admin/leads.csv?form=&status=&since=&limit=&cursor=`: leads as CSV, formula-safe, newest first,

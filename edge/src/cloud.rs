@@ -1,28 +1,46 @@
-//! The storage seam over the Workers runtime: lead documents and the outbox in KV, the ledger Durable
-//! Object, the Workers clock and `crypto.getRandomValues`. What the product runs on; `memory` is the
-//! same seam for native tests.
+//! The storage seam over the Workers runtime: lead documents in KV, the ledger Durable Object, fetch,
+//! the environment's secrets and config, the Workers clock and `crypto.getRandomValues`. What the product
+//! runs on; `memory` is the same seam for native tests.
 
-use crate::ledger::Command;
-use crate::ledger_object::LedgerStub;
-use crate::outbox::Delivery;
-use crate::storage::Backend;
-use crate::{intake, store, Error};
+use crate::crm::{Outbound, Read, Reply};
+use crate::ledger::{Command, Indexed};
+use crate::ledger_object::{Ledger, LedgerStub};
+use crate::storage::{ask, Backend};
+use crate::{intake, outbox, store, Error};
+use futures_util::future::{select, Either};
+use shared::form::FormsConfig;
 use shared::lead::Lead;
+use std::sync::OnceLock;
 use std::time::Duration;
 use worker::kv::KvStore;
-use worker::{Date, Env};
+use worker::{Date, Env, Fetch, Headers, Method, Request, RequestInit};
 
 /// KV and the ledger of one collector.
-pub struct Cloud {
-    /// The KV namespace of leads and deliveries.
+pub struct Cloud<'a> {
+    /// The KV namespace of leads.
     pub kv: KvStore,
-    ledger: LedgerStub,
+    env: Env,
+    ledger: Reach<'a>,
 }
 
-impl Cloud {
+/// How the seam reaches the ledger: through its stub from the Worker, or directly from inside the object
+/// (its alarm runs the delivery service over this seam too).
+enum Reach<'a> {
+    Stub(LedgerStub),
+    Inside(&'a Ledger),
+}
+
+impl Cloud<'static> {
     /// The collector's storage, from its bindings.
-    pub fn of(env: &Env) -> Result<Cloud, Error> {
-        Ok(Cloud { kv: kv(env)?, ledger: LedgerStub::of(env)? })
+    pub fn of(env: &Env) -> Result<Cloud<'static>, Error> {
+        Ok(Cloud { kv: kv(env)?, env: env.clone(), ledger: Reach::Stub(LedgerStub::of(env)?) })
+    }
+}
+
+impl<'a> Cloud<'a> {
+    /// The seam as the ledger object itself uses it.
+    pub fn inside(env: &Env, ledger: &'a Ledger) -> Result<Cloud<'a>, Error> {
+        Ok(Cloud { kv: kv(env)?, env: env.clone(), ledger: Reach::Inside(ledger) })
     }
 }
 
@@ -31,7 +49,27 @@ pub fn kv(env: &Env) -> Result<KvStore, Error> {
     env.kv(store::BINDING).map_err(|_| Error::Config(format!("the KV binding {} is missing", store::BINDING)))
 }
 
-impl Backend for Cloud {
+/// The forms config, parsed and checked once per isolate. `cargo xtask` has already rejected a broken file
+/// with its line number before the runtime started; this check guards deployments made without it.
+pub fn config(env: &Env) -> Result<&'static FormsConfig, Error> {
+    static CONFIG: OnceLock<Result<FormsConfig, String>> = OnceLock::new();
+    let parsed = CONFIG.get_or_init(|| {
+        let raw = env.var("LEADGATE_FORMS").map_err(|_| "LEADGATE_FORMS is not set".to_string())?.to_string();
+        let config: FormsConfig = serde_json::from_str(&raw).map_err(|e| format!("LEADGATE_FORMS: {e}"))?;
+        match config.problems().first() {
+            Some((path, problem)) => Err(format!("LEADGATE_FORMS {path}: {problem}")),
+            None => Ok(config),
+        }
+    });
+    parsed.as_ref().map_err(|e| Error::Config(e.clone()))
+}
+
+/// A secret (or, in development, a plain variable) from the environment, if set and not empty.
+pub fn secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|s| !s.is_empty())
+}
+
+impl Backend for Cloud<'_> {
     async fn lead(&self, id: &str) -> Result<Option<Lead>, Error> {
         store::get_lead(&self.kv, id).await
     }
@@ -40,25 +78,39 @@ impl Backend for Cloud {
         // The document first, then its index row: a document without one is invisible to lists, never
         // the other way round.
         store::put_lead(&self.kv, lead).await?;
-        self.ledger.call::<serde_json::Value>(&Command::Index { entry: crate::ledger::Entry::of(lead), only_if_missing: false }).await.map(|_| ())
+        let indexed: Indexed = ask(self, &Command::Index { entry: crate::ledger::Entry::of(lead), only_if_missing: false }).await?;
+        if indexed.erased {
+            // Erased while this write was under way: nothing may bring its data back.
+            store::delete_lead(&self.kv, &lead.id).await?;
+            return Err(Error::NotFound);
+        }
+        Ok(())
     }
 
     async fn delete_lead(&self, id: &str) -> Result<(), Error> {
         // The index row first: a lead being deleted disappears from lists before its document goes.
-        self.ledger.call::<serde_json::Value>(&Command::Unindex { lead: id.to_owned() }).await?;
+        self.ledger(&Command::Unindex { lead: id.to_owned() }).await?;
         store::delete_lead(&self.kv, id).await
     }
 
-    async fn put_delivery(&self, delivery: &Delivery) -> Result<(), Error> {
-        store::put_delivery(&self.kv, delivery).await
-    }
-
-    async fn delete_delivery(&self, id: &str) -> Result<(), Error> {
-        self.kv.delete(&store::delivery_key(id)).await.map_err(|e| Error::Internal(format!("kv delete delivery: {e}")))
-    }
-
     async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error> {
-        self.kv.get(&intake::legacy_email_key(form, email_hash)).text().await.map_err(|e| Error::Internal(format!("kv get email index: {e}")))
+        Ok(self.kv.get(&intake::legacy_email_key(form, email_hash)).text().await?)
+    }
+
+    async fn delete_legacy_email(&self, form: &str, email_hash: &str) -> Result<(), Error> {
+        Ok(self.kv.delete(&intake::legacy_email_key(form, email_hash)).await?)
+    }
+
+    async fn legacy_draws(&self, form: &str) -> Result<Vec<String>, Error> {
+        // Draws are few (an admin's clicks): one list and a read per draw.
+        let mut out = Vec::new();
+        let page = store::list(&self.kv, &format!("draw:{form}:"), 1000, None).await?;
+        for key in &page.keys {
+            if let Some(text) = self.kv.get(&key.name).text().await? {
+                out.push(text);
+            }
+        }
+        Ok(out)
     }
 
     async fn count_bot(&self, form: &str, day: &str) {
@@ -71,7 +123,48 @@ impl Backend for Cloud {
     }
 
     async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error> {
-        self.ledger.call(command).await
+        match &self.ledger {
+            Reach::Stub(stub) => stub.call(command).await,
+            Reach::Inside(ledger) => ledger.handle(command.clone()).await.map_err(|e| Error::Internal(format!("ledger: {e}"))),
+        }
+    }
+
+    async fn call(&self, out: &Outbound, timeout_ms: u64, read: Read) -> Result<Reply, String> {
+        let headers = Headers::new();
+        headers.set("User-Agent", "Leadgate-Webhooks/1").map_err(|e| e.to_string())?;
+        for (k, v) in &out.headers {
+            headers.set(k, v).map_err(|e| e.to_string())?;
+        }
+        let mut init = RequestInit::new();
+        let method = if out.method == "GET" { Method::Get } else { Method::Post };
+        init.with_method(method).with_headers(headers).with_body(out.body.clone().map(Into::into));
+        // A 3xx is the endpoint's problem to fix and counts as a failed attempt; it is never followed.
+        init.with_redirect(worker::RequestRedirect::Manual);
+        let request = Request::new_with_init(&out.url, &init).map_err(|e| e.to_string())?;
+        let controller = worker::AbortController::default();
+        let signal = controller.signal();
+        let fetch = Fetch::Request(request);
+        let work = Box::pin(async {
+            let mut resp = fetch.send_with_signal(&signal).await?;
+            let retry_after = resp.headers().get("Retry-After").ok().flatten().and_then(|v| outbox::retry_after(&v, Date::now().as_millis()));
+            // A body that cannot be read is simply empty.
+            let body = if read == Read::Body { resp.text().await.unwrap_or_default() } else { String::new() };
+            Ok::<_, worker::Error>(Reply { status: resp.status_code(), retry_after, body })
+        });
+        let timeout = Box::pin(worker::Delay::from(Duration::from_millis(timeout_ms)));
+        let outcome = select(work, timeout).await;
+        match outcome {
+            Either::Left((Ok(reply), _)) => Ok(reply),
+            Either::Left((Err(e), _)) => Err(format!("network error: {e}")),
+            Either::Right(_) => {
+                controller.abort();
+                Err(format!("timeout after {timeout_ms} ms"))
+            }
+        }
+    }
+
+    fn secret(&self, name: &str) -> Option<String> {
+        secret(&self.env, name)
     }
 
     fn now_ms(&self) -> u64 {

@@ -26,6 +26,27 @@ pub struct Outbound {
     pub body: Option<String>,
 }
 
+/// What an endpoint answered to an [`Outbound`] request.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Reply {
+    /// The HTTP status.
+    pub status: u16,
+    /// Its `Retry-After`, in seconds (see `outbox::retry_after`).
+    pub retry_after: Option<u64>,
+    /// The body, when it was asked for ([`Read::Body`]).
+    pub body: String,
+}
+
+/// How much of an answer a call waits for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Read {
+    /// The status line and headers only: a webhook's answer counts from its status, and a receiver that
+    /// streams a slow body must not turn a delivered lead into a timeout and a duplicate.
+    Status,
+    /// The body too (Pipedrive's ids, Turnstile's verdict); it counts toward the timeout.
+    Body,
+}
+
 /// Whether an adapter takes an event at all. Form-submission APIs cannot delete, and Web-to-Lead and
 /// Pipedrive's lead creation would duplicate on every update; those events are not queued for such
 /// endpoints (the admin API's erasure answer names the endpoints that need a manual erasure).

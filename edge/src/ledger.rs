@@ -2,11 +2,13 @@
 //!
 //! KV is eventually consistent, so whatever must hold strictly lives in the ledger instead: one lead per
 //! address and form (the email index, which is also the giveaway's one-entry rule), the first answer to
-//! each `Idempotency-Key`, and erasure tombstones. One object serves the collector; every command runs in
-//! the object without an `await` between its statements, so commands never interleave and each is one
-//! transaction. This module is pure (the wire types and the rules for stale reservations); the object's
-//! SQL is in `ledger_object`, the Worker's calls in `app`.
+//! each `Idempotency-Key`, the lead index, the outbox with its retry times, disabled endpoints, giveaway
+//! draws and erasure tombstones. One object serves the collector; every command runs in the object
+//! without an `await` between its statements, so commands never interleave and each is one transaction.
+//! This module is pure (the wire types and the rules for stale reservations); the object's SQL is in
+//! `ledger_object`, and `memory` models the same rules for the native tests.
 
+use crate::outbox::{Delivery, State};
 use serde::{Deserialize, Serialize};
 use shared::lead::Lead;
 
@@ -54,6 +56,12 @@ pub enum Command {
         key: Option<String>,
         /// The answer to give every retry with that key: `{"status", "body"}`.
         answer: Option<String>,
+        /// Parked deliveries the stored lead's writes queued: due now (see [`Command::Send`]).
+        #[serde(default)]
+        send: Vec<String>,
+        /// Now, Unix ms.
+        #[serde(default)]
+        now: u64,
     },
     /// The request failed before the lead was stored: drop its reservations, so a retry meets a clean slate.
     Release {
@@ -130,18 +138,244 @@ pub enum Command {
         /// The lead.
         lead: String,
     },
-    /// An erasure: the lead's address rows go, a tombstone stays.
-    Forget {
-        /// The lead.
-        lead: String,
+    /// Puts deliveries in the outbox, all or none, and wakes the ledger's alarm for them. A delivery whose
+    /// lead has been erased is not queued (unless it announces the erasure), and one already queued under
+    /// its id stays as it is (a derived id queued twice is one delivery).
+    Queue {
+        /// The deliveries, due at `next_at_ms`.
+        deliveries: Vec<Delivery>,
+    },
+    /// Takes deliveries out of the outbox again (their lead could not be written).
+    Unqueue {
+        /// The deliveries' ids.
+        ids: Vec<String>,
+    },
+    /// Makes parked deliveries (queued, not yet attempted) due now: what they announce is stored.
+    Send {
+        /// The deliveries' ids.
+        ids: Vec<String>,
         /// Now, Unix ms.
         now: u64,
     },
-    /// Whether a lead has been erased (asked before a late write could bring its data back).
-    Erased {
+    /// Records an attempt's outcome on a queued delivery: its state, attempts, next time and last answer.
+    /// Only updates a row that is still there, and never its payload: an attempt that ends after its lead
+    /// was erased writes nothing back.
+    Record {
+        /// The delivery after the attempt (its payload is not read).
+        delivery: Delivery,
+        /// The endpoint answered 410 Gone: disable it until an admin enables it again.
+        disable: bool,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// Takes up to `limit` due deliveries for an attempt, sharing the budget fairly between endpoints and
+    /// leaving out disabled ones, and leases them for [`LEASE_MS`] so nobody else attempts them meanwhile.
+    /// Answered with the deliveries, payloads included.
+    Due {
+        /// Now, Unix ms.
+        now: u64,
+        /// How many at most.
+        limit: u32,
+    },
+    /// A page of deliveries (without payloads), newest first.
+    Deliveries {
+        /// Which ones.
+        filter: DeliveryFilter,
+        /// Only deliveries older than this one (the previous page's `cursor`).
+        before: Option<String>,
+        /// How many at most.
+        limit: u32,
+    },
+    /// Sends a delivery again: pending, no attempts, due now. Answered with [`Found`].
+    Replay {
+        /// The delivery.
+        id: String,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// The endpoints that are disabled (they answered 410), as [`Disabled`] rows.
+    Endpoints,
+    /// Enables a disabled endpoint again; its waiting deliveries are due at once.
+    Enable {
+        /// The form.
+        form: String,
+        /// The endpoint's id.
+        endpoint: String,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// The watchdog (the cron trigger): sets the alarm for the next due delivery, in case it was lost.
+    /// Answered with [`Backlog`].
+    Wake {
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// An erasure, in one transaction: queues its announcements, deletes every other delivery of the lead
+    /// (their payloads hold its personal data), its address rows and index row, and writes its tombstone.
+    /// Answered with [`Erasure`].
+    Erase {
         /// The lead.
         lead: String,
+        /// The `lead.erased` announcements.
+        announcements: Vec<Delivery>,
+        /// Now, Unix ms.
+        now: u64,
     },
+    /// A giveaway draw, in one transaction: its record, its winner announcements and, with an idempotency
+    /// key, the answer every retry gets. A draw whose id is already recorded is not recorded again.
+    Draw {
+        /// The giveaway form.
+        form: String,
+        /// The draw's id.
+        id: String,
+        /// The draw record (JSON of `draw::Draw`).
+        record: String,
+        /// The `giveaway.winner` announcements.
+        announcements: Vec<Delivery>,
+        /// The idempotency key the draw was asked for under (namespace `draw:<form>`), if any.
+        key: Option<String>,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// A giveaway's draws, oldest first, as their records (JSON strings).
+    Draws {
+        /// The giveaway form.
+        form: String,
+    },
+}
+
+/// How long an attempt holds a delivery it took: longer than any attempt can last (an alarm runs at most
+/// 15 minutes). A delivery whose attempt was lost (the object restarted) is tried again after it.
+pub const LEASE_MS: u64 = 15 * 60_000;
+
+/// The most deliveries one alarm run attempts: a Pipedrive delivery makes three subrequests, and an
+/// invocation on the free plan may make 50. The alarm is set again at once while more are due.
+pub const PER_RUN: u32 = 15;
+
+/// How many due deliveries a [`Command::Due`] considers, oldest due first, before sharing its budget
+/// between their endpoints: bounded work however long the backlog.
+pub const DUE_CANDIDATES: u32 = 1_000;
+
+/// The most deliveries one [`Command::Deliveries`] answers.
+pub const MAX_DELIVERIES: u32 = 500;
+
+/// Which deliveries a [`Command::Deliveries`] lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryFilter {
+    /// `pending`, `failed` (pending after a failed attempt), `delivered` or `dead`.
+    pub status: Option<String>,
+    /// Only this form's.
+    pub form: Option<String>,
+    /// Only this endpoint's.
+    pub endpoint: Option<String>,
+    /// Only this lead's.
+    pub lead: Option<String>,
+}
+
+/// A delivery as admin lists show it: everything but the payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRow {
+    /// The `webhook-id`.
+    pub id: String,
+    /// The lead.
+    pub lead_id: String,
+    /// The form.
+    pub form: String,
+    /// The endpoint.
+    pub endpoint: String,
+    /// The event type.
+    pub event: String,
+    /// Where it stands.
+    pub state: State,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due (Unix ms).
+    pub next_at_ms: u64,
+    /// The last attempt's HTTP status.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+impl DeliveryRow {
+    /// The row of `d`.
+    pub fn of(d: &Delivery) -> DeliveryRow {
+        DeliveryRow {
+            id: d.id.clone(),
+            lead_id: d.lead_id.clone(),
+            form: d.form.clone(),
+            endpoint: d.endpoint.clone(),
+            event: d.event.clone(),
+            state: d.state,
+            attempts: d.attempts,
+            next_at_ms: d.next_at_ms,
+            last_status: d.last_status,
+            last_error: d.last_error.clone(),
+        }
+    }
+
+    /// Whether `filter` selects this row.
+    pub fn matches(&self, filter: &DeliveryFilter) -> bool {
+        let is = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        let status = match filter.status.as_deref() {
+            None => true,
+            Some("failed") => self.state == State::Pending && self.attempts > 0,
+            Some(s) => s == self.state.as_str(),
+        };
+        status && is(&filter.form, &self.form) && is(&filter.endpoint, &self.endpoint) && is(&filter.lead, &self.lead_id)
+    }
+}
+
+/// The ledger's answer to [`Command::Deliveries`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryPage {
+    /// The deliveries, newest first.
+    pub deliveries: Vec<DeliveryRow>,
+    /// Pass as `before` for the next page; absent on the last one.
+    pub cursor: Option<String>,
+}
+
+/// A disabled endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disabled {
+    /// The form.
+    pub form: String,
+    /// The endpoint's id.
+    pub endpoint: String,
+    /// Since when, Unix ms.
+    pub at: u64,
+    /// The status that disabled it.
+    pub status: u16,
+}
+
+/// Whether a command found what it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Found {
+    /// Whether it did.
+    pub found: bool,
+}
+
+/// The ledger's answer to [`Command::Wake`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backlog {
+    /// Pending deliveries to endpoints that are not disabled.
+    pub pending: u64,
+    /// When the next is due (Unix ms), if any: the alarm is set for then.
+    pub next_at_ms: Option<u64>,
+}
+
+/// The ledger's answer to [`Command::Erase`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erasure {
+    /// How many of the lead's deliveries were deleted.
+    pub deliveries_deleted: u64,
+}
+
+/// The ledger's answer to [`Command::Draw`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drawn {
+    /// The draw that is on record: this one, or (when the key was answered meanwhile) the first.
+    pub record: String,
 }
 
 /// Who holds an address on a form.
@@ -221,6 +455,13 @@ impl Entry {
     }
 }
 
+/// The ledger's answer to [`Command::Index`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Indexed {
+    /// The lead was erased: its row was not written, and its document must go again.
+    pub erased: bool,
+}
+
 /// The ledger's answer to [`Command::List`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Page {
@@ -232,13 +473,6 @@ pub struct Page {
 
 /// The most ids one [`Command::List`] answers (a draw asks for all of a giveaway's entries at once).
 pub const MAX_LIST: u32 = 100_000;
-
-/// The ledger's answer to [`Command::Erased`].
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Tombstone {
-    /// Whether the lead was erased.
-    pub erased: bool,
-}
 
 /// Whether a reservation made at `at` (a claim, a hold, a key in progress) is still held at `now`.
 pub fn reservation_holds(at: u64, now: u64) -> bool {
@@ -258,7 +492,7 @@ mod tests {
     fn commands_and_answers_travel_as_tagged_json() {
         let claim = Command::Claim { form: "nl".into(), email: "ab".into(), lead: "ld_1".into(), key: None, legacy: None, now: 5 };
         let settle: Command = serde_json::from_str(r#"{"op":"settle","form":"nl","email":"ab","lead":null,"key":null,"answer":null}"#).unwrap();
-        assert_eq!(settle, Command::Settle { form: "nl".into(), email: "ab".into(), lead: None, held: false, key: None, answer: None });
+        assert_eq!(settle, Command::Settle { form: "nl".into(), email: "ab".into(), lead: None, held: false, key: None, answer: None, send: vec![], now: 0 });
         let json = serde_json::to_string(&claim).unwrap();
         assert!(json.starts_with(r#"{"op":"claim","form":"nl""#), "{json}");
         assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), claim);

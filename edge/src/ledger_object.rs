@@ -4,10 +4,14 @@
 //! the runtime commits them together: each command is one transaction. See `ledger` for the protocol and
 //! ARCHITECTURE.md for why one object serves the collector.
 
-use crate::ledger::{self, Command, Holder, Replay, Standing, Tombstone};
+use crate::cloud::{self, Cloud};
+use crate::delivery;
+use crate::ledger::{self, Command, DeliveryFilter, DeliveryRow, Holder, Replay, Standing};
+use crate::outbox::{Delivery, State as DeliveryState};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
-use worker::{durable_object, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage, SqlStorageValue, State};
+use std::cell::Cell;
+use worker::{durable_object, Date, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage, SqlStorageValue, State};
 
 /// The binding of the ledger's namespace in the wrangler config.
 pub const BINDING: &str = "LEDGER";
@@ -17,11 +21,16 @@ pub const NAME: &str = "ledger";
 
 #[durable_object]
 pub struct Ledger {
+    state: State,
+    env: Env,
     sql: SqlStorage,
+    /// When this instance last set the alarm for (none once it fired): the alarm is only set again when a
+    /// delivery is due sooner, so most commands cost no alarm write.
+    armed: Cell<Option<u64>>,
 }
 
 impl DurableObject for Ledger {
-    fn new(state: State, _env: Env) -> Self {
+    fn new(state: State, env: Env) -> Self {
         let sql = state.storage().sql();
         // Creating what exists is a no-op; a failure here shows up as an error on the first command.
         for statement in SCHEMA {
@@ -29,7 +38,7 @@ impl DurableObject for Ledger {
                 worker::console_error!("ledger schema: {e}");
             }
         }
-        Ledger { sql }
+        Ledger { state, env, sql, armed: Cell::new(None) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -37,12 +46,44 @@ impl DurableObject for Ledger {
             Ok(c) => c,
             Err(e) => return Response::error(format!("not a ledger command: {e}"), 400),
         };
-        match self.run(command) {
+        match self.handle(command).await {
             Ok(answer) => Response::from_json(&answer),
             Err(e) => Response::error(format!("ledger: {e}"), 500),
         }
     }
+
+    /// Attempts the due deliveries (see `delivery`), then sets the alarm for the next one.
+    async fn alarm(&self) -> Result<Response> {
+        self.armed.set(None);
+        let run = match (cloud::config(&self.env), Cloud::inside(&self.env, self)) {
+            (Ok(config), Ok(seam)) => delivery::run_due(&seam, config).await,
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        let attempted = match run {
+            Ok(run) => {
+                if run.attempted > 0 {
+                    worker::console_log!("ledger alarm: {} attempted, {} delivered", run.attempted, run.delivered);
+                }
+                run.attempted
+            }
+            Err(e) => {
+                worker::console_error!("ledger alarm failed: {}", e.log_line().unwrap_or_default());
+                0
+            }
+        };
+        // A run that could attempt nothing although deliveries are due (a broken config) waits a minute
+        // rather than spinning.
+        self.arm(true, if attempted == 0 { RETRY_IDLE_MS } else { 0 }).await?;
+        Response::ok("")
+    }
 }
+
+/// How long the alarm waits after a run that could attempt nothing.
+const RETRY_IDLE_MS: u64 = 60_000;
+
+/// How long a delivered delivery stays listed (pending and dead ones stay until they are delivered, replayed
+/// or their lead is erased).
+const DELIVERED_KEPT_MS: u64 = 30 * 86_400_000;
 
 const SCHEMA: &[&str] = &[
     // One row per address and form: the lead that holds it (`live = 1`) or the request storing one (`live = 0`).
@@ -57,7 +98,83 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS leads_by_form ON leads (form, id)",
     // Erased leads: nothing may bring their data back.
     "CREATE TABLE IF NOT EXISTS tombstones (lead TEXT PRIMARY KEY, at INTEGER NOT NULL)",
+    // The outbox: one row per delivery. `next_at` is when a pending one is due (or leased until), and when a
+    // delivered or dead one was settled.
+    "CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, lead TEXT NOT NULL, form TEXT NOT NULL, endpoint TEXT NOT NULL, event TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, last_status INTEGER, last_error TEXT)",
+    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_at)",
+    "CREATE INDEX IF NOT EXISTS outbox_by_lead ON outbox (lead)",
+    // Endpoints that answered 410 Gone: their deliveries wait until an admin enables them again.
+    "CREATE TABLE IF NOT EXISTS disabled (form TEXT NOT NULL, endpoint TEXT NOT NULL, at INTEGER NOT NULL, status INTEGER NOT NULL, PRIMARY KEY (form, endpoint))",
+    // Giveaway draws, each with its record (seed, eligible ids, winners).
+    "CREATE TABLE IF NOT EXISTS draws (id TEXT PRIMARY KEY, form TEXT NOT NULL, record TEXT NOT NULL, at INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS draws_by_form ON draws (form, at)",
 ];
+
+/// Pending deliveries to endpoints that are not disabled (a `WHERE` clause over `outbox o`).
+const WAITING: &str = "o.state = 'pending' AND NOT EXISTS (SELECT 1 FROM disabled x WHERE x.form = o.form AND x.endpoint = o.endpoint)";
+
+/// The columns of a [`DeliveryRow`].
+const ROW_COLUMNS: &str = "id, lead, form, endpoint, event, state, attempts, next_at, last_status, last_error";
+
+#[derive(Deserialize)]
+struct OutboxRow {
+    id: String,
+    lead: String,
+    form: String,
+    endpoint: String,
+    event: String,
+    #[serde(default)]
+    payload: String,
+    state: DeliveryState,
+    attempts: f64,
+    next_at: f64,
+    last_status: Option<f64>,
+    last_error: Option<String>,
+}
+
+impl OutboxRow {
+    fn delivery(self) -> Delivery {
+        Delivery {
+            id: self.id,
+            lead_id: self.lead,
+            form: self.form,
+            endpoint: self.endpoint,
+            event: self.event,
+            payload: self.payload,
+            state: self.state,
+            attempts: self.attempts as u32,
+            next_at_ms: self.next_at as u64,
+            last_status: self.last_status.map(|s| s as u16),
+            last_error: self.last_error,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DueRow {
+    id: String,
+    form: String,
+    endpoint: String,
+}
+
+#[derive(Deserialize)]
+struct NextRow {
+    next: Option<f64>,
+    pending: f64,
+}
+
+#[derive(Deserialize)]
+struct DisabledRow {
+    form: String,
+    endpoint: String,
+    at: f64,
+    status: f64,
+}
+
+#[derive(Deserialize)]
+struct RecordRow {
+    record: String,
+}
 
 #[derive(Deserialize)]
 struct EmailRow {
@@ -116,7 +233,8 @@ impl Ledger {
                 };
                 serde_json::to_value(Standing { holder, replay })?
             }
-            Command::Settle { form, email, lead, held, key, answer } => {
+            Command::Settle { form, email, lead, held, key, answer, send, now } => {
+                self.send(&send, now)?;
                 if let Some(lead) = lead {
                     self.sql.exec("UPDATE emails SET live = 1 WHERE form = ? AND email = ? AND lead = ?", vec![text(&form), text(&email), text(&lead)])?;
                 }
@@ -170,7 +288,8 @@ impl Ledger {
                         entry.source.as_deref().map_or(SqlStorageValue::Null, text),
                     ],
                 )?;
-                serde_json::json!({"ok": true})
+                let erased: Vec<serde_json::Value> = self.sql.exec("SELECT lead FROM tombstones WHERE lead = ?", vec![text(&entry.id)])?.to_array()?;
+                serde_json::to_value(ledger::Indexed { erased: !erased.is_empty() })?
             }
             Command::List { form, status, since, before, limit } => {
                 let limit = limit.clamp(1, ledger::MAX_LIST);
@@ -198,18 +317,211 @@ impl Ledger {
                 self.sql.exec("DELETE FROM leads WHERE id = ?", vec![text(&lead)])?;
                 serde_json::json!({"ok": true})
             }
-            Command::Forget { lead, now } => {
+            Command::Queue { deliveries } => {
+                for d in &deliveries {
+                    self.queue(d)?;
+                }
+                serde_json::json!({"ok": true})
+            }
+            Command::Unqueue { ids } => {
+                for id in ids {
+                    self.sql.exec("DELETE FROM outbox WHERE id = ?", vec![text(&id)])?;
+                }
+                serde_json::json!({"ok": true})
+            }
+            Command::Send { ids, now } => {
+                self.send(&ids, now)?;
+                serde_json::json!({"ok": true})
+            }
+            Command::Record { delivery: d, disable, now } => {
+                // Only a row that is still there is updated, and never its payload: an attempt that ends
+                // after an erasure writes nothing back.
+                let next = if d.state == DeliveryState::Pending { d.next_at_ms } else { now };
+                self.sql.exec(
+                    "UPDATE outbox SET state = ?, attempts = ?, next_at = ?, last_status = ?, last_error = ? WHERE id = ?",
+                    vec![
+                        text(d.state.as_str()),
+                        SqlStorageValue::Float(f64::from(d.attempts)),
+                        ms(next),
+                        d.last_status.map_or(SqlStorageValue::Null, |s| SqlStorageValue::Float(f64::from(s))),
+                        d.last_error.as_deref().map_or(SqlStorageValue::Null, text),
+                        text(&d.id),
+                    ],
+                )?;
+                if disable {
+                    self.sql.exec(
+                        "INSERT OR REPLACE INTO disabled VALUES (?, ?, ?, ?)",
+                        vec![text(&d.form), text(&d.endpoint), ms(now), SqlStorageValue::Float(f64::from(d.last_status.unwrap_or(410)))],
+                    )?;
+                }
+                serde_json::json!({"ok": true})
+            }
+            Command::Due { now, limit } => {
+                let candidates: Vec<DueRow> = self
+                    .sql
+                    .exec(
+                        &format!("SELECT id, form, endpoint FROM outbox o WHERE {WAITING} AND o.next_at <= ? ORDER BY o.next_at LIMIT ?"),
+                        vec![ms(now), SqlStorageValue::Float(f64::from(ledger::DUE_CANDIDATES))],
+                    )?
+                    .to_array()?;
+                let due = candidates.into_iter().map(|r| (format!("{}/{}", r.form, r.endpoint), r.id)).collect();
+                let mut taken = Vec::new();
+                for id in crate::outbox::fair_share(due, limit as usize) {
+                    self.sql.exec("UPDATE outbox SET next_at = ? WHERE id = ?", vec![ms(now.saturating_add(ledger::LEASE_MS)), text(&id)])?;
+                    let rows: Vec<OutboxRow> = self.sql.exec("SELECT * FROM outbox WHERE id = ?", vec![text(&id)])?.to_array()?;
+                    taken.extend(rows.into_iter().map(OutboxRow::delivery));
+                }
+                serde_json::to_value(taken)?
+            }
+            Command::Deliveries { filter, before, limit } => {
+                let DeliveryFilter { status, form, endpoint, lead } = filter;
+                let limit = limit.clamp(1, ledger::MAX_DELIVERIES);
+                let rows: Vec<OutboxRow> = self
+                    .sql
+                    .exec(
+                        &format!(
+                            "SELECT {ROW_COLUMNS} FROM outbox WHERE (?1 IS NULL OR state = ?1 OR (?1 = 'failed' AND state = 'pending' AND attempts > 0)) \
+                             AND (?2 IS NULL OR form = ?2) AND (?3 IS NULL OR endpoint = ?3) AND (?4 IS NULL OR lead = ?4) AND (?5 IS NULL OR id < ?5) \
+                             ORDER BY id DESC LIMIT ?6"
+                        ),
+                        vec![
+                            status.as_deref().map_or(SqlStorageValue::Null, text),
+                            form.as_deref().map_or(SqlStorageValue::Null, text),
+                            endpoint.as_deref().map_or(SqlStorageValue::Null, text),
+                            lead.as_deref().map_or(SqlStorageValue::Null, text),
+                            before.as_deref().map_or(SqlStorageValue::Null, text),
+                            SqlStorageValue::Float(f64::from(limit) + 1.0),
+                        ],
+                    )?
+                    .to_array()?;
+                let mut deliveries: Vec<DeliveryRow> = rows.into_iter().map(|r| DeliveryRow::of(&r.delivery())).collect();
+                let more = deliveries.len() > limit as usize;
+                deliveries.truncate(limit as usize);
+                let cursor = if more { deliveries.last().map(|d| d.id.clone()) } else { None };
+                serde_json::to_value(ledger::DeliveryPage { deliveries, cursor })?
+            }
+            Command::Replay { id, now } => {
+                self.sql.exec("UPDATE outbox SET state = 'pending', attempts = 0, next_at = ? WHERE id = ?", vec![ms(now), text(&id)])?;
+                let rows: Vec<serde_json::Value> = self.sql.exec("SELECT id FROM outbox WHERE id = ?", vec![text(&id)])?.to_array()?;
+                serde_json::to_value(ledger::Found { found: !rows.is_empty() })?
+            }
+            Command::Endpoints => {
+                let rows: Vec<DisabledRow> = self.sql.exec("SELECT form, endpoint, at, status FROM disabled", None)?.to_array()?;
+                let rows: Vec<ledger::Disabled> = rows.into_iter().map(|r| ledger::Disabled { form: r.form, endpoint: r.endpoint, at: r.at as u64, status: r.status as u16 }).collect();
+                serde_json::to_value(rows)?
+            }
+            Command::Enable { form, endpoint, now } => {
+                self.sql.exec("DELETE FROM disabled WHERE form = ? AND endpoint = ?", vec![text(&form), text(&endpoint)])?;
+                self.sql.exec(
+                    "UPDATE outbox SET next_at = MIN(next_at, ?) WHERE form = ? AND endpoint = ? AND state = 'pending'",
+                    vec![ms(now), text(&form), text(&endpoint)],
+                )?;
+                serde_json::json!({"ok": true})
+            }
+            Command::Wake { now } => {
+                self.sql.exec("DELETE FROM outbox WHERE state = 'delivered' AND next_at <= ?", vec![ms(now.saturating_sub(DELIVERED_KEPT_MS))])?;
+                let next = self.next()?;
+                serde_json::to_value(ledger::Backlog { pending: next.pending as u64, next_at_ms: next.next.map(|n| n as u64) })?
+            }
+            Command::Erase { lead, announcements, now } => {
+                let deleted: Vec<serde_json::Value> = self.sql.exec("SELECT id FROM outbox WHERE lead = ?", vec![text(&lead)])?.to_array()?;
+                self.sql.exec("DELETE FROM outbox WHERE lead = ?", vec![text(&lead)])?;
+                for d in &announcements {
+                    self.queue(d)?;
+                }
                 self.sql.exec("DELETE FROM leads WHERE id = ?", vec![text(&lead)])?;
                 self.sql.exec("DELETE FROM emails WHERE lead = ?", vec![text(&lead)])?;
                 self.sql.exec("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", vec![text(&lead), ms(now)])?;
-                serde_json::json!({"ok": true})
+                serde_json::to_value(ledger::Erasure { deliveries_deleted: deleted.len() as u64 })?
             }
-            Command::Erased { lead } => {
-                let rows: Vec<serde_json::Value> = self.sql.exec("SELECT lead FROM tombstones WHERE lead = ?", vec![text(&lead)])?.to_array()?;
-                serde_json::to_value(Tombstone { erased: !rows.is_empty() })?
+            Command::Draw { form, id, record, announcements, key, now } => {
+                let scope = format!("draw:{form}");
+                if let Some(key) = &key {
+                    if let Replay::Answered { answer } = self.replay(&scope, key, now)? {
+                        return Ok(serde_json::to_value(ledger::Drawn { record: answer })?);
+                    }
+                }
+                let known: Vec<serde_json::Value> = self.sql.exec("SELECT id FROM draws WHERE id = ?", vec![text(&id)])?.to_array()?;
+                if known.is_empty() {
+                    self.sql.exec("INSERT INTO draws VALUES (?, ?, ?, ?)", vec![text(&id), text(&form), text(&record), ms(now)])?;
+                    for d in &announcements {
+                        self.queue(d)?;
+                    }
+                }
+                if let Some(key) = key {
+                    self.sql.exec("UPDATE answers SET answer = ? WHERE form = ? AND key = ?", vec![text(&record), text(&scope), text(&key)])?;
+                }
+                serde_json::to_value(ledger::Drawn { record })?
+            }
+            Command::Draws { form } => {
+                let rows: Vec<RecordRow> = self.sql.exec("SELECT record FROM draws WHERE form = ? ORDER BY at, id", vec![text(&form)])?.to_array()?;
+                serde_json::to_value(rows.into_iter().map(|r| r.record).collect::<Vec<_>>())?
             }
         };
         Ok(value)
+    }
+
+    /// Runs a command, then sets the alarm if it made a delivery due sooner than the alarm is set for
+    /// (always, for the watchdog's `Wake`).
+    pub async fn handle(&self, command: Command) -> Result<serde_json::Value> {
+        let touches_outbox = matches!(
+            command,
+            Command::Queue { .. } | Command::Send { .. } | Command::Settle { .. } | Command::Record { .. } | Command::Replay { .. } | Command::Enable { .. } | Command::Erase { .. } | Command::Draw { .. }
+        );
+        let wake = matches!(command, Command::Wake { .. });
+        let answer = self.run(command)?;
+        if touches_outbox || wake {
+            self.arm(wake, 0).await?;
+        }
+        Ok(answer)
+    }
+
+    /// Sets the alarm for the next due delivery (at the earliest `delay_ms` from now) when that is sooner
+    /// than this instance last set it for, or `always`.
+    async fn arm(&self, always: bool, delay_ms: u64) -> Result<()> {
+        let Some(next) = self.next()?.next.map(|n| n as u64) else { return Ok(()) };
+        let now = Date::now().as_millis();
+        let at = next.max(now.saturating_add(delay_ms));
+        if always || self.armed.get().is_none_or(|armed| at < armed) {
+            let offset = i64::try_from(at.saturating_sub(now)).unwrap_or(i64::MAX);
+            self.state.storage().set_alarm(offset).await?;
+            self.armed.set(Some(at));
+        }
+        Ok(())
+    }
+
+    /// When the next waiting delivery is due, and how many wait.
+    fn next(&self) -> Result<NextRow> {
+        let rows: Vec<NextRow> = self.sql.exec(&format!("SELECT MIN(o.next_at) AS next, COUNT(*) AS pending FROM outbox o WHERE {WAITING}"), None)?.to_array()?;
+        Ok(rows.into_iter().next().unwrap_or(NextRow { next: None, pending: 0.0 }))
+    }
+
+    /// Queues one delivery, unless it is known already, or its lead was erased and it is not the erasure's
+    /// announcement.
+    fn queue(&self, d: &Delivery) -> Result<()> {
+        self.sql.exec(
+            "INSERT OR IGNORE INTO outbox SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, NULL WHERE ?5 = 'lead.erased' OR NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?2)",
+            vec![
+                text(&d.id),
+                text(&d.lead_id),
+                text(&d.form),
+                text(&d.endpoint),
+                text(&d.event),
+                text(&d.payload),
+                text(d.state.as_str()),
+                SqlStorageValue::Float(f64::from(d.attempts)),
+                ms(d.next_at_ms),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Makes parked deliveries due now.
+    fn send(&self, ids: &[String], now: u64) -> Result<()> {
+        for id in ids {
+            self.sql.exec("UPDATE outbox SET next_at = MIN(next_at, ?) WHERE id = ? AND state = 'pending' AND attempts = 0", vec![ms(now), text(id)])?;
+        }
+        Ok(())
     }
 
     fn row(&self, form: &str, email: &str) -> Result<Option<EmailRow>> {

@@ -14,9 +14,12 @@
 pub mod admin;
 pub mod confirmation;
 pub mod crm;
+pub mod delivery;
 pub mod download;
 pub mod draw;
+pub mod drawing;
 pub mod embed;
+pub mod erasure;
 pub mod error;
 pub mod export;
 pub mod id;
@@ -34,6 +37,7 @@ pub mod submission;
 pub mod token;
 pub mod turnstile;
 pub mod webhook;
+pub mod withdrawal;
 
 #[cfg(not(target_arch = "wasm32"))]
 pub mod memory;

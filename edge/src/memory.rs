@@ -1,14 +1,15 @@
-//! A memory backend for the services' native tests: lead documents, outbox and a model of the ledger in
-//! maps, a virtual clock, deterministic randomness, injected faults (fail the n-th operation of a kind)
-//! and an operation count. The product always runs on KV and the ledger Durable Object (`app`); this
+//! A memory backend for the services' native tests: lead documents and a model of the ledger (outbox
+//! included) in maps, scripted HTTP answers, a virtual clock, deterministic randomness, injected faults
+//! (fail the n-th operation of a kind) and an operation count. The product always runs on KV and the ledger Durable Object (`app`); this
 //! exists so that every write step of a service can be failed and checked in a native test.
 //!
 //! Every operation yields once before it acts, so services run side by side with `join` interleave the
 //! way requests do on one isolate. The ledger model answers the same commands with the same rules as the
 //! SQL in `ledger_object`; the end-to-end tests hold the real one to them.
 
-use crate::ledger::{self, Command, Holder, Replay, Standing, Tombstone};
-use crate::outbox::Delivery;
+use crate::crm::{Outbound, Read, Reply};
+use crate::ledger::{self, Command, Holder, Replay, Standing};
+use crate::outbox::{Delivery, State};
 use crate::storage::Backend;
 use crate::Error;
 use shared::lead::Lead;
@@ -27,12 +28,10 @@ pub enum Op {
     PutLead,
     /// Deleting a lead document.
     DeleteLead,
-    /// Writing an outbox entry.
-    PutDelivery,
-    /// Deleting an outbox entry.
-    DeleteDelivery,
-    /// Reading the old KV email index.
+    /// Reading the old KV email index or draws.
     ReadLegacy,
+    /// Deleting a key of the old KV email index.
+    DeleteLegacy,
     /// Counting a bot.
     CountBot,
     /// A claim sent to the ledger.
@@ -43,6 +42,20 @@ pub enum Op {
     Index,
     /// A lead list asked of the ledger.
     List,
+    /// Deliveries queued in the ledger's outbox.
+    Queue,
+    /// Deliveries taken out of the outbox.
+    Unqueue,
+    /// An attempt's outcome recorded in the outbox.
+    Record,
+    /// Due deliveries taken from the outbox.
+    Due,
+    /// An erasure in the ledger.
+    Erase,
+    /// A draw recorded in the ledger.
+    Draw,
+    /// An outbound HTTP request.
+    Call,
     /// Any other ledger command.
     LedgerOther,
 }
@@ -52,8 +65,13 @@ pub enum Op {
 pub struct Memory {
     /// Lead documents by id.
     pub leads: RefCell<BTreeMap<String, Lead>>,
-    /// Outbox entries by id.
-    pub deliveries: RefCell<BTreeMap<String, Delivery>>,
+    /// Secrets by name.
+    pub secrets: RefCell<BTreeMap<String, String>>,
+    /// Every outbound request made, in order.
+    pub sent: RefCell<Vec<Outbound>>,
+    /// Answers outbound requests (default: 204 to everything).
+    #[allow(clippy::type_complexity)]
+    pub answer: RefCell<Option<Box<dyn FnMut(&Outbound) -> Result<Reply, String>>>>,
     /// The old KV email index: (form, email hash) -> lead id.
     pub legacy: RefCell<BTreeMap<(String, String), String>>,
     /// Bot counts by form and day.
@@ -111,6 +129,44 @@ impl Memory {
         self.ledger.borrow().tombstones.contains_key(lead)
     }
 
+    /// The ledger's outbox, by delivery id.
+    pub fn outbox(&self) -> BTreeMap<String, Delivery> {
+        self.ledger.borrow().outbox.clone()
+    }
+
+    /// The deliveries in the outbox of event `event`.
+    pub fn queued(&self, event: &str) -> Vec<Delivery> {
+        self.ledger.borrow().outbox.values().filter(|d| d.event == event).cloned().collect()
+    }
+
+    /// When the ledger's alarm is set for, if it is.
+    pub fn alarm(&self) -> Option<u64> {
+        self.ledger.borrow().alarm
+    }
+
+    /// Fires the ledger's alarm if it is due by the virtual clock: clears it, as the object does when its
+    /// alarm handler starts. Returns whether it fired; the test then runs `delivery::run_due`.
+    pub fn fire_alarm(&self) -> bool {
+        let mut ledger = self.ledger.borrow_mut();
+        match ledger.alarm {
+            Some(at) if at <= self.clock.get() => {
+                ledger.alarm = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the ledger has an index row for `lead`.
+    pub fn indexed(&self, lead: &str) -> bool {
+        self.ledger.borrow().leads.contains_key(lead)
+    }
+
+    /// Answers every outbound request with `f`.
+    pub fn answer_with(&self, f: impl FnMut(&Outbound) -> Result<Reply, String> + 'static) {
+        *self.answer.borrow_mut() = Some(Box::new(f));
+    }
+
     /// Counts an operation, yields once, then fails it if a fault says so.
     async fn op(&self, op: Op) -> Result<(), Error> {
         let n = {
@@ -136,8 +192,14 @@ impl Backend for Memory {
     async fn put_lead(&self, lead: &Lead) -> Result<(), Error> {
         self.op(Op::PutLead).await?;
         self.leads.borrow_mut().insert(lead.id.clone(), lead.clone());
-        // As over KV: the document first, then its index row. A document without one is invisible.
-        self.ledger(&Command::Index { entry: ledger::Entry::of(lead), only_if_missing: false }).await.map(|_| ())
+        // As over KV: the document first, then its index row. A document without one is invisible, and one
+        // written after its lead's erasure is deleted again.
+        let indexed: ledger::Indexed = crate::storage::ask(self, &Command::Index { entry: ledger::Entry::of(lead), only_if_missing: false }).await?;
+        if indexed.erased {
+            self.leads.borrow_mut().remove(&lead.id);
+            return Err(Error::NotFound);
+        }
+        Ok(())
     }
 
     async fn delete_lead(&self, id: &str) -> Result<(), Error> {
@@ -147,21 +209,20 @@ impl Backend for Memory {
         Ok(())
     }
 
-    async fn put_delivery(&self, delivery: &Delivery) -> Result<(), Error> {
-        self.op(Op::PutDelivery).await?;
-        self.deliveries.borrow_mut().insert(delivery.id.clone(), delivery.clone());
-        Ok(())
-    }
-
-    async fn delete_delivery(&self, id: &str) -> Result<(), Error> {
-        self.op(Op::DeleteDelivery).await?;
-        self.deliveries.borrow_mut().remove(id);
-        Ok(())
-    }
-
     async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error> {
         self.op(Op::ReadLegacy).await?;
         Ok(self.legacy.borrow().get(&(form.to_owned(), email_hash.to_owned())).cloned())
+    }
+
+    async fn delete_legacy_email(&self, form: &str, email_hash: &str) -> Result<(), Error> {
+        self.op(Op::DeleteLegacy).await?;
+        self.legacy.borrow_mut().remove(&(form.to_owned(), email_hash.to_owned()));
+        Ok(())
+    }
+
+    async fn legacy_draws(&self, _form: &str) -> Result<Vec<String>, Error> {
+        self.op(Op::ReadLegacy).await?;
+        Ok(Vec::new())
     }
 
     async fn count_bot(&self, form: &str, day: &str) {
@@ -176,10 +237,29 @@ impl Backend for Memory {
             Command::Settle { .. } => Op::Settle,
             Command::Index { .. } => Op::Index,
             Command::List { .. } => Op::List,
+            Command::Queue { .. } => Op::Queue,
+            Command::Unqueue { .. } => Op::Unqueue,
+            Command::Record { .. } => Op::Record,
+            Command::Due { .. } => Op::Due,
+            Command::Erase { .. } => Op::Erase,
+            Command::Draw { .. } => Op::Draw,
             _ => Op::LedgerOther,
         };
         self.op(op).await?;
         Ok(self.ledger.borrow_mut().run(command))
+    }
+
+    async fn call(&self, out: &Outbound, _timeout_ms: u64, _read: Read) -> Result<Reply, String> {
+        self.op(Op::Call).await.map_err(|e| e.log_line().unwrap_or_default())?;
+        self.sent.borrow_mut().push(out.clone());
+        match self.answer.borrow_mut().as_mut() {
+            Some(f) => f(out),
+            None => Ok(Reply { status: 204, ..Reply::default() }),
+        }
+    }
+
+    fn secret(&self, name: &str) -> Option<String> {
+        self.secrets.borrow().get(name).cloned()
     }
 
     fn now_ms(&self) -> u64 {
@@ -237,6 +317,10 @@ struct LedgerModel {
     emails: BTreeMap<(String, String), EmailRow>,
     answers: BTreeMap<(String, String), (Option<String>, u64)>,
     tombstones: BTreeMap<String, u64>,
+    outbox: BTreeMap<String, Delivery>,
+    disabled: BTreeMap<(String, String), ledger::Disabled>,
+    draws: Vec<(String, String, String)>,
+    alarm: Option<u64>,
 }
 
 impl LedgerModel {
@@ -272,7 +356,8 @@ impl LedgerModel {
                 };
                 to(Standing { holder, replay })
             }
-            Command::Settle { form, email, lead, held, key, answer } => {
+            Command::Settle { form, email, lead, held, key, answer, send, now } => {
+                self.send(&send, now);
                 if let Some(row) = self.emails.get_mut(&(form.clone(), email)) {
                     if lead.as_deref() == Some(row.lead.as_str()) {
                         row.live = true;
@@ -324,7 +409,7 @@ impl LedgerModel {
                 if !erased && !kept {
                     self.leads.insert(entry.id.clone(), entry);
                 }
-                ok
+                serde_json::to_value(ledger::Indexed { erased }).unwrap_or_default()
             }
             Command::List { form, status, since, before, limit } => {
                 let limit = limit.clamp(1, ledger::MAX_LIST) as usize;
@@ -346,14 +431,162 @@ impl LedgerModel {
                 self.leads.remove(&lead);
                 ok
             }
-            Command::Forget { lead, now } => {
+            Command::Queue { deliveries } => {
+                for d in deliveries {
+                    if !self.tombstones.contains_key(&d.lead_id) || d.event == "lead.erased" {
+                        self.outbox.entry(d.id.clone()).or_insert(d);
+                    }
+                }
+                self.arm(false);
+                ok
+            }
+            Command::Unqueue { ids } => {
+                for id in ids {
+                    self.outbox.remove(&id);
+                }
+                ok
+            }
+            Command::Send { ids, now } => {
+                self.send(&ids, now);
+                ok
+            }
+            Command::Record { delivery, disable, now } => {
+                if let Some(d) = self.outbox.get_mut(&delivery.id) {
+                    d.state = delivery.state;
+                    d.attempts = delivery.attempts;
+                    d.next_at_ms = if delivery.state == State::Pending { delivery.next_at_ms } else { now };
+                    d.last_status = delivery.last_status;
+                    d.last_error = delivery.last_error;
+                    if disable {
+                        let status = d.last_status.unwrap_or(410);
+                        let row = ledger::Disabled { form: d.form.clone(), endpoint: d.endpoint.clone(), at: now, status };
+                        self.disabled.insert((row.form.clone(), row.endpoint.clone()), row);
+                    }
+                }
+                self.arm(false);
+                ok
+            }
+            Command::Due { now, limit } => {
+                let due: Vec<(String, String)> = self
+                    .waiting()
+                    .filter(|d| d.next_at_ms <= now)
+                    .take(ledger::DUE_CANDIDATES as usize)
+                    .map(|d| (format!("{}/{}", d.form, d.endpoint), d.id.clone()))
+                    .collect();
+                let picked = crate::outbox::fair_share(due, limit as usize);
+                let mut taken = Vec::new();
+                for id in picked {
+                    if let Some(d) = self.outbox.get_mut(&id) {
+                        d.next_at_ms = now.saturating_add(ledger::LEASE_MS);
+                        taken.push(d.clone());
+                    }
+                }
+                serde_json::to_value(taken).unwrap_or_default()
+            }
+            Command::Deliveries { filter, before, limit } => {
+                let limit = limit.clamp(1, ledger::MAX_DELIVERIES) as usize;
+                let mut rows: Vec<ledger::DeliveryRow> = self
+                    .outbox
+                    .values()
+                    .rev()
+                    .filter(|d| before.as_deref().is_none_or(|b| d.id.as_str() < b))
+                    .map(ledger::DeliveryRow::of)
+                    .filter(|r| r.matches(&filter))
+                    .take(limit + 1)
+                    .collect();
+                let more = rows.len() > limit;
+                rows.truncate(limit);
+                let cursor = if more { rows.last().map(|r| r.id.clone()) } else { None };
+                serde_json::to_value(ledger::DeliveryPage { deliveries: rows, cursor }).unwrap_or_default()
+            }
+            Command::Replay { id, now } => {
+                let found = match self.outbox.get_mut(&id) {
+                    Some(d) => {
+                        (d.state, d.attempts, d.next_at_ms) = (State::Pending, 0, now);
+                        true
+                    }
+                    None => false,
+                };
+                self.arm(false);
+                serde_json::to_value(ledger::Found { found }).unwrap_or_default()
+            }
+            Command::Endpoints => serde_json::to_value(self.disabled.values().cloned().collect::<Vec<_>>()).unwrap_or_default(),
+            Command::Enable { form, endpoint, now } => {
+                self.disabled.remove(&(form.clone(), endpoint.clone()));
+                for d in self.outbox.values_mut().filter(|d| d.form == form && d.endpoint == endpoint && d.state == State::Pending) {
+                    d.next_at_ms = d.next_at_ms.min(now);
+                }
+                self.arm(false);
+                ok
+            }
+            Command::Wake { now } => {
+                self.outbox.retain(|_, d| d.state != State::Delivered || d.next_at_ms > now.saturating_sub(30 * 86_400_000));
+                let pending = self.waiting().count() as u64;
+                serde_json::to_value(ledger::Backlog { pending, next_at_ms: self.arm(true) }).unwrap_or_default()
+            }
+            Command::Erase { lead, announcements, now } => {
+                let before = self.outbox.len();
+                self.outbox.retain(|_, d| d.lead_id != lead);
+                let deleted = (before - self.outbox.len()) as u64;
+                for d in announcements {
+                    self.outbox.insert(d.id.clone(), d);
+                }
                 self.leads.remove(&lead);
                 self.emails.retain(|_, r| r.lead != lead);
                 self.tombstones.insert(lead, now);
-                ok
+                self.arm(false);
+                serde_json::to_value(ledger::Erasure { deliveries_deleted: deleted }).unwrap_or_default()
             }
-            Command::Erased { lead } => serde_json::to_value(Tombstone { erased: self.tombstones.contains_key(&lead) }).unwrap_or_default(),
+            Command::Draw { form, id, record, announcements, key, now: _ } => {
+                let scope = format!("draw:{form}");
+                let answered = key.as_ref().and_then(|k| self.answers.get(&(scope.clone(), k.clone()))).and_then(|(a, _)| a.clone());
+                if let Some(first) = answered {
+                    return serde_json::to_value(ledger::Drawn { record: first }).unwrap_or_default();
+                }
+                if !self.draws.iter().any(|(_, i, _)| *i == id) {
+                    self.draws.push((form, id, record.clone()));
+                    for d in announcements {
+                        self.outbox.entry(d.id.clone()).or_insert(d);
+                    }
+                }
+                if let Some(k) = key {
+                    if let Some(a) = self.answers.get_mut(&(scope, k)) {
+                        a.0 = Some(record.clone());
+                    }
+                }
+                self.arm(false);
+                serde_json::to_value(ledger::Drawn { record }).unwrap_or_default()
+            }
+            Command::Draws { form } => serde_json::to_value(self.draws.iter().filter(|(f, _, _)| *f == form).map(|(_, _, r)| r.clone()).collect::<Vec<_>>()).unwrap_or_default(),
         }
+    }
+
+    /// Pending deliveries to endpoints that are not disabled, oldest due first.
+    fn waiting(&self) -> impl Iterator<Item = &Delivery> {
+        let mut waiting: Vec<&Delivery> = self.outbox.values().filter(|d| d.state == State::Pending && !self.disabled.contains_key(&(d.form.clone(), d.endpoint.clone()))).collect();
+        waiting.sort_by_key(|d| d.next_at_ms);
+        waiting.into_iter()
+    }
+
+    /// Sets the alarm for the next due delivery if that is sooner than it is set for (or always, for the
+    /// watchdog), as the object does after every change to the outbox.
+    fn arm(&mut self, always: bool) -> Option<u64> {
+        let next = self.waiting().map(|d| d.next_at_ms).min();
+        if let Some(next) = next {
+            if always || self.alarm.is_none_or(|a| next < a) {
+                self.alarm = Some(next);
+            }
+        }
+        next
+    }
+
+    fn send(&mut self, ids: &[String], now: u64) {
+        for id in ids {
+            if let Some(d) = self.outbox.get_mut(id).filter(|d| d.state == State::Pending && d.attempts == 0) {
+                d.next_at_ms = d.next_at_ms.min(now);
+            }
+        }
+        self.arm(false);
     }
 
     fn holder(&self, form: &str, email: &str, now: u64) -> Holder {

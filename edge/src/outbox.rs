@@ -23,6 +23,17 @@ pub enum State {
     Dead,
 }
 
+impl State {
+    /// The state's name, as the admin API shows it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Pending => "pending",
+            State::Delivered => "delivered",
+            State::Dead => "dead",
+        }
+    }
+}
+
 /// One event to deliver to one endpoint.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Delivery {

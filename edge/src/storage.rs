@@ -1,10 +1,10 @@
-//! The storage seam: what the services need from the world (lead documents, the outbox, the ledger, a
-//! clock, randomness), as one trait. The Worker implements it over KV, the ledger Durable Object and the
-//! Workers clock (`app`); `memory` implements it natively for the services' tests, with injected faults
-//! and an operation count.
+//! The storage seam: what the services need from the world (lead documents, the ledger, outbound HTTP,
+//! secrets, a clock, randomness), as one trait. The Worker implements it over KV, the ledger Durable
+//! Object, fetch and the Workers clock (`cloud`); `memory` implements it natively for the services' tests,
+//! with injected faults, scripted HTTP answers and an operation count.
 
+use crate::crm::{Outbound, Read, Reply};
 use crate::ledger::Command;
-use crate::outbox::Delivery;
 use crate::Error;
 use shared::lead::Lead;
 
@@ -17,16 +17,21 @@ pub trait Backend {
     async fn put_lead(&self, lead: &Lead) -> Result<(), Error>;
     /// Deletes a lead document.
     async fn delete_lead(&self, id: &str) -> Result<(), Error>;
-    /// Writes an outbox entry; returns once it is durable.
-    async fn put_delivery(&self, delivery: &Delivery) -> Result<(), Error>;
-    /// Deletes an outbox entry.
-    async fn delete_delivery(&self, id: &str) -> Result<(), Error>;
     /// The lead the KV-only layout indexed for this form and address hash (see `ledger`'s upgrade path).
     async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error>;
+    /// Deletes the KV-only layout's email index key of an erased lead, if there is one.
+    async fn delete_legacy_email(&self, form: &str, email_hash: &str) -> Result<(), Error>;
+    /// The giveaway draws a collector recorded in KV before it had a ledger (JSON records).
+    async fn legacy_draws(&self, form: &str) -> Result<Vec<String>, Error>;
     /// Counts a dropped bot submission on a form and day. Best effort: a lost count fails nothing.
     async fn count_bot(&self, form: &str, day: &str);
     /// Sends one command to the ledger and returns its answer as JSON.
     async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error>;
+    /// Sends one HTTP request with a timeout, without following redirects: `Err(reason)` when no answer
+    /// came (network error, timeout).
+    async fn call(&self, out: &Outbound, timeout_ms: u64, read: Read) -> Result<Reply, String>;
+    /// A secret from the environment, if it is set and not empty.
+    fn secret(&self, name: &str) -> Option<String>;
     /// Now, in Unix milliseconds.
     fn now_ms(&self) -> u64;
     /// Waits `ms` milliseconds (while another request holds what this one needs).

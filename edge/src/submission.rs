@@ -8,7 +8,7 @@
 //! nothing half-written stays visible. The Worker's glue (`app`) does what needs the request (origin,
 //! rate limit, Turnstile) before, and the delivery attempts after.
 
-use crate::ledger::{Command, Holder, Replay, Standing};
+use crate::ledger::{self, Command, Holder, Replay, Standing};
 use crate::outbox::Delivery;
 use crate::storage::{ask, random, Backend};
 use crate::webhook::{self, EventType};
@@ -118,7 +118,7 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
     }
     let status = 201;
     let answer = serde_json::to_string(&Answer { status, body: body.clone() })?;
-    let settle = Command::Settle { form: form.id.clone(), email: email.clone(), lead: claimed.clone(), held, key: key.clone(), answer: Some(answer) };
+    let settle = Command::Settle { form: form.id.clone(), email: email.clone(), lead: claimed.clone(), held, key: key.clone(), answer: Some(answer), send: ids(&deliveries), now };
     if let Err(e) = b.ledger(&settle).await {
         // Unsettled, the lead would be found by nobody: undo the writes, so the retry meets a clean slate.
         undo.run(b, &deliveries).await;
@@ -138,9 +138,7 @@ enum Undo {
 
 impl Undo {
     async fn run<B: Backend>(self, b: &B, deliveries: &[Delivery]) {
-        for d in deliveries {
-            let _ = b.delete_delivery(&d.id).await;
-        }
+        let _ = unqueue(b, deliveries).await;
         let _ = match self {
             Undo::Delete(id) => b.delete_lead(&id).await,
             Undo::Restore(old) => b.put_lead(&old).await,
@@ -261,30 +259,50 @@ async fn store_repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: Lead, fresh: 
     Ok((lead, deliveries, Undo::Restore(Box::new(old))))
 }
 
-/// Writes outbox entries; if one fails, those written before it are removed and the error returned.
+/// Queues deliveries in the ledger's outbox, all or none, in one ledger request. They are parked (due only
+/// after [`ledger::RESERVATION_MS`]) until the request that queued them has stored what they announce and
+/// sends them ([`send_outbox`], or the settle of a submission): an announcement never overtakes its lead,
+/// and a request that dies in between leaves deliveries that still go out, a minute late.
 pub async fn put_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), Error> {
-    for (i, d) in deliveries.iter().enumerate() {
-        if let Err(e) = b.put_delivery(d).await {
-            for done in deliveries.iter().take(i) {
-                let _ = b.delete_delivery(&done.id).await;
-            }
-            return Err(e);
-        }
+    if deliveries.is_empty() {
+        return Ok(());
     }
-    Ok(())
+    let parked = b.now_ms().saturating_add(ledger::RESERVATION_MS);
+    let deliveries = deliveries.iter().map(|d| Delivery { next_at_ms: parked, ..d.clone() }).collect();
+    b.ledger(&Command::Queue { deliveries }).await.map(|_| ())
 }
 
-/// Writes a changed lead's outbox entries, then the lead. If the lead cannot be written the entries are
-/// removed again and the error returned: nothing is announced that was not stored, and the caller may
-/// simply retry.
+/// Makes parked deliveries due now: what they announce is stored.
+pub async fn send_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), Error> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    b.ledger(&Command::Send { ids: ids(deliveries), now: b.now_ms() }).await.map(|_| ())
+}
+
+fn ids(deliveries: &[Delivery]) -> Vec<String> {
+    deliveries.iter().map(|d| d.id.clone()).collect()
+}
+
+/// Takes queued deliveries out again (what they announce could not be stored).
+async fn unqueue<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), Error> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    b.ledger(&Command::Unqueue { ids: ids(deliveries) }).await.map(|_| ())
+}
+
+/// Queues a changed lead's deliveries, writes the lead, and sends the deliveries. If the lead cannot be
+/// written the deliveries are taken out again and the error returned: nothing is announced that was not
+/// stored, and the caller may simply retry.
 pub async fn put_outbox_then_lead<B: Backend>(b: &B, deliveries: &[Delivery], lead: &Lead) -> Result<(), Error> {
     put_outbox(b, deliveries).await?;
     if let Err(e) = b.put_lead(lead).await {
-        for d in deliveries {
-            let _ = b.delete_delivery(&d.id).await;
-        }
+        let _ = unqueue(b, deliveries).await;
         return Err(e);
     }
+    // Stored: if this last step is lost, the parked deliveries go out a minute later all the same.
+    let _ = send_outbox(b, deliveries).await;
     Ok(())
 }
 

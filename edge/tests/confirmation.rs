@@ -30,7 +30,7 @@ fn pending(m: &Memory, config: &FormsConfig, fields: serde_json::Value) -> Strin
 }
 
 fn confirmed_events(m: &Memory) -> usize {
-    m.deliveries.borrow().values().filter(|d| d.event == "lead.confirmed").count()
+    m.outbox().values().filter(|d| d.event == "lead.confirmed").count()
 }
 
 #[test]
@@ -52,7 +52,7 @@ fn two_presses_at_once_confirm_once() {
 
 #[test]
 fn a_failed_write_leaves_the_lead_pending_and_the_next_press_works() {
-    for op in [Op::PutDelivery, Op::PutLead] {
+    for op in [Op::Queue, Op::PutLead] {
         let (m, config) = (Memory::at(NOW), config());
         let id = pending(&m, &config, serde_json::json!({"email": "ada@example.com"}));
         m.fail(op, 1);
@@ -76,7 +76,7 @@ fn held_changes_are_applied_once() {
     let presses = block_on(join_all((0..3).map(|_| confirm(&m, &config, &id, None))));
     assert_eq!(presses.iter().filter(|p| matches!(p, Ok(Some(Confirmed::Changes(..))))).count(), 1);
     assert_eq!(m.leads.borrow()[&id].fields["company"], "ACME");
-    assert_eq!(m.deliveries.borrow().values().filter(|d| d.event == "lead.updated").count(), 1);
+    assert_eq!(m.outbox().values().filter(|d| d.event == "lead.updated").count(), 1);
 }
 
 #[test]

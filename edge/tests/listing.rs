@@ -93,8 +93,10 @@ fn an_erased_lead_leaves_the_index_and_never_comes_back() {
     let (m, rare) = stored();
     let id = rare[0].clone();
     let late = m.leads.borrow()[&id].clone();
-    block_on(m.ledger(&edge::ledger::Command::Forget { lead: id.clone(), now: NOW })).unwrap();
-    block_on(m.put_lead(&late)).unwrap(); // a write that arrives after the erasure
+    block_on(m.ledger(&edge::ledger::Command::Erase { lead: id.clone(), announcements: vec![], now: NOW })).unwrap();
+    // A write that arrives after the erasure is refused, and its document deleted again.
+    assert!(matches!(block_on(m.put_lead(&late)), Err(edge::Error::NotFound)));
+    assert!(!m.leads.borrow().contains_key(&id), "the late document is gone again");
     let ids = block_on(all_ids(&m, &Filter { form: Some("rare".into()), ..Filter::default() })).unwrap();
     assert!(!ids.contains(&id));
     assert_eq!(ids.len(), 6);

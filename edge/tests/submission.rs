@@ -61,7 +61,7 @@ fn a_new_lead_is_stored_with_its_outbox_and_settled_in_the_ledger() {
     let id = taken.body["id"].as_str().unwrap().to_owned();
     assert_eq!(m.leads.borrow().keys().collect::<Vec<_>>(), vec![&id]);
     assert_eq!(taken.deliveries.len(), 1);
-    assert_eq!(m.deliveries.borrow().len(), 1);
+    assert_eq!(m.outbox().len(), 1);
     assert_eq!(m.ledger_row("open", &email("ada@example.com")), Some((id.clone(), true)));
     let r = receipt::verify(SIGNING.as_bytes(), taken.body["receipt"].as_str().unwrap()).unwrap();
     assert_eq!(r.lead, id);
@@ -70,34 +70,34 @@ fn a_new_lead_is_stored_with_its_outbox_and_settled_in_the_ledger() {
 
 #[test]
 fn a_fault_at_any_step_of_a_new_lead_leaves_nothing_and_a_retry_succeeds() {
-    for (op, nth) in [(Op::ReadLegacy, 1), (Op::Claim, 1), (Op::PutLead, 1), (Op::Index, 1), (Op::PutDelivery, 1), (Op::Settle, 1)] {
+    for (op, nth) in [(Op::ReadLegacy, 1), (Op::Claim, 1), (Op::PutLead, 1), (Op::Index, 1), (Op::Queue, 1), (Op::Settle, 1)] {
         let (m, config) = (Memory::at(NOW), config());
         m.fail(op, nth);
         let failed = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None));
         assert!(matches!(failed, Err(Error::Internal(_))), "{op:?}: {failed:?}");
         assert!(m.leads.borrow().is_empty(), "{op:?}: no lead document stays");
         assert_eq!(block_on(edge::listing::all_ids(&m, &Default::default())).unwrap(), Vec::<String>::new(), "{op:?}: no index row stays");
-        assert!(m.deliveries.borrow().is_empty(), "{op:?}: no outbox entry stays");
+        assert!(m.outbox().is_empty(), "{op:?}: no outbox entry stays");
         assert_eq!(m.ledger_row("open", &email("ada@example.com")), None, "{op:?}: the claim is released");
         let retried = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None)).unwrap();
         assert_eq!(retried.status, 201, "{op:?}");
         assert_eq!(m.leads.borrow().len(), 1, "{op:?}");
-        assert_eq!(m.deliveries.borrow().len(), 1, "{op:?}");
+        assert_eq!(m.outbox().len(), 1, "{op:?}");
     }
 }
 
 #[test]
 fn a_fault_at_any_step_of_a_repeat_puts_the_lead_back_and_releases_its_hold() {
-    for (op, nth) in [(Op::ReadLead, 1), (Op::PutLead, 1), (Op::Index, 1), (Op::PutDelivery, 1), (Op::Settle, 1)] {
+    for (op, nth) in [(Op::ReadLead, 1), (Op::PutLead, 1), (Op::Index, 1), (Op::Queue, 1), (Op::Settle, 1)] {
         let (m, config) = (Memory::at(NOW), config());
         block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None)).unwrap();
         let before = m.leads.borrow().clone();
-        let deliveries = m.deliveries.borrow().len();
+        let deliveries = m.outbox().len();
         m.fail(op, nth);
         let failed = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com", "company": "ACME"}), &[], None));
         assert!(failed.is_err(), "{op:?}");
         assert_eq!(*m.leads.borrow(), before, "{op:?}: the lead is as it was");
-        assert_eq!(m.deliveries.borrow().len(), deliveries, "{op:?}: no lead.updated stays");
+        assert_eq!(m.outbox().len(), deliveries, "{op:?}: no lead.updated stays");
         let retried = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com", "company": "ACME"}), &[], None));
         assert!(retried.is_ok(), "{op:?}: the hold was released, so the retry is not kept waiting");
         let lead = m.leads.borrow().values().next().cloned().unwrap();
@@ -116,7 +116,7 @@ fn racing_submissions_of_one_address_make_one_lead_and_keep_every_repeat() {
     let lead = leads.values().next().unwrap();
     assert_eq!(lead.repeats.len(), 49, "repeats that race never overwrite each other");
     assert_eq!(lead.engagement.submissions, 50);
-    let created = m.deliveries.borrow().values().filter(|d| d.event == "lead.created").count();
+    let created = m.outbox().values().filter(|d| d.event == "lead.created").count();
     assert_eq!(created, 1);
 }
 

@@ -8,13 +8,14 @@ import assert from "node:assert/strict";
 import { startReceiver } from "./receiver.mjs";
 import { admin, adminLeads, eventually, freePort, pool, secrets, startCollector, tick } from "./support.mjs";
 
-let crm, slow, gone, collector, closedPort;
+let crm, slow, gone, timed, collector, closedPort;
 const fast = "schedule = [1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1]";
 
 before(async () => {
   crm = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
   slow = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
   gone = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
+  timed = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
   closedPort = await freePort();
   collector = await startCollector(`
 [[forms]]
@@ -50,6 +51,16 @@ url = "${gone.url}"
 ${fast}
 
 [[forms]]
+id = "timed"
+kind = "newsletter"
+fields = [{ name = "email", required = true }]
+
+[[forms.webhooks]]
+id = "timed"
+url = "${timed.url}"
+schedule = [2, 3]
+
+[[forms]]
 id = "short"
 kind = "newsletter"
 fields = [{ name = "email", required = true }]
@@ -63,7 +74,7 @@ schedule = [1, 1]
 
 after(async () => {
   await collector?.stop();
-  await Promise.all([crm, slow, gone].map((r) => r?.close()));
+  await Promise.all([crm, slow, gone, timed].map((r) => r?.close()));
 });
 
 const submit = (form, email) =>
@@ -156,6 +167,23 @@ test("timeouts, refused connections, redirects and 410 are retried or handled, a
   }, 30_000, "slow and gone delivered");
   assert.equal((await by("down")).status, "pending", "the refused endpoint keeps trying");
   assert.ok(gone.deliveries.at(-1).verified && slow.deliveries.at(-1).verified);
+});
+
+test("retries go out at their due time from the ledger's alarm, with no cron run in between", async () => {
+  timed.setMode({ status: 503 });
+  const r = await submit("timed", "timed@example.com");
+  assert.equal(r.status, 201);
+  await eventually(() => timed.deliveries.length >= 1, 5_000, "the first attempt, at once");
+  await eventually(() => timed.deliveries.length >= 2, 6_000, "the retry after 2 s");
+  timed.setMode({ status: 204 });
+  await eventually(() => timed.deliveries.length >= 3, 7_000, "the retry after 3 s more");
+  const at = timed.deliveries.map((d) => d.at);
+  const gaps = [at[1] - at[0], at[2] - at[1]].map((ms) => ms / 1000);
+  console.log(`alarm-driven retries: gaps ${gaps.map((g) => g.toFixed(2)).join(" s, ")} s (schedule 2 s, 3 s; up to 10% jitter)`);
+  assert.ok(gaps[0] >= 1.9 && gaps[0] <= 3.2, `first gap ${gaps[0]} s`);
+  assert.ok(gaps[1] >= 2.9 && gaps[1] <= 4.3, `second gap ${gaps[1]} s`);
+  assert.equal(new Set(timed.deliveries.map((d) => d.id)).size, 1, "one webhook-id");
+  assert.ok(timed.deliveries.every((d) => d.verified));
 });
 
 test("a delivery whose schedule runs out is dead-lettered, stays visible, and can be replayed", async () => {

@@ -1,7 +1,7 @@
 //! End-to-end: the ledger (a SQLite Durable Object in workerd) keeps what KV cannot keep strictly. Parallel
 // submissions of one address make one lead; parallel retries under one Idempotency-Key get one answer;
-// a giveaway takes one entry per address however fast they come; a collector that holds leads in the old
-// KV-only layout adopts them on first use; an erased lead's address is free again and its in-flight
+// a giveaway takes one entry per address however fast they come; a collector that holds leads (and
+// deliveries) in the old KV-only layout adopts them; an erased lead's address is free again and its in-flight
 // delivery is not written back.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
@@ -128,9 +128,20 @@ test("a collector with leads in the old KV layout adopts them on first use", asy
   // A second old lead that nobody submits again: the scheduled backfill indexes it.
   const quiet = { ...legacy, id: "ld_01JD0000000000LEGACY00001", fields: { email: "quiet.legacy@example.com" } };
   put(`lead:${quiet.id}`, JSON.stringify(quiet));
+  // A delivery the old layout kept in KV, still pending: the scheduled handler moves it into the ledger's
+  // outbox, which sends it with its own webhook-id and payload.
+  const waiting = {
+    id: "msg_01JD0000000000LEGACY00002", lead_id: quiet.id, form: "open", endpoint: "crm", event: "lead.created",
+    payload: JSON.stringify({ type: "lead.created", timestamp: quiet.created_at, version: 2, data: quiet }),
+    state: "pending", attempts: 3, next_at_ms: 0, last_status: 503, last_error: null,
+  };
+  put(`dlv:${waiting.id}`, JSON.stringify(waiting));
   await collector.restart();
   await tick(collector);
   await eventually(async () => (await adminLeads(collector)).some((l) => l.id === quiet.id), 10_000, "the backfill");
+  await eventually(() => receiver.deliveries.some((d) => d.id === waiting.id && d.verified), 10_000, "the old delivery sent from the outbox");
+  const moved = (await admin(collector, `/v1/admin/deliveries?lead=${quiet.id}`)).deliveries;
+  assert.deepEqual(moved.map((d) => [d.id, d.status, d.attempts]), [[waiting.id, "delivered", 4]], "its attempts carried over");
   const r = await postLead(collector, { form: "open", fields: { email, first_name: "Lea" } });
   assert.equal(r.status, 201);
   const leads = (await adminLeads(collector)).filter((l) => l.fields.email === email);

@@ -164,6 +164,9 @@ async fn backfill_index(env: &Env) -> Result<(), Error> {
     Ok(())
 }
 
+/// Set once every delivery of the KV-only layout is in the ledger's outbox.
+const OUTBOX_BACKFILL_KEY: &str = "meta:outbox-backfill";
+
 /// How many deliveries of the KV-only layout one scheduled run moves into the ledger's outbox.
 const OUTBOX_BACKFILL_PER_RUN: u64 = 40;
 
@@ -173,8 +176,13 @@ const OUTBOX_BACKFILL_PER_RUN: u64 = 40;
 /// delivery is queued.
 async fn backfill_outbox(env: &Env) -> Result<(), Error> {
     let kv = kv(env)?;
+    // Once nothing is left, a flag saves the KV list a minute (the free plan allows 1,000 lists a day).
+    if kv.get(OUTBOX_BACKFILL_KEY).text().await?.is_some() {
+        return Ok(());
+    }
     let page = store::list(&kv, "dlv:", OUTBOX_BACKFILL_PER_RUN, None).await?;
     if page.keys.is_empty() {
+        kv.put(OUTBOX_BACKFILL_KEY, "done")?.execute().await?;
         return Ok(());
     }
     let mut moved = Vec::new();
@@ -196,18 +204,12 @@ async fn backfill_outbox(env: &Env) -> Result<(), Error> {
     Ok(())
 }
 
-/// Erases double opt-in leads nobody confirmed within `[mail] erase_unconfirmed_after_days` (see
-/// `erasure::erase_unconfirmed`), found from the KV list's metadata without reading any lead.
+/// Erases double opt-in leads nobody confirmed in time (see `erasure::erase_unconfirmed`).
 async fn erase_unconfirmed(env: &Env) -> Result<(), Error> {
-    let config = config(env)?;
-    let Some(mail) = config.mail.as_ref() else { return Ok(()) };
-    let before = Date::now().as_millis().saturating_sub(mail.erase_unconfirmed_after_ms());
-    let due = store::unconfirmed_before(&cloud::kv(env)?, before).await?;
-    if due.is_empty() {
-        return Ok(());
+    let erased = erasure::erase_unconfirmed(&Cloud::of(env)?, config(env)?).await?;
+    if erased > 0 {
+        worker::console_log!("unconfirmed leads erased: {erased}");
     }
-    let erased = erasure::erase_unconfirmed(&Cloud::of(env)?, config, &due).await?;
-    worker::console_log!("unconfirmed leads erased: {erased}");
     Ok(())
 }
 

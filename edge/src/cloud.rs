@@ -74,6 +74,20 @@ impl Backend for Cloud<'_> {
         store::get_lead(&self.kv, id).await
     }
 
+    async fn leads(&self, ids: &[String]) -> Result<Vec<Lead>, Error> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(crate::storage::BULK_READ) {
+            let keys: Vec<String> = chunk.iter().map(|id| store::lead_key(id)).collect();
+            let mut found = self.kv.get_bulk(&keys).text().await?;
+            for key in &keys {
+                if let Some(text) = found.remove(key).flatten() {
+                    out.push(serde_json::from_str(&text)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
     async fn put_lead(&self, lead: &Lead) -> Result<(), Error> {
         // The document first, then its index row: a document without one is invisible to lists, never
         // the other way round.

@@ -30,8 +30,8 @@ pub struct Run {
 }
 
 /// Takes the due deliveries from the ledger, attempts them side by side, and records each outcome as it
-/// comes in. Never fails on an endpoint's fault; a ledger fault ends the run (its leases lapse, and the
-/// deliveries are taken again later).
+/// comes in. Never fails on an endpoint's fault; a ledger fault fails the run (the deliveries whose records
+/// were lost stay leased and are taken again when their lease ends).
 pub async fn run_due<B: Backend>(b: &B, config: &FormsConfig) -> Result<Run, Error> {
     let due: Vec<Delivery> = ask(b, &Command::Due { now: b.now_ms(), limit: PER_RUN }).await?;
     let mut attempts: FuturesUnordered<_> = due
@@ -42,14 +42,22 @@ pub async fn run_due<B: Backend>(b: &B, config: &FormsConfig) -> Result<Run, Err
         })
         .collect();
     let mut run = Run::default();
+    let mut lost = None;
     while let Some((mut d, disable)) = attempts.next().await {
         run.attempted += 1;
         run.delivered += usize::from(d.state == State::Delivered);
         // The ledger keeps the payload it has; the record only carries the outcome.
         d.payload = String::new();
-        b.ledger(&Command::Record { delivery: d, disable, now: b.now_ms() }).await?;
+        // A record that is lost leaves its delivery leased, to be attempted again when the lease ends; the
+        // others are still recorded.
+        if let Err(e) = b.ledger(&Command::Record { delivery: d, disable, now: b.now_ms() }).await {
+            lost = Some(e);
+        }
     }
-    Ok(run)
+    match lost {
+        Some(e) => Err(e),
+        None => Ok(run),
+    }
 }
 
 /// Makes one attempt at `d` and writes its outcome into `d` (state, attempts, next time, last answer).

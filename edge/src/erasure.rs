@@ -9,13 +9,13 @@
 //! A failure after the transaction leaves an erasure a retry finishes; the announcements' ids are derived
 //! from the lead, so a retry queues no second `lead.erased`.
 
-use crate::ledger::{Command, Erasure};
+use crate::ledger::{Command, Erasure, Page};
 use crate::outbox::Delivery;
 use crate::storage::{ask, Backend};
 use crate::webhook::{self, EventType};
 use crate::{crm, id, intake, Error};
 use shared::form::FormsConfig;
-use shared::lead::Lead;
+use shared::lead::{Lead, Status};
 
 /// What an erasure did.
 #[derive(Debug)]
@@ -37,9 +37,10 @@ pub async fn erase<B: Backend>(b: &B, config: &FormsConfig, id: &str, announce: 
     let endpoints = config.form(&lead.form).map(|f| f.webhooks.as_slice()).unwrap_or_default();
     let announcements = if announce { announcements(&lead, endpoints, now) } else { Vec::new() };
     let done: Erasure = ask(b, &Command::Erase { lead: lead.id.clone(), announcements, now }).await?;
-    b.delete_lead(&lead.id).await?;
-    // The email index of the KV-only layout, if this lead had a key there.
+    // The email index of the KV-only layout, if this lead had a key there; then the document, last, as a
+    // retry finds the unfinished erasure through it.
     b.delete_legacy_email(&lead.form, &intake::address_of(&lead)).await?;
+    b.delete_lead(&lead.id).await?;
     let by_hand_in = endpoints.iter().filter(|e| !crm::accepts(e.adapter, EventType::LeadErased)).map(|e| e.id.clone()).collect();
     Ok(Some(Erased { lead, deliveries_deleted: done.deliveries_deleted, by_hand_in }))
 }
@@ -58,14 +59,23 @@ fn announcements(lead: &Lead, endpoints: &[shared::form::Endpoint], now: u64) ->
         .collect()
 }
 
-/// Erases double opt-in leads nobody confirmed in time (`[mail] erase_unconfirmed_after_days`), among
-/// `candidates` (ids the caller found by listing). Without the second step there is no consent to keep
-/// them for; nothing was sent, so nothing is announced. Returns how many were erased.
-pub async fn erase_unconfirmed<B: Backend>(b: &B, config: &FormsConfig, candidates: &[String]) -> Result<usize, Error> {
+/// How many unconfirmed leads one scheduled run erases at most.
+pub const UNCONFIRMED_PER_RUN: u32 = 100;
+
+/// Erases double opt-in leads nobody confirmed in time (`[mail] erase_unconfirmed_after_days`), oldest
+/// first, at most [`UNCONFIRMED_PER_RUN`]: without the second step there is no consent to keep them for;
+/// nothing was sent, so nothing is announced. They are found in the ledger's lead index (ids are
+/// time-ordered, so "created before the cut-off" is "id below the cut-off's lowest id"). Returns how many
+/// were erased.
+pub async fn erase_unconfirmed<B: Backend>(b: &B, config: &FormsConfig) -> Result<usize, Error> {
+    let Some(mail) = config.mail.as_ref() else { return Ok(0) };
+    let cutoff = b.now_ms().saturating_sub(mail.erase_unconfirmed_after_ms());
+    let list = Command::List { form: None, status: Some(Status::Pending.as_str().to_owned()), since: None, before: Some(id::new("ld_", cutoff, [0; 10])), limit: UNCONFIRMED_PER_RUN };
+    let page: Page = ask(b, &list).await?;
     let mut erased = 0;
-    for id in candidates {
-        // The list can lag behind a confirmation: the lead itself has the last word.
-        if b.lead(id).await?.is_some_and(|l| l.status == shared::lead::Status::Pending) && erase(b, config, id, false).await?.is_some() {
+    for id in &page.ids {
+        // The index can lag behind a confirmation by a moment: the lead itself has the last word.
+        if b.lead(id).await?.is_some_and(|l| l.status == Status::Pending) && erase(b, config, id, false).await?.is_some() {
             erased += 1;
         }
     }

@@ -56,12 +56,9 @@ pub enum Command {
         key: Option<String>,
         /// The answer to give every retry with that key: `{"status", "body"}`.
         answer: Option<String>,
-        /// Parked deliveries the stored lead's writes queued: due now (see [`Command::Send`]).
+        /// The stored lead's deliveries, queued in the same transaction (due at once: the lead is stored).
         #[serde(default)]
-        send: Vec<String>,
-        /// Now, Unix ms.
-        #[serde(default)]
-        now: u64,
+        deliveries: Vec<Delivery>,
     },
     /// The request failed before the lead was stored: drop its reservations, so a retry meets a clean slate.
     Release {
@@ -492,7 +489,7 @@ mod tests {
     fn commands_and_answers_travel_as_tagged_json() {
         let claim = Command::Claim { form: "nl".into(), email: "ab".into(), lead: "ld_1".into(), key: None, legacy: None, now: 5 };
         let settle: Command = serde_json::from_str(r#"{"op":"settle","form":"nl","email":"ab","lead":null,"key":null,"answer":null}"#).unwrap();
-        assert_eq!(settle, Command::Settle { form: "nl".into(), email: "ab".into(), lead: None, held: false, key: None, answer: None, send: vec![], now: 0 });
+        assert_eq!(settle, Command::Settle { form: "nl".into(), email: "ab".into(), lead: None, held: false, key: None, answer: None, deliveries: vec![] });
         let json = serde_json::to_string(&claim).unwrap();
         assert!(json.starts_with(r#"{"op":"claim","form":"nl""#), "{json}");
         assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), claim);

@@ -233,8 +233,10 @@ impl Ledger {
                 };
                 serde_json::to_value(Standing { holder, replay })?
             }
-            Command::Settle { form, email, lead, held, key, answer, send, now } => {
-                self.send(&send, now)?;
+            Command::Settle { form, email, lead, held, key, answer, deliveries } => {
+                for d in &deliveries {
+                    self.queue(d)?;
+                }
                 if let Some(lead) = lead {
                     self.sql.exec("UPDATE emails SET live = 1 WHERE form = ? AND email = ? AND lead = ?", vec![text(&form), text(&email), text(&lead)])?;
                 }

@@ -1,6 +1,6 @@
 //! Listing leads for the admin API: pages filtered and sorted in the ledger's lead index (newest first),
-//! then the documents of the leads on the page. A page costs one ledger request and one read per lead on
-//! it, however many leads are stored, and it is full whenever enough leads match.
+//! then the documents of the leads on the page in bulk reads. A page costs one ledger request and one read
+//! per hundred leads on it, however many leads are stored, and it is full whenever enough leads match.
 
 use crate::ledger::{Command, Page, MAX_LIST};
 use crate::storage::{ask, Backend};
@@ -21,14 +21,9 @@ pub struct Filter {
 /// One page of leads, newest first, and the cursor of the next page (none on the last).
 pub async fn page<B: Backend>(b: &B, filter: &Filter, before: Option<String>, limit: u32) -> Result<(Vec<Lead>, Option<String>), Error> {
     let page = ids(b, filter, before, limit).await?;
-    let mut leads = Vec::with_capacity(page.ids.len());
-    for id in &page.ids {
-        // An index row names a stored document (the document is written first and deleted last); a
-        // document erased between the two reads is simply left out.
-        if let Some(lead) = b.lead(id).await? {
-            leads.push(lead);
-        }
-    }
+    // An index row names a stored document (the document is written first and deleted last); a document
+    // erased between the two reads is simply left out.
+    let leads = b.leads(&page.ids).await?;
     Ok((leads, page.cursor))
 }
 

@@ -24,6 +24,8 @@ use std::task::{Context, Poll};
 pub enum Op {
     /// Reading a lead document.
     ReadLead,
+    /// Reading up to a hundred lead documents at once.
+    ReadLeads,
     /// Writing a lead document.
     PutLead,
     /// Deleting a lead document.
@@ -187,6 +189,15 @@ impl Backend for Memory {
     async fn lead(&self, id: &str) -> Result<Option<Lead>, Error> {
         self.op(Op::ReadLead).await?;
         Ok(self.leads.borrow().get(id).cloned())
+    }
+
+    async fn leads(&self, ids: &[String]) -> Result<Vec<Lead>, Error> {
+        // One operation per hundred keys, as KV's bulk read counts.
+        for _ in ids.chunks(crate::storage::BULK_READ) {
+            self.op(Op::ReadLeads).await?;
+        }
+        let leads = self.leads.borrow();
+        Ok(ids.iter().filter_map(|id| leads.get(id).cloned()).collect())
     }
 
     async fn put_lead(&self, lead: &Lead) -> Result<(), Error> {
@@ -356,8 +367,8 @@ impl LedgerModel {
                 };
                 to(Standing { holder, replay })
             }
-            Command::Settle { form, email, lead, held, key, answer, send, now } => {
-                self.send(&send, now);
+            Command::Settle { form, email, lead, held, key, answer, deliveries } => {
+                self.queue(deliveries);
                 if let Some(row) = self.emails.get_mut(&(form.clone(), email)) {
                     if lead.as_deref() == Some(row.lead.as_str()) {
                         row.live = true;
@@ -432,12 +443,7 @@ impl LedgerModel {
                 ok
             }
             Command::Queue { deliveries } => {
-                for d in deliveries {
-                    if !self.tombstones.contains_key(&d.lead_id) || d.event == "lead.erased" {
-                        self.outbox.entry(d.id.clone()).or_insert(d);
-                    }
-                }
-                self.arm(false);
+                self.queue(deliveries);
                 ok
             }
             Command::Unqueue { ids } => {
@@ -578,6 +584,16 @@ impl LedgerModel {
             }
         }
         next
+    }
+
+    /// Queues deliveries, unless known already or of an erased lead (but for the erasure's announcement).
+    fn queue(&mut self, deliveries: Vec<Delivery>) {
+        for d in deliveries {
+            if !self.tombstones.contains_key(&d.lead_id) || d.event == "lead.erased" {
+                self.outbox.entry(d.id.clone()).or_insert(d);
+            }
+        }
+        self.arm(false);
     }
 
     fn send(&mut self, ids: &[String], now: u64) {

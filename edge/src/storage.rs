@@ -13,6 +13,9 @@ use shared::lead::Lead;
 pub trait Backend {
     /// Reads a lead document.
     async fn lead(&self, id: &str) -> Result<Option<Lead>, Error>;
+    /// Reads many lead documents at once (a page of a list): those that exist, in the order asked. Over KV
+    /// a bulk read of up to 100 keys is one operation.
+    async fn leads(&self, ids: &[String]) -> Result<Vec<Lead>, Error>;
     /// Writes a lead document; returns once it is durable.
     async fn put_lead(&self, lead: &Lead) -> Result<(), Error>;
     /// Deletes a lead document.
@@ -39,6 +42,9 @@ pub trait Backend {
     /// Fills `buf` with cryptographically secure random bytes.
     fn fill_random(&self, buf: &mut [u8]);
 }
+
+/// The most keys one bulk read of KV takes.
+pub const BULK_READ: usize = 100;
 
 /// `N` random bytes from the backend.
 pub fn random<const N: usize, B: Backend>(b: &B) -> [u8; N] {

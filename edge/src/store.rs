@@ -2,7 +2,6 @@
 //! KV-only layout). See ARCHITECTURE.md for the key layout and what each write costs.
 
 use crate::Error;
-use serde::{Deserialize, Serialize};
 use shared::lead::Lead;
 use worker::kv::KvStore;
 
@@ -18,46 +17,14 @@ fn kv_error(what: &str) -> impl Fn(worker::kv::KvError) -> Error + '_ {
     move |e| Error::Internal(format!("{what}: {e}"))
 }
 
-/// A lead's list metadata: enough for the scheduled handler to find unconfirmed leads past their time
-/// without reading any lead.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct LeadMeta {
-    /// The status (`new`, `pending`, `confirmed`).
-    pub s: String,
-    /// Created, Unix ms.
-    pub c: u64,
-}
-
 /// Writes a lead; resolves only once KV has accepted the write.
 pub async fn put_lead(kv: &KvStore, lead: &Lead) -> Result<(), Error> {
     let body = serde_json::to_string(lead)?;
-    let meta = LeadMeta { s: lead.status.as_str().to_owned(), c: shared::time::parse(&lead.created_at).unwrap_or(0) };
     kv.put(&lead_key(&lead.id), body)
         .map_err(kv_error("kv put lead"))?
-        .metadata(meta)
-        .map_err(kv_error("kv put lead metadata"))?
         .execute()
         .await
         .map_err(kv_error("kv put lead"))
-}
-
-/// Ids of leads that are still `pending` and were created before `before_ms`, from list calls alone.
-pub async fn unconfirmed_before(kv: &KvStore, before_ms: u64) -> Result<Vec<String>, Error> {
-    let mut out = Vec::new();
-    let mut cursor = None;
-    loop {
-        let page = list(kv, "lead:", 1000, cursor).await?;
-        for key in page.keys {
-            let meta = key.metadata.and_then(|m| serde_json::from_value::<LeadMeta>(m).ok());
-            if meta.is_some_and(|m| m.s == "pending" && m.c <= before_ms) {
-                out.push(key.name.strip_prefix("lead:").unwrap_or(&key.name).to_owned());
-            }
-        }
-        if page.list_complete || page.cursor.is_none() {
-            return Ok(out);
-        }
-        cursor = page.cursor;
-    }
 }
 
 /// Reads a lead.

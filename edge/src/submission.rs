@@ -2,11 +2,12 @@
 //! over the storage seam ([`Backend`]).
 //!
 //! What it decides, in order: the bot check's decoy, validation into a fresh lead, the ledger's claim (new
-//! address, repeat, or an idempotent replay; racing requests wait here), the repeat rules, the writes
-//! (lead document, then outbox entries), and the ledger's settle. A failure at any step undoes what was
-//! written and releases the ledger's reservations, so no 2xx is given for a lead that is not durable and
-//! nothing half-written stays visible. The Worker's glue (`app`) does what needs the request (origin,
-//! rate limit, Turnstile) before, and the delivery attempts after.
+//! address, repeat, or an idempotent replay; racing requests wait here), the repeat rules, the lead
+//! document's write (with its index row), and the ledger's settle, which in one transaction makes the
+//! address the lead's, queues its outbox entries and keeps the answer for the idempotency key. A failure at
+//! any step undoes what was written and releases the ledger's reservations, so no 2xx is given for a lead
+//! that is not durable and nothing half-written stays visible. The Worker's glue (`app`) does what needs
+//! the request (origin, rate limit, Turnstile) before; the ledger's alarm delivers after.
 
 use crate::ledger::{self, Command, Holder, Replay, Standing};
 use crate::outbox::Delivery;
@@ -118,7 +119,9 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
     }
     let status = 201;
     let answer = serde_json::to_string(&Answer { status, body: body.clone() })?;
-    let settle = Command::Settle { form: form.id.clone(), email: email.clone(), lead: claimed.clone(), held, key: key.clone(), answer: Some(answer), send: ids(&deliveries), now };
+    // The deliveries are queued by the settle itself: one transaction makes the lead findable, its
+    // deliveries due and its answer the key's.
+    let settle = Command::Settle { form: form.id.clone(), email: email.clone(), lead: claimed.clone(), held, key: key.clone(), answer: Some(answer), deliveries: deliveries.clone() };
     if let Err(e) = b.ledger(&settle).await {
         // Unsettled, the lead would be found by nobody: undo the writes, so the retry meets a clean slate.
         undo.run(b, &deliveries).await;
@@ -218,7 +221,7 @@ async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Opti
     }
 }
 
-/// Stores a new lead and its outbox entries: the confirmation mail on double opt-in forms (marketing
+/// Stores a new lead and makes its outbox entries (queued by the settle): the confirmation mail on double opt-in forms (marketing
 /// endpoints hear of the lead only once it is confirmed; the mail goes through the outbox, so a mail API
 /// outage delays it rather than losing it), else `lead.created` for each endpoint. A write that fails
 /// undoes the earlier ones.
@@ -231,12 +234,8 @@ async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: 
         let payload = webhook::payload(EventType::LeadCreated, &lead.updated_at, &lead);
         outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadCreated, &payload, now)
     };
-    // A failure after the document was written (its index row, an outbox entry) deletes it again.
+    // A failure after the document was written (its index row) deletes it again.
     if let Err(e) = b.put_lead(&lead).await {
-        let _ = b.delete_lead(&lead.id).await;
-        return Err(e);
-    }
-    if let Err(e) = put_outbox(b, &deliveries).await {
         let _ = b.delete_lead(&lead.id).await;
         return Err(e);
     }
@@ -244,15 +243,11 @@ async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: 
     Ok((lead, deliveries, undo))
 }
 
-/// Stores a repeat (see [`repeat`]): the changed lead and its outbox entries, restoring the lead as it was
-/// if an entry cannot be written.
+/// Stores a repeat (see [`repeat`]): the changed lead, restored as it was if the write fails; its outbox
+/// entries are queued by the settle.
 async fn store_repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: Lead, fresh: Lead, now: u64) -> Result<(Lead, Vec<Delivery>, Undo), Error> {
     let (lead, deliveries) = repeat(b, intake, &old, fresh, now)?;
     if let Err(e) = b.put_lead(&lead).await {
-        let _ = b.put_lead(&old).await;
-        return Err(e);
-    }
-    if let Err(e) = put_outbox(b, &deliveries).await {
         let _ = b.put_lead(&old).await;
         return Err(e);
     }

@@ -24,9 +24,10 @@ fn config() -> FormsConfig {
 /// A pending lead on the double opt-in form; returns its id.
 fn pending(m: &Memory, config: &FormsConfig, fields: serde_json::Value) -> String {
     let intake = Intake { config, form: config.form("doi").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
-    let sub = serde_json::from_value(serde_json::json!({"form": "doi", "fields": fields, "consent": ["marketing_email"]})).unwrap();
+    let sub = serde_json::from_value(serde_json::json!({"form": "doi", "fields": fields.clone(), "consent": ["marketing_email"]})).unwrap();
     block_on(take(m, &intake, sub)).unwrap();
-    m.leads.borrow().values().find(|l| l.status == Status::Pending || l.held.is_some()).map(|l| l.id.clone()).unwrap()
+    let email = fields["email"].as_str().unwrap().to_owned();
+    m.leads.borrow().values().find(|l| l.fields.get("email") == Some(&email)).map(|l| l.id.clone()).unwrap()
 }
 
 fn confirmed_events(m: &Memory) -> usize {
@@ -83,4 +84,22 @@ fn held_changes_are_applied_once() {
 fn a_gone_lead_is_none() {
     let (m, config) = (Memory::at(NOW), config());
     assert!(matches!(block_on(confirm(&m, &config, "ld_nothing", None)), Ok(None)));
+}
+
+#[test]
+fn leads_nobody_confirmed_in_time_are_erased_without_announcement_and_confirmed_ones_stay() {
+    let (m, config) = (Memory::at(NOW), config());
+    let old = pending(&m, &config, serde_json::json!({"email": "old@example.com"}));
+    m.advance(1_000);
+    let kept = pending(&m, &config, serde_json::json!({"email": "kept@example.com"}));
+    block_on(confirm(&m, &config, &kept, None)).unwrap();
+    m.advance(29 * 86_400_000);
+    let young = pending(&m, &config, serde_json::json!({"email": "young@example.com"}));
+    assert_eq!(block_on(edge::erasure::erase_unconfirmed(&m, &config)).unwrap(), 0, "nobody is 30 days old yet");
+    m.advance(86_400_000);
+    assert_eq!(block_on(edge::erasure::erase_unconfirmed(&m, &config)).unwrap(), 1);
+    let leads = m.leads.borrow();
+    assert!(!leads.contains_key(&old) && leads.contains_key(&kept) && leads.contains_key(&young));
+    assert!(m.tombstoned(&old));
+    assert!(m.outbox().values().all(|d| d.lead_id != old), "its confirmation mail is gone and nothing announces it");
 }

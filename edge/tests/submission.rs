@@ -70,7 +70,7 @@ fn a_new_lead_is_stored_with_its_outbox_and_settled_in_the_ledger() {
 
 #[test]
 fn a_fault_at_any_step_of_a_new_lead_leaves_nothing_and_a_retry_succeeds() {
-    for (op, nth) in [(Op::ReadLegacy, 1), (Op::Claim, 1), (Op::PutLead, 1), (Op::Index, 1), (Op::Queue, 1), (Op::Settle, 1)] {
+    for (op, nth) in [(Op::ReadLegacy, 1), (Op::Claim, 1), (Op::PutLead, 1), (Op::Index, 1), (Op::Settle, 1)] {
         let (m, config) = (Memory::at(NOW), config());
         m.fail(op, nth);
         let failed = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None));
@@ -88,7 +88,7 @@ fn a_fault_at_any_step_of_a_new_lead_leaves_nothing_and_a_retry_succeeds() {
 
 #[test]
 fn a_fault_at_any_step_of_a_repeat_puts_the_lead_back_and_releases_its_hold() {
-    for (op, nth) in [(Op::ReadLead, 1), (Op::PutLead, 1), (Op::Index, 1), (Op::Queue, 1), (Op::Settle, 1)] {
+    for (op, nth) in [(Op::ReadLead, 1), (Op::PutLead, 1), (Op::Index, 1), (Op::Settle, 1)] {
         let (m, config) = (Memory::at(NOW), config());
         block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None)).unwrap();
         let before = m.leads.borrow().clone();

@@ -6,7 +6,8 @@ use crate::crm::{Outbound, Read, Reply};
 use crate::ledger::{Command, Indexed};
 use crate::ledger_object::{Ledger, LedgerStub};
 use crate::storage::{ask, Backend};
-use crate::{intake, outbox, store, Error};
+use crate::keys::{Key, Prefix};
+use crate::{outbox, store, Error};
 use futures_util::future::{select, Either};
 use shared::form::FormsConfig;
 use shared::lead::Lead;
@@ -77,7 +78,7 @@ impl Backend for Cloud<'_> {
     async fn leads(&self, ids: &[String]) -> Result<Vec<Lead>, Error> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(crate::storage::BULK_READ) {
-            let keys: Vec<String> = chunk.iter().map(|id| store::lead_key(id)).collect();
+            let keys: Vec<String> = chunk.iter().map(|id| Key::lead(id).as_str().to_owned()).collect();
             let mut found = self.kv.get_bulk(&keys).text().await?;
             for key in &keys {
                 if let Some(text) = found.remove(key).flatten() {
@@ -108,17 +109,17 @@ impl Backend for Cloud<'_> {
     }
 
     async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error> {
-        Ok(self.kv.get(&intake::legacy_email_key(form, email_hash)).text().await?)
+        Ok(self.kv.get(Key::legacy_email(form, email_hash).as_str()).text().await?)
     }
 
     async fn delete_legacy_email(&self, form: &str, email_hash: &str) -> Result<(), Error> {
-        Ok(self.kv.delete(&intake::legacy_email_key(form, email_hash)).await?)
+        Ok(self.kv.delete(Key::legacy_email(form, email_hash).as_str()).await?)
     }
 
     async fn legacy_draws(&self, form: &str) -> Result<Vec<String>, Error> {
         // Draws are few (an admin's clicks): one list and a read per draw.
         let mut out = Vec::new();
-        let page = store::list(&self.kv, &format!("draw:{form}:"), 1000, None).await?;
+        let page = store::list(&self.kv, Prefix::LegacyDraws(form), 1000, None).await?;
         for key in &page.keys {
             if let Some(text) = self.kv.get(&key.name).text().await? {
                 out.push(text);
@@ -128,9 +129,9 @@ impl Backend for Cloud<'_> {
     }
 
     async fn count_bot(&self, form: &str, day: &str) {
-        let key = format!("spam:{form}:{day}");
-        let count = self.kv.get(&key).text().await.ok().flatten().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        if let Ok(put) = self.kv.put(&key, (count + 1).to_string()) {
+        let key = Key::spam(form, day);
+        let count = self.kv.get(key.as_str()).text().await.ok().flatten().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        if let Ok(put) = self.kv.put(key.as_str(), (count + 1).to_string()) {
             let _ = put.execute().await;
         }
         worker::console_log!("spam dropped form={form}");
@@ -139,7 +140,7 @@ impl Backend for Cloud<'_> {
     async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error> {
         match &self.ledger {
             Reach::Stub(stub) => stub.call(command).await,
-            Reach::Inside(ledger) => ledger.handle(command.clone()).await.map_err(|e| Error::Internal(format!("ledger: {e}"))),
+            Reach::Inside(ledger) => Ok(ledger.handle(command.clone()).await?),
         }
     }
 

@@ -1,6 +1,6 @@
 //! CRM adapters: each turns a lead event into the HTTP request a CRM's own intake API takes.
 //!
-//! They are pure functions from event to request, snapshot-tested below; `app` only sends what they return.
+//! They are pure functions from event to request, snapshot-tested below; the delivery service only sends what they return.
 //! Which endpoint speaks which protocol is `Endpoint::adapter` in the config; `standard` (our signed event
 //! JSON) needs no adapter. Field names are mapped by a per-adapter default table plus the endpoint's `map`,
 //! and fields mapped nowhere are not sent: a CRM form rejects properties it does not know.

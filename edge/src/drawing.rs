@@ -13,20 +13,16 @@ use crate::listing::{all_ids, Filter};
 use crate::storage::{ask, random, Backend};
 use crate::submission::outbox_entries;
 use crate::webhook::{self, EventType};
+use crate::keys::draw_scope;
 use crate::{id, intake, Error};
 use shared::form::FormDef;
 use shared::lead::Status;
-
-/// The idempotency namespace of a giveaway's draws.
-fn scope(form: &str) -> String {
-    format!("draw:{form}")
-}
 
 /// Draws `wanted` winners on `form` (a giveaway), or answers a retried request (same `key`) with the draw
 /// it made.
 pub async fn draw<B: Backend>(b: &B, form: &FormDef, wanted: u64, key: Option<String>) -> Result<Draw, Error> {
     if let Some(key) = &key {
-        match ask(b, &Command::Reserve { form: scope(&form.id), key: key.clone(), now: b.now_ms() }).await? {
+        match ask(b, &Command::Reserve { form: draw_scope(&form.id), key: key.clone(), now: b.now_ms() }).await? {
             Replay::Answered { answer } => return Ok(serde_json::from_str(&answer)?),
             Replay::InProgress => return Err(Error::InProgress),
             Replay::Fresh => {}
@@ -35,7 +31,7 @@ pub async fn draw<B: Backend>(b: &B, form: &FormDef, wanted: u64, key: Option<St
     let made = make(b, form, wanted, key.clone()).await;
     if made.is_err() {
         // The key is free again for a retry; if this is lost, the reservation lapses by itself.
-        let release = Command::Release { form: scope(&form.id), email: String::new(), lead: None, held: false, key };
+        let release = Command::Release { form: draw_scope(&form.id), email: String::new(), lead: None, held: false, key };
         let _ = b.ledger(&release).await;
     }
     made

@@ -437,7 +437,7 @@ impl Ledger {
                 serde_json::to_value(ledger::Erasure { deliveries_deleted: deleted.len() as u64 })?
             }
             Command::Draw { form, id, record, announcements, key, now } => {
-                let scope = format!("draw:{form}");
+                let scope = crate::keys::draw_scope(&form);
                 if let Some(key) = &key {
                     if let Replay::Answered { answer } = self.replay(&scope, key, now)? {
                         return Ok(serde_json::to_value(ledger::Drawn { record: answer })?);
@@ -579,7 +579,7 @@ impl LedgerStub {
     /// Sends one command and reads the answer.
     pub async fn call<T: DeserializeOwned>(&self, command: &Command) -> std::result::Result<T, crate::Error> {
         let failed = |e: worker::Error| crate::Error::Internal(format!("ledger: {e}"));
-        let body = serde_json::to_string(command).map_err(|e| crate::Error::Internal(e.to_string()))?;
+        let body = serde_json::to_string(command)?;
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(body.into()));
         let request = Request::new_with_init("https://ledger.internal/", &init).map_err(failed)?;

@@ -2,10 +2,12 @@
 //!
 //! Three layers. Pure modules make every decision (parsing, validation via `shared`, ids, signatures,
 //! retry schedule, routes, the ledger's protocol) and are unit-tested natively. Services (`submission`,
-//! `confirmation`) orchestrate a use case over the storage seam (`storage::Backend`) and are tested
-//! natively over `memory` with injected faults. The wasm-only glue (`app`, `cloud`, `store`,
-//! `ledger_object`) does the I/O against the Workers runtime and turns [`Error`] into responses in one
-//! place.
+//! `confirmation`, `withdrawal`, `erasure`, `delivery`, `drawing`, `listing`) orchestrate a use case over
+//! the storage seam (`storage::Backend`) and are tested natively over `memory` with injected faults. The
+//! wasm-only glue does the I/O against the Workers runtime: `entry` (entry points, dispatch, errors into
+//! responses in one place), `exchange` (reading requests, building responses), `visitor` and `operator`
+//! (the public and the admin routes), `upkeep` (the cron's work), `cloud` (the seam over KV, the ledger,
+//! fetch and the environment), `store` (KV keys and calls) and `ledger_object` (the ledger's SQL).
 
 // Request data is attacker-controlled: nothing in the collector may panic on it. A panic resets the wasm
 // instance and fails every request in flight on it, so these are denied crate-wide outside tests.
@@ -24,6 +26,7 @@ pub mod error;
 pub mod export;
 pub mod id;
 pub mod intake;
+pub mod keys;
 pub mod ledger;
 pub mod listing;
 pub mod mail;
@@ -43,12 +46,20 @@ pub mod withdrawal;
 pub mod memory;
 
 #[cfg(target_arch = "wasm32")]
-mod app;
-#[cfg(target_arch = "wasm32")]
 mod cloud;
+#[cfg(target_arch = "wasm32")]
+mod entry;
+#[cfg(target_arch = "wasm32")]
+mod exchange;
 #[cfg(target_arch = "wasm32")]
 mod ledger_object;
 #[cfg(target_arch = "wasm32")]
+mod operator;
+#[cfg(target_arch = "wasm32")]
 mod store;
+#[cfg(target_arch = "wasm32")]
+mod upkeep;
+#[cfg(target_arch = "wasm32")]
+mod visitor;
 
 pub use error::Error;

@@ -1,6 +1,6 @@
 //! A memory backend for the services' native tests: lead documents and a model of the ledger (outbox
 //! included) in maps, scripted HTTP answers, a virtual clock, deterministic randomness, injected faults
-//! (fail the n-th operation of a kind) and an operation count. The product always runs on KV and the ledger Durable Object (`app`); this
+//! (fail the n-th operation of a kind) and an operation count. The product always runs on KV and the ledger Durable Object (`cloud`); this
 //! exists so that every write step of a service can be failed and checked in a native test.
 //!
 //! Every operation yields once before it acts, so services run side by side with `join` interleave the
@@ -544,7 +544,7 @@ impl LedgerModel {
                 serde_json::to_value(ledger::Erasure { deliveries_deleted: deleted }).unwrap_or_default()
             }
             Command::Draw { form, id, record, announcements, key, now: _ } => {
-                let scope = format!("draw:{form}");
+                let scope = crate::keys::draw_scope(&form);
                 let answered = key.as_ref().and_then(|k| self.answers.get(&(scope.clone(), k.clone()))).and_then(|(a, _)| a.clone());
                 if let Some(first) = answered {
                     return serde_json::to_value(ledger::Drawn { record: first }).unwrap_or_default();

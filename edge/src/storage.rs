@@ -56,5 +56,5 @@ pub fn random<const N: usize, B: Backend>(b: &B) -> [u8; N] {
 /// Sends a ledger command and reads its answer as `T`.
 pub async fn ask<T: serde::de::DeserializeOwned, B: Backend>(b: &B, command: &Command) -> Result<T, Error> {
     let value = b.ledger(command).await?;
-    serde_json::from_value(value).map_err(|e| Error::Internal(format!("ledger answer unreadable: {e}")))
+    Ok(serde_json::from_value(value)?)
 }

@@ -6,7 +6,7 @@
 //! document's write (with its index row), and the ledger's settle, which in one transaction makes the
 //! address the lead's, queues its outbox entries and keeps the answer for the idempotency key. A failure at
 //! any step undoes what was written and releases the ledger's reservations, so no 2xx is given for a lead
-//! that is not durable and nothing half-written stays visible. The Worker's glue (`app`) does what needs
+//! that is not durable and nothing half-written stays visible. The Worker's glue (`visitor`) does what needs
 //! the request (origin, rate limit, Turnstile) before; the ledger's alarm delivers after.
 
 use crate::ledger::{self, Command, Holder, Replay, Standing};
@@ -181,7 +181,7 @@ async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Opti
         let mut wait = false;
         match (standing.replay, with_key.is_some()) {
             (Replay::Answered { answer }, _) => {
-                let answer: Answer = serde_json::from_str(&answer).map_err(|e| Error::Internal(format!("stored answer unreadable: {e}")))?;
+                let answer: Answer = serde_json::from_str(&answer)?;
                 return Ok(Claimed { is_new: false, repeat_of: None, holds_key: false, answered: Some(answer) });
             }
             (Replay::InProgress, true) => wait = true,

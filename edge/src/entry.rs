@@ -1,0 +1,161 @@
+//! The Worker's entry points: `fetch` parses the route, authorizes admin routes once, runs the route's
+//! handler and turns its [`Error`] into a response in one place (JSON, or a page for a browser
+//! navigation), with CORS only where a customer's page calls; `scheduled` runs the upkeep.
+
+use crate::cloud::config;
+use crate::route::{Miss, Route};
+use crate::{admin, page, Error};
+use crate::exchange::{header, html_response, json_response, own_origin, query, required_secret, visitor_lang};
+use crate::visitor::{confirm, confirm_page, dev_mailbox, download, embed_script, submit, verify_receipt, withdraw_by_link, withdraw_page};
+use crate::operator::{draw_winners, enable_endpoint, erase, lead_detail, leads_csv, list_deliveries, list_draws, list_endpoints, list_leads, replay, spam_stats, upload, withdraw_by_admin};
+use crate::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, wake_ledger};
+use serde_json::json;
+use shared::Lang;
+use worker::{event, Context, Env, Headers, Request, Response, ScheduleContext, ScheduledEvent};
+
+#[event(start)]
+fn start() {
+    console_error_panic_hook::set_once();
+}
+
+#[event(fetch)]
+pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    let origin = header(&req, "Origin");
+    let lang = header(&req, "Accept-Language").and_then(|l| Lang::from_tag(&l)).unwrap_or_default();
+    let route = Route::parse(req.method().as_ref(), &req.path());
+    // The form a submission named, once its body is read: CORS answers only for that form's origins.
+    let mut form_named = None;
+    let outcome = match &route {
+        Ok(route) => dispatch(route, &mut req, &env, &mut form_named).await,
+        Err(Miss::NotFound) => Err(Error::NotFound),
+        Err(Miss::MethodNotAllowed(allow)) => Err(Error::MethodNotAllowed(allow.clone())),
+    };
+    let response = match outcome {
+        // A person who typed or followed a URL gets a readable page; scripts and API clients get JSON.
+        Err(e) if header(&req, "Sec-Fetch-Mode").as_deref() == Some("navigate") => match html_response(&page::problem(visitor_lang(&req), &e.body(visitor_lang(&req))), e.status()) {
+            Ok(mut page) => {
+                for (name, value) in e.headers() {
+                    page.headers_mut().set(name, &value)?;
+                }
+                page
+            }
+            Err(_) => error_response(&req, &e, lang)?,
+        },
+        Ok(r) => r,
+        Err(e) => error_response(&req, &e, lang)?,
+    };
+    match (&route, origin) {
+        (Ok(r), Some(origin)) if r.is_cross_origin() && cors_allowed(&req, &env, &origin, form_named.as_deref()) => Ok(with_cors(response, &origin)),
+        _ => Ok(response),
+    }
+}
+
+/// Runs the handler of a route. Admin routes are authorized here, once, before any handler runs.
+pub(crate) async fn dispatch(route: &Route, req: &mut Request, env: &Env, form_named: &mut Option<String>) -> Result<Response, Error> {
+    if route.is_admin() {
+        authorize(req, env)?;
+    }
+    match route {
+        Route::Submit => submit(req, env, form_named).await,
+        Route::SubmitPreflight => preflight(),
+        Route::Health => json_response(&json!({"ok": true}), 200),
+        Route::VerifyReceipt => verify_receipt(req, env),
+        Route::ConfirmPage(token) => confirm_page(req, env, token).await,
+        Route::Confirm(token) => confirm(req, env, token).await,
+        Route::WithdrawPage(token) => withdraw_page(req, env, token).await,
+        Route::Withdraw(token) => withdraw_by_link(req, env, token).await,
+        Route::Download(token) => download(req, env, token).await,
+        Route::Thanks => {
+            let lang = query(req, "lang")?.as_deref().and_then(Lang::from_tag);
+            html_response(&page::thanks(lang.unwrap_or_default()), 200)
+        }
+        Route::Embed(form) => embed_script(req, env, form),
+        Route::DevMailbox => dev_mailbox(env),
+        Route::UploadFile(key) => upload(req, env, key).await,
+        Route::ListLeads => list_leads(req, env).await,
+        Route::LeadsCsv => leads_csv(req, env).await,
+        Route::LeadDetail(id) => lead_detail(env, id, false).await,
+        Route::LeadExport(id) => lead_detail(env, id, true).await,
+        Route::EraseLead(id) => erase(env, id).await,
+        Route::WithdrawLead(id) => withdraw_by_admin(req, env, id).await,
+        Route::Stats => spam_stats(env).await,
+        Route::Deliveries => list_deliveries(req, env).await,
+        Route::ReplayDelivery(id) => replay(env, id).await,
+        Route::Endpoints => list_endpoints(env).await,
+        Route::EnableEndpoint { form, endpoint } => enable_endpoint(env, form, endpoint).await,
+        Route::Draw(form) => draw_winners(req, env, form).await,
+        Route::Draws(form) => list_draws(env, form).await,
+    }
+}
+
+/// The one place an [`Error`] becomes a response: its status, headers and JSON body in `lang`, logged
+/// without personal data when it is the collector's fault.
+pub(crate) fn error_response(req: &Request, e: &Error, lang: Lang) -> worker::Result<Response> {
+    if let Some(line) = e.log_line() {
+        worker::console_error!("{} {}: {line}", req.method(), req.path());
+    }
+    let mut resp = Response::from_json(&e.body(lang))?.with_status(e.status());
+    for (name, value) in e.headers() {
+        resp.headers_mut().set(name, &value)?;
+    }
+    Ok(resp)
+}
+
+#[event(scheduled)]
+pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    if let Err(e) = wake_ledger(&env).await {
+        worker::console_error!("waking the ledger failed: {}", e.log_line().unwrap_or_default());
+    }
+    if let Err(e) = erase_unconfirmed(&env).await {
+        worker::console_error!("erasing unconfirmed leads failed: {}", e.log_line().unwrap_or_default());
+    }
+    if let Err(e) = backfill_index(&env).await {
+        worker::console_error!("indexing stored leads failed: {}", e.log_line().unwrap_or_default());
+    }
+    if let Err(e) = backfill_outbox(&env).await {
+        worker::console_error!("moving stored deliveries failed: {}", e.log_line().unwrap_or_default());
+    }
+}
+
+/// `OPTIONS /v1/leads`: the methods and headers a submission may use. Whether the page may read the answer
+/// is the `Access-Control-Allow-Origin` that [`cors_allowed`] decides, for the preflight and the POST alike.
+pub(crate) fn preflight() -> Result<Response, Error> {
+    let headers = Headers::new();
+    let _ = headers.set("Access-Control-Allow-Methods", "POST, OPTIONS");
+    let _ = headers.set("Access-Control-Allow-Headers", "Content-Type, Idempotency-Key");
+    let _ = headers.set("Access-Control-Max-Age", "86400");
+    Ok(Response::empty()?.with_status(204).with_headers(headers))
+}
+
+/// Whether a page on `origin` may read the answer to a submission: the collector's own pages may; a
+/// customer's page may when the submission's form allows its origin. A preflight (and a body too broken
+/// to name its form) does not say which form is meant: any form that allows the origin will do, and the
+/// POST that follows is held to its own form.
+pub(crate) fn cors_allowed(req: &Request, env: &Env, origin: &str, form: Option<&str>) -> bool {
+    if own_origin(req).is_ok_and(|own| own == origin) {
+        return true;
+    }
+    let Ok(config) = config(env) else { return false };
+    match form.and_then(|id| config.form(id)) {
+        Some(f) => f.allows_origin(origin),
+        None => form.is_none() && config.forms.iter().any(|f| f.allows_origin(origin)),
+    }
+}
+
+/// Lets `origin` read the response (the caller has checked that it may).
+pub(crate) fn with_cors(mut resp: Response, origin: &str) -> Response {
+    let h = resp.headers_mut();
+    let _ = h.set("Access-Control-Allow-Origin", origin);
+    let _ = h.append("Vary", "Origin");
+    resp
+}
+
+/// The admin token check, run by [`dispatch`] for every admin route. A missing or short token is the
+/// deployment's fault and answered as such; it never opens the admin API.
+pub(crate) fn authorize(req: &Request, env: &Env) -> Result<(), Error> {
+    let token = required_secret(env, "ADMIN_TOKEN")?;
+    if token.chars().count() < admin::MIN_TOKEN_CHARS {
+        return Err(Error::Misconfigured("ADMIN_TOKEN".into()));
+    }
+    admin::authorize(header(req, "Authorization").as_deref(), Some(&token))
+}

@@ -1,0 +1,242 @@
+//! The admin API's routes (authorized in `entry::dispatch` before any of these runs): leads and their
+//! CSV, GDPR access, export, erasure and withdrawal, deliveries and endpoints, giveaway draws, gated files,
+//! bot counts.
+
+use crate::cloud::{config, Cloud};
+use crate::ledger::{self, Command};
+use crate::storage::{ask, Backend};
+use crate::withdrawal::{self, Withdrawn};
+use crate::keys::Prefix;
+use crate::{admin, draw, drawing, erasure, export, id, intake, listing, store, Error};
+use crate::exchange::{header, json_response, kv, query, read_body};
+use crate::visitor::{FILES, withdraw};
+use serde_json::json;
+use shared::form::FormKind;
+use worker::{Date, Env, Request, Response};
+
+/// `POST /v1/admin/leads/<id>/withdraw` with an optional `{"note": "..."}`: records a withdrawal that
+/// reached the owner by other channels (a letter, a call, an unsubscribe in the mail tool).
+pub(crate) async fn withdraw_by_admin(req: &mut Request, env: &Env, id: &str) -> Result<Response, Error> {
+    if !id::is_valid("ld_", id) {
+        return Err(Error::NotFound);
+    }
+    let body = read_body(req, intake::MAX_BODY).await?;
+    let note = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| Error::Malformed(format!("The body is not JSON: {e}.")))?;
+        match value.get("note") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::String(n)) if n.chars().count() <= 500 => Some(n.clone()),
+            Some(_) => return Err(Error::Malformed("`note` must be a string of at most 500 characters.".into())),
+        }
+    };
+    let kv = kv(env)?;
+    let lead = store::get_lead(&kv, id).await?.ok_or(Error::NotFound)?;
+    let done = withdraw(env, &lead, withdrawal::Request { via: "admin", client: None, note }).await?;
+    json_response(&json!({"id": id, "withdrawn": true, "erased": done == Withdrawn::Erased}), 200)
+}
+
+/// `PUT /v1/admin/files/<key>`: stores a gated file in R2. Only keys some form's `asset` names are taken,
+/// so the bucket holds nothing the config does not explain.
+pub(crate) async fn upload(req: &mut Request, env: &Env, key: &str) -> Result<Response, Error> {
+    let config = config(env)?;
+    let asset = config.forms.iter().filter_map(|f| f.asset.as_ref()).find(|a| a.key == key).ok_or(Error::NotFound)?;
+    let bytes = req.bytes().await.map_err(|_| Error::Malformed("The body could not be read.".into()))?;
+    if bytes.is_empty() {
+        return Err(Error::Malformed("The file is empty.".into()));
+    }
+    let bucket = env.bucket(FILES).map_err(|_| Error::Config(format!("the R2 binding {FILES} is missing")))?;
+    let size = bytes.len();
+    bucket
+        .put(key.to_owned(), bytes)
+        .http_metadata(worker::HttpMetadata { content_type: Some(asset.content_type.clone()), ..Default::default() })
+        .execute()
+        .await?;
+    worker::console_log!("file stored: {key} ({size} bytes)");
+    json_response(&json!({"key": key, "size": size}), 201)
+}
+
+pub(crate) async fn spam_stats(env: &Env) -> Result<Response, Error> {
+    let kv = kv(env)?;
+    let page = store::list(&kv, Prefix::Spam, 1000, None).await?;
+    let mut counts = serde_json::Map::new();
+    for key in page.keys {
+        let n = kv.get(&key.name).text().await.ok().flatten().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
+        counts.insert(Prefix::Spam.rest(&key.name).unwrap_or(&key.name).to_owned(), n.into());
+    }
+    json_response(&json!({"spam": counts}), 200)
+}
+
+/// `GET /v1/admin/deliveries?status=pending|failed|delivered|dead&form=&endpoint=&lead=&limit=&cursor=`:
+/// deliveries, newest first, with attempts, last status and next attempt, a page at a time from the
+/// ledger's outbox; `failed` means pending after at least one failed attempt. Payloads are left out.
+pub(crate) async fn list_deliveries(req: &Request, env: &Env) -> Result<Response, Error> {
+    let status = query(req, "status")?;
+    if !matches!(status.as_deref(), None | Some("pending" | "failed" | "delivered" | "dead")) {
+        return Err(Error::Malformed("`status` must be pending, failed, delivered or dead.".into()));
+    }
+    let limit = u32::try_from(admin::page_limit(query(req, "limit")?.as_deref())?).unwrap_or(50);
+    let filter = ledger::DeliveryFilter { status, form: query(req, "form")?, endpoint: query(req, "endpoint")?, lead: query(req, "lead")? };
+    let page: ledger::DeliveryPage = ask(&Cloud::of(env)?, &Command::Deliveries { filter, before: query(req, "cursor")?, limit }).await?;
+    let out: Vec<serde_json::Value> = page
+        .deliveries
+        .iter()
+        .map(|d| {
+            json!({
+                "id": d.id, "lead_id": d.lead_id, "form": d.form, "endpoint": d.endpoint, "event": d.event,
+                "status": d.state, "attempts": d.attempts, "last_status": d.last_status, "last_error": d.last_error,
+                "next_attempt_at": (d.state == crate::outbox::State::Pending).then(|| shared::time::rfc3339(d.next_at_ms)),
+            })
+        })
+        .collect();
+    json_response(&json!({"deliveries": out, "cursor": page.cursor}), 200)
+}
+
+/// `POST /v1/admin/deliveries/<id>/replay`: sends a delivery again now, with a fresh retry schedule.
+pub(crate) async fn replay(env: &Env, id: &str) -> Result<Response, Error> {
+    if !id::is_valid("msg_", id) {
+        return Err(Error::NotFound);
+    }
+    let found: ledger::Found = ask(&Cloud::of(env)?, &Command::Replay { id: id.to_owned(), now: Date::now().as_millis() }).await?;
+    if !found.found {
+        return Err(Error::NotFound);
+    }
+    json_response(&json!({"id": id, "status": "pending"}), 202)
+}
+
+/// `GET /v1/admin/endpoints`: every configured endpoint and whether it is disabled.
+pub(crate) async fn list_endpoints(env: &Env) -> Result<Response, Error> {
+    let config = config(env)?;
+    let disabled: Vec<ledger::Disabled> = ask(&Cloud::of(env)?, &Command::Endpoints).await?;
+    let mut out = Vec::new();
+    for form in &config.forms {
+        for ep in &form.webhooks {
+            let flag = disabled.iter().find(|d| d.form == form.id && d.endpoint == ep.id);
+            out.push(json!({"form": form.id, "id": ep.id, "url": ep.url, "disabled": flag.is_some(), "disabled_since": flag.map(|f| shared::time::rfc3339(f.at))}));
+        }
+    }
+    json_response(&json!({"endpoints": out}), 200)
+}
+
+/// `POST /v1/admin/endpoints/<form>/<id>/enable`: lifts a 410 block; the waiting deliveries go out at once.
+pub(crate) async fn enable_endpoint(env: &Env, form_id: &str, ep_id: &str) -> Result<Response, Error> {
+    let form = config(env)?.form(form_id).ok_or(Error::NotFound)?;
+    if !form.webhooks.iter().any(|e| e.id == ep_id) {
+        return Err(Error::NotFound);
+    }
+    let enable = Command::Enable { form: form_id.to_owned(), endpoint: ep_id.to_owned(), now: Date::now().as_millis() };
+    Cloud::of(env)?.ledger(&enable).await?;
+    json_response(&json!({"form": form_id, "id": ep_id, "disabled": false}), 200)
+}
+
+/// `GET /v1/admin/leads/<id>` (GDPR Art. 15: everything stored, consent records included) and
+/// `/export` (Art. 20: the same, as a downloadable machine-readable file).
+pub(crate) async fn lead_detail(env: &Env, id: &str, download: bool) -> Result<Response, Error> {
+    if !id::is_valid("ld_", id) {
+        return Err(Error::NotFound);
+    }
+    let lead = store::get_lead(&kv(env)?, id).await?.ok_or(Error::NotFound)?;
+    let mut resp = json_response(&serde_json::to_value(&lead)?, 200)?;
+    if download {
+        let _ = resp.headers_mut().set("Content-Disposition", &format!("attachment; filename=\"lead-{id}.json\""));
+    }
+    let _ = resp.headers_mut().set("Cache-Control", "no-store");
+    Ok(resp)
+}
+
+/// `DELETE /v1/admin/leads/<id>` (GDPR Art. 17): erases the lead and every stored delivery of it (their
+/// payloads hold the same personal data), and announces `lead.erased` to the form's endpoints so CRMs
+/// delete it too (see `erasure`).
+pub(crate) async fn erase(env: &Env, id: &str) -> Result<Response, Error> {
+    if !id::is_valid("ld_", id) {
+        return Err(Error::NotFound);
+    }
+    let erased = erasure::erase(&Cloud::of(env)?, config(env)?, id, true).await?.ok_or(Error::NotFound)?;
+    worker::console_log!("lead erased: {} form={} deliveries deleted={}", erased.lead.id, erased.lead.form, erased.deliveries_deleted);
+    json_response(&json!({"id": erased.lead.id, "erased": true, "deliveries_deleted": erased.deliveries_deleted, "erase_by_hand_in": erased.by_hand_in}), 200)
+}
+
+/// `POST /v1/admin/giveaways/<form>/draw` with `{"winners": N}`: draws N distinct winners uniformly at
+/// random among the form's eligible entries (confirmed ones when the form asks for double opt-in; erased
+/// entries no longer exist; earlier winners of this giveaway are left out), records the draw with its seed
+/// so it can be repeated (`draw::reproduces`), and announces each winner as `giveaway.winner` (see
+/// `drawing`). With an `Idempotency-Key` (the admin page always sends one), a retried request is answered
+/// with the draw that was made.
+pub(crate) async fn draw_winners(req: &mut Request, env: &Env, form_id: &str) -> Result<Response, Error> {
+    let form = config(env)?.form(form_id).filter(|f| f.kind == FormKind::Giveaway).ok_or(Error::NotFound)?;
+    let text = read_body(req, intake::MAX_BODY).await?;
+    let body: serde_json::Value = serde_json::from_slice(&text).map_err(|e| Error::Malformed(format!("The body is not JSON: {e}.")))?;
+    let wanted = body.get("winners").and_then(serde_json::Value::as_u64).ok_or_else(|| Error::Malformed("Send {\"winners\": N} with N a whole number.".into()))?;
+    let key = match header(req, "Idempotency-Key") {
+        Some(h) => Some(intake::idempotency_key(&h)?),
+        None => None,
+    };
+    let made = drawing::draw(&Cloud::of(env)?, form, wanted, key).await?;
+    worker::console_log!("draw {} form={} eligible={} winners={}", made.id, form_id, made.eligible_count, made.winners.len());
+    json_response(&serde_json::to_value(&made)?, 201)
+}
+
+/// `GET /v1/admin/giveaways/<form>/draws`: every draw of a giveaway, with seeds and lists for re-checking.
+pub(crate) async fn list_draws(env: &Env, form_id: &str) -> Result<Response, Error> {
+    let draws = drawing::draws(&Cloud::of(env)?, form_id).await?;
+    let checked: Vec<serde_json::Value> = draws.iter().map(|d| json!({"draw": d, "reproduces": draw::reproduces(d)})).collect();
+    json_response(&json!({"draws": checked}), 200)
+}
+
+/// `GET /v1/admin/leads.csv?form=&status=&since=&limit=&cursor=`: leads as CSV, formula-safe, newest first,
+/// a page at a time (at most 500 leads: a page's reads stay within an invocation's limits however many
+/// leads are stored). The first page carries the header row; `X-Next-Cursor` (and a `Link: rel="next"`)
+/// names the next page, so the pages concatenated are one file. The columns come from the config (the
+/// form's fields, or every form's), so they are the same on every page.
+pub(crate) async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Error> {
+    let limit = match query(req, "limit")? {
+        None => CSV_PAGE,
+        Some(v) => v.parse::<u32>().ok().filter(|n| (1..=CSV_PAGE).contains(n)).ok_or_else(|| Error::Malformed(format!("`limit` must be a number from 1 to {CSV_PAGE}.")))?,
+    };
+    let filter = lead_filter(req)?;
+    let config = config(env)?;
+    let mut fields: Vec<&str> = config.forms.iter().filter(|f| filter.form.as_deref().is_none_or(|id| id == f.id)).flat_map(|f| f.fields.iter().map(|d| d.name.as_str())).collect();
+    fields.sort_unstable();
+    fields.dedup();
+    let cursor = query(req, "cursor")?;
+    let first = cursor.is_none();
+    let (leads, next) = listing::page(&Cloud::of(env)?, &filter, cursor, limit).await?;
+    let mut body = if first { export::header(&fields) } else { String::new() };
+    body.push_str(&export::rows(&fields, &leads));
+    let mut resp = Response::ok(body)?;
+    let h = resp.headers_mut();
+    let _ = h.set("Content-Type", "text/csv; charset=utf-8");
+    let _ = h.set("Content-Disposition", "attachment; filename=\"leads.csv\"");
+    let _ = h.set("Cache-Control", "no-store");
+    if let Some(next) = next {
+        let url = req.url()?;
+        let mut link = url.clone();
+        let kept: Vec<(String, String)> = url.query_pairs().filter(|(k, _)| k != "cursor").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
+        link.query_pairs_mut().clear().extend_pairs(kept).append_pair("cursor", &next);
+        let _ = h.set("Link", &format!("<{}{}>; rel=\"next\"", link.path(), link.query().map(|q| format!("?{q}")).unwrap_or_default()));
+        let _ = h.set("X-Next-Cursor", &next);
+    }
+    Ok(resp)
+}
+
+/// The most leads one CSV page holds.
+pub(crate) const CSV_PAGE: u32 = 500;
+
+/// `GET /v1/admin/leads?form=&status=&since=&limit=&cursor=`: a page of leads, oldest first. Filters apply
+/// within the page, so a filtered page can hold fewer than `limit` leads; follow `cursor` to the end.
+pub(crate) async fn list_leads(req: &Request, env: &Env) -> Result<Response, Error> {
+    let limit = admin::page_limit(query(req, "limit")?.as_deref())?;
+    let filter = lead_filter(req)?;
+    let (leads, cursor) = listing::page(&Cloud::of(env)?, &filter, query(req, "cursor")?, u32::try_from(limit).unwrap_or(50)).await?;
+    json_response(&json!({"leads": leads, "cursor": cursor}), 200)
+}
+
+/// The `form`, `status` and `since` filters of an admin list.
+pub(crate) fn lead_filter(req: &Request) -> Result<listing::Filter, Error> {
+    let since = match query(req, "since")? {
+        Some(t) => Some(shared::time::parse(&t).ok_or_else(|| Error::Malformed("`since` must be a date like 2026-11-30 or 2026-11-30T09:00:00Z.".into()))?),
+        None => None,
+    };
+    Ok(listing::Filter { form: query(req, "form")?, status: query(req, "status")?, since })
+}

@@ -1,0 +1,78 @@
+//! `cargo xtask bench`, part three: the collector on local workerd (`wrangler dev`, as the tests run it):
+// accepted submissions per second and their latency at concurrency 8 and 32, and what that means for the
+// one ledger object (each accepted lead is three ledger requests: claim, index row, settle), plus the
+// same address submitted in parallel (every request waits for the one holding the address).
+//
+// Usage: node xtask/js/intake-bench.mjs [submissions per run]
+// Each run submits distinct addresses to a newsletter form with one webhook endpoint (a local receiver
+// answering 204), so the ledger also queues and delivers one delivery per lead while the run goes on.
+import { startReceiver } from "../../tests/receiver.mjs";
+import { secrets, startCollector } from "../../tests/support.mjs";
+
+const N = Number(process.argv[2] || 400);
+const receiver = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
+const collector = await startCollector(`
+[[forms]]
+id = "bench"
+kind = "newsletter"
+fields = [{ name = "email", required = true }, { name = "first_name" }]
+consents = [{ id = "marketing_email", text = { en = "Send me the newsletter." } }]
+
+[[forms.webhooks]]
+id = "crm"
+url = "${receiver.url}"
+`);
+
+const post = (email) =>
+  fetch(`${collector.base}/v1/leads`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ form: "bench", fields: { email, first_name: "Ada" }, consent: ["marketing_email"], meta: { elapsed_ms: 9000 } }),
+  });
+
+/** Submits `emails` with `concurrency` requests in flight; returns leads/s and latency percentiles. */
+async function run(emails, concurrency) {
+  const latencies = [];
+  let next = 0;
+  let failed = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < emails.length) {
+        const email = emails[next++];
+        const t = performance.now();
+        const r = await post(email);
+        await r.arrayBuffer();
+        latencies.push(performance.now() - t);
+        if (r.status !== 201) failed++;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (p) => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))];
+  return { rate: emails.length / seconds, p50: at(50), p99: at(99), failed };
+}
+
+try {
+  // Warm the isolate, the ledger object and its SQLite file.
+  await run(Array.from({ length: 40 }, (_, i) => `warm-${i}@example.com`), 8);
+  for (const c of [8, 32]) {
+    const r = await run(Array.from({ length: N }, (_, i) => `c${c}-${i}@example.com`), c);
+    console.log(
+      `intake, concurrency ${c}: ${r.rate.toFixed(0)} leads/s (${N} leads, ${r.failed} not 201), p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms; ` +
+        `ledger object: ${(3 * r.rate).toFixed(0)} requests/s`,
+    );
+  }
+  const same = await run(Array.from({ length: 50 }, () => "same@example.com"), 50);
+  console.log(`one address, 50 at once: ${same.rate.toFixed(0)} submissions/s, p50 ${same.p50.toFixed(0)} ms, p99 ${same.p99.toFixed(0)} ms, ${same.failed} not 201`);
+  const deadline = Date.now() + 60_000;
+  const expected = 40 + 2 * N + 1;
+  while (new Set(receiver.deliveries.filter((d) => d.status === 204).map((d) => d.id)).size < expected && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  console.log(`deliveries by the ledger's alarm: ${new Set(receiver.deliveries.filter((d) => d.status === 204).map((d) => d.id)).size} of ${expected} delivered`);
+} finally {
+  await collector.stop();
+  await receiver.close();
+}

@@ -129,10 +129,8 @@ impl Backend for Cloud<'_> {
     }
 
     async fn count_bot(&self, form: &str, day: &str) {
-        let key = Key::spam(form, day);
-        let count = self.kv.get(key.as_str()).text().await.ok().flatten().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        if let Ok(put) = self.kv.put(key.as_str(), (count + 1).to_string()) {
-            let _ = put.execute().await;
+        if let Err(e) = self.ledger(&Command::CountBot { form: form.to_owned(), day: day.to_owned() }).await {
+            worker::console_error!("bot not counted: {}", e.log_line().unwrap_or_default());
         }
         worker::console_log!("spam dropped form={form}");
     }

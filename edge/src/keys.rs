@@ -1,8 +1,9 @@
 //! Every key the collector uses in Workers KV and in the ledger's idempotency namespaces, made in one place
 //! so no two kinds of record can collide and a key is never assembled by hand at a call site.
 //!
-//! KV holds one document per lead (`lead:<id>`) and a few bookkeeping counters; the rest of the keys here
-//! belong to the KV-only layout of earlier collectors, which are read for the upgrade and never written.
+//! KV holds one document per lead (`lead:<id>`) and the upgrade's bookkeeping; the rest of the keys here
+//! belong to the KV-only layout of earlier collectors, which are read for the upgrade and never written
+//! (its `spam:` bot counts are no longer read: bots are counted in the ledger).
 
 /// A KV key.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -18,11 +19,6 @@ impl Key {
     /// deleted on erasure, never written.
     pub fn legacy_email(form: &str, email_hash: &str) -> Key {
         Key(format!("email:{form}:{email_hash}"))
-    }
-
-    /// The count of dropped bot submissions on a form and day (`YYYY-MM-DD`).
-    pub fn spam(form: &str, day: &str) -> Key {
-        Key(format!("{}{form}:{day}", Prefix::Spam.as_str()))
     }
 
     /// Where the scheduled backfill of the ledger's lead index stands.
@@ -46,8 +42,6 @@ impl Key {
 pub enum Prefix<'a> {
     /// Lead documents.
     Leads,
-    /// Bot counts.
-    Spam,
     /// Deliveries of the KV-only layout (moved into the ledger's outbox by the scheduled handler).
     LegacyDeliveries,
     /// Giveaway draws of the KV-only layout, of one form.
@@ -59,13 +53,12 @@ impl Prefix<'_> {
     pub fn as_str(&self) -> String {
         match self {
             Prefix::Leads => "lead:".into(),
-            Prefix::Spam => "spam:".into(),
             Prefix::LegacyDeliveries => "dlv:".into(),
             Prefix::LegacyDraws(form) => format!("draw:{form}:"),
         }
     }
 
-    /// What follows the prefix in `key` (a lead's id, a spam count's `form:day`), if `key` is of this family.
+    /// What follows the prefix in `key` (a lead's id), if `key` is of this family.
     pub fn rest<'k>(&self, key: &'k str) -> Option<&'k str> {
         key.strip_prefix(self.as_str().as_str())
     }
@@ -85,15 +78,13 @@ mod tests {
         let lead = Key::lead("ld_1");
         assert_eq!(lead.as_str(), "lead:ld_1");
         assert_eq!(Prefix::Leads.rest(lead.as_str()), Some("ld_1"));
-        assert_eq!(Prefix::Spam.rest(lead.as_str()), None);
-        let spam = Key::spam("news", "2026-11-30");
-        assert_eq!(Prefix::Spam.rest(spam.as_str()), Some("news:2026-11-30"));
+        assert_eq!(Prefix::LegacyDeliveries.rest(lead.as_str()), None);
         // A form may be called `lead`: its keys still cannot be read as a lead's.
         let email = Key::legacy_email("lead", "ab");
         assert_eq!(Prefix::Leads.rest(email.as_str()), None);
         assert!(Prefix::LegacyDraws("win").rest("draw:win:dr_1").is_some());
         assert!(Prefix::LegacyDraws("win").rest("draw:winter:dr_1").is_none(), "one form's draws are not another's");
-        let all = [Key::index_backfill(), Key::outbox_backfill(), Key::lead("x"), Key::spam("x", "y"), Key::legacy_email("x", "y")];
+        let all = [Key::index_backfill(), Key::outbox_backfill(), Key::lead("x"), Key::legacy_email("x", "y")];
         for (i, a) in all.iter().enumerate() {
             for b in all.iter().skip(i + 1) {
                 assert_ne!(a, b);

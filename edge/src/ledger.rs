@@ -239,6 +239,30 @@ pub enum Command {
         /// The giveaway form.
         form: String,
     },
+    /// Counts a dropped bot submission on a form and day. In the ledger rather than KV: a bot flood must not
+    /// spend the KV write quota real leads need.
+    CountBot {
+        /// The form.
+        form: String,
+        /// The day, `YYYY-MM-DD`.
+        day: String,
+    },
+    /// The bot counts since a day (inclusive), as [`BotCount`] rows.
+    Bots {
+        /// The first day, `YYYY-MM-DD`.
+        since: String,
+    },
+}
+
+/// Dropped bot submissions on a form and day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotCount {
+    /// The form.
+    pub form: String,
+    /// The day, `YYYY-MM-DD`.
+    pub day: String,
+    /// How many.
+    pub count: u64,
 }
 
 /// How long an attempt holds a delivery it took: longer than any attempt can last (an alarm runs at most

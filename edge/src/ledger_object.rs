@@ -108,6 +108,8 @@ const SCHEMA: &[&str] = &[
     // Giveaway draws, each with its record (seed, eligible ids, winners).
     "CREATE TABLE IF NOT EXISTS draws (id TEXT PRIMARY KEY, form TEXT NOT NULL, record TEXT NOT NULL, at INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS draws_by_form ON draws (form, at)",
+    // Dropped bot submissions per form and day.
+    "CREATE TABLE IF NOT EXISTS bots (form TEXT NOT NULL, day TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (form, day))",
 ];
 
 /// Pending deliveries to endpoints that are not disabled (a `WHERE` clause over `outbox o`).
@@ -169,6 +171,13 @@ struct DisabledRow {
     endpoint: String,
     at: f64,
     status: f64,
+}
+
+#[derive(Deserialize)]
+struct BotRow {
+    form: String,
+    day: String,
+    count: f64,
 }
 
 #[derive(Deserialize)]
@@ -454,6 +463,14 @@ impl Ledger {
                     self.sql.exec("UPDATE answers SET answer = ? WHERE form = ? AND key = ?", vec![text(&record), text(&scope), text(&key)])?;
                 }
                 serde_json::to_value(ledger::Drawn { record })?
+            }
+            Command::CountBot { form, day } => {
+                self.sql.exec("INSERT INTO bots VALUES (?, ?, 1) ON CONFLICT (form, day) DO UPDATE SET count = count + 1", vec![text(&form), text(&day)])?;
+                serde_json::json!({"ok": true})
+            }
+            Command::Bots { since } => {
+                let rows: Vec<BotRow> = self.sql.exec("SELECT form, day, count FROM bots WHERE day >= ? ORDER BY day, form", vec![text(&since)])?.to_array()?;
+                serde_json::to_value(rows.into_iter().map(|r| ledger::BotCount { form: r.form, day: r.day, count: r.count as u64 }).collect::<Vec<_>>())?
             }
             Command::Draws { form } => {
                 let rows: Vec<RecordRow> = self.sql.exec("SELECT record FROM draws WHERE form = ? ORDER BY at, id", vec![text(&form)])?.to_array()?;

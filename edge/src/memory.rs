@@ -76,8 +76,6 @@ pub struct Memory {
     pub answer: RefCell<Option<Box<dyn FnMut(&Outbound) -> Result<Reply, String>>>>,
     /// The old KV email index: (form, email hash) -> lead id.
     pub legacy: RefCell<BTreeMap<(String, String), String>>,
-    /// Bot counts by form and day.
-    pub bots: RefCell<BTreeMap<String, u64>>,
     ledger: RefCell<LedgerModel>,
     clock: Cell<u64>,
     seed: Cell<u64>,
@@ -237,9 +235,7 @@ impl Backend for Memory {
     }
 
     async fn count_bot(&self, form: &str, day: &str) {
-        if self.op(Op::CountBot).await.is_ok() {
-            *self.bots.borrow_mut().entry(format!("{form}:{day}")).or_insert(0) += 1;
-        }
+        let _ = self.ledger(&Command::CountBot { form: form.to_owned(), day: day.to_owned() }).await;
     }
 
     async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error> {
@@ -254,6 +250,7 @@ impl Backend for Memory {
             Command::Due { .. } => Op::Due,
             Command::Erase { .. } => Op::Erase,
             Command::Draw { .. } => Op::Draw,
+            Command::CountBot { .. } => Op::CountBot,
             _ => Op::LedgerOther,
         };
         self.op(op).await?;
@@ -331,6 +328,7 @@ struct LedgerModel {
     outbox: BTreeMap<String, Delivery>,
     disabled: BTreeMap<(String, String), ledger::Disabled>,
     draws: Vec<(String, String, String)>,
+    bots: BTreeMap<(String, String), u64>,
     alarm: Option<u64>,
 }
 
@@ -562,6 +560,15 @@ impl LedgerModel {
                 }
                 self.arm(false);
                 serde_json::to_value(ledger::Drawn { record }).unwrap_or_default()
+            }
+            Command::CountBot { form, day } => {
+                *self.bots.entry((form, day)).or_insert(0) += 1;
+                ok
+            }
+            Command::Bots { since } => {
+                let rows: Vec<ledger::BotCount> =
+                    self.bots.iter().filter(|((_, day), _)| *day >= since).map(|((form, day), n)| ledger::BotCount { form: form.clone(), day: day.clone(), count: *n }).collect();
+                serde_json::to_value(rows).unwrap_or_default()
             }
             Command::Draws { form } => serde_json::to_value(self.draws.iter().filter(|(f, _, _)| *f == form).map(|(_, _, r)| r.clone()).collect::<Vec<_>>()).unwrap_or_default(),
         }

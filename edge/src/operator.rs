@@ -6,7 +6,6 @@ use crate::cloud::{config, Cloud};
 use crate::ledger::{self, Command};
 use crate::storage::{ask, Backend};
 use crate::withdrawal::{self, Withdrawn};
-use crate::keys::Prefix;
 use crate::{admin, draw, drawing, erasure, export, id, intake, listing, store, Error};
 use crate::exchange::{header, json_response, kv, query, read_body};
 use crate::visitor::{FILES, withdraw};
@@ -57,16 +56,17 @@ pub(crate) async fn upload(req: &mut Request, env: &Env, key: &str) -> Result<Re
     json_response(&json!({"key": key, "size": size}), 201)
 }
 
+/// `GET /v1/admin/stats`: dropped bot submissions per form and day (`{"spam": {"<form>:<day>": n}}`), for
+/// the last 90 days, from the ledger: one request however long the collector has run.
 pub(crate) async fn spam_stats(env: &Env) -> Result<Response, Error> {
-    let kv = kv(env)?;
-    let page = store::list(&kv, Prefix::Spam, 1000, None).await?;
-    let mut counts = serde_json::Map::new();
-    for key in page.keys {
-        let n = kv.get(&key.name).text().await.ok().flatten().and_then(|v| v.parse::<u64>().ok()).unwrap_or(0);
-        counts.insert(Prefix::Spam.rest(&key.name).unwrap_or(&key.name).to_owned(), n.into());
-    }
+    let since = shared::time::rfc3339(Date::now().as_millis().saturating_sub(STATS_DAYS * 86_400_000));
+    let bots: Vec<ledger::BotCount> = ask(&Cloud::of(env)?, &Command::Bots { since: since.get(..10).unwrap_or(&since).to_owned() }).await?;
+    let counts: serde_json::Map<String, serde_json::Value> = bots.into_iter().map(|b| (format!("{}:{}", b.form, b.day), b.count.into())).collect();
     json_response(&json!({"spam": counts}), 200)
 }
+
+/// How many days of bot counts the stats show.
+const STATS_DAYS: u64 = 90;
 
 /// `GET /v1/admin/deliveries?status=pending|failed|delivered|dead&form=&endpoint=&lead=&limit=&cursor=`:
 /// deliveries, newest first, with attempts, last status and next attempt, a page at a time from the

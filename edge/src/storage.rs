@@ -26,7 +26,8 @@ pub trait Backend {
     async fn delete_legacy_email(&self, form: &str, email_hash: &str) -> Result<(), Error>;
     /// The giveaway draws a collector recorded in KV before it had a ledger (JSON records).
     async fn legacy_draws(&self, form: &str) -> Result<Vec<String>, Error>;
-    /// Counts a dropped bot submission on a form and day. Best effort: a lost count fails nothing.
+    /// Counts a dropped bot submission on a form and day (in the ledger). Best effort: a lost count fails
+    /// nothing.
     async fn count_bot(&self, form: &str, day: &str);
     /// Sends one command to the ledger and returns its answer as JSON.
     async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error>;

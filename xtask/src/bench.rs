@@ -1,5 +1,6 @@
-//! `cargo xtask bench`: nanoseconds per email check and per full lead validation, natively; then the time a
-//! page takes to show the form in Chromium, against the same form in plain JavaScript.
+//! `cargo xtask bench`: nanoseconds per email check and per full lead validation, natively; the time a page
+//! takes to show the form in Chromium, against the same form in plain JavaScript; the edge bundle's size;
+//! and the collector's intake throughput and latency on local workerd.
 //!
 //! A plain harness: warm up, then time batches and report the median batch, which is stable enough on a
 //! shared 2-core machine without pulling criterion's dependency tree into the workspace.
@@ -60,6 +61,13 @@ pub fn run() {
         let _ = black_box(shared::validation::validate(black_box(&form.fields), black_box(&form.consents), black_box(&values), black_box(&consent)));
     });
     println!("full lead validation (8 fields, 1 consent): {full:.0} ns");
+}
+
+/// Runs `xtask/js/intake-bench.mjs`: the collector on local workerd, its intake throughput and latency at
+/// concurrency 8 and 32, the ledger object's request rate that implies, and one address submitted 50 times
+/// at once.
+pub fn intake() -> Result {
+    node(&["xtask/js/intake-bench.mjs", "400"], &[])
 }
 
 /// Writes the demo newsletter's embed script (as the collector serves it) and times it in Chromium with

@@ -159,7 +159,7 @@ pub fn edge() -> Result {
         .env("WASM_OPT_BIN", npm_bin().join("wasm-opt"))
         .env("ESBUILD_BIN", npm_bin().join("esbuild"))
         .env("LEADGATE_WIDGET_JS", widget_bundle()))
-    .or_else(|_| Err("building the edge failed (see above)".to_string()))
+    .map_err(|_| "building the edge failed (see above)".to_string())
 }
 
 fn which(bin: &str) -> Option<std::path::PathBuf> {

@@ -95,8 +95,9 @@ fn run(args: &[String]) -> Result {
         }
         "size" => {
             tools::ensure_build_tools()?;
-            compile::widget()?;
-            size::report(&config::load(&root().join("leadgate.toml"))?).map(|_| ())
+            compile::all()?;
+            size::report(&config::load(&root().join("leadgate.toml"))?)?;
+            size::edge_report().map(|_| ())
         }
         "bench" if cfg!(debug_assertions) => {
             // Timings from a debug build mean nothing: run the benchmarks from an optimised xtask.
@@ -106,8 +107,10 @@ fn run(args: &[String]) -> Result {
             bench::run();
             tools::ensure_build_tools()?;
             tools::ensure_browser()?;
-            compile::widget()?;
-            bench::render(&config::load(&root().join("leadgate.toml"))?)
+            compile::all()?;
+            bench::render(&config::load(&root().join("leadgate.toml"))?)?;
+            size::edge_report()?;
+            bench::intake()
         }
         "check-config" => {
             let file = rest.first().ok_or("check-config needs a file")?;

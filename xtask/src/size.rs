@@ -24,6 +24,21 @@ pub fn measure(bytes: &[u8]) -> (usize, usize, usize) {
     (bytes.len(), gzip, br.len())
 }
 
+/// Prints what the Worker uploads (the edge's wasm and its JavaScript glue, raw and gzip as Cloudflare
+/// counts a Worker's size) and returns the gzip total. A bigger bundle is a slower cold start.
+pub fn edge_report() -> Result<usize> {
+    let build = root().join("edge/build");
+    let wasm = std::fs::read(build.join("index_bg.wasm")).map_err(|e| format!("edge/build/index_bg.wasm: {e} (build the edge first)"))?;
+    let js = std::fs::read(build.join("index.js")).map_err(|e| e.to_string())?;
+    let (wasm_raw, wasm_gz, _) = measure(&wasm);
+    let (js_raw, js_gz, _) = measure(&js);
+    println!("{:<34} {:>9} {:>9}", "edge bundle", "raw", "gzip");
+    println!("{:<34} {wasm_raw:>9} {wasm_gz:>9}", "edge wasm (index_bg.wasm)");
+    println!("{:<34} {js_raw:>9} {js_gz:>9}", "edge glue (index.js)");
+    println!("edge bundle: {} bytes gzip", wasm_gz + js_gz);
+    Ok(wasm_gz + js_gz)
+}
+
 /// Prints the table and how the largest embed script compares with the target and the gate; returns the
 /// largest brotli size.
 pub fn report(forms: &FormsConfig) -> Result<usize> {

@@ -1,6 +1,6 @@
 //! A memory backend for the services' native tests: lead documents and a model of the ledger (outbox
 //! included) in maps, scripted HTTP answers, a virtual clock, deterministic randomness, injected faults
-//! (fail the n-th operation of a kind) and an operation count. The product always runs on KV and the ledger Durable Object (`cloud`); this
+//! (fail the n-th operation of a kind, or slow every operation of a kind) and an operation count. The product always runs on KV and the ledger Durable Object (`cloud`); this
 //! exists so that every write step of a service can be failed and checked in a native test.
 //!
 //! Every operation yields once before it acts, so services run side by side with `join` interleave the
@@ -80,6 +80,7 @@ pub struct Memory {
     clock: Cell<u64>,
     seed: Cell<u64>,
     faults: RefCell<Vec<(Op, usize)>>,
+    delays: RefCell<BTreeMap<Op, usize>>,
     ops: RefCell<BTreeMap<Op, usize>>,
 }
 
@@ -96,6 +97,12 @@ impl Memory {
     pub fn fail(&self, op: Op, nth: usize) {
         let done = self.count(op);
         self.faults.borrow_mut().push((op, done + nth));
+    }
+
+    /// Makes every operation of kind `op` slow: it lets the other futures run `turns` more times before it
+    /// acts (a slow endpoint, a slow KV read), so what races it is seen to overtake it.
+    pub fn delay(&self, op: Op, turns: usize) {
+        self.delays.borrow_mut().insert(op, turns);
     }
 
     /// How many operations of kind `op` ran (failed ones included).
@@ -175,7 +182,10 @@ impl Memory {
             *n += 1;
             *n
         };
-        YieldOnce(false).await;
+        let turns = 1 + self.delays.borrow().get(&op).copied().unwrap_or(0);
+        for _ in 0..turns {
+            YieldOnce(false).await;
+        }
         if self.faults.borrow().iter().any(|&(o, at)| o == op && at == n) {
             return Err(Error::Internal(format!("injected fault: {op:?} #{n}")));
         }

@@ -115,8 +115,9 @@ fn an_attempt_in_flight_during_an_erasure_writes_nothing_back() {
     let (m, config) = (memory(), config());
     let id = submit(&m, &config, "di@example.com");
     assert!(m.fire_alarm());
-    // The attempt and the erasure run side by side: the attempt takes its deliveries, the erasure commits
-    // while the endpoints are being called, and the attempts' records come after it.
+    // The attempt and the erasure run side by side: the attempt takes its deliveries, the endpoints are
+    // slow, the erasure commits while they are being called, and the attempts' records come after it.
+    m.delay(Op::Call, 20);
     let (run, erased) = block_on(futures::future::join(run_due(&m, &config), erase(&m, &config, &id, true)));
     assert_eq!(run.unwrap().attempted, 2);
     let erased = erased.unwrap().unwrap();

@@ -69,9 +69,8 @@ async fn change<B: Backend>(b: &B, config: &FormsConfig, id: &str, client: Optio
         lead.engagement.confirmed = true;
         lead.updated_at = at.clone();
         lead.confirmation = Some(Confirmation { at: at.clone(), client_id: client });
-        if let Some(f) = form {
-            lead.score = shared::score::score(&f.scoring, f.kind, &lead.fields, lead.engagement);
-        }
+        // A confirmed address is behaviour; it may make the lead an MQL, announced as such too.
+        let moved = form.and_then(|f| lead.note(shared::score::CONFIRMED, &f.scoring, now));
         let payload = webhook::payload(EventType::LeadConfirmed, &lead.updated_at, &lead);
         let created = shared::time::parse(&lead.created_at).unwrap_or(now);
         let deliveries = form
@@ -87,6 +86,10 @@ async fn change<B: Backend>(b: &B, config: &FormsConfig, id: &str, client: Optio
                     .collect()
             })
             .unwrap_or_default();
+        let mut deliveries: Vec<Delivery> = deliveries;
+        if let Some(change) = &moved {
+            deliveries.extend(crate::qualification::announce(b, config, &lead, change, now));
+        }
         (deliveries, false)
     } else if let (Some(f), true) = (form, lead.held.is_some()) {
         let Some((submission, filled, consent_added)) = intake::apply_held(&mut lead, &at, f) else { return Ok(Some(Confirmed::Already(lead))) };

@@ -5,6 +5,7 @@
 //! JSON) needs no adapter. Field names are mapped by a per-adapter default table plus the endpoint's `map`,
 //! and fields mapped nowhere are not sent: a CRM form rejects properties it does not know.
 
+use shared::stage::Stage;
 use crate::intake::{form_urlencode, percent_encode};
 use crate::webhook::EventType;
 use serde::Serialize;
@@ -54,7 +55,7 @@ pub fn accepts(adapter: Adapter, event: EventType) -> bool {
     match (adapter, event) {
         (Adapter::Standard, _) => true,
         // Double opt-in forms announce a lead on confirmation instead of on creation.
-        (Adapter::Hubspot, EventType::LeadCreated | EventType::LeadConfirmed | EventType::LeadUpdated) => true,
+        (Adapter::Hubspot, EventType::LeadCreated | EventType::LeadConfirmed | EventType::LeadUpdated | EventType::LeadStageChanged) => true,
         (Adapter::Salesforce | Adapter::Pipedrive, EventType::LeadCreated | EventType::LeadConfirmed) => true,
         _ => false,
     }
@@ -117,7 +118,9 @@ fn field<'a>(lead: &'a Lead, name: &str) -> Option<&'a str> {
 /// `legalConsentOptions` built from our consent record: consented purposes with a configured subscription
 /// type become `communications`; a granted legitimate-interest purpose becomes `legitimateInterest`.
 pub fn hubspot(endpoint: &Endpoint, lead: &Lead, now_ms: u64) -> Outbound {
-    let fields: Vec<Value> = mapped(endpoint, lead).into_iter().map(|(name, value)| json!({"objectTypeId": "0-1", "name": name, "value": value})).collect();
+    let mut fields: Vec<Value> = mapped(endpoint, lead).into_iter().map(|(name, value)| json!({"objectTypeId": "0-1", "name": name, "value": value})).collect();
+    // Our stage as HubSpot's lifecycle stage (HubSpot itself never moves it back through a form).
+    fields.push(json!({"objectTypeId": "0-1", "name": "lifecyclestage", "value": hubspot_stage(lead.stage)}));
     let mut context = json!({"pageName": lead.form});
     if let Some(page) = &lead.source.page {
         if let Some(c) = context.as_object_mut() {
@@ -153,6 +156,19 @@ pub fn hubspot(endpoint: &Endpoint, lead: &Lead, now_ms: u64) -> Outbound {
     };
     let body = json!({"submittedAt": now_ms.to_string(), "fields": fields, "context": context, "legalConsentOptions": legal});
     Outbound { method: "POST", url: endpoint.url.clone(), headers: vec![("Content-Type", "application/json".into())], body: Some(body.to_string()) }
+}
+
+/// HubSpot's lifecycle stage for ours (`disqualified` is HubSpot's `other`).
+pub fn hubspot_stage(stage: Stage) -> &'static str {
+    match stage {
+        Stage::Subscriber => "subscriber",
+        Stage::Lead => "lead",
+        Stage::Mql => "marketingqualifiedlead",
+        Stage::Sql => "salesqualifiedlead",
+        Stage::Opportunity => "opportunity",
+        Stage::Customer => "customer",
+        Stage::Disqualified => "other",
+    }
 }
 
 /// Salesforce Web-to-Lead: `POST {url}` as a form with `oid`, the mapped fields, the lead source and

@@ -40,7 +40,7 @@ pub async fn draw<B: Backend>(b: &B, form: &FormDef, wanted: u64, key: Option<St
 async fn make<B: Backend>(b: &B, form: &FormDef, wanted: u64, key: Option<String>) -> Result<Draw, Error> {
     let earlier = draws(b, &form.id).await?;
     let won: Vec<&String> = earlier.iter().flat_map(|d| &d.winners).collect();
-    let filter = Filter { form: Some(form.id.clone()), status: form.double_opt_in.then(|| Status::Confirmed.as_str().to_owned()), since: None };
+    let filter = Filter { form: Some(form.id.clone()), status: form.double_opt_in.then(|| Status::Confirmed.as_str().to_owned()), since: None, ..Filter::default() };
     let mut eligible: Vec<String> = all_ids(b, &filter).await?.into_iter().filter(|id| !won.contains(&id)).collect();
     // Oldest first, as the draw's recorded list always was.
     eligible.reverse();

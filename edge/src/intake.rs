@@ -198,6 +198,8 @@ pub struct RepeatOutcome {
     pub record: Repeat,
     /// Whether the changes wait for the address owner's confirmation by mail (see [`Lead::held`]).
     pub held: bool,
+    /// The move to MQL the repeat's behaviour points made, if any.
+    pub moved: Option<shared::stage::Change>,
 }
 
 impl RepeatOutcome {
@@ -256,9 +258,10 @@ pub fn repeat(existing: &Lead, fresh: Lead, form: &FormDef, hold: bool) -> Repea
         lead.repeats.remove(0);
     }
     lead.engagement.submissions = lead.engagement.submissions.saturating_add(1);
+    let now = shared::time::parse(&fresh.created_at).unwrap_or(0);
     lead.updated_at = fresh.created_at;
-    lead.score = score::score(&form.scoring, form.kind, &lead.fields, lead.engagement);
-    RepeatOutcome { lead, record, held }
+    let moved = lead.note(shared::score::REPEAT, &form.scoring, now);
+    RepeatOutcome { lead, record, held, moved }
 }
 
 /// How many repeats a lead keeps on record; older ones give way, so a lead cannot be grown without bound
@@ -285,7 +288,8 @@ pub fn apply_held(lead: &mut Lead, now: &str, form: &FormDef) -> Option<(String,
         }
     }
     lead.updated_at = now.to_owned();
-    lead.score = score::score(&form.scoring, form.kind, &lead.fields, lead.engagement);
+    // New fields can change the fit; the move to MQL this makes, if any, is in the lead's history.
+    let _ = lead.qualify(&form.scoring, shared::time::parse(now).unwrap_or(0));
     Some((held.repeat, filled, added))
 }
 
@@ -343,9 +347,12 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
     let referrer = web_address("referrer", sub.meta.referrer, &mut dropped);
     let consent = ConsentRecord::new(&form.consents, &valid.consent, lang, now.clone(), page.clone(), cx.client_id);
     let engagement = Engagement { submissions: 1, ..Engagement::default() };
-    let score = score::score(&form.scoring, form.kind, &fields, engagement);
+    let score = score::score(&form.scoring, form.kind, &fields, &[], cx.now_ms);
     let status = if form.double_opt_in { Status::Pending } else { Status::New };
-    Ok(Lead {
+    // What the form calls a lead decides the first stage; the score may take it on to MQL at once.
+    let (stage, why) = shared::stage::first_stage(form.lead_definition.as_ref(), form.kind, form.mode, &fields, score.fit);
+    let first = shared::stage::Change { from: None, to: stage, at: now.clone(), by: shared::stage::Mover::Rule.name(), reason: why };
+    let mut lead = Lead {
         id: cx.id,
         form: form.id.clone(),
         kind: form.kind,
@@ -362,7 +369,12 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
         repeats: Vec::new(),
         held: None,
         mails_sent: Vec::new(),
-    })
+        stage,
+        history: vec![first],
+        events: Vec::new(),
+    };
+    lead.qualify(&form.scoring, cx.now_ms);
+    Ok(lead)
 }
 
 /// Names the envelope fields that broke their limits (never their values).

@@ -125,6 +125,9 @@ pub enum Command {
         status: Option<String>,
         /// Only leads created at or after this time (Unix ms).
         since: Option<u64>,
+        /// The stage, score range and cooling filters.
+        #[serde(default)]
+        qualified: Qualified,
         /// Only leads older than this one (the previous page's `cursor`).
         before: Option<String>,
         /// How many at most.
@@ -399,6 +402,33 @@ pub struct Drawn {
     pub record: String,
 }
 
+/// The qualification filters of a lead list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Qualified {
+    /// Only leads at this stage.
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// Only leads scored at least this (when last written).
+    #[serde(default)]
+    pub min_score: Option<i64>,
+    /// Only leads scored at most this (when last written).
+    #[serde(default)]
+    pub max_score: Option<i64>,
+    /// Only leads cooling at this time (Unix ms).
+    #[serde(default)]
+    pub cooling_at: Option<u64>,
+}
+
+impl Qualified {
+    /// Whether `entry` passes these filters.
+    pub fn admits(&self, entry: &Entry) -> bool {
+        self.stage.as_deref().is_none_or(|s| s == entry.stage)
+            && self.min_score.is_none_or(|m| entry.score >= m)
+            && self.max_score.is_none_or(|m| entry.score <= m)
+            && self.cooling_at.is_none_or(|now| entry.cooling_at.is_some_and(|c| c <= now))
+    }
+}
+
 /// Who holds an address on a form.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "state", rename_all = "snake_case")]
@@ -451,14 +481,17 @@ pub struct Entry {
     pub form: String,
     /// `new`, `pending` or `confirmed`.
     pub status: String,
-    /// The score's stage.
+    /// The lead's stage in the funnel.
     pub stage: String,
-    /// The score.
+    /// The score when the lead was last written.
     pub score: i64,
     /// When the lead was created, Unix ms.
     pub created: u64,
     /// The campaign source (`utm_source`), if any.
     pub source: Option<String>,
+    /// When the lead starts cooling if nothing new happens (Unix ms; see `shared::score::cooling_from`).
+    #[serde(default)]
+    pub cooling_at: Option<u64>,
 }
 
 impl Entry {
@@ -468,10 +501,11 @@ impl Entry {
             id: lead.id.clone(),
             form: lead.form.clone(),
             status: lead.status.as_str().to_owned(),
-            stage: serde_json::to_value(lead.score.stage).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            stage: lead.stage.as_str().to_owned(),
             score: i64::from(lead.score.total),
             created: shared::time::parse(&lead.created_at).unwrap_or(0),
             source: lead.source.utm.get("source").cloned(),
+            cooling_at: lead.score.cooling_from.as_deref().and_then(shared::time::parse),
         }
     }
 }

@@ -96,6 +96,8 @@ const SCHEMA: &[&str] = &[
     // The lead index: one row per stored lead, what admin lists and draws filter and sort on.
     "CREATE TABLE IF NOT EXISTS leads (id TEXT PRIMARY KEY, form TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL, score INTEGER NOT NULL, created INTEGER NOT NULL, source TEXT)",
     "CREATE INDEX IF NOT EXISTS leads_by_form ON leads (form, id)",
+    // Added with stages; on a ledger made before, the statement fails harmlessly once the column exists.
+    "ALTER TABLE leads ADD COLUMN cooling_at INTEGER",
     // Erased leads: nothing may bring their data back.
     "CREATE TABLE IF NOT EXISTS tombstones (lead TEXT PRIMARY KEY, at INTEGER NOT NULL)",
     // The outbox: one row per delivery. `next_at` is when a pending one is due (or leased until), and when a
@@ -288,7 +290,7 @@ impl Ledger {
                 // An erased lead's row never comes back, whatever write arrives late.
                 let verb = if only_if_missing { "INSERT OR IGNORE" } else { "INSERT OR REPLACE" };
                 self.sql.exec(
-                    &format!("{verb} INTO leads SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)"),
+                    &format!("{verb} INTO leads (id, form, status, stage, score, created, source, cooling_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)"),
                     vec![
                         text(&entry.id),
                         text(&entry.form),
@@ -297,24 +299,31 @@ impl Ledger {
                         SqlStorageValue::Float(entry.score as f64),
                         ms(entry.created),
                         entry.source.as_deref().map_or(SqlStorageValue::Null, text),
+                        entry.cooling_at.map_or(SqlStorageValue::Null, ms),
                     ],
                 )?;
                 let erased: Vec<serde_json::Value> = self.sql.exec("SELECT lead FROM tombstones WHERE lead = ?", vec![text(&entry.id)])?.to_array()?;
                 serde_json::to_value(ledger::Indexed { erased: !erased.is_empty() })?
             }
-            Command::List { form, status, since, before, limit } => {
+            Command::List { form, status, since, qualified, before, limit } => {
                 let limit = limit.clamp(1, ledger::MAX_LIST);
                 // One more than asked: whether a next page exists.
                 let rows: Vec<IdRow> = self
                     .sql
                     .exec(
-                        "SELECT id FROM leads WHERE (?1 IS NULL OR form = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR created >= ?3) AND (?4 IS NULL OR id < ?4) ORDER BY id DESC LIMIT ?5",
+                        "SELECT id FROM leads WHERE (?1 IS NULL OR form = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR created >= ?3) AND (?4 IS NULL OR id < ?4) \
+                         AND (?6 IS NULL OR stage = ?6) AND (?7 IS NULL OR score >= ?7) AND (?8 IS NULL OR score <= ?8) AND (?9 IS NULL OR cooling_at <= ?9) \
+                         ORDER BY id DESC LIMIT ?5",
                         vec![
                             form.as_deref().map_or(SqlStorageValue::Null, text),
                             status.as_deref().map_or(SqlStorageValue::Null, text),
                             since.map_or(SqlStorageValue::Null, ms),
                             before.as_deref().map_or(SqlStorageValue::Null, text),
                             SqlStorageValue::Float(f64::from(limit) + 1.0),
+                            qualified.stage.as_deref().map_or(SqlStorageValue::Null, text),
+                            qualified.min_score.map_or(SqlStorageValue::Null, |s| SqlStorageValue::Float(s as f64)),
+                            qualified.max_score.map_or(SqlStorageValue::Null, |s| SqlStorageValue::Float(s as f64)),
+                            qualified.cooling_at.map_or(SqlStorageValue::Null, ms),
                         ],
                     )?
                     .to_array()?;

@@ -33,6 +33,7 @@ pub mod mail;
 pub mod outbox;
 pub mod page;
 pub mod pseudonym;
+pub mod qualification;
 pub mod receipt;
 pub mod route;
 pub mod storage;

@@ -16,6 +16,8 @@ pub struct Filter {
     pub status: Option<String>,
     /// Only leads created at or after this time (Unix ms).
     pub since: Option<u64>,
+    /// Stage, score range and cooling.
+    pub qualified: crate::ledger::Qualified,
 }
 
 /// One page of leads, newest first, and the cursor of the next page (none on the last).
@@ -34,6 +36,6 @@ pub async fn all_ids<B: Backend>(b: &B, filter: &Filter) -> Result<Vec<String>, 
 }
 
 async fn ids<B: Backend>(b: &B, filter: &Filter, before: Option<String>, limit: u32) -> Result<Page, Error> {
-    let command = Command::List { form: filter.form.clone(), status: filter.status.clone(), since: filter.since, before, limit };
+    let command = Command::List { form: filter.form.clone(), status: filter.status.clone(), since: filter.since, qualified: filter.qualified.clone(), before, limit };
     ask(b, &command).await
 }

@@ -430,7 +430,7 @@ impl LedgerModel {
                 }
                 serde_json::to_value(ledger::Indexed { erased }).unwrap_or_default()
             }
-            Command::List { form, status, since, before, limit } => {
+            Command::List { form, status, since, qualified, before, limit } => {
                 let limit = limit.clamp(1, ledger::MAX_LIST) as usize;
                 let mut ids: Vec<String> = self
                     .leads
@@ -438,6 +438,7 @@ impl LedgerModel {
                     .rev()
                     .filter(|e| form.as_deref().is_none_or(|f| f == e.form) && status.as_deref().is_none_or(|s| s == e.status))
                     .filter(|e| since.is_none_or(|t| e.created >= t) && before.as_deref().is_none_or(|b| e.id.as_str() < b))
+                    .filter(|e| qualified.admits(e))
                     .take(limit + 1)
                     .map(|e| e.id.clone())
                     .collect();

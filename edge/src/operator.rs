@@ -6,10 +6,12 @@ use crate::cloud::{config, Cloud};
 use crate::ledger::{self, Command};
 use crate::storage::{ask, Backend};
 use crate::withdrawal::{self, Withdrawn};
-use crate::{admin, draw, drawing, erasure, export, id, intake, listing, store, Error};
-use crate::exchange::{header, json_response, kv, query, read_body};
+use crate::{admin, qualification, draw, drawing, erasure, export, id, intake, listing, store, Error};
+use crate::exchange::{header, json_response, kv, query, read_body, required_secret};
 use crate::visitor::{FILES, withdraw};
 use serde_json::json;
+use shared::lead::Lead;
+use shared::stage::{Mover, Stage};
 use shared::form::FormKind;
 use worker::{Date, Env, Request, Response};
 
@@ -34,6 +36,93 @@ pub(crate) async fn withdraw_by_admin(req: &mut Request, env: &Env, id: &str) ->
     let lead = store::get_lead(&kv, id).await?.ok_or(Error::NotFound)?;
     let done = withdraw(env, &lead, withdrawal::Request { via: "admin", client: None, note }).await?;
     json_response(&json!({"id": id, "withdrawn": true, "erased": done == Withdrawn::Erased}), 200)
+}
+
+/// A JSON object body, or a `Malformed` error saying why it is not one.
+fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    match serde_json::from_slice(body) {
+        Ok(serde_json::Value::Object(o)) => Ok(o),
+        Ok(_) => Err(Error::Malformed("The body must be a JSON object.".into())),
+        Err(e) => Err(Error::Malformed(format!("The body is not JSON: {e}."))),
+    }
+}
+
+/// A string member of a JSON body, or a `Malformed` error naming it.
+fn text_member<'a>(body: &'a serde_json::Map<String, serde_json::Value>, name: &str) -> Result<Option<&'a str>, Error> {
+    match body.get(name) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(Error::Malformed(format!("`{name}` must be a string."))),
+    }
+}
+
+/// `POST /v1/admin/leads/<id>/stage` with `{"stage": "sql", "reason": "..."}`: a person moves a lead in
+/// the funnel, any way, always with a reason (see `qualification::move_stage`). Moving a lead to the stage
+/// it is at changes nothing (`"changed": false`).
+pub(crate) async fn move_stage(req: &mut Request, env: &Env, id: &str) -> Result<Response, Error> {
+    if !id::is_valid("ld_", id) {
+        return Err(Error::NotFound);
+    }
+    let body = json_object(&read_body(req, intake::MAX_BODY).await?)?;
+    let stage = text_member(&body, "stage")?.ok_or_else(|| Error::Validation([("stage".to_owned(), shared::Code::Required)].into()))?;
+    let to = Stage::parse(stage).ok_or_else(|| Error::Validation([("stage".to_owned(), shared::Code::InvalidChoice)].into()))?;
+    let reason = text_member(&body, "reason")?.unwrap_or_default();
+    let config = config(env)?;
+    let outcome = qualification::move_stage(&Cloud::of(env)?, config, id, to, &Mover::Admin, reason).await?.ok_or(Error::NotFound)?;
+    worker::console_log!("stage of {id}: {} by admin (changed: {})", outcome.lead.stage.as_str(), outcome.change.is_some());
+    json_response(&qualified(config, outcome)?, 200)
+}
+
+/// What the qualification routes answer: the lead's id, stage, score as of now, cooling, and the change
+/// made, if any.
+fn qualified(config: &shared::form::FormsConfig, outcome: qualification::Outcome) -> Result<serde_json::Value, Error> {
+    let now = Date::now().as_millis();
+    let changed = outcome.change.is_some();
+    let lead = as_of_now(config, outcome.lead, now)?;
+    Ok(json!({
+        "id": lead.get("id"), "stage": lead.get("stage"), "score": lead.get("score"), "cooling": lead.get("cooling"),
+        "changed": changed, "change": outcome.change,
+    }))
+}
+
+/// `POST /v1/leads/<id>/events` with `{"type": "email_click", "at": "2026-11-30T10:00:00Z"}` (`at` is
+/// optional): records a behaviour event worth what the form's scoring says, with the admin token or an
+/// integration's key (`[[integrations]]`). A lead it takes to the MQL threshold becomes an MQL.
+pub(crate) async fn record_event(req: &mut Request, env: &Env, id: &str) -> Result<Response, Error> {
+    let config = config(env)?;
+    let by = authorize_events(req, env, config)?;
+    if !id::is_valid("ld_", id) {
+        return Err(Error::NotFound);
+    }
+    let body = json_object(&read_body(req, intake::MAX_BODY).await?)?;
+    let kind = text_member(&body, "type")?.ok_or_else(|| Error::Validation([("type".to_owned(), shared::Code::Required)].into()))?;
+    let at = match text_member(&body, "at")? {
+        Some(t) => Some(shared::time::parse(t).ok_or_else(|| Error::Validation([("at".to_owned(), shared::Code::InvalidChoice)].into()))?),
+        None => None,
+    };
+    let outcome = qualification::record_event(&Cloud::of(env)?, config, id, kind, at).await?.ok_or(Error::NotFound)?;
+    worker::console_log!("event {kind} on {id} from {by} (stage {})", outcome.lead.stage.as_str());
+    json_response(&qualified(config, outcome)?, 201)
+}
+
+/// Who may record behaviour events: the admin token, or the key of one of the config's integrations.
+/// Returns who it was (`admin` or the integration's id).
+fn authorize_events(req: &Request, env: &Env, config: &shared::form::FormsConfig) -> Result<String, Error> {
+    if crate::entry::authorize(req, env).is_ok() {
+        return Ok("admin".into());
+    }
+    let given = header(req, "Authorization");
+    for integration in &config.integrations {
+        let key = required_secret(env, &integration.key)?;
+        if key.chars().count() < admin::MIN_TOKEN_CHARS {
+            return Err(Error::Misconfigured(integration.key.clone()));
+        }
+        if admin::authorize(given.as_deref(), Some(&key)).is_ok() {
+            return Ok(integration.id.clone());
+        }
+    }
+    // Without integrations the admin check's own answer (401, or a misconfigured admin token) stands.
+    crate::entry::authorize(req, env).map(|()| "admin".into())
 }
 
 /// `PUT /v1/admin/files/<key>`: stores a gated file in R2. Only keys some form's `asset` names are taken,
@@ -137,7 +226,8 @@ pub(crate) async fn lead_detail(env: &Env, id: &str, download: bool) -> Result<R
         return Err(Error::NotFound);
     }
     let lead = store::get_lead(&kv(env)?, id).await?.ok_or(Error::NotFound)?;
-    let mut resp = json_response(&serde_json::to_value(&lead)?, 200)?;
+    // With its stage history and events, and the score as it stands now.
+    let mut resp = json_response(&as_of_now(config(env)?, lead, Date::now().as_millis())?, 200)?;
     if download {
         let _ = resp.headers_mut().set("Content-Disposition", &format!("attachment; filename=\"lead-{id}.json\""));
     }
@@ -223,20 +313,59 @@ pub(crate) async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Erro
 /// The most leads one CSV page holds.
 pub(crate) const CSV_PAGE: u32 = 500;
 
-/// `GET /v1/admin/leads?form=&status=&since=&limit=&cursor=`: a page of leads, oldest first. Filters apply
-/// within the page, so a filtered page can hold fewer than `limit` leads; follow `cursor` to the end.
+/// `GET /v1/admin/leads?form=&status=&since=&stage=&min_score=&max_score=&cooling=true&limit=&cursor=`: a
+/// page of leads, newest first, filtered in the ledger's index (full pages while matches remain). Each
+/// lead's score is shown as it stands now (behaviour points faded), with `cooling`.
 pub(crate) async fn list_leads(req: &Request, env: &Env) -> Result<Response, Error> {
     let limit = admin::page_limit(query(req, "limit")?.as_deref())?;
     let filter = lead_filter(req)?;
     let (leads, cursor) = listing::page(&Cloud::of(env)?, &filter, query(req, "cursor")?, u32::try_from(limit).unwrap_or(50)).await?;
-    json_response(&json!({"leads": leads, "cursor": cursor}), 200)
+    let config = config(env)?;
+    let now = Date::now().as_millis();
+    let shown: Vec<serde_json::Value> = leads.into_iter().map(|lead| as_of_now(config, lead, now)).collect::<Result<_, _>>()?;
+    json_response(&json!({"leads": shown, "cursor": cursor}), 200)
 }
 
-/// The `form`, `status` and `since` filters of an admin list.
+/// A lead as the admin API shows it: scored at `now` (faded behaviour points, fresh reasons), with whether
+/// it is cooling.
+pub(crate) fn as_of_now(config: &shared::form::FormsConfig, mut lead: Lead, now: u64) -> Result<serde_json::Value, Error> {
+    if let Some(form) = config.form(&lead.form) {
+        lead.rescore(&form.scoring, now);
+    }
+    let cooling = lead.is_cooling(now);
+    let mut value = serde_json::to_value(&lead)?;
+    if let Some(fields) = value.as_object_mut() {
+        fields.insert("cooling".into(), cooling.into());
+    }
+    Ok(value)
+}
+
+/// The filters of an admin list: `form`, `status`, `since`, `stage`, `min_score`, `max_score`, `cooling`.
 pub(crate) fn lead_filter(req: &Request) -> Result<listing::Filter, Error> {
     let since = match query(req, "since")? {
         Some(t) => Some(shared::time::parse(&t).ok_or_else(|| Error::Malformed("`since` must be a date like 2026-11-30 or 2026-11-30T09:00:00Z.".into()))?),
         None => None,
     };
-    Ok(listing::Filter { form: query(req, "form")?, status: query(req, "status")?, since })
+    let stage = match query(req, "stage")? {
+        Some(s) => Some(Stage::parse(&s).ok_or_else(|| Error::Malformed(format!("`stage` must be one of {}.", stage_names())))?.as_str().to_owned()),
+        None => None,
+    };
+    let number = |name: &str| -> Result<Option<i64>, Error> {
+        match query(req, name)? {
+            Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| Error::Malformed(format!("`{name}` must be a whole number."))),
+            None => Ok(None),
+        }
+    };
+    let cooling = match query(req, "cooling")?.as_deref() {
+        None | Some("false") => None,
+        Some("true") => Some(Date::now().as_millis()),
+        Some(_) => return Err(Error::Malformed("`cooling` must be true or false.".into())),
+    };
+    let qualified = ledger::Qualified { stage, min_score: number("min_score")?, max_score: number("max_score")?, cooling_at: cooling };
+    Ok(listing::Filter { form: query(req, "form")?, status: query(req, "status")?, since, qualified })
+}
+
+/// The stage names, for error messages.
+pub(crate) fn stage_names() -> String {
+    Stage::ALL.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", ")
 }

@@ -48,6 +48,10 @@ pub enum Route {
     EraseLead(String),
     /// `POST /v1/admin/leads/<id>/withdraw`: a withdrawal received by other channels.
     WithdrawLead(String),
+    /// `POST /v1/admin/leads/<id>/stage`: a person moves a lead in the funnel.
+    MoveStage(String),
+    /// `POST /v1/leads/<id>/events`: a behaviour event (admin token or an integration's key).
+    RecordEvent(String),
     /// `GET /v1/admin/stats`: bot counts.
     Stats,
     /// `GET /v1/admin/deliveries`.
@@ -89,6 +93,7 @@ impl Route {
         // Each path shape lists the methods it takes, with the route each one means.
         let choices: Vec<(&'static str, Route)> = match segments.as_slice() {
             ["v1", "leads"] => vec![("POST", Submit), ("OPTIONS", SubmitPreflight)],
+            ["v1", "leads", id, "events"] => vec![("POST", RecordEvent(one(id).ok_or(Miss::NotFound)?))],
             ["v1", "health"] => vec![("GET", Health)],
             ["v1", "consent", "verify"] => vec![("GET", VerifyReceipt)],
             ["v1", "confirm", token] => {
@@ -117,6 +122,7 @@ impl Route {
             }
             ["v1", "admin", "leads", id, "export"] => vec![("GET", LeadExport(one(id).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "leads", id, "withdraw"] => vec![("POST", WithdrawLead(one(id).ok_or(Miss::NotFound)?))],
+            ["v1", "admin", "leads", id, "stage"] => vec![("POST", MoveStage(one(id).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "stats"] => vec![("GET", Stats)],
             ["v1", "admin", "deliveries"] => vec![("GET", Deliveries)],
             ["v1", "admin", "deliveries", id, "replay"] => vec![("POST", ReplayDelivery(one(id).ok_or(Miss::NotFound)?))],
@@ -138,10 +144,11 @@ impl Route {
     pub fn is_admin(&self) -> bool {
         use Route::*;
         match self {
-            UploadFile(_) | ListLeads | LeadsCsv | LeadDetail(_) | LeadExport(_) | EraseLead(_) | WithdrawLead(_) | Stats | Deliveries
-            | ReplayDelivery(_) | Endpoints | EnableEndpoint { .. } | Draw(_) | Draws(_) => true,
+            UploadFile(_) | ListLeads | LeadsCsv | LeadDetail(_) | LeadExport(_) | EraseLead(_) | WithdrawLead(_) | MoveStage(_) | Stats
+            | Deliveries | ReplayDelivery(_) | Endpoints | EnableEndpoint { .. } | Draw(_) | Draws(_) => true,
+            // Behaviour events take the admin token or an integration's key: their handler checks either.
             Submit | SubmitPreflight | Health | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_) | Download(_)
-            | Thanks | Embed(_) | DevMailbox => false,
+            | Thanks | Embed(_) | DevMailbox | RecordEvent(_) => false,
         }
     }
 
@@ -188,6 +195,10 @@ mod tests {
             ("DELETE", format!("/v1/admin/leads/{id}"), Ok(Route::EraseLead(id.into()))),
             ("GET", format!("/v1/admin/leads/{id}/export"), Ok(Route::LeadExport(id.into()))),
             ("POST", format!("/v1/admin/leads/{id}/withdraw"), Ok(Route::WithdrawLead(id.into()))),
+            ("POST", format!("/v1/admin/leads/{id}/stage"), Ok(Route::MoveStage(id.into()))),
+            ("GET", format!("/v1/admin/leads/{id}/stage"), Err(Miss::MethodNotAllowed("POST".into()))),
+            ("POST", format!("/v1/leads/{id}/events"), Ok(Route::RecordEvent(id.into()))),
+            ("POST", "/v1/leads//events".into(), Err(Miss::NotFound)),
             ("GET", "/v1/admin/leads//export".into(), Err(Miss::NotFound)),
             ("GET", "/v1/admin/stats".into(), Ok(Route::Stats)),
             ("GET", "/v1/admin/deliveries".into(), Ok(Route::Deliveries)),

@@ -311,7 +311,8 @@ fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead, now: 
     let out = intake::repeat(old, fresh, form, hold);
     let changed = out.changes_anything();
     let mut lead = out.lead;
-    let mut deliveries = Vec::new();
+    // Coming back is behaviour: a repeat that takes the lead to MQL announces the move.
+    let mut deliveries = out.moved.as_ref().map(|c| crate::qualification::announce(b, intake.config, &lead, c, now)).unwrap_or_default();
     if form.double_opt_in {
         let ask = if old.status == Status::Pending { Some(mail::Ask::Address) } else { out.held.then_some(mail::Ask::Changes) };
         let settings = intake.config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
@@ -327,7 +328,7 @@ fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead, now: 
             confirmed_by: "none",
         };
         let payload = webhook::updated_payload(&lead.updated_at, &lead, &changes);
-        deliveries = outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadUpdated, &payload, now);
+        deliveries.extend(outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadUpdated, &payload, now));
     }
     Ok((lead, deliveries))
 }

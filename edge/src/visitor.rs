@@ -274,8 +274,10 @@ pub(crate) async fn download(req: &Request, env: &Env, given: &str) -> Result<Re
     };
     // Counting the download is engagement, not a condition: a failed write is logged, the file still served.
     lead.engagement.downloads += 1;
-    lead.score = shared::score::score(&form.scoring, form.kind, &lead.fields, lead.engagement);
-    if let Err(e) = Cloud::of(env)?.put_lead(&lead).await {
+    let cloud = Cloud::of(env)?;
+    let moved = lead.note(shared::score::DOWNLOAD, &form.scoring, now);
+    let deliveries = moved.as_ref().map(|c| crate::qualification::announce(&cloud, config, &lead, c, now)).unwrap_or_default();
+    if let Err(e) = submission::put_outbox_then_lead(&cloud, &deliveries, &lead).await {
         worker::console_error!("download of lead {} not counted: {}", lead.id, e.log_line().unwrap_or_default());
     }
     let body = object.body().ok_or_else(|| Error::Internal("r2 object without body".into()))?.response_body()?;

@@ -43,6 +43,10 @@ pub enum EventType {
     /// A giveaway entry won a draw; the data is the lead plus `draw` (the draw's id).
     #[serde(rename = "giveaway.winner")]
     GiveawayWinner,
+    /// A lead moved in the funnel; the data is the lead plus `change` (`from`, `to`, `at`, `by`: `rule`,
+    /// `admin` or a feedback endpoint's id, `reason`).
+    #[serde(rename = "lead.stage_changed")]
+    LeadStageChanged,
 }
 
 impl EventType {
@@ -55,6 +59,7 @@ impl EventType {
             EventType::LeadErased => "lead.erased",
             EventType::LeadConfirmed => "lead.confirmed",
             EventType::GiveawayWinner => "giveaway.winner",
+            EventType::LeadStageChanged => "lead.stage_changed",
         }
     }
 }
@@ -95,6 +100,13 @@ pub fn updated_payload(timestamp: &str, lead: &Lead, changes: &Changes) -> Strin
     event.to_string()
 }
 
+/// The `lead.stage_changed` payload: the lead event with `data.change`.
+pub fn stage_payload(timestamp: &str, lead: &Lead, change: &shared::stage::Change) -> String {
+    let mut event = event(EventType::LeadStageChanged, timestamp, lead);
+    insert_data(&mut event, "change", serde_json::to_value(change).unwrap_or_default());
+    event.to_string()
+}
+
 /// Adds `key` to an event's `data` object.
 fn insert_data(event: &mut serde_json::Value, key: &str, value: serde_json::Value) {
     if let Some(data) = event.get_mut("data").and_then(serde_json::Value::as_object_mut) {
@@ -111,8 +123,12 @@ fn event(kind: EventType, timestamp: &str, lead: &Lead) -> serde_json::Value {
         fields.remove("repeats");
         fields.remove("held");
         fields.remove("mails_sent");
+        fields.remove("history");
+        fields.remove("events");
         fields.insert("consent_changes".into(), lead.consent_history.len().into());
         fields.insert("repeat_count".into(), lead.repeats.len().into());
+        fields.insert("stage_changes".into(), lead.history.len().into());
+        fields.insert("event_count".into(), lead.events.len().into());
     }
     serde_json::json!({"type": kind, "timestamp": timestamp, "version": PAYLOAD_VERSION, "data": data})
 }
@@ -157,7 +173,16 @@ pub fn largest_event(form: &FormDef) -> usize {
                 status: shared::lead::Status::New,
                 created_at: now.clone(),
                 updated_at: now.clone(),
-                score: shared::score::score(&form.scoring, form.kind, &fields, engagement),
+                score: {
+                    // One event type per line of reasons, each line at its longest (several events, faded).
+                    let types = [shared::score::CONFIRMED, shared::score::DOWNLOAD, shared::score::REPEAT].into_iter().chain(form.scoring.events.keys().map(String::as_str));
+                    let events: Vec<shared::score::Event> = types
+                        .flat_map(|kind| [0u64, 9_999].map(|days| shared::score::Event { kind: kind.to_owned(), at: shared::time::rfc3339(days * 86_400_000), points: -99_999 }))
+                        .collect();
+                    let mut s = shared::score::score(&form.scoring, form.kind, &fields, &events, 10_000 * 86_400_000);
+                    s.cooling_from = Some(now.clone());
+                    s
+                },
                 fields: fields.clone(),
                 consent,
                 consent_history: Vec::new(),
@@ -172,6 +197,9 @@ pub fn largest_event(form: &FormDef) -> usize {
                 repeats: Vec::new(),
                 held: None,
                 mails_sent: Vec::new(),
+                stage: shared::stage::Stage::Opportunity,
+                history: Vec::new(),
+                events: Vec::new(),
             };
             let changes = Changes {
                 submission: "0".repeat(29),
@@ -179,7 +207,14 @@ pub fn largest_event(form: &FormDef) -> usize {
                 consent_added: form.consents.iter().map(|p| p.id.clone()).collect(),
                 confirmed_by: "email",
             };
-            updated_payload(&now, &lead, &changes).len()
+            let change = shared::stage::Change {
+                from: Some(shared::stage::Stage::Opportunity),
+                to: shared::stage::Stage::Disqualified,
+                at: now.clone(),
+                by: "e".repeat(64),
+                reason: long(shared::stage::MAX_REASON),
+            };
+            updated_payload(&now, &lead, &changes).len().max(stage_payload(&now, &lead, &change).len())
         })
         .max()
         .unwrap_or(0)

@@ -9,35 +9,13 @@ use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
 use alloc::string::ToString;
 
 use crate::consent::Purpose;
+pub use crate::kind::{FormKind, Mode};
 use crate::field::{FieldDef, FieldType};
 use crate::lang::{Lang, Texts};
 use crate::score::ScoringRules;
 use serde::{Deserialize, Serialize};
 #[cfg(feature = "server")]
 use validator::Validate;
-
-/// The three kinds of lead forms from the seeds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FormKind {
-    /// A newsletter sign-up.
-    Newsletter,
-    /// A download (e-book, whitepaper) given in exchange for contact data.
-    DownloadGate,
-    /// A giveaway entry.
-    Giveaway,
-}
-
-/// Whether the form addresses consumers or businesses; it decides which legal bases marketing may rest on.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Mode {
-    /// Consumers: marketing needs an explicit, unticked-by-default consent (UWG §7, GDPR Art. 7).
-    #[default]
-    B2c,
-    /// Businesses: marketing may rest on legitimate interest (GDPR Art. 6(1)(f)), recorded as such.
-    B2b,
-}
 
 /// Giveaway settings.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -189,9 +167,13 @@ pub struct FormDef {
     #[serde(default)]
     #[cfg_attr(feature = "server", validate(nested))]
     pub giveaway: Option<Giveaway>,
-    /// Lead-score weights and the MQL threshold.
+    /// Lead-score weights, the MQL threshold and the behaviour half-life.
     #[serde(default)]
     pub scoring: ScoringRules,
+    /// What this form calls a lead ("Das ist ein Lead, weil ..."); without it, the default of the form's
+    /// kind and mode (`stage::default_definition`).
+    #[serde(default)]
+    pub lead_definition: Option<crate::stage::LeadDefinition>,
     /// Where the no-JavaScript form is redirected after a successful submission (else a built-in page).
     #[serde(default)]
     pub thank_you_url: Option<String>,
@@ -303,7 +285,25 @@ pub struct FormsConfig {
     #[serde(default)]
     #[cfg_attr(feature = "server", validate(nested))]
     pub rate_limit: Option<RateLimit>,
+    /// Tools that record behaviour events on leads (`POST /v1/leads/<id>/events`) with their own key
+    /// instead of the admin token (a mail tool's click tracking, a webinar platform, the website).
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(length(max = 20)))]
+    pub integrations: Vec<Integration>,
 }
+
+/// A tool allowed to record behaviour events, with the key it sends as `Authorization: Bearer <key>`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Integration {
+    /// The integration's id, recorded with nothing personal (lowercase letters, digits, `-`, `_`).
+    pub id: String,
+    /// The name of the environment secret holding its key (at least 32 characters), never the key itself.
+    pub key: String,
+}
+
+/// The most event types a form's scoring may name (each is one line of a score's reasons).
+pub const MAX_EVENT_TYPES: usize = 30;
 
 /// A rate limit by the Workers rate limiting binding: `limit` submissions per `period` seconds for each
 /// form and pseudonymous client (keyed HMAC of the IP address).
@@ -402,6 +402,9 @@ impl FormsConfig {
         };
         need("ADMIN_TOKEN", "the admin API and page (at least 32 characters)".into());
         need("SIGNING_SECRET", "consent receipts and signed links".into());
+        for integration in &self.integrations {
+            need(&integration.key, format!("behaviour events from {}", integration.id));
+        }
         if self.rate_limit.is_some() {
             need("CLIENT_ID_SECRET", "the rate limit's pseudonymous client ids".into());
         }
@@ -539,6 +542,28 @@ impl FormsConfig {
             if i == 0 && self.rate_limit.is_some_and(|r| r.period != 10 && r.period != 60) {
                 push("rate_limit.period".into(), "the Workers rate limiting binding counts per 10 or per 60 seconds");
             }
+            let rules = &form.scoring;
+            if rules.events.len() > MAX_EVENT_TYPES {
+                push(at(".scoring.events"), "name at most 30 event types");
+            }
+            for kind in rules.events.keys() {
+                if !is_slug(kind) || kind.len() > 40 || [crate::score::CONFIRMED, crate::score::DOWNLOAD, crate::score::REPEAT].contains(&kind.as_str()) {
+                    push(at(&format!(".scoring.events.{kind}")), "use 1 to 40 lowercase letters, digits, '-' or '_' (confirmed, download and repeat are built in)");
+                }
+            }
+            if rules.half_life_days == 0 || rules.half_life_days > 3650 {
+                push(at(".scoring.half_life_days"), "use 1 to 3650 days");
+            }
+            if let Some(def) = &form.lead_definition {
+                for name in &def.requires {
+                    if !form.fields.iter().any(|f| &f.name == name) {
+                        push(at(".lead_definition.requires"), "require only fields this form declares");
+                    }
+                }
+                if def.because.as_ref().is_some_and(|b| b.chars().count() > crate::stage::MAX_REASON) {
+                    push(at(".lead_definition.because"), "say why in at most 500 characters");
+                }
+            }
             if form.double_opt_in && self.mail.is_none() {
                 push(at(".double_opt_in"), "double opt-in sends confirmation emails: add a [mail] table (url, from, key)");
             }
@@ -563,6 +588,15 @@ impl FormsConfig {
                 if hook.map.keys().any(|k| !form.fields.iter().any(|f| &f.name == k)) {
                     push(hat(".map"), "map only fields this form declares");
                 }
+            }
+        }
+        for (i, integration) in self.integrations.iter().enumerate() {
+            let at = |rest: &str| format!("integrations[{i}] ({}){rest}", integration.id);
+            if !is_slug(&integration.id) || self.integrations.iter().filter(|x| x.id == integration.id).count() > 1 {
+                push(at(".id"), "use a unique id of lowercase letters, digits, '-' or '_'");
+            }
+            if !is_secret_name(&integration.key) {
+                push(at(".key"), "name an environment secret in UPPER_SNAKE_CASE, not the key itself");
             }
         }
         out
@@ -740,7 +774,7 @@ mod tests {
         f.allowed_origins = vec!["*".into()];
         assert!(!f.allows_origin("https://evil.example"), "a wildcard is refused by the check and matches nothing");
         assert!(!f.allows_origin("null"));
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new() }.problems();
         assert!(problems.iter().any(|(p, _)| p.ends_with("allowed_origins[0]")), "{problems:?}");
     }
 
@@ -756,14 +790,14 @@ mod tests {
         let mut f = form(&["https://www.example.com"]);
         f.thank_you_url = Some("//evil.example".into());
         f.error_url = Some("/\\evil.example".into());
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new() }.problems();
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.iter().any(|p| p.ends_with(".thank_you_url")) && paths.iter().any(|p| p.ends_with(".error_url")), "{problems:?}");
     }
 
     #[test]
     fn the_secrets_a_config_needs_are_listed_with_their_reasons() {
-        let mut config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None };
+        let mut config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None, integrations: Vec::new() };
         let names = |c: &FormsConfig| c.secrets().into_iter().map(|(n, _)| n).collect::<Vec<_>>();
         assert_eq!(names(&config), vec!["ADMIN_TOKEN", "SIGNING_SECRET"]);
         config.rate_limit = Some(RateLimit { limit: 5, period: 60 });
@@ -773,7 +807,7 @@ mod tests {
 
     #[test]
     fn a_sound_config_has_no_problems() {
-        let config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None };
+        let config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None, integrations: Vec::new() };
         assert_eq!(config.problems(), Vec::<(String, String)>::new());
     }
 
@@ -782,7 +816,7 @@ mod tests {
         let mut f = form(&["https://www.example.com/path"]);
         f.fields[0].required = false;
         f.id = "Bad Id".into();
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new() }.problems();
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.contains(&"forms[0] (Bad Id).id"), "{problems:?}");
         assert!(paths.contains(&"forms[0] (Bad Id).fields.email"), "{problems:?}");
@@ -808,7 +842,7 @@ mod tests {
         f.consents = (0..11)
             .map(|i| Purpose { id: std::format!("p{i}"), required: false, text: Texts { en: Some("x".into()), de: None }, version: 1, basis: Default::default() })
             .collect();
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new() }.problems();
         assert!(problems.contains(&("forms[0].consents".into(), "must have 0 to 10 entries or characters".into())), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].url" && m == "not a valid URL"), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].timeout_ms" && m == "must be between 100 and 60000"), "{problems:?}");
@@ -828,7 +862,7 @@ mod tests {
             ]
         }))
         .unwrap();
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new() }.problems();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].1.contains("Art. 7(4)"));
     }

@@ -3,8 +3,9 @@
 use alloc::{string::String, vec::Vec};
 
 use crate::consent::ConsentRecord;
-use crate::form::FormKind;
-use crate::score::{Engagement, Score};
+use crate::kind::FormKind;
+use crate::score::{self, Engagement, Event, Score, ScoringRules};
+use crate::stage::{Change, Stage};
 use serde::{Deserialize, Serialize};
 use alloc::collections::BTreeMap;
 
@@ -93,7 +94,20 @@ pub struct Lead {
     /// how often repeats can make the collector mail an address.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub mails_sent: Vec<u64>,
+    /// Where the lead stands in the funnel (leads stored before stages existed read as `lead`).
+    #[serde(default)]
+    pub stage: Stage,
+    /// Every stage change, oldest first: from, to, when, by whom, why.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub history: Vec<Change>,
+    /// Behaviour events (downloads, confirmations, repeats, mail clicks, meetings ...), oldest first, as
+    /// far back as they still count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<Event>,
 }
+
+/// The most behaviour events a lead keeps: the oldest go first (after this many, they count for little).
+pub const MAX_EVENTS: usize = 200;
 
 /// A repeat submission as recorded on its lead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -130,6 +144,70 @@ pub struct Held {
 }
 
 impl Lead {
+    /// Records a behaviour event worth `points` at `at` (RFC 3339), dropping the oldest beyond
+    /// [`MAX_EVENTS`].
+    pub fn record_event(&mut self, kind: &str, points: i32, at: &str) {
+        self.events.push(Event { kind: kind.into(), at: at.into(), points });
+        if self.events.len() > MAX_EVENTS {
+            let extra = self.events.len() - MAX_EVENTS;
+            self.events.drain(..extra);
+        }
+    }
+
+    /// Records a behaviour event of type `kind` (worth what the form's rules say) at `now_ms`, scores the
+    /// lead again and moves it to `mql` if it now reaches the threshold. Returns the stage change, if any.
+    pub fn note(&mut self, kind: &str, rules: &ScoringRules, now_ms: u64) -> Option<Change> {
+        let at = crate::time::rfc3339(now_ms);
+        self.record_event(kind, rules.points(kind).unwrap_or(0), &at);
+        self.qualify(rules, now_ms)
+    }
+
+    /// Scores the lead at `now_ms` and, if the score reaches the form's threshold while the lead is a
+    /// subscriber or lead, moves it to `mql` (the only move the rules make after the first stage; they never
+    /// move a lead back). Returns the stage change, if any.
+    pub fn qualify(&mut self, rules: &ScoringRules, now_ms: u64) -> Option<Change> {
+        self.rescore(rules, now_ms);
+        let reaches = self.score.total >= rules.mql_threshold;
+        let below_mql = matches!(self.stage, Stage::Subscriber | Stage::Lead);
+        if !(reaches && below_mql) {
+            return None;
+        }
+        let reason = alloc::format!("score {} reached the MQL threshold {}", self.score.total, rules.mql_threshold);
+        self.move_to(Stage::Mql, &crate::stage::Mover::Rule, &reason, rules, now_ms).ok()
+    }
+
+    /// Moves the lead to `to` if `by` may (see `stage::check`), recording why in its history.
+    pub fn move_to(&mut self, to: Stage, by: &crate::stage::Mover<'_>, reason: &str, rules: &ScoringRules, now_ms: u64) -> Result<Change, crate::stage::Refusal> {
+        let change = crate::stage::advance(&mut self.stage, &mut self.history, to, by, reason, &crate::time::rfc3339(now_ms))?;
+        self.rescore(rules, now_ms);
+        Ok(change)
+    }
+
+    /// Whether the lead is cooling at `now_ms` (see `score::cooling`).
+    pub fn is_cooling(&self, now_ms: u64) -> bool {
+        self.score.cooling_from.as_deref().and_then(crate::time::parse).is_some_and(|from| from <= now_ms)
+    }
+
+    /// Scores the lead at `now_ms` by its form's rules. A lead stored before behaviour events existed gets
+    /// its engagement counts as events first, dated at its last change.
+    pub fn rescore(&mut self, rules: &ScoringRules, now_ms: u64) {
+        if self.events.is_empty() && self.engagement != Engagement::default() {
+            let at = self.updated_at.clone();
+            if self.engagement.confirmed {
+                self.record_event(score::CONFIRMED, rules.confirmed_opt_in, &at);
+            }
+            for _ in 0..self.engagement.downloads.min(score::CAPPED_AT as u32) {
+                self.record_event(score::DOWNLOAD, rules.download, &at);
+            }
+            for _ in 0..self.engagement.submissions.saturating_sub(1).min(score::CAPPED_AT as u32) {
+                self.record_event(score::REPEAT, rules.repeat_submission, &at);
+            }
+        }
+        self.score = score::score(rules, self.kind, &self.fields, &self.events, now_ms);
+        let entered = self.history.iter().rev().find(|c| c.to == self.stage).and_then(|c| crate::time::parse(&c.at)).unwrap_or(0);
+        self.score.cooling_from = score::cooling_from(rules, self.kind, self.stage, entered, &self.fields, &self.events).map(crate::time::rfc3339);
+    }
+
     /// Whether any consent record of the lead still grants something.
     pub fn grants_anything(&self) -> bool {
         core::iter::once(&self.consent).chain(&self.consent_history).any(|r| r.withdrawn.is_none() && r.entries.iter().any(|e| e.granted))

@@ -9,7 +9,8 @@ use alloc::string::String;
 
 use crate::consent::{self, Basis};
 use crate::field::{FieldDef, FieldType};
-use crate::form::{FormKind, PublicForm};
+use crate::form::PublicForm;
+use crate::kind::FormKind;
 use crate::html::escape_into;
 use crate::message::Ui;
 use crate::Lang;

@@ -20,7 +20,8 @@ use alloc::{string::String, vec::Vec};
 
 use crate::consent::{Basis, Purpose};
 use crate::field::{Choice, FieldDef, FieldType};
-use crate::form::{FormKind, PublicForm};
+use crate::form::PublicForm;
+use crate::kind::FormKind;
 use crate::lang::Texts;
 use crate::Lang;
 

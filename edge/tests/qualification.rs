@@ -1,0 +1,133 @@
+//! Qualification over the memory backend: the first stage from the form's lead definition, behaviour events
+//! that take a lead to MQL, people and CRMs moving it with a reason, every move announced and in the
+//! lead's history, and lists filtered by stage, score and cooling in the ledger's index.
+
+use edge::ledger::Qualified;
+use edge::listing::{page, Filter};
+use edge::memory::{Memory, Op};
+use edge::qualification::{move_stage, record_event};
+use edge::submission::{take, Intake};
+use edge::Error;
+use futures::executor::block_on;
+use shared::form::FormsConfig;
+use shared::stage::{Mover, Stage};
+use shared::Code;
+
+const NOW: u64 = 1_790_000_000_000;
+const DAY: u64 = 86_400_000;
+
+fn config() -> FormsConfig {
+    serde_json::from_value(serde_json::json!({
+        "forms": [
+            {"id": "news", "kind": "newsletter", "fields": [{"name": "email", "required": true}, {"name": "company"}],
+             "webhooks": [{"id": "crm", "url": "https://crm.example/hook"}]},
+            {"id": "ebook", "kind": "download_gate", "mode": "b2b", "asset": {"key": "e.pdf", "filename": "e.pdf"},
+             "fields": [{"name": "email", "required": true}, {"name": "company"}, {"name": "decision_maker"}, {"name": "job_title"}],
+             "lead_definition": {"because": "Das ist ein Lead, weil er für eine Firma liest.", "requires": ["company"]},
+             "webhooks": [{"id": "crm", "url": "https://crm.example/hook"}]}
+        ]
+    }))
+    .unwrap()
+}
+
+fn submit(m: &Memory, config: &FormsConfig, form: &str, fields: serde_json::Value) -> String {
+    let intake = Intake { config, form: config.form(form).unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let sub = serde_json::from_value(serde_json::json!({"form": form, "fields": fields, "meta": {"elapsed_ms": 9000}})).unwrap();
+    block_on(take(m, &intake, sub)).unwrap().body["id"].as_str().unwrap().to_owned()
+}
+
+#[test]
+fn the_first_stage_follows_the_forms_lead_definition_and_a_strong_fit_is_an_mql_at_once() {
+    let (m, config) = (Memory::at(NOW), config());
+    let sub = submit(&m, &config, "news", serde_json::json!({"email": "s@example.com", "company": "ACME"}));
+    let reader = submit(&m, &config, "ebook", serde_json::json!({"email": "r@example.com"}));
+    let lead = submit(&m, &config, "ebook", serde_json::json!({"email": "l@example.com", "company": "ACME"}));
+    let boss = submit(&m, &config, "ebook", serde_json::json!({"email": "b@example.com", "company": "ACME", "decision_maker": "true", "job_title": "CEO"}));
+    let leads = m.leads.borrow();
+    assert_eq!(leads[&sub].stage, Stage::Subscriber, "a newsletter sign-up is a subscriber by default");
+    assert_eq!(leads[&reader].stage, Stage::Subscriber);
+    assert_eq!(leads[&reader].history[0].reason, "not a lead: company is missing");
+    assert_eq!(leads[&lead].stage, Stage::Lead);
+    assert_eq!(leads[&lead].history[0].reason, "Das ist ein Lead, weil er für eine Firma liest.");
+    let b = &leads[&boss];
+    assert_eq!(b.stage, Stage::Mql, "fit 30 reaches the threshold at once");
+    let moves: Vec<(Option<Stage>, Stage, &str)> = b.history.iter().map(|c| (c.from, c.to, c.by.as_str())).collect();
+    assert_eq!(moves, vec![(None, Stage::Lead, "rule"), (Some(Stage::Lead), Stage::Mql, "rule")]);
+    assert_eq!(b.history[1].reason, "score 30 reached the MQL threshold 30");
+}
+
+#[test]
+fn behaviour_events_take_a_lead_to_mql_which_is_announced_once() {
+    let (m, config) = (Memory::at(NOW), config());
+    let id = submit(&m, &config, "ebook", serde_json::json!({"email": "e@example.com", "company": "ACME"}));
+    assert!(matches!(block_on(record_event(&m, &config, &id, "lottery_win", None)), Err(Error::Validation(e)) if e.iter().any(|(f, c)| f == "type" && *c == Code::InvalidChoice)));
+    let click = block_on(record_event(&m, &config, &id, "email_click", None)).unwrap().unwrap();
+    assert_eq!((click.lead.stage, click.lead.score.total, click.change.is_none()), (Stage::Lead, 15, true));
+    assert!(m.queued("lead.stage_changed").is_empty());
+    let meeting = block_on(record_event(&m, &config, &id, "meeting_booked", None)).unwrap().unwrap();
+    assert_eq!(meeting.lead.stage, Stage::Mql);
+    let change = meeting.change.unwrap();
+    assert_eq!((change.from, change.to, change.by.as_str()), (Some(Stage::Lead), Stage::Mql, "rule"));
+    let announced = m.queued("lead.stage_changed");
+    assert_eq!(announced.len(), 1);
+    let payload: serde_json::Value = serde_json::from_str(&announced[0].payload).unwrap();
+    assert_eq!(payload["data"]["change"]["to"], "mql");
+    assert_eq!(payload["data"]["stage"], "mql");
+    assert!(payload["data"].get("events").is_none() && payload["data"]["event_count"] == 2, "events stay in the collector");
+    // A later event on an MQL moves nothing and announces nothing.
+    block_on(record_event(&m, &config, &id, "email_click", None)).unwrap();
+    assert_eq!(m.queued("lead.stage_changed").len(), 1);
+    assert_eq!(block_on(record_event(&m, &config, "ld_00000000000000000000000000", "email_click", None)).unwrap().map(|o| o.lead.id), None);
+}
+
+#[test]
+fn people_and_crms_move_a_lead_any_way_with_a_reason_and_a_repeated_move_changes_nothing() {
+    let (m, config) = (Memory::at(NOW), config());
+    let id = submit(&m, &config, "ebook", serde_json::json!({"email": "p@example.com", "company": "ACME"}));
+    let no_reason = block_on(move_stage(&m, &config, &id, Stage::Sql, &Mover::Admin, " "));
+    assert!(matches!(no_reason, Err(Error::Validation(e)) if e.iter().any(|(f, c)| f == "reason" && *c == Code::Required)));
+    let sql = block_on(move_stage(&m, &config, &id, Stage::Sql, &Mover::Admin, "call on 30 Nov: budget 20k, decides in Q1")).unwrap().unwrap();
+    assert_eq!(sql.lead.stage, Stage::Sql);
+    let back = block_on(move_stage(&m, &config, &id, Stage::Lead, &Mover::Endpoint("hubspot"), "deal lost, back to nurturing")).unwrap().unwrap();
+    assert_eq!(back.change.as_ref().map(|c| c.by.as_str()), Some("hubspot"));
+    let again = block_on(move_stage(&m, &config, &id, Stage::Lead, &Mover::Endpoint("hubspot"), "deal lost, back to nurturing")).unwrap().unwrap();
+    assert!(again.change.is_none(), "a replayed feedback call changes nothing");
+    assert_eq!(m.queued("lead.stage_changed").len(), 2);
+    let lead = &m.leads.borrow()[&id];
+    assert_eq!(lead.history.iter().map(|c| c.to).collect::<Vec<_>>(), vec![Stage::Lead, Stage::Sql, Stage::Lead]);
+}
+
+#[test]
+fn a_move_whose_write_fails_is_not_announced_and_can_be_retried() {
+    let (m, config) = (Memory::at(NOW), config());
+    let id = submit(&m, &config, "ebook", serde_json::json!({"email": "f@example.com", "company": "ACME"}));
+    m.fail(Op::PutLead, 1);
+    assert!(block_on(move_stage(&m, &config, &id, Stage::Opportunity, &Mover::Admin, "offer sent")).is_err());
+    assert!(m.queued("lead.stage_changed").is_empty());
+    assert_eq!(m.leads.borrow()[&id].stage, Stage::Lead);
+    assert!(block_on(move_stage(&m, &config, &id, Stage::Opportunity, &Mover::Admin, "offer sent")).unwrap().unwrap().change.is_some());
+    assert_eq!(m.queued("lead.stage_changed").len(), 1);
+}
+
+#[test]
+fn lists_filter_by_stage_score_and_cooling_in_the_index() {
+    let (m, config) = (Memory::at(NOW), config());
+    let cold = submit(&m, &config, "ebook", serde_json::json!({"email": "c@example.com", "company": "ACME"}));
+    block_on(record_event(&m, &config, &cold, "meeting_booked", None)).unwrap();
+    m.advance(1_000);
+    let warm = submit(&m, &config, "ebook", serde_json::json!({"email": "w@example.com", "company": "ACME", "decision_maker": "true", "job_title": "CEO"}));
+    m.advance(1_000);
+    let _plain = submit(&m, &config, "ebook", serde_json::json!({"email": "x@example.com", "company": "ACME"}));
+    let list = |q: Qualified| {
+        let filter = Filter { qualified: q, ..Filter::default() };
+        block_on(page(&m, &filter, None, 50)).unwrap().0.into_iter().map(|l| l.id).collect::<Vec<_>>()
+    };
+    assert_eq!(list(Qualified { stage: Some("mql".into()), ..Qualified::default() }), vec![warm.clone(), cold.clone()]);
+    assert_eq!(list(Qualified { min_score: Some(31), ..Qualified::default() }), vec![cold.clone()]);
+    assert_eq!(list(Qualified { max_score: Some(10), ..Qualified::default() }).len(), 1);
+    // The meeting's 25 points fade: fit 10 + behaviour falls under 30 after log2(25/20) half-lives (29 days),
+    // and the lead cools 14 days later. The fit-only MQL never cools.
+    assert!(list(Qualified { cooling_at: Some(NOW + 42 * DAY), ..Qualified::default() }).is_empty());
+    assert_eq!(list(Qualified { cooling_at: Some(NOW + 44 * DAY), ..Qualified::default() }), vec![cold.clone()]);
+    assert!(!m.leads.borrow()[&cold].is_cooling(NOW + 42 * DAY) && m.leads.borrow()[&cold].is_cooling(NOW + 44 * DAY));
+}

@@ -89,7 +89,7 @@ test("a lead reaches HubSpot, Salesforce and Pipedrive in their own formats; era
   assert.match(hub.headers["content-type"], /^application\/json/);
   const sub = JSON.parse(hub.body);
   const byName = Object.fromEntries(sub.fields.map((f) => [f.name, f.value]));
-  assert.deepEqual(byName, { email: "grace@example.com", firstname: "Grace", lastname: "Hopper", company: "Navy", company_size: "11-50" });
+  assert.deepEqual(byName, { email: "grace@example.com", firstname: "Grace", lastname: "Hopper", company: "Navy", company_size: "11-50", lifecyclestage: "lead" }, "our stage goes as HubSpot's lifecycle stage");
   assert.equal(sub.context.pageUri, "https://shop.example/guide");
   assert.deepEqual(sub.legalConsentOptions.consent.communications, [{ value: true, subscriptionTypeId: 1001, text: "Email me about new guides." }]);
 

@@ -99,7 +99,8 @@ test("the same email on the same form fills the lead's empty fields instead of c
   assert.equal(stored[0].repeats[0].differing.first_name, "Mallory", "the differing value is kept for sales");
   assert.equal(stored[0].repeats[0].id, secondBody.id);
   assert.equal(stored[0].engagement.submissions, 2);
-  assert.ok(stored[0].score.reasons.includes("+5 repeat submission"), stored[0].score.reasons.join());
+  assert.ok(stored[0].score.reasons.includes("+5 repeat"), stored[0].score.reasons.join());
+  assert.equal(stored[0].events.filter((e) => e.type === "repeat").length, 1, "the repeat is a behaviour event");
   const updated = await eventually(() => receiver.deliveries.find((d) => d.payload?.type === "lead.updated" && d.payload.data.id === id), 10_000, "lead.updated");
   assert.equal(updated.verified, true);
   assert.equal(updated.payload.data.fields.company, "ACME");

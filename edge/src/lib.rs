@@ -24,6 +24,7 @@ pub mod embed;
 pub mod erasure;
 pub mod error;
 pub mod export;
+pub mod feedback;
 pub mod id;
 pub mod intake;
 pub mod keys;

@@ -38,6 +38,9 @@ pub enum Error {
     Config(String),
     /// Storage or runtime failure; the message is for the log.
     Internal(String),
+    /// A service the request depends on (a CRM's API asked for a contact's address) failed or did not
+    /// answer; the caller may retry. The message is for the log.
+    Upstream(String),
     /// The form asks for Cloudflare Turnstile and the token was missing or refused.
     HumanCheckFailed,
     /// Too many submissions from one client to one form; try again after this many seconds.
@@ -62,6 +65,7 @@ impl Error {
             Error::UnknownForm | Error::NotFound => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::Misconfigured(_) => 503,
+            Error::Upstream(_) => 502,
             Error::AlreadyEntered | Error::NotEnoughEntries { .. } | Error::InProgress => 409,
             Error::FormClosed => 410,
             Error::TooLarge => 413,
@@ -100,6 +104,7 @@ impl Error {
             ),
             Error::FormClosed => ErrorBody::new(Code::FormClosed, lang),
             Error::Config(_) | Error::Internal(_) => ErrorBody::new(Code::Internal, lang),
+            Error::Upstream(_) => ErrorBody::new(Code::Network, lang),
         }
     }
 
@@ -109,6 +114,7 @@ impl Error {
             Error::RateLimited { retry_after_secs } => vec![("Retry-After", retry_after_secs.to_string())],
             Error::MethodNotAllowed(allow) => vec![("Allow", allow.clone())],
             Error::InProgress => vec![("Retry-After", "1".into())],
+            Error::Upstream(_) => vec![("Retry-After", "60".into())],
             _ => Vec::new(),
         }
     }
@@ -119,6 +125,7 @@ impl Error {
             Error::Config(m) => Some(format!("config error: {m}")),
             Error::Misconfigured(secret) => Some(format!("misconfigured: the secret {secret} is missing or too short")),
             Error::Internal(m) => Some(format!("internal error: {m}")),
+            Error::Upstream(m) => Some(format!("upstream failure: {m}")),
             _ => None,
         }
     }

@@ -247,6 +247,18 @@ pub fn pipedrive(body: &str) -> Result<Option<Ask>, Unreadable> {
     Ok(Some(Ask { lead: LeadRef::PipedrivePerson(person), stage: Some(stage), reason, withdrawn: None }))
 }
 
+/// The address in a CRM's answer about a contact: HubSpot's `{"properties": {"email": ...}}` or Pipedrive's
+/// `{"data": {"email": [{"value": ..., "primary": true}, ...]}}` (the primary one, else the first).
+pub fn contact_email(body: &str) -> Option<String> {
+    let v: serde_json::Value = serde_json::from_str(body).ok()?;
+    if let Some(email) = v.pointer("/properties/email").and_then(serde_json::Value::as_str) {
+        return Some(email.to_owned()).filter(|e| e.contains('@'));
+    }
+    let list = v.pointer("/data/email")?.as_array()?;
+    let primary = list.iter().find(|e| e.get("primary").and_then(serde_json::Value::as_bool) == Some(true)).or(list.first())?;
+    primary.get("value").and_then(serde_json::Value::as_str).map(str::to_owned).filter(|e| e.contains('@'))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +313,15 @@ mod tests {
         assert_eq!(verify_basic("leadgate:s3cret", Some(&format!("Basic {}", B64.encode("leadgate:s3cret")))), Ok(()));
         assert_eq!(verify_basic("leadgate:s3cret", Some(&format!("Basic {}", B64.encode("leadgate:guess")))), Err(Refused::Forged));
         assert_eq!(verify_basic("leadgate:s3cret", None), Err(Refused::Missing));
+    }
+
+    #[test]
+    fn contact_addresses_from_hubspot_and_pipedrive() {
+        assert_eq!(contact_email(r#"{"id":"51","properties":{"email":"ada@example.com"}}"#).as_deref(), Some("ada@example.com"));
+        let pd = r#"{"data":{"email":[{"value":"old@example.com","primary":false},{"value":"ada@example.com","primary":true}]}}"#;
+        assert_eq!(contact_email(pd).as_deref(), Some("ada@example.com"));
+        assert_eq!(contact_email(r#"{"data":{"email":[{"value":"","primary":true}]}}"#), None);
+        assert_eq!(contact_email("not json"), None);
     }
 
     #[test]

@@ -255,6 +255,20 @@ pub enum Command {
         /// The first day, `YYYY-MM-DD`.
         since: String,
     },
+    /// The stored leads of an address on every form, as [`Holding`] rows (feedback names leads by address).
+    Find {
+        /// The address's index key (`intake::email_hash`).
+        email: String,
+    },
+}
+
+/// A stored lead of an address on a form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holding {
+    /// The form.
+    pub form: String,
+    /// The lead.
+    pub lead: String,
 }
 
 /// Dropped bot submissions on a form and day.

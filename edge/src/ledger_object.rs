@@ -90,6 +90,7 @@ const SCHEMA: &[&str] = &[
     // `held` is when a repeat took the lead (0 when nobody holds it): one repeat at a time.
     "CREATE TABLE IF NOT EXISTS emails (form TEXT NOT NULL, email TEXT NOT NULL, lead TEXT NOT NULL, live INTEGER NOT NULL, at INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (form, email))",
     "CREATE INDEX IF NOT EXISTS emails_by_lead ON emails (lead)",
+    "CREATE INDEX IF NOT EXISTS emails_by_email ON emails (email)",
     // The first answer per idempotency key (`answer` is NULL while the first request is in progress).
     "CREATE TABLE IF NOT EXISTS answers (form TEXT NOT NULL, key TEXT NOT NULL, answer TEXT, at INTEGER NOT NULL, PRIMARY KEY (form, key))",
     "CREATE INDEX IF NOT EXISTS answers_by_time ON answers (at)",
@@ -480,6 +481,10 @@ impl Ledger {
             Command::Bots { since } => {
                 let rows: Vec<BotRow> = self.sql.exec("SELECT form, day, count FROM bots WHERE day >= ? ORDER BY day, form", vec![text(&since)])?.to_array()?;
                 serde_json::to_value(rows.into_iter().map(|r| ledger::BotCount { form: r.form, day: r.day, count: r.count as u64 }).collect::<Vec<_>>())?
+            }
+            Command::Find { email } => {
+                let rows: Vec<ledger::Holding> = self.sql.exec("SELECT form, lead FROM emails WHERE email = ? AND live = 1 ORDER BY form", vec![text(&email)])?.to_array()?;
+                serde_json::to_value(rows)?
             }
             Command::Draws { form } => {
                 let rows: Vec<RecordRow> = self.sql.exec("SELECT record FROM draws WHERE form = ? ORDER BY at, id", vec![text(&form)])?.to_array()?;

@@ -2,11 +2,11 @@
 //!
 //! Three layers. Pure modules make every decision (parsing, validation via `shared`, ids, signatures,
 //! retry schedule, routes, the ledger's protocol) and are unit-tested natively. Services (`submission`,
-//! `confirmation`, `withdrawal`, `erasure`, `delivery`, `drawing`, `listing`) orchestrate a use case over
+//! `confirmation`, `withdrawal`, `erasure`, `delivery`, `drawing`, `listing`, `qualification`) orchestrate a use case over
 //! the storage seam (`storage::Backend`) and are tested natively over `memory` with injected faults. The
 //! wasm-only glue does the I/O against the Workers runtime: `entry` (entry points, dispatch, errors into
-//! responses in one place), `exchange` (reading requests, building responses), `visitor` and `operator`
-//! (the public and the admin routes), `upkeep` (the cron's work), `cloud` (the seam over KV, the ledger,
+//! responses in one place), `exchange` (reading requests, building responses), `visitor`, `operator` and
+//! `integration` (the public, the admin, and other systems' routes), `upkeep` (the cron's work), `cloud` (the seam over KV, the ledger,
 //! fetch and the environment), `store` (KV keys and calls) and `ledger_object` (the ledger's SQL).
 
 // Request data is attacker-controlled: nothing in the collector may panic on it. A panic resets the wasm
@@ -53,6 +53,8 @@ mod cloud;
 mod entry;
 #[cfg(target_arch = "wasm32")]
 mod exchange;
+#[cfg(target_arch = "wasm32")]
+mod integration;
 #[cfg(target_arch = "wasm32")]
 mod ledger_object;
 #[cfg(target_arch = "wasm32")]

@@ -581,6 +581,11 @@ impl LedgerModel {
                     self.bots.iter().filter(|((_, day), _)| *day >= since).map(|((form, day), n)| ledger::BotCount { form: form.clone(), day: day.clone(), count: *n }).collect();
                 serde_json::to_value(rows).unwrap_or_default()
             }
+            Command::Find { email } => {
+                let rows: Vec<ledger::Holding> =
+                    self.emails.iter().filter(|((_, e), r)| *e == email && r.live).map(|((form, _), r)| ledger::Holding { form: form.clone(), lead: r.lead.clone() }).collect();
+                serde_json::to_value(rows).unwrap_or_default()
+            }
             Command::Draws { form } => serde_json::to_value(self.draws.iter().filter(|(f, _, _)| *f == form).map(|(_, _, r)| r.clone()).collect::<Vec<_>>()).unwrap_or_default(),
         }
     }

@@ -7,7 +7,7 @@ use crate::ledger::{self, Command};
 use crate::storage::{ask, Backend};
 use crate::withdrawal::{self, Withdrawn};
 use crate::{admin, qualification, draw, drawing, erasure, export, id, intake, listing, store, Error};
-use crate::exchange::{header, json_response, kv, query, read_body, required_secret};
+use crate::exchange::{header, json_response, kv, query, read_body};
 use crate::visitor::{FILES, withdraw};
 use serde_json::json;
 use shared::lead::Lead;
@@ -34,12 +34,12 @@ pub(crate) async fn withdraw_by_admin(req: &mut Request, env: &Env, id: &str) ->
     };
     let kv = kv(env)?;
     let lead = store::get_lead(&kv, id).await?.ok_or(Error::NotFound)?;
-    let done = withdraw(env, &lead, withdrawal::Request { via: "admin", client: None, note }).await?;
+    let done = withdraw(env, &lead, withdrawal::Request { via: "admin".into(), client: None, note }).await?;
     json_response(&json!({"id": id, "withdrawn": true, "erased": done == Withdrawn::Erased}), 200)
 }
 
 /// A JSON object body, or a `Malformed` error saying why it is not one.
-fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
     match serde_json::from_slice(body) {
         Ok(serde_json::Value::Object(o)) => Ok(o),
         Ok(_) => Err(Error::Malformed("The body must be a JSON object.".into())),
@@ -48,7 +48,7 @@ fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>
 }
 
 /// A string member of a JSON body, or a `Malformed` error naming it.
-fn text_member<'a>(body: &'a serde_json::Map<String, serde_json::Value>, name: &str) -> Result<Option<&'a str>, Error> {
+pub(crate) fn text_member<'a>(body: &'a serde_json::Map<String, serde_json::Value>, name: &str) -> Result<Option<&'a str>, Error> {
     match body.get(name) {
         None | Some(serde_json::Value::Null) => Ok(None),
         Some(serde_json::Value::String(s)) => Ok(Some(s.as_str())),
@@ -75,7 +75,7 @@ pub(crate) async fn move_stage(req: &mut Request, env: &Env, id: &str) -> Result
 
 /// What the qualification routes answer: the lead's id, stage, score as of now, cooling, and the change
 /// made, if any.
-fn qualified(config: &shared::form::FormsConfig, outcome: qualification::Outcome) -> Result<serde_json::Value, Error> {
+pub(crate) fn qualified(config: &shared::form::FormsConfig, outcome: qualification::Outcome) -> Result<serde_json::Value, Error> {
     let now = Date::now().as_millis();
     let changed = outcome.change.is_some();
     let lead = as_of_now(config, outcome.lead, now)?;
@@ -83,46 +83,6 @@ fn qualified(config: &shared::form::FormsConfig, outcome: qualification::Outcome
         "id": lead.get("id"), "stage": lead.get("stage"), "score": lead.get("score"), "cooling": lead.get("cooling"),
         "changed": changed, "change": outcome.change,
     }))
-}
-
-/// `POST /v1/leads/<id>/events` with `{"type": "email_click", "at": "2026-11-30T10:00:00Z"}` (`at` is
-/// optional): records a behaviour event worth what the form's scoring says, with the admin token or an
-/// integration's key (`[[integrations]]`). A lead it takes to the MQL threshold becomes an MQL.
-pub(crate) async fn record_event(req: &mut Request, env: &Env, id: &str) -> Result<Response, Error> {
-    let config = config(env)?;
-    let by = authorize_events(req, env, config)?;
-    if !id::is_valid("ld_", id) {
-        return Err(Error::NotFound);
-    }
-    let body = json_object(&read_body(req, intake::MAX_BODY).await?)?;
-    let kind = text_member(&body, "type")?.ok_or_else(|| Error::Validation([("type".to_owned(), shared::Code::Required)].into()))?;
-    let at = match text_member(&body, "at")? {
-        Some(t) => Some(shared::time::parse(t).ok_or_else(|| Error::Validation([("at".to_owned(), shared::Code::InvalidChoice)].into()))?),
-        None => None,
-    };
-    let outcome = qualification::record_event(&Cloud::of(env)?, config, id, kind, at).await?.ok_or(Error::NotFound)?;
-    worker::console_log!("event {kind} on {id} from {by} (stage {})", outcome.lead.stage.as_str());
-    json_response(&qualified(config, outcome)?, 201)
-}
-
-/// Who may record behaviour events: the admin token, or the key of one of the config's integrations.
-/// Returns who it was (`admin` or the integration's id).
-fn authorize_events(req: &Request, env: &Env, config: &shared::form::FormsConfig) -> Result<String, Error> {
-    if crate::entry::authorize(req, env).is_ok() {
-        return Ok("admin".into());
-    }
-    let given = header(req, "Authorization");
-    for integration in &config.integrations {
-        let key = required_secret(env, &integration.key)?;
-        if key.chars().count() < admin::MIN_TOKEN_CHARS {
-            return Err(Error::Misconfigured(integration.key.clone()));
-        }
-        if admin::authorize(given.as_deref(), Some(&key)).is_ok() {
-            return Ok(integration.id.clone());
-        }
-    }
-    // Without integrations the admin check's own answer (401, or a misconfigured admin token) stands.
-    crate::entry::authorize(req, env).map(|()| "admin".into())
 }
 
 /// `PUT /v1/admin/files/<key>`: stores a gated file in R2. Only keys some form's `asset` names are taken,

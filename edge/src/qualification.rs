@@ -79,3 +79,97 @@ pub fn announce<B: Backend>(b: &B, config: &FormsConfig, lead: &Lead, change: &C
     let payload = webhook::stage_payload(&change.at, lead, change);
     outbox_entries(|| id::new("msg_", now, random(b)), endpoints, &lead.id, &lead.form, EventType::LeadStageChanged, &payload, now)
 }
+
+/// What a feedback call did.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Applied {
+    /// Leads it moved (or whose consent it withdrew).
+    pub applied: usize,
+    /// Leads that were there already (a replay, or a stage reported twice).
+    pub unchanged: usize,
+    /// References it named that match no lead of the endpoint's forms.
+    pub unknown: usize,
+}
+
+/// Applies what a feedback endpoint's (verified) call asks: each named lead moved, as by the endpoint, and
+/// consents withdrawn where a mail tool reports an unsubscribe. Leads are found by id, by address (every
+/// form the endpoint covers), or by the CRM's contact, whose address its API is asked for.
+pub async fn feedback<B: Backend>(b: &B, config: &FormsConfig, endpoint: &shared::form::Feedback, asks: Vec<crate::feedback::Ask>) -> Result<Applied, Error> {
+    let mut done = Applied::default();
+    let by = Mover::Endpoint(&endpoint.id);
+    for ask in asks {
+        let leads = resolve(b, endpoint, &ask.lead).await?;
+        if leads.is_empty() {
+            done.unknown += 1;
+            continue;
+        }
+        for id in leads {
+            let mut changed = false;
+            if let Some(stage) = ask.stage {
+                match move_stage(b, config, &id, stage, &by, &ask.reason).await? {
+                    Some(outcome) => changed |= outcome.change.is_some(),
+                    None => {
+                        done.unknown += 1;
+                        continue;
+                    }
+                }
+            }
+            if let Some(purpose) = &ask.withdrawn {
+                if let Some(lead) = b.lead(&id).await? {
+                    let note = Some(format!("{purpose} withdrawn, reported by {}", endpoint.id));
+                    let request = crate::withdrawal::Request { via: endpoint.id.clone(), client: None, note };
+                    changed |= crate::withdrawal::withdraw(b, config, &lead, request).await? != crate::withdrawal::Withdrawn::Already;
+                }
+            }
+            if changed {
+                done.applied += 1;
+            } else {
+                done.unchanged += 1;
+            }
+        }
+    }
+    Ok(done)
+}
+
+/// The ids of the leads a feedback reference names, on the forms the endpoint covers.
+async fn resolve<B: Backend>(b: &B, endpoint: &shared::form::Feedback, lead: &crate::feedback::LeadRef) -> Result<Vec<String>, Error> {
+    use crate::feedback::LeadRef;
+    let email = match lead {
+        LeadRef::Id(id) => {
+            let found = b.lead(id).await?.filter(|l| endpoint.covers(&l.form));
+            return Ok(found.map(|l| l.id).into_iter().collect());
+        }
+        LeadRef::Email(email) => email.clone(),
+        LeadRef::HubspotContact(contact) => match contact_email(b, endpoint, &format!("/crm/v3/objects/contacts/{contact}?properties=email"), true).await? {
+            Some(email) => email,
+            None => return Ok(Vec::new()),
+        },
+        LeadRef::PipedrivePerson(person) => match contact_email(b, endpoint, &format!("/v1/persons/{person}"), false).await? {
+            Some(email) => email,
+            None => return Ok(Vec::new()),
+        },
+    };
+    let held: Vec<crate::ledger::Holding> = crate::storage::ask(b, &crate::ledger::Command::Find { email: crate::intake::email_hash(email.trim()) }).await?;
+    Ok(held.into_iter().filter(|h| endpoint.covers(&h.form)).map(|h| h.lead).collect())
+}
+
+/// Asks a CRM's API for the address of the contact (HubSpot, bearer token) or person (Pipedrive,
+/// `api_token` parameter) at `path`. `None` when the CRM does not know it (404) or has no address for it.
+async fn contact_email<B: Backend>(b: &B, endpoint: &shared::form::Feedback, path: &str, bearer: bool) -> Result<Option<String>, Error> {
+    let name = endpoint.token.as_deref().unwrap_or_default();
+    let token = b.secret(name).ok_or_else(|| Error::Misconfigured(name.to_owned()))?;
+    let base = endpoint.api_base();
+    let (url, headers) = if bearer {
+        (format!("{base}{path}"), vec![("Authorization", format!("Bearer {token}"))])
+    } else {
+        let sep = if path.contains('?') { '&' } else { '?' };
+        (format!("{base}{path}{sep}api_token={token}"), Vec::new())
+    };
+    let out = crate::crm::Outbound { method: "GET", url, headers, body: None };
+    let reply = b.call(&out, crate::delivery::TIMEOUT_MS, crate::crm::Read::Body).await.map_err(|e| Error::Upstream(format!("{} API: {e}", endpoint.id)))?;
+    match reply.status {
+        404 => Ok(None),
+        200..=299 => Ok(crate::feedback::contact_email(&reply.body)),
+        status => Err(Error::Upstream(format!("{} API answered {status}", endpoint.id))),
+    }
+}

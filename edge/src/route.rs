@@ -52,6 +52,8 @@ pub enum Route {
     MoveStage(String),
     /// `POST /v1/leads/<id>/events`: a behaviour event (admin token or an integration's key).
     RecordEvent(String),
+    /// `POST /v1/feedback/<endpoint>`: the CRM's feedback (verified by the endpoint's own scheme).
+    Feedback(String),
     /// `GET /v1/admin/stats`: bot counts.
     Stats,
     /// `GET /v1/admin/deliveries`.
@@ -94,6 +96,7 @@ impl Route {
         let choices: Vec<(&'static str, Route)> = match segments.as_slice() {
             ["v1", "leads"] => vec![("POST", Submit), ("OPTIONS", SubmitPreflight)],
             ["v1", "leads", id, "events"] => vec![("POST", RecordEvent(one(id).ok_or(Miss::NotFound)?))],
+            ["v1", "feedback", endpoint] => vec![("POST", Feedback(one(endpoint).ok_or(Miss::NotFound)?))],
             ["v1", "health"] => vec![("GET", Health)],
             ["v1", "consent", "verify"] => vec![("GET", VerifyReceipt)],
             ["v1", "confirm", token] => {
@@ -148,7 +151,7 @@ impl Route {
             | Deliveries | ReplayDelivery(_) | Endpoints | EnableEndpoint { .. } | Draw(_) | Draws(_) => true,
             // Behaviour events take the admin token or an integration's key: their handler checks either.
             Submit | SubmitPreflight | Health | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_) | Download(_)
-            | Thanks | Embed(_) | DevMailbox | RecordEvent(_) => false,
+            | Thanks | Embed(_) | DevMailbox | RecordEvent(_) | Feedback(_) => false,
         }
     }
 
@@ -199,6 +202,8 @@ mod tests {
             ("GET", format!("/v1/admin/leads/{id}/stage"), Err(Miss::MethodNotAllowed("POST".into()))),
             ("POST", format!("/v1/leads/{id}/events"), Ok(Route::RecordEvent(id.into()))),
             ("POST", "/v1/leads//events".into(), Err(Miss::NotFound)),
+            ("POST", "/v1/feedback/hubspot".into(), Ok(Route::Feedback("hubspot".into()))),
+            ("GET", "/v1/feedback/hubspot".into(), Err(Miss::MethodNotAllowed("POST".into()))),
             ("GET", "/v1/admin/leads//export".into(), Err(Miss::NotFound)),
             ("GET", "/v1/admin/stats".into(), Ok(Route::Stats)),
             ("GET", "/v1/admin/deliveries".into(), Ok(Route::Deliveries)),

@@ -233,13 +233,13 @@ pub(crate) async fn withdraw_by_link(req: &Request, env: &Env, given: &str) -> R
         Err(page) => return Ok(page),
     };
     let lang = lead.consent.lang;
-    let done = withdraw(env, &lead, withdrawal::Request { via: "link", client: client_id(req, env), note: None }).await?;
+    let done = withdraw(env, &lead, withdrawal::Request { via: "link".into(), client: client_id(req, env), note: None }).await?;
     html_response(&page::withdrawn(lang, done == Withdrawn::Erased), 200)
 }
 
 /// Runs the withdrawal service and logs what it did.
 pub(crate) async fn withdraw(env: &Env, lead: &Lead, request: withdrawal::Request) -> Result<Withdrawn, Error> {
-    let via = request.via;
+    let via = request.via.clone();
     let done = withdrawal::withdraw(&Cloud::of(env)?, config(env)?, lead, request).await?;
     worker::console_log!("consent withdrawn: {} form={} via={via} -> {done:?}", lead.id, lead.form);
     Ok(done)

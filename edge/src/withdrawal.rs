@@ -18,8 +18,8 @@ use shared::lead::{Lead, Status};
 /// Who withdrew, and how.
 #[derive(Clone, Debug)]
 pub struct Request {
-    /// The channel: `link` or `admin`.
-    pub via: &'static str,
+    /// The channel: `link`, `admin`, or a feedback endpoint's id.
+    pub via: String,
     /// The pseudonymous client, for a withdrawal by link.
     pub client: Option<String>,
     /// An admin's note (where the withdrawal came from).
@@ -56,7 +56,7 @@ async fn held<B: Backend>(b: &B, config: &FormsConfig, mut lead: Lead, request: 
     }
     let now = b.now_ms();
     let at = shared::time::rfc3339(now);
-    let withdrawal = shared::consent::Withdrawal { at: at.clone(), via: request.via.to_owned(), client_id: request.client, note: request.note };
+    let withdrawal = shared::consent::Withdrawal { at: at.clone(), via: request.via, client_id: request.client, note: request.note };
     let mut changed = false;
     for record in std::iter::once(&mut lead.consent).chain(lead.consent_history.iter_mut()) {
         if record.withdrawn.is_none() {

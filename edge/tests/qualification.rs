@@ -131,3 +131,47 @@ fn lists_filter_by_stage_score_and_cooling_in_the_index() {
     assert_eq!(list(Qualified { cooling_at: Some(NOW + 44 * DAY), ..Qualified::default() }), vec![cold.clone()]);
     assert!(!m.leads.borrow()[&cold].is_cooling(NOW + 42 * DAY) && m.leads.borrow()[&cold].is_cooling(NOW + 44 * DAY));
 }
+
+fn with_feedback() -> (FormsConfig, shared::form::Feedback, shared::form::Feedback) {
+    let config = config();
+    let hub: shared::form::Feedback = serde_json::from_value(serde_json::json!({"id": "hubspot", "source": "hubspot", "secret": "HS_SECRET", "token": "HS_TOKEN", "api": "https://hub.example"})).unwrap();
+    let only_news: shared::form::Feedback = serde_json::from_value(serde_json::json!({"id": "mailtool", "source": "standard", "secret": "MT", "forms": ["news"]})).unwrap();
+    (config, hub, only_news)
+}
+
+#[test]
+fn feedback_finds_leads_by_id_address_or_crm_contact_on_the_forms_it_covers() {
+    use edge::feedback::{Ask, LeadRef};
+    use edge::qualification::{feedback, Applied};
+    let (m, (config, hub, only_news)) = (Memory::at(NOW), with_feedback());
+    m.secrets.borrow_mut().insert("HS_TOKEN".into(), "pat-token".into());
+    let news = submit(&m, &config, "news", serde_json::json!({"email": "Ada@Example.com"}));
+    let ebook = submit(&m, &config, "ebook", serde_json::json!({"email": "ada@example.com", "company": "ACME"}));
+    m.answer_with(|out| {
+        assert!(out.headers.iter().any(|(n, v)| *n == "Authorization" && v == "Bearer pat-token"));
+        let body = match out.url.as_str() {
+            "https://hub.example/crm/v3/objects/contacts/51?properties=email" => r#"{"properties":{"email":"ada@example.com"}}"#,
+            _ => return Ok(edge::crm::Reply { status: 404, ..Default::default() }),
+        };
+        Ok(edge::crm::Reply { status: 200, retry_after: None, body: body.into() })
+    });
+    let sql = |lead| Ask { lead, stage: Some(Stage::Sql), reason: "HubSpot lifecycle stage set to salesqualifiedlead".into(), withdrawn: None };
+    // One HubSpot contact is the address's leads on every form.
+    let done = block_on(feedback(&m, &config, &hub, vec![sql(LeadRef::HubspotContact(51)), sql(LeadRef::HubspotContact(52))])).unwrap();
+    assert_eq!(done, Applied { applied: 2, unchanged: 0, unknown: 1 });
+    assert!(m.leads.borrow().values().all(|l| l.stage == Stage::Sql && l.history.last().unwrap().by == "hubspot"));
+    let again = block_on(feedback(&m, &config, &hub, vec![sql(LeadRef::HubspotContact(51))])).unwrap();
+    assert_eq!(again, Applied { applied: 0, unchanged: 2, unknown: 0 });
+    // An endpoint for one form reaches nothing on another; an unsubscribe withdraws the lead's consent.
+    let unsub = Ask { lead: LeadRef::Email("ada@example.com".into()), stage: None, reason: "unsubscribed".into(), withdrawn: Some("marketing_email".into()) };
+    assert_eq!(block_on(feedback(&m, &config, &only_news, vec![unsub])).unwrap(), Applied { applied: 1, unchanged: 0, unknown: 0 });
+    let by_id = Ask { lead: LeadRef::Id(ebook.clone()), stage: Some(Stage::Customer), reason: "won".into(), withdrawn: None };
+    assert_eq!(block_on(feedback(&m, &config, &only_news, vec![by_id])).unwrap().unknown, 1);
+    let leads = m.leads.borrow();
+    assert_eq!(leads[&news].consent.withdrawn.as_ref().map(|w| w.via.as_str()), Some("mailtool"));
+    assert!(leads[&ebook].consent.withdrawn.is_none());
+    drop(leads);
+    // A CRM whose API fails is a 502 for the caller to retry, never a silent skip.
+    m.answer_with(|_| Ok(edge::crm::Reply { status: 503, ..Default::default() }));
+    assert!(matches!(block_on(feedback(&m, &config, &hub, vec![sql(LeadRef::HubspotContact(51))])), Err(Error::Upstream(_))));
+}

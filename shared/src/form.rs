@@ -290,6 +290,63 @@ pub struct FormsConfig {
     #[serde(default)]
     #[cfg_attr(feature = "server", validate(length(max = 20)))]
     pub integrations: Vec<Integration>,
+    /// Endpoints where the CRM (or a mail tool) tells the collector what became of a lead:
+    /// `POST /v1/feedback/<id>`.
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(length(max = 20)))]
+    pub feedback: Vec<Feedback>,
+}
+
+/// A feedback endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Feedback {
+    /// The endpoint's id (its URL is `/v1/feedback/<id>`; moves it makes are recorded as by this id).
+    pub id: String,
+    /// Who calls it, which decides how it is verified and read.
+    pub source: FeedbackSource,
+    /// The name of the environment secret that verifies calls: a `whsec_` secret (standard), the app's
+    /// client secret (HubSpot), or `user:password` of the webhook's basic auth (Pipedrive).
+    pub secret: String,
+    /// HubSpot and Pipedrive: the name of the secret holding an API token, to ask for the address of the
+    /// contact or person a call names.
+    #[serde(default)]
+    pub token: Option<String>,
+    /// The API's base URL (default `https://api.hubapi.com` or `https://api.pipedrive.com`).
+    #[serde(default)]
+    pub api: Option<String>,
+    /// Only leads of these forms (default: every form).
+    #[serde(default)]
+    pub forms: Vec<String>,
+}
+
+/// Who calls a feedback endpoint.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FeedbackSource {
+    /// Any tool, signing per Standard Webhooks: `{"lead", "stage", "reason", "consent_withdrawn"}`.
+    Standard,
+    /// HubSpot's webhooks (v3 signature), `contact.propertyChange` on `lifecyclestage`.
+    Hubspot,
+    /// Pipedrive's webhooks (basic auth) on deals.
+    Pipedrive,
+}
+
+impl Feedback {
+    /// The API's base URL, without a trailing `/`.
+    pub fn api_base(&self) -> String {
+        let default = match self.source {
+            FeedbackSource::Hubspot => "https://api.hubapi.com",
+            FeedbackSource::Pipedrive => "https://api.pipedrive.com",
+            FeedbackSource::Standard => "",
+        };
+        self.api.as_deref().unwrap_or(default).trim_end_matches('/').to_owned()
+    }
+
+    /// Whether this endpoint may change leads of `form`.
+    pub fn covers(&self, form: &str) -> bool {
+        self.forms.is_empty() || self.forms.iter().any(|f| f == form)
+    }
 }
 
 /// A tool allowed to record behaviour events, with the key it sends as `Authorization: Bearer <key>`.
@@ -404,6 +461,12 @@ impl FormsConfig {
         need("SIGNING_SECRET", "consent receipts and signed links".into());
         for integration in &self.integrations {
             need(&integration.key, format!("behaviour events from {}", integration.id));
+        }
+        for f in &self.feedback {
+            need(&f.secret, format!("verifying feedback from {}", f.id));
+            if let Some(token) = &f.token {
+                need(token, format!("looking up the contacts feedback from {} names", f.id));
+            }
         }
         if self.rate_limit.is_some() {
             need("CLIENT_ID_SECRET", "the rate limit's pseudonymous client ids".into());
@@ -590,6 +653,26 @@ impl FormsConfig {
                 }
             }
         }
+        for (i, f) in self.feedback.iter().enumerate() {
+            let at = |rest: &str| format!("feedback[{i}] ({}){rest}", f.id);
+            if !is_slug(&f.id) || self.feedback.iter().filter(|x| x.id == f.id).count() > 1 {
+                push(at(".id"), "use a unique id of lowercase letters, digits, '-' or '_'");
+            }
+            if !is_secret_name(&f.secret) {
+                push(at(".secret"), "name an environment secret in UPPER_SNAKE_CASE, not the secret itself");
+            }
+            match (f.source, &f.token) {
+                (FeedbackSource::Hubspot | FeedbackSource::Pipedrive, None) => push(at(".token"), "name the secret holding an API token: calls name a contact, whose address is looked up"),
+                (_, Some(t)) if !is_secret_name(t) => push(at(".token"), "name an environment secret in UPPER_SNAKE_CASE"),
+                _ => {}
+            }
+            if f.api.as_ref().is_some_and(|u| !is_http_url(u)) {
+                push(at(".api"), "use an http(s) URL");
+            }
+            if f.forms.iter().any(|id| !self.forms.iter().any(|form| &form.id == id)) {
+                push(at(".forms"), "name only forms of this config");
+            }
+        }
         for (i, integration) in self.integrations.iter().enumerate() {
             let at = |rest: &str| format!("integrations[{i}] ({}){rest}", integration.id);
             if !is_slug(&integration.id) || self.integrations.iter().filter(|x| x.id == integration.id).count() > 1 {
@@ -774,7 +857,7 @@ mod tests {
         f.allowed_origins = vec!["*".into()];
         assert!(!f.allows_origin("https://evil.example"), "a wildcard is refused by the check and matches nothing");
         assert!(!f.allows_origin("null"));
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new() }.problems();
         assert!(problems.iter().any(|(p, _)| p.ends_with("allowed_origins[0]")), "{problems:?}");
     }
 
@@ -790,14 +873,14 @@ mod tests {
         let mut f = form(&["https://www.example.com"]);
         f.thank_you_url = Some("//evil.example".into());
         f.error_url = Some("/\\evil.example".into());
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new() }.problems();
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.iter().any(|p| p.ends_with(".thank_you_url")) && paths.iter().any(|p| p.ends_with(".error_url")), "{problems:?}");
     }
 
     #[test]
     fn the_secrets_a_config_needs_are_listed_with_their_reasons() {
-        let mut config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None, integrations: Vec::new() };
+        let mut config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new() };
         let names = |c: &FormsConfig| c.secrets().into_iter().map(|(n, _)| n).collect::<Vec<_>>();
         assert_eq!(names(&config), vec!["ADMIN_TOKEN", "SIGNING_SECRET"]);
         config.rate_limit = Some(RateLimit { limit: 5, period: 60 });
@@ -807,7 +890,7 @@ mod tests {
 
     #[test]
     fn a_sound_config_has_no_problems() {
-        let config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None, integrations: Vec::new() };
+        let config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new() };
         assert_eq!(config.problems(), Vec::<(String, String)>::new());
     }
 
@@ -816,7 +899,7 @@ mod tests {
         let mut f = form(&["https://www.example.com/path"]);
         f.fields[0].required = false;
         f.id = "Bad Id".into();
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new() }.problems();
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.contains(&"forms[0] (Bad Id).id"), "{problems:?}");
         assert!(paths.contains(&"forms[0] (Bad Id).fields.email"), "{problems:?}");
@@ -842,7 +925,7 @@ mod tests {
         f.consents = (0..11)
             .map(|i| Purpose { id: std::format!("p{i}"), required: false, text: Texts { en: Some("x".into()), de: None }, version: 1, basis: Default::default() })
             .collect();
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new() }.problems();
         assert!(problems.contains(&("forms[0].consents".into(), "must have 0 to 10 entries or characters".into())), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].url" && m == "not a valid URL"), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].timeout_ms" && m == "must be between 100 and 60000"), "{problems:?}");
@@ -862,7 +945,7 @@ mod tests {
             ]
         }))
         .unwrap();
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new() }.problems();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].1.contains("Art. 7(4)"));
     }

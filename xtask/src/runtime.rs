@@ -95,13 +95,12 @@ fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
         "ADMIN_TOKEN={}\nWEBHOOK_SECRET={}\nCLIENT_ID_SECRET={}\nSIGNING_SECRET={}\n",
         secrets.admin_token, secrets.webhook_secret, secrets.client_id_secret, secrets.signing_secret
     );
-    // Endpoints and forms may name further secrets (another signing secret, a CRM's API token, a Turnstile
-    // secret); pass on those the environment has. A missing one shows up in the delivery's `last_error`, not here.
-    let mut named: Vec<&str> = forms.forms.iter().flat_map(|f| &f.webhooks).flat_map(|e| [Some(e.secret.as_str()), e.token.as_deref()]).flatten().collect();
-    named.extend(forms.forms.iter().filter_map(|f| f.turnstile.as_ref()).map(|t| t.secret.as_str()));
-    named.sort_unstable();
-    named.dedup();
-    for name in named.into_iter().filter(|n| !["ADMIN_TOKEN", "WEBHOOK_SECRET", "CLIENT_ID_SECRET", "SIGNING_SECRET"].contains(n)) {
+    // The config may name further secrets (another signing secret, a CRM's API token, a Turnstile secret,
+    // an integration's key, a feedback endpoint's secret); pass on those the environment has. A missing one
+    // is answered `misconfigured` by the request that needs it, or shows in a delivery's `last_error`.
+    let mail_key = forms.mail.as_ref().map(|m| m.key.clone()).unwrap_or_default();
+    let named: Vec<String> = forms.secrets().into_iter().map(|(name, _)| name).filter(|n| *n != mail_key).collect();
+    for name in named.iter().filter(|n| !["ADMIN_TOKEN", "WEBHOOK_SECRET", "CLIENT_ID_SECRET", "SIGNING_SECRET"].contains(&n.as_str())) {
         if let Ok(value) = std::env::var(name) {
             vars.push_str(&format!("{name}={value}\n"));
         }

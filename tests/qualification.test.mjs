@@ -54,10 +54,24 @@ mode = "b2b"
 asset = { key = "guide.pdf", filename = "guide.pdf" }
 fields = [{ name = "email", required = true }, { name = "company" }]
 lead_definition = { because = "Das ist ein Lead, weil er den Leitfaden für seine Firma lädt.", requires = ["company"] }
+assign = { rule = "round_robin" }
 
 [[forms.webhooks]]
 id = "crm"
 url = "${receiver.url}"
+
+[[owners]]
+id = "anna"
+name = "Anna Schmidt"
+email = "anna@example.com"
+
+[[owners]]
+id = "ben"
+name = "Ben Vogel"
+
+[[owners]]
+id = "cem"
+name = "Cem Aydın"
 
 [[integrations]]
 id = "webinar"
@@ -191,4 +205,28 @@ test("a lost Pipedrive deal disqualifies its person's lead, with Pipedrive's rea
   assert.ok(apiCalls.some((c) => c.path === "/pipedrive/v1/persons/7" && c.token === keys.PIPEDRIVE_TOKEN));
   const changes = await eventually(() => (stageChanges(id).length >= 2 ? stageChanges(id) : null), 10_000, "two lead.stage_changed");
   assert.ok(changes.every((d) => d.verified));
+});
+
+test("leads submitted at once get owners in turns across three owners; a person reassigns one", async () => {
+  const answers = await Promise.all(
+    Array.from({ length: 9 }, (_, i) => postLead(collector, { form: "guide", fields: { email: `turn${i}@example.com`, company: "Turn GmbH" } }).then((r) => r.json())),
+  );
+  const ids = new Set(answers.map((a) => a.id));
+  const leads = (await admin(collector, "/v1/admin/leads?form=guide&limit=100")).leads.filter((l) => ids.has(l.id));
+  assert.equal(leads.length, 9);
+  const counts = {};
+  for (const l of leads) counts[l.owner] = (counts[l.owner] || 0) + 1;
+  assert.deepEqual(counts, { anna: 3, ben: 3, cem: 3 }, "three turns each");
+  const lead = leads[0];
+  const other = lead.owner === "ben" ? "cem" : "ben";
+  const bad = await fetch(`${collector.base}/v1/admin/leads/${lead.id}/owner`, { method: "POST", headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}` }, body: JSON.stringify({ owner: "zoe" }) });
+  assert.equal(bad.status, 422);
+  assert.ok((await bad.json()).error.fields.owner);
+  const moved = await admin(collector, `/v1/admin/leads/${lead.id}/owner`, { method: "POST", body: JSON.stringify({ owner: other, reason: "covers this region" }) });
+  assert.deepEqual([moved.owner, moved.changed, moved.assignment.from], [other, true, lead.owner]);
+  const note = await eventually(() => receiver.deliveries.find((d) => d.payload?.type === "lead.assigned" && d.payload.data.id === lead.id), 10_000, "lead.assigned");
+  assert.ok(note.verified);
+  assert.equal(note.payload.data.owner.id, other);
+  const mine = (await admin(collector, `/v1/admin/leads?owner=${other}&form=guide&limit=100`)).leads;
+  assert.ok(mine.some((l) => l.id === lead.id) && mine.every((l) => l.owner === other));
 });

@@ -87,9 +87,7 @@ async fn change<B: Backend>(b: &B, config: &FormsConfig, id: &str, client: Optio
             })
             .unwrap_or_default();
         let mut deliveries: Vec<Delivery> = deliveries;
-        if let Some(change) = &moved {
-            deliveries.extend(crate::qualification::announce(b, config, &lead, change, now));
-        }
+        deliveries.extend(crate::qualification::follow_up(b, config, &mut lead, moved.as_ref(), now).await?);
         (deliveries, false)
     } else if let (Some(f), true) = (form, lead.held.is_some()) {
         let Some((submission, filled, consent_added)) = intake::apply_held(&mut lead, &at, f) else { return Ok(Some(Confirmed::Already(lead))) };

@@ -8,7 +8,7 @@ use crate::{admin, page, Error};
 use crate::exchange::{header, html_response, json_response, own_origin, query, required_secret, visitor_lang};
 use crate::visitor::{confirm, confirm_page, dev_mailbox, download, embed_script, submit, verify_receipt, withdraw_by_link, withdraw_page};
 use crate::integration::{receive_feedback, record_event};
-use crate::operator::{move_stage, draw_winners, enable_endpoint, erase, lead_detail, leads_csv, list_deliveries, list_draws, list_endpoints, list_leads, replay, spam_stats, upload, withdraw_by_admin};
+use crate::operator::{assign_owner, move_stage, draw_winners, enable_endpoint, erase, lead_detail, leads_csv, list_deliveries, list_draws, list_endpoints, list_leads, replay, spam_stats, upload, withdraw_by_admin};
 use crate::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, wake_ledger};
 use serde_json::json;
 use shared::Lang;
@@ -80,6 +80,7 @@ pub(crate) async fn dispatch(route: &Route, req: &mut Request, env: &Env, form_n
         Route::EraseLead(id) => erase(env, id).await,
         Route::WithdrawLead(id) => withdraw_by_admin(req, env, id).await,
         Route::MoveStage(id) => move_stage(req, env, id).await,
+        Route::AssignOwner(id) => assign_owner(req, env, id).await,
         Route::RecordEvent(id) => record_event(req, env, id).await,
         Route::Feedback(endpoint) => receive_feedback(req, env, endpoint).await,
         Route::Stats => spam_stats(env).await,

@@ -372,6 +372,8 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
         stage,
         history: vec![first],
         events: Vec::new(),
+        owner: None,
+        assignments: Vec::new(),
     };
     lead.qualify(&form.scoring, cx.now_ms);
     Ok(lead)

@@ -255,11 +255,24 @@ pub enum Command {
         /// The first day, `YYYY-MM-DD`.
         since: String,
     },
+    /// The next turn of a counter (round-robin assignment of a form's leads), from 0: one transaction, so
+    /// racing leads never get the same turn. Answered with [`Turn`].
+    Turn {
+        /// The counter's name (`assign:<form>`).
+        name: String,
+    },
     /// The stored leads of an address on every form, as [`Holding`] rows (feedback names leads by address).
     Find {
         /// The address's index key (`intake::email_hash`).
         email: String,
     },
+}
+
+/// The ledger's answer to [`Command::Turn`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    /// The turn, from 0.
+    pub turn: u64,
 }
 
 /// A stored lead of an address on a form.
@@ -431,6 +444,9 @@ pub struct Qualified {
     /// Only leads cooling at this time (Unix ms).
     #[serde(default)]
     pub cooling_at: Option<u64>,
+    /// Only leads of this owner (`none`: leads without one).
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 impl Qualified {
@@ -440,8 +456,12 @@ impl Qualified {
             && self.min_score.is_none_or(|m| entry.score >= m)
             && self.max_score.is_none_or(|m| entry.score <= m)
             && self.cooling_at.is_none_or(|now| entry.cooling_at.is_some_and(|c| c <= now))
+            && self.owner.as_deref().is_none_or(|o| if o == NO_OWNER { entry.owner.is_none() } else { entry.owner.as_deref() == Some(o) })
     }
 }
+
+/// The owner filter that selects leads without an owner.
+pub const NO_OWNER: &str = "none";
 
 /// Who holds an address on a form.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -506,6 +526,9 @@ pub struct Entry {
     /// When the lead starts cooling if nothing new happens (Unix ms; see `shared::score::cooling_from`).
     #[serde(default)]
     pub cooling_at: Option<u64>,
+    /// The lead's owner, if it has one.
+    #[serde(default)]
+    pub owner: Option<String>,
 }
 
 impl Entry {
@@ -520,6 +543,7 @@ impl Entry {
             created: shared::time::parse(&lead.created_at).unwrap_or(0),
             source: lead.source.utm.get("source").cloned(),
             cooling_at: lead.score.cooling_from.as_deref().and_then(shared::time::parse),
+            owner: lead.owner.clone(),
         }
     }
 }

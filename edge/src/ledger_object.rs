@@ -99,6 +99,10 @@ const SCHEMA: &[&str] = &[
     "CREATE INDEX IF NOT EXISTS leads_by_form ON leads (form, id)",
     // Added with stages; on a ledger made before, the statement fails harmlessly once the column exists.
     "ALTER TABLE leads ADD COLUMN cooling_at INTEGER",
+    "ALTER TABLE leads ADD COLUMN owner TEXT",
+    "CREATE INDEX IF NOT EXISTS leads_by_owner ON leads (owner, id)",
+    // Counters that must never hand out a number twice (round-robin turns).
+    "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL)",
     // Erased leads: nothing may bring their data back.
     "CREATE TABLE IF NOT EXISTS tombstones (lead TEXT PRIMARY KEY, at INTEGER NOT NULL)",
     // The outbox: one row per delivery. `next_at` is when a pending one is due (or leased until), and when a
@@ -174,6 +178,11 @@ struct DisabledRow {
     endpoint: String,
     at: f64,
     status: f64,
+}
+
+#[derive(Deserialize)]
+struct TurnRow {
+    n: f64,
 }
 
 #[derive(Deserialize)]
@@ -291,7 +300,7 @@ impl Ledger {
                 // An erased lead's row never comes back, whatever write arrives late.
                 let verb = if only_if_missing { "INSERT OR IGNORE" } else { "INSERT OR REPLACE" };
                 self.sql.exec(
-                    &format!("{verb} INTO leads (id, form, status, stage, score, created, source, cooling_at) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)"),
+                    &format!("{verb} INTO leads (id, form, status, stage, score, created, source, cooling_at, owner) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)"),
                     vec![
                         text(&entry.id),
                         text(&entry.form),
@@ -301,6 +310,7 @@ impl Ledger {
                         ms(entry.created),
                         entry.source.as_deref().map_or(SqlStorageValue::Null, text),
                         entry.cooling_at.map_or(SqlStorageValue::Null, ms),
+                        entry.owner.as_deref().map_or(SqlStorageValue::Null, text),
                     ],
                 )?;
                 let erased: Vec<serde_json::Value> = self.sql.exec("SELECT lead FROM tombstones WHERE lead = ?", vec![text(&entry.id)])?.to_array()?;
@@ -314,6 +324,7 @@ impl Ledger {
                     .exec(
                         "SELECT id FROM leads WHERE (?1 IS NULL OR form = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR created >= ?3) AND (?4 IS NULL OR id < ?4) \
                          AND (?6 IS NULL OR stage = ?6) AND (?7 IS NULL OR score >= ?7) AND (?8 IS NULL OR score <= ?8) AND (?9 IS NULL OR cooling_at <= ?9) \
+                         AND (?10 IS NULL OR (?10 = 'none' AND owner IS NULL) OR owner = ?10) \
                          ORDER BY id DESC LIMIT ?5",
                         vec![
                             form.as_deref().map_or(SqlStorageValue::Null, text),
@@ -325,6 +336,7 @@ impl Ledger {
                             qualified.min_score.map_or(SqlStorageValue::Null, |s| SqlStorageValue::Float(s as f64)),
                             qualified.max_score.map_or(SqlStorageValue::Null, |s| SqlStorageValue::Float(s as f64)),
                             qualified.cooling_at.map_or(SqlStorageValue::Null, ms),
+                            qualified.owner.as_deref().map_or(SqlStorageValue::Null, text),
                         ],
                     )?
                     .to_array()?;
@@ -481,6 +493,11 @@ impl Ledger {
             Command::Bots { since } => {
                 let rows: Vec<BotRow> = self.sql.exec("SELECT form, day, count FROM bots WHERE day >= ? ORDER BY day, form", vec![text(&since)])?.to_array()?;
                 serde_json::to_value(rows.into_iter().map(|r| ledger::BotCount { form: r.form, day: r.day, count: r.count as u64 }).collect::<Vec<_>>())?
+            }
+            Command::Turn { name } => {
+                self.sql.exec("INSERT INTO counters VALUES (?, 0) ON CONFLICT (name) DO UPDATE SET n = n + 1", vec![text(&name)])?;
+                let rows: Vec<TurnRow> = self.sql.exec("SELECT n FROM counters WHERE name = ?", vec![text(&name)])?.to_array()?;
+                serde_json::to_value(ledger::Turn { turn: rows.first().map_or(0, |r| r.n as u64) })?
             }
             Command::Find { email } => {
                 let rows: Vec<ledger::Holding> = self.sql.exec("SELECT form, lead FROM emails WHERE email = ? AND live = 1 ORDER BY form", vec![text(&email)])?.to_array()?;

@@ -339,6 +339,7 @@ struct LedgerModel {
     disabled: BTreeMap<(String, String), ledger::Disabled>,
     draws: Vec<(String, String, String)>,
     bots: BTreeMap<(String, String), u64>,
+    counters: BTreeMap<String, u64>,
     alarm: Option<u64>,
 }
 
@@ -580,6 +581,10 @@ impl LedgerModel {
                 let rows: Vec<ledger::BotCount> =
                     self.bots.iter().filter(|((_, day), _)| *day >= since).map(|((form, day), n)| ledger::BotCount { form: form.clone(), day: day.clone(), count: *n }).collect();
                 serde_json::to_value(rows).unwrap_or_default()
+            }
+            Command::Turn { name } => {
+                let n = self.counters.entry(name).and_modify(|n| *n += 1).or_insert(0);
+                serde_json::to_value(ledger::Turn { turn: *n }).unwrap_or_default()
             }
             Command::Find { email } => {
                 let rows: Vec<ledger::Holding> =

@@ -73,6 +73,19 @@ pub(crate) async fn move_stage(req: &mut Request, env: &Env, id: &str) -> Result
     json_response(&qualified(config, outcome)?, 200)
 }
 
+/// `POST /v1/admin/leads/<id>/owner` with `{"owner": "ben", "reason": "..."}` (the reason is optional): a
+/// person gives a lead to an owner from the config's `[[owners]]`, announced as `lead.assigned`.
+pub(crate) async fn assign_owner(req: &mut Request, env: &Env, id: &str) -> Result<Response, Error> {
+    if !id::is_valid("ld_", id) {
+        return Err(Error::NotFound);
+    }
+    let body = json_object(&read_body(req, intake::MAX_BODY).await?)?;
+    let owner = text_member(&body, "owner")?.ok_or_else(|| Error::Validation([("owner".to_owned(), shared::Code::Required)].into()))?;
+    let reason = text_member(&body, "reason")?.unwrap_or_default();
+    let (lead, record) = qualification::reassign(&Cloud::of(env)?, config(env)?, id, owner, reason).await?.ok_or(Error::NotFound)?;
+    json_response(&json!({"id": lead.id, "owner": lead.owner, "changed": record.is_some(), "assignment": record}), 200)
+}
+
 /// What the qualification routes answer: the lead's id, stage, score as of now, cooling, and the change
 /// made, if any.
 pub(crate) fn qualified(config: &shared::form::FormsConfig, outcome: qualification::Outcome) -> Result<serde_json::Value, Error> {
@@ -80,7 +93,7 @@ pub(crate) fn qualified(config: &shared::form::FormsConfig, outcome: qualificati
     let changed = outcome.change.is_some();
     let lead = as_of_now(config, outcome.lead, now)?;
     Ok(json!({
-        "id": lead.get("id"), "stage": lead.get("stage"), "score": lead.get("score"), "cooling": lead.get("cooling"),
+        "id": lead.get("id"), "stage": lead.get("stage"), "owner": lead.get("owner"), "score": lead.get("score"), "cooling": lead.get("cooling"),
         "changed": changed, "change": outcome.change,
     }))
 }
@@ -273,7 +286,7 @@ pub(crate) async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Erro
 /// The most leads one CSV page holds.
 pub(crate) const CSV_PAGE: u32 = 500;
 
-/// `GET /v1/admin/leads?form=&status=&since=&stage=&min_score=&max_score=&cooling=true&limit=&cursor=`: a
+/// `GET /v1/admin/leads?form=&status=&since=&stage=&owner=&min_score=&max_score=&cooling=true&limit=&cursor=`: a
 /// page of leads, newest first, filtered in the ledger's index (full pages while matches remain). Each
 /// lead's score is shown as it stands now (behaviour points faded), with `cooling`.
 pub(crate) async fn list_leads(req: &Request, env: &Env) -> Result<Response, Error> {
@@ -321,7 +334,7 @@ pub(crate) fn lead_filter(req: &Request) -> Result<listing::Filter, Error> {
         Some("true") => Some(Date::now().as_millis()),
         Some(_) => return Err(Error::Malformed("`cooling` must be true or false.".into())),
     };
-    let qualified = ledger::Qualified { stage, min_score: number("min_score")?, max_score: number("max_score")?, cooling_at: cooling };
+    let qualified = ledger::Qualified { stage, min_score: number("min_score")?, max_score: number("max_score")?, cooling_at: cooling, owner: query(req, "owner")? };
     Ok(listing::Filter { form: query(req, "form")?, status: query(req, "status")?, since, qualified })
 }
 

@@ -14,6 +14,7 @@ use crate::webhook::{self, EventType};
 use crate::{id, Error};
 use shared::form::FormsConfig;
 use shared::lead::Lead;
+use shared::owner::{Assigned, Moment};
 use shared::stage::{Change, Mover, Refusal, Stage};
 use shared::Code;
 
@@ -42,7 +43,7 @@ pub async fn record_event<B: Backend>(b: &B, config: &FormsConfig, id: &str, kin
         lead.record_event(kind, form.scoring.points(kind).unwrap_or(0), &shared::time::rfc3339(at));
         let change = lead.qualify(&form.scoring, now);
         lead.updated_at = shared::time::rfc3339(now);
-        let deliveries = change.as_ref().map(|c| announce(b, config, &lead, c, now)).unwrap_or_default();
+        let deliveries = follow_up(b, config, &mut lead, change.as_ref(), now).await?;
         put_outbox_then_lead(b, &deliveries, &lead).await?;
         Ok(Some(Outcome { lead, change }))
     })
@@ -66,9 +67,69 @@ pub async fn move_stage<B: Backend>(b: &B, config: &FormsConfig, id: &str, to: S
             Err(Refusal::Backward) => return Err(Error::Validation([("stage".to_owned(), Code::InvalidChoice)].into())),
         };
         lead.updated_at = shared::time::rfc3339(now);
-        let deliveries = announce(b, config, &lead, &change, now);
+        let deliveries = follow_up(b, config, &mut lead, Some(&change), now).await?;
         put_outbox_then_lead(b, &deliveries, &lead).await?;
         Ok(Some(Outcome { lead, change: Some(change) }))
+    })
+    .await
+}
+
+/// Gives `lead` an owner if its form's rule assigns at `moment` and it has none yet (round-robin takes its
+/// turn from the ledger, so racing leads never get the same one). Returns the record.
+pub async fn assign_due<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead, moment: Moment, now: u64) -> Result<Option<Assigned>, Error> {
+    let Some(rule) = config.form(&lead.form).and_then(|f| f.assign.as_ref()) else { return Ok(None) };
+    if rule.at != moment || lead.owner.is_some() {
+        return Ok(None);
+    }
+    let turn = if rule.needs_turn() {
+        let turn: crate::ledger::Turn = crate::storage::ask(b, &crate::ledger::Command::Turn { name: format!("assign:{}", lead.form) }).await?;
+        turn.turn
+    } else {
+        0
+    };
+    let Some((owner, why)) = rule.pick(&config.owners, &lead.fields, turn) else { return Ok(None) };
+    Ok(lead.assign(&owner, "rule", &why, now))
+}
+
+/// What follows a stage change: the owner due when a lead becomes an MQL, then the announcements of the
+/// move (`lead.stage_changed`, with the owner in its data) and of the assignment (`lead.assigned`).
+pub async fn follow_up<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead, change: Option<&Change>, now: u64) -> Result<Vec<Delivery>, Error> {
+    let Some(change) = change else { return Ok(Vec::new()) };
+    let assigned = if change.to == Stage::Mql { assign_due(b, config, lead, Moment::Mql, now).await? } else { None };
+    let mut out = announce(b, config, lead, change, now);
+    if let Some(a) = &assigned {
+        out.extend(announce_owner(b, config, lead, a, now));
+    }
+    Ok(out)
+}
+
+/// `lead.assigned` for the form's endpoints that take it.
+pub fn announce_owner<B: Backend>(b: &B, config: &FormsConfig, lead: &Lead, assigned: &Assigned, now: u64) -> Vec<Delivery> {
+    let endpoints = config.form(&lead.form).map(|f| f.webhooks.as_slice()).unwrap_or_default();
+    let card = config.owners.iter().find(|o| o.id == assigned.to);
+    let payload = webhook::assigned_payload(&assigned.at, lead, assigned, card);
+    outbox_entries(|| id::new("msg_", now, random(b)), endpoints, &lead.id, &lead.form, EventType::LeadAssigned, &payload, now)
+}
+
+/// Gives the lead `id` to `owner` by hand, for `reason`. `Ok(None)` when there is no such lead; an outcome
+/// without a record when it has that owner already.
+pub async fn reassign<B: Backend>(b: &B, config: &FormsConfig, id: &str, owner: &str, reason: &str) -> Result<Option<(Lead, Option<Assigned>)>, Error> {
+    if !config.owners.iter().any(|o| o.id == owner) {
+        return Err(Error::Validation([("owner".to_owned(), Code::InvalidChoice)].into()));
+    }
+    if reason.chars().count() > shared::stage::MAX_REASON {
+        return Err(Error::Validation([("reason".to_owned(), Code::TooLong)].into()));
+    }
+    let Some(lead) = b.lead(id).await? else { return Ok(None) };
+    under_hold(b, &lead, async || {
+        let Some(mut lead) = b.lead(id).await? else { return Ok(None) };
+        let now = b.now_ms();
+        let why = if reason.trim().is_empty() { "assigned by hand" } else { reason.trim() };
+        let Some(record) = lead.assign(owner, "admin", why, now) else { return Ok(Some((lead, None))) };
+        lead.updated_at = shared::time::rfc3339(now);
+        let deliveries = announce_owner(b, config, &lead, &record, now);
+        put_outbox_then_lead(b, &deliveries, &lead).await?;
+        Ok(Some((lead, Some(record))))
     })
     .await
 }

@@ -50,6 +50,8 @@ pub enum Route {
     WithdrawLead(String),
     /// `POST /v1/admin/leads/<id>/stage`: a person moves a lead in the funnel.
     MoveStage(String),
+    /// `POST /v1/admin/leads/<id>/owner`: a person gives a lead to an owner.
+    AssignOwner(String),
     /// `POST /v1/leads/<id>/events`: a behaviour event (admin token or an integration's key).
     RecordEvent(String),
     /// `POST /v1/feedback/<endpoint>`: the CRM's feedback (verified by the endpoint's own scheme).
@@ -126,6 +128,7 @@ impl Route {
             ["v1", "admin", "leads", id, "export"] => vec![("GET", LeadExport(one(id).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "leads", id, "withdraw"] => vec![("POST", WithdrawLead(one(id).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "leads", id, "stage"] => vec![("POST", MoveStage(one(id).ok_or(Miss::NotFound)?))],
+            ["v1", "admin", "leads", id, "owner"] => vec![("POST", AssignOwner(one(id).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "stats"] => vec![("GET", Stats)],
             ["v1", "admin", "deliveries"] => vec![("GET", Deliveries)],
             ["v1", "admin", "deliveries", id, "replay"] => vec![("POST", ReplayDelivery(one(id).ok_or(Miss::NotFound)?))],
@@ -147,7 +150,7 @@ impl Route {
     pub fn is_admin(&self) -> bool {
         use Route::*;
         match self {
-            UploadFile(_) | ListLeads | LeadsCsv | LeadDetail(_) | LeadExport(_) | EraseLead(_) | WithdrawLead(_) | MoveStage(_) | Stats
+            UploadFile(_) | ListLeads | LeadsCsv | LeadDetail(_) | LeadExport(_) | EraseLead(_) | WithdrawLead(_) | MoveStage(_) | AssignOwner(_) | Stats
             | Deliveries | ReplayDelivery(_) | Endpoints | EnableEndpoint { .. } | Draw(_) | Draws(_) => true,
             // Behaviour events take the admin token or an integration's key: their handler checks either.
             Submit | SubmitPreflight | Health | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_) | Download(_)
@@ -199,6 +202,7 @@ mod tests {
             ("GET", format!("/v1/admin/leads/{id}/export"), Ok(Route::LeadExport(id.into()))),
             ("POST", format!("/v1/admin/leads/{id}/withdraw"), Ok(Route::WithdrawLead(id.into()))),
             ("POST", format!("/v1/admin/leads/{id}/stage"), Ok(Route::MoveStage(id.into()))),
+            ("POST", format!("/v1/admin/leads/{id}/owner"), Ok(Route::AssignOwner(id.into()))),
             ("GET", format!("/v1/admin/leads/{id}/stage"), Err(Miss::MethodNotAllowed("POST".into()))),
             ("POST", format!("/v1/leads/{id}/events"), Ok(Route::RecordEvent(id.into()))),
             ("POST", "/v1/leads//events".into(), Err(Miss::NotFound)),

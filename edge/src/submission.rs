@@ -227,6 +227,11 @@ async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Opti
 /// undoes the earlier ones.
 async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: u64) -> Result<(Lead, Vec<Delivery>, Undo), Error> {
     let form = intake.form;
+    // Its owner first, so that what goes out names them: at creation, or now if it is an MQL already.
+    crate::qualification::assign_due(b, intake.config, &mut lead, shared::owner::Moment::Creation, now).await?;
+    if lead.stage == shared::stage::Stage::Mql {
+        crate::qualification::assign_due(b, intake.config, &mut lead, shared::owner::Moment::Mql, now).await?;
+    }
     let deliveries = if lead.status == Status::Pending {
         intake::note_mail(&mut lead.mails_sent, now);
         vec![confirmation_mail(b, intake, &lead, now, mail::Ask::Address)?]
@@ -246,7 +251,7 @@ async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: 
 /// Stores a repeat (see [`repeat`]): the changed lead, restored as it was if the write fails; its outbox
 /// entries are queued by the settle.
 async fn store_repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: Lead, fresh: Lead, now: u64) -> Result<(Lead, Vec<Delivery>, Undo), Error> {
-    let (lead, deliveries) = repeat(b, intake, &old, fresh, now)?;
+    let (lead, deliveries) = repeat(b, intake, &old, fresh, now).await?;
     if let Err(e) = b.put_lead(&lead).await {
         let _ = b.put_lead(&old).await;
         return Err(e);
@@ -305,14 +310,14 @@ pub async fn put_outbox_then_lead<B: Backend>(b: &B, deliveries: &[Delivery], le
 /// what goes out. On double opt-in forms a pending address gets its confirmation mail again and a
 /// confirmed one a mail to confirm the changes, each within [`intake::may_mail`]'s limits; on other forms
 /// a repeat that changed something is announced as `lead.updated`.
-fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead, now: u64) -> Result<(Lead, Vec<Delivery>), Error> {
+async fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead, now: u64) -> Result<(Lead, Vec<Delivery>), Error> {
     let form = intake.form;
     let hold = form.double_opt_in && old.status != Status::Pending;
     let out = intake::repeat(old, fresh, form, hold);
     let changed = out.changes_anything();
     let mut lead = out.lead;
     // Coming back is behaviour: a repeat that takes the lead to MQL announces the move.
-    let mut deliveries = out.moved.as_ref().map(|c| crate::qualification::announce(b, intake.config, &lead, c, now)).unwrap_or_default();
+    let mut deliveries = crate::qualification::follow_up(b, intake.config, &mut lead, out.moved.as_ref(), now).await?;
     if form.double_opt_in {
         let ask = if old.status == Status::Pending { Some(mail::Ask::Address) } else { out.held.then_some(mail::Ask::Changes) };
         let settings = intake.config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;

@@ -276,7 +276,7 @@ pub(crate) async fn download(req: &Request, env: &Env, given: &str) -> Result<Re
     lead.engagement.downloads += 1;
     let cloud = Cloud::of(env)?;
     let moved = lead.note(shared::score::DOWNLOAD, &form.scoring, now);
-    let deliveries = moved.as_ref().map(|c| crate::qualification::announce(&cloud, config, &lead, c, now)).unwrap_or_default();
+    let deliveries = crate::qualification::follow_up(&cloud, config, &mut lead, moved.as_ref(), now).await?;
     if let Err(e) = submission::put_outbox_then_lead(&cloud, &deliveries, &lead).await {
         worker::console_error!("download of lead {} not counted: {}", lead.id, e.log_line().unwrap_or_default());
     }

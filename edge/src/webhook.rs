@@ -47,6 +47,10 @@ pub enum EventType {
     /// `admin` or a feedback endpoint's id, `reason`).
     #[serde(rename = "lead.stage_changed")]
     LeadStageChanged,
+    /// A lead got an owner (by the form's rule when it became an MQL, or by a person); the data is the lead
+    /// plus `assignment` (`from`, `to`, `at`, `by`, `reason`) and `owner` (`id`, `name`, `email`).
+    #[serde(rename = "lead.assigned")]
+    LeadAssigned,
 }
 
 impl EventType {
@@ -60,6 +64,7 @@ impl EventType {
             EventType::LeadConfirmed => "lead.confirmed",
             EventType::GiveawayWinner => "giveaway.winner",
             EventType::LeadStageChanged => "lead.stage_changed",
+            EventType::LeadAssigned => "lead.assigned",
         }
     }
 }
@@ -107,6 +112,16 @@ pub fn stage_payload(timestamp: &str, lead: &Lead, change: &shared::stage::Chang
     event.to_string()
 }
 
+/// The `lead.assigned` payload: the lead event with `data.assignment` and the owner's card in `data.owner`.
+pub fn assigned_payload(timestamp: &str, lead: &Lead, assignment: &shared::owner::Assigned, owner: Option<&shared::owner::Owner>) -> String {
+    let mut event = event(EventType::LeadAssigned, timestamp, lead);
+    insert_data(&mut event, "assignment", serde_json::to_value(assignment).unwrap_or_default());
+    if let Some(owner) = owner {
+        insert_data(&mut event, "owner", serde_json::to_value(owner).unwrap_or_default());
+    }
+    event.to_string()
+}
+
 /// Adds `key` to an event's `data` object.
 fn insert_data(event: &mut serde_json::Value, key: &str, value: serde_json::Value) {
     if let Some(data) = event.get_mut("data").and_then(serde_json::Value::as_object_mut) {
@@ -125,6 +140,7 @@ fn event(kind: EventType, timestamp: &str, lead: &Lead) -> serde_json::Value {
         fields.remove("mails_sent");
         fields.remove("history");
         fields.remove("events");
+        fields.remove("assignments");
         fields.insert("consent_changes".into(), lead.consent_history.len().into());
         fields.insert("repeat_count".into(), lead.repeats.len().into());
         fields.insert("stage_changes".into(), lead.history.len().into());
@@ -200,6 +216,8 @@ pub fn largest_event(form: &FormDef) -> usize {
                 stage: shared::stage::Stage::Opportunity,
                 history: Vec::new(),
                 events: Vec::new(),
+                owner: Some("o".repeat(64)),
+                assignments: Vec::new(),
             };
             let changes = Changes {
                 submission: "0".repeat(29),

@@ -175,3 +175,62 @@ fn feedback_finds_leads_by_id_address_or_crm_contact_on_the_forms_it_covers() {
     m.answer_with(|_| Ok(edge::crm::Reply { status: 503, ..Default::default() }));
     assert!(matches!(block_on(feedback(&m, &config, &hub, vec![sql(LeadRef::HubspotContact(51))])), Err(Error::Upstream(_))));
 }
+
+fn with_owners(at: &str) -> FormsConfig {
+    let mut config = config();
+    let extra: FormsConfig = serde_json::from_value(serde_json::json!({
+        "owners": [{"id": "anna", "name": "Anna"}, {"id": "ben", "name": "Ben", "email": "ben@example.com"}, {"id": "cem", "name": "Cem"}],
+        "forms": [{"id": "x", "kind": "newsletter", "fields": [{"name": "email", "required": true}]}]
+    }))
+    .unwrap();
+    config.owners = extra.owners;
+    for form in &mut config.forms {
+        form.assign = Some(serde_json::from_value(serde_json::json!({"rule": "round_robin", "at": at})).unwrap());
+    }
+    assert!(config.problems().is_empty(), "{:?}", config.problems());
+    config
+}
+
+#[test]
+fn leads_racing_in_get_owners_in_turns_and_a_person_can_reassign() {
+    let (m, config) = (Memory::at(NOW), with_owners("creation"));
+    let intake = Intake { config: &config, form: config.form("ebook").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let subs: Vec<shared::wire::Submission> = (0..6)
+        .map(|i| serde_json::from_value(serde_json::json!({"form": "ebook", "fields": {"email": format!("o{i}@example.com"), "company": "ACME"}, "meta": {"elapsed_ms": 9000}})).unwrap())
+        .collect();
+    let taken = block_on(futures::future::join_all(subs.into_iter().map(|s| take(&m, &intake, s))));
+    assert!(taken.iter().all(Result::is_ok));
+    let mut counts = std::collections::BTreeMap::new();
+    for lead in m.leads.borrow().values() {
+        *counts.entry(lead.owner.clone().unwrap()).or_insert(0) += 1;
+        assert_eq!(lead.assignments[0].by, "rule");
+        // The owner is in what goes out about the lead.
+        let created = m.queued("lead.created").into_iter().find(|d| d.lead_id == lead.id).unwrap();
+        assert!(created.payload.contains(&format!("\"owner\":\"{}\"", lead.owner.as_deref().unwrap())));
+    }
+    assert_eq!(counts, [("anna".to_string(), 2), ("ben".to_string(), 2), ("cem".to_string(), 2)].into());
+    let id = m.leads.borrow().keys().next().unwrap().clone();
+    let before = m.leads.borrow()[&id].owner.clone().unwrap();
+    let to = if before == "ben" { "cem" } else { "ben" };
+    assert!(matches!(block_on(edge::qualification::reassign(&m, &config, &id, "zoe", "")), Err(Error::Validation(_))));
+    let (lead, record) = block_on(edge::qualification::reassign(&m, &config, &id, to, "Ben covers Bavaria")).unwrap().unwrap();
+    assert_eq!((lead.owner.as_deref(), record.unwrap().from), (Some(to), Some(before)));
+    assert_eq!(m.queued("lead.assigned").len(), 1, "the reassignment is announced (assignments at creation ride on lead.created)");
+    let filter = Filter { qualified: Qualified { owner: Some(to.into()), ..Qualified::default() }, ..Filter::default() };
+    assert_eq!(block_on(page(&m, &filter, None, 50)).unwrap().0.len(), 3);
+}
+
+#[test]
+fn a_form_that_assigns_at_mql_gives_the_owner_when_the_score_gets_there() {
+    let (m, config) = (Memory::at(NOW), with_owners("mql"));
+    let id = submit(&m, &config, "ebook", serde_json::json!({"email": "q@example.com", "company": "ACME"}));
+    assert_eq!(m.leads.borrow()[&id].owner, None, "a lead waits for its owner until it is an MQL");
+    block_on(record_event(&m, &config, &id, "meeting_booked", None)).unwrap();
+    let lead = m.leads.borrow()[&id].clone();
+    assert_eq!((lead.stage, lead.owner.as_deref()), (Stage::Mql, Some("anna")));
+    let changed = m.queued("lead.stage_changed");
+    assert!(changed[0].payload.contains("\"owner\":\"anna\""), "the move's announcement names the new owner");
+    let assigned: serde_json::Value = serde_json::from_str(&m.queued("lead.assigned")[0].payload).unwrap();
+    assert_eq!(assigned["data"]["owner"]["name"], "Anna");
+    assert_eq!(assigned["data"]["assignment"]["reason"], "round-robin, turn 1");
+}

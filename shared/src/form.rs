@@ -174,6 +174,9 @@ pub struct FormDef {
     /// kind and mode (`stage::default_definition`).
     #[serde(default)]
     pub lead_definition: Option<crate::stage::LeadDefinition>,
+    /// Who gets this form's leads, and when (none: they stay unassigned until a person assigns them).
+    #[serde(default)]
+    pub assign: Option<crate::owner::Assignment>,
     /// Where the no-JavaScript form is redirected after a successful submission (else a built-in page).
     #[serde(default)]
     pub thank_you_url: Option<String>,
@@ -295,6 +298,10 @@ pub struct FormsConfig {
     #[serde(default)]
     #[cfg_attr(feature = "server", validate(length(max = 20)))]
     pub feedback: Vec<Feedback>,
+    /// The people leads are assigned to.
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(length(max = 200)))]
+    pub owners: Vec<crate::owner::Owner>,
 }
 
 /// A feedback endpoint.
@@ -653,6 +660,36 @@ impl FormsConfig {
                 }
             }
         }
+        for (i, owner) in self.owners.iter().enumerate() {
+            let at = |rest: &str| format!("owners[{i}] ({}){rest}", owner.id);
+            if !is_slug(&owner.id) || self.owners.iter().filter(|o| o.id == owner.id).count() > 1 {
+                push(at(".id"), "use a unique id of lowercase letters, digits, '-' or '_'");
+            }
+            if owner.name.trim().is_empty() || owner.name.chars().count() > 200 {
+                push(at(".name"), "give a name of 1 to 200 characters");
+            }
+            if owner.email.as_deref().is_some_and(|e| crate::email::check(e).is_err()) {
+                push(at(".email"), "not an email address");
+            }
+        }
+        for (i, form) in self.forms.iter().enumerate() {
+            let Some(assign) = &form.assign else { continue };
+            let at = |rest: &str| format!("forms[{i}] ({}).assign{rest}", form.id);
+            let known = |id: &String| self.owners.iter().any(|o| &o.id == id);
+            let named: Vec<&String> = assign.owners.iter().chain(assign.map.values()).chain(assign.owner.iter()).collect();
+            if named.iter().any(|id| !known(id)) {
+                push(at(""), "name only owners of the [[owners]] list");
+            }
+            match assign.rule {
+                crate::owner::Rule::Fixed if assign.owner.is_none() => push(at(".owner"), "a fixed assignment needs its owner"),
+                crate::owner::Rule::Field if !assign.field.as_ref().is_some_and(|f| form.fields.iter().any(|d| &d.name == f)) => {
+                    push(at(".field"), "name a field this form declares")
+                }
+                crate::owner::Rule::Field if assign.map.is_empty() => push(at(".map"), "map values to owners"),
+                crate::owner::Rule::RoundRobin if self.owners.is_empty() => push(at(".rule"), "round-robin needs [[owners]]"),
+                _ => {}
+            }
+        }
         for (i, f) in self.feedback.iter().enumerate() {
             let at = |rest: &str| format!("feedback[{i}] ({}){rest}", f.id);
             if !is_slug(&f.id) || self.feedback.iter().filter(|x| x.id == f.id).count() > 1 {
@@ -857,7 +894,7 @@ mod tests {
         f.allowed_origins = vec!["*".into()];
         assert!(!f.allows_origin("https://evil.example"), "a wildcard is refused by the check and matches nothing");
         assert!(!f.allows_origin("null"));
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
         assert!(problems.iter().any(|(p, _)| p.ends_with("allowed_origins[0]")), "{problems:?}");
     }
 
@@ -873,14 +910,14 @@ mod tests {
         let mut f = form(&["https://www.example.com"]);
         f.thank_you_url = Some("//evil.example".into());
         f.error_url = Some("/\\evil.example".into());
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.iter().any(|p| p.ends_with(".thank_you_url")) && paths.iter().any(|p| p.ends_with(".error_url")), "{problems:?}");
     }
 
     #[test]
     fn the_secrets_a_config_needs_are_listed_with_their_reasons() {
-        let mut config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new() };
+        let mut config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() };
         let names = |c: &FormsConfig| c.secrets().into_iter().map(|(n, _)| n).collect::<Vec<_>>();
         assert_eq!(names(&config), vec!["ADMIN_TOKEN", "SIGNING_SECRET"]);
         config.rate_limit = Some(RateLimit { limit: 5, period: 60 });
@@ -890,7 +927,7 @@ mod tests {
 
     #[test]
     fn a_sound_config_has_no_problems() {
-        let config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new() };
+        let config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() };
         assert_eq!(config.problems(), Vec::<(String, String)>::new());
     }
 
@@ -899,7 +936,7 @@ mod tests {
         let mut f = form(&["https://www.example.com/path"]);
         f.fields[0].required = false;
         f.id = "Bad Id".into();
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.contains(&"forms[0] (Bad Id).id"), "{problems:?}");
         assert!(paths.contains(&"forms[0] (Bad Id).fields.email"), "{problems:?}");
@@ -925,7 +962,7 @@ mod tests {
         f.consents = (0..11)
             .map(|i| Purpose { id: std::format!("p{i}"), required: false, text: Texts { en: Some("x".into()), de: None }, version: 1, basis: Default::default() })
             .collect();
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
         assert!(problems.contains(&("forms[0].consents".into(), "must have 0 to 10 entries or characters".into())), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].url" && m == "not a valid URL"), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].timeout_ms" && m == "must be between 100 and 60000"), "{problems:?}");
@@ -945,7 +982,7 @@ mod tests {
             ]
         }))
         .unwrap();
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].1.contains("Art. 7(4)"));
     }

@@ -104,6 +104,12 @@ pub struct Lead {
     /// far back as they still count.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<Event>,
+    /// Who is responsible for the lead (an owner's id from the config).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// Every assignment, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub assignments: Vec<crate::owner::Assigned>,
 }
 
 /// The most behaviour events a lead keeps: the oldest go first (after this many, they count for little).
@@ -181,6 +187,18 @@ impl Lead {
         let change = crate::stage::advance(&mut self.stage, &mut self.history, to, by, reason, &crate::time::rfc3339(now_ms))?;
         self.rescore(rules, now_ms);
         Ok(change)
+    }
+
+    /// Gives the lead to `owner`, recording who did it and why. Returns the record, or `None` when the
+    /// lead has that owner already.
+    pub fn assign(&mut self, owner: &str, by: &str, reason: &str, now_ms: u64) -> Option<crate::owner::Assigned> {
+        if self.owner.as_deref() == Some(owner) {
+            return None;
+        }
+        let record = crate::owner::Assigned { from: self.owner.clone(), to: owner.into(), at: crate::time::rfc3339(now_ms), by: by.into(), reason: reason.into() };
+        self.owner = Some(owner.into());
+        self.assignments.push(record.clone());
+        Some(record)
     }
 
     /// Whether the lead is cooling at `now_ms` (see `score::cooling`).

@@ -24,6 +24,7 @@ pub mod kind;
 pub mod lang;
 pub mod lead;
 pub mod markup;
+pub mod owner;
 pub mod message;
 pub mod phone;
 pub mod score;

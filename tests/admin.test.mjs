@@ -14,6 +14,10 @@ const axeSource = readFileSync(path.join(root, "node_modules/axe-core/axe.min.js
 before(async () => {
   receiver = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
   collector = await startCollector(`
+[[owners]]
+id = "anna"
+name = "Anna Schmidt"
+
 [[forms]]
 id = "news"
 kind = "newsletter"
@@ -80,7 +84,34 @@ test("the admin page shows leads with their consent, erases, lists deliveries an
   await page.evaluate(axeSource);
   const violations = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] })).violations.map((v) => v.id));
   assert.deepEqual(violations, []);
+
+  // Sales qualifies her on the page: a move with its reason, then an owner; both in the history and sent.
+  await page.selectOption("#move select", "sql");
+  await page.fill("#move input[name=reason]", "call on 30 Nov: budget 20k");
+  await page.click("#move button");
+  await page.locator("#status").filter({ hasText: "moved to sql" }).waitFor();
+  await page.fill("#assign input[name=owner]", "anna");
+  await page.click("#assign button");
+  await page.locator("#status").filter({ hasText: "assigned to anna" }).waitFor();
+  const history = await page.locator("#detail-history").textContent();
+  assert.match(history, /subscriber → sql/);
+  assert.match(history, /call on 30 Nov: budget 20k/);
+  assert.match(history, /owner — → anna/);
+  assert.match(await page.locator("#detail-fields").textContent(), /owneranna/);
+  const sent = await eventually(() => {
+    const types = receiver.deliveries.filter((d) => d.verified && d.payload?.data?.fields?.email === "ada@example.com").map((d) => d.payload.type);
+    return types.includes("lead.stage_changed") && types.includes("lead.assigned") ? types : null;
+  }, 10_000, "lead.stage_changed and lead.assigned");
+  assert.ok(sent);
+  await page.selectOption("#lead-filter select[name=stage]", "sql");
+  await page.click("#lead-filter button[type=submit]");
+  await page.locator("#status").filter({ hasText: "1 lead(s) shown" }).waitFor();
+  assert.match(await page.locator("#lead-rows").textContent(), /sqlanna/);
+  const again = await page.evaluate(async () => (await window.axe.run(document, { resultTypes: ["violations"] })).violations.map((v) => v.id));
+  assert.deepEqual(again, [], "no violations with the history and the new controls");
   await page.screenshot({ path: path.join(artifacts, "admin.png"), fullPage: true });
+  await page.selectOption("#lead-filter select[name=stage]", "");
+  await page.click("#lead-filter button[type=submit]");
 
   // A withdrawal received by letter, recorded on the page.
   await page.click("#withdraw");

@@ -1,5 +1,5 @@
-//! The admin page: a thin client of the collector's admin API (leads, GDPR rights, deliveries, endpoints,
-// giveaway draws, bot counts).
+//! The admin page: a thin client of the collector's admin API (leads with their stage, owner and history,
+// GDPR rights, deliveries, endpoints, giveaway draws, bot counts).
 //
 // Everything shown comes from the API and is written with `textContent`, never as HTML, so a lead's data
 // cannot run as code here. The token lives in session storage: it is gone when the tab closes.
@@ -96,7 +96,7 @@ async function saveCsv() {
 async function loadLeads(append = false) {
   const f = new FormData($("#lead-filter"));
   const q = new URLSearchParams({ limit: "50" });
-  for (const k of ["form", "status"]) if (f.get(k)) q.set(k, f.get(k));
+  for (const k of ["form", "status", "stage", "owner", "min_score", "cooling"]) if (f.get(k)) q.set(k, f.get(k));
   if (append && cursor) q.set("cursor", cursor);
   const { leads, cursor: next } = await (await api(`/v1/admin/leads?${q}`)).json();
   cursor = next;
@@ -105,7 +105,7 @@ async function loadLeads(append = false) {
   for (const lead of leads) {
     const open = button(lead.fields.email || lead.id, () => showLead(lead.id));
     open.className = "link";
-    rows.append(row([lead.created_at, lead.form, open, lead.status, lead.score.total, lead.score.stage]));
+    rows.append(row([lead.created_at, lead.form, open, lead.status, lead.score.total, lead.stage + (lead.cooling ? " (cooling)" : ""), lead.owner]));
   }
   $("#more").hidden = !next;
   say(`${rows.children.length} lead(s) shown.`);
@@ -117,9 +117,9 @@ async function showLead(id) {
   $("#detail-h").textContent = `Lead ${lead.id}`;
   const dl = $("#detail-fields");
   dl.replaceChildren();
-  const facts = { form: lead.form, status: lead.status, created: lead.created_at, updated: lead.updated_at, ...lead.fields };
+  const facts = { form: lead.form, status: lead.status, stage: lead.stage + (lead.cooling ? " (cooling)" : ""), owner: lead.owner, created: lead.created_at, updated: lead.updated_at, ...lead.fields };
   facts["page"] = lead.source.page;
-  facts["score"] = `${lead.score.total} (${lead.score.reasons.join(", ") || "no points"})`;
+  facts["score"] = `${lead.score.total}: fit ${lead.score.fit}, behaviour ${lead.score.behaviour} (${lead.score.reasons.join(", ") || "no points"})`;
   facts["engagement"] = `${lead.engagement.submissions} submission(s), ${lead.engagement.downloads} download(s)`;
   for (const [k, v] of Object.entries(facts)) {
     dl.append(Object.assign(document.createElement("dt"), { textContent: k }), Object.assign(document.createElement("dd"), { textContent: v ?? "—" }));
@@ -141,6 +141,12 @@ async function showLead(id) {
   }
   if (lead.held) proof.push(`changes waiting for the owner's confirmation: ${Object.keys(lead.held.fill).join(", ") || "consent"}`);
   $("#detail-proof").textContent = proof.join("; ") + ".";
+  const history = [
+    ...(lead.history || []).map((c) => [c.at, `${c.from ?? "—"} → ${c.to}`, c.by, c.reason]),
+    ...(lead.assignments || []).map((a) => [a.at, `owner ${a.from ?? "—"} → ${a.to}`, a.by, a.reason]),
+  ].sort((a, b) => a[0].localeCompare(b[0]));
+  $("#detail-history").replaceChildren(...history.map(row));
+  $("#move").elements.stage.value = lead.stage;
   $("#lead-detail").hidden = false;
   $("#detail-h").focus();
 }
@@ -164,6 +170,38 @@ async function withdraw() {
   }
   await showLead(answer.id);
   say(`Withdrawal recorded for lead ${answer.id}; lead.consent_withdrawn sent to the CRMs.`);
+}
+
+async function move(ev) {
+  ev.preventDefault();
+  if (!current) return;
+  const f = new FormData(ev.target);
+  const answer = await (
+    await api(`/v1/admin/leads/${encodeURIComponent(current.id)}/stage`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ stage: f.get("stage"), reason: f.get("reason") }),
+    })
+  ).json();
+  ev.target.reset();
+  await showLead(answer.id);
+  say(answer.changed ? `Lead ${answer.id} moved to ${answer.stage}; lead.stage_changed sent.` : `Lead ${answer.id} is at ${answer.stage} already.`);
+}
+
+async function assign(ev) {
+  ev.preventDefault();
+  if (!current) return;
+  const f = new FormData(ev.target);
+  const answer = await (
+    await api(`/v1/admin/leads/${encodeURIComponent(current.id)}/owner`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ owner: f.get("owner"), reason: f.get("reason") }),
+    })
+  ).json();
+  ev.target.reset();
+  await showLead(answer.id);
+  say(answer.changed ? `Lead ${answer.id} assigned to ${answer.owner}; lead.assigned sent.` : `Lead ${answer.id} has that owner already.`);
 }
 
 async function erase() {
@@ -292,6 +330,8 @@ $("#csv").addEventListener("click", guard(saveCsv));
 $("#export").addEventListener("click", guard(() => save(`/v1/admin/leads/${encodeURIComponent(current.id)}/export`, `lead-${current.id}.json`)));
 $("#erase").addEventListener("click", guard(erase));
 $("#withdraw").addEventListener("click", guard(withdraw));
+$("#move").addEventListener("submit", guard(move));
+$("#assign").addEventListener("submit", guard(assign));
 $("#delivery-filter").addEventListener("submit", guard(async (ev) => {
   ev.preventDefault();
   await loadDeliveries();

@@ -15,6 +15,7 @@ extern crate alloc;
 #[cfg(any(test, feature = "server"))]
 extern crate std;
 
+pub mod config;
 pub mod consent;
 pub mod email;
 pub mod field;
@@ -27,6 +28,7 @@ pub mod markup;
 pub mod owner;
 pub mod message;
 pub mod phone;
+pub mod problems;
 pub mod score;
 pub mod sheet;
 pub mod stage;

@@ -232,7 +232,9 @@ pub fn largest_event(form: &FormDef) -> usize {
                 by: "e".repeat(64),
                 reason: long(shared::stage::MAX_REASON),
             };
-            updated_payload(&now, &lead, &changes).len().max(stage_payload(&now, &lead, &change).len())
+            let assignment = shared::owner::Assigned { from: Some("o".repeat(64)), to: "o".repeat(64), at: now.clone(), by: "admin".into(), reason: long(shared::stage::MAX_REASON) };
+            let card = shared::owner::Owner { id: "o".repeat(64), name: long(200), email: Some(["a".repeat(64), "@".into(), "b".repeat(189)].concat()) };
+            updated_payload(&now, &lead, &changes).len().max(stage_payload(&now, &lead, &change).len()).max(assigned_payload(&now, &lead, &assignment, Some(&card)).len())
         })
         .max()
         .unwrap_or(0)

@@ -7,23 +7,12 @@ use edge::storage::Backend;
 use futures::executor::block_on;
 use shared::lead::Lead;
 
-const NOW: u64 = 1_790_000_000_000;
+mod common;
+use common::NOW;
 
 /// A stored lead on `form`, created `i` ms after NOW.
 fn lead(i: u64, form: &str) -> Lead {
-    let mut lead: Lead = serde_json::from_value(serde_json::json!({
-        "id": "", "form": form, "kind": "newsletter", "status": "new",
-        "created_at": "", "updated_at": "", "fields": {"email": format!("p{i}@example.com")},
-        "consent": {"entries": [], "lang": "en", "recorded_at": "", "page": null, "client_id": null},
-        "source": {"page": null, "referrer": null, "utm": {}},
-        "engagement": {"confirmed": false, "downloads": 0, "submissions": 1},
-        "score": {"total": 0, "reasons": [], "stage": "lead"}
-    }))
-    .unwrap();
-    lead.id = edge::id::new("ld_", NOW + i, [7; 10]);
-    lead.created_at = shared::time::rfc3339(NOW + i);
-    lead.updated_at = lead.created_at.clone();
-    lead
+    common::lead(i, form, shared::form::FormKind::Newsletter)
 }
 
 /// 10,000 leads: every 1,500th on the form `rare` (7 of them), the rest on `common`.

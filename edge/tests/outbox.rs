@@ -17,7 +17,8 @@ use futures::executor::block_on;
 use shared::form::FormsConfig;
 use shared::lead::Lead;
 
-const NOW: u64 = 1_790_000_000_000;
+mod common;
+use common::NOW;
 
 fn config() -> FormsConfig {
     serde_json::from_value(serde_json::json!({
@@ -187,18 +188,7 @@ fn a_withdrawal_is_announced_after_the_lead_is_stored_and_never_when_it_is_not()
 
 /// A giveaway entry stored directly (as the listing tests do), `i` ms after NOW.
 fn entry(m: &Memory, i: u64) -> String {
-    let mut lead: Lead = serde_json::from_value(serde_json::json!({
-        "id": "", "form": "win", "kind": "giveaway", "status": "new",
-        "created_at": "", "updated_at": "", "fields": {"email": format!("p{i}@example.com")},
-        "consent": {"entries": [], "lang": "en", "recorded_at": "", "page": null, "client_id": null},
-        "source": {"page": null, "referrer": null, "utm": {}},
-        "engagement": {"confirmed": false, "downloads": 0, "submissions": 1},
-        "score": {"total": 0, "reasons": [], "stage": "lead"}
-    }))
-    .unwrap();
-    lead.id = edge::id::new("ld_", NOW + i, [3; 10]);
-    lead.created_at = shared::time::rfc3339(NOW + i);
-    lead.updated_at = lead.created_at.clone();
+    let lead = common::lead(i, "win", shared::form::FormKind::Giveaway);
     block_on(m.put_lead(&lead)).unwrap();
     lead.id
 }

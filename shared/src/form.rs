@@ -352,13 +352,14 @@ pub(crate) fn is_http_url(s: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use std::prelude::rust_2021::*;
     use std::vec;
     use super::*;
     
 
-    fn form(origins: &[&str]) -> FormDef {
+    /// A newsletter form that allows `origins` (the config's checks use it too).
+    pub(crate) fn form(origins: &[&str]) -> FormDef {
         serde_json::from_value(serde_json::json!({
             "id": "newsletter", "kind": "newsletter",
             "fields": [{"name": "email", "required": true}],

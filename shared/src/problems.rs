@@ -282,18 +282,10 @@ mod tests {
     use std::vec;
     use super::*;
     use crate::config::RateLimit;
+    use crate::form::tests::form;
     use crate::form::{Endpoint, FormDef};
     #[cfg(feature = "server")]
     use crate::consent::Purpose;
-
-    fn form(origins: &[&str]) -> FormDef {
-        serde_json::from_value(serde_json::json!({
-            "id": "newsletter", "kind": "newsletter",
-            "fields": [{"name": "email", "required": true}],
-            "allowed_origins": origins,
-        }))
-        .unwrap()
-    }
 
     #[test]
     fn the_secrets_a_config_needs_are_listed_with_their_reasons() {

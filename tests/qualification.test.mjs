@@ -230,3 +230,22 @@ test("leads submitted at once get owners in turns across three owners; a person 
   const mine = (await admin(collector, `/v1/admin/leads?owner=${other}&form=guide&limit=100`)).leads;
   assert.ok(mine.some((l) => l.id === lead.id) && mine.every((l) => l.owner === other));
 });
+
+test("the funnel counts what reached each stage, per form and per owner, through workerd", async () => {
+  const bad = await fetch(`${collector.base}/v1/admin/funnel?by=weather`, { headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}` } });
+  assert.equal(bad.status, 400);
+  const { groups } = await admin(collector, "/v1/admin/funnel?by=form");
+  assert.equal(groups.length, 1);
+  const guide = groups[0];
+  const stage = (name) => guide.stages.find((s) => s.stage === name);
+  // Grace went to customer, Linus to opportunity and then out, nine more are leads.
+  assert.equal(guide.leads, 11);
+  assert.deepEqual(["lead", "mql", "sql", "opportunity", "customer"].map((s) => stage(s).reached), [11, 2, 2, 2, 1]);
+  assert.deepEqual([stage("lead").now, stage("customer").now, guide.disqualified], [9, 1, 1]);
+  assert.ok(Math.abs(stage("mql").conversion - 2 / 11) < 1e-9, "2 of 11 (JSON numbers, to within rounding)");
+  assert.ok(stage("customer").median_days >= 0, "days between opportunity and customer");
+  const byOwner = (await admin(collector, "/v1/admin/funnel?by=owner&form=guide")).groups;
+  assert.equal(byOwner.reduce((n, g) => n + g.leads, 0), 11);
+  const future = (await admin(collector, "/v1/admin/funnel?from=2099-01-01")).groups;
+  assert.deepEqual(future, [], "a period without leads has no groups");
+});

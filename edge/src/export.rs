@@ -7,7 +7,7 @@
 use shared::lead::Lead;
 
 /// The fixed columns before the form's own fields.
-const FIXED: &[&str] = &["id", "form", "status", "created_at", "updated_at", "score", "stage", "marketing_consent"];
+const FIXED: &[&str] = &["id", "form", "status", "created_at", "updated_at", "stage", "owner", "score", "source", "campaign", "marketing_consent"];
 
 /// Quotes a CSV cell and neutralises formulas.
 pub fn cell(value: &str) -> String {
@@ -46,8 +46,11 @@ pub fn rows(fields: &[&str], leads: &[Lead]) -> String {
             l.status.as_str().to_owned(),
             l.created_at.clone(),
             l.updated_at.clone(),
+            l.stage.as_str().to_owned(),
+            l.owner.clone().unwrap_or_default(),
             l.score.total.to_string(),
-            serde_json::to_value(l.score.stage).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default(),
+            l.source.utm.get("source").cloned().unwrap_or_default(),
+            l.source.utm.get("campaign").cloned().unwrap_or_default(),
             marketing.to_string(),
         ];
         let row: Vec<String> = fixed.iter().map(|v| cell(v)).chain(fields.iter().map(|f| cell(l.fields.get(*f).map_or("", String::as_str)))).collect();
@@ -78,14 +81,15 @@ mod tests {
             "created_at": "t0", "updated_at": "t1", "fields": {"email": "a@b.de", "company": "=cmd|' /C calc'!A0"},
             "consent": {"entries": [{"purpose": "marketing_email", "granted": true, "basis": "consent", "text": "x", "version": 1, "lang": "en", "text_sha256": "00"}],
                         "lang": "en", "recorded_at": "t0"},
-            "source": {}, "engagement": {"confirmed": false, "downloads": 0, "submissions": 1},
+            "source": {"utm": {"source": "@newsletter", "campaign": "spring"}}, "engagement": {"confirmed": false, "downloads": 0, "submissions": 1},
+            "stage": "mql", "owner": "anna",
             "score": {"total": 10, "reasons": [], "stage": "lead"}
         }))
         .unwrap();
         let csv1 = csv(std::slice::from_ref(&lead));
         let lines: Vec<&str> = csv1.split("\r\n").collect();
-        assert_eq!(lines[0], "\"id\",\"form\",\"status\",\"created_at\",\"updated_at\",\"score\",\"stage\",\"marketing_consent\",\"company\",\"email\"");
-        assert_eq!(lines[1], "\"ld_1\",\"nl\",\"new\",\"t0\",\"t1\",\"10\",\"lead\",\"true\",\"'=cmd|' /C calc'!A0\",\"a@b.de\"");
+        assert_eq!(lines[0], "\"id\",\"form\",\"status\",\"created_at\",\"updated_at\",\"stage\",\"owner\",\"score\",\"source\",\"campaign\",\"marketing_consent\",\"company\",\"email\"");
+        assert_eq!(lines[1], "\"ld_1\",\"nl\",\"new\",\"t0\",\"t1\",\"mql\",\"anna\",\"10\",\"'@newsletter\",\"spring\",\"true\",\"'=cmd|' /C calc'!A0\",\"a@b.de\"");
         let page = [header(&["company", "email"]), rows(&["company", "email"], std::slice::from_ref(&lead))].concat();
         assert_eq!(page, csv1, "a page written from known columns is the same file");
         lead.consent.withdrawn = Some(shared::consent::Withdrawal { at: "t2".into(), via: "link".into(), client_id: None, note: None });

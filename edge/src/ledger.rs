@@ -261,6 +261,18 @@ pub enum Command {
         /// The counter's name (`assign:<form>`).
         name: String,
     },
+    /// The funnel of the leads created in a period (optionally of one form), grouped: answered with
+    /// `funnel::Group`s.
+    Funnel {
+        /// Only this form's leads.
+        form: Option<String>,
+        /// Only leads created at or after this time (Unix ms).
+        from: Option<u64>,
+        /// Only leads created before this time (Unix ms).
+        to: Option<u64>,
+        /// The grouping.
+        by: crate::funnel::By,
+    },
     /// The stored leads of an address on every form, as [`Holding`] rows (feedback names leads by address).
     Find {
         /// The address's index key (`intake::email_hash`).
@@ -529,6 +541,13 @@ pub struct Entry {
     /// The lead's owner, if it has one.
     #[serde(default)]
     pub owner: Option<String>,
+    /// The campaign (`utm_campaign`), if any.
+    #[serde(default)]
+    pub campaign: Option<String>,
+    /// When the lead first reached each stage it reached (Unix ms), from its history: what the funnel
+    /// counts.
+    #[serde(default)]
+    pub reached: Vec<(shared::stage::Stage, u64)>,
 }
 
 impl Entry {
@@ -544,8 +563,25 @@ impl Entry {
             source: lead.source.utm.get("source").cloned(),
             cooling_at: lead.score.cooling_from.as_deref().and_then(shared::time::parse),
             owner: lead.owner.clone(),
+            campaign: lead.source.utm.get("campaign").cloned(),
+            reached: reached(lead),
         }
     }
+}
+
+/// When `lead` first reached each stage, from its history (a lead from before stages: its stage, since its
+/// creation).
+pub fn reached(lead: &Lead) -> Vec<(shared::stage::Stage, u64)> {
+    let mut out: Vec<(shared::stage::Stage, u64)> = Vec::new();
+    for change in &lead.history {
+        if !out.iter().any(|(s, _)| *s == change.to) {
+            out.push((change.to, shared::time::parse(&change.at).unwrap_or(0)));
+        }
+    }
+    if !out.iter().any(|(s, _)| *s == lead.stage) {
+        out.push((lead.stage, shared::time::parse(&lead.created_at).unwrap_or(0)));
+    }
+    out
 }
 
 /// The ledger's answer to [`Command::Index`].

@@ -10,6 +10,7 @@ use crate::ledger::{self, Command, DeliveryFilter, DeliveryRow, Holder, Replay, 
 use crate::outbox::{Delivery, State as DeliveryState};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use shared::stage::Stage;
 use std::cell::Cell;
 use worker::{durable_object, Date, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage, SqlStorageValue, State};
 
@@ -101,6 +102,10 @@ const SCHEMA: &[&str] = &[
     "ALTER TABLE leads ADD COLUMN cooling_at INTEGER",
     "ALTER TABLE leads ADD COLUMN owner TEXT",
     "CREATE INDEX IF NOT EXISTS leads_by_owner ON leads (owner, id)",
+    "ALTER TABLE leads ADD COLUMN campaign TEXT",
+    "CREATE INDEX IF NOT EXISTS leads_by_created ON leads (created)",
+    // When each lead first reached each stage: what the funnel counts.
+    "CREATE TABLE IF NOT EXISTS reached (lead TEXT NOT NULL, stage TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (lead, stage))",
     // Counters that must never hand out a number twice (round-robin turns).
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL)",
     // Erased leads: nothing may bring their data back.
@@ -178,6 +183,15 @@ struct DisabledRow {
     endpoint: String,
     at: f64,
     status: f64,
+}
+
+#[derive(Deserialize)]
+struct FunnelRow {
+    id: String,
+    key: Option<String>,
+    stage: String,
+    reached: Option<String>,
+    at: Option<f64>,
 }
 
 #[derive(Deserialize)]
@@ -300,7 +314,7 @@ impl Ledger {
                 // An erased lead's row never comes back, whatever write arrives late.
                 let verb = if only_if_missing { "INSERT OR IGNORE" } else { "INSERT OR REPLACE" };
                 self.sql.exec(
-                    &format!("{verb} INTO leads (id, form, status, stage, score, created, source, cooling_at, owner) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)"),
+                    &format!("{verb} INTO leads (id, form, status, stage, score, created, source, cooling_at, owner, campaign) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)"),
                     vec![
                         text(&entry.id),
                         text(&entry.form),
@@ -311,8 +325,15 @@ impl Ledger {
                         entry.source.as_deref().map_or(SqlStorageValue::Null, text),
                         entry.cooling_at.map_or(SqlStorageValue::Null, ms),
                         entry.owner.as_deref().map_or(SqlStorageValue::Null, text),
+                        entry.campaign.as_deref().map_or(SqlStorageValue::Null, text),
                     ],
                 )?;
+                for (stage, at) in &entry.reached {
+                    self.sql.exec(
+                        "INSERT OR IGNORE INTO reached SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)",
+                        vec![text(&entry.id), text(stage.as_str()), ms(*at)],
+                    )?;
+                }
                 let erased: Vec<serde_json::Value> = self.sql.exec("SELECT lead FROM tombstones WHERE lead = ?", vec![text(&entry.id)])?.to_array()?;
                 serde_json::to_value(ledger::Indexed { erased: !erased.is_empty() })?
             }
@@ -348,6 +369,7 @@ impl Ledger {
             }
             Command::Unindex { lead } => {
                 self.sql.exec("DELETE FROM leads WHERE id = ?", vec![text(&lead)])?;
+                self.sql.exec("DELETE FROM reached WHERE lead = ?", vec![text(&lead)])?;
                 serde_json::json!({"ok": true})
             }
             Command::Queue { deliveries } => {
@@ -463,6 +485,7 @@ impl Ledger {
                     self.queue(d)?;
                 }
                 self.sql.exec("DELETE FROM leads WHERE id = ?", vec![text(&lead)])?;
+                self.sql.exec("DELETE FROM reached WHERE lead = ?", vec![text(&lead)])?;
                 self.sql.exec("DELETE FROM emails WHERE lead = ?", vec![text(&lead)])?;
                 self.sql.exec("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", vec![text(&lead), ms(now)])?;
                 serde_json::to_value(ledger::Erasure { deliveries_deleted: deleted.len() as u64 })?
@@ -498,6 +521,37 @@ impl Ledger {
                 self.sql.exec("INSERT INTO counters VALUES (?, 0) ON CONFLICT (name) DO UPDATE SET n = n + 1", vec![text(&name)])?;
                 let rows: Vec<TurnRow> = self.sql.exec("SELECT n FROM counters WHERE name = ?", vec![text(&name)])?.to_array()?;
                 serde_json::to_value(ledger::Turn { turn: rows.first().map_or(0, |r| r.n as u64) })?
+            }
+            Command::Funnel { form, from, to, by } => {
+                let key = match by {
+                    crate::funnel::By::Source => "l.source",
+                    crate::funnel::By::Campaign => "l.campaign",
+                    crate::funnel::By::Form => "l.form",
+                    crate::funnel::By::Owner => "l.owner",
+                };
+                // One pass over the selected leads and their stage rows, ordered by lead.
+                let rows: Vec<FunnelRow> = self
+                    .sql
+                    .exec(
+                        &format!(
+                            "SELECT l.id AS id, {key} AS key, l.stage AS stage, r.stage AS reached, r.at AS at FROM leads l LEFT JOIN reached r ON r.lead = l.id \
+                             WHERE (?1 IS NULL OR l.form = ?1) AND (?2 IS NULL OR l.created >= ?2) AND (?3 IS NULL OR l.created < ?3) ORDER BY l.id"
+                        ),
+                        vec![form.as_deref().map_or(SqlStorageValue::Null, text), from.map_or(SqlStorageValue::Null, ms), to.map_or(SqlStorageValue::Null, ms)],
+                    )?
+                    .to_array()?;
+                let mut leads: Vec<crate::funnel::Row> = Vec::new();
+                let mut last: Option<String> = None;
+                for r in rows {
+                    if last.as_deref() != Some(r.id.as_str()) {
+                        leads.push(crate::funnel::Row { key: r.key.clone(), stage: Stage::parse(&r.stage).unwrap_or_default(), reached: Vec::new() });
+                        last = Some(r.id.clone());
+                    }
+                    if let (Some(lead), Some(stage), Some(at)) = (leads.last_mut(), r.reached.as_deref().and_then(Stage::parse), r.at) {
+                        lead.reached.push((stage, at as u64));
+                    }
+                }
+                serde_json::to_value(crate::funnel::aggregate(&leads))?
             }
             Command::Find { email } => {
                 let rows: Vec<ledger::Holding> = self.sql.exec("SELECT form, lead FROM emails WHERE email = ? AND live = 1 ORDER BY form", vec![text(&email)])?.to_array()?;

@@ -25,6 +25,7 @@ pub mod erasure;
 pub mod error;
 pub mod export;
 pub mod feedback;
+pub mod funnel;
 pub mod id;
 pub mod intake;
 pub mod keys;

@@ -586,6 +586,24 @@ impl LedgerModel {
                 let n = self.counters.entry(name).and_modify(|n| *n += 1).or_insert(0);
                 serde_json::to_value(ledger::Turn { turn: *n }).unwrap_or_default()
             }
+            Command::Funnel { form, from, to, by } => {
+                let rows: Vec<crate::funnel::Row> = self
+                    .leads
+                    .values()
+                    .filter(|e| form.as_deref().is_none_or(|f| f == e.form) && from.is_none_or(|t| e.created >= t) && to.is_none_or(|t| e.created < t))
+                    .map(|e| crate::funnel::Row {
+                        key: match by {
+                            crate::funnel::By::Source => e.source.clone(),
+                            crate::funnel::By::Campaign => e.campaign.clone(),
+                            crate::funnel::By::Form => Some(e.form.clone()),
+                            crate::funnel::By::Owner => e.owner.clone(),
+                        },
+                        stage: shared::stage::Stage::parse(&e.stage).unwrap_or_default(),
+                        reached: e.reached.clone(),
+                    })
+                    .collect();
+                serde_json::to_value(crate::funnel::aggregate(&rows)).unwrap_or_default()
+            }
             Command::Find { email } => {
                 let rows: Vec<ledger::Holding> =
                     self.emails.iter().filter(|((_, e), r)| *e == email && r.live).map(|((form, _), r)| ledger::Holding { form: form.clone(), lead: r.lead.clone() }).collect();

@@ -127,6 +127,26 @@ pub(crate) async fn spam_stats(env: &Env) -> Result<Response, Error> {
     json_response(&json!({"spam": counts}), 200)
 }
 
+/// `GET /v1/admin/funnel?form=&from=&to=&by=source|campaign|form|owner`: per group, how many of the leads
+/// created in the period (default: all) reached each stage (or a later one), how many are in it now, the
+/// conversion between consecutive stages and the median days between them; from the ledger's stage rows in
+/// one request.
+pub(crate) async fn funnel(req: &Request, env: &Env) -> Result<Response, Error> {
+    let by = match query(req, "by")? {
+        Some(b) => crate::funnel::By::parse(&b).ok_or_else(|| Error::Malformed("`by` must be source, campaign, form or owner.".into()))?,
+        None => crate::funnel::By::Source,
+    };
+    let date = |name: &str| -> Result<Option<u64>, Error> {
+        match query(req, name)? {
+            Some(t) => Ok(Some(shared::time::parse(&t).ok_or_else(|| Error::Malformed(format!("`{name}` must be a date like 2026-11-30 or 2026-11-30T09:00:00Z.")))?)),
+            None => Ok(None),
+        }
+    };
+    let (form, from, to) = (query(req, "form")?, date("from")?, date("to")?);
+    let groups: Vec<crate::funnel::Group> = ask(&Cloud::of(env)?, &Command::Funnel { form: form.clone(), from, to, by }).await?;
+    json_response(&json!({"by": by, "form": form, "from": from.map(shared::time::rfc3339), "to": to.map(shared::time::rfc3339), "groups": groups}), 200)
+}
+
 /// How many days of bot counts the stats show.
 const STATS_DAYS: u64 = 90;
 

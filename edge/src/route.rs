@@ -58,6 +58,8 @@ pub enum Route {
     Feedback(String),
     /// `GET /v1/admin/stats`: bot counts.
     Stats,
+    /// `GET /v1/admin/funnel`: leads per stage, grouped.
+    Funnel,
     /// `GET /v1/admin/deliveries`.
     Deliveries,
     /// `POST /v1/admin/deliveries/<id>/replay`.
@@ -130,6 +132,7 @@ impl Route {
             ["v1", "admin", "leads", id, "stage"] => vec![("POST", MoveStage(one(id).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "leads", id, "owner"] => vec![("POST", AssignOwner(one(id).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "stats"] => vec![("GET", Stats)],
+            ["v1", "admin", "funnel"] => vec![("GET", Funnel)],
             ["v1", "admin", "deliveries"] => vec![("GET", Deliveries)],
             ["v1", "admin", "deliveries", id, "replay"] => vec![("POST", ReplayDelivery(one(id).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "endpoints"] => vec![("GET", Endpoints)],
@@ -150,7 +153,7 @@ impl Route {
     pub fn is_admin(&self) -> bool {
         use Route::*;
         match self {
-            UploadFile(_) | ListLeads | LeadsCsv | LeadDetail(_) | LeadExport(_) | EraseLead(_) | WithdrawLead(_) | MoveStage(_) | AssignOwner(_) | Stats
+            UploadFile(_) | ListLeads | LeadsCsv | LeadDetail(_) | LeadExport(_) | EraseLead(_) | WithdrawLead(_) | MoveStage(_) | AssignOwner(_) | Stats | Funnel
             | Deliveries | ReplayDelivery(_) | Endpoints | EnableEndpoint { .. } | Draw(_) | Draws(_) => true,
             // Behaviour events take the admin token or an integration's key: their handler checks either.
             Submit | SubmitPreflight | Health | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_) | Download(_)
@@ -210,6 +213,7 @@ mod tests {
             ("GET", "/v1/feedback/hubspot".into(), Err(Miss::MethodNotAllowed("POST".into()))),
             ("GET", "/v1/admin/leads//export".into(), Err(Miss::NotFound)),
             ("GET", "/v1/admin/stats".into(), Ok(Route::Stats)),
+            ("GET", "/v1/admin/funnel".into(), Ok(Route::Funnel)),
             ("GET", "/v1/admin/deliveries".into(), Ok(Route::Deliveries)),
             ("POST", "/v1/admin/deliveries/msg_1/replay".into(), Ok(Route::ReplayDelivery("msg_1".into()))),
             // The five URLs that used to panic: the prefix's trailing `/` is the suffix's leading `/`.

@@ -102,6 +102,10 @@ impl Backend for Cloud<'_> {
         Ok(())
     }
 
+    async fn put_documents(&self, leads: &[Lead]) -> Vec<Result<(), Error>> {
+        futures_util::future::join_all(leads.iter().map(|lead| store::put_lead(&self.kv, lead))).await
+    }
+
     async fn delete_lead(&self, id: &str) -> Result<(), Error> {
         // The index row first: a lead being deleted disappears from lists before its document goes.
         self.ledger(&Command::Unindex { lead: id.to_owned() }).await?;
@@ -110,6 +114,16 @@ impl Backend for Cloud<'_> {
 
     async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error> {
         Ok(self.kv.get(Key::legacy_email(form, email_hash).as_str()).text().await?)
+    }
+
+    async fn legacy_emails(&self, form: &str, email_hashes: &[String]) -> Result<Vec<Option<String>>, Error> {
+        let mut out = Vec::with_capacity(email_hashes.len());
+        for chunk in email_hashes.chunks(crate::storage::BULK_READ) {
+            let keys: Vec<String> = chunk.iter().map(|h| Key::legacy_email(form, h).as_str().to_owned()).collect();
+            let mut found = self.kv.get_bulk(&keys).text().await?;
+            out.extend(keys.iter().map(|k| found.remove(k).flatten()));
+        }
+        Ok(out)
     }
 
     async fn delete_legacy_email(&self, form: &str, email_hash: &str) -> Result<(), Error> {

@@ -345,10 +345,18 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
     let mut dropped = Vec::new();
     let page = web_address("page", sub.meta.page, &mut dropped);
     let referrer = web_address("referrer", sub.meta.referrer, &mut dropped);
-    let consent = ConsentRecord::new(&form.consents, &valid.consent, lang, now.clone(), page.clone(), cx.client_id);
+    let consent = ConsentRecord::new(&form.consents, &valid.consent, lang, now.clone(), page.clone(), cx.client_id.clone());
+    let status = if form.double_opt_in { Status::Pending } else { Status::New };
+    Ok(build(form, fields, consent, Source { page, referrer, utm: sub.meta.utm, dropped, import: None }, status, cx))
+}
+
+/// A new lead from checked fields, its consent record and source, with its first stage (from the form's
+/// lead definition), score and, when the score reaches the threshold, the move to MQL. What submissions
+/// and imports share.
+pub fn build(form: &FormDef, fields: BTreeMap<String, String>, consent: ConsentRecord, source: Source, status: Status, cx: Context) -> Lead {
+    let now = shared::time::rfc3339(cx.now_ms);
     let engagement = Engagement { submissions: 1, ..Engagement::default() };
     let score = score::score(&form.scoring, form.kind, &fields, &[], cx.now_ms);
-    let status = if form.double_opt_in { Status::Pending } else { Status::New };
     // What the form calls a lead decides the first stage; the score may take it on to MQL at once.
     let (stage, why) = shared::stage::first_stage(form.lead_definition.as_ref(), form.kind, form.mode, &fields, score.fit);
     let first = shared::stage::Change { from: None, to: stage, at: now.clone(), by: shared::stage::Mover::Rule.name(), reason: why };
@@ -362,7 +370,7 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
         fields,
         consent,
         consent_history: Vec::new(),
-        source: Source { page, referrer, utm: sub.meta.utm, dropped },
+        source,
         engagement,
         score,
         confirmation: None,
@@ -376,7 +384,7 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
         assignments: Vec::new(),
     };
     lead.qualify(&form.scoring, cx.now_ms);
-    Ok(lead)
+    lead
 }
 
 /// Names the envelope fields that broke their limits (never their values).

@@ -255,11 +255,35 @@ pub enum Command {
         /// The first day, `YYYY-MM-DD`.
         since: String,
     },
-    /// The next turn of a counter (round-robin assignment of a form's leads), from 0: one transaction, so
-    /// racing leads never get the same turn. Answered with [`Turn`].
+    /// The next turns of a counter (round-robin assignment of a form's leads), from 0: one transaction, so
+    /// racing leads never get the same turn. Answered with [`Turn`], the first of `count` turns.
     Turn {
         /// The counter's name (`assign:<form>`).
         name: String,
+        /// How many turns (an import takes one per new lead at once).
+        #[serde(default = "one")]
+        count: u64,
+    },
+    /// An import's claims: [`Command::Claim`] for each row (no idempotency key), in one transaction.
+    /// Answered with one [`Holder`] per row.
+    ClaimMany {
+        /// The form.
+        form: String,
+        /// The rows.
+        rows: Vec<ClaimRow>,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// An import's settle, in one transaction: for each stored row the address becomes its lead's (or the
+    /// repeat's hold ends), its index row is written and its deliveries queued; rows that could not be
+    /// stored are released.
+    SettleMany {
+        /// The form.
+        form: String,
+        /// The stored rows.
+        settled: Vec<SettleRow>,
+        /// The rows given up.
+        released: Vec<ReleaseRow>,
     },
     /// The funnel of the leads created in a period (optionally of one form), grouped: answered with
     /// `funnel::Group`s.
@@ -278,6 +302,47 @@ pub enum Command {
         /// The address's index key (`intake::email_hash`).
         email: String,
     },
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// One row of [`Command::ClaimMany`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRow {
+    /// The address's index key.
+    pub email: String,
+    /// The id a new lead would get.
+    pub lead: String,
+    /// The KV-only layout's lead for the address, if any (adopted as for a submission).
+    pub legacy: Option<String>,
+}
+
+/// One stored row of [`Command::SettleMany`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettleRow {
+    /// The address's index key.
+    pub email: String,
+    /// The lead claimed (a new lead), if this row claimed the address.
+    pub lead: Option<String>,
+    /// Whether this row held a stored lead (a repeat).
+    pub held: bool,
+    /// The lead's index row.
+    pub entry: Entry,
+    /// Its deliveries.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// One given-up row of [`Command::SettleMany`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseRow {
+    /// The address's index key.
+    pub email: String,
+    /// The lead claimed, if this row claimed the address.
+    pub lead: Option<String>,
+    /// Whether this row held a stored lead.
+    pub held: bool,
 }
 
 /// The ledger's answer to [`Command::Turn`].

@@ -247,49 +247,41 @@ impl Ledger {
                 if replay != Replay::Fresh {
                     return Ok(serde_json::to_value(Standing { holder: self.holder(&form, &email, now)?, replay })?);
                 }
-                if let Some(old) = legacy {
-                    self.sql.exec("INSERT OR IGNORE INTO emails VALUES (?, ?, ?, 1, ?, 0)", vec![text(&form), text(&email), text(&old), ms(now)])?;
-                }
-                self.sql.exec(
-                    "DELETE FROM emails WHERE form = ? AND email = ? AND live = 0 AND at <= ?",
-                    vec![text(&form), text(&email), ms(now.saturating_sub(ledger::RESERVATION_MS))],
-                )?;
-                self.sql.exec("INSERT OR IGNORE INTO emails VALUES (?, ?, ?, 0, ?, 0)", vec![text(&form), text(&email), text(&lead), ms(now)])?;
-                let holder = match self.row(&form, &email)? {
-                    Some(row) if row.lead == lead => Holder::Claimed,
-                    _ => match self.holder(&form, &email, now)? {
-                        Holder::Lead { lead } => {
-                            // The repeat holds the lead until it settles or releases (or the hold lapses).
-                            self.sql.exec("UPDATE emails SET held = ? WHERE form = ? AND email = ?", vec![ms(now.max(1)), text(&form), text(&email)])?;
-                            Holder::Lead { lead }
-                        }
-                        other => other,
-                    },
-                };
+                let holder = self.claim(&form, &email, &lead, legacy.as_deref(), now)?;
                 serde_json::to_value(Standing { holder, replay })?
+            }
+            Command::ClaimMany { form, rows, now } => {
+                let mut holders = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    holders.push(self.claim(&form, &row.email, &row.lead, row.legacy.as_deref(), now)?);
+                }
+                serde_json::to_value(holders)?
+            }
+            Command::SettleMany { form, settled, released } => {
+                for row in &settled {
+                    for d in &row.deliveries {
+                        self.queue(d)?;
+                    }
+                    self.settle(&form, &row.email, row.lead.as_deref(), row.held)?;
+                    self.index(&row.entry, false)?;
+                }
+                for row in &released {
+                    self.release(&form, &row.email, row.lead.as_deref(), row.held)?;
+                }
+                serde_json::json!({"ok": true})
             }
             Command::Settle { form, email, lead, held, key, answer, deliveries } => {
                 for d in &deliveries {
                     self.queue(d)?;
                 }
-                if let Some(lead) = lead {
-                    self.sql.exec("UPDATE emails SET live = 1 WHERE form = ? AND email = ? AND lead = ?", vec![text(&form), text(&email), text(&lead)])?;
-                }
-                if held {
-                    self.sql.exec("UPDATE emails SET held = 0 WHERE form = ? AND email = ?", vec![text(&form), text(&email)])?;
-                }
+                self.settle(&form, &email, lead.as_deref(), held)?;
                 if let (Some(key), Some(answer)) = (key, answer) {
                     self.sql.exec("UPDATE answers SET answer = ? WHERE form = ? AND key = ?", vec![text(&answer), text(&form), text(&key)])?;
                 }
                 serde_json::json!({"ok": true})
             }
             Command::Release { form, email, lead, held, key } => {
-                if let Some(lead) = lead {
-                    self.sql.exec("DELETE FROM emails WHERE form = ? AND email = ? AND lead = ? AND live = 0", vec![text(&form), text(&email), text(&lead)])?;
-                }
-                if held {
-                    self.sql.exec("UPDATE emails SET held = 0 WHERE form = ? AND email = ?", vec![text(&form), text(&email)])?;
-                }
+                self.release(&form, &email, lead.as_deref(), held)?;
                 if let Some(key) = key {
                     self.sql.exec("DELETE FROM answers WHERE form = ? AND key = ? AND answer IS NULL", vec![text(&form), text(&key)])?;
                 }
@@ -310,33 +302,7 @@ impl Ledger {
                 }
                 serde_json::to_value(holder)?
             }
-            Command::Index { entry, only_if_missing } => {
-                // An erased lead's row never comes back, whatever write arrives late.
-                let verb = if only_if_missing { "INSERT OR IGNORE" } else { "INSERT OR REPLACE" };
-                self.sql.exec(
-                    &format!("{verb} INTO leads (id, form, status, stage, score, created, source, cooling_at, owner, campaign) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)"),
-                    vec![
-                        text(&entry.id),
-                        text(&entry.form),
-                        text(&entry.status),
-                        text(&entry.stage),
-                        SqlStorageValue::Float(entry.score as f64),
-                        ms(entry.created),
-                        entry.source.as_deref().map_or(SqlStorageValue::Null, text),
-                        entry.cooling_at.map_or(SqlStorageValue::Null, ms),
-                        entry.owner.as_deref().map_or(SqlStorageValue::Null, text),
-                        entry.campaign.as_deref().map_or(SqlStorageValue::Null, text),
-                    ],
-                )?;
-                for (stage, at) in &entry.reached {
-                    self.sql.exec(
-                        "INSERT OR IGNORE INTO reached SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)",
-                        vec![text(&entry.id), text(stage.as_str()), ms(*at)],
-                    )?;
-                }
-                let erased: Vec<serde_json::Value> = self.sql.exec("SELECT lead FROM tombstones WHERE lead = ?", vec![text(&entry.id)])?.to_array()?;
-                serde_json::to_value(ledger::Indexed { erased: !erased.is_empty() })?
-            }
+            Command::Index { entry, only_if_missing } => serde_json::to_value(ledger::Indexed { erased: self.index(&entry, only_if_missing)? })?,
             Command::List { form, status, since, qualified, before, limit } => {
                 let limit = limit.clamp(1, ledger::MAX_LIST);
                 // One more than asked: whether a next page exists.
@@ -517,10 +483,12 @@ impl Ledger {
                 let rows: Vec<BotRow> = self.sql.exec("SELECT form, day, count FROM bots WHERE day >= ? ORDER BY day, form", vec![text(&since)])?.to_array()?;
                 serde_json::to_value(rows.into_iter().map(|r| ledger::BotCount { form: r.form, day: r.day, count: r.count as u64 }).collect::<Vec<_>>())?
             }
-            Command::Turn { name } => {
-                self.sql.exec("INSERT INTO counters VALUES (?, 0) ON CONFLICT (name) DO UPDATE SET n = n + 1", vec![text(&name)])?;
+            Command::Turn { name, count } => {
+                // `n` is the next free turn; this command takes `count` of them.
+                let count = count.max(1);
+                self.sql.exec("INSERT INTO counters VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET n = n + ?2", vec![text(&name), SqlStorageValue::Float(count as f64)])?;
                 let rows: Vec<TurnRow> = self.sql.exec("SELECT n FROM counters WHERE name = ?", vec![text(&name)])?.to_array()?;
-                serde_json::to_value(ledger::Turn { turn: rows.first().map_or(0, |r| r.n as u64) })?
+                serde_json::to_value(ledger::Turn { turn: rows.first().map_or(0, |r| (r.n as u64).saturating_sub(count)) })?
             }
             Command::Funnel { form, from, to, by } => {
                 let key = match by {
@@ -565,12 +533,87 @@ impl Ledger {
         Ok(value)
     }
 
+    /// Claims an address for a new lead, or takes the hold on its stored lead for a repeat (see
+    /// [`Command::Claim`]); a lead from the KV-only layout is adopted first.
+    fn claim(&self, form: &str, email: &str, lead: &str, legacy: Option<&str>, now: u64) -> Result<Holder> {
+        if let Some(old) = legacy {
+            self.sql.exec("INSERT OR IGNORE INTO emails VALUES (?, ?, ?, 1, ?, 0)", vec![text(form), text(email), text(old), ms(now)])?;
+        }
+        self.sql.exec(
+            "DELETE FROM emails WHERE form = ? AND email = ? AND live = 0 AND at <= ?",
+            vec![text(form), text(email), ms(now.saturating_sub(ledger::RESERVATION_MS))],
+        )?;
+        self.sql.exec("INSERT OR IGNORE INTO emails VALUES (?, ?, ?, 0, ?, 0)", vec![text(form), text(email), text(lead), ms(now)])?;
+        Ok(match self.row(form, email)? {
+            Some(row) if row.lead == lead => Holder::Claimed,
+            _ => match self.holder(form, email, now)? {
+                Holder::Lead { lead } => {
+                    // The repeat holds the lead until it settles or releases (or the hold lapses).
+                    self.sql.exec("UPDATE emails SET held = ? WHERE form = ? AND email = ?", vec![ms(now.max(1)), text(form), text(email)])?;
+                    Holder::Lead { lead }
+                }
+                other => other,
+            },
+        })
+    }
+
+    /// The lead is stored: a claim becomes the address's lead, a repeat's hold ends.
+    fn settle(&self, form: &str, email: &str, lead: Option<&str>, held: bool) -> Result<()> {
+        if let Some(lead) = lead {
+            self.sql.exec("UPDATE emails SET live = 1 WHERE form = ? AND email = ? AND lead = ?", vec![text(form), text(email), text(lead)])?;
+        }
+        if held {
+            self.sql.exec("UPDATE emails SET held = 0 WHERE form = ? AND email = ?", vec![text(form), text(email)])?;
+        }
+        Ok(())
+    }
+
+    /// Nothing was stored: a claim is dropped, a hold ends.
+    fn release(&self, form: &str, email: &str, lead: Option<&str>, held: bool) -> Result<()> {
+        if let Some(lead) = lead {
+            self.sql.exec("DELETE FROM emails WHERE form = ? AND email = ? AND lead = ? AND live = 0", vec![text(form), text(email), text(lead)])?;
+        }
+        if held {
+            self.sql.exec("UPDATE emails SET held = 0 WHERE form = ? AND email = ?", vec![text(form), text(email)])?;
+        }
+        Ok(())
+    }
+
+    /// Writes a lead's index row and its stage rows, unless it was erased; returns whether it was.
+    fn index(&self, entry: &ledger::Entry, only_if_missing: bool) -> Result<bool> {
+        // An erased lead's row never comes back, whatever write arrives late.
+        let verb = if only_if_missing { "INSERT OR IGNORE" } else { "INSERT OR REPLACE" };
+        self.sql.exec(
+            &format!("{verb} INTO leads (id, form, status, stage, score, created, source, cooling_at, owner, campaign) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)"),
+            vec![
+                text(&entry.id),
+                text(&entry.form),
+                text(&entry.status),
+                text(&entry.stage),
+                SqlStorageValue::Float(entry.score as f64),
+                ms(entry.created),
+                entry.source.as_deref().map_or(SqlStorageValue::Null, text),
+                entry.cooling_at.map_or(SqlStorageValue::Null, ms),
+                entry.owner.as_deref().map_or(SqlStorageValue::Null, text),
+                entry.campaign.as_deref().map_or(SqlStorageValue::Null, text),
+            ],
+        )?;
+        for (stage, at) in &entry.reached {
+            self.sql.exec(
+                "INSERT OR IGNORE INTO reached SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)",
+                vec![text(&entry.id), text(stage.as_str()), ms(*at)],
+            )?;
+        }
+        let erased: Vec<serde_json::Value> = self.sql.exec("SELECT lead FROM tombstones WHERE lead = ?", vec![text(&entry.id)])?.to_array()?;
+        Ok(!erased.is_empty())
+    }
+
     /// Runs a command, then sets the alarm if it made a delivery due sooner than the alarm is set for
     /// (always, for the watchdog's `Wake`).
     pub async fn handle(&self, command: Command) -> Result<serde_json::Value> {
         let touches_outbox = matches!(
             command,
-            Command::Queue { .. } | Command::Send { .. } | Command::Settle { .. } | Command::Record { .. } | Command::Replay { .. } | Command::Enable { .. } | Command::Erase { .. } | Command::Draw { .. }
+            Command::Queue { .. } | Command::Send { .. } | Command::Settle { .. } | Command::SettleMany { .. } | Command::Record { .. } | Command::Replay { .. } | Command::Enable { .. } | Command::Erase { .. } | Command::Draw { .. }
         );
         let wake = matches!(command, Command::Wake { .. });
         let answer = self.run(command)?;

@@ -221,6 +221,20 @@ impl Backend for Memory {
         Ok(())
     }
 
+    async fn put_documents(&self, leads: &[Lead]) -> Vec<Result<(), Error>> {
+        let mut out = Vec::with_capacity(leads.len());
+        for lead in leads {
+            out.push(match self.op(Op::PutLead).await {
+                Ok(()) => {
+                    self.leads.borrow_mut().insert(lead.id.clone(), lead.clone());
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            });
+        }
+        out
+    }
+
     async fn delete_lead(&self, id: &str) -> Result<(), Error> {
         self.op(Op::DeleteLead).await?;
         self.ledger(&Command::Unindex { lead: id.to_owned() }).await?;
@@ -231,6 +245,14 @@ impl Backend for Memory {
     async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error> {
         self.op(Op::ReadLegacy).await?;
         Ok(self.legacy.borrow().get(&(form.to_owned(), email_hash.to_owned())).cloned())
+    }
+
+    async fn legacy_emails(&self, form: &str, email_hashes: &[String]) -> Result<Vec<Option<String>>, Error> {
+        for _ in email_hashes.chunks(crate::storage::BULK_READ) {
+            self.op(Op::ReadLegacy).await?;
+        }
+        let legacy = self.legacy.borrow();
+        Ok(email_hashes.iter().map(|h| legacy.get(&(form.to_owned(), h.clone())).cloned()).collect())
     }
 
     async fn delete_legacy_email(&self, form: &str, email_hash: &str) -> Result<(), Error> {
@@ -259,6 +281,8 @@ impl Backend for Memory {
             Command::Record { .. } => Op::Record,
             Command::Due { .. } => Op::Due,
             Command::Erase { .. } => Op::Erase,
+            Command::ClaimMany { .. } => Op::Claim,
+            Command::SettleMany { .. } => Op::Settle,
             Command::Draw { .. } => Op::Draw,
             Command::CountBot { .. } => Op::CountBot,
             _ => Op::LedgerOther,
@@ -582,9 +606,31 @@ impl LedgerModel {
                     self.bots.iter().filter(|((_, day), _)| *day >= since).map(|((form, day), n)| ledger::BotCount { form: form.clone(), day: day.clone(), count: *n }).collect();
                 serde_json::to_value(rows).unwrap_or_default()
             }
-            Command::Turn { name } => {
-                let n = self.counters.entry(name).and_modify(|n| *n += 1).or_insert(0);
-                serde_json::to_value(ledger::Turn { turn: *n }).unwrap_or_default()
+            Command::Turn { name, count } => {
+                let next = self.counters.entry(name).or_insert(0);
+                let first = *next;
+                *next += count.max(1);
+                serde_json::to_value(ledger::Turn { turn: first }).unwrap_or_default()
+            }
+            Command::ClaimMany { form, rows, now } => {
+                let holders: Vec<Holder> = rows
+                    .into_iter()
+                    .map(|r| {
+                        let claim = Command::Claim { form: form.clone(), email: r.email, lead: r.lead, key: None, legacy: r.legacy, now };
+                        serde_json::from_value::<Standing>(self.run(&claim)).map(|s| s.holder).unwrap_or(Holder::Reserved)
+                    })
+                    .collect();
+                serde_json::to_value(holders).unwrap_or_default()
+            }
+            Command::SettleMany { form, settled, released } => {
+                for r in settled {
+                    self.run(&Command::Settle { form: form.clone(), email: r.email, lead: r.lead, held: r.held, key: None, answer: None, deliveries: r.deliveries });
+                    self.run(&Command::Index { entry: r.entry, only_if_missing: false });
+                }
+                for r in released {
+                    self.run(&Command::Release { form: form.clone(), email: r.email, lead: r.lead, held: r.held, key: None });
+                }
+                ok
             }
             Command::Funnel { form, from, to, by } => {
                 let rows: Vec<crate::funnel::Row> = self

@@ -147,6 +147,50 @@ pub(crate) async fn funnel(req: &Request, env: &Env) -> Result<Response, Error> 
     json_response(&json!({"by": by, "form": form, "from": from.map(shared::time::rfc3339), "to": to.map(shared::time::rfc3339), "groups": groups}), 200)
 }
 
+/// The largest import body read: 1,000 rows of a wide form.
+const IMPORT_BODY: usize = 2 * 1024 * 1024;
+
+/// `POST /v1/admin/import?form=&batch=&source=&basis=consent|legitimate_interest|none&proof=` with a CSV
+/// (header row) or JSON-lines body of at most 1,000 rows: leads from other channels (see `import`). The
+/// answer is a report per row; a batch id answered before (within a day) gets the same report again.
+pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Error> {
+    let config = config(env)?;
+    let required = |name: &str| -> Result<String, Error> { query(req, name)?.filter(|v| !v.trim().is_empty()).ok_or_else(|| Error::Validation([(name.to_owned(), shared::Code::Required)].into())) };
+    let form = config.form(&required("form")?).ok_or(Error::UnknownForm)?;
+    let batch_id = intake::idempotency_key(&required("batch")?).map_err(|_| Error::Validation([("batch".to_owned(), shared::Code::InvalidChoice)].into()))?;
+    let basis = crate::import::LegalBasis::parse(&required("basis")?).ok_or_else(|| Error::Validation([("basis".to_owned(), shared::Code::InvalidChoice)].into()))?;
+    let batch = crate::import::Batch { config, form, id: batch_id.clone(), source: required("source")?, basis, proof: query(req, "proof")?.filter(|p| !p.trim().is_empty()) };
+    batch.check()?;
+    let format = crate::rows::format(header(req, "Content-Type").as_deref())?;
+    let body = read_body(req, IMPORT_BODY).await?;
+    let rows = crate::rows::read(format, &body, crate::import::MAX_ROWS)?;
+    let cloud = Cloud::of(env)?;
+    let scope = format!("import:{}", form.id);
+    let now = Date::now().as_millis();
+    match ask::<ledger::Replay, _>(&cloud, &Command::Reserve { form: scope.clone(), key: batch_id.clone(), now }).await? {
+        ledger::Replay::Answered { answer } => return json_response(&serde_json::from_str(&answer)?, 200),
+        ledger::Replay::InProgress => return Err(Error::InProgress),
+        ledger::Replay::Fresh => {}
+    }
+    let ignored = crate::import::ignored_columns(form, &rows);
+    let reports = match crate::import::run(&cloud, &batch, rows).await {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = cloud.ledger(&Command::Release { form: scope, email: String::new(), lead: None, held: false, key: Some(batch_id) }).await;
+            return Err(e);
+        }
+    };
+    let count = |s: &str| reports.iter().filter(|r| r.status == s).count();
+    let answer = json!({
+        "batch": batch.id, "form": form.id, "source": batch.source, "basis": basis,
+        "created": count("created"), "merged": count("merged"), "rejected": count("rejected"),
+        "ignored_columns": ignored, "rows": reports,
+    });
+    worker::console_log!("import {} into {}: {} created, {} merged, {} rejected", batch.id, form.id, count("created"), count("merged"), count("rejected"));
+    cloud.ledger(&Command::Settle { form: scope, email: String::new(), lead: None, held: false, key: Some(batch_id), answer: Some(answer.to_string()), deliveries: Vec::new() }).await?;
+    json_response(&answer, 200)
+}
+
 /// How many days of bot counts the stats show.
 const STATS_DAYS: u64 = 90;
 

@@ -82,7 +82,7 @@ pub async fn assign_due<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead
         return Ok(None);
     }
     let turn = if rule.needs_turn() {
-        let turn: crate::ledger::Turn = crate::storage::ask(b, &crate::ledger::Command::Turn { name: format!("assign:{}", lead.form) }).await?;
+        let turn: crate::ledger::Turn = crate::storage::ask(b, &crate::ledger::Command::Turn { name: format!("assign:{}", lead.form), count: 1 }).await?;
         turn.turn
     } else {
         0

@@ -18,10 +18,15 @@ pub trait Backend {
     async fn leads(&self, ids: &[String]) -> Result<Vec<Lead>, Error>;
     /// Writes a lead document; returns once it is durable.
     async fn put_lead(&self, lead: &Lead) -> Result<(), Error>;
+    /// Writes lead documents without their index rows (an import writes those in its settle), side by side;
+    /// one outcome per document.
+    async fn put_documents(&self, leads: &[Lead]) -> Vec<Result<(), Error>>;
     /// Deletes a lead document.
     async fn delete_lead(&self, id: &str) -> Result<(), Error>;
     /// The lead the KV-only layout indexed for this form and address hash (see `ledger`'s upgrade path).
     async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error>;
+    /// [`Backend::legacy_email`] for many addresses at once (bulk reads).
+    async fn legacy_emails(&self, form: &str, email_hashes: &[String]) -> Result<Vec<Option<String>>, Error>;
     /// Deletes the KV-only layout's email index key of an erased lead, if there is one.
     async fn delete_legacy_email(&self, form: &str, email_hash: &str) -> Result<(), Error>;
     /// The giveaway draws a collector recorded in KV before it had a ledger (JSON records).

@@ -207,6 +207,13 @@ pub fn largest_event(form: &FormDef) -> usize {
                     referrer: Some(url(2048)),
                     utm: utm.clone(),
                     dropped: vec!["referrer: not an http(s) URL".into(); 2],
+                    import: Some(shared::lead::Imported {
+                        batch: "b".repeat(128),
+                        source: long(crate::import::MAX_SOURCE),
+                        basis: "legitimate_interest".into(),
+                        proof: Some(long(crate::import::MAX_PROOF)),
+                        row: 1_000,
+                    }),
                 },
                 engagement,
                 confirmation: Some(shared::lead::Confirmation { at: now.clone(), client_id: Some("c".repeat(43)) }),
@@ -225,6 +232,11 @@ pub fn largest_event(form: &FormDef) -> usize {
                 consent_added: form.consents.iter().map(|p| p.id.clone()).collect(),
                 confirmed_by: "email",
             };
+            // An imported lead's consent entries hold the import's statement instead of the form's text.
+            let mut imported = lead.clone();
+            for e in &mut imported.consent.entries {
+                e.text = long(crate::import::MAX_STATEMENT);
+            }
             let change = shared::stage::Change {
                 from: Some(shared::stage::Stage::Opportunity),
                 to: shared::stage::Stage::Disqualified,
@@ -234,7 +246,11 @@ pub fn largest_event(form: &FormDef) -> usize {
             };
             let assignment = shared::owner::Assigned { from: Some("o".repeat(64)), to: "o".repeat(64), at: now.clone(), by: "admin".into(), reason: long(shared::stage::MAX_REASON) };
             let card = shared::owner::Owner { id: "o".repeat(64), name: long(200), email: Some(["a".repeat(64), "@".into(), "b".repeat(189)].concat()) };
-            updated_payload(&now, &lead, &changes).len().max(stage_payload(&now, &lead, &change).len()).max(assigned_payload(&now, &lead, &assignment, Some(&card)).len())
+            [&lead, &imported]
+                .into_iter()
+                .map(|lead| updated_payload(&now, lead, &changes).len().max(stage_payload(&now, lead, &change).len()).max(assigned_payload(&now, lead, &assignment, Some(&card)).len()))
+                .max()
+                .unwrap_or(0)
         })
         .max()
         .unwrap_or(0)

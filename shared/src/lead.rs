@@ -48,6 +48,27 @@ pub struct Source {
     /// only web addresses are stored as page and referrer, so nothing else reaches a CRM as a link.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dropped: Vec<String>,
+    /// Set when the lead came in by an import rather than a form: which batch, from where, and on what
+    /// legal basis.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub import: Option<Imported>,
+}
+
+/// Where an imported lead came from (a trade fair's scans, a purchased list) and what its marketing may
+/// rest on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Imported {
+    /// The import batch's id.
+    pub batch: String,
+    /// What the batch says it is (`Messe Hannover 2026`, `purchased list X`).
+    pub source: String,
+    /// The legal basis the batch declared: `consent`, `legitimate_interest` or `none`.
+    pub basis: String,
+    /// Where the proof of consent is kept (with `consent`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proof: Option<String>,
+    /// The row of the batch (1 for the first row after the header).
+    pub row: u32,
 }
 
 /// A lead as stored in KV and sent in webhooks (version 1 of the payload's `data`).

@@ -67,6 +67,29 @@ test("the admin page shows leads with their consent, erases, lists deliveries an
   await page.getByRole("button", { name: "ada@example.com" }).waitFor();
   await page.getByRole("button", { name: "grace@example.com" }).waitFor();
 
+  // The dashboard opens the page: leads per day, the funnel, the ranking; each chart with its table.
+  await page.locator("#daily-h").filter({ hasText: "5 in all" }).waitFor();
+  assert.equal(await page.locator("#daily-chart svg[role=img]").count(), 1);
+  assert.equal(await page.locator("#funnel-chart svg[role=img] rect").count(), 6, "one bar per stage");
+  assert.match(await page.locator("#funnel-rows").textContent(), /subscriber5/);
+  await page.locator("#dashboard").screenshot({ path: path.join(artifacts, "dashboard.png") });
+
+  // Search by address (exact, without case).
+  await page.fill("#lead-filter input[name=email]", "Grace@Example.com");
+  await page.click("#lead-filter button[type=submit]");
+  await page.locator("#status").filter({ hasText: "1 lead(s) shown" }).waitFor();
+  await page.fill("#lead-filter input[name=email]", "");
+
+  // An import from the page: a report per row.
+  await page.fill("#import-form input[name=form]", "news");
+  await page.fill("#import-form input[name=source]", "Messe Hannover 2026");
+  await page.setInputFiles("#import-form input[type=file]", { name: "scans.csv", mimeType: "text/csv", buffer: Buffer.from("email,first_name\nfair1@example.com,Fair\nnot-an-email,Bad\n") });
+  await page.click("#import-form button");
+  await page.locator("#import-summary").filter({ hasText: "1 created, 0 merged, 1 rejected" }).waitFor();
+  assert.match(await page.locator("#import-rows").textContent(), /email: invalid_email/);
+  await page.click("#lead-filter button[type=submit]");
+  await page.getByRole("button", { name: "fair1@example.com" }).waitFor();
+
   // The CSV button assembles the collector's pages into one file.
   const [download] = await Promise.all([page.waitForEvent("download"), page.click("#csv")]);
   const csv = readFileSync(await download.path(), "utf8");

@@ -91,12 +91,111 @@ async function saveCsv() {
   say("CSV downloaded.");
 }
 
+// --- Dashboard -------------------------------------------------------------------------------------------
+
+const SVG = "http://www.w3.org/2000/svg";
+const STAGES = ["subscriber", "lead", "mql", "sql", "opportunity", "customer"];
+
+/** An SVG element with attributes (values set as attributes, text as text: nothing is parsed as markup). */
+function svg(name, attrs = {}, text) {
+  const el = document.createElementNS(SVG, name);
+  for (const [k, v] of Object.entries(attrs)) el.setAttribute(k, String(v));
+  if (text !== undefined) el.textContent = String(text);
+  return el;
+}
+
+/** An accessible horizontal bar chart: `bars` are `{label, value, note}`; the figure's table is its data. */
+function barChart(bars, titleId, summary) {
+  const width = 640, rowH = 26, labelW = 150, max = Math.max(1, ...bars.map((b) => b.value));
+  const chart = svg("svg", { viewBox: `0 0 ${width} ${rowH * bars.length + 8}`, width: "100%", role: "img", "aria-labelledby": titleId });
+  chart.append(svg("desc", {}, summary));
+  bars.forEach((b, i) => {
+    const y = 4 + i * rowH;
+    const w = Math.round(((width - labelW - 120) * b.value) / max);
+    chart.append(svg("text", { x: 0, y: y + 16 }, b.label));
+    chart.append(svg("rect", { x: labelW, y: y + 3, width: Math.max(w, b.value ? 2 : 0), height: rowH - 8, class: b.muted ? "bar muted" : "bar" }));
+    chart.append(svg("text", { x: labelW + w + 6, y: y + 16 }, b.note ?? b.value));
+  });
+  return chart;
+}
+
+/** Sums the funnel's groups into one funnel. */
+function overall(groups) {
+  return STAGES.map((stage, i) => {
+    const sum = (f) => groups.reduce((n, g) => n + (g.stages[i]?.[f] || 0), 0);
+    return { stage, reached: sum("reached"), now: sum("now"), medians: groups.map((g) => g.stages[i]?.median_days).filter((d) => d !== null && d !== undefined) };
+  });
+}
+
+async function loadDashboard() {
+  const f = new FormData($("#dash-filter"));
+  const days = f.get("days");
+  const by = f.get("by");
+  const from = new Date(Date.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
+  const [daily, funnel, sources, campaigns] = await Promise.all([
+    api(`/v1/admin/daily?days=${days}&by=${by}`).then((r) => r.json()),
+    api(`/v1/admin/funnel?by=form&from=${from}`).then((r) => r.json()),
+    api(`/v1/admin/funnel?by=source&from=${from}`).then((r) => r.json()),
+    api(`/v1/admin/funnel?by=campaign&from=${from}`).then((r) => r.json()),
+  ]);
+  // Leads per day: one bar per day (the table has them per group).
+  const perDay = new Map();
+  for (const d of daily.days) perDay.set(d.day, (perDay.get(d.day) || 0) + d.count);
+  const dayBars = [...perDay.entries()].map(([day, n]) => ({ label: day, value: n }));
+  const total = dayBars.reduce((n, b) => n + b.value, 0);
+  $("#daily-h").textContent = `Leads per day, last ${days} days: ${total} in all`;
+  $("#daily-chart").replaceChildren(dayBars.length ? barChart(dayBars, "daily-h", `${total} leads on ${dayBars.length} days with leads.`) : document.createTextNode("No leads in this period."));
+  $("#daily-rows").replaceChildren(...daily.days.map((d) => row([d.day, d.key, d.count])));
+
+  const stages = overall(funnel.groups);
+  const median = (values) => (values.length ? values.sort((a, b) => a - b)[Math.floor(values.length / 2)] : null);
+  const funnelBars = stages.map((s, i) => {
+    const before = stages[i - 1];
+    const rate = before && before.reached ? ` (${Math.round((100 * s.reached) / before.reached)}%)` : "";
+    return { label: s.stage, value: s.reached, note: `${s.reached}${rate}`, muted: s.stage === "subscriber" };
+  });
+  $("#funnel-chart").replaceChildren(barChart(funnelBars, "funnel-h", funnelBars.map((b) => `${b.label}: ${b.note}`).join("; ")));
+  $("#funnel-rows").replaceChildren(
+    ...stages.map((s, i) => {
+      const before = stages[i - 1];
+      const rate = before && before.reached ? `${Math.round((100 * s.reached) / before.reached)}%` : "—";
+      const m = median(s.medians);
+      return row([s.stage, s.reached, s.now, rate, m === null ? "—" : m.toFixed(1)]);
+    }),
+  );
+
+  const ranked = [...sources.groups.map((g) => ["source", g]), ...campaigns.groups.map((g) => ["campaign", g])]
+    .filter(([, g]) => g.key !== "(none)")
+    .map(([kind, g]) => ({ kind, key: g.key, leads: g.leads, at: Object.fromEntries(g.stages.map((s) => [s.stage, s.reached])) }))
+    .sort((a, b) => b.at.opportunity + b.at.customer - (a.at.opportunity + a.at.customer) || b.at.customer - a.at.customer || b.leads - a.leads)
+    .slice(0, 10);
+  $("#top-rows").replaceChildren(...ranked.map((r) => row([r.kind, r.key, r.leads, r.at.mql, r.at.sql, r.at.opportunity, r.at.customer])));
+}
+
+// --- Import ----------------------------------------------------------------------------------------------
+
+async function runImport(ev) {
+  ev.preventDefault();
+  const f = new FormData(ev.target);
+  const file = f.get("file");
+  const q = new URLSearchParams({ form: f.get("form"), source: f.get("source"), basis: f.get("basis"), batch: crypto.randomUUID() });
+  if (f.get("proof")) q.set("proof", f.get("proof"));
+  const type = /\.(jsonl|ndjson)$/i.test(file.name) ? "application/x-ndjson" : "text/csv";
+  const report = await (await api(`/v1/admin/import?${q}`, { method: "POST", headers: { "content-type": type }, body: file })).json();
+  $("#import-summary").textContent = `Batch ${report.batch} into ${report.form}: ${report.created} created, ${report.merged} merged, ${report.rejected} rejected` + (report.ignored_columns.length ? `; columns ignored: ${report.ignored_columns.join(", ")}` : "") + ".";
+  $("#import-rows").replaceChildren(
+    ...report.rows.map((r) => row([r.row, r.status, r.id || r.problem || Object.entries(r.errors || {}).map(([k, v]) => `${k}: ${v}`).join(", ")])),
+  );
+  say(`Imported: ${report.created} created, ${report.merged} merged, ${report.rejected} rejected.`);
+  await Promise.all([loadLeads(), loadDashboard()]);
+}
+
 // --- Leads -----------------------------------------------------------------------------------------------
 
 async function loadLeads(append = false) {
   const f = new FormData($("#lead-filter"));
   const q = new URLSearchParams({ limit: "50" });
-  for (const k of ["form", "status", "stage", "owner", "min_score", "cooling"]) if (f.get(k)) q.set(k, f.get(k));
+  for (const k of ["email", "form", "status", "stage", "owner", "min_score", "cooling"]) if (f.get(k)) q.set(k, f.get(k));
   if (append && cursor) q.set("cursor", cursor);
   const { leads, cursor: next } = await (await api(`/v1/admin/leads?${q}`)).json();
   cursor = next;
@@ -299,7 +398,7 @@ function showLogin() {
 async function open() {
   $("#login").hidden = true;
   $("#app").hidden = false;
-  await Promise.all([loadLeads(), loadDeliveries(), loadEndpoints(), loadStats()]);
+  await Promise.all([loadDashboard(), loadLeads(), loadDeliveries(), loadEndpoints(), loadStats()]);
 }
 
 /** Runs an action, showing its failure in the status line instead of failing silently. */
@@ -331,6 +430,11 @@ $("#export").addEventListener("click", guard(() => save(`/v1/admin/leads/${encod
 $("#erase").addEventListener("click", guard(erase));
 $("#withdraw").addEventListener("click", guard(withdraw));
 $("#move").addEventListener("submit", guard(move));
+$("#dash-filter").addEventListener("submit", guard(async (ev) => {
+  ev.preventDefault();
+  await loadDashboard();
+}));
+$("#import-form").addEventListener("submit", guard(runImport));
 $("#assign").addEventListener("submit", guard(assign));
 $("#delivery-filter").addEventListener("submit", guard(async (ev) => {
   ev.preventDefault();

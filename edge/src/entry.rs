@@ -8,7 +8,7 @@ use crate::{admin, page, Error};
 use crate::exchange::{header, html_response, json_response, own_origin, query, required_secret, visitor_lang};
 use crate::visitor::{confirm, confirm_page, dev_mailbox, download, embed_script, submit, verify_receipt, withdraw_by_link, withdraw_page};
 use crate::integration::{receive_feedback, record_event};
-use crate::operator::{assign_owner, funnel, import, move_stage, draw_winners, enable_endpoint, erase, lead_detail, leads_csv, list_deliveries, list_draws, list_endpoints, list_leads, replay, spam_stats, upload, withdraw_by_admin};
+use crate::operator::{assign_owner, daily, funnel, import, move_stage, draw_winners, enable_endpoint, erase, lead_detail, leads_csv, list_deliveries, list_draws, list_endpoints, list_leads, replay, spam_stats, upload, withdraw_by_admin};
 use crate::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, wake_ledger};
 use serde_json::json;
 use shared::Lang;
@@ -85,6 +85,7 @@ pub(crate) async fn dispatch(route: &Route, req: &mut Request, env: &Env, form_n
         Route::Feedback(endpoint) => receive_feedback(req, env, endpoint).await,
         Route::Stats => spam_stats(env).await,
         Route::Funnel => funnel(req, env).await,
+        Route::Daily => daily(req, env).await,
         Route::Import => import(req, env).await,
         Route::Deliveries => list_deliveries(req, env).await,
         Route::ReplayDelivery(id) => replay(env, id).await,

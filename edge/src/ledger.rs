@@ -297,6 +297,13 @@ pub enum Command {
         /// The grouping.
         by: crate::funnel::By,
     },
+    /// Leads created per day since `from`, grouped: answered with [`Daily`] rows.
+    Daily {
+        /// The first day's start (Unix ms; days are UTC).
+        from: u64,
+        /// The grouping (`source`, `campaign`, `form` or `owner`).
+        by: crate::funnel::By,
+    },
     /// The stored leads of an address on every form, as [`Holding`] rows (feedback names leads by address).
     Find {
         /// The address's index key (`intake::email_hash`).
@@ -350,6 +357,17 @@ pub struct ReleaseRow {
 pub struct Turn {
     /// The turn, from 0.
     pub turn: u64,
+}
+
+/// Leads created on a day, in a group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Daily {
+    /// The group's key (`None`: no source, campaign or owner).
+    pub key: Option<String>,
+    /// The day (days since 1970-01-01, UTC).
+    pub day: u64,
+    /// How many leads.
+    pub count: u64,
 }
 
 /// A stored lead of an address on a form.

@@ -186,6 +186,13 @@ struct DisabledRow {
 }
 
 #[derive(Deserialize)]
+struct DailyRow {
+    key: Option<String>,
+    day: f64,
+    count: f64,
+}
+
+#[derive(Deserialize)]
 struct FunnelRow {
     id: String,
     key: Option<String>,
@@ -520,6 +527,19 @@ impl Ledger {
                     }
                 }
                 serde_json::to_value(crate::funnel::aggregate(&leads))?
+            }
+            Command::Daily { from, by } => {
+                let key = match by {
+                    crate::funnel::By::Source => "source",
+                    crate::funnel::By::Campaign => "campaign",
+                    crate::funnel::By::Form => "form",
+                    crate::funnel::By::Owner => "owner",
+                };
+                let rows: Vec<DailyRow> = self
+                    .sql
+                    .exec(&format!("SELECT {key} AS key, CAST(created / 86400000 AS INTEGER) AS day, COUNT(*) AS count FROM leads WHERE created >= ? GROUP BY key, day ORDER BY day, key"), vec![ms(from)])?
+                    .to_array()?;
+                serde_json::to_value(rows.into_iter().map(|r| ledger::Daily { key: r.key, day: r.day as u64, count: r.count as u64 }).collect::<Vec<_>>())?
             }
             Command::Find { email } => {
                 let rows: Vec<ledger::Holding> = self.sql.exec("SELECT form, lead FROM emails WHERE email = ? AND live = 1 ORDER BY form", vec![text(&email)])?.to_array()?;

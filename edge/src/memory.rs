@@ -650,6 +650,20 @@ impl LedgerModel {
                     .collect();
                 serde_json::to_value(crate::funnel::aggregate(&rows)).unwrap_or_default()
             }
+            Command::Daily { from, by } => {
+                let mut counts: BTreeMap<(Option<String>, u64), u64> = BTreeMap::new();
+                for e in self.leads.values().filter(|e| e.created >= from) {
+                    let key = match by {
+                        crate::funnel::By::Source => e.source.clone(),
+                        crate::funnel::By::Campaign => e.campaign.clone(),
+                        crate::funnel::By::Form => Some(e.form.clone()),
+                        crate::funnel::By::Owner => e.owner.clone(),
+                    };
+                    *counts.entry((key, e.created / 86_400_000)).or_insert(0) += 1;
+                }
+                let rows: Vec<ledger::Daily> = counts.into_iter().map(|((key, day), count)| ledger::Daily { key, day, count }).collect();
+                serde_json::to_value(rows).unwrap_or_default()
+            }
             Command::Find { email } => {
                 let rows: Vec<ledger::Holding> =
                     self.emails.iter().filter(|((_, e), r)| *e == email && r.live).map(|((form, _), r)| ledger::Holding { form: form.clone(), lead: r.lead.clone() }).collect();

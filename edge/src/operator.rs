@@ -147,6 +147,32 @@ pub(crate) async fn funnel(req: &Request, env: &Env) -> Result<Response, Error> 
     json_response(&json!({"by": by, "form": form, "from": from.map(shared::time::rfc3339), "to": to.map(shared::time::rfc3339), "groups": groups}), 200)
 }
 
+/// `GET /v1/admin/daily?days=30&by=form|source|campaign|owner`: leads created per day (UTC) over the last
+/// `days` (1 to 366, default 30), per group, in one ledger request: `{"days": [{"day": "2026-11-30",
+/// "key": "fair", "count": 12}, ...]}` (days without leads are left out).
+pub(crate) async fn daily(req: &Request, env: &Env) -> Result<Response, Error> {
+    let days = match query(req, "days")? {
+        Some(d) => d.trim().parse::<u64>().ok().filter(|d| (1..=366).contains(d)).ok_or_else(|| Error::Malformed("`days` must be a number from 1 to 366.".into()))?,
+        None => 30,
+    };
+    let by = match query(req, "by")? {
+        Some(b) => crate::funnel::By::parse(&b).ok_or_else(|| Error::Malformed("`by` must be source, campaign, form or owner.".into()))?,
+        None => crate::funnel::By::Form,
+    };
+    let today = Date::now().as_millis() / 86_400_000;
+    let from = (today + 1).saturating_sub(days) * 86_400_000;
+    let rows: Vec<ledger::Daily> = ask(&Cloud::of(env)?, &Command::Daily { from, by }).await?;
+    let out: Vec<serde_json::Value> = rows
+        .into_iter()
+        .map(|r| {
+            let day = shared::time::rfc3339(r.day * 86_400_000);
+            json!({"day": day.get(..10).unwrap_or(&day), "key": r.key.unwrap_or_else(|| crate::funnel::NONE.to_owned()), "count": r.count})
+        })
+        .collect();
+    let first = shared::time::rfc3339(from);
+    json_response(&json!({"by": by, "from": first.get(..10).unwrap_or(&first), "days": out}), 200)
+}
+
 /// The largest import body read: 1,000 rows of a wide form.
 const IMPORT_BODY: usize = 2 * 1024 * 1024;
 
@@ -350,13 +376,23 @@ pub(crate) async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Erro
 /// The most leads one CSV page holds.
 pub(crate) const CSV_PAGE: u32 = 500;
 
-/// `GET /v1/admin/leads?form=&status=&since=&stage=&owner=&min_score=&max_score=&cooling=true&limit=&cursor=`: a
+/// `GET /v1/admin/leads?email=&form=&status=&since=&stage=&owner=&min_score=&max_score=&cooling=true&limit=&cursor=`: a
 /// page of leads, newest first, filtered in the ledger's index (full pages while matches remain). Each
 /// lead's score is shown as it stands now (behaviour points faded), with `cooling`.
 pub(crate) async fn list_leads(req: &Request, env: &Env) -> Result<Response, Error> {
     let limit = admin::page_limit(query(req, "limit")?.as_deref())?;
     let filter = lead_filter(req)?;
-    let (leads, cursor) = listing::page(&Cloud::of(env)?, &filter, query(req, "cursor")?, u32::try_from(limit).unwrap_or(50)).await?;
+    let cloud = Cloud::of(env)?;
+    let (leads, cursor) = match query(req, "email")?.filter(|e| !e.trim().is_empty()) {
+        // By address: the ledger knows addresses only as hashes, so the search is for the exact address
+        // (letters without case), on every form or the one asked for.
+        Some(email) => {
+            let held: Vec<ledger::Holding> = ask(&cloud, &Command::Find { email: intake::email_hash(email.trim()) }).await?;
+            let ids: Vec<String> = held.into_iter().filter(|h| filter.form.as_deref().is_none_or(|f| f == h.form)).map(|h| h.lead).collect();
+            (cloud.leads(&ids).await?, None)
+        }
+        None => listing::page(&cloud, &filter, query(req, "cursor")?, u32::try_from(limit).unwrap_or(50)).await?,
+    };
     let config = config(env)?;
     let now = Date::now().as_millis();
     let shown: Vec<serde_json::Value> = leads.into_iter().map(|lead| as_of_now(config, lead, now)).collect::<Result<_, _>>()?;

@@ -60,6 +60,8 @@ pub enum Route {
     Stats,
     /// `GET /v1/admin/funnel`: leads per stage, grouped.
     Funnel,
+    /// `GET /v1/admin/daily`: leads per day, grouped.
+    Daily,
     /// `POST /v1/admin/import`: leads from other channels (CSV or JSON lines).
     Import,
     /// `GET /v1/admin/deliveries`.
@@ -135,6 +137,7 @@ impl Route {
             ["v1", "admin", "leads", id, "owner"] => vec![("POST", AssignOwner(one(id).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "stats"] => vec![("GET", Stats)],
             ["v1", "admin", "funnel"] => vec![("GET", Funnel)],
+            ["v1", "admin", "daily"] => vec![("GET", Daily)],
             ["v1", "admin", "import"] => vec![("POST", Import)],
             ["v1", "admin", "deliveries"] => vec![("GET", Deliveries)],
             ["v1", "admin", "deliveries", id, "replay"] => vec![("POST", ReplayDelivery(one(id).ok_or(Miss::NotFound)?))],
@@ -156,7 +159,7 @@ impl Route {
     pub fn is_admin(&self) -> bool {
         use Route::*;
         match self {
-            UploadFile(_) | ListLeads | LeadsCsv | LeadDetail(_) | LeadExport(_) | EraseLead(_) | WithdrawLead(_) | MoveStage(_) | AssignOwner(_) | Stats | Funnel | Import
+            UploadFile(_) | ListLeads | LeadsCsv | LeadDetail(_) | LeadExport(_) | EraseLead(_) | WithdrawLead(_) | MoveStage(_) | AssignOwner(_) | Stats | Funnel | Daily | Import
             | Deliveries | ReplayDelivery(_) | Endpoints | EnableEndpoint { .. } | Draw(_) | Draws(_) => true,
             // Behaviour events take the admin token or an integration's key: their handler checks either.
             Submit | SubmitPreflight | Health | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_) | Download(_)
@@ -217,6 +220,7 @@ mod tests {
             ("GET", "/v1/admin/leads//export".into(), Err(Miss::NotFound)),
             ("GET", "/v1/admin/stats".into(), Ok(Route::Stats)),
             ("GET", "/v1/admin/funnel".into(), Ok(Route::Funnel)),
+            ("GET", "/v1/admin/daily".into(), Ok(Route::Daily)),
             ("POST", "/v1/admin/import".into(), Ok(Route::Import)),
             ("GET", "/v1/admin/deliveries".into(), Ok(Route::Deliveries)),
             ("POST", "/v1/admin/deliveries/msg_1/replay".into(), Ok(Route::ReplayDelivery("msg_1".into()))),

@@ -1,7 +1,8 @@
 //! `cargo xtask bench`, part three: the collector on local workerd (`wrangler dev`, as the tests run it):
 // accepted submissions per second and their latency at concurrency 8 and 32, and what that means for the
-// one ledger object (each accepted lead is three ledger requests: claim, index row, settle), plus the
-// same address submitted in parallel (every request waits for the one holding the address).
+// one ledger object (each accepted lead is three ledger requests: claim, index row, settle), the same
+// address submitted in parallel (every request waits for the one holding the address), then imports up to
+// 10,000 leads and the time of the funnel, the daily counts and an admin list page over them.
 //
 // Usage: node xtask/js/intake-bench.mjs [submissions per run]
 // Each run submits distinct addresses to a newsletter form with one webhook endpoint (a local receiver
@@ -72,6 +73,38 @@ try {
     await new Promise((r) => setTimeout(r, 200));
   }
   console.log(`deliveries by the ledger's alarm: ${new Set(receiver.deliveries.filter((d) => d.status === 204).map((d) => d.id)).size} of ${expected} delivered`);
+
+  // Imports of 1,000 rows each up to 10,000 leads, then what the admin dashboard asks of them.
+  const auth = { authorization: `Bearer ${secrets.ADMIN_TOKEN}` };
+  let imported = 0;
+  const importStarted = performance.now();
+  for (let batch = 0; batch < 10; batch++) {
+    const rows = ["email,first_name"].concat(Array.from({ length: 1000 }, (_, i) => `import${batch}-${i}@example.com,Row ${i}`)).join("\n");
+    const q = new URLSearchParams({ form: "bench", batch: `bench-${batch}`, source: ["Messe Hannover", "Callcenter", "Liste X"][batch % 3], basis: "none" });
+    const r = await fetch(`${collector.base}/v1/admin/import?${q}`, { method: "POST", headers: { ...auth, "content-type": "text/csv" }, body: rows });
+    if (r.status !== 200) throw new Error(`import: ${r.status}`);
+    imported += (await r.json()).created;
+  }
+  const importSeconds = (performance.now() - importStarted) / 1000;
+  console.log(`import: ${imported} rows in ${importSeconds.toFixed(1)} s, ${(imported / importSeconds).toFixed(0)} rows/s`);
+  const timed = async (path) => {
+    const times = [];
+    let body;
+    for (let i = 0; i < 5; i++) {
+      const t = performance.now();
+      body = await (await fetch(`${collector.base}${path}`, { headers: auth })).json();
+      times.push(performance.now() - t);
+    }
+    times.sort((a, b) => a - b);
+    return { ms: times[2], body };
+  };
+  const funnel = await timed("/v1/admin/funnel?by=source");
+  const leads = funnel.body.groups.reduce((n, g) => n + g.leads, 0);
+  console.log(`funnel over ${leads} leads (one ledger request): median ${funnel.ms.toFixed(0)} ms`);
+  const daily = await timed("/v1/admin/daily?days=90&by=source");
+  console.log(`leads per day, 90 days (one ledger request): median ${daily.ms.toFixed(0)} ms`);
+  const page = await timed("/v1/admin/leads?limit=100");
+  console.log(`admin list page of 100 leads (one ledger request, one bulk read): median ${page.ms.toFixed(0)} ms`);
 } finally {
   await collector.stop();
   await receiver.close();

@@ -159,7 +159,12 @@ pub fn edge() -> Result {
         .env("WASM_OPT_BIN", npm_bin().join("wasm-opt"))
         .env("ESBUILD_BIN", npm_bin().join("esbuild"))
         .env("LEADGATE_WIDGET_JS", widget_bundle()))
-    .map_err(|_| "building the edge failed (see above)".to_string())
+    .map_err(|_| "building the edge failed (see above)".to_string())?;
+    // Function names are only for stack traces, which the edge does not produce (it does not panic on
+    // request data): without them the Worker uploads and compiles about 60 KB (gzip) less on a cold start.
+    let wasm = root().join("edge/build/index_bg.wasm");
+    run(Command::new(npm_bin().join("wasm-opt")).arg(&wasm).args(["--strip-debug", "--strip-producers"]).args(WASM_FEATURES).arg("-o").arg(&wasm))
+        .map_err(|_| "stripping the edge's wasm failed (see above)".to_string())
 }
 
 fn which(bin: &str) -> Option<std::path::PathBuf> {

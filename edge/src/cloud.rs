@@ -3,10 +3,10 @@
 //! runs on; `memory` is the same seam for native tests.
 
 use crate::crm::{Outbound, Read, Reply};
+use crate::keys::{Key, Prefix};
 use crate::ledger::{Command, Indexed};
 use crate::ledger_object::{Ledger, LedgerStub};
 use crate::storage::{ask, Backend};
-use crate::keys::{Key, Prefix};
 use crate::{outbox, store, Error};
 use futures_util::future::{select, Either};
 use shared::form::FormsConfig;

@@ -5,7 +5,6 @@
 //! JSON) needs no adapter. Field names are mapped by a per-adapter default table plus the endpoint's `map`,
 //! and fields mapped nowhere are not sent: a CRM form rejects properties it does not know.
 
-use shared::stage::Stage;
 use crate::intake::{form_urlencode, percent_encode};
 use crate::webhook::EventType;
 use serde::Serialize;
@@ -13,6 +12,7 @@ use serde_json::{json, Value};
 use shared::consent::Basis;
 use shared::form::{Adapter, Endpoint};
 use shared::lead::Lead;
+use shared::stage::Stage;
 
 /// An HTTP request as data.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
@@ -144,7 +144,8 @@ pub fn hubspot(endpoint: &Endpoint, lead: &Lead, now_ms: u64) -> Outbound {
                     Some(json!({"value": e.granted, "subscriptionTypeId": id, "text": e.text}))
                 })
                 .collect();
-            let text = ["Submitted through the Leadgate form \"", &lead.form, "\" at ", &lead.consent.recorded_at, "; consent record of lead ", &lead.id, "."].concat();
+            let text = ["Submitted through the Leadgate form \"", &lead.form, "\" at ", &lead.consent.recorded_at, "; consent record of lead ", &lead.id, "."]
+                .concat();
             json!({"consent": {
                 // The visitor sent the form to get what it offers; processing for that is agreed by sending
                 // it. The marketing purposes, each with the exact text shown, are the communications.

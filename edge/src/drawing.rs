@@ -8,12 +8,12 @@
 //! announcements, and a retried request gets the draw that was made instead of a second one.
 
 use crate::draw::{self, Draw};
+use crate::keys::draw_scope;
 use crate::ledger::{Command, Drawn, Replay};
 use crate::listing::{all_ids, Filter};
 use crate::storage::{ask, random, Backend};
 use crate::submission::outbox_entries;
 use crate::webhook::{self, EventType};
-use crate::keys::draw_scope;
 use crate::{id, intake, Error};
 use shared::form::FormDef;
 use shared::lead::Status;
@@ -40,7 +40,8 @@ pub async fn draw<B: Backend>(b: &B, form: &FormDef, wanted: u64, key: Option<St
 async fn make<B: Backend>(b: &B, form: &FormDef, wanted: u64, key: Option<String>) -> Result<Draw, Error> {
     let earlier = draws(b, &form.id).await?;
     let won: Vec<&String> = earlier.iter().flat_map(|d| &d.winners).collect();
-    let filter = Filter { form: Some(form.id.clone()), status: form.double_opt_in.then(|| Status::Confirmed.as_str().to_owned()), since: None, ..Filter::default() };
+    let filter =
+        Filter { form: Some(form.id.clone()), status: form.double_opt_in.then(|| Status::Confirmed.as_str().to_owned()), since: None, ..Filter::default() };
     let mut eligible: Vec<String> = all_ids(b, &filter).await?.into_iter().filter(|id| !won.contains(&id)).collect();
     // Oldest first, as the draw's recorded list always was.
     eligible.reverse();
@@ -53,7 +54,15 @@ async fn make<B: Backend>(b: &B, form: &FormDef, wanted: u64, key: Option<String
     for winner in &made.winners {
         if let Some(lead) = b.lead(winner).await? {
             let payload = webhook::winner_payload(&made.drawn_at, &lead, &made.id);
-            announcements.extend(outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::GiveawayWinner, &payload, now));
+            announcements.extend(outbox_entries(
+                || id::new("msg_", now, random(b)),
+                &form.webhooks,
+                &lead.id,
+                &form.id,
+                EventType::GiveawayWinner,
+                &payload,
+                now,
+            ));
         }
     }
     let record = serde_json::to_string(&made)?;

@@ -3,13 +3,16 @@
 //! navigation), with CORS only where a customer's page calls; `scheduled` runs the upkeep.
 
 use crate::cloud::config;
-use crate::route::{Miss, Route};
-use crate::{admin, page, Error};
 use crate::exchange::{header, html_response, json_response, own_origin, query, required_secret, visitor_lang};
-use crate::visitor::{confirm, confirm_page, dev_mailbox, download, embed_script, submit, verify_receipt, withdraw_by_link, withdraw_page};
 use crate::integration::{receive_feedback, record_event};
-use crate::operator::{assign_owner, daily, funnel, import, move_stage, draw_winners, enable_endpoint, erase, lead_detail, leads_csv, list_deliveries, list_draws, list_endpoints, list_leads, replay, spam_stats, upload, withdraw_by_admin};
+use crate::operator::{
+    assign_owner, daily, draw_winners, enable_endpoint, erase, funnel, import, lead_detail, leads_csv, list_deliveries, list_draws, list_endpoints, list_leads,
+    move_stage, replay, spam_stats, upload, withdraw_by_admin,
+};
+use crate::route::{Miss, Route};
 use crate::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, wake_ledger};
+use crate::visitor::{confirm, confirm_page, dev_mailbox, download, embed_script, submit, verify_receipt, withdraw_by_link, withdraw_page};
+use crate::{admin, page, Error};
 use serde_json::json;
 use shared::Lang;
 use worker::{event, Context, Env, Headers, Request, Response, ScheduleContext, ScheduledEvent};
@@ -33,15 +36,17 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
     };
     let response = match outcome {
         // A person who typed or followed a URL gets a readable page; scripts and API clients get JSON.
-        Err(e) if header(&req, "Sec-Fetch-Mode").as_deref() == Some("navigate") => match html_response(&page::problem(visitor_lang(&req), &e.body(visitor_lang(&req))), e.status()) {
-            Ok(mut page) => {
-                for (name, value) in e.headers() {
-                    page.headers_mut().set(name, &value)?;
+        Err(e) if header(&req, "Sec-Fetch-Mode").as_deref() == Some("navigate") => {
+            match html_response(&page::problem(visitor_lang(&req), &e.body(visitor_lang(&req))), e.status()) {
+                Ok(mut page) => {
+                    for (name, value) in e.headers() {
+                        page.headers_mut().set(name, &value)?;
+                    }
+                    page
                 }
-                page
+                Err(_) => error_response(&req, &e, lang)?,
             }
-            Err(_) => error_response(&req, &e, lang)?,
-        },
+        }
         Ok(r) => r,
         Err(e) => error_response(&req, &e, lang)?,
     };

@@ -70,7 +70,14 @@ pub const UNCONFIRMED_PER_RUN: u32 = 100;
 pub async fn erase_unconfirmed<B: Backend>(b: &B, config: &FormsConfig) -> Result<usize, Error> {
     let Some(mail) = config.mail.as_ref() else { return Ok(0) };
     let cutoff = b.now_ms().saturating_sub(mail.erase_unconfirmed_after_ms());
-    let list = Command::List { form: None, status: Some(Status::Pending.as_str().to_owned()), since: None, qualified: Default::default(), before: Some(id::new("ld_", cutoff, [0; 10])), limit: UNCONFIRMED_PER_RUN };
+    let list = Command::List {
+        form: None,
+        status: Some(Status::Pending.as_str().to_owned()),
+        since: None,
+        qualified: Default::default(),
+        before: Some(id::new("ld_", cutoff, [0; 10])),
+        limit: UNCONFIRMED_PER_RUN,
+    };
     let page: Page = ask(b, &list).await?;
     let mut erased = 0;
     for id in &page.ids {

@@ -90,10 +90,9 @@ impl Error {
             Error::MethodNotAllowed(allow) => {
                 ErrorBody::with_message(Code::MethodNotAllowed, format!("{} Allowed: {allow}.", Code::MethodNotAllowed.message(lang)))
             }
-            Error::Misconfigured(secret) => ErrorBody::with_message(
-                Code::Misconfigured,
-                format!("{} Missing or too short: the secret {secret}.", Code::Misconfigured.message(lang)),
-            ),
+            Error::Misconfigured(secret) => {
+                ErrorBody::with_message(Code::Misconfigured, format!("{} Missing or too short: the secret {secret}.", Code::Misconfigured.message(lang)))
+            }
             Error::AlreadyEntered => ErrorBody::new(Code::AlreadyEntered, lang),
             Error::InProgress => ErrorBody::new(Code::InProgress, lang),
             Error::RateLimited { .. } => ErrorBody::new(Code::RateLimited, lang),

@@ -39,7 +39,12 @@ pub fn header(fields: &[&str]) -> String {
 pub fn rows(fields: &[&str], leads: &[Lead]) -> String {
     let mut out = String::new();
     for l in leads {
-        let marketing = l.consent.entries.iter().chain(l.consent_history.iter().flat_map(|r| &r.entries)).any(|e| e.purpose.starts_with("marketing") && l.grants(&e.purpose));
+        let marketing = l
+            .consent
+            .entries
+            .iter()
+            .chain(l.consent_history.iter().flat_map(|r| &r.entries))
+            .any(|e| e.purpose.starts_with("marketing") && l.grants(&e.purpose));
         let fixed = [
             l.id.clone(),
             l.form.clone(),
@@ -89,7 +94,10 @@ mod tests {
         let csv1 = csv(std::slice::from_ref(&lead));
         let lines: Vec<&str> = csv1.split("\r\n").collect();
         assert_eq!(lines[0], "\"id\",\"form\",\"status\",\"created_at\",\"updated_at\",\"stage\",\"owner\",\"score\",\"source\",\"campaign\",\"marketing_consent\",\"company\",\"email\"");
-        assert_eq!(lines[1], "\"ld_1\",\"nl\",\"new\",\"t0\",\"t1\",\"mql\",\"anna\",\"10\",\"'@newsletter\",\"spring\",\"true\",\"'=cmd|' /C calc'!A0\",\"a@b.de\"");
+        assert_eq!(
+            lines[1],
+            "\"ld_1\",\"nl\",\"new\",\"t0\",\"t1\",\"mql\",\"anna\",\"10\",\"'@newsletter\",\"spring\",\"true\",\"'=cmd|' /C calc'!A0\",\"a@b.de\""
+        );
         let page = [header(&["company", "email"]), rows(&["company", "email"], std::slice::from_ref(&lead))].concat();
         assert_eq!(page, csv1, "a page written from known columns is the same file");
         lead.consent.withdrawn = Some(shared::consent::Withdrawal { at: "t2".into(), via: "link".into(), client_id: None, note: None });

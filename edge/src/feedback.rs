@@ -64,7 +64,15 @@ pub fn hubspot_signature(client_secret: &str, method: &str, uri: &str, body: &st
 }
 
 /// Checks a HubSpot v3 request: `X-HubSpot-Signature-v3` and `X-HubSpot-Request-Timestamp` (ms).
-pub fn verify_hubspot(client_secret: &str, method: &str, uri: &str, body: &str, signature: Option<&str>, timestamp: Option<&str>, now_ms: u64) -> Result<(), Refused> {
+pub fn verify_hubspot(
+    client_secret: &str,
+    method: &str,
+    uri: &str,
+    body: &str,
+    signature: Option<&str>,
+    timestamp: Option<&str>,
+    now_ms: u64,
+) -> Result<(), Refused> {
     let (signature, timestamp) = match (signature, timestamp) {
         (Some(s), Some(t)) => (s.trim(), t.trim()),
         _ => return Err(Refused::Missing),
@@ -138,7 +146,13 @@ struct Generic {
 /// "consent_withdrawn": <purpose>}`.
 pub fn generic(body: &str) -> Result<Ask, Unreadable> {
     let g: Generic = serde_json::from_str(body).map_err(|e| format!("The body is not feedback JSON: {e}."))?;
-    let lead = if g.lead.starts_with("ld_") { LeadRef::Id(g.lead) } else if g.lead.contains('@') { LeadRef::Email(g.lead) } else { return Err("`lead` must be a lead id (ld_...) or an email address.".into()) };
+    let lead = if g.lead.starts_with("ld_") {
+        LeadRef::Id(g.lead)
+    } else if g.lead.contains('@') {
+        LeadRef::Email(g.lead)
+    } else {
+        return Err("`lead` must be a lead id (ld_...) or an email address.".into());
+    };
     let stage = match g.stage.as_deref() {
         Some(s) => Some(Stage::parse(s).ok_or_else(|| format!("`stage` must be one of {}.", Stage::ALL.map(Stage::as_str).join(", ")))?),
         None => None,
@@ -186,7 +200,12 @@ pub fn hubspot(body: &str) -> Result<Vec<Ask>, Unreadable> {
         .filter_map(|e| {
             let value = e.property_value?;
             let stage = from_hubspot(&value)?;
-            Some(Ask { lead: LeadRef::HubspotContact(e.object_id), stage: Some(stage), reason: format!("HubSpot lifecycle stage set to {value}"), withdrawn: None })
+            Some(Ask {
+                lead: LeadRef::HubspotContact(e.object_id),
+                stage: Some(stage),
+                reason: format!("HubSpot lifecycle stage set to {value}"),
+                withdrawn: None,
+            })
         })
         .collect())
 }
@@ -285,15 +304,26 @@ mod tests {
     fn hubspot_v3_signatures_and_lifecycle_events() {
         // Computed independently with Node's crypto (createHmac("sha256", secret).update(method + uri + body
         // + timestamp).digest("base64")), following HubSpot's documented algorithm.
-        let body = r#"[{"eventId":1,"subscriptionType":"contact.propertyChange","objectId":51,"propertyName":"lifecyclestage","propertyValue":"salesqualifiedlead"}]"#;
+        let body =
+            r#"[{"eventId":1,"subscriptionType":"contact.propertyChange","objectId":51,"propertyName":"lifecyclestage","propertyValue":"salesqualifiedlead"}]"#;
         let sig = hubspot_signature("hs-client-secret", "POST", "https://collector.example/v1/feedback/hubspot", body, "1614265330000");
         assert_eq!(sig, "oOinSI8jhCaT8flukROJ9DL9bZ3c141ySiAD4BYAPA8=");
-        let verify = |sig: &str, now| verify_hubspot("hs-client-secret", "POST", "https://collector.example/v1/feedback/hubspot", body, Some(sig), Some("1614265330000"), now);
+        let verify = |sig: &str, now| {
+            verify_hubspot("hs-client-secret", "POST", "https://collector.example/v1/feedback/hubspot", body, Some(sig), Some("1614265330000"), now)
+        };
         assert_eq!(verify(&sig, NOW + 1000), Ok(()));
         assert_eq!(verify(&sig, NOW + 301_000), Err(Refused::Stale));
         assert_eq!(verify("AAAA", NOW), Err(Refused::Forged));
         let asks = hubspot(body).unwrap();
-        assert_eq!(asks, vec![Ask { lead: LeadRef::HubspotContact(51), stage: Some(Stage::Sql), reason: "HubSpot lifecycle stage set to salesqualifiedlead".into(), withdrawn: None }]);
+        assert_eq!(
+            asks,
+            vec![Ask {
+                lead: LeadRef::HubspotContact(51),
+                stage: Some(Stage::Sql),
+                reason: "HubSpot lifecycle stage set to salesqualifiedlead".into(),
+                withdrawn: None
+            }]
+        );
         assert!(hubspot(r#"[{"subscriptionType":"contact.creation","objectId":1}]"#).unwrap().is_empty());
         assert!(hubspot("{}").is_err());
     }
@@ -301,7 +331,9 @@ mod tests {
     #[test]
     fn pipedrive_deals_become_opportunities_customers_or_disqualified() {
         let hook = |action: &str, status: &str, before: &str| {
-            format!(r#"{{"meta":{{"action":"{action}","object":"deal"}},"current":{{"status":"{status}","person_id":{{"value":7}},"lost_reason":"too expensive"}},"previous":{{"status":"{before}"}}}}"#)
+            format!(
+                r#"{{"meta":{{"action":"{action}","object":"deal"}},"current":{{"status":"{status}","person_id":{{"value":7}},"lost_reason":"too expensive"}},"previous":{{"status":"{before}"}}}}"#
+            )
         };
         assert_eq!(pipedrive(&hook("added", "open", "")).unwrap().map(|a| a.stage), Some(Some(Stage::Opportunity)));
         let won = pipedrive(&hook("updated", "won", "open")).unwrap().unwrap();

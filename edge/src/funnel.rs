@@ -161,7 +161,11 @@ mod tests {
         let fair = &groups[0];
         let by: BTreeMap<&str, &StageCount> = fair.stages.iter().map(|s| (s.stage.as_str(), s)).collect();
         assert_eq!((fair.leads, fair.disqualified), (5, 1));
-        assert_eq!([by["subscriber"].reached, by["lead"].reached, by["mql"].reached, by["sql"].reached, by["opportunity"].reached, by["customer"].reached], [5, 5, 4, 2, 1, 1], "every lead entered at the top");
+        assert_eq!(
+            [by["subscriber"].reached, by["lead"].reached, by["mql"].reached, by["sql"].reached, by["opportunity"].reached, by["customer"].reached],
+            [5, 5, 4, 2, 1, 1],
+            "every lead entered at the top"
+        );
         assert_eq!([by["lead"].now, by["mql"].now, by["sql"].now, by["customer"].now], [1, 1, 1, 1]);
         assert_eq!(by["mql"].conversion, Some(0.8));
         assert_eq!(by["sql"].conversion, Some(0.5));

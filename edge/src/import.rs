@@ -223,7 +223,12 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
                     let changed = out.changes_anything();
                     let lead = out.lead;
                     let deliveries = if changed {
-                        let changes = webhook::Changes { submission: c.lead.id.clone(), filled: out.record.filled.clone(), consent_added: out.record.consent_added.clone(), confirmed_by: "none" };
+                        let changes = webhook::Changes {
+                            submission: c.lead.id.clone(),
+                            filled: out.record.filled.clone(),
+                            consent_added: out.record.consent_added.clone(),
+                            confirmed_by: "none",
+                        };
                         let payload = webhook::updated_payload(&lead.updated_at, &lead, &changes);
                         outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadUpdated, &payload, now)
                     } else {
@@ -280,14 +285,24 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
             _ => ("rejected", None, Some("the address is being changed by another request; send the row again".to_owned())),
         };
         let report = RowReport { row: c.row, status, id: id.clone(), errors: BTreeMap::new(), problem: problem.clone() };
-        let merged = c.merged.iter().map(|n| RowReport { row: *n, status: if id.is_some() { "merged" } else { "rejected" }, id: id.clone(), errors: BTreeMap::new(), problem: problem.clone() });
+        let merged = c.merged.iter().map(|n| RowReport {
+            row: *n,
+            status: if id.is_some() { "merged" } else { "rejected" },
+            id: id.clone(),
+            errors: BTreeMap::new(),
+            problem: problem.clone(),
+        });
         for r in std::iter::once(report).chain(merged) {
             if let Some(slot) = usize::try_from(r.row).ok().and_then(|n| reports.get_mut(n.saturating_sub(1))) {
                 *slot = Some(r);
             }
         }
     }
-    Ok(reports.into_iter().enumerate().map(|(i, r)| r.unwrap_or_else(|| RowReport::rejected(u32::try_from(i + 1).unwrap_or(0), BTreeMap::new(), Some("not processed".into())))).collect())
+    Ok(reports
+        .into_iter()
+        .enumerate()
+        .map(|(i, r)| r.unwrap_or_else(|| RowReport::rejected(u32::try_from(i + 1).unwrap_or(0), BTreeMap::new(), Some("not processed".into()))))
+        .collect())
 }
 
 /// The lead a row would be, or its field errors.
@@ -302,7 +317,9 @@ fn lead_of<B: Backend>(b: &B, batch: &Batch<'_>, values: &BTreeMap<String, Strin
     let lang = form.lang.unwrap_or_default();
     let mut consent = ConsentRecord::new(&form.consents, &shared::consent::Decision::default(), lang, at.clone(), None, None);
     let statement = match batch.basis {
-        LegalBasis::Consent => format!("Consent given outside this form (import \"{}\"); proof kept at: {}", batch.source, batch.proof.as_deref().unwrap_or("")),
+        LegalBasis::Consent => {
+            format!("Consent given outside this form (import \"{}\"); proof kept at: {}", batch.source, batch.proof.as_deref().unwrap_or(""))
+        }
         LegalBasis::LegitimateInterest => format!("Legitimate interest (GDPR Art. 6(1)(f)), business contact from the import \"{}\"", batch.source),
         LegalBasis::None => format!("No consent: contact imported from \"{}\"", batch.source),
     };
@@ -319,7 +336,13 @@ fn lead_of<B: Backend>(b: &B, batch: &Batch<'_>, values: &BTreeMap<String, Strin
         };
     }
     let source = shared::lead::Source {
-        import: Some(Imported { batch: batch.id.clone(), source: batch.source.clone(), basis: batch.basis.as_str().to_owned(), proof: batch.proof.clone(), row }),
+        import: Some(Imported {
+            batch: batch.id.clone(),
+            source: batch.source.clone(),
+            basis: batch.basis.as_str().to_owned(),
+            proof: batch.proof.clone(),
+            row,
+        }),
         ..shared::lead::Source::default()
     };
     let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random(b)), client_id: None };

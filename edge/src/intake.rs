@@ -6,13 +6,13 @@
 
 use crate::Error;
 use shared::consent::ConsentRecord;
-use std::collections::BTreeMap;
 use shared::form::{FormDef, FormsConfig};
 use shared::lead::{Held, Lead, Repeat, Source, Status};
 use shared::score::{self, Engagement};
 use shared::validation;
 use shared::wire::Submission;
 use shared::Lang;
+use std::collections::BTreeMap;
 use validator::Validate;
 
 /// The largest body accepted: a lead form never needs more, and a cap keeps abuse cheap.
@@ -235,8 +235,7 @@ pub fn repeat(existing: &Lead, fresh: Lead, form: &FormDef, hold: bool) -> Repea
             }
         }
     }
-    let consent_added: Vec<String> =
-        fresh.consent.entries.iter().filter(|e| e.granted && !existing.grants(&e.purpose)).map(|e| e.purpose.clone()).collect();
+    let consent_added: Vec<String> = fresh.consent.entries.iter().filter(|e| e.granted && !existing.grants(&e.purpose)).map(|e| e.purpose.clone()).collect();
     let record = Repeat {
         id: fresh.id,
         at: fresh.created_at.clone(),

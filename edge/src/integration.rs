@@ -80,14 +80,22 @@ pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> 
         FeedbackSource::Standard => {
             let secrets = crate::webhook::parse_secrets(&secret).map_err(|_| Error::Misconfigured(endpoint.secret.clone()))?;
             let webhook_id = header(req, "webhook-id");
-            feedback::verify_standard(&secrets, webhook_id.as_deref(), header(req, "webhook-timestamp").as_deref(), header(req, "webhook-signature").as_deref(), &body, now)
-                .map_err(refused)?;
+            feedback::verify_standard(
+                &secrets,
+                webhook_id.as_deref(),
+                header(req, "webhook-timestamp").as_deref(),
+                header(req, "webhook-signature").as_deref(),
+                &body,
+                now,
+            )
+            .map_err(refused)?;
             (vec![feedback::generic(&body).map_err(Error::Malformed)?], webhook_id.unwrap_or_default())
         }
         FeedbackSource::Hubspot => {
             let url = req.url()?.to_string();
             let signature = header(req, "X-HubSpot-Signature-v3");
-            feedback::verify_hubspot(&secret, "POST", &url, &body, signature.as_deref(), header(req, "X-HubSpot-Request-Timestamp").as_deref(), now).map_err(refused)?;
+            feedback::verify_hubspot(&secret, "POST", &url, &body, signature.as_deref(), header(req, "X-HubSpot-Request-Timestamp").as_deref(), now)
+                .map_err(refused)?;
             (feedback::hubspot(&body).map_err(Error::Malformed)?, signature.unwrap_or_default())
         }
         FeedbackSource::Pipedrive => {
@@ -122,7 +130,9 @@ pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> 
     let status = if done.applied + done.unchanged == 0 && done.unknown > 0 { 202 } else { 200 };
     let body = serde_json::to_value(done)?;
     let answer = json!({"status": status, "body": body}).to_string();
-    cloud.ledger(&Command::Settle { form: scope, email: String::new(), lead: None, held: false, key: Some(key), answer: Some(answer), deliveries: Vec::new() }).await?;
+    cloud
+        .ledger(&Command::Settle { form: scope, email: String::new(), lead: None, held: false, key: Some(key), answer: Some(answer), deliveries: Vec::new() })
+        .await?;
     json_response(&body, status)
 }
 

@@ -435,7 +435,8 @@ impl Ledger {
             }
             Command::Endpoints => {
                 let rows: Vec<DisabledRow> = self.sql.exec("SELECT form, endpoint, at, status FROM disabled", None)?.to_array()?;
-                let rows: Vec<ledger::Disabled> = rows.into_iter().map(|r| ledger::Disabled { form: r.form, endpoint: r.endpoint, at: r.at as u64, status: r.status as u16 }).collect();
+                let rows: Vec<ledger::Disabled> =
+                    rows.into_iter().map(|r| ledger::Disabled { form: r.form, endpoint: r.endpoint, at: r.at as u64, status: r.status as u16 }).collect();
                 serde_json::to_value(rows)?
             }
             Command::Enable { form, endpoint, now } => {
@@ -493,7 +494,10 @@ impl Ledger {
             Command::Turn { name, count } => {
                 // `n` is the next free turn; this command takes `count` of them.
                 let count = count.max(1);
-                self.sql.exec("INSERT INTO counters VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET n = n + ?2", vec![text(&name), SqlStorageValue::Float(count as f64)])?;
+                self.sql.exec(
+                    "INSERT INTO counters VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET n = n + ?2",
+                    vec![text(&name), SqlStorageValue::Float(count as f64)],
+                )?;
                 let rows: Vec<TurnRow> = self.sql.exec("SELECT n FROM counters WHERE name = ?", vec![text(&name)])?.to_array()?;
                 serde_json::to_value(ledger::Turn { turn: rows.first().map_or(0, |r| (r.n as u64).saturating_sub(count)) })?
             }
@@ -542,7 +546,8 @@ impl Ledger {
                 serde_json::to_value(rows.into_iter().map(|r| ledger::Daily { key: r.key, day: r.day as u64, count: r.count as u64 }).collect::<Vec<_>>())?
             }
             Command::Find { email } => {
-                let rows: Vec<ledger::Holding> = self.sql.exec("SELECT form, lead FROM emails WHERE email = ? AND live = 1 ORDER BY form", vec![text(&email)])?.to_array()?;
+                let rows: Vec<ledger::Holding> =
+                    self.sql.exec("SELECT form, lead FROM emails WHERE email = ? AND live = 1 ORDER BY form", vec![text(&email)])?.to_array()?;
                 serde_json::to_value(rows)?
             }
             Command::Draws { form } => {
@@ -633,7 +638,15 @@ impl Ledger {
     pub async fn handle(&self, command: Command) -> Result<serde_json::Value> {
         let touches_outbox = matches!(
             command,
-            Command::Queue { .. } | Command::Send { .. } | Command::Settle { .. } | Command::SettleMany { .. } | Command::Record { .. } | Command::Replay { .. } | Command::Enable { .. } | Command::Erase { .. } | Command::Draw { .. }
+            Command::Queue { .. }
+                | Command::Send { .. }
+                | Command::Settle { .. }
+                | Command::SettleMany { .. }
+                | Command::Record { .. }
+                | Command::Replay { .. }
+                | Command::Enable { .. }
+                | Command::Erase { .. }
+                | Command::Draw { .. }
         );
         let wake = matches!(command, Command::Wake { .. });
         let answer = self.run(command)?;
@@ -659,7 +672,8 @@ impl Ledger {
 
     /// When the next waiting delivery is due, and how many wait.
     fn next(&self) -> Result<NextRow> {
-        let rows: Vec<NextRow> = self.sql.exec(&format!("SELECT MIN(o.next_at) AS next, COUNT(*) AS pending FROM outbox o WHERE {WAITING}"), None)?.to_array()?;
+        let rows: Vec<NextRow> =
+            self.sql.exec(&format!("SELECT MIN(o.next_at) AS next, COUNT(*) AS pending FROM outbox o WHERE {WAITING}"), None)?.to_array()?;
         Ok(rows.into_iter().next().unwrap_or(NextRow { next: None, pending: 0.0 }))
     }
 
@@ -692,7 +706,8 @@ impl Ledger {
     }
 
     fn row(&self, form: &str, email: &str) -> Result<Option<EmailRow>> {
-        let rows: Vec<EmailRow> = self.sql.exec("SELECT lead, live, at, held FROM emails WHERE form = ? AND email = ?", vec![text(form), text(email)])?.to_array()?;
+        let rows: Vec<EmailRow> =
+            self.sql.exec("SELECT lead, live, at, held FROM emails WHERE form = ? AND email = ?", vec![text(form), text(email)])?.to_array()?;
         Ok(rows.into_iter().next())
     }
 

@@ -36,6 +36,7 @@ pub async fn all_ids<B: Backend>(b: &B, filter: &Filter) -> Result<Vec<String>, 
 }
 
 async fn ids<B: Backend>(b: &B, filter: &Filter, before: Option<String>, limit: u32) -> Result<Page, Error> {
-    let command = Command::List { form: filter.form.clone(), status: filter.status.clone(), since: filter.since, qualified: filter.qualified.clone(), before, limit };
+    let command =
+        Command::List { form: filter.form.clone(), status: filter.status.clone(), since: filter.since, qualified: filter.qualified.clone(), before, limit };
     ask(b, &command).await
 }

@@ -53,7 +53,10 @@ pub fn confirmation(config: &MailConfig, lang: Lang, to: &str, what: Option<&str
         ),
         (Lang::De, Ask::Changes) => (
             "Bitte bestätigen Sie Ihre geänderten Angaben".to_owned(),
-            format!("jemand hat Ihre Angaben zu {} mit dieser E-Mail-Adresse ergänzt. Bitte bestätigen Sie die Änderungen mit diesem Link:", what.map_or("unserem Angebot".into(), |w| format!("„{w}“"))),
+            format!(
+                "jemand hat Ihre Angaben zu {} mit dieser E-Mail-Adresse ergänzt. Bitte bestätigen Sie die Änderungen mit diesem Link:",
+                what.map_or("unserem Angebot".into(), |w| format!("„{w}“"))
+            ),
             format!("Der Link ist {hours} Stunden gültig."),
             "Falls Sie das nicht waren, ignorieren Sie diese E-Mail: Ohne Bestätigung ändert sich nichts.".to_owned(),
             "Das war ich nicht / alle Einwilligungen widerrufen:",
@@ -67,7 +70,10 @@ pub fn confirmation(config: &MailConfig, lang: Lang, to: &str, what: Option<&str
         ),
         (Lang::En, Ask::Changes) => (
             "Please confirm the changes to your details".to_owned(),
-            format!("someone added to your details for {} with this email address. Please confirm the changes with this link:", what.map_or("our offer".into(), |w| format!("“{w}”"))),
+            format!(
+                "someone added to your details for {} with this email address. Please confirm the changes with this link:",
+                what.map_or("our offer".into(), |w| format!("“{w}”"))
+            ),
             format!("The link works for {hours} hours."),
             "If this was not you, ignore this email: without confirmation nothing changes.".to_owned(),
             "This was not me / withdraw all my consent:",
@@ -111,7 +117,10 @@ mod tests {
     use super::*;
 
     fn config() -> MailConfig {
-        serde_json::from_value(serde_json::json!({"url": "https://mail.example/emails", "from": "Beispiel GmbH <news@example.com>", "confirm_within_hours": 24})).unwrap()
+        serde_json::from_value(
+            serde_json::json!({"url": "https://mail.example/emails", "from": "Beispiel GmbH <news@example.com>", "confirm_within_hours": 24}),
+        )
+        .unwrap()
     }
 
     #[test]
@@ -136,7 +145,14 @@ mod tests {
 
     #[test]
     fn the_api_gets_json_and_a_bearer_key() {
-        let mail = confirmation(&config(), Lang::En, "ada@example.com", None, Ask::Address, &Links { confirm: "https://c.example/x", withdraw: "https://c.example/y" });
+        let mail = confirmation(
+            &config(),
+            Lang::En,
+            "ada@example.com",
+            None,
+            Ask::Address,
+            &Links { confirm: "https://c.example/x", withdraw: "https://c.example/y" },
+        );
         let r = request(&config(), "k3y", &mail);
         assert_eq!(r.url, "https://mail.example/emails");
         assert!(r.headers.contains(&("Authorization", "Bearer k3y".into())));

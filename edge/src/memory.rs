@@ -602,8 +602,12 @@ impl LedgerModel {
                 ok
             }
             Command::Bots { since } => {
-                let rows: Vec<ledger::BotCount> =
-                    self.bots.iter().filter(|((_, day), _)| *day >= since).map(|((form, day), n)| ledger::BotCount { form: form.clone(), day: day.clone(), count: *n }).collect();
+                let rows: Vec<ledger::BotCount> = self
+                    .bots
+                    .iter()
+                    .filter(|((_, day), _)| *day >= since)
+                    .map(|((form, day), n)| ledger::BotCount { form: form.clone(), day: day.clone(), count: *n })
+                    .collect();
                 serde_json::to_value(rows).unwrap_or_default()
             }
             Command::Turn { name, count } => {
@@ -624,7 +628,15 @@ impl LedgerModel {
             }
             Command::SettleMany { form, settled, released } => {
                 for r in settled {
-                    self.run(&Command::Settle { form: form.clone(), email: r.email, lead: r.lead, held: r.held, key: None, answer: None, deliveries: r.deliveries });
+                    self.run(&Command::Settle {
+                        form: form.clone(),
+                        email: r.email,
+                        lead: r.lead,
+                        held: r.held,
+                        key: None,
+                        answer: None,
+                        deliveries: r.deliveries,
+                    });
                     self.run(&Command::Index { entry: r.entry, only_if_missing: false });
                 }
                 for r in released {
@@ -665,17 +677,24 @@ impl LedgerModel {
                 serde_json::to_value(rows).unwrap_or_default()
             }
             Command::Find { email } => {
-                let rows: Vec<ledger::Holding> =
-                    self.emails.iter().filter(|((_, e), r)| *e == email && r.live).map(|((form, _), r)| ledger::Holding { form: form.clone(), lead: r.lead.clone() }).collect();
+                let rows: Vec<ledger::Holding> = self
+                    .emails
+                    .iter()
+                    .filter(|((_, e), r)| *e == email && r.live)
+                    .map(|((form, _), r)| ledger::Holding { form: form.clone(), lead: r.lead.clone() })
+                    .collect();
                 serde_json::to_value(rows).unwrap_or_default()
             }
-            Command::Draws { form } => serde_json::to_value(self.draws.iter().filter(|(f, _, _)| *f == form).map(|(_, _, r)| r.clone()).collect::<Vec<_>>()).unwrap_or_default(),
+            Command::Draws { form } => {
+                serde_json::to_value(self.draws.iter().filter(|(f, _, _)| *f == form).map(|(_, _, r)| r.clone()).collect::<Vec<_>>()).unwrap_or_default()
+            }
         }
     }
 
     /// Pending deliveries to endpoints that are not disabled, oldest due first.
     fn waiting(&self) -> impl Iterator<Item = &Delivery> {
-        let mut waiting: Vec<&Delivery> = self.outbox.values().filter(|d| d.state == State::Pending && !self.disabled.contains_key(&(d.form.clone(), d.endpoint.clone()))).collect();
+        let mut waiting: Vec<&Delivery> =
+            self.outbox.values().filter(|d| d.state == State::Pending && !self.disabled.contains_key(&(d.form.clone(), d.endpoint.clone()))).collect();
         waiting.sort_by_key(|d| d.next_at_ms);
         waiting.into_iter()
     }

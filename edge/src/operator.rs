@@ -3,16 +3,16 @@
 //! bot counts.
 
 use crate::cloud::{config, Cloud};
+use crate::exchange::{header, json_response, kv, query, read_body};
 use crate::ledger::{self, Command};
 use crate::storage::{ask, Backend};
+use crate::visitor::{withdraw, FILES};
 use crate::withdrawal::{self, Withdrawn};
-use crate::{admin, qualification, draw, drawing, erasure, export, id, intake, listing, store, Error};
-use crate::exchange::{header, json_response, kv, query, read_body};
-use crate::visitor::{FILES, withdraw};
+use crate::{admin, draw, drawing, erasure, export, id, intake, listing, qualification, store, Error};
 use serde_json::json;
+use shared::form::FormKind;
 use shared::lead::Lead;
 use shared::stage::{Mover, Stage};
-use shared::form::FormKind;
 use worker::{Date, Env, Request, Response};
 
 /// `POST /v1/admin/leads/<id>/withdraw` with an optional `{"note": "..."}`: records a withdrawal that
@@ -138,7 +138,9 @@ pub(crate) async fn funnel(req: &Request, env: &Env) -> Result<Response, Error> 
     };
     let date = |name: &str| -> Result<Option<u64>, Error> {
         match query(req, name)? {
-            Some(t) => Ok(Some(shared::time::parse(&t).ok_or_else(|| Error::Malformed(format!("`{name}` must be a date like 2026-11-30 or 2026-11-30T09:00:00Z.")))?)),
+            Some(t) => {
+                Ok(Some(shared::time::parse(&t).ok_or_else(|| Error::Malformed(format!("`{name}` must be a date like 2026-11-30 or 2026-11-30T09:00:00Z.")))?))
+            }
             None => Ok(None),
         }
     };
@@ -152,7 +154,9 @@ pub(crate) async fn funnel(req: &Request, env: &Env) -> Result<Response, Error> 
 /// "key": "fair", "count": 12}, ...]}` (days without leads are left out).
 pub(crate) async fn daily(req: &Request, env: &Env) -> Result<Response, Error> {
     let days = match query(req, "days")? {
-        Some(d) => d.trim().parse::<u64>().ok().filter(|d| (1..=366).contains(d)).ok_or_else(|| Error::Malformed("`days` must be a number from 1 to 366.".into()))?,
+        Some(d) => {
+            d.trim().parse::<u64>().ok().filter(|d| (1..=366).contains(d)).ok_or_else(|| Error::Malformed("`days` must be a number from 1 to 366.".into()))?
+        }
         None => 30,
     };
     let by = match query(req, "by")? {
@@ -181,11 +185,21 @@ const IMPORT_BODY: usize = 2 * 1024 * 1024;
 /// answer is a report per row; a batch id answered before (within a day) gets the same report again.
 pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Error> {
     let config = config(env)?;
-    let required = |name: &str| -> Result<String, Error> { query(req, name)?.filter(|v| !v.trim().is_empty()).ok_or_else(|| Error::Validation([(name.to_owned(), shared::Code::Required)].into())) };
+    let required = |name: &str| -> Result<String, Error> {
+        query(req, name)?.filter(|v| !v.trim().is_empty()).ok_or_else(|| Error::Validation([(name.to_owned(), shared::Code::Required)].into()))
+    };
     let form = config.form(&required("form")?).ok_or(Error::UnknownForm)?;
     let batch_id = intake::idempotency_key(&required("batch")?).map_err(|_| Error::Validation([("batch".to_owned(), shared::Code::InvalidChoice)].into()))?;
-    let basis = crate::import::LegalBasis::parse(&required("basis")?).ok_or_else(|| Error::Validation([("basis".to_owned(), shared::Code::InvalidChoice)].into()))?;
-    let batch = crate::import::Batch { config, form, id: batch_id.clone(), source: required("source")?, basis, proof: query(req, "proof")?.filter(|p| !p.trim().is_empty()) };
+    let basis =
+        crate::import::LegalBasis::parse(&required("basis")?).ok_or_else(|| Error::Validation([("basis".to_owned(), shared::Code::InvalidChoice)].into()))?;
+    let batch = crate::import::Batch {
+        config,
+        form,
+        id: batch_id.clone(),
+        source: required("source")?,
+        basis,
+        proof: query(req, "proof")?.filter(|p| !p.trim().is_empty()),
+    };
     batch.check()?;
     let format = crate::rows::format(header(req, "Content-Type").as_deref())?;
     let body = read_body(req, IMPORT_BODY).await?;
@@ -213,7 +227,17 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
         "ignored_columns": ignored, "rows": reports,
     });
     worker::console_log!("import {} into {}: {} created, {} merged, {} rejected", batch.id, form.id, count("created"), count("merged"), count("rejected"));
-    cloud.ledger(&Command::Settle { form: scope, email: String::new(), lead: None, held: false, key: Some(batch_id), answer: Some(answer.to_string()), deliveries: Vec::new() }).await?;
+    cloud
+        .ledger(&Command::Settle {
+            form: scope,
+            email: String::new(),
+            lead: None,
+            held: false,
+            key: Some(batch_id),
+            answer: Some(answer.to_string()),
+            deliveries: Vec::new(),
+        })
+        .await?;
     json_response(&answer, 200)
 }
 
@@ -265,7 +289,9 @@ pub(crate) async fn list_endpoints(env: &Env) -> Result<Response, Error> {
     for form in &config.forms {
         for ep in &form.webhooks {
             let flag = disabled.iter().find(|d| d.form == form.id && d.endpoint == ep.id);
-            out.push(json!({"form": form.id, "id": ep.id, "url": ep.url, "disabled": flag.is_some(), "disabled_since": flag.map(|f| shared::time::rfc3339(f.at))}));
+            out.push(
+                json!({"form": form.id, "id": ep.id, "url": ep.url, "disabled": flag.is_some(), "disabled_since": flag.map(|f| shared::time::rfc3339(f.at))}),
+            );
         }
     }
     json_response(&json!({"endpoints": out}), 200)
@@ -320,7 +346,8 @@ pub(crate) async fn draw_winners(req: &mut Request, env: &Env, form_id: &str) ->
     let form = config(env)?.form(form_id).filter(|f| f.kind == FormKind::Giveaway).ok_or(Error::NotFound)?;
     let text = read_body(req, intake::MAX_BODY).await?;
     let body: serde_json::Value = serde_json::from_slice(&text).map_err(|e| Error::Malformed(format!("The body is not JSON: {e}.")))?;
-    let wanted = body.get("winners").and_then(serde_json::Value::as_u64).ok_or_else(|| Error::Malformed("Send {\"winners\": N} with N a whole number.".into()))?;
+    let wanted =
+        body.get("winners").and_then(serde_json::Value::as_u64).ok_or_else(|| Error::Malformed("Send {\"winners\": N} with N a whole number.".into()))?;
     let key = match header(req, "Idempotency-Key") {
         Some(h) => Some(intake::idempotency_key(&h)?),
         None => None,
@@ -345,11 +372,16 @@ pub(crate) async fn list_draws(env: &Env, form_id: &str) -> Result<Response, Err
 pub(crate) async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Error> {
     let limit = match query(req, "limit")? {
         None => CSV_PAGE,
-        Some(v) => v.parse::<u32>().ok().filter(|n| (1..=CSV_PAGE).contains(n)).ok_or_else(|| Error::Malformed(format!("`limit` must be a number from 1 to {CSV_PAGE}.")))?,
+        Some(v) => v
+            .parse::<u32>()
+            .ok()
+            .filter(|n| (1..=CSV_PAGE).contains(n))
+            .ok_or_else(|| Error::Malformed(format!("`limit` must be a number from 1 to {CSV_PAGE}.")))?,
     };
     let filter = lead_filter(req)?;
     let config = config(env)?;
-    let mut fields: Vec<&str> = config.forms.iter().filter(|f| filter.form.as_deref().is_none_or(|id| id == f.id)).flat_map(|f| f.fields.iter().map(|d| d.name.as_str())).collect();
+    let mut fields: Vec<&str> =
+        config.forms.iter().filter(|f| filter.form.as_deref().is_none_or(|id| id == f.id)).flat_map(|f| f.fields.iter().map(|d| d.name.as_str())).collect();
     fields.sort_unstable();
     fields.dedup();
     let cursor = query(req, "cursor")?;
@@ -434,7 +466,8 @@ pub(crate) fn lead_filter(req: &Request) -> Result<listing::Filter, Error> {
         Some("true") => Some(Date::now().as_millis()),
         Some(_) => return Err(Error::Malformed("`cooling` must be true or false.".into())),
     };
-    let qualified = ledger::Qualified { stage, min_score: number("min_score")?, max_score: number("max_score")?, cooling_at: cooling, owner: query(req, "owner")? };
+    let qualified =
+        ledger::Qualified { stage, min_score: number("min_score")?, max_score: number("max_score")?, cooling_at: cooling, owner: query(req, "owner")? };
     Ok(listing::Filter { form: query(req, "form")?, status: query(req, "status")?, since, qualified })
 }
 

@@ -42,11 +42,9 @@ pub fn confirm_prompt(lang: Lang, changes: bool) -> String {
     let (title, text, button) = match (lang, changes) {
         (Lang::En, false) => ("Confirm your email address", "Press the button to confirm that you want to receive our emails.", "Confirm my email address"),
         (Lang::En, true) => ("Confirm the changes", "Press the button to confirm the changes to your details.", "Confirm the changes"),
-        (Lang::De, false) => (
-            "E-Mail-Adresse bestätigen",
-            "Bitte bestätigen Sie mit dem Knopf, dass Sie unsere E-Mails erhalten möchten.",
-            "E-Mail-Adresse bestätigen",
-        ),
+        (Lang::De, false) => {
+            ("E-Mail-Adresse bestätigen", "Bitte bestätigen Sie mit dem Knopf, dass Sie unsere E-Mails erhalten möchten.", "E-Mail-Adresse bestätigen")
+        }
         (Lang::De, true) => ("Änderungen bestätigen", "Bitte bestätigen Sie mit dem Knopf die Änderungen an Ihren Angaben.", "Änderungen bestätigen"),
     };
     page(lang, title, &format!("<p>{text}</p><form method=\"post\"><button type=\"submit\">{button}</button></form>"))

@@ -159,11 +159,28 @@ impl Route {
     pub fn is_admin(&self) -> bool {
         use Route::*;
         match self {
-            UploadFile(_) | ListLeads | LeadsCsv | LeadDetail(_) | LeadExport(_) | EraseLead(_) | WithdrawLead(_) | MoveStage(_) | AssignOwner(_) | Stats | Funnel | Daily | Import
-            | Deliveries | ReplayDelivery(_) | Endpoints | EnableEndpoint { .. } | Draw(_) | Draws(_) => true,
+            UploadFile(_)
+            | ListLeads
+            | LeadsCsv
+            | LeadDetail(_)
+            | LeadExport(_)
+            | EraseLead(_)
+            | WithdrawLead(_)
+            | MoveStage(_)
+            | AssignOwner(_)
+            | Stats
+            | Funnel
+            | Daily
+            | Import
+            | Deliveries
+            | ReplayDelivery(_)
+            | Endpoints
+            | EnableEndpoint { .. }
+            | Draw(_)
+            | Draws(_) => true,
             // Behaviour events take the admin token or an integration's key: their handler checks either.
-            Submit | SubmitPreflight | Health | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_) | Download(_)
-            | Thanks | Embed(_) | DevMailbox | RecordEvent(_) | Feedback(_) => false,
+            Submit | SubmitPreflight | Health | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_) | Download(_) | Thanks
+            | Embed(_) | DevMailbox | RecordEvent(_) | Feedback(_) => false,
         }
     }
 
@@ -231,11 +248,7 @@ mod tests {
             ("GET", "/v1/admin/giveaways/draws".into(), Err(Miss::NotFound)),
             ("GET", "/v1/admin/leads/export".into(), Ok(Route::LeadDetail("export".into()))),
             ("GET", "/v1/admin/endpoints".into(), Ok(Route::Endpoints)),
-            (
-                "POST",
-                "/v1/admin/endpoints/ebook/crm/enable".into(),
-                Ok(Route::EnableEndpoint { form: "ebook".into(), endpoint: "crm".into() }),
-            ),
+            ("POST", "/v1/admin/endpoints/ebook/crm/enable".into(), Ok(Route::EnableEndpoint { form: "ebook".into(), endpoint: "crm".into() })),
             ("POST", "/v1/admin/giveaways/giveaway/draw".into(), Ok(Route::Draw("giveaway".into()))),
             ("GET", "/v1/admin/giveaways/giveaway/draws".into(), Ok(Route::Draws("giveaway".into()))),
             ("GET", "/v1/admin/giveaways/giveaway/draw".into(), Err(Miss::MethodNotAllowed("POST".into()))),

@@ -95,7 +95,8 @@ fn csv(text: &str) -> Result<Vec<Row>, Error> {
     // Spreadsheets set to German export with semicolons.
     let separator = if first.contains(';') && !first.contains(',') { ';' } else { ',' };
     let mut records = records(text, separator)?.into_iter().filter(|r| r.iter().any(|c| !c.trim().is_empty()));
-    let header: Vec<String> = records.next().ok_or_else(|| Error::Malformed("The CSV has no header row.".into()))?.into_iter().map(|h| h.trim().to_owned()).collect();
+    let header: Vec<String> =
+        records.next().ok_or_else(|| Error::Malformed("The CSV has no header row.".into()))?.into_iter().map(|h| h.trim().to_owned()).collect();
     if header.iter().any(String::is_empty) || (1..header.len()).any(|i| header.iter().skip(i).any(|h| header.get(i - 1) == Some(h))) {
         return Err(Error::Malformed("Every column of the header row needs a name, each once.".into()));
     }

@@ -66,7 +66,11 @@ pub const LOOK_EVERY_MS: u64 = 100;
 /// The status a lead on `form` has after its first submission, which every answer on the form names:
 /// repeats and dropped bots are answered exactly like first submissions.
 pub fn first_status(form: &FormDef) -> &'static str {
-    if form.double_opt_in { Status::Pending.as_str() } else { Status::New.as_str() }
+    if form.double_opt_in {
+        Status::Pending.as_str()
+    } else {
+        Status::New.as_str()
+    }
 }
 
 /// Accepts a submission that passed the request checks. See the module's documentation for the steps.
@@ -121,7 +125,15 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
     let answer = serde_json::to_string(&Answer { status, body: body.clone() })?;
     // The deliveries are queued by the settle itself: one transaction makes the lead findable, its
     // deliveries due and its answer the key's.
-    let settle = Command::Settle { form: form.id.clone(), email: email.clone(), lead: claimed.clone(), held, key: key.clone(), answer: Some(answer), deliveries: deliveries.clone() };
+    let settle = Command::Settle {
+        form: form.id.clone(),
+        email: email.clone(),
+        lead: claimed.clone(),
+        held,
+        key: key.clone(),
+        answer: Some(answer),
+        deliveries: deliveries.clone(),
+    };
     if let Err(e) = b.ledger(&settle).await {
         // Unsettled, the lead would be found by nobody: undo the writes, so the retry meets a clean slate.
         undo.run(b, &deliveries).await;
@@ -369,7 +381,8 @@ fn confirmation_mail<B: Backend>(b: &B, intake: &Intake<'_>, lead: &Lead, now: u
     let withdraw = token::link(origin, key, token::Purpose::Withdraw, &lead.id, now + WITHDRAW_LINK_MS);
     let lang = lead.consent.lang;
     let to = lead.fields.get("email").map_or("", String::as_str);
-    let message = mail::confirmation(settings, lang, to, form.title.as_ref().map(|t| t.get(lang)), ask, &mail::Links { confirm: &confirm, withdraw: &withdraw });
+    let message =
+        mail::confirmation(settings, lang, to, form.title.as_ref().map(|t| t.get(lang)), ask, &mail::Links { confirm: &confirm, withdraw: &withdraw });
     let payload = serde_json::to_string(&message)?;
     Ok(Delivery::pending(id::new("msg_", now, random(b)), &lead.id, &form.id, MAIL_ENDPOINT, "mail.confirmation", &payload, now))
 }
@@ -383,10 +396,14 @@ pub fn download_link(signing: &str, form: &FormDef, lead: &Lead, origin: &str, n
 
 /// One pending delivery of `event` per endpoint that takes it (a CRM adapter may not: see `crm::accepts`),
 /// each with a fresh id from `ids`.
-pub fn outbox_entries(mut ids: impl FnMut() -> String, endpoints: &[Endpoint], lead: &str, form: &str, event: EventType, payload: &str, now: u64) -> Vec<Delivery> {
-    endpoints
-        .iter()
-        .filter(|ep| crm::accepts(ep.adapter, event))
-        .map(|ep| Delivery::pending(ids(), lead, form, &ep.id, event.as_str(), payload, now))
-        .collect()
+pub fn outbox_entries(
+    mut ids: impl FnMut() -> String,
+    endpoints: &[Endpoint],
+    lead: &str,
+    form: &str,
+    event: EventType,
+    payload: &str,
+    now: u64,
+) -> Vec<Delivery> {
+    endpoints.iter().filter(|ep| crm::accepts(ep.adapter, event)).map(|ep| Delivery::pending(ids(), lead, form, &ep.id, event.as_str(), payload, now)).collect()
 }

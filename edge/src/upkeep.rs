@@ -3,11 +3,11 @@
 //! deliveries into the outbox).
 
 use crate::cloud::{config, Cloud};
+use crate::exchange::kv;
+use crate::keys::{Key, Prefix};
 use crate::ledger::{self, Command};
 use crate::storage::{ask, Backend};
-use crate::keys::{Key, Prefix};
 use crate::{erasure, store, Error};
-use crate::exchange::kv;
 use serde_json::json;
 use worker::{Date, Env};
 

@@ -4,11 +4,13 @@
 
 use crate::cloud::{config, secret, Cloud};
 use crate::crm::Read;
+use crate::entry::error_response;
+use crate::exchange::{
+    client_id, header, html_response, json_response, kv, origin_of, own_origin, query, read_body, redirect, required_secret, signing_key, visitor_lang,
+};
 use crate::storage::Backend;
 use crate::withdrawal::{self, Withdrawn};
 use crate::{confirmation, embed, intake, page, pseudonym, receipt, store, submission, token, turnstile, Error};
-use crate::entry::error_response;
-use crate::exchange::{client_id, header, html_response, json_response, kv, origin_of, own_origin, query, read_body, redirect, required_secret, signing_key, visitor_lang};
 use serde_json::json;
 use shared::form::{FormDef, FormsConfig, PublicForm};
 use shared::lead::{Lead, Status};
@@ -156,7 +158,14 @@ pub(crate) async fn take(req: &Request, env: &Env, config: &'static FormsConfig,
 
 /// The lead a link's token stands for, or (as `Err`) the readable page that says why there is none:
 /// 403 for an altered or expired link, 404 when the lead has been erased.
-pub(crate) async fn linked_lead(req: &Request, env: &Env, kv: &worker::kv::KvStore, purpose: token::Purpose, given: &str, now: u64) -> Result<Result<Lead, Response>, Error> {
+pub(crate) async fn linked_lead(
+    req: &Request,
+    env: &Env,
+    kv: &worker::kv::KvStore,
+    purpose: token::Purpose,
+    given: &str,
+    now: u64,
+) -> Result<Result<Lead, Response>, Error> {
     let guess = visitor_lang(req);
     let problem = match token::verify(signing_key(env)?.as_bytes(), purpose, given, now) {
         Ok(id) => match store::get_lead(kv, &id).await? {

@@ -191,9 +191,17 @@ pub fn largest_event(form: &FormDef) -> usize {
                 updated_at: now.clone(),
                 score: {
                     // One event type per line of reasons, each line at its longest (several events, faded).
-                    let types = [shared::score::CONFIRMED, shared::score::DOWNLOAD, shared::score::REPEAT].into_iter().chain(form.scoring.events.keys().map(String::as_str));
+                    let types = [shared::score::CONFIRMED, shared::score::DOWNLOAD, shared::score::REPEAT]
+                        .into_iter()
+                        .chain(form.scoring.events.keys().map(String::as_str));
                     let events: Vec<shared::score::Event> = types
-                        .flat_map(|kind| [0u64, 9_999].map(|days| shared::score::Event { kind: kind.to_owned(), at: shared::time::rfc3339(days * 86_400_000), points: -99_999 }))
+                        .flat_map(|kind| {
+                            [0u64, 9_999].map(|days| shared::score::Event {
+                                kind: kind.to_owned(),
+                                at: shared::time::rfc3339(days * 86_400_000),
+                                points: -99_999,
+                            })
+                        })
                         .collect();
                     let mut s = shared::score::score(&form.scoring, form.kind, &fields, &events, 10_000 * 86_400_000);
                     s.cooling_from = Some(now.clone());
@@ -244,11 +252,22 @@ pub fn largest_event(form: &FormDef) -> usize {
                 by: "e".repeat(64),
                 reason: long(shared::stage::MAX_REASON),
             };
-            let assignment = shared::owner::Assigned { from: Some("o".repeat(64)), to: "o".repeat(64), at: now.clone(), by: "admin".into(), reason: long(shared::stage::MAX_REASON) };
+            let assignment = shared::owner::Assigned {
+                from: Some("o".repeat(64)),
+                to: "o".repeat(64),
+                at: now.clone(),
+                by: "admin".into(),
+                reason: long(shared::stage::MAX_REASON),
+            };
             let card = shared::owner::Owner { id: "o".repeat(64), name: long(200), email: Some(["a".repeat(64), "@".into(), "b".repeat(189)].concat()) };
             [&lead, &imported]
                 .into_iter()
-                .map(|lead| updated_payload(&now, lead, &changes).len().max(stage_payload(&now, lead, &change).len()).max(assigned_payload(&now, lead, &assignment, Some(&card)).len()))
+                .map(|lead| {
+                    updated_payload(&now, lead, &changes)
+                        .len()
+                        .max(stage_payload(&now, lead, &change).len())
+                        .max(assigned_payload(&now, lead, &assignment, Some(&card)).len())
+                })
                 .max()
                 .unwrap_or(0)
         })

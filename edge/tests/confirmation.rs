@@ -39,11 +39,14 @@ fn two_presses_at_once_confirm_once() {
     let (m, config) = (Memory::at(NOW), config());
     let id = pending(&m, &config, serde_json::json!({"email": "ada@example.com"}));
     let presses = block_on(join_all((0..2).map(|_| confirm(&m, &config, &id, Some("c1".into())))));
-    let kinds: Vec<&str> = presses.iter().map(|p| match p {
-        Ok(Some(Confirmed::Address(..))) => "address",
-        Ok(Some(Confirmed::Already(_))) => "already",
-        other => panic!("{other:?}"),
-    }).collect();
+    let kinds: Vec<&str> = presses
+        .iter()
+        .map(|p| match p {
+            Ok(Some(Confirmed::Address(..))) => "address",
+            Ok(Some(Confirmed::Already(_))) => "already",
+            other => panic!("{other:?}"),
+        })
+        .collect();
     assert_eq!(kinds.iter().filter(|k| **k == "address").count(), 1, "{kinds:?}");
     assert_eq!(confirmed_events(&m), 1);
     let lead = m.leads.borrow()[&id].clone();

@@ -35,7 +35,10 @@ fn batch<'a>(config: &'a FormsConfig, form: &str, basis: LegalBasis, proof: Opti
 #[test]
 fn a_batch_declares_a_basis_that_fits_the_form() {
     let config = config();
-    assert!(matches!(batch(&config, "news", LegalBasis::LegitimateInterest, None).check(), Err(Error::Validation(e)) if e[0].0 == "basis"), "legitimate interest is B2B only");
+    assert!(
+        matches!(batch(&config, "news", LegalBasis::LegitimateInterest, None).check(), Err(Error::Validation(e)) if e[0].0 == "basis"),
+        "legitimate interest is B2B only"
+    );
     assert!(matches!(batch(&config, "news", LegalBasis::Consent, None).check(), Err(Error::Validation(e)) if e[0].0 == "proof"), "consent needs its proof");
     assert!(batch(&config, "b2b", LegalBasis::LegitimateInterest, None).check().is_ok());
     assert!(batch(&config, "news", LegalBasis::None, None).check().is_ok());

@@ -60,7 +60,9 @@ fn the_first_stage_follows_the_forms_lead_definition_and_a_strong_fit_is_an_mql_
 fn behaviour_events_take_a_lead_to_mql_which_is_announced_once() {
     let (m, config) = (Memory::at(NOW), config());
     let id = submit(&m, &config, "ebook", serde_json::json!({"email": "e@example.com", "company": "ACME"}));
-    assert!(matches!(block_on(record_event(&m, &config, &id, "lottery_win", None)), Err(Error::Validation(e)) if e.iter().any(|(f, c)| f == "type" && *c == Code::InvalidChoice)));
+    assert!(
+        matches!(block_on(record_event(&m, &config, &id, "lottery_win", None)), Err(Error::Validation(e)) if e.iter().any(|(f, c)| f == "type" && *c == Code::InvalidChoice))
+    );
     let click = block_on(record_event(&m, &config, &id, "email_click", None)).unwrap().unwrap();
     assert_eq!((click.lead.stage, click.lead.score.total, click.change.is_none()), (Stage::Lead, 15, true));
     assert!(m.queued("lead.stage_changed").is_empty());
@@ -134,8 +136,12 @@ fn lists_filter_by_stage_score_and_cooling_in_the_index() {
 
 fn with_feedback() -> (FormsConfig, shared::form::Feedback, shared::form::Feedback) {
     let config = config();
-    let hub: shared::form::Feedback = serde_json::from_value(serde_json::json!({"id": "hubspot", "source": "hubspot", "secret": "HS_SECRET", "token": "HS_TOKEN", "api": "https://hub.example"})).unwrap();
-    let only_news: shared::form::Feedback = serde_json::from_value(serde_json::json!({"id": "mailtool", "source": "standard", "secret": "MT", "forms": ["news"]})).unwrap();
+    let hub: shared::form::Feedback = serde_json::from_value(
+        serde_json::json!({"id": "hubspot", "source": "hubspot", "secret": "HS_SECRET", "token": "HS_TOKEN", "api": "https://hub.example"}),
+    )
+    .unwrap();
+    let only_news: shared::form::Feedback =
+        serde_json::from_value(serde_json::json!({"id": "mailtool", "source": "standard", "secret": "MT", "forms": ["news"]})).unwrap();
     (config, hub, only_news)
 }
 
@@ -196,7 +202,12 @@ fn leads_racing_in_get_owners_in_turns_and_a_person_can_reassign() {
     let (m, config) = (Memory::at(NOW), with_owners("creation"));
     let intake = Intake { config: &config, form: config.form("ebook").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
     let subs: Vec<shared::wire::Submission> = (0..6)
-        .map(|i| serde_json::from_value(serde_json::json!({"form": "ebook", "fields": {"email": format!("o{i}@example.com"), "company": "ACME"}, "meta": {"elapsed_ms": 9000}})).unwrap())
+        .map(|i| {
+            serde_json::from_value(
+                serde_json::json!({"form": "ebook", "fields": {"email": format!("o{i}@example.com"), "company": "ACME"}, "meta": {"elapsed_ms": 9000}}),
+            )
+            .unwrap()
+        })
         .collect();
     let taken = block_on(futures::future::join_all(subs.into_iter().map(|s| take(&m, &intake, s))));
     assert!(taken.iter().all(Result::is_ok));

@@ -109,7 +109,9 @@ fn a_fault_at_any_step_of_a_repeat_puts_the_lead_back_and_releases_its_hold() {
 #[test]
 fn racing_submissions_of_one_address_make_one_lead_and_keep_every_repeat() {
     let (m, config) = (Memory::at(NOW), config());
-    let all = block_on(join_all((0..50).map(|i| submit(&m, &config, "open", serde_json::json!({"email": "race@example.com", "first_name": format!("N{i}")}), &[], None))));
+    let all = block_on(join_all(
+        (0..50).map(|i| submit(&m, &config, "open", serde_json::json!({"email": "race@example.com", "first_name": format!("N{i}")}), &[], None)),
+    ));
     assert!(all.iter().all(|r| r.as_ref().is_ok_and(|t| t.status == 201)), "{:?}", all.iter().find(|r| r.is_err()));
     let leads = m.leads.borrow();
     assert_eq!(leads.len(), 1);

@@ -6,9 +6,9 @@
 //! The widget and the edge both run [`decide`], so a missing required tick is caught in the form and again
 //! at the collector.
 
-use alloc::{string::String, vec::Vec};
 #[cfg(feature = "server")]
 use alloc::{borrow::ToOwned, format};
+use alloc::{string::String, vec::Vec};
 
 use crate::lang::{Lang, Texts};
 use crate::Code;
@@ -81,7 +81,11 @@ pub fn decide(purposes: &[Purpose], ticked: &[impl AsRef<str>]) -> Result<Decisi
             errors.push((key(id.as_ref()), Code::UnknownPurpose));
         }
     }
-    if errors.is_empty() { Ok(decision) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(decision)
+    } else {
+        Err(errors)
+    }
 }
 
 /// The error key of a purpose's checkbox.
@@ -150,14 +154,7 @@ pub struct Withdrawal {
 impl ConsentRecord {
     /// Builds the record for a decision. The texts are taken from the form as configured at the time, so the
     /// record proves what was shown even after the config changes.
-    pub fn new(
-        purposes: &[Purpose],
-        decision: &Decision,
-        lang: Lang,
-        recorded_at: String,
-        page: Option<String>,
-        client_id: Option<String>,
-    ) -> ConsentRecord {
+    pub fn new(purposes: &[Purpose], decision: &Decision, lang: Lang, recorded_at: String, page: Option<String>, client_id: Option<String>) -> ConsentRecord {
         use sha2::{Digest, Sha256};
         let entries = purposes
             .iter()
@@ -186,9 +183,9 @@ impl ConsentRecord {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use std::prelude::rust_2021::*;
     use std::{format, vec};
-    use super::*;
 
     fn purpose(id: &str, required: bool, basis: Basis) -> Purpose {
         Purpose { id: id.into(), required, text: Texts { en: Some(format!("text {id}")), de: None }, version: 2, basis }

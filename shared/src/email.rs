@@ -23,11 +23,7 @@ const MAX_LABEL: usize = 63;
 /// Cleans a raw value the way a browser sanitises an email input: line breaks removed anywhere, then
 /// leading and trailing ASCII whitespace trimmed. Borrows when nothing changes.
 pub fn sanitize(raw: &str) -> Cow<'_, str> {
-    let value = if raw.contains(['\n', '\r']) {
-        Cow::Owned(raw.chars().filter(|c| *c != '\n' && *c != '\r').collect::<String>())
-    } else {
-        Cow::Borrowed(raw)
-    };
+    let value = if raw.contains(['\n', '\r']) { Cow::Owned(raw.chars().filter(|c| *c != '\n' && *c != '\r').collect::<String>()) } else { Cow::Borrowed(raw) };
     let is_ascii_ws = |c: char| matches!(c, '\t' | '\n' | '\x0C' | '\r' | ' ');
     match value {
         Cow::Borrowed(s) => Cow::Borrowed(s.trim_matches(is_ascii_ws)),
@@ -89,10 +85,10 @@ fn is_label(label: &[u8]) -> bool {
 
 #[cfg(test)]
 mod tests {
-    use std::prelude::rust_2021::*;
-    use std::format;
     use super::*;
     use proptest::prelude::*;
+    use std::format;
+    use std::prelude::rust_2021::*;
 
     #[test]
     fn table() {

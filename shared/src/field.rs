@@ -129,7 +129,12 @@ pub const SHOWN: &[Shown] = &[
     Shown { name: "country", en: "Country", de: "Land", autocomplete: "country-name" },
     Shown { name: "company", en: "Company", de: "Unternehmen", autocomplete: "organization" },
     Shown { name: "job_title", en: "Job title", de: "Position", autocomplete: "organization-title" },
-    Shown { name: "decision_maker", en: "I make or share purchasing decisions", de: "Ich treffe Kaufentscheidungen oder bin daran beteiligt", autocomplete: "off" },
+    Shown {
+        name: "decision_maker",
+        en: "I make or share purchasing decisions",
+        de: "Ich treffe Kaufentscheidungen oder bin daran beteiligt",
+        autocomplete: "off",
+    },
     Shown { name: "website", en: "Website", de: "Website", autocomplete: "url" },
     Shown { name: "message", en: "Message", de: "Nachricht", autocomplete: "off" },
 ];
@@ -173,10 +178,7 @@ impl FieldDef {
 
     /// The length cap in characters.
     pub fn max_chars(&self) -> usize {
-        let default = self.standard().map_or(
-            if self.kind() == FieldType::Textarea { CUSTOM_TEXTAREA_MAX } else { CUSTOM_TEXT_MAX },
-            |s| s.max_chars,
-        );
+        let default = self.standard().map_or(if self.kind() == FieldType::Textarea { CUSTOM_TEXTAREA_MAX } else { CUSTOM_TEXT_MAX }, |s| s.max_chars);
         self.max_length.map_or(default, |m| m.min(default)) as usize
     }
 
@@ -231,9 +233,9 @@ impl FieldDef {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use std::prelude::rust_2021::*;
     use std::vec;
-    use super::*;
 
     fn field(name: &str) -> FieldDef {
         FieldDef { name: name.into(), ty: None, required: false, label: None, options: vec![], min: None, max: None, max_length: None }
@@ -279,11 +281,7 @@ mod tests {
         assert_eq!(field("decision_maker").check("on").unwrap().as_deref(), Some("true"));
         assert_eq!(field("decision_maker").check("").unwrap().as_deref(), Some("false"));
         assert_eq!(field("decision_maker").check("maybe"), Err(Code::InvalidCheckbox));
-        let select = FieldDef {
-            ty: Some(FieldType::Select),
-            options: vec![Choice { value: "q1".into(), label: Texts::default() }],
-            ..field("timeframe")
-        };
+        let select = FieldDef { ty: Some(FieldType::Select), options: vec![Choice { value: "q1".into(), label: Texts::default() }], ..field("timeframe") };
         assert_eq!(select.check("q1").unwrap().as_deref(), Some("q1"));
         assert_eq!(select.check("q9"), Err(Code::InvalidChoice));
         let number = FieldDef { ty: Some(FieldType::Number), min: Some(1.0), max: Some(10.0), ..field("seats") };

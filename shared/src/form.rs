@@ -7,10 +7,10 @@
 
 use alloc::{format, string::String, vec::Vec};
 
-use crate::consent::Purpose;
 pub use crate::config::{Feedback, FeedbackSource, FormsConfig, Integration, MailConfig, RateLimit, MAX_EVENT_TYPES};
-pub use crate::kind::{FormKind, Mode};
+use crate::consent::Purpose;
 use crate::field::FieldDef;
+pub use crate::kind::{FormKind, Mode};
 use crate::lang::{Lang, Texts};
 use crate::score::ScoringRules;
 use serde::{Deserialize, Serialize};
@@ -266,7 +266,13 @@ impl FormDef {
     pub fn allows_origin(&self, origin: &str) -> bool {
         let Ok(origin) = normalize_origin(origin) else { return false };
         self.allowed_origins.iter().filter_map(|p| normalize_origin(p).ok()).any(|pattern| match pattern.strip_suffix(":*") {
-            Some(base) => origin == base || origin.strip_prefix(base).and_then(|p| p.strip_prefix(':')).is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit())),
+            Some(base) => {
+                origin == base
+                    || origin
+                        .strip_prefix(base)
+                        .and_then(|p| p.strip_prefix(':'))
+                        .is_some_and(|port| !port.is_empty() && port.bytes().all(|b| b.is_ascii_digit()))
+            }
             None => pattern == origin,
         })
     }
@@ -353,10 +359,9 @@ pub(crate) fn is_http_url(s: &str) -> bool {
 
 #[cfg(test)]
 pub(crate) mod tests {
+    use super::*;
     use std::prelude::rust_2021::*;
     use std::vec;
-    use super::*;
-    
 
     /// A newsletter form that allows `origins` (the config's checks use it too).
     pub(crate) fn form(origins: &[&str]) -> FormDef {
@@ -395,9 +400,23 @@ pub(crate) mod tests {
         for (raw, want) in ok {
             assert_eq!(normalize_origin(raw).as_deref(), Ok(want), "{raw}");
         }
-        for bad in ["*", "null", "https://*.example.com", "https://www.example.com/path", "https://www.example.com?x", "https://user@www.example.com",
-                    "ftp://example.com", "www.example.com", "https://", "https://a b.com", "https://example.com:0", "https://example.com:99999",
-                    "https://example.com:08", "https://example.com:x", "https://example.com\\@evil"] {
+        for bad in [
+            "*",
+            "null",
+            "https://*.example.com",
+            "https://www.example.com/path",
+            "https://www.example.com?x",
+            "https://user@www.example.com",
+            "ftp://example.com",
+            "www.example.com",
+            "https://",
+            "https://a b.com",
+            "https://example.com:0",
+            "https://example.com:99999",
+            "https://example.com:08",
+            "https://example.com:x",
+            "https://example.com\\@evil",
+        ] {
             assert!(normalize_origin(bad).is_err(), "{bad}");
         }
         let mut f = form(&["HTTPS://WWW.Example.COM:443"]);
@@ -405,7 +424,8 @@ pub(crate) mod tests {
         f.allowed_origins = vec!["*".into()];
         assert!(!f.allows_origin("https://evil.example"), "a wildcard is refused by the check and matches nothing");
         assert!(!f.allows_origin("null"));
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
+        let problems =
+            FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
         assert!(problems.iter().any(|(p, _)| p.ends_with("allowed_origins[0]")), "{problems:?}");
     }
 
@@ -414,14 +434,25 @@ pub(crate) mod tests {
         for ok in ["/thanks", "/thanks?x=1", "https://www.example.com/danke", "http://localhost:8080/"] {
             assert!(is_redirect_target(ok), "{ok}");
         }
-        for bad in ["//evil.example", "/\\evil.example", "javascript:alert(1)", "evil.example", "https://", "https:///x", "https://a@evil.example/",
-                    "https://evil.example\\@good.example", "/th anks", ""] {
+        for bad in [
+            "//evil.example",
+            "/\\evil.example",
+            "javascript:alert(1)",
+            "evil.example",
+            "https://",
+            "https:///x",
+            "https://a@evil.example/",
+            "https://evil.example\\@good.example",
+            "/th anks",
+            "",
+        ] {
             assert!(!is_redirect_target(bad), "{bad}");
         }
         let mut f = form(&["https://www.example.com"]);
         f.thank_you_url = Some("//evil.example".into());
         f.error_url = Some("/\\evil.example".into());
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
+        let problems =
+            FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.iter().any(|p| p.ends_with(".thank_you_url")) && paths.iter().any(|p| p.ends_with(".error_url")), "{problems:?}");
     }

@@ -26,8 +26,8 @@ pub fn escape(s: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::prelude::rust_2021::*;
     use super::*;
+    use std::prelude::rust_2021::*;
 
     #[test]
     fn markup_and_quotes_are_neutralised_and_the_rest_kept() {

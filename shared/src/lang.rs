@@ -87,8 +87,8 @@ impl Texts {
 
 #[cfg(test)]
 mod tests {
-    use std::prelude::rust_2021::*;
     use super::*;
+    use std::prelude::rust_2021::*;
 
     #[test]
     fn tags_pick_the_primary_language() {

@@ -6,8 +6,8 @@ use crate::consent::ConsentRecord;
 use crate::kind::FormKind;
 use crate::score::{self, Engagement, Event, Score, ScoringRules};
 use crate::stage::{Change, Stage};
-use serde::{Deserialize, Serialize};
 use alloc::collections::BTreeMap;
+use serde::{Deserialize, Serialize};
 
 /// Where a lead is in the opt-in process.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -204,7 +204,14 @@ impl Lead {
     }
 
     /// Moves the lead to `to` if `by` may (see `stage::check`), recording why in its history.
-    pub fn move_to(&mut self, to: Stage, by: &crate::stage::Mover<'_>, reason: &str, rules: &ScoringRules, now_ms: u64) -> Result<Change, crate::stage::Refusal> {
+    pub fn move_to(
+        &mut self,
+        to: Stage,
+        by: &crate::stage::Mover<'_>,
+        reason: &str,
+        rules: &ScoringRules,
+        now_ms: u64,
+    ) -> Result<Change, crate::stage::Refusal> {
         let change = crate::stage::advance(&mut self.stage, &mut self.history, to, by, reason, &crate::time::rfc3339(now_ms))?;
         self.rescore(rules, now_ms);
         Ok(change)
@@ -216,7 +223,8 @@ impl Lead {
         if self.owner.as_deref() == Some(owner) {
             return None;
         }
-        let record = crate::owner::Assigned { from: self.owner.clone(), to: owner.into(), at: crate::time::rfc3339(now_ms), by: by.into(), reason: reason.into() };
+        let record =
+            crate::owner::Assigned { from: self.owner.clone(), to: owner.into(), at: crate::time::rfc3339(now_ms), by: by.into(), reason: reason.into() };
         self.owner = Some(owner.into());
         self.assignments.push(record.clone());
         Some(record)

@@ -10,8 +10,8 @@ use alloc::string::String;
 use crate::consent::{self, Basis};
 use crate::field::{FieldDef, FieldType};
 use crate::form::PublicForm;
-use crate::kind::FormKind;
 use crate::html::escape_into;
+use crate::kind::FormKind;
 use crate::message::Ui;
 use crate::Lang;
 
@@ -243,9 +243,9 @@ impl Html {
 
 #[cfg(test)]
 mod tests {
-    use std::prelude::rust_2021::*;
     use super::*;
     use crate::form::FormDef;
+    use std::prelude::rust_2021::*;
 
     fn form(json: &str) -> PublicForm {
         let def: FormDef = serde_json::from_str(json).unwrap();
@@ -260,11 +260,14 @@ mod tests {
         );
         let html = render(&f, Lang::En);
         assert!(html.starts_with("<div class=\"lg\" lang=\"en\"><h2>News</h2><form novalidate class=\"lg-form\">"));
-        assert!(html.contains(
-            "<div class=\"f\"><label for=\"lg-f-first_name\">First name <span class=\"o\">(optional)</span></label>\
+        assert!(
+            html.contains(
+                "<div class=\"f\"><label for=\"lg-f-first_name\">First name <span class=\"o\">(optional)</span></label>\
              <input id=\"lg-f-first_name\" name=\"first_name\" type=\"text\" autocomplete=\"given-name\" inputmode=\"text\" maxlength=\"100\">\
              <p class=\"e\" id=\"lg-f-first_name-e\"></p></div>"
-        ), "{html}");
+            ),
+            "{html}"
+        );
         assert!(html.contains("<input id=\"lg-f-email\" name=\"email\" aria-required=\"true\" type=\"email\" autocomplete=\"email\" inputmode=\"email\""));
         assert!(html.contains(
             "<div class=\"c\"><input id=\"lg-consent-marketing_email\" name=\"consent.marketing_email\" aria-required=\"true\" type=\"checkbox\">\

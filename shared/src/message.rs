@@ -101,15 +101,13 @@ impl Code {
     pub fn browser_message(self, lang: Lang) -> Option<&'static str> {
         let (en, de) = match self {
             Code::Required => ("Please fill in this field.", "Bitte füllen Sie dieses Feld aus."),
-            Code::InvalidEmail => (
-                "Please enter a valid email address, e.g. name@example.com.",
-                "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de.",
-            ),
+            Code::InvalidEmail => {
+                ("Please enter a valid email address, e.g. name@example.com.", "Bitte geben Sie eine gültige E-Mail-Adresse ein, z. B. name@beispiel.de.")
+            }
             Code::TooLong => ("This is too long.", "Diese Eingabe ist zu lang."),
-            Code::EmailDomainIncomplete => (
-                "Please enter the full domain, e.g. name@example.com.",
-                "Bitte geben Sie die vollständige Domain ein, z. B. name@beispiel.de.",
-            ),
+            Code::EmailDomainIncomplete => {
+                ("Please enter the full domain, e.g. name@example.com.", "Bitte geben Sie die vollständige Domain ein, z. B. name@beispiel.de.")
+            }
             Code::InvalidPhone => (
                 "Please use only digits, a leading +, spaces, dashes, slashes or brackets.",
                 "Bitte nur Ziffern, ein führendes +, Leerzeichen, Bindestriche, Schrägstriche oder Klammern verwenden.",
@@ -128,10 +126,7 @@ impl Code {
                 "Something went wrong on our side; nothing was saved. Please try again.",
                 "Bei uns ist etwas schiefgegangen; nichts wurde gespeichert. Bitte versuchen Sie es erneut.",
             ),
-            Code::Network => (
-                "The connection failed. Please try again.",
-                "Die Verbindung ist fehlgeschlagen. Bitte versuchen Sie es erneut.",
-            ),
+            Code::Network => ("The connection failed. Please try again.", "Die Verbindung ist fehlgeschlagen. Bitte versuchen Sie es erneut."),
             _ => return None,
         };
         Some(match lang {
@@ -150,21 +145,14 @@ impl Code {
                 "An earlier submission is still being processed. Please try again in a moment.",
                 "Eine frühere Übermittlung wird noch verarbeitet. Bitte versuchen Sie es gleich noch einmal.",
             ),
-            Code::Misconfigured => (
-                "The collector is not fully set up; nothing was stored.",
-                "Der Collector ist nicht vollständig eingerichtet; nichts wurde gespeichert.",
-            ),
+            Code::Misconfigured => {
+                ("The collector is not fully set up; nothing was stored.", "Der Collector ist nicht vollständig eingerichtet; nichts wurde gespeichert.")
+            }
             Code::Unauthorized => ("A valid admin token is required.", "Ein gültiges Admin-Token ist erforderlich."),
             Code::NotFound => ("Not found.", "Nicht gefunden."),
             Code::PayloadTooLarge => ("The request is too large.", "Die Anfrage ist zu groß."),
-            Code::UnsupportedMediaType => (
-                "Send JSON or form data.",
-                "Bitte JSON oder Formulardaten senden.",
-            ),
-            Code::OriginNotAllowed => (
-                "This website may not use this form.",
-                "Diese Website darf dieses Formular nicht verwenden.",
-            ),
+            Code::UnsupportedMediaType => ("Send JSON or form data.", "Bitte JSON oder Formulardaten senden."),
+            Code::OriginNotAllowed => ("This website may not use this form.", "Diese Website darf dieses Formular nicht verwenden."),
             Code::MethodNotAllowed => ("This method is not allowed here.", "Diese Methode ist hier nicht erlaubt."),
             Code::FormClosed => ("This form is not open for entries.", "Dieses Formular nimmt derzeit keine Einsendungen an."),
             Code::AlreadyEntered => (
@@ -179,10 +167,9 @@ impl Code {
                 "Too many attempts in a short time. Please wait a minute and try again.",
                 "Zu viele Versuche in kurzer Zeit. Bitte warten Sie eine Minute und versuchen Sie es erneut.",
             ),
-            Code::NotEnoughEntries => (
-                "There are not enough eligible entries for that many winners.",
-                "Es gibt nicht genug teilnahmeberechtigte Einsendungen für so viele Gewinner.",
-            ),
+            Code::NotEnoughEntries => {
+                ("There are not enough eligible entries for that many winners.", "Es gibt nicht genug teilnahmeberechtigte Einsendungen für so viele Gewinner.")
+            }
             // Codes the browser finds have their text in `browser_message`, which `message` asks first.
             _ => ("", ""),
         };
@@ -279,9 +266,9 @@ impl Ui {
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use std::prelude::rust_2021::*;
     use std::vec;
-    use super::*;
 
     #[test]
     fn codes_serialise_as_stable_snake_case() {
@@ -300,10 +287,78 @@ mod tests {
 
     /// Every code. The `match` has no wildcard, so a new code that is not listed here does not compile.
     fn every_code() -> Vec<Code> {
-        let all = vec![Code::Required, Code::InvalidEmail, Code::TooLong, Code::EmailDomainIncomplete, Code::InvalidPhone, Code::PhoneTooShort, Code::PhoneTooLong, Code::ControlCharacter, Code::LineBreak, Code::InvalidChoice, Code::InvalidNumber, Code::InvalidCheckbox, Code::InvalidUrl, Code::UnknownField, Code::ConsentRequired, Code::UnknownPurpose, Code::MalformedBody, Code::ValidationFailed, Code::UnknownForm, Code::Unauthorized, Code::NotFound, Code::PayloadTooLarge, Code::UnsupportedMediaType, Code::OriginNotAllowed, Code::MethodNotAllowed, Code::FormClosed, Code::AlreadyEntered, Code::InProgress, Code::HumanCheckFailed, Code::RateLimited, Code::NotEnoughEntries, Code::Internal, Code::Misconfigured, Code::Network];
+        let all = vec![
+            Code::Required,
+            Code::InvalidEmail,
+            Code::TooLong,
+            Code::EmailDomainIncomplete,
+            Code::InvalidPhone,
+            Code::PhoneTooShort,
+            Code::PhoneTooLong,
+            Code::ControlCharacter,
+            Code::LineBreak,
+            Code::InvalidChoice,
+            Code::InvalidNumber,
+            Code::InvalidCheckbox,
+            Code::InvalidUrl,
+            Code::UnknownField,
+            Code::ConsentRequired,
+            Code::UnknownPurpose,
+            Code::MalformedBody,
+            Code::ValidationFailed,
+            Code::UnknownForm,
+            Code::Unauthorized,
+            Code::NotFound,
+            Code::PayloadTooLarge,
+            Code::UnsupportedMediaType,
+            Code::OriginNotAllowed,
+            Code::MethodNotAllowed,
+            Code::FormClosed,
+            Code::AlreadyEntered,
+            Code::InProgress,
+            Code::HumanCheckFailed,
+            Code::RateLimited,
+            Code::NotEnoughEntries,
+            Code::Internal,
+            Code::Misconfigured,
+            Code::Network,
+        ];
         for code in &all {
             match code {
-                Code::Required | Code::InvalidEmail | Code::TooLong | Code::EmailDomainIncomplete | Code::InvalidPhone | Code::PhoneTooShort | Code::PhoneTooLong | Code::ControlCharacter | Code::LineBreak | Code::InvalidChoice | Code::InvalidNumber | Code::InvalidCheckbox | Code::InvalidUrl | Code::UnknownField | Code::ConsentRequired | Code::UnknownPurpose | Code::MalformedBody | Code::ValidationFailed | Code::UnknownForm | Code::Unauthorized | Code::NotFound | Code::PayloadTooLarge | Code::UnsupportedMediaType | Code::OriginNotAllowed | Code::MethodNotAllowed | Code::FormClosed | Code::AlreadyEntered | Code::InProgress | Code::HumanCheckFailed | Code::RateLimited | Code::NotEnoughEntries | Code::Internal | Code::Misconfigured | Code::Network => {}
+                Code::Required
+                | Code::InvalidEmail
+                | Code::TooLong
+                | Code::EmailDomainIncomplete
+                | Code::InvalidPhone
+                | Code::PhoneTooShort
+                | Code::PhoneTooLong
+                | Code::ControlCharacter
+                | Code::LineBreak
+                | Code::InvalidChoice
+                | Code::InvalidNumber
+                | Code::InvalidCheckbox
+                | Code::InvalidUrl
+                | Code::UnknownField
+                | Code::ConsentRequired
+                | Code::UnknownPurpose
+                | Code::MalformedBody
+                | Code::ValidationFailed
+                | Code::UnknownForm
+                | Code::Unauthorized
+                | Code::NotFound
+                | Code::PayloadTooLarge
+                | Code::UnsupportedMediaType
+                | Code::OriginNotAllowed
+                | Code::MethodNotAllowed
+                | Code::FormClosed
+                | Code::AlreadyEntered
+                | Code::InProgress
+                | Code::HumanCheckFailed
+                | Code::RateLimited
+                | Code::NotEnoughEntries
+                | Code::Internal
+                | Code::Misconfigured
+                | Code::Network => {}
             }
         }
         all

@@ -97,7 +97,8 @@ impl Assignment {
         match self.rule {
             Rule::Fixed => self.owner.clone().map(|o| (o, "fixed owner of the form".to_owned())),
             Rule::RoundRobin => {
-                let pool: Vec<&str> = if self.owners.is_empty() { owners.iter().map(|o| o.id.as_str()).collect() } else { self.owners.iter().map(String::as_str).collect() };
+                let pool: Vec<&str> =
+                    if self.owners.is_empty() { owners.iter().map(|o| o.id.as_str()).collect() } else { self.owners.iter().map(String::as_str).collect() };
                 let n = u64::try_from(pool.len()).ok().filter(|n| *n > 0)?;
                 let i = usize::try_from(turn % n).ok()?;
                 pool.get(i).map(|o| ((*o).to_owned(), format!("round-robin, turn {}", turn + 1)))
@@ -105,11 +106,7 @@ impl Assignment {
             Rule::Field => {
                 let field = self.field.as_deref()?;
                 let value = fields.get(field).map(|v| v.trim().to_lowercase()).unwrap_or_default();
-                let matched = self
-                    .map
-                    .iter()
-                    .filter(|(key, _)| !value.is_empty() && value.starts_with(&key.to_lowercase()))
-                    .max_by_key(|(key, _)| key.len());
+                let matched = self.map.iter().filter(|(key, _)| !value.is_empty() && value.starts_with(&key.to_lowercase())).max_by_key(|(key, _)| key.len());
                 match matched {
                     Some((key, owner)) => Some((owner.clone(), format!("{field} {key}"))),
                     None => self.owner.clone().map(|o| (o, format!("{field}: no entry matches, fallback owner"))),

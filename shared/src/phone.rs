@@ -51,10 +51,10 @@ pub fn normalize(raw: &str) -> Result<String, Code> {
 
 #[cfg(test)]
 mod tests {
-    use std::prelude::rust_2021::*;
-    use std::format;
     use super::*;
     use proptest::prelude::*;
+    use std::format;
+    use std::prelude::rust_2021::*;
 
     #[test]
     fn table() {

@@ -1,9 +1,9 @@
 //! The config's problems: every mistake that would make a config misbehave at run time, found before the
 //! collector starts, each with the path of the place to fix (`forms[0] (newsletter).fields[2] (phone).type`).
 
-use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
 #[cfg(feature = "server")]
 use alloc::string::ToString;
+use alloc::{borrow::ToOwned, format, string::String, vec::Vec};
 
 use crate::config::{FeedbackSource, FormsConfig, MAX_EVENT_TYPES};
 use crate::field::FieldType;
@@ -133,7 +133,10 @@ impl FormsConfig {
             }
             for kind in rules.events.keys() {
                 if !is_slug(kind) || kind.len() > 40 || [crate::score::CONFIRMED, crate::score::DOWNLOAD, crate::score::REPEAT].contains(&kind.as_str()) {
-                    push(at(&format!(".scoring.events.{kind}")), "use 1 to 40 lowercase letters, digits, '-' or '_' (confirmed, download and repeat are built in)");
+                    push(
+                        at(&format!(".scoring.events.{kind}")),
+                        "use 1 to 40 lowercase letters, digits, '-' or '_' (confirmed, download and repeat are built in)",
+                    );
                 }
             }
             if rules.half_life_days == 0 || rules.half_life_days > 3650 {
@@ -214,7 +217,9 @@ impl FormsConfig {
                 push(at(".secret"), "name an environment secret in UPPER_SNAKE_CASE, not the secret itself");
             }
             match (f.source, &f.token) {
-                (FeedbackSource::Hubspot | FeedbackSource::Pipedrive, None) => push(at(".token"), "name the secret holding an API token: calls name a contact, whose address is looked up"),
+                (FeedbackSource::Hubspot | FeedbackSource::Pipedrive, None) => {
+                    push(at(".token"), "name the secret holding an API token: calls name a contact, whose address is looked up")
+                }
                 (_, Some(t)) if !is_secret_name(t) => push(at(".token"), "name an environment secret in UPPER_SNAKE_CASE"),
                 _ => {}
             }
@@ -256,11 +261,9 @@ fn flatten_validation(prefix: &str, errors: &validator::ValidationErrors, out: &
                             max.map_or("any number".into(), |v| v.to_string())
                         ),
                         ("url", _, _) => "not a valid URL".to_string(),
-                        ("range", min, max) => format!(
-                            "must be between {} and {}",
-                            min.map_or("-".into(), |v| v.to_string()),
-                            max.map_or("-".into(), |v| v.to_string())
-                        ),
+                        ("range", min, max) => {
+                            format!("must be between {} and {}", min.map_or("-".into(), |v| v.to_string()), max.map_or("-".into(), |v| v.to_string()))
+                        }
                         (code, _, _) => code.to_string(),
                     };
                     out.push((path.clone(), problem));
@@ -278,18 +281,25 @@ fn flatten_validation(prefix: &str, errors: &validator::ValidationErrors, out: &
 
 #[cfg(test)]
 mod tests {
-    use std::prelude::rust_2021::*;
-    use std::vec;
     use super::*;
     use crate::config::RateLimit;
-    use crate::form::tests::form;
-    use crate::form::{Endpoint, FormDef};
     #[cfg(feature = "server")]
     use crate::consent::Purpose;
+    use crate::form::tests::form;
+    use crate::form::{Endpoint, FormDef};
+    use std::prelude::rust_2021::*;
+    use std::vec;
 
     #[test]
     fn the_secrets_a_config_needs_are_listed_with_their_reasons() {
-        let mut config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() };
+        let mut config = FormsConfig {
+            forms: vec![form(&["https://www.example.com"])],
+            mail: None,
+            rate_limit: None,
+            integrations: Vec::new(),
+            feedback: Vec::new(),
+            owners: Vec::new(),
+        };
         let names = |c: &FormsConfig| c.secrets().into_iter().map(|(n, _)| n).collect::<Vec<_>>();
         assert_eq!(names(&config), vec!["ADMIN_TOKEN", "SIGNING_SECRET"]);
         config.rate_limit = Some(RateLimit { limit: 5, period: 60 });
@@ -299,7 +309,14 @@ mod tests {
 
     #[test]
     fn a_sound_config_has_no_problems() {
-        let config = FormsConfig { forms: vec![form(&["https://www.example.com"])], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() };
+        let config = FormsConfig {
+            forms: vec![form(&["https://www.example.com"])],
+            mail: None,
+            rate_limit: None,
+            integrations: Vec::new(),
+            feedback: Vec::new(),
+            owners: Vec::new(),
+        };
         assert_eq!(config.problems(), Vec::<(String, String)>::new());
     }
 
@@ -308,7 +325,8 @@ mod tests {
         let mut f = form(&["https://www.example.com/path"]);
         f.fields[0].required = false;
         f.id = "Bad Id".into();
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
+        let problems =
+            FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.contains(&"forms[0] (Bad Id).id"), "{problems:?}");
         assert!(paths.contains(&"forms[0] (Bad Id).fields.email"), "{problems:?}");
@@ -332,9 +350,16 @@ mod tests {
             token: None,
         }];
         f.consents = (0..11)
-            .map(|i| Purpose { id: std::format!("p{i}"), required: false, text: Texts { en: Some("x".into()), de: None }, version: 1, basis: Default::default() })
+            .map(|i| Purpose {
+                id: std::format!("p{i}"),
+                required: false,
+                text: Texts { en: Some("x".into()), de: None },
+                version: 1,
+                basis: Default::default(),
+            })
             .collect();
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
+        let problems =
+            FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
         assert!(problems.contains(&("forms[0].consents".into(), "must have 0 to 10 entries or characters".into())), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].url" && m == "not a valid URL"), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].timeout_ms" && m == "must be between 100 and 60000"), "{problems:?}");
@@ -354,7 +379,8 @@ mod tests {
             ]
         }))
         .unwrap();
-        let problems = FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
+        let problems =
+            FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].1.contains("Art. 7(4)"));
     }

@@ -50,14 +50,8 @@ pub struct ScoringRules {
 }
 
 /// The event types every form knows, with their points unless the form sets its own.
-pub const DEFAULT_EVENTS: &[(&str, i32)] = &[
-    ("email_open", 1),
-    ("email_click", 5),
-    ("site_visit", 2),
-    ("pricing_page_visit", 10),
-    ("webinar_attended", 15),
-    ("meeting_booked", 25),
-];
+pub const DEFAULT_EVENTS: &[(&str, i32)] =
+    &[("email_open", 1), ("email_click", 5), ("site_visit", 2), ("pricing_page_visit", 10), ("webinar_attended", 15), ("meeting_booked", 25)];
 
 impl Default for ScoringRules {
     fn default() -> Self {

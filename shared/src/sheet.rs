@@ -41,16 +41,8 @@ pub struct Sheet {
 }
 
 const KINDS: [FormKind; 3] = [FormKind::Newsletter, FormKind::DownloadGate, FormKind::Giveaway];
-const TYPES: [FieldType; 8] = [
-    FieldType::Text,
-    FieldType::Email,
-    FieldType::Phone,
-    FieldType::Textarea,
-    FieldType::Url,
-    FieldType::Select,
-    FieldType::Checkbox,
-    FieldType::Number,
-];
+const TYPES: [FieldType; 8] =
+    [FieldType::Text, FieldType::Email, FieldType::Phone, FieldType::Textarea, FieldType::Url, FieldType::Select, FieldType::Checkbox, FieldType::Number];
 
 impl Sheet {
     /// The sheet of `form`, encoded.
@@ -224,11 +216,11 @@ fn bound(s: &str) -> Option<Option<f64>> {
 
 #[cfg(test)]
 mod tests {
-    use std::prelude::rust_2021::*;
-    use std::vec;
     use super::*;
     use crate::form::FormDef;
     use proptest::prelude::*;
+    use std::prelude::rust_2021::*;
+    use std::vec;
 
     fn form(json: serde_json::Value) -> PublicForm {
         PublicForm::from(&serde_json::from_value::<FormDef>(json).unwrap())
@@ -253,10 +245,10 @@ mod tests {
         assert_eq!(sheet.fields[1].max_chars(), 20);
         assert_eq!(sheet.fields[2].options[0].value, "m\tl\\n");
         assert_eq!((sheet.fields[3].min, sheet.fields[3].max), (Some(-0.5), Some(1e300)));
-        assert_eq!(sheet.consents.iter().map(|p| (p.id.as_str(), p.required, p.basis)).collect::<Vec<_>>(), [
-            ("giveaway_rules", true, Basis::Consent),
-            ("b2b", false, Basis::LegitimateInterest)
-        ]);
+        assert_eq!(
+            sheet.consents.iter().map(|p| (p.id.as_str(), p.required, p.basis)).collect::<Vec<_>>(),
+            [("giveaway_rules", true, Basis::Consent), ("b2b", false, Basis::LegitimateInterest)]
+        );
     }
 
     #[test]
@@ -271,7 +263,17 @@ mod tests {
 
     #[test]
     fn damaged_sheets_are_refused() {
-        for bad in ["", "nl", "nl\t9\t", "nl\t0\txx", "nl\t0\t\nf\temail", "nl\t0\t\nq\tx", "nl\t0\t\np\tx\t2\t0", "nl\t0\t\nf\te\\x\t1\t0\t1\t\t", "nl\t0\t\nf\te\t1\t0\t1\t12\t"] {
+        for bad in [
+            "",
+            "nl",
+            "nl\t9\t",
+            "nl\t0\txx",
+            "nl\t0\t\nf\temail",
+            "nl\t0\t\nq\tx",
+            "nl\t0\t\np\tx\t2\t0",
+            "nl\t0\t\nf\te\\x\t1\t0\t1\t\t",
+            "nl\t0\t\nf\te\t1\t0\t1\t12\t",
+        ] {
             assert_eq!(Sheet::decode(bad), None, "{bad:?}");
         }
         assert!(Sheet::decode("nl\t0\t").is_some());
@@ -282,8 +284,19 @@ mod tests {
     }
 
     fn any_def() -> impl Strategy<Value = FieldDef> {
-        let name = prop_oneof![proptest::sample::select(vec!["email", "phone", "company", "message", "website", "decision_maker"]).prop_map(String::from), "[a-z_]{1,12}"];
-        (name, proptest::option::of(any_type()), any::<bool>(), proptest::option::of(0u32..300), proptest::option::of(-100.0f64..100.0), proptest::option::of(-100.0f64..100.0), proptest::collection::vec(".{0,6}", 0..3))
+        let name = prop_oneof![
+            proptest::sample::select(vec!["email", "phone", "company", "message", "website", "decision_maker"]).prop_map(String::from),
+            "[a-z_]{1,12}"
+        ];
+        (
+            name,
+            proptest::option::of(any_type()),
+            any::<bool>(),
+            proptest::option::of(0u32..300),
+            proptest::option::of(-100.0f64..100.0),
+            proptest::option::of(-100.0f64..100.0),
+            proptest::collection::vec(".{0,6}", 0..3),
+        )
             .prop_map(|(name, ty, required, max_length, min, max, options)| FieldDef {
                 name,
                 ty,

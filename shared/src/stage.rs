@@ -301,7 +301,10 @@ mod tests {
         let with = fields(&[("budget", "10k+")]);
         assert_eq!(first_stage(Some(&def), FormKind::Newsletter, Mode::B2c, &with, 25), (Lead, "Das ist ein Lead, weil er ein Budget nennt.".into()));
         assert_eq!(first_stage(Some(&def), FormKind::Newsletter, Mode::B2c, &with, 10), (Subscriber, "not a lead: fit 10 is under 20".into()));
-        assert_eq!(first_stage(Some(&def), FormKind::Newsletter, Mode::B2c, &fields(&[("budget", " ")]), 25), (Subscriber, "not a lead: budget is missing".into()));
+        assert_eq!(
+            first_stage(Some(&def), FormKind::Newsletter, Mode::B2c, &fields(&[("budget", " ")]), 25),
+            (Subscriber, "not a lead: budget is missing".into())
+        );
         let everyone = LeadDefinition::default();
         assert_eq!(first_stage(Some(&everyone), FormKind::Giveaway, Mode::B2c, &BTreeMap::new(), -10).0, Lead, "a form may call every entry a lead");
     }

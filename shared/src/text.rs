@@ -38,9 +38,7 @@ pub fn web_address(raw: &str, max_chars: usize) -> Result<String, Code> {
     // Found by bytes, not `split_once("://")`: a string searcher costs the widget 2 KB.
     let split = value.as_bytes().windows(3).position(|w| w == b"://").and_then(|i| Some((value.get(..i)?, value.get(i + 3..)?)));
     let (scheme, rest) = match split {
-        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http") => {
-            (Some(scheme), rest)
-        }
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("https") || scheme.eq_ignore_ascii_case("http") => (Some(scheme), rest),
         Some(_) => return Err(Code::InvalidUrl),
         None => (None, value),
     };
@@ -136,9 +134,9 @@ pub fn joined(parts: &[&str]) -> String {
 
 #[cfg(test)]
 mod tests {
-    use std::prelude::rust_2021::*;
     use super::*;
     use proptest::prelude::*;
+    use std::prelude::rust_2021::*;
 
     #[test]
     fn single_line_rules() {

@@ -10,13 +10,7 @@ pub fn rfc3339(unix_ms: u64) -> String {
     let secs = unix_ms / 1000;
     let (y, m, d) = civil_from_days((secs / 86_400) as i64);
     let rem = secs % 86_400;
-    format!(
-        "{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z",
-        rem / 3600,
-        rem / 60 % 60,
-        rem % 60,
-        unix_ms % 1000
-    )
+    format!("{y:04}-{m:02}-{d:02}T{:02}:{:02}:{:02}.{:03}Z", rem / 3600, rem / 60 % 60, rem % 60, unix_ms % 1000)
 }
 
 /// The calendar date of a config date (`YYYY-MM-DD`, or RFC 3339 whose first ten characters are the date),
@@ -24,8 +18,7 @@ pub fn rfc3339(unix_ms: u64) -> String {
 /// the organiser wrote, in their own offset, not converted to UTC: "entries close on the 31st" must not
 /// read as the 30th. `None` when `s` is not a date.
 pub fn written_date(s: &str, lang: crate::Lang) -> Option<String> {
-    const MONTHS: [&str; 12] =
-        ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
+    const MONTHS: [&str; 12] = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"];
     parse(s)?;
     let (y, m, d) = (s.get(0..4)?, s.get(5..7)?, s.get(8..10)?);
     Some(match lang {
@@ -82,7 +75,11 @@ pub fn parse(s: &str) -> Option<u64> {
         "Z" | "z" => 0,
         tz if tz.len() == 6 && (tz.starts_with('+') || tz.starts_with('-')) && tz.as_bytes()[3] == b':' => {
             let v = num(i + 1..i + 3)? * 60 + num(i + 4..i + 6)?;
-            if tz.starts_with('-') { -v } else { v }
+            if tz.starts_with('-') {
+                -v
+            } else {
+                v
+            }
         }
         _ => return None,
     };
@@ -129,15 +126,23 @@ fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
 
 #[cfg(test)]
 mod tests {
-    use std::prelude::rust_2021::*;
     use super::*;
+    use std::prelude::rust_2021::*;
 
     #[test]
     fn http_dates_are_read_in_their_imf_fixdate_form() {
         // RFC 9110's own example; 784111777 s after the epoch, checked with `date -d @784111777 -u`.
         assert_eq!(http_date("Sun, 06 Nov 1994 08:49:37 GMT"), Some(784_111_777_000));
         assert_eq!(http_date("Mon, 30 Nov 2026 12:00:00 GMT"), parse("2026-11-30T12:00:00Z"));
-        for bad in ["", "Sun, 06 Nov 1994 08:49:37", "Sun, 6 Nov 1994 08:49:37 GMT", "Sun, 06 Nev 1994 08:49:37 GMT", "Sunday, 06-Nov-94 08:49:37 GMT", "120", "Sun, 06 Nov 1994 25:49:37 GMT"] {
+        for bad in [
+            "",
+            "Sun, 06 Nov 1994 08:49:37",
+            "Sun, 6 Nov 1994 08:49:37 GMT",
+            "Sun, 06 Nev 1994 08:49:37 GMT",
+            "Sunday, 06-Nov-94 08:49:37 GMT",
+            "120",
+            "Sun, 06 Nov 1994 25:49:37 GMT",
+        ] {
             assert_eq!(http_date(bad), None, "{bad}");
         }
     }

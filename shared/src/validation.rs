@@ -55,10 +55,10 @@ pub fn validate(defs: &[FieldDef], purposes: &[Purpose], values: &[(&str, &str)]
 
 #[cfg(test)]
 mod tests {
-    use std::prelude::rust_2021::*;
-    use std::vec;
     use super::*;
     use crate::form::{FormDef, PublicForm};
+    use std::prelude::rust_2021::*;
+    use std::vec;
 
     fn newsletter() -> PublicForm {
         let def: FormDef = serde_json::from_value(serde_json::json!({

@@ -8,8 +8,8 @@ use alloc::{borrow::ToOwned, string::String, vec, vec::Vec};
 
 use crate::validation::Errors;
 use crate::{Code, Lang};
-use serde::{Deserialize, Serialize};
 use alloc::collections::BTreeMap;
+use serde::{Deserialize, Serialize};
 #[cfg(feature = "server")]
 use validator::Validate;
 
@@ -255,19 +255,16 @@ impl ErrorBody {
 
     /// A `validation_failed` error listing each field's problem.
     pub fn validation(errors: &Errors, lang: Lang) -> ErrorBody {
-        let fields = errors
-            .iter()
-            .map(|(name, code)| (name.clone(), vec![FieldError { code: *code, message: code.message(lang).to_owned() }]))
-            .collect();
+        let fields = errors.iter().map(|(name, code)| (name.clone(), vec![FieldError { code: *code, message: code.message(lang).to_owned() }])).collect();
         ErrorBody { error: ApiError { code: Code::ValidationFailed, message: Code::ValidationFailed.message(lang).to_owned(), fields } }
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::*;
     use std::prelude::rust_2021::*;
     use std::vec;
-    use super::*;
 
     #[test]
     fn the_error_shape_is_the_documented_one() {

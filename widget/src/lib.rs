@@ -51,7 +51,14 @@ extern "C" {
 ///
 /// Returns the view: its `unmount()` removes the form's event listeners and frees its memory.
 #[wasm_bindgen]
-pub fn mount(host: web_sys::Element, sheet: &str, en: Option<String>, de: Option<String>, endpoint: String, page_lang: Option<String>) -> Result<JsValue, JsValue> {
+pub fn mount(
+    host: web_sys::Element,
+    sheet: &str,
+    en: Option<String>,
+    de: Option<String>,
+    endpoint: String,
+    page_lang: Option<String>,
+) -> Result<JsValue, JsValue> {
     let damaged = || JsValue::from_str("leadgate: the form definition is damaged");
     let form = Form::open(sheet, page_lang.as_deref()).ok_or_else(damaged)?;
     let markup = match form.lang() {

@@ -205,7 +205,10 @@ async fn field_errors_from_the_collector_are_shown_on_their_fields() {
     let json = js_sys::JSON::parse(&request.get(1).as_string().unwrap()).unwrap();
     let fields = js_sys::Reflect::get(&json, &"fields".into()).unwrap();
     assert_eq!(js_sys::Reflect::get(&fields, &"email".into()).unwrap().as_string().as_deref(), Some("ada@example.com"));
-    assert_eq!(js_sys::Reflect::get(&json, &"consent".into()).unwrap().unchecked_into::<js_sys::Array>().get(0).as_string().as_deref(), Some("marketing_email"));
+    assert_eq!(
+        js_sys::Reflect::get(&json, &"consent".into()).unwrap().unchecked_into::<js_sys::Array>().get(0).as_string().as_deref(),
+        Some("marketing_email")
+    );
     assert_eq!(request.get(2).as_string().map(|k| k.len()), Some(32), "an idempotency key goes along");
 }
 

@@ -53,8 +53,14 @@ pub fn run() {
     .expect("bench form");
     let form = PublicForm::from(&def);
     let values = [
-        ("email", "ada.lovelace@example.co.uk"), ("first_name", "Ada"), ("last_name", "Lovelace"), ("company", "Analytical Engines Ltd"),
-        ("job_title", "Head of Research"), ("phone", "+44 (0)20 7946 0958"), ("decision_maker", "true"), ("timeframe", "q1"),
+        ("email", "ada.lovelace@example.co.uk"),
+        ("first_name", "Ada"),
+        ("last_name", "Lovelace"),
+        ("company", "Analytical Engines Ltd"),
+        ("job_title", "Head of Research"),
+        ("phone", "+44 (0)20 7946 0958"),
+        ("decision_maker", "true"),
+        ("timeframe", "q1"),
     ];
     let consent = ["marketing_email"];
     let full = time(20_000, || {

@@ -76,9 +76,10 @@ fn newest(paths: &[&str]) -> std::time::SystemTime {
 pub fn widget() -> Result {
     tools::cargo(&["build", "-p", "widget", "--profile", "widget", "--features", "bundle", "--target", "wasm32-unknown-unknown"])?;
     let pkg = root().join("target/widget/pkg");
-    run(Command::new("wasm-bindgen").args(["--target", "web", "--no-typescript", "--out-name", "widget", "--out-dir"]).arg(&pkg).arg(
-        root().join("target/wasm32-unknown-unknown/widget/widget.wasm"),
-    ))?;
+    run(Command::new("wasm-bindgen")
+        .args(["--target", "web", "--no-typescript", "--out-name", "widget", "--out-dir"])
+        .arg(&pkg)
+        .arg(root().join("target/wasm32-unknown-unknown/widget/widget.wasm")))?;
     let wasm = pkg.join("widget_bg.wasm");
     // `--converge` repeats -Oz while it still shrinks the module; the two custom sections only name the
     // tools and features that built it, which no browser reads.
@@ -132,23 +133,6 @@ pub fn byte_string(bytes: &[u8]) -> String {
     out
 }
 
-#[cfg(test)]
-mod tests {
-    use super::byte_string;
-
-    #[test]
-    fn every_byte_is_one_character_or_an_escape_a_script_can_hold() {
-        let all: Vec<u8> = (0..=255).chain([b'<', b'/', 0, b'7']).collect();
-        let s = byte_string(&all);
-        assert!(s.starts_with('"') && s.ends_with('"'));
-        let inner = &s[1..s.len() - 1];
-        assert!(!inner.contains('\0') && !inner.contains('\n') && !inner.contains('\r') && !inner.contains("</"));
-        assert!(inner.contains("<\\/") && inner.ends_with("\\x007"));
-        assert!(!inner.replace("\\\\", "").replace("\\\"", "").contains('"'), "no unescaped quote ends the literal early");
-        assert!(inner.chars().all(|c| u32::from(c) <= 0xff), "one code point per byte");
-    }
-}
-
 /// worker-build (release) with local wasm-bindgen, wasm-opt and esbuild, embedding the widget bundle.
 pub fn edge() -> Result {
     let wasm_bindgen = which("wasm-bindgen").ok_or(format!("wasm-bindgen {WASM_BINDGEN} is not on PATH"))?;
@@ -169,4 +153,21 @@ pub fn edge() -> Result {
 
 fn which(bin: &str) -> Option<std::path::PathBuf> {
     std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(bin)).find(|p| p.is_file()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::byte_string;
+
+    #[test]
+    fn every_byte_is_one_character_or_an_escape_a_script_can_hold() {
+        let all: Vec<u8> = (0..=255).chain([b'<', b'/', 0, b'7']).collect();
+        let s = byte_string(&all);
+        assert!(s.starts_with('"') && s.ends_with('"'));
+        let inner = &s[1..s.len() - 1];
+        assert!(!inner.contains('\0') && !inner.contains('\n') && !inner.contains('\r') && !inner.contains("</"));
+        assert!(inner.contains("<\\/") && inner.ends_with("\\x007"));
+        assert!(!inner.replace("\\\\", "").replace("\\\"", "").contains('"'), "no unescaped quote ends the literal early");
+        assert!(inner.chars().all(|c| u32::from(c) <= 0xff), "one code point per byte");
+    }
 }

@@ -140,13 +140,16 @@ fn print_secrets(forms: &shared::form::FormsConfig) {
 /// Native tests, widget tests in Chromium, the size gate, then the end-to-end tests.
 fn run_tests() -> Result {
     let started = std::time::Instant::now();
+    // Lint gates first: they take seconds and say at once what a longer run would only repeat.
+    tools::cargo(&["fmt", "--all", "--check"]).map_err(|_| "the code is not formatted: run `cargo fmt --all`".to_string())?;
     tools::cargo(&["test", "--workspace", "--exclude", "widget", "--all-features"])?;
     // The widget's decisions (its `Form`) natively; its DOM behaviour in Chromium below.
     tools::cargo(&["test", "-p", "widget", "--lib"])?;
     compile::all()?;
-    // The collector must not panic on request data: clippy denies unwrap, expect, indexing and string
-    // slicing in it (see edge/src/lib.rs), for the Worker's wasm build and natively.
-    tools::cargo(&["clippy", "-p", "edge", "--all-targets", "--", "-D", "warnings"])?;
+    // Every crate and target without a clippy warning; the collector must not panic on request data:
+    // clippy denies unwrap, expect, indexing and string slicing in it (see edge/src/lib.rs), for the
+    // Worker's wasm build and natively.
+    tools::cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
     tools::cargo(&["clippy", "-p", "edge", "--target", "wasm32-unknown-unknown", "--", "-D", "warnings"])?;
     tools::widget_browser_tests()?;
     let forms = config::load(&root().join("leadgate.toml"))?;

@@ -38,9 +38,10 @@ impl Secrets {
     fn resolve(state: &Path) -> Secrets {
         let earlier = std::fs::read_to_string(state.join(".dev.vars")).unwrap_or_default();
         let pick = |name: &str, fresh: &dyn Fn() -> String| {
-            std::env::var(name).ok().filter(|v| !v.is_empty()).unwrap_or_else(|| {
-                earlier.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).map(str::to_owned).unwrap_or_else(fresh)
-            })
+            std::env::var(name)
+                .ok()
+                .filter(|v| !v.is_empty())
+                .unwrap_or_else(|| earlier.lines().find_map(|l| l.strip_prefix(&format!("{name}="))).map(str::to_owned).unwrap_or_else(fresh))
         };
         Secrets {
             admin_token: pick("ADMIN_TOKEN", &|| random_hex(16)),
@@ -132,7 +133,11 @@ pub fn serve(o: &Options) -> Result {
     let secrets = Secrets::resolve(&o.state);
     let mut child = start_collector(o, &secrets)?;
     let status = child.wait().map_err(|e| e.to_string())?;
-    if status.success() { Ok(()) } else { Err(format!("wrangler dev exited: {status}")) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("wrangler dev exited: {status}"))
+    }
 }
 
 /// `cargo xtask dev`: collector, demo receiver and mailbox, and cron ticker, until Ctrl-C.
@@ -167,7 +172,11 @@ pub fn dev(o: &Options) -> Result {
     });
     let status = collector.wait().map_err(|e| e.to_string())?;
     let _ = receiver.kill();
-    if status.success() { Ok(()) } else { Err(format!("wrangler dev exited: {status}")) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("wrangler dev exited: {status}"))
+    }
 }
 
 /// Uploads the demo's gated files (`xtask/assets/<asset key>`) into the local R2 bucket through the admin
@@ -187,12 +196,8 @@ fn seed_files(o: &Options, admin_token: &str) {
 fn http_put(port: u16, path: &str, token: &str, body: &[u8]) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(30))).ok()?;
-    write!(
-        s,
-        "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
-        body.len()
-    )
-    .ok()?;
+    write!(s, "PUT {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nAuthorization: Bearer {token}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
+        .ok()?;
     s.write_all(body).ok()?;
     let mut out = String::new();
     s.read_to_string(&mut out).ok()?;

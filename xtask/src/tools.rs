@@ -30,7 +30,11 @@ pub fn run(cmd: &mut Command) -> Result {
         cmd.current_dir(root());
     }
     let status = cmd.status().map_err(|e| format!("{shown}: {e}"))?;
-    if status.success() { Ok(()) } else { Err(format!("{shown}: {status}")) }
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown}: {status}"))
+    }
 }
 
 fn output(cmd: &str, args: &[&str]) -> Option<String> {
@@ -107,7 +111,13 @@ pub fn ensure_browser() -> Result {
     println!("installing Debian's chromium and chromium-driver");
     let root_user = output("id", &["-u"]).is_some_and(|u| u.trim() == "0");
     let apt = |args: &[&str]| {
-        let mut c = if root_user { Command::new("apt-get") } else { let mut c = Command::new("sudo"); c.arg("apt-get"); c };
+        let mut c = if root_user {
+            Command::new("apt-get")
+        } else {
+            let mut c = Command::new("sudo");
+            c.arg("apt-get");
+            c
+        };
         run(c.args(args).env("DEBIAN_FRONTEND", "noninteractive"))
     };
     apt(&["update", "-qq"])?;

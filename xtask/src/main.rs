@@ -6,6 +6,7 @@
 mod bench;
 mod compile;
 mod config;
+mod fuzz;
 mod runtime;
 mod size;
 mod tools;
@@ -24,8 +25,10 @@ commands:
           --config FILE (leadgate.toml)
   serve   run the already built collector (used by the end-to-end tests)
           --port N  --config FILE  --state DIR  --without-secret NAME (repeatable)
-  size    print the bytes a page downloads to show each form (raw, gzip, brotli)
-  bench   print ns per email check and per full lead validation, and the form's render time vs plain JS
+  size    print the bytes a page downloads to show each form (raw, gzip, brotli), and the edge bundle
+  bench   print rule timings, the form's render time vs plain JS, the edge bundle, intake throughput
+  fuzz    feed 1,000,000 mutated inputs to each parser of outside input (at most 5 min each)
+          --short: 10,000 each, as `test` runs it
   check-config FILE  validate a forms config file and print its problems";
 
 /// The workspace root (xtask lives one level below it).
@@ -112,6 +115,12 @@ fn run(args: &[String]) -> Result {
             size::edge_report()?;
             bench::intake()
         }
+        "fuzz" if rest.first().map(String::as_str) == Some("--short") => fuzz::short(),
+        "fuzz" if cfg!(debug_assertions) => {
+            // A million inputs per parser want an optimised build.
+            tools::cargo(&["run", "--quiet", "--profile", "fuzz", "--package", "xtask", "--", "fuzz"])
+        }
+        "fuzz" => fuzz::run(1_000_000, std::time::Duration::from_secs(300)),
         "check-config" => {
             let file = rest.first().ok_or("check-config needs a file")?;
             let forms = config::load(&PathBuf::from(file))?;
@@ -145,6 +154,8 @@ fn run_tests() -> Result {
     tools::cargo(&["test", "--workspace", "--exclude", "widget", "--all-features"])?;
     // The widget's decisions (its `Form`) natively; its DOM behaviour in Chromium below.
     tools::cargo(&["test", "-p", "widget", "--lib"])?;
+    // A short fuzz run of every parser of outside input (`cargo xtask fuzz` runs a million inputs each).
+    fuzz::short()?;
     compile::all()?;
     // Every crate and target without a clippy warning; the collector must not panic on request data:
     // clippy denies unwrap, expect, indexing and string slicing in it (see edge/src/lib.rs), for the

@@ -113,7 +113,7 @@ test("a collector with leads in the old KV layout adopts them on first use", asy
   // Made as an earlier version stored it: the lead document and the `email:<form>:<sha256>` key, no ledger row.
   const email = "legacy@example.com";
   const template = (await adminLeads(collector)).find((l) => l.form === "open");
-  const legacy = { ...template, id: "ld_01JD0000000000LEGACY00000", fields: { email }, repeats: [], created_at: "2026-11-01T10:00:00.000Z" };
+  const legacy = { ...template, id: "ld_01JD0000000000LEGACY000000", fields: { email }, repeats: [], created_at: "2026-11-01T10:00:00.000Z" };
   await collector.stop();
   const put = (key, value) => {
     const r = spawnSync(path.join(root, "node_modules/.bin/wrangler"), ["kv", "key", "put", key, value, "--binding", "LEADS", "--local", "--persist-to", path.join(collector.state, "data"), "-c", path.join(collector.state, "wrangler.json")], {
@@ -126,13 +126,13 @@ test("a collector with leads in the old KV layout adopts them on first use", asy
   put(`lead:${legacy.id}`, JSON.stringify(legacy));
   put(`email:open:${createHash("sha256").update(email).digest("hex")}`, legacy.id);
   // A second old lead that nobody submits again: the scheduled backfill indexes it.
-  const quiet = { ...legacy, id: "ld_01JD0000000000LEGACY00001", fields: { email: "quiet.legacy@example.com" } };
+  const quiet = { ...legacy, id: "ld_01JD0000000000LEGACY000001", fields: { email: "quiet.legacy@example.com" } };
   put(`lead:${quiet.id}`, JSON.stringify(quiet));
   // A delivery the old layout kept in KV, still pending: the scheduled handler moves it into the ledger's
   // outbox, which sends it with its own webhook-id and payload.
   const waiting = {
     id: "msg_01JD0000000000LEGACY00002", lead_id: quiet.id, form: "open", endpoint: "crm", event: "lead.created",
-    payload: JSON.stringify({ type: "lead.created", timestamp: quiet.created_at, version: 2, data: quiet }),
+    payload: JSON.stringify({ type: "lead.created", timestamp: quiet.created_at, version: 2, data: { ...quiet, consent_changes: 0, repeat_count: 0 } }),
     state: "pending", attempts: 3, next_at_ms: 0, last_status: 503, last_error: null,
   };
   put(`dlv:${waiting.id}`, JSON.stringify(waiting));

@@ -226,7 +226,8 @@ test("leads submitted at once get owners in turns across three owners; a person 
   assert.deepEqual([moved.owner, moved.changed, moved.assignment.from], [other, true, lead.owner]);
   const note = await eventually(() => receiver.deliveries.find((d) => d.payload?.type === "lead.assigned" && d.payload.data.id === lead.id), 10_000, "lead.assigned");
   assert.ok(note.verified);
-  assert.equal(note.payload.data.owner.id, other);
+  assert.equal(note.payload.data.owner, other);
+  assert.equal(note.payload.data.owner_card.id, other);
   const mine = (await admin(collector, `/v1/admin/leads?owner=${other}&form=guide&limit=100`)).leads;
   assert.ok(mine.some((l) => l.id === lead.id) && mine.every((l) => l.owner === other));
 });

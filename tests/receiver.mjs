@@ -3,9 +3,28 @@
 // The mailbox stands in for an HTTP mail API: the collector POSTs `{from, to, subject, text, html}` with a
 // bearer key to `/dev/mailbox`, and `GET /dev/mailbox` shows the mails with clickable links (the JSON
 // list is at `/dev/mailbox.json`). Every webhook delivery is verified with the official Standard Webhooks library (npm `standardwebhooks`), not with
-// Leadgate's own signing code, so a bug there cannot hide itself. Tests can tell the receiver to fail.
+// Leadgate's own signing code, so a bug there cannot hide itself, and checked against its event type's JSON
+// Schema in edge/openapi.json. Tests can tell the receiver to fail.
 import http from "node:http";
+import { readFileSync } from "node:fs";
 import { Webhook } from "standardwebhooks";
+import Ajv2020 from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
+
+// Every payload is also checked against the JSON Schema of its event type in the collector's published
+// OpenAPI description (edge/openapi.json, `webhooks`): what integrators build against must be what they get.
+const openapi = JSON.parse(readFileSync(new URL("../edge/openapi.json", import.meta.url), "utf8"));
+const ajv = new Ajv2020({ strict: false, allErrors: true });
+addFormats(ajv);
+ajv.addSchema({ ...openapi, $id: "openapi" });
+const schemas = new Map(Object.keys(openapi.webhooks).map((type) => [type, ajv.getSchema(`openapi#/components/schemas/Event.${type}`)]));
+
+/** Whether `payload` is what the description promises for its type; the violations otherwise. */
+export function conforms(payload) {
+  const validate = schemas.get(payload?.type);
+  if (!validate) return { ok: false, errors: `no schema for event type ${payload?.type}` };
+  return validate(payload) ? { ok: true } : { ok: false, errors: ajv.errorsText(validate.errors) };
+}
 
 /**
  * Starts a receiver. `secret` is the `whsec_` signing secret. Returns
@@ -37,7 +56,10 @@ export async function startReceiver({ port = 0, secret, log = false } = {}) {
       };
       try {
         delivery.payload = verifier.verify(body, req.headers);
-        delivery.verified = true;
+        // Verified means: signed as Standard Webhooks says, and shaped as the published schema says.
+        const shape = conforms(delivery.payload);
+        delivery.verified = shape.ok;
+        if (!shape.ok) delivery.error = `payload does not match its schema: ${shape.errors}`;
       } catch (e) {
         delivery.error = String(e && e.message ? e.message : e);
       }

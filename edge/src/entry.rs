@@ -65,6 +65,12 @@ pub(crate) async fn dispatch(route: &Route, req: &mut Request, env: &Env, form_n
         Route::Submit => submit(req, env, form_named).await,
         Route::SubmitPreflight => preflight(),
         Route::Health => json_response(&json!({"ok": true}), 200),
+        Route::OpenApi => {
+            let mut resp = Response::ok(crate::route::OPENAPI)?;
+            let _ = resp.headers_mut().set("Content-Type", "application/json");
+            let _ = resp.headers_mut().set("Cache-Control", "public, max-age=300");
+            Ok(resp)
+        }
         Route::VerifyReceipt => verify_receipt(req, env),
         Route::ConfirmPage(token) => confirm_page(req, env, token).await,
         Route::Confirm(token) => confirm(req, env, token).await,

@@ -16,6 +16,8 @@ pub enum Route {
     SubmitPreflight,
     /// `GET /v1/health`.
     Health,
+    /// `GET /v1/openapi.json`: the machine-readable description of every route and webhook.
+    OpenApi,
     /// `GET /v1/consent/verify?receipt=...`.
     VerifyReceipt,
     /// `GET /v1/confirm/<token>`: the page with the confirm button (mail scanners follow GETs).
@@ -106,6 +108,7 @@ impl Route {
             ["v1", "leads", id, "events"] => vec![("POST", RecordEvent(one(id).ok_or(Miss::NotFound)?))],
             ["v1", "feedback", endpoint] => vec![("POST", Feedback(one(endpoint).ok_or(Miss::NotFound)?))],
             ["v1", "health"] => vec![("GET", Health)],
+            ["v1", "openapi.json"] => vec![("GET", OpenApi)],
             ["v1", "consent", "verify"] => vec![("GET", VerifyReceipt)],
             ["v1", "confirm", token] => {
                 let t = one(token).ok_or(Miss::NotFound)?;
@@ -179,8 +182,8 @@ impl Route {
             | Draw(_)
             | Draws(_) => true,
             // Behaviour events take the admin token or an integration's key: their handler checks either.
-            Submit | SubmitPreflight | Health | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_) | Download(_) | Thanks
-            | Embed(_) | DevMailbox | RecordEvent(_) | Feedback(_) => false,
+            Submit | SubmitPreflight | Health | OpenApi | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_) | Download(_)
+            | Thanks | Embed(_) | DevMailbox | RecordEvent(_) | Feedback(_) => false,
         }
     }
 
@@ -191,10 +194,132 @@ impl Route {
     }
 }
 
+/// The OpenAPI 3.1 description of every route and webhook event, served at `GET /v1/openapi.json`.
+pub const OPENAPI: &str = include_str!("../openapi.json");
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    /// The routes the table below parses, as `(method, path)` with ids filled in.
+    fn concrete(template: &str) -> String {
+        template
+            .replace("{id}", "ld_01JD0000000000000000000000")
+            .replace("{form}", "news")
+            .replace("{endpoint}", "crm")
+            .replace("{token}", "t.k")
+            .replace("{key}", "ebook.pdf")
+    }
+
+    #[test]
+    fn the_openapi_document_describes_every_route_and_only_routes() {
+        let doc: serde_json::Value = serde_json::from_str(OPENAPI).unwrap();
+        let mut described = Vec::new();
+        for (template, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                let method = method.to_ascii_uppercase();
+                let path = concrete(template);
+                assert!(Route::parse(&method, &path).is_ok(), "{method} {template} is described but is no route");
+                described.push((method, path));
+            }
+        }
+        // Every route the collector answers (one request per route) is described.
+        let all = [
+            ("POST", "/v1/leads"),
+            ("OPTIONS", "/v1/leads"),
+            ("POST", "/v1/leads/{id}/events"),
+            ("POST", "/v1/feedback/{endpoint}"),
+            ("GET", "/v1/health"),
+            ("GET", "/v1/openapi.json"),
+            ("GET", "/v1/consent/verify"),
+            ("GET", "/v1/confirm/{token}"),
+            ("POST", "/v1/confirm/{token}"),
+            ("GET", "/v1/withdraw/{token}"),
+            ("POST", "/v1/withdraw/{token}"),
+            ("GET", "/v1/download/{token}"),
+            ("GET", "/v1/thanks"),
+            ("GET", "/embed/{form}.js"),
+            ("GET", "/dev/mailbox"),
+            ("PUT", "/v1/admin/files/{key}"),
+            ("GET", "/v1/admin/leads"),
+            ("GET", "/v1/admin/leads.csv"),
+            ("GET", "/v1/admin/leads/{id}"),
+            ("DELETE", "/v1/admin/leads/{id}"),
+            ("GET", "/v1/admin/leads/{id}/export"),
+            ("POST", "/v1/admin/leads/{id}/withdraw"),
+            ("POST", "/v1/admin/leads/{id}/stage"),
+            ("POST", "/v1/admin/leads/{id}/owner"),
+            ("GET", "/v1/admin/stats"),
+            ("GET", "/v1/admin/funnel"),
+            ("GET", "/v1/admin/daily"),
+            ("POST", "/v1/admin/import"),
+            ("GET", "/v1/admin/deliveries"),
+            ("POST", "/v1/admin/deliveries/{id}/replay"),
+            ("GET", "/v1/admin/endpoints"),
+            ("POST", "/v1/admin/endpoints/{form}/{endpoint}/enable"),
+            ("POST", "/v1/admin/giveaways/{form}/draw"),
+            ("GET", "/v1/admin/giveaways/{form}/draws"),
+        ];
+        let mut kinds = std::collections::HashSet::new();
+        for (method, template) in all {
+            let path = concrete(template);
+            let route = Route::parse(method, &path).unwrap_or_else(|e| panic!("{method} {template}: {e:?}"));
+            kinds.insert(std::mem::discriminant(&route));
+            assert!(described.iter().any(|(m, p)| m == method && *p == path), "{method} {template} is a route but not described");
+        }
+        assert_eq!(kinds.len(), all.len(), "one request per kind of route");
+        // A new kind of route does not compile here until it is listed (and described) above.
+        let _listed = |r: Route| match r {
+            Route::Submit
+            | Route::SubmitPreflight
+            | Route::RecordEvent(_)
+            | Route::Feedback(_)
+            | Route::Health
+            | Route::OpenApi
+            | Route::VerifyReceipt
+            | Route::ConfirmPage(_)
+            | Route::Confirm(_)
+            | Route::WithdrawPage(_)
+            | Route::Withdraw(_)
+            | Route::Download(_)
+            | Route::Thanks
+            | Route::Embed(_)
+            | Route::DevMailbox
+            | Route::UploadFile(_)
+            | Route::ListLeads
+            | Route::LeadsCsv
+            | Route::LeadDetail(_)
+            | Route::EraseLead(_)
+            | Route::LeadExport(_)
+            | Route::WithdrawLead(_)
+            | Route::MoveStage(_)
+            | Route::AssignOwner(_)
+            | Route::Stats
+            | Route::Funnel
+            | Route::Daily
+            | Route::Import
+            | Route::Deliveries
+            | Route::ReplayDelivery(_)
+            | Route::Endpoints
+            | Route::EnableEndpoint { .. }
+            | Route::Draw(_)
+            | Route::Draws(_) => (),
+        };
+        let events = [
+            "lead.created",
+            "lead.confirmed",
+            "lead.updated",
+            "lead.consent_withdrawn",
+            "lead.stage_changed",
+            "lead.assigned",
+            "giveaway.winner",
+            "lead.erased",
+        ];
+        for e in events {
+            assert!(doc["webhooks"].get(e).is_some(), "{e} has no schema");
+        }
+    }
 
     #[test]
     fn the_table() {

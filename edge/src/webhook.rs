@@ -112,12 +112,13 @@ pub fn stage_payload(timestamp: &str, lead: &Lead, change: &shared::stage::Chang
     event.to_string()
 }
 
-/// The `lead.assigned` payload: the lead event with `data.assignment` and the owner's card in `data.owner`.
+/// The `lead.assigned` payload: the lead event with `data.assignment` and the owner's card in
+/// `data.owner_card` (`data.owner` stays the owner's id, as in every lead event).
 pub fn assigned_payload(timestamp: &str, lead: &Lead, assignment: &shared::owner::Assigned, owner: Option<&shared::owner::Owner>) -> String {
     let mut event = event(EventType::LeadAssigned, timestamp, lead);
     insert_data(&mut event, "assignment", serde_json::to_value(assignment).unwrap_or_default());
     if let Some(owner) = owner {
-        insert_data(&mut event, "owner", serde_json::to_value(owner).unwrap_or_default());
+        insert_data(&mut event, "owner_card", serde_json::to_value(owner).unwrap_or_default());
     }
     event.to_string()
 }

@@ -242,6 +242,7 @@ fn a_form_that_assigns_at_mql_gives_the_owner_when_the_score_gets_there() {
     let changed = m.queued("lead.stage_changed");
     assert!(changed[0].payload.contains("\"owner\":\"anna\""), "the move's announcement names the new owner");
     let assigned: serde_json::Value = serde_json::from_str(&m.queued("lead.assigned")[0].payload).unwrap();
-    assert_eq!(assigned["data"]["owner"]["name"], "Anna");
+    assert_eq!(assigned["data"]["owner_card"]["name"], "Anna");
+    assert_eq!(assigned["data"]["owner"], "anna");
     assert_eq!(assigned["data"]["assignment"]["reason"], "round-robin, turn 1");
 }

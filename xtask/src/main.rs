@@ -94,6 +94,7 @@ fn run(args: &[String]) -> Result {
         "test" => {
             tools::ensure_build_tools()?;
             tools::ensure_browser()?;
+            tools::ensure_schemathesis()?;
             run_tests()
         }
         "size" => {

@@ -99,6 +99,24 @@ fn ensure_npm() -> Result {
     Ok(())
 }
 
+/// The pinned schemathesis (PyPI) for the contract test, in a virtual environment under `target/venv`.
+pub const SCHEMATHESIS: &[&str] = &["schemathesis==4.32.5", "hypothesis==6.170.17"];
+
+/// Installs [`SCHEMATHESIS`] into `target/venv` when it is not there yet (Python's own `venv` and pip:
+/// nothing from outside PyPI).
+pub fn ensure_schemathesis() -> Result {
+    let venv = root().join("target/venv");
+    let st = venv.join("bin/st");
+    let marker = venv.join(SCHEMATHESIS.join(" "));
+    if st.exists() && marker.exists() {
+        return Ok(());
+    }
+    println!("installing {} into target/venv", SCHEMATHESIS.join(", "));
+    run(Command::new("python3").args(["-m", "venv"]).arg(&venv))?;
+    run(Command::new(venv.join("bin/pip")).args(["install", "--quiet", "--disable-pip-version-check"]).args(SCHEMATHESIS))?;
+    std::fs::write(&marker, "").map_err(|e| e.to_string())
+}
+
 fn modified(p: &Path) -> Option<std::time::SystemTime> {
     std::fs::metadata(p).and_then(|m| m.modified()).ok()
 }

@@ -57,14 +57,21 @@ export async function startCollector(configToml, { state, env = {}, without = []
     const deadline = Date.now() + 90_000;
     while (Date.now() < deadline) {
       try {
+        // The first request the runtime takes starts the Worker's isolate (loads and compiles the wasm):
+        // its time is the cold start.
+        const t = performance.now();
         const r = await fetch(`http://127.0.0.1:${port}/v1/health`);
-        if (r.ok) return;
+        if (r.ok) {
+          timing.firstAnswerMs = performance.now() - t;
+          return;
+        }
       } catch {}
       if (child.exitCode !== null) break;
       await new Promise((r) => setTimeout(r, 300));
     }
     throw new Error("collector did not start:\n" + output.join(""));
   };
+  const timing = { firstAnswerMs: null };
   const stop = async (signal = "SIGTERM") => {
     if (!child || child.exitCode !== null) return;
     const exited = new Promise((r) => child.once("exit", r));
@@ -79,6 +86,10 @@ export async function startCollector(configToml, { state, env = {}, without = []
     port,
     state,
     output,
+    /** How long the first answer of the last start took (a fresh isolate), in ms. */
+    get firstAnswerMs() {
+      return timing.firstAnswerMs;
+    },
     stop,
     restart: async () => {
       await stop("SIGKILL");

@@ -56,6 +56,22 @@ async function run(emails, concurrency) {
 }
 
 try {
+  // Cold start: the first answer of a fresh isolate (the runtime loads and compiles the Worker's wasm),
+  // against a warm answer of the same route.
+  const colds = [collector.firstAnswerMs];
+  for (let i = 0; i < 2; i++) {
+    await collector.restart();
+    colds.push(collector.firstAnswerMs);
+  }
+  const warm = [];
+  for (let i = 0; i < 20; i++) {
+    const t = performance.now();
+    await (await fetch(`${collector.base}/v1/health`)).arrayBuffer();
+    warm.push(performance.now() - t);
+  }
+  warm.sort((a, b) => a - b);
+  console.log(`cold start (first answer of a fresh isolate, 3 starts): ${colds.map((c) => c.toFixed(0)).join(", ")} ms; warm answer: median ${warm[10].toFixed(1)} ms`);
+
   // Warm the isolate, the ledger object and its SQLite file.
   await run(Array.from({ length: 40 }, (_, i) => `warm-${i}@example.com`), 8);
   for (const c of [8, 32]) {

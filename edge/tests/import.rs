@@ -114,3 +114,23 @@ fn a_thousand_rows_take_two_ledger_requests_and_a_failed_settle_leaves_nothing()
     let more = "email\n".to_owned() + &"x@example.com\n".repeat(1001);
     assert!(read(Format::Csv, more.as_bytes(), 1000).is_err(), "at most 1,000 rows per call");
 }
+
+#[test]
+fn a_row_whose_document_cannot_be_written_is_rejected_and_its_address_free_again() {
+    let (m, config) = (Memory::at(NOW), config());
+    let rows = read(Format::Csv, b"email\na@example.com\nb@example.com\nc@example.com\n", 10).unwrap();
+    m.fail(Op::PutLead, 2);
+    let reports = block_on(run(&m, &batch(&config, "news", LegalBasis::None, None), rows.clone())).unwrap();
+    assert_eq!(reports.iter().map(|r| r.status).collect::<Vec<_>>(), ["created", "rejected", "created"]);
+    assert!(reports[1].problem.as_deref().unwrap().contains("send the row again"));
+    assert_eq!(m.leads.borrow().len(), 2, "nothing of the failed row is stored");
+    assert_eq!(m.queued("lead.created").len(), 2, "nor announced");
+    // Its claim was released: the same batch again creates it and merges the other two.
+    let again = block_on(run(&m, &batch(&config, "news", LegalBasis::None, None), rows)).unwrap();
+    assert_eq!(again.iter().map(|r| r.status).collect::<Vec<_>>(), ["merged", "created", "merged"]);
+    // A claim that fails fails the call before anything is written.
+    let more = read(Format::Csv, b"email\nd@example.com\n", 10).unwrap();
+    m.fail(Op::Claim, 1);
+    assert!(block_on(run(&m, &batch(&config, "news", LegalBasis::None, None), more)).is_err());
+    assert_eq!(m.leads.borrow().len(), 3);
+}

@@ -246,3 +246,31 @@ fn a_form_that_assigns_at_mql_gives_the_owner_when_the_score_gets_there() {
     assert_eq!(assigned["data"]["owner"], "anna");
     assert_eq!(assigned["data"]["assignment"]["reason"], "round-robin, turn 1");
 }
+
+#[test]
+fn an_event_or_an_assignment_whose_write_fails_changes_and_announces_nothing() {
+    let (m, config) = (Memory::at(NOW), with_owners("creation"));
+    let id = submit(&m, &config, "ebook", serde_json::json!({"email": "w@example.com", "company": "ACME"}));
+    let before = m.leads.borrow()[&id].clone();
+    m.fail(Op::PutLead, 1);
+    assert!(block_on(record_event(&m, &config, &id, "meeting_booked", None)).is_err());
+    assert_eq!(m.leads.borrow()[&id], before, "the lead is as it was");
+    assert!(m.queued("lead.stage_changed").is_empty(), "the MQL move is not announced");
+    let moved = block_on(record_event(&m, &config, &id, "meeting_booked", None)).unwrap().unwrap();
+    assert_eq!(moved.lead.stage, Stage::Mql, "the retry works");
+    let owner = m.leads.borrow()[&id].owner.clone().unwrap();
+    let other = if owner == "ben" { "cem" } else { "ben" };
+    m.fail(Op::PutLead, 1);
+    assert!(block_on(edge::qualification::reassign(&m, &config, &id, other, "")).is_err());
+    assert_eq!(m.leads.borrow()[&id].owner.as_deref(), Some(owner.as_str()));
+    assert!(m.queued("lead.assigned").is_empty());
+    // A round-robin turn that cannot be taken (the turn is the submission's first other ledger command)
+    // stores nothing.
+    m.fail(Op::LedgerOther, 1);
+    let intake = Intake { config: &config, form: config.form("ebook").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let sub = serde_json::from_value(serde_json::json!({"form": "ebook", "fields": {"email": "t@example.com", "company": "ACME"}, "meta": {"elapsed_ms": 9000}})).unwrap();
+    let leads = m.leads.borrow().len();
+    assert!(block_on(take(&m, &intake, sub)).is_err());
+    assert_eq!(m.leads.borrow().len(), leads, "nothing half-stored");
+    assert_eq!(m.ledger_row("ebook", &edge::intake::email_hash("t@example.com")), None, "the claim is released");
+}

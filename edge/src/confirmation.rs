@@ -7,9 +7,9 @@
 use crate::ledger::{Command, Holder};
 use crate::outbox::Delivery;
 use crate::storage::{ask, random, Backend};
-use crate::submission::{outbox_entries, put_outbox_then_lead, LOOK_EVERY_MS, WAIT_FOR_OTHERS_MS};
+use crate::submission::{once_per_lead, outbox_entries, put_outbox_then_lead, LOOK_EVERY_MS, WAIT_FOR_OTHERS_MS};
 use crate::webhook::{self, EventType};
-use crate::{crm, id, intake, Error};
+use crate::{id, intake, Error};
 use shared::form::FormsConfig;
 use shared::lead::{Confirmation, Lead, Status};
 
@@ -72,20 +72,7 @@ async fn change<B: Backend>(b: &B, config: &FormsConfig, id: &str, client: Optio
         // A confirmed address is behaviour; it may make the lead an MQL, announced as such too.
         let moved = form.and_then(|f| lead.note(shared::score::CONFIRMED, &f.scoring, now));
         let payload = webhook::payload(EventType::LeadConfirmed, &lead.updated_at, &lead);
-        let created = shared::time::parse(&lead.created_at).unwrap_or(now);
-        let deliveries = form
-            .map(|f| {
-                f.webhooks
-                    .iter()
-                    .filter(|ep| crm::accepts(ep.adapter, EventType::LeadConfirmed))
-                    .map(|ep| {
-                        // Derived from the lead: should anything ever queue it twice, receivers see one webhook-id.
-                        let id = id::derived("msg_", created, &[lead.id.as_bytes(), b"/", ep.id.as_bytes(), b"/lead.confirmed"]);
-                        Delivery::pending(id, &lead.id, &f.id, &ep.id, EventType::LeadConfirmed.as_str(), &payload, now)
-                    })
-                    .collect()
-            })
-            .unwrap_or_default();
+        let deliveries = form.map(|f| once_per_lead(&f.webhooks, &lead, EventType::LeadConfirmed, &payload, now)).unwrap_or_default();
         let mut deliveries: Vec<Delivery> = deliveries;
         deliveries.extend(crate::qualification::follow_up(b, config, &mut lead, moved.as_ref(), now).await?);
         (deliveries, false)

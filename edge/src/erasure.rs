@@ -48,15 +48,7 @@ pub async fn erase<B: Backend>(b: &B, config: &FormsConfig, id: &str, announce: 
 /// `lead.erased` for each endpoint that takes it, with ids derived from the lead and the endpoint.
 fn announcements(lead: &Lead, endpoints: &[shared::form::Endpoint], now: u64) -> Vec<Delivery> {
     let payload = webhook::erased_payload(&shared::time::rfc3339(now), &lead.id, &lead.form);
-    let created = shared::time::parse(&lead.created_at).unwrap_or(now);
-    endpoints
-        .iter()
-        .filter(|ep| crm::accepts(ep.adapter, EventType::LeadErased))
-        .map(|ep| {
-            let id = id::derived("msg_", created, &[lead.id.as_bytes(), b"/", ep.id.as_bytes(), b"/lead.erased"]);
-            Delivery::pending(id, &lead.id, &lead.form, &ep.id, EventType::LeadErased.as_str(), &payload, now)
-        })
-        .collect()
+    crate::submission::once_per_lead(endpoints, lead, EventType::LeadErased, &payload, now)
 }
 
 /// How many unconfirmed leads one scheduled run erases at most.

@@ -36,7 +36,8 @@ pub(crate) async fn record_event(req: &mut Request, env: &Env, id: &str) -> Resu
 /// Who may record behaviour events: the admin token, or the key of one of the config's integrations.
 /// Returns who it was (`admin` or the integration's id).
 fn authorize_events(req: &Request, env: &Env, config: &shared::form::FormsConfig) -> Result<String, Error> {
-    if crate::entry::authorize(req, env).is_ok() {
+    let as_admin = crate::entry::authorize(req, env);
+    if as_admin.is_ok() {
         return Ok("admin".into());
     }
     let given = header(req, "Authorization");
@@ -49,8 +50,8 @@ fn authorize_events(req: &Request, env: &Env, config: &shared::form::FormsConfig
             return Ok(integration.id.clone());
         }
     }
-    // Without integrations the admin check's own answer (401, or a misconfigured admin token) stands.
-    crate::entry::authorize(req, env).map(|()| "admin".into())
+    // No integration's key either: the admin check's own answer (401, or a misconfigured admin token) stands.
+    as_admin.map(|()| "admin".into())
 }
 
 /// The largest feedback body read: a HubSpot batch of [`MAX_ASKS`] events fits with room to spare.

@@ -652,6 +652,19 @@ impl Entry {
     }
 }
 
+impl Entry {
+    /// The row's key in a grouping (the funnel's, the daily counts'): `None` for no source, campaign or
+    /// owner.
+    pub fn group(&self, by: crate::funnel::By) -> Option<String> {
+        match by {
+            crate::funnel::By::Source => self.source.clone(),
+            crate::funnel::By::Campaign => self.campaign.clone(),
+            crate::funnel::By::Form => Some(self.form.clone()),
+            crate::funnel::By::Owner => self.owner.clone(),
+        }
+    }
+}
+
 /// When `lead` first reached each stage, from its history (a lead from before stages: its stage, since its
 /// creation).
 pub fn reached(lead: &Lead) -> Vec<(shared::stage::Stage, u64)> {

@@ -237,6 +237,16 @@ struct AnswerRow {
     at: f64,
 }
 
+/// The `leads` column a grouping reads (see `ledger::Entry::group`, its twin for the memory backend).
+fn column(by: crate::funnel::By) -> &'static str {
+    match by {
+        crate::funnel::By::Source => "source",
+        crate::funnel::By::Campaign => "campaign",
+        crate::funnel::By::Form => "form",
+        crate::funnel::By::Owner => "owner",
+    }
+}
+
 /// Unix ms as SQLite stores them (JavaScript numbers hold them exactly).
 fn ms(v: u64) -> SqlStorageValue {
     SqlStorageValue::Float(v as f64)
@@ -502,12 +512,7 @@ impl Ledger {
                 serde_json::to_value(ledger::Turn { turn: rows.first().map_or(0, |r| (r.n as u64).saturating_sub(count)) })?
             }
             Command::Funnel { form, from, to, by } => {
-                let key = match by {
-                    crate::funnel::By::Source => "l.source",
-                    crate::funnel::By::Campaign => "l.campaign",
-                    crate::funnel::By::Form => "l.form",
-                    crate::funnel::By::Owner => "l.owner",
-                };
+                let key = format!("l.{}", column(by));
                 // One pass over the selected leads and their stage rows, ordered by lead.
                 let rows: Vec<FunnelRow> = self
                     .sql
@@ -533,12 +538,7 @@ impl Ledger {
                 serde_json::to_value(crate::funnel::aggregate(&leads))?
             }
             Command::Daily { from, by } => {
-                let key = match by {
-                    crate::funnel::By::Source => "source",
-                    crate::funnel::By::Campaign => "campaign",
-                    crate::funnel::By::Form => "form",
-                    crate::funnel::By::Owner => "owner",
-                };
+                let key = column(by);
                 let rows: Vec<DailyRow> = self
                     .sql
                     .exec(&format!("SELECT {key} AS key, CAST(created / 86400000 AS INTEGER) AS day, COUNT(*) AS count FROM leads WHERE created >= ? GROUP BY key, day ORDER BY day, key"), vec![ms(from)])?

@@ -650,12 +650,7 @@ impl LedgerModel {
                     .values()
                     .filter(|e| form.as_deref().is_none_or(|f| f == e.form) && from.is_none_or(|t| e.created >= t) && to.is_none_or(|t| e.created < t))
                     .map(|e| crate::funnel::Row {
-                        key: match by {
-                            crate::funnel::By::Source => e.source.clone(),
-                            crate::funnel::By::Campaign => e.campaign.clone(),
-                            crate::funnel::By::Form => Some(e.form.clone()),
-                            crate::funnel::By::Owner => e.owner.clone(),
-                        },
+                        key: e.group(by),
                         stage: shared::stage::Stage::parse(&e.stage).unwrap_or_default(),
                         reached: e.reached.clone(),
                     })
@@ -665,13 +660,7 @@ impl LedgerModel {
             Command::Daily { from, by } => {
                 let mut counts: BTreeMap<(Option<String>, u64), u64> = BTreeMap::new();
                 for e in self.leads.values().filter(|e| e.created >= from) {
-                    let key = match by {
-                        crate::funnel::By::Source => e.source.clone(),
-                        crate::funnel::By::Campaign => e.campaign.clone(),
-                        crate::funnel::By::Form => Some(e.form.clone()),
-                        crate::funnel::By::Owner => e.owner.clone(),
-                    };
-                    *counts.entry((key, e.created / 86_400_000)).or_insert(0) += 1;
+                    *counts.entry((e.group(by), e.created / 86_400_000)).or_insert(0) += 1;
                 }
                 let rows: Vec<ledger::Daily> = counts.into_iter().map(|((key, day), count)| ledger::Daily { key, day, count }).collect();
                 serde_json::to_value(rows).unwrap_or_default()

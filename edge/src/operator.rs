@@ -132,10 +132,7 @@ pub(crate) async fn spam_stats(env: &Env) -> Result<Response, Error> {
 /// conversion between consecutive stages and the median days between them; from the ledger's stage rows in
 /// one request.
 pub(crate) async fn funnel(req: &Request, env: &Env) -> Result<Response, Error> {
-    let by = match query(req, "by")? {
-        Some(b) => crate::funnel::By::parse(&b).ok_or_else(|| Error::Malformed("`by` must be source, campaign, form or owner.".into()))?,
-        None => crate::funnel::By::Source,
-    };
+    let by = group_by(req, crate::funnel::By::Source)?;
     let date = |name: &str| -> Result<Option<u64>, Error> {
         match query(req, name)? {
             Some(t) => {
@@ -159,10 +156,7 @@ pub(crate) async fn daily(req: &Request, env: &Env) -> Result<Response, Error> {
         }
         None => 30,
     };
-    let by = match query(req, "by")? {
-        Some(b) => crate::funnel::By::parse(&b).ok_or_else(|| Error::Malformed("`by` must be source, campaign, form or owner.".into()))?,
-        None => crate::funnel::By::Form,
-    };
+    let by = group_by(req, crate::funnel::By::Form)?;
     let today = Date::now().as_millis() / 86_400_000;
     let from = (today + 1).saturating_sub(days) * 86_400_000;
     let rows: Vec<ledger::Daily> = ask(&Cloud::of(env)?, &Command::Daily { from, by }).await?;
@@ -239,6 +233,14 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
         })
         .await?;
     json_response(&answer, 200)
+}
+
+/// The `by` grouping of the funnel and the daily counts, `default` when absent.
+fn group_by(req: &Request, default: crate::funnel::By) -> Result<crate::funnel::By, Error> {
+    match query(req, "by")? {
+        Some(b) => crate::funnel::By::parse(&b).ok_or_else(|| Error::Malformed("`by` must be source, campaign, form or owner.".into())),
+        None => Ok(default),
+    }
 }
 
 /// How many days of bot counts the stats show.

@@ -394,6 +394,21 @@ pub fn download_link(signing: &str, form: &FormDef, lead: &Lead, origin: &str, n
     Some(token::link(origin, signing.as_bytes(), token::Purpose::Download, &lead.id, now + asset.link_valid_ms()))
 }
 
+/// One pending delivery of `event` per endpoint that takes it, for an event a lead has at most once (its
+/// confirmation, its erasure): each id is derived from the lead, the endpoint and the event, so should
+/// anything queue it twice (a retried erasure, two presses), receivers see one `webhook-id`.
+pub fn once_per_lead(endpoints: &[Endpoint], lead: &Lead, event: EventType, payload: &str, now: u64) -> Vec<Delivery> {
+    let created = shared::time::parse(&lead.created_at).unwrap_or(now);
+    endpoints
+        .iter()
+        .filter(|ep| crm::accepts(ep.adapter, event))
+        .map(|ep| {
+            let id = id::derived("msg_", created, &[lead.id.as_bytes(), b"/", ep.id.as_bytes(), b"/", event.as_str().as_bytes()]);
+            Delivery::pending(id, &lead.id, &lead.form, &ep.id, event.as_str(), payload, now)
+        })
+        .collect()
+}
+
 /// One pending delivery of `event` per endpoint that takes it (a CRM adapter may not: see `crm::accepts`),
 /// each with a fresh id from `ids`.
 pub fn outbox_entries(

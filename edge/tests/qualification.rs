@@ -268,7 +268,9 @@ fn an_event_or_an_assignment_whose_write_fails_changes_and_announces_nothing() {
     // stores nothing.
     m.fail(Op::LedgerOther, 1);
     let intake = Intake { config: &config, form: config.form("ebook").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
-    let sub = serde_json::from_value(serde_json::json!({"form": "ebook", "fields": {"email": "t@example.com", "company": "ACME"}, "meta": {"elapsed_ms": 9000}})).unwrap();
+    let sub =
+        serde_json::from_value(serde_json::json!({"form": "ebook", "fields": {"email": "t@example.com", "company": "ACME"}, "meta": {"elapsed_ms": 9000}}))
+            .unwrap();
     let leads = m.leads.borrow().len();
     assert!(block_on(take(&m, &intake, sub)).is_err());
     assert_eq!(m.leads.borrow().len(), leads, "nothing half-stored");

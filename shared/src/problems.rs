@@ -180,7 +180,7 @@ impl FormsConfig {
         }
         for (i, owner) in self.owners.iter().enumerate() {
             let at = |rest: &str| format!("owners[{i}] ({}){rest}", owner.id);
-            if !is_slug(&owner.id) || self.owners.iter().filter(|o| o.id == owner.id).count() > 1 {
+            if !unique_slug(&owner.id, self.owners.iter().map(|o| o.id.as_str())) {
                 push(at(".id"), "use a unique id of lowercase letters, digits, '-' or '_'");
             }
             if owner.name.trim().is_empty() || owner.name.chars().count() > 200 {
@@ -210,7 +210,7 @@ impl FormsConfig {
         }
         for (i, f) in self.feedback.iter().enumerate() {
             let at = |rest: &str| format!("feedback[{i}] ({}){rest}", f.id);
-            if !is_slug(&f.id) || self.feedback.iter().filter(|x| x.id == f.id).count() > 1 {
+            if !unique_slug(&f.id, self.feedback.iter().map(|x| x.id.as_str())) {
                 push(at(".id"), "use a unique id of lowercase letters, digits, '-' or '_'");
             }
             if !is_secret_name(&f.secret) {
@@ -232,7 +232,7 @@ impl FormsConfig {
         }
         for (i, integration) in self.integrations.iter().enumerate() {
             let at = |rest: &str| format!("integrations[{i}] ({}){rest}", integration.id);
-            if !is_slug(&integration.id) || self.integrations.iter().filter(|x| x.id == integration.id).count() > 1 {
+            if !unique_slug(&integration.id, self.integrations.iter().map(|x| x.id.as_str())) {
                 push(at(".id"), "use a unique id of lowercase letters, digits, '-' or '_'");
             }
             if !is_secret_name(&integration.key) {
@@ -241,6 +241,11 @@ impl FormsConfig {
         }
         out
     }
+}
+
+/// Whether `id` is a slug that occurs once among `all` (owners, feedback endpoints, integrations).
+fn unique_slug<'a>(id: &str, all: impl Iterator<Item = &'a str>) -> bool {
+    is_slug(id) && all.filter(|other| *other == id).nth(1).is_none()
 }
 
 /// Turns `validator`'s nested errors into `(path, problem)` pairs like the hand-written checks produce.

@@ -86,6 +86,10 @@ export async function startCollector(configToml, { state, env = {}, without = []
     port,
     state,
     output,
+    /** The process group leader of the running collector (`cargo xtask serve`; workerd is among its descendants). */
+    get pid() {
+      return child.pid;
+    },
     /** How long the first answer of the last start took (a fresh isolate), in ms. */
     get firstAnswerMs() {
       return timing.firstAnswerMs;

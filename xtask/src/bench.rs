@@ -1,6 +1,7 @@
 //! `cargo xtask bench`: nanoseconds per email check and per full lead validation, natively; the time a page
 //! takes to show the form in Chromium, against the same form in plain JavaScript; the edge bundle's size;
-//! and the collector's intake throughput and latency on local workerd.
+//! the collector's intake throughput, latency and cold start on local workerd; and its CPU time per
+//! submission against a plain-JavaScript reference collector doing the same work.
 //!
 //! A plain harness: warm up, then time batches and report the median batch, which is stable enough on a
 //! shared 2-core machine without pulling criterion's dependency tree into the workspace.
@@ -74,6 +75,13 @@ pub fn run() {
 /// at once.
 pub fn intake() -> Result {
     node(&["xtask/js/intake-bench.mjs", "400"], &[])
+}
+
+/// Runs `xtask/js/cpu-bench.mjs`: CPU time per accepted submission of the collector on local workerd
+/// against the plain-JavaScript reference collector (`xtask/js/reference/worker.js`) doing the same work,
+/// and their ratio.
+pub fn cpu() -> Result {
+    node(&["xtask/js/cpu-bench.mjs", "400"], &[])
 }
 
 /// Writes the demo newsletter's embed script (as the collector serves it) and times it in Chromium with

@@ -26,7 +26,8 @@ commands:
   serve   run the already built collector (used by the end-to-end tests)
           --port N  --config FILE  --state DIR  --without-secret NAME (repeatable)
   size    print the bytes a page downloads to show each form (raw, gzip, brotli), and the edge bundle
-  bench   print rule timings, the form's render time vs plain JS, the edge bundle, intake throughput
+  bench   print rule timings, the form's render time vs plain JS, the edge bundle, intake throughput,
+          cold start, and CPU per submission against a plain-JavaScript reference collector
   fuzz    feed 1,000,000 mutated inputs to each parser of outside input (at most 5 min each)
           --short: 10,000 each, as `test` runs it
   check-config FILE  validate a forms config file and print its problems";
@@ -114,7 +115,8 @@ fn run(args: &[String]) -> Result {
             compile::all()?;
             bench::render(&config::load(&root().join("leadgate.toml"))?)?;
             size::edge_report()?;
-            bench::intake()
+            bench::intake()?;
+            bench::cpu()
         }
         "fuzz" if rest.first().map(String::as_str) == Some("--short") => fuzz::short(),
         "fuzz" if cfg!(debug_assertions) => {

@@ -1,0 +1,193 @@
+//! `cargo xtask bench`, part four: CPU time per accepted submission on local workerd, Leadgate's collector against the plain-JavaScript reference collector (`xtask/js/reference/worker.js`) doing the same work.
+//
+// Both run through `wrangler dev` on the same runtime, with the same forms config, secrets and webhook
+// receiver. For each, in alternating rounds: warm up, read the CPU time (user + system) of its workerd
+// processes from /proc, submit N new addresses at concurrency 8, wait until the receiver has every
+// delivery (so the alarm's signing and sending is counted too), and read the CPU time again. The result is
+// CPU milliseconds per submission, and Leadgate's over the reference's (goal: at most 1.0).
+//
+// Usage: node xtask/js/cpu-bench.mjs [submissions per round]
+import { spawn, execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { startReceiver } from "../../tests/receiver.mjs";
+import { freePort, root, secrets, startCollector } from "../../tests/support.mjs";
+
+const N = Number(process.argv[2] || 400);
+const ROUNDS = 2;
+const TICKS = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
+
+/** CPU seconds (user + system) of every `workerd` process below `ancestor`. */
+function workerdCpu(ancestor) {
+  const procs = new Map();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    let stat;
+    try {
+      stat = readFileSync(`/proc/${name}/stat`, "utf8");
+    } catch {
+      continue; // it ended meanwhile
+    }
+    const comm = stat.slice(stat.indexOf("(") + 1, stat.lastIndexOf(")"));
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // After the command: state, ppid, ..., utime is field 14 and stime field 15 of the whole line.
+    procs.set(Number(name), { comm, ppid: Number(rest[1]), cpu: (Number(rest[11]) + Number(rest[12])) / TICKS });
+  }
+  const below = (pid) => {
+    for (let p = procs.get(pid)?.ppid; p; p = procs.get(p)?.ppid) if (p === ancestor) return true;
+    return false;
+  };
+  let total = 0;
+  let count = 0;
+  for (const [pid, p] of procs) {
+    if (p.comm.startsWith("workerd") && below(pid)) {
+      total += p.cpu;
+      count++;
+    }
+  }
+  if (count === 0) throw new Error(`no workerd process below ${ancestor}`);
+  return total;
+}
+
+/** Starts the reference collector with `wrangler dev` (the way `cargo xtask serve` starts Leadgate's). */
+async function startReference(formsJson) {
+  const state = mkdtempSync(path.join(os.tmpdir(), "leadgate-reference-"));
+  const port = await freePort();
+  writeFileSync(
+    path.join(state, "wrangler.json"),
+    JSON.stringify({
+      name: "reference",
+      main: path.join(root, "xtask/js/reference/worker.js"),
+      compatibility_date: "2026-11-01",
+      kv_namespaces: [{ binding: "LEADS", id: "reference-local" }],
+      durable_objects: { bindings: [{ name: "LEDGER", class_name: "Ledger" }] },
+      migrations: [{ tag: "v1", new_sqlite_classes: ["Ledger"] }],
+      vars: { LEADGATE_FORMS: formsJson },
+    }),
+  );
+  writeFileSync(path.join(state, ".dev.vars"), Object.entries(secrets).map(([k, v]) => `${k}=${v}\n`).join(""));
+  const output = [];
+  const child = spawn(path.join(root, "node_modules/.bin/wrangler"), ["dev", "-c", "wrangler.json", "--ip", "127.0.0.1", "--port", String(port), "--persist-to", "data", "--show-interactive-dev-session=false"], {
+    cwd: state,
+    env: {
+      ...process.env,
+      PATH: `${path.join(root, "node_modules/.bin")}:${process.env.PATH}`,
+      CLOUDFLARE_CF_FETCH_ENABLED: "false",
+      WRANGLER_SEND_METRICS: "false",
+      WRANGLER_SEND_ERROR_REPORTS: "false",
+    },
+    detached: true,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  child.stdout.on("data", (d) => output.push(String(d)));
+  child.stderr.on("data", (d) => output.push(String(d)));
+  const base = `http://127.0.0.1:${port}`;
+  for (const deadline = Date.now() + 60_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 300))) {
+    try {
+      if ((await fetch(`${base}/v1/health`)).ok) {
+        return {
+          base,
+          pid: child.pid,
+          output,
+          stop: async () => {
+            const exited = new Promise((r) => child.once("exit", r));
+            try {
+              process.kill(-child.pid, "SIGTERM");
+            } catch {}
+            await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))]);
+          },
+        };
+      }
+    } catch {}
+    if (child.exitCode !== null) break;
+  }
+  throw new Error("the reference collector did not start:\n" + output.join(""));
+}
+
+/** Submits `emails` to `base` with 8 in flight; throws unless every answer is 201. */
+async function submit(base, emails) {
+  let next = 0;
+  const failures = [];
+  await Promise.all(
+    Array.from({ length: 8 }, async () => {
+      while (next < emails.length) {
+        const email = emails[next++];
+        const r = await fetch(`${base}/v1/leads`, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ form: "bench", fields: { email, first_name: "Ada" }, consent: ["marketing_email"], meta: { elapsed_ms: 9000 } }),
+        });
+        const body = await r.text();
+        if (r.status !== 201) failures.push(`${r.status} ${body}`);
+      }
+    }),
+  );
+  if (failures.length) throw new Error(`${failures.length} submissions failed, e.g. ${failures[0]}`);
+}
+
+const receiver = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
+const leadgate = await startCollector(`
+[[forms]]
+id = "bench"
+kind = "newsletter"
+fields = [{ name = "email", required = true }, { name = "first_name" }]
+consents = [{ id = "marketing_email", text = { en = "Send me the newsletter." } }]
+
+[[forms.webhooks]]
+id = "crm"
+url = "${receiver.url}"
+`);
+// The same forms, as the collector's own config loader normalised them.
+const formsJson = JSON.parse(readFileSync(path.join(leadgate.state, "wrangler.json"), "utf8")).vars.LEADGATE_FORMS;
+const reference = await startReference(formsJson);
+
+/** Waits until the receiver holds a verified delivery for every address in `emails`. */
+async function delivered(emails) {
+  const want = new Set(emails);
+  for (const deadline = Date.now() + 120_000; Date.now() < deadline; await new Promise((r) => setTimeout(r, 100))) {
+    const got = receiver.deliveries.filter((d) => d.verified && want.has(d.payload.data.fields.email));
+    if (new Set(got.map((d) => d.payload.data.fields.email)).size === want.size) return;
+  }
+  const bad = receiver.deliveries.find((d) => !d.verified);
+  throw new Error(`not every delivery arrived verified${bad ? `: ${bad.error}` : ""}`);
+}
+
+/** CPU ms per submission for one round of `n` new addresses to `target`. */
+async function round(name, target, n, tag) {
+  const emails = Array.from({ length: n }, (_, i) => `${name}-${tag}-${i}@example.com`);
+  const before = workerdCpu(target.pid);
+  const started = performance.now();
+  await submit(target.base, emails);
+  await delivered(emails);
+  const seconds = (performance.now() - started) / 1000;
+  return { ms: ((workerdCpu(target.pid) - before) * 1000) / n, seconds };
+}
+
+try {
+  const targets = { leadgate, reference };
+  for (const [name, target] of Object.entries(targets)) {
+    const warm = Array.from({ length: 50 }, (_, i) => `${name}-warm-${i}@example.com`);
+    await submit(target.base, warm);
+    await delivered(warm);
+  }
+  const results = { leadgate: [], reference: [] };
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const name of r % 2 ? ["reference", "leadgate"] : ["leadgate", "reference"]) {
+      results[name].push(await round(name, targets[name], N, `r${r}`));
+    }
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const ms = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map((x) => x.ms)]));
+  for (const name of ["leadgate", "reference"]) {
+    console.log(
+      `CPU per accepted submission, ${name === "leadgate" ? "Leadgate (Rust)" : "reference (plain JavaScript)"}: ${ms[name].map((x) => x.toFixed(2)).join(", ")} ms over ${ROUNDS} rounds of ${N} ` +
+        `(workerd user+system, with the webhook delivery; ${results[name].map((x) => (N / x.seconds).toFixed(0)).join(", ")} leads/s)`,
+    );
+  }
+  console.log(`CPU ratio, Leadgate over the reference: ${(Math.min(...ms.leadgate) / Math.min(...ms.reference)).toFixed(2)} (best rounds; goal <= 1.0)`);
+} finally {
+  await reference.stop();
+  await leadgate.stop();
+  await receiver.close();
+}

@@ -172,11 +172,12 @@ impl Backend for Cloud<'_> {
         let signal = controller.signal();
         let fetch = Fetch::Request(request);
         let work = Box::pin(async {
-            let mut resp = fetch.send_with_signal(&signal).await?;
+            let resp = fetch.send_with_signal(&signal).await?;
             let retry_after = resp.headers().get("Retry-After").ok().flatten().and_then(|v| outbox::retry_after(&v, Date::now().as_millis()));
+            let status = resp.status_code();
             // A body that cannot be read is simply empty.
-            let body = if read == Read::Body { resp.text().await.unwrap_or_default() } else { String::new() };
-            Ok::<_, worker::Error>(Reply { status: resp.status_code(), retry_after, body })
+            let body = if read == Read::Body { crate::exchange::answer_text(resp).await.unwrap_or_default() } else { String::new() };
+            Ok::<_, worker::Error>(Reply { status, retry_after, body })
         });
         let timeout = Box::pin(worker::Delay::from(Duration::from_millis(timeout_ms)));
         let outcome = select(work, timeout).await;

@@ -636,18 +636,19 @@ impl Ledger {
     /// Runs a command, then sets the alarm if it made a delivery due sooner than the alarm is set for
     /// (always, for the watchdog's `Wake`).
     pub async fn handle(&self, command: Command) -> Result<serde_json::Value> {
+        // A delivered or dead delivery makes nothing due sooner, so recording one need not look at the alarm
+        // (an alarm run records up to 15 and sets the alarm once at its end).
         let touches_outbox = matches!(
             command,
             Command::Queue { .. }
                 | Command::Send { .. }
                 | Command::Settle { .. }
                 | Command::SettleMany { .. }
-                | Command::Record { .. }
                 | Command::Replay { .. }
                 | Command::Enable { .. }
                 | Command::Erase { .. }
                 | Command::Draw { .. }
-        );
+        ) || matches!(&command, Command::Record { delivery, .. } if delivery.state == DeliveryState::Pending);
         let wake = matches!(command, Command::Wake { .. });
         let answer = self.run(command)?;
         if touches_outbox || wake {
@@ -763,11 +764,12 @@ impl LedgerStub {
         let mut init = RequestInit::new();
         init.with_method(Method::Post).with_body(Some(body.into()));
         let request = Request::new_with_init("https://ledger.internal/", &init).map_err(failed)?;
-        let mut response = self.stub.fetch_with_request(request).await.map_err(failed)?;
-        if response.status_code() != 200 {
-            let text = response.text().await.unwrap_or_default();
-            return Err(crate::Error::Internal(format!("ledger answered {}: {text}", response.status_code())));
+        let response = self.stub.fetch_with_request(request).await.map_err(failed)?;
+        let status = response.status_code();
+        let text = crate::exchange::answer_text(response).await.map_err(failed)?;
+        if status != 200 {
+            return Err(crate::Error::Internal(format!("ledger answered {status}: {text}")));
         }
-        response.json().await.map_err(failed)
+        Ok(serde_json::from_str(&text)?)
     }
 }

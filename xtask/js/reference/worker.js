@@ -213,7 +213,6 @@ async function submit(req, env) {
   const deliveries = form.webhooks.map((w) => ({ id: newId("msg_", now), lead: id, form: form.id, endpoint: w.id, event: "lead.created", payload, next_at: now }));
   const answer = { id, status: lead.status, receipt };
   await ask(env, { op: "settle", form: form.id, email, lead: id, key, answer: JSON.stringify({ status: 201, body: answer }), deliveries });
-  console.log(`submission answered 201 form=${form.id} deliveries=${deliveries.length}`);
   return Response.json(answer, { status: 201 });
 }
 

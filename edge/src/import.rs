@@ -222,18 +222,7 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
                     let out = intake::repeat(old, c.lead.clone(), form, false);
                     let changed = out.changes_anything();
                     let lead = out.lead;
-                    let deliveries = if changed {
-                        let changes = webhook::Changes {
-                            submission: c.lead.id.clone(),
-                            filled: out.record.filled.clone(),
-                            consent_added: out.record.consent_added.clone(),
-                            confirmed_by: "none",
-                        };
-                        let payload = webhook::updated_payload(&lead.updated_at, &lead, &changes);
-                        outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadUpdated, &payload, now)
-                    } else {
-                        Vec::new()
-                    };
+                    let deliveries = if changed { crate::submission::updated_entries(b, form, &lead, &out.record, now) } else { Vec::new() };
                     writes.push(Write { candidate: i, lead, claimed: false, before: Some(old.clone()), deliveries });
                 }
                 None => released.push(ReleaseRow { email: c.email.clone(), lead: None, held: true }),

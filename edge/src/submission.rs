@@ -338,16 +338,18 @@ async fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead,
             deliveries.push(confirmation_mail(b, intake, &lead, now, ask)?);
         }
     } else if changed {
-        let changes = webhook::Changes {
-            submission: out.record.id.clone(),
-            filled: out.record.filled.clone(),
-            consent_added: out.record.consent_added.clone(),
-            confirmed_by: "none",
-        };
-        let payload = webhook::updated_payload(&lead.updated_at, &lead, &changes);
-        deliveries.extend(outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadUpdated, &payload, now));
+        deliveries.extend(updated_entries(b, form, &lead, &out.record, now));
     }
     Ok((lead, deliveries))
+}
+
+/// The `lead.updated` outbox entries announcing what a repeat (`record`) filled or granted on `lead`, on a
+/// form without double opt-in: for a repeated submission and for an import row of a known address alike.
+pub fn updated_entries<B: Backend>(b: &B, form: &FormDef, lead: &Lead, record: &shared::lead::Repeat, now: u64) -> Vec<Delivery> {
+    let changes =
+        webhook::Changes { submission: record.id.clone(), filled: record.filled.clone(), consent_added: record.consent_added.clone(), confirmed_by: "none" };
+    let payload = webhook::updated_payload(&lead.updated_at, lead, &changes);
+    outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadUpdated, &payload, now)
 }
 
 /// What a dropped bot is answered: the same status and body shape as a person's first submission (a

@@ -132,7 +132,16 @@ pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> 
     let body = serde_json::to_value(done)?;
     let answer = json!({"status": status, "body": body}).to_string();
     cloud
-        .ledger(&Command::Settle { form: scope, email: String::new(), lead: None, held: false, key: Some(key), answer: Some(answer), deliveries: Vec::new() })
+        .ledger(&Command::Settle {
+            form: scope,
+            email: String::new(),
+            lead: None,
+            held: false,
+            key: Some(key),
+            answer: Some(answer),
+            deliveries: Vec::new(),
+            entry: None,
+        })
         .await?;
     json_response(&body, status)
 }

@@ -41,7 +41,9 @@ pub enum Command {
         now: u64,
     },
     /// The lead (new or repeated) is durably stored: the claim becomes the address's lead, a repeat's hold
-    /// on the lead ends, and the idempotency key remembers the answer.
+    /// on the lead ends, the idempotency key remembers the answer, and (with `entry`) the lead's index row
+    /// is written, all in one transaction. Answers [`Indexed`]: a lead erased while the request stored it
+    /// settles nothing at all, and its caller deletes the document again.
     Settle {
         /// The form.
         form: String,
@@ -59,6 +61,10 @@ pub enum Command {
         /// The stored lead's deliveries, queued in the same transaction (due at once: the lead is stored).
         #[serde(default)]
         deliveries: Vec<Delivery>,
+        /// The stored lead's index row, written in the same transaction (a submission's lead; the
+        /// idempotent answers of other requests have none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        entry: Option<Entry>,
     },
     /// The request failed before the lead was stored: drop its reservations, so a retry meets a clean slate.
     Release {
@@ -717,7 +723,10 @@ mod tests {
     fn commands_and_answers_travel_as_tagged_json() {
         let claim = Command::Claim { form: "nl".into(), email: "ab".into(), lead: "ld_1".into(), key: None, legacy: None, now: 5 };
         let settle: Command = serde_json::from_str(r#"{"op":"settle","form":"nl","email":"ab","lead":null,"key":null,"answer":null}"#).unwrap();
-        assert_eq!(settle, Command::Settle { form: "nl".into(), email: "ab".into(), lead: None, held: false, key: None, answer: None, deliveries: vec![] });
+        assert_eq!(
+            settle,
+            Command::Settle { form: "nl".into(), email: "ab".into(), lead: None, held: false, key: None, answer: None, deliveries: vec![], entry: None }
+        );
         let json = serde_json::to_string(&claim).unwrap();
         assert!(json.starts_with(r#"{"op":"claim","form":"nl""#), "{json}");
         assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), claim);

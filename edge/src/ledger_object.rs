@@ -287,15 +287,24 @@ impl Ledger {
                 }
                 serde_json::json!({"ok": true})
             }
-            Command::Settle { form, email, lead, held, key, answer, deliveries } => {
+            Command::Settle { form, email, lead, held, key, answer, deliveries, entry } => {
+                // A lead erased while this request stored it settles nothing: its caller deletes the document.
+                if let Some(entry) = &entry {
+                    if self.tombstoned(&entry.id)? {
+                        return Ok(serde_json::to_value(ledger::Indexed { erased: true })?);
+                    }
+                }
                 for d in &deliveries {
                     self.queue(d)?;
                 }
                 self.settle(&form, &email, lead.as_deref(), held)?;
+                if let Some(entry) = &entry {
+                    self.index(entry, false)?;
+                }
                 if let (Some(key), Some(answer)) = (key, answer) {
                     self.sql.exec("UPDATE answers SET answer = ? WHERE form = ? AND key = ?", vec![text(&answer), text(&form), text(&key)])?;
                 }
-                serde_json::json!({"ok": true})
+                serde_json::to_value(ledger::Indexed { erased: false })?
             }
             Command::Release { form, email, lead, held, key } => {
                 self.release(&form, &email, lead.as_deref(), held)?;
@@ -629,7 +638,12 @@ impl Ledger {
                 vec![text(&entry.id), text(stage.as_str()), ms(*at)],
             )?;
         }
-        let erased: Vec<serde_json::Value> = self.sql.exec("SELECT lead FROM tombstones WHERE lead = ?", vec![text(&entry.id)])?.to_array()?;
+        self.tombstoned(&entry.id)
+    }
+
+    /// Whether the lead was erased.
+    fn tombstoned(&self, lead: &str) -> Result<bool> {
+        let erased: Vec<serde_json::Value> = self.sql.exec("SELECT lead FROM tombstones WHERE lead = ?", vec![text(lead)])?.to_array()?;
         Ok(!erased.is_empty())
     }
 

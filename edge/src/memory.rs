@@ -400,8 +400,14 @@ impl LedgerModel {
                 };
                 to(Standing { holder, replay })
             }
-            Command::Settle { form, email, lead, held, key, answer, deliveries } => {
+            Command::Settle { form, email, lead, held, key, answer, deliveries, entry } => {
+                if entry.as_ref().is_some_and(|e| self.tombstones.contains_key(&e.id)) {
+                    return serde_json::to_value(ledger::Indexed { erased: true }).unwrap_or_default();
+                }
                 self.queue(deliveries);
+                if let Some(entry) = entry {
+                    self.leads.insert(entry.id.clone(), entry);
+                }
                 if let Some(row) = self.emails.get_mut(&(form.clone(), email)) {
                     if lead.as_deref() == Some(row.lead.as_str()) {
                         row.live = true;
@@ -415,7 +421,7 @@ impl LedgerModel {
                         a.0 = Some(answer);
                     }
                 }
-                ok
+                serde_json::to_value(ledger::Indexed { erased: false }).unwrap_or_default()
             }
             Command::Release { form, email, lead, held, key } => {
                 let k = (form.clone(), email);
@@ -636,8 +642,8 @@ impl LedgerModel {
                         key: None,
                         answer: None,
                         deliveries: r.deliveries,
+                        entry: Some(r.entry),
                     });
-                    self.run(&Command::Index { entry: r.entry, only_if_missing: false });
                 }
                 for r in released {
                     self.run(&Command::Release { form: form.clone(), email: r.email, lead: r.lead, held: r.held, key: None });

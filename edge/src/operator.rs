@@ -230,6 +230,7 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
             key: Some(batch_id),
             answer: Some(answer.to_string()),
             deliveries: Vec::new(),
+            entry: None,
         })
         .await?;
     json_response(&answer, 200)

@@ -3,13 +3,14 @@
 //!
 //! What it decides, in order: the bot check's decoy, validation into a fresh lead, the ledger's claim (new
 //! address, repeat, or an idempotent replay; racing requests wait here), the repeat rules, the lead
-//! document's write (with its index row), and the ledger's settle, which in one transaction makes the
-//! address the lead's, queues its outbox entries and keeps the answer for the idempotency key. A failure at
+//! document's write, and the ledger's settle, which in one transaction makes the address the lead's,
+//! writes its index row, queues its outbox entries and keeps the answer for the idempotency key (a lead
+//! erased meanwhile settles nothing, and its late document is deleted again). A failure at
 //! any step undoes what was written and releases the ledger's reservations, so no 2xx is given for a lead
 //! that is not durable and nothing half-written stays visible. The Worker's glue (`visitor`) does what needs
 //! the request (origin, rate limit, Turnstile) before; the ledger's alarm delivers after.
 
-use crate::ledger::{self, Command, Holder, Replay, Standing};
+use crate::ledger::{self, Command, Holder, Indexed, Replay, Standing};
 use crate::outbox::Delivery;
 use crate::storage::{ask, random, Backend};
 use crate::webhook::{self, EventType};
@@ -133,14 +134,23 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
         key: key.clone(),
         answer: Some(answer),
         deliveries: deliveries.clone(),
+        entry: Some(crate::ledger::Entry::of(&lead)),
     };
-    if let Err(e) = b.ledger(&settle).await {
-        // Unsettled, the lead would be found by nobody: undo the writes, so the retry meets a clean slate.
-        undo.run(b, &deliveries).await;
-        let _ = b.ledger(&release()).await;
-        return Err(e);
+    match ask::<Indexed, _>(b, &settle).await {
+        Ok(Indexed { erased: false }) => Ok(Taken { status, body, deliveries }),
+        // The lead was erased while this repeat stored it: nothing may bring its data back.
+        Ok(Indexed { erased: true }) => {
+            let _ = b.delete_lead(&lead.id).await;
+            let _ = b.ledger(&release()).await;
+            Err(Error::NotFound)
+        }
+        Err(e) => {
+            // Unsettled, the lead would be found by nobody: undo the writes, so the retry meets a clean slate.
+            undo.run(b, &deliveries).await;
+            let _ = b.ledger(&release()).await;
+            Err(e)
+        }
     }
-    Ok(Taken { status, body, deliveries })
 }
 
 /// How to take back a stored submission whose claim could not be settled.
@@ -156,7 +166,7 @@ impl Undo {
         let _ = unqueue(b, deliveries).await;
         let _ = match self {
             Undo::Delete(id) => b.delete_lead(&id).await,
-            Undo::Restore(old) => b.put_lead(&old).await,
+            Undo::Restore(old) => put_document(b, &old).await,
         };
     }
 }
@@ -251,11 +261,9 @@ async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: 
         let payload = webhook::payload(EventType::LeadCreated, &lead.updated_at, &lead);
         outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadCreated, &payload, now)
     };
-    // A failure after the document was written (its index row) deletes it again.
-    if let Err(e) = b.put_lead(&lead).await {
-        let _ = b.delete_lead(&lead.id).await;
-        return Err(e);
-    }
+    // The document only: its index row is written by the settle, in the same transaction that makes the
+    // address the lead's.
+    put_document(b, &lead).await?;
     let undo = Undo::Delete(lead.id.clone());
     Ok((lead, deliveries, undo))
 }
@@ -264,11 +272,16 @@ async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: 
 /// entries are queued by the settle.
 async fn store_repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: Lead, fresh: Lead, now: u64) -> Result<(Lead, Vec<Delivery>, Undo), Error> {
     let (lead, deliveries) = repeat(b, intake, &old, fresh, now).await?;
-    if let Err(e) = b.put_lead(&lead).await {
-        let _ = b.put_lead(&old).await;
+    if let Err(e) = put_document(b, &lead).await {
+        let _ = put_document(b, &old).await;
         return Err(e);
     }
     Ok((lead, deliveries, Undo::Restore(Box::new(old))))
+}
+
+/// Writes a lead's document without its index row (which the settle writes).
+async fn put_document<B: Backend>(b: &B, lead: &Lead) -> Result<(), Error> {
+    b.put_documents(std::slice::from_ref(lead)).await.pop().unwrap_or(Ok(()))
 }
 
 /// Queues deliveries in the ledger's outbox, all or none, in one ledger request. They are parked (due only

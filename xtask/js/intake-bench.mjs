@@ -1,6 +1,6 @@
 //! `cargo xtask bench`, part three: the collector on local workerd (`wrangler dev`, as the tests run it):
 // accepted submissions per second and their latency at concurrency 8 and 32, and what that means for the
-// one ledger object (each accepted lead is three ledger requests: claim, index row, settle), the same
+// one ledger object (each accepted lead is two ledger requests: the claim, and the settle that writes the index row), the same
 // address submitted in parallel (every request waits for the one holding the address), then imports up to
 // 10,000 leads and the time of the funnel, the daily counts and an admin list page over them.
 //
@@ -78,7 +78,7 @@ try {
     const r = await run(Array.from({ length: N }, (_, i) => `c${c}-${i}@example.com`), c);
     console.log(
       `intake, concurrency ${c}: ${r.rate.toFixed(0)} leads/s (${N} leads, ${r.failed} not 201), p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms; ` +
-        `ledger object: ${(3 * r.rate).toFixed(0)} requests/s`,
+        `ledger object: ${(2 * r.rate).toFixed(0)} requests/s`,
     );
   }
   const same = await run(Array.from({ length: 50 }, () => "same@example.com"), 50);

@@ -7,8 +7,8 @@
 //   the email rules of `shared::email::check`) and every consent (known, required ones given);
 // - the same records: a pseudonymous client id (HMAC of the network), a consent record with the SHA-256
 //   of each text, a signed receipt, a lead document with its score and first stage;
-// - the same storage: 1 KV read (the old layout's address index), 1 KV write (the document) and 3 ledger
-//   requests (claim, index row, settle with the outbox entry of `lead.created` and the alarm);
+// - the same storage: 1 KV read (the old layout's address index), 1 KV write (the document) and 2 ledger
+//   requests (the claim; the settle with the index row, the outbox entry of `lead.created` and the alarm);
 // - the same delivery: the ledger's alarm leases due rows, POSTs each payload signed as Standard Webhooks
 //   says (the bench's receiver verifies it with the official library and checks it against the published
 //   schema) and records the outcome.
@@ -205,14 +205,15 @@ async function submit(req, env) {
   const standing = await ask(env, { op: "claim", form: form.id, email, lead: id, legacy, now });
   if (standing.holder !== "claimed") return problem(409, "in_progress", "email", "Out of the reference collector's scope: a repeat.");
   await env.LEADS.put(`lead:${id}`, JSON.stringify(lead));
-  await ask(env, { op: "index", entry: { id, form: form.id, status: lead.status, stage: lead.stage, score: lead.score.total, created: now, source: null, reached: [["subscriber", now]] } });
+  const entry = { id, form: form.id, status: lead.status, stage: lead.stage, score: lead.score.total, created: now, source: null, reached: [["subscriber", now]] };
   const { consent_history, repeats, mails_sent, history, events, assignments, ...shown } = lead;
   const data = { ...shown, consent_changes: consent_history.length, repeat_count: repeats.length, stage_changes: history.length, event_count: events.length };
   delete data.source.dropped;
   const payload = JSON.stringify({ type: "lead.created", version: 2, timestamp: recordedAt, data });
   const deliveries = form.webhooks.map((w) => ({ id: newId("msg_", now), lead: id, form: form.id, endpoint: w.id, event: "lead.created", payload, next_at: now }));
   const answer = { id, status: lead.status, receipt };
-  await ask(env, { op: "settle", form: form.id, email, lead: id, key, answer: JSON.stringify({ status: 201, body: answer }), deliveries });
+  const settled = await ask(env, { op: "settle", form: form.id, email, lead: id, key, answer: JSON.stringify({ status: 201, body: answer }), deliveries, entry });
+  if (settled.erased) return problem(404, "not_found", "lead", "The lead was erased.");
   return Response.json(answer, { status: 201 });
 }
 
@@ -268,17 +269,9 @@ export class Ledger {
       const row = sql.exec("SELECT lead, live, at, held FROM emails WHERE form = ? AND email = ?", c.form, c.email).toArray()[0];
       return Response.json({ holder: row && row.lead === c.lead ? "claimed" : "other", replay: "fresh" });
     }
-    if (c.op === "index") {
-      const e = c.entry;
-      sql.exec(
-        "INSERT OR REPLACE INTO leads (id, form, status, stage, score, created, source, cooling_at, owner, campaign) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)",
-        e.id, e.form, e.status, e.stage, e.score, e.created, e.source, null, null, null,
-      );
-      for (const [stage, at] of e.reached) sql.exec("INSERT OR IGNORE INTO reached SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)", e.id, stage, at);
-      const erased = sql.exec("SELECT lead FROM tombstones WHERE lead = ?", e.id).toArray();
-      return Response.json({ erased: erased.length > 0 });
-    }
     if (c.op === "settle") {
+      const e = c.entry;
+      if (sql.exec("SELECT lead FROM tombstones WHERE lead = ?", e.id).toArray().length) return Response.json({ erased: true });
       for (const d of c.deliveries) {
         sql.exec(
           "INSERT OR IGNORE INTO outbox SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, NULL WHERE ?5 = 'lead.erased' OR NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?2)",
@@ -286,9 +279,15 @@ export class Ledger {
         );
       }
       sql.exec("UPDATE emails SET live = 1 WHERE form = ? AND email = ? AND lead = ?", c.form, c.email, c.lead);
+      sql.exec(
+        "INSERT OR REPLACE INTO leads (id, form, status, stage, score, created, source, cooling_at, owner, campaign) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)",
+        e.id, e.form, e.status, e.stage, e.score, e.created, e.source, null, null, null,
+      );
+      for (const [stage, at] of e.reached) sql.exec("INSERT OR IGNORE INTO reached SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)", e.id, stage, at);
+      sql.exec("SELECT lead FROM tombstones WHERE lead = ?", e.id).toArray();
       if (c.key) sql.exec("UPDATE answers SET answer = ? WHERE form = ? AND key = ?", c.answer, c.form, c.key);
       await this.arm();
-      return Response.json({ ok: true });
+      return Response.json({ erased: false });
     }
     return Response.json({ error: "unknown op" }, { status: 400 });
   }

@@ -1,13 +1,39 @@
-//! Tells the edge where the widget bundle is, so the wasm build can embed it (`include_str!`).
+//! Tells the edge where the widget bundle is, so the wasm build can embed it (`include_str!`), and writes
+//! the OpenAPI description without its indentation for the bundle to serve.
 //!
 //! `cargo xtask build` builds the widget first and sets `LEADGATE_WIDGET_JS`; the default path is where it
 //! puts the bundle. Native builds (unit tests) do not embed the widget, so they do not need it.
 
+/// `json` without the whitespace between its tokens (strings, and escapes in them, are kept as they are).
+/// The description is edited by hand, indented; served, the indentation would be a third of its bytes.
+fn compact(json: &str) -> String {
+    let mut out = String::with_capacity(json.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in json.chars() {
+        if in_string {
+            out.push(c);
+            match (escaped, c) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_string = false,
+                _ => {}
+            }
+        } else if !c.is_ascii_whitespace() {
+            in_string = c == '"';
+            out.push(c);
+        }
+    }
+    out
+}
+
 fn main() {
-    let path = std::env::var("LEADGATE_WIDGET_JS").unwrap_or_else(|_| {
-        let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
-        format!("{manifest}/../target/widget/leadgate.js")
-    });
+    let manifest = std::env::var("CARGO_MANIFEST_DIR").expect("cargo sets CARGO_MANIFEST_DIR");
+    let openapi = std::fs::read_to_string(format!("{manifest}/openapi.json")).expect("edge/openapi.json is readable");
+    let out = std::env::var("OUT_DIR").expect("cargo sets OUT_DIR");
+    std::fs::write(format!("{out}/openapi.json"), compact(&openapi)).expect("OUT_DIR is writable");
+    println!("cargo:rerun-if-changed=openapi.json");
+
+    let path = std::env::var("LEADGATE_WIDGET_JS").unwrap_or_else(|_| format!("{manifest}/../target/widget/leadgate.js"));
     let wasm = std::env::var("CARGO_CFG_TARGET_ARCH").as_deref() == Ok("wasm32");
     if wasm && !std::path::Path::new(&path).exists() {
         panic!("the widget bundle {path} is missing: build with `cargo xtask build`, which builds the widget first");

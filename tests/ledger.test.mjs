@@ -9,23 +9,13 @@ import { createHash } from "node:crypto";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { startReceiver } from "./receiver.mjs";
-import { admin, adminLeads, eventually, postLead, root, secrets, startCollector, tick } from "./support.mjs";
+import { admin, adminLeads, eventually, newsletterConfig, postLead, root, secrets, startCollector, tick } from "./support.mjs";
 
 let receiver, collector;
 
 before(async () => {
   receiver = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
-  collector = await startCollector(`
-[[forms]]
-id = "open"
-kind = "newsletter"
-fields = [{ name = "email", required = true }, { name = "first_name" }]
-consents = [{ id = "marketing_email", text = { en = "Send me the newsletter." } }]
-
-[[forms.webhooks]]
-id = "crm"
-url = "${receiver.url}"
-
+  collector = await startCollector(`${newsletterConfig(receiver.url, "open")}
 [[forms]]
 id = "win"
 kind = "giveaway"

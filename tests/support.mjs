@@ -33,6 +33,24 @@ export const secrets = {
 };
 
 /**
+ * The config of a plain newsletter form `id` (an email, a first name, one marketing consent) whose one
+ * webhook endpoint, `crm`, is `webhookUrl`: what the benchmarks and several suites submit to.
+ */
+export function newsletterConfig(webhookUrl, id = "bench") {
+  return `
+[[forms]]
+id = "${id}"
+kind = "newsletter"
+fields = [{ name = "email", required = true }, { name = "first_name" }]
+consents = [{ id = "marketing_email", text = { en = "Send me the newsletter." } }]
+
+[[forms.webhooks]]
+id = "crm"
+url = "${webhookUrl}"
+`;
+}
+
+/**
  * Starts `cargo xtask serve` (wrangler dev -> workerd, KV persisted in a fresh folder) with `configToml`.
  * `env` overrides the collector's secrets; `without` names secrets it must run without.
  * Returns `{ base, port, state, stop(), restart() }` once `/v1/health` answers.

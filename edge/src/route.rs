@@ -195,7 +195,8 @@ impl Route {
 }
 
 /// The OpenAPI 3.1 description of every route and webhook event, served at `GET /v1/openapi.json`.
-pub const OPENAPI: &str = include_str!("../openapi.json");
+/// (`build.rs` writes it without the indentation of `edge/openapi.json`.)
+pub const OPENAPI: &str = include_str!(concat!(env!("OUT_DIR"), "/openapi.json"));
 
 #[cfg(test)]
 mod tests {
@@ -210,6 +211,13 @@ mod tests {
             .replace("{endpoint}", "crm")
             .replace("{token}", "t.k")
             .replace("{key}", "ebook.pdf")
+    }
+
+    #[test]
+    fn the_served_openapi_document_is_the_edited_one_without_its_indentation() {
+        let edited: serde_json::Value = serde_json::from_str(include_str!("../openapi.json")).unwrap();
+        assert_eq!(serde_json::from_str::<serde_json::Value>(OPENAPI).unwrap(), edited);
+        assert!(!OPENAPI.contains("\n ") && OPENAPI.len() < include_str!("../openapi.json").len() * 3 / 4, "{} bytes", OPENAPI.len());
     }
 
     #[test]

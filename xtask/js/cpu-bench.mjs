@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startReceiver } from "../../tests/receiver.mjs";
-import { freePort, root, secrets, startCollector } from "../../tests/support.mjs";
+import { freePort, newsletterConfig, root, secrets, startCollector } from "../../tests/support.mjs";
 
 const N = Number(process.argv[2] || 400);
 const ROUNDS = 2;
@@ -127,17 +127,7 @@ async function submit(base, emails) {
 }
 
 const receiver = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
-const leadgate = await startCollector(`
-[[forms]]
-id = "bench"
-kind = "newsletter"
-fields = [{ name = "email", required = true }, { name = "first_name" }]
-consents = [{ id = "marketing_email", text = { en = "Send me the newsletter." } }]
-
-[[forms.webhooks]]
-id = "crm"
-url = "${receiver.url}"
-`);
+const leadgate = await startCollector(newsletterConfig(receiver.url));
 // The same forms, as the collector's own config loader normalised them.
 const formsJson = JSON.parse(readFileSync(path.join(leadgate.state, "wrangler.json"), "utf8")).vars.LEADGATE_FORMS;
 const reference = await startReference(formsJson);

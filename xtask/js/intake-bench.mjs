@@ -8,21 +8,11 @@
 // Each run submits distinct addresses to a newsletter form with one webhook endpoint (a local receiver
 // answering 204), so the ledger also queues and delivers one delivery per lead while the run goes on.
 import { startReceiver } from "../../tests/receiver.mjs";
-import { secrets, startCollector } from "../../tests/support.mjs";
+import { newsletterConfig, secrets, startCollector } from "../../tests/support.mjs";
 
 const N = Number(process.argv[2] || 400);
 const receiver = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
-const collector = await startCollector(`
-[[forms]]
-id = "bench"
-kind = "newsletter"
-fields = [{ name = "email", required = true }, { name = "first_name" }]
-consents = [{ id = "marketing_email", text = { en = "Send me the newsletter." } }]
-
-[[forms.webhooks]]
-id = "crm"
-url = "${receiver.url}"
-`);
+const collector = await startCollector(newsletterConfig(receiver.url));
 
 const post = (email) =>
   fetch(`${collector.base}/v1/leads`, {

@@ -133,6 +133,9 @@ pub fn byte_string(bytes: &[u8]) -> String {
     out
 }
 
+/// Where the edge's build is kept with its function names (see [`crate::breakdown`]).
+pub const EDGE_NAMED: &str = "target/edge-named.wasm";
+
 /// worker-build (release) with local wasm-bindgen, wasm-opt and esbuild, embedding the widget bundle.
 pub fn edge() -> Result {
     let wasm_bindgen = which("wasm-bindgen").ok_or(format!("wasm-bindgen {WASM_BINDGEN} is not on PATH"))?;
@@ -146,7 +149,9 @@ pub fn edge() -> Result {
     .map_err(|_| "building the edge failed (see above)".to_string())?;
     // Function names are only for stack traces, which the edge does not produce (it does not panic on
     // request data): without them the Worker uploads and compiles about 60 KB (gzip) less on a cold start.
+    // A copy keeps them for `cargo xtask size`'s account of what each crate's code costs.
     let wasm = root().join("edge/build/index_bg.wasm");
+    std::fs::copy(&wasm, root().join(EDGE_NAMED)).map_err(|e| format!("keeping the named edge build: {e}"))?;
     run(Command::new(npm_bin().join("wasm-opt")).arg(&wasm).args(["--strip-debug", "--strip-producers"]).args(WASM_FEATURES).arg("-o").arg(&wasm))
         .map_err(|_| "stripping the edge's wasm failed (see above)".to_string())
 }

@@ -4,6 +4,7 @@
 //! fresh Debian machine with Rust gets from clone to a running collector or a full test run with one line.
 
 mod bench;
+mod breakdown;
 mod compile;
 mod config;
 mod fuzz;

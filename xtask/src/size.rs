@@ -15,13 +15,18 @@ pub const BROTLI_GATE: usize = 20 * 1024;
 
 /// Raw, gzip (level 9) and brotli (quality 11) sizes of `bytes`.
 pub fn measure(bytes: &[u8]) -> (usize, usize, usize) {
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    gz.write_all(bytes).expect("writing to memory");
-    let gzip = gz.finish().expect("writing to memory").len();
+    let gzip = measure_gzip(bytes);
     let mut br = Vec::new();
     let params = brotli::enc::BrotliEncoderParams { quality: 11, lgwin: 22, ..Default::default() };
     brotli::BrotliCompress(&mut &bytes[..], &mut br, &params).expect("compressing in memory");
     (bytes.len(), gzip, br.len())
+}
+
+/// gzip (level 9) bytes of `bytes`.
+pub fn measure_gzip(bytes: &[u8]) -> usize {
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+    gz.write_all(bytes).expect("writing to memory");
+    gz.finish().expect("writing to memory").len()
 }
 
 /// Prints what the Worker uploads (the edge's wasm and its JavaScript glue, raw and gzip as Cloudflare
@@ -36,6 +41,16 @@ pub fn edge_report() -> Result<usize> {
     println!("{:<34} {wasm_raw:>9} {wasm_gz:>9}", "edge wasm (index_bg.wasm)");
     println!("{:<34} {js_raw:>9} {js_gz:>9}", "edge glue (index.js)");
     println!("edge bundle: {} bytes gzip", wasm_gz + js_gz);
+    // What each crate's code costs, from the copy of the build that still has its function names.
+    let named = root().join(crate::compile::EDGE_NAMED);
+    if let Some((shares, data)) = std::fs::read(&named).ok().as_deref().and_then(crate::breakdown::by_crate) {
+        let code: usize = shares.iter().map(|s| s.raw).sum();
+        println!("edge code by crate ({code} bytes of function bodies, {data} bytes of data segments):");
+        println!("  {:<28} {:>9} {:>6} {:>9} {:>9}", "crate", "raw", "share", "gzip", "functions");
+        for s in shares.iter().take(16) {
+            println!("  {:<28} {:>9} {:>5.1}% {:>9} {:>9}", s.krate, s.raw, 100.0 * s.raw as f64 / code as f64, s.gzip, s.functions);
+        }
+    }
     Ok(wasm_gz + js_gz)
 }
 

@@ -105,7 +105,7 @@ pub async fn attempt<B: Backend>(b: &B, config: &FormsConfig, d: &mut Delivery) 
 }
 
 /// Logs an attempt that did not deliver. Delivered ones are not logged: the outbox lists them, and a log
-/// line per delivery was measured at about 4% of a submission's CPU time on local workerd.
+/// line per delivery took about 4% of a submission's CPU time in a profile on local workerd.
 fn log(d: &Delivery) {
     #[cfg(target_arch = "wasm32")]
     if d.state != State::Delivered {

@@ -54,8 +54,8 @@ pub(crate) async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>
 }
 
 /// Reads a whole answer (of the ledger, or of a fetch) as text with the runtime's own `text()`.
-/// `worker::Response::text` reads a streamed body chunk by chunk across the wasm boundary, which was
-/// measured at about 6% of a submission's CPU time on local workerd.
+/// `worker::Response::text` reads a streamed body chunk by chunk across the wasm boundary, which took
+/// about 6% of a submission's CPU time in a profile on local workerd.
 pub(crate) async fn answer_text(resp: Response) -> Result<String, worker::Error> {
     let promise = worker::web_sys::Response::from(resp).text()?;
     let text = worker::wasm_bindgen_futures::JsFuture::from(promise).await?;

@@ -151,7 +151,8 @@ pub(crate) async fn take(req: &Request, env: &Env, config: &'static FormsConfig,
     let cloud = Cloud::of(env)?;
     let intake = submission::Intake { config, form, signing: &signing, origin: &own, key, client: client_id(req, env) };
     // The deliveries are the ledger alarm's to attempt, at once. Nothing is logged for an accepted
-    // submission: the runtime's request log has its status, and the line cost about 4% of its CPU time.
+    // submission: the runtime's request log has its status, and the line took about 4% of its CPU time in a
+    // profile.
     let taken = submission::take(&cloud, &intake, sub).await?;
     Ok((taken.status, taken.body))
 }

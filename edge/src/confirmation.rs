@@ -4,7 +4,7 @@
 //! confirmation, written with its outbox entries, and released. Two presses, however close, give one
 //! `lead.confirmed` (or one `lead.updated` for held changes); the second finds the work done.
 
-use crate::ledger::{Command, Holder};
+use crate::ledger::{Command, Hold, Holder};
 use crate::outbox::Delivery;
 use crate::storage::{ask, random, Backend};
 use crate::submission::{once_per_lead, outbox_entries, put_outbox_then_lead, LOOK_EVERY_MS, WAIT_FOR_OTHERS_MS};
@@ -38,7 +38,7 @@ pub async fn under_hold<B: Backend, T>(b: &B, lead: &Lead, work: impl AsyncFnOnc
     hold(b, &form, &email).await?;
     let outcome = work().await;
     // If the release is lost, the hold lapses by itself after `ledger::RESERVATION_MS`.
-    let _ = b.ledger(&Command::Release { form, email, lead: None, held: true, key: None }).await;
+    let _ = b.ledger(&Command::Release { form, hold: Hold { email, lead: None, held: true }, key: None }).await;
     outcome
 }
 

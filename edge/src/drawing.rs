@@ -9,7 +9,7 @@
 
 use crate::draw::{self, Draw};
 use crate::keys::draw_scope;
-use crate::ledger::{Command, Drawn, Replay};
+use crate::ledger::{Command, Drawn, Hold, Replay};
 use crate::listing::{all_ids, Filter};
 use crate::storage::{ask, random, Backend};
 use crate::submission::outbox_entries;
@@ -31,7 +31,7 @@ pub async fn draw<B: Backend>(b: &B, form: &FormDef, wanted: u64, key: Option<St
     let made = make(b, form, wanted, key.clone()).await;
     if made.is_err() {
         // The key is free again for a retry; if this is lost, the reservation lapses by itself.
-        let release = Command::Release { form: draw_scope(&form.id), email: String::new(), lead: None, held: false, key };
+        let release = Command::Release { form: draw_scope(&form.id), hold: Hold::default(), key };
         let _ = b.ledger(&release).await;
     }
     made

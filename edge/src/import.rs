@@ -13,7 +13,7 @@
 //! rows and deliveries, in one transaction). A row that cannot be stored is released and reported; if the
 //! settle fails, the documents written are taken back and the call may be retried whole.
 
-use crate::ledger::{ClaimRow, Command, Entry, Holder, ReleaseRow, SettleRow, Turn};
+use crate::ledger::{ClaimRow, Command, Entry, Hold, Holder, SettleRow, Turn};
 use crate::outbox::Delivery;
 use crate::rows::Row;
 use crate::storage::{ask, random, Backend};
@@ -202,7 +202,7 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
         deliveries: Vec<Delivery>,
     }
     let mut writes: Vec<Write> = Vec::new();
-    let mut released: Vec<ReleaseRow> = Vec::new();
+    let mut released: Vec<Hold> = Vec::new();
     for (i, (c, holder)) in candidates.iter().zip(&holders).enumerate() {
         match holder {
             Holder::Claimed => {
@@ -225,7 +225,7 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
                     let deliveries = if changed { crate::submission::updated_entries(b, form, &lead, &out.record, now) } else { Vec::new() };
                     writes.push(Write { candidate: i, lead, claimed: false, before: Some(old.clone()), deliveries });
                 }
-                None => released.push(ReleaseRow { email: c.email.clone(), lead: None, held: true }),
+                None => released.push(Hold { email: c.email.clone(), lead: None, held: true }),
             },
             Holder::Reserved | Holder::Nobody => {}
         }
@@ -238,16 +238,11 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
     let mut failed: Vec<usize> = Vec::new();
     for (w, outcome) in writes.iter().zip(outcomes) {
         let Some(c) = candidates.get(w.candidate) else { continue };
+        let hold = Hold { email: c.email.clone(), lead: w.claimed.then(|| w.lead.id.clone()), held: !w.claimed };
         match outcome {
-            Ok(()) => settled.push(SettleRow {
-                email: c.email.clone(),
-                lead: w.claimed.then(|| w.lead.id.clone()),
-                held: !w.claimed,
-                entry: Entry::of(&w.lead),
-                deliveries: w.deliveries.clone(),
-            }),
+            Ok(()) => settled.push(SettleRow { hold, entry: Entry::of(&w.lead), deliveries: w.deliveries.clone() }),
             Err(_) => {
-                released.push(ReleaseRow { email: c.email.clone(), lead: w.claimed.then(|| w.lead.id.clone()), held: !w.claimed });
+                released.push(hold);
                 failed.push(w.candidate);
             }
         }

@@ -5,7 +5,7 @@
 use crate::cloud::{config, Cloud};
 use crate::exchange::{header, json_response, read_body, required_secret};
 use crate::feedback::{self, Refused};
-use crate::ledger::{Command, Replay};
+use crate::ledger::{Command, Hold, Replay};
 use crate::operator::{json_object, qualified, text_member};
 use crate::storage::{ask, Backend};
 use crate::{admin, id, intake, qualification, Error};
@@ -123,7 +123,7 @@ pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> 
     let done = match qualification::feedback(&cloud, config, endpoint, asks).await {
         Ok(done) => done,
         Err(e) => {
-            let _ = cloud.ledger(&Command::Release { form: scope, email: String::new(), lead: None, held: false, key: Some(key) }).await;
+            let _ = cloud.ledger(&Command::Release { form: scope, hold: Hold::default(), key: Some(key) }).await;
             return Err(e);
         }
     };
@@ -131,18 +131,7 @@ pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> 
     let status = if done.applied + done.unchanged == 0 && done.unknown > 0 { 202 } else { 200 };
     let body = serde_json::to_value(done)?;
     let answer = json!({"status": status, "body": body}).to_string();
-    cloud
-        .ledger(&Command::Settle {
-            form: scope,
-            email: String::new(),
-            lead: None,
-            held: false,
-            key: Some(key),
-            answer: Some(answer),
-            deliveries: Vec::new(),
-            entry: None,
-        })
-        .await?;
+    cloud.ledger(&Command::Settle { form: scope, hold: Hold::default(), key: Some(key), answer: Some(answer), deliveries: Vec::new(), entry: None }).await?;
     json_response(&body, status)
 }
 

@@ -47,13 +47,9 @@ pub enum Command {
     Settle {
         /// The form.
         form: String,
-        /// The address's index key.
-        email: String,
-        /// The lead claimed, if this request claimed the address.
-        lead: Option<String>,
-        /// Whether this request held the stored lead for a repeat.
-        #[serde(default)]
-        held: bool,
+        /// The address this request holds (none for requests that only keep an idempotent answer).
+        #[serde(flatten)]
+        hold: Hold,
         /// The idempotency key, if any.
         key: Option<String>,
         /// The answer to give every retry with that key: `{"status", "body"}`.
@@ -70,13 +66,9 @@ pub enum Command {
     Release {
         /// The form.
         form: String,
-        /// The address's index key.
-        email: String,
-        /// The lead claimed, if this request claimed the address.
-        lead: Option<String>,
-        /// Whether this request held the stored lead for a repeat.
-        #[serde(default)]
-        held: bool,
+        /// The address this request holds (none for requests that only reserved an idempotency key).
+        #[serde(flatten)]
+        hold: Hold,
         /// The idempotency key, if any.
         key: Option<String>,
     },
@@ -289,7 +281,7 @@ pub enum Command {
         /// The stored rows.
         settled: Vec<SettleRow>,
         /// The rows given up.
-        released: Vec<ReleaseRow>,
+        released: Vec<Hold>,
     },
     /// The funnel of the leads created in a period (optionally of one form), grouped: answered with
     /// `funnel::Group`s.
@@ -332,30 +324,30 @@ pub struct ClaimRow {
     pub legacy: Option<String>,
 }
 
+/// What a request holds in the ledger for an address, and what settling or releasing it acts on: a claim
+/// (`lead`, for a new lead) or the hold on a stored lead (`held`, for a repeat). The default holds nothing
+/// (a request that only keeps an idempotent answer).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// The address's index key.
+    pub email: String,
+    /// The lead claimed, if the request claimed the address.
+    pub lead: Option<String>,
+    /// Whether the request held the stored lead for a repeat.
+    #[serde(default)]
+    pub held: bool,
+}
+
 /// One stored row of [`Command::SettleMany`].
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SettleRow {
-    /// The address's index key.
-    pub email: String,
-    /// The lead claimed (a new lead), if this row claimed the address.
-    pub lead: Option<String>,
-    /// Whether this row held a stored lead (a repeat).
-    pub held: bool,
+    /// What the row holds.
+    #[serde(flatten)]
+    pub hold: Hold,
     /// The lead's index row.
     pub entry: Entry,
     /// Its deliveries.
     pub deliveries: Vec<Delivery>,
-}
-
-/// One given-up row of [`Command::SettleMany`].
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReleaseRow {
-    /// The address's index key.
-    pub email: String,
-    /// The lead claimed, if this row claimed the address.
-    pub lead: Option<String>,
-    /// Whether this row held a stored lead.
-    pub held: bool,
 }
 
 /// The ledger's answer to [`Command::Turn`].
@@ -725,8 +717,19 @@ mod tests {
         let settle: Command = serde_json::from_str(r#"{"op":"settle","form":"nl","email":"ab","lead":null,"key":null,"answer":null}"#).unwrap();
         assert_eq!(
             settle,
-            Command::Settle { form: "nl".into(), email: "ab".into(), lead: None, held: false, key: None, answer: None, deliveries: vec![], entry: None }
+            Command::Settle {
+                form: "nl".into(),
+                hold: Hold { email: "ab".into(), ..Hold::default() },
+                key: None,
+                answer: None,
+                deliveries: vec![],
+                entry: None
+            }
         );
+        let held = Command::Release { form: "nl".into(), hold: Hold { email: "ab".into(), lead: Some("ld_1".into()), held: true }, key: Some("k".into()) };
+        let json = serde_json::to_string(&held).unwrap();
+        assert_eq!(json, r#"{"op":"release","form":"nl","email":"ab","lead":"ld_1","held":true,"key":"k"}"#, "the hold travels flat");
+        assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), held);
         let json = serde_json::to_string(&claim).unwrap();
         assert!(json.starts_with(r#"{"op":"claim","form":"nl""#), "{json}");
         assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), claim);

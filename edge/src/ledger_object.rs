@@ -6,7 +6,7 @@
 
 use crate::cloud::{self, Cloud};
 use crate::delivery;
-use crate::ledger::{self, Command, DeliveryFilter, DeliveryRow, Holder, Replay, Standing};
+use crate::ledger::{self, Command, DeliveryFilter, DeliveryRow, Hold, Holder, Replay, Standing};
 use crate::outbox::{Delivery, State as DeliveryState};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
@@ -279,15 +279,15 @@ impl Ledger {
                     for d in &row.deliveries {
                         self.queue(d)?;
                     }
-                    self.settle(&form, &row.email, row.lead.as_deref(), row.held)?;
+                    self.settle(&form, &row.hold)?;
                     self.index(&row.entry, false)?;
                 }
-                for row in &released {
-                    self.release(&form, &row.email, row.lead.as_deref(), row.held)?;
+                for hold in &released {
+                    self.release(&form, hold)?;
                 }
                 serde_json::json!({"ok": true})
             }
-            Command::Settle { form, email, lead, held, key, answer, deliveries, entry } => {
+            Command::Settle { form, hold, key, answer, deliveries, entry } => {
                 // A lead erased while this request stored it settles nothing: its caller deletes the document.
                 if let Some(entry) = &entry {
                     if self.tombstoned(&entry.id)? {
@@ -297,7 +297,7 @@ impl Ledger {
                 for d in &deliveries {
                     self.queue(d)?;
                 }
-                self.settle(&form, &email, lead.as_deref(), held)?;
+                self.settle(&form, &hold)?;
                 if let Some(entry) = &entry {
                     self.index(entry, false)?;
                 }
@@ -306,8 +306,8 @@ impl Ledger {
                 }
                 serde_json::to_value(ledger::Indexed { erased: false })?
             }
-            Command::Release { form, email, lead, held, key } => {
-                self.release(&form, &email, lead.as_deref(), held)?;
+            Command::Release { form, hold, key } => {
+                self.release(&form, &hold)?;
                 if let Some(key) = key {
                     self.sql.exec("DELETE FROM answers WHERE form = ? AND key = ? AND answer IS NULL", vec![text(&form), text(&key)])?;
                 }
@@ -592,23 +592,23 @@ impl Ledger {
     }
 
     /// The lead is stored: a claim becomes the address's lead, a repeat's hold ends.
-    fn settle(&self, form: &str, email: &str, lead: Option<&str>, held: bool) -> Result<()> {
-        if let Some(lead) = lead {
-            self.sql.exec("UPDATE emails SET live = 1 WHERE form = ? AND email = ? AND lead = ?", vec![text(form), text(email), text(lead)])?;
+    fn settle(&self, form: &str, hold: &Hold) -> Result<()> {
+        if let Some(lead) = &hold.lead {
+            self.sql.exec("UPDATE emails SET live = 1 WHERE form = ? AND email = ? AND lead = ?", vec![text(form), text(&hold.email), text(lead)])?;
         }
-        if held {
-            self.sql.exec("UPDATE emails SET held = 0 WHERE form = ? AND email = ?", vec![text(form), text(email)])?;
+        if hold.held {
+            self.sql.exec("UPDATE emails SET held = 0 WHERE form = ? AND email = ?", vec![text(form), text(&hold.email)])?;
         }
         Ok(())
     }
 
     /// Nothing was stored: a claim is dropped, a hold ends.
-    fn release(&self, form: &str, email: &str, lead: Option<&str>, held: bool) -> Result<()> {
-        if let Some(lead) = lead {
-            self.sql.exec("DELETE FROM emails WHERE form = ? AND email = ? AND lead = ? AND live = 0", vec![text(form), text(email), text(lead)])?;
+    fn release(&self, form: &str, hold: &Hold) -> Result<()> {
+        if let Some(lead) = &hold.lead {
+            self.sql.exec("DELETE FROM emails WHERE form = ? AND email = ? AND lead = ? AND live = 0", vec![text(form), text(&hold.email), text(lead)])?;
         }
-        if held {
-            self.sql.exec("UPDATE emails SET held = 0 WHERE form = ? AND email = ?", vec![text(form), text(email)])?;
+        if hold.held {
+            self.sql.exec("UPDATE emails SET held = 0 WHERE form = ? AND email = ?", vec![text(form), text(&hold.email)])?;
         }
         Ok(())
     }

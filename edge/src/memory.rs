@@ -8,7 +8,7 @@
 //! SQL in `ledger_object`; the end-to-end tests hold the real one to them.
 
 use crate::crm::{Outbound, Read, Reply};
-use crate::ledger::{self, Command, Holder, Replay, Standing};
+use crate::ledger::{self, Command, Hold, Holder, Replay, Standing};
 use crate::outbox::{Delivery, State};
 use crate::storage::Backend;
 use crate::Error;
@@ -400,7 +400,7 @@ impl LedgerModel {
                 };
                 to(Standing { holder, replay })
             }
-            Command::Settle { form, email, lead, held, key, answer, deliveries, entry } => {
+            Command::Settle { form, hold: Hold { email, lead, held }, key, answer, deliveries, entry } => {
                 if entry.as_ref().is_some_and(|e| self.tombstones.contains_key(&e.id)) {
                     return serde_json::to_value(ledger::Indexed { erased: true }).unwrap_or_default();
                 }
@@ -423,7 +423,7 @@ impl LedgerModel {
                 }
                 serde_json::to_value(ledger::Indexed { erased: false }).unwrap_or_default()
             }
-            Command::Release { form, email, lead, held, key } => {
+            Command::Release { form, hold: Hold { email, lead, held }, key } => {
                 let k = (form.clone(), email);
                 if self.emails.get(&k).is_some_and(|r| !r.live && lead.as_deref() == Some(r.lead.as_str())) {
                     self.emails.remove(&k);
@@ -634,19 +634,10 @@ impl LedgerModel {
             }
             Command::SettleMany { form, settled, released } => {
                 for r in settled {
-                    self.run(&Command::Settle {
-                        form: form.clone(),
-                        email: r.email,
-                        lead: r.lead,
-                        held: r.held,
-                        key: None,
-                        answer: None,
-                        deliveries: r.deliveries,
-                        entry: Some(r.entry),
-                    });
+                    self.run(&Command::Settle { form: form.clone(), hold: r.hold, key: None, answer: None, deliveries: r.deliveries, entry: Some(r.entry) });
                 }
-                for r in released {
-                    self.run(&Command::Release { form: form.clone(), email: r.email, lead: r.lead, held: r.held, key: None });
+                for hold in released {
+                    self.run(&Command::Release { form: form.clone(), hold, key: None });
                 }
                 ok
             }

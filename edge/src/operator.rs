@@ -4,7 +4,7 @@
 
 use crate::cloud::{config, Cloud};
 use crate::exchange::{header, json_response, kv, query, read_body};
-use crate::ledger::{self, Command};
+use crate::ledger::{self, Command, Hold};
 use crate::storage::{ask, Backend};
 use crate::visitor::{withdraw, FILES};
 use crate::withdrawal::{self, Withdrawn};
@@ -210,7 +210,7 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
     let reports = match crate::import::run(&cloud, &batch, rows).await {
         Ok(r) => r,
         Err(e) => {
-            let _ = cloud.ledger(&Command::Release { form: scope, email: String::new(), lead: None, held: false, key: Some(batch_id) }).await;
+            let _ = cloud.ledger(&Command::Release { form: scope, hold: Hold::default(), key: Some(batch_id) }).await;
             return Err(e);
         }
     };
@@ -224,9 +224,7 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
     cloud
         .ledger(&Command::Settle {
             form: scope,
-            email: String::new(),
-            lead: None,
-            held: false,
+            hold: Hold::default(),
             key: Some(batch_id),
             answer: Some(answer.to_string()),
             deliveries: Vec::new(),

@@ -10,7 +10,7 @@
 //! that is not durable and nothing half-written stays visible. The Worker's glue (`visitor`) does what needs
 //! the request (origin, rate limit, Turnstile) before; the ledger's alarm delivers after.
 
-use crate::ledger::{self, Command, Holder, Indexed, Replay, Standing};
+use crate::ledger::{self, Command, Hold, Holder, Indexed, Replay, Standing};
 use crate::outbox::Delivery;
 use crate::storage::{ask, random, Backend};
 use crate::webhook::{self, EventType};
@@ -99,9 +99,9 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
         return Ok(Taken { status: answer.status, body: answer.body, deliveries: Vec::new() });
     }
     let key = if claim.holds_key { intake.key.clone() } else { None };
-    let claimed = claim.is_new.then(|| fresh.id.clone());
-    let held = claim.repeat_of.is_some();
-    let release = || Command::Release { form: form.id.clone(), email: email.clone(), lead: claimed.clone(), held, key: key.clone() };
+    // What this request holds: a claim on the address for a new lead, or the stored lead for a repeat.
+    let hold = Hold { email: email.clone(), lead: claim.is_new.then(|| fresh.id.clone()), held: claim.repeat_of.is_some() };
+    let release = || Command::Release { form: form.id.clone(), hold: hold.clone(), key: key.clone() };
     let stored = match &claim.repeat_of {
         Some(_) if form.kind == FormKind::Giveaway => Err(Error::AlreadyEntered),
         Some(id) => match b.lead(id).await {
@@ -128,9 +128,7 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
     // deliveries due and its answer the key's.
     let settle = Command::Settle {
         form: form.id.clone(),
-        email: email.clone(),
-        lead: claimed.clone(),
-        held,
+        hold: hold.clone(),
         key: key.clone(),
         answer: Some(answer),
         deliveries: deliveries.clone(),
@@ -233,7 +231,7 @@ async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Opti
         }
         if wait && b.now_ms().saturating_sub(started) > WAIT_FOR_OTHERS_MS {
             if holds_key {
-                let release = Command::Release { form: form.to_owned(), email: email.to_owned(), lead: None, held: false, key: key.map(str::to_owned) };
+                let release = Command::Release { form: form.to_owned(), hold: Hold::default(), key: key.map(str::to_owned) };
                 let _ = b.ledger(&release).await;
             }
             return Err(Error::InProgress);

@@ -8,8 +8,8 @@ use serde::{Deserialize, Serialize};
 #[cfg(feature = "server")]
 use validator::Validate;
 
-/// The whole configuration file: a list of forms.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+/// The whole configuration file: a list of forms. The default has no forms and no settings.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "server", derive(validator::Validate))]
 #[serde(deny_unknown_fields)]
 pub struct FormsConfig {

@@ -424,8 +424,7 @@ pub(crate) mod tests {
         f.allowed_origins = vec!["*".into()];
         assert!(!f.allows_origin("https://evil.example"), "a wildcard is refused by the check and matches nothing");
         assert!(!f.allows_origin("null"));
-        let problems =
-            FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], ..FormsConfig::default() }.problems();
         assert!(problems.iter().any(|(p, _)| p.ends_with("allowed_origins[0]")), "{problems:?}");
     }
 
@@ -451,8 +450,7 @@ pub(crate) mod tests {
         let mut f = form(&["https://www.example.com"]);
         f.thank_you_url = Some("//evil.example".into());
         f.error_url = Some("/\\evil.example".into());
-        let problems =
-            FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], ..FormsConfig::default() }.problems();
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.iter().any(|p| p.ends_with(".thank_you_url")) && paths.iter().any(|p| p.ends_with(".error_url")), "{problems:?}");
     }

@@ -297,14 +297,7 @@ mod tests {
 
     #[test]
     fn the_secrets_a_config_needs_are_listed_with_their_reasons() {
-        let mut config = FormsConfig {
-            forms: vec![form(&["https://www.example.com"])],
-            mail: None,
-            rate_limit: None,
-            integrations: Vec::new(),
-            feedback: Vec::new(),
-            owners: Vec::new(),
-        };
+        let mut config = FormsConfig { forms: vec![form(&["https://www.example.com"])], ..FormsConfig::default() };
         let names = |c: &FormsConfig| c.secrets().into_iter().map(|(n, _)| n).collect::<Vec<_>>();
         assert_eq!(names(&config), vec!["ADMIN_TOKEN", "SIGNING_SECRET"]);
         config.rate_limit = Some(RateLimit { limit: 5, period: 60 });
@@ -314,14 +307,7 @@ mod tests {
 
     #[test]
     fn a_sound_config_has_no_problems() {
-        let config = FormsConfig {
-            forms: vec![form(&["https://www.example.com"])],
-            mail: None,
-            rate_limit: None,
-            integrations: Vec::new(),
-            feedback: Vec::new(),
-            owners: Vec::new(),
-        };
+        let config = FormsConfig { forms: vec![form(&["https://www.example.com"])], ..FormsConfig::default() };
         assert_eq!(config.problems(), Vec::<(String, String)>::new());
     }
 
@@ -330,8 +316,7 @@ mod tests {
         let mut f = form(&["https://www.example.com/path"]);
         f.fields[0].required = false;
         f.id = "Bad Id".into();
-        let problems =
-            FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], ..FormsConfig::default() }.problems();
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.contains(&"forms[0] (Bad Id).id"), "{problems:?}");
         assert!(paths.contains(&"forms[0] (Bad Id).fields.email"), "{problems:?}");
@@ -363,8 +348,7 @@ mod tests {
                 basis: Default::default(),
             })
             .collect();
-        let problems =
-            FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], ..FormsConfig::default() }.problems();
         assert!(problems.contains(&("forms[0].consents".into(), "must have 0 to 10 entries or characters".into())), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].url" && m == "not a valid URL"), "{problems:?}");
         assert!(problems.iter().any(|(p, m)| p == "forms[0].webhooks[0].timeout_ms" && m == "must be between 100 and 60000"), "{problems:?}");
@@ -384,8 +368,7 @@ mod tests {
             ]
         }))
         .unwrap();
-        let problems =
-            FormsConfig { forms: vec![f], mail: None, rate_limit: None, integrations: Vec::new(), feedback: Vec::new(), owners: Vec::new() }.problems();
+        let problems = FormsConfig { forms: vec![f], ..FormsConfig::default() }.problems();
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(problems[0].1.contains("Art. 7(4)"));
     }

@@ -328,7 +328,10 @@ impl Ledger {
                 }
                 serde_json::to_value(holder)?
             }
-            Command::Index { entry, only_if_missing } => serde_json::to_value(ledger::Indexed { erased: self.index(&entry, only_if_missing)? })?,
+            Command::Index { entry, only_if_missing } => {
+                self.index(&entry, only_if_missing)?;
+                serde_json::to_value(ledger::Indexed { erased: self.tombstoned(&entry.id)? })?
+            }
             Command::List { form, status, since, qualified, before, limit } => {
                 let limit = limit.clamp(1, ledger::MAX_LIST);
                 // One more than asked: whether a next page exists.
@@ -613,8 +616,9 @@ impl Ledger {
         Ok(())
     }
 
-    /// Writes a lead's index row and its stage rows, unless it was erased; returns whether it was.
-    fn index(&self, entry: &ledger::Entry, only_if_missing: bool) -> Result<bool> {
+    /// Writes a lead's index row and its stage rows, unless it was erased (the statements themselves check,
+    /// so callers that need to know ask [`Ledger::tombstoned`] once, before or after).
+    fn index(&self, entry: &ledger::Entry, only_if_missing: bool) -> Result<()> {
         // An erased lead's row never comes back, whatever write arrives late.
         let verb = if only_if_missing { "INSERT OR IGNORE" } else { "INSERT OR REPLACE" };
         self.sql.exec(
@@ -638,7 +642,7 @@ impl Ledger {
                 vec![text(&entry.id), text(stage.as_str()), ms(*at)],
             )?;
         }
-        self.tombstoned(&entry.id)
+        Ok(())
     }
 
     /// Whether the lead was erased.

@@ -33,10 +33,12 @@ function config(env) {
 
 const enc = new TextEncoder();
 const keys = new Map();
+/** The HMAC key of a secret, imported once per isolate; a `whsec_` secret's key is its base64 part. */
 async function hmacKey(secret) {
   let key = keys.get(secret);
   if (!key) {
-    key = await crypto.subtle.importKey("raw", typeof secret === "string" ? enc.encode(secret) : secret, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
+    const raw = secret.startsWith("whsec_") ? Uint8Array.from(atob(secret.slice(6)), (ch) => ch.charCodeAt(0)) : enc.encode(secret);
+    key = await crypto.subtle.importKey("raw", raw, { name: "HMAC", hash: "SHA-256" }, false, ["sign"]);
     keys.set(secret, key);
   }
   return key;
@@ -284,7 +286,6 @@ export class Ledger {
         e.id, e.form, e.status, e.stage, e.score, e.created, e.source, null, null, null,
       );
       for (const [stage, at] of e.reached) sql.exec("INSERT OR IGNORE INTO reached SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)", e.id, stage, at);
-      sql.exec("SELECT lead FROM tombstones WHERE lead = ?", e.id).toArray();
       if (c.key) sql.exec("UPDATE answers SET answer = ? WHERE form = ? AND key = ?", c.answer, c.form, c.key);
       await this.arm();
       return Response.json({ erased: false });
@@ -316,9 +317,8 @@ export class Ledger {
     await Promise.all(
       rows.map(async (d) => {
         const endpoint = forms.get(d.form)?.webhooks.find((w) => w.id === d.endpoint);
-        const secret = Uint8Array.from(atob(this.env[endpoint.secret].replace(/^whsec_/, "")), (ch) => ch.charCodeAt(0));
         const ts = Math.floor(Date.now() / 1000);
-        const signature = base64(await hmac(secret, `${d.id}.${ts}.${d.payload}`));
+        const signature = base64(await hmac(this.env[endpoint.secret], `${d.id}.${ts}.${d.payload}`));
         let status = null;
         let error = null;
         try {

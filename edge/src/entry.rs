@@ -2,6 +2,7 @@
 //! handler and turns its [`Error`] into a response in one place (JSON, or a page for a browser
 //! navigation), with CORS only where a customer's page calls; `scheduled` runs the upkeep.
 
+use crate::address::Address;
 use crate::cloud::config;
 use crate::exchange::{header, html_response, json_response, own_origin, query, required_secret, visitor_lang};
 use crate::integration::{receive_feedback, record_event};
@@ -26,7 +27,7 @@ fn start() {
 pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     let origin = header(&req, "Origin");
     let lang = header(&req, "Accept-Language").and_then(|l| Lang::from_tag(&l)).unwrap_or_default();
-    let route = Route::parse(req.method().as_ref(), &req.path());
+    let route = Route::parse(req.method().as_ref(), Address::of(&req.inner().url()).path);
     // The form a submission named, once its body is read: CORS answers only for that form's origins.
     let mut form_named = None;
     let outcome = match &route {
@@ -111,7 +112,7 @@ pub(crate) async fn dispatch(route: &Route, req: &mut Request, env: &Env, form_n
 /// without personal data when it is the collector's fault.
 pub(crate) fn error_response(req: &Request, e: &Error, lang: Lang) -> worker::Result<Response> {
     if let Some(line) = e.log_line() {
-        worker::console_error!("{} {}: {line}", req.method(), req.path());
+        worker::console_error!("{} {}: {line}", req.method(), Address::of(&req.inner().url()).path);
     }
     let mut resp = Response::from_json(&e.body(lang))?.with_status(e.status());
     for (name, value) in e.headers() {
@@ -151,7 +152,7 @@ pub(crate) fn preflight() -> Result<Response, Error> {
 /// to name its form) does not say which form is meant: any form that allows the origin will do, and the
 /// POST that follows is held to its own form.
 pub(crate) fn cors_allowed(req: &Request, env: &Env, origin: &str, form: Option<&str>) -> bool {
-    if own_origin(req).is_ok_and(|own| own == origin) {
+    if own_origin(req) == origin {
         return true;
     }
     let Ok(config) = config(env) else { return false };

@@ -1,6 +1,7 @@
 //! What handlers read from a request (headers, query, a body cut off at its limit, the visitor's language,
 //! secrets) and the responses they build (JSON, pages, redirects).
 
+use crate::address::Address;
 use crate::cloud::{self, secret};
 use crate::{pseudonym, Error};
 use shared::Lang;
@@ -17,9 +18,9 @@ pub(crate) fn required_secret(env: &Env, name: &str) -> Result<String, Error> {
     secret(env, name).ok_or_else(|| Error::Misconfigured(name.to_owned()))
 }
 
-pub(crate) fn own_origin(req: &Request) -> Result<String, Error> {
-    let url = req.url()?;
-    Ok(url.origin().ascii_serialization())
+/// The origin the request was addressed to (the collector's own).
+pub(crate) fn own_origin(req: &Request) -> String {
+    Address::of(&req.inner().url()).origin.to_owned()
 }
 
 /// The pseudonymous id of the request's client (keyed HMAC of its IP address), if a key is configured.
@@ -70,12 +71,6 @@ pub(crate) fn kv(env: &Env) -> Result<worker::kv::KvStore, Error> {
     cloud::kv(env)
 }
 
-/// The origin (`scheme://host[:port]`) of an absolute http(s) URL.
-pub(crate) fn origin_of(url: &str) -> Option<String> {
-    let parsed = worker::Url::parse(url).ok()?;
-    matches!(parsed.scheme(), "http" | "https").then(|| parsed.origin().ascii_serialization())
-}
-
 /// The collector's signing secret, from which receipts and links derive their keys.
 pub(crate) fn signing_key(env: &Env) -> Result<String, Error> {
     required_secret(env, "SIGNING_SECRET")
@@ -101,7 +96,7 @@ pub(crate) fn html_response(html: &str, status: u16) -> Result<Response, Error> 
     Ok(resp)
 }
 
+/// The first value of the query parameter `name`.
 pub(crate) fn query(req: &Request, name: &str) -> Result<Option<String>, Error> {
-    let url = req.url()?;
-    Ok(url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned()))
+    Ok(Address::of(&req.inner().url()).param(name))
 }

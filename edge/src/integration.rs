@@ -93,7 +93,7 @@ pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> 
             (vec![feedback::generic(&body).map_err(Error::Malformed)?], webhook_id.unwrap_or_default())
         }
         FeedbackSource::Hubspot => {
-            let url = req.url()?.to_string();
+            let url = req.inner().url();
             let signature = header(req, "X-HubSpot-Signature-v3");
             feedback::verify_hubspot(&secret, "POST", &url, &body, signature.as_deref(), header(req, "X-HubSpot-Request-Timestamp").as_deref(), now)
                 .map_err(refused)?;

@@ -13,6 +13,7 @@
 // instance and fails every request in flight on it, so these are denied crate-wide outside tests.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::string_slice))]
 
+pub mod address;
 pub mod admin;
 pub mod confirmation;
 pub mod crm;

@@ -2,6 +2,7 @@
 //! CSV, GDPR access, export, erasure and withdrawal, deliveries and endpoints, giveaway draws, gated files,
 //! bot counts.
 
+use crate::address::Address;
 use crate::cloud::{config, Cloud};
 use crate::exchange::{header, json_response, kv, query, read_body};
 use crate::ledger::{self, Command, Hold};
@@ -396,11 +397,14 @@ pub(crate) async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Erro
     let _ = h.set("Content-Disposition", "attachment; filename=\"leads.csv\"");
     let _ = h.set("Cache-Control", "no-store");
     if let Some(next) = next {
-        let url = req.url()?;
-        let mut link = url.clone();
-        let kept: Vec<(String, String)> = url.query_pairs().filter(|(k, _)| k != "cursor").map(|(k, v)| (k.into_owned(), v.into_owned())).collect();
-        link.query_pairs_mut().clear().extend_pairs(kept).append_pair("cursor", &next);
-        let _ = h.set("Link", &format!("<{}{}>; rel=\"next\"", link.path(), link.query().map(|q| format!("?{q}")).unwrap_or_default()));
+        let url = req.inner().url();
+        let address = Address::of(&url);
+        let mut kept: Vec<(String, String)> = address.pairs().into_iter().filter(|(k, _)| k != "cursor").collect();
+        kept.push(("cursor".to_owned(), next.clone()));
+        let _ = h.set(
+            "Link",
+            &format!("<{}?{}>; rel=\"next\"", address.path, intake::form_urlencode(&kept.iter().map(|(k, v)| (k.as_str(), v)).collect::<Vec<_>>())),
+        );
         let _ = h.set("X-Next-Cursor", &next);
     }
     Ok(resp)

@@ -11,8 +11,15 @@ pub const BINDING: &str = "LEADS";
 
 /// Writes a lead; resolves only once KV has accepted the write.
 pub async fn put_lead(kv: &KvStore, lead: &Lead) -> Result<(), Error> {
-    let body = serde_json::to_string(lead)?;
-    Ok(kv.put(Key::lead(&lead.id).as_str(), body)?.execute().await?)
+    put_text(kv, &Key::lead(&lead.id), &serde_json::to_string(lead)?).await
+}
+
+/// Writes `text` under `key`; resolves only once KV has accepted the write.
+///
+/// As bytes, because `KvStore::put` takes any `Serialize` value through `serde_wasm_bindgen` and a branch
+/// that prints numbers, which links float formatting into the Worker for text that is already a string.
+pub async fn put_text(kv: &KvStore, key: &Key, text: &str) -> Result<(), Error> {
+    Ok(kv.put_bytes(key.as_str(), text.as_bytes())?.execute().await?)
 }
 
 /// Reads a lead.

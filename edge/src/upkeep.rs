@@ -43,7 +43,7 @@ pub(crate) async fn backfill_index(env: &Env) -> Result<(), Error> {
         }
     }
     let done = page.list_complete || page.cursor.is_none();
-    kv.put(Key::index_backfill().as_str(), json!({"cursor": page.cursor, "done": done}).to_string())?.execute().await?;
+    store::put_text(&kv, &Key::index_backfill(), &json!({"cursor": page.cursor, "done": done}).to_string()).await?;
     if !page.keys.is_empty() {
         worker::console_log!("lead index backfill: {} leads indexed, done={done}", page.keys.len());
     }
@@ -65,7 +65,7 @@ pub(crate) async fn backfill_outbox(env: &Env) -> Result<(), Error> {
     }
     let page = store::list(&kv, Prefix::LegacyDeliveries, OUTBOX_BACKFILL_PER_RUN, None).await?;
     if page.keys.is_empty() {
-        kv.put(Key::outbox_backfill().as_str(), "done")?.execute().await?;
+        store::put_text(&kv, &Key::outbox_backfill(), "done").await?;
         return Ok(());
     }
     let mut moved = Vec::new();

@@ -2,11 +2,12 @@
 //! confirmation and withdraw links, gated downloads, receipts. Each does what needs the request and hands
 //! the decisions to the services.
 
+use crate::address::origin_of;
 use crate::cloud::{config, secret, Cloud};
 use crate::crm::Read;
 use crate::entry::error_response;
 use crate::exchange::{
-    client_id, header, html_response, json_response, kv, origin_of, own_origin, query, read_body, redirect, required_secret, signing_key, visitor_lang,
+    client_id, header, html_response, json_response, kv, own_origin, query, read_body, redirect, required_secret, signing_key, visitor_lang,
 };
 use crate::storage::Backend;
 use crate::withdrawal::{self, Withdrawn};
@@ -92,7 +93,7 @@ pub(crate) async fn submit(req: &mut Request, env: &Env, form_named: &mut Option
     // Where "back to the form" leads: the page the snippet names in `_page`, else the Referer (which
     // browsers cut to the origin for cross-origin posts), and only when it is on an origin the form allows:
     // an error page must not become a link to anywhere an attacker likes.
-    let own = own_origin(req)?;
+    let own = own_origin(req);
     let back = sub
         .meta
         .page
@@ -130,7 +131,7 @@ pub(crate) async fn submit(req: &mut Request, env: &Env, form_named: &mut Option
 /// submission service (`submission::take`) over KV and the ledger, then the first delivery attempts.
 pub(crate) async fn take(req: &Request, env: &Env, config: &'static FormsConfig, sub: Submission) -> Result<(u16, serde_json::Value), Error> {
     let origin = header(req, "Origin");
-    let own = own_origin(req)?;
+    let own = own_origin(req);
     let form = intake::form_for(config, &sub, origin.as_deref(), &own)?;
     // Checked before anything is stored: a lead must never be stored without the receipt its answer owes.
     let signing = required_secret(env, "SIGNING_SECRET")?;
@@ -191,7 +192,7 @@ pub(crate) async fn confirm_page(req: &Request, env: &Env, given: &str) -> Resul
     if lead.status == Status::Pending || lead.held.is_some() {
         return html_response(&page::confirm_prompt(lang, lead.status != Status::Pending), 200);
     }
-    let link = config(env)?.form(&lead.form).and_then(|f| download_link(env, f, &lead, &own_origin(req).ok()?, now));
+    let link = config(env)?.form(&lead.form).and_then(|f| download_link(env, f, &lead, &own_origin(req), now));
     html_response(&page::confirmed(lang, false, link.as_deref()), 200)
 }
 
@@ -209,7 +210,7 @@ pub(crate) async fn confirm(req: &Request, env: &Env, given: &str) -> Result<Res
     };
     let lang = lead.consent.lang;
     let config = config(env)?;
-    let origin = own_origin(req)?;
+    let origin = own_origin(req);
     let link = |lead: &Lead| config.form(&lead.form).and_then(|f| download_link(env, f, lead, &origin, now));
     let (lead, deliveries, page) = match confirmation::confirm(&Cloud::of(env)?, config, &lead.id, client_id(req, env)).await? {
         None => return html_response(&page::link_problem(lang, page::LinkProblem::Gone), 404),
@@ -316,7 +317,7 @@ pub(crate) fn dev_mailbox(env: &Env) -> Result<Response, Error> {
 pub(crate) fn embed_script(req: &Request, env: &Env, form_id: &str) -> Result<Response, Error> {
     let config = config(env)?;
     let form = config.form(form_id).ok_or(Error::UnknownForm)?;
-    let body = embed::script(WIDGET_JS, &PublicForm::from(form), &own_origin(req)?);
+    let body = embed::script(WIDGET_JS, &PublicForm::from(form), &own_origin(req));
     let mut resp = Response::ok(body)?;
     let h = resp.headers_mut();
     let _ = h.set("Content-Type", "text/javascript; charset=utf-8");

@@ -125,7 +125,7 @@ pub struct RateLimit {
 #[serde(deny_unknown_fields)]
 pub struct MailConfig {
     /// Where mails are POSTed.
-    #[cfg_attr(feature = "server", validate(url, length(max = 2048)))]
+    #[cfg_attr(feature = "server", validate(custom(function = "crate::form::web_url"), length(max = 2048)))]
     pub url: String,
     /// The name of the environment secret holding the API key (never the key itself).
     #[serde(default = "default_mail_key")]

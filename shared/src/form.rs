@@ -70,7 +70,7 @@ pub struct Endpoint {
     /// A stable id for the admin API and delivery records.
     pub id: String,
     /// The URL deliveries are POSTed to.
-    #[cfg_attr(feature = "server", validate(url, length(max = 2048)))]
+    #[cfg_attr(feature = "server", validate(custom(function = "web_url"), length(max = 2048)))]
     pub url: String,
     /// The name of the environment secret holding the `whsec_` signing secret (never the secret itself).
     #[serde(default = "default_secret_name")]
@@ -203,7 +203,7 @@ pub struct Turnstile {
     pub secret: String,
     /// Where tokens are verified; a local stand-in in tests.
     #[serde(default = "default_siteverify")]
-    #[cfg_attr(feature = "server", validate(url))]
+    #[cfg_attr(feature = "server", validate(custom(function = "web_url")))]
     pub siteverify_url: String,
 }
 
@@ -351,6 +351,18 @@ pub(crate) fn is_secret_name(s: &str) -> bool {
 
 pub(crate) fn is_slug(s: &str) -> bool {
     (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
+}
+
+/// `validator`'s check for the URLs the collector calls (webhooks, mail, Turnstile): an absolute web
+/// address, see [`is_web_url`]. Its own `url` check would accept schemes the collector cannot fetch, and
+/// it would link the `url` crate with its IDNA tables into the Worker, which every cold start loads.
+#[cfg(feature = "server")]
+pub(crate) fn web_url(s: &str) -> Result<(), validator::ValidationError> {
+    if is_web_url(s) {
+        Ok(())
+    } else {
+        Err(validator::ValidationError::new("url"))
+    }
 }
 
 pub(crate) fn is_http_url(s: &str) -> bool {

@@ -106,7 +106,7 @@ test("a collector with leads in the old KV layout adopts them on first use", asy
   const legacy = { ...template, id: "ld_01JD0000000000LEGACY000000", fields: { email }, repeats: [], created_at: "2026-11-01T10:00:00.000Z" };
   await collector.stop();
   const put = (key, value) => {
-    const r = spawnSync(path.join(root, "node_modules/.bin/wrangler"), ["kv", "key", "put", key, value, "--binding", "LEADS", "--local", "--persist-to", path.join(collector.state, "data"), "-c", path.join(collector.state, "wrangler.json")], {
+    const r = spawnSync(path.join(root, "node_modules/.bin/wrangler"), ["kv", "key", "put", key, value, "--binding", "LEADS", "--local", "--persist-to", path.join(collector.state, "data"), "-c", path.join(collector.state, "collector.json")], {
       cwd: collector.state,
       env: { ...process.env, PATH: `${path.join(root, "node_modules/.bin")}:${process.env.PATH}`, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
       encoding: "utf8",

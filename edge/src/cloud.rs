@@ -152,7 +152,12 @@ impl Backend for Cloud<'_> {
     async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error> {
         match &self.ledger {
             Reach::Stub(stub) => stub.call(command).await,
+            // Only the operator hosts the object, so only its build links the object's commands: in the
+            // collector's, nothing constructs `Inside`.
+            #[cfg(feature = "operator")]
             Reach::Inside(ledger) => Ok(ledger.handle(command.clone()).await?),
+            #[cfg(not(feature = "operator"))]
+            Reach::Inside(_) => Err(Error::Internal("the ledger object lives in the operator".into())),
         }
     }
 

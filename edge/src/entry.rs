@@ -1,6 +1,11 @@
-//! The Worker's entry points: `fetch` parses the route, authorizes admin routes once, runs the route's
+//! The Workers' entry points: `fetch` parses the route, authorizes admin routes once, runs the route's
 //! handler and turns its [`Error`] into a response in one place (JSON, or a page for a browser
 //! navigation), with CORS only where a customer's page calls; `scheduled` runs the upkeep.
+//!
+//! The crate is built twice (see `Cargo.toml`'s features). The collector, which visitors' pages load,
+//! serves the public routes and hands every operator route ([`Route::is_operator`]) to the operator over
+//! the `OPERATOR` service binding, unchanged; the operator serves those, runs the cron's upkeep and hosts
+//! the ledger object. Each build dispatches only its own side, so the other side's handlers are not linked.
 
 use crate::address::Address;
 use crate::cloud::config;
@@ -28,6 +33,10 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
     let origin = header(&req, "Origin");
     let lang = header(&req, "Accept-Language").and_then(|l| Lang::from_tag(&l)).unwrap_or_default();
     let route = Route::parse(req.method().as_ref(), Address::of(&req.inner().url()).path);
+    #[cfg(not(feature = "operator"))]
+    if route.as_ref().is_ok_and(Route::is_operator) {
+        return forward(req, &env, lang).await;
+    }
     // The form a submission named, once its body is read: CORS answers only for that form's origins.
     let mut form_named = None;
     let outcome = match &route {
@@ -62,6 +71,16 @@ pub(crate) async fn dispatch(route: &Route, req: &mut Request, env: &Env, form_n
     if route.is_admin() {
         authorize(req, env)?;
     }
+    if route.is_operator() {
+        operator_route(route, req, env).await
+    } else {
+        visitor_route(route, req, env, form_named).await
+    }
+}
+
+/// The public routes, which the collector serves.
+#[cfg(feature = "collector")]
+async fn visitor_route(route: &Route, req: &mut Request, env: &Env, form_named: &mut Option<String>) -> Result<Response, Error> {
     match route {
         Route::Submit => submit(req, env, form_named).await,
         Route::SubmitPreflight => preflight(),
@@ -84,6 +103,21 @@ pub(crate) async fn dispatch(route: &Route, req: &mut Request, env: &Env, form_n
         }
         Route::Embed(form) => embed_script(req, env, form),
         Route::DevMailbox => dev_mailbox(env),
+        // The operator's routes, which `dispatch` does not pass here.
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// The operator serves no public route: the collector answers those and never passes them on.
+#[cfg(not(feature = "collector"))]
+async fn visitor_route(_: &Route, _: &mut Request, _: &Env, _: &mut Option<String>) -> Result<Response, Error> {
+    Err(Error::NotFound)
+}
+
+/// The admin API and what other systems call, which the operator serves.
+#[cfg(feature = "operator")]
+async fn operator_route(route: &Route, req: &mut Request, env: &Env) -> Result<Response, Error> {
+    match route {
         Route::UploadFile(key) => upload(req, env, key).await,
         Route::ListLeads => list_leads(req, env).await,
         Route::LeadsCsv => leads_csv(req, env).await,
@@ -105,6 +139,37 @@ pub(crate) async fn dispatch(route: &Route, req: &mut Request, env: &Env, form_n
         Route::EnableEndpoint { form, endpoint } => enable_endpoint(env, form, endpoint).await,
         Route::Draw(form) => draw_winners(req, env, form).await,
         Route::Draws(form) => list_draws(env, form).await,
+        // The public routes, which `dispatch` does not pass here.
+        _ => Err(Error::NotFound),
+    }
+}
+
+/// The collector hands the operator's routes on before dispatching (see [`forward`]).
+#[cfg(not(feature = "operator"))]
+async fn operator_route(_: &Route, _: &mut Request, _: &Env) -> Result<Response, Error> {
+    Err(Error::NotFound)
+}
+
+/// The service binding through which the collector reaches the operator.
+#[cfg(not(feature = "operator"))]
+const OPERATOR: &str = "OPERATOR";
+
+/// Hands a request to the operator, unchanged (URL, headers, body), and its answer back unchanged. The
+/// operator sees the URL the visitor used, so the links it builds and the signatures it checks over the URL
+/// (HubSpot's) are the same as if it had been called directly.
+#[cfg(not(feature = "operator"))]
+async fn forward(req: Request, env: &Env, lang: Lang) -> worker::Result<Response> {
+    let Ok(operator) = env.service(OPERATOR) else {
+        return error_response(&req, &Error::Config(format!("the service binding {OPERATOR} is missing")), lang);
+    };
+    let (method, path) = (req.method(), Address::of(&req.inner().url()).path.to_owned());
+    match operator.fetch_request(req).await {
+        Ok(response) => Ok(response),
+        Err(e) => {
+            worker::console_error!("{method} {path}: the operator did not answer: {e}");
+            let e = Error::Internal("the operator did not answer".into());
+            Ok(Response::from_json(&e.body(lang))?.with_status(e.status()))
+        }
     }
 }
 
@@ -121,6 +186,8 @@ pub(crate) fn error_response(req: &Request, e: &Error, lang: Lang) -> worker::Re
     Ok(resp)
 }
 
+/// The cron's upkeep, every minute: the ledger's alarm, unconfirmed leads, and the moves of older layouts.
+#[cfg(feature = "operator")]
 #[event(scheduled)]
 pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     if let Err(e) = wake_ledger(&env).await {
@@ -135,6 +202,39 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
     if let Err(e) = backfill_outbox(&env).await {
         worker::console_error!("moving stored deliveries failed: {}", e.log_line().unwrap_or_default());
     }
+}
+
+/// The collector has no cron trigger of its own when deployed: the operator's config has it. Under `wrangler
+/// dev`, though, only the first Worker answers `/__scheduled` (how `cargo xtask dev` and the tests tick the
+/// cron), so the collector passes the tick on to the operator's own `scheduled` handler, which then runs
+/// exactly as the deployed trigger runs it.
+#[cfg(all(feature = "collector", not(feature = "operator")))]
+#[event(scheduled)]
+pub async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    if let Err(e) = pass_tick(&event, &env).await {
+        worker::console_error!("passing the cron tick to the operator failed: {e:?}");
+    }
+}
+
+/// Calls `scheduled({cron, scheduledTime})` on the operator's binding, which the `worker` crate does not wrap.
+#[cfg(all(feature = "collector", not(feature = "operator")))]
+async fn pass_tick(event: &ScheduledEvent, env: &Env) -> Result<(), worker::wasm_bindgen::JsValue> {
+    use worker::js_sys::{Array, Date, Function, Object, Promise, Reflect};
+    use worker::wasm_bindgen::JsCast;
+    let operator = env.service(OPERATOR).map_err(|e| e.to_string())?;
+    // The runtime's methods need not pass `instanceof Function`, nor their results `instanceof Promise`:
+    // they are checked by what they do, not by their prototypes.
+    let call = Reflect::get(operator.as_ref(), &"scheduled".into())?;
+    if !call.is_function() {
+        return Err("the OPERATOR binding has no scheduled()".into());
+    }
+    let options = Object::new();
+    Reflect::set(&options, &"cron".into(), &event.cron().into())?;
+    Reflect::set(&options, &"scheduledTime".into(), &Date::new(&event.schedule().into()))?;
+    // `Reflect.apply`, not `scheduled.call(...)`: the binding is an RPC stub, which would take `call` for
+    // the name of a remote method.
+    let promise = Promise::resolve(&Reflect::apply(call.unchecked_ref::<Function>(), operator.as_ref(), &Array::of1(&options))?);
+    worker::wasm_bindgen_futures::JsFuture::from(promise).await.map(drop)
 }
 
 /// `OPTIONS /v1/leads`: the methods and headers a submission may use. Whether the page may read the answer

@@ -20,7 +20,8 @@ pub const BINDING: &str = "LEDGER";
 /// The one ledger object's name.
 pub const NAME: &str = "ledger";
 
-#[durable_object]
+// Only the operator hosts the object; the collector reaches it through `script_name` (see `LedgerStub`).
+#[cfg_attr(feature = "operator", durable_object)]
 pub struct Ledger {
     state: State,
     env: Env,
@@ -30,6 +31,7 @@ pub struct Ledger {
     armed: Cell<Option<u64>>,
 }
 
+#[cfg(feature = "operator")]
 impl DurableObject for Ledger {
     fn new(state: State, env: Env) -> Self {
         let sql = state.storage().sql();

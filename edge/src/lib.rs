@@ -12,6 +12,12 @@
 // Request data is attacker-controlled: nothing in the collector may panic on it. A panic resets the wasm
 // instance and fails every request in flight on it, so these are denied crate-wide outside tests.
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::string_slice))]
+// A Worker built with one side's feature dispatches only that side's routes (see `entry`): the other
+// side's handlers are left out of its bundle, and are not dead code in the product.
+#![cfg_attr(all(target_arch = "wasm32", not(all(feature = "collector", feature = "operator"))), allow(dead_code, unused_imports))]
+
+#[cfg(all(target_arch = "wasm32", not(any(feature = "collector", feature = "operator"))))]
+compile_error!("build the edge with the feature `collector` or `operator` (or both, for one Worker that serves everything)");
 
 pub mod address;
 pub mod admin;

@@ -192,6 +192,13 @@ impl Route {
     pub fn is_cross_origin(&self) -> bool {
         matches!(self, Route::Submit | Route::SubmitPreflight)
     }
+
+    /// Whether the operator Worker serves the route: the admin API and what other systems call (behaviour
+    /// events, CRM feedback). The collector, the Worker a visitor's page loads, forwards these to it
+    /// unchanged, so its own bundle carries only the routes a visitor's browser uses.
+    pub fn is_operator(&self) -> bool {
+        self.is_admin() || matches!(self, Route::RecordEvent(_) | Route::Feedback(_))
+    }
 }
 
 /// The OpenAPI 3.1 description of every route and webhook event, served at `GET /v1/openapi.json`.
@@ -397,8 +404,10 @@ mod tests {
     }
 
     #[test]
-    fn admin_routes_are_exactly_those_under_v1_admin() {
+    fn admin_routes_are_those_under_v1_admin_and_the_operator_serves_them_and_other_systems_calls() {
         let paths = [
+            ("POST", "/v1/leads/x/events"),
+            ("POST", "/v1/feedback/hubspot"),
             ("PUT", "/v1/admin/files/x"),
             ("GET", "/v1/admin/leads"),
             ("GET", "/v1/admin/leads.csv"),
@@ -430,6 +439,8 @@ mod tests {
             let route = Route::parse(method, path).unwrap_or_else(|m| panic!("{method} {path}: {m:?}"));
             assert_eq!(route.is_admin(), path.starts_with("/v1/admin/"), "{path}");
             assert_eq!(route.is_cross_origin(), path == "/v1/leads", "{path}");
+            let called_by_other_systems = path.ends_with("/events") || path.starts_with("/v1/feedback/");
+            assert_eq!(route.is_operator(), path.starts_with("/v1/admin/") || called_by_other_systems, "{path}");
         }
     }
 

@@ -129,7 +129,7 @@ async function submit(base, emails) {
 const receiver = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
 const leadgate = await startCollector(newsletterConfig(receiver.url));
 // The same forms, as the collector's own config loader normalised them.
-const formsJson = JSON.parse(readFileSync(path.join(leadgate.state, "wrangler.json"), "utf8")).vars.LEADGATE_FORMS;
+const formsJson = JSON.parse(readFileSync(path.join(leadgate.state, "collector.json"), "utf8")).vars.LEADGATE_FORMS;
 const reference = await startReference(formsJson);
 
 /** Waits until the receiver holds a verified delivery for every address in `emails`. */

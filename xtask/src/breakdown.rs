@@ -40,6 +40,12 @@ pub fn by_crate(wasm: &[u8]) -> Option<(Vec<Share>, usize)> {
     Some((shares, module.data))
 }
 
+/// The names of the module's functions (its own, not its imports); `None` for a module that is not wasm.
+pub fn function_names(wasm: &[u8]) -> Option<Vec<String>> {
+    let module = Module::read(wasm)?;
+    Some((0..module.bodies.len()).filter_map(|i| module.names.get(&(module.imported + i)).cloned()).collect())
+}
+
 /// The crate a demangled function name belongs to.
 fn crate_of(name: &str) -> String {
     let name = name.trim_start_matches(['<', '&']).trim_start_matches("mut ").trim_start_matches("dyn ");
@@ -217,6 +223,7 @@ mod tests {
         wasm.push(0);
         wasm.push(section.len() as u8);
         wasm.extend(section);
+        assert_eq!(function_names(&wasm).expect("a module"), ["edge::a", "core::b"]);
         let (shares, data) = by_crate(&wasm).expect("a module with names");
         let found: Vec<(&str, usize, usize)> = shares.iter().map(|s| (s.krate.as_str(), s.raw, s.functions)).collect();
         assert_eq!(found, vec![("core", 3, 1), ("edge", 2, 1)]);

@@ -1,4 +1,5 @@
-//! Building the two wasm artefacts: the widget bundle (one IIFE with the wasm inlined) and the edge Worker.
+//! Building the wasm artefacts: the widget bundle (one IIFE with the wasm inlined) and the edge's two
+//! Workers, the collector and the operator.
 
 use crate::tools::{self, npm_bin, run, WASM_BINDGEN};
 use crate::{root, Result};
@@ -35,7 +36,7 @@ pub fn changed() -> Result {
     } else {
         println!("widget is up to date");
     }
-    let edge_out = root().join("edge/build/index.js");
+    let edge_out = edge_dir(OPERATOR).join("index.js");
     let bundle = widget_bundle();
     let bundle = bundle.to_string_lossy();
     if newest(&[&["edge/src", "edge/Cargo.toml", "edge/build.rs", "shared", &bundle][..], &recipe[..]].concat()) > modified(&edge_out) {
@@ -133,27 +134,43 @@ pub fn byte_string(bytes: &[u8]) -> String {
     out
 }
 
-/// Where the edge's build is kept with its function names (see [`crate::breakdown`]).
-pub const EDGE_NAMED: &str = "target/edge-named.wasm";
+/// The Worker visitors' pages call: the public routes (see edge/Cargo.toml's features).
+pub const COLLECTOR: &str = "collector";
+/// The Worker behind it: the admin API, other systems' calls, the cron and the ledger object.
+pub const OPERATOR: &str = "operator";
 
-/// worker-build (release) with local wasm-bindgen, wasm-opt and esbuild, embedding the widget bundle.
+/// Where a Worker's build is: `index.js` (the entry) and `index_bg.wasm`.
+pub fn edge_dir(worker: &str) -> std::path::PathBuf {
+    root().join("edge/build").join(worker)
+}
+
+/// Where a Worker's build is kept with its function names (see [`crate::breakdown`]).
+pub fn edge_named(worker: &str) -> std::path::PathBuf {
+    root().join(format!("target/edge-named-{worker}.wasm"))
+}
+
+/// worker-build (release) with local wasm-bindgen, wasm-opt and esbuild, embedding the widget bundle, once
+/// per Worker: the same crate with the Worker's feature, so each bundle links only its own routes.
 pub fn edge() -> Result {
     let wasm_bindgen = which("wasm-bindgen").ok_or(format!("wasm-bindgen {WASM_BINDGEN} is not on PATH"))?;
-    run(Command::new("worker-build")
-        .arg("--release")
-        .current_dir(root().join("edge"))
-        .env("WASM_BINDGEN_BIN", wasm_bindgen)
-        .env("WASM_OPT_BIN", npm_bin().join("wasm-opt"))
-        .env("ESBUILD_BIN", npm_bin().join("esbuild"))
-        .env("LEADGATE_WIDGET_JS", widget_bundle()))
-    .map_err(|_| "building the edge failed (see above)".to_string())?;
-    // Function names are only for stack traces, which the edge does not produce (it does not panic on
-    // request data): without them the Worker uploads and compiles about 60 KB (gzip) less on a cold start.
-    // A copy keeps them for `cargo xtask size`'s account of what each crate's code costs.
-    let wasm = root().join("edge/build/index_bg.wasm");
-    std::fs::copy(&wasm, root().join(EDGE_NAMED)).map_err(|e| format!("keeping the named edge build: {e}"))?;
-    run(Command::new(npm_bin().join("wasm-opt")).arg(&wasm).args(["--strip-debug", "--strip-producers"]).args(WASM_FEATURES).arg("-o").arg(&wasm))
-        .map_err(|_| "stripping the edge's wasm failed (see above)".to_string())
+    for worker in [COLLECTOR, OPERATOR] {
+        run(Command::new("worker-build")
+            .args(["--release", "--out-dir", &format!("build/{worker}"), ".", "--features", worker])
+            .current_dir(root().join("edge"))
+            .env("WASM_BINDGEN_BIN", &wasm_bindgen)
+            .env("WASM_OPT_BIN", npm_bin().join("wasm-opt"))
+            .env("ESBUILD_BIN", npm_bin().join("esbuild"))
+            .env("LEADGATE_WIDGET_JS", widget_bundle()))
+        .map_err(|_| format!("building the edge's {worker} failed (see above)"))?;
+        // Function names are only for stack traces, which the edge does not produce (it does not panic on
+        // request data): without them a Worker uploads and compiles about 60 KB (gzip) less on a cold
+        // start. A copy keeps them for `cargo xtask size`'s account of what each crate's code costs.
+        let wasm = edge_dir(worker).join("index_bg.wasm");
+        std::fs::copy(&wasm, edge_named(worker)).map_err(|e| format!("keeping the named edge build: {e}"))?;
+        run(Command::new(npm_bin().join("wasm-opt")).arg(&wasm).args(["--strip-debug", "--strip-producers"]).args(WASM_FEATURES).arg("-o").arg(&wasm))
+            .map_err(|_| "stripping the edge's wasm failed (see above)".to_string())?;
+    }
+    Ok(())
 }
 
 fn which(bin: &str) -> Option<std::path::PathBuf> {

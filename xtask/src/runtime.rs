@@ -1,6 +1,7 @@
 //! Running the collector locally in the real Workers runtime (workerd, through `wrangler dev`), with KV
 //! persisted on disk, plus the demo's webhook receiver and the cron ticks that drive retries.
 
+use crate::compile::{edge_dir, COLLECTOR, OPERATOR};
 use crate::tools::{npm_bin, path_with_npm_bin, WRANGLER_ENV};
 use crate::{config, root, Options, Result};
 use edge::webhook::Secret;
@@ -56,35 +57,65 @@ impl Secrets {
     }
 }
 
-/// Writes the wrangler config for these forms into `dir`. With `persist`, it is a local-dev config; without,
-/// a deploy config that expects the KV namespace id in `LEADGATE_KV_ID`.
+/// The deployed name of the operator Worker. It is the name the single Worker had before the split, so a
+/// deployment keeps its ledger object (a Durable Object belongs to the script that defines its class).
+pub const OPERATOR_SCRIPT: &str = "leadgate";
+/// The deployed name of the collector Worker, the one a site's script tag and forms call.
+pub const COLLECTOR_SCRIPT: &str = "leadgate-collector";
+
+/// The wrangler config file of a Worker, in the state or build folder `dir`.
+pub fn wrangler_config(dir: &Path, worker: &str) -> std::path::PathBuf {
+    dir.join(format!("{worker}.json"))
+}
+
+/// Writes the two Workers' wrangler configs for these forms into `dir` (see [`wrangler_config`]). With
+/// `persist`, they are local-dev configs; without, deploy configs that expect the KV namespace id in
+/// `LEADGATE_KV_ID`.
+///
+/// Both Workers bind the same KV namespace, R2 bucket and ledger object and read the same forms. Only the
+/// operator defines the object's class (with its migrations) and has the cron trigger; the collector binds
+/// the object by `script_name` and reaches the operator's routes through the `OPERATOR` service binding.
 pub fn write_wrangler_config(dir: &Path, forms: &FormsConfig, persist: Option<&Path>) -> Result {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    let main = root().join("edge/build/index.js");
-    if !main.exists() {
-        return Err(format!("{} is missing: run `cargo xtask build` first", main.display()));
+    for worker in [COLLECTOR, OPERATOR] {
+        let main = edge_dir(worker).join("index.js");
+        if !main.exists() {
+            return Err(format!("{} is missing: run `cargo xtask build` first", main.display()));
+        }
     }
     let kv_id = if persist.is_some() { "leadgate-local".to_string() } else { std::env::var("LEADGATE_KV_ID").unwrap_or_else(|_| "SET-LEADGATE_KV_ID".into()) };
     let forms_json = serde_json::to_string(forms).map_err(|e| e.to_string())?;
-    let mut wrangler = json!({
-        "name": "leadgate",
-        "main": main,
-        "compatibility_date": COMPATIBILITY_DATE,
-        "assets": { "directory": root().join("www") },
-        "kv_namespaces": [{ "binding": "LEADS", "id": kv_id }],
-        "r2_buckets": [{ "binding": "FILES", "bucket_name": "leadgate-files" }],
-        // The ledger: one SQLite-backed Durable Object for what must be strictly consistent (edge::ledger).
-        "durable_objects": { "bindings": [{ "name": "LEDGER", "class_name": "Ledger" }] },
-        "migrations": [{ "tag": "v1", "new_sqlite_classes": ["Ledger"] }],
-        "vars": { "LEADGATE_FORMS": forms_json },
-        "triggers": { "crons": ["* * * * *"] },
-        "observability": { "enabled": true },
-    });
-    if let Some(limit) = forms.rate_limit {
-        wrangler["ratelimits"] = json!([{ "name": "LIMITER", "namespace_id": "1001", "simple": { "limit": limit.limit, "period": limit.period } }]);
+    let common = |name: &str, worker: &str| {
+        let mut config = json!({
+            "name": name,
+            "main": edge_dir(worker).join("index.js"),
+            "compatibility_date": COMPATIBILITY_DATE,
+            "kv_namespaces": [{ "binding": "LEADS", "id": kv_id }],
+            "r2_buckets": [{ "binding": "FILES", "bucket_name": "leadgate-files" }],
+            "vars": { "LEADGATE_FORMS": forms_json },
+            "observability": { "enabled": true },
+        });
+        if let Some(limit) = forms.rate_limit {
+            config["ratelimits"] = json!([{ "name": "LIMITER", "namespace_id": "1001", "simple": { "limit": limit.limit, "period": limit.period } }]);
+        }
+        config
+    };
+    let mut collector = common(COLLECTOR_SCRIPT, COLLECTOR);
+    collector["assets"] = json!({ "directory": root().join("www") });
+    collector["durable_objects"] = json!({ "bindings": [{ "name": "LEDGER", "class_name": "Ledger", "script_name": OPERATOR_SCRIPT }] });
+    collector["services"] = json!([{ "binding": "OPERATOR", "service": OPERATOR_SCRIPT }]);
+    let mut operator = common(OPERATOR_SCRIPT, OPERATOR);
+    // The ledger: one SQLite-backed Durable Object for what must be strictly consistent (edge::ledger).
+    operator["durable_objects"] = json!({ "bindings": [{ "name": "LEDGER", "class_name": "Ledger" }] });
+    operator["migrations"] = json!([{ "tag": "v1", "new_sqlite_classes": ["Ledger"] }]);
+    operator["triggers"] = json!({ "crons": ["* * * * *"] });
+    // Reached only through the collector's service binding: no public address of its own.
+    operator["workers_dev"] = json!(false);
+    for (worker, config) in [(COLLECTOR, collector), (OPERATOR, operator)] {
+        let path = wrangler_config(dir, worker);
+        std::fs::write(&path, serde_json::to_string_pretty(&config).map_err(|e| e.to_string())?).map_err(|e| format!("{}: {e}", path.display()))?;
     }
-    let path = dir.join("wrangler.json");
-    std::fs::write(&path, serde_json::to_string_pretty(&wrangler).unwrap()).map_err(|e| format!("{}: {e}", path.display()))
+    Ok(())
 }
 
 /// Starts `wrangler dev` for the built edge and returns the child; `serve` waits on it, `dev` also runs
@@ -115,16 +146,25 @@ fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
     let vars: String = vars.lines().filter(|l| !o.without.iter().any(|w| l.starts_with(&format!("{w}=")))).map(|l| format!("{l}\n")).collect();
     std::fs::write(o.state.join(".dev.vars"), vars).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(npm_bin().join("wrangler"));
+    // Both Workers in one workerd: the first config is the one on the port.
     cmd.arg("dev")
         .arg("-c")
-        .arg(o.state.join("wrangler.json"))
+        .arg(wrangler_config(&o.state, COLLECTOR))
+        .arg("-c")
+        .arg(wrangler_config(&o.state, OPERATOR))
         .args(["--ip", "127.0.0.1", "--port", &o.port.to_string(), "--test-scheduled", "--show-interactive-dev-session=false"])
         .arg("--persist-to")
         .arg(o.state.join("data"))
         .env("PATH", path_with_npm_bin())
         .envs(WRANGLER_ENV.iter().copied())
         .current_dir(&o.state);
-    println!("$ wrangler dev -c {} --port {} --persist-to {}", o.state.join("wrangler.json").display(), o.port, o.state.join("data").display());
+    println!(
+        "$ wrangler dev -c {} -c {} --port {} --persist-to {}",
+        wrangler_config(&o.state, COLLECTOR).display(),
+        wrangler_config(&o.state, OPERATOR).display(),
+        o.port,
+        o.state.join("data").display()
+    );
     cmd.spawn().map_err(|e| format!("wrangler: {e}"))
 }
 

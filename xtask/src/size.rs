@@ -3,7 +3,7 @@
 //! A page downloads exactly one file per form: the embed script (the widget bundle with the wasm inlined,
 //! wrapped with the form's definition by `edge::embed::script`, the same function the collector runs).
 
-use crate::compile::widget_bundle;
+use crate::compile::{edge_dir, edge_named, widget_bundle, COLLECTOR, OPERATOR};
 use crate::{root, Result};
 use shared::form::{FormsConfig, PublicForm};
 use std::io::Write;
@@ -29,29 +29,67 @@ pub fn measure_gzip(bytes: &[u8]) -> usize {
     gz.finish().expect("writing to memory").len()
 }
 
-/// Prints what the Worker uploads (the edge's wasm and its JavaScript glue, raw and gzip as Cloudflare
-/// counts a Worker's size) and returns the gzip total. A bigger bundle is a slower cold start.
+/// Prints what each Worker uploads (its wasm and JavaScript glue, raw and gzip as Cloudflare counts a
+/// Worker's size) and what each crate's code costs in it; returns the collector's gzip total, the bundle
+/// a visitor's first request may wait for. A bigger bundle is a slower cold start.
 pub fn edge_report() -> Result<usize> {
-    let build = root().join("edge/build");
-    let wasm = std::fs::read(build.join("index_bg.wasm")).map_err(|e| format!("edge/build/index_bg.wasm: {e} (build the edge first)"))?;
-    let js = std::fs::read(build.join("index.js")).map_err(|e| e.to_string())?;
-    let (wasm_raw, wasm_gz, _) = measure(&wasm);
-    let (js_raw, js_gz, _) = measure(&js);
-    println!("{:<34} {:>9} {:>9}", "edge bundle", "raw", "gzip");
-    println!("{:<34} {wasm_raw:>9} {wasm_gz:>9}", "edge wasm (index_bg.wasm)");
-    println!("{:<34} {js_raw:>9} {js_gz:>9}", "edge glue (index.js)");
-    println!("edge bundle: {} bytes gzip", wasm_gz + js_gz);
-    // What each crate's code costs, from the copy of the build that still has its function names.
-    let named = root().join(crate::compile::EDGE_NAMED);
-    if let Some((shares, data)) = std::fs::read(&named).ok().as_deref().and_then(crate::breakdown::by_crate) {
-        let code: usize = shares.iter().map(|s| s.raw).sum();
-        println!("edge code by crate ({code} bytes of function bodies, {data} bytes of data segments):");
-        println!("  {:<28} {:>9} {:>6} {:>9} {:>9}", "crate", "raw", "share", "gzip", "functions");
-        for s in shares.iter().take(16) {
-            println!("  {:<28} {:>9} {:>5.1}% {:>9} {:>9}", s.krate, s.raw, 100.0 * s.raw as f64 / code as f64, s.gzip, s.functions);
+    let mut collector = 0;
+    for worker in [COLLECTOR, OPERATOR] {
+        let build = edge_dir(worker);
+        let wasm = std::fs::read(build.join("index_bg.wasm")).map_err(|e| format!("{}: {e} (build the edge first)", build.display()))?;
+        let js = std::fs::read(build.join("index.js")).map_err(|e| e.to_string())?;
+        let (wasm_raw, wasm_gz, _) = measure(&wasm);
+        let (js_raw, js_gz, _) = measure(&js);
+        println!("{:<34} {:>9} {:>9}", format!("edge {worker}"), "raw", "gzip");
+        println!("{:<34} {wasm_raw:>9} {wasm_gz:>9}", "  wasm (index_bg.wasm)");
+        println!("{:<34} {js_raw:>9} {js_gz:>9}", "  glue (index.js)");
+        println!("edge {worker} bundle: {} bytes gzip", wasm_gz + js_gz);
+        if worker == COLLECTOR {
+            collector = wasm_gz + js_gz;
+        }
+        // What each crate's code costs, from the copy of the build that still has its function names.
+        if let Some((shares, data)) = std::fs::read(edge_named(worker)).ok().as_deref().and_then(crate::breakdown::by_crate) {
+            let code: usize = shares.iter().map(|s| s.raw).sum();
+            println!("edge {worker} code by crate ({code} bytes of function bodies, {data} bytes of data segments):");
+            println!("  {:<28} {:>9} {:>6} {:>9} {:>9}", "crate", "raw", "share", "gzip", "functions");
+            for s in shares.iter().take(12) {
+                println!("  {:<28} {:>9} {:>5.1}% {:>9} {:>9}", s.krate, s.raw, 100.0 * s.raw as f64 / code as f64, s.gzip, s.functions);
+            }
         }
     }
-    Ok(wasm_gz + js_gz)
+    Ok(collector)
+}
+
+/// Code that only one Worker may link, by the start of its functions' names: the collector must carry none
+/// of the operator's (the admin API, the ledger object, deliveries, CRM calls, lists, the funnel, draws),
+/// the operator none of the visitor's handlers.
+const ONLY_IN: [(&str, &[&str]); 2] = [
+    (
+        OPERATOR,
+        &["edge::operator::", "edge::ledger_object::Ledger::", "edge::delivery::", "edge::crm::", "edge::listing::", "edge::funnel::", "edge::drawing::"],
+    ),
+    (COLLECTOR, &["edge::visitor::"]),
+];
+
+/// Checks the split between the two Workers on their named builds (see [`ONLY_IN`]): each must link some
+/// of its own code and none of the other's. Errs naming a function that is where it must not be.
+pub fn check_split() -> Result {
+    let names = |worker: &str| -> Result<Vec<String>> {
+        let wasm = std::fs::read(edge_named(worker)).map_err(|e| format!("{}: {e} (build the edge first)", edge_named(worker).display()))?;
+        crate::breakdown::function_names(&wasm).ok_or(format!("{}: not a wasm module", edge_named(worker).display()))
+    };
+    let (collector, operator) = (names(COLLECTOR)?, names(OPERATOR)?);
+    for (owner, prefixes) in ONLY_IN {
+        let (own, other) = if owner == OPERATOR { (&operator, &collector) } else { (&collector, &operator) };
+        let has = |names: &[String], prefix: &str| names.iter().find(|n| n.starts_with(prefix)).cloned();
+        if let Some(stray) = prefixes.iter().find_map(|p| has(other, p)) {
+            return Err(format!("only the {owner} may link `{stray}`, but the other Worker does"));
+        }
+        if !prefixes.iter().any(|p| has(own, p).is_some()) {
+            return Err(format!("the {owner} links none of its own code ({prefixes:?}): the check no longer sees what it checks"));
+        }
+    }
+    Ok(())
 }
 
 /// Prints the table and how the largest embed script compares with the target and the gate; returns the

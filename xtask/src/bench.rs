@@ -1,5 +1,6 @@
 //! `cargo xtask bench`: nanoseconds per email check and per full lead validation, natively; the time a page
-//! takes to show the form in Chromium, against the same form in plain JavaScript; the edge bundle's size;
+//! takes to show the form in Chromium, against the same form in plain JavaScript; the edge bundles' sizes and
+//! how long V8 takes to compile each;
 //! the collector's intake throughput, latency and cold start on local workerd; and its CPU time per
 //! submission against a plain-JavaScript reference collector doing the same work.
 //!
@@ -75,6 +76,12 @@ pub fn run() {
 /// at once.
 pub fn intake() -> Result {
     node(&["xtask/js/intake-bench.mjs", "400"], &[])
+}
+
+/// Runs `xtask/js/compile-bench.mjs`: how long V8 takes to compile each Worker's wasm, lazily (its default)
+/// and with every function up front.
+pub fn compile() -> Result {
+    node(&["xtask/js/compile-bench.mjs"], &[])
 }
 
 /// Runs `xtask/js/cpu-bench.mjs`: CPU time per accepted submission of the collector on local workerd

@@ -124,6 +124,7 @@ fn run(args: &[String]) -> Result {
             compile::all()?;
             bench::render(&config::load(&root().join("leadgate.toml"))?)?;
             size::edge_report()?;
+            bench::compile()?;
             bench::intake()?;
             bench::cpu()
         }

@@ -7,7 +7,7 @@
 use crate::ledger::{Command, Hold, Holder};
 use crate::outbox::Delivery;
 use crate::storage::{ask, random, Backend};
-use crate::submission::{once_per_lead, outbox_entries, put_outbox_then_lead, LOOK_EVERY_MS, WAIT_FOR_OTHERS_MS};
+use crate::submission::{look_delay, once_per_lead, outbox_entries, put_outbox_then_lead, WAIT_FOR_OTHERS_MS};
 use crate::webhook::{self, EventType};
 use crate::{id, intake, Error};
 use shared::form::FormsConfig;
@@ -53,7 +53,7 @@ async fn hold<B: Backend>(b: &B, form: &str, email: &str) -> Result<(), Error> {
             // being erased): nothing to serialise against in the ledger, so the change goes ahead.
             Holder::Nobody | Holder::Claimed => return Ok(()),
             Holder::Reserved if b.now_ms().saturating_sub(started) > WAIT_FOR_OTHERS_MS => return Err(Error::InProgress),
-            Holder::Reserved => b.sleep(LOOK_EVERY_MS).await,
+            Holder::Reserved => b.sleep(look_delay(b)).await,
         }
     }
 }

@@ -256,3 +256,15 @@ fn a_repeat_that_changes_nothing_on_a_confirmed_lead_mails_nobody() {
     assert_eq!(again.body["status"], "pending", "answered like a first submission");
     assert_eq!(m.leads.borrow()[&id].held, None);
 }
+
+#[test]
+fn waiting_requests_look_again_at_spread_times_so_a_burst_does_not_move_in_lockstep() {
+    use edge::submission::{look_delay, LOOK_EVERY_MS};
+    let m = Memory::at(NOW);
+    let delays: Vec<u64> = (0..200).map(|_| look_delay(&m)).collect();
+    assert!(delays.iter().all(|d| (LOOK_EVERY_MS / 2..=LOOK_EVERY_MS * 3 / 2).contains(d)), "{delays:?}");
+    let (min, max) = (delays.iter().min().unwrap(), delays.iter().max().unwrap());
+    assert!(max - min > LOOK_EVERY_MS * 3 / 4, "spread over most of the window, not one value: {min}..{max}");
+    let mean = delays.iter().sum::<u64>() / delays.len() as u64;
+    assert!(mean.abs_diff(LOOK_EVERY_MS) < LOOK_EVERY_MS / 10, "{LOOK_EVERY_MS} ms on average, was {mean}");
+}

@@ -171,6 +171,19 @@ fn targets() -> Vec<Target> {
             },
         },
         Target {
+            name: "request URL",
+            corpus: vec![
+                b"https://collector.example.com:8443/v1/admin/leads?form=news&limit=5&cursor=a%26b#top".to_vec(),
+                b"http://[::1]:8787/v1/thanks?lang=de+x&q=%C3%A4%zz".to_vec(),
+                b"https://good.example@evil.example/landing".to_vec(),
+            ],
+            run: |b| {
+                let t = text(b);
+                let address = edge::address::Address::of(&t);
+                let _ = (address.pairs(), address.param("cursor"), edge::address::origin_of(&t), edge::address::origin_of(address.path));
+            },
+        },
+        Target {
             name: "signed link token",
             corpus: vec![token.into_bytes()],
             run: |b| {

@@ -73,8 +73,17 @@ pub fn pairs(query: &str) -> Vec<(String, String)> {
 
 /// One side of a pair, decoded leniently.
 fn decode(s: &str) -> String {
+    let (bytes, _) = unescape(s);
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// The bytes of one side of an `application/x-www-form-urlencoded` pair: `+` is a space and `%XX` a byte;
+/// a `%` without two hex digits is kept as written. The flag says whether there was such a broken escape,
+/// for readers that refuse it (`intake`'s form bodies) rather than keep it (a query).
+pub fn unescape(s: &str) -> (Vec<u8>, bool) {
     let bytes = s.as_bytes();
     let mut out = Vec::with_capacity(bytes.len());
+    let mut broken = false;
     let mut i = 0;
     let hex = |j: usize| bytes.get(j).and_then(|&c| char::from(c).to_digit(16));
     while let Some(&b) = bytes.get(i) {
@@ -85,11 +94,15 @@ fn decode(s: &str) -> String {
                 out.push(u8::try_from(hi * 16 + lo).unwrap_or(u8::MAX));
                 i += 2;
             }
+            (b'%', _, _) => {
+                broken = true;
+                out.push(b);
+            }
             _ => out.push(b),
         }
         i += 1;
     }
-    String::from_utf8(out).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+    (out, broken)
 }
 
 #[cfg(test)]
@@ -118,6 +131,8 @@ mod tests {
         let a = Address::of("http://h/p?cursor=a%26b&cursor=2");
         assert_eq!(a.param("cursor").as_deref(), Some("a&b"));
         assert_eq!(a.param("missing"), None);
+        assert_eq!(unescape("a+%41%zz%4"), (b"a A%zz%4".to_vec(), true));
+        assert_eq!(unescape("%C3%A4+%2B"), ("ä +".as_bytes().to_vec(), false));
     }
 
     #[test]

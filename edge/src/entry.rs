@@ -21,7 +21,7 @@ use crate::visitor::{confirm, confirm_page, dev_mailbox, download, embed_script,
 use crate::{admin, page, Error};
 use serde_json::json;
 use shared::Lang;
-use worker::{event, Context, Env, Headers, Request, Response, ScheduleContext, ScheduledEvent};
+use worker::{event, Context, Env, Headers, Method, Request, Response, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
@@ -165,19 +165,20 @@ async fn forward(req: Request, env: &Env, lang: Lang) -> worker::Result<Response
     let (method, path) = (req.method(), Address::of(&req.inner().url()).path.to_owned());
     match operator.fetch_request(req).await {
         Ok(response) => Ok(response),
-        Err(e) => {
-            worker::console_error!("{method} {path}: the operator did not answer: {e}");
-            let e = Error::Internal("the operator did not answer".into());
-            Ok(Response::from_json(&e.body(lang))?.with_status(e.status()))
-        }
+        Err(e) => error_answer(&method, &path, &Error::Internal(format!("the operator did not answer: {e}")), lang),
     }
 }
 
 /// The one place an [`Error`] becomes a response: its status, headers and JSON body in `lang`, logged
 /// without personal data when it is the collector's fault.
 pub(crate) fn error_response(req: &Request, e: &Error, lang: Lang) -> worker::Result<Response> {
+    error_answer(&req.method(), Address::of(&req.inner().url()).path, e, lang)
+}
+
+/// [`error_response`] for a request known by its method and path, such as one already handed on.
+fn error_answer(method: &Method, path: &str, e: &Error, lang: Lang) -> worker::Result<Response> {
     if let Some(line) = e.log_line() {
-        worker::console_error!("{} {}: {line}", req.method(), Address::of(&req.inner().url()).path);
+        worker::console_error!("{method} {path}: {line}");
     }
     let mut resp = Response::from_json(&e.body(lang))?.with_status(e.status());
     for (name, value) in e.headers() {

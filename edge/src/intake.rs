@@ -89,8 +89,8 @@ pub fn parse_form_data(body: &[u8]) -> Result<Submission, Error> {
 
 /// `pairs` as `application/x-www-form-urlencoded` (UTF-8), for the form posts the collector sends itself
 /// (Salesforce Web-to-Lead, Turnstile's siteverify); the inverse of what [`parse_form_data`] reads.
-pub fn form_urlencode<V: AsRef<str>>(pairs: &[(&str, V)]) -> String {
-    pairs.iter().map(|(k, v)| [percent_encode(k), percent_encode(v.as_ref())].join("=")).collect::<Vec<_>>().join("&")
+pub fn form_urlencode<K: AsRef<str>, V: AsRef<str>>(pairs: &[(K, V)]) -> String {
+    pairs.iter().map(|(k, v)| [percent_encode(k.as_ref()), percent_encode(v.as_ref())].join("=")).collect::<Vec<_>>().join("&")
 }
 
 /// Percent-encodes everything but unreserved characters (RFC 3986), which is valid in a query and a form body.
@@ -106,22 +106,14 @@ pub fn percent_encode(s: &str) -> String {
     out
 }
 
+/// One side of a form body's pair: unlike a query's (`address::pairs`), a broken escape or bytes that are
+/// not UTF-8 refuse the whole body, since a visitor's own words would otherwise be stored altered.
 fn percent_decode(s: &str) -> Result<String, Error> {
-    let bad = || Error::Malformed("The form data has a broken %-escape.".into());
-    let mut out = Vec::with_capacity(s.len());
-    let mut bytes = s.bytes();
-    while let Some(b) = bytes.next() {
-        match b {
-            b'+' => out.push(b' '),
-            b'%' => {
-                let hi = bytes.next().and_then(|c| (c as char).to_digit(16)).ok_or_else(bad)?;
-                let lo = bytes.next().and_then(|c| (c as char).to_digit(16)).ok_or_else(bad)?;
-                out.push((hi * 16 + lo) as u8);
-            }
-            _ => out.push(b),
-        }
+    let (bytes, broken) = crate::address::unescape(s);
+    if broken {
+        return Err(Error::Malformed("The form data has a broken %-escape.".into()));
     }
-    String::from_utf8(out).map_err(|_| Error::Malformed("The form data is not UTF-8.".into()))
+    String::from_utf8(bytes).map_err(|_| Error::Malformed("The form data is not UTF-8.".into()))
 }
 
 /// What the glue knows about the request besides its body and form.
@@ -457,6 +449,8 @@ mod tests {
         assert_eq!(s.consent, vec!["marketing_email"]);
         assert_eq!(s.meta.lang, Some(Lang::De));
         assert!(matches!(parse(Encoding::Form, b"email=%E"), Err(Error::Malformed(_))));
+        assert!(matches!(parse(Encoding::Form, b"email=%zz@example.com"), Err(Error::Malformed(_))));
+        assert!(matches!(parse(Encoding::Form, b"email=%ff@example.com"), Err(Error::Malformed(_))));
         assert!(matches!(parse(Encoding::Form, b"email=a&email=b"), Err(Error::Malformed(_))));
     }
 

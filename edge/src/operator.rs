@@ -401,10 +401,7 @@ pub(crate) async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Erro
         let address = Address::of(&url);
         let mut kept: Vec<(String, String)> = address.pairs().into_iter().filter(|(k, _)| k != "cursor").collect();
         kept.push(("cursor".to_owned(), next.clone()));
-        let _ = h.set(
-            "Link",
-            &format!("<{}?{}>; rel=\"next\"", address.path, intake::form_urlencode(&kept.iter().map(|(k, v)| (k.as_str(), v)).collect::<Vec<_>>())),
-        );
+        let _ = h.set("Link", &format!("<{}?{}>; rel=\"next\"", address.path, intake::form_urlencode(&kept)));
         let _ = h.set("X-Next-Cursor", &next);
     }
     Ok(resp)

@@ -4,7 +4,8 @@
 // so the form (its rules as a sheet, its markup per language) arrives with the script (one request) and
 // nothing is added to the page's globals.
 // `document.currentScript` is read synchronously, at once, because it is only set while the script runs.
-import { initSync, mount } from "../../target/widget/pkg/widget.js";
+import { initSync, Form, css } from "../../target/widget/pkg/widget.js";
+import { mount } from "./view.js";
 
 // The build replaces LEADGATE_WASM with the wasm module as a string of one character per byte
 // (`byte_string` in xtask/src/compile.rs): it compresses far better than base64.
@@ -36,9 +37,13 @@ function start() {
   const lang = document.documentElement.getAttribute("lang") || undefined;
   for (const host of targets()) {
     host.setAttribute("data-leadgate-mounted", "");
+    // The Rust form chooses the language; the embed script carries the markup of each one it may choose.
+    const form = Form.open(config.sheet, lang);
+    const markup = form && config[form.lang()];
+    if (!markup) throw new Error("the form definition is damaged");
     // The form lives as long as the page: its listeners keep it alive, so the returned view (which could
     // unmount it) is not kept.
-    mount(host, config.sheet, config.en, config.de, config.endpoint, lang);
+    mount(host, css(), markup, form, config.endpoint);
   }
 }
 

@@ -35,20 +35,6 @@ pub struct Form {
 }
 
 impl Form {
-    /// The form of an encoded sheet, shown in its own language, else the page's (`page_lang`), else
-    /// English; `None` when the sheet is damaged.
-    pub fn open(sheet: &str, page_lang: Option<&str>) -> Option<Form> {
-        let sheet = Sheet::decode(sheet)?;
-        let lang = Lang::choose(sheet.lang, page_lang.and_then(Lang::from_tag));
-        let boxes = (0..sheet.consents.len()).filter(|&i| sheet.consents[i].basis != Basis::LegitimateInterest).collect();
-        Some(Form { sheet, lang, boxes, values: Vec::new(), utm: Vec::new() })
-    }
-
-    /// The language the form is shown in.
-    pub fn lang(&self) -> Lang {
-        self.lang
-    }
-
     /// The ids of the ticked purposes in the submission in preparation.
     fn ticked(&self) -> Vec<&str> {
         let fields = self.sheet.fields.len();
@@ -63,6 +49,21 @@ impl Form {
 
 #[wasm_bindgen]
 impl Form {
+    /// The form of an encoded sheet, shown in its own language, else the page's (`page_lang`, its `lang`
+    /// attribute), else English; nothing when the sheet is damaged.
+    pub fn open(sheet: &str, page_lang: Option<String>) -> Option<Form> {
+        let sheet = Sheet::decode(sheet)?;
+        let lang = Lang::choose(sheet.lang, page_lang.as_deref().and_then(Lang::from_tag));
+        let boxes = (0..sheet.consents.len()).filter(|&i| sheet.consents[i].basis != Basis::LegitimateInterest).collect();
+        Some(Form { sheet, lang, boxes, values: Vec::new(), utm: Vec::new() })
+    }
+
+    /// The tag of the language the form is shown in (`en`, `de`): the embed script's markup for it is the
+    /// one to show.
+    pub fn lang(&self) -> String {
+        self.lang.tag().into()
+    }
+
     /// The element ids of the controls, in order, separated by spaces; each control's error message has
     /// its id plus `-e`.
     pub fn controls(&self) -> String {
@@ -191,7 +192,7 @@ mod tests {
 
     fn form(json: &str, page_lang: Option<&str>) -> Form {
         let def: FormDef = serde_json::from_str(json).unwrap();
-        Form::open(&Sheet::encode(&PublicForm::from(&def)), page_lang).unwrap()
+        Form::open(&Sheet::encode(&PublicForm::from(&def)), page_lang.map(Into::into)).unwrap()
     }
 
     const GIVEAWAY: &str = r#"{"id":"gw","kind":"giveaway","fields":[{"name":"email","required":true},{"name":"decision_maker"}],

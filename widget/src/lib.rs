@@ -1,11 +1,16 @@
 //! Leadgate's widget: puts a lead form into a shadow root, checks it with the `shared` rules, and posts it
 //! to the collector.
 //!
-//! The JavaScript entry (`widget/js/entry.js`) finds where to render and calls [`mount`] once per place.
 //! The collector has already written the form's markup (`shared::markup`) and its rules (`shared::sheet`)
-//! into the embed script. [`form::Form`] is the form's mind: every check, message and submission body comes
-//! from it. `js/view.js` is its hands in the page: DOM events, ARIA state and the HTTP exchange, which cost
-//! far fewer bytes as JavaScript than as Rust glue.
+//! into the embed script. The JavaScript entry (`widget/js/entry.js`) finds where to render, opens a
+//! [`Form`] from the rules, and hands it, its markup and [`css`] to the view (`js/view.js`). The `Form` is
+//! the form's mind: its language, every check, message and submission body come from it. The view is its
+//! hands in the page: shadow root, DOM events, ARIA state and the HTTP exchange, which cost far fewer bytes
+//! as JavaScript than as Rust glue.
+//!
+//! Nothing crosses from the page into Rust but strings and numbers: no DOM object, no JavaScript function,
+//! no exception. That keeps wasm-bindgen's table of JavaScript references, its exception glue and
+//! `web-sys` out of the download (about 1 KB brotli).
 #![no_std]
 
 extern crate alloc;
@@ -14,10 +19,10 @@ extern crate std;
 
 mod form;
 
+pub use form::Form;
+
 use alloc::string::String;
-use form::Form;
 use shared::markup::CSS;
-use shared::Lang;
 use wasm_bindgen::prelude::*;
 
 // A small free-list allocator instead of the default dlmalloc: the widget allocates little and briefly,
@@ -38,32 +43,8 @@ fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
 }
 
-#[wasm_bindgen(module = "/js/view.js")]
-extern "C" {
-    /// Renders `markup` styled by `css` into a shadow root on `host` and wires it to `form`; returns the view.
-    #[wasm_bindgen(catch, js_name = mount)]
-    fn mount_view(host: &web_sys::Element, css: &str, markup: &str, form: Form, endpoint: &str) -> Result<JsValue, JsValue>;
-}
-
-/// Renders a form into `host`, posting to `endpoint`. `sheet` is the form's sheet and `en`/`de` its markup
-/// in each language it may be shown in, as the collector's embed script carries them; `page_lang` is the
-/// page's `lang` attribute, used when the form has no language of its own.
-///
-/// Returns the view: its `unmount()` removes the form's event listeners and frees its memory.
+/// The style sheet of every form, for the view's shadow root.
 #[wasm_bindgen]
-pub fn mount(
-    host: web_sys::Element,
-    sheet: &str,
-    en: Option<String>,
-    de: Option<String>,
-    endpoint: String,
-    page_lang: Option<String>,
-) -> Result<JsValue, JsValue> {
-    let damaged = || JsValue::from_str("leadgate: the form definition is damaged");
-    let form = Form::open(sheet, page_lang.as_deref()).ok_or_else(damaged)?;
-    let markup = match form.lang() {
-        Lang::En => en,
-        Lang::De => de,
-    };
-    mount_view(&host, CSS, &markup.ok_or_else(damaged)?, form, &endpoint)
+pub fn css() -> String {
+    CSS.into()
 }

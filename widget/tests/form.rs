@@ -4,9 +4,11 @@
 use shared::form::{FormDef, PublicForm};
 use shared::sheet::Sheet;
 use shared::{markup, Lang};
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement, HtmlInputElement, ShadowRoot};
+use widget::Form;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -33,12 +35,27 @@ impl Drop for View {
     }
 }
 
+#[wasm_bindgen(module = "/js/view.js")]
+extern "C" {
+    /// The view the embed script mounts.
+    #[wasm_bindgen(js_name = mount)]
+    fn mount_view(host: &Element, css: &str, markup: &str, form: Form, endpoint: &str) -> wasm_bindgen::JsValue;
+}
+
+/// Mounts a form as `widget/js/entry.js` does: opens it for the page's language and shows its markup in
+/// the language it chose.
 fn mount(json: &str, page_lang: Option<&str>) -> (View, ShadowRoot) {
     let doc = web_sys::window().unwrap().document().unwrap();
     let host = doc.create_element("div").unwrap();
     doc.body().unwrap().append_child(&host).unwrap();
     let (sheet, en, de) = form(json);
-    let view = widget::mount(host.clone(), &sheet, en, de, "http://127.0.0.1:9".into(), page_lang.map(str::to_owned)).unwrap();
+    let form = Form::open(&sheet, page_lang.map(str::to_owned)).unwrap();
+    let markup = match form.lang().as_str() {
+        "en" => en,
+        "de" => de,
+        other => panic!("no markup for {other}"),
+    };
+    let view = mount_view(&host, &widget::css(), &markup.unwrap(), form, "http://127.0.0.1:9");
     (View(view), host.shadow_root().unwrap())
 }
 

@@ -90,9 +90,10 @@ pub fn widget() -> Result {
         .arg(&wasm)
         .arg("-o")
         .arg(&wasm))?;
+    // No legal comments: esbuild would keep every file's `//!` header line as one.
     run(Command::new(npm_bin().join("esbuild"))
         .arg(root().join("widget/js/entry.js"))
-        .args(["--bundle", "--format=iife", "--minify", "--target=es2020", "--log-level=warning"])
+        .args(["--bundle", "--format=iife", "--minify", "--legal-comments=none", "--target=es2020", "--log-level=warning"])
         .arg("--log-override:empty-import-meta=silent")
         .arg(format!("--outfile={}", widget_bundle().display())))?;
     let bundle = std::fs::read_to_string(widget_bundle()).map_err(|e| e.to_string())?;

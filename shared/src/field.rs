@@ -33,6 +33,26 @@ pub enum FieldType {
     Number,
 }
 
+impl FieldType {
+    /// Every code [`FieldDef::check`] can give a field of this type, so the sheet carries their messages
+    /// and no others. A property test holds `check` to this list.
+    pub fn problems(self) -> &'static [Code] {
+        const LINE: [Code; 4] = [Code::Required, Code::LineBreak, Code::ControlCharacter, Code::TooLong];
+        match self {
+            FieldType::Text => &LINE,
+            FieldType::Email => &[Code::Required, Code::InvalidEmail, Code::TooLong, Code::EmailDomainIncomplete],
+            FieldType::Phone => {
+                &[Code::Required, Code::LineBreak, Code::ControlCharacter, Code::TooLong, Code::InvalidPhone, Code::PhoneTooShort, Code::PhoneTooLong]
+            }
+            FieldType::Textarea => &[Code::Required, Code::ControlCharacter, Code::TooLong],
+            FieldType::Url => &[Code::Required, Code::LineBreak, Code::ControlCharacter, Code::TooLong, Code::InvalidUrl],
+            FieldType::Select => &[Code::Required, Code::InvalidChoice],
+            FieldType::Checkbox => &[Code::Required, Code::InvalidCheckbox],
+            FieldType::Number => &[Code::Required, Code::LineBreak, Code::ControlCharacter, Code::TooLong, Code::InvalidNumber],
+        }
+    }
+}
+
 /// One option of a select field.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -292,5 +312,24 @@ mod tests {
         assert_eq!(number.check("1e1"), Err(Code::InvalidNumber), "no exponents");
         assert_eq!(number.check("-0,5").map(|_| ()), Err(Code::InvalidNumber), "below the minimum");
         assert_eq!(number.check(" +10 ").unwrap().as_deref(), Some("+10"));
+    }
+
+    proptest::proptest! {
+        /// Whatever a visitor types, a field's problem is one its type lists, so the sheet has its message.
+        #[test]
+        fn every_problem_is_one_its_type_lists(
+            ty in proptest::sample::select(vec![
+                FieldType::Text, FieldType::Email, FieldType::Phone, FieldType::Textarea,
+                FieldType::Url, FieldType::Select, FieldType::Checkbox, FieldType::Number,
+            ]),
+            required in proptest::bool::ANY,
+            max_length in proptest::option::of(0u32..40),
+            value in proptest::prop_oneof![".{0,60}", "[ \t\r\n\x00-\x1f\u{2028}a-z0-9@.,:/+()-]{0,30}", "[a-z.]{0,8}@[a-z.-]{0,12}", "(https?://)?[a-z.-]{0,12}(:[0-9]{0,3})?/?"],
+        ) {
+            let def = FieldDef { ty: Some(ty), required, max_length, min: Some(-5.0), max: Some(5.0), ..field("custom") };
+            if let Err(code) = def.check(&value) {
+                proptest::prop_assert!(ty.problems().contains(&code), "{:?} gave {:?} for {:?}", ty, code, value);
+            }
+        }
     }
 }

@@ -97,7 +97,7 @@ impl Code {
 
     /// The message for a code the browser finds by itself (a field's rule, a missing consent, a failed
     /// connection), in `lang`; `None` for codes only the collector gives, whose messages arrive with its
-    /// answers. The widget calls only this, so the collector's own texts stay out of every page's download.
+    /// answers. The widget gets these texts, as far as its form can show them, through the sheet.
     pub fn browser_message(self, lang: Lang) -> Option<&'static str> {
         let (en, de) = match self {
             Code::Required => ("Please fill in this field.", "Bitte füllen Sie dieses Feld aus."),
@@ -264,6 +264,57 @@ impl Ui {
     }
 }
 
+/// A text the widget shows by itself: what is wrong with a value (a code's browser message), or a text
+/// of the form's chrome. The collector writes the ones a form can show into its sheet
+/// ([`crate::sheet`]), in the languages it may be shown in, so no page downloads the others.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Said {
+    /// The browser message of a code.
+    Problem(Code),
+    /// A text of the form's chrome.
+    Ui(Ui),
+}
+
+impl Said {
+    /// The text in `lang`.
+    pub fn text(self, lang: Lang) -> &'static str {
+        match self {
+            Said::Problem(code) => code.browser_message(lang).unwrap_or_default(),
+            Said::Ui(ui) => ui.text(lang),
+        }
+    }
+}
+
+/// Every text the widget may show, numbered by position: the sheet names a text by its number. (Both
+/// ends of a sheet come from one build, so the numbers need not be stable across versions.)
+pub const WIDGET_TEXTS: [Said; 25] = [
+    Said::Problem(Code::Required),
+    Said::Problem(Code::InvalidEmail),
+    Said::Problem(Code::TooLong),
+    Said::Problem(Code::EmailDomainIncomplete),
+    Said::Problem(Code::InvalidPhone),
+    Said::Problem(Code::PhoneTooShort),
+    Said::Problem(Code::PhoneTooLong),
+    Said::Problem(Code::ControlCharacter),
+    Said::Problem(Code::LineBreak),
+    Said::Problem(Code::InvalidChoice),
+    Said::Problem(Code::InvalidNumber),
+    Said::Problem(Code::InvalidCheckbox),
+    Said::Problem(Code::InvalidUrl),
+    Said::Problem(Code::ConsentRequired),
+    Said::Problem(Code::ValidationFailed),
+    Said::Problem(Code::Internal),
+    Said::Problem(Code::Network),
+    Said::Ui(Ui::Sending),
+    Said::Ui(Ui::ThanksNewsletter),
+    Said::Ui(Ui::CheckInbox),
+    Said::Ui(Ui::ThanksDownload),
+    Said::Ui(Ui::ThanksReceived),
+    Said::Ui(Ui::DownloadLink),
+    Said::Ui(Ui::ThanksGiveaway),
+    Said::Ui(Ui::GiveawayNoMarketing),
+];
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -373,6 +424,18 @@ mod tests {
         }
         assert_eq!(Code::InvalidEmail.browser_message(Lang::En), Some(Code::InvalidEmail.message(Lang::En)));
         assert_eq!(Code::RateLimited.browser_message(Lang::En), None, "collector-only texts stay out of the widget");
+    }
+
+    #[test]
+    fn the_widget_texts_are_every_browser_message_once() {
+        for code in every_code() {
+            let listed = WIDGET_TEXTS.iter().filter(|s| **s == Said::Problem(code)).count();
+            assert_eq!(listed, usize::from(code.browser_message(Lang::En).is_some()), "{code:?}");
+        }
+        for (i, said) in WIDGET_TEXTS.iter().enumerate() {
+            assert!(!WIDGET_TEXTS[..i].contains(said), "{said:?} is listed twice");
+            assert!(!said.text(Lang::En).is_empty() && !said.text(Lang::De).is_empty(), "{said:?}");
+        }
     }
 
     #[test]

@@ -10,7 +10,7 @@ use shared::consent::{self, Basis};
 use shared::form::FormKind;
 use shared::html::escape_into;
 use shared::markup;
-use shared::message::Ui;
+use shared::message::{Said, Ui};
 use shared::sheet::Sheet;
 use shared::text;
 use shared::validation;
@@ -42,8 +42,15 @@ impl Form {
         ticked.map(|(_, &p)| self.sheet.consents[p].id.as_str()).collect()
     }
 
+    /// What the form says in its language, from the texts its sheet carries.
+    fn says(&self, said: Said) -> Option<&str> {
+        self.sheet.text(self.lang, said)
+    }
+
+    /// The message of a problem. The sheet has the message of every problem the form's rules can find;
+    /// should one be missing all the same, the visitor is still told to check the highlighted field.
     fn text(&self, code: Code) -> String {
-        code.browser_message(self.lang).unwrap_or_default().into()
+        self.says(Said::Problem(code)).or_else(|| self.says(Said::Problem(Code::ValidationFailed))).unwrap_or_default().into()
     }
 }
 
@@ -143,7 +150,7 @@ impl Form {
     /// reached, 3 when it failed.
     pub fn say(&self, what: u8) -> String {
         match what {
-            0 => Ui::Sending.text(self.lang).into(),
+            0 => self.says(Said::Ui(Ui::Sending)).unwrap_or_default().into(),
             1 => self.text(Code::ValidationFailed),
             2 => self.text(Code::Network),
             _ => self.text(Code::Internal),
@@ -153,16 +160,16 @@ impl Form {
     /// The thank-you message (HTML, escaped) for an accepted submission: the lead's `status` (`pending`
     /// while a confirmation mail is out) and, for download gates, the download link.
     pub fn thanks(&self, status: &str, download: Option<String>) -> String {
-        let lang = self.lang;
         let mut html = String::new();
         let mut say = |ui: Ui| {
             if !html.is_empty() {
                 html.push(' ');
             }
-            escape_into(&mut html, ui.text(lang));
+            escape_into(&mut html, self.says(Said::Ui(ui)).unwrap_or_default());
         };
         match (self.sheet.kind, status) {
-            (_, "pending") => say(Ui::CheckInbox),
+            // Only double opt-in forms have leads pending, and only their sheets carry this text.
+            (_, "pending") if self.says(Said::Ui(Ui::CheckInbox)).is_some() => say(Ui::CheckInbox),
             (FormKind::Newsletter, _) => say(Ui::ThanksNewsletter),
             (FormKind::DownloadGate, _) if download.is_some() => say(Ui::ThanksDownload),
             (FormKind::DownloadGate, _) => say(Ui::ThanksReceived),
@@ -177,7 +184,7 @@ impl Form {
             html.push_str(" <a download href=\"");
             escape_into(&mut html, &url);
             html.push_str("\">");
-            escape_into(&mut html, Ui::DownloadLink.text(lang));
+            escape_into(&mut html, self.says(Said::Ui(Ui::DownloadLink)).unwrap_or_default());
             html.push_str("</a>");
         }
         html
@@ -246,7 +253,9 @@ mod tests {
         assert!(html.contains("does not affect your chance to win"), "{html}");
         f.set(3, "true".into());
         assert!(!f.thanks("new", None).contains("does not affect"));
-        assert!(f.thanks("pending", None).contains("check your inbox"));
+        assert!(!f.thanks("pending", None).contains("check your inbox"), "this form has no double opt-in");
+        let doi = form(&GIVEAWAY.replacen("\"kind\"", "\"double_opt_in\":true,\"kind\"", 1), Some("en"));
+        assert_eq!(doi.thanks("pending", None), "Almost done: please check your inbox and confirm your email address.");
         let gate = form(r#"{"id":"eb","kind":"download_gate","lang":"de","fields":[{"name":"email","required":true}]}"#, Some("en"));
         let html = gate.thanks("new", Some("https://c.example/v1/download/a\"b".into()));
         assert!(html.starts_with("Vielen Dank! Ihr Download ist bereit."), "{html}");

@@ -1,7 +1,8 @@
 //! Validating a whole submission against its form: every field's rule plus the consent decision.
 //!
-//! The widget runs this before sending and the edge runs it again on arrival, so both produce the same
-//! error map for the same input.
+//! The edge runs this on arrival. The widget applies the same rules control by control before sending
+//! (each field's [`FieldDef::check`], each box's required purpose), which is all a submission made from
+//! the form's own controls can get wrong.
 
 use alloc::{borrow::ToOwned, string::String, vec::Vec};
 
@@ -19,8 +20,7 @@ pub struct Valid {
 }
 
 /// Field name (or `consent.<purpose>`) and the reason it was rejected: fields in the form's order, then
-/// undeclared fields, then consent. A list rather than a map because the widget focuses the first entry
-/// and because a map would cost the widget its B-tree code.
+/// undeclared fields, then consent. A list rather than a map, in the order a form shows its controls.
 pub type Errors = Vec<(String, Code)>;
 
 /// Checks every declared field and the consent ticks against a form's `fields` and `purposes` (borrowed, so

@@ -13,7 +13,6 @@ use shared::markup;
 use shared::message::{Said, Ui};
 use shared::sheet::Sheet;
 use shared::text;
-use shared::validation;
 use shared::wire::{Draft, UTM_VALUE_MAX};
 use shared::{Code, Lang};
 use wasm_bindgen::prelude::*;
@@ -40,6 +39,17 @@ impl Form {
         let fields = self.sheet.fields.len();
         let ticked = self.boxes.iter().enumerate().filter(|(b, _)| self.values.get(fields + b).is_some_and(|v| v == "true"));
         ticked.map(|(_, &p)| self.sheet.consents[p].id.as_str()).collect()
+    }
+
+    /// What is wrong with `value` in control `i`, if anything.
+    fn problem(&self, i: usize, value: &str) -> Option<Code> {
+        match self.sheet.fields.get(i) {
+            Some(f) => f.check(value).err(),
+            None => {
+                let p = self.sheet.consents.get(*self.boxes.get(i - self.sheet.fields.len())?)?;
+                (p.required && value != "true").then_some(Code::ConsentRequired)
+            }
+        }
     }
 
     /// What the form says in its language, from the texts its sheet carries.
@@ -89,14 +99,7 @@ impl Form {
     /// What is wrong with `value` in control `i`, in the form's language; nothing when it is fine. Fields
     /// are checked by their rule, boxes by whether their purpose is required.
     pub fn check(&self, i: usize, value: &str) -> Option<String> {
-        let code = match self.sheet.fields.get(i) {
-            Some(f) => f.check(value).err(),
-            None => {
-                let p = &self.sheet.consents[*self.boxes.get(i - self.sheet.fields.len())?];
-                (p.required && value != "true").then_some(Code::ConsentRequired)
-            }
-        };
-        code.map(|c| self.text(c))
+        self.problem(i, value).map(|c| self.text(c))
     }
 
     /// Sets control `i`'s value for the next [`Form::submit`]; controls are set in order.
@@ -118,17 +121,21 @@ impl Form {
     }
 
     /// Checks the submission in preparation and returns its JSON body for `POST /v1/leads`, or nothing
-    /// when it is invalid. What is wrong with each control is then what [`Form::check`] says of its value:
-    /// the submission's rules are the controls' rules, plus nothing the widget can send wrong (fields the
-    /// form does not declare, purposes it does not offer).
+    /// when it is invalid. What is wrong with each control is then what [`Form::check`] says of its value.
+    ///
+    /// The submission's rules are its controls' rules: each field's by `FieldDef::check`, each box's by
+    /// whether its purpose is required. The collector's `validation::validate` applies the same and also
+    /// refuses fields the form does not declare and purposes it does not offer, which a submission made
+    /// from the controls cannot contain; the widget leaves that out, with its error list, to save bytes.
     pub fn submit(&mut self, page: Option<String>, referrer: Option<String>, hp: String, elapsed_ms: f64, turnstile: Option<String>) -> Option<String> {
         // Tags are given anew for every attempt.
         let tags = core::mem::take(&mut self.utm);
-        let fields: Vec<(&str, &str)> = self.sheet.fields.iter().zip(&self.values).map(|(f, v)| (f.name.as_str(), v.as_str())).collect();
-        let ticked = self.ticked();
-        if validation::validate(&self.sheet.fields, &self.sheet.consents, &fields, &ticked).is_err() {
+        let controls = self.sheet.fields.len() + self.boxes.len();
+        if (0..controls).any(|i| self.problem(i, self.values.get(i).map_or("", String::as_str)).is_some()) {
             return None;
         }
+        let fields: Vec<(&str, &str)> = self.sheet.fields.iter().zip(&self.values).map(|(f, v)| (f.name.as_str(), v.as_str())).collect();
+        let ticked = self.ticked();
         let utm: Vec<(&str, &str)> = tags.iter().map(|(k, v)| (*k, v.as_str())).collect();
         let body = Draft {
             form: &self.sheet.id,

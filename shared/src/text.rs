@@ -49,10 +49,12 @@ pub fn web_address(raw: &str, max_chars: usize) -> Result<String, Code> {
         Some(i) if i + 1 < host.len() && host.bytes().skip(i + 1).all(|b| b.is_ascii_digit()) => host.get(..i).unwrap_or(host),
         _ => host,
     };
-    let host_ok = host.contains('.')
+    // Dots and labels are found by bytes too: `contains` and `split` with a character bring memchr and the
+    // character searcher, about 800 bytes.
+    let host_ok = host.bytes().any(|b| b == b'.')
         && !host.starts_with('.')
         && !host.ends_with('.')
-        && host.split('.').all(|l| !l.is_empty() && !l.starts_with('-') && !l.ends_with('-'))
+        && host.as_bytes().split(|b| *b == b'.').all(|l| !l.is_empty() && l.first() != Some(&b'-') && l.last() != Some(&b'-'))
         // Letters and digits of any script are allowed in internationalised names; beyond ASCII they are
         // taken as they come rather than looked up in Unicode's tables, which would cost the widget 3 KB.
         // Whitespace is refused below, control characters by the single-line rule before, and the

@@ -43,7 +43,10 @@ pub fn check(address: &str) -> Result<(), Code> {
     let Some(at) = bytes.iter().position(|&b| b == b'@') else {
         return Err(Code::InvalidEmail);
     };
-    let (local, domain) = (&bytes[..at], &bytes[at + 1..]);
+    // `get` rather than indexing: the widget then links no panic with its message (and `at + 1` is in range).
+    let (Some(local), Some(domain)) = (bytes.get(..at), bytes.get(at + 1..)) else {
+        return Err(Code::InvalidEmail);
+    };
     if local.is_empty() || !local.iter().all(|&b| is_local_byte(b)) || !is_domain(domain) {
         return Err(Code::InvalidEmail);
     }

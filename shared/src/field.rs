@@ -206,15 +206,12 @@ impl FieldDef {
     /// cleaned value to store (trimmed, normalised); `Err(code)` says why it was rejected.
     pub fn check(&self, raw: &str) -> Result<Option<String>, Code> {
         let kind = self.kind();
-        if kind == FieldType::Checkbox {
-            return match raw.trim() {
-                "true" | "on" | "1" | "yes" => Ok(Some("true".into())),
-                "" | "false" | "0" | "no" if self.required => Err(Code::Required),
-                "" | "false" | "0" | "no" => Ok(Some("false".into())),
-                _ => Err(Code::InvalidCheckbox),
-            };
-        }
-        let blank = if kind == FieldType::Email { email::sanitize(raw).is_empty() } else { raw.trim().is_empty() };
+        // A tick box is never blank: unticked is a value, judged with the others below.
+        let blank = match kind {
+            FieldType::Checkbox => false,
+            FieldType::Email => email::sanitize(raw).is_empty(),
+            _ => raw.trim().is_empty(),
+        };
         if blank {
             return if self.required { Err(Code::Required) } else { Ok(None) };
         }
@@ -245,7 +242,14 @@ impl FieldDef {
                 }
                 value.replace(',', ".")
             }
-            FieldType::Checkbox => unreachable!("handled above"),
+            FieldType::Checkbox => {
+                return match raw.trim() {
+                    "true" | "on" | "1" | "yes" => Ok(Some("true".into())),
+                    "" | "false" | "0" | "no" if self.required => Err(Code::Required),
+                    "" | "false" | "0" | "no" => Ok(Some("false".into())),
+                    _ => Err(Code::InvalidCheckbox),
+                };
+            }
         };
         Ok(Some(value))
     }

@@ -184,17 +184,18 @@ fn json_object(out: &mut String, pairs: &[(&str, &str)]) {
 
 /// Writes `n` in decimal without `core::fmt`, whose integer formatting the widget would otherwise carry.
 pub fn decimal(out: &mut String, mut n: u64) {
+    // Filled from the end by iterating, not indexing, so no panic (with its message) is linked.
     let mut digits = [0u8; 20];
-    let mut i = digits.len();
-    loop {
-        i -= 1;
-        digits[i] = b'0' + (n % 10) as u8;
+    let mut len = 0;
+    for slot in digits.iter_mut().rev() {
+        *slot = b'0' + (n % 10) as u8;
         n /= 10;
+        len += 1;
         if n == 0 {
             break;
         }
     }
-    for &d in &digits[i..] {
+    for &d in digits.iter().skip(digits.len() - len) {
         out.push(char::from(d));
     }
 }
@@ -329,6 +330,15 @@ mod tests {
         let parsed: Submission = serde_json::from_str(&Draft::default().to_json()).unwrap();
         assert_eq!(parsed.meta.elapsed_ms, Some(0));
         assert!(parsed.fields.is_empty() && parsed.consent.is_empty());
+    }
+
+    #[test]
+    fn decimals_are_written_like_display() {
+        for n in [0, 7, 10, 99, 100, 1_000_000, u64::MAX / 10, u64::MAX] {
+            let mut out = String::new();
+            decimal(&mut out, n);
+            assert_eq!(out, n.to_string());
+        }
     }
 
     proptest::proptest! {

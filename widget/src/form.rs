@@ -25,7 +25,8 @@ const UTM: [&str; 5] = ["source", "medium", "campaign", "term", "content"];
 pub struct Form {
     sheet: Sheet,
     lang: Lang,
-    /// The consent purposes that have a box, as indices into `sheet.consents`.
+    /// The consent purposes that have a box, as indices into `sheet.consents`. (Looked up with `get`, not
+    /// indexing: a panicking index brings its message and location into the download.)
     boxes: Vec<usize>,
     /// The values of the submission in preparation, by control (`"true"`/`"false"` for boxes).
     values: Vec<String>,
@@ -38,7 +39,7 @@ impl Form {
     fn ticked(&self) -> Vec<&str> {
         let fields = self.sheet.fields.len();
         let ticked = self.boxes.iter().enumerate().filter(|(b, _)| self.values.get(fields + b).is_some_and(|v| v == "true"));
-        ticked.map(|(_, &p)| self.sheet.consents[p].id.as_str()).collect()
+        ticked.filter_map(|(_, &p)| Some(self.sheet.consents.get(p)?.id.as_str())).collect()
     }
 
     /// What is wrong with `value` in control `i`, if anything.
@@ -71,7 +72,7 @@ impl Form {
     pub fn open(sheet: &str, page_lang: Option<String>) -> Option<Form> {
         let sheet = Sheet::decode(sheet)?;
         let lang = Lang::choose(sheet.lang, page_lang.as_deref().and_then(Lang::from_tag));
-        let boxes = (0..sheet.consents.len()).filter(|&i| sheet.consents[i].basis != Basis::LegitimateInterest).collect();
+        let boxes = sheet.consents.iter().enumerate().filter(|(_, p)| p.basis != Basis::LegitimateInterest).map(|(i, _)| i).collect();
         Some(Form { sheet, lang, boxes, values: Vec::new(), utm: Vec::new() })
     }
 
@@ -85,7 +86,7 @@ impl Form {
     /// its id plus `-e`.
     pub fn controls(&self) -> String {
         let fields = self.sheet.fields.iter().map(|f| markup::field_id(&f.name));
-        let boxes = self.boxes.iter().map(|&p| markup::consent_id(&self.sheet.consents[p].id));
+        let boxes = self.boxes.iter().filter_map(|&p| Some(markup::consent_id(&self.sheet.consents.get(p)?.id)));
         let mut ids = String::new();
         for id in fields.chain(boxes) {
             if !ids.is_empty() {

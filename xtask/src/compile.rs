@@ -77,8 +77,10 @@ fn newest(paths: &[&str]) -> std::time::SystemTime {
 pub fn widget() -> Result {
     tools::cargo(&["build", "-p", "widget", "--profile", "widget", "--features", "bundle", "--target", "wasm32-unknown-unknown"])?;
     let pkg = root().join("target/widget/pkg");
+    // `--encode-into always`: every browser the bundle targets (ES2020) has `TextEncoder.encodeInto`, so the
+    // glue needs no fallback for it.
     run(Command::new("wasm-bindgen")
-        .args(["--target", "web", "--no-typescript", "--out-name", "widget", "--out-dir"])
+        .args(["--target", "web", "--no-typescript", "--encode-into", "always", "--out-name", "widget", "--out-dir"])
         .arg(&pkg)
         .arg(root().join("target/wasm32-unknown-unknown/widget/widget.wasm")))?;
     let wasm = pkg.join("widget_bg.wasm");

@@ -7,8 +7,8 @@
 import { initSync, Form, css } from "../../target/widget/pkg/widget.js";
 import { mount } from "./view.js";
 
-// The build replaces LEADGATE_WASM with the wasm module as a string of one character per byte
-// (`byte_string` in xtask/src/compile.rs): it compresses far better than base64.
+// The build replaces LEADGATE_WASM with the wasm module as a template literal of one character per byte
+// (`byte_literal` in xtask/src/compile.rs): it compresses far better than base64.
 const wasm = Uint8Array.from(LEADGATE_WASM, (c) => c.charCodeAt(0));
 
 const config = __leadgate;

@@ -252,6 +252,35 @@ mod tests {
         PublicForm::from(&def)
     }
 
+    /// The widget's view numbers the controls in the order of the markup's named elements (without the
+    /// honeypot); the widget's `Form` numbers them as the sheet lists them: the fields, then the purposes
+    /// that have a box. The two orders must be one.
+    #[test]
+    fn the_named_controls_come_in_the_sheet_order_each_with_its_error_slot() {
+        let f = form(
+            r#"{"id":"gw","kind":"giveaway","fields":[{"name":"email","required":true},{"name":"decision_maker"},
+                {"name":"size","type":"select","label":{"en":"Size"},"options":[{"value":"m","label":{"en":"M"}}]},{"name":"message"}],
+                "giveaway":{"starts_at":"2026-01-01","ends_at":"2026-12-24","rules_url":"/r"},
+                "consents":[{"id":"giveaway_rules","required":true,"text":{"en":"Rules","de":"Regeln"}},
+                            {"id":"b2b_info","basis":"legitimate_interest","text":{"en":"We inform you.","de":"Info"}},
+                            {"id":"marketing_email","text":{"en":"News","de":"News"}}]}"#,
+        );
+        let sheet = crate::sheet::Sheet::decode(&crate::sheet::Sheet::encode(&f)).unwrap();
+        let fields = sheet.fields.iter().map(|d| d.name.clone());
+        let boxes = sheet.consents.iter().filter(|p| p.basis != Basis::LegitimateInterest).map(|p| consent::key(&p.id));
+        let expected: Vec<String> = fields.chain(boxes).collect();
+        assert_eq!(expected.len(), 6);
+        for lang in [Lang::En, Lang::De] {
+            let html = render(&f, lang);
+            let named: Vec<&str> = html.split(" name=\"").skip(1).filter_map(|rest| rest.split('"').next()).filter(|n| *n != "_hp").collect();
+            assert_eq!(named, expected, "{lang:?}");
+            for chunk in ["<input ", "<select ", "<textarea "].iter().flat_map(|tag| html.split(tag).skip(1)) {
+                let id = chunk.strip_prefix("id=\"").and_then(|r| r.split('"').next()).unwrap();
+                assert!(id == "lg-hp" || html.contains(&format!("id=\"{id}-e\"")), "{id} has its error slot");
+            }
+        }
+    }
+
     #[test]
     fn a_newsletter_has_labelled_controls_and_a_live_region() {
         let f = form(

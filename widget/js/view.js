@@ -31,9 +31,10 @@ export function mount(host, css, markup, form, endpoint) {
   sheet.replaceSync(css);
   root.adoptedStyleSheets = [sheet];
   root.innerHTML = markup;
-  const $ = (id) => root.getElementById(id);
-  // Fields first, then consent boxes: the order the Rust form numbers them in.
-  const controls = form.controls().split(" ").map((id) => ({ el: $(id), error: $(id + "-e") }));
+  // The controls in the markup's order, which is the order the Rust form numbers them in: its fields, then
+  // its consent boxes (`shared::markup` writes them so, and a test in `shared` holds it to that). The
+  // honeypot is not one of them.
+  const controls = Array.from(root.querySelectorAll("[name]:not(#lg-hp)"), (el) => ({ el, error: root.getElementById(el.id + "-e") }));
   const formEl = root.querySelector("form");
   const button = root.querySelector("button");
   const status = root.querySelector("[role=status]");

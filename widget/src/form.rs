@@ -9,7 +9,6 @@ use alloc::vec::Vec;
 use shared::consent::{self, Basis};
 use shared::form::FormKind;
 use shared::html::escape_into;
-use shared::markup;
 use shared::message::{Said, Ui};
 use shared::sheet::Sheet;
 use shared::text;
@@ -80,21 +79,6 @@ impl Form {
     /// one to show.
     pub fn lang(&self) -> String {
         self.lang.tag().into()
-    }
-
-    /// The element ids of the controls, in order, separated by spaces; each control's error message has
-    /// its id plus `-e`.
-    pub fn controls(&self) -> String {
-        let fields = self.sheet.fields.iter().map(|f| markup::field_id(&f.name));
-        let boxes = self.boxes.iter().filter_map(|&p| Some(markup::consent_id(&self.sheet.consents.get(p)?.id)));
-        let mut ids = String::new();
-        for id in fields.chain(boxes) {
-            if !ids.is_empty() {
-                ids.push(' ');
-            }
-            ids.push_str(&id);
-        }
-        ids
     }
 
     /// What is wrong with `value` in control `i`, in the form's language; nothing when it is fine. Fields
@@ -219,9 +203,9 @@ mod tests {
     #[test]
     fn controls_are_the_fields_then_the_boxes_without_notices() {
         let f = form(GIVEAWAY, None);
-        assert_eq!(f.controls(), "lg-f-email lg-f-decision_maker lg-consent-giveaway_rules lg-consent-marketing_email");
         assert_eq!(f.check(0, "nope").as_deref(), Some("Please enter a valid email address, e.g. name@example.com."));
-        assert_eq!(f.check(2, "false").as_deref(), Some("Please accept this to continue."));
+        assert_eq!(f.check(1, "maybe").as_deref(), Some("Please tick or untick this box."));
+        assert_eq!(f.check(2, "false").as_deref(), Some("Please accept this to continue."), "the rules' box; the notice has none");
         assert_eq!(f.check(3, "false"), None, "marketing is optional");
         assert_eq!(f.check(9, "x"), None, "no such control");
         assert_eq!(form(GIVEAWAY, Some("de-CH")).check(2, "false").as_deref(), Some("Bitte stimmen Sie zu, um fortzufahren."));

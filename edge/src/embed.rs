@@ -1,4 +1,5 @@
-//! The embed script: the widget bundle wrapped with the form's sheet and markup, so one request renders a form.
+//! The embed script: the widget bundle wrapped with the form's sheet, markup and style sheet, so one request
+//! renders a form.
 //!
 //! The collector writes the form's HTML (`shared::markup`) for each language it may be shown in, and its
 //! rules as a compact sheet (`shared::sheet`): the browser then needs neither a template engine nor a serde
@@ -9,9 +10,10 @@ use shared::markup;
 use shared::sheet::Sheet;
 use shared::Lang;
 
-/// Wraps `bundle` in a function scope holding `__leadgate = {id, endpoint, sheet, en, de}` (`id` for finding
-/// `data-leadgate-form` placeholders; `en` and `de` the markup, only the form's own language when it has
-/// one), so nothing leaks into the page's globals and the widget needs no second request for its form.
+/// Wraps `bundle` in a function scope holding `__leadgate = {id, endpoint, sheet, en, de, css}` (`id` for
+/// finding `data-leadgate-form` placeholders; `en` and `de` the markup, only the form's own language when it
+/// has one; `css` the style sheet), so nothing leaks into the page's globals and the widget needs no second
+/// request for its form.
 pub fn script(bundle: &str, form: &PublicForm, endpoint: &str) -> String {
     let config = serde_json::json!({
         "id": form.id,
@@ -19,6 +21,7 @@ pub fn script(bundle: &str, form: &PublicForm, endpoint: &str) -> String {
         "sheet": Sheet::encode(form),
         "en": markup::shown_in(form, Lang::En),
         "de": markup::shown_in(form, Lang::De),
+        "css": markup::CSS,
     });
     // `</` is escaped so the script can also be inlined into an HTML page safely.
     let config = config.to_string().replace("</", "<\\/");
@@ -53,6 +56,7 @@ mod tests {
         let sheet = Sheet::decode(config["sheet"].as_str().unwrap()).unwrap();
         assert_eq!(sheet.fields, Sheet::decode(&Sheet::encode(&public)).unwrap().fields);
         assert_eq!(config["en"].as_str().unwrap(), markup::render(&public, Lang::En));
+        assert_eq!(config["css"], markup::CSS);
         assert!(config["de"].as_str().unwrap().contains("<h2>Neuigkeiten</h2>"));
     }
 

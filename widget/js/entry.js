@@ -1,10 +1,11 @@
 //! The widget's JavaScript entry: finds where to render and mounts the Rust form there.
 //
-// The collector wraps this bundle as `(function(){var __leadgate={id, endpoint, sheet, en, de}; <bundle>})()`,
-// so the form (its rules as a sheet, its markup per language) arrives with the script (one request) and
-// nothing is added to the page's globals.
+// The collector wraps this bundle as
+// `(function(){var __leadgate={id, endpoint, sheet, en, de, css}; <bundle>})()`, so the form (its rules as a
+// sheet, its markup per language, its style sheet) arrives with the script (one request) and nothing is
+// added to the page's globals.
 // `document.currentScript` is read synchronously, at once, because it is only set while the script runs.
-import { initSync, Form, css } from "../../target/widget/pkg/widget.js";
+import { initSync, Form } from "../../target/widget/pkg/widget.js";
 import { mount } from "./view.js";
 
 // The build replaces LEADGATE_WASM with the wasm module as a template literal of one character per byte
@@ -43,7 +44,7 @@ function start() {
     if (!markup) throw new Error("the form definition is damaged");
     // The form lives as long as the page: its listeners keep it alive, so the returned view (which could
     // unmount it) is not kept.
-    mount(host, css(), markup, form, config.endpoint);
+    mount(host, config.css, markup, form, config.endpoint);
   }
 }
 

@@ -2,8 +2,9 @@
 //! to the collector.
 //!
 //! The collector has already written the form's markup (`shared::markup`) and its rules (`shared::sheet`)
-//! into the embed script. The JavaScript entry (`widget/js/entry.js`) finds where to render, opens a
-//! [`Form`] from the rules, and hands it, its markup and [`css`] to the view (`js/view.js`). The `Form` is
+//! into the embed script, with the style sheet. The JavaScript entry (`widget/js/entry.js`) finds where to
+//! render, opens a [`Form`] from the rules, and hands it, its markup and the style sheet to the view
+//! (`js/view.js`). The `Form` is
 //! the form's mind: its language, every check, message and submission body come from it. The view is its
 //! hands in the page: shadow root, DOM events, ARIA state and the HTTP exchange, which cost far fewer bytes
 //! as JavaScript than as Rust glue.
@@ -21,10 +22,6 @@ mod form;
 
 pub use form::Form;
 
-use alloc::string::String;
-use shared::markup::CSS;
-use wasm_bindgen::prelude::*;
-
 // A small free-list allocator instead of the default dlmalloc: the widget allocates little and briefly,
 // and dlmalloc alone is about 7 KB of the download.
 #[cfg(target_arch = "wasm32")]
@@ -41,10 +38,4 @@ static ALLOCATOR: lol_alloc::AssumeSingleThreaded<lol_alloc::FreeListAllocator> 
 #[panic_handler]
 fn panic(_: &core::panic::PanicInfo) -> ! {
     core::arch::wasm32::unreachable()
-}
-
-/// The style sheet of every form, for the view's shadow root.
-#[wasm_bindgen]
-pub fn css() -> String {
-    CSS.into()
 }

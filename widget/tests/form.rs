@@ -55,7 +55,7 @@ fn mount(json: &str, page_lang: Option<&str>) -> (View, ShadowRoot) {
         "de" => de,
         other => panic!("no markup for {other}"),
     };
-    let view = mount_view(&host, &widget::css(), &markup.unwrap(), form, "http://127.0.0.1:9");
+    let view = mount_view(&host, markup::CSS, &markup.unwrap(), form, "http://127.0.0.1:9");
     (View(view), host.shadow_root().unwrap())
 }
 

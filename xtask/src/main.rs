@@ -108,6 +108,7 @@ fn run(args: &[String]) -> Result {
             tools::ensure_build_tools()?;
             compile::all()?;
             size::report(&config::load(&root().join("leadgate.toml"))?)?;
+            size::check_widget_panics()?;
             size::edge_report()?;
             size::check_split()?;
             println!("edge split: each Worker links its own side's code and none of the other's");
@@ -183,6 +184,7 @@ fn run_tests() -> Result {
     tools::widget_browser_tests()?;
     let forms = config::load(&root().join("leadgate.toml"))?;
     let largest = size::report(&forms)?;
+    size::check_widget_panics()?;
     if largest > size::BROTLI_GATE {
         return Err(format!("the largest embed script is {largest} bytes brotli, over the {}-byte gate", size::BROTLI_GATE));
     }

@@ -9,9 +9,10 @@ use shared::form::{FormsConfig, PublicForm};
 use std::io::Write;
 
 /// The size goal for an embed script, brotli-compressed.
-pub const BROTLI_TARGET: usize = 10 * 1024;
-/// The size above which `cargo xtask test` fails.
-pub const BROTLI_GATE: usize = 20 * 1024;
+pub const BROTLI_TARGET: usize = 16 * 1024;
+/// The size above which `cargo xtask test` fails: the largest embed script reached (16,294 bytes, the demo's
+/// giveaway, November 2026) plus 1 KB, so a change that grows the widget is a decision, not a drift.
+pub const BROTLI_GATE: usize = 16_294 + 1024;
 
 /// Raw, gzip (level 9) and brotli (quality 11) sizes of `bytes`.
 pub fn measure(bytes: &[u8]) -> (usize, usize, usize) {
@@ -86,6 +87,23 @@ pub fn check_split() -> Result {
         }
     }
     Ok(())
+}
+
+/// Panic messages of `core` that a panicking index, slice, `unwrap` or `unreachable!` in the code the
+/// widget links would bring into its download. (The few `alloc` keeps for a failed allocation are not
+/// avoidable on stable Rust.)
+const PANIC_MESSAGES: [&str; 5] =
+    ["index out of bounds", "slice index starts at", "out of range for slice", "entered unreachable code", "called `Option::unwrap()`"];
+
+/// Fails when the widget's wasm carries one of [`PANIC_MESSAGES`], naming it: the code it links keeps to
+/// `get` and pattern matching, and this holds it there.
+pub fn check_widget_panics() -> Result {
+    let wasm = std::fs::read(root().join("target/widget/pkg/widget_bg.wasm")).map_err(|e| e.to_string())?;
+    let found = PANIC_MESSAGES.iter().find(|m| wasm.windows(m.len()).any(|w| w == m.as_bytes()));
+    match found {
+        Some(m) => Err(format!("the widget links a panic (\"{m}…\"): look for indexing, slicing or unwrap in the code it calls")),
+        None => Ok(()),
+    }
 }
 
 /// Prints the table and how the largest embed script compares with the target and the gate; returns the

@@ -34,12 +34,15 @@ pub enum FieldType {
 }
 
 impl FieldType {
+    /// Every type, in the order the sheet numbers them (`sheet::TYPES`).
+    pub const ALL: [FieldType; 8] =
+        [FieldType::Text, FieldType::Email, FieldType::Phone, FieldType::Textarea, FieldType::Url, FieldType::Select, FieldType::Checkbox, FieldType::Number];
+
     /// Every code [`FieldDef::check`] can give a field of this type, so the sheet carries their messages
     /// and no others. A property test holds `check` to this list.
     pub fn problems(self) -> &'static [Code] {
-        const LINE: [Code; 4] = [Code::Required, Code::LineBreak, Code::ControlCharacter, Code::TooLong];
         match self {
-            FieldType::Text => &LINE,
+            FieldType::Text => &[Code::Required, Code::LineBreak, Code::ControlCharacter, Code::TooLong],
             FieldType::Email => &[Code::Required, Code::InvalidEmail, Code::TooLong, Code::EmailDomainIncomplete],
             FieldType::Phone => {
                 &[Code::Required, Code::LineBreak, Code::ControlCharacter, Code::TooLong, Code::InvalidPhone, Code::PhoneTooShort, Code::PhoneTooLong]
@@ -322,10 +325,7 @@ mod tests {
         /// Whatever a visitor types, a field's problem is one its type lists, so the sheet has its message.
         #[test]
         fn every_problem_is_one_its_type_lists(
-            ty in proptest::sample::select(vec![
-                FieldType::Text, FieldType::Email, FieldType::Phone, FieldType::Textarea,
-                FieldType::Url, FieldType::Select, FieldType::Checkbox, FieldType::Number,
-            ]),
+            ty in proptest::sample::select(FieldType::ALL.to_vec()),
             required in proptest::bool::ANY,
             max_length in proptest::option::of(0u32..40),
             value in proptest::prop_oneof![".{0,60}", "[ \t\r\n\x00-\x1f\u{2028}a-z0-9@.,:/+()-]{0,30}", "[a-z.]{0,8}@[a-z.-]{0,12}", "(https?://)?[a-z.-]{0,12}(:[0-9]{0,3})?/?"],

@@ -50,12 +50,12 @@ a{color:var(--lg-accent,#0b57d0)}\
 .h{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}";
 
 /// The id of a field's control; its error message has this id plus `-e`.
-pub fn field_id(name: &str) -> String {
+fn field_id(name: &str) -> String {
     crate::text::joined(&["lg-f-", name])
 }
 
 /// The id of a consent purpose's checkbox; its error message has this id plus `-e`.
-pub fn consent_id(purpose: &str) -> String {
+fn consent_id(purpose: &str) -> String {
     crate::text::joined(&["lg-consent-", purpose])
 }
 

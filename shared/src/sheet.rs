@@ -49,8 +49,7 @@ pub struct Sheet {
 }
 
 const KINDS: [FormKind; 3] = [FormKind::Newsletter, FormKind::DownloadGate, FormKind::Giveaway];
-const TYPES: [FieldType; 8] =
-    [FieldType::Text, FieldType::Email, FieldType::Phone, FieldType::Textarea, FieldType::Url, FieldType::Select, FieldType::Checkbox, FieldType::Number];
+const TYPES: [FieldType; 8] = FieldType::ALL;
 
 impl Sheet {
     /// The sheet of `form`, encoded.

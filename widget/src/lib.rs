@@ -4,10 +4,9 @@
 //! The collector has already written the form's markup (`shared::markup`) and its rules (`shared::sheet`)
 //! into the embed script, with the style sheet. The JavaScript entry (`widget/js/entry.js`) finds where to
 //! render, opens a [`Form`] from the rules, and hands it, its markup and the style sheet to the view
-//! (`js/view.js`). The `Form` is
-//! the form's mind: its language, every check, message and submission body come from it. The view is its
-//! hands in the page: shadow root, DOM events, ARIA state and the HTTP exchange, which cost far fewer bytes
-//! as JavaScript than as Rust glue.
+//! (`js/view.js`). The `Form` is the form's mind: its language, every check, message and submission body
+//! come from it. The view is its hands in the page: shadow root, DOM events, ARIA state and the HTTP
+//! exchange, which cost far fewer bytes as JavaScript than as Rust glue.
 //!
 //! Nothing crosses from the page into Rust but strings and numbers: no DOM object, no JavaScript function,
 //! no exception. That keeps wasm-bindgen's table of JavaScript references, its exception glue and

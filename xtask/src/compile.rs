@@ -10,6 +10,11 @@ pub fn widget_bundle() -> std::path::PathBuf {
     root().join("target/widget/leadgate.js")
 }
 
+/// The widget's optimised wasm module, which the bundle inlines.
+pub fn widget_wasm() -> std::path::PathBuf {
+    root().join("target/widget/pkg/widget_bg.wasm")
+}
+
 /// wasm features Rust's wasm32 target emits by default; wasm-opt must be told, as wasm-bindgen drops the
 /// target-features section it would otherwise read.
 const WASM_FEATURES: &[&str] = &[
@@ -83,7 +88,7 @@ pub fn widget() -> Result {
         .args(["--target", "web", "--no-typescript", "--encode-into", "always", "--out-name", "widget", "--out-dir"])
         .arg(&pkg)
         .arg(root().join("target/wasm32-unknown-unknown/widget/widget.wasm")))?;
-    let wasm = pkg.join("widget_bg.wasm");
+    let wasm = widget_wasm();
     // `--converge` repeats -Oz while it still shrinks the module; the two custom sections only name the
     // tools and features that built it, which no browser reads.
     run(Command::new(npm_bin().join("wasm-opt"))
@@ -115,8 +120,8 @@ const WASM_PLACEHOLDER: &str = "LEADGATE_WASM";
 /// Why not base64 (what bundlers do): measured on the widget, brotli of the base64 text is 12.6 KB larger
 /// than brotli of the raw module, while this form costs about 0.5 KB more, because its bytes stay aligned
 /// with the module's. Why a template literal rather than a quoted string: it holds line feeds, quotes and
-/// NUL bytes as they are, which a wasm module is full of (a quoted string escaped 3,000 NULs, 600 quotes
-/// and 170 line feeds of the widget, 0.5 KB brotli). Escaped are only what would end or change it:
+/// NUL bytes as they are, which a wasm module is full of (a quoted string escaped about 2,800 NULs, 560
+/// quotes and 170 line feeds of the widget, 0.5 KB brotli). Escaped are only what would end or change it:
 /// backslash, backtick, the `$` of `${`, and CR (which a template literal would read as a line feed); and
 /// the `/` of `</`, so the script could be inlined into an HTML page without ending its `<script>`. (NUL
 /// stays raw: the embed script is served as a file, where it is an ordinary character.)

@@ -3,8 +3,8 @@
 //! A page downloads exactly one file per form: the embed script (the widget bundle with the wasm inlined,
 //! wrapped with the form's definition by `edge::embed::script`, the same function the collector runs).
 
-use crate::compile::{edge_dir, edge_named, widget_bundle, COLLECTOR, OPERATOR};
-use crate::{root, Result};
+use crate::compile::{edge_dir, edge_named, widget_bundle, widget_wasm, COLLECTOR, OPERATOR};
+use crate::Result;
 use shared::form::{FormsConfig, PublicForm};
 use std::io::Write;
 
@@ -98,7 +98,7 @@ const PANIC_MESSAGES: [&str; 5] =
 /// Fails when the widget's wasm carries one of [`PANIC_MESSAGES`], naming it: the code it links keeps to
 /// `get` and pattern matching, and this holds it there.
 pub fn check_widget_panics() -> Result {
-    let wasm = std::fs::read(root().join("target/widget/pkg/widget_bg.wasm")).map_err(|e| e.to_string())?;
+    let wasm = std::fs::read(widget_wasm()).map_err(|e| format!("{}: {e}", widget_wasm().display()))?;
     let found = PANIC_MESSAGES.iter().find(|m| wasm.windows(m.len()).any(|w| w == m.as_bytes()));
     match found {
         Some(m) => Err(format!("the widget links a panic (\"{m}…\"): look for indexing, slicing or unwrap in the code it calls")),
@@ -110,7 +110,7 @@ pub fn check_widget_panics() -> Result {
 /// largest brotli size.
 pub fn report(forms: &FormsConfig) -> Result<usize> {
     let bundle = std::fs::read_to_string(widget_bundle()).map_err(|e| format!("{}: {e}", widget_bundle().display()))?;
-    let wasm = std::fs::read(root().join("target/widget/pkg/widget_bg.wasm")).map_err(|e| e.to_string())?;
+    let wasm = std::fs::read(widget_wasm()).map_err(|e| format!("{}: {e}", widget_wasm().display()))?;
     println!("{:<34} {:>9} {:>9} {:>9}", "file", "raw", "gzip", "brotli");
     let row = |name: &str, bytes: &[u8]| {
         let (raw, gz, br) = measure(bytes);

@@ -417,7 +417,7 @@ test("the admin page cannot be framed and loads nothing from elsewhere", async (
   assert.equal(r.headers.get("referrer-policy"), "no-referrer");
 });
 
-test("secrets a feature needs are checked: a missing one is a misconfigured error naming it", async () => {
+test("secrets a feature needs are checked: a missing one is a misconfigured error, named to the admin and the log only", async () => {
   const other = await startCollector(
     `[rate_limit]
 limit = 100
@@ -435,10 +435,20 @@ fields = [{ name = "email", required = true }]
     assert.equal(r.status, 503);
     const body = await r.json();
     assert.equal(body.error.code, "misconfigured");
-    assert.match(body.error.message, /CLIENT_ID_SECRET/);
+    assert.doesNotMatch(body.error.message, /CLIENT_ID_SECRET/, "a visitor is not told which secret is missing");
+    const asAdmin = await fetch(`${other.base}/v1/leads`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer too-short" },
+      body: JSON.stringify({ form: "open", fields: { email: "no.limit@example.com" }, meta: { elapsed_ms: 9000 } }),
+    });
+    assert.equal(asAdmin.status, 503);
+    assert.match((await asAdmin.json()).error.message, /CLIENT_ID_SECRET/, "whoever holds the admin token is");
     const a = await fetch(`${other.base}/v1/admin/leads`, { headers: { authorization: "Bearer too-short" } });
     assert.equal(a.status, 503);
     assert.match((await a.json()).error.message, /ADMIN_TOKEN/);
+    const stranger = await fetch(`${other.base}/v1/admin/leads`, { headers: { authorization: "Bearer guess".repeat(4) } });
+    assert.equal(stranger.status, 503);
+    assert.doesNotMatch((await stranger.json()).error.message, /ADMIN_TOKEN/);
   } finally {
     await other.stop();
   }
@@ -446,7 +456,7 @@ fields = [{ name = "email", required = true }]
   try {
     const r = await postLead(unsigned, { form: "open", fields: { email: "no.receipt@example.com" } });
     assert.equal(r.status, 503);
-    assert.match((await r.json()).error.message, /SIGNING_SECRET/);
+    assert.doesNotMatch((await r.json()).error.message, /SIGNING_SECRET/);
     assert.deepEqual((await admin(unsigned, "/v1/admin/leads")).leads, [], "nothing was stored");
   } finally {
     await unsigned.stop();

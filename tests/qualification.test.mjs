@@ -29,14 +29,21 @@ before(async () => {
   // HubSpot's contacts API and Pipedrive's persons API, as the collector asks them for an address.
   crmApi = http.createServer((req, res) => {
     const url = new URL(req.url, "http://x");
-    apiCalls.push({ path: url.pathname, auth: req.headers.authorization, token: url.searchParams.get("api_token") });
+    apiCalls.push({ path: url.pathname, auth: req.headers.authorization, token: req.headers["x-api-token"] });
+    // A token in the URL is kept by every proxy and access log on the way: the fake refuses it, and the
+    // test below fails on any call that carried one.
+    if ([...url.searchParams.values()].some((v) => Object.values(keys).includes(v)) || url.searchParams.has("api_token")) {
+      apiCalls.push({ path: url.pathname, leaked: true });
+      res.writeHead(400);
+      return res.end();
+    }
     const hub = url.pathname.match(/^\/hubspot\/crm\/v3\/objects\/contacts\/(\d+)$/);
     const pd = url.pathname.match(/^\/pipedrive\/v1\/persons\/(\d+)$/);
     if (hub && req.headers.authorization === `Bearer ${keys.HUBSPOT_TOKEN}` && contacts.has(hub[1])) {
       res.writeHead(200, { "content-type": "application/json" });
       return res.end(JSON.stringify({ id: hub[1], properties: { email: contacts.get(hub[1]) } }));
     }
-    if (pd && url.searchParams.get("api_token") === keys.PIPEDRIVE_TOKEN && contacts.has(pd[1])) {
+    if (pd && req.headers["x-api-token"] === keys.PIPEDRIVE_TOKEN && contacts.has(pd[1])) {
       res.writeHead(200, { "content-type": "application/json" });
       return res.end(JSON.stringify({ success: true, data: { id: Number(pd[1]), email: [{ value: contacts.get(pd[1]), primary: true }] } }));
     }
@@ -202,9 +209,30 @@ test("a lost Pipedrive deal disqualifies its person's lead, with Pipedrive's rea
   assert.equal(lead.stage, "disqualified");
   assert.equal(lead.history.at(-1).reason, "Pipedrive deal lost: went with a competitor");
   assert.equal(lead.history.at(-1).by, "pipedrive");
-  assert.ok(apiCalls.some((c) => c.path === "/pipedrive/v1/persons/7" && c.token === keys.PIPEDRIVE_TOKEN));
+  assert.ok(apiCalls.some((c) => c.path === "/pipedrive/v1/persons/7" && c.token === keys.PIPEDRIVE_TOKEN), "the token goes in the x-api-token header");
+  assert.deepEqual(apiCalls.filter((c) => c.leaked), [], "no CRM call carried a token in its URL");
   const changes = await eventually(() => (stageChanges(id).length >= 2 ? stageChanges(id) : null), 10_000, "two lead.stage_changed");
   assert.ok(changes.every((d) => d.verified));
+});
+
+test("unauthenticated calls learn nothing: unknown and known feedback endpoints answer alike, and each 401 names what its route takes", async () => {
+  const body = JSON.stringify({ type: "lead.won", lead: { email: "nobody@example.com" } });
+  const known = await call("/v1/feedback/crm", body, { "webhook-id": "msg_x", "webhook-timestamp": "1", "webhook-signature": "v1,AAAA" });
+  const unknown = await call("/v1/feedback/no-such-endpoint", body, { "webhook-id": "msg_x", "webhook-timestamp": "1", "webhook-signature": "v1,AAAA" });
+  assert.equal(known.status, 401);
+  assert.equal(unknown.status, 401);
+  const [k, u] = [await known.json(), await unknown.json()];
+  assert.deepEqual(u, k, "the same body for an endpoint that exists and one that does not");
+  assert.match(k.error.message, /signature/);
+  assert.doesNotMatch(k.error.message, /admin/);
+  const unsigned = await call("/v1/feedback/no-such-endpoint", body, {});
+  assert.equal(unsigned.status, 401);
+  const events = await call("/v1/leads/ld_0000000000aaaaaaaaaaaaaaaa/events", { type: "webinar_attended" }, {});
+  assert.equal(events.status, 401);
+  assert.match((await events.json()).error.message, /integration/);
+  const adminRoute = await fetch(`${collector.base}/v1/admin/leads`);
+  assert.equal(adminRoute.status, 401);
+  assert.match((await adminRoute.json()).error.message, /admin token/);
 });
 
 test("leads submitted at once get owners in turns across three owners; a person reassigns one", async () => {

@@ -1,19 +1,19 @@
 //! The admin API's access rule: a Bearer token compared in constant time; no token configured, no admin API.
 
-use crate::Error;
+use crate::error::{Credential, Error};
 
 /// The shortest admin token the collector accepts: shorter ones can be guessed, and a deployment with one
 /// answers admin requests with a `misconfigured` error instead.
 pub const MIN_TOKEN_CHARS: usize = 32;
 
-/// Checks the `Authorization` header against the configured token.
-pub fn authorize(header: Option<&str>, token: Option<&str>) -> Result<(), Error> {
-    let token = token.filter(|t| !t.is_empty()).ok_or(Error::Unauthorized)?;
-    let given = header.and_then(|h| h.strip_prefix("Bearer ")).ok_or(Error::Unauthorized)?;
+/// Checks the `Authorization` header against the configured token; a refusal asks for `credential`.
+pub fn authorize(header: Option<&str>, token: Option<&str>, credential: Credential) -> Result<(), Error> {
+    let token = token.filter(|t| !t.is_empty()).ok_or(Error::Unauthorized(credential))?;
+    let given = header.and_then(|h| h.strip_prefix("Bearer ")).ok_or(Error::Unauthorized(credential))?;
     if same(given.trim().as_bytes(), token.as_bytes()) {
         Ok(())
     } else {
-        Err(Error::Unauthorized)
+        Err(Error::Unauthorized(credential))
     }
 }
 
@@ -43,13 +43,13 @@ mod tests {
 
     #[test]
     fn tokens() {
-        assert!(authorize(Some("Bearer s3cret"), Some("s3cret")).is_ok());
-        assert!(authorize(Some("Bearer s3cre"), Some("s3cret")).is_err());
-        assert!(authorize(Some("Bearer s3cret1"), Some("s3cret")).is_err());
-        assert!(authorize(Some("s3cret"), Some("s3cret")).is_err());
-        assert!(authorize(None, Some("s3cret")).is_err());
-        assert!(authorize(Some("Bearer "), Some("")).is_err(), "no token configured disables admin");
-        assert!(authorize(Some("Bearer x"), None).is_err());
+        assert!(authorize(Some("Bearer s3cret"), Some("s3cret"), Credential::AdminToken).is_ok());
+        assert!(authorize(Some("Bearer s3cre"), Some("s3cret"), Credential::AdminToken).is_err());
+        assert!(authorize(Some("Bearer s3cret1"), Some("s3cret"), Credential::AdminToken).is_err());
+        assert!(authorize(Some("s3cret"), Some("s3cret"), Credential::AdminToken).is_err());
+        assert!(authorize(None, Some("s3cret"), Credential::AdminToken).is_err());
+        assert!(authorize(Some("Bearer "), Some(""), Credential::AdminToken).is_err(), "no token configured disables admin");
+        assert!(authorize(Some("Bearer x"), None, Credential::AdminToken).is_err());
     }
 
     #[test]

@@ -18,6 +18,7 @@ use crate::operator::{
 use crate::route::{Miss, Route};
 use crate::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, wake_ledger};
 use crate::visitor::{confirm, confirm_page, dev_mailbox, download, embed_script, submit, verify_receipt, withdraw_by_link, withdraw_page};
+use crate::error::Credential;
 use crate::{admin, page, Error};
 use serde_json::json;
 use shared::Lang;
@@ -54,11 +55,11 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
                     }
                     page
                 }
-                Err(_) => error_response(&req, &e, lang)?,
+                Err(_) => error_response(&req, &env, &e, lang)?,
             }
         }
         Ok(r) => r,
-        Err(e) => error_response(&req, &e, lang)?,
+        Err(e) => error_response(&req, &env, &e, lang)?,
     };
     match (&route, origin) {
         (Ok(r), Some(origin)) if r.is_cross_origin() && cors_allowed(&req, &env, &origin, form_named.as_deref()) => Ok(with_cors(response, &origin)),
@@ -160,27 +161,30 @@ const OPERATOR: &str = "OPERATOR";
 #[cfg(not(feature = "operator"))]
 async fn forward(req: Request, env: &Env, lang: Lang) -> worker::Result<Response> {
     let Ok(operator) = env.service(OPERATOR) else {
-        return error_response(&req, &Error::Config(format!("the service binding {OPERATOR} is missing")), lang);
+        return error_response(&req, env, &Error::Config(format!("the service binding {OPERATOR} is missing")), lang);
     };
     let (method, path) = (req.method(), Address::of(&req.inner().url()).path.to_owned());
     match operator.fetch_request(req).await {
         Ok(response) => Ok(response),
-        Err(e) => error_answer(&method, &path, &Error::Internal(format!("the operator did not answer: {e}")), lang),
+        Err(e) => error_answer(&method, &path, &Error::Internal(format!("the operator did not answer: {e}")), lang, false),
     }
 }
 
 /// The one place an [`Error`] becomes a response: its status, headers and JSON body in `lang`, logged
-/// without personal data when it is the collector's fault.
-pub(crate) fn error_response(req: &Request, e: &Error, lang: Lang) -> worker::Result<Response> {
-    error_answer(&req.method(), Address::of(&req.inner().url()).path, e, lang)
+/// without personal data when it is the collector's fault. A caller who sends the admin token gets the
+/// admin's body (which names a missing secret); everyone else the public one.
+pub(crate) fn error_response(req: &Request, env: &Env, e: &Error, lang: Lang) -> worker::Result<Response> {
+    let admin = matches!(e, Error::Misconfigured(_)) && sends_admin_token(req, env);
+    error_answer(&req.method(), Address::of(&req.inner().url()).path, e, lang, admin)
 }
 
 /// [`error_response`] for a request known by its method and path, such as one already handed on.
-fn error_answer(method: &Method, path: &str, e: &Error, lang: Lang) -> worker::Result<Response> {
+fn error_answer(method: &Method, path: &str, e: &Error, lang: Lang, admin: bool) -> worker::Result<Response> {
     if let Some(line) = e.log_line() {
         worker::console_error!("{method} {path}: {line}");
     }
-    let mut resp = Response::from_json(&e.body(lang))?.with_status(e.status());
+    let body = if admin { e.admin_body(lang) } else { e.body(lang) };
+    let mut resp = Response::from_json(&body)?.with_status(e.status());
     for (name, value) in e.headers() {
         resp.headers_mut().set(name, &value)?;
     }
@@ -278,5 +282,12 @@ pub(crate) fn authorize(req: &Request, env: &Env) -> Result<(), Error> {
     if token.chars().count() < admin::MIN_TOKEN_CHARS {
         return Err(Error::Misconfigured("ADMIN_TOKEN".into()));
     }
-    admin::authorize(header(req, "Authorization").as_deref(), Some(&token))
+    admin::authorize(header(req, "Authorization").as_deref(), Some(&token), Credential::AdminToken)
+}
+
+/// Whether the request carries the configured admin token, even one too short to open the admin API:
+/// who holds it runs the deployment and may be told which secret it lacks.
+fn sends_admin_token(req: &Request, env: &Env) -> bool {
+    let token = crate::cloud::secret(env, "ADMIN_TOKEN");
+    admin::authorize(header(req, "Authorization").as_deref(), token.as_deref(), Credential::AdminToken).is_ok()
 }

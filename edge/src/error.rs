@@ -20,8 +20,9 @@ pub enum Error {
     OriginNotAllowed,
     /// One or more fields failed their rules.
     Validation(Errors),
-    /// Missing or wrong admin token (or admin disabled).
-    Unauthorized,
+    /// Missing or wrong credentials; the value says which the route takes, so the answer names what is
+    /// missing for that route and nothing about what exists behind it.
+    Unauthorized(Credential),
     /// No such route or record.
     NotFound,
     /// Wrong method for the route; the value is the `Allow` header (the methods the route takes).
@@ -60,7 +61,7 @@ impl Error {
     pub fn status(&self) -> u16 {
         match self {
             Error::Malformed(_) => 400,
-            Error::Unauthorized => 401,
+            Error::Unauthorized(_) => 401,
             Error::OriginNotAllowed | Error::HumanCheckFailed => 403,
             Error::UnknownForm | Error::NotFound => 404,
             Error::MethodNotAllowed(_) => 405,
@@ -85,14 +86,14 @@ impl Error {
             Error::UnsupportedMediaType => ErrorBody::new(Code::UnsupportedMediaType, lang),
             Error::UnknownForm => ErrorBody::new(Code::UnknownForm, lang),
             Error::OriginNotAllowed => ErrorBody::new(Code::OriginNotAllowed, lang),
-            Error::Unauthorized => ErrorBody::new(Code::Unauthorized, lang),
+            Error::Unauthorized(credential) => ErrorBody::with_message(Code::Unauthorized, credential.required(lang).to_owned()),
             Error::NotFound => ErrorBody::new(Code::NotFound, lang),
             Error::MethodNotAllowed(allow) => {
                 ErrorBody::with_message(Code::MethodNotAllowed, format!("{} Allowed: {allow}.", Code::MethodNotAllowed.message(lang)))
             }
-            Error::Misconfigured(secret) => {
-                ErrorBody::with_message(Code::Misconfigured, format!("{} Missing or too short: the secret {secret}.", Code::Misconfigured.message(lang)))
-            }
+            // Which secret is missing is for the log and the admin (`admin_body`): a stranger learns only
+            // that the deployment is not complete.
+            Error::Misconfigured(_) => ErrorBody::new(Code::Misconfigured, lang),
             Error::AlreadyEntered => ErrorBody::new(Code::AlreadyEntered, lang),
             Error::InProgress => ErrorBody::new(Code::InProgress, lang),
             Error::RateLimited { .. } => ErrorBody::new(Code::RateLimited, lang),
@@ -104,6 +105,17 @@ impl Error {
             Error::FormClosed => ErrorBody::new(Code::FormClosed, lang),
             Error::Config(_) | Error::Internal(_) => ErrorBody::new(Code::Internal, lang),
             Error::Upstream(_) => ErrorBody::new(Code::Network, lang),
+        }
+    }
+
+    /// The JSON body for a caller who proved to be the admin: as [`Error::body`], and a `misconfigured`
+    /// error names the secret to set.
+    pub fn admin_body(&self, lang: Lang) -> ErrorBody {
+        match self {
+            Error::Misconfigured(secret) => {
+                ErrorBody::with_message(Code::Misconfigured, format!("{} Missing or too short: the secret {secret}.", Code::Misconfigured.message(lang)))
+            }
+            _ => self.body(lang),
         }
     }
 
@@ -126,6 +138,34 @@ impl Error {
             Error::Internal(m) => Some(format!("internal error: {m}")),
             Error::Upstream(m) => Some(format!("upstream failure: {m}")),
             _ => None,
+        }
+    }
+}
+
+/// What a route takes as proof of who calls it; a 401 names it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Credential {
+    /// The admin API's bearer token.
+    AdminToken,
+    /// The admin token or the key of one of the config's integrations (behaviour events).
+    EventKey,
+    /// The signature (or basic auth) of a feedback endpoint's source. Unknown endpoints ask for it too,
+    /// so a stranger cannot tell which endpoint ids exist.
+    FeedbackSignature,
+}
+
+impl Credential {
+    /// What a caller must send, in `lang`.
+    pub fn required(self, lang: Lang) -> &'static str {
+        match (self, lang) {
+            (Credential::AdminToken, Lang::En) => "A valid admin token is required (Authorization: Bearer <token>).",
+            (Credential::AdminToken, Lang::De) => "Ein gültiges Admin-Token ist erforderlich (Authorization: Bearer <Token>).",
+            (Credential::EventKey, Lang::En) => "The key of an integration allowed to record this event, or the admin token, is required (Authorization: Bearer <key>).",
+            (Credential::EventKey, Lang::De) => {
+                "Der Schlüssel einer Integration, die dieses Ereignis melden darf, oder das Admin-Token ist erforderlich (Authorization: Bearer <Schlüssel>)."
+            }
+            (Credential::FeedbackSignature, Lang::En) => "A valid signature from this feedback endpoint's source is required.",
+            (Credential::FeedbackSignature, Lang::De) => "Eine gültige Signatur der Quelle dieses Feedback-Endpunkts ist erforderlich.",
         }
     }
 }
@@ -180,6 +220,13 @@ mod tests {
         let missing = Error::Misconfigured("SIGNING_SECRET".into());
         assert_eq!(missing.status(), 503);
         assert_eq!(missing.body(Lang::En).error.code, Code::Misconfigured);
-        assert!(missing.body(Lang::En).error.message.contains("SIGNING_SECRET"));
+        assert!(!missing.body(Lang::En).error.message.contains("SIGNING_SECRET"), "a stranger is not told which secret is missing");
+        assert!(missing.admin_body(Lang::En).error.message.contains("SIGNING_SECRET"), "the admin is");
+        assert!(missing.log_line().unwrap().contains("SIGNING_SECRET"), "and so is the log");
+        let feedback = Error::Unauthorized(Credential::FeedbackSignature);
+        assert_eq!(feedback.status(), 401);
+        assert!(feedback.body(Lang::En).error.message.contains("signature"), "a 401 names what that route takes");
+        assert!(!feedback.body(Lang::En).error.message.contains("admin"));
+        assert!(Error::Unauthorized(Credential::EventKey).body(Lang::De).error.message.contains("Integration"));
     }
 }

@@ -60,8 +60,8 @@ fn json_problem(e: &serde_json::Error) -> String {
 }
 
 /// Parses `application/x-www-form-urlencoded`: `form`, repeated `consent`, `_hp` (honeypot), `_page`,
-/// `_lang`, `_elapsed`, `cf-turnstile-response` (what Turnstile adds to a plain form); every other key is a
-/// field.
+/// `_lang`, `_elapsed`, `cf-turnstile-response` (what Turnstile adds to a plain form), `utm_*` (campaign
+/// tags); every other key is a field.
 pub fn parse_form_data(body: &[u8]) -> Result<Submission, Error> {
     let text = std::str::from_utf8(body).map_err(|_| Error::Malformed("The form data is not UTF-8.".into()))?;
     let mut sub = Submission::default();
@@ -77,6 +77,12 @@ pub fn parse_form_data(body: &[u8]) -> Result<Submission, Error> {
             "_elapsed" => sub.meta.elapsed_ms = v.parse().ok(),
             "cf-turnstile-response" => sub.meta.turnstile = Some(v),
             _ if k.starts_with('_') => {}
+            // A plain form carries its campaign tags as hidden inputs named like the URL's parameters.
+            _ if k.starts_with("utm_") => {
+                if sub.meta.utm.insert(k.get(4..).unwrap_or_default().to_owned(), v).is_some() {
+                    return Err(Error::Malformed("A campaign tag appears twice in the form data.".into()));
+                }
+            }
             _ => {
                 if sub.fields.insert(k, v).is_some() {
                     return Err(Error::Malformed("A field appears twice in the form data.".into()));
@@ -330,7 +336,11 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
     check_open(form, cx.now_ms)?;
     let lang = Lang::choose(form.lang, sub.meta.lang);
     let values: Vec<(&str, &str)> = sub.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
-    let valid = validation::validate(&form.fields, &form.consents, &values, &sub.consent).map_err(Error::Validation)?;
+    // Campaign tags get the rules of a text field; their problems are listed with the fields' ones.
+    let (valid, utm) = match (validation::validate(&form.fields, &form.consents, &values, &sub.consent), shared::wire::utm_checked(&sub.meta.utm)) {
+        (Ok(valid), Ok(utm)) => (valid, utm),
+        (fields, utm) => return Err(Error::Validation(fields.err().unwrap_or_default().into_iter().chain(utm.err().unwrap_or_default()).collect())),
+    };
     let fields: BTreeMap<String, String> = valid.fields.into_iter().collect();
     let now = shared::time::rfc3339(cx.now_ms);
     let mut dropped = Vec::new();
@@ -338,7 +348,7 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
     let referrer = web_address("referrer", sub.meta.referrer, &mut dropped);
     let consent = ConsentRecord::new(&form.consents, &valid.consent, lang, now.clone(), page.clone(), cx.client_id.clone());
     let status = if form.double_opt_in { Status::Pending } else { Status::New };
-    Ok(build(form, fields, consent, Source { page, referrer, utm: sub.meta.utm, dropped, import: None }, status, cx))
+    Ok(build(form, fields, consent, Source { page, referrer, utm, dropped, import: None }, status, cx))
 }
 
 /// A new lead from checked fields, its consent record and source, with its first stage (from the form's
@@ -452,6 +462,41 @@ mod tests {
         assert!(matches!(parse(Encoding::Form, b"email=%zz@example.com"), Err(Error::Malformed(_))));
         assert!(matches!(parse(Encoding::Form, b"email=%ff@example.com"), Err(Error::Malformed(_))));
         assert!(matches!(parse(Encoding::Form, b"email=a&email=b"), Err(Error::Malformed(_))));
+        let tagged = parse(Encoding::Form, b"form=newsletter&email=a%40b.de&utm_source=fair&utm_campaign=spring").unwrap();
+        assert_eq!(tagged.meta.utm.get("source").map(String::as_str), Some("fair"));
+        assert_eq!(tagged.meta.utm.get("campaign").map(String::as_str), Some("spring"));
+        assert!(!tagged.fields.contains_key("utm_source"), "a tag is not a field");
+        assert!(matches!(parse(Encoding::Form, b"utm_source=a&utm_source=b"), Err(Error::Malformed(_))));
+    }
+
+    #[test]
+    fn campaign_tags_get_the_rules_of_a_text_field() {
+        let form = &config().forms[0];
+        let tagged = |utm: serde_json::Value| -> Submission {
+            serde_json::from_value(serde_json::json!({
+                "form": "newsletter", "fields": {"email": "ada@example.com"}, "consent": ["marketing_email"], "meta": {"utm": utm}
+            }))
+            .unwrap()
+        };
+        match accept(form, tagged(serde_json::json!({"source": "news\r\nBcc: all@evil.example", "medium": "mail\u{1b}[31m", "term": "ok"})), cx()) {
+            Err(Error::Validation(e)) => assert_eq!(e, vec![("utm_medium".to_string(), Code::ControlCharacter), ("utm_source".to_string(), Code::LineBreak)]),
+            other => panic!("{other:?}"),
+        }
+        match accept(form, tagged(serde_json::json!({"source": "x".repeat(shared::wire::UTM_VALUE_MAX + 1)})), cx()) {
+            Err(Error::Validation(e)) => assert_eq!(e, vec![("utm_source".to_string(), Code::TooLong)]),
+            other => panic!("{other:?}"),
+        }
+        // A field's problem and a tag's come back together, so one answer names everything to fix.
+        let mut both = tagged(serde_json::json!({"source": "a\u{7}"}));
+        both.fields.insert("email".into(), "a@".into());
+        match accept(form, both, cx()) {
+            Err(Error::Validation(e)) => assert_eq!(e, vec![("email".to_string(), Code::InvalidEmail), ("utm_source".to_string(), Code::ControlCharacter)]),
+            other => panic!("{other:?}"),
+        }
+        assert!(matches!(accept(form, tagged(serde_json::json!({"Bad Name": "x"})), cx()), Err(Error::Malformed(m)) if m.contains("meta.utm")));
+        let lead = accept(form, tagged(serde_json::json!({"source": "  fair  ", "campaign": " "})), cx()).unwrap();
+        assert_eq!(lead.source.utm.get("source").map(String::as_str), Some("fair"), "trimmed like a field");
+        assert!(!lead.source.utm.contains_key("campaign"), "an empty tag is not kept");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use crate::feedback::{self, Refused};
 use crate::ledger::{Command, Hold, Replay};
 use crate::operator::{json_object, qualified, text_member};
 use crate::storage::{ask, Backend};
+use crate::error::Credential;
 use crate::{admin, id, intake, qualification, Error};
 use serde_json::json;
 use shared::form::FeedbackSource;
@@ -46,12 +47,15 @@ fn authorize_events(req: &Request, env: &Env, config: &shared::form::FormsConfig
         if key.chars().count() < admin::MIN_TOKEN_CHARS {
             return Err(Error::Misconfigured(integration.key.clone()));
         }
-        if admin::authorize(given.as_deref(), Some(&key)).is_ok() {
+        if admin::authorize(given.as_deref(), Some(&key), Credential::EventKey).is_ok() {
             return Ok(integration.id.clone());
         }
     }
-    // No integration's key either: the admin check's own answer (401, or a misconfigured admin token) stands.
-    as_admin.map(|()| "admin".into())
+    // No integration's key either: a misconfigured admin token stands; a refusal names what this route takes.
+    match as_admin {
+        Err(Error::Unauthorized(_)) => Err(Error::Unauthorized(Credential::EventKey)),
+        other => other.map(|()| "admin".into()),
+    }
 }
 
 /// The largest feedback body read: a HubSpot batch of [`MAX_ASKS`] events fits with room to spare.
@@ -68,14 +72,17 @@ const MAX_ASKS: usize = 10;
 /// answered `202` and logged by count only.
 pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> Result<Response, Error> {
     let config = config(env)?;
-    let endpoint = config.feedback.iter().find(|f| f.id == id).ok_or(Error::NotFound)?;
+    // An unknown endpoint answers as a known one does to a call without a valid signature, after reading
+    // the body the same way: a stranger cannot tell which endpoint ids exist.
+    let endpoint = config.feedback.iter().find(|f| f.id == id);
     let bytes = read_body(req, FEEDBACK_BODY).await?;
+    let endpoint = endpoint.ok_or(Error::Unauthorized(Credential::FeedbackSignature))?;
     let body = String::from_utf8(bytes).map_err(|_| Error::Malformed("The body is not UTF-8.".into()))?;
     let secret = required_secret(env, &endpoint.secret)?;
     let now = Date::now().as_millis();
     let refused = |r: Refused| {
         worker::console_log!("feedback {id} refused: {r:?}");
-        Error::Unauthorized
+        Error::Unauthorized(Credential::FeedbackSignature)
     };
     let (asks, request_id) = match endpoint.source {
         FeedbackSource::Standard => {

@@ -214,19 +214,15 @@ async fn resolve<B: Backend>(b: &B, endpoint: &shared::form::Feedback, lead: &cr
     Ok(held.into_iter().filter(|h| endpoint.covers(&h.form)).map(|h| h.lead).collect())
 }
 
-/// Asks a CRM's API for the address of the contact (HubSpot, bearer token) or person (Pipedrive,
-/// `api_token` parameter) at `path`. `None` when the CRM does not know it (404) or has no address for it.
+/// Asks a CRM's API for the address of the contact (HubSpot, bearer token) or person (Pipedrive, the
+/// `x-api-token` header) at `path`. `None` when the CRM does not know it (404) or has no address for it.
+/// A token never goes into the URL, where proxies and access logs keep it.
 async fn contact_email<B: Backend>(b: &B, endpoint: &shared::form::Feedback, path: &str, bearer: bool) -> Result<Option<String>, Error> {
     let name = endpoint.token.as_deref().unwrap_or_default();
     let token = b.secret(name).ok_or_else(|| Error::Misconfigured(name.to_owned()))?;
     let base = endpoint.api_base();
-    let (url, headers) = if bearer {
-        (format!("{base}{path}"), vec![("Authorization", format!("Bearer {token}"))])
-    } else {
-        let sep = if path.contains('?') { '&' } else { '?' };
-        (format!("{base}{path}{sep}api_token={token}"), Vec::new())
-    };
-    let out = crate::crm::Outbound { method: "GET", url, headers, body: None };
+    let headers = if bearer { vec![("Authorization", format!("Bearer {token}"))] } else { vec![("x-api-token", token)] };
+    let out = crate::crm::Outbound { method: "GET", url: format!("{base}{path}"), headers, body: None };
     let reply = b.call(&out, crate::delivery::TIMEOUT_MS, crate::crm::Read::Body).await.map_err(|e| Error::Upstream(format!("{} API: {e}", endpoint.id)))?;
     match reply.status {
         404 => Ok(None),

@@ -83,7 +83,7 @@ pub(crate) async fn submit(req: &mut Request, env: &Env, form_named: &mut Option
         let lang = config.form(&sub.form).and_then(|f| f.lang).or(sub.meta.lang);
         return match (take(req, env, config, sub).await, lang) {
             (Ok((status, body)), _) => json_response(&body, status),
-            (Err(e), Some(lang)) => error_response(req, &e, lang).map_err(Error::from),
+            (Err(e), Some(lang)) => error_response(req, env, &e, lang).map_err(Error::from),
             (Err(e), None) => Err(e),
         };
     }

@@ -46,8 +46,9 @@ pub struct Meta {
     #[cfg_attr(feature = "server", validate(length(max = 2048)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referrer: Option<String>,
-    /// `utm_source`, `utm_medium`, ... from the page URL, without the `utm_` prefix. At most 10, names up
-    /// to [`UTM_NAME_MAX`] and values up to [`UTM_VALUE_MAX`] characters, so a lead event stays small.
+    /// `utm_source`, `utm_medium`, ... from the page URL, without the `utm_` prefix. At most 10, names as
+    /// [`utm_name`] allows, values as [`utm_value`] checks them (the rules of a single-line text field, up
+    /// to [`UTM_VALUE_MAX`] characters), so a lead event stays small and clean.
     #[cfg_attr(feature = "server", validate(length(max = 10), custom(function = "utm_limits")))]
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub utm: BTreeMap<String, String>,
@@ -72,13 +73,45 @@ pub const UTM_NAME_MAX: usize = 50;
 /// The longest UTM parameter value accepted, in characters; the widget cuts longer ones to this.
 pub const UTM_VALUE_MAX: usize = 200;
 
+/// Whether `name` may name a campaign tag (without its `utm_` prefix): 1 to [`UTM_NAME_MAX`] lower-case
+/// ASCII letters, digits, `_` or `-`. Names are written by whoever built the campaign's links, so a name
+/// outside this set is a broken integration, refused as part of the envelope.
+pub fn utm_name(name: &str) -> bool {
+    !name.is_empty() && name.len() <= UTM_NAME_MAX && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'-')
+}
+
+/// Checks a campaign tag's value and returns it trimmed: the rule of a single-line text field (no control
+/// characters, no line breaks, at most [`UTM_VALUE_MAX`] characters). Tags are stored, exported to CSV and
+/// sent to CRMs like fields, so `news\r\nBcc: ...` must not pass here where it would not pass in a field.
+pub fn utm_value(value: &str) -> Result<&str, Code> {
+    crate::text::single_line(value, UTM_VALUE_MAX)
+}
+
+/// A submission's campaign tags, each value checked by [`utm_value`] and trimmed; or every problem, each
+/// under the tag's full parameter name (`utm_source`), which is what the person who built the link knows.
+/// Tags whose value is empty after trimming are left out. The widget, the plain form and the API all pass
+/// through here on the collector; the widget also drops a tag that fails it before sending.
+pub fn utm_checked(utm: &BTreeMap<String, String>) -> Result<BTreeMap<String, String>, Errors> {
+    let mut kept = BTreeMap::new();
+    let mut errors = Errors::new();
+    for (name, value) in utm {
+        match utm_value(value) {
+            Ok("") => {}
+            Ok(value) => {
+                kept.insert(name.clone(), value.to_owned());
+            }
+            Err(code) => errors.push((["utm_", name.as_str()].concat(), code)),
+        }
+    }
+    if errors.is_empty() { Ok(kept) } else { Err(errors) }
+}
+
 #[cfg(feature = "server")]
 fn utm_limits(utm: &BTreeMap<String, String>) -> Result<(), validator::ValidationError> {
-    let fits = |s: &str, max: usize| s.chars().nth(max).is_none();
-    if utm.iter().all(|(k, v)| fits(k, UTM_NAME_MAX) && fits(v, UTM_VALUE_MAX)) {
+    if utm.keys().all(|k| utm_name(k)) {
         Ok(())
     } else {
-        Err(validator::ValidationError::new("utm_too_long"))
+        Err(validator::ValidationError::new("utm_name"))
     }
 }
 

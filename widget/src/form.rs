@@ -12,7 +12,7 @@ use shared::html::escape_into;
 use shared::message::{Said, Ui};
 use shared::sheet::Sheet;
 use shared::text;
-use shared::wire::{Draft, UTM_VALUE_MAX};
+use shared::wire::{utm_value, Draft, UTM_VALUE_MAX};
 use shared::{Code, Lang};
 use wasm_bindgen::prelude::*;
 
@@ -94,14 +94,17 @@ impl Form {
     }
 
     /// Adds a campaign tag (`name` without `utm_`) to the next [`Form::submit`]. Unknown names and a
-    /// name's later values are ignored; an overlong value is cut, never a reason to refuse: campaign tags
-    /// are not the visitor's to fix.
+    /// name's later values are ignored; an overlong value is cut, and a value the collector would refuse
+    /// (control characters, line breaks: `shared::wire::utm_value`) is left out, never a reason to refuse
+    /// the submission: campaign tags are not the visitor's to fix.
     pub fn tag(&mut self, name: &str, value: &str) {
         if self.utm.iter().any(|(n, _)| *n == name) {
             return;
         }
         if let Some(name) = UTM.iter().find(|n| **n == name) {
-            self.utm.push((name, text::prefix(value, UTM_VALUE_MAX).into()));
+            if let Ok(value) = utm_value(text::prefix(value, UTM_VALUE_MAX)) {
+                self.utm.push((name, value.into()));
+            }
         }
     }
 
@@ -223,6 +226,9 @@ mod tests {
         f.tag("source", &"x".repeat(300));
         f.tag("source", "later");
         f.tag("nonsense", "y");
+        f.tag("campaign", "news\r\nBcc: all@evil.example");
+        f.tag("medium", "mail\u{1b}[31m");
+        f.tag("term", "  spring sale ");
         let body = f.submit(Some("https://example.com/p".into()), None, String::new(), 3000.0, None).unwrap();
         let json: serde_json::Value = serde_json::from_str(&body).unwrap();
         assert_eq!(json["form"], "gw");
@@ -230,6 +236,9 @@ mod tests {
         assert_eq!(json["consent"], serde_json::json!(["giveaway_rules"]));
         assert_eq!(json["meta"]["utm"]["source"].as_str().unwrap().len(), UTM_VALUE_MAX, "an overlong tag is cut");
         assert!(json["meta"]["utm"].get("nonsense").is_none());
+        assert!(json["meta"]["utm"].get("campaign").is_none(), "a tag with a line break is left out: {json}");
+        assert!(json["meta"]["utm"].get("medium").is_none(), "a tag with a control character is left out: {json}");
+        assert_eq!(json["meta"]["utm"]["term"], "spring sale", "a tag is trimmed like a field");
         assert_eq!(json["meta"]["elapsed_ms"], 3000);
         let again: serde_json::Value = serde_json::from_str(&f.submit(None, None, String::new(), 4000.0, None).unwrap()).unwrap();
         assert!(again["meta"].get("utm").is_none_or(|u| u.as_object().is_some_and(|o| o.is_empty())), "tags are given per attempt: {again}");

@@ -9,6 +9,7 @@
 
 use crate::address::Address;
 use crate::cloud::config;
+use crate::error::Credential;
 use crate::exchange::{header, html_response, json_response, own_origin, query, required_secret, visitor_lang};
 use crate::integration::{receive_feedback, record_event};
 use crate::operator::{
@@ -16,9 +17,8 @@ use crate::operator::{
     move_stage, replay, spam_stats, upload, withdraw_by_admin,
 };
 use crate::route::{Miss, Route};
-use crate::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, wake_ledger};
+use crate::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, fold_downloads, wake_ledger};
 use crate::visitor::{confirm, confirm_page, dev_mailbox, download, embed_script, submit, verify_receipt, withdraw_by_link, withdraw_page};
-use crate::error::Credential;
 use crate::{admin, page, Error};
 use serde_json::json;
 use shared::Lang;
@@ -200,6 +200,9 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
     }
     if let Err(e) = erase_unconfirmed(&env).await {
         worker::console_error!("erasing unconfirmed leads failed: {}", e.log_line().unwrap_or_default());
+    }
+    if let Err(e) = fold_downloads(&env).await {
+        worker::console_error!("folding downloads failed: {}", e.log_line().unwrap_or_default());
     }
     if let Err(e) = backfill_index(&env).await {
         worker::console_error!("indexing stored leads failed: {}", e.log_line().unwrap_or_default());

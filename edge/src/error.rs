@@ -160,7 +160,9 @@ impl Credential {
         match (self, lang) {
             (Credential::AdminToken, Lang::En) => "A valid admin token is required (Authorization: Bearer <token>).",
             (Credential::AdminToken, Lang::De) => "Ein gültiges Admin-Token ist erforderlich (Authorization: Bearer <Token>).",
-            (Credential::EventKey, Lang::En) => "The key of an integration allowed to record this event, or the admin token, is required (Authorization: Bearer <key>).",
+            (Credential::EventKey, Lang::En) => {
+                "The key of an integration allowed to record this event, or the admin token, is required (Authorization: Bearer <key>)."
+            }
             (Credential::EventKey, Lang::De) => {
                 "Der Schlüssel einer Integration, die dieses Ereignis melden darf, oder das Admin-Token ist erforderlich (Authorization: Bearer <Schlüssel>)."
             }

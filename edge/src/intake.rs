@@ -383,6 +383,7 @@ pub fn build(form: &FormDef, fields: BTreeMap<String, String>, consent: ConsentR
         events: Vec::new(),
         owner: None,
         assignments: Vec::new(),
+        downloads_folded: 0,
     };
     lead.qualify(&form.scoring, cx.now_ms);
     lead

@@ -3,12 +3,12 @@
 //! its caller its own way (a key, a signature), then hands the work to the qualification service.
 
 use crate::cloud::{config, Cloud};
+use crate::error::Credential;
 use crate::exchange::{header, json_response, read_body, required_secret};
 use crate::feedback::{self, Refused};
 use crate::ledger::{Command, Hold, Replay};
 use crate::operator::{json_object, qualified, text_member};
 use crate::storage::{ask, Backend};
-use crate::error::Credential;
 use crate::{admin, id, intake, qualification, Error};
 use serde_json::json;
 use shared::form::FeedbackSource;

@@ -307,6 +307,65 @@ pub enum Command {
         /// The address's index key (`intake::email_hash`).
         email: String,
     },
+    /// Counts a download of a lead's gated file, unless the lead's downloads in the current clock hour
+    /// reached `per_hour`: answered with [`Counted`]. Counted here, not in the lead's document, so racing
+    /// downloads never lose a count and a download costs no KV write; the count reaches the document when
+    /// it is folded in under the ledger's hold (`handout`). Nothing is counted for an erased lead.
+    Download {
+        /// The lead.
+        lead: String,
+        /// Now, Unix ms.
+        now: u64,
+        /// The most downloads a lead's links may make in one clock hour.
+        per_hour: u32,
+    },
+    /// How many downloads the ledger counted for a lead in all: answered with [`Downloads`]. With
+    /// `folded`, first notes that the lead's document now holds that many (what [`Command::Unfolded`]
+    /// looks at).
+    Downloads {
+        /// The lead.
+        lead: String,
+        /// The total the document holds now, after a fold.
+        folded: Option<u64>,
+    },
+    /// Up to `limit` leads with downloads that are counted but not in their documents, and whose last fold
+    /// began at least [`FOLD_MS`] ago; each is leased for another [`FOLD_MS`]. Answered with their ids.
+    Unfolded {
+        /// Now, Unix ms.
+        now: u64,
+        /// How many at most.
+        limit: u32,
+    },
+}
+
+/// How often a lead's counted downloads are folded into its document at most (once when a download comes
+/// after a quiet minute; the cron folds the rest): a burst of downloads costs one KV write, not one each.
+pub const FOLD_MS: u64 = 60_000;
+
+/// The ledger's answer to [`Command::Download`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counted {
+    /// The download was counted and may be served.
+    pub allowed: bool,
+    /// The lead's downloads counted in all.
+    pub total: u64,
+    /// This request should fold the count into the lead's document now (no fold began in the last
+    /// [`FOLD_MS`]).
+    pub fold: bool,
+    /// When refused: how long until the next clock hour, in ms.
+    pub retry_after_ms: u64,
+}
+
+/// The ledger's answer to [`Command::Downloads`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Downloads {
+    /// The lead's downloads counted in all.
+    pub total: u64,
+}
+
+/// The clock hour a download counts in (for the hourly limit), as the ledger keeps it.
+pub fn download_hour(now: u64) -> u64 {
+    now / 3_600_000
 }
 
 fn one() -> u64 {

@@ -122,6 +122,10 @@ const SCHEMA: &[&str] = &[
     // Giveaway draws, each with its record (seed, eligible ids, winners).
     "CREATE TABLE IF NOT EXISTS draws (id TEXT PRIMARY KEY, form TEXT NOT NULL, record TEXT NOT NULL, at INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS draws_by_form ON draws (form, at)",
+    // Downloads per lead: the total counted, the clock hour and the count in it (the hourly limit), the
+    // total its document holds, and when a fold into the document last began.
+    "CREATE TABLE IF NOT EXISTS downloads (lead TEXT PRIMARY KEY, total INTEGER NOT NULL, hour INTEGER NOT NULL, in_hour INTEGER NOT NULL, folded INTEGER NOT NULL, fold_at INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS downloads_unfolded ON downloads (fold_at) WHERE total > folded",
     // Dropped bot submissions per form and day.
     "CREATE TABLE IF NOT EXISTS bots (form TEXT NOT NULL, day TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (form, day))",
 ];
@@ -226,6 +230,24 @@ struct EmailRow {
     live: f64,
     at: f64,
     held: f64,
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    total: f64,
+}
+
+#[derive(Deserialize)]
+struct LeadRow {
+    lead: String,
+}
+
+#[derive(Deserialize)]
+struct DownloadRow {
+    total: f64,
+    hour: f64,
+    in_hour: f64,
+    fold_at: f64,
 }
 
 #[derive(Deserialize)]
@@ -485,6 +507,7 @@ impl Ledger {
                 self.sql.exec("DELETE FROM leads WHERE id = ?", vec![text(&lead)])?;
                 self.sql.exec("DELETE FROM reached WHERE lead = ?", vec![text(&lead)])?;
                 self.sql.exec("DELETE FROM emails WHERE lead = ?", vec![text(&lead)])?;
+                self.sql.exec("DELETE FROM downloads WHERE lead = ?", vec![text(&lead)])?;
                 self.sql.exec("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", vec![text(&lead), ms(now)])?;
                 serde_json::to_value(ledger::Erasure { deliveries_deleted: deleted.len() as u64 })?
             }
@@ -568,6 +591,25 @@ impl Ledger {
                 let rows: Vec<RecordRow> = self.sql.exec("SELECT record FROM draws WHERE form = ? ORDER BY at, id", vec![text(&form)])?.to_array()?;
                 serde_json::to_value(rows.into_iter().map(|r| r.record).collect::<Vec<_>>())?
             }
+            Command::Download { lead, now, per_hour } => serde_json::to_value(self.download(&lead, now, per_hour)?)?,
+            Command::Downloads { lead, folded } => {
+                if let Some(folded) = folded {
+                    self.sql.exec("UPDATE downloads SET folded = MAX(folded, ?) WHERE lead = ?", vec![ms(folded), text(&lead)])?;
+                }
+                let rows: Vec<CountRow> = self.sql.exec("SELECT total FROM downloads WHERE lead = ?", vec![text(&lead)])?.to_array()?;
+                serde_json::to_value(ledger::Downloads { total: rows.first().map_or(0, |r| r.total as u64) })?
+            }
+            Command::Unfolded { now, limit } => {
+                let due = now.saturating_sub(ledger::FOLD_MS);
+                let rows: Vec<LeadRow> = self
+                    .sql
+                    .exec("SELECT lead FROM downloads WHERE total > folded AND fold_at <= ? ORDER BY fold_at LIMIT ?", vec![ms(due), ms(u64::from(limit))])?
+                    .to_array()?;
+                for row in &rows {
+                    self.sql.exec("UPDATE downloads SET fold_at = ? WHERE lead = ?", vec![ms(now), text(&row.lead)])?;
+                }
+                serde_json::to_value(rows.into_iter().map(|r| r.lead).collect::<Vec<_>>())?
+            }
         };
         Ok(value)
     }
@@ -648,6 +690,32 @@ impl Ledger {
     }
 
     /// Whether the lead was erased.
+    /// [`Command::Download`]: one statement reads the lead's row, one writes it back; nothing interleaves.
+    fn download(&self, lead: &str, now: u64, per_hour: u32) -> Result<ledger::Counted> {
+        if self.tombstoned(lead)? {
+            return Ok(ledger::Counted { allowed: true, total: 0, fold: false, retry_after_ms: 0 });
+        }
+        let hour = ledger::download_hour(now);
+        let rows: Vec<DownloadRow> = self.sql.exec("SELECT total, hour, in_hour, fold_at FROM downloads WHERE lead = ?", vec![text(lead)])?.to_array()?;
+        let (total, in_hour, fold_at) = match rows.first() {
+            Some(r) if r.hour as u64 == hour => (r.total as u64, r.in_hour as u64, r.fold_at as u64),
+            Some(r) => (r.total as u64, 0, r.fold_at as u64),
+            None => (0, 0, 0),
+        };
+        if in_hour >= u64::from(per_hour) {
+            let retry_after_ms = (hour + 1) * 3_600_000 - now;
+            return Ok(ledger::Counted { allowed: false, total, fold: false, retry_after_ms });
+        }
+        let fold = now.saturating_sub(fold_at) >= ledger::FOLD_MS;
+        let fold_at = if fold { now } else { fold_at };
+        self.sql.exec(
+            "INSERT INTO downloads (lead, total, hour, in_hour, folded, fold_at) VALUES (?, ?, ?, ?, 0, ?) \
+             ON CONFLICT (lead) DO UPDATE SET total = excluded.total, hour = excluded.hour, in_hour = excluded.in_hour, fold_at = excluded.fold_at",
+            vec![text(lead), ms(total + 1), ms(hour), ms(in_hour + 1), ms(fold_at)],
+        )?;
+        Ok(ledger::Counted { allowed: true, total: total + 1, fold, retry_after_ms: 0 })
+    }
+
     fn tombstoned(&self, lead: &str) -> Result<bool> {
         let erased: Vec<serde_json::Value> = self.sql.exec("SELECT lead FROM tombstones WHERE lead = ?", vec![text(lead)])?.to_array()?;
         Ok(!erased.is_empty())

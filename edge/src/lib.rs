@@ -33,6 +33,7 @@ pub mod error;
 pub mod export;
 pub mod feedback;
 pub mod funnel;
+pub mod handout;
 pub mod id;
 pub mod import;
 pub mod intake;

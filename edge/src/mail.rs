@@ -29,6 +29,9 @@ pub enum Ask {
     Address,
     /// Changes a repeat submission asked for on a confirmed lead.
     Changes,
+    /// Nothing to confirm: a confirmed lead asked a download gate for its file again, and the link
+    /// leads to the page with the download.
+    Download,
 }
 
 /// The links a confirmation mail carries.
@@ -78,13 +81,29 @@ pub fn confirmation(config: &MailConfig, lang: Lang, to: &str, what: Option<&str
             "If this was not you, ignore this email: without confirmation nothing changes.".to_owned(),
             "This was not me / withdraw all my consent:",
         ),
+        (Lang::De, Ask::Download) => (
+            "Ihr Download".to_owned(),
+            format!("hier ist der Link zu {}, den Sie angefordert haben:", what.map_or("unserem Download".into(), |w| format!("„{w}“"))),
+            format!("Der Link ist {hours} Stunden gültig."),
+            "Falls Sie das nicht angefordert haben, ignorieren Sie diese E-Mail: Es ändert sich nichts.".to_owned(),
+            "Keine E-Mails mehr / alle Einwilligungen widerrufen:",
+        ),
+        (Lang::En, Ask::Download) => (
+            "Your download".to_owned(),
+            format!("here is the link to {} you asked for:", what.map_or("our download".into(), |w| format!("“{w}”"))),
+            format!("The link works for {hours} hours."),
+            "If you did not ask for this, ignore this email: nothing changes.".to_owned(),
+            "No more emails / withdraw all my consent:",
+        ),
     };
     let greeting = if lang == Lang::De { "Guten Tag," } else { "Hello," };
     let button = match (lang, ask) {
         (Lang::De, Ask::Address) => "E-Mail-Adresse bestätigen",
         (Lang::De, Ask::Changes) => "Änderungen bestätigen",
+        (Lang::De, Ask::Download) => "Zum Download",
         (Lang::En, Ask::Address) => "Confirm my email address",
         (Lang::En, Ask::Changes) => "Confirm the changes",
+        (Lang::En, Ask::Download) => "Go to the download",
     };
     let text = format!("{greeting}\n\n{intro}\n{}\n\n{validity}\n{ignore}\n\n{not_me}\n{}\n", links.confirm, links.withdraw);
     let html = format!(

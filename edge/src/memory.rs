@@ -56,6 +56,8 @@ pub enum Op {
     Erase,
     /// A draw recorded in the ledger.
     Draw,
+    /// A download counted in the ledger.
+    Download,
     /// An outbound HTTP request.
     Call,
     /// Any other ledger command.
@@ -285,6 +287,7 @@ impl Backend for Memory {
             Command::SettleMany { .. } => Op::Settle,
             Command::Draw { .. } => Op::Draw,
             Command::CountBot { .. } => Op::CountBot,
+            Command::Download { .. } => Op::Download,
             _ => Op::LedgerOther,
         };
         self.op(op).await?;
@@ -364,7 +367,18 @@ struct LedgerModel {
     draws: Vec<(String, String, String)>,
     bots: BTreeMap<(String, String), u64>,
     counters: BTreeMap<String, u64>,
+    downloads: BTreeMap<String, DownloadRow>,
     alarm: Option<u64>,
+}
+
+/// A lead's row in the ledger's `downloads` table.
+#[derive(Default)]
+struct DownloadRow {
+    total: u64,
+    hour: u64,
+    in_hour: u64,
+    folded: u64,
+    fold_at: u64,
 }
 
 impl LedgerModel {
@@ -579,6 +593,7 @@ impl LedgerModel {
                 }
                 self.leads.remove(&lead);
                 self.emails.retain(|_, r| r.lead != lead);
+                self.downloads.remove(&lead);
                 self.tombstones.insert(lead, now);
                 self.arm(false);
                 serde_json::to_value(ledger::Erasure { deliveries_deleted: deleted }).unwrap_or_default()
@@ -602,6 +617,47 @@ impl LedgerModel {
                 }
                 self.arm(false);
                 serde_json::to_value(ledger::Drawn { record }).unwrap_or_default()
+            }
+            Command::Download { lead, now, per_hour } => {
+                if self.tombstones.contains_key(&lead) {
+                    return serde_json::to_value(ledger::Counted { allowed: true, total: 0, fold: false, retry_after_ms: 0 }).unwrap_or_default();
+                }
+                let hour = ledger::download_hour(now);
+                let row = self.downloads.entry(lead).or_default();
+                if row.hour != hour {
+                    row.hour = hour;
+                    row.in_hour = 0;
+                }
+                if row.in_hour >= u64::from(per_hour) {
+                    let retry_after_ms = (hour + 1) * 3_600_000 - now;
+                    return serde_json::to_value(ledger::Counted { allowed: false, total: row.total, fold: false, retry_after_ms }).unwrap_or_default();
+                }
+                row.total += 1;
+                row.in_hour += 1;
+                let fold = now.saturating_sub(row.fold_at) >= ledger::FOLD_MS;
+                if fold {
+                    row.fold_at = now;
+                }
+                serde_json::to_value(ledger::Counted { allowed: true, total: row.total, fold, retry_after_ms: 0 }).unwrap_or_default()
+            }
+            Command::Downloads { lead, folded } => {
+                if let (Some(folded), Some(row)) = (folded, self.downloads.get_mut(&lead)) {
+                    row.folded = row.folded.max(folded);
+                }
+                serde_json::to_value(ledger::Downloads { total: self.downloads.get(&lead).map_or(0, |r| r.total) }).unwrap_or_default()
+            }
+            Command::Unfolded { now, limit } => {
+                let due = now.saturating_sub(ledger::FOLD_MS);
+                let mut ids: Vec<(u64, String)> =
+                    self.downloads.iter().filter(|(_, r)| r.total > r.folded && r.fold_at <= due).map(|(id, r)| (r.fold_at, id.clone())).collect();
+                ids.sort();
+                ids.truncate(limit as usize);
+                for (_, id) in &ids {
+                    if let Some(row) = self.downloads.get_mut(id) {
+                        row.fold_at = now;
+                    }
+                }
+                serde_json::to_value(ids.into_iter().map(|(_, id)| id).collect::<Vec<_>>()).unwrap_or_default()
             }
             Command::CountBot { form, day } => {
                 *self.bots.entry((form, day)).or_insert(0) += 1;

@@ -316,8 +316,10 @@ pub(crate) async fn lead_detail(env: &Env, id: &str, download: bool) -> Result<R
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
-    let lead = store::get_lead(&kv(env)?, id).await?.ok_or(Error::NotFound)?;
-    // With its stage history and events, and the score as it stands now.
+    let mut lead = store::get_lead(&kv(env)?, id).await?.ok_or(Error::NotFound)?;
+    // With its stage history and events, the score as it stands now, and every download the ledger
+    // counted (some may not be folded into the document yet).
+    crate::handout::as_counted(&Cloud::of(env)?, &mut lead).await?;
     let mut resp = json_response(&as_of_now(config(env)?, lead, Date::now().as_millis())?, 200)?;
     if download {
         let _ = resp.headers_mut().set("Content-Disposition", &format!("attachment; filename=\"lead-{id}.json\""));
@@ -443,6 +445,8 @@ pub(crate) fn as_of_now(config: &shared::form::FormsConfig, mut lead: Lead, now:
     let mut value = serde_json::to_value(&lead)?;
     if let Some(fields) = value.as_object_mut() {
         fields.insert("cooling".into(), cooling.into());
+        // Bookkeeping between the document and the ledger's counts, not something about the person.
+        fields.remove("downloads_folded");
     }
     Ok(value)
 }

@@ -108,6 +108,8 @@ pub enum LinkProblem {
     Expired,
     /// Its lead no longer exists (erased, or never confirmed in time).
     Gone,
+    /// A download link whose lead's downloads reached the form's hourly limit.
+    TooOften,
 }
 
 /// The page for a confirmation or download link that cannot be honoured.
@@ -119,6 +121,10 @@ pub fn link_problem(lang: Lang, problem: LinkProblem) -> String {
         (Lang::De, LinkProblem::Invalid) => ("Dieser Link ist ungültig", "Bitte verwenden Sie den Link genau so, wie er in Ihrer E-Mail steht."),
         (Lang::De, LinkProblem::Expired) => ("Dieser Link ist abgelaufen", "Bitte füllen Sie das Formular erneut aus, um einen neuen Link zu erhalten."),
         (Lang::De, LinkProblem::Gone) => ("Hier gibt es nichts mehr", "Die zugehörigen Angaben wurden gelöscht. Bitte füllen Sie das Formular erneut aus."),
+        (Lang::En, LinkProblem::TooOften) => ("This link was used very often", "Please try again in an hour; the link stays valid until it expires."),
+        (Lang::De, LinkProblem::TooOften) => {
+            ("Dieser Link wurde sehr oft benutzt", "Bitte versuchen Sie es in einer Stunde erneut; der Link bleibt bis zu seinem Ablauf gültig.")
+        }
     };
     page(lang, title, &format!("<p>{text}</p>"))
 }

@@ -128,8 +128,12 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
             return Err(e);
         }
     };
+    // Nothing in the answer tells a new address from a known one: its own id and receipt, the form's first
+    // status, and a download link only where every first submission gets one (a gate without double
+    // opt-in; with it, the link comes by mail, also to a known address). The link's lead id is sealed.
     let mut body = json!({"id": answer_id, "status": first_status(form), "receipt": receipt});
-    if let (Some(url), Some(fields)) = (download_link(intake.signing, form, &lead, intake.origin, now), body.as_object_mut()) {
+    let link = download_link(intake.signing, form, &lead, intake.origin, now).filter(|_| !form.double_opt_in);
+    if let (Some(url), Some(fields)) = (link, body.as_object_mut()) {
         fields.insert("download_url".into(), json!(url));
     }
     let status = 201;
@@ -352,7 +356,15 @@ async fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead,
     // Coming back is behaviour: a repeat that takes the lead to MQL announces the move.
     let mut deliveries = crate::qualification::follow_up(b, intake.config, &mut lead, out.moved.as_ref(), now).await?;
     if form.double_opt_in {
-        let ask = if old.status == Status::Pending { Some(mail::Ask::Address) } else { out.held.then_some(mail::Ask::Changes) };
+        // A known address on a gate asks for the file again: it gets it by mail, as a new address does
+        // after confirming, and not in the answer, which would tell a stranger the address is known.
+        let ask = if old.status == Status::Pending {
+            Some(mail::Ask::Address)
+        } else if out.held {
+            Some(mail::Ask::Changes)
+        } else {
+            (form.kind == FormKind::DownloadGate).then_some(mail::Ask::Download)
+        };
         let settings = intake.config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
         if let Some(ask) = ask.filter(|_| intake::may_mail(&lead.mails_sent, now, settings)) {
             intake::note_mail(&mut lead.mails_sent, now);

@@ -1,5 +1,5 @@
 //! What the cron trigger runs every minute: wake the ledger (its alarm delivers; this is the watchdog),
-//! erase unconfirmed leads, and finish the upgrade from the KV-only layout (index its leads, move its
+//! erase unconfirmed leads, fold counted downloads into their leads, and finish the upgrade from the KV-only layout (index its leads, move its
 //! deliveries into the outbox).
 
 use crate::cloud::{config, Cloud};
@@ -7,7 +7,7 @@ use crate::exchange::kv;
 use crate::keys::{Key, Prefix};
 use crate::ledger::{self, Command};
 use crate::storage::{ask, Backend};
-use crate::{erasure, store, Error};
+use crate::{erasure, handout, store, Error};
 use serde_json::json;
 use worker::{Date, Env};
 
@@ -92,6 +92,15 @@ pub(crate) async fn erase_unconfirmed(env: &Env) -> Result<(), Error> {
     let erased = erasure::erase_unconfirmed(&Cloud::of(env)?, config(env)?).await?;
     if erased > 0 {
         worker::console_log!("unconfirmed leads erased: {erased}");
+    }
+    Ok(())
+}
+
+/// Folds downloads the ledger counted into their leads' documents (see `handout::fold_due`).
+pub(crate) async fn fold_downloads(env: &Env) -> Result<(), Error> {
+    let folded = handout::fold_due(&Cloud::of(env)?, config(env)?).await?;
+    if folded > 0 {
+        worker::console_log!("downloads folded into {folded} leads");
     }
     Ok(())
 }

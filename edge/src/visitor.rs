@@ -11,7 +11,7 @@ use crate::exchange::{
 };
 use crate::storage::Backend;
 use crate::withdrawal::{self, Withdrawn};
-use crate::{confirmation, embed, intake, page, pseudonym, receipt, store, submission, token, turnstile, Error};
+use crate::{confirmation, embed, handout, intake, page, pseudonym, receipt, store, submission, token, turnstile, Error};
 use serde_json::json;
 use shared::form::{FormDef, FormsConfig, PublicForm};
 use shared::lead::{Lead, Status};
@@ -266,11 +266,12 @@ pub(crate) fn download_link(env: &Env, form: &FormDef, lead: &Lead, origin: &str
 }
 
 /// `GET /v1/download/<token>`: streams the gated file to the holder of a valid link and counts the download
-/// as engagement on the lead. Altered or expired links get a readable 403 page.
+/// in the ledger (`handout`: no KV write per download; the count is folded into the lead under its hold).
+/// Altered or expired links get a readable 403 page, a link past its hourly limit a 429 page.
 pub(crate) async fn download(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
     let now = Date::now().as_millis();
     let kv = kv(env)?;
-    let mut lead = match linked_lead(req, env, &kv, token::Purpose::Download, given, now).await? {
+    let lead = match linked_lead(req, env, &kv, token::Purpose::Download, given, now).await? {
         Ok(lead) => lead,
         Err(page) => return Ok(page),
     };
@@ -283,13 +284,10 @@ pub(crate) async fn download(req: &Request, env: &Env, given: &str) -> Result<Re
         worker::console_error!("gated file {} of form {} is not in the bucket; upload it with PUT /v1/admin/files/{}", asset.key, form.id, asset.key);
         return html_response(&page::link_problem(lead.consent.lang, page::LinkProblem::Gone), 404);
     };
-    // Counting the download is engagement, not a condition: a failed write is logged, the file still served.
-    lead.engagement.downloads += 1;
-    let cloud = Cloud::of(env)?;
-    let moved = lead.note(shared::score::DOWNLOAD, &form.scoring, now);
-    let deliveries = crate::qualification::follow_up(&cloud, config, &mut lead, moved.as_ref(), now).await?;
-    if let Err(e) = submission::put_outbox_then_lead(&cloud, &deliveries, &lead).await {
-        worker::console_error!("download of lead {} not counted: {}", lead.id, e.log_line().unwrap_or_default());
+    if let handout::Handout::Limited { retry_after_secs } = handout::count(&Cloud::of(env)?, config, &lead).await? {
+        let mut page = html_response(&page::link_problem(lead.consent.lang, page::LinkProblem::TooOften), 429)?;
+        let _ = page.headers_mut().set("Retry-After", &retry_after_secs.to_string());
+        return Ok(page);
     }
     let body = object.body().ok_or_else(|| Error::Internal("r2 object without body".into()))?.response_body()?;
     let mut resp = Response::from_body(body)?;

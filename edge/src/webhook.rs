@@ -142,6 +142,7 @@ fn event(kind: EventType, timestamp: &str, lead: &Lead) -> serde_json::Value {
         fields.remove("history");
         fields.remove("events");
         fields.remove("assignments");
+        fields.remove("downloads_folded");
         fields.insert("consent_changes".into(), lead.consent_history.len().into());
         fields.insert("repeat_count".into(), lead.repeats.len().into());
         fields.insert("stage_changes".into(), lead.history.len().into());
@@ -234,6 +235,7 @@ pub fn largest_event(form: &FormDef) -> usize {
                 events: Vec::new(),
                 owner: Some("o".repeat(64)),
                 assignments: Vec::new(),
+                downloads_folded: 0,
             };
             let changes = Changes {
                 submission: "0".repeat(29),

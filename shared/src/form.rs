@@ -49,12 +49,23 @@ pub struct Asset {
     #[serde(default)]
     #[cfg_attr(feature = "server", validate(range(min = 1, max = 720)))]
     pub link_valid_hours: Option<u32>,
+    /// How many downloads one lead's links may make in a clock hour (default 20): a link passed around or
+    /// hammered by a script is refused with `429` until the hour is over, instead of serving the file
+    /// without bound.
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(range(min = 1, max = 100_000)))]
+    pub downloads_per_hour: Option<u32>,
 }
 
 impl Asset {
     /// How long a download link works, in milliseconds.
     pub fn link_valid_ms(&self) -> u64 {
         u64::from(self.link_valid_hours.unwrap_or(24)) * 3_600_000
+    }
+
+    /// How many downloads one lead's links may make in a clock hour.
+    pub fn downloads_per_hour(&self) -> u32 {
+        self.downloads_per_hour.unwrap_or(20)
     }
 }
 

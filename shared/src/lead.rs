@@ -131,6 +131,15 @@ pub struct Lead {
     /// Every assignment, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assignments: Vec<crate::owner::Assigned>,
+    /// How many of the downloads the collector's ledger counted are in `engagement.downloads` already.
+    /// Downloads are counted in the ledger and folded into the document later; folding adds the ledger's
+    /// total less this, so a fold repeated after a failure never counts a download twice.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub downloads_folded: u64,
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }
 
 /// The most behaviour events a lead keeps: the oldest go first (after this many, they count for little).

@@ -103,7 +103,11 @@ pub fn utm_checked(utm: &BTreeMap<String, String>) -> Result<BTreeMap<String, St
             Err(code) => errors.push((["utm_", name.as_str()].concat(), code)),
         }
     }
-    if errors.is_empty() { Ok(kept) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(kept)
+    } else {
+        Err(errors)
+    }
 }
 
 #[cfg(feature = "server")]

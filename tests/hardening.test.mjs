@@ -285,6 +285,33 @@ test("an admin records a withdrawal received by other channels", async () => {
   assert.equal(bad.status, 400);
 });
 
+test("a withdrawal names its purposes: one purpose leaves the others, an unknown one changes nothing", async () => {
+  const email = "one.purpose@example.com";
+  const { id } = await (await postLead(collector, { form: "open", fields: { email }, consent: ["marketing_email", "partner_offers"] })).json();
+  const withdraw = (body) => fetch(`${collector.base}/v1/admin/leads/${id}/withdraw`, { method: "POST", headers: { ...auth, "content-type": "application/json" }, body: JSON.stringify(body) });
+  const before = await admin(collector, `/v1/admin/leads/${id}`);
+  const unknown = await withdraw({ purposes: ["no_such_purpose"] });
+  assert.equal(unknown.status, 422);
+  assert.equal((await unknown.json()).error.fields.purposes[0].code, "unknown_purpose");
+  assert.deepEqual(await admin(collector, `/v1/admin/leads/${id}`), before, "nothing changed");
+  assert.equal((await withdraw({ purposes: ["partner_offers"], note: "unsubscribed from partner mails" })).status, 200);
+  const after = await admin(collector, `/v1/admin/leads/${id}`);
+  assert.equal(after.consent.withdrawn, undefined, "the record as a whole stands");
+  const byPurpose = Object.fromEntries(after.consent.entries.map((e) => [e.purpose, e]));
+  assert.equal(byPurpose.partner_offers.withdrawn.via, "admin");
+  assert.equal(byPurpose.marketing_email.withdrawn, undefined, "marketing mail is still granted");
+  const event = await eventually(() => receiver.deliveries.find((d) => d.payload?.type === "lead.consent_withdrawn" && d.payload.data.id === id), 10_000, "lead.consent_withdrawn");
+  assert.deepEqual(event.payload.data.withdrawal, { purposes: ["partner_offers"], via: "admin" });
+  // Everything, with no purposes named: the event names what was still granted.
+  assert.equal((await withdraw({})).status, 200);
+  const all = await eventually(
+    () => receiver.deliveries.find((d) => d.payload?.type === "lead.consent_withdrawn" && d.payload.data.id === id && d.payload.data.withdrawal.purposes.includes("marketing_email")),
+    10_000,
+    "the second lead.consent_withdrawn",
+  );
+  assert.deepEqual(all.payload.data.withdrawal.purposes, ["marketing_email"]);
+});
+
 test("CORS answers only the routes a page calls, and only for the form's allowed origins", async () => {
   const preflight = (origin) => fetch(`${collector.base}/v1/leads`, { method: "OPTIONS", headers: { origin, "access-control-request-method": "POST" } });
   assert.equal((await preflight("https://evil.example")).headers.get("access-control-allow-origin"), null);

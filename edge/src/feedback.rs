@@ -143,7 +143,7 @@ struct Generic {
 }
 
 /// Reads the generic source's body: `{"lead": <id or email>, "stage": ..., "reason": ...,
-/// "consent_withdrawn": <purpose>}`.
+/// "consent_withdrawn": <purpose id, or "all">}`.
 pub fn generic(body: &str) -> Result<Ask, Unreadable> {
     let g: Generic = serde_json::from_str(body).map_err(|e| format!("The body is not feedback JSON: {e}."))?;
     let lead = if g.lead.starts_with("ld_") {

@@ -16,26 +16,39 @@ use shared::lead::Lead;
 use shared::stage::{Mover, Stage};
 use worker::{Date, Env, Request, Response};
 
-/// `POST /v1/admin/leads/<id>/withdraw` with an optional `{"note": "..."}`: records a withdrawal that
-/// reached the owner by other channels (a letter, a call, an unsubscribe in the mail tool).
+/// `POST /v1/admin/leads/<id>/withdraw` with an optional `{"note": "...", "purposes": ["..."]}`: records a
+/// withdrawal that reached the owner by other channels (a letter, a call, an unsubscribe in the mail tool),
+/// of the purposes named, or of every one when `purposes` is left out. An unknown purpose is a `422` and
+/// changes nothing.
 pub(crate) async fn withdraw_by_admin(req: &mut Request, env: &Env, id: &str) -> Result<Response, Error> {
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
     let body = read_body(req, intake::MAX_BODY).await?;
-    let note = if body.iter().all(u8::is_ascii_whitespace) {
-        None
+    let (note, purposes) = if body.iter().all(u8::is_ascii_whitespace) {
+        (None, None)
     } else {
-        let value: serde_json::Value = serde_json::from_slice(&body).map_err(|e| Error::Malformed(format!("The body is not JSON: {e}.")))?;
-        match value.get("note") {
+        let value = json_object(&body)?;
+        let note = match value.get("note") {
             None | Some(serde_json::Value::Null) => None,
             Some(serde_json::Value::String(n)) if n.chars().count() <= 500 => Some(n.clone()),
             Some(_) => return Err(Error::Malformed("`note` must be a string of at most 500 characters.".into())),
-        }
+        };
+        let purposes = match value.get("purposes") {
+            None | Some(serde_json::Value::Null) => None,
+            Some(serde_json::Value::Array(list)) if list.len() <= 20 => Some(
+                list.iter()
+                    .map(|p| p.as_str().map(str::to_owned))
+                    .collect::<Option<Vec<String>>>()
+                    .ok_or_else(|| Error::Malformed("`purposes` must be a list of purpose ids.".into()))?,
+            ),
+            Some(_) => return Err(Error::Malformed("`purposes` must be a list of at most 20 purpose ids.".into())),
+        };
+        (note, purposes)
     };
     let kv = kv(env)?;
     let lead = store::get_lead(&kv, id).await?.ok_or(Error::NotFound)?;
-    let done = withdraw(env, &lead, withdrawal::Request { via: "admin".into(), client: None, note }).await?;
+    let done = withdraw(env, &lead, withdrawal::Request { via: "admin".into(), client: None, note, purposes }).await?;
     json_response(&json!({"id": id, "withdrawn": true, "erased": done == Withdrawn::Erased}), 200)
 }
 

@@ -156,6 +156,14 @@ pub struct Applied {
 /// consents withdrawn where a mail tool reports an unsubscribe. Leads are found by id, by address (every
 /// form the endpoint covers), or by the CRM's contact, whose address its API is asked for.
 pub async fn feedback<B: Backend>(b: &B, config: &FormsConfig, endpoint: &shared::form::Feedback, asks: Vec<crate::feedback::Ask>) -> Result<Applied, Error> {
+    // A purpose none of the endpoint's forms offers is a mistake in the caller's setup: refused whole,
+    // before anything is applied, rather than read as "withdraw everything".
+    for purpose in asks.iter().filter_map(|a| a.withdrawn.as_deref()) {
+        let offered = config.forms.iter().filter(|f| endpoint.covers(&f.id)).any(|f| f.consents.iter().any(|c| c.id == purpose));
+        if purpose != ALL_PURPOSES && !offered {
+            return Err(Error::Validation([("consent_withdrawn".to_owned(), Code::UnknownPurpose)].into()));
+        }
+    }
     let mut done = Applied::default();
     let by = Mover::Endpoint(&endpoint.id);
     for ask in asks {
@@ -176,9 +184,12 @@ pub async fn feedback<B: Backend>(b: &B, config: &FormsConfig, endpoint: &shared
                 }
             }
             if let Some(purpose) = &ask.withdrawn {
-                if let Some(lead) = b.lead(&id).await? {
+                // A lead on a covered form that does not offer the purpose has nothing to withdraw.
+                let purposes = (purpose != ALL_PURPOSES).then(|| vec![purpose.clone()]);
+                let lead = b.lead(&id).await?.filter(|l| crate::withdrawal::check_purposes(config, l, purposes.as_deref()).is_ok());
+                if let Some(lead) = lead {
                     let note = Some(format!("{purpose} withdrawn, reported by {}", endpoint.id));
-                    let request = crate::withdrawal::Request { via: endpoint.id.clone(), client: None, note };
+                    let request = crate::withdrawal::Request { via: endpoint.id.clone(), client: None, note, purposes };
                     changed |= crate::withdrawal::withdraw(b, config, &lead, request).await? != crate::withdrawal::Withdrawn::Already;
                 }
             }
@@ -191,6 +202,9 @@ pub async fn feedback<B: Backend>(b: &B, config: &FormsConfig, endpoint: &shared
     }
     Ok(done)
 }
+
+/// What a mail tool sends as `consent_withdrawn` to withdraw every purpose at once.
+pub const ALL_PURPOSES: &str = "all";
 
 /// The ids of the leads a feedback reference names, on the forms the endpoint covers.
 async fn resolve<B: Backend>(b: &B, endpoint: &shared::form::Feedback, lead: &crate::feedback::LeadRef) -> Result<Vec<String>, Error> {

@@ -244,7 +244,7 @@ pub(crate) async fn withdraw_by_link(req: &Request, env: &Env, given: &str) -> R
         Err(page) => return Ok(page),
     };
     let lang = lead.consent.lang;
-    let done = withdraw(env, &lead, withdrawal::Request { via: "link".into(), client: client_id(req, env), note: None }).await?;
+    let done = withdraw(env, &lead, withdrawal::Request { via: "link".into(), client: client_id(req, env), note: None, purposes: None }).await?;
     html_response(&page::withdrawn(lang, done == Withdrawn::Erased), 200)
 }
 

@@ -105,6 +105,15 @@ pub fn updated_payload(timestamp: &str, lead: &Lead, changes: &Changes) -> Strin
     event.to_string()
 }
 
+/// The `lead.consent_withdrawn` payload: the lead event with `data.withdrawal`, naming the purposes the
+/// lead granted before and no longer does, and the channel it came through (`link`, `admin`, or a
+/// feedback endpoint's id).
+pub fn withdrawn_payload(timestamp: &str, lead: &Lead, purposes: &[String], via: &str) -> String {
+    let mut event = event(EventType::LeadConsentWithdrawn, timestamp, lead);
+    insert_data(&mut event, "withdrawal", serde_json::json!({"purposes": purposes, "via": via}));
+    event.to_string()
+}
+
 /// The `lead.stage_changed` payload: the lead event with `data.change`.
 pub fn stage_payload(timestamp: &str, lead: &Lead, change: &shared::stage::Change) -> String {
     let mut event = event(EventType::LeadStageChanged, timestamp, lead);

@@ -76,7 +76,7 @@ fn a_withdrawal_racing_a_hundred_downloads_stays_withdrawn() {
     // Every fold of the race, not only the first, goes through the hold: the cron's fold runs in the race too.
     m.advance(60_000);
     let downloads = join_all((0..100).map(|_| count(&m, &config, &lead)));
-    let withdrawal = withdraw(&m, &config, &lead, Request { via: "link".into(), client: None, note: None });
+    let withdrawal = withdraw(&m, &config, &lead, Request { via: "link".into(), client: None, note: None, purposes: None });
     let (served, withdrawn) = block_on(join(downloads, withdrawal));
     assert!(served.iter().all(|s| matches!(s, Ok(Handout::Serve))));
     assert!(matches!(withdrawn, Ok(Withdrawn::Recorded { .. })), "{withdrawn:?}");

@@ -172,7 +172,7 @@ fn a_withdrawal_is_announced_after_the_lead_is_stored_and_never_when_it_is_not()
     assert!(m.fire_alarm());
     block_on(run_due(&m, &config)).unwrap();
     let lead = m.leads.borrow()[&id].clone();
-    let by_admin = || withdrawal::Request { via: "admin".into(), client: None, note: None };
+    let by_admin = || withdrawal::Request { via: "admin".into(), client: None, note: None, purposes: None };
     m.fail(Op::PutLead, 1);
     assert!(block_on(withdrawal::withdraw(&m, &config, &lead, by_admin())).is_err());
     assert!(m.queued("lead.consent_withdrawn").is_empty(), "taken back: the lead was not written");

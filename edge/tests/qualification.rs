@@ -20,6 +20,7 @@ fn config() -> FormsConfig {
     serde_json::from_value(serde_json::json!({
         "forms": [
             {"id": "news", "kind": "newsletter", "fields": [{"name": "email", "required": true}, {"name": "company"}],
+             "consents": [{"id": "marketing_email", "text": {"en": "Send me the newsletter."}}, {"id": "partner_offers", "text": {"en": "And partner offers."}}],
              "webhooks": [{"id": "crm", "url": "https://crm.example/hook"}]},
             {"id": "ebook", "kind": "download_gate", "mode": "b2b", "asset": {"key": "e.pdf", "filename": "e.pdf"},
              "fields": [{"name": "email", "required": true}, {"name": "company"}, {"name": "decision_maker"}, {"name": "job_title"}],
@@ -32,7 +33,8 @@ fn config() -> FormsConfig {
 
 fn submit(m: &Memory, config: &FormsConfig, form: &str, fields: serde_json::Value) -> String {
     let intake = Intake { config, form: config.form(form).unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
-    let sub = serde_json::from_value(serde_json::json!({"form": form, "fields": fields, "meta": {"elapsed_ms": 9000}})).unwrap();
+    let consent: Vec<&str> = config.form(form).unwrap().consents.iter().map(|c| c.id.as_str()).collect();
+    let sub = serde_json::from_value(serde_json::json!({"form": form, "fields": fields, "consent": consent, "meta": {"elapsed_ms": 9000}})).unwrap();
     block_on(take(m, &intake, sub)).unwrap().body["id"].as_str().unwrap().to_owned()
 }
 
@@ -169,14 +171,32 @@ fn feedback_finds_leads_by_id_address_or_crm_contact_on_the_forms_it_covers() {
     let again = block_on(feedback(&m, &config, &hub, vec![sql(LeadRef::HubspotContact(51))])).unwrap();
     assert_eq!(again, Applied { applied: 0, unchanged: 2, unknown: 0 });
     // An endpoint for one form reaches nothing on another; an unsubscribe withdraws the lead's consent.
-    let unsub = Ask { lead: LeadRef::Email("ada@example.com".into()), stage: None, reason: "unsubscribed".into(), withdrawn: Some("marketing_email".into()) };
-    assert_eq!(block_on(feedback(&m, &config, &only_news, vec![unsub])).unwrap(), Applied { applied: 1, unchanged: 0, unknown: 0 });
+    let unsub_of =
+        |email: &str| Ask { lead: LeadRef::Email(email.into()), stage: None, reason: "unsubscribed".into(), withdrawn: Some("marketing_email".into()) };
+    assert_eq!(block_on(feedback(&m, &config, &only_news, vec![unsub_of("ada@example.com")])).unwrap(), Applied { applied: 1, unchanged: 0, unknown: 0 });
     let by_id = Ask { lead: LeadRef::Id(ebook.clone()), stage: Some(Stage::Customer), reason: "won".into(), withdrawn: None };
     assert_eq!(block_on(feedback(&m, &config, &only_news, vec![by_id])).unwrap().unknown, 1);
     let leads = m.leads.borrow();
-    assert_eq!(leads[&news].consent.withdrawn.as_ref().map(|w| w.via.as_str()), Some("mailtool"));
+    let entry = |purpose: &str| leads[&news].consent.entries.iter().find(|e| e.purpose == purpose).unwrap().clone();
+    assert_eq!(entry("marketing_email").withdrawn.map(|w| w.via), Some("mailtool".into()), "the unsubscribe withdraws its purpose");
+    assert!(entry("partner_offers").withdrawn.is_none() && leads[&news].grants("partner_offers"), "and only that one");
+    assert!(leads[&news].consent.withdrawn.is_none());
     assert!(leads[&ebook].consent.withdrawn.is_none());
     drop(leads);
+    let announced = m.outbox().into_values().find(|d| d.event == "lead.consent_withdrawn" && d.lead_id == news).unwrap();
+    let payload: serde_json::Value = serde_json::from_str(&announced.payload).unwrap();
+    assert_eq!(payload["data"]["withdrawal"], serde_json::json!({"purposes": ["marketing_email"], "via": "mailtool"}));
+    // A purpose no covered form offers changes nothing, for any lead of the call; "all" withdraws the rest.
+    let before = m.leads.borrow().clone();
+    let typo = Ask { withdrawn: Some("marketing_mail".into()), ..unsub_of("ada@example.com") };
+    let calls = vec![unsub_of("ada@example.com"), typo];
+    assert!(
+        matches!(block_on(feedback(&m, &config, &only_news, calls)), Err(Error::Validation(e)) if e == vec![("consent_withdrawn".to_string(), Code::UnknownPurpose)])
+    );
+    assert_eq!(*m.leads.borrow(), before, "nothing was applied");
+    let all = Ask { withdrawn: Some("all".into()), ..unsub_of("ada@example.com") };
+    assert_eq!(block_on(feedback(&m, &config, &only_news, vec![all])).unwrap(), Applied { applied: 1, unchanged: 0, unknown: 0 });
+    assert!(!m.leads.borrow()[&news].grants_anything());
     // A CRM whose API fails is a 502 for the caller to retry, never a silent skip.
     m.answer_with(|_| Ok(edge::crm::Reply { status: 503, ..Default::default() }));
     assert!(matches!(block_on(feedback(&m, &config, &hub, vec![sql(LeadRef::HubspotContact(51))])), Err(Error::Upstream(_))));

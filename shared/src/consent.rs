@@ -113,6 +113,10 @@ pub struct Entry {
     pub lang: Lang,
     /// SHA-256 of the text, hex: proves later which wording was agreed to.
     pub text_sha256: String,
+    /// The withdrawal of this purpose alone, once it happened (a withdrawal of everything is the
+    /// record's own [`ConsentRecord::withdrawn`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withdrawn: Option<Withdrawal>,
 }
 
 /// The proof of consent stored with every lead.
@@ -169,15 +173,52 @@ impl ConsentRecord {
                     lang: p.text.shown_lang(lang),
                     text_sha256: digest.iter().map(|b| format!("{b:02x}")).collect(),
                     text,
+                    withdrawn: None,
                 }
             })
             .collect();
         ConsentRecord { entries, lang, recorded_at, page, client_id, withdrawn: None }
     }
+}
 
-    /// Whether the record grants `purpose` (and has not been withdrawn).
+impl ConsentRecord {
+    /// Whether the record grants `purpose` (and neither the record nor the purpose has been withdrawn).
     pub fn grants(&self, purpose: &str) -> bool {
-        self.withdrawn.is_none() && self.entries.iter().any(|e| e.purpose == purpose && e.granted)
+        self.withdrawn.is_none() && self.entries.iter().any(|e| e.purpose == purpose && e.in_force())
+    }
+
+    /// The purposes the record grants now.
+    pub fn granted(&self) -> impl Iterator<Item = &str> {
+        self.entries.iter().filter(|e| self.withdrawn.is_none() && e.in_force()).map(|e| e.purpose.as_str())
+    }
+
+    /// Withdraws `purposes` (each entry that grants one of them), or with `None` everything the record
+    /// grants (the record itself is marked). Returns whether anything was marked.
+    pub fn withdraw(&mut self, purposes: Option<&[String]>, withdrawal: &Withdrawal) -> bool {
+        if self.withdrawn.is_some() {
+            return false;
+        }
+        match purposes {
+            None => {
+                self.withdrawn = Some(withdrawal.clone());
+                true
+            }
+            Some(purposes) => {
+                let mut marked = false;
+                for entry in self.entries.iter_mut().filter(|e| e.in_force() && purposes.contains(&e.purpose)) {
+                    entry.withdrawn = Some(withdrawal.clone());
+                    marked = true;
+                }
+                marked
+            }
+        }
+    }
+}
+
+impl Entry {
+    /// Granted, and not withdrawn on its own.
+    pub fn in_force(&self) -> bool {
+        self.granted && self.withdrawn.is_none()
     }
 }
 

@@ -266,15 +266,34 @@ impl Lead {
 
     /// Whether any consent record of the lead still grants something.
     pub fn grants_anything(&self) -> bool {
-        core::iter::once(&self.consent).chain(&self.consent_history).any(|r| r.withdrawn.is_none() && r.entries.iter().any(|e| e.granted))
+        core::iter::once(&self.consent).chain(&self.consent_history).any(|r| r.granted().next().is_some())
+    }
+
+    /// The purposes the lead grants now, each once, sorted.
+    pub fn granted(&self) -> Vec<String> {
+        let mut out: Vec<String> = core::iter::once(&self.consent).chain(&self.consent_history).flat_map(|r| r.granted()).map(String::from).collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
+    /// Withdraws `purposes` in every consent record, or with `None` everything (every record is marked,
+    /// also one that grants nothing: the withdrawal is on record). Returns the purposes the lead granted
+    /// before and grants no longer, and whether any record changed.
+    pub fn withdraw(&mut self, purposes: Option<&[String]>, withdrawal: &crate::consent::Withdrawal) -> (Vec<String>, bool) {
+        let before = self.granted();
+        let mut changed = false;
+        for record in core::iter::once(&mut self.consent).chain(self.consent_history.iter_mut()) {
+            changed |= record.withdraw(purposes, withdrawal);
+        }
+        let after = self.granted();
+        (before.into_iter().filter(|p| !after.contains(p)).collect(), changed)
     }
 
     /// Whether the lead currently grants `purpose`: some consent record grants it and has not been
     /// withdrawn.
     pub fn grants(&self, purpose: &str) -> bool {
-        core::iter::once(&self.consent)
-            .chain(&self.consent_history)
-            .any(|r| r.withdrawn.is_none() && r.entries.iter().any(|e| e.purpose == purpose && e.granted))
+        core::iter::once(&self.consent).chain(&self.consent_history).any(|r| r.grants(purpose))
     }
 }
 

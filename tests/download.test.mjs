@@ -1,7 +1,9 @@
 //! End-to-end: the download gate. The gated file lives in R2 (workerd's local R2), uploaded through the
 // admin API; after a valid submission the visitor gets a signed link (with double opt-in: on the
 // confirmation page) that streams the file with the right type and name, and counts as engagement.
-// Altered links get a readable 403 page; links of erased leads lead nowhere.
+// Altered links get a readable 403 page; links of erased leads lead nowhere. Downloads are counted in the
+// ledger: a hundred at once are all counted, a withdrawal racing them stays, a link past its hourly limit
+// gets a 429 page. A stranger who submits a known address sees what a new address gets.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -32,6 +34,23 @@ id = "doiguide"
 kind = "download_gate"
 double_opt_in = true
 asset = { key = "guide.pdf", filename = "Leitfaden.pdf" }
+fields = [{ name = "email", required = true }]
+
+[[forms]]
+id = "team"
+kind = "download_gate"
+asset = { key = "guide.pdf", filename = "Leitfaden.pdf", downloads_per_hour = 1000 }
+fields = [{ name = "email", required = true }]
+consents = [{ id = "marketing_email", text = { en = "Send me news." } }]
+
+[[forms.webhooks]]
+id = "crm"
+url = "${receiver.url}"
+
+[[forms]]
+id = "tight"
+kind = "download_gate"
+asset = { key = "guide.pdf", filename = "Leitfaden.pdf", downloads_per_hour = 3 }
 fields = [{ name = "email", required = true }]
 `);
   site = await startSite({
@@ -105,4 +124,92 @@ test("with double opt-in the link comes on the confirmation page, not before", a
   const file = await fetch(href);
   assert.equal(file.status, 200);
   assert.ok(Buffer.from(await file.arrayBuffer()).equals(pdf));
+});
+
+const linkOf = async (form, email, consent = []) => {
+  const r = await postLead(collector, { form, fields: { email }, consent });
+  assert.equal(r.status, 201);
+  return (await r.json()).download_url;
+};
+const leadOf = async (form, email) => (await admin(collector, `/v1/admin/leads?form=${form}`)).leads.find((l) => l.fields.email === email);
+
+test("a hundred downloads of one link at once are all counted", async () => {
+  const href = await linkOf("team", "hundred@example.com");
+  const statuses = await Promise.all(Array.from({ length: 100 }, () => fetch(href).then(async (r) => (await r.arrayBuffer(), r.status))));
+  assert.deepEqual([...new Set(statuses)], [200]);
+  const lead = await leadOf("team", "hundred@example.com");
+  assert.equal(lead.engagement.downloads, 100, "the list counts every download");
+  assert.equal((await admin(collector, `/v1/admin/leads/${lead.id}`)).engagement.downloads, 100, "and so does the lead's page");
+  console.log(`downloads: 100 at once, ${lead.engagement.downloads} counted`);
+});
+
+test("a withdrawal racing a hundred downloads stays withdrawn, and every download is counted", async () => {
+  const email = "racing@example.com";
+  const href = await linkOf("team", email, ["marketing_email"]);
+  const { id } = await leadOf("team", email);
+  const withdraw = fetch(`${collector.base}/v1/admin/leads/${id}/withdraw`, { method: "POST", headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}` } });
+  const downloads = Array.from({ length: 100 }, () => fetch(href).then(async (r) => (await r.arrayBuffer(), r.status)));
+  const [withdrawn, ...statuses] = await Promise.all([withdraw, ...downloads]);
+  assert.equal(withdrawn.status, 200);
+  assert.deepEqual([...new Set(statuses)], [200]);
+  const lead = await admin(collector, `/v1/admin/leads/${id}`);
+  assert.equal(lead.consent.withdrawn.via, "admin", "no download's write put the consent back");
+  assert.equal(lead.engagement.downloads, 100);
+  await eventually(() => receiver.deliveries.find((d) => d.payload?.type === "lead.consent_withdrawn" && d.payload.data.id === id), 10_000, "lead.consent_withdrawn");
+});
+
+test("a link past its hourly limit gets a readable 429 page until the hour is over", async () => {
+  const href = await linkOf("tight", "tight@example.com");
+  for (let i = 0; i < 3; i++) assert.equal((await fetch(href).then(async (r) => (await r.arrayBuffer(), r.status))), 200);
+  const over = await fetch(href, { headers: { "accept-language": "en" } });
+  assert.equal(over.status, 429);
+  const retry = Number(over.headers.get("retry-after"));
+  assert.ok(retry >= 1 && retry <= 3600, `Retry-After ${retry}`);
+  assert.match(await over.text(), /This link was used very often/);
+  assert.equal((await leadOf("tight", "tight@example.com")).engagement.downloads, 3, "a refused download is not counted");
+});
+
+/** Everything a stranger can read in an answer: its keys and the length of each value, the token's
+ * decoded payload, and the receipt's content as the public verify route shows it. */
+async function visible(answer) {
+  const shape = Object.fromEntries(Object.entries(answer).map(([k, v]) => [k, String(v).length]));
+  const token = answer.download_url?.split("/").pop();
+  const payload = token ? JSON.parse(Buffer.from(token.split(".")[0], "base64url").toString()) : null;
+  const receipt = await (await fetch(`${collector.base}/v1/consent/verify?receipt=${encodeURIComponent(answer.receipt)}`)).json();
+  return { shape, payload, receipt: receipt.receipt };
+}
+
+test("a stranger who submits a known address sees what a new address gets (single and double opt-in gates)", async () => {
+  for (const form of ["guide", "doiguide"]) {
+    const known = `known.${form}@example.com`;
+    const fields = (email) => (form === "guide" ? { email, company: "Acme" } : { email });
+    const first = await postLead(collector, { form, fields: fields(known) });
+    const stored = (await first.json()).id;
+    if (form === "doiguide") {
+      const mail = await eventually(() => receiver.mails.find((m) => m.to === known), 10_000, "the confirmation mail");
+      await fetch(mail.text.match(/https?:\/\/\S+\/v1\/confirm\/\S+/)[0], { method: "POST" });
+      assert.equal((await admin(collector, `/v1/admin/leads/${stored}`)).status, "confirmed");
+    }
+    await new Promise((r) => setTimeout(r, 1100)); // a later second, so a leaked sign-up time would differ
+    const again = await (await postLead(collector, { form, fields: fields(known) })).json();
+    const fresh = await (await postLead(collector, { form, fields: fields(`new.${form}.${Date.now()}@example.com`) })).json();
+    const [a, b] = [await visible(again), await visible(fresh)];
+    assert.deepEqual(a.shape, b.shape, `${form}: the same keys, each value as long`);
+    assert.equal(again.status, fresh.status);
+    assert.deepEqual(Object.keys(a.payload ?? {}), Object.keys(b.payload ?? {}), `${form}: the same token claims`);
+    const seen = JSON.stringify([again, a]);
+    assert.ok(!seen.includes(stored), `${form}: the stored lead's id is nowhere in the answer`);
+    assert.ok(!seen.includes(stored.slice(3, 13)), `${form}: nor the time part of that id`);
+    assert.notEqual(a.receipt.lead, stored);
+    assert.ok(Math.abs(Date.parse(a.receipt.recorded_at) - Date.parse(b.receipt.recorded_at)) < 5_000, `${form}: the receipt records this submission's time`);
+    if (form === "guide") {
+      const file = await fetch(again.download_url);
+      assert.equal(file.status, 200, "the known address still gets its file");
+      await file.arrayBuffer();
+    } else {
+      assert.equal(again.download_url, undefined, "a double opt-in gate gives no link in the answer, known or new");
+      const mail = await eventually(() => receiver.mails.find((m) => m.to === known && /download/i.test(m.subject)), 10_000, "the known address's download mail");
+      assert.match(mail.text, /\/v1\/confirm\//);
+    }
+  }
 });

@@ -346,6 +346,29 @@ test("only web addresses are kept as page and referrer; addresses without a dot 
   assert.equal((await local.json()).error.fields.email[0].code, "email_domain_incomplete");
 });
 
+test("campaign tags get a text field's rules: control characters and line breaks are refused, naming the tag", async () => {
+  const tagged = (utm) => postLead(collector, { form: "open", fields: { email: "tags@example.com" }, meta: { utm } });
+  const injected = await tagged({ source: "news\r\nBcc: all@evil.example", medium: "mail\u001b[31m\u0007" });
+  assert.equal(injected.status, 422);
+  const fields = (await injected.json()).error.fields;
+  assert.equal(fields.utm_source[0].code, "line_break");
+  assert.equal(fields.utm_medium[0].code, "control_character");
+  assert.equal((await tagged({ source: "x".repeat(201) })).status, 422);
+  assert.equal(await leadByEmail("tags@example.com"), undefined, "nothing was stored");
+  // The plain form carries them as hidden inputs under the same rules.
+  const plain = (utm_source) =>
+    fetch(`${collector.base}/v1/leads`, {
+      method: "POST",
+      redirect: "manual",
+      headers: { "content-type": "application/x-www-form-urlencoded", "accept-language": "en" },
+      body: new URLSearchParams({ form: "open", email: "plain.tags@example.com", utm_source, _elapsed: "9000" }).toString(),
+    });
+  assert.equal((await plain("fair\r\nX-Evil: 1")).status, 422);
+  assert.equal((await plain("  fair  ")).status, 303);
+  const lead = await leadByEmail("plain.tags@example.com");
+  assert.deepEqual(lead.source.utm, { source: "fair" });
+});
+
 test("a plain form's error page links back only to a page on an origin the form allows", async () => {
   const plain = (page) =>
     fetch(`${collector.base}/v1/leads`, {

@@ -1,7 +1,9 @@
 //! End-to-end: importing leads from other channels through workerd. A 1,000-row CSV with deliberate bad
 // rows (invalid emails, duplicates, a formula in a cell, a known address) into a B2C form without
 // documented consent; the report per row, the stored leads and their consent, the replay of the batch, a
-// JSON-lines batch with documented consent, and refusals that name the parameter.
+// JSON-lines batch with documented consent, and refusals that name the parameter; a batch id reused with
+// another file; an import into a double opt-in form (pending, mailed, confirmed by the link); the funnel
+// grouping imports by their batch's source.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { startReceiver } from "./receiver.mjs";
@@ -12,6 +14,21 @@ let receiver, collector;
 before(async () => {
   receiver = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
   collector = await startCollector(`
+[mail]
+url = "${receiver.mailbox}"
+from = "Beispiel GmbH <news@beispiel.example>"
+
+[[forms]]
+id = "doi"
+kind = "newsletter"
+double_opt_in = true
+fields = [{ name = "email", required = true }, { name = "company" }]
+consents = [{ id = "marketing_email", required = true, text = { en = "Send me the newsletter." } }]
+
+[[forms.webhooks]]
+id = "crm"
+url = "${receiver.url}"
+
 [[forms]]
 id = "news"
 kind = "newsletter"
@@ -104,4 +121,55 @@ test("JSON lines with documented consent; refusals name the parameter", async ()
   await refused({ basis: "consent" }, "proof");
   await refused({ source: "" }, "source");
   await refused({}, "type", "application/pdf");
+});
+
+test("a batch id reused with another file is refused with 409, and the second file's rows are not dropped silently", async () => {
+  const query = { form: "news", batch: "reused-1", source: "Messe Köln", basis: "none" };
+  const first = await importCall(query, "email\nfirst.file@example.com\n");
+  assert.equal(first.status, 200);
+  const firstReport = await first.json();
+  const same = await importCall(query, "email\nfirst.file@example.com\n");
+  assert.equal(same.status, 200);
+  assert.deepEqual(await same.json(), firstReport, "the same file again: the first report");
+  const other = await importCall(query, "email\nsecond.file@example.com\n");
+  assert.equal(other.status, 409);
+  const body = await other.json();
+  assert.equal(body.error.code, "key_reused");
+  assert.match(body.error.message, /batch/);
+  const otherSource = await importCall({ ...query, source: "Messe Düsseldorf" }, "email\nfirst.file@example.com\n");
+  assert.equal(otherSource.status, 409, "other parameters are another batch too");
+  assert.ok(!(await adminLeads(collector)).some((l) => l.fields.email === "second.file@example.com"));
+});
+
+test("an import into a double opt-in form stores pending leads and mails them; the link confirms", async () => {
+  const none = await importCall({ form: "doi", batch: "doi-none", source: "Bought list", basis: "none" }, "email\nbought@example.com\n");
+  assert.equal(none.status, 422);
+  assert.ok((await none.json()).error.fields.basis, "no basis: nothing to confirm");
+  const r = await importCall({ form: "doi", batch: "doi-fair", source: "Messe Leipzig", basis: "consent", proof: "signed cards, box 7" }, "email,company\ncard1@example.com,Acme\ncard2@example.com,\n");
+  assert.equal(r.status, 200);
+  const report = await r.json();
+  assert.equal(report.created, 2);
+  for (const row of report.rows) assert.equal((await admin(collector, `/v1/admin/leads/${row.id}`)).status, "pending");
+  const mail = await eventually(() => receiver.mails.find((m) => m.to === "card1@example.com"), 10_000, "the confirmation mail");
+  const confirm = mail.text.match(/http:\/\/[^\s]+\/v1\/confirm\/[^\s]+/)[0];
+  assert.equal((await fetch(confirm, { method: "POST" })).status, 200);
+  assert.equal((await admin(collector, `/v1/admin/leads/${report.rows[0].id}`)).status, "confirmed");
+  await eventually(() => receiver.deliveries.find((d) => d.payload?.type === "lead.confirmed" && d.payload.data.id === report.rows[0].id), 10_000, "lead.confirmed");
+  assert.ok(!receiver.deliveries.some((d) => d.payload?.type === "lead.created" && d.payload.data.fields.email?.startsWith("card")), "no lead.created for a pending import");
+  // With proof of a confirmed opt-in: stored confirmed, recorded as such, announced, no mail.
+  const proven = await importCall(
+    { form: "doi", batch: "doi-proven", source: "Old newsletter tool", basis: "consent", proof: "DOI log export 2026-11", opt_in: "confirmed" },
+    "email\nproven@example.com\n",
+  );
+  const provenLead = await admin(collector, `/v1/admin/leads/${(await proven.json()).rows[0].id}`);
+  assert.equal(provenLead.status, "confirmed");
+  assert.match(provenLead.consent.entries[0].text, /confirmed by double opt-in outside this form/);
+  assert.ok(!receiver.mails.some((m) => m.to === "proven@example.com"));
+});
+
+test("the funnel groups imported leads under their batch's source", async () => {
+  const funnel = await admin(collector, "/v1/admin/funnel?by=source&form=news");
+  const keys = funnel.groups.map((g) => g.key);
+  assert.ok(keys.includes("Messe Hannover 2026"), keys.join());
+  assert.equal(funnel.groups.find((g) => g.key === "Messe Hannover 2026").leads, 979);
 });

@@ -49,6 +49,9 @@ pub enum Error {
         /// Seconds until the window has passed.
         retry_after_secs: u32,
     },
+    /// An id that makes a request idempotent (an import's `batch`, named by the value) came with other
+    /// data than the first time: refused rather than answered with the first request's report.
+    KeyReused(&'static str),
     /// A giveaway draw asked for more winners than there are eligible entries (or for none).
     NotEnoughEntries {
         /// How many entries are eligible.
@@ -67,7 +70,7 @@ impl Error {
             Error::MethodNotAllowed(_) => 405,
             Error::Misconfigured(_) => 503,
             Error::Upstream(_) => 502,
-            Error::AlreadyEntered | Error::NotEnoughEntries { .. } | Error::InProgress => 409,
+            Error::AlreadyEntered | Error::NotEnoughEntries { .. } | Error::InProgress | Error::KeyReused(_) => 409,
             Error::FormClosed => 410,
             Error::TooLarge => 413,
             Error::RateLimited { .. } => 429,
@@ -103,6 +106,7 @@ impl Error {
                 format!("{} (eligible: {eligible}; ask for 1 to {eligible})", Code::NotEnoughEntries.message(lang)),
             ),
             Error::FormClosed => ErrorBody::new(Code::FormClosed, lang),
+            Error::KeyReused(name) => ErrorBody::with_message(Code::KeyReused, format!("{} (`{name}`)", Code::KeyReused.message(lang))),
             Error::Config(_) | Error::Internal(_) => ErrorBody::new(Code::Internal, lang),
             Error::Upstream(_) => ErrorBody::new(Code::Network, lang),
         }

@@ -88,11 +88,17 @@ pub async fn fold_due<B: Backend>(b: &B, config: &FormsConfig) -> Result<usize, 
     Ok(folded)
 }
 
-/// The downloads of `lead` as they stand, counted ones not yet folded into its document included: what
-/// the admin API shows.
-pub async fn as_counted<B: Backend>(b: &B, lead: &mut Lead) -> Result<(), Error> {
-    let Downloads { total } = ask(b, &Command::Downloads { lead: lead.id.clone(), folded: None }).await?;
-    let pending = total.saturating_sub(lead.downloads_folded);
-    lead.engagement.downloads = lead.engagement.downloads.saturating_add(u32::try_from(pending).unwrap_or(u32::MAX));
+/// The downloads of `leads` as they stand, counted ones not yet folded into their documents included:
+/// what the admin API shows. One ledger request for a page of leads.
+pub async fn as_counted<B: Backend>(b: &B, leads: &mut [Lead]) -> Result<(), Error> {
+    if leads.is_empty() {
+        return Ok(());
+    }
+    let totals: Vec<(String, u64)> = ask(b, &Command::DownloadTotals { leads: leads.iter().map(|l| l.id.clone()).collect() }).await?;
+    for lead in leads.iter_mut() {
+        let total = totals.iter().find(|(id, _)| *id == lead.id).map_or(0, |(_, t)| *t);
+        let pending = total.saturating_sub(lead.downloads_folded);
+        lead.engagement.downloads = lead.engagement.downloads.saturating_add(u32::try_from(pending).unwrap_or(u32::MAX));
+    }
     Ok(())
 }

@@ -4,9 +4,14 @@
 //! Every row is checked by the form's field rules (`shared`); its consent record states the batch's legal
 //! basis and where the proof is kept, never the form's text, which the person never saw. Consumers (B2C)
 //! get a marketing consent only with documented consent; legitimate interest is for businesses only;
-//! `none` stores a contact without any. A known address follows the repeat rules (empty fields filled,
-//! nothing stored overwritten). Imported leads start at the stage the form's lead definition gives them,
-//! are marked as imported in their source, and are announced like any new lead.
+//! `none` stores a contact without any. On a double opt-in form an import keeps that promise too: its new
+//! leads are pending and get the confirmation mail, like a form's, unless the batch declares that its
+//! proof documents a confirmed opt-in (`opt_in=confirmed`, recorded as such); a batch without any basis
+//! cannot go there. A known address follows the repeat rules (empty fields filled, nothing stored
+//! overwritten) as the operator's act (`intake::merge`): no behaviour points, no submission counted, no
+//! purpose granted again that the person withdrew, and on a double opt-in form no consent added without a
+//! confirmed opt-in. Imported leads start at the stage the form's lead definition gives them, are marked as
+//! imported in their source, and are announced like any new lead once they are not pending.
 //!
 //! The work is bounded whatever the batch: one ledger request claims every address, KV bulk reads fetch
 //! what is known, one write per stored lead, one ledger request settles them all (their addresses, index
@@ -82,6 +87,13 @@ pub struct Batch<'a> {
     pub basis: LegalBasis,
     /// Where the proof of consent is kept (required with `consent`).
     pub proof: Option<String>,
+    /// The proof documents a confirmed double opt-in (`opt_in=confirmed`): on a double opt-in form the
+    /// leads are stored confirmed instead of pending.
+    pub confirmed: bool,
+    /// `SIGNING_SECRET`, for the links in confirmation mails.
+    pub signing: &'a str,
+    /// The collector's own origin, for those links.
+    pub origin: &'a str,
 }
 
 impl Batch<'_> {
@@ -99,6 +111,14 @@ impl Batch<'_> {
         }
         if self.basis == LegalBasis::LegitimateInterest && self.form.mode != Mode::B2b {
             return bad("basis", Code::InvalidChoice);
+        }
+        // A double opt-in form keeps only addresses whose owners confirm: a batch without a basis has no
+        // consent to confirm.
+        if self.basis == LegalBasis::None && self.form.double_opt_in {
+            return bad("basis", Code::InvalidChoice);
+        }
+        if self.confirmed && (self.basis != LegalBasis::Consent || !self.form.double_opt_in) {
+            return bad("opt_in", Code::InvalidChoice);
         }
         match (&self.proof, self.basis) {
             (None, LegalBasis::Consent) => bad("proof", Code::Required),
@@ -170,7 +190,7 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
                 // The same address twice in one batch: the later row is a repeat of the earlier one.
                 match candidates.iter_mut().find(|c| c.email == email) {
                     Some(first) => {
-                        let out = intake::repeat(&first.lead, lead, form, false);
+                        let out = intake::merge(&first.lead, lead);
                         first.lead = out.lead;
                         first.merged.push(n);
                     }
@@ -213,13 +233,25 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
                     }
                     turn += u64::from(rule.needs_turn());
                 }
-                let payload = webhook::payload(EventType::LeadCreated, &lead.updated_at, &lead);
-                let deliveries = outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadCreated, &payload, now);
+                // A pending lead gets the confirmation mail a form's would; endpoints hear of it once it
+                // is confirmed.
+                let deliveries = if lead.status == Status::Pending {
+                    intake::note_mail(&mut lead.mails_sent, now);
+                    vec![crate::submission::mail_entry(b, batch.config, form, batch.signing, batch.origin, &lead, now, crate::mail::Ask::Address)?]
+                } else {
+                    let payload = webhook::payload(EventType::LeadCreated, &lead.updated_at, &lead);
+                    outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadCreated, &payload, now)
+                };
                 writes.push(Write { candidate: i, lead, claimed: true, before: None, deliveries });
             }
             Holder::Lead { lead: id } => match stored.get(id) {
                 Some(old) => {
-                    let out = intake::repeat(old, c.lead.clone(), form, false);
+                    let mut fresh = c.lead.clone();
+                    // Without a confirmed opt-in, consent on a double opt-in form is the owner's to give.
+                    if form.double_opt_in && !batch.confirmed {
+                        fresh.consent.entries.iter_mut().for_each(|e| e.granted = false);
+                    }
+                    let out = intake::merge(old, fresh);
                     let changed = out.changes_anything();
                     let lead = out.lead;
                     let deliveries = if changed { crate::submission::updated_entries(b, form, &lead, &out.record, now) } else { Vec::new() };
@@ -301,6 +333,11 @@ fn lead_of<B: Backend>(b: &B, batch: &Batch<'_>, values: &BTreeMap<String, Strin
     let lang = form.lang.unwrap_or_default();
     let mut consent = ConsentRecord::new(&form.consents, &shared::consent::Decision::default(), lang, at.clone(), None, None);
     let statement = match batch.basis {
+        LegalBasis::Consent if batch.confirmed => format!(
+            "Consent confirmed by double opt-in outside this form (import \"{}\"); proof kept at: {}",
+            batch.source,
+            batch.proof.as_deref().unwrap_or("")
+        ),
         LegalBasis::Consent => {
             format!("Consent given outside this form (import \"{}\"); proof kept at: {}", batch.source, batch.proof.as_deref().unwrap_or(""))
         }
@@ -330,7 +367,37 @@ fn lead_of<B: Backend>(b: &B, batch: &Batch<'_>, values: &BTreeMap<String, Strin
         ..shared::lead::Source::default()
     };
     let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random(b)), client_id: None };
-    Ok(intake::build(form, fields, consent, source, Status::New, cx))
+    let status = match (form.double_opt_in, batch.confirmed) {
+        (false, _) => Status::New,
+        (true, false) => Status::Pending,
+        (true, true) => Status::Confirmed,
+    };
+    let mut lead = intake::build(form, fields, consent, source, status, cx);
+    lead.engagement.confirmed = status == Status::Confirmed;
+    Ok(lead)
+}
+
+/// What binds a batch id to one request: SHA-256 (hex) of the form, the declared source, basis, proof and
+/// opt-in, the body's content type and the body itself, each length-prefixed so no two requests run
+/// together into the same bytes.
+pub fn digest(batch: &Batch<'_>, content_type: &str, body: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut hash = Sha256::new();
+    let opt_in: &[u8] = if batch.confirmed { b"confirmed" } else { b"" };
+    let parts: [&[u8]; 7] = [
+        batch.form.id.as_bytes(),
+        batch.source.as_bytes(),
+        batch.basis.as_str().as_bytes(),
+        batch.proof.as_deref().unwrap_or_default().as_bytes(),
+        opt_in,
+        content_type.as_bytes(),
+        body,
+    ];
+    for part in parts {
+        hash.update((part.len() as u64).to_be_bytes());
+        hash.update(part);
+    }
+    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The columns of `rows` the form does not declare (left out of every row).

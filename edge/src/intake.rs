@@ -216,8 +216,31 @@ impl RepeatOutcome {
 /// - with `hold` (a confirmed lead on a double opt-in form) the fills and the added consent wait in
 ///   [`Lead::held`] until the owner confirms them by mail.
 ///
-/// The repeat counts as engagement either way.
+/// The repeat counts as engagement either way: one more submission, and the repeat's behaviour points.
 pub fn repeat(existing: &Lead, fresh: Lead, form: &FormDef, hold: bool) -> RepeatOutcome {
+    let mut out = combine(existing, fresh, hold);
+    out.lead.engagement.submissions = out.lead.engagement.submissions.saturating_add(1);
+    let now = shared::time::parse(&out.record.at).unwrap_or(0);
+    out.moved = out.lead.note(shared::score::REPEAT, &form.scoring, now);
+    out
+}
+
+/// Folds an imported row of a known address (`fresh`, built from the row) into the stored lead by the
+/// repeat rules, as the operator's act rather than the person's: it fills empty fields and may add a
+/// consent the batch documents, but it is no behaviour (no submission counted, no points), and it never
+/// grants again a purpose the person withdrew, whatever the batch says.
+pub fn merge(existing: &Lead, mut fresh: Lead) -> RepeatOutcome {
+    for entry in &mut fresh.consent.entries {
+        if existing.withdrew(&entry.purpose) {
+            entry.granted = false;
+        }
+    }
+    combine(existing, fresh, false)
+}
+
+/// What a repeat and a merge share: fills, differing values, added consent (or all of it held), and the
+/// record of it on the lead.
+fn combine(existing: &Lead, fresh: Lead, hold: bool) -> RepeatOutcome {
     let mut lead = existing.clone();
     let mut fill = BTreeMap::new();
     let mut differing = BTreeMap::new();
@@ -254,11 +277,8 @@ pub fn repeat(existing: &Lead, fresh: Lead, form: &FormDef, hold: bool) -> Repea
     if lead.repeats.len() > MAX_REPEATS {
         lead.repeats.remove(0);
     }
-    lead.engagement.submissions = lead.engagement.submissions.saturating_add(1);
-    let now = shared::time::parse(&fresh.created_at).unwrap_or(0);
     lead.updated_at = fresh.created_at;
-    let moved = lead.note(shared::score::REPEAT, &form.scoring, now);
-    RepeatOutcome { lead, record, held, moved }
+    RepeatOutcome { lead, record, held, moved: None }
 }
 
 /// How many repeats a lead keeps on record; older ones give way, so a lead cannot be grown without bound

@@ -328,6 +328,12 @@ pub enum Command {
         /// The total the document holds now, after a fold.
         folded: Option<u64>,
     },
+    /// The downloads the ledger counted for each of `leads` (a page of an admin list), as
+    /// `[lead, total]` pairs for those with any.
+    DownloadTotals {
+        /// The leads.
+        leads: Vec<String>,
+    },
     /// Up to `limit` leads with downloads that are counted but not in their documents, and whose last fold
     /// began at least [`FOLD_MS`] ago; each is leased for another [`FOLD_MS`]. Answered with their ids.
     Unfolded {
@@ -700,7 +706,9 @@ impl Entry {
             stage: lead.stage.as_str().to_owned(),
             score: i64::from(lead.score.total),
             created: shared::time::parse(&lead.created_at).unwrap_or(0),
-            source: lead.source.utm.get("source").cloned(),
+            // Campaign tags name a form lead's source; an imported lead's is its batch's (a trade fair, a
+            // bought list), so the funnel shows them beside the campaigns.
+            source: lead.source.utm.get("source").cloned().or_else(|| lead.source.import.as_ref().map(|i| i.source.clone())),
             cooling_at: lead.score.cooling_from.as_deref().and_then(shared::time::parse),
             owner: lead.owner.clone(),
             campaign: lead.source.utm.get("campaign").cloned(),

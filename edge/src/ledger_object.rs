@@ -238,6 +238,12 @@ struct CountRow {
 }
 
 #[derive(Deserialize)]
+struct TotalRow {
+    lead: String,
+    total: f64,
+}
+
+#[derive(Deserialize)]
 struct LeadRow {
     lead: String,
 }
@@ -598,6 +604,20 @@ impl Ledger {
                 }
                 let rows: Vec<CountRow> = self.sql.exec("SELECT total FROM downloads WHERE lead = ?", vec![text(&lead)])?.to_array()?;
                 serde_json::to_value(ledger::Downloads { total: rows.first().map_or(0, |r| r.total as u64) })?
+            }
+            Command::DownloadTotals { leads } => {
+                let mut totals: Vec<(String, u64)> = Vec::new();
+                // One statement per list page: a page is at most a hundred leads, and SQLite takes at
+                // most a hundred bound parameters.
+                for chunk in leads.chunks(100) {
+                    let marks = vec!["?"; chunk.len()].join(", ");
+                    let rows: Vec<TotalRow> = self
+                        .sql
+                        .exec(&format!("SELECT lead, total FROM downloads WHERE lead IN ({marks})"), chunk.iter().map(|l| text(l)).collect::<Vec<_>>())?
+                        .to_array()?;
+                    totals.extend(rows.into_iter().map(|r| (r.lead, r.total as u64)));
+                }
+                serde_json::to_value(totals)?
             }
             Command::Unfolded { now, limit } => {
                 let due = now.saturating_sub(ledger::FOLD_MS);

@@ -646,6 +646,10 @@ impl LedgerModel {
                 }
                 serde_json::to_value(ledger::Downloads { total: self.downloads.get(&lead).map_or(0, |r| r.total) }).unwrap_or_default()
             }
+            Command::DownloadTotals { leads } => {
+                let totals: Vec<(String, u64)> = leads.iter().filter_map(|l| self.downloads.get(l).map(|r| (l.clone(), r.total))).collect();
+                serde_json::to_value(totals).unwrap_or_default()
+            }
             Command::Unfolded { now, limit } => {
                 let due = now.saturating_sub(ledger::FOLD_MS);
                 let mut ids: Vec<(u64, String)> =

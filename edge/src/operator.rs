@@ -4,7 +4,7 @@
 
 use crate::address::Address;
 use crate::cloud::{config, Cloud};
-use crate::exchange::{header, json_response, kv, query, read_body};
+use crate::exchange::{header, json_response, kv, own_origin, query, read_body, signing_key};
 use crate::ledger::{self, Command, Hold};
 use crate::storage::{ask, Backend};
 use crate::visitor::{withdraw, FILES};
@@ -200,6 +200,12 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
     let batch_id = intake::idempotency_key(&required("batch")?).map_err(|_| Error::Validation([("batch".to_owned(), shared::Code::InvalidChoice)].into()))?;
     let basis =
         crate::import::LegalBasis::parse(&required("basis")?).ok_or_else(|| Error::Validation([("basis".to_owned(), shared::Code::InvalidChoice)].into()))?;
+    let confirmed = match query(req, "opt_in")?.as_deref() {
+        None | Some("") => false,
+        Some("confirmed") => true,
+        Some(_) => return Err(Error::Validation([("opt_in".to_owned(), shared::Code::InvalidChoice)].into())),
+    };
+    let (signing, origin) = (signing_key(env)?, own_origin(req));
     let batch = crate::import::Batch {
         config,
         form,
@@ -207,16 +213,31 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
         source: required("source")?,
         basis,
         proof: query(req, "proof")?.filter(|p| !p.trim().is_empty()),
+        confirmed,
+        signing: &signing,
+        origin: &origin,
     };
     batch.check()?;
-    let format = crate::rows::format(header(req, "Content-Type").as_deref())?;
+    let content_type = header(req, "Content-Type");
+    let format = crate::rows::format(content_type.as_deref())?;
     let body = read_body(req, IMPORT_BODY).await?;
     let rows = crate::rows::read(format, &body, crate::import::MAX_ROWS)?;
     let cloud = Cloud::of(env)?;
     let scope = format!("import:{}", form.id);
     let now = Date::now().as_millis();
+    // The batch id answers once, for this body and these parameters only: the same id with another file
+    // is refused, not answered with the first file's report while its rows are dropped.
+    let digest = crate::import::digest(&batch, content_type.as_deref().unwrap_or_default(), &body);
     match ask::<ledger::Replay, _>(&cloud, &Command::Reserve { form: scope.clone(), key: batch_id.clone(), now }).await? {
-        ledger::Replay::Answered { answer } => return json_response(&serde_json::from_str(&answer)?, 200),
+        ledger::Replay::Answered { answer } => {
+            let kept: serde_json::Value = serde_json::from_str(&answer)?;
+            return match (kept.get("digest").and_then(serde_json::Value::as_str), kept.get("report")) {
+                (Some(first), Some(report)) if first == digest => json_response(report, 200),
+                (Some(_), Some(_)) => Err(Error::KeyReused("batch")),
+                // Kept before batches were bound to their bodies.
+                _ => json_response(&kept, 200),
+            };
+        }
         ledger::Replay::InProgress => return Err(Error::InProgress),
         ledger::Replay::Fresh => {}
     }
@@ -240,7 +261,7 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
             form: scope,
             hold: Hold::default(),
             key: Some(batch_id),
-            answer: Some(answer.to_string()),
+            answer: Some(json!({"digest": digest, "report": answer}).to_string()),
             deliveries: Vec::new(),
             entry: None,
         })
@@ -332,7 +353,7 @@ pub(crate) async fn lead_detail(env: &Env, id: &str, download: bool) -> Result<R
     let mut lead = store::get_lead(&kv(env)?, id).await?.ok_or(Error::NotFound)?;
     // With its stage history and events, the score as it stands now, and every download the ledger
     // counted (some may not be folded into the document yet).
-    crate::handout::as_counted(&Cloud::of(env)?, &mut lead).await?;
+    crate::handout::as_counted(&Cloud::of(env)?, std::slice::from_mut(&mut lead)).await?;
     let mut resp = json_response(&as_of_now(config(env)?, lead, Date::now().as_millis())?, 200)?;
     if download {
         let _ = resp.headers_mut().set("Content-Disposition", &format!("attachment; filename=\"lead-{id}.json\""));
@@ -403,7 +424,9 @@ pub(crate) async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Erro
     fields.dedup();
     let cursor = query(req, "cursor")?;
     let first = cursor.is_none();
-    let (leads, next) = listing::page(&Cloud::of(env)?, &filter, cursor, limit).await?;
+    let cloud = Cloud::of(env)?;
+    let (mut leads, next) = listing::page(&cloud, &filter, cursor, limit).await?;
+    crate::handout::as_counted(&cloud, &mut leads).await?;
     let mut body = if first { export::header(&fields) } else { String::new() };
     body.push_str(&export::rows(&fields, &leads));
     let mut resp = Response::ok(body)?;
@@ -432,7 +455,7 @@ pub(crate) async fn list_leads(req: &Request, env: &Env) -> Result<Response, Err
     let limit = admin::page_limit(query(req, "limit")?.as_deref())?;
     let filter = lead_filter(req)?;
     let cloud = Cloud::of(env)?;
-    let (leads, cursor) = match query(req, "email")?.filter(|e| !e.trim().is_empty()) {
+    let (mut leads, cursor) = match query(req, "email")?.filter(|e| !e.trim().is_empty()) {
         // By address: the ledger knows addresses only as hashes, so the search is for the exact address
         // (letters without case), on every form or the one asked for.
         Some(email) => {
@@ -442,6 +465,8 @@ pub(crate) async fn list_leads(req: &Request, env: &Env) -> Result<Response, Err
         }
         None => listing::page(&cloud, &filter, query(req, "cursor")?, u32::try_from(limit).unwrap_or(50)).await?,
     };
+    // Downloads counted in the ledger and not folded into the documents yet are shown too.
+    crate::handout::as_counted(&cloud, &mut leads).await?;
     let config = config(env)?;
     let now = Date::now().as_millis();
     let shown: Vec<serde_json::Value> = leads.into_iter().map(|lead| as_of_now(config, lead, now)).collect::<Result<_, _>>()?;

@@ -409,9 +409,23 @@ const WITHDRAW_LINK_MS: u64 = 365 * 86_400_000;
 /// The outbox entry that sends a lead a confirmation mail (its address, or changes a repeat asked for),
 /// with a signed link that works for `[mail] confirm_within_hours` and a withdraw link.
 fn confirmation_mail<B: Backend>(b: &B, intake: &Intake<'_>, lead: &Lead, now: u64, ask: mail::Ask) -> Result<Delivery, Error> {
-    let form = intake.form;
-    let settings = intake.config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
-    let (key, origin) = (intake.signing.as_bytes(), intake.origin);
+    mail_entry(b, intake.config, intake.form, intake.signing, intake.origin, lead, now, ask)
+}
+
+/// [`confirmation_mail`] for any caller that stores leads on a double opt-in form (an import too).
+#[allow(clippy::too_many_arguments)] // what a mail needs; grouping them would only rename `Intake`
+pub fn mail_entry<B: Backend>(
+    b: &B,
+    config: &FormsConfig,
+    form: &FormDef,
+    signing: &str,
+    origin: &str,
+    lead: &Lead,
+    now: u64,
+    ask: mail::Ask,
+) -> Result<Delivery, Error> {
+    let settings = config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
+    let key = signing.as_bytes();
     let confirm = token::link(origin, key, token::Purpose::Confirm, &lead.id, now + settings.confirm_within_ms());
     let withdraw = token::link(origin, key, token::Purpose::Withdraw, &lead.id, now + WITHDRAW_LINK_MS);
     let lang = lead.consent.lang;

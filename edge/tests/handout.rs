@@ -50,7 +50,7 @@ fn a_hundred_racing_downloads_are_all_counted_for_one_kv_write_until_the_cron_fo
     assert_eq!(m.count(Op::PutLead), 1, "the first download folds; the burst after it writes nothing to KV");
     // The admin sees every download at once, folded or not.
     let mut shown = document(&m, &lead.id);
-    block_on(as_counted(&m, &mut shown)).unwrap();
+    block_on(as_counted(&m, std::slice::from_mut(&mut shown))).unwrap();
     assert_eq!(shown.engagement.downloads, 100);
     // The first fold took what was counted when it read the ledger; the cron folds the rest once the
     // minute is over, each fold one behaviour event.
@@ -99,7 +99,7 @@ fn a_link_past_its_hourly_limit_is_refused_until_the_next_hour() {
     let to_next_hour = (3_600_000 - NOW % 3_600_000).div_ceil(1000);
     assert_eq!(u64::from(retry_after_secs), to_next_hour);
     let mut shown = document(&m, &lead.id);
-    block_on(as_counted(&m, &mut shown)).unwrap();
+    block_on(as_counted(&m, std::slice::from_mut(&mut shown))).unwrap();
     assert_eq!(shown.engagement.downloads, 3, "a refused download is not counted");
     m.advance(to_next_hour * 1000);
     assert_eq!(block_on(count(&m, &config, &lead)).unwrap(), Handout::Serve);

@@ -22,14 +22,153 @@ fn config() -> FormsConfig {
              "webhooks": [{"id": "crm", "url": "https://crm.example/hook"}]},
             {"id": "b2b", "kind": "download_gate", "mode": "b2b", "asset": {"key": "a.pdf", "filename": "a.pdf"},
              "fields": [{"name": "email", "required": true}, {"name": "company"}],
-             "consents": [{"id": "marketing_email", "text": {"en": "Offers by email."}}]}
-        ]
+             "consents": [{"id": "marketing_email", "text": {"en": "Offers by email."}}]},
+            {"id": "doi", "kind": "newsletter", "double_opt_in": true,
+             "fields": [{"name": "email", "required": true}, {"name": "company"}],
+             "consents": [{"id": "marketing_email", "required": true, "text": {"en": "Send me the newsletter."}}],
+             "webhooks": [{"id": "crm", "url": "https://crm.example/hook"}]}
+        ],
+        "mail": {"url": "https://mail.example/send", "from": "News <news@example.com>"}
     }))
     .unwrap()
 }
 
 fn batch<'a>(config: &'a FormsConfig, form: &str, basis: LegalBasis, proof: Option<&str>) -> Batch<'a> {
-    Batch { config, form: config.form(form).unwrap(), id: "b1".into(), source: "Messe Hannover 2026".into(), basis, proof: proof.map(str::to_owned) }
+    Batch {
+        config,
+        form: config.form(form).unwrap(),
+        id: "b1".into(),
+        source: "Messe Hannover 2026".into(),
+        basis,
+        proof: proof.map(str::to_owned),
+        confirmed: false,
+        signing: "s",
+        origin: "https://c.example",
+    }
+}
+
+fn submit(m: &Memory, config: &FormsConfig, form: &str, email: &str) -> String {
+    let intake = Intake { config, form: config.form(form).unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let sub =
+        serde_json::from_value(serde_json::json!({"form": form, "fields": {"email": email}, "consent": ["marketing_email"], "meta": {"elapsed_ms": 9000}}))
+            .unwrap();
+    block_on(take(m, &intake, sub)).unwrap();
+    m.leads.borrow().values().find(|l| l.fields["email"] == email).unwrap().id.clone()
+}
+
+#[test]
+fn an_import_into_a_double_opt_in_form_stores_pending_leads_and_mails_them_unless_the_opt_in_is_proven() {
+    let (m, config) = (Memory::at(NOW), config());
+    assert!(matches!(batch(&config, "doi", LegalBasis::None, None).check(), Err(Error::Validation(e)) if e[0].0 == "basis"), "no basis, nothing to confirm");
+    let mut proven = batch(&config, "news", LegalBasis::Consent, Some("log"));
+    proven.confirmed = true;
+    assert!(matches!(proven.check(), Err(Error::Validation(e)) if e[0].0 == "opt_in"), "a form without double opt-in has nothing to confirm");
+    let rows = read(
+        Format::Csv,
+        b"email
+fair1@example.com
+fair2@example.com
+",
+        10,
+    )
+    .unwrap();
+    let reports = block_on(run(&m, &batch(&config, "doi", LegalBasis::Consent, Some("scanned cards, box 3")), rows)).unwrap();
+    assert!(reports.iter().all(|r| r.status == "created"));
+    for r in &reports {
+        let lead = m.leads.borrow()[r.id.as_deref().unwrap()].clone();
+        assert_eq!(lead.status, shared::lead::Status::Pending, "the owner has not confirmed yet");
+        assert_eq!(lead.mails_sent.len(), 1);
+    }
+    assert_eq!(m.queued("mail.confirmation").len(), 2, "each gets the confirmation mail");
+    assert!(m.queued("lead.created").is_empty(), "endpoints hear of them once confirmed");
+    // The mail's link confirms like a form's.
+    let first = reports[0].id.clone().unwrap();
+    block_on(edge::confirmation::confirm(&m, &config, &first, None)).unwrap();
+    assert_eq!(m.leads.borrow()[&first].status, shared::lead::Status::Confirmed);
+    // With proof of a confirmed opt-in the leads are stored confirmed, and say so.
+    let mut proven = batch(&config, "doi", LegalBasis::Consent, Some("DOI log export 2026-11"));
+    proven.confirmed = true;
+    proven.id = "b2".into();
+    let rows = read(
+        Format::Csv,
+        b"email
+proven@example.com
+",
+        10,
+    )
+    .unwrap();
+    let reports = block_on(run(&m, &proven, rows)).unwrap();
+    let lead = m.leads.borrow()[reports[0].id.as_deref().unwrap()].clone();
+    assert_eq!(lead.status, shared::lead::Status::Confirmed);
+    assert!(lead.engagement.confirmed);
+    assert!(lead.consent.entries[0].text.contains("confirmed by double opt-in outside this form"), "{}", lead.consent.entries[0].text);
+    assert_eq!(m.queued("lead.created").len(), 1);
+    assert_eq!(m.queued("mail.confirmation").len(), 2, "no mail to a confirmed address");
+}
+
+#[test]
+fn a_merge_never_grants_again_what_was_withdrawn_nor_consent_the_owner_did_not_confirm() {
+    let (m, config) = (Memory::at(NOW), config());
+    let id = submit(&m, &config, "news", "withdrew@example.com");
+    let lead = m.leads.borrow()[&id].clone();
+    let request = edge::withdrawal::Request { via: "link".into(), client: None, note: None, purposes: None };
+    block_on(edge::withdrawal::withdraw(&m, &config, &lead, request)).unwrap();
+    assert!(!m.leads.borrow()[&id].grants("marketing_email"));
+    let rows = read(
+        Format::Csv,
+        b"email,company
+withdrew@example.com,Acme
+",
+        10,
+    )
+    .unwrap();
+    let reports = block_on(run(&m, &batch(&config, "news", LegalBasis::Consent, Some("bought list")), rows)).unwrap();
+    assert_eq!(reports[0].status, "merged");
+    let after = m.leads.borrow()[&id].clone();
+    assert!(!after.grants("marketing_email"), "the person's withdrawal stands against the batch");
+    assert_eq!(after.fields["company"], "Acme", "fields are still filled");
+    // On a double opt-in form a merge adds no consent without a confirmed opt-in.
+    let doi = submit(&m, &config, "doi", "pending@example.com");
+    let rows = read(
+        Format::Csv,
+        b"email,company
+pending@example.com,Acme
+",
+        10,
+    )
+    .unwrap();
+    block_on(run(&m, &batch(&config, "doi", LegalBasis::Consent, Some("cards")), rows)).unwrap();
+    let merged = m.leads.borrow()[&doi].clone();
+    assert_eq!(merged.consent_history.len(), 0, "no consent record joins a lead whose owner did not confirm it");
+    assert_eq!(merged.status, shared::lead::Status::Pending);
+}
+
+#[test]
+fn an_import_merge_is_the_operators_act_not_the_persons_behaviour() {
+    let (m, config) = (Memory::at(NOW), config());
+    let id = submit(&m, &config, "news", "known@example.com");
+    let before = m.leads.borrow()[&id].clone();
+    for (i, company) in ["A", "B", "C", "D"].iter().enumerate() {
+        let mut b = batch(&config, "news", LegalBasis::None, None);
+        b.id = format!("batch{i}");
+        let rows = read(
+            Format::Csv,
+            format!(
+                "email,company
+known@example.com,{company}
+"
+            )
+            .as_bytes(),
+            10,
+        )
+        .unwrap();
+        block_on(run(&m, &b, rows)).unwrap();
+    }
+    let after = m.leads.borrow()[&id].clone();
+    assert_eq!(after.engagement.submissions, before.engagement.submissions, "four imports are no submissions of the person");
+    assert_eq!(after.events, before.events, "and no behaviour points");
+    assert_eq!(after.score.total, before.score.total);
+    assert_eq!(after.repeats.len(), 4, "each merge is on record");
 }
 
 #[test]
@@ -133,4 +272,41 @@ fn a_row_whose_document_cannot_be_written_is_rejected_and_its_address_free_again
     m.fail(Op::Claim, 1);
     assert!(block_on(run(&m, &batch(&config, "news", LegalBasis::None, None), more)).is_err());
     assert_eq!(m.leads.borrow().len(), 3);
+}
+
+#[test]
+fn a_batch_id_is_bound_to_its_body_and_parameters() {
+    let config = config();
+    let base = batch(&config, "news", LegalBasis::None, None);
+    let first = edge::import::digest(&base, "text/csv", b"email\na@example.com\n");
+    assert_eq!(
+        first,
+        edge::import::digest(&batch(&config, "news", LegalBasis::None, None), "text/csv", b"email\na@example.com\n"),
+        "the same request, the same digest"
+    );
+    assert_ne!(first, edge::import::digest(&base, "text/csv", b"email\nb@example.com\n"), "another file");
+    assert_ne!(first, edge::import::digest(&base, "application/x-ndjson", b"email\na@example.com\n"), "another format");
+    let mut other = batch(&config, "news", LegalBasis::None, None);
+    other.source = "Messe Hannover 2026 ".into();
+    assert_ne!(first, edge::import::digest(&other, "text/csv", b"email\na@example.com\n"), "another declared source");
+    assert_ne!(
+        edge::import::digest(&batch(&config, "news", LegalBasis::Consent, Some("ab")), "c", b""),
+        edge::import::digest(&batch(&config, "news", LegalBasis::Consent, Some("a")), "bc", b""),
+        "parts do not run together"
+    );
+}
+
+#[test]
+fn the_funnel_groups_imported_leads_by_their_batchs_source_beside_the_campaigns() {
+    use edge::funnel::{By, Group};
+    use edge::ledger::Command;
+    let (m, config) = (Memory::at(NOW), config());
+    let intake = Intake { config: &config, form: config.form("news").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let tagged = serde_json::from_value(serde_json::json!({"form": "news", "fields": {"email": "ad@example.com"}, "consent": ["marketing_email"], "meta": {"elapsed_ms": 9000, "utm": {"source": "linkedin"}}})).unwrap();
+    block_on(take(&m, &intake, tagged)).unwrap();
+    let csv = "email\n".to_owned() + &(0..3).map(|i| format!("fair{i}@example.com\n")).collect::<String>();
+    block_on(run(&m, &batch(&config, "news", LegalBasis::None, None), read(Format::Csv, csv.as_bytes(), 10).unwrap())).unwrap();
+    let groups: Vec<Group> = block_on(edge::storage::ask(&m, &Command::Funnel { form: None, from: None, to: None, by: By::Source })).unwrap();
+    let sizes: Vec<(&str, u64)> = groups.iter().map(|g| (g.key.as_str(), g.leads)).collect();
+    assert_eq!(sizes, [("Messe Hannover 2026", 3), ("linkedin", 1)], "no imported lead under (none)");
 }

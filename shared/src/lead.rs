@@ -269,6 +269,13 @@ impl Lead {
         core::iter::once(&self.consent).chain(&self.consent_history).any(|r| r.granted().next().is_some())
     }
 
+    /// Whether the person ever withdrew `purpose` (by itself, or with everything a record granted).
+    pub fn withdrew(&self, purpose: &str) -> bool {
+        core::iter::once(&self.consent)
+            .chain(&self.consent_history)
+            .any(|r| r.entries.iter().any(|e| e.purpose == purpose && (e.withdrawn.is_some() || (e.granted && r.withdrawn.is_some()))))
+    }
+
     /// The purposes the lead grants now, each once, sorted.
     pub fn granted(&self) -> Vec<String> {
         let mut out: Vec<String> = core::iter::once(&self.consent).chain(&self.consent_history).flat_map(|r| r.granted()).map(String::from).collect();

@@ -71,6 +71,8 @@ pub enum Code {
     InProgress,
     /// A giveaway draw asked for more winners than there are eligible entries (admin API).
     NotEnoughEntries,
+    /// A batch id (an import's) was used before for other data: the message names the parameter.
+    KeyReused,
     /// Too many submissions from this client in a short time; `Retry-After` says when to try again.
     RateLimited,
     /// The Cloudflare Turnstile check was missing or did not pass.
@@ -170,6 +172,10 @@ impl Code {
             Code::NotEnoughEntries => {
                 ("There are not enough eligible entries for that many winners.", "Es gibt nicht genug teilnahmeberechtigte Einsendungen für so viele Gewinner.")
             }
+            Code::KeyReused => (
+                "This id was used before for other data: send the same data again, or use a new id.",
+                "Diese ID wurde bereits für andere Daten verwendet: Senden Sie dieselben Daten erneut oder verwenden Sie eine neue ID.",
+            ),
             // Codes the browser finds have their text in `browser_message`, which `message` asks first.
             _ => ("", ""),
         };
@@ -370,6 +376,7 @@ mod tests {
             Code::HumanCheckFailed,
             Code::RateLimited,
             Code::NotEnoughEntries,
+            Code::KeyReused,
             Code::Internal,
             Code::Misconfigured,
             Code::Network,
@@ -407,6 +414,7 @@ mod tests {
                 | Code::HumanCheckFailed
                 | Code::RateLimited
                 | Code::NotEnoughEntries
+                | Code::KeyReused
                 | Code::Internal
                 | Code::Misconfigured
                 | Code::Network => {}

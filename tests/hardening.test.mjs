@@ -227,15 +227,22 @@ test("changes to a confirmed lead wait for the owner's confirmation by mail", as
   const held = (await admin(quick, "/v1/admin/leads?limit=100")).leads.find((l) => l.fields.email === email);
   assert.equal(held.fields.company, undefined, "nothing applied before the owner confirms");
   assert.equal(held.fields.first_name, "Olga");
-  assert.equal(held.held.fill.company, "Evil Corp");
+  assert.equal(held.held[0].fill.company, "Evil Corp");
   const changeMail = await eventually(() => quickMail.mails.filter((m) => m.to === email).find((m) => m.subject === "Please confirm the changes to your details"), 10_000, "the change mail");
   const page = await (await fetch(link(changeMail, "confirm"), { headers: { "accept-language": "en" } })).text();
   assert.match(page, /Confirm the changes/);
+  assert.match(page, /<strong>Evil Corp<\/strong>/, "the page shows exactly what will be stored");
+  assert.match(page, /partner offers/, "and the consent it records");
+  // A later repeat with other values, mailed to the owner too, does not change what the first link confirms.
+  await postLead(quick, { form: "news", fields: { email, company: "Later Ltd" } });
+  await eventually(() => quickMail.mails.filter((m) => m.to === email && m.subject === "Please confirm the changes to your details").length >= 2, 10_000, "the second change mail");
+  assert.match(await (await fetch(link(changeMail, "confirm"), { headers: { "accept-language": "en" } })).text(), /<strong>Evil Corp<\/strong>/);
   assert.equal((await fetch(link(changeMail, "confirm"), { method: "POST" })).status, 200);
   const applied = (await admin(quick, "/v1/admin/leads?limit=100")).leads.find((l) => l.fields.email === email);
-  assert.equal(applied.fields.company, "Evil Corp");
+  assert.equal(applied.fields.company, "Evil Corp", "the first link confirmed its own change");
   assert.equal(applied.fields.first_name, "Olga", "a stored value is still never replaced");
-  assert.equal(applied.held, undefined);
+  assert.equal(applied.held.length, 1, "the later change waits for its own link");
+  assert.match(await (await fetch(link(changeMail, "confirm"), { headers: { "accept-language": "en" } })).text(), /Nothing to confirm/, "a used link says so");
   const updated = await eventually(() => quickMail.deliveries.find((d) => d.payload?.type === "lead.updated" && d.payload.data.id === applied.id), 10_000, "lead.updated");
   assert.equal(updated.payload.data.changes.confirmed_by, "email");
   assert.deepEqual(updated.payload.data.changes.filled, ["company"]);

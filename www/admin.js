@@ -238,7 +238,7 @@ async function showLead(id) {
     const parts = [r.filled?.length && `filled ${r.filled.join(", ")}`, r.consent_added?.length && `added ${r.consent_added.join(", ")}`, differing.length && `sent differing ${differing.join(", ")}`];
     proof.push(`repeat ${r.at}: ${parts.filter(Boolean).join("; ") || "nothing new"}`);
   }
-  if (lead.held) proof.push(`changes waiting for the owner's confirmation: ${Object.keys(lead.held.fill).join(", ") || "consent"}`);
+  for (const h of lead.held || []) proof.push(`changes waiting for the owner's confirmation: ${Object.keys(h.fill || {}).join(", ") || "consent"}`);
   $("#detail-proof").textContent = proof.join("; ") + ".";
   const history = [
     ...(lead.history || []).map((c) => [c.at, `${c.from ?? "—"} → ${c.to}`, c.by, c.reason]),

@@ -24,10 +24,12 @@ pub enum Confirmed {
     Already(Lead),
 }
 
-/// Confirms what the lead `id` waits for, as pressed by `client`. `Ok(None)` when the lead is gone.
-pub async fn confirm<B: Backend>(b: &B, config: &FormsConfig, id: &str, client: Option<String>) -> Result<Option<Confirmed>, Error> {
+/// Confirms what the lead `id` waits for, as pressed by `client`: its address while it is pending, else
+/// the held change whose hash the link names (`change`, see `intake::held_hash`), and nothing else. A link
+/// without a change confirms no held change. `Ok(None)` when the lead is gone.
+pub async fn confirm<B: Backend>(b: &B, config: &FormsConfig, id: &str, change: Option<&str>, client: Option<String>) -> Result<Option<Confirmed>, Error> {
     let Some(lead) = b.lead(id).await? else { return Ok(None) };
-    under_hold(b, &lead, async || change(b, config, id, client).await).await
+    under_hold(b, &lead, async || apply(b, config, id, change, client).await).await
 }
 
 /// Runs `work` while holding `lead` in the ledger, and releases the hold after it, whatever it returned.
@@ -58,7 +60,7 @@ async fn hold<B: Backend>(b: &B, form: &str, email: &str) -> Result<(), Error> {
     }
 }
 
-async fn change<B: Backend>(b: &B, config: &FormsConfig, id: &str, client: Option<String>) -> Result<Option<Confirmed>, Error> {
+async fn apply<B: Backend>(b: &B, config: &FormsConfig, id: &str, change: Option<&str>, client: Option<String>) -> Result<Option<Confirmed>, Error> {
     // Read again under the hold: what an earlier press did is seen now.
     let Some(mut lead) = b.lead(id).await? else { return Ok(None) };
     let now = b.now_ms();
@@ -76,8 +78,8 @@ async fn change<B: Backend>(b: &B, config: &FormsConfig, id: &str, client: Optio
         let mut deliveries: Vec<Delivery> = deliveries;
         deliveries.extend(crate::qualification::follow_up(b, config, &mut lead, moved.as_ref(), now).await?);
         (deliveries, false)
-    } else if let (Some(f), true) = (form, lead.held.is_some()) {
-        let Some((submission, filled, consent_added)) = intake::apply_held(&mut lead, &at, f) else { return Ok(Some(Confirmed::Already(lead))) };
+    } else if let (Some(f), Some(change)) = (form, change) {
+        let Some((submission, filled, consent_added)) = intake::apply_held(&mut lead, change, &at, f) else { return Ok(Some(Confirmed::Already(lead))) };
         let changes = webhook::Changes { submission, filled, consent_added, confirmed_by: "email" };
         let payload = webhook::updated_payload(&at, &lead, &changes);
         (outbox_entries(|| id::new("msg_", now, random(b)), &f.webhooks, &lead.id, &f.id, EventType::LeadUpdated, &payload, now), true)

@@ -237,7 +237,7 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
                 // is confirmed.
                 let deliveries = if lead.status == Status::Pending {
                     intake::note_mail(&mut lead.mails_sent, now);
-                    vec![crate::submission::mail_entry(b, batch.config, form, batch.signing, batch.origin, &lead, now, crate::mail::Ask::Address)?]
+                    vec![crate::submission::mail_entry(b, batch.config, form, batch.signing, batch.origin, &lead, now, crate::mail::Ask::Address, None)?]
                 } else {
                     let payload = webhook::payload(EventType::LeadCreated, &lead.updated_at, &lead);
                     outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadCreated, &payload, now)

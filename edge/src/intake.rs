@@ -196,6 +196,8 @@ pub struct RepeatOutcome {
     pub record: Repeat,
     /// Whether the changes wait for the address owner's confirmation by mail (see [`Lead::held`]).
     pub held: bool,
+    /// The hash of the change held ([`held_hash`]), which the mail's confirmation link names.
+    pub change: Option<String>,
     /// The move to MQL the repeat's behaviour points made, if any.
     pub moved: Option<shared::stage::Change>,
 }
@@ -267,8 +269,19 @@ fn combine(existing: &Lead, fresh: Lead, hold: bool) -> RepeatOutcome {
     };
     let consent = (!consent_added.is_empty()).then_some(fresh.consent);
     let held = hold && (!fill.is_empty() || consent.is_some());
+    let mut change = None;
     if held {
-        lead.held = Some(Held { repeat: record.id.clone(), fill, consent });
+        // Held beside what earlier repeats asked: each change is confirmed by its own link only. The same
+        // change asked again is held once.
+        let asked = Held { repeat: record.id.clone(), fill, consent };
+        let hash = held_hash(&asked);
+        if !lead.held.iter().any(|h| held_hash(h) == hash) {
+            lead.held.push(asked);
+            if lead.held.len() > shared::lead::MAX_HELD {
+                lead.held.remove(0);
+            }
+        }
+        change = Some(hash);
     } else {
         lead.fields.extend(fill);
         lead.consent_history.extend(consent);
@@ -278,18 +291,31 @@ fn combine(existing: &Lead, fresh: Lead, hold: bool) -> RepeatOutcome {
         lead.repeats.remove(0);
     }
     lead.updated_at = fresh.created_at;
-    RepeatOutcome { lead, record, held, moved: None }
+    RepeatOutcome { lead, record, held, change, moved: None }
+}
+
+/// What binds a confirmation link to one held change: SHA-256 (hex, the first 32 digits) of what it would
+/// fill and the consent it would add. The repeat's own id is left out, so the same change asked twice
+/// is one change.
+pub fn held_hash(held: &Held) -> String {
+    use sha2::{Digest, Sha256};
+    let granted: Vec<(&str, u32, &str)> =
+        held.consent.iter().flat_map(|r| r.entries.iter().filter(|e| e.granted).map(|e| (e.purpose.as_str(), e.version, e.text_sha256.as_str()))).collect();
+    let canonical = serde_json::json!({"fill": held.fill, "consent": granted}).to_string();
+    Sha256::digest(canonical.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// How many repeats a lead keeps on record; older ones give way, so a lead cannot be grown without bound
 /// by someone who knows its address.
 pub const MAX_REPEATS: usize = 50;
 
-/// Applies what a repeat left in [`Lead::held`], now that the address owner confirmed it: fields that are
-/// still empty are filled, the added consent joins the history. Returns the repeat's id and what changed,
-/// or `None` when nothing was held.
-pub fn apply_held(lead: &mut Lead, now: &str, form: &FormDef) -> Option<(String, Vec<String>, Vec<String>)> {
-    let held = lead.held.take()?;
+/// Applies the change held in [`Lead::held`] whose hash is `change`, now that the address owner confirmed
+/// it with the link mailed for it: fields that are still empty are filled, the added consent joins the
+/// history; other held changes stay as they are. Returns the repeat's id and what changed, or `None` when
+/// no such change is held (applied before, or given way to newer ones).
+pub fn apply_held(lead: &mut Lead, change: &str, now: &str, form: &FormDef) -> Option<(String, Vec<String>, Vec<String>)> {
+    let at = lead.held.iter().position(|h| held_hash(h) == change)?;
+    let held = lead.held.remove(at);
     let mut filled = Vec::new();
     for (name, value) in held.fill {
         if lead.fields.get(&name).is_none_or(String::is_empty) {
@@ -396,7 +422,7 @@ pub fn build(form: &FormDef, fields: BTreeMap<String, String>, consent: ConsentR
         score,
         confirmation: None,
         repeats: Vec::new(),
-        held: None,
+        held: Vec::new(),
         mails_sent: Vec::new(),
         stage,
         history: vec![first],
@@ -639,12 +665,20 @@ mod tests {
         let out = repeat(&first, change, form, true);
         assert!(out.held);
         assert!(!out.lead.fields.contains_key("company") && !out.lead.grants("partner_offers"), "nothing applied yet");
-        let mut lead = out.lead;
-        let (repeat_id, filled, added) = apply_held(&mut lead, "now", form).unwrap();
+        let hash = out.change.clone().unwrap();
+        // A later repeat holds its own change beside it; the first link still confirms exactly the first.
+        let other = submission("ld_4", 2_500, serde_json::json!({"email": "ada@example.com", "company": "Other Corp", "first_name": "Eve"}), &[]);
+        let later = repeat(&out.lead, other, form, true);
+        assert_eq!(later.lead.held.len(), 2);
+        assert_ne!(later.change.as_deref(), Some(hash.as_str()));
+        let mut lead = later.lead;
+        let (repeat_id, filled, added) = apply_held(&mut lead, &hash, "now", form).unwrap();
         assert_eq!((repeat_id.as_str(), filled, added), ("ld_2", vec!["company".to_string()], vec!["partner_offers".to_string()]));
         assert_eq!(lead.fields["company"], "Evil Corp");
-        assert!(lead.grants("partner_offers") && lead.held.is_none());
-        assert_eq!(apply_held(&mut lead, "now", form), None, "a second click applies nothing");
+        assert!(!lead.fields.contains_key("first_name"), "nothing of the later change");
+        assert!(lead.grants("partner_offers") && lead.held.len() == 1);
+        assert_eq!(apply_held(&mut lead, &hash, "now", form), None, "a second click applies nothing");
+        assert_eq!(apply_held(&mut lead, "0000", "now", form), None, "a hash of nothing held applies nothing");
         let nothing = submission("ld_3", 3_000, serde_json::json!({"email": "ada@example.com"}), &[]);
         assert!(!repeat(&lead, nothing, form, true).held, "a repeat that changes nothing holds nothing");
     }

@@ -50,6 +50,48 @@ pub fn confirm_prompt(lang: Lang, changes: bool) -> String {
     page(lang, title, &format!("<p>{text}</p><form method=\"post\"><button type=\"submit\">{button}</button></form>"))
 }
 
+/// The page behind a link mailed to confirm one held change: exactly what pressing the button will store
+/// (each field with its value, each consent with its text), then the button. `fields` are (label, value)
+/// pairs and `consents` the texts of the purposes it would grant; everything is escaped.
+pub fn change_prompt(lang: Lang, fields: &[(String, String)], consents: &[String]) -> String {
+    let (title, intro, consent_intro, button) = match lang {
+        Lang::En => {
+            ("Confirm the changes", "Pressing the button stores these details with your address:", "and records your consent to:", "Confirm the changes")
+        }
+        Lang::De => (
+            "Änderungen bestätigen",
+            "Mit dem Knopf speichern wir diese Angaben zu Ihrer Adresse:",
+            "und vermerken Ihre Einwilligung in:",
+            "Änderungen bestätigen",
+        ),
+    };
+    let mut body = String::new();
+    if !fields.is_empty() {
+        body.push_str(&format!("<p>{intro}</p><ul>"));
+        for (label, value) in fields {
+            body.push_str(&format!("<li>{}: <strong>{}</strong></li>", escape(label), escape(value)));
+        }
+        body.push_str("</ul>");
+    }
+    if !consents.is_empty() {
+        body.push_str(&format!("<p>{}</p><ul>", if fields.is_empty() { intro } else { consent_intro }));
+        for text in consents {
+            body.push_str(&format!("<li>{}</li>", escape(text)));
+        }
+        body.push_str("</ul>");
+    }
+    page(lang, title, &format!("{body}<form method=\"post\"><button type=\"submit\">{button}</button></form>"))
+}
+
+/// The page behind a link whose change is not held any more: applied before, or given way to newer ones.
+pub fn change_gone(lang: Lang) -> String {
+    let (title, text) = match lang {
+        Lang::En => ("Nothing to confirm", "The changes this link was sent for were confirmed before, or are no longer waiting. Nothing was changed."),
+        Lang::De => ("Nichts zu bestätigen", "Die Änderungen zu diesem Link wurden schon bestätigt oder warten nicht mehr. Es wurde nichts geändert."),
+    };
+    page(lang, title, &format!("<p>{text}</p>"))
+}
+
 /// The page after changes held for a confirmed lead were confirmed (or found already applied).
 pub fn changes_confirmed(lang: Lang) -> String {
     let (title, text) = match lang {
@@ -179,6 +221,11 @@ mod tests {
             }
         }
         assert!(withdrawn(Lang::De, true).contains("gelöscht"));
+        for lang in [Lang::En, Lang::De] {
+            let change = change_prompt(lang, &[("Company".into(), "<b>Evil</b> Corp".into())], &["Send me <partner> offers.".into()]);
+            assert!(change.contains("&lt;b&gt;Evil&lt;/b&gt; Corp") && change.contains("Send me &lt;partner&gt; offers."), "{change}");
+            assert!(change.contains("<form method=\"post\"><button type=\"submit\">"));
+        }
         let missing = problem(Lang::De, &ErrorBody::new(Code::NotFound, Lang::De));
         assert!(missing.contains("<title>Das hat nicht geklappt</title>") && missing.contains("Nicht gefunden."));
         assert!(withdrawn(Lang::En, false).contains("withdrawal"));

@@ -368,7 +368,8 @@ async fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead,
         let settings = intake.config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
         if let Some(ask) = ask.filter(|_| intake::may_mail(&lead.mails_sent, now, settings)) {
             intake::note_mail(&mut lead.mails_sent, now);
-            deliveries.push(confirmation_mail(b, intake, &lead, now, ask)?);
+            let change = out.change.as_deref().filter(|_| ask == mail::Ask::Changes);
+            deliveries.push(mail_entry(b, intake.config, form, intake.signing, intake.origin, &lead, now, ask, change)?);
         }
     } else if changed {
         deliveries.extend(updated_entries(b, form, &lead, &out.record, now));
@@ -409,10 +410,11 @@ const WITHDRAW_LINK_MS: u64 = 365 * 86_400_000;
 /// The outbox entry that sends a lead a confirmation mail (its address, or changes a repeat asked for),
 /// with a signed link that works for `[mail] confirm_within_hours` and a withdraw link.
 fn confirmation_mail<B: Backend>(b: &B, intake: &Intake<'_>, lead: &Lead, now: u64, ask: mail::Ask) -> Result<Delivery, Error> {
-    mail_entry(b, intake.config, intake.form, intake.signing, intake.origin, lead, now, ask)
+    mail_entry(b, intake.config, intake.form, intake.signing, intake.origin, lead, now, ask, None)
 }
 
-/// [`confirmation_mail`] for any caller that stores leads on a double opt-in form (an import too).
+/// [`confirmation_mail`] for any caller that stores leads on a double opt-in form (an import too). With
+/// `change` (a held change's hash) the confirmation link confirms exactly that change.
 #[allow(clippy::too_many_arguments)] // what a mail needs; grouping them would only rename `Intake`
 pub fn mail_entry<B: Backend>(
     b: &B,
@@ -423,10 +425,11 @@ pub fn mail_entry<B: Backend>(
     lead: &Lead,
     now: u64,
     ask: mail::Ask,
+    change: Option<&str>,
 ) -> Result<Delivery, Error> {
     let settings = config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
     let key = signing.as_bytes();
-    let confirm = token::link(origin, key, token::Purpose::Confirm, &lead.id, now + settings.confirm_within_ms());
+    let confirm = token::change_link(origin, key, &lead.id, change, now + settings.confirm_within_ms());
     let withdraw = token::link(origin, key, token::Purpose::Withdraw, &lead.id, now + WITHDRAW_LINK_MS);
     let lang = lead.consent.lang;
     let to = lead.fields.get("email").map_or("", String::as_str);

@@ -168,10 +168,22 @@ pub(crate) async fn linked_lead(
     given: &str,
     now: u64,
 ) -> Result<Result<Lead, Response>, Error> {
+    Ok(linked(req, env, kv, purpose, given, now).await?.map(|(lead, _)| lead))
+}
+
+/// [`linked_lead`] with the change a confirmation link was mailed for, if it names one.
+async fn linked(
+    req: &Request,
+    env: &Env,
+    kv: &worker::kv::KvStore,
+    purpose: token::Purpose,
+    given: &str,
+    now: u64,
+) -> Result<Result<(Lead, Option<String>), Response>, Error> {
     let guess = visitor_lang(req);
-    let problem = match token::verify(signing_key(env)?.as_bytes(), purpose, given, now) {
-        Ok(id) => match store::get_lead(kv, &id).await? {
-            Some(lead) => return Ok(Ok(lead)),
+    let problem = match token::open(signing_key(env)?.as_bytes(), purpose, given, now) {
+        Ok(link) => match store::get_lead(kv, &link.lead).await? {
+            Some(lead) => return Ok(Ok((lead, link.change))),
             None => (page::LinkProblem::Gone, 404),
         },
         Err(token::Problem::Invalid) => (page::LinkProblem::Invalid, 403),
@@ -184,15 +196,30 @@ pub(crate) async fn linked_lead(
 /// scanners follow links, and a confirmation must be the person's own act.
 pub(crate) async fn confirm_page(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
     let now = Date::now().as_millis();
-    let lead = match linked_lead(req, env, &kv(env)?, token::Purpose::Confirm, given, now).await? {
-        Ok(lead) => lead,
+    let (lead, change) = match linked(req, env, &kv(env)?, token::Purpose::Confirm, given, now).await? {
+        Ok(linked) => linked,
         Err(page) => return Ok(page),
     };
     let lang = lead.consent.lang;
-    if lead.status == Status::Pending || lead.held.is_some() {
-        return html_response(&page::confirm_prompt(lang, lead.status != Status::Pending), 200);
+    let config = config(env)?;
+    if lead.status == Status::Pending {
+        return html_response(&page::confirm_prompt(lang, false), 200);
     }
-    let link = config(env)?.form(&lead.form).and_then(|f| download_link(env, f, &lead, &own_origin(req), now));
+    // A link mailed for a change shows exactly that change, or that it waits no more.
+    if let Some(change) = change {
+        return match lead.held.iter().find(|h| intake::held_hash(h) == change) {
+            Some(held) => {
+                let form = config.form(&lead.form);
+                let label = |name: &str| form.and_then(|f| f.fields.iter().find(|d| d.name == name)).map_or(name.to_owned(), |d| d.label(lang).to_owned());
+                let fields: Vec<(String, String)> = held.fill.iter().map(|(name, value)| (label(name), value.clone())).collect();
+                let consents: Vec<String> =
+                    held.consent.iter().flat_map(|r| r.entries.iter().filter(|e| e.granted && !lead.grants(&e.purpose)).map(|e| e.text.clone())).collect();
+                html_response(&page::change_prompt(lang, &fields, &consents), 200)
+            }
+            None => html_response(&page::change_gone(lang), 200),
+        };
+    }
+    let link = config.form(&lead.form).and_then(|f| download_link(env, f, &lead, &own_origin(req), now));
     html_response(&page::confirmed(lang, false, link.as_deref()), 200)
 }
 
@@ -204,16 +231,17 @@ pub(crate) async fn confirm_page(req: &Request, env: &Env, given: &str) -> Resul
 pub(crate) async fn confirm(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
     let now = Date::now().as_millis();
     let kv = kv(env)?;
-    let lead = match linked_lead(req, env, &kv, token::Purpose::Confirm, given, now).await? {
-        Ok(lead) => lead,
+    let (lead, change) = match linked(req, env, &kv, token::Purpose::Confirm, given, now).await? {
+        Ok(linked) => linked,
         Err(page) => return Ok(page),
     };
     let lang = lead.consent.lang;
     let config = config(env)?;
     let origin = own_origin(req);
     let link = |lead: &Lead| config.form(&lead.form).and_then(|f| download_link(env, f, lead, &origin, now));
-    let (lead, deliveries, page) = match confirmation::confirm(&Cloud::of(env)?, config, &lead.id, client_id(req, env)).await? {
+    let (lead, deliveries, page) = match confirmation::confirm(&Cloud::of(env)?, config, &lead.id, change.as_deref(), client_id(req, env)).await? {
         None => return html_response(&page::link_problem(lang, page::LinkProblem::Gone), 404),
+        Some(confirmation::Confirmed::Already(_)) if change.is_some() => return html_response(&page::change_gone(lang), 200),
         Some(confirmation::Confirmed::Already(lead)) => return html_response(&page::confirmed(lang, false, link(&lead).as_deref()), 200),
         Some(confirmation::Confirmed::Changes(lead, deliveries)) => (lead, deliveries, page::changes_confirmed(lang)),
         Some(confirmation::Confirmed::Address(lead, deliveries)) => {

@@ -237,7 +237,7 @@ pub fn largest_event(form: &FormDef) -> usize {
                 engagement,
                 confirmation: Some(shared::lead::Confirmation { at: now.clone(), client_id: Some("c".repeat(43)) }),
                 repeats: Vec::new(),
-                held: None,
+                held: Vec::new(),
                 mails_sent: Vec::new(),
                 stage: shared::stage::Stage::Opportunity,
                 history: Vec::new(),

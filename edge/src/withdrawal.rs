@@ -87,13 +87,14 @@ async fn held<B: Backend>(b: &B, config: &FormsConfig, mut lead: Lead, request: 
     }
     // Changes held for the owner's confirmation must not grant again what was just withdrawn.
     match &request.purposes {
-        None => lead.held = None,
+        None => lead.held.clear(),
         Some(withdrawn) => {
-            if let Some(held) = lead.held.as_mut() {
+            for held in &mut lead.held {
                 if held.consent.as_ref().is_some_and(|r| withdrawn.iter().any(|p| r.grants(p))) {
                     held.consent = None;
                 }
             }
+            lead.held.retain(|h| h.consent.is_some() || !h.fill.is_empty());
         }
     }
     lead.updated_at = at.clone();

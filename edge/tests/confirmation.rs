@@ -38,7 +38,7 @@ fn confirmed_events(m: &Memory) -> usize {
 fn two_presses_at_once_confirm_once() {
     let (m, config) = (Memory::at(NOW), config());
     let id = pending(&m, &config, serde_json::json!({"email": "ada@example.com"}));
-    let presses = block_on(join_all((0..2).map(|_| confirm(&m, &config, &id, Some("c1".into())))));
+    let presses = block_on(join_all((0..2).map(|_| confirm(&m, &config, &id, None, Some("c1".into())))));
     let kinds: Vec<&str> = presses
         .iter()
         .map(|p| match p {
@@ -60,11 +60,11 @@ fn a_failed_write_leaves_the_lead_pending_and_the_next_press_works() {
         let (m, config) = (Memory::at(NOW), config());
         let id = pending(&m, &config, serde_json::json!({"email": "ada@example.com"}));
         m.fail(op, 1);
-        assert!(block_on(confirm(&m, &config, &id, None)).is_err(), "{op:?}");
+        assert!(block_on(confirm(&m, &config, &id, None, None)).is_err(), "{op:?}");
         assert_eq!(m.leads.borrow()[&id].status, Status::Pending, "{op:?}");
         assert_eq!(confirmed_events(&m), 0, "{op:?}: nothing announced that was not stored");
         // The hold was released: the next press is not kept waiting.
-        assert!(matches!(block_on(confirm(&m, &config, &id, None)), Ok(Some(Confirmed::Address(..)))), "{op:?}");
+        assert!(matches!(block_on(confirm(&m, &config, &id, None, None)), Ok(Some(Confirmed::Address(..)))), "{op:?}");
         assert_eq!(confirmed_events(&m), 1, "{op:?}");
     }
 }
@@ -73,20 +73,53 @@ fn a_failed_write_leaves_the_lead_pending_and_the_next_press_works() {
 fn held_changes_are_applied_once() {
     let (m, config) = (Memory::at(NOW), config());
     let id = pending(&m, &config, serde_json::json!({"email": "ada@example.com"}));
-    block_on(confirm(&m, &config, &id, None)).unwrap();
+    block_on(confirm(&m, &config, &id, None, None)).unwrap();
     m.advance(60_000);
     pending(&m, &config, serde_json::json!({"email": "ada@example.com", "company": "ACME"}));
-    assert!(m.leads.borrow()[&id].held.is_some());
-    let presses = block_on(join_all((0..3).map(|_| confirm(&m, &config, &id, None))));
+    let change = change_in_last_mail(&m);
+    assert_eq!(m.leads.borrow()[&id].held.len(), 1);
+    let presses = block_on(join_all((0..3).map(|_| confirm(&m, &config, &id, Some(&change), None))));
     assert_eq!(presses.iter().filter(|p| matches!(p, Ok(Some(Confirmed::Changes(..))))).count(), 1);
     assert_eq!(m.leads.borrow()[&id].fields["company"], "ACME");
     assert_eq!(m.outbox().values().filter(|d| d.event == "lead.updated").count(), 1);
 }
 
+/// The change hash the newest confirmation mail's link names, read from the link as the collector will.
+fn change_in_last_mail(m: &Memory) -> String {
+    let mail = m.outbox().into_values().filter(|d| d.event == "mail.confirmation").max_by(|a, b| a.id.cmp(&b.id)).unwrap();
+    let message: serde_json::Value = serde_json::from_str(&mail.payload).unwrap();
+    let text = message["text"].as_str().unwrap();
+    let token = text.split_whitespace().find(|w| w.contains("/v1/confirm/")).unwrap().rsplit('/').next().unwrap();
+    edge::token::open(b"s", edge::token::Purpose::Confirm, token, NOW + 86_400_000).unwrap().change.expect("a link for a change names it")
+}
+
+#[test]
+fn a_link_confirms_the_change_it_was_mailed_for_and_a_later_repeat_does_not_alter_it() {
+    let (m, config) = (Memory::at(NOW), config());
+    let id = pending(&m, &config, serde_json::json!({"email": "ada@example.com"}));
+    block_on(confirm(&m, &config, &id, None, None)).unwrap();
+    m.advance(60_000);
+    pending(&m, &config, serde_json::json!({"email": "ada@example.com", "company": "ACME"}));
+    let owners = change_in_last_mail(&m);
+    m.advance(60_000);
+    // A stranger's repeat afterwards: its change is held beside the owner's, with a mail of its own.
+    pending(&m, &config, serde_json::json!({"email": "ada@example.com", "company": "Evil Corp"}));
+    let strangers = change_in_last_mail(&m);
+    assert_ne!(owners, strangers);
+    assert_eq!(m.leads.borrow()[&id].held.len(), 2);
+    assert!(matches!(block_on(confirm(&m, &config, &id, Some(&owners), None)), Ok(Some(Confirmed::Changes(..)))));
+    let lead = m.leads.borrow()[&id].clone();
+    assert_eq!(lead.fields["company"], "ACME", "the owner's link applies the owner's change");
+    assert_eq!(lead.held.len(), 1, "the stranger's waits for its own link");
+    // A link without a change (an address confirmation) applies no held change.
+    assert!(matches!(block_on(confirm(&m, &config, &id, None, None)), Ok(Some(Confirmed::Already(_)))));
+    assert_eq!(m.leads.borrow()[&id].held.len(), 1);
+}
+
 #[test]
 fn a_gone_lead_is_none() {
     let (m, config) = (Memory::at(NOW), config());
-    assert!(matches!(block_on(confirm(&m, &config, "ld_nothing", None)), Ok(None)));
+    assert!(matches!(block_on(confirm(&m, &config, "ld_nothing", None, None)), Ok(None)));
 }
 
 #[test]
@@ -95,7 +128,7 @@ fn leads_nobody_confirmed_in_time_are_erased_without_announcement_and_confirmed_
     let old = pending(&m, &config, serde_json::json!({"email": "old@example.com"}));
     m.advance(1_000);
     let kept = pending(&m, &config, serde_json::json!({"email": "kept@example.com"}));
-    block_on(confirm(&m, &config, &kept, None)).unwrap();
+    block_on(confirm(&m, &config, &kept, None, None)).unwrap();
     m.advance(29 * 86_400_000);
     let young = pending(&m, &config, serde_json::json!({"email": "young@example.com"}));
     assert_eq!(block_on(edge::erasure::erase_unconfirmed(&m, &config)).unwrap(), 0, "nobody is 30 days old yet");

@@ -83,7 +83,7 @@ fair2@example.com
     assert!(m.queued("lead.created").is_empty(), "endpoints hear of them once confirmed");
     // The mail's link confirms like a form's.
     let first = reports[0].id.clone().unwrap();
-    block_on(edge::confirmation::confirm(&m, &config, &first, None)).unwrap();
+    block_on(edge::confirmation::confirm(&m, &config, &first, None, None)).unwrap();
     assert_eq!(m.leads.borrow()[&first].status, shared::lead::Status::Confirmed);
     // With proof of a confirmed opt-in the leads are stored confirmed, and say so.
     let mut proven = batch(&config, "doi", LegalBasis::Consent, Some("DOI log export 2026-11"));

@@ -107,10 +107,12 @@ pub struct Lead {
     /// changed. A repeat never overwrites a stored value; differing values are kept here for sales to see.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub repeats: Vec<Repeat>,
-    /// Changes a repeat asked for on a confirmed double opt-in lead, held until the address owner confirms
-    /// them by mail. A newer repeat replaces what an older one left unconfirmed.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub held: Option<Held>,
+    /// Changes repeats asked for on a confirmed double opt-in lead, each held until the address owner
+    /// confirms it with the link mailed for exactly that change, oldest first (at most [`MAX_HELD`]; the
+    /// oldest gives way). A later repeat adds its own change and never alters what an earlier link
+    /// confirms. (Stored before as a single object, which still reads.)
+    #[serde(default, skip_serializing_if = "Vec::is_empty", deserialize_with = "one_or_many")]
+    pub held: Vec<Held>,
     /// When confirmation mails were queued for this lead (Unix ms, the last 24 hours' worth): what limits
     /// how often repeats can make the collector mail an address.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -140,6 +142,25 @@ pub struct Lead {
 
 fn is_zero(n: &u64) -> bool {
     *n == 0
+}
+
+/// The most changes a lead holds for confirmation at once.
+pub const MAX_HELD: usize = 5;
+
+/// Reads `held` as stored now (a list) or before (one object, or nothing).
+fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Held>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Stored {
+        Many(Vec<Held>),
+        One(alloc::boxed::Box<Held>),
+        Nothing(()),
+    }
+    Ok(match Stored::deserialize(d)? {
+        Stored::Many(all) => all,
+        Stored::One(one) => Vec::from([*one]),
+        Stored::Nothing(()) => Vec::new(),
+    })
 }
 
 /// The most behaviour events a lead keeps: the oldest go first (after this many, they count for little).
@@ -312,4 +333,31 @@ pub struct Confirmation {
     /// The pseudonymous client id of the click (keyed HMAC of the IP address), if one could be made.
     #[serde(default)]
     pub client_id: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn stored(held: &str) -> Lead {
+        let json = alloc::format!(
+            r#"{{"id":"ld_1","form":"f","kind":"newsletter","status":"confirmed","created_at":"","updated_at":"","fields":{{}},
+                "consent":{{"entries":[],"lang":"en","recorded_at":""}},"source":{{}},
+                "engagement":{{"confirmed":true,"downloads":0,"submissions":1}},"score":{{"total":0,"reasons":[],"stage":"lead"}}{held}}}"#
+        );
+        serde_json::from_str(&json).unwrap()
+    }
+
+    #[test]
+    fn held_changes_read_as_stored_now_and_before() {
+        let one = r#""repeat":"ld_2","fill":{"company":"ACME"}"#;
+        assert_eq!(stored(&alloc::format!(r#","held":{{{one}}}"#)).held.len(), 1, "one object, as stored before");
+        assert_eq!(stored(&alloc::format!(r#","held":[{{{one}}},{{{one}}}]"#)).held.len(), 2);
+        assert!(stored(r#","held":null"#).held.is_empty());
+        assert!(stored("").held.is_empty());
+        let lead = stored(&alloc::format!(r#","held":{{{one}}}"#));
+        assert_eq!(lead.held[0].fill["company"], "ACME");
+        let written = serde_json::to_string(&lead).unwrap();
+        assert!(written.contains(r#""held":[{"#), "{written}");
+    }
 }

@@ -14,6 +14,7 @@ import { admin, eventually, postLead, secrets, startCollector } from "./support.
 
 const keys = {
   EVENTS_KEY: randomBytes(24).toString("hex"),
+  MAILER_KEY: randomBytes(24).toString("hex"),
   FEEDBACK_SECRET: "whsec_" + randomBytes(24).toString("base64"),
   HUBSPOT_CLIENT_SECRET: randomBytes(16).toString("hex"),
   HUBSPOT_TOKEN: "pat-" + randomBytes(8).toString("hex"),
@@ -84,6 +85,12 @@ name = "Cem Aydın"
 id = "webinar"
 key = "EVENTS_KEY"
 
+[[integrations]]
+id = "mailer"
+key = "MAILER_KEY"
+forms = ["guide"]
+events = ["email_click"]
+
 [[feedback]]
 id = "crm"
 source = "standard"
@@ -149,6 +156,10 @@ test("a lead goes from the form to customer through an event, a person, the CRM'
   assert.equal(unknown.status, 422);
   assert.ok((await unknown.json()).error.fields.type, "the error names the field");
   assert.equal((await call(`/v1/leads/${id}/events`, { type: "webinar_attended" }, bearer(keys.EVENTS_KEY))).status, 201);
+  // The mail tool's key is scoped to mail clicks: it cannot claim a meeting.
+  const claimed = await call(`/v1/leads/${id}/events`, { type: "meeting_booked" }, bearer(keys.MAILER_KEY));
+  assert.equal(claimed.status, 403);
+  assert.equal((await claimed.json()).error.code, "out_of_scope");
   const booked = await (await call(`/v1/leads/${id}/events`, { type: "meeting_booked" }, bearer(keys.EVENTS_KEY))).json();
   assert.equal(booked.stage, "mql");
   assert.equal(booked.change.by, "rule");

@@ -52,6 +52,9 @@ pub enum Error {
     /// An id that makes a request idempotent (an import's `batch`, named by the value) came with other
     /// data than the first time: refused rather than answered with the first request's report.
     KeyReused(&'static str),
+    /// A valid credential whose scope does not reach the request (an integration's key, see
+    /// `Integration::allows`).
+    OutOfScope,
     /// A giveaway draw asked for more winners than there are eligible entries (or for none).
     NotEnoughEntries {
         /// How many entries are eligible.
@@ -65,7 +68,7 @@ impl Error {
         match self {
             Error::Malformed(_) => 400,
             Error::Unauthorized(_) => 401,
-            Error::OriginNotAllowed | Error::HumanCheckFailed => 403,
+            Error::OriginNotAllowed | Error::HumanCheckFailed | Error::OutOfScope => 403,
             Error::UnknownForm | Error::NotFound => 404,
             Error::MethodNotAllowed(_) => 405,
             Error::Misconfigured(_) => 503,
@@ -106,6 +109,7 @@ impl Error {
                 format!("{} (eligible: {eligible}; ask for 1 to {eligible})", Code::NotEnoughEntries.message(lang)),
             ),
             Error::FormClosed => ErrorBody::new(Code::FormClosed, lang),
+            Error::OutOfScope => ErrorBody::new(Code::OutOfScope, lang),
             Error::KeyReused(name) => ErrorBody::with_message(Code::KeyReused, format!("{} (`{name}`)", Code::KeyReused.message(lang))),
             Error::Config(_) | Error::Internal(_) => ErrorBody::new(Code::Internal, lang),
             Error::Upstream(_) => ErrorBody::new(Code::Network, lang),

@@ -427,6 +427,7 @@ pub fn build(form: &FormDef, fields: BTreeMap<String, String>, consent: ConsentR
         stage,
         history: vec![first],
         events: Vec::new(),
+        earlier_events: BTreeMap::new(),
         owner: None,
         assignments: Vec::new(),
         downloads_folded: 0,

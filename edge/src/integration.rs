@@ -19,7 +19,8 @@ use worker::{Date, Env, Request, Response};
 /// integration's key (`[[integrations]]`). A lead it takes to the MQL threshold becomes an MQL.
 pub(crate) async fn record_event(req: &mut Request, env: &Env, id: &str) -> Result<Response, Error> {
     let config = config(env)?;
-    let by = authorize_events(req, env, config)?;
+    let scope = authorize_events(req, env, config)?;
+    let by = scope.map_or("admin", |i| i.id.as_str());
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
@@ -29,17 +30,17 @@ pub(crate) async fn record_event(req: &mut Request, env: &Env, id: &str) -> Resu
         Some(t) => Some(shared::time::parse(t).ok_or_else(|| Error::Validation([("at".to_owned(), shared::Code::InvalidChoice)].into()))?),
         None => None,
     };
-    let outcome = qualification::record_event(&Cloud::of(env)?, config, id, kind, at).await?.ok_or(Error::NotFound)?;
+    let outcome = qualification::record_event(&Cloud::of(env)?, config, scope, id, kind, at).await?.ok_or(Error::NotFound)?;
     worker::console_log!("event {kind} on {id} from {by} (stage {})", outcome.lead.stage.as_str());
     json_response(&qualified(config, outcome)?, 201)
 }
 
 /// Who may record behaviour events: the admin token, or the key of one of the config's integrations.
-/// Returns who it was (`admin` or the integration's id).
-fn authorize_events(req: &Request, env: &Env, config: &shared::form::FormsConfig) -> Result<String, Error> {
+/// Returns the integration, whose scope then applies, or `None` for the admin, whom nothing limits.
+fn authorize_events<'a>(req: &Request, env: &Env, config: &'a shared::form::FormsConfig) -> Result<Option<&'a shared::config::Integration>, Error> {
     let as_admin = crate::entry::authorize(req, env);
     if as_admin.is_ok() {
-        return Ok("admin".into());
+        return Ok(None);
     }
     let given = header(req, "Authorization");
     for integration in &config.integrations {
@@ -48,13 +49,13 @@ fn authorize_events(req: &Request, env: &Env, config: &shared::form::FormsConfig
             return Err(Error::Misconfigured(integration.key.clone()));
         }
         if admin::authorize(given.as_deref(), Some(&key), Credential::EventKey).is_ok() {
-            return Ok(integration.id.clone());
+            return Ok(Some(integration));
         }
     }
     // No integration's key either: a misconfigured admin token stands; a refusal names what this route takes.
     match as_admin {
         Err(Error::Unauthorized(_)) => Err(Error::Unauthorized(Credential::EventKey)),
-        other => other.map(|()| "admin".into()),
+        other => other.map(|()| None),
     }
 }
 

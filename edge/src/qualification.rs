@@ -29,9 +29,20 @@ pub struct Outcome {
 
 /// Records a behaviour event of type `kind` on the lead `id` (now, or at `at_ms` when the tool says when it
 /// happened, never in the future), scores it again and moves it to MQL if it now reaches the threshold.
+/// With `scope` (an integration's key), only on its forms' leads and of its event types: `403` beyond.
 /// `Ok(None)` when there is no such lead.
-pub async fn record_event<B: Backend>(b: &B, config: &FormsConfig, id: &str, kind: &str, at_ms: Option<u64>) -> Result<Option<Outcome>, Error> {
+pub async fn record_event<B: Backend>(
+    b: &B,
+    config: &FormsConfig,
+    scope: Option<&shared::config::Integration>,
+    id: &str,
+    kind: &str,
+    at_ms: Option<u64>,
+) -> Result<Option<Outcome>, Error> {
     let Some(lead) = b.lead(id).await? else { return Ok(None) };
+    if scope.is_some_and(|i| !i.allows(&lead.form, kind)) {
+        return Err(Error::OutOfScope);
+    }
     let form = config.form(&lead.form).ok_or(Error::NotFound)?;
     if form.scoring.points(kind).is_none() {
         return Err(Error::Validation([("type".to_owned(), Code::InvalidChoice)].into()));

@@ -152,6 +152,7 @@ fn event(kind: EventType, timestamp: &str, lead: &Lead) -> serde_json::Value {
         fields.remove("events");
         fields.remove("assignments");
         fields.remove("downloads_folded");
+        fields.remove("earlier_events");
         fields.insert("consent_changes".into(), lead.consent_history.len().into());
         fields.insert("repeat_count".into(), lead.repeats.len().into());
         fields.insert("stage_changes".into(), lead.history.len().into());
@@ -242,6 +243,7 @@ pub fn largest_event(form: &FormDef) -> usize {
                 stage: shared::stage::Stage::Opportunity,
                 history: Vec::new(),
                 events: Vec::new(),
+                earlier_events: Default::default(),
                 owner: Some("o".repeat(64)),
                 assignments: Vec::new(),
                 downloads_folded: 0,

@@ -63,12 +63,12 @@ fn behaviour_events_take_a_lead_to_mql_which_is_announced_once() {
     let (m, config) = (Memory::at(NOW), config());
     let id = submit(&m, &config, "ebook", serde_json::json!({"email": "e@example.com", "company": "ACME"}));
     assert!(
-        matches!(block_on(record_event(&m, &config, &id, "lottery_win", None)), Err(Error::Validation(e)) if e.iter().any(|(f, c)| f == "type" && *c == Code::InvalidChoice))
+        matches!(block_on(record_event(&m, &config, None, &id, "lottery_win", None)), Err(Error::Validation(e)) if e.iter().any(|(f, c)| f == "type" && *c == Code::InvalidChoice))
     );
-    let click = block_on(record_event(&m, &config, &id, "email_click", None)).unwrap().unwrap();
+    let click = block_on(record_event(&m, &config, None, &id, "email_click", None)).unwrap().unwrap();
     assert_eq!((click.lead.stage, click.lead.score.total, click.change.is_none()), (Stage::Lead, 15, true));
     assert!(m.queued("lead.stage_changed").is_empty());
-    let meeting = block_on(record_event(&m, &config, &id, "meeting_booked", None)).unwrap().unwrap();
+    let meeting = block_on(record_event(&m, &config, None, &id, "meeting_booked", None)).unwrap().unwrap();
     assert_eq!(meeting.lead.stage, Stage::Mql);
     let change = meeting.change.unwrap();
     assert_eq!((change.from, change.to, change.by.as_str()), (Some(Stage::Lead), Stage::Mql, "rule"));
@@ -79,9 +79,25 @@ fn behaviour_events_take_a_lead_to_mql_which_is_announced_once() {
     assert_eq!(payload["data"]["stage"], "mql");
     assert!(payload["data"].get("events").is_none() && payload["data"]["event_count"] == 2, "events stay in the collector");
     // A later event on an MQL moves nothing and announces nothing.
-    block_on(record_event(&m, &config, &id, "email_click", None)).unwrap();
+    block_on(record_event(&m, &config, None, &id, "email_click", None)).unwrap();
     assert_eq!(m.queued("lead.stage_changed").len(), 1);
-    assert_eq!(block_on(record_event(&m, &config, "ld_00000000000000000000000000", "email_click", None)).unwrap().map(|o| o.lead.id), None);
+    assert_eq!(block_on(record_event(&m, &config, None, "ld_00000000000000000000000000", "email_click", None)).unwrap().map(|o| o.lead.id), None);
+}
+
+#[test]
+fn an_integrations_key_records_only_its_event_types_on_its_forms_leads() {
+    let (m, config) = (Memory::at(NOW), config());
+    let ebook = submit(&m, &config, "ebook", serde_json::json!({"email": "e@example.com", "company": "ACME"}));
+    let news = submit(&m, &config, "news", serde_json::json!({"email": "n@example.com"}));
+    let mailer: shared::config::Integration =
+        serde_json::from_value(serde_json::json!({"id": "mailer", "key": "MAILER_KEY", "forms": ["ebook"], "events": ["email_click"]})).unwrap();
+    let before = m.leads.borrow().clone();
+    assert!(matches!(block_on(record_event(&m, &config, Some(&mailer), &news, "email_click", None)), Err(Error::OutOfScope)), "another form's lead");
+    assert!(matches!(block_on(record_event(&m, &config, Some(&mailer), &ebook, "meeting_booked", None)), Err(Error::OutOfScope)), "a type it may not claim");
+    assert_eq!(*m.leads.borrow(), before, "nothing recorded beyond the scope");
+    let click = block_on(record_event(&m, &config, Some(&mailer), &ebook, "email_click", None)).unwrap().unwrap();
+    assert_eq!(click.lead.events.last().map(|e| e.kind.as_str()), Some("email_click"));
+    assert_eq!(Error::OutOfScope.status(), 403);
 }
 
 #[test]
@@ -117,7 +133,7 @@ fn a_move_whose_write_fails_is_not_announced_and_can_be_retried() {
 fn lists_filter_by_stage_score_and_cooling_in_the_index() {
     let (m, config) = (Memory::at(NOW), config());
     let cold = submit(&m, &config, "ebook", serde_json::json!({"email": "c@example.com", "company": "ACME"}));
-    block_on(record_event(&m, &config, &cold, "meeting_booked", None)).unwrap();
+    block_on(record_event(&m, &config, None, &cold, "meeting_booked", None)).unwrap();
     m.advance(1_000);
     let warm = submit(&m, &config, "ebook", serde_json::json!({"email": "w@example.com", "company": "ACME", "decision_maker": "true", "job_title": "CEO"}));
     m.advance(1_000);
@@ -256,7 +272,7 @@ fn a_form_that_assigns_at_mql_gives_the_owner_when_the_score_gets_there() {
     let (m, config) = (Memory::at(NOW), with_owners("mql"));
     let id = submit(&m, &config, "ebook", serde_json::json!({"email": "q@example.com", "company": "ACME"}));
     assert_eq!(m.leads.borrow()[&id].owner, None, "a lead waits for its owner until it is an MQL");
-    block_on(record_event(&m, &config, &id, "meeting_booked", None)).unwrap();
+    block_on(record_event(&m, &config, None, &id, "meeting_booked", None)).unwrap();
     let lead = m.leads.borrow()[&id].clone();
     assert_eq!((lead.stage, lead.owner.as_deref()), (Stage::Mql, Some("anna")));
     let changed = m.queued("lead.stage_changed");
@@ -273,10 +289,10 @@ fn an_event_or_an_assignment_whose_write_fails_changes_and_announces_nothing() {
     let id = submit(&m, &config, "ebook", serde_json::json!({"email": "w@example.com", "company": "ACME"}));
     let before = m.leads.borrow()[&id].clone();
     m.fail(Op::PutLead, 1);
-    assert!(block_on(record_event(&m, &config, &id, "meeting_booked", None)).is_err());
+    assert!(block_on(record_event(&m, &config, None, &id, "meeting_booked", None)).is_err());
     assert_eq!(m.leads.borrow()[&id], before, "the lead is as it was");
     assert!(m.queued("lead.stage_changed").is_empty(), "the MQL move is not announced");
-    let moved = block_on(record_event(&m, &config, &id, "meeting_booked", None)).unwrap().unwrap();
+    let moved = block_on(record_event(&m, &config, None, &id, "meeting_booked", None)).unwrap().unwrap();
     assert_eq!(moved.lead.stage, Stage::Mql, "the retry works");
     let owner = m.leads.borrow()[&id].owner.clone().unwrap();
     let other = if owner == "ben" { "cem" } else { "ben" };

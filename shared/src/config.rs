@@ -100,6 +100,21 @@ pub struct Integration {
     pub id: String,
     /// The name of the environment secret holding its key (at least 32 characters), never the key itself.
     pub key: String,
+    /// The forms whose leads it may record events on; empty: every form. A webinar tool that only knows
+    /// the e-book's readers gets `["ebook"]`, so a leaked key reaches nothing else.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub forms: Vec<String>,
+    /// The event types it may record; empty: every type the forms score. A mail tool gets
+    /// `["email_open", "email_click"]` and cannot claim a meeting.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub events: Vec<String>,
+}
+
+impl Integration {
+    /// Whether the integration may record an event of type `kind` on a lead of `form`.
+    pub fn allows(&self, form: &str, kind: &str) -> bool {
+        (self.forms.is_empty() || self.forms.iter().any(|f| f == form)) && (self.events.is_empty() || self.events.iter().any(|e| e == kind))
+    }
 }
 
 /// The most event types a form's scoring may name (each is one line of a score's reasons).

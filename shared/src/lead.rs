@@ -123,10 +123,15 @@ pub struct Lead {
     /// Every stage change, oldest first: from, to, when, by whom, why.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub history: Vec<Change>,
-    /// Behaviour events (downloads, confirmations, repeats, mail clicks, meetings ...), oldest first, as
-    /// far back as they still count.
+    /// Behaviour events (downloads, confirmations, repeats, mail clicks, meetings ...), oldest first: the
+    /// latest [`MAX_EVENTS`], which are what the score counts.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub events: Vec<Event>,
+    /// The events older than the latest [`MAX_EVENTS`], folded per type (how many, their points, the first
+    /// and last time): the history stays complete however many events arrive, and a flood of one type
+    /// cannot push another's out of the record.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub earlier_events: BTreeMap<String, EventSummary>,
     /// Who is responsible for the lead (an owner's id from the config).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub owner: Option<String>,
@@ -163,8 +168,22 @@ fn one_or_many<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<Held>, D::E
     })
 }
 
-/// The most behaviour events a lead keeps: the oldest go first (after this many, they count for little).
+/// The most behaviour events a lead keeps one by one: older ones are folded into
+/// [`Lead::earlier_events`] (after this many, they count for little).
 pub const MAX_EVENTS: usize = 200;
+
+/// Events of one type folded out of [`Lead::events`].
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EventSummary {
+    /// How many.
+    pub count: u64,
+    /// Their points, added up before fading.
+    pub points: i64,
+    /// When the first happened (RFC 3339).
+    pub first: String,
+    /// When the last happened (RFC 3339).
+    pub last: String,
+}
 
 /// A repeat submission as recorded on its lead.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -201,13 +220,21 @@ pub struct Held {
 }
 
 impl Lead {
-    /// Records a behaviour event worth `points` at `at` (RFC 3339), dropping the oldest beyond
-    /// [`MAX_EVENTS`].
+    /// Records a behaviour event worth `points` at `at` (RFC 3339), folding the oldest beyond
+    /// [`MAX_EVENTS`] into [`Lead::earlier_events`].
     pub fn record_event(&mut self, kind: &str, points: i32, at: &str) {
         self.events.push(Event { kind: kind.into(), at: at.into(), points });
         if self.events.len() > MAX_EVENTS {
             let extra = self.events.len() - MAX_EVENTS;
-            self.events.drain(..extra);
+            for old in self.events.drain(..extra) {
+                let summary = self.earlier_events.entry(old.kind).or_default();
+                if summary.count == 0 {
+                    summary.first = old.at.clone();
+                }
+                summary.count += 1;
+                summary.points += i64::from(old.points);
+                summary.last = old.at;
+            }
         }
     }
 
@@ -349,6 +376,22 @@ mod tests {
     }
 
     #[test]
+    fn events_beyond_the_latest_fold_into_a_summary_per_type_and_none_is_lost() {
+        let mut lead = stored("");
+        lead.record_event("meeting_booked", 25, "2026-01-01T00:00:00.000Z");
+        for i in 0..MAX_EVENTS + 50 {
+            lead.record_event("email_open", 1, &alloc::format!("2026-02-01T00:00:{:02}.000Z", i % 60));
+        }
+        assert_eq!(lead.events.len(), MAX_EVENTS);
+        let meeting = &lead.earlier_events["meeting_booked"];
+        assert_eq!((meeting.count, meeting.points, meeting.first.as_str()), (1, 25, "2026-01-01T00:00:00.000Z"), "the flood did not erase the meeting");
+        let opens = &lead.earlier_events["email_open"];
+        assert_eq!(opens.count, 50);
+        let total: u64 = lead.events.len() as u64 + lead.earlier_events.values().map(|s| s.count).sum::<u64>();
+        assert_eq!(total, MAX_EVENTS as u64 + 51, "every event is on record, one by one or counted");
+    }
+
+    #[test]
     fn held_changes_read_as_stored_now_and_before() {
         let one = r#""repeat":"ld_2","fill":{"company":"ACME"}"#;
         assert_eq!(stored(&alloc::format!(r#","held":{{{one}}}"#)).held.len(), 1, "one object, as stored before");
@@ -356,6 +399,7 @@ mod tests {
         assert!(stored(r#","held":null"#).held.is_empty());
         assert!(stored("").held.is_empty());
         let lead = stored(&alloc::format!(r#","held":{{{one}}}"#));
+        assert!(lead.earlier_events.is_empty());
         assert_eq!(lead.held[0].fill["company"], "ACME");
         let written = serde_json::to_string(&lead).unwrap();
         assert!(written.contains(r#""held":[{"#), "{written}");

@@ -73,6 +73,9 @@ pub enum Code {
     NotEnoughEntries,
     /// A batch id (an import's) was used before for other data: the message names the parameter.
     KeyReused,
+    /// The credential is valid but its scope does not reach this (an integration's key and another
+    /// form's lead, or an event type it may not record).
+    OutOfScope,
     /// Too many submissions from this client in a short time; `Retry-After` says when to try again.
     RateLimited,
     /// The Cloudflare Turnstile check was missing or did not pass.
@@ -172,6 +175,10 @@ impl Code {
             Code::NotEnoughEntries => {
                 ("There are not enough eligible entries for that many winners.", "Es gibt nicht genug teilnahmeberechtigte Einsendungen für so viele Gewinner.")
             }
+            Code::OutOfScope => (
+                "This key may not record this event on this lead: its integration's scope does not reach it.",
+                "Dieser Schlüssel darf dieses Ereignis für diesen Lead nicht melden: Der Bereich seiner Integration reicht nicht so weit.",
+            ),
             Code::KeyReused => (
                 "This id was used before for other data: send the same data again, or use a new id.",
                 "Diese ID wurde bereits für andere Daten verwendet: Senden Sie dieselben Daten erneut oder verwenden Sie eine neue ID.",
@@ -377,6 +384,7 @@ mod tests {
             Code::RateLimited,
             Code::NotEnoughEntries,
             Code::KeyReused,
+            Code::OutOfScope,
             Code::Internal,
             Code::Misconfigured,
             Code::Network,
@@ -415,6 +423,7 @@ mod tests {
                 | Code::RateLimited
                 | Code::NotEnoughEntries
                 | Code::KeyReused
+                | Code::OutOfScope
                 | Code::Internal
                 | Code::Misconfigured
                 | Code::Network => {}

@@ -238,6 +238,15 @@ impl FormsConfig {
             if !is_secret_name(&integration.key) {
                 push(at(".key"), "name an environment secret in UPPER_SNAKE_CASE, not the key itself");
             }
+            if integration.forms.iter().any(|id| !self.forms.iter().any(|form| &form.id == id)) {
+                push(at(".forms"), "name only forms of this config");
+            }
+            let scored = |kind: &String| {
+                self.forms.iter().filter(|f| integration.forms.is_empty() || integration.forms.contains(&f.id)).any(|f| f.scoring.points(kind).is_some())
+            };
+            if !integration.events.iter().all(scored) {
+                push(at(".events"), "name only event types the forms it may reach score");
+            }
         }
         out
     }
@@ -321,6 +330,27 @@ mod tests {
         assert!(paths.contains(&"forms[0] (Bad Id).id"), "{problems:?}");
         assert!(paths.contains(&"forms[0] (Bad Id).fields.email"), "{problems:?}");
         assert!(paths.contains(&"forms[0] (Bad Id).allowed_origins[0]"), "{problems:?}");
+    }
+
+    #[test]
+    fn an_integration_is_scoped_to_forms_and_event_types_that_exist() {
+        let mut config = FormsConfig { forms: vec![form(&["https://www.example.com"])], ..FormsConfig::default() };
+        let scoped = |forms: &[&str], events: &[&str]| crate::config::Integration {
+            id: "webinar".into(),
+            key: "WEBINAR_KEY".into(),
+            forms: forms.iter().map(|f| (*f).into()).collect(),
+            events: events.iter().map(|e| (*e).into()).collect(),
+        };
+        let id = config.forms[0].id.clone();
+        config.integrations = vec![scoped(&[&id], &["email_click"])];
+        assert_eq!(config.problems(), Vec::<(String, String)>::new());
+        assert!(config.integrations[0].allows(&id, "email_click"));
+        assert!(!config.integrations[0].allows(&id, "meeting_booked"), "a type beyond its scope");
+        assert!(!config.integrations[0].allows("other", "email_click"), "a form beyond its scope");
+        assert!(scoped(&[], &[]).allows("any", "anything"), "no scope: every form and type, as before scopes existed");
+        config.integrations = vec![scoped(&["nope"], &["no_such_event"])];
+        let paths: Vec<String> = config.problems().into_iter().map(|(p, _)| p).collect();
+        assert_eq!(paths, ["integrations[0] (webinar).forms", "integrations[0] (webinar).events"]);
     }
 
     #[cfg(feature = "server")]

@@ -29,16 +29,31 @@ pub enum Confirmed {
 /// without a change confirms no held change. `Ok(None)` when the lead is gone.
 pub async fn confirm<B: Backend>(b: &B, config: &FormsConfig, id: &str, change: Option<&str>, client: Option<String>) -> Result<Option<Confirmed>, Error> {
     let Some(lead) = b.lead(id).await? else { return Ok(None) };
-    under_hold(b, &lead, async || apply(b, config, id, change, client).await).await
+    under_hold(b, &lead, async |held| apply(b, held, config, id, change, client).await).await
+}
+
+/// Proof that the ledger's hold on one lead is taken: only [`under_hold`] makes one, and the one way to
+/// write a changed lead's document outside a submission or an import (`submission::put_outbox_then_lead`)
+/// asks for it. So a change that reads a lead and writes it back cannot compile without the hold that
+/// keeps another change from overwriting it.
+pub struct Holding {
+    lead: String,
+}
+
+impl Holding {
+    /// The lead held.
+    pub fn lead(&self) -> &str {
+        &self.lead
+    }
 }
 
 /// Runs `work` while holding `lead` in the ledger, and releases the hold after it, whatever it returned.
 /// `work` reads the lead again: under the hold, nobody else changes it meanwhile (confirmations,
-/// withdrawals; repeats take the same hold through their claim).
-pub async fn under_hold<B: Backend, T>(b: &B, lead: &Lead, work: impl AsyncFnOnce() -> Result<T, Error>) -> Result<T, Error> {
+/// withdrawals, stage moves, events, download counts; repeats take the same hold through their claim).
+pub async fn under_hold<B: Backend, T>(b: &B, lead: &Lead, work: impl AsyncFnOnce(&Holding) -> Result<T, Error>) -> Result<T, Error> {
     let (form, email) = (lead.form.clone(), intake::address_of(lead));
     hold(b, &form, &email).await?;
-    let outcome = work().await;
+    let outcome = work(&Holding { lead: lead.id.clone() }).await;
     // If the release is lost, the hold lapses by itself after `ledger::RESERVATION_MS`.
     let _ = b.ledger(&Command::Release { form, hold: Hold { email, lead: None, held: true }, key: None }).await;
     outcome
@@ -60,7 +75,14 @@ async fn hold<B: Backend>(b: &B, form: &str, email: &str) -> Result<(), Error> {
     }
 }
 
-async fn apply<B: Backend>(b: &B, config: &FormsConfig, id: &str, change: Option<&str>, client: Option<String>) -> Result<Option<Confirmed>, Error> {
+async fn apply<B: Backend>(
+    b: &B,
+    held: &Holding,
+    config: &FormsConfig,
+    id: &str,
+    change: Option<&str>,
+    client: Option<String>,
+) -> Result<Option<Confirmed>, Error> {
     // Read again under the hold: what an earlier press did is seen now.
     let Some(mut lead) = b.lead(id).await? else { return Ok(None) };
     let now = b.now_ms();
@@ -87,6 +109,6 @@ async fn apply<B: Backend>(b: &B, config: &FormsConfig, id: &str, change: Option
         return Ok(Some(Confirmed::Already(lead)));
     };
     // If this fails, the still-valid link can simply be used once more.
-    put_outbox_then_lead(b, &deliveries, &lead).await?;
+    put_outbox_then_lead(b, held, &deliveries, &lead).await?;
     Ok(Some(if changes { Confirmed::Changes(lead, deliveries) } else { Confirmed::Address(lead, deliveries) }))
 }

@@ -49,7 +49,7 @@ pub async fn count<B: Backend>(b: &B, config: &FormsConfig, lead: &Lead) -> Resu
 /// Returns how many were added (0 when the document held them all, or the lead is gone).
 pub async fn fold<B: Backend>(b: &B, config: &FormsConfig, id: &str) -> Result<u64, Error> {
     let Some(lead) = b.lead(id).await? else { return Ok(0) };
-    under_hold(b, &lead, async || {
+    under_hold(b, &lead, async |held| {
         // Read again under the hold: what another change wrote meanwhile is kept.
         let Some(mut lead) = b.lead(id).await? else { return Ok(0) };
         let Downloads { total } = ask(b, &Command::Downloads { lead: id.to_owned(), folded: None }).await?;
@@ -63,7 +63,7 @@ pub async fn fold<B: Backend>(b: &B, config: &FormsConfig, id: &str) -> Result<u
             let form = config.form(&lead.form);
             let moved = form.and_then(|f| lead.note(shared::score::DOWNLOAD, &f.scoring, now));
             let deliveries = crate::qualification::follow_up(b, config, &mut lead, moved.as_ref(), now).await?;
-            put_outbox_then_lead(b, &deliveries, &lead).await?;
+            put_outbox_then_lead(b, held, &deliveries, &lead).await?;
         }
         // A lost note only makes the cron look at this lead again; the fold itself finds nothing to add.
         let _ = b.ledger(&Command::Downloads { lead: id.to_owned(), folded: Some(total) }).await;

@@ -47,7 +47,7 @@ pub async fn record_event<B: Backend>(
     if form.scoring.points(kind).is_none() {
         return Err(Error::Validation([("type".to_owned(), Code::InvalidChoice)].into()));
     }
-    under_hold(b, &lead, async || {
+    under_hold(b, &lead, async |held| {
         let Some(mut lead) = b.lead(id).await? else { return Ok(None) };
         let now = b.now_ms();
         let at = at_ms.unwrap_or(now).min(now);
@@ -55,7 +55,7 @@ pub async fn record_event<B: Backend>(
         let change = lead.qualify(&form.scoring, now);
         lead.updated_at = shared::time::rfc3339(now);
         let deliveries = follow_up(b, config, &mut lead, change.as_ref(), now).await?;
-        put_outbox_then_lead(b, &deliveries, &lead).await?;
+        put_outbox_then_lead(b, held, &deliveries, &lead).await?;
         Ok(Some(Outcome { lead, change }))
     })
     .await
@@ -65,7 +65,7 @@ pub async fn record_event<B: Backend>(
 pub async fn move_stage<B: Backend>(b: &B, config: &FormsConfig, id: &str, to: Stage, by: &Mover<'_>, reason: &str) -> Result<Option<Outcome>, Error> {
     let Some(lead) = b.lead(id).await? else { return Ok(None) };
     let form = config.form(&lead.form).ok_or(Error::NotFound)?;
-    under_hold(b, &lead, async || {
+    under_hold(b, &lead, async |held| {
         let Some(mut lead) = b.lead(id).await? else { return Ok(None) };
         let now = b.now_ms();
         let change = match lead.move_to(to, by, reason, &form.scoring, now) {
@@ -79,7 +79,7 @@ pub async fn move_stage<B: Backend>(b: &B, config: &FormsConfig, id: &str, to: S
         };
         lead.updated_at = shared::time::rfc3339(now);
         let deliveries = follow_up(b, config, &mut lead, Some(&change), now).await?;
-        put_outbox_then_lead(b, &deliveries, &lead).await?;
+        put_outbox_then_lead(b, held, &deliveries, &lead).await?;
         Ok(Some(Outcome { lead, change: Some(change) }))
     })
     .await
@@ -132,14 +132,14 @@ pub async fn reassign<B: Backend>(b: &B, config: &FormsConfig, id: &str, owner: 
         return Err(Error::Validation([("reason".to_owned(), Code::TooLong)].into()));
     }
     let Some(lead) = b.lead(id).await? else { return Ok(None) };
-    under_hold(b, &lead, async || {
+    under_hold(b, &lead, async |held| {
         let Some(mut lead) = b.lead(id).await? else { return Ok(None) };
         let now = b.now_ms();
         let why = if reason.trim().is_empty() { "assigned by hand" } else { reason.trim() };
         let Some(record) = lead.assign(owner, "admin", why, now) else { return Ok(Some((lead, None))) };
         lead.updated_at = shared::time::rfc3339(now);
         let deliveries = announce_owner(b, config, &lead, &record, now);
-        put_outbox_then_lead(b, &deliveries, &lead).await?;
+        put_outbox_then_lead(b, held, &deliveries, &lead).await?;
         Ok(Some((lead, Some(record))))
     })
     .await

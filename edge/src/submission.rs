@@ -331,8 +331,13 @@ async fn unqueue<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), Error
 
 /// Queues a changed lead's deliveries, writes the lead, and sends the deliveries. If the lead cannot be
 /// written the deliveries are taken out again and the error returned: nothing is announced that was not
-/// stored, and the caller may simply retry.
-pub async fn put_outbox_then_lead<B: Backend>(b: &B, deliveries: &[Delivery], lead: &Lead) -> Result<(), Error> {
+/// stored, and the caller may simply retry. Only under the ledger's hold on that lead (`held`): every
+/// change of a stored lead but a submission's and an import's (which hold it through their claims) comes
+/// through here.
+pub async fn put_outbox_then_lead<B: Backend>(b: &B, held: &crate::confirmation::Holding, deliveries: &[Delivery], lead: &Lead) -> Result<(), Error> {
+    if held.lead() != lead.id {
+        return Err(Error::Internal(format!("lead {} written under the hold of {}", lead.id, held.lead())));
+    }
     put_outbox(b, deliveries).await?;
     if let Err(e) = b.put_lead(lead).await {
         let _ = unqueue(b, deliveries).await;

@@ -12,7 +12,7 @@
 //! confirmation that would grant a withdrawn purpose are dropped, and `lead.consent_withdrawn` is queued,
 //! naming the purposes.
 
-use crate::confirmation::under_hold;
+use crate::confirmation::{under_hold, Holding};
 use crate::erasure;
 use crate::storage::{random, Backend};
 use crate::submission::{outbox_entries, put_outbox_then_lead};
@@ -65,14 +65,14 @@ pub enum Withdrawn {
 /// Withdraws what `request` names from `lead` (as read by the caller; it is read again under the hold).
 pub async fn withdraw<B: Backend>(b: &B, config: &FormsConfig, lead: &Lead, request: Request) -> Result<Withdrawn, Error> {
     check_purposes(config, lead, request.purposes.as_deref())?;
-    under_hold(b, lead, async || match b.lead(&lead.id).await? {
-        Some(lead) => held(b, config, lead, request).await,
+    under_hold(b, lead, async |holding| match b.lead(&lead.id).await? {
+        Some(lead) => held(b, holding, config, lead, request).await,
         None => Ok(Withdrawn::Erased),
     })
     .await
 }
 
-async fn held<B: Backend>(b: &B, config: &FormsConfig, mut lead: Lead, request: Request) -> Result<Withdrawn, Error> {
+async fn held<B: Backend>(b: &B, holding: &Holding, config: &FormsConfig, mut lead: Lead, request: Request) -> Result<Withdrawn, Error> {
     if lead.status == Status::Pending && request.purposes.is_none() {
         erasure::erase(b, config, &lead.id, false).await?;
         return Ok(Withdrawn::Erased);
@@ -101,6 +101,6 @@ async fn held<B: Backend>(b: &B, config: &FormsConfig, mut lead: Lead, request: 
     let payload = webhook::withdrawn_payload(&at, &lead, &purposes, &via);
     let endpoints = config.form(&lead.form).map(|f| f.webhooks.as_slice()).unwrap_or_default();
     let deliveries = outbox_entries(|| id::new("msg_", now, random(b)), endpoints, &lead.id, &lead.form, EventType::LeadConsentWithdrawn, &payload, now);
-    put_outbox_then_lead(b, &deliveries, &lead).await?;
+    put_outbox_then_lead(b, holding, &deliveries, &lead).await?;
     Ok(Withdrawn::Recorded { deliveries: deliveries.len() })
 }

@@ -2,7 +2,7 @@
 //!
 //! Three layers. Pure modules make every decision (parsing, validation via `shared`, ids, signatures,
 //! retry schedule, routes, the ledger's protocol) and are unit-tested natively. Services (`submission`,
-//! `confirmation`, `withdrawal`, `erasure`, `delivery`, `drawing`, `listing`, `qualification`) orchestrate a use case over
+//! `confirmation`, `withdrawal`, `erasure`, `delivery`, `drawing`, `listing`, `qualification`, `import`, `handout`) orchestrate a use case over
 //! the storage seam (`storage::Backend`) and are tested natively over `memory` with injected faults. The
 //! wasm-only glue does the I/O against the Workers runtime: `entry` (entry points, dispatch, errors into
 //! responses in one place), `exchange` (reading requests, building responses), `visitor`, `operator` and

@@ -19,6 +19,11 @@ async function startFakeCrm() {
       const url = new URL(req.url, "http://x");
       received.push({ method: req.method, path: url.pathname, query: url.searchParams, headers: req.headers, body: Buffer.concat(chunks).toString("utf8") });
       const json = (status, body) => res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+      // Like a careful API, refuse a request that carries a secret in its URL (proxies and access logs
+      // keep URLs); the test below fails on any such request.
+      if ([...url.searchParams.values()].some((v) => v === process.env.PIPEDRIVE_TOKEN || Object.values(secrets).includes(v)) || url.searchParams.has("api_token")) {
+        return json(401, { error: "a token in the URL" });
+      }
       if (url.pathname === "/pipedrive/v1/persons/search") return json(200, { success: true, data: { items: [] } });
       if (url.pathname === "/pipedrive/v1/persons") return json(201, { success: true, data: { id: 4711 } });
       if (url.pathname === "/pipedrive/v1/leads") return json(201, { success: true, data: { id: "lead-uuid" } });
@@ -122,4 +127,13 @@ test("a lead reaches HubSpot, Salesforce and Pipedrive in their own formats; era
   await tick(collector);
   await new Promise((r) => setTimeout(r, 500));
   assert.equal(received.length, before, "none of these intake APIs can delete, so nothing is sent");
+});
+
+test("no CRM call carries a secret in its URL", async () => {
+  assert.ok(received.length > 0, "the CRMs were called");
+  for (const q of received) {
+    const values = [...q.query.values()];
+    assert.ok(!values.includes(process.env.PIPEDRIVE_TOKEN) && !q.query.has("api_token"), `${q.method} ${q.path}`);
+    assert.ok(!values.some((v) => Object.values(secrets).includes(v)), `${q.method} ${q.path}`);
+  }
 });

@@ -49,3 +49,52 @@ fn only_the_services_that_hold_a_lead_write_its_document() {
     }
     assert!(found >= 10, "the test reads the sources it means to ({found} writes found)");
 }
+
+/// Every kind of change racing on one lead: a repeat submission, a behaviour event, a stage move, a
+/// withdrawal of one purpose and a download (folded at once, the minute being quiet). Each reads the lead
+/// and writes it back; under the hold none overwrites another's change.
+#[test]
+fn racing_changes_of_every_kind_lose_nothing() {
+    use edge::memory::Memory;
+    use edge::submission::{take, Intake};
+    use futures::executor::block_on;
+    use shared::stage::{Mover, Stage};
+    const NOW: u64 = 1_790_000_000_000;
+    let config: shared::form::FormsConfig = serde_json::from_value(serde_json::json!({
+        "forms": [{"id": "gate", "kind": "download_gate", "mode": "b2b", "asset": {"key": "g.pdf", "filename": "g.pdf"},
+                   "fields": [{"name": "email", "required": true}, {"name": "company"}, {"name": "job_title"}],
+                   "consents": [{"id": "marketing_email", "text": {"en": "News."}}, {"id": "partner_offers", "text": {"en": "Partners."}}],
+                   "webhooks": [{"id": "crm", "url": "https://crm.example/hook"}]}]
+    }))
+    .unwrap();
+    let m = Memory::at(NOW);
+    let intake = Intake { config: &config, form: config.form("gate").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    // The repeat ticks marketing mail only: ticking partner offers again would be a new consent of the
+    // person's, which a repeat may add after the withdrawal.
+    let submission = |fields: serde_json::Value, consent: &[&str]| -> shared::wire::Submission {
+        serde_json::from_value(serde_json::json!({"form": "gate", "fields": fields, "consent": consent, "meta": {"elapsed_ms": 9000}})).unwrap()
+    };
+    let first = submission(serde_json::json!({"email": "race@example.com", "company": "Acme"}), &["marketing_email", "partner_offers"]);
+    block_on(take(&m, &intake, first)).unwrap();
+    let lead = m.leads.borrow().values().next().cloned().unwrap();
+    m.advance(120_000);
+    let withdrawal = edge::withdrawal::Request { via: "admin".into(), client: None, note: None, purposes: Some(vec!["partner_offers".into()]) };
+    let changes: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = bool> + '_>>> = vec![
+        Box::pin(async {
+            take(&m, &intake, submission(serde_json::json!({"email": "race@example.com", "job_title": "CTO"}), &["marketing_email"])).await.is_ok()
+        }),
+        Box::pin(async { edge::qualification::record_event(&m, &config, None, &lead.id, "email_click", None).await.is_ok() }),
+        Box::pin(async { edge::qualification::move_stage(&m, &config, &lead.id, Stage::Sql, &Mover::Admin, "call on Monday").await.is_ok() }),
+        Box::pin(async { edge::withdrawal::withdraw(&m, &config, &lead, withdrawal.clone()).await.is_ok() }),
+        Box::pin(async { edge::handout::count(&m, &config, &lead).await.is_ok() }),
+    ];
+    let done = block_on(futures::future::join_all(changes));
+    assert_eq!(done, [true; 5], "every change went through");
+    let after = m.leads.borrow()[&lead.id].clone();
+    assert_eq!(after.fields.get("job_title").map(String::as_str), Some("CTO"), "the repeat's fill");
+    assert_eq!(after.engagement.submissions, 2, "the repeat's count");
+    assert!(after.events.iter().any(|e| e.kind == "email_click"), "the event");
+    assert_eq!(after.stage, Stage::Sql, "the stage move");
+    assert!(!after.grants("partner_offers") && after.grants("marketing_email"), "the withdrawal of one purpose");
+    assert_eq!(after.engagement.downloads, 1, "the download");
+}

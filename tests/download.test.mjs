@@ -20,6 +20,7 @@ before(async () => {
 [mail]
 url = "${receiver.mailbox}"
 from = "Beispiel GmbH <news@beispiel.example>"
+resend_after_minutes = 0
 
 [[forms]]
 id = "guide"

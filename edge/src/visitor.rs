@@ -158,21 +158,10 @@ pub(crate) async fn take(req: &Request, env: &Env, config: &'static FormsConfig,
     Ok((taken.status, taken.body))
 }
 
-/// The lead a link's token stands for, or (as `Err`) the readable page that says why there is none:
-/// 403 for an altered or expired link, 404 when the lead has been erased.
+/// The lead a link's token stands for, with the change a confirmation link was mailed for (if it names
+/// one), or (as `Err`) the readable page that says why there is none: 403 for an altered or expired link,
+/// 404 when the lead has been erased.
 pub(crate) async fn linked_lead(
-    req: &Request,
-    env: &Env,
-    kv: &worker::kv::KvStore,
-    purpose: token::Purpose,
-    given: &str,
-    now: u64,
-) -> Result<Result<Lead, Response>, Error> {
-    Ok(linked(req, env, kv, purpose, given, now).await?.map(|(lead, _)| lead))
-}
-
-/// [`linked_lead`] with the change a confirmation link was mailed for, if it names one.
-async fn linked(
     req: &Request,
     env: &Env,
     kv: &worker::kv::KvStore,
@@ -196,7 +185,7 @@ async fn linked(
 /// scanners follow links, and a confirmation must be the person's own act.
 pub(crate) async fn confirm_page(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
     let now = Date::now().as_millis();
-    let (lead, change) = match linked(req, env, &kv(env)?, token::Purpose::Confirm, given, now).await? {
+    let (lead, change) = match linked_lead(req, env, &kv(env)?, token::Purpose::Confirm, given, now).await? {
         Ok(linked) => linked,
         Err(page) => return Ok(page),
     };
@@ -231,7 +220,7 @@ pub(crate) async fn confirm_page(req: &Request, env: &Env, given: &str) -> Resul
 pub(crate) async fn confirm(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
     let now = Date::now().as_millis();
     let kv = kv(env)?;
-    let (lead, change) = match linked(req, env, &kv, token::Purpose::Confirm, given, now).await? {
+    let (lead, change) = match linked_lead(req, env, &kv, token::Purpose::Confirm, given, now).await? {
         Ok(linked) => linked,
         Err(page) => return Ok(page),
     };
@@ -257,8 +246,8 @@ pub(crate) async fn confirm(req: &Request, env: &Env, given: &str) -> Result<Res
 pub(crate) async fn withdraw_page(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
     let now = Date::now().as_millis();
     match linked_lead(req, env, &kv(env)?, token::Purpose::Withdraw, given, now).await? {
-        Ok(lead) if !lead.grants_anything() => html_response(&page::withdrawn(lead.consent.lang, false), 200),
-        Ok(lead) => html_response(&page::withdraw_prompt(lead.consent.lang), 200),
+        Ok((lead, _)) if !lead.grants_anything() => html_response(&page::withdrawn(lead.consent.lang, false), 200),
+        Ok((lead, _)) => html_response(&page::withdraw_prompt(lead.consent.lang), 200),
         Err(page) => Ok(page),
     }
 }
@@ -268,7 +257,7 @@ pub(crate) async fn withdraw_by_link(req: &Request, env: &Env, given: &str) -> R
     let now = Date::now().as_millis();
     let kv = kv(env)?;
     let lead = match linked_lead(req, env, &kv, token::Purpose::Withdraw, given, now).await? {
-        Ok(lead) => lead,
+        Ok((lead, _)) => lead,
         Err(page) => return Ok(page),
     };
     let lang = lead.consent.lang;
@@ -300,7 +289,7 @@ pub(crate) async fn download(req: &Request, env: &Env, given: &str) -> Result<Re
     let now = Date::now().as_millis();
     let kv = kv(env)?;
     let lead = match linked_lead(req, env, &kv, token::Purpose::Download, given, now).await? {
-        Ok(lead) => lead,
+        Ok((lead, _)) => lead,
         Err(page) => return Ok(page),
     };
     let config = config(env)?;

@@ -4,10 +4,10 @@
 //! confirmation, written with its outbox entries, and released. Two presses, however close, give one
 //! `lead.confirmed` (or one `lead.updated` for held changes); the second finds the work done.
 
-use crate::ledger::{Command, Hold, Holder};
+use crate::announcing::{once_per_lead, outbox_entries, put_outbox_then_lead};
+use crate::holding::{under_hold, Holding};
 use crate::outbox::Delivery;
-use crate::storage::{ask, random, Backend};
-use crate::submission::{look_delay, once_per_lead, outbox_entries, put_outbox_then_lead, WAIT_FOR_OTHERS_MS};
+use crate::storage::{random, Backend};
 use crate::webhook::{self, EventType};
 use crate::{id, intake, Error};
 use shared::form::FormsConfig;
@@ -30,49 +30,6 @@ pub enum Confirmed {
 pub async fn confirm<B: Backend>(b: &B, config: &FormsConfig, id: &str, change: Option<&str>, client: Option<String>) -> Result<Option<Confirmed>, Error> {
     let Some(lead) = b.lead(id).await? else { return Ok(None) };
     under_hold(b, &lead, async |held| apply(b, held, config, id, change, client).await).await
-}
-
-/// Proof that the ledger's hold on one lead is taken: only [`under_hold`] makes one, and the one way to
-/// write a changed lead's document outside a submission or an import (`submission::put_outbox_then_lead`)
-/// asks for it. So a change that reads a lead and writes it back cannot compile without the hold that
-/// keeps another change from overwriting it.
-pub struct Holding {
-    lead: String,
-}
-
-impl Holding {
-    /// The lead held.
-    pub fn lead(&self) -> &str {
-        &self.lead
-    }
-}
-
-/// Runs `work` while holding `lead` in the ledger, and releases the hold after it, whatever it returned.
-/// `work` reads the lead again: under the hold, nobody else changes it meanwhile (confirmations,
-/// withdrawals, stage moves, events, download counts; repeats take the same hold through their claim).
-pub async fn under_hold<B: Backend, T>(b: &B, lead: &Lead, work: impl AsyncFnOnce(&Holding) -> Result<T, Error>) -> Result<T, Error> {
-    let (form, email) = (lead.form.clone(), intake::address_of(lead));
-    hold(b, &form, &email).await?;
-    let outcome = work(&Holding { lead: lead.id.clone() }).await;
-    // If the release is lost, the hold lapses by itself after `ledger::RESERVATION_MS`.
-    let _ = b.ledger(&Command::Release { form, hold: Hold { email, lead: None, held: true }, key: None }).await;
-    outcome
-}
-
-/// Takes the hold on a lead's address row, waiting while another request holds it.
-async fn hold<B: Backend>(b: &B, form: &str, email: &str) -> Result<(), Error> {
-    let started = b.now_ms();
-    loop {
-        let holder: Holder = ask(b, &Command::Hold { form: form.to_owned(), email: email.to_owned(), now: b.now_ms() }).await?;
-        match holder {
-            Holder::Lead { .. } => return Ok(()),
-            // No stored lead for the address (a lead from before the ledger, not yet adopted, or one
-            // being erased): nothing to serialise against in the ledger, so the change goes ahead.
-            Holder::Nobody | Holder::Claimed => return Ok(()),
-            Holder::Reserved if b.now_ms().saturating_sub(started) > WAIT_FOR_OTHERS_MS => return Err(Error::InProgress),
-            Holder::Reserved => b.sleep(look_delay(b)).await,
-        }
-    }
 }
 
 async fn apply<B: Backend>(
@@ -98,7 +55,7 @@ async fn apply<B: Backend>(
         let payload = webhook::payload(EventType::LeadConfirmed, &lead.updated_at, &lead);
         let deliveries = form.map(|f| once_per_lead(&f.webhooks, &lead, EventType::LeadConfirmed, &payload, now)).unwrap_or_default();
         let mut deliveries: Vec<Delivery> = deliveries;
-        deliveries.extend(crate::qualification::follow_up(b, config, &mut lead, moved.as_ref(), now).await?);
+        deliveries.extend(crate::announcing::follow_up(b, config, &mut lead, moved.as_ref(), now).await?);
         (deliveries, false)
     } else if let (Some(f), Some(change)) = (form, change) {
         let Some((submission, filled, consent_added)) = intake::apply_held(&mut lead, change, &at, f) else { return Ok(Some(Confirmed::Already(lead))) };

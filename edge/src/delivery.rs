@@ -7,11 +7,11 @@
 //! still there: an attempt that ends after an erasure writes nothing back). The cron trigger only wakes
 //! the ledger, in case an alarm was lost.
 
+use crate::announcing::MAIL_ENDPOINT;
 use crate::crm::{self, Outbound, Read, Reply};
 use crate::ledger::{Command, PER_RUN};
 use crate::outbox::{self, Delivery, Outcome, State};
 use crate::storage::{ask, random, Backend};
-use crate::submission::MAIL_ENDPOINT;
 use crate::{mail, webhook, Error};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use shared::form::{Adapter, Endpoint, FormsConfig};

@@ -7,12 +7,12 @@
 //! no winner is announced for a draw that is not on record, no draw is on record without its
 //! announcements, and a retried request gets the draw that was made instead of a second one.
 
+use crate::announcing::outbox_entries;
 use crate::draw::{self, Draw};
 use crate::keys::draw_scope;
 use crate::ledger::{Command, Drawn, Hold, Replay};
 use crate::listing::{all_ids, Filter};
 use crate::storage::{ask, random, Backend};
-use crate::submission::outbox_entries;
 use crate::webhook::{self, EventType};
 use crate::{id, intake, Error};
 use shared::form::FormDef;

@@ -9,8 +9,7 @@
 
 use crate::address::Address;
 use crate::cloud::config;
-use crate::error::Credential;
-use crate::exchange::{header, html_response, json_response, own_origin, query, required_secret, visitor_lang};
+use crate::exchange::{authorize, error_response, header, html_response, json_response, own_origin, query, visitor_lang};
 use crate::integration::{receive_feedback, record_event};
 use crate::operator::{
     assign_owner, daily, draw_winners, enable_endpoint, erase, funnel, import, lead_detail, leads_csv, list_deliveries, list_draws, list_endpoints, list_leads,
@@ -19,10 +18,10 @@ use crate::operator::{
 use crate::route::{Miss, Route};
 use crate::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, fold_downloads, wake_ledger};
 use crate::visitor::{confirm, confirm_page, dev_mailbox, download, embed_script, submit, verify_receipt, withdraw_by_link, withdraw_page};
-use crate::{admin, page, Error};
+use crate::{page, Error};
 use serde_json::json;
 use shared::Lang;
-use worker::{event, Context, Env, Headers, Method, Request, Response, ScheduleContext, ScheduledEvent};
+use worker::{event, Context, Env, Headers, Request, Response, ScheduleContext, ScheduledEvent};
 
 #[event(start)]
 fn start() {
@@ -166,29 +165,8 @@ async fn forward(req: Request, env: &Env, lang: Lang) -> worker::Result<Response
     let (method, path) = (req.method(), Address::of(&req.inner().url()).path.to_owned());
     match operator.fetch_request(req).await {
         Ok(response) => Ok(response),
-        Err(e) => error_answer(&method, &path, &Error::Internal(format!("the operator did not answer: {e}")), lang, false),
+        Err(e) => crate::exchange::error_answer(&method, &path, &Error::Internal(format!("the operator did not answer: {e}")), lang, false),
     }
-}
-
-/// The one place an [`Error`] becomes a response: its status, headers and JSON body in `lang`, logged
-/// without personal data when it is the collector's fault. A caller who sends the admin token gets the
-/// admin's body (which names a missing secret); everyone else the public one.
-pub(crate) fn error_response(req: &Request, env: &Env, e: &Error, lang: Lang) -> worker::Result<Response> {
-    let admin = matches!(e, Error::Misconfigured(_)) && sends_admin_token(req, env);
-    error_answer(&req.method(), Address::of(&req.inner().url()).path, e, lang, admin)
-}
-
-/// [`error_response`] for a request known by its method and path, such as one already handed on.
-fn error_answer(method: &Method, path: &str, e: &Error, lang: Lang, admin: bool) -> worker::Result<Response> {
-    if let Some(line) = e.log_line() {
-        worker::console_error!("{method} {path}: {line}");
-    }
-    let body = if admin { e.admin_body(lang) } else { e.body(lang) };
-    let mut resp = Response::from_json(&body)?.with_status(e.status());
-    for (name, value) in e.headers() {
-        resp.headers_mut().set(name, &value)?;
-    }
-    Ok(resp)
 }
 
 /// The cron's upkeep, every minute: the ledger's alarm, unconfirmed leads, and the moves of older layouts.
@@ -276,21 +254,4 @@ pub(crate) fn with_cors(mut resp: Response, origin: &str) -> Response {
     let _ = h.set("Access-Control-Allow-Origin", origin);
     let _ = h.append("Vary", "Origin");
     resp
-}
-
-/// The admin token check, run by [`dispatch`] for every admin route. A missing or short token is the
-/// deployment's fault and answered as such; it never opens the admin API.
-pub(crate) fn authorize(req: &Request, env: &Env) -> Result<(), Error> {
-    let token = required_secret(env, "ADMIN_TOKEN")?;
-    if token.chars().count() < admin::MIN_TOKEN_CHARS {
-        return Err(Error::Misconfigured("ADMIN_TOKEN".into()));
-    }
-    admin::authorize(header(req, "Authorization").as_deref(), Some(&token), Credential::AdminToken)
-}
-
-/// Whether the request carries the configured admin token, even one too short to open the admin API:
-/// who holds it runs the deployment and may be told which secret it lacks.
-fn sends_admin_token(req: &Request, env: &Env) -> bool {
-    let token = crate::cloud::secret(env, "ADMIN_TOKEN");
-    admin::authorize(header(req, "Authorization").as_deref(), token.as_deref(), Credential::AdminToken).is_ok()
 }

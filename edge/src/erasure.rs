@@ -48,7 +48,7 @@ pub async fn erase<B: Backend>(b: &B, config: &FormsConfig, id: &str, announce: 
 /// `lead.erased` for each endpoint that takes it, with ids derived from the lead and the endpoint.
 fn announcements(lead: &Lead, endpoints: &[shared::form::Endpoint], now: u64) -> Vec<Delivery> {
     let payload = webhook::erased_payload(&shared::time::rfc3339(now), &lead.id, &lead.form);
-    crate::submission::once_per_lead(endpoints, lead, EventType::LeadErased, &payload, now)
+    crate::announcing::once_per_lead(endpoints, lead, EventType::LeadErased, &payload, now)
 }
 
 /// How many unconfirmed leads one scheduled run erases at most.

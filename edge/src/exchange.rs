@@ -2,10 +2,12 @@
 //! secrets) and the responses they build (JSON, pages, redirects).
 
 use crate::address::Address;
+use crate::admin;
 use crate::cloud::{self, secret};
+use crate::error::Credential;
 use crate::{pseudonym, Error};
 use shared::Lang;
-use worker::{Env, Headers, Request, Response};
+use worker::{Env, Headers, Method, Request, Response};
 
 /// A request header's value, if present and readable.
 pub(crate) fn header(req: &Request, name: &str) -> Option<String> {
@@ -54,15 +56,6 @@ pub(crate) async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>
     Ok(body)
 }
 
-/// Reads a whole answer (of the ledger, or of a fetch) as text with the runtime's own `text()`.
-/// `worker::Response::text` reads a streamed body chunk by chunk across the wasm boundary, which took
-/// about 6% of a submission's CPU time in a profile on local workerd.
-pub(crate) async fn answer_text(resp: Response) -> Result<String, worker::Error> {
-    let promise = worker::web_sys::Response::from(resp).text()?;
-    let text = worker::wasm_bindgen_futures::JsFuture::from(promise).await?;
-    Ok(text.as_string().unwrap_or_default())
-}
-
 pub(crate) fn json_response(value: &serde_json::Value, status: u16) -> Result<Response, Error> {
     Ok(Response::from_json(value)?.with_status(status))
 }
@@ -99,4 +92,60 @@ pub(crate) fn html_response(html: &str, status: u16) -> Result<Response, Error> 
 /// The first value of the query parameter `name`.
 pub(crate) fn query(req: &Request, name: &str) -> Result<Option<String>, Error> {
     Ok(Address::of(&req.inner().url()).param(name))
+}
+
+/// The one place an [`Error`] becomes a response: its status, headers and JSON body in `lang`, logged
+/// without personal data when it is the collector's fault. A caller who sends the admin token gets the
+/// admin's body (which names a missing secret); everyone else the public one.
+pub(crate) fn error_response(req: &Request, env: &Env, e: &Error, lang: Lang) -> worker::Result<Response> {
+    let admin = matches!(e, Error::Misconfigured(_)) && sends_admin_token(req, env);
+    error_answer(&req.method(), Address::of(&req.inner().url()).path, e, lang, admin)
+}
+
+/// [`error_response`] for a request known by its method and path, such as one already handed on.
+pub(crate) fn error_answer(method: &Method, path: &str, e: &Error, lang: Lang, admin: bool) -> worker::Result<Response> {
+    if let Some(line) = e.log_line() {
+        worker::console_error!("{method} {path}: {line}");
+    }
+    let body = if admin { e.admin_body(lang) } else { e.body(lang) };
+    let mut resp = Response::from_json(&body)?.with_status(e.status());
+    for (name, value) in e.headers() {
+        resp.headers_mut().set(name, &value)?;
+    }
+    Ok(resp)
+}
+
+/// The admin token check, run by [`dispatch`] for every admin route. A missing or short token is the
+/// deployment's fault and answered as such; it never opens the admin API.
+pub(crate) fn authorize(req: &Request, env: &Env) -> Result<(), Error> {
+    let token = required_secret(env, "ADMIN_TOKEN")?;
+    if token.chars().count() < admin::MIN_TOKEN_CHARS {
+        return Err(Error::Misconfigured("ADMIN_TOKEN".into()));
+    }
+    admin::authorize(header(req, "Authorization").as_deref(), Some(&token), Credential::AdminToken)
+}
+
+/// Whether the request carries the configured admin token, even one too short to open the admin API:
+/// who holds it runs the deployment and may be told which secret it lacks.
+fn sends_admin_token(req: &Request, env: &Env) -> bool {
+    let token = crate::cloud::secret(env, "ADMIN_TOKEN");
+    admin::authorize(header(req, "Authorization").as_deref(), token.as_deref(), Credential::AdminToken).is_ok()
+}
+
+/// A JSON object body, or a `Malformed` error saying why it is not one.
+pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
+    match serde_json::from_slice(body) {
+        Ok(serde_json::Value::Object(o)) => Ok(o),
+        Ok(_) => Err(Error::Malformed("The body must be a JSON object.".into())),
+        Err(e) => Err(Error::Malformed(format!("The body is not JSON: {e}."))),
+    }
+}
+
+/// A string member of a JSON body, or a `Malformed` error naming it.
+pub(crate) fn text_member<'a>(body: &'a serde_json::Map<String, serde_json::Value>, name: &str) -> Result<Option<&'a str>, Error> {
+    match body.get(name) {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(serde_json::Value::String(s)) => Ok(Some(s.as_str())),
+        Some(_) => Err(Error::Malformed(format!("`{name}` must be a string."))),
+    }
 }

@@ -9,10 +9,10 @@
 //! downloads as one behaviour event, and writes it with its announcements. So racing downloads never lose
 //! a count, a withdrawal meanwhile is never overwritten, and a burst of downloads costs one KV write.
 
-use crate::confirmation::under_hold;
+use crate::announcing::put_outbox_then_lead;
+use crate::holding::under_hold;
 use crate::ledger::{Command, Counted, Downloads};
 use crate::storage::{ask, Backend};
-use crate::submission::put_outbox_then_lead;
 use crate::Error;
 use shared::form::FormsConfig;
 use shared::lead::Lead;
@@ -62,7 +62,7 @@ pub async fn fold<B: Backend>(b: &B, config: &FormsConfig, id: &str) -> Result<u
             // points, so a link reloaded in a loop does not make an MQL.
             let form = config.form(&lead.form);
             let moved = form.and_then(|f| lead.note(shared::score::DOWNLOAD, &f.scoring, now));
-            let deliveries = crate::qualification::follow_up(b, config, &mut lead, moved.as_ref(), now).await?;
+            let deliveries = crate::announcing::follow_up(b, config, &mut lead, moved.as_ref(), now).await?;
             put_outbox_then_lead(b, held, &deliveries, &lead).await?;
         }
         // A lost note only makes the cron look at this lead again; the fold itself finds nothing to add.

@@ -18,11 +18,11 @@
 //! rows and deliveries, in one transaction). A row that cannot be stored is released and reported; if the
 //! settle fails, the documents written are taken back and the call may be retried whole.
 
+use crate::announcing::outbox_entries;
 use crate::ledger::{ClaimRow, Command, Entry, Hold, Holder, SettleRow, Turn};
 use crate::outbox::Delivery;
-use crate::rows::Row;
+use crate::rows::{Row, MAX_PROOF, MAX_SOURCE};
 use crate::storage::{ask, random, Backend};
-use crate::submission::outbox_entries;
 use crate::webhook::{self, EventType};
 use crate::{id, intake, Error};
 use serde::Serialize;
@@ -31,15 +31,6 @@ use shared::form::{FormDef, FormKind, FormsConfig, Mode};
 use shared::lead::{Imported, Lead, Status};
 use shared::Code;
 use std::collections::BTreeMap;
-
-/// The most rows one import call takes.
-pub const MAX_ROWS: usize = 1_000;
-/// The longest batch source, in characters.
-pub const MAX_SOURCE: usize = 200;
-/// The longest proof reference, in characters.
-pub const MAX_PROOF: usize = 300;
-/// The longest statement an imported consent entry records instead of a form's text.
-pub const MAX_STATEMENT: usize = MAX_SOURCE + MAX_PROOF + 100;
 
 /// The legal basis a batch declares for marketing to its contacts.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
@@ -237,7 +228,7 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
                 // is confirmed.
                 let deliveries = if lead.status == Status::Pending {
                     intake::note_mail(&mut lead.mails_sent, now);
-                    vec![crate::submission::mail_entry(b, batch.config, form, batch.signing, batch.origin, &lead, now, crate::mail::Ask::Address, None)?]
+                    vec![crate::announcing::mail_entry(b, batch.config, form, batch.signing, batch.origin, &lead, now, crate::mail::Ask::Address, None)?]
                 } else {
                     let payload = webhook::payload(EventType::LeadCreated, &lead.updated_at, &lead);
                     outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadCreated, &payload, now)
@@ -254,7 +245,7 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
                     let out = intake::merge(old, fresh);
                     let changed = out.changes_anything();
                     let lead = out.lead;
-                    let deliveries = if changed { crate::submission::updated_entries(b, form, &lead, &out.record, now) } else { Vec::new() };
+                    let deliveries = if changed { crate::announcing::updated_entries(b, form, &lead, &out.record, now) } else { Vec::new() };
                     writes.push(Write { candidate: i, lead, claimed: false, before: Some(old.clone()), deliveries });
                 }
                 None => released.push(Hold { email: c.email.clone(), lead: None, held: true }),

@@ -4,10 +4,10 @@
 
 use crate::cloud::{config, Cloud};
 use crate::error::Credential;
-use crate::exchange::{header, json_response, read_body, required_secret};
+use crate::exchange::{header, json_object, json_response, read_body, required_secret, text_member};
 use crate::feedback::{self, Refused};
 use crate::ledger::{Command, Hold, Replay};
-use crate::operator::{json_object, qualified, text_member};
+use crate::operator::qualified;
 use crate::storage::{ask, Backend};
 use crate::{admin, id, intake, qualification, Error};
 use serde_json::json;
@@ -38,7 +38,7 @@ pub(crate) async fn record_event(req: &mut Request, env: &Env, id: &str) -> Resu
 /// Who may record behaviour events: the admin token, or the key of one of the config's integrations.
 /// Returns the integration, whose scope then applies, or `None` for the admin, whom nothing limits.
 fn authorize_events<'a>(req: &Request, env: &Env, config: &'a shared::form::FormsConfig) -> Result<Option<&'a shared::config::Integration>, Error> {
-    let as_admin = crate::entry::authorize(req, env);
+    let as_admin = crate::exchange::authorize(req, env);
     if as_admin.is_ok() {
         return Ok(None);
     }

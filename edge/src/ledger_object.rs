@@ -4,21 +4,14 @@
 //! the runtime commits them together: each command is one transaction. See `ledger` for the protocol and
 //! ARCHITECTURE.md for why one object serves the collector.
 
-use crate::cloud::{self, Cloud};
+use crate::cloud::{self, Cloud, Inside};
 use crate::delivery;
 use crate::ledger::{self, Command, DeliveryFilter, DeliveryRow, Hold, Holder, Replay, Standing};
 use crate::outbox::{Delivery, State as DeliveryState};
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use shared::stage::Stage;
 use std::cell::Cell;
-use worker::{durable_object, Date, DurableObject, Env, Method, Request, RequestInit, Response, Result, SqlStorage, SqlStorageValue, State};
-
-/// The binding of the ledger's namespace in the wrangler config.
-pub const BINDING: &str = "LEDGER";
-
-/// The one ledger object's name.
-pub const NAME: &str = "ledger";
+use worker::{durable_object, Date, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State};
 
 // Only the operator hosts the object; the collector reaches it through `script_name` (see `LedgerStub`).
 #[cfg_attr(feature = "operator", durable_object)]
@@ -78,6 +71,14 @@ impl DurableObject for Ledger {
         // rather than spinning.
         self.arm(true, if attempted == 0 { RETRY_IDLE_MS } else { 0 }).await?;
         Response::ok("")
+    }
+}
+
+/// The seam reaches the object's commands directly when it runs inside the object (the alarm's deliveries).
+#[cfg(feature = "operator")]
+impl Inside for Ledger {
+    async fn run_inside(&self, command: Command) -> Result<serde_json::Value> {
+        self.handle(command).await
     }
 }
 
@@ -848,36 +849,5 @@ impl Ledger {
             self.sql.exec("INSERT OR REPLACE INTO answers VALUES (?, ?, NULL, ?)", vec![text(form), text(key), ms(now)])?;
         }
         Ok(replay)
-    }
-}
-
-/// The Worker's handle on the ledger object.
-pub struct LedgerStub {
-    stub: worker::Stub,
-}
-
-impl LedgerStub {
-    /// The ledger of this collector.
-    pub fn of(env: &Env) -> std::result::Result<LedgerStub, crate::Error> {
-        let missing = |e: worker::Error| crate::Error::Config(format!("the Durable Object binding {BINDING} is unusable: {e}"));
-        let namespace = env.durable_object(BINDING).map_err(missing)?;
-        let stub = namespace.id_from_name(NAME).and_then(|id| id.get_stub()).map_err(missing)?;
-        Ok(LedgerStub { stub })
-    }
-
-    /// Sends one command and reads the answer.
-    pub async fn call<T: DeserializeOwned>(&self, command: &Command) -> std::result::Result<T, crate::Error> {
-        let failed = |e: worker::Error| crate::Error::Internal(format!("ledger: {e}"));
-        let body = serde_json::to_string(command)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let request = Request::new_with_init("https://ledger.internal/", &init).map_err(failed)?;
-        let response = self.stub.fetch_with_request(request).await.map_err(failed)?;
-        let status = response.status_code();
-        let text = crate::exchange::answer_text(response).await.map_err(failed)?;
-        if status != 200 {
-            return Err(crate::Error::Internal(format!("ledger answered {status}: {text}")));
-        }
-        Ok(serde_json::from_str(&text)?)
     }
 }

@@ -21,6 +21,7 @@ compile_error!("build the edge with the feature `collector` or `operator` (or bo
 
 pub mod address;
 pub mod admin;
+pub mod announcing;
 pub mod confirmation;
 pub mod crm;
 pub mod delivery;
@@ -34,6 +35,7 @@ pub mod export;
 pub mod feedback;
 pub mod funnel;
 pub mod handout;
+pub mod holding;
 pub mod id;
 pub mod import;
 pub mod intake;

@@ -4,7 +4,7 @@
 
 use crate::address::Address;
 use crate::cloud::{config, Cloud};
-use crate::exchange::{header, json_response, kv, own_origin, query, read_body, signing_key};
+use crate::exchange::{header, json_object, json_response, kv, own_origin, query, read_body, signing_key, text_member};
 use crate::ledger::{self, Command, Hold};
 use crate::storage::{ask, Backend};
 use crate::visitor::{withdraw, FILES};
@@ -50,24 +50,6 @@ pub(crate) async fn withdraw_by_admin(req: &mut Request, env: &Env, id: &str) ->
     let lead = store::get_lead(&kv, id).await?.ok_or(Error::NotFound)?;
     let done = withdraw(env, &lead, withdrawal::Request { via: "admin".into(), client: None, note, purposes }).await?;
     json_response(&json!({"id": id, "withdrawn": true, "erased": done == Withdrawn::Erased}), 200)
-}
-
-/// A JSON object body, or a `Malformed` error saying why it is not one.
-pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
-    match serde_json::from_slice(body) {
-        Ok(serde_json::Value::Object(o)) => Ok(o),
-        Ok(_) => Err(Error::Malformed("The body must be a JSON object.".into())),
-        Err(e) => Err(Error::Malformed(format!("The body is not JSON: {e}."))),
-    }
-}
-
-/// A string member of a JSON body, or a `Malformed` error naming it.
-pub(crate) fn text_member<'a>(body: &'a serde_json::Map<String, serde_json::Value>, name: &str) -> Result<Option<&'a str>, Error> {
-    match body.get(name) {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(serde_json::Value::String(s)) => Ok(Some(s.as_str())),
-        Some(_) => Err(Error::Malformed(format!("`{name}` must be a string."))),
-    }
 }
 
 /// `POST /v1/admin/leads/<id>/stage` with `{"stage": "sql", "reason": "..."}`: a person moves a lead in
@@ -221,7 +203,7 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
     let content_type = header(req, "Content-Type");
     let format = crate::rows::format(content_type.as_deref())?;
     let body = read_body(req, IMPORT_BODY).await?;
-    let rows = crate::rows::read(format, &body, crate::import::MAX_ROWS)?;
+    let rows = crate::rows::read(format, &body, crate::rows::MAX_ROWS)?;
     let cloud = Cloud::of(env)?;
     let scope = format!("import:{}", form.id);
     let now = Date::now().as_millis();

@@ -6,15 +6,13 @@
 //! for every move (the rule's move to MQL included). A move to the stage the lead is at already changes
 //! nothing and is answered as such, so feedback a CRM sends twice is harmless.
 
-use crate::confirmation::under_hold;
-use crate::outbox::Delivery;
-use crate::storage::{random, Backend};
-use crate::submission::{outbox_entries, put_outbox_then_lead};
-use crate::webhook::{self, EventType};
-use crate::{id, Error};
+use crate::announcing::{announce_owner, follow_up, put_outbox_then_lead};
+use crate::holding::under_hold;
+use crate::storage::Backend;
+use crate::Error;
 use shared::form::FormsConfig;
 use shared::lead::Lead;
-use shared::owner::{Assigned, Moment};
+use shared::owner::Assigned;
 use shared::stage::{Change, Mover, Refusal, Stage};
 use shared::Code;
 
@@ -85,43 +83,6 @@ pub async fn move_stage<B: Backend>(b: &B, config: &FormsConfig, id: &str, to: S
     .await
 }
 
-/// Gives `lead` an owner if its form's rule assigns at `moment` and it has none yet (round-robin takes its
-/// turn from the ledger, so racing leads never get the same one). Returns the record.
-pub async fn assign_due<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead, moment: Moment, now: u64) -> Result<Option<Assigned>, Error> {
-    let Some(rule) = config.form(&lead.form).and_then(|f| f.assign.as_ref()) else { return Ok(None) };
-    if rule.at != moment || lead.owner.is_some() {
-        return Ok(None);
-    }
-    let turn = if rule.needs_turn() {
-        let turn: crate::ledger::Turn = crate::storage::ask(b, &crate::ledger::Command::Turn { name: format!("assign:{}", lead.form), count: 1 }).await?;
-        turn.turn
-    } else {
-        0
-    };
-    let Some((owner, why)) = rule.pick(&config.owners, &lead.fields, turn) else { return Ok(None) };
-    Ok(lead.assign(&owner, "rule", &why, now))
-}
-
-/// What follows a stage change: the owner due when a lead becomes an MQL, then the announcements of the
-/// move (`lead.stage_changed`, with the owner in its data) and of the assignment (`lead.assigned`).
-pub async fn follow_up<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead, change: Option<&Change>, now: u64) -> Result<Vec<Delivery>, Error> {
-    let Some(change) = change else { return Ok(Vec::new()) };
-    let assigned = if change.to == Stage::Mql { assign_due(b, config, lead, Moment::Mql, now).await? } else { None };
-    let mut out = announce(b, config, lead, change, now);
-    if let Some(a) = &assigned {
-        out.extend(announce_owner(b, config, lead, a, now));
-    }
-    Ok(out)
-}
-
-/// `lead.assigned` for the form's endpoints that take it.
-pub fn announce_owner<B: Backend>(b: &B, config: &FormsConfig, lead: &Lead, assigned: &Assigned, now: u64) -> Vec<Delivery> {
-    let endpoints = config.form(&lead.form).map(|f| f.webhooks.as_slice()).unwrap_or_default();
-    let card = config.owners.iter().find(|o| o.id == assigned.to);
-    let payload = webhook::assigned_payload(&assigned.at, lead, assigned, card);
-    outbox_entries(|| id::new("msg_", now, random(b)), endpoints, &lead.id, &lead.form, EventType::LeadAssigned, &payload, now)
-}
-
 /// Gives the lead `id` to `owner` by hand, for `reason`. `Ok(None)` when there is no such lead; an outcome
 /// without a record when it has that owner already.
 pub async fn reassign<B: Backend>(b: &B, config: &FormsConfig, id: &str, owner: &str, reason: &str) -> Result<Option<(Lead, Option<Assigned>)>, Error> {
@@ -143,13 +104,6 @@ pub async fn reassign<B: Backend>(b: &B, config: &FormsConfig, id: &str, owner: 
         Ok(Some((lead, Some(record))))
     })
     .await
-}
-
-/// `lead.stage_changed` for the form's endpoints that take it.
-pub fn announce<B: Backend>(b: &B, config: &FormsConfig, lead: &Lead, change: &Change, now: u64) -> Vec<Delivery> {
-    let endpoints = config.form(&lead.form).map(|f| f.webhooks.as_slice()).unwrap_or_default();
-    let payload = webhook::stage_payload(&change.at, lead, change);
-    outbox_entries(|| id::new("msg_", now, random(b)), endpoints, &lead.id, &lead.form, EventType::LeadStageChanged, &payload, now)
 }
 
 /// What a feedback call did.

@@ -5,6 +5,15 @@
 use crate::Error;
 use std::collections::BTreeMap;
 
+/// The most rows one import call takes.
+pub const MAX_ROWS: usize = 1_000;
+/// The longest batch source, in characters.
+pub const MAX_SOURCE: usize = 200;
+/// The longest proof reference, in characters.
+pub const MAX_PROOF: usize = 300;
+/// The longest statement an imported consent entry records instead of a form's text.
+pub const MAX_STATEMENT: usize = MAX_SOURCE + MAX_PROOF + 100;
+
 /// The two shapes an import comes in.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {

@@ -10,14 +10,16 @@
 //! that is not durable and nothing half-written stays visible. The Worker's glue (`visitor`) does what needs
 //! the request (origin, rate limit, Turnstile) before; the ledger's alarm delivers after.
 
-use crate::ledger::{self, Command, Hold, Holder, Indexed, Replay, Standing};
+use crate::announcing::{mail_entry, outbox_entries, unqueue, updated_entries};
+use crate::holding::{look_delay, WAIT_FOR_OTHERS_MS};
+use crate::ledger::{Command, Hold, Holder, Indexed, Replay, Standing};
 use crate::outbox::Delivery;
 use crate::storage::{ask, random, Backend};
 use crate::webhook::{self, EventType};
-use crate::{crm, id, intake, mail, receipt, token, Error};
+use crate::{id, intake, mail, receipt, token, Error};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use shared::form::{Endpoint, FormDef, FormKind, FormsConfig};
+use shared::form::{FormDef, FormKind, FormsConfig};
 use shared::lead::{Lead, Status};
 use shared::wire::Submission;
 
@@ -56,22 +58,6 @@ pub struct Answer {
     pub status: u16,
     /// The body.
     pub body: serde_json::Value,
-}
-
-/// How long a request waits for another that holds its address or its idempotency key.
-pub const WAIT_FOR_OTHERS_MS: u64 = 10_000;
-
-/// How often a waiting request looks again, on average (see [`look_delay`]).
-pub const LOOK_EVERY_MS: u64 = 100;
-
-/// How long a waiting request sleeps before it looks again: from half of [`LOOK_EVERY_MS`] to one and a
-/// half times it, evenly spread. Requests that began to wait together (a burst for one address) would
-/// otherwise look together: one of them takes the address and all the others sleep a whole round again, so
-/// the burst gets through at about one request per round. Spread out, the next one looks soon after the
-/// holder lets go. Measured with 50 requests for one address at once: 14 to 21 a second without the spread.
-pub fn look_delay<B: Backend>(b: &B) -> u64 {
-    let spread = u64::from(u16::from_le_bytes(random::<2, B>(b)));
-    LOOK_EVERY_MS / 2 + spread * LOOK_EVERY_MS / u64::from(u16::MAX)
 }
 
 /// The status a lead on `form` has after its first submission, which every answer on the form names:
@@ -262,9 +248,9 @@ async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Opti
 async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: u64) -> Result<(Lead, Vec<Delivery>, Undo), Error> {
     let form = intake.form;
     // Its owner first, so that what goes out names them: at creation, or now if it is an MQL already.
-    crate::qualification::assign_due(b, intake.config, &mut lead, shared::owner::Moment::Creation, now).await?;
+    crate::announcing::assign_due(b, intake.config, &mut lead, shared::owner::Moment::Creation, now).await?;
     if lead.stage == shared::stage::Stage::Mql {
-        crate::qualification::assign_due(b, intake.config, &mut lead, shared::owner::Moment::Mql, now).await?;
+        crate::announcing::assign_due(b, intake.config, &mut lead, shared::owner::Moment::Mql, now).await?;
     }
     let deliveries = if lead.status == Status::Pending {
         intake::note_mail(&mut lead.mails_sent, now);
@@ -296,58 +282,6 @@ async fn put_document<B: Backend>(b: &B, lead: &Lead) -> Result<(), Error> {
     b.put_documents(std::slice::from_ref(lead)).await.pop().unwrap_or(Ok(()))
 }
 
-/// Queues deliveries in the ledger's outbox, all or none, in one ledger request. They are parked (due only
-/// after [`ledger::RESERVATION_MS`]) until the request that queued them has stored what they announce and
-/// sends them ([`send_outbox`], or the settle of a submission): an announcement never overtakes its lead,
-/// and a request that dies in between leaves deliveries that still go out, a minute late.
-pub async fn put_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), Error> {
-    if deliveries.is_empty() {
-        return Ok(());
-    }
-    let parked = b.now_ms().saturating_add(ledger::RESERVATION_MS);
-    let deliveries = deliveries.iter().map(|d| Delivery { next_at_ms: parked, ..d.clone() }).collect();
-    b.ledger(&Command::Queue { deliveries }).await.map(|_| ())
-}
-
-/// Makes parked deliveries due now: what they announce is stored.
-pub async fn send_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), Error> {
-    if deliveries.is_empty() {
-        return Ok(());
-    }
-    b.ledger(&Command::Send { ids: ids(deliveries), now: b.now_ms() }).await.map(|_| ())
-}
-
-fn ids(deliveries: &[Delivery]) -> Vec<String> {
-    deliveries.iter().map(|d| d.id.clone()).collect()
-}
-
-/// Takes queued deliveries out again (what they announce could not be stored).
-async fn unqueue<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), Error> {
-    if deliveries.is_empty() {
-        return Ok(());
-    }
-    b.ledger(&Command::Unqueue { ids: ids(deliveries) }).await.map(|_| ())
-}
-
-/// Queues a changed lead's deliveries, writes the lead, and sends the deliveries. If the lead cannot be
-/// written the deliveries are taken out again and the error returned: nothing is announced that was not
-/// stored, and the caller may simply retry. Only under the ledger's hold on that lead (`held`): every
-/// change of a stored lead but a submission's and an import's (which hold it through their claims) comes
-/// through here.
-pub async fn put_outbox_then_lead<B: Backend>(b: &B, held: &crate::confirmation::Holding, deliveries: &[Delivery], lead: &Lead) -> Result<(), Error> {
-    if held.lead() != lead.id {
-        return Err(Error::Internal(format!("lead {} written under the hold of {}", lead.id, held.lead())));
-    }
-    put_outbox(b, deliveries).await?;
-    if let Err(e) = b.put_lead(lead).await {
-        let _ = unqueue(b, deliveries).await;
-        return Err(e);
-    }
-    // Stored: if this last step is lost, the parked deliveries go out a minute later all the same.
-    let _ = send_outbox(b, deliveries).await;
-    Ok(())
-}
-
 /// A repeat of a known address on a form (not a giveaway): the repeat rules of [`intake::repeat`], plus
 /// what goes out. On double opt-in forms a pending address gets its confirmation mail again and a
 /// confirmed one a mail to confirm the changes, each within [`intake::may_mail`]'s limits; on other forms
@@ -359,7 +293,7 @@ async fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead,
     let changed = out.changes_anything();
     let mut lead = out.lead;
     // Coming back is behaviour: a repeat that takes the lead to MQL announces the move.
-    let mut deliveries = crate::qualification::follow_up(b, intake.config, &mut lead, out.moved.as_ref(), now).await?;
+    let mut deliveries = crate::announcing::follow_up(b, intake.config, &mut lead, out.moved.as_ref(), now).await?;
     if form.double_opt_in {
         // A known address on a gate asks for the file again: it gets it by mail, as a new address does
         // after confirming, and not in the answer, which would tell a stranger the address is known.
@@ -382,15 +316,6 @@ async fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead,
     Ok((lead, deliveries))
 }
 
-/// The `lead.updated` outbox entries announcing what a repeat (`record`) filled or granted on `lead`, on a
-/// form without double opt-in: for a repeated submission and for an import row of a known address alike.
-pub fn updated_entries<B: Backend>(b: &B, form: &FormDef, lead: &Lead, record: &shared::lead::Repeat, now: u64) -> Vec<Delivery> {
-    let changes =
-        webhook::Changes { submission: record.id.clone(), filled: record.filled.clone(), consent_added: record.consent_added.clone(), confirmed_by: "none" };
-    let payload = webhook::updated_payload(&lead.updated_at, lead, &changes);
-    outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadUpdated, &payload, now)
-}
-
 /// What a dropped bot is answered: the same status and body shape as a person's first submission (a
 /// fresh-looking id, the form's first status, a receipt-shaped decoy, and a download link where the form
 /// hands one out), none of it valid anywhere.
@@ -406,42 +331,10 @@ fn decoy_answer<B: Backend>(b: &B, form: &FormDef, sub: &Submission, own: &str, 
     body
 }
 
-/// The delivery "endpoint" of confirmation mails in the outbox.
-pub const MAIL_ENDPOINT: &str = "_mail";
-
-/// How long the withdraw link in a confirmation mail works: withdrawing must stay as easy as consenting.
-const WITHDRAW_LINK_MS: u64 = 365 * 86_400_000;
-
 /// The outbox entry that sends a lead a confirmation mail (its address, or changes a repeat asked for),
 /// with a signed link that works for `[mail] confirm_within_hours` and a withdraw link.
 fn confirmation_mail<B: Backend>(b: &B, intake: &Intake<'_>, lead: &Lead, now: u64, ask: mail::Ask) -> Result<Delivery, Error> {
     mail_entry(b, intake.config, intake.form, intake.signing, intake.origin, lead, now, ask, None)
-}
-
-/// [`confirmation_mail`] for any caller that stores leads on a double opt-in form (an import too). With
-/// `change` (a held change's hash) the confirmation link confirms exactly that change.
-#[allow(clippy::too_many_arguments)] // what a mail needs; grouping them would only rename `Intake`
-pub fn mail_entry<B: Backend>(
-    b: &B,
-    config: &FormsConfig,
-    form: &FormDef,
-    signing: &str,
-    origin: &str,
-    lead: &Lead,
-    now: u64,
-    ask: mail::Ask,
-    change: Option<&str>,
-) -> Result<Delivery, Error> {
-    let settings = config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
-    let key = signing.as_bytes();
-    let confirm = token::change_link(origin, key, &lead.id, change, now + settings.confirm_within_ms());
-    let withdraw = token::link(origin, key, token::Purpose::Withdraw, &lead.id, now + WITHDRAW_LINK_MS);
-    let lang = lead.consent.lang;
-    let to = lead.fields.get("email").map_or("", String::as_str);
-    let message =
-        mail::confirmation(settings, lang, to, form.title.as_ref().map(|t| t.get(lang)), ask, &mail::Links { confirm: &confirm, withdraw: &withdraw });
-    let payload = serde_json::to_string(&message)?;
-    Ok(Delivery::pending(id::new("msg_", now, random(b)), &lead.id, &form.id, MAIL_ENDPOINT, "mail.confirmation", &payload, now))
 }
 
 /// A signed download link for a download gate's lead, once it may have the file (with double opt-in: after
@@ -449,33 +342,4 @@ pub fn mail_entry<B: Backend>(
 pub fn download_link(signing: &str, form: &FormDef, lead: &Lead, origin: &str, now: u64) -> Option<String> {
     let asset = form.asset.as_ref().filter(|_| form.kind == FormKind::DownloadGate && lead.status != Status::Pending)?;
     Some(token::link(origin, signing.as_bytes(), token::Purpose::Download, &lead.id, now + asset.link_valid_ms()))
-}
-
-/// One pending delivery of `event` per endpoint that takes it, for an event a lead has at most once (its
-/// confirmation, its erasure): each id is derived from the lead, the endpoint and the event, so should
-/// anything queue it twice (a retried erasure, two presses), receivers see one `webhook-id`.
-pub fn once_per_lead(endpoints: &[Endpoint], lead: &Lead, event: EventType, payload: &str, now: u64) -> Vec<Delivery> {
-    let created = shared::time::parse(&lead.created_at).unwrap_or(now);
-    endpoints
-        .iter()
-        .filter(|ep| crm::accepts(ep.adapter, event))
-        .map(|ep| {
-            let id = id::derived("msg_", created, &[lead.id.as_bytes(), b"/", ep.id.as_bytes(), b"/", event.as_str().as_bytes()]);
-            Delivery::pending(id, &lead.id, &lead.form, &ep.id, event.as_str(), payload, now)
-        })
-        .collect()
-}
-
-/// One pending delivery of `event` per endpoint that takes it (a CRM adapter may not: see `crm::accepts`),
-/// each with a fresh id from `ids`.
-pub fn outbox_entries(
-    mut ids: impl FnMut() -> String,
-    endpoints: &[Endpoint],
-    lead: &str,
-    form: &str,
-    event: EventType,
-    payload: &str,
-    now: u64,
-) -> Vec<Delivery> {
-    endpoints.iter().filter(|ep| crm::accepts(ep.adapter, event)).map(|ep| Delivery::pending(ids(), lead, form, &ep.id, event.as_str(), payload, now)).collect()
 }

@@ -5,9 +5,8 @@
 use crate::address::origin_of;
 use crate::cloud::{config, secret, Cloud};
 use crate::crm::Read;
-use crate::entry::error_response;
 use crate::exchange::{
-    client_id, header, html_response, json_response, kv, own_origin, query, read_body, redirect, required_secret, signing_key, visitor_lang,
+    client_id, error_response, header, html_response, json_response, kv, own_origin, query, read_body, redirect, required_secret, signing_key, visitor_lang,
 };
 use crate::storage::Backend;
 use crate::withdrawal::{self, Withdrawn};

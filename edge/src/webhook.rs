@@ -229,9 +229,9 @@ pub fn largest_event(form: &FormDef) -> usize {
                     dropped: vec!["referrer: not an http(s) URL".into(); 2],
                     import: Some(shared::lead::Imported {
                         batch: "b".repeat(128),
-                        source: long(crate::import::MAX_SOURCE),
+                        source: long(crate::rows::MAX_SOURCE),
                         basis: "legitimate_interest".into(),
-                        proof: Some(long(crate::import::MAX_PROOF)),
+                        proof: Some(long(crate::rows::MAX_PROOF)),
                         row: 1_000,
                     }),
                 },
@@ -257,7 +257,7 @@ pub fn largest_event(form: &FormDef) -> usize {
             // An imported lead's consent entries hold the import's statement instead of the form's text.
             let mut imported = lead.clone();
             for e in &mut imported.consent.entries {
-                e.text = long(crate::import::MAX_STATEMENT);
+                e.text = long(crate::rows::MAX_STATEMENT);
             }
             let change = shared::stage::Change {
                 from: Some(shared::stage::Stage::Opportunity),

@@ -12,10 +12,10 @@
 //! confirmation that would grant a withdrawn purpose are dropped, and `lead.consent_withdrawn` is queued,
 //! naming the purposes.
 
-use crate::confirmation::{under_hold, Holding};
+use crate::announcing::{outbox_entries, put_outbox_then_lead};
 use crate::erasure;
+use crate::holding::{under_hold, Holding};
 use crate::storage::{random, Backend};
-use crate::submission::{outbox_entries, put_outbox_then_lead};
 use crate::webhook::{self, EventType};
 use crate::{id, Error};
 use shared::form::FormsConfig;

@@ -247,7 +247,7 @@ fn a_repeat_of_a_lead_erased_meanwhile_settles_nothing_and_brings_nothing_back()
 fn a_repeat_that_changes_nothing_on_a_confirmed_lead_mails_nobody() {
     let (m, config) = (Memory::at(NOW), config());
     let first = block_on(submit(&m, &config, "doi", serde_json::json!({"email": "owner@example.com"}), &["marketing_email"], None)).unwrap();
-    assert_eq!(first.deliveries[0].endpoint, edge::submission::MAIL_ENDPOINT);
+    assert_eq!(first.deliveries[0].endpoint, edge::announcing::MAIL_ENDPOINT);
     let id = m.ledger_row("doi", &email("owner@example.com")).unwrap().0;
     m.leads.borrow_mut().get_mut(&id).unwrap().status = shared::lead::Status::Confirmed;
     m.advance(11 * 60_000);
@@ -259,7 +259,7 @@ fn a_repeat_that_changes_nothing_on_a_confirmed_lead_mails_nobody() {
 
 #[test]
 fn waiting_requests_look_again_at_spread_times_so_a_burst_does_not_move_in_lockstep() {
-    use edge::submission::{look_delay, LOOK_EVERY_MS};
+    use edge::holding::{look_delay, LOOK_EVERY_MS};
     let m = Memory::at(NOW);
     let delays: Vec<u64> = (0..200).map(|_| look_delay(&m)).collect();
     assert!(delays.iter().all(|d| (LOOK_EVERY_MS / 2..=LOOK_EVERY_MS * 3 / 2).contains(d)), "{delays:?}");

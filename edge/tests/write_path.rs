@@ -3,7 +3,7 @@
 //! Every change to a stored lead document goes through a service under the ledger's hold: a submission
 //! and an import hold the address through their claims; every other change (confirmation, withdrawal,
 //! download count, behaviour event, stage or owner move, CRM feedback) writes with
-//! `submission::put_outbox_then_lead`, which takes a `confirmation::Holding` that only `under_hold` makes,
+//! `announcing::put_outbox_then_lead`, which takes a `holding::Holding` that only `under_hold` makes,
 //! so the compiler refuses a write without the hold; erasure deletes after its ledger transaction. This
 //! test holds the rest: no other module, and none of the Workers glue, writes or deletes a lead document.
 
@@ -13,14 +13,14 @@ use std::path::Path;
 const WRITERS: &[(&str, &[&str])] = &[
     // The seam's methods: declared in `storage`, implemented by `cloud` (KV) and `memory`, called by the
     // services that hold the lead.
-    (".put_lead(", &["submission.rs"]),
+    (".put_lead(", &["announcing.rs"]),
     (".put_documents(", &["submission.rs", "import.rs"]),
     (".delete_lead(", &["submission.rs", "import.rs", "erasure.rs"]),
     // KV itself: only behind the seam.
     ("store::put_lead(", &["cloud.rs"]),
     ("store::delete_lead(", &["cloud.rs"]),
     // The held write: only from the services that change a stored lead under its hold.
-    ("put_outbox_then_lead(", &["submission.rs", "confirmation.rs", "withdrawal.rs", "qualification.rs", "handout.rs"]),
+    ("put_outbox_then_lead(", &["confirmation.rs", "withdrawal.rs", "qualification.rs", "handout.rs"]),
 ];
 
 #[test]

@@ -222,6 +222,10 @@ impl<L: Inside> Backend for Cloud<'_, L> {
         worker::Delay::from(Duration::from_millis(ms)).await;
     }
 
+    fn log(&self, line: &str) {
+        worker::console_log!("{line}");
+    }
+
     fn fill_random(&self, buf: &mut [u8]) {
         // crypto.getRandomValues is always there in workerd; if it ever failed, a logged fault beats a panic
         // that would take every request in flight on this isolate with it.
@@ -274,5 +278,19 @@ impl LedgerStub {
             return Err(crate::Error::Internal(format!("ledger answered {status}: {text}")));
         }
         Ok(serde_json::from_str(&text)?)
+    }
+}
+
+/// A failure of the Workers runtime (KV, fetch, the ledger's stub, building a response).
+impl From<worker::Error> for Error {
+    fn from(e: worker::Error) -> Error {
+        Error::Internal(format!("runtime: {e}"))
+    }
+}
+
+/// A failure of Workers KV.
+impl From<worker::kv::KvError> for Error {
+    fn from(e: worker::kv::KvError) -> Error {
+        Error::Internal(format!("kv: {e}"))
     }
 }

@@ -78,13 +78,13 @@ pub async fn attempt<B: Backend>(b: &B, config: &FormsConfig, d: &mut Delivery) 
                 Err(reason) => d.failed(now, None, Some(reason), None, jitter, outbox::SCHEDULE_SECS),
             },
         }
-        log(d);
+        log(b, d);
         return false;
     }
     let Some(endpoint) = config.form(&d.form).and_then(|f| f.webhooks.iter().find(|e| e.id == d.endpoint)) else {
         d.state = State::Dead;
         d.last_error = Some("endpoint no longer configured".into());
-        log(d);
+        log(b, d);
         return false;
     };
     let schedule = endpoint.schedule.as_deref().unwrap_or(outbox::SCHEDULE_SECS);
@@ -100,19 +100,16 @@ pub async fn attempt<B: Backend>(b: &B, config: &FormsConfig, d: &mut Delivery) 
         },
         Err(reason) => d.failed(now, None, Some(reason), None, jitter, schedule),
     }
-    log(d);
+    log(b, d);
     disable
 }
 
 /// Logs an attempt that did not deliver. Delivered ones are not logged: the outbox lists them, and a log
 /// line per delivery took about 4% of a submission's CPU time in a profile on local workerd.
-fn log(d: &Delivery) {
-    #[cfg(target_arch = "wasm32")]
+fn log<B: Backend>(b: &B, d: &Delivery) {
     if d.state != State::Delivered {
-        worker::console_log!("delivery {} to {} attempt {} -> {:?} {:?}", d.id, d.endpoint, d.attempts, d.state, d.last_status);
+        b.log(&format!("delivery {} to {} attempt {} -> {:?} {:?}", d.id, d.endpoint, d.attempts, d.state, d.last_status));
     }
-    #[cfg(not(target_arch = "wasm32"))]
-    let _ = d;
 }
 
 /// Sends a delivery to a configured endpoint: `Ok` with what the endpoint answered, `Err(reason)` when it

@@ -189,22 +189,6 @@ impl From<serde_json::Error> for Error {
     }
 }
 
-/// A failure of the Workers runtime (KV, fetch, the ledger's stub, building a response).
-#[cfg(target_arch = "wasm32")]
-impl From<worker::Error> for Error {
-    fn from(e: worker::Error) -> Error {
-        Error::Internal(format!("runtime: {e}"))
-    }
-}
-
-/// A failure of Workers KV.
-#[cfg(target_arch = "wasm32")]
-impl From<worker::kv::KvError> for Error {
-    fn from(e: worker::kv::KvError) -> Error {
-        Error::Internal(format!("kv: {e}"))
-    }
-}
-
 impl std::fmt::Display for Error {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{} {:?}", self.status(), self.body(Lang::En).error.code)

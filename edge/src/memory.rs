@@ -73,6 +73,8 @@ pub struct Memory {
     pub secrets: RefCell<BTreeMap<String, String>>,
     /// Every outbound request made, in order.
     pub sent: RefCell<Vec<Outbound>>,
+    /// Every line the services logged, in order.
+    pub logged: RefCell<Vec<String>>,
     /// Answers outbound requests (default: 204 to everything).
     #[allow(clippy::type_complexity)]
     pub answer: RefCell<Option<Box<dyn FnMut(&Outbound) -> Result<Reply, String>>>>,
@@ -315,6 +317,10 @@ impl Backend for Memory {
         // Virtual time: waiting costs a millisecond and lets the others run.
         self.advance(1);
         YieldOnce(false).await;
+    }
+
+    fn log(&self, line: &str) {
+        self.logged.borrow_mut().push(line.to_owned());
     }
 
     fn fill_random(&self, buf: &mut [u8]) {

@@ -47,6 +47,8 @@ pub trait Backend {
     async fn sleep(&self, ms: u64);
     /// Fills `buf` with cryptographically secure random bytes.
     fn fill_random(&self, buf: &mut [u8]);
+    /// Writes a line to the log (ids, counts and outcomes only, never personal data).
+    fn log(&self, line: &str);
 }
 
 /// The most keys one bulk read of KV takes.

@@ -3,7 +3,7 @@
 //! Three layers. Pure modules make every decision (parsing, validation via `shared`, ids, signatures,
 //! retry schedule, routes, the ledger's protocol) and are unit-tested natively. Services (`submission`,
 //! `confirmation`, `withdrawal`, `erasure`, `delivery`, `drawing`, `listing`, `qualification`, `import`, `handout`) orchestrate a use case over
-//! the storage seam (`storage::Backend`) and are tested natively over `memory` with injected faults. The
+//! the storage seam (`backend::Backend`) and are tested natively over `memory` with injected faults. The
 //! wasm-only glue does the I/O against the Workers runtime: `entry` (entry points, dispatch, errors into
 //! responses in one place), `exchange` (reading requests, building responses), `visitor`, `operator` and
 //! `integration` (the public, the admin, and other systems' routes), `upkeep` (the cron's work), `cloud` (the seam over KV, the ledger,
@@ -19,64 +19,12 @@
 #[cfg(all(target_arch = "wasm32", not(any(feature = "collector", feature = "operator"))))]
 compile_error!("build the edge with the feature `collector` or `operator` (or both, for one Worker that serves everything)");
 
-pub mod address;
-pub mod admin;
-pub mod announcing;
-pub mod confirmation;
-pub mod crm;
-pub mod delivery;
-pub mod download;
-pub mod draw;
-pub mod drawing;
-pub mod embed;
-pub mod erasure;
 pub mod error;
-pub mod export;
-pub mod feedback;
-pub mod funnel;
-pub mod handout;
-pub mod holding;
-pub mod id;
-pub mod import;
-pub mod intake;
-pub mod keys;
-pub mod ledger;
-pub mod listing;
-pub mod mail;
-pub mod outbox;
-pub mod page;
-pub mod pseudonym;
-pub mod qualification;
-pub mod receipt;
-pub mod route;
-pub mod rows;
-pub mod storage;
-pub mod submission;
-pub mod token;
-pub mod turnstile;
-pub mod webhook;
-pub mod withdrawal;
-
-#[cfg(not(target_arch = "wasm32"))]
-pub mod memory;
-
 #[cfg(target_arch = "wasm32")]
-mod cloud;
-#[cfg(target_arch = "wasm32")]
-mod entry;
-#[cfg(target_arch = "wasm32")]
-mod exchange;
-#[cfg(target_arch = "wasm32")]
-mod integration;
-#[cfg(target_arch = "wasm32")]
-mod ledger_object;
-#[cfg(target_arch = "wasm32")]
-mod operator;
-#[cfg(target_arch = "wasm32")]
-mod store;
-#[cfg(target_arch = "wasm32")]
-mod upkeep;
-#[cfg(target_arch = "wasm32")]
-mod visitor;
+pub mod glue;
+pub mod platform;
+pub mod protocol;
+pub mod rules;
+pub mod services;
 
 pub use error::Error;

@@ -1,8 +1,8 @@
 //! The confirmation service, natively over the memory backend: a check-and-set under the ledger's hold.
 
-use edge::confirmation::{confirm, Confirmed};
-use edge::memory::{Memory, Op};
-use edge::submission::{take, Intake};
+use edge::platform::memory::{Memory, Op};
+use edge::services::confirmation::{confirm, Confirmed};
+use edge::services::submission::{take, Intake};
 use futures::executor::block_on;
 use futures::future::join_all;
 use shared::form::FormsConfig;
@@ -90,7 +90,7 @@ fn change_in_last_mail(m: &Memory) -> String {
     let message: serde_json::Value = serde_json::from_str(&mail.payload).unwrap();
     let text = message["text"].as_str().unwrap();
     let token = text.split_whitespace().find(|w| w.contains("/v1/confirm/")).unwrap().rsplit('/').next().unwrap();
-    edge::token::open(b"s", edge::token::Purpose::Confirm, token, NOW + 86_400_000).unwrap().change.expect("a link for a change names it")
+    edge::rules::token::open(b"s", edge::rules::token::Purpose::Confirm, token, NOW + 86_400_000).unwrap().change.expect("a link for a change names it")
 }
 
 #[test]
@@ -131,9 +131,9 @@ fn leads_nobody_confirmed_in_time_are_erased_without_announcement_and_confirmed_
     block_on(confirm(&m, &config, &kept, None, None)).unwrap();
     m.advance(29 * 86_400_000);
     let young = pending(&m, &config, serde_json::json!({"email": "young@example.com"}));
-    assert_eq!(block_on(edge::erasure::erase_unconfirmed(&m, &config)).unwrap(), 0, "nobody is 30 days old yet");
+    assert_eq!(block_on(edge::services::erasure::erase_unconfirmed(&m, &config)).unwrap(), 0, "nobody is 30 days old yet");
     m.advance(86_400_000);
-    assert_eq!(block_on(edge::erasure::erase_unconfirmed(&m, &config)).unwrap(), 1);
+    assert_eq!(block_on(edge::services::erasure::erase_unconfirmed(&m, &config)).unwrap(), 1);
     let leads = m.leads.borrow();
     assert!(!leads.contains_key(&old) && leads.contains_key(&kept) && leads.contains_key(&young));
     assert!(m.tombstoned(&old));

@@ -1,10 +1,10 @@
 //! The funnel over the ledger's stage rows, natively with 10,000 leads against numbers computed by hand:
 //! one ledger request however many leads are stored.
 
-use edge::funnel::{By, Group};
-use edge::ledger::Command;
-use edge::memory::Memory;
-use edge::storage::{ask, Backend};
+use edge::platform::memory::Memory;
+use edge::protocol::backend::{ask, Backend};
+use edge::protocol::funnel::{By, Group};
+use edge::protocol::ledger::Command;
 use futures::executor::block_on;
 use shared::form::FormKind;
 use shared::stage::{Change, Stage};

@@ -1,10 +1,10 @@
 //! The download service, natively over the memory backend: downloads counted in the ledger under racing
 //! requests, folded into the lead under its hold, limited per hour, and never lost to a failed write.
 
-use edge::handout::{as_counted, count, fold, fold_due, Handout};
-use edge::memory::{Memory, Op};
-use edge::submission::{take, Intake};
-use edge::withdrawal::{withdraw, Request, Withdrawn};
+use edge::platform::memory::{Memory, Op};
+use edge::services::handout::{as_counted, count, fold, fold_due, Handout};
+use edge::services::submission::{take, Intake};
+use edge::services::withdrawal::{withdraw, Request, Withdrawn};
 use futures::executor::block_on;
 use futures::future::{join, join_all};
 use shared::form::FormsConfig;
@@ -128,7 +128,7 @@ fn an_erased_lead_counts_no_downloads() {
     let (m, config) = (Memory::at(NOW), config(1_000));
     let lead = stored(&m, &config);
     block_on(count(&m, &config, &lead)).unwrap();
-    block_on(edge::erasure::erase(&m, &config, &lead.id, true)).unwrap();
+    block_on(edge::services::erasure::erase(&m, &config, &lead.id, true)).unwrap();
     assert_eq!(block_on(count(&m, &config, &lead)).unwrap(), Handout::Serve, "the caller found the document; the ledger keeps nothing of it");
     m.advance(60_000);
     assert_eq!(block_on(fold_due(&m, &config)).unwrap(), 0);

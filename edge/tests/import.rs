@@ -2,10 +2,10 @@
 //! repeat rules, legal bases recorded honestly, a report per row, bounded work for 1,000 rows, and
 //! nothing left half-stored when the settle fails.
 
-use edge::import::{run, Batch, LegalBasis};
-use edge::memory::{Memory, Op};
-use edge::rows::{read, Format};
-use edge::submission::{take, Intake};
+use edge::platform::memory::{Memory, Op};
+use edge::rules::rows::{read, Format};
+use edge::services::import::{run, Batch, LegalBasis};
+use edge::services::submission::{take, Intake};
 use edge::Error;
 use futures::executor::block_on;
 use shared::form::FormsConfig;
@@ -83,7 +83,7 @@ fair2@example.com
     assert!(m.queued("lead.created").is_empty(), "endpoints hear of them once confirmed");
     // The mail's link confirms like a form's.
     let first = reports[0].id.clone().unwrap();
-    block_on(edge::confirmation::confirm(&m, &config, &first, None, None)).unwrap();
+    block_on(edge::services::confirmation::confirm(&m, &config, &first, None, None)).unwrap();
     assert_eq!(m.leads.borrow()[&first].status, shared::lead::Status::Confirmed);
     // With proof of a confirmed opt-in the leads are stored confirmed, and say so.
     let mut proven = batch(&config, "doi", LegalBasis::Consent, Some("DOI log export 2026-11"));
@@ -111,8 +111,8 @@ fn a_merge_never_grants_again_what_was_withdrawn_nor_consent_the_owner_did_not_c
     let (m, config) = (Memory::at(NOW), config());
     let id = submit(&m, &config, "news", "withdrew@example.com");
     let lead = m.leads.borrow()[&id].clone();
-    let request = edge::withdrawal::Request { via: "link".into(), client: None, note: None, purposes: None };
-    block_on(edge::withdrawal::withdraw(&m, &config, &lead, request)).unwrap();
+    let request = edge::services::withdrawal::Request { via: "link".into(), client: None, note: None, purposes: None };
+    block_on(edge::services::withdrawal::withdraw(&m, &config, &lead, request)).unwrap();
     assert!(!m.leads.borrow()[&id].grants("marketing_email"));
     let rows = read(
         Format::Csv,
@@ -244,7 +244,7 @@ fn a_thousand_rows_take_two_ledger_requests_and_a_failed_settle_leaves_nothing()
     assert!(m.leads.borrow().is_empty(), "the documents written are taken back");
     assert!(m.outbox().is_empty());
     m.reset_counts();
-    m.advance(edge::ledger::RESERVATION_MS);
+    m.advance(edge::protocol::ledger::RESERVATION_MS);
     let reports = block_on(run(&m, &batch(&config, "news", LegalBasis::None, None), rows)).unwrap();
     assert_eq!(reports.iter().filter(|r| r.status == "created").count(), 1000);
     assert_eq!((m.count(Op::Claim), m.count(Op::Settle)), (1, 1), "one claim and one settle for all rows");
@@ -278,35 +278,35 @@ fn a_row_whose_document_cannot_be_written_is_rejected_and_its_address_free_again
 fn a_batch_id_is_bound_to_its_body_and_parameters() {
     let config = config();
     let base = batch(&config, "news", LegalBasis::None, None);
-    let first = edge::import::digest(&base, "text/csv", b"email\na@example.com\n");
+    let first = edge::services::import::digest(&base, "text/csv", b"email\na@example.com\n");
     assert_eq!(
         first,
-        edge::import::digest(&batch(&config, "news", LegalBasis::None, None), "text/csv", b"email\na@example.com\n"),
+        edge::services::import::digest(&batch(&config, "news", LegalBasis::None, None), "text/csv", b"email\na@example.com\n"),
         "the same request, the same digest"
     );
-    assert_ne!(first, edge::import::digest(&base, "text/csv", b"email\nb@example.com\n"), "another file");
-    assert_ne!(first, edge::import::digest(&base, "application/x-ndjson", b"email\na@example.com\n"), "another format");
+    assert_ne!(first, edge::services::import::digest(&base, "text/csv", b"email\nb@example.com\n"), "another file");
+    assert_ne!(first, edge::services::import::digest(&base, "application/x-ndjson", b"email\na@example.com\n"), "another format");
     let mut other = batch(&config, "news", LegalBasis::None, None);
     other.source = "Messe Hannover 2026 ".into();
-    assert_ne!(first, edge::import::digest(&other, "text/csv", b"email\na@example.com\n"), "another declared source");
+    assert_ne!(first, edge::services::import::digest(&other, "text/csv", b"email\na@example.com\n"), "another declared source");
     assert_ne!(
-        edge::import::digest(&batch(&config, "news", LegalBasis::Consent, Some("ab")), "c", b""),
-        edge::import::digest(&batch(&config, "news", LegalBasis::Consent, Some("a")), "bc", b""),
+        edge::services::import::digest(&batch(&config, "news", LegalBasis::Consent, Some("ab")), "c", b""),
+        edge::services::import::digest(&batch(&config, "news", LegalBasis::Consent, Some("a")), "bc", b""),
         "parts do not run together"
     );
 }
 
 #[test]
 fn the_funnel_groups_imported_leads_by_their_batchs_source_beside_the_campaigns() {
-    use edge::funnel::{By, Group};
-    use edge::ledger::Command;
+    use edge::protocol::funnel::{By, Group};
+    use edge::protocol::ledger::Command;
     let (m, config) = (Memory::at(NOW), config());
     let intake = Intake { config: &config, form: config.form("news").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
     let tagged = serde_json::from_value(serde_json::json!({"form": "news", "fields": {"email": "ad@example.com"}, "consent": ["marketing_email"], "meta": {"elapsed_ms": 9000, "utm": {"source": "linkedin"}}})).unwrap();
     block_on(take(&m, &intake, tagged)).unwrap();
     let csv = "email\n".to_owned() + &(0..3).map(|i| format!("fair{i}@example.com\n")).collect::<String>();
     block_on(run(&m, &batch(&config, "news", LegalBasis::None, None), read(Format::Csv, csv.as_bytes(), 10).unwrap())).unwrap();
-    let groups: Vec<Group> = block_on(edge::storage::ask(&m, &Command::Funnel { form: None, from: None, to: None, by: By::Source })).unwrap();
+    let groups: Vec<Group> = block_on(edge::protocol::backend::ask(&m, &Command::Funnel { form: None, from: None, to: None, by: By::Source })).unwrap();
     let sizes: Vec<(&str, u64)> = groups.iter().map(|g| (g.key.as_str(), g.leads)).collect();
     assert_eq!(sizes, [("Messe Hannover 2026", 3), ("linkedin", 1)], "no imported lead under (none)");
 }

@@ -1,9 +1,9 @@
 //! Admin lists over the ledger's lead index, natively with 10,000 leads: newest first, full pages while
 //! matches remain, and a bounded number of operations per page.
 
-use edge::listing::{all_ids, page, Filter};
-use edge::memory::{Memory, Op};
-use edge::storage::Backend;
+use edge::platform::memory::{Memory, Op};
+use edge::protocol::backend::Backend;
+use edge::services::listing::{all_ids, page, Filter};
 use futures::executor::block_on;
 use shared::lead::Lead;
 
@@ -86,7 +86,7 @@ fn an_erased_lead_leaves_the_index_and_never_comes_back() {
     let (m, rare) = stored();
     let id = rare[0].clone();
     let late = m.leads.borrow()[&id].clone();
-    block_on(m.ledger(&edge::ledger::Command::Erase { lead: id.clone(), announcements: vec![], now: NOW })).unwrap();
+    block_on(m.ledger(&edge::protocol::ledger::Command::Erase { lead: id.clone(), announcements: vec![], now: NOW })).unwrap();
     // A write that arrives after the erasure is refused, and its document deleted again.
     assert!(matches!(block_on(m.put_lead(&late)), Err(edge::Error::NotFound)));
     assert!(!m.leads.borrow().contains_key(&id), "the late document is gone again");

@@ -3,16 +3,16 @@
 //! undoes, and a retry finishes it; a draw and its announcements commit together; and what admin requests
 //! cost in storage operations with 10,000 leads stored.
 
-use edge::delivery::run_due;
-use edge::drawing;
-use edge::erasure::erase;
-use edge::ledger::{Command, DeliveryFilter, DeliveryPage};
-use edge::memory::{Memory, Op};
-use edge::outbox::State;
-use edge::storage::{ask, Backend};
-use edge::submission::{take, Intake};
-use edge::withdrawal::{self, Withdrawn};
-use edge::{crm::Reply, Error};
+use edge::platform::memory::{Memory, Op};
+use edge::protocol::backend::{ask, Backend};
+use edge::protocol::ledger::{Command, DeliveryFilter, DeliveryPage};
+use edge::protocol::outbox::State;
+use edge::services::delivery::run_due;
+use edge::services::erasure::erase;
+use edge::services::giveaway;
+use edge::services::submission::{take, Intake};
+use edge::services::withdrawal::{self, Withdrawn};
+use edge::{rules::crm::Reply, Error};
 use futures::executor::block_on;
 use shared::form::FormsConfig;
 use shared::lead::Lead;
@@ -64,7 +64,7 @@ fn a_stored_lead_goes_out_when_the_alarm_fires_signed_once_per_endpoint() {
     }
     assert!(states(&m).iter().all(|(_, s, a)| *s == State::Delivered && *a == 1));
     // The alarm may still be set for a lease that ended well: it then finds nothing to do.
-    m.advance(edge::ledger::LEASE_MS);
+    m.advance(edge::protocol::ledger::LEASE_MS);
     if m.fire_alarm() {
         assert_eq!(block_on(run_due(&m, &config)).unwrap().attempted, 0);
     }
@@ -105,7 +105,7 @@ fn a_lost_record_leaves_the_delivery_leased_and_it_is_attempted_again_later() {
     // One outcome was lost; its delivery stays pending under its lease and is taken again after it.
     let pending: Vec<_> = states(&m).into_iter().filter(|(_, s, _)| *s == State::Pending).collect();
     assert_eq!(pending.len(), 1);
-    m.advance(edge::ledger::LEASE_MS);
+    m.advance(edge::protocol::ledger::LEASE_MS);
     assert!(m.fire_alarm());
     assert_eq!(block_on(run_due(&m, &config)).unwrap().delivered, 1);
     assert!(states(&m).iter().all(|(_, s, _)| *s == State::Delivered));
@@ -202,21 +202,21 @@ fn a_draw_among_ten_thousand_entries_commits_with_its_announcements_and_is_never
     let form = config.form("win").unwrap();
     m.reset_counts();
     m.fail(Op::Draw, 1);
-    assert!(block_on(drawing::draw(&m, form, 3, Some("k1".into()))).is_err());
+    assert!(block_on(giveaway::draw(&m, form, 3, Some("k1".into()))).is_err());
     assert!(m.queued("giveaway.winner").is_empty(), "no announcement without the draw on record");
-    assert!(block_on(drawing::draws(&m, "win")).unwrap().is_empty());
+    assert!(block_on(giveaway::draws(&m, "win")).unwrap().is_empty());
 
     m.reset_counts();
-    let first = block_on(drawing::draw(&m, form, 3, Some("k1".into()))).unwrap();
+    let first = block_on(giveaway::draw(&m, form, 3, Some("k1".into()))).unwrap();
     assert_eq!((first.eligible_count, first.winners.len()), (10_000, 3));
     assert!(m.total() <= 20, "a draw among 10,000 entries took {} operations", m.total());
-    let again = block_on(drawing::draw(&m, form, 3, Some("k1".into()))).unwrap();
+    let again = block_on(giveaway::draw(&m, form, 3, Some("k1".into()))).unwrap();
     assert_eq!(again, first, "a retry gets the draw that was made");
     assert_eq!(m.queued("giveaway.winner").len(), 3);
-    assert_eq!(block_on(drawing::draws(&m, "win")).unwrap(), vec![first.clone()]);
+    assert_eq!(block_on(giveaway::draws(&m, "win")).unwrap(), vec![first.clone()]);
 
     // A second draw leaves the first one's winners out.
-    let second = block_on(drawing::draw(&m, form, 2, None)).unwrap();
+    let second = block_on(giveaway::draw(&m, form, 2, None)).unwrap();
     assert_eq!(second.eligible_count, 9_997);
     assert!(second.winners.iter().all(|w| !first.winners.contains(w)));
 }
@@ -245,7 +245,7 @@ fn admin_requests_do_a_bounded_number_of_operations_with_ten_thousand_leads() {
     assert!(m.fire_alarm());
     m.reset_counts();
     let run = block_on(run_due(&m, &config)).unwrap();
-    assert_eq!(run.attempted, edge::ledger::PER_RUN as usize);
+    assert_eq!(run.attempted, edge::protocol::ledger::PER_RUN as usize);
     assert_eq!(m.total(), 1 + 2 * run.attempted);
     assert_eq!(m.alarm(), Some(NOW), "more are due: the alarm is set again at once");
 }

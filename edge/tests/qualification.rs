@@ -2,11 +2,11 @@
 //! that take a lead to MQL, people and CRMs moving it with a reason, every move announced and in the
 //! lead's history, and lists filtered by stage, score and cooling in the ledger's index.
 
-use edge::ledger::Qualified;
-use edge::listing::{page, Filter};
-use edge::memory::{Memory, Op};
-use edge::qualification::{move_stage, record_event};
-use edge::submission::{take, Intake};
+use edge::platform::memory::{Memory, Op};
+use edge::protocol::ledger::Qualified;
+use edge::services::listing::{page, Filter};
+use edge::services::qualification::{move_stage, record_event};
+use edge::services::submission::{take, Intake};
 use edge::Error;
 use futures::executor::block_on;
 use shared::form::FormsConfig;
@@ -165,8 +165,8 @@ fn with_feedback() -> (FormsConfig, shared::form::Feedback, shared::form::Feedba
 
 #[test]
 fn feedback_finds_leads_by_id_address_or_crm_contact_on_the_forms_it_covers() {
-    use edge::feedback::{Ask, LeadRef};
-    use edge::qualification::{feedback, Applied};
+    use edge::rules::feedback::{Ask, LeadRef};
+    use edge::services::qualification::{feedback, Applied};
     let (m, (config, hub, only_news)) = (Memory::at(NOW), with_feedback());
     m.secrets.borrow_mut().insert("HS_TOKEN".into(), "pat-token".into());
     let news = submit(&m, &config, "news", serde_json::json!({"email": "Ada@Example.com"}));
@@ -175,9 +175,9 @@ fn feedback_finds_leads_by_id_address_or_crm_contact_on_the_forms_it_covers() {
         assert!(out.headers.iter().any(|(n, v)| *n == "Authorization" && v == "Bearer pat-token"));
         let body = match out.url.as_str() {
             "https://hub.example/crm/v3/objects/contacts/51?properties=email" => r#"{"properties":{"email":"ada@example.com"}}"#,
-            _ => return Ok(edge::crm::Reply { status: 404, ..Default::default() }),
+            _ => return Ok(edge::rules::crm::Reply { status: 404, ..Default::default() }),
         };
-        Ok(edge::crm::Reply { status: 200, retry_after: None, body: body.into() })
+        Ok(edge::rules::crm::Reply { status: 200, retry_after: None, body: body.into() })
     });
     let sql = |lead| Ask { lead, stage: Some(Stage::Sql), reason: "HubSpot lifecycle stage set to salesqualifiedlead".into(), withdrawn: None };
     // One HubSpot contact is the address's leads on every form.
@@ -214,7 +214,7 @@ fn feedback_finds_leads_by_id_address_or_crm_contact_on_the_forms_it_covers() {
     assert_eq!(block_on(feedback(&m, &config, &only_news, vec![all])).unwrap(), Applied { applied: 1, unchanged: 0, unknown: 0 });
     assert!(!m.leads.borrow()[&news].grants_anything());
     // A CRM whose API fails is a 502 for the caller to retry, never a silent skip.
-    m.answer_with(|_| Ok(edge::crm::Reply { status: 503, ..Default::default() }));
+    m.answer_with(|_| Ok(edge::rules::crm::Reply { status: 503, ..Default::default() }));
     assert!(matches!(block_on(feedback(&m, &config, &hub, vec![sql(LeadRef::HubspotContact(51))])), Err(Error::Upstream(_))));
 }
 
@@ -259,8 +259,8 @@ fn leads_racing_in_get_owners_in_turns_and_a_person_can_reassign() {
     let id = m.leads.borrow().keys().next().unwrap().clone();
     let before = m.leads.borrow()[&id].owner.clone().unwrap();
     let to = if before == "ben" { "cem" } else { "ben" };
-    assert!(matches!(block_on(edge::qualification::reassign(&m, &config, &id, "zoe", "")), Err(Error::Validation(_))));
-    let (lead, record) = block_on(edge::qualification::reassign(&m, &config, &id, to, "Ben covers Bavaria")).unwrap().unwrap();
+    assert!(matches!(block_on(edge::services::qualification::reassign(&m, &config, &id, "zoe", "")), Err(Error::Validation(_))));
+    let (lead, record) = block_on(edge::services::qualification::reassign(&m, &config, &id, to, "Ben covers Bavaria")).unwrap().unwrap();
     assert_eq!((lead.owner.as_deref(), record.unwrap().from), (Some(to), Some(before)));
     assert_eq!(m.queued("lead.assigned").len(), 1, "the reassignment is announced (assignments at creation ride on lead.created)");
     let filter = Filter { qualified: Qualified { owner: Some(to.into()), ..Qualified::default() }, ..Filter::default() };
@@ -297,7 +297,7 @@ fn an_event_or_an_assignment_whose_write_fails_changes_and_announces_nothing() {
     let owner = m.leads.borrow()[&id].owner.clone().unwrap();
     let other = if owner == "ben" { "cem" } else { "ben" };
     m.fail(Op::PutLead, 1);
-    assert!(block_on(edge::qualification::reassign(&m, &config, &id, other, "")).is_err());
+    assert!(block_on(edge::services::qualification::reassign(&m, &config, &id, other, "")).is_err());
     assert_eq!(m.leads.borrow()[&id].owner.as_deref(), Some(owner.as_str()));
     assert!(m.queued("lead.assigned").is_empty());
     // A round-robin turn that cannot be taken (the turn is the submission's first other ledger command)
@@ -310,5 +310,5 @@ fn an_event_or_an_assignment_whose_write_fails_changes_and_announces_nothing() {
     let leads = m.leads.borrow().len();
     assert!(block_on(take(&m, &intake, sub)).is_err());
     assert_eq!(m.leads.borrow().len(), leads, "nothing half-stored");
-    assert_eq!(m.ledger_row("ebook", &edge::intake::email_hash("t@example.com")), None, "the claim is released");
+    assert_eq!(m.ledger_row("ebook", &edge::rules::intake::email_hash("t@example.com")), None, "the claim is released");
 }

@@ -4,9 +4,9 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
-use edge::memory::Memory;
-use edge::submission::{take, Intake};
-use edge::{receipt, token};
+use edge::platform::memory::Memory;
+use edge::services::submission::{take, Intake};
+use edge::{rules::receipt, rules::token};
 use futures::executor::block_on;
 use serde_json::Value;
 use shared::form::FormsConfig;
@@ -86,7 +86,7 @@ fn on_a_double_opt_in_gate_a_confirmed_address_gets_no_link_in_the_answer_but_on
     let (m, config) = (Memory::at(NOW), config());
     answer(&m, &config, "doigate", "known@example.com");
     let id = m.leads.borrow().values().next().unwrap().id.clone();
-    block_on(edge::confirmation::confirm(&m, &config, &id, None, None)).unwrap();
+    block_on(edge::services::confirmation::confirm(&m, &config, &id, None, None)).unwrap();
     assert_eq!(m.leads.borrow()[&id].status, Status::Confirmed);
     m.advance(3_600_000);
     let mails_before = m.outbox().values().filter(|d| d.event == "mail.confirmation").count();

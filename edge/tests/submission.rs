@@ -2,9 +2,9 @@
 //! requests, idempotent replays, the upgrade from the KV-only layout, and the number of storage operations
 //! a submission costs.
 
-use edge::memory::{Memory, Op};
-use edge::submission::{take, Intake, Taken};
-use edge::{intake, receipt, Error};
+use edge::platform::memory::{Memory, Op};
+use edge::services::submission::{take, Intake, Taken};
+use edge::{rules::intake, rules::receipt, Error};
 use futures::executor::block_on;
 use futures::future::join_all;
 use shared::form::FormsConfig;
@@ -76,7 +76,7 @@ fn a_fault_at_any_step_of_a_new_lead_leaves_nothing_and_a_retry_succeeds() {
         let failed = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None));
         assert!(matches!(failed, Err(Error::Internal(_))), "{op:?}: {failed:?}");
         assert!(m.leads.borrow().is_empty(), "{op:?}: no lead document stays");
-        assert_eq!(block_on(edge::listing::all_ids(&m, &Default::default())).unwrap(), Vec::<String>::new(), "{op:?}: no index row stays");
+        assert_eq!(block_on(edge::services::listing::all_ids(&m, &Default::default())).unwrap(), Vec::<String>::new(), "{op:?}: no index row stays");
         assert!(m.outbox().is_empty(), "{op:?}: no outbox entry stays");
         assert_eq!(m.ledger_row("open", &email("ada@example.com")), None, "{op:?}: the claim is released");
         let retried = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None)).unwrap();
@@ -131,7 +131,7 @@ fn racing_retries_under_one_key_get_one_answer() {
     assert_eq!(m.leads.borrow().len(), 1);
     assert!(m.leads.borrow().values().all(|l| l.repeats.is_empty()), "a replay stores nothing");
     // A day later the key is forgotten: the same key is a new request (here, a repeat).
-    m.advance(edge::ledger::ANSWER_MS);
+    m.advance(edge::protocol::ledger::ANSWER_MS);
     let later = block_on(submit(&m, &config, "open", serde_json::json!({"email": "key@example.com"}), &[], Some("k-1"))).unwrap();
     assert_ne!(later.body.to_string(), bodies[0]);
 }
@@ -156,7 +156,7 @@ fn a_reservation_of_a_request_that_died_lapses() {
     m.fail(Op::LedgerOther, 2); // the release
     assert!(block_on(submit(&m, &config, "open", serde_json::json!({"email": "dead@example.com"}), &[], None)).is_err());
     assert!(matches!(m.ledger_row("open", &email("dead@example.com")), Some((_, false))), "left reserved");
-    m.advance(edge::ledger::RESERVATION_MS);
+    m.advance(edge::protocol::ledger::RESERVATION_MS);
     let later = block_on(submit(&m, &config, "open", serde_json::json!({"email": "dead@example.com"}), &[], None)).unwrap();
     assert_eq!(later.status, 201);
     assert_eq!(m.ledger_row("open", &email("dead@example.com")).map(|(id, live)| (id == later.body["id"], live)), Some((true, true)));
@@ -232,7 +232,7 @@ fn a_repeat_of_a_lead_erased_meanwhile_settles_nothing_and_brings_nothing_back()
     // The repeat's document write is slow: the erasure commits while it is under way.
     m.delay(Op::PutLead, 20);
     let repeat = submit(&m, &config, "open", serde_json::json!({"email": "gone@example.com", "company": "ACME"}), &[], None);
-    let (repeat, erased) = block_on(futures::future::join(repeat, edge::erasure::erase(&m, &config, &id, true)));
+    let (repeat, erased) = block_on(futures::future::join(repeat, edge::services::erasure::erase(&m, &config, &id, true)));
     assert!(erased.unwrap().is_some());
     assert!(matches!(repeat, Err(Error::NotFound)), "{repeat:?}");
     assert!(!m.leads.borrow().contains_key(&id), "the late document is deleted again");
@@ -247,7 +247,7 @@ fn a_repeat_of_a_lead_erased_meanwhile_settles_nothing_and_brings_nothing_back()
 fn a_repeat_that_changes_nothing_on_a_confirmed_lead_mails_nobody() {
     let (m, config) = (Memory::at(NOW), config());
     let first = block_on(submit(&m, &config, "doi", serde_json::json!({"email": "owner@example.com"}), &["marketing_email"], None)).unwrap();
-    assert_eq!(first.deliveries[0].endpoint, edge::announcing::MAIL_ENDPOINT);
+    assert_eq!(first.deliveries[0].endpoint, edge::services::announcing::MAIL_ENDPOINT);
     let id = m.ledger_row("doi", &email("owner@example.com")).unwrap().0;
     m.leads.borrow_mut().get_mut(&id).unwrap().status = shared::lead::Status::Confirmed;
     m.advance(11 * 60_000);
@@ -259,7 +259,7 @@ fn a_repeat_that_changes_nothing_on_a_confirmed_lead_mails_nobody() {
 
 #[test]
 fn waiting_requests_look_again_at_spread_times_so_a_burst_does_not_move_in_lockstep() {
-    use edge::holding::{look_delay, LOOK_EVERY_MS};
+    use edge::services::holding::{look_delay, LOOK_EVERY_MS};
     let m = Memory::at(NOW);
     let delays: Vec<u64> = (0..200).map(|_| look_delay(&m)).collect();
     assert!(delays.iter().all(|d| (LOOK_EVERY_MS / 2..=LOOK_EVERY_MS * 3 / 2).contains(d)), "{delays:?}");

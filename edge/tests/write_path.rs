@@ -23,15 +23,24 @@ const WRITERS: &[(&str, &[&str])] = &[
     ("put_outbox_then_lead(", &["confirmation.rs", "withdrawal.rs", "qualification.rs", "handout.rs"]),
 ];
 
+/// Every `.rs` file below `dir`.
+fn sources(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("a source folder") {
+        let path = entry.expect("a file").path();
+        if path.is_dir() {
+            out.extend(sources(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out
+}
+
 #[test]
 fn only_the_services_that_hold_a_lead_write_its_document() {
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
     let mut found = 0;
-    for entry in std::fs::read_dir(&src).expect("edge/src") {
-        let path = entry.expect("a file").path();
-        if path.extension().is_none_or(|e| e != "rs") {
-            continue;
-        }
+    for path in sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src")) {
         let name = path.file_name().unwrap().to_string_lossy().into_owned();
         let text = std::fs::read_to_string(&path).expect("readable source");
         for (line, code) in text.lines().enumerate() {
@@ -55,8 +64,8 @@ fn only_the_services_that_hold_a_lead_write_its_document() {
 /// and writes it back; under the hold none overwrites another's change.
 #[test]
 fn racing_changes_of_every_kind_lose_nothing() {
-    use edge::memory::Memory;
-    use edge::submission::{take, Intake};
+    use edge::platform::memory::Memory;
+    use edge::services::submission::{take, Intake};
     use futures::executor::block_on;
     use shared::stage::{Mover, Stage};
     const NOW: u64 = 1_790_000_000_000;
@@ -78,15 +87,15 @@ fn racing_changes_of_every_kind_lose_nothing() {
     block_on(take(&m, &intake, first)).unwrap();
     let lead = m.leads.borrow().values().next().cloned().unwrap();
     m.advance(120_000);
-    let withdrawal = edge::withdrawal::Request { via: "admin".into(), client: None, note: None, purposes: Some(vec!["partner_offers".into()]) };
+    let withdrawal = edge::services::withdrawal::Request { via: "admin".into(), client: None, note: None, purposes: Some(vec!["partner_offers".into()]) };
     let changes: Vec<std::pin::Pin<Box<dyn std::future::Future<Output = bool> + '_>>> = vec![
         Box::pin(async {
             take(&m, &intake, submission(serde_json::json!({"email": "race@example.com", "job_title": "CTO"}), &["marketing_email"])).await.is_ok()
         }),
-        Box::pin(async { edge::qualification::record_event(&m, &config, None, &lead.id, "email_click", None).await.is_ok() }),
-        Box::pin(async { edge::qualification::move_stage(&m, &config, &lead.id, Stage::Sql, &Mover::Admin, "call on Monday").await.is_ok() }),
-        Box::pin(async { edge::withdrawal::withdraw(&m, &config, &lead, withdrawal.clone()).await.is_ok() }),
-        Box::pin(async { edge::handout::count(&m, &config, &lead).await.is_ok() }),
+        Box::pin(async { edge::services::qualification::record_event(&m, &config, None, &lead.id, "email_click", None).await.is_ok() }),
+        Box::pin(async { edge::services::qualification::move_stage(&m, &config, &lead.id, Stage::Sql, &Mover::Admin, "call on Monday").await.is_ok() }),
+        Box::pin(async { edge::services::withdrawal::withdraw(&m, &config, &lead, withdrawal.clone()).await.is_ok() }),
+        Box::pin(async { edge::services::handout::count(&m, &config, &lead).await.is_ok() }),
     ];
     let done = block_on(futures::future::join_all(changes));
     assert_eq!(done, [true; 5], "every change went through");

@@ -96,7 +96,7 @@ pub fn cpu() -> Result {
 pub fn render(forms: &FormsConfig) -> Result {
     let form = forms.forms.iter().find(|f| f.id == "newsletter").or(forms.forms.first()).ok_or("the config has no forms")?;
     let bundle = std::fs::read_to_string(widget_bundle()).map_err(|e| e.to_string())?;
-    let script = edge::embed::script(&bundle, &PublicForm::from(form), "http://127.0.0.1:9");
+    let script = edge::rules::embed::script(&bundle, &PublicForm::from(form), "http://127.0.0.1:9");
     let path = root().join("target/bench/embed.js");
     std::fs::create_dir_all(path.parent().expect("a file has a folder")).map_err(|e| e.to_string())?;
     std::fs::write(&path, script).map_err(|e| e.to_string())?;

@@ -198,9 +198,9 @@ mod tests {
 
     #[test]
     fn functions_count_for_the_crate_of_their_type() {
-        assert_eq!(crate_of("edge::visitor::take::{{closure}}::h47e3697691c84768"), "edge");
-        assert_eq!(crate_of("<edge::cloud::Cloud as edge::storage::Backend>::ledger::{{closure}}::hc08"), "edge");
-        assert_eq!(crate_of("core::ptr::drop_in_place<edge::outbox::Delivery>::h1"), "core");
+        assert_eq!(crate_of("edge::glue::visitor::take::{{closure}}::h47e3697691c84768"), "edge");
+        assert_eq!(crate_of("<edge::platform::cloud::Cloud as edge::protocol::backend::Backend>::ledger::{{closure}}::hc08"), "edge");
+        assert_eq!(crate_of("core::ptr::drop_in_place<edge::protocol::outbox::Delivery>::h1"), "core");
         assert_eq!(crate_of("<core[c5930c85a12de822]::fmt::Formatter>::pad"), "core");
         assert_eq!(crate_of("<&mut serde_json::ser::Serializer<W,F> as serde_core::ser::Serializer>::serialize_str"), "serde_json");
         assert_eq!(crate_of("__wbg_ledger_fetch"), "(exports and shims)");

@@ -20,13 +20,13 @@ pub fn parse(text: &str) -> std::result::Result<FormsConfig, Vec<String>> {
     if problems.is_empty() {
         // Only a sound config can be sized: the largest event is built through the real rules.
         for (i, form) in config.forms.iter().enumerate() {
-            let bytes = edge::webhook::largest_event(form);
-            if bytes > edge::webhook::MAX_PAYLOAD_BYTES {
+            let bytes = edge::rules::webhook::largest_event(form);
+            if bytes > edge::rules::webhook::MAX_PAYLOAD_BYTES {
                 problems.push((
                     format!("forms[{i}] ({})", form.id),
                     format!(
                         "a lead event of this form could reach {bytes} bytes, over the {} promised to webhook receivers; lower fields' max_length or shorten consent texts",
-                        edge::webhook::MAX_PAYLOAD_BYTES
+                        edge::rules::webhook::MAX_PAYLOAD_BYTES
                     ),
                 ));
             }
@@ -91,8 +91,8 @@ mod tests {
         assert!(err[0].starts_with("2: forms[0] (essay): a lead event of this form could reach"), "{err:?}");
         let demo = load(&crate::root().join("leadgate.toml")).unwrap();
         for form in &demo.forms {
-            let bytes = edge::webhook::largest_event(form);
-            assert!(bytes < edge::webhook::MAX_PAYLOAD_BYTES, "{}: {bytes}", form.id);
+            let bytes = edge::rules::webhook::largest_event(form);
+            assert!(bytes < edge::rules::webhook::MAX_PAYLOAD_BYTES, "{}: {bytes}", form.id);
             println!("largest {} event: {bytes} bytes", form.id);
         }
     }

@@ -129,14 +129,14 @@ fn text(bytes: &[u8]) -> std::borrow::Cow<'_, str> {
 
 fn targets() -> Vec<Target> {
     let key = b"fuzzing-key-of-the-collector";
-    let token = edge::token::sign(key, edge::token::Purpose::Confirm, "ld_01JD0000000000000000000000", 4_000_000_000_000);
+    let token = edge::rules::token::sign(key, edge::rules::token::Purpose::Confirm, "ld_01JD0000000000000000000000", 4_000_000_000_000);
     let receipt = {
         let lead: shared::lead::Lead = serde_json::from_value(serde_json::json!({
             "id": "ld_1", "form": "f", "kind": "newsletter", "status": "new", "created_at": "t", "updated_at": "t", "fields": {},
             "consent": {"entries": [], "lang": "en", "recorded_at": "t"}, "source": {}, "engagement": {"confirmed": false, "downloads": 0, "submissions": 1}, "score": {"total": 0, "reasons": [], "stage": "lead"}
         }))
         .expect("a lead");
-        edge::receipt::sign(key, &edge::receipt::Receipt::of_record(&lead.id, &lead.form, &lead.consent))
+        edge::rules::receipt::sign(key, &edge::rules::receipt::Receipt::of_record(&lead.id, &lead.form, &lead.consent))
     };
     let demo = std::fs::read_to_string(crate::root().join("leadgate.toml")).unwrap_or_default();
     let sheet = crate::config::parse(&demo)
@@ -151,14 +151,14 @@ fn targets() -> Vec<Target> {
                 br#"{"form":"f","fields":{}}"#.to_vec(),
             ],
             run: |b| {
-                let _ = edge::intake::parse(edge::intake::Encoding::Json, b);
+                let _ = edge::rules::intake::parse(edge::rules::intake::Encoding::Json, b);
             },
         },
         Target {
             name: "intake form-encoded",
             corpus: vec![b"form=newsletter&email=ada%40example.com&consent=marketing_email&_elapsed=9000&_page=https%3A%2F%2Fx.example%2F&utm_source=fair".to_vec()],
             run: |b| {
-                let _ = edge::intake::parse(edge::intake::Encoding::Form, b);
+                let _ = edge::rules::intake::parse(edge::rules::intake::Encoding::Form, b);
             },
         },
         Target {
@@ -167,7 +167,7 @@ fn targets() -> Vec<Target> {
             run: |b| {
                 let t = text(b);
                 let (method, path) = t.split_once(' ').unwrap_or(("GET", &t));
-                let _ = edge::route::Route::parse(method, path);
+                let _ = edge::rules::route::Route::parse(method, path);
             },
         },
         Target {
@@ -179,22 +179,22 @@ fn targets() -> Vec<Target> {
             ],
             run: |b| {
                 let t = text(b);
-                let address = edge::address::Address::of(&t);
-                let _ = (address.pairs(), address.param("cursor"), edge::address::origin_of(&t), edge::address::origin_of(address.path));
+                let address = edge::rules::address::Address::of(&t);
+                let _ = (address.pairs(), address.param("cursor"), edge::rules::address::origin_of(&t), edge::rules::address::origin_of(address.path));
             },
         },
         Target {
             name: "signed link token",
             corpus: vec![token.into_bytes()],
             run: |b| {
-                let _ = edge::token::verify(b"fuzzing-key-of-the-collector", edge::token::Purpose::Confirm, &text(b), 1);
+                let _ = edge::rules::token::verify(b"fuzzing-key-of-the-collector", edge::rules::token::Purpose::Confirm, &text(b), 1);
             },
         },
         Target {
             name: "consent receipt",
             corpus: vec![receipt.into_bytes()],
             run: |b| {
-                let _ = edge::receipt::verify(b"fuzzing-key-of-the-collector", &text(b));
+                let _ = edge::rules::receipt::verify(b"fuzzing-key-of-the-collector", &text(b));
             },
         },
         Target {
@@ -218,8 +218,8 @@ fn targets() -> Vec<Target> {
                 b"{\"email\":\"a@b.de\",\"decision_maker\":true}\n{\"email\":\"c@d.de\"}\n".to_vec(),
             ],
             run: |b| {
-                let _ = edge::rows::read(edge::rows::Format::Csv, b, 1000);
-                let _ = edge::rows::read(edge::rows::Format::JsonLines, b, 1000);
+                let _ = edge::rules::rows::read(edge::rules::rows::Format::Csv, b, 1000);
+                let _ = edge::rules::rows::read(edge::rules::rows::Format::JsonLines, b, 1000);
             },
         },
         Target {
@@ -231,10 +231,10 @@ fn targets() -> Vec<Target> {
             ],
             run: |b| {
                 let t = text(b);
-                let _ = edge::feedback::generic(&t);
-                let _ = edge::feedback::hubspot(&t);
-                let _ = edge::feedback::pipedrive(&t);
-                let _ = edge::feedback::contact_email(&t);
+                let _ = edge::rules::feedback::generic(&t);
+                let _ = edge::rules::feedback::hubspot(&t);
+                let _ = edge::rules::feedback::pipedrive(&t);
+                let _ = edge::rules::feedback::contact_email(&t);
             },
         },
     ]

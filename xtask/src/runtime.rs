@@ -4,7 +4,7 @@
 use crate::compile::{edge_dir, COLLECTOR, OPERATOR};
 use crate::tools::{npm_bin, path_with_npm_bin, WRANGLER_ENV};
 use crate::{config, root, Options, Result};
-use edge::webhook::Secret;
+use edge::rules::webhook::Secret;
 use serde_json::json;
 use shared::form::FormsConfig;
 use std::io::{Read, Write};
@@ -105,7 +105,7 @@ pub fn write_wrangler_config(dir: &Path, forms: &FormsConfig, persist: Option<&P
     collector["durable_objects"] = json!({ "bindings": [{ "name": "LEDGER", "class_name": "Ledger", "script_name": OPERATOR_SCRIPT }] });
     collector["services"] = json!([{ "binding": "OPERATOR", "service": OPERATOR_SCRIPT }]);
     let mut operator = common(OPERATOR_SCRIPT, OPERATOR);
-    // The ledger: one SQLite-backed Durable Object for what must be strictly consistent (edge::ledger).
+    // The ledger: one SQLite-backed Durable Object for what must be strictly consistent (edge::protocol::ledger).
     operator["durable_objects"] = json!({ "bindings": [{ "name": "LEDGER", "class_name": "Ledger" }] });
     operator["migrations"] = json!([{ "tag": "v1", "new_sqlite_classes": ["Ledger"] }]);
     operator["triggers"] = json!({ "crons": ["* * * * *"] });

@@ -1,7 +1,7 @@
 //! `cargo xtask size`: the bytes a page downloads to show each form, raw, gzip and brotli.
 //!
 //! A page downloads exactly one file per form: the embed script (the widget bundle with the wasm inlined,
-//! wrapped with the form's definition by `edge::embed::script`, the same function the collector runs).
+//! wrapped with the form's definition by `edge::rules::embed::script`, the same function the collector runs).
 
 use crate::compile::{edge_dir, edge_named, widget_bundle, widget_wasm, COLLECTOR, OPERATOR};
 use crate::Result;
@@ -63,9 +63,17 @@ pub fn edge_report() -> Result {
 const ONLY_IN: [(&str, &[&str]); 2] = [
     (
         OPERATOR,
-        &["edge::operator::", "edge::ledger_object::Ledger::", "edge::delivery::", "edge::crm::", "edge::listing::", "edge::funnel::", "edge::drawing::"],
+        &[
+            "edge::glue::operator::",
+            "edge::glue::ledger_object::Ledger::",
+            "edge::services::delivery::",
+            "edge::rules::crm::",
+            "edge::services::listing::",
+            "edge::protocol::funnel::",
+            "edge::services::giveaway::",
+        ],
     ),
-    (COLLECTOR, &["edge::visitor::"]),
+    (COLLECTOR, &["edge::glue::visitor::"]),
 ];
 
 /// Checks the split between the two Workers on their named builds (see [`ONLY_IN`]): each must link some
@@ -121,7 +129,7 @@ pub fn report(forms: &FormsConfig) -> Result<usize> {
     row("widget bundle (js + wasm)", bundle.as_bytes());
     let mut largest = 0;
     for form in &forms.forms {
-        let script = edge::embed::script(&bundle, &PublicForm::from(form), "https://collector.example.com");
+        let script = edge::rules::embed::script(&bundle, &PublicForm::from(form), "https://collector.example.com");
         largest = largest.max(row(&format!("/embed/{}.js", form.id), script.as_bytes()));
     }
     let verdict = |limit: usize| if largest <= limit { "within" } else { "OVER" };

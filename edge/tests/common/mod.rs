@@ -18,7 +18,7 @@ pub fn lead(i: u64, form: &str, kind: FormKind) -> Lead {
         "score": {"total": 0, "reasons": [], "stage": "lead"}
     }))
     .expect("a lead");
-    lead.id = edge::id::new("ld_", NOW + i, [7; 10]);
+    lead.id = edge::rules::id::new("ld_", NOW + i, [7; 10]);
     lead.created_at = shared::time::rfc3339(NOW + i);
     lead.updated_at = lead.created_at.clone();
     lead

@@ -1,0 +1,853 @@
+//! The ledger itself: a Durable Object with SQLite storage that answers [`ledger::Command`]s.
+//!
+//! Each command runs its statements without an `await` between them, so no other command interleaves and
+//! the runtime commits them together: each command is one transaction. See `ledger` for the protocol and
+//! ARCHITECTURE.md for why one object serves the collector.
+
+use crate::platform::cloud::{self, Cloud, Inside};
+use crate::protocol::ledger::{self, Command, DeliveryFilter, DeliveryRow, Hold, Holder, Replay, Standing};
+use crate::protocol::outbox::{Delivery, State as DeliveryState};
+use crate::services::delivery;
+use serde::Deserialize;
+use shared::stage::Stage;
+use std::cell::Cell;
+use worker::{durable_object, Date, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State};
+
+// Only the operator hosts the object; the collector reaches it through `script_name` (see `LedgerStub`).
+#[cfg_attr(feature = "operator", durable_object)]
+pub struct Ledger {
+    state: State,
+    env: Env,
+    sql: SqlStorage,
+    /// When this instance last set the alarm for (none once it fired): the alarm is only set again when a
+    /// delivery is due sooner, so most commands cost no alarm write.
+    armed: Cell<Option<u64>>,
+}
+
+#[cfg(feature = "operator")]
+impl DurableObject for Ledger {
+    fn new(state: State, env: Env) -> Self {
+        let sql = state.storage().sql();
+        // Creating what exists is a no-op; a failure here shows up as an error on the first command.
+        for statement in SCHEMA {
+            if let Err(e) = sql.exec(statement, None) {
+                worker::console_error!("ledger schema: {e}");
+            }
+        }
+        Ledger { state, env, sql, armed: Cell::new(None) }
+    }
+
+    async fn fetch(&self, mut req: Request) -> Result<Response> {
+        let command: Command = match req.json().await {
+            Ok(c) => c,
+            Err(e) => return Response::error(format!("not a ledger command: {e}"), 400),
+        };
+        match self.handle(command).await {
+            Ok(answer) => Response::from_json(&answer),
+            Err(e) => Response::error(format!("ledger: {e}"), 500),
+        }
+    }
+
+    /// Attempts the due deliveries (see `delivery`), then sets the alarm for the next one.
+    async fn alarm(&self) -> Result<Response> {
+        self.armed.set(None);
+        let run = match (cloud::config(&self.env), Cloud::inside(&self.env, self)) {
+            (Ok(config), Ok(seam)) => delivery::run_due(&seam, config).await,
+            (Err(e), _) | (_, Err(e)) => Err(e),
+        };
+        let attempted = match run {
+            Ok(run) => {
+                if run.attempted > 0 {
+                    worker::console_log!("ledger alarm: {} attempted, {} delivered", run.attempted, run.delivered);
+                }
+                run.attempted
+            }
+            Err(e) => {
+                worker::console_error!("ledger alarm failed: {}", e.log_line().unwrap_or_default());
+                0
+            }
+        };
+        // A run that could attempt nothing although deliveries are due (a broken config) waits a minute
+        // rather than spinning.
+        self.arm(true, if attempted == 0 { RETRY_IDLE_MS } else { 0 }).await?;
+        Response::ok("")
+    }
+}
+
+/// The seam reaches the object's commands directly when it runs inside the object (the alarm's deliveries).
+#[cfg(feature = "operator")]
+impl Inside for Ledger {
+    async fn run_inside(&self, command: Command) -> Result<serde_json::Value> {
+        self.handle(command).await
+    }
+}
+
+/// How long the alarm waits after a run that could attempt nothing.
+const RETRY_IDLE_MS: u64 = 60_000;
+
+/// How long a delivered delivery stays listed (pending and dead ones stay until they are delivered, replayed
+/// or their lead is erased).
+const DELIVERED_KEPT_MS: u64 = 30 * 86_400_000;
+
+const SCHEMA: &[&str] = &[
+    // One row per address and form: the lead that holds it (`live = 1`) or the request storing one (`live = 0`).
+    // `held` is when a repeat took the lead (0 when nobody holds it): one repeat at a time.
+    "CREATE TABLE IF NOT EXISTS emails (form TEXT NOT NULL, email TEXT NOT NULL, lead TEXT NOT NULL, live INTEGER NOT NULL, at INTEGER NOT NULL, held INTEGER NOT NULL DEFAULT 0, PRIMARY KEY (form, email))",
+    "CREATE INDEX IF NOT EXISTS emails_by_lead ON emails (lead)",
+    "CREATE INDEX IF NOT EXISTS emails_by_email ON emails (email)",
+    // The first answer per idempotency key (`answer` is NULL while the first request is in progress).
+    "CREATE TABLE IF NOT EXISTS answers (form TEXT NOT NULL, key TEXT NOT NULL, answer TEXT, at INTEGER NOT NULL, PRIMARY KEY (form, key))",
+    "CREATE INDEX IF NOT EXISTS answers_by_time ON answers (at)",
+    // The lead index: one row per stored lead, what admin lists and draws filter and sort on.
+    "CREATE TABLE IF NOT EXISTS leads (id TEXT PRIMARY KEY, form TEXT NOT NULL, status TEXT NOT NULL, stage TEXT NOT NULL, score INTEGER NOT NULL, created INTEGER NOT NULL, source TEXT)",
+    "CREATE INDEX IF NOT EXISTS leads_by_form ON leads (form, id)",
+    // Added with stages; on a ledger made before, the statement fails harmlessly once the column exists.
+    "ALTER TABLE leads ADD COLUMN cooling_at INTEGER",
+    "ALTER TABLE leads ADD COLUMN owner TEXT",
+    "CREATE INDEX IF NOT EXISTS leads_by_owner ON leads (owner, id)",
+    "ALTER TABLE leads ADD COLUMN campaign TEXT",
+    "CREATE INDEX IF NOT EXISTS leads_by_created ON leads (created)",
+    // When each lead first reached each stage: what the funnel counts.
+    "CREATE TABLE IF NOT EXISTS reached (lead TEXT NOT NULL, stage TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (lead, stage))",
+    // Counters that must never hand out a number twice (round-robin turns).
+    "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL)",
+    // Erased leads: nothing may bring their data back.
+    "CREATE TABLE IF NOT EXISTS tombstones (lead TEXT PRIMARY KEY, at INTEGER NOT NULL)",
+    // The outbox: one row per delivery. `next_at` is when a pending one is due (or leased until), and when a
+    // delivered or dead one was settled.
+    "CREATE TABLE IF NOT EXISTS outbox (id TEXT PRIMARY KEY, lead TEXT NOT NULL, form TEXT NOT NULL, endpoint TEXT NOT NULL, event TEXT NOT NULL, payload TEXT NOT NULL, state TEXT NOT NULL, attempts INTEGER NOT NULL, next_at INTEGER NOT NULL, last_status INTEGER, last_error TEXT)",
+    "CREATE INDEX IF NOT EXISTS outbox_due ON outbox (state, next_at)",
+    "CREATE INDEX IF NOT EXISTS outbox_by_lead ON outbox (lead)",
+    // Endpoints that answered 410 Gone: their deliveries wait until an admin enables them again.
+    "CREATE TABLE IF NOT EXISTS disabled (form TEXT NOT NULL, endpoint TEXT NOT NULL, at INTEGER NOT NULL, status INTEGER NOT NULL, PRIMARY KEY (form, endpoint))",
+    // Giveaway draws, each with its record (seed, eligible ids, winners).
+    "CREATE TABLE IF NOT EXISTS draws (id TEXT PRIMARY KEY, form TEXT NOT NULL, record TEXT NOT NULL, at INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS draws_by_form ON draws (form, at)",
+    // Downloads per lead: the total counted, the clock hour and the count in it (the hourly limit), the
+    // total its document holds, and when a fold into the document last began.
+    "CREATE TABLE IF NOT EXISTS downloads (lead TEXT PRIMARY KEY, total INTEGER NOT NULL, hour INTEGER NOT NULL, in_hour INTEGER NOT NULL, folded INTEGER NOT NULL, fold_at INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS downloads_unfolded ON downloads (fold_at) WHERE total > folded",
+    // Dropped bot submissions per form and day.
+    "CREATE TABLE IF NOT EXISTS bots (form TEXT NOT NULL, day TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (form, day))",
+];
+
+/// Pending deliveries to endpoints that are not disabled (a `WHERE` clause over `outbox o`).
+const WAITING: &str = "o.state = 'pending' AND NOT EXISTS (SELECT 1 FROM disabled x WHERE x.form = o.form AND x.endpoint = o.endpoint)";
+
+/// The columns of a [`DeliveryRow`].
+const ROW_COLUMNS: &str = "id, lead, form, endpoint, event, state, attempts, next_at, last_status, last_error";
+
+#[derive(Deserialize)]
+struct OutboxRow {
+    id: String,
+    lead: String,
+    form: String,
+    endpoint: String,
+    event: String,
+    #[serde(default)]
+    payload: String,
+    state: DeliveryState,
+    attempts: f64,
+    next_at: f64,
+    last_status: Option<f64>,
+    last_error: Option<String>,
+}
+
+impl OutboxRow {
+    fn delivery(self) -> Delivery {
+        Delivery {
+            id: self.id,
+            lead_id: self.lead,
+            form: self.form,
+            endpoint: self.endpoint,
+            event: self.event,
+            payload: self.payload,
+            state: self.state,
+            attempts: self.attempts as u32,
+            next_at_ms: self.next_at as u64,
+            last_status: self.last_status.map(|s| s as u16),
+            last_error: self.last_error,
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DueRow {
+    id: String,
+    form: String,
+    endpoint: String,
+}
+
+#[derive(Deserialize)]
+struct NextRow {
+    next: Option<f64>,
+    pending: f64,
+}
+
+#[derive(Deserialize)]
+struct DisabledRow {
+    form: String,
+    endpoint: String,
+    at: f64,
+    status: f64,
+}
+
+#[derive(Deserialize)]
+struct DailyRow {
+    key: Option<String>,
+    day: f64,
+    count: f64,
+}
+
+#[derive(Deserialize)]
+struct FunnelRow {
+    id: String,
+    key: Option<String>,
+    stage: String,
+    reached: Option<String>,
+    at: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct TurnRow {
+    n: f64,
+}
+
+#[derive(Deserialize)]
+struct BotRow {
+    form: String,
+    day: String,
+    count: f64,
+}
+
+#[derive(Deserialize)]
+struct RecordRow {
+    record: String,
+}
+
+#[derive(Deserialize)]
+struct EmailRow {
+    lead: String,
+    live: f64,
+    at: f64,
+    held: f64,
+}
+
+#[derive(Deserialize)]
+struct CountRow {
+    total: f64,
+}
+
+#[derive(Deserialize)]
+struct TotalRow {
+    lead: String,
+    total: f64,
+}
+
+#[derive(Deserialize)]
+struct LeadRow {
+    lead: String,
+}
+
+#[derive(Deserialize)]
+struct DownloadRow {
+    total: f64,
+    hour: f64,
+    in_hour: f64,
+    fold_at: f64,
+}
+
+#[derive(Deserialize)]
+struct IdRow {
+    id: String,
+}
+
+#[derive(Deserialize)]
+struct AnswerRow {
+    answer: Option<String>,
+    at: f64,
+}
+
+/// The `leads` column a grouping reads (see `ledger::Entry::group`, its twin for the memory backend).
+fn column(by: crate::protocol::funnel::By) -> &'static str {
+    match by {
+        crate::protocol::funnel::By::Source => "source",
+        crate::protocol::funnel::By::Campaign => "campaign",
+        crate::protocol::funnel::By::Form => "form",
+        crate::protocol::funnel::By::Owner => "owner",
+    }
+}
+
+/// Unix ms as SQLite stores them (JavaScript numbers hold them exactly).
+fn ms(v: u64) -> SqlStorageValue {
+    SqlStorageValue::Float(v as f64)
+}
+
+fn text(s: &str) -> SqlStorageValue {
+    SqlStorageValue::String(s.to_owned())
+}
+
+impl Ledger {
+    fn run(&self, command: Command) -> Result<serde_json::Value> {
+        let value = match command {
+            Command::Claim { form, email, lead, key, legacy, now } => {
+                let replay = self.reserve_key(&form, key.as_deref(), now)?;
+                if replay != Replay::Fresh {
+                    return Ok(serde_json::to_value(Standing { holder: self.holder(&form, &email, now)?, replay })?);
+                }
+                let holder = self.claim(&form, &email, &lead, legacy.as_deref(), now)?;
+                serde_json::to_value(Standing { holder, replay })?
+            }
+            Command::ClaimMany { form, rows, now } => {
+                let mut holders = Vec::with_capacity(rows.len());
+                for row in &rows {
+                    holders.push(self.claim(&form, &row.email, &row.lead, row.legacy.as_deref(), now)?);
+                }
+                serde_json::to_value(holders)?
+            }
+            Command::SettleMany { form, settled, released } => {
+                for row in &settled {
+                    for d in &row.deliveries {
+                        self.queue(d)?;
+                    }
+                    self.settle(&form, &row.hold)?;
+                    self.index(&row.entry, false)?;
+                }
+                for hold in &released {
+                    self.release(&form, hold)?;
+                }
+                serde_json::json!({"ok": true})
+            }
+            Command::Settle { form, hold, key, answer, deliveries, entry } => {
+                // A lead erased while this request stored it settles nothing: its caller deletes the document.
+                if let Some(entry) = &entry {
+                    if self.tombstoned(&entry.id)? {
+                        return Ok(serde_json::to_value(ledger::Indexed { erased: true })?);
+                    }
+                }
+                for d in &deliveries {
+                    self.queue(d)?;
+                }
+                self.settle(&form, &hold)?;
+                if let Some(entry) = &entry {
+                    self.index(entry, false)?;
+                }
+                if let (Some(key), Some(answer)) = (key, answer) {
+                    self.sql.exec("UPDATE answers SET answer = ? WHERE form = ? AND key = ?", vec![text(&answer), text(&form), text(&key)])?;
+                }
+                serde_json::to_value(ledger::Indexed { erased: false })?
+            }
+            Command::Release { form, hold, key } => {
+                self.release(&form, &hold)?;
+                if let Some(key) = key {
+                    self.sql.exec("DELETE FROM answers WHERE form = ? AND key = ? AND answer IS NULL", vec![text(&form), text(&key)])?;
+                }
+                serde_json::json!({"ok": true})
+            }
+            Command::Look { form, email, key, now } => {
+                let replay = match key {
+                    Some(key) => self.replay(&form, &key, now)?,
+                    None => Replay::Fresh,
+                };
+                serde_json::to_value(Standing { holder: self.holder(&form, &email, now)?, replay })?
+            }
+            Command::Reserve { form, key, now } => serde_json::to_value(self.reserve_key(&form, Some(&key), now)?)?,
+            Command::Hold { form, email, now } => {
+                let holder = self.holder(&form, &email, now)?;
+                if let Holder::Lead { .. } = holder {
+                    self.sql.exec("UPDATE emails SET held = ? WHERE form = ? AND email = ?", vec![ms(now.max(1)), text(&form), text(&email)])?;
+                }
+                serde_json::to_value(holder)?
+            }
+            Command::Index { entry, only_if_missing } => {
+                self.index(&entry, only_if_missing)?;
+                serde_json::to_value(ledger::Indexed { erased: self.tombstoned(&entry.id)? })?
+            }
+            Command::List { form, status, since, qualified, before, limit } => {
+                let limit = limit.clamp(1, ledger::MAX_LIST);
+                // One more than asked: whether a next page exists.
+                let rows: Vec<IdRow> = self
+                    .sql
+                    .exec(
+                        "SELECT id FROM leads WHERE (?1 IS NULL OR form = ?1) AND (?2 IS NULL OR status = ?2) AND (?3 IS NULL OR created >= ?3) AND (?4 IS NULL OR id < ?4) \
+                         AND (?6 IS NULL OR stage = ?6) AND (?7 IS NULL OR score >= ?7) AND (?8 IS NULL OR score <= ?8) AND (?9 IS NULL OR cooling_at <= ?9) \
+                         AND (?10 IS NULL OR (?10 = 'none' AND owner IS NULL) OR owner = ?10) \
+                         ORDER BY id DESC LIMIT ?5",
+                        vec![
+                            form.as_deref().map_or(SqlStorageValue::Null, text),
+                            status.as_deref().map_or(SqlStorageValue::Null, text),
+                            since.map_or(SqlStorageValue::Null, ms),
+                            before.as_deref().map_or(SqlStorageValue::Null, text),
+                            SqlStorageValue::Float(f64::from(limit) + 1.0),
+                            qualified.stage.as_deref().map_or(SqlStorageValue::Null, text),
+                            qualified.min_score.map_or(SqlStorageValue::Null, |s| SqlStorageValue::Float(s as f64)),
+                            qualified.max_score.map_or(SqlStorageValue::Null, |s| SqlStorageValue::Float(s as f64)),
+                            qualified.cooling_at.map_or(SqlStorageValue::Null, ms),
+                            qualified.owner.as_deref().map_or(SqlStorageValue::Null, text),
+                        ],
+                    )?
+                    .to_array()?;
+                let mut ids: Vec<String> = rows.into_iter().map(|r| r.id).collect();
+                let more = ids.len() > limit as usize;
+                ids.truncate(limit as usize);
+                let cursor = if more { ids.last().cloned() } else { None };
+                serde_json::to_value(ledger::Page { ids, cursor })?
+            }
+            Command::Unindex { lead } => {
+                self.sql.exec("DELETE FROM leads WHERE id = ?", vec![text(&lead)])?;
+                self.sql.exec("DELETE FROM reached WHERE lead = ?", vec![text(&lead)])?;
+                serde_json::json!({"ok": true})
+            }
+            Command::Queue { deliveries } => {
+                for d in &deliveries {
+                    self.queue(d)?;
+                }
+                serde_json::json!({"ok": true})
+            }
+            Command::Unqueue { ids } => {
+                for id in ids {
+                    self.sql.exec("DELETE FROM outbox WHERE id = ?", vec![text(&id)])?;
+                }
+                serde_json::json!({"ok": true})
+            }
+            Command::Send { ids, now } => {
+                self.send(&ids, now)?;
+                serde_json::json!({"ok": true})
+            }
+            Command::Record { delivery: d, disable, now } => {
+                // Only a row that is still there is updated, and never its payload: an attempt that ends
+                // after an erasure writes nothing back.
+                let next = if d.state == DeliveryState::Pending { d.next_at_ms } else { now };
+                self.sql.exec(
+                    "UPDATE outbox SET state = ?, attempts = ?, next_at = ?, last_status = ?, last_error = ? WHERE id = ?",
+                    vec![
+                        text(d.state.as_str()),
+                        SqlStorageValue::Float(f64::from(d.attempts)),
+                        ms(next),
+                        d.last_status.map_or(SqlStorageValue::Null, |s| SqlStorageValue::Float(f64::from(s))),
+                        d.last_error.as_deref().map_or(SqlStorageValue::Null, text),
+                        text(&d.id),
+                    ],
+                )?;
+                if disable {
+                    self.sql.exec(
+                        "INSERT OR REPLACE INTO disabled VALUES (?, ?, ?, ?)",
+                        vec![text(&d.form), text(&d.endpoint), ms(now), SqlStorageValue::Float(f64::from(d.last_status.unwrap_or(410)))],
+                    )?;
+                }
+                serde_json::json!({"ok": true})
+            }
+            Command::Due { now, limit } => {
+                let candidates: Vec<DueRow> = self
+                    .sql
+                    .exec(
+                        &format!("SELECT id, form, endpoint FROM outbox o WHERE {WAITING} AND o.next_at <= ? ORDER BY o.next_at LIMIT ?"),
+                        vec![ms(now), SqlStorageValue::Float(f64::from(ledger::DUE_CANDIDATES))],
+                    )?
+                    .to_array()?;
+                let due = candidates.into_iter().map(|r| (format!("{}/{}", r.form, r.endpoint), r.id)).collect();
+                let mut taken = Vec::new();
+                for id in crate::protocol::outbox::fair_share(due, limit as usize) {
+                    self.sql.exec("UPDATE outbox SET next_at = ? WHERE id = ?", vec![ms(now.saturating_add(ledger::LEASE_MS)), text(&id)])?;
+                    let rows: Vec<OutboxRow> = self.sql.exec("SELECT * FROM outbox WHERE id = ?", vec![text(&id)])?.to_array()?;
+                    taken.extend(rows.into_iter().map(OutboxRow::delivery));
+                }
+                serde_json::to_value(taken)?
+            }
+            Command::Deliveries { filter, before, limit } => {
+                let DeliveryFilter { status, form, endpoint, lead } = filter;
+                let limit = limit.clamp(1, ledger::MAX_DELIVERIES);
+                let rows: Vec<OutboxRow> = self
+                    .sql
+                    .exec(
+                        &format!(
+                            "SELECT {ROW_COLUMNS} FROM outbox WHERE (?1 IS NULL OR state = ?1 OR (?1 = 'failed' AND state = 'pending' AND attempts > 0)) \
+                             AND (?2 IS NULL OR form = ?2) AND (?3 IS NULL OR endpoint = ?3) AND (?4 IS NULL OR lead = ?4) AND (?5 IS NULL OR id < ?5) \
+                             ORDER BY id DESC LIMIT ?6"
+                        ),
+                        vec![
+                            status.as_deref().map_or(SqlStorageValue::Null, text),
+                            form.as_deref().map_or(SqlStorageValue::Null, text),
+                            endpoint.as_deref().map_or(SqlStorageValue::Null, text),
+                            lead.as_deref().map_or(SqlStorageValue::Null, text),
+                            before.as_deref().map_or(SqlStorageValue::Null, text),
+                            SqlStorageValue::Float(f64::from(limit) + 1.0),
+                        ],
+                    )?
+                    .to_array()?;
+                let mut deliveries: Vec<DeliveryRow> = rows.into_iter().map(|r| DeliveryRow::of(&r.delivery())).collect();
+                let more = deliveries.len() > limit as usize;
+                deliveries.truncate(limit as usize);
+                let cursor = if more { deliveries.last().map(|d| d.id.clone()) } else { None };
+                serde_json::to_value(ledger::DeliveryPage { deliveries, cursor })?
+            }
+            Command::Replay { id, now } => {
+                self.sql.exec("UPDATE outbox SET state = 'pending', attempts = 0, next_at = ? WHERE id = ?", vec![ms(now), text(&id)])?;
+                let rows: Vec<serde_json::Value> = self.sql.exec("SELECT id FROM outbox WHERE id = ?", vec![text(&id)])?.to_array()?;
+                serde_json::to_value(ledger::Found { found: !rows.is_empty() })?
+            }
+            Command::Endpoints => {
+                let rows: Vec<DisabledRow> = self.sql.exec("SELECT form, endpoint, at, status FROM disabled", None)?.to_array()?;
+                let rows: Vec<ledger::Disabled> =
+                    rows.into_iter().map(|r| ledger::Disabled { form: r.form, endpoint: r.endpoint, at: r.at as u64, status: r.status as u16 }).collect();
+                serde_json::to_value(rows)?
+            }
+            Command::Enable { form, endpoint, now } => {
+                self.sql.exec("DELETE FROM disabled WHERE form = ? AND endpoint = ?", vec![text(&form), text(&endpoint)])?;
+                self.sql.exec(
+                    "UPDATE outbox SET next_at = MIN(next_at, ?) WHERE form = ? AND endpoint = ? AND state = 'pending'",
+                    vec![ms(now), text(&form), text(&endpoint)],
+                )?;
+                serde_json::json!({"ok": true})
+            }
+            Command::Wake { now } => {
+                self.sql.exec("DELETE FROM outbox WHERE state = 'delivered' AND next_at <= ?", vec![ms(now.saturating_sub(DELIVERED_KEPT_MS))])?;
+                let next = self.next()?;
+                serde_json::to_value(ledger::Backlog { pending: next.pending as u64, next_at_ms: next.next.map(|n| n as u64) })?
+            }
+            Command::Erase { lead, announcements, now } => {
+                let deleted: Vec<serde_json::Value> = self.sql.exec("SELECT id FROM outbox WHERE lead = ?", vec![text(&lead)])?.to_array()?;
+                self.sql.exec("DELETE FROM outbox WHERE lead = ?", vec![text(&lead)])?;
+                for d in &announcements {
+                    self.queue(d)?;
+                }
+                self.sql.exec("DELETE FROM leads WHERE id = ?", vec![text(&lead)])?;
+                self.sql.exec("DELETE FROM reached WHERE lead = ?", vec![text(&lead)])?;
+                self.sql.exec("DELETE FROM emails WHERE lead = ?", vec![text(&lead)])?;
+                self.sql.exec("DELETE FROM downloads WHERE lead = ?", vec![text(&lead)])?;
+                self.sql.exec("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", vec![text(&lead), ms(now)])?;
+                serde_json::to_value(ledger::Erasure { deliveries_deleted: deleted.len() as u64 })?
+            }
+            Command::Draw { form, id, record, announcements, key, now } => {
+                let scope = crate::protocol::keys::draw_scope(&form);
+                if let Some(key) = &key {
+                    if let Replay::Answered { answer } = self.replay(&scope, key, now)? {
+                        return Ok(serde_json::to_value(ledger::Drawn { record: answer })?);
+                    }
+                }
+                let known: Vec<serde_json::Value> = self.sql.exec("SELECT id FROM draws WHERE id = ?", vec![text(&id)])?.to_array()?;
+                if known.is_empty() {
+                    self.sql.exec("INSERT INTO draws VALUES (?, ?, ?, ?)", vec![text(&id), text(&form), text(&record), ms(now)])?;
+                    for d in &announcements {
+                        self.queue(d)?;
+                    }
+                }
+                if let Some(key) = key {
+                    self.sql.exec("UPDATE answers SET answer = ? WHERE form = ? AND key = ?", vec![text(&record), text(&scope), text(&key)])?;
+                }
+                serde_json::to_value(ledger::Drawn { record })?
+            }
+            Command::CountBot { form, day } => {
+                self.sql.exec("INSERT INTO bots VALUES (?, ?, 1) ON CONFLICT (form, day) DO UPDATE SET count = count + 1", vec![text(&form), text(&day)])?;
+                serde_json::json!({"ok": true})
+            }
+            Command::Bots { since } => {
+                let rows: Vec<BotRow> = self.sql.exec("SELECT form, day, count FROM bots WHERE day >= ? ORDER BY day, form", vec![text(&since)])?.to_array()?;
+                serde_json::to_value(rows.into_iter().map(|r| ledger::BotCount { form: r.form, day: r.day, count: r.count as u64 }).collect::<Vec<_>>())?
+            }
+            Command::Turn { name, count } => {
+                // `n` is the next free turn; this command takes `count` of them.
+                let count = count.max(1);
+                self.sql.exec(
+                    "INSERT INTO counters VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET n = n + ?2",
+                    vec![text(&name), SqlStorageValue::Float(count as f64)],
+                )?;
+                let rows: Vec<TurnRow> = self.sql.exec("SELECT n FROM counters WHERE name = ?", vec![text(&name)])?.to_array()?;
+                serde_json::to_value(ledger::Turn { turn: rows.first().map_or(0, |r| (r.n as u64).saturating_sub(count)) })?
+            }
+            Command::Funnel { form, from, to, by } => {
+                let key = format!("l.{}", column(by));
+                // One pass over the selected leads and their stage rows, ordered by lead.
+                let rows: Vec<FunnelRow> = self
+                    .sql
+                    .exec(
+                        &format!(
+                            "SELECT l.id AS id, {key} AS key, l.stage AS stage, r.stage AS reached, r.at AS at FROM leads l LEFT JOIN reached r ON r.lead = l.id \
+                             WHERE (?1 IS NULL OR l.form = ?1) AND (?2 IS NULL OR l.created >= ?2) AND (?3 IS NULL OR l.created < ?3) ORDER BY l.id"
+                        ),
+                        vec![form.as_deref().map_or(SqlStorageValue::Null, text), from.map_or(SqlStorageValue::Null, ms), to.map_or(SqlStorageValue::Null, ms)],
+                    )?
+                    .to_array()?;
+                let mut leads: Vec<crate::protocol::funnel::Row> = Vec::new();
+                let mut last: Option<String> = None;
+                for r in rows {
+                    if last.as_deref() != Some(r.id.as_str()) {
+                        leads.push(crate::protocol::funnel::Row { key: r.key.clone(), stage: Stage::parse(&r.stage).unwrap_or_default(), reached: Vec::new() });
+                        last = Some(r.id.clone());
+                    }
+                    if let (Some(lead), Some(stage), Some(at)) = (leads.last_mut(), r.reached.as_deref().and_then(Stage::parse), r.at) {
+                        lead.reached.push((stage, at as u64));
+                    }
+                }
+                serde_json::to_value(crate::protocol::funnel::aggregate(&leads))?
+            }
+            Command::Daily { from, by } => {
+                let key = column(by);
+                let rows: Vec<DailyRow> = self
+                    .sql
+                    .exec(&format!("SELECT {key} AS key, CAST(created / 86400000 AS INTEGER) AS day, COUNT(*) AS count FROM leads WHERE created >= ? GROUP BY key, day ORDER BY day, key"), vec![ms(from)])?
+                    .to_array()?;
+                serde_json::to_value(rows.into_iter().map(|r| ledger::Daily { key: r.key, day: r.day as u64, count: r.count as u64 }).collect::<Vec<_>>())?
+            }
+            Command::Find { email } => {
+                let rows: Vec<ledger::Holding> =
+                    self.sql.exec("SELECT form, lead FROM emails WHERE email = ? AND live = 1 ORDER BY form", vec![text(&email)])?.to_array()?;
+                serde_json::to_value(rows)?
+            }
+            Command::Draws { form } => {
+                let rows: Vec<RecordRow> = self.sql.exec("SELECT record FROM draws WHERE form = ? ORDER BY at, id", vec![text(&form)])?.to_array()?;
+                serde_json::to_value(rows.into_iter().map(|r| r.record).collect::<Vec<_>>())?
+            }
+            Command::Download { lead, now, per_hour } => serde_json::to_value(self.download(&lead, now, per_hour)?)?,
+            Command::Downloads { lead, folded } => {
+                if let Some(folded) = folded {
+                    self.sql.exec("UPDATE downloads SET folded = MAX(folded, ?) WHERE lead = ?", vec![ms(folded), text(&lead)])?;
+                }
+                let rows: Vec<CountRow> = self.sql.exec("SELECT total FROM downloads WHERE lead = ?", vec![text(&lead)])?.to_array()?;
+                serde_json::to_value(ledger::Downloads { total: rows.first().map_or(0, |r| r.total as u64) })?
+            }
+            Command::DownloadTotals { leads } => {
+                let mut totals: Vec<(String, u64)> = Vec::new();
+                // One statement per list page: a page is at most a hundred leads, and SQLite takes at
+                // most a hundred bound parameters.
+                for chunk in leads.chunks(100) {
+                    let marks = vec!["?"; chunk.len()].join(", ");
+                    let rows: Vec<TotalRow> = self
+                        .sql
+                        .exec(&format!("SELECT lead, total FROM downloads WHERE lead IN ({marks})"), chunk.iter().map(|l| text(l)).collect::<Vec<_>>())?
+                        .to_array()?;
+                    totals.extend(rows.into_iter().map(|r| (r.lead, r.total as u64)));
+                }
+                serde_json::to_value(totals)?
+            }
+            Command::Unfolded { now, limit } => {
+                let due = now.saturating_sub(ledger::FOLD_MS);
+                let rows: Vec<LeadRow> = self
+                    .sql
+                    .exec("SELECT lead FROM downloads WHERE total > folded AND fold_at <= ? ORDER BY fold_at LIMIT ?", vec![ms(due), ms(u64::from(limit))])?
+                    .to_array()?;
+                for row in &rows {
+                    self.sql.exec("UPDATE downloads SET fold_at = ? WHERE lead = ?", vec![ms(now), text(&row.lead)])?;
+                }
+                serde_json::to_value(rows.into_iter().map(|r| r.lead).collect::<Vec<_>>())?
+            }
+        };
+        Ok(value)
+    }
+
+    /// Claims an address for a new lead, or takes the hold on its stored lead for a repeat (see
+    /// [`Command::Claim`]); a lead from the KV-only layout is adopted first.
+    fn claim(&self, form: &str, email: &str, lead: &str, legacy: Option<&str>, now: u64) -> Result<Holder> {
+        if let Some(old) = legacy {
+            self.sql.exec("INSERT OR IGNORE INTO emails VALUES (?, ?, ?, 1, ?, 0)", vec![text(form), text(email), text(old), ms(now)])?;
+        }
+        self.sql.exec(
+            "DELETE FROM emails WHERE form = ? AND email = ? AND live = 0 AND at <= ?",
+            vec![text(form), text(email), ms(now.saturating_sub(ledger::RESERVATION_MS))],
+        )?;
+        self.sql.exec("INSERT OR IGNORE INTO emails VALUES (?, ?, ?, 0, ?, 0)", vec![text(form), text(email), text(lead), ms(now)])?;
+        Ok(match self.row(form, email)? {
+            Some(row) if row.lead == lead => Holder::Claimed,
+            _ => match self.holder(form, email, now)? {
+                Holder::Lead { lead } => {
+                    // The repeat holds the lead until it settles or releases (or the hold lapses).
+                    self.sql.exec("UPDATE emails SET held = ? WHERE form = ? AND email = ?", vec![ms(now.max(1)), text(form), text(email)])?;
+                    Holder::Lead { lead }
+                }
+                other => other,
+            },
+        })
+    }
+
+    /// The lead is stored: a claim becomes the address's lead, a repeat's hold ends.
+    fn settle(&self, form: &str, hold: &Hold) -> Result<()> {
+        if let Some(lead) = &hold.lead {
+            self.sql.exec("UPDATE emails SET live = 1 WHERE form = ? AND email = ? AND lead = ?", vec![text(form), text(&hold.email), text(lead)])?;
+        }
+        if hold.held {
+            self.sql.exec("UPDATE emails SET held = 0 WHERE form = ? AND email = ?", vec![text(form), text(&hold.email)])?;
+        }
+        Ok(())
+    }
+
+    /// Nothing was stored: a claim is dropped, a hold ends.
+    fn release(&self, form: &str, hold: &Hold) -> Result<()> {
+        if let Some(lead) = &hold.lead {
+            self.sql.exec("DELETE FROM emails WHERE form = ? AND email = ? AND lead = ? AND live = 0", vec![text(form), text(&hold.email), text(lead)])?;
+        }
+        if hold.held {
+            self.sql.exec("UPDATE emails SET held = 0 WHERE form = ? AND email = ?", vec![text(form), text(&hold.email)])?;
+        }
+        Ok(())
+    }
+
+    /// Writes a lead's index row and its stage rows, unless it was erased (the statements themselves check,
+    /// so callers that need to know ask [`Ledger::tombstoned`] once, before or after).
+    fn index(&self, entry: &ledger::Entry, only_if_missing: bool) -> Result<()> {
+        // An erased lead's row never comes back, whatever write arrives late.
+        let verb = if only_if_missing { "INSERT OR IGNORE" } else { "INSERT OR REPLACE" };
+        self.sql.exec(
+            &format!("{verb} INTO leads (id, form, status, stage, score, created, source, cooling_at, owner, campaign) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)"),
+            vec![
+                text(&entry.id),
+                text(&entry.form),
+                text(&entry.status),
+                text(&entry.stage),
+                SqlStorageValue::Float(entry.score as f64),
+                ms(entry.created),
+                entry.source.as_deref().map_or(SqlStorageValue::Null, text),
+                entry.cooling_at.map_or(SqlStorageValue::Null, ms),
+                entry.owner.as_deref().map_or(SqlStorageValue::Null, text),
+                entry.campaign.as_deref().map_or(SqlStorageValue::Null, text),
+            ],
+        )?;
+        for (stage, at) in &entry.reached {
+            self.sql.exec(
+                "INSERT OR IGNORE INTO reached SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)",
+                vec![text(&entry.id), text(stage.as_str()), ms(*at)],
+            )?;
+        }
+        Ok(())
+    }
+
+    /// Whether the lead was erased.
+    /// [`Command::Download`]: one statement reads the lead's row, one writes it back; nothing interleaves.
+    fn download(&self, lead: &str, now: u64, per_hour: u32) -> Result<ledger::Counted> {
+        if self.tombstoned(lead)? {
+            return Ok(ledger::Counted { allowed: true, total: 0, fold: false, retry_after_ms: 0 });
+        }
+        let hour = ledger::download_hour(now);
+        let rows: Vec<DownloadRow> = self.sql.exec("SELECT total, hour, in_hour, fold_at FROM downloads WHERE lead = ?", vec![text(lead)])?.to_array()?;
+        let (total, in_hour, fold_at) = match rows.first() {
+            Some(r) if r.hour as u64 == hour => (r.total as u64, r.in_hour as u64, r.fold_at as u64),
+            Some(r) => (r.total as u64, 0, r.fold_at as u64),
+            None => (0, 0, 0),
+        };
+        if in_hour >= u64::from(per_hour) {
+            let retry_after_ms = (hour + 1) * 3_600_000 - now;
+            return Ok(ledger::Counted { allowed: false, total, fold: false, retry_after_ms });
+        }
+        let fold = now.saturating_sub(fold_at) >= ledger::FOLD_MS;
+        let fold_at = if fold { now } else { fold_at };
+        self.sql.exec(
+            "INSERT INTO downloads (lead, total, hour, in_hour, folded, fold_at) VALUES (?, ?, ?, ?, 0, ?) \
+             ON CONFLICT (lead) DO UPDATE SET total = excluded.total, hour = excluded.hour, in_hour = excluded.in_hour, fold_at = excluded.fold_at",
+            vec![text(lead), ms(total + 1), ms(hour), ms(in_hour + 1), ms(fold_at)],
+        )?;
+        Ok(ledger::Counted { allowed: true, total: total + 1, fold, retry_after_ms: 0 })
+    }
+
+    fn tombstoned(&self, lead: &str) -> Result<bool> {
+        let erased: Vec<serde_json::Value> = self.sql.exec("SELECT lead FROM tombstones WHERE lead = ?", vec![text(lead)])?.to_array()?;
+        Ok(!erased.is_empty())
+    }
+
+    /// Runs a command, then sets the alarm if it made a delivery due sooner than the alarm is set for
+    /// (always, for the watchdog's `Wake`).
+    pub async fn handle(&self, command: Command) -> Result<serde_json::Value> {
+        // A delivered or dead delivery makes nothing due sooner, so recording one need not look at the alarm
+        // (an alarm run records up to 15 and sets the alarm once at its end).
+        let touches_outbox = matches!(
+            command,
+            Command::Queue { .. }
+                | Command::Send { .. }
+                | Command::Settle { .. }
+                | Command::SettleMany { .. }
+                | Command::Replay { .. }
+                | Command::Enable { .. }
+                | Command::Erase { .. }
+                | Command::Draw { .. }
+        ) || matches!(&command, Command::Record { delivery, .. } if delivery.state == DeliveryState::Pending);
+        let wake = matches!(command, Command::Wake { .. });
+        let answer = self.run(command)?;
+        if touches_outbox || wake {
+            self.arm(wake, 0).await?;
+        }
+        Ok(answer)
+    }
+
+    /// Sets the alarm for the next due delivery (at the earliest `delay_ms` from now) when that is sooner
+    /// than this instance last set it for, or `always`.
+    async fn arm(&self, always: bool, delay_ms: u64) -> Result<()> {
+        let Some(next) = self.next()?.next.map(|n| n as u64) else { return Ok(()) };
+        let now = Date::now().as_millis();
+        let at = next.max(now.saturating_add(delay_ms));
+        if always || self.armed.get().is_none_or(|armed| at < armed) {
+            let offset = i64::try_from(at.saturating_sub(now)).unwrap_or(i64::MAX);
+            self.state.storage().set_alarm(offset).await?;
+            self.armed.set(Some(at));
+        }
+        Ok(())
+    }
+
+    /// When the next waiting delivery is due, and how many wait.
+    fn next(&self) -> Result<NextRow> {
+        let rows: Vec<NextRow> =
+            self.sql.exec(&format!("SELECT MIN(o.next_at) AS next, COUNT(*) AS pending FROM outbox o WHERE {WAITING}"), None)?.to_array()?;
+        Ok(rows.into_iter().next().unwrap_or(NextRow { next: None, pending: 0.0 }))
+    }
+
+    /// Queues one delivery, unless it is known already, or its lead was erased and it is not the erasure's
+    /// announcement.
+    fn queue(&self, d: &Delivery) -> Result<()> {
+        self.sql.exec(
+            "INSERT OR IGNORE INTO outbox SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, NULL, NULL WHERE ?5 = 'lead.erased' OR NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?2)",
+            vec![
+                text(&d.id),
+                text(&d.lead_id),
+                text(&d.form),
+                text(&d.endpoint),
+                text(&d.event),
+                text(&d.payload),
+                text(d.state.as_str()),
+                SqlStorageValue::Float(f64::from(d.attempts)),
+                ms(d.next_at_ms),
+            ],
+        )?;
+        Ok(())
+    }
+
+    /// Makes parked deliveries due now.
+    fn send(&self, ids: &[String], now: u64) -> Result<()> {
+        for id in ids {
+            self.sql.exec("UPDATE outbox SET next_at = MIN(next_at, ?) WHERE id = ? AND state = 'pending' AND attempts = 0", vec![ms(now), text(id)])?;
+        }
+        Ok(())
+    }
+
+    fn row(&self, form: &str, email: &str) -> Result<Option<EmailRow>> {
+        let rows: Vec<EmailRow> =
+            self.sql.exec("SELECT lead, live, at, held FROM emails WHERE form = ? AND email = ?", vec![text(form), text(email)])?.to_array()?;
+        Ok(rows.into_iter().next())
+    }
+
+    fn holder(&self, form: &str, email: &str, now: u64) -> Result<Holder> {
+        Ok(match self.row(form, email)? {
+            Some(row) if row.live >= 1.0 && row.held > 0.0 && ledger::reservation_holds(row.held as u64, now) => Holder::Reserved,
+            Some(row) if row.live >= 1.0 => Holder::Lead { lead: row.lead },
+            Some(row) if ledger::reservation_holds(row.at as u64, now) => Holder::Reserved,
+            _ => Holder::Nobody,
+        })
+    }
+
+    fn replay(&self, form: &str, key: &str, now: u64) -> Result<Replay> {
+        let rows: Vec<AnswerRow> = self.sql.exec("SELECT answer, at FROM answers WHERE form = ? AND key = ?", vec![text(form), text(key)])?.to_array()?;
+        Ok(match rows.into_iter().next() {
+            Some(AnswerRow { answer: Some(answer), at }) if ledger::answer_holds(at as u64, now) => Replay::Answered { answer },
+            Some(AnswerRow { answer: None, at }) if ledger::reservation_holds(at as u64, now) => Replay::InProgress,
+            _ => Replay::Fresh,
+        })
+    }
+
+    /// The key's replay, reserving it for this request when it is fresh. Expired answers are cleared on the
+    /// way, so the table holds a day's keys at most.
+    fn reserve_key(&self, form: &str, key: Option<&str>, now: u64) -> Result<Replay> {
+        let Some(key) = key else { return Ok(Replay::Fresh) };
+        self.sql.exec("DELETE FROM answers WHERE at <= ?", vec![ms(now.saturating_sub(ledger::ANSWER_MS))])?;
+        let replay = self.replay(form, key, now)?;
+        if replay == Replay::Fresh {
+            self.sql.exec("INSERT OR REPLACE INTO answers VALUES (?, ?, NULL, ?)", vec![text(form), text(key), ms(now)])?;
+        }
+        Ok(replay)
+    }
+}

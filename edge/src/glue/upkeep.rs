@@ -1,0 +1,106 @@
+//! What the cron trigger runs every minute: wake the ledger (its alarm delivers; this is the watchdog),
+//! erase unconfirmed leads, fold counted downloads into their leads, and finish the upgrade from the KV-only layout (index its leads, move its
+//! deliveries into the outbox).
+
+use crate::glue::exchange::kv;
+use crate::platform::cloud::{config, Cloud};
+use crate::protocol::backend::{ask, Backend};
+use crate::protocol::keys::{Key, Prefix};
+use crate::protocol::ledger::{self, Command};
+use crate::{platform::store, services::erasure, services::handout, Error};
+use serde_json::json;
+use worker::{Date, Env};
+
+/// The watchdog: the ledger's alarm delivers at each delivery's due time; this sets it again in case it
+/// was lost, and drops delivered deliveries older than 30 days.
+pub(crate) async fn wake_ledger(env: &Env) -> Result<(), Error> {
+    let backlog: ledger::Backlog = ask(&Cloud::of(env)?, &Command::Wake { now: Date::now().as_millis() }).await?;
+    if backlog.pending > 0 {
+        worker::console_log!("ledger woken: {} deliveries waiting, next at {:?}", backlog.pending, backlog.next_at_ms);
+    }
+    Ok(())
+}
+
+/// How many stored leads one scheduled run indexes: a few KV reads and ledger requests a minute, well
+/// within an invocation's limits, and about 57,000 leads a day.
+pub(crate) const BACKFILL_PER_RUN: u64 = 40;
+
+/// Builds the ledger's lead index from the lead documents a collector stored before it had one (the
+/// upgrade from the KV-only layout), a page per scheduled run until every document has been seen once.
+/// Idempotent: indexing a lead again writes the same row, and erased leads are never indexed.
+pub(crate) async fn backfill_index(env: &Env) -> Result<(), Error> {
+    let kv = kv(env)?;
+    let state: Option<serde_json::Value> = kv.get(Key::index_backfill().as_str()).json().await?;
+    if state.as_ref().and_then(|s| s.get("done")).and_then(serde_json::Value::as_bool) == Some(true) {
+        return Ok(());
+    }
+    let cursor = state.as_ref().and_then(|s| s.get("cursor")).and_then(|c| c.as_str()).map(str::to_owned);
+    let page = store::list(&kv, Prefix::Leads, BACKFILL_PER_RUN, cursor).await?;
+    let cloud = Cloud::of(env)?;
+    for key in &page.keys {
+        if let Some(lead) = store::get_lead(&kv, Prefix::Leads.rest(&key.name).unwrap_or(&key.name)).await? {
+            cloud.ledger(&Command::Index { entry: ledger::Entry::of(&lead), only_if_missing: true }).await?;
+        }
+    }
+    let done = page.list_complete || page.cursor.is_none();
+    store::put_text(&kv, &Key::index_backfill(), &json!({"cursor": page.cursor, "done": done}).to_string()).await?;
+    if !page.keys.is_empty() {
+        worker::console_log!("lead index backfill: {} leads indexed, done={done}", page.keys.len());
+    }
+    Ok(())
+}
+
+/// How many deliveries of the KV-only layout one scheduled run moves into the ledger's outbox.
+pub(crate) const OUTBOX_BACKFILL_PER_RUN: u64 = 40;
+
+/// Moves the pending and dead deliveries a collector stored in KV before it had a ledger into the ledger's
+/// outbox (keeping their state, attempts and due time), then deletes their KV keys; delivered ones are only
+/// deleted. Idempotent: the outbox keeps a delivery it already has, and a key is deleted only after its
+/// delivery is queued.
+pub(crate) async fn backfill_outbox(env: &Env) -> Result<(), Error> {
+    let kv = kv(env)?;
+    // Once nothing is left, a flag saves the KV list a minute (the free plan allows 1,000 lists a day).
+    if kv.get(Key::outbox_backfill().as_str()).text().await?.is_some() {
+        return Ok(());
+    }
+    let page = store::list(&kv, Prefix::LegacyDeliveries, OUTBOX_BACKFILL_PER_RUN, None).await?;
+    if page.keys.is_empty() {
+        store::put_text(&kv, &Key::outbox_backfill(), "done").await?;
+        return Ok(());
+    }
+    let mut moved = Vec::new();
+    for key in &page.keys {
+        if let Some(d) = kv.get(&key.name).json::<crate::protocol::outbox::Delivery>().await? {
+            if d.state != crate::protocol::outbox::State::Delivered {
+                moved.push(d);
+            }
+        }
+    }
+    let count = moved.len();
+    if !moved.is_empty() {
+        Cloud::of(env)?.ledger(&Command::Queue { deliveries: moved }).await?;
+    }
+    for key in &page.keys {
+        kv.delete(&key.name).await?;
+    }
+    worker::console_log!("outbox backfill: {count} deliveries moved into the ledger, {} keys removed", page.keys.len());
+    Ok(())
+}
+
+/// Erases double opt-in leads nobody confirmed in time (see `erasure::erase_unconfirmed`).
+pub(crate) async fn erase_unconfirmed(env: &Env) -> Result<(), Error> {
+    let erased = erasure::erase_unconfirmed(&Cloud::of(env)?, config(env)?).await?;
+    if erased > 0 {
+        worker::console_log!("unconfirmed leads erased: {erased}");
+    }
+    Ok(())
+}
+
+/// Folds downloads the ledger counted into their leads' documents (see `handout::fold_due`).
+pub(crate) async fn fold_downloads(env: &Env) -> Result<(), Error> {
+    let folded = handout::fold_due(&Cloud::of(env)?, config(env)?).await?;
+    if folded > 0 {
+        worker::console_log!("downloads folded into {folded} leads");
+    }
+    Ok(())
+}

@@ -1,0 +1,296 @@
+//! The storage seam over the Workers runtime: lead documents in KV, the ledger Durable Object, fetch,
+//! the environment's secrets and config, the Workers clock and `crypto.getRandomValues`. What the product
+//! runs on; `memory` is the same seam for native tests.
+
+use crate::protocol::backend::{ask, Backend};
+use crate::protocol::keys::{Key, Prefix};
+use crate::protocol::ledger::{Command, Indexed};
+use crate::rules::crm::{Outbound, Read, Reply};
+use crate::{platform::store, protocol::outbox, Error};
+use futures_util::future::{select, Either};
+use serde::de::DeserializeOwned;
+use shared::form::FormsConfig;
+use shared::lead::Lead;
+use std::sync::OnceLock;
+use std::time::Duration;
+use worker::kv::KvStore;
+use worker::{Date, Env, Fetch, Headers, Method, Request, RequestInit};
+
+/// KV and the ledger of one collector.
+pub struct Cloud<'a, L: Inside = Outside> {
+    /// The KV namespace of leads.
+    pub kv: KvStore,
+    env: Env,
+    ledger: Reach<'a, L>,
+}
+
+/// How the seam reaches the ledger: through its stub from the Worker, or directly from inside the object
+/// (its alarm runs the delivery service over this seam too).
+enum Reach<'a, L> {
+    Stub(LedgerStub),
+    Inside(&'a L),
+}
+
+/// The ledger object as the seam reaches it from inside (the object implements it in the Workers glue,
+/// which this layer must not name): its commands, run in place.
+#[allow(async_fn_in_trait)] // one object type at a time; nothing needs `dyn`
+pub trait Inside {
+    /// Runs one command in the object.
+    async fn run_inside(&self, command: Command) -> worker::Result<serde_json::Value>;
+}
+
+/// The seam outside the object, which only ever reaches it through the stub.
+pub struct Outside;
+
+impl Inside for Outside {
+    async fn run_inside(&self, _: Command) -> worker::Result<serde_json::Value> {
+        Err(worker::Error::RustError("the ledger is reached through its stub here".into()))
+    }
+}
+
+impl Cloud<'static> {
+    /// The collector's storage, from its bindings.
+    pub fn of(env: &Env) -> Result<Cloud<'static>, Error> {
+        Ok(Cloud { kv: kv(env)?, env: env.clone(), ledger: Reach::Stub(LedgerStub::of(env)?) })
+    }
+}
+
+impl<'a, L: Inside> Cloud<'a, L> {
+    /// The seam as the ledger object itself uses it.
+    pub fn inside(env: &Env, ledger: &'a L) -> Result<Cloud<'a, L>, Error> {
+        Ok(Cloud { kv: kv(env)?, env: env.clone(), ledger: Reach::Inside(ledger) })
+    }
+}
+
+/// The collector's KV namespace.
+pub fn kv(env: &Env) -> Result<KvStore, Error> {
+    env.kv(store::BINDING).map_err(|_| Error::Config(format!("the KV binding {} is missing", store::BINDING)))
+}
+
+/// The forms config, parsed and checked once per isolate. `cargo xtask` has already rejected a broken file
+/// with its line number before the runtime started; this check guards deployments made without it.
+pub fn config(env: &Env) -> Result<&'static FormsConfig, Error> {
+    static CONFIG: OnceLock<Result<FormsConfig, String>> = OnceLock::new();
+    let parsed = CONFIG.get_or_init(|| {
+        let raw = env.var("LEADGATE_FORMS").map_err(|_| "LEADGATE_FORMS is not set".to_string())?.to_string();
+        let config: FormsConfig = serde_json::from_str(&raw).map_err(|e| format!("LEADGATE_FORMS: {e}"))?;
+        match config.problems().first() {
+            Some((path, problem)) => Err(format!("LEADGATE_FORMS {path}: {problem}")),
+            None => Ok(config),
+        }
+    });
+    parsed.as_ref().map_err(|e| Error::Config(e.clone()))
+}
+
+/// A secret (or, in development, a plain variable) from the environment, if set and not empty.
+pub fn secret(env: &Env, name: &str) -> Option<String> {
+    env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|s| !s.is_empty())
+}
+
+impl<L: Inside> Backend for Cloud<'_, L> {
+    async fn lead(&self, id: &str) -> Result<Option<Lead>, Error> {
+        store::get_lead(&self.kv, id).await
+    }
+
+    async fn leads(&self, ids: &[String]) -> Result<Vec<Lead>, Error> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(crate::protocol::backend::BULK_READ) {
+            let keys: Vec<String> = chunk.iter().map(|id| Key::lead(id).as_str().to_owned()).collect();
+            let mut found = self.kv.get_bulk(&keys).text().await?;
+            for key in &keys {
+                if let Some(text) = found.remove(key).flatten() {
+                    out.push(serde_json::from_str(&text)?);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    async fn put_lead(&self, lead: &Lead) -> Result<(), Error> {
+        // The document first, then its index row: a document without one is invisible to lists, never
+        // the other way round.
+        store::put_lead(&self.kv, lead).await?;
+        let indexed: Indexed = ask(self, &Command::Index { entry: crate::protocol::ledger::Entry::of(lead), only_if_missing: false }).await?;
+        if indexed.erased {
+            // Erased while this write was under way: nothing may bring its data back.
+            store::delete_lead(&self.kv, &lead.id).await?;
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn put_documents(&self, leads: &[Lead]) -> Vec<Result<(), Error>> {
+        futures_util::future::join_all(leads.iter().map(|lead| store::put_lead(&self.kv, lead))).await
+    }
+
+    async fn delete_lead(&self, id: &str) -> Result<(), Error> {
+        // The index row first: a lead being deleted disappears from lists before its document goes.
+        self.ledger(&Command::Unindex { lead: id.to_owned() }).await?;
+        store::delete_lead(&self.kv, id).await
+    }
+
+    async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error> {
+        Ok(self.kv.get(Key::legacy_email(form, email_hash).as_str()).text().await?)
+    }
+
+    async fn legacy_emails(&self, form: &str, email_hashes: &[String]) -> Result<Vec<Option<String>>, Error> {
+        let mut out = Vec::with_capacity(email_hashes.len());
+        for chunk in email_hashes.chunks(crate::protocol::backend::BULK_READ) {
+            let keys: Vec<String> = chunk.iter().map(|h| Key::legacy_email(form, h).as_str().to_owned()).collect();
+            let mut found = self.kv.get_bulk(&keys).text().await?;
+            out.extend(keys.iter().map(|k| found.remove(k).flatten()));
+        }
+        Ok(out)
+    }
+
+    async fn delete_legacy_email(&self, form: &str, email_hash: &str) -> Result<(), Error> {
+        Ok(self.kv.delete(Key::legacy_email(form, email_hash).as_str()).await?)
+    }
+
+    async fn legacy_draws(&self, form: &str) -> Result<Vec<String>, Error> {
+        // Draws are few (an admin's clicks): one list and a read per draw.
+        let mut out = Vec::new();
+        let page = store::list(&self.kv, Prefix::LegacyDraws(form), 1000, None).await?;
+        for key in &page.keys {
+            if let Some(text) = self.kv.get(&key.name).text().await? {
+                out.push(text);
+            }
+        }
+        Ok(out)
+    }
+
+    async fn count_bot(&self, form: &str, day: &str) {
+        if let Err(e) = self.ledger(&Command::CountBot { form: form.to_owned(), day: day.to_owned() }).await {
+            worker::console_error!("bot not counted: {}", e.log_line().unwrap_or_default());
+        }
+        worker::console_log!("spam dropped form={form}");
+    }
+
+    async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error> {
+        match &self.ledger {
+            Reach::Stub(stub) => stub.call(command).await,
+            // Only the operator hosts the object, so only its build makes a seam with the object inside:
+            // the collector's seams are all `Outside`, and it never links the object's commands.
+            Reach::Inside(ledger) => Ok(ledger.run_inside(command.clone()).await?),
+        }
+    }
+
+    async fn call(&self, out: &Outbound, timeout_ms: u64, read: Read) -> Result<Reply, String> {
+        let headers = Headers::new();
+        headers.set("User-Agent", "Leadgate-Webhooks/1").map_err(|e| e.to_string())?;
+        for (k, v) in &out.headers {
+            headers.set(k, v).map_err(|e| e.to_string())?;
+        }
+        let mut init = RequestInit::new();
+        let method = if out.method == "GET" { Method::Get } else { Method::Post };
+        init.with_method(method).with_headers(headers).with_body(out.body.clone().map(Into::into));
+        // A 3xx is the endpoint's problem to fix and counts as a failed attempt; it is never followed.
+        init.with_redirect(worker::RequestRedirect::Manual);
+        let request = Request::new_with_init(&out.url, &init).map_err(|e| e.to_string())?;
+        let controller = worker::AbortController::default();
+        let signal = controller.signal();
+        let fetch = Fetch::Request(request);
+        let work = Box::pin(async {
+            let resp = fetch.send_with_signal(&signal).await?;
+            let retry_after = resp.headers().get("Retry-After").ok().flatten().and_then(|v| outbox::retry_after(&v, Date::now().as_millis()));
+            let status = resp.status_code();
+            // A body that cannot be read is simply empty.
+            let body = if read == Read::Body { answer_text(resp).await.unwrap_or_default() } else { String::new() };
+            Ok::<_, worker::Error>(Reply { status, retry_after, body })
+        });
+        let timeout = Box::pin(worker::Delay::from(Duration::from_millis(timeout_ms)));
+        let outcome = select(work, timeout).await;
+        match outcome {
+            Either::Left((Ok(reply), _)) => Ok(reply),
+            Either::Left((Err(e), _)) => Err(format!("network error: {e}")),
+            Either::Right(_) => {
+                controller.abort();
+                Err(format!("timeout after {timeout_ms} ms"))
+            }
+        }
+    }
+
+    fn secret(&self, name: &str) -> Option<String> {
+        secret(&self.env, name)
+    }
+
+    fn now_ms(&self) -> u64 {
+        Date::now().as_millis()
+    }
+
+    async fn sleep(&self, ms: u64) {
+        worker::Delay::from(Duration::from_millis(ms)).await;
+    }
+
+    fn log(&self, line: &str) {
+        worker::console_log!("{line}");
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) {
+        // crypto.getRandomValues is always there in workerd; if it ever failed, a logged fault beats a panic
+        // that would take every request in flight on this isolate with it.
+        if let Err(e) = getrandom::getrandom(buf) {
+            worker::console_error!("randomness unavailable: {e}");
+        }
+    }
+}
+
+/// Reads a whole answer (of the ledger, or of a fetch) as text with the runtime's own `text()`.
+/// `worker::Response::text` reads a streamed body chunk by chunk across the wasm boundary, which took
+/// about 6% of a submission's CPU time in a profile on local workerd.
+pub(crate) async fn answer_text(resp: worker::Response) -> Result<String, worker::Error> {
+    let promise = worker::web_sys::Response::from(resp).text()?;
+    let text = worker::wasm_bindgen_futures::JsFuture::from(promise).await?;
+    Ok(text.as_string().unwrap_or_default())
+}
+
+/// The binding of the ledger's namespace in the wrangler config.
+pub const LEDGER_BINDING: &str = "LEDGER";
+
+/// The one ledger object's name.
+pub const LEDGER_NAME: &str = "ledger";
+
+/// The Worker's handle on the ledger object.
+pub struct LedgerStub {
+    stub: worker::Stub,
+}
+
+impl LedgerStub {
+    /// The ledger of this collector.
+    pub fn of(env: &Env) -> std::result::Result<LedgerStub, crate::Error> {
+        let missing = |e: worker::Error| crate::Error::Config(format!("the Durable Object binding {LEDGER_BINDING} is unusable: {e}"));
+        let namespace = env.durable_object(LEDGER_BINDING).map_err(missing)?;
+        let stub = namespace.id_from_name(LEDGER_NAME).and_then(|id| id.get_stub()).map_err(missing)?;
+        Ok(LedgerStub { stub })
+    }
+
+    /// Sends one command and reads the answer.
+    pub async fn call<T: DeserializeOwned>(&self, command: &Command) -> std::result::Result<T, crate::Error> {
+        let failed = |e: worker::Error| crate::Error::Internal(format!("ledger: {e}"));
+        let body = serde_json::to_string(command)?;
+        let mut init = RequestInit::new();
+        init.with_method(Method::Post).with_body(Some(body.into()));
+        let request = Request::new_with_init("https://ledger.internal/", &init).map_err(failed)?;
+        let response = self.stub.fetch_with_request(request).await.map_err(failed)?;
+        let status = response.status_code();
+        let text = answer_text(response).await.map_err(failed)?;
+        if status != 200 {
+            return Err(crate::Error::Internal(format!("ledger answered {status}: {text}")));
+        }
+        Ok(serde_json::from_str(&text)?)
+    }
+}
+
+/// A failure of the Workers runtime (KV, fetch, the ledger's stub, building a response).
+impl From<worker::Error> for Error {
+    fn from(e: worker::Error) -> Error {
+        Error::Internal(format!("runtime: {e}"))
+    }
+}
+
+/// A failure of Workers KV.
+impl From<worker::kv::KvError> for Error {
+    fn from(e: worker::kv::KvError) -> Error {
+        Error::Internal(format!("kv: {e}"))
+    }
+}

@@ -1,0 +1,811 @@
+//! A memory backend for the services' native tests: lead documents and a model of the ledger (outbox
+//! included) in maps, scripted HTTP answers, a virtual clock, deterministic randomness, injected faults
+//! (fail the n-th operation of a kind, or slow every operation of a kind) and an operation count. The product always runs on KV and the ledger Durable Object (`cloud`); this
+//! exists so that every write step of a service can be failed and checked in a native test.
+//!
+//! Every operation yields once before it acts, so services run side by side with `join` interleave the
+//! way requests do on one isolate. The ledger model answers the same commands with the same rules as the
+//! SQL in `ledger_object`; the end-to-end tests hold the real one to them.
+
+use crate::protocol::backend::Backend;
+use crate::protocol::ledger::{self, Command, Hold, Holder, Replay, Standing};
+use crate::protocol::outbox::{Delivery, State};
+use crate::rules::crm::{Outbound, Read, Reply};
+use crate::Error;
+use shared::lead::Lead;
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+/// A kind of operation, for faults and counts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Op {
+    /// Reading a lead document.
+    ReadLead,
+    /// Reading up to a hundred lead documents at once.
+    ReadLeads,
+    /// Writing a lead document.
+    PutLead,
+    /// Deleting a lead document.
+    DeleteLead,
+    /// Reading the old KV email index or draws.
+    ReadLegacy,
+    /// Deleting a key of the old KV email index.
+    DeleteLegacy,
+    /// Counting a bot.
+    CountBot,
+    /// A claim sent to the ledger.
+    Claim,
+    /// A settle sent to the ledger.
+    Settle,
+    /// A lead index write sent to the ledger.
+    Index,
+    /// A lead list asked of the ledger.
+    List,
+    /// Deliveries queued in the ledger's outbox.
+    Queue,
+    /// Deliveries taken out of the outbox.
+    Unqueue,
+    /// An attempt's outcome recorded in the outbox.
+    Record,
+    /// Due deliveries taken from the outbox.
+    Due,
+    /// An erasure in the ledger.
+    Erase,
+    /// A draw recorded in the ledger.
+    Draw,
+    /// A download counted in the ledger.
+    Download,
+    /// An outbound HTTP request.
+    Call,
+    /// Any other ledger command.
+    LedgerOther,
+}
+
+/// The memory backend.
+#[derive(Default)]
+pub struct Memory {
+    /// Lead documents by id.
+    pub leads: RefCell<BTreeMap<String, Lead>>,
+    /// Secrets by name.
+    pub secrets: RefCell<BTreeMap<String, String>>,
+    /// Every outbound request made, in order.
+    pub sent: RefCell<Vec<Outbound>>,
+    /// Every line the services logged, in order.
+    pub logged: RefCell<Vec<String>>,
+    /// Answers outbound requests (default: 204 to everything).
+    #[allow(clippy::type_complexity)]
+    pub answer: RefCell<Option<Box<dyn FnMut(&Outbound) -> Result<Reply, String>>>>,
+    /// The old KV email index: (form, email hash) -> lead id.
+    pub legacy: RefCell<BTreeMap<(String, String), String>>,
+    ledger: RefCell<LedgerModel>,
+    clock: Cell<u64>,
+    seed: Cell<u64>,
+    faults: RefCell<Vec<(Op, usize)>>,
+    delays: RefCell<BTreeMap<Op, usize>>,
+    ops: RefCell<BTreeMap<Op, usize>>,
+}
+
+impl Memory {
+    /// An empty backend whose clock starts at `now_ms`.
+    pub fn at(now_ms: u64) -> Memory {
+        let m = Memory::default();
+        m.clock.set(now_ms);
+        m.seed.set(0x9E37_79B9_7F4A_7C15);
+        m
+    }
+
+    /// Makes the `nth` (1-based, counted from now) operation of kind `op` fail.
+    pub fn fail(&self, op: Op, nth: usize) {
+        let done = self.count(op);
+        self.faults.borrow_mut().push((op, done + nth));
+    }
+
+    /// Makes every operation of kind `op` slow: it lets the other futures run `turns` more times before it
+    /// acts (a slow endpoint, a slow KV read), so what races it is seen to overtake it.
+    pub fn delay(&self, op: Op, turns: usize) {
+        self.delays.borrow_mut().insert(op, turns);
+    }
+
+    /// How many operations of kind `op` ran (failed ones included).
+    pub fn count(&self, op: Op) -> usize {
+        self.ops.borrow().get(&op).copied().unwrap_or(0)
+    }
+
+    /// How many operations ran in all.
+    pub fn total(&self) -> usize {
+        self.ops.borrow().values().sum()
+    }
+
+    /// Forgets the counts (faults stay).
+    pub fn reset_counts(&self) {
+        self.ops.borrow_mut().clear();
+        self.faults.borrow_mut().clear();
+    }
+
+    /// Moves the virtual clock.
+    pub fn advance(&self, ms: u64) {
+        self.clock.set(self.clock.get().saturating_add(ms));
+    }
+
+    /// The ledger's row for an address: (lead, stored).
+    pub fn ledger_row(&self, form: &str, email_hash: &str) -> Option<(String, bool)> {
+        self.ledger.borrow().emails.get(&(form.to_owned(), email_hash.to_owned())).map(|r| (r.lead.clone(), r.live))
+    }
+
+    /// Whether the ledger holds a tombstone for `lead`.
+    pub fn tombstoned(&self, lead: &str) -> bool {
+        self.ledger.borrow().tombstones.contains_key(lead)
+    }
+
+    /// The ledger's outbox, by delivery id.
+    pub fn outbox(&self) -> BTreeMap<String, Delivery> {
+        self.ledger.borrow().outbox.clone()
+    }
+
+    /// The deliveries in the outbox of event `event`.
+    pub fn queued(&self, event: &str) -> Vec<Delivery> {
+        self.ledger.borrow().outbox.values().filter(|d| d.event == event).cloned().collect()
+    }
+
+    /// When the ledger's alarm is set for, if it is.
+    pub fn alarm(&self) -> Option<u64> {
+        self.ledger.borrow().alarm
+    }
+
+    /// Fires the ledger's alarm if it is due by the virtual clock: clears it, as the object does when its
+    /// alarm handler starts. Returns whether it fired; the test then runs `delivery::run_due`.
+    pub fn fire_alarm(&self) -> bool {
+        let mut ledger = self.ledger.borrow_mut();
+        match ledger.alarm {
+            Some(at) if at <= self.clock.get() => {
+                ledger.alarm = None;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Whether the ledger has an index row for `lead`.
+    pub fn indexed(&self, lead: &str) -> bool {
+        self.ledger.borrow().leads.contains_key(lead)
+    }
+
+    /// Answers every outbound request with `f`.
+    pub fn answer_with(&self, f: impl FnMut(&Outbound) -> Result<Reply, String> + 'static) {
+        *self.answer.borrow_mut() = Some(Box::new(f));
+    }
+
+    /// Counts an operation, yields once, then fails it if a fault says so.
+    async fn op(&self, op: Op) -> Result<(), Error> {
+        let n = {
+            let mut ops = self.ops.borrow_mut();
+            let n = ops.entry(op).or_insert(0);
+            *n += 1;
+            *n
+        };
+        let turns = 1 + self.delays.borrow().get(&op).copied().unwrap_or(0);
+        for _ in 0..turns {
+            YieldOnce(false).await;
+        }
+        if self.faults.borrow().iter().any(|&(o, at)| o == op && at == n) {
+            return Err(Error::Internal(format!("injected fault: {op:?} #{n}")));
+        }
+        Ok(())
+    }
+}
+
+impl Backend for Memory {
+    async fn lead(&self, id: &str) -> Result<Option<Lead>, Error> {
+        self.op(Op::ReadLead).await?;
+        Ok(self.leads.borrow().get(id).cloned())
+    }
+
+    async fn leads(&self, ids: &[String]) -> Result<Vec<Lead>, Error> {
+        // One operation per hundred keys, as KV's bulk read counts.
+        for _ in ids.chunks(crate::protocol::backend::BULK_READ) {
+            self.op(Op::ReadLeads).await?;
+        }
+        let leads = self.leads.borrow();
+        Ok(ids.iter().filter_map(|id| leads.get(id).cloned()).collect())
+    }
+
+    async fn put_lead(&self, lead: &Lead) -> Result<(), Error> {
+        self.op(Op::PutLead).await?;
+        self.leads.borrow_mut().insert(lead.id.clone(), lead.clone());
+        // As over KV: the document first, then its index row. A document without one is invisible, and one
+        // written after its lead's erasure is deleted again.
+        let indexed: ledger::Indexed = crate::protocol::backend::ask(self, &Command::Index { entry: ledger::Entry::of(lead), only_if_missing: false }).await?;
+        if indexed.erased {
+            self.leads.borrow_mut().remove(&lead.id);
+            return Err(Error::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn put_documents(&self, leads: &[Lead]) -> Vec<Result<(), Error>> {
+        let mut out = Vec::with_capacity(leads.len());
+        for lead in leads {
+            out.push(match self.op(Op::PutLead).await {
+                Ok(()) => {
+                    self.leads.borrow_mut().insert(lead.id.clone(), lead.clone());
+                    Ok(())
+                }
+                Err(e) => Err(e),
+            });
+        }
+        out
+    }
+
+    async fn delete_lead(&self, id: &str) -> Result<(), Error> {
+        self.op(Op::DeleteLead).await?;
+        self.ledger(&Command::Unindex { lead: id.to_owned() }).await?;
+        self.leads.borrow_mut().remove(id);
+        Ok(())
+    }
+
+    async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error> {
+        self.op(Op::ReadLegacy).await?;
+        Ok(self.legacy.borrow().get(&(form.to_owned(), email_hash.to_owned())).cloned())
+    }
+
+    async fn legacy_emails(&self, form: &str, email_hashes: &[String]) -> Result<Vec<Option<String>>, Error> {
+        for _ in email_hashes.chunks(crate::protocol::backend::BULK_READ) {
+            self.op(Op::ReadLegacy).await?;
+        }
+        let legacy = self.legacy.borrow();
+        Ok(email_hashes.iter().map(|h| legacy.get(&(form.to_owned(), h.clone())).cloned()).collect())
+    }
+
+    async fn delete_legacy_email(&self, form: &str, email_hash: &str) -> Result<(), Error> {
+        self.op(Op::DeleteLegacy).await?;
+        self.legacy.borrow_mut().remove(&(form.to_owned(), email_hash.to_owned()));
+        Ok(())
+    }
+
+    async fn legacy_draws(&self, _form: &str) -> Result<Vec<String>, Error> {
+        self.op(Op::ReadLegacy).await?;
+        Ok(Vec::new())
+    }
+
+    async fn count_bot(&self, form: &str, day: &str) {
+        let _ = self.ledger(&Command::CountBot { form: form.to_owned(), day: day.to_owned() }).await;
+    }
+
+    async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error> {
+        let op = match command {
+            Command::Claim { .. } => Op::Claim,
+            Command::Settle { .. } => Op::Settle,
+            Command::Index { .. } => Op::Index,
+            Command::List { .. } => Op::List,
+            Command::Queue { .. } => Op::Queue,
+            Command::Unqueue { .. } => Op::Unqueue,
+            Command::Record { .. } => Op::Record,
+            Command::Due { .. } => Op::Due,
+            Command::Erase { .. } => Op::Erase,
+            Command::ClaimMany { .. } => Op::Claim,
+            Command::SettleMany { .. } => Op::Settle,
+            Command::Draw { .. } => Op::Draw,
+            Command::CountBot { .. } => Op::CountBot,
+            Command::Download { .. } => Op::Download,
+            _ => Op::LedgerOther,
+        };
+        self.op(op).await?;
+        Ok(self.ledger.borrow_mut().run(command))
+    }
+
+    async fn call(&self, out: &Outbound, _timeout_ms: u64, _read: Read) -> Result<Reply, String> {
+        self.op(Op::Call).await.map_err(|e| e.log_line().unwrap_or_default())?;
+        self.sent.borrow_mut().push(out.clone());
+        match self.answer.borrow_mut().as_mut() {
+            Some(f) => f(out),
+            None => Ok(Reply { status: 204, ..Reply::default() }),
+        }
+    }
+
+    fn secret(&self, name: &str) -> Option<String> {
+        self.secrets.borrow().get(name).cloned()
+    }
+
+    fn now_ms(&self) -> u64 {
+        self.clock.get()
+    }
+
+    async fn sleep(&self, _ms: u64) {
+        // Virtual time: waiting costs a millisecond and lets the others run.
+        self.advance(1);
+        YieldOnce(false).await;
+    }
+
+    fn log(&self, line: &str) {
+        self.logged.borrow_mut().push(line.to_owned());
+    }
+
+    fn fill_random(&self, buf: &mut [u8]) {
+        for b in buf {
+            // xorshift64: deterministic, and different for every byte asked for.
+            let mut x = self.seed.get();
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            self.seed.set(x);
+            *b = x.to_le_bytes()[0];
+        }
+    }
+}
+
+/// A future that is pending once (waking itself) and then ready.
+struct YieldOnce(bool);
+
+impl Future for YieldOnce {
+    type Output = ();
+
+    fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<()> {
+        if self.0 {
+            Poll::Ready(())
+        } else {
+            self.0 = true;
+            cx.waker().wake_by_ref();
+            Poll::Pending
+        }
+    }
+}
+
+#[derive(Default)]
+struct EmailRow {
+    lead: String,
+    live: bool,
+    at: u64,
+    held: u64,
+}
+
+/// The ledger's tables and rules, as `ledger_object` keeps them in SQLite.
+#[derive(Default)]
+struct LedgerModel {
+    leads: BTreeMap<String, ledger::Entry>,
+    emails: BTreeMap<(String, String), EmailRow>,
+    answers: BTreeMap<(String, String), (Option<String>, u64)>,
+    tombstones: BTreeMap<String, u64>,
+    outbox: BTreeMap<String, Delivery>,
+    disabled: BTreeMap<(String, String), ledger::Disabled>,
+    draws: Vec<(String, String, String)>,
+    bots: BTreeMap<(String, String), u64>,
+    counters: BTreeMap<String, u64>,
+    downloads: BTreeMap<String, DownloadRow>,
+    alarm: Option<u64>,
+}
+
+/// A lead's row in the ledger's `downloads` table.
+#[derive(Default)]
+struct DownloadRow {
+    total: u64,
+    hour: u64,
+    in_hour: u64,
+    folded: u64,
+    fold_at: u64,
+}
+
+impl LedgerModel {
+    fn run(&mut self, command: &Command) -> serde_json::Value {
+        let ok = serde_json::json!({"ok": true});
+        let to = |standing: Standing| serde_json::to_value(standing).unwrap_or_default();
+        match command.clone() {
+            Command::Claim { form, email, lead, key, legacy, now } => {
+                let replay = self.reserve_key(&form, key.as_deref(), now);
+                if replay != Replay::Fresh {
+                    return to(Standing { holder: self.holder(&form, &email, now), replay });
+                }
+                let k = (form.clone(), email.clone());
+                if let Some(old) = legacy {
+                    self.emails.entry(k.clone()).or_insert(EmailRow { lead: old, live: true, at: now, held: 0 });
+                }
+                if self.emails.get(&k).is_some_and(|r| !r.live && !ledger::reservation_holds(r.at, now)) {
+                    self.emails.remove(&k);
+                }
+                self.emails.entry(k.clone()).or_insert(EmailRow { lead: lead.clone(), live: false, at: now, held: 0 });
+                let holder = if self.emails.get(&k).is_some_and(|r| r.lead == lead) {
+                    Holder::Claimed
+                } else {
+                    match self.holder(&form, &email, now) {
+                        Holder::Lead { lead } => {
+                            if let Some(r) = self.emails.get_mut(&k) {
+                                r.held = now.max(1);
+                            }
+                            Holder::Lead { lead }
+                        }
+                        other => other,
+                    }
+                };
+                to(Standing { holder, replay })
+            }
+            Command::Settle { form, hold: Hold { email, lead, held }, key, answer, deliveries, entry } => {
+                if entry.as_ref().is_some_and(|e| self.tombstones.contains_key(&e.id)) {
+                    return serde_json::to_value(ledger::Indexed { erased: true }).unwrap_or_default();
+                }
+                self.queue(deliveries);
+                if let Some(entry) = entry {
+                    self.leads.insert(entry.id.clone(), entry);
+                }
+                if let Some(row) = self.emails.get_mut(&(form.clone(), email)) {
+                    if lead.as_deref() == Some(row.lead.as_str()) {
+                        row.live = true;
+                    }
+                    if held {
+                        row.held = 0;
+                    }
+                }
+                if let (Some(key), Some(answer)) = (key, answer) {
+                    if let Some(a) = self.answers.get_mut(&(form, key)) {
+                        a.0 = Some(answer);
+                    }
+                }
+                serde_json::to_value(ledger::Indexed { erased: false }).unwrap_or_default()
+            }
+            Command::Release { form, hold: Hold { email, lead, held }, key } => {
+                let k = (form.clone(), email);
+                if self.emails.get(&k).is_some_and(|r| !r.live && lead.as_deref() == Some(r.lead.as_str())) {
+                    self.emails.remove(&k);
+                }
+                if held {
+                    if let Some(r) = self.emails.get_mut(&k) {
+                        r.held = 0;
+                    }
+                }
+                if let Some(key) = key {
+                    let a = (form, key);
+                    if self.answers.get(&a).is_some_and(|(answer, _)| answer.is_none()) {
+                        self.answers.remove(&a);
+                    }
+                }
+                ok
+            }
+            Command::Look { form, email, key, now } => {
+                let replay = key.map_or(Replay::Fresh, |key| self.replay(&form, &key, now));
+                to(Standing { holder: self.holder(&form, &email, now), replay })
+            }
+            Command::Reserve { form, key, now } => serde_json::to_value(self.reserve_key(&form, Some(&key), now)).unwrap_or_default(),
+            Command::Hold { form, email, now } => {
+                let holder = self.holder(&form, &email, now);
+                if let (Holder::Lead { .. }, Some(r)) = (&holder, self.emails.get_mut(&(form, email))) {
+                    r.held = now.max(1);
+                }
+                serde_json::to_value(holder).unwrap_or_default()
+            }
+            Command::Index { entry, only_if_missing } => {
+                let erased = self.tombstones.contains_key(&entry.id);
+                let kept = only_if_missing && self.leads.contains_key(&entry.id);
+                if !erased && !kept {
+                    self.leads.insert(entry.id.clone(), entry);
+                }
+                serde_json::to_value(ledger::Indexed { erased }).unwrap_or_default()
+            }
+            Command::List { form, status, since, qualified, before, limit } => {
+                let limit = limit.clamp(1, ledger::MAX_LIST) as usize;
+                let mut ids: Vec<String> = self
+                    .leads
+                    .values()
+                    .rev()
+                    .filter(|e| form.as_deref().is_none_or(|f| f == e.form) && status.as_deref().is_none_or(|s| s == e.status))
+                    .filter(|e| since.is_none_or(|t| e.created >= t) && before.as_deref().is_none_or(|b| e.id.as_str() < b))
+                    .filter(|e| qualified.admits(e))
+                    .take(limit + 1)
+                    .map(|e| e.id.clone())
+                    .collect();
+                let more = ids.len() > limit;
+                ids.truncate(limit);
+                let cursor = if more { ids.last().cloned() } else { None };
+                serde_json::to_value(ledger::Page { ids, cursor }).unwrap_or_default()
+            }
+            Command::Unindex { lead } => {
+                self.leads.remove(&lead);
+                ok
+            }
+            Command::Queue { deliveries } => {
+                self.queue(deliveries);
+                ok
+            }
+            Command::Unqueue { ids } => {
+                for id in ids {
+                    self.outbox.remove(&id);
+                }
+                ok
+            }
+            Command::Send { ids, now } => {
+                self.send(&ids, now);
+                ok
+            }
+            Command::Record { delivery, disable, now } => {
+                if let Some(d) = self.outbox.get_mut(&delivery.id) {
+                    d.state = delivery.state;
+                    d.attempts = delivery.attempts;
+                    d.next_at_ms = if delivery.state == State::Pending { delivery.next_at_ms } else { now };
+                    d.last_status = delivery.last_status;
+                    d.last_error = delivery.last_error;
+                    if disable {
+                        let status = d.last_status.unwrap_or(410);
+                        let row = ledger::Disabled { form: d.form.clone(), endpoint: d.endpoint.clone(), at: now, status };
+                        self.disabled.insert((row.form.clone(), row.endpoint.clone()), row);
+                    }
+                }
+                self.arm(false);
+                ok
+            }
+            Command::Due { now, limit } => {
+                let due: Vec<(String, String)> = self
+                    .waiting()
+                    .filter(|d| d.next_at_ms <= now)
+                    .take(ledger::DUE_CANDIDATES as usize)
+                    .map(|d| (format!("{}/{}", d.form, d.endpoint), d.id.clone()))
+                    .collect();
+                let picked = crate::protocol::outbox::fair_share(due, limit as usize);
+                let mut taken = Vec::new();
+                for id in picked {
+                    if let Some(d) = self.outbox.get_mut(&id) {
+                        d.next_at_ms = now.saturating_add(ledger::LEASE_MS);
+                        taken.push(d.clone());
+                    }
+                }
+                serde_json::to_value(taken).unwrap_or_default()
+            }
+            Command::Deliveries { filter, before, limit } => {
+                let limit = limit.clamp(1, ledger::MAX_DELIVERIES) as usize;
+                let mut rows: Vec<ledger::DeliveryRow> = self
+                    .outbox
+                    .values()
+                    .rev()
+                    .filter(|d| before.as_deref().is_none_or(|b| d.id.as_str() < b))
+                    .map(ledger::DeliveryRow::of)
+                    .filter(|r| r.matches(&filter))
+                    .take(limit + 1)
+                    .collect();
+                let more = rows.len() > limit;
+                rows.truncate(limit);
+                let cursor = if more { rows.last().map(|r| r.id.clone()) } else { None };
+                serde_json::to_value(ledger::DeliveryPage { deliveries: rows, cursor }).unwrap_or_default()
+            }
+            Command::Replay { id, now } => {
+                let found = match self.outbox.get_mut(&id) {
+                    Some(d) => {
+                        (d.state, d.attempts, d.next_at_ms) = (State::Pending, 0, now);
+                        true
+                    }
+                    None => false,
+                };
+                self.arm(false);
+                serde_json::to_value(ledger::Found { found }).unwrap_or_default()
+            }
+            Command::Endpoints => serde_json::to_value(self.disabled.values().cloned().collect::<Vec<_>>()).unwrap_or_default(),
+            Command::Enable { form, endpoint, now } => {
+                self.disabled.remove(&(form.clone(), endpoint.clone()));
+                for d in self.outbox.values_mut().filter(|d| d.form == form && d.endpoint == endpoint && d.state == State::Pending) {
+                    d.next_at_ms = d.next_at_ms.min(now);
+                }
+                self.arm(false);
+                ok
+            }
+            Command::Wake { now } => {
+                self.outbox.retain(|_, d| d.state != State::Delivered || d.next_at_ms > now.saturating_sub(30 * 86_400_000));
+                let pending = self.waiting().count() as u64;
+                serde_json::to_value(ledger::Backlog { pending, next_at_ms: self.arm(true) }).unwrap_or_default()
+            }
+            Command::Erase { lead, announcements, now } => {
+                let before = self.outbox.len();
+                self.outbox.retain(|_, d| d.lead_id != lead);
+                let deleted = (before - self.outbox.len()) as u64;
+                for d in announcements {
+                    self.outbox.insert(d.id.clone(), d);
+                }
+                self.leads.remove(&lead);
+                self.emails.retain(|_, r| r.lead != lead);
+                self.downloads.remove(&lead);
+                self.tombstones.insert(lead, now);
+                self.arm(false);
+                serde_json::to_value(ledger::Erasure { deliveries_deleted: deleted }).unwrap_or_default()
+            }
+            Command::Draw { form, id, record, announcements, key, now: _ } => {
+                let scope = crate::protocol::keys::draw_scope(&form);
+                let answered = key.as_ref().and_then(|k| self.answers.get(&(scope.clone(), k.clone()))).and_then(|(a, _)| a.clone());
+                if let Some(first) = answered {
+                    return serde_json::to_value(ledger::Drawn { record: first }).unwrap_or_default();
+                }
+                if !self.draws.iter().any(|(_, i, _)| *i == id) {
+                    self.draws.push((form, id, record.clone()));
+                    for d in announcements {
+                        self.outbox.entry(d.id.clone()).or_insert(d);
+                    }
+                }
+                if let Some(k) = key {
+                    if let Some(a) = self.answers.get_mut(&(scope, k)) {
+                        a.0 = Some(record.clone());
+                    }
+                }
+                self.arm(false);
+                serde_json::to_value(ledger::Drawn { record }).unwrap_or_default()
+            }
+            Command::Download { lead, now, per_hour } => {
+                if self.tombstones.contains_key(&lead) {
+                    return serde_json::to_value(ledger::Counted { allowed: true, total: 0, fold: false, retry_after_ms: 0 }).unwrap_or_default();
+                }
+                let hour = ledger::download_hour(now);
+                let row = self.downloads.entry(lead).or_default();
+                if row.hour != hour {
+                    row.hour = hour;
+                    row.in_hour = 0;
+                }
+                if row.in_hour >= u64::from(per_hour) {
+                    let retry_after_ms = (hour + 1) * 3_600_000 - now;
+                    return serde_json::to_value(ledger::Counted { allowed: false, total: row.total, fold: false, retry_after_ms }).unwrap_or_default();
+                }
+                row.total += 1;
+                row.in_hour += 1;
+                let fold = now.saturating_sub(row.fold_at) >= ledger::FOLD_MS;
+                if fold {
+                    row.fold_at = now;
+                }
+                serde_json::to_value(ledger::Counted { allowed: true, total: row.total, fold, retry_after_ms: 0 }).unwrap_or_default()
+            }
+            Command::Downloads { lead, folded } => {
+                if let (Some(folded), Some(row)) = (folded, self.downloads.get_mut(&lead)) {
+                    row.folded = row.folded.max(folded);
+                }
+                serde_json::to_value(ledger::Downloads { total: self.downloads.get(&lead).map_or(0, |r| r.total) }).unwrap_or_default()
+            }
+            Command::DownloadTotals { leads } => {
+                let totals: Vec<(String, u64)> = leads.iter().filter_map(|l| self.downloads.get(l).map(|r| (l.clone(), r.total))).collect();
+                serde_json::to_value(totals).unwrap_or_default()
+            }
+            Command::Unfolded { now, limit } => {
+                let due = now.saturating_sub(ledger::FOLD_MS);
+                let mut ids: Vec<(u64, String)> =
+                    self.downloads.iter().filter(|(_, r)| r.total > r.folded && r.fold_at <= due).map(|(id, r)| (r.fold_at, id.clone())).collect();
+                ids.sort();
+                ids.truncate(limit as usize);
+                for (_, id) in &ids {
+                    if let Some(row) = self.downloads.get_mut(id) {
+                        row.fold_at = now;
+                    }
+                }
+                serde_json::to_value(ids.into_iter().map(|(_, id)| id).collect::<Vec<_>>()).unwrap_or_default()
+            }
+            Command::CountBot { form, day } => {
+                *self.bots.entry((form, day)).or_insert(0) += 1;
+                ok
+            }
+            Command::Bots { since } => {
+                let rows: Vec<ledger::BotCount> = self
+                    .bots
+                    .iter()
+                    .filter(|((_, day), _)| *day >= since)
+                    .map(|((form, day), n)| ledger::BotCount { form: form.clone(), day: day.clone(), count: *n })
+                    .collect();
+                serde_json::to_value(rows).unwrap_or_default()
+            }
+            Command::Turn { name, count } => {
+                let next = self.counters.entry(name).or_insert(0);
+                let first = *next;
+                *next += count.max(1);
+                serde_json::to_value(ledger::Turn { turn: first }).unwrap_or_default()
+            }
+            Command::ClaimMany { form, rows, now } => {
+                let holders: Vec<Holder> = rows
+                    .into_iter()
+                    .map(|r| {
+                        let claim = Command::Claim { form: form.clone(), email: r.email, lead: r.lead, key: None, legacy: r.legacy, now };
+                        serde_json::from_value::<Standing>(self.run(&claim)).map(|s| s.holder).unwrap_or(Holder::Reserved)
+                    })
+                    .collect();
+                serde_json::to_value(holders).unwrap_or_default()
+            }
+            Command::SettleMany { form, settled, released } => {
+                for r in settled {
+                    self.run(&Command::Settle { form: form.clone(), hold: r.hold, key: None, answer: None, deliveries: r.deliveries, entry: Some(r.entry) });
+                }
+                for hold in released {
+                    self.run(&Command::Release { form: form.clone(), hold, key: None });
+                }
+                ok
+            }
+            Command::Funnel { form, from, to, by } => {
+                let rows: Vec<crate::protocol::funnel::Row> = self
+                    .leads
+                    .values()
+                    .filter(|e| form.as_deref().is_none_or(|f| f == e.form) && from.is_none_or(|t| e.created >= t) && to.is_none_or(|t| e.created < t))
+                    .map(|e| crate::protocol::funnel::Row {
+                        key: e.group(by),
+                        stage: shared::stage::Stage::parse(&e.stage).unwrap_or_default(),
+                        reached: e.reached.clone(),
+                    })
+                    .collect();
+                serde_json::to_value(crate::protocol::funnel::aggregate(&rows)).unwrap_or_default()
+            }
+            Command::Daily { from, by } => {
+                let mut counts: BTreeMap<(Option<String>, u64), u64> = BTreeMap::new();
+                for e in self.leads.values().filter(|e| e.created >= from) {
+                    *counts.entry((e.group(by), e.created / 86_400_000)).or_insert(0) += 1;
+                }
+                let rows: Vec<ledger::Daily> = counts.into_iter().map(|((key, day), count)| ledger::Daily { key, day, count }).collect();
+                serde_json::to_value(rows).unwrap_or_default()
+            }
+            Command::Find { email } => {
+                let rows: Vec<ledger::Holding> = self
+                    .emails
+                    .iter()
+                    .filter(|((_, e), r)| *e == email && r.live)
+                    .map(|((form, _), r)| ledger::Holding { form: form.clone(), lead: r.lead.clone() })
+                    .collect();
+                serde_json::to_value(rows).unwrap_or_default()
+            }
+            Command::Draws { form } => {
+                serde_json::to_value(self.draws.iter().filter(|(f, _, _)| *f == form).map(|(_, _, r)| r.clone()).collect::<Vec<_>>()).unwrap_or_default()
+            }
+        }
+    }
+
+    /// Pending deliveries to endpoints that are not disabled, oldest due first.
+    fn waiting(&self) -> impl Iterator<Item = &Delivery> {
+        let mut waiting: Vec<&Delivery> =
+            self.outbox.values().filter(|d| d.state == State::Pending && !self.disabled.contains_key(&(d.form.clone(), d.endpoint.clone()))).collect();
+        waiting.sort_by_key(|d| d.next_at_ms);
+        waiting.into_iter()
+    }
+
+    /// Sets the alarm for the next due delivery if that is sooner than it is set for (or always, for the
+    /// watchdog), as the object does after every change to the outbox.
+    fn arm(&mut self, always: bool) -> Option<u64> {
+        let next = self.waiting().map(|d| d.next_at_ms).min();
+        if let Some(next) = next {
+            if always || self.alarm.is_none_or(|a| next < a) {
+                self.alarm = Some(next);
+            }
+        }
+        next
+    }
+
+    /// Queues deliveries, unless known already or of an erased lead (but for the erasure's announcement).
+    fn queue(&mut self, deliveries: Vec<Delivery>) {
+        for d in deliveries {
+            if !self.tombstones.contains_key(&d.lead_id) || d.event == "lead.erased" {
+                self.outbox.entry(d.id.clone()).or_insert(d);
+            }
+        }
+        self.arm(false);
+    }
+
+    fn send(&mut self, ids: &[String], now: u64) {
+        for id in ids {
+            if let Some(d) = self.outbox.get_mut(id).filter(|d| d.state == State::Pending && d.attempts == 0) {
+                d.next_at_ms = d.next_at_ms.min(now);
+            }
+        }
+        self.arm(false);
+    }
+
+    fn holder(&self, form: &str, email: &str, now: u64) -> Holder {
+        match self.emails.get(&(form.to_owned(), email.to_owned())) {
+            Some(r) if r.live && r.held > 0 && ledger::reservation_holds(r.held, now) => Holder::Reserved,
+            Some(r) if r.live => Holder::Lead { lead: r.lead.clone() },
+            Some(r) if ledger::reservation_holds(r.at, now) => Holder::Reserved,
+            _ => Holder::Nobody,
+        }
+    }
+
+    fn replay(&self, form: &str, key: &str, now: u64) -> Replay {
+        match self.answers.get(&(form.to_owned(), key.to_owned())) {
+            Some((Some(answer), at)) if ledger::answer_holds(*at, now) => Replay::Answered { answer: answer.clone() },
+            Some((None, at)) if ledger::reservation_holds(*at, now) => Replay::InProgress,
+            _ => Replay::Fresh,
+        }
+    }
+
+    fn reserve_key(&mut self, form: &str, key: Option<&str>, now: u64) -> Replay {
+        let Some(key) = key else { return Replay::Fresh };
+        self.answers.retain(|_, (_, at)| ledger::answer_holds(*at, now));
+        let replay = self.replay(form, key, now);
+        if replay == Replay::Fresh {
+            self.answers.insert((form.to_owned(), key.to_owned()), (None, now));
+        }
+        replay
+    }
+}

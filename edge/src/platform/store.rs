@@ -1,0 +1,42 @@
+//! Storage in Workers KV: one key per lead (and, read only for the upgrade, the delivery keys of the
+//! KV-only layout). See ARCHITECTURE.md for the key layout and what each write costs.
+
+use crate::protocol::keys::{Key, Prefix};
+use crate::Error;
+use shared::lead::Lead;
+use worker::kv::KvStore;
+
+/// The KV binding's name in the wrangler config.
+pub const BINDING: &str = "LEADS";
+
+/// Writes a lead; resolves only once KV has accepted the write.
+pub async fn put_lead(kv: &KvStore, lead: &Lead) -> Result<(), Error> {
+    put_text(kv, &Key::lead(&lead.id), &serde_json::to_string(lead)?).await
+}
+
+/// Writes `text` under `key`; resolves only once KV has accepted the write.
+///
+/// As bytes, because `KvStore::put` takes any `Serialize` value through `serde_wasm_bindgen` and a branch
+/// that prints numbers, which links float formatting into the Worker for text that is already a string.
+pub async fn put_text(kv: &KvStore, key: &Key, text: &str) -> Result<(), Error> {
+    Ok(kv.put_bytes(key.as_str(), text.as_bytes())?.execute().await?)
+}
+
+/// Reads a lead.
+pub async fn get_lead(kv: &KvStore, id: &str) -> Result<Option<Lead>, Error> {
+    Ok(kv.get(Key::lead(id).as_str()).json().await?)
+}
+
+/// Removes a lead (used to undo a half-finished intake).
+pub async fn delete_lead(kv: &KvStore, id: &str) -> Result<(), Error> {
+    Ok(kv.delete(Key::lead(id).as_str()).await?)
+}
+
+/// Lists keys under `prefix`, a page at a time.
+pub async fn list(kv: &KvStore, prefix: Prefix<'_>, limit: u64, cursor: Option<String>) -> Result<worker::kv::ListResponse, Error> {
+    let mut q = kv.list().prefix(prefix.as_str()).limit(limit);
+    if let Some(c) = cursor {
+        q = q.cursor(c);
+    }
+    Ok(q.execute().await?)
+}

@@ -1,0 +1,817 @@
+//! The ledger's protocol: what the Worker asks the ledger (a SQLite Durable Object) and what it answers.
+//!
+//! KV is eventually consistent, so whatever must hold strictly lives in the ledger instead: one lead per
+//! address and form (the email index, which is also the giveaway's one-entry rule), the first answer to
+//! each `Idempotency-Key`, the lead index, the outbox with its retry times, disabled endpoints, giveaway
+//! draws and erasure tombstones. One object serves the collector; every command runs in the object
+//! without an `await` between its statements, so commands never interleave and each is one transaction.
+//! This module is pure (the wire types and the rules for stale reservations); the object's SQL is in
+//! `ledger_object`, and `memory` models the same rules for the native tests.
+
+use crate::protocol::outbox::{Delivery, State};
+use serde::{Deserialize, Serialize};
+use shared::lead::Lead;
+
+/// How long a reservation (an address being written, an idempotent request in progress) holds without
+/// being settled. A Worker that dies between claiming and settling leaves one behind; after this it is
+/// taken as abandoned, so the address is never locked out.
+pub const RESERVATION_MS: u64 = 60_000;
+
+/// How long an `Idempotency-Key`'s first answer is kept.
+pub const ANSWER_MS: u64 = 86_400_000;
+
+/// A command to the ledger.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Command {
+    /// Claims an address on a form for a new lead, and reserves an idempotency key if one was sent.
+    Claim {
+        /// The form.
+        form: String,
+        /// The address's index key (`intake::email_hash`).
+        email: String,
+        /// The id the new lead would get.
+        lead: String,
+        /// The request's `Idempotency-Key`, if any.
+        key: Option<String>,
+        /// The lead the old KV email index names for this address, when there is one: the ledger adopts
+        /// it if it has no row yet (the upgrade from the KV-only layout).
+        legacy: Option<String>,
+        /// Now, Unix ms (the Worker's clock).
+        now: u64,
+    },
+    /// The lead (new or repeated) is durably stored: the claim becomes the address's lead, a repeat's hold
+    /// on the lead ends, the idempotency key remembers the answer, and (with `entry`) the lead's index row
+    /// is written, all in one transaction. Answers [`Indexed`]: a lead erased while the request stored it
+    /// settles nothing at all, and its caller deletes the document again.
+    Settle {
+        /// The form.
+        form: String,
+        /// The address this request holds (none for requests that only keep an idempotent answer).
+        #[serde(flatten)]
+        hold: Hold,
+        /// The idempotency key, if any.
+        key: Option<String>,
+        /// The answer to give every retry with that key: `{"status", "body"}`.
+        answer: Option<String>,
+        /// The stored lead's deliveries, queued in the same transaction (due at once: the lead is stored).
+        #[serde(default)]
+        deliveries: Vec<Delivery>,
+        /// The stored lead's index row, written in the same transaction (a submission's lead; the
+        /// idempotent answers of other requests have none).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        entry: Option<Entry>,
+    },
+    /// The request failed before the lead was stored: drop its reservations, so a retry meets a clean slate.
+    Release {
+        /// The form.
+        form: String,
+        /// The address this request holds (none for requests that only reserved an idempotency key).
+        #[serde(flatten)]
+        hold: Hold,
+        /// The idempotency key, if any.
+        key: Option<String>,
+    },
+    /// What the ledger knows now about an address and an idempotency key (asked while another request
+    /// holds a reservation).
+    Look {
+        /// The form.
+        form: String,
+        /// The address's index key.
+        email: String,
+        /// The idempotency key, if any.
+        key: Option<String>,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// Reserves an idempotency key for a request that has no address (an admin's draw): answered with
+    /// its [`Replay`]. The answer is kept with a `Settle`, the reservation dropped with a `Release`, each
+    /// naming the key and an empty `email`.
+    Reserve {
+        /// The key's namespace (e.g. `draw:<form>`).
+        form: String,
+        /// The idempotency key.
+        key: String,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// Takes the hold on a stored lead (its address row) for a change that reads and writes its document:
+    /// a confirmation, a withdrawal. Answered with [`Holder::Lead`] when this request now holds it,
+    /// [`Holder::Reserved`] while another does, [`Holder::Nobody`] when the address has no stored lead.
+    /// Released with a `Settle` or `Release` that says `held`.
+    Hold {
+        /// The form.
+        form: String,
+        /// The address's index key.
+        email: String,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// Writes a lead's row in the lead index (after every write of its document).
+    Index {
+        /// The row.
+        entry: Entry,
+        /// Only add the row if the lead has none (the backfill: a row written since is newer).
+        #[serde(default)]
+        only_if_missing: bool,
+    },
+    /// A page of lead ids, newest first, filtered in the index.
+    List {
+        /// Only this form's leads.
+        form: Option<String>,
+        /// Only leads with this status.
+        status: Option<String>,
+        /// Only leads created at or after this time (Unix ms).
+        since: Option<u64>,
+        /// The stage, score range and cooling filters.
+        #[serde(default)]
+        qualified: Qualified,
+        /// Only leads older than this one (the previous page's `cursor`).
+        before: Option<String>,
+        /// How many at most.
+        limit: u32,
+    },
+    /// Removes a lead's row from the lead index (before its document is deleted).
+    Unindex {
+        /// The lead.
+        lead: String,
+    },
+    /// Puts deliveries in the outbox, all or none, and wakes the ledger's alarm for them. A delivery whose
+    /// lead has been erased is not queued (unless it announces the erasure), and one already queued under
+    /// its id stays as it is (a derived id queued twice is one delivery).
+    Queue {
+        /// The deliveries, due at `next_at_ms`.
+        deliveries: Vec<Delivery>,
+    },
+    /// Takes deliveries out of the outbox again (their lead could not be written).
+    Unqueue {
+        /// The deliveries' ids.
+        ids: Vec<String>,
+    },
+    /// Makes parked deliveries (queued, not yet attempted) due now: what they announce is stored.
+    Send {
+        /// The deliveries' ids.
+        ids: Vec<String>,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// Records an attempt's outcome on a queued delivery: its state, attempts, next time and last answer.
+    /// Only updates a row that is still there, and never its payload: an attempt that ends after its lead
+    /// was erased writes nothing back.
+    Record {
+        /// The delivery after the attempt (its payload is not read).
+        delivery: Delivery,
+        /// The endpoint answered 410 Gone: disable it until an admin enables it again.
+        disable: bool,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// Takes up to `limit` due deliveries for an attempt, sharing the budget fairly between endpoints and
+    /// leaving out disabled ones, and leases them for [`LEASE_MS`] so nobody else attempts them meanwhile.
+    /// Answered with the deliveries, payloads included.
+    Due {
+        /// Now, Unix ms.
+        now: u64,
+        /// How many at most.
+        limit: u32,
+    },
+    /// A page of deliveries (without payloads), newest first.
+    Deliveries {
+        /// Which ones.
+        filter: DeliveryFilter,
+        /// Only deliveries older than this one (the previous page's `cursor`).
+        before: Option<String>,
+        /// How many at most.
+        limit: u32,
+    },
+    /// Sends a delivery again: pending, no attempts, due now. Answered with [`Found`].
+    Replay {
+        /// The delivery.
+        id: String,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// The endpoints that are disabled (they answered 410), as [`Disabled`] rows.
+    Endpoints,
+    /// Enables a disabled endpoint again; its waiting deliveries are due at once.
+    Enable {
+        /// The form.
+        form: String,
+        /// The endpoint's id.
+        endpoint: String,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// The watchdog (the cron trigger): sets the alarm for the next due delivery, in case it was lost.
+    /// Answered with [`Backlog`].
+    Wake {
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// An erasure, in one transaction: queues its announcements, deletes every other delivery of the lead
+    /// (their payloads hold its personal data), its address rows and index row, and writes its tombstone.
+    /// Answered with [`Erasure`].
+    Erase {
+        /// The lead.
+        lead: String,
+        /// The `lead.erased` announcements.
+        announcements: Vec<Delivery>,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// A giveaway draw, in one transaction: its record, its winner announcements and, with an idempotency
+    /// key, the answer every retry gets. A draw whose id is already recorded is not recorded again.
+    Draw {
+        /// The giveaway form.
+        form: String,
+        /// The draw's id.
+        id: String,
+        /// The draw record (JSON of `draw::Draw`).
+        record: String,
+        /// The `giveaway.winner` announcements.
+        announcements: Vec<Delivery>,
+        /// The idempotency key the draw was asked for under (namespace `draw:<form>`), if any.
+        key: Option<String>,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// A giveaway's draws, oldest first, as their records (JSON strings).
+    Draws {
+        /// The giveaway form.
+        form: String,
+    },
+    /// Counts a dropped bot submission on a form and day. In the ledger rather than KV: a bot flood must not
+    /// spend the KV write quota real leads need.
+    CountBot {
+        /// The form.
+        form: String,
+        /// The day, `YYYY-MM-DD`.
+        day: String,
+    },
+    /// The bot counts since a day (inclusive), as [`BotCount`] rows.
+    Bots {
+        /// The first day, `YYYY-MM-DD`.
+        since: String,
+    },
+    /// The next turns of a counter (round-robin assignment of a form's leads), from 0: one transaction, so
+    /// racing leads never get the same turn. Answered with [`Turn`], the first of `count` turns.
+    Turn {
+        /// The counter's name (`assign:<form>`).
+        name: String,
+        /// How many turns (an import takes one per new lead at once).
+        #[serde(default = "one")]
+        count: u64,
+    },
+    /// An import's claims: [`Command::Claim`] for each row (no idempotency key), in one transaction.
+    /// Answered with one [`Holder`] per row.
+    ClaimMany {
+        /// The form.
+        form: String,
+        /// The rows.
+        rows: Vec<ClaimRow>,
+        /// Now, Unix ms.
+        now: u64,
+    },
+    /// An import's settle, in one transaction: for each stored row the address becomes its lead's (or the
+    /// repeat's hold ends), its index row is written and its deliveries queued; rows that could not be
+    /// stored are released.
+    SettleMany {
+        /// The form.
+        form: String,
+        /// The stored rows.
+        settled: Vec<SettleRow>,
+        /// The rows given up.
+        released: Vec<Hold>,
+    },
+    /// The funnel of the leads created in a period (optionally of one form), grouped: answered with
+    /// `funnel::Group`s.
+    Funnel {
+        /// Only this form's leads.
+        form: Option<String>,
+        /// Only leads created at or after this time (Unix ms).
+        from: Option<u64>,
+        /// Only leads created before this time (Unix ms).
+        to: Option<u64>,
+        /// The grouping.
+        by: crate::protocol::funnel::By,
+    },
+    /// Leads created per day since `from`, grouped: answered with [`Daily`] rows.
+    Daily {
+        /// The first day's start (Unix ms; days are UTC).
+        from: u64,
+        /// The grouping (`source`, `campaign`, `form` or `owner`).
+        by: crate::protocol::funnel::By,
+    },
+    /// The stored leads of an address on every form, as [`Holding`] rows (feedback names leads by address).
+    Find {
+        /// The address's index key (`intake::email_hash`).
+        email: String,
+    },
+    /// Counts a download of a lead's gated file, unless the lead's downloads in the current clock hour
+    /// reached `per_hour`: answered with [`Counted`]. Counted here, not in the lead's document, so racing
+    /// downloads never lose a count and a download costs no KV write; the count reaches the document when
+    /// it is folded in under the ledger's hold (`handout`). Nothing is counted for an erased lead.
+    Download {
+        /// The lead.
+        lead: String,
+        /// Now, Unix ms.
+        now: u64,
+        /// The most downloads a lead's links may make in one clock hour.
+        per_hour: u32,
+    },
+    /// How many downloads the ledger counted for a lead in all: answered with [`Downloads`]. With
+    /// `folded`, first notes that the lead's document now holds that many (what [`Command::Unfolded`]
+    /// looks at).
+    Downloads {
+        /// The lead.
+        lead: String,
+        /// The total the document holds now, after a fold.
+        folded: Option<u64>,
+    },
+    /// The downloads the ledger counted for each of `leads` (a page of an admin list), as
+    /// `[lead, total]` pairs for those with any.
+    DownloadTotals {
+        /// The leads.
+        leads: Vec<String>,
+    },
+    /// Up to `limit` leads with downloads that are counted but not in their documents, and whose last fold
+    /// began at least [`FOLD_MS`] ago; each is leased for another [`FOLD_MS`]. Answered with their ids.
+    Unfolded {
+        /// Now, Unix ms.
+        now: u64,
+        /// How many at most.
+        limit: u32,
+    },
+}
+
+/// How often a lead's counted downloads are folded into its document at most (once when a download comes
+/// after a quiet minute; the cron folds the rest): a burst of downloads costs one KV write, not one each.
+pub const FOLD_MS: u64 = 60_000;
+
+/// The ledger's answer to [`Command::Download`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counted {
+    /// The download was counted and may be served.
+    pub allowed: bool,
+    /// The lead's downloads counted in all.
+    pub total: u64,
+    /// This request should fold the count into the lead's document now (no fold began in the last
+    /// [`FOLD_MS`]).
+    pub fold: bool,
+    /// When refused: how long until the next clock hour, in ms.
+    pub retry_after_ms: u64,
+}
+
+/// The ledger's answer to [`Command::Downloads`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Downloads {
+    /// The lead's downloads counted in all.
+    pub total: u64,
+}
+
+/// The clock hour a download counts in (for the hourly limit), as the ledger keeps it.
+pub fn download_hour(now: u64) -> u64 {
+    now / 3_600_000
+}
+
+fn one() -> u64 {
+    1
+}
+
+/// One row of [`Command::ClaimMany`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ClaimRow {
+    /// The address's index key.
+    pub email: String,
+    /// The id a new lead would get.
+    pub lead: String,
+    /// The KV-only layout's lead for the address, if any (adopted as for a submission).
+    pub legacy: Option<String>,
+}
+
+/// What a request holds in the ledger for an address, and what settling or releasing it acts on: a claim
+/// (`lead`, for a new lead) or the hold on a stored lead (`held`, for a repeat). The default holds nothing
+/// (a request that only keeps an idempotent answer).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hold {
+    /// The address's index key.
+    pub email: String,
+    /// The lead claimed, if the request claimed the address.
+    pub lead: Option<String>,
+    /// Whether the request held the stored lead for a repeat.
+    #[serde(default)]
+    pub held: bool,
+}
+
+/// One stored row of [`Command::SettleMany`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SettleRow {
+    /// What the row holds.
+    #[serde(flatten)]
+    pub hold: Hold,
+    /// The lead's index row.
+    pub entry: Entry,
+    /// Its deliveries.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// The ledger's answer to [`Command::Turn`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    /// The turn, from 0.
+    pub turn: u64,
+}
+
+/// Leads created on a day, in a group.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Daily {
+    /// The group's key (`None`: no source, campaign or owner).
+    pub key: Option<String>,
+    /// The day (days since 1970-01-01, UTC).
+    pub day: u64,
+    /// How many leads.
+    pub count: u64,
+}
+
+/// A stored lead of an address on a form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Holding {
+    /// The form.
+    pub form: String,
+    /// The lead.
+    pub lead: String,
+}
+
+/// Dropped bot submissions on a form and day.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BotCount {
+    /// The form.
+    pub form: String,
+    /// The day, `YYYY-MM-DD`.
+    pub day: String,
+    /// How many.
+    pub count: u64,
+}
+
+/// How long an attempt holds a delivery it took: longer than any attempt can last (an alarm runs at most
+/// 15 minutes). A delivery whose attempt was lost (the object restarted) is tried again after it.
+pub const LEASE_MS: u64 = 15 * 60_000;
+
+/// The most deliveries one alarm run attempts: a Pipedrive delivery makes three subrequests, and an
+/// invocation on the free plan may make 50. The alarm is set again at once while more are due.
+pub const PER_RUN: u32 = 15;
+
+/// How many due deliveries a [`Command::Due`] considers, oldest due first, before sharing its budget
+/// between their endpoints: bounded work however long the backlog.
+pub const DUE_CANDIDATES: u32 = 1_000;
+
+/// The most deliveries one [`Command::Deliveries`] answers.
+pub const MAX_DELIVERIES: u32 = 500;
+
+/// Which deliveries a [`Command::Deliveries`] lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryFilter {
+    /// `pending`, `failed` (pending after a failed attempt), `delivered` or `dead`.
+    pub status: Option<String>,
+    /// Only this form's.
+    pub form: Option<String>,
+    /// Only this endpoint's.
+    pub endpoint: Option<String>,
+    /// Only this lead's.
+    pub lead: Option<String>,
+}
+
+/// A delivery as admin lists show it: everything but the payload.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryRow {
+    /// The `webhook-id`.
+    pub id: String,
+    /// The lead.
+    pub lead_id: String,
+    /// The form.
+    pub form: String,
+    /// The endpoint.
+    pub endpoint: String,
+    /// The event type.
+    pub event: String,
+    /// Where it stands.
+    pub state: State,
+    /// Attempts made.
+    pub attempts: u32,
+    /// When the next attempt is due (Unix ms).
+    pub next_at_ms: u64,
+    /// The last attempt's HTTP status.
+    pub last_status: Option<u16>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+impl DeliveryRow {
+    /// The row of `d`.
+    pub fn of(d: &Delivery) -> DeliveryRow {
+        DeliveryRow {
+            id: d.id.clone(),
+            lead_id: d.lead_id.clone(),
+            form: d.form.clone(),
+            endpoint: d.endpoint.clone(),
+            event: d.event.clone(),
+            state: d.state,
+            attempts: d.attempts,
+            next_at_ms: d.next_at_ms,
+            last_status: d.last_status,
+            last_error: d.last_error.clone(),
+        }
+    }
+
+    /// Whether `filter` selects this row.
+    pub fn matches(&self, filter: &DeliveryFilter) -> bool {
+        let is = |want: &Option<String>, have: &str| want.as_deref().is_none_or(|w| w == have);
+        let status = match filter.status.as_deref() {
+            None => true,
+            Some("failed") => self.state == State::Pending && self.attempts > 0,
+            Some(s) => s == self.state.as_str(),
+        };
+        status && is(&filter.form, &self.form) && is(&filter.endpoint, &self.endpoint) && is(&filter.lead, &self.lead_id)
+    }
+}
+
+/// The ledger's answer to [`Command::Deliveries`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeliveryPage {
+    /// The deliveries, newest first.
+    pub deliveries: Vec<DeliveryRow>,
+    /// Pass as `before` for the next page; absent on the last one.
+    pub cursor: Option<String>,
+}
+
+/// A disabled endpoint.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Disabled {
+    /// The form.
+    pub form: String,
+    /// The endpoint's id.
+    pub endpoint: String,
+    /// Since when, Unix ms.
+    pub at: u64,
+    /// The status that disabled it.
+    pub status: u16,
+}
+
+/// Whether a command found what it names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Found {
+    /// Whether it did.
+    pub found: bool,
+}
+
+/// The ledger's answer to [`Command::Wake`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backlog {
+    /// Pending deliveries to endpoints that are not disabled.
+    pub pending: u64,
+    /// When the next is due (Unix ms), if any: the alarm is set for then.
+    pub next_at_ms: Option<u64>,
+}
+
+/// The ledger's answer to [`Command::Erase`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Erasure {
+    /// How many of the lead's deliveries were deleted.
+    pub deliveries_deleted: u64,
+}
+
+/// The ledger's answer to [`Command::Draw`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Drawn {
+    /// The draw that is on record: this one, or (when the key was answered meanwhile) the first.
+    pub record: String,
+}
+
+/// The qualification filters of a lead list.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Qualified {
+    /// Only leads at this stage.
+    #[serde(default)]
+    pub stage: Option<String>,
+    /// Only leads scored at least this (when last written).
+    #[serde(default)]
+    pub min_score: Option<i64>,
+    /// Only leads scored at most this (when last written).
+    #[serde(default)]
+    pub max_score: Option<i64>,
+    /// Only leads cooling at this time (Unix ms).
+    #[serde(default)]
+    pub cooling_at: Option<u64>,
+    /// Only leads of this owner (`none`: leads without one).
+    #[serde(default)]
+    pub owner: Option<String>,
+}
+
+impl Qualified {
+    /// Whether `entry` passes these filters.
+    pub fn admits(&self, entry: &Entry) -> bool {
+        self.stage.as_deref().is_none_or(|s| s == entry.stage)
+            && self.min_score.is_none_or(|m| entry.score >= m)
+            && self.max_score.is_none_or(|m| entry.score <= m)
+            && self.cooling_at.is_none_or(|now| entry.cooling_at.is_some_and(|c| c <= now))
+            && self.owner.as_deref().is_none_or(|o| if o == NO_OWNER { entry.owner.is_none() } else { entry.owner.as_deref() == Some(o) })
+    }
+}
+
+/// The owner filter that selects leads without an owner.
+pub const NO_OWNER: &str = "none";
+
+/// Who holds an address on a form.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Holder {
+    /// Nobody: the address is new on the form.
+    Nobody,
+    /// This request: it may store a new lead.
+    Claimed,
+    /// A stored lead, which this request now holds for its repeat (after a [`Command::Claim`]) or which is
+    /// free to be claimed (after a [`Command::Look`]). A lead is held by one repeat at a time, so repeats
+    /// that race never overwrite each other's changes.
+    Lead {
+        /// Its id.
+        lead: String,
+    },
+    /// Another request is storing a new lead for it, or holds its lead for a repeat, right now.
+    Reserved,
+}
+
+/// What an idempotency key holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "state", rename_all = "snake_case")]
+pub enum Replay {
+    /// No key was sent, or the key is new (and now reserved for this request).
+    Fresh,
+    /// The first request with the key was answered: give this answer again.
+    Answered {
+        /// `{"status", "body"}` as settled.
+        answer: String,
+    },
+    /// The first request with the key is still in progress.
+    InProgress,
+}
+
+/// The ledger's answer to [`Command::Claim`] and [`Command::Look`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Standing {
+    /// Who holds the address.
+    pub holder: Holder,
+    /// What the idempotency key holds.
+    pub replay: Replay,
+}
+
+/// A lead as the ledger's index knows it: what admin lists and draws filter and sort on, no personal data.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    /// The lead's id (time-ordered, so ordering by id is ordering by creation).
+    pub id: String,
+    /// The form.
+    pub form: String,
+    /// `new`, `pending` or `confirmed`.
+    pub status: String,
+    /// The lead's stage in the funnel.
+    pub stage: String,
+    /// The score when the lead was last written.
+    pub score: i64,
+    /// When the lead was created, Unix ms.
+    pub created: u64,
+    /// The campaign source (`utm_source`), if any.
+    pub source: Option<String>,
+    /// When the lead starts cooling if nothing new happens (Unix ms; see `shared::score::cooling_from`).
+    #[serde(default)]
+    pub cooling_at: Option<u64>,
+    /// The lead's owner, if it has one.
+    #[serde(default)]
+    pub owner: Option<String>,
+    /// The campaign (`utm_campaign`), if any.
+    #[serde(default)]
+    pub campaign: Option<String>,
+    /// When the lead first reached each stage it reached (Unix ms), from its history: what the funnel
+    /// counts.
+    #[serde(default)]
+    pub reached: Vec<(shared::stage::Stage, u64)>,
+}
+
+impl Entry {
+    /// The index row of `lead`.
+    pub fn of(lead: &Lead) -> Entry {
+        Entry {
+            id: lead.id.clone(),
+            form: lead.form.clone(),
+            status: lead.status.as_str().to_owned(),
+            stage: lead.stage.as_str().to_owned(),
+            score: i64::from(lead.score.total),
+            created: shared::time::parse(&lead.created_at).unwrap_or(0),
+            // Campaign tags name a form lead's source; an imported lead's is its batch's (a trade fair, a
+            // bought list), so the funnel shows them beside the campaigns.
+            source: lead.source.utm.get("source").cloned().or_else(|| lead.source.import.as_ref().map(|i| i.source.clone())),
+            cooling_at: lead.score.cooling_from.as_deref().and_then(shared::time::parse),
+            owner: lead.owner.clone(),
+            campaign: lead.source.utm.get("campaign").cloned(),
+            reached: reached(lead),
+        }
+    }
+}
+
+impl Entry {
+    /// The row's key in a grouping (the funnel's, the daily counts'): `None` for no source, campaign or
+    /// owner.
+    pub fn group(&self, by: crate::protocol::funnel::By) -> Option<String> {
+        match by {
+            crate::protocol::funnel::By::Source => self.source.clone(),
+            crate::protocol::funnel::By::Campaign => self.campaign.clone(),
+            crate::protocol::funnel::By::Form => Some(self.form.clone()),
+            crate::protocol::funnel::By::Owner => self.owner.clone(),
+        }
+    }
+}
+
+/// When `lead` first reached each stage, from its history (a lead from before stages: its stage, since its
+/// creation).
+pub fn reached(lead: &Lead) -> Vec<(shared::stage::Stage, u64)> {
+    let mut out: Vec<(shared::stage::Stage, u64)> = Vec::new();
+    for change in &lead.history {
+        if !out.iter().any(|(s, _)| *s == change.to) {
+            out.push((change.to, shared::time::parse(&change.at).unwrap_or(0)));
+        }
+    }
+    if !out.iter().any(|(s, _)| *s == lead.stage) {
+        out.push((lead.stage, shared::time::parse(&lead.created_at).unwrap_or(0)));
+    }
+    out
+}
+
+/// The ledger's answer to [`Command::Index`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Indexed {
+    /// The lead was erased: its row was not written, and its document must go again.
+    pub erased: bool,
+}
+
+/// The ledger's answer to [`Command::List`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Page {
+    /// Lead ids, newest first.
+    pub ids: Vec<String>,
+    /// Pass as `before` for the next page; absent on the last one.
+    pub cursor: Option<String>,
+}
+
+/// The most ids one [`Command::List`] answers (a draw asks for all of a giveaway's entries at once).
+pub const MAX_LIST: u32 = 100_000;
+
+/// Whether a reservation made at `at` (a claim, a hold, a key in progress) is still held at `now`.
+pub fn reservation_holds(at: u64, now: u64) -> bool {
+    now.saturating_sub(at) < RESERVATION_MS
+}
+
+/// Whether an answer settled at `at` is still given at `now`.
+pub fn answer_holds(at: u64, now: u64) -> bool {
+    now.saturating_sub(at) < ANSWER_MS
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_and_answers_travel_as_tagged_json() {
+        let claim = Command::Claim { form: "nl".into(), email: "ab".into(), lead: "ld_1".into(), key: None, legacy: None, now: 5 };
+        let settle: Command = serde_json::from_str(r#"{"op":"settle","form":"nl","email":"ab","lead":null,"key":null,"answer":null}"#).unwrap();
+        assert_eq!(
+            settle,
+            Command::Settle {
+                form: "nl".into(),
+                hold: Hold { email: "ab".into(), ..Hold::default() },
+                key: None,
+                answer: None,
+                deliveries: vec![],
+                entry: None
+            }
+        );
+        let held = Command::Release { form: "nl".into(), hold: Hold { email: "ab".into(), lead: Some("ld_1".into()), held: true }, key: Some("k".into()) };
+        let json = serde_json::to_string(&held).unwrap();
+        assert_eq!(json, r#"{"op":"release","form":"nl","email":"ab","lead":"ld_1","held":true,"key":"k"}"#, "the hold travels flat");
+        assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), held);
+        let json = serde_json::to_string(&claim).unwrap();
+        assert!(json.starts_with(r#"{"op":"claim","form":"nl""#), "{json}");
+        assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), claim);
+        let standing = Standing { holder: Holder::Lead { lead: "ld_0".into() }, replay: Replay::InProgress };
+        let json = serde_json::to_string(&standing).unwrap();
+        assert_eq!(json, r#"{"holder":{"state":"lead","lead":"ld_0"},"replay":{"state":"in_progress"}}"#);
+        assert_eq!(serde_json::from_str::<Standing>(&json).unwrap(), standing);
+        assert!(serde_json::from_str::<Command>(r#"{"op":"drop_tables"}"#).is_err());
+    }
+
+    #[test]
+    fn reservations_lapse_and_answers_expire() {
+        assert!(reservation_holds(1_000, 1_000 + RESERVATION_MS - 1));
+        assert!(!reservation_holds(1_000, 1_000 + RESERVATION_MS));
+        assert!(reservation_holds(5_000, 1_000), "a clock behind the reservation still holds it");
+        assert!(answer_holds(0, ANSWER_MS - 1) && !answer_holds(0, ANSWER_MS));
+    }
+}

@@ -1,0 +1,11 @@
+//! The protocols between the services and what they run on: the storage seam (`backend::Backend`), the
+//! ledger's commands and answers, its outbox records and funnel arithmetic, and every KV key. Pure, like
+//! the rules, but these are the contracts the platform implements.
+//!
+//! May use: the rules, `shared`, `crate::error`. Never services or the Workers runtime.
+
+pub mod backend;
+pub mod funnel;
+pub mod keys;
+pub mod ledger;
+pub mod outbox;

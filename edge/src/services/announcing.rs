@@ -1,0 +1,182 @@
+//! What a change of a stored lead announces, and how it is written with its announcements: outbox
+//! entries per endpoint (fresh ids, or derived from the lead for events a lead has once), the confirmation
+//! mail, the owner a stage brings with its `lead.assigned`, and the held write that queues, writes and
+//! sends in that order so nothing is announced that was not stored.
+
+use crate::protocol::backend::{random, Backend};
+use crate::protocol::ledger::{self, Command};
+use crate::protocol::outbox::Delivery;
+use crate::rules::webhook::{self, EventType};
+use crate::services::holding::Holding;
+use crate::{rules::crm, rules::id, rules::mail, rules::token, Error};
+use shared::form::{Endpoint, FormDef, FormsConfig};
+use shared::lead::Lead;
+use shared::owner::{Assigned, Moment};
+use shared::stage::{Change, Stage};
+
+/// Queues deliveries in the ledger's outbox, all or none, in one ledger request. They are parked (due only
+/// after [`ledger::RESERVATION_MS`]) until the request that queued them has stored what they announce and
+/// sends them ([`send_outbox`], or the settle of a submission): an announcement never overtakes its lead,
+/// and a request that dies in between leaves deliveries that still go out, a minute late.
+pub async fn put_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), Error> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    let parked = b.now_ms().saturating_add(ledger::RESERVATION_MS);
+    let deliveries = deliveries.iter().map(|d| Delivery { next_at_ms: parked, ..d.clone() }).collect();
+    b.ledger(&Command::Queue { deliveries }).await.map(|_| ())
+}
+
+/// Makes parked deliveries due now: what they announce is stored.
+pub async fn send_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), Error> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    b.ledger(&Command::Send { ids: ids(deliveries), now: b.now_ms() }).await.map(|_| ())
+}
+
+fn ids(deliveries: &[Delivery]) -> Vec<String> {
+    deliveries.iter().map(|d| d.id.clone()).collect()
+}
+
+/// Takes queued deliveries out again (what they announce could not be stored).
+pub async fn unqueue<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), Error> {
+    if deliveries.is_empty() {
+        return Ok(());
+    }
+    b.ledger(&Command::Unqueue { ids: ids(deliveries) }).await.map(|_| ())
+}
+
+/// Queues a changed lead's deliveries, writes the lead, and sends the deliveries. If the lead cannot be
+/// written the deliveries are taken out again and the error returned: nothing is announced that was not
+/// stored, and the caller may simply retry. Only under the ledger's hold on that lead (`held`): every
+/// change of a stored lead but a submission's and an import's (which hold it through their claims) comes
+/// through here.
+pub async fn put_outbox_then_lead<B: Backend>(b: &B, held: &Holding, deliveries: &[Delivery], lead: &Lead) -> Result<(), Error> {
+    if held.lead() != lead.id {
+        return Err(Error::Internal(format!("lead {} written under the hold of {}", lead.id, held.lead())));
+    }
+    put_outbox(b, deliveries).await?;
+    if let Err(e) = b.put_lead(lead).await {
+        let _ = unqueue(b, deliveries).await;
+        return Err(e);
+    }
+    // Stored: if this last step is lost, the parked deliveries go out a minute later all the same.
+    let _ = send_outbox(b, deliveries).await;
+    Ok(())
+}
+
+/// The `lead.updated` outbox entries announcing what a repeat (`record`) filled or granted on `lead`, on a
+/// form without double opt-in: for a repeated submission and for an import row of a known address alike.
+pub fn updated_entries<B: Backend>(b: &B, form: &FormDef, lead: &Lead, record: &shared::lead::Repeat, now: u64) -> Vec<Delivery> {
+    let changes =
+        webhook::Changes { submission: record.id.clone(), filled: record.filled.clone(), consent_added: record.consent_added.clone(), confirmed_by: "none" };
+    let payload = webhook::updated_payload(&lead.updated_at, lead, &changes);
+    outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadUpdated, &payload, now)
+}
+
+/// The delivery "endpoint" of confirmation mails in the outbox.
+pub const MAIL_ENDPOINT: &str = "_mail";
+
+/// How long the withdraw link in a confirmation mail works: withdrawing must stay as easy as consenting.
+const WITHDRAW_LINK_MS: u64 = 365 * 86_400_000;
+
+/// [`confirmation_mail`] for any caller that stores leads on a double opt-in form (an import too). With
+/// `change` (a held change's hash) the confirmation link confirms exactly that change.
+#[allow(clippy::too_many_arguments)] // what a mail needs; grouping them would only rename `Intake`
+pub fn mail_entry<B: Backend>(
+    b: &B,
+    config: &FormsConfig,
+    form: &FormDef,
+    signing: &str,
+    origin: &str,
+    lead: &Lead,
+    now: u64,
+    ask: mail::Ask,
+    change: Option<&str>,
+) -> Result<Delivery, Error> {
+    let settings = config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
+    let key = signing.as_bytes();
+    let confirm = token::change_link(origin, key, &lead.id, change, now + settings.confirm_within_ms());
+    let withdraw = token::link(origin, key, token::Purpose::Withdraw, &lead.id, now + WITHDRAW_LINK_MS);
+    let lang = lead.consent.lang;
+    let to = lead.fields.get("email").map_or("", String::as_str);
+    let message =
+        mail::confirmation(settings, lang, to, form.title.as_ref().map(|t| t.get(lang)), ask, &mail::Links { confirm: &confirm, withdraw: &withdraw });
+    let payload = serde_json::to_string(&message)?;
+    Ok(Delivery::pending(id::new("msg_", now, random(b)), &lead.id, &form.id, MAIL_ENDPOINT, "mail.confirmation", &payload, now))
+}
+
+/// One pending delivery of `event` per endpoint that takes it, for an event a lead has at most once (its
+/// confirmation, its erasure): each id is derived from the lead, the endpoint and the event, so should
+/// anything queue it twice (a retried erasure, two presses), receivers see one `webhook-id`.
+pub fn once_per_lead(endpoints: &[Endpoint], lead: &Lead, event: EventType, payload: &str, now: u64) -> Vec<Delivery> {
+    let created = shared::time::parse(&lead.created_at).unwrap_or(now);
+    endpoints
+        .iter()
+        .filter(|ep| crm::accepts(ep.adapter, event))
+        .map(|ep| {
+            let id = id::derived("msg_", created, &[lead.id.as_bytes(), b"/", ep.id.as_bytes(), b"/", event.as_str().as_bytes()]);
+            Delivery::pending(id, &lead.id, &lead.form, &ep.id, event.as_str(), payload, now)
+        })
+        .collect()
+}
+
+/// One pending delivery of `event` per endpoint that takes it (a CRM adapter may not: see `crm::accepts`),
+/// each with a fresh id from `ids`.
+pub fn outbox_entries(
+    mut ids: impl FnMut() -> String,
+    endpoints: &[Endpoint],
+    lead: &str,
+    form: &str,
+    event: EventType,
+    payload: &str,
+    now: u64,
+) -> Vec<Delivery> {
+    endpoints.iter().filter(|ep| crm::accepts(ep.adapter, event)).map(|ep| Delivery::pending(ids(), lead, form, &ep.id, event.as_str(), payload, now)).collect()
+}
+
+/// Gives `lead` an owner if its form's rule assigns at `moment` and it has none yet (round-robin takes its
+/// turn from the ledger, so racing leads never get the same one). Returns the record.
+pub async fn assign_due<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead, moment: Moment, now: u64) -> Result<Option<Assigned>, Error> {
+    let Some(rule) = config.form(&lead.form).and_then(|f| f.assign.as_ref()) else { return Ok(None) };
+    if rule.at != moment || lead.owner.is_some() {
+        return Ok(None);
+    }
+    let turn = if rule.needs_turn() {
+        let turn: crate::protocol::ledger::Turn =
+            crate::protocol::backend::ask(b, &crate::protocol::ledger::Command::Turn { name: format!("assign:{}", lead.form), count: 1 }).await?;
+        turn.turn
+    } else {
+        0
+    };
+    let Some((owner, why)) = rule.pick(&config.owners, &lead.fields, turn) else { return Ok(None) };
+    Ok(lead.assign(&owner, "rule", &why, now))
+}
+
+/// What follows a stage change: the owner due when a lead becomes an MQL, then the announcements of the
+/// move (`lead.stage_changed`, with the owner in its data) and of the assignment (`lead.assigned`).
+pub async fn follow_up<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead, change: Option<&Change>, now: u64) -> Result<Vec<Delivery>, Error> {
+    let Some(change) = change else { return Ok(Vec::new()) };
+    let assigned = if change.to == Stage::Mql { assign_due(b, config, lead, Moment::Mql, now).await? } else { None };
+    let mut out = announce(b, config, lead, change, now);
+    if let Some(a) = &assigned {
+        out.extend(announce_owner(b, config, lead, a, now));
+    }
+    Ok(out)
+}
+
+/// `lead.assigned` for the form's endpoints that take it.
+pub fn announce_owner<B: Backend>(b: &B, config: &FormsConfig, lead: &Lead, assigned: &Assigned, now: u64) -> Vec<Delivery> {
+    let endpoints = config.form(&lead.form).map(|f| f.webhooks.as_slice()).unwrap_or_default();
+    let card = config.owners.iter().find(|o| o.id == assigned.to);
+    let payload = webhook::assigned_payload(&assigned.at, lead, assigned, card);
+    outbox_entries(|| id::new("msg_", now, random(b)), endpoints, &lead.id, &lead.form, EventType::LeadAssigned, &payload, now)
+}
+
+/// `lead.stage_changed` for the form's endpoints that take it.
+pub fn announce<B: Backend>(b: &B, config: &FormsConfig, lead: &Lead, change: &Change, now: u64) -> Vec<Delivery> {
+    let endpoints = config.form(&lead.form).map(|f| f.webhooks.as_slice()).unwrap_or_default();
+    let payload = webhook::stage_payload(&change.at, lead, change);
+    outbox_entries(|| id::new("msg_", now, random(b)), endpoints, &lead.id, &lead.form, EventType::LeadStageChanged, &payload, now)
+}

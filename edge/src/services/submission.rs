@@ -1,0 +1,345 @@
+//! The submission service: from a checked submission to a durably stored lead (or repeat) and its answer,
+//! over the storage seam ([`Backend`]).
+//!
+//! What it decides, in order: the bot check's decoy, validation into a fresh lead, the ledger's claim (new
+//! address, repeat, or an idempotent replay; racing requests wait here), the repeat rules, the lead
+//! document's write, and the ledger's settle, which in one transaction makes the address the lead's,
+//! writes its index row, queues its outbox entries and keeps the answer for the idempotency key (a lead
+//! erased meanwhile settles nothing, and its late document is deleted again). A failure at
+//! any step undoes what was written and releases the ledger's reservations, so no 2xx is given for a lead
+//! that is not durable and nothing half-written stays visible. The Worker's glue (`visitor`) does what needs
+//! the request (origin, rate limit, Turnstile) before; the ledger's alarm delivers after.
+
+use crate::protocol::backend::{ask, random, Backend};
+use crate::protocol::ledger::{Command, Hold, Holder, Indexed, Replay, Standing};
+use crate::protocol::outbox::Delivery;
+use crate::rules::webhook::{self, EventType};
+use crate::services::announcing::{mail_entry, outbox_entries, unqueue, updated_entries};
+use crate::services::holding::{look_delay, WAIT_FOR_OTHERS_MS};
+use crate::{rules::id, rules::intake, rules::mail, rules::receipt, rules::token, Error};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use shared::form::{FormDef, FormKind, FormsConfig};
+use shared::lead::{Lead, Status};
+use shared::wire::Submission;
+
+/// What the service needs to know besides the submission.
+pub struct Intake<'a> {
+    /// The whole config (the `[mail]` table).
+    pub config: &'a FormsConfig,
+    /// The form, found and origin-checked.
+    pub form: &'a FormDef,
+    /// `SIGNING_SECRET`, behind receipts and links.
+    pub signing: &'a str,
+    /// The collector's own origin, for the links it sends.
+    pub origin: &'a str,
+    /// The request's `Idempotency-Key`, already checked.
+    pub key: Option<String>,
+    /// The pseudonymous client id, if one could be made.
+    pub client: Option<String>,
+}
+
+/// A stored submission: what to answer, and the deliveries to attempt now.
+#[derive(Debug)]
+pub struct Taken {
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: serde_json::Value,
+    /// Outbox entries written with the lead; the caller attempts them after answering.
+    pub deliveries: Vec<Delivery>,
+}
+
+/// An answer as the ledger keeps it for idempotent replays (a day, which covers every client retry
+/// policy we know of).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// The status.
+    pub status: u16,
+    /// The body.
+    pub body: serde_json::Value,
+}
+
+/// The status a lead on `form` has after its first submission, which every answer on the form names:
+/// repeats and dropped bots are answered exactly like first submissions.
+pub fn first_status(form: &FormDef) -> &'static str {
+    if form.double_opt_in {
+        Status::Pending.as_str()
+    } else {
+        Status::New.as_str()
+    }
+}
+
+/// Accepts a submission that passed the request checks. See the module's documentation for the steps.
+pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Result<Taken, Error> {
+    let form = intake.form;
+    let now = b.now_ms();
+    if intake::is_spam(&sub, form) {
+        // Bots get the answer a person would, so they learn nothing; nothing is stored or forwarded.
+        let day = shared::time::rfc3339(now);
+        b.count_bot(&form.id, day.get(..10).unwrap_or(&day)).await;
+        return Ok(Taken { status: 201, body: decoy_answer(b, form, &sub, intake.origin, now), deliveries: Vec::new() });
+    }
+    let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random(b)), client_id: intake.client.clone() };
+    let fresh = intake::accept(form, sub, cx)?;
+    // The answer names this submission's own id, and its receipt certifies what this submission recorded.
+    let answer_id = fresh.id.clone();
+    let receipt = receipt::sign(intake.signing.as_bytes(), &receipt::Receipt::of_record(&fresh.id, &fresh.form, &fresh.consent));
+    let email = intake::address_of(&fresh);
+    let legacy = b.legacy_email(&form.id, &email).await?;
+
+    // The ledger decides, strictly: whether this is a new address or a repeat, and whether the key was
+    // answered before. Racing requests wait here for the one that holds the address or the key.
+    let claim = claim(b, &form.id, &email, &fresh.id, intake.key.as_deref(), legacy).await?;
+    if let Some(answer) = claim.answered {
+        return Ok(Taken { status: answer.status, body: answer.body, deliveries: Vec::new() });
+    }
+    let key = if claim.holds_key { intake.key.clone() } else { None };
+    // What this request holds: a claim on the address for a new lead, or the stored lead for a repeat.
+    let hold = Hold { email: email.clone(), lead: claim.is_new.then(|| fresh.id.clone()), held: claim.repeat_of.is_some() };
+    let release = || Command::Release { form: form.id.clone(), hold: hold.clone(), key: key.clone() };
+    let stored = match &claim.repeat_of {
+        Some(_) if form.kind == FormKind::Giveaway => Err(Error::AlreadyEntered),
+        Some(id) => match b.lead(id).await {
+            Ok(Some(old)) => store_repeat(b, intake, old, fresh, now).await,
+            Ok(None) => Err(Error::Internal(format!("the ledger names lead {id}, which is not stored"))),
+            Err(e) => Err(e),
+        },
+        None => store_new(b, intake, fresh, now).await,
+    };
+    let (lead, deliveries, undo) = match stored {
+        Ok(stored) => stored,
+        Err(e) => {
+            let _ = b.ledger(&release()).await; // if this fails too, the reservation lapses by itself
+            return Err(e);
+        }
+    };
+    // Nothing in the answer tells a new address from a known one: its own id and receipt, the form's first
+    // status, and a download link only where every first submission gets one (a gate without double
+    // opt-in; with it, the link comes by mail, also to a known address). The link's lead id is sealed.
+    let mut body = json!({"id": answer_id, "status": first_status(form), "receipt": receipt});
+    let link = download_link(intake.signing, form, &lead, intake.origin, now).filter(|_| !form.double_opt_in);
+    if let (Some(url), Some(fields)) = (link, body.as_object_mut()) {
+        fields.insert("download_url".into(), json!(url));
+    }
+    let status = 201;
+    let answer = serde_json::to_string(&Answer { status, body: body.clone() })?;
+    // The deliveries are queued by the settle itself: one transaction makes the lead findable, its
+    // deliveries due and its answer the key's.
+    let settle = Command::Settle {
+        form: form.id.clone(),
+        hold: hold.clone(),
+        key: key.clone(),
+        answer: Some(answer),
+        deliveries: deliveries.clone(),
+        entry: Some(crate::protocol::ledger::Entry::of(&lead)),
+    };
+    match ask::<Indexed, _>(b, &settle).await {
+        Ok(Indexed { erased: false }) => Ok(Taken { status, body, deliveries }),
+        // The lead was erased while this repeat stored it: nothing may bring its data back.
+        Ok(Indexed { erased: true }) => {
+            let _ = b.delete_lead(&lead.id).await;
+            let _ = b.ledger(&release()).await;
+            Err(Error::NotFound)
+        }
+        Err(e) => {
+            // Unsettled, the lead would be found by nobody: undo the writes, so the retry meets a clean slate.
+            undo.run(b, &deliveries).await;
+            let _ = b.ledger(&release()).await;
+            Err(e)
+        }
+    }
+}
+
+/// How to take back a stored submission whose claim could not be settled.
+enum Undo {
+    /// Delete the new lead.
+    Delete(String),
+    /// Put the repeated lead back as it was.
+    Restore(Box<Lead>),
+}
+
+impl Undo {
+    async fn run<B: Backend>(self, b: &B, deliveries: &[Delivery]) {
+        let _ = unqueue(b, deliveries).await;
+        let _ = match self {
+            Undo::Delete(id) => b.delete_lead(&id).await,
+            Undo::Restore(old) => put_document(b, &old).await,
+        };
+    }
+}
+
+/// What the ledger decided for a submission.
+struct Claimed {
+    /// This request holds the address for a new lead.
+    is_new: bool,
+    /// The address belongs to this stored lead, which this request now holds: the submission is a repeat.
+    repeat_of: Option<String>,
+    /// This request reserved its idempotency key and must settle or release it.
+    holds_key: bool,
+    /// The key was answered before: this is the answer to give again.
+    answered: Option<Answer>,
+}
+
+/// Claims an address (and reserves an idempotency key) in the ledger. While another request holds either,
+/// waits for it and looks again: a second request with the same key gets the first one's answer, and a
+/// second submission of an address being stored becomes a repeat of the lead the first one stored.
+async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Option<&str>, legacy: Option<String>) -> Result<Claimed, Error> {
+    let started = b.now_ms();
+    let mut holds_key = false;
+    let mut look = false;
+    loop {
+        // Once this request holds the key, it no longer asks about it.
+        let with_key = if holds_key { None } else { key.map(str::to_owned) };
+        let now = b.now_ms();
+        let command = if look {
+            Command::Look { form: form.to_owned(), email: email.to_owned(), key: with_key.clone(), now }
+        } else {
+            Command::Claim { form: form.to_owned(), email: email.to_owned(), lead: lead.to_owned(), key: with_key.clone(), legacy: legacy.clone(), now }
+        };
+        let standing: Standing = ask(b, &command).await?;
+        let mut wait = false;
+        match (standing.replay, with_key.is_some()) {
+            (Replay::Answered { answer }, _) => {
+                let answer: Answer = serde_json::from_str(&answer)?;
+                return Ok(Claimed { is_new: false, repeat_of: None, holds_key: false, answered: Some(answer) });
+            }
+            (Replay::InProgress, true) => wait = true,
+            // A claim that carried the key reserved it (and asked about the address in the same step).
+            (Replay::Fresh, true) if !look => holds_key = true,
+            // A look found the key free again (its first request gave up): claim it.
+            (Replay::Fresh, true) => {
+                look = false;
+                continue;
+            }
+            _ => {}
+        }
+        if !wait {
+            match standing.holder {
+                Holder::Claimed => return Ok(Claimed { is_new: true, repeat_of: None, holds_key, answered: None }),
+                // Only a claim takes the hold on a lead; a look that finds it free claims next.
+                Holder::Lead { lead } if !look => return Ok(Claimed { is_new: false, repeat_of: Some(lead), holds_key, answered: None }),
+                Holder::Reserved => wait = true,
+                Holder::Lead { .. } | Holder::Nobody => {
+                    look = false;
+                    if b.now_ms().saturating_sub(started) <= WAIT_FOR_OTHERS_MS {
+                        continue;
+                    }
+                    wait = true;
+                }
+            }
+        }
+        if wait && b.now_ms().saturating_sub(started) > WAIT_FOR_OTHERS_MS {
+            if holds_key {
+                let release = Command::Release { form: form.to_owned(), hold: Hold::default(), key: key.map(str::to_owned) };
+                let _ = b.ledger(&release).await;
+            }
+            return Err(Error::InProgress);
+        }
+        b.sleep(look_delay(b)).await;
+        look = true;
+    }
+}
+
+/// Stores a new lead and makes its outbox entries (queued by the settle): the confirmation mail on double opt-in forms (marketing
+/// endpoints hear of the lead only once it is confirmed; the mail goes through the outbox, so a mail API
+/// outage delays it rather than losing it), else `lead.created` for each endpoint. A write that fails
+/// undoes the earlier ones.
+async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: u64) -> Result<(Lead, Vec<Delivery>, Undo), Error> {
+    let form = intake.form;
+    // Its owner first, so that what goes out names them: at creation, or now if it is an MQL already.
+    crate::services::announcing::assign_due(b, intake.config, &mut lead, shared::owner::Moment::Creation, now).await?;
+    if lead.stage == shared::stage::Stage::Mql {
+        crate::services::announcing::assign_due(b, intake.config, &mut lead, shared::owner::Moment::Mql, now).await?;
+    }
+    let deliveries = if lead.status == Status::Pending {
+        intake::note_mail(&mut lead.mails_sent, now);
+        vec![confirmation_mail(b, intake, &lead, now, mail::Ask::Address)?]
+    } else {
+        let payload = webhook::payload(EventType::LeadCreated, &lead.updated_at, &lead);
+        outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadCreated, &payload, now)
+    };
+    // The document only: its index row is written by the settle, in the same transaction that makes the
+    // address the lead's.
+    put_document(b, &lead).await?;
+    let undo = Undo::Delete(lead.id.clone());
+    Ok((lead, deliveries, undo))
+}
+
+/// Stores a repeat (see [`repeat`]): the changed lead, restored as it was if the write fails; its outbox
+/// entries are queued by the settle.
+async fn store_repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: Lead, fresh: Lead, now: u64) -> Result<(Lead, Vec<Delivery>, Undo), Error> {
+    let (lead, deliveries) = repeat(b, intake, &old, fresh, now).await?;
+    if let Err(e) = put_document(b, &lead).await {
+        let _ = put_document(b, &old).await;
+        return Err(e);
+    }
+    Ok((lead, deliveries, Undo::Restore(Box::new(old))))
+}
+
+/// Writes a lead's document without its index row (which the settle writes).
+async fn put_document<B: Backend>(b: &B, lead: &Lead) -> Result<(), Error> {
+    b.put_documents(std::slice::from_ref(lead)).await.pop().unwrap_or(Ok(()))
+}
+
+/// A repeat of a known address on a form (not a giveaway): the repeat rules of [`intake::repeat`], plus
+/// what goes out. On double opt-in forms a pending address gets its confirmation mail again and a
+/// confirmed one a mail to confirm the changes, each within [`intake::may_mail`]'s limits; on other forms
+/// a repeat that changed something is announced as `lead.updated`.
+async fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead, now: u64) -> Result<(Lead, Vec<Delivery>), Error> {
+    let form = intake.form;
+    let hold = form.double_opt_in && old.status != Status::Pending;
+    let out = intake::repeat(old, fresh, form, hold);
+    let changed = out.changes_anything();
+    let mut lead = out.lead;
+    // Coming back is behaviour: a repeat that takes the lead to MQL announces the move.
+    let mut deliveries = crate::services::announcing::follow_up(b, intake.config, &mut lead, out.moved.as_ref(), now).await?;
+    if form.double_opt_in {
+        // A known address on a gate asks for the file again: it gets it by mail, as a new address does
+        // after confirming, and not in the answer, which would tell a stranger the address is known.
+        let ask = if old.status == Status::Pending {
+            Some(mail::Ask::Address)
+        } else if out.held {
+            Some(mail::Ask::Changes)
+        } else {
+            (form.kind == FormKind::DownloadGate).then_some(mail::Ask::Download)
+        };
+        let settings = intake.config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
+        if let Some(ask) = ask.filter(|_| intake::may_mail(&lead.mails_sent, now, settings)) {
+            intake::note_mail(&mut lead.mails_sent, now);
+            let change = out.change.as_deref().filter(|_| ask == mail::Ask::Changes);
+            deliveries.push(mail_entry(b, intake.config, form, intake.signing, intake.origin, &lead, now, ask, change)?);
+        }
+    } else if changed {
+        deliveries.extend(updated_entries(b, form, &lead, &out.record, now));
+    }
+    Ok((lead, deliveries))
+}
+
+/// What a dropped bot is answered: the same status and body shape as a person's first submission (a
+/// fresh-looking id, the form's first status, a receipt-shaped decoy, and a download link where the form
+/// hands one out), none of it valid anywhere.
+fn decoy_answer<B: Backend>(b: &B, form: &FormDef, sub: &Submission, own: &str, now: u64) -> serde_json::Value {
+    let id = id::new("ld_", now, random(b));
+    let record = intake::decoy_record(form, sub, now);
+    let mut body = json!({"id": id, "status": first_status(form), "receipt": receipt::decoy(&receipt::Receipt::of_record(&id, &form.id, &record), random(b))});
+    if let (true, Some(fields)) = (form.kind == FormKind::DownloadGate && !form.double_opt_in, body.as_object_mut()) {
+        let valid_ms = form.asset.as_ref().map_or(0, shared::form::Asset::link_valid_ms);
+        let link = token::link(own, &random::<32, B>(b), token::Purpose::Download, &id, now + valid_ms);
+        fields.insert("download_url".into(), json!(link));
+    }
+    body
+}
+
+/// The outbox entry that sends a lead a confirmation mail (its address, or changes a repeat asked for),
+/// with a signed link that works for `[mail] confirm_within_hours` and a withdraw link.
+fn confirmation_mail<B: Backend>(b: &B, intake: &Intake<'_>, lead: &Lead, now: u64, ask: mail::Ask) -> Result<Delivery, Error> {
+    mail_entry(b, intake.config, intake.form, intake.signing, intake.origin, lead, now, ask, None)
+}
+
+/// A signed download link for a download gate's lead, once it may have the file (with double opt-in: after
+/// the confirmation).
+pub fn download_link(signing: &str, form: &FormDef, lead: &Lead, origin: &str, now: u64) -> Option<String> {
+    let asset = form.asset.as_ref().filter(|_| form.kind == FormKind::DownloadGate && lead.status != Status::Pending)?;
+    Some(token::link(origin, signing.as_bytes(), token::Purpose::Download, &lead.id, now + asset.link_valid_ms()))
+}

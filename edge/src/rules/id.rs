@@ -1,4 +1,4 @@
-//! Ids: time-ordered, so KV lists leads oldest first, and random enough that nobody can guess one.
+//! Ids: time-ordered, so ordering by id is ordering by creation (lists are newest first by id), and random enough that nobody can guess one.
 
 /// Crockford's base32 alphabet (no I, L, O, U): readable and sorts like the numbers it encodes.
 const ALPHABET: &[u8; 32] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";

@@ -1,13 +1,18 @@
-//! Leadgate's collector: a Cloudflare Worker that validates, stores and forwards leads.
+//! Leadgate's collector: a Cloudflare Worker (built as two, the collector and the operator) that
+//! validates, stores, qualifies and forwards leads.
 //!
-//! Three layers. Pure modules make every decision (parsing, validation via `shared`, ids, signatures,
-//! retry schedule, routes, the ledger's protocol) and are unit-tested natively. Services (`submission`,
-//! `confirmation`, `withdrawal`, `erasure`, `delivery`, `drawing`, `listing`, `qualification`, `import`, `handout`) orchestrate a use case over
-//! the storage seam (`backend::Backend`) and are tested natively over `memory` with injected faults. The
-//! wasm-only glue does the I/O against the Workers runtime: `entry` (entry points, dispatch, errors into
-//! responses in one place), `exchange` (reading requests, building responses), `visitor`, `operator` and
-//! `integration` (the public, the admin, and other systems' routes), `upkeep` (the cron's work), `cloud` (the seam over KV, the ledger,
-//! fetch and the environment), `store` (KV keys and calls) and `ledger_object` (the ledger's SQL).
+//! Five layers, each a folder, lowest first (`tests/layers.rs` holds the order):
+//! - [`rules`]: pure decisions (parsing, the lead and its repeat rules, ids, signed links and receipts,
+//!   payloads, pages, routes), unit-tested natively;
+//! - [`protocol`]: the storage seam ([`protocol::backend::Backend`]), the ledger's commands and answers,
+//!   the outbox record, KV keys and the funnel's arithmetic;
+//! - [`services`]: each use case over the seam, tested natively over `platform::memory` with faults;
+//! - [`platform`]: the seam over the Workers runtime (KV, the ledger's stub, fetch) and, natively, in
+//!   memory;
+//! - `glue` (wasm only): the entry points, request and response exchange, the routes, the cron's work
+//!   and the ledger Durable Object.
+//!
+//! [`Error`] is below them all: one error enum, turned into responses in one place (`glue::exchange`).
 
 // Request data is attacker-controlled: nothing in the collector may panic on it. A panic resets the wasm
 // instance and fails every request in flight on it, so these are denied crate-wide outside tests.

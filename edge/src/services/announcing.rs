@@ -81,8 +81,10 @@ pub const MAIL_ENDPOINT: &str = "_mail";
 /// How long the withdraw link in a confirmation mail works: withdrawing must stay as easy as consenting.
 const WITHDRAW_LINK_MS: u64 = 365 * 86_400_000;
 
-/// [`confirmation_mail`] for any caller that stores leads on a double opt-in form (an import too). With
-/// `change` (a held change's hash) the confirmation link confirms exactly that change.
+/// The outbox entry that sends a lead a mail of `ask` (to confirm its address or a repeat's change, or the
+/// way to its download), with a signed link that works for `[mail] confirm_within_hours` and a withdraw
+/// link: for submissions and imports alike. With `change` (a held change's hash) the confirmation link
+/// confirms exactly that change.
 #[allow(clippy::too_many_arguments)] // what a mail needs; grouping them would only rename `Intake`
 pub fn mail_entry<B: Backend>(
     b: &B,

@@ -331,8 +331,7 @@ fn decoy_answer<B: Backend>(b: &B, form: &FormDef, sub: &Submission, own: &str, 
     body
 }
 
-/// The outbox entry that sends a lead a confirmation mail (its address, or changes a repeat asked for),
-/// with a signed link that works for `[mail] confirm_within_hours` and a withdraw link.
+/// The mail that asks a new lead to confirm its address (see `announcing::mail_entry`).
 fn confirmation_mail<B: Backend>(b: &B, intake: &Intake<'_>, lead: &Lead, now: u64, ask: mail::Ask) -> Result<Delivery, Error> {
     mail_entry(b, intake.config, intake.form, intake.signing, intake.origin, lead, now, ask, None)
 }

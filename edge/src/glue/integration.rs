@@ -147,9 +147,6 @@ pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> 
 fn request_key(id: &str) -> String {
     match intake::idempotency_key(id) {
         Ok(key) if !key.is_empty() => key,
-        _ => {
-            use sha2::{Digest, Sha256};
-            Sha256::digest(id.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-        }
+        _ => crate::rules::digest::sha256_hex(id.as_bytes()),
     }
 }

@@ -10,20 +10,11 @@ pub const MIN_TOKEN_CHARS: usize = 32;
 pub fn authorize(header: Option<&str>, token: Option<&str>, credential: Credential) -> Result<(), Error> {
     let token = token.filter(|t| !t.is_empty()).ok_or(Error::Unauthorized(credential))?;
     let given = header.and_then(|h| h.strip_prefix("Bearer ")).ok_or(Error::Unauthorized(credential))?;
-    if same(given.trim().as_bytes(), token.as_bytes()) {
+    if crate::rules::digest::same(given.trim().as_bytes(), token.as_bytes()) {
         Ok(())
     } else {
         Err(Error::Unauthorized(credential))
     }
-}
-
-/// Compares without an early exit, so response timing does not reveal how much of a guess was right.
-pub fn same(a: &[u8], b: &[u8]) -> bool {
-    let mut diff = a.len() ^ b.len();
-    for i in 0..a.len().max(b.len()) {
-        diff |= usize::from(a.get(i).copied().unwrap_or(0) ^ b.get(i).copied().unwrap_or(0));
-    }
-    diff == 0
 }
 
 /// Reads `limit` from a query: 1 to 100, default 50.

@@ -51,9 +51,9 @@ pub fn pick(seed: &[u8; 32], eligible: &[String], n: usize) -> Result<Vec<String
     let mut ranked: Vec<(String, &String)> = ids
         .into_iter()
         .map(|id| {
-            let mut mac = crate::rules::token::mac(seed);
+            let mut mac = crate::rules::digest::mac(seed);
             mac.update(id.as_bytes());
-            (hex(&mac.finalize().into_bytes()), id)
+            (crate::rules::digest::hex(&mac.finalize().into_bytes()), id)
         })
         .collect();
     ranked.sort();
@@ -71,9 +71,9 @@ pub fn make(id: String, form: &str, drawn_at: String, entries_open: bool, seed: 
         form: form.to_owned(),
         drawn_at,
         entries_open,
-        seed: hex(&seed),
+        seed: crate::rules::digest::hex(&seed),
         eligible_count: eligible.len(),
-        eligible_sha256: hex(&Sha256::digest(eligible.join("\n").as_bytes())),
+        eligible_sha256: crate::rules::digest::hex(&Sha256::digest(eligible.join("\n").as_bytes())),
         eligible,
         winners,
     })
@@ -82,12 +82,8 @@ pub fn make(id: String, form: &str, drawn_at: String, entries_open: bool, seed: 
 /// Repeats a recorded draw from its seed and list; true when it yields the recorded winners.
 pub fn reproduces(draw: &Draw) -> bool {
     let Some(seed) = unhex(&draw.seed) else { return false };
-    let fingerprint = hex(&Sha256::digest(draw.eligible.join("\n").as_bytes()));
+    let fingerprint = crate::rules::digest::hex(&Sha256::digest(draw.eligible.join("\n").as_bytes()));
     fingerprint == draw.eligible_sha256 && pick(&seed, &draw.eligible, draw.winners.len()).as_ref() == Ok(&draw.winners)
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn unhex(s: &str) -> Option<[u8; 32]> {

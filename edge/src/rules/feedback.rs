@@ -44,7 +44,7 @@ pub fn verify_standard(secrets: &[Secret], id: Option<&str>, timestamp: Option<&
     let given: Vec<&str> = signature.split_whitespace().collect();
     let ok = secrets.iter().any(|s| {
         let expected = s.sign(id, at, body);
-        given.iter().any(|g| crate::rules::access::same(g.as_bytes(), expected.as_bytes()))
+        given.iter().any(|g| crate::rules::digest::same(g.as_bytes(), expected.as_bytes()))
     });
     if ok {
         Ok(())
@@ -56,7 +56,7 @@ pub fn verify_standard(secrets: &[Secret], id: Option<&str>, timestamp: Option<&
 /// HubSpot's v3 signature: base64 of HMAC-SHA256 (key: the app's client secret) over
 /// `method + uri + body + timestamp` (HubSpot's "Validate requests using the v3 request signature").
 pub fn hubspot_signature(client_secret: &str, method: &str, uri: &str, body: &str, timestamp: &str) -> String {
-    let mut mac = crate::rules::token::mac(client_secret.as_bytes());
+    let mut mac = crate::rules::digest::mac(client_secret.as_bytes());
     for part in [method, uri, body, timestamp] {
         mac.update(part.as_bytes());
     }
@@ -82,7 +82,7 @@ pub fn verify_hubspot(
         return Err(Refused::Stale);
     }
     let expected = hubspot_signature(client_secret, method, uri, body, timestamp);
-    if crate::rules::access::same(signature.as_bytes(), expected.as_bytes()) {
+    if crate::rules::digest::same(signature.as_bytes(), expected.as_bytes()) {
         Ok(())
     } else {
         Err(Refused::Forged)
@@ -94,7 +94,7 @@ pub fn verify_hubspot(
 pub fn verify_basic(expected: &str, authorization: Option<&str>) -> Result<(), Refused> {
     let given = authorization.and_then(|h| h.trim().strip_prefix("Basic ")).ok_or(Refused::Missing)?;
     let decoded = B64.decode(given.trim()).map_err(|_| Refused::Forged)?;
-    if crate::rules::access::same(&decoded, expected.as_bytes()) {
+    if crate::rules::digest::same(&decoded, expected.as_bytes()) {
         Ok(())
     } else {
         Err(Refused::Forged)

@@ -168,8 +168,7 @@ pub fn check_open(form: &FormDef, now_ms: u64) -> Result<(), Error> {
 /// An address as the ledger's email index knows it: SHA-256 of the lower-cased address (mailboxes are
 /// matched case-insensitively in practice), so the index holds no personal data.
 pub fn email_hash(email: &str) -> String {
-    use sha2::{Digest, Sha256};
-    Sha256::digest(email.to_lowercase().as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
+    crate::rules::digest::sha256_hex(email.to_lowercase().as_bytes())
 }
 
 /// The ledger's key for a lead's address ([`email_hash`] of its `email` field).
@@ -302,7 +301,7 @@ pub fn held_hash(held: &Held) -> String {
     let granted: Vec<(&str, u32, &str)> =
         held.consent.iter().flat_map(|r| r.entries.iter().filter(|e| e.granted).map(|e| (e.purpose.as_str(), e.version, e.text_sha256.as_str()))).collect();
     let canonical = serde_json::json!({"fill": held.fill, "consent": granted}).to_string();
-    Sha256::digest(canonical.as_bytes()).iter().take(16).map(|b| format!("{b:02x}")).collect()
+    crate::rules::digest::hex(Sha256::digest(canonical.as_bytes()).get(..16).unwrap_or_default())
 }
 
 /// How many repeats a lead keeps on record; older ones give way, so a lead cannot be grown without bound

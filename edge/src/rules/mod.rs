@@ -8,6 +8,7 @@
 pub mod access;
 pub mod address;
 pub mod crm;
+pub mod digest;
 pub mod disposition;
 pub mod draw;
 pub mod embed;

@@ -6,15 +6,10 @@ use hmac::Mac;
 /// `c_` + 32 hex characters of HMAC-SHA256(secret, ip). Without the secret the id cannot be linked back to
 /// an address, not even by trying all 2^32 IPv4 addresses.
 pub fn client_id(secret: &[u8], ip: &str) -> String {
-    let mut mac = crate::rules::token::mac(secret);
+    let mut mac = crate::rules::digest::mac(secret);
     mac.update(ip.trim().as_bytes());
     let digest = mac.finalize().into_bytes();
-    let mut out = String::with_capacity(34);
-    out.push_str("c_");
-    for b in digest.iter().take(16) {
-        out.push_str(&format!("{b:02x}"));
-    }
-    out
+    ["c_", &crate::rules::digest::hex(digest.get(..16).unwrap_or_default())].concat()
 }
 
 /// The part of an address that names one client for the rate limit: an IPv4 address whole, an IPv6

@@ -65,7 +65,7 @@ impl Receipt {
 
 /// The key for receipts, derived from the collector's signing secret.
 fn key(secret: &[u8]) -> Hmac<Sha256> {
-    crate::rules::token::derived_key(secret, &[b"leadgate/consent-receipt/v1"])
+    crate::rules::digest::derived_key(secret, &[b"leadgate/consent-receipt/v1"])
 }
 
 /// Signs a receipt.

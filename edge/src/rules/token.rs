@@ -14,6 +14,7 @@
 //! signing stays a pure function, and every sealed id of the same length looks alike. Tokens from before
 //! sealing (`"l"`: the id in clear) are still honoured until they expire.
 
+use crate::rules::digest::derived_key;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use base64::Engine;
 use hmac::{Hmac, Mac};
@@ -73,23 +74,6 @@ pub enum Problem {
     Invalid,
     /// Genuine, but past its expiry.
     Expired,
-}
-
-/// A MAC keyed for one use of the collector's signing secret: HMAC-SHA256 under HMAC(secret, label), the
-/// label being the concatenated `parts`. Receipts and each kind of token use their own label, so nothing
-/// signed for one use verifies for another.
-pub fn derived_key(secret: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
-    let mut derive = mac(secret);
-    for part in parts {
-        derive.update(part);
-    }
-    mac(&derive.finalize().into_bytes())
-}
-
-/// HMAC-SHA256 under `key`. HMAC takes keys of any length, so the constructor cannot fail; the fallback
-/// only exists so that no code path can panic.
-pub fn mac(key: &[u8]) -> Hmac<Sha256> {
-    Hmac::<Sha256>::new_from_slice(key).unwrap_or_else(|_| Hmac::<Sha256>::new(&Default::default()))
 }
 
 fn key(secret: &[u8], purpose: Purpose) -> Hmac<Sha256> {

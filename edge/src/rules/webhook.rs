@@ -328,7 +328,7 @@ impl Secret {
 
     /// `v1,<base64 signature>` over `{id}.{timestamp}.{body}`.
     pub fn sign(&self, id: &str, timestamp: u64, body: &str) -> String {
-        let mut mac = crate::rules::token::mac(&self.0);
+        let mut mac = crate::rules::digest::mac(&self.0);
         mac.update(id.as_bytes());
         mac.update(b".");
         mac.update(timestamp.to_string().as_bytes());

@@ -352,10 +352,7 @@ fn lead_of<B: Backend>(b: &B, batch: &Batch<'_>, values: &BTreeMap<String, Strin
         e.basis = if batch.basis == LegalBasis::LegitimateInterest { Basis::LegitimateInterest } else { Basis::Consent };
         e.text = statement.clone();
         e.version = 0;
-        e.text_sha256 = {
-            use sha2::{Digest, Sha256};
-            Sha256::digest(statement.as_bytes()).iter().map(|b| format!("{b:02x}")).collect()
-        };
+        e.text_sha256 = crate::rules::digest::sha256_hex(statement.as_bytes());
     }
     let source = shared::lead::Source {
         import: Some(Imported {
@@ -398,7 +395,7 @@ pub fn digest(batch: &Batch<'_>, content_type: &str, body: &[u8]) -> String {
         hash.update((part.len() as u64).to_be_bytes());
         hash.update(part);
     }
-    hash.finalize().iter().map(|b| format!("{b:02x}")).collect()
+    crate::rules::digest::hex(&hash.finalize())
 }
 
 /// The columns of `rows` the form does not declare (left out of every row).

@@ -151,14 +151,14 @@ fn targets() -> Vec<Target> {
                 br#"{"form":"f","fields":{}}"#.to_vec(),
             ],
             run: |b| {
-                let _ = edge::rules::intake::parse(edge::rules::intake::Encoding::Json, b);
+                let _ = edge::rules::decoding::parse(edge::rules::decoding::Encoding::Json, b);
             },
         },
         Target {
             name: "intake form-encoded",
             corpus: vec![b"form=newsletter&email=ada%40example.com&consent=marketing_email&_elapsed=9000&_page=https%3A%2F%2Fx.example%2F&utm_source=fair".to_vec()],
             run: |b| {
-                let _ = edge::rules::intake::parse(edge::rules::intake::Encoding::Form, b);
+                let _ = edge::rules::decoding::parse(edge::rules::decoding::Encoding::Form, b);
             },
         },
         Target {

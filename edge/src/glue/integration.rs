@@ -9,7 +9,7 @@ use crate::platform::cloud::{config, Cloud};
 use crate::protocol::backend::{ask, Backend};
 use crate::protocol::ledger::{Command, Hold, Replay};
 use crate::rules::feedback::{self, Refused};
-use crate::{rules::access, rules::id, rules::intake, services::qualification, Error};
+use crate::{rules::access, rules::decoding, rules::id, services::qualification, Error};
 use serde_json::json;
 use shared::form::FeedbackSource;
 use worker::{Date, Env, Request, Response};
@@ -24,7 +24,7 @@ pub(crate) async fn record_event(req: &mut Request, env: &Env, id: &str) -> Resu
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
-    let body = json_object(&read_body(req, intake::MAX_BODY).await?)?;
+    let body = json_object(&read_body(req, decoding::MAX_BODY).await?)?;
     let kind = text_member(&body, "type")?.ok_or_else(|| Error::Validation([("type".to_owned(), shared::Code::Required)].into()))?;
     let at = match text_member(&body, "at")? {
         Some(t) => Some(shared::time::parse(t).ok_or_else(|| Error::Validation([("at".to_owned(), shared::Code::InvalidChoice)].into()))?),
@@ -145,7 +145,7 @@ pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> 
 
 /// The ledger key for a feedback request: its id when that is a valid key, else a digest of it.
 fn request_key(id: &str) -> String {
-    match intake::idempotency_key(id) {
+    match decoding::idempotency_key(id) {
         Ok(key) if !key.is_empty() => key,
         _ => crate::rules::digest::sha256_hex(id.as_bytes()),
     }

@@ -10,8 +10,8 @@ use crate::protocol::ledger::{self, Command, Hold};
 use crate::rules::address::Address;
 use crate::services::withdrawal::{self, Withdrawn};
 use crate::{
-    platform::store, rules::access, rules::draw, rules::export, rules::id, rules::intake, services::erasure, services::giveaway, services::listing,
-    services::qualification, Error,
+    platform::store, rules::access, rules::decoding, rules::draw, rules::export, rules::id, rules::intake, services::erasure, services::giveaway,
+    services::listing, services::qualification, Error,
 };
 use serde_json::json;
 use shared::form::FormKind;
@@ -27,7 +27,7 @@ pub(crate) async fn withdraw_by_admin(req: &mut Request, env: &Env, id: &str) ->
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
-    let body = read_body(req, intake::MAX_BODY).await?;
+    let body = read_body(req, decoding::MAX_BODY).await?;
     let (note, purposes) = if body.iter().all(u8::is_ascii_whitespace) {
         (None, None)
     } else {
@@ -62,7 +62,7 @@ pub(crate) async fn move_stage(req: &mut Request, env: &Env, id: &str) -> Result
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
-    let body = json_object(&read_body(req, intake::MAX_BODY).await?)?;
+    let body = json_object(&read_body(req, decoding::MAX_BODY).await?)?;
     let stage = text_member(&body, "stage")?.ok_or_else(|| Error::Validation([("stage".to_owned(), shared::Code::Required)].into()))?;
     let to = Stage::parse(stage).ok_or_else(|| Error::Validation([("stage".to_owned(), shared::Code::InvalidChoice)].into()))?;
     let reason = text_member(&body, "reason")?.unwrap_or_default();
@@ -78,7 +78,7 @@ pub(crate) async fn assign_owner(req: &mut Request, env: &Env, id: &str) -> Resu
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
-    let body = json_object(&read_body(req, intake::MAX_BODY).await?)?;
+    let body = json_object(&read_body(req, decoding::MAX_BODY).await?)?;
     let owner = text_member(&body, "owner")?.ok_or_else(|| Error::Validation([("owner".to_owned(), shared::Code::Required)].into()))?;
     let reason = text_member(&body, "reason")?.unwrap_or_default();
     let (lead, record) = qualification::reassign(&Cloud::of(env)?, config(env)?, id, owner, reason).await?.ok_or(Error::NotFound)?;
@@ -182,7 +182,7 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
         query(req, name)?.filter(|v| !v.trim().is_empty()).ok_or_else(|| Error::Validation([(name.to_owned(), shared::Code::Required)].into()))
     };
     let form = config.form(&required("form")?).ok_or(Error::UnknownForm)?;
-    let batch_id = intake::idempotency_key(&required("batch")?).map_err(|_| Error::Validation([("batch".to_owned(), shared::Code::InvalidChoice)].into()))?;
+    let batch_id = decoding::idempotency_key(&required("batch")?).map_err(|_| Error::Validation([("batch".to_owned(), shared::Code::InvalidChoice)].into()))?;
     let basis = crate::services::import::LegalBasis::parse(&required("basis")?)
         .ok_or_else(|| Error::Validation([("basis".to_owned(), shared::Code::InvalidChoice)].into()))?;
     let confirmed = match query(req, "opt_in")?.as_deref() {
@@ -367,12 +367,12 @@ pub(crate) async fn erase(env: &Env, id: &str) -> Result<Response, Error> {
 /// with the draw that was made.
 pub(crate) async fn draw_winners(req: &mut Request, env: &Env, form_id: &str) -> Result<Response, Error> {
     let form = config(env)?.form(form_id).filter(|f| f.kind == FormKind::Giveaway).ok_or(Error::NotFound)?;
-    let text = read_body(req, intake::MAX_BODY).await?;
+    let text = read_body(req, decoding::MAX_BODY).await?;
     let body: serde_json::Value = serde_json::from_slice(&text).map_err(|e| Error::Malformed(format!("The body is not JSON: {e}.")))?;
     let wanted =
         body.get("winners").and_then(serde_json::Value::as_u64).ok_or_else(|| Error::Malformed("Send {\"winners\": N} with N a whole number.".into()))?;
     let key = match header(req, "Idempotency-Key") {
-        Some(h) => Some(intake::idempotency_key(&h)?),
+        Some(h) => Some(decoding::idempotency_key(&h)?),
         None => None,
     };
     let made = giveaway::draw(&Cloud::of(env)?, form, wanted, key).await?;
@@ -424,7 +424,7 @@ pub(crate) async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Erro
         let address = Address::of(&url);
         let mut kept: Vec<(String, String)> = address.pairs().into_iter().filter(|(k, _)| k != "cursor").collect();
         kept.push(("cursor".to_owned(), next.clone()));
-        let _ = h.set("Link", &format!("<{}?{}>; rel=\"next\"", address.path, intake::form_urlencode(&kept)));
+        let _ = h.set("Link", &format!("<{}?{}>; rel=\"next\"", address.path, decoding::form_urlencode(&kept)));
         let _ = h.set("X-Next-Cursor", &next);
     }
     Ok(resp)

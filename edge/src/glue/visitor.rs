@@ -11,8 +11,8 @@ use crate::rules::address::origin_of;
 use crate::rules::crm::Read;
 use crate::services::withdrawal::{self, Withdrawn};
 use crate::{
-    platform::store, rules::embed, rules::intake, rules::page, rules::pseudonym, rules::receipt, rules::token, rules::turnstile, services::confirmation,
-    services::handout, services::submission, Error,
+    platform::store, rules::decoding, rules::embed, rules::intake, rules::page, rules::pseudonym, rules::receipt, rules::repeats, rules::token,
+    rules::turnstile, services::confirmation, services::handout, services::submission, Error,
 };
 use serde_json::json;
 use shared::form::{FormDef, FormsConfig, PublicForm};
@@ -76,11 +76,11 @@ pub(crate) async fn limit_rate(env: &Env, limit: shared::form::RateLimit, form: 
 
 pub(crate) async fn submit(req: &mut Request, env: &Env, form_named: &mut Option<String>) -> Result<Response, Error> {
     let config = config(env)?;
-    let encoding = intake::encoding(header(req, "Content-Type").as_deref())?;
-    let body = read_body(req, intake::MAX_BODY).await?;
-    let sub = intake::parse(encoding, &body)?;
+    let encoding = decoding::encoding(header(req, "Content-Type").as_deref())?;
+    let body = read_body(req, decoding::MAX_BODY).await?;
+    let sub = decoding::parse(encoding, &body)?;
     *form_named = Some(sub.form.clone());
-    if encoding == intake::Encoding::Json {
+    if encoding == decoding::Encoding::Json {
         // Messages in the form's language, else the one the widget showed: the same text as in the form.
         let lang = config.form(&sub.form).and_then(|f| f.lang).or(sub.meta.lang);
         return match (take(req, env, config, sub).await, lang) {
@@ -144,7 +144,7 @@ pub(crate) async fn take(req: &Request, env: &Env, config: &'static FormsConfig,
         }
     }
     let key = match header(req, "Idempotency-Key") {
-        Some(h) => Some(intake::idempotency_key(&h)?),
+        Some(h) => Some(decoding::idempotency_key(&h)?),
         None => None,
     };
     // Bots are answered by the service before Turnstile is asked: they get a decoy, not a 403.
@@ -198,7 +198,7 @@ pub(crate) async fn confirm_page(req: &Request, env: &Env, given: &str) -> Resul
     }
     // A link mailed for a change shows exactly that change, or that it waits no more.
     if let Some(change) = change {
-        return match lead.held.iter().find(|h| intake::held_hash(h) == change) {
+        return match lead.held.iter().find(|h| repeats::held_hash(h) == change) {
             Some(held) => {
                 let form = config.form(&lead.form);
                 let label = |name: &str| form.and_then(|f| f.fields.iter().find(|d| d.name == name)).map_or(name.to_owned(), |d| d.label(lang).to_owned());

@@ -5,7 +5,7 @@
 //! JSON) needs no adapter. Field names are mapped by a per-adapter default table plus the endpoint's `map`,
 //! and fields mapped nowhere are not sent: a CRM form rejects properties it does not know.
 
-use crate::rules::intake::{form_urlencode, percent_encode};
+use crate::rules::decoding::{form_urlencode, percent_encode};
 use crate::rules::webhook::EventType;
 use serde::Serialize;
 use serde_json::{json, Value};

@@ -8,6 +8,7 @@
 pub mod access;
 pub mod address;
 pub mod crm;
+pub mod decoding;
 pub mod digest;
 pub mod disposition;
 pub mod draw;
@@ -20,6 +21,7 @@ pub mod mail;
 pub mod page;
 pub mod pseudonym;
 pub mod receipt;
+pub mod repeats;
 pub mod route;
 pub mod rows;
 pub mod token;

@@ -63,7 +63,7 @@ pub struct Link {
     /// The lead it was issued for.
     pub lead: String,
     /// For a confirmation link mailed to confirm a repeat's changes: the hash of exactly those changes
-    /// (`intake::held_hash`). A link confirms what it was mailed for, never what a later repeat asked.
+    /// (`repeats::held_hash`). A link confirms what it was mailed for, never what a later repeat asked.
     pub change: Option<String>,
 }
 

@@ -7,7 +7,7 @@
 //! `siteverify_url` can point at a local stand-in, which is how the tests run without the internet.
 
 use crate::rules::crm::Outbound;
-use crate::rules::intake::form_urlencode;
+use crate::rules::decoding::form_urlencode;
 use serde::Deserialize;
 use shared::form::Turnstile;
 

@@ -9,7 +9,7 @@ use crate::protocol::outbox::Delivery;
 use crate::rules::webhook::{self, EventType};
 use crate::services::announcing::{once_per_lead, outbox_entries, put_outbox_then_lead};
 use crate::services::holding::{under_hold, Holding};
-use crate::{rules::id, rules::intake, Error};
+use crate::{rules::id, rules::repeats, Error};
 use shared::form::FormsConfig;
 use shared::lead::{Confirmation, Lead, Status};
 
@@ -25,7 +25,7 @@ pub enum Confirmed {
 }
 
 /// Confirms what the lead `id` waits for, as pressed by `client`: its address while it is pending, else
-/// the held change whose hash the link names (`change`, see `intake::held_hash`), and nothing else. A link
+/// the held change whose hash the link names (`change`, see `repeats::held_hash`), and nothing else. A link
 /// without a change confirms no held change. `Ok(None)` when the lead is gone.
 pub async fn confirm<B: Backend>(b: &B, config: &FormsConfig, id: &str, change: Option<&str>, client: Option<String>) -> Result<Option<Confirmed>, Error> {
     let Some(lead) = b.lead(id).await? else { return Ok(None) };
@@ -58,7 +58,7 @@ async fn apply<B: Backend>(
         deliveries.extend(crate::services::announcing::follow_up(b, config, &mut lead, moved.as_ref(), now).await?);
         (deliveries, false)
     } else if let (Some(f), Some(change)) = (form, change) {
-        let Some((submission, filled, consent_added)) = intake::apply_held(&mut lead, change, &at, f) else { return Ok(Some(Confirmed::Already(lead))) };
+        let Some((submission, filled, consent_added)) = repeats::apply_held(&mut lead, change, &at, f) else { return Ok(Some(Confirmed::Already(lead))) };
         let changes = webhook::Changes { submission, filled, consent_added, confirmed_by: "email" };
         let payload = webhook::updated_payload(&at, &lead, &changes);
         (outbox_entries(|| id::new("msg_", now, random(b)), &f.webhooks, &lead.id, &f.id, EventType::LeadUpdated, &payload, now), true)

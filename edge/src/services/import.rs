@@ -8,7 +8,7 @@
 //! leads are pending and get the confirmation mail, like a form's, unless the batch declares that its
 //! proof documents a confirmed opt-in (`opt_in=confirmed`, recorded as such); a batch without any basis
 //! cannot go there. A known address follows the repeat rules (empty fields filled, nothing stored
-//! overwritten) as the operator's act (`intake::merge`): no behaviour points, no submission counted, no
+//! overwritten) as the operator's act (`repeats::merge`): no behaviour points, no submission counted, no
 //! purpose granted again that the person withdrew, and on a double opt-in form no consent added without a
 //! confirmed opt-in. Imported leads start at the stage the form's lead definition gives them, are marked as
 //! imported in their source, and are announced like any new lead once they are not pending.
@@ -24,7 +24,7 @@ use crate::protocol::outbox::Delivery;
 use crate::rules::rows::{Row, MAX_PROOF, MAX_SOURCE};
 use crate::rules::webhook::{self, EventType};
 use crate::services::announcing::outbox_entries;
-use crate::{rules::id, rules::intake, Error};
+use crate::{rules::id, rules::intake, rules::repeats, Error};
 use serde::Serialize;
 use shared::consent::{Basis, ConsentRecord};
 use shared::form::{FormDef, FormKind, FormsConfig, Mode};
@@ -181,7 +181,7 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
                 // The same address twice in one batch: the later row is a repeat of the earlier one.
                 match candidates.iter_mut().find(|c| c.email == email) {
                     Some(first) => {
-                        let out = intake::merge(&first.lead, lead);
+                        let out = repeats::merge(&first.lead, lead);
                         first.lead = out.lead;
                         first.merged.push(n);
                     }
@@ -227,7 +227,7 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
                 // A pending lead gets the confirmation mail a form's would; endpoints hear of it once it
                 // is confirmed.
                 let deliveries = if lead.status == Status::Pending {
-                    intake::note_mail(&mut lead.mails_sent, now);
+                    repeats::note_mail(&mut lead.mails_sent, now);
                     vec![crate::services::announcing::mail_entry(
                         b,
                         batch.config,
@@ -252,7 +252,7 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
                     if form.double_opt_in && !batch.confirmed {
                         fresh.consent.entries.iter_mut().for_each(|e| e.granted = false);
                     }
-                    let out = intake::merge(old, fresh);
+                    let out = repeats::merge(old, fresh);
                     let changed = out.changes_anything();
                     let lead = out.lead;
                     let deliveries = if changed { crate::services::announcing::updated_entries(b, form, &lead, &out.record, now) } else { Vec::new() };

@@ -16,7 +16,7 @@ use crate::protocol::outbox::Delivery;
 use crate::rules::webhook::{self, EventType};
 use crate::services::announcing::{mail_entry, outbox_entries, unqueue, updated_entries};
 use crate::services::holding::{look_delay, WAIT_FOR_OTHERS_MS};
-use crate::{rules::id, rules::intake, rules::mail, rules::receipt, rules::token, Error};
+use crate::{rules::id, rules::intake, rules::mail, rules::receipt, rules::repeats, rules::token, Error};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::form::{FormDef, FormKind, FormsConfig};
@@ -253,7 +253,7 @@ async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: 
         crate::services::announcing::assign_due(b, intake.config, &mut lead, shared::owner::Moment::Mql, now).await?;
     }
     let deliveries = if lead.status == Status::Pending {
-        intake::note_mail(&mut lead.mails_sent, now);
+        repeats::note_mail(&mut lead.mails_sent, now);
         vec![confirmation_mail(b, intake, &lead, now, mail::Ask::Address)?]
     } else {
         let payload = webhook::payload(EventType::LeadCreated, &lead.updated_at, &lead);
@@ -282,14 +282,14 @@ async fn put_document<B: Backend>(b: &B, lead: &Lead) -> Result<(), Error> {
     b.put_documents(std::slice::from_ref(lead)).await.pop().unwrap_or(Ok(()))
 }
 
-/// A repeat of a known address on a form (not a giveaway): the repeat rules of [`intake::repeat`], plus
+/// A repeat of a known address on a form (not a giveaway): the repeat rules of [`repeats::repeat`], plus
 /// what goes out. On double opt-in forms a pending address gets its confirmation mail again and a
-/// confirmed one a mail to confirm the changes, each within [`intake::may_mail`]'s limits; on other forms
+/// confirmed one a mail to confirm the changes, each within [`repeats::may_mail`]'s limits; on other forms
 /// a repeat that changed something is announced as `lead.updated`.
 async fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead, now: u64) -> Result<(Lead, Vec<Delivery>), Error> {
     let form = intake.form;
     let hold = form.double_opt_in && old.status != Status::Pending;
-    let out = intake::repeat(old, fresh, form, hold);
+    let out = repeats::repeat(old, fresh, form, hold);
     let changed = out.changes_anything();
     let mut lead = out.lead;
     // Coming back is behaviour: a repeat that takes the lead to MQL announces the move.
@@ -305,8 +305,8 @@ async fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead,
             (form.kind == FormKind::DownloadGate).then_some(mail::Ask::Download)
         };
         let settings = intake.config.mail.as_ref().ok_or_else(|| Error::Config(format!("form {} asks for double opt-in but there is no [mail]", form.id)))?;
-        if let Some(ask) = ask.filter(|_| intake::may_mail(&lead.mails_sent, now, settings)) {
-            intake::note_mail(&mut lead.mails_sent, now);
+        if let Some(ask) = ask.filter(|_| repeats::may_mail(&lead.mails_sent, now, settings)) {
+            repeats::note_mail(&mut lead.mails_sent, now);
             let change = out.change.as_deref().filter(|_| ask == mail::Ask::Changes);
             deliveries.push(mail_entry(b, intake.config, form, intake.signing, intake.origin, &lead, now, ask, change)?);
         }

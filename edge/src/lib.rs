@@ -16,6 +16,7 @@
 
 // Request data is attacker-controlled: nothing in the collector may panic on it. A panic resets the wasm
 // instance and fails every request in flight on it, so these are denied crate-wide outside tests.
+#![deny(missing_docs)]
 #![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used, clippy::indexing_slicing, clippy::string_slice))]
 // A Worker built with one side's feature dispatches only that side's routes (see `entry`): the other
 // side's handlers are left out of its bundle, and are not dead code in the product.

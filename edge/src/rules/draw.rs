@@ -37,7 +37,10 @@ pub struct Draw {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refusal {
     /// Fewer eligible entries than winners asked for (or zero winners asked for).
-    Count { eligible: usize },
+    Count {
+        /// How many entries are eligible.
+        eligible: usize,
+    },
 }
 
 /// Picks `n` distinct winners from `eligible` (any order; duplicates are ignored) with `seed`.

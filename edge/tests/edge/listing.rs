@@ -7,12 +7,11 @@ use edge::services::listing::{all_ids, page, Filter};
 use futures::executor::block_on;
 use shared::lead::Lead;
 
-mod common;
-use common::NOW;
+use crate::fixtures::NOW;
 
 /// A stored lead on `form`, created `i` ms after NOW.
 fn lead(i: u64, form: &str) -> Lead {
-    common::lead(i, form, shared::form::FormKind::Newsletter)
+    crate::fixtures::lead(i, form, shared::form::FormKind::Newsletter)
 }
 
 /// 10,000 leads: every 1,500th on the form `rare` (7 of them), the rest on `common`.
@@ -93,4 +92,38 @@ fn an_erased_lead_leaves_the_index_and_never_comes_back() {
     let ids = block_on(all_ids(&m, &Filter { form: Some("rare".into()), ..Filter::default() })).unwrap();
     assert!(!ids.contains(&id));
     assert_eq!(ids.len(), 6);
+}
+
+#[test]
+fn admin_requests_do_a_bounded_number_of_operations_with_ten_thousand_leads() {
+    use crate::fixtures::{entry, memory, submit_news as submit, two_endpoints as config};
+    use edge::protocol::backend::ask;
+    use edge::protocol::ledger::{Command, DeliveryFilter, DeliveryPage};
+    use edge::services::delivery::run_due;
+    use edge::services::erasure::erase;
+    let (m, config) = (memory(), config());
+    for i in 0..10_000 {
+        entry(&m, i);
+    }
+    for i in 0..300 {
+        submit(&m, &config, &format!("q{i}@example.com"));
+    }
+    // A page of deliveries: one ledger request.
+    m.reset_counts();
+    let filter = DeliveryFilter { status: Some("pending".into()), ..DeliveryFilter::default() };
+    let page: DeliveryPage = block_on(ask(&m, &Command::Deliveries { filter, before: None, limit: 100 })).unwrap();
+    assert_eq!((page.deliveries.len(), m.total()), (100, 1));
+    assert!(page.cursor.is_some());
+    // An erasure: a read, the ledger's transaction, the document's removal and the old index key.
+    let id = m.leads.borrow().keys().last().unwrap().clone();
+    m.reset_counts();
+    block_on(erase(&m, &config, &id, true)).unwrap();
+    assert!(m.total() <= 6, "an erasure took {} operations", m.total());
+    // An alarm run: the due deliveries, one call and one record each, within its budget.
+    assert!(m.fire_alarm());
+    m.reset_counts();
+    let run = block_on(run_due(&m, &config)).unwrap();
+    assert_eq!(run.attempted, edge::protocol::ledger::PER_RUN as usize);
+    assert_eq!(m.total(), 1 + 2 * run.attempted);
+    assert_eq!(m.alarm(), Some(NOW), "more are due: the alarm is set again at once");
 }

@@ -3,14 +3,14 @@
 
 use edge::platform::memory::{Memory, Op};
 use edge::services::handout::{as_counted, count, fold, fold_due, Handout};
-use edge::services::submission::{take, Intake};
+use edge::services::submission::take;
 use edge::services::withdrawal::{withdraw, Request, Withdrawn};
 use futures::executor::block_on;
 use futures::future::{join, join_all};
 use shared::form::FormsConfig;
 use shared::lead::Lead;
 
-const NOW: u64 = 1_790_000_000_000;
+use crate::fixtures::NOW;
 
 fn config(per_hour: u32) -> FormsConfig {
     serde_json::from_value(serde_json::json!({
@@ -25,7 +25,7 @@ fn config(per_hour: u32) -> FormsConfig {
 
 /// A lead on the gate that granted marketing mail.
 fn stored(m: &Memory, config: &FormsConfig) -> Lead {
-    let intake = Intake { config, form: config.form("gate").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let intake = crate::fixtures::intake(config, "gate");
     let sub = serde_json::from_value(serde_json::json!({"form": "gate", "fields": {"email": "ada@example.com"}, "consent": ["marketing_email"]})).unwrap();
     block_on(take(m, &intake, sub)).unwrap();
     m.leads.borrow().values().next().cloned().unwrap()

@@ -12,7 +12,7 @@ use serde_json::Value;
 use shared::form::FormsConfig;
 use shared::lead::Status;
 
-const NOW: u64 = 1_790_000_000_000;
+use crate::fixtures::NOW;
 const SIGNING: &str = "signing-secret-for-tests";
 
 fn config() -> FormsConfig {

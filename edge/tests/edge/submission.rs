@@ -10,7 +10,7 @@ use futures::future::join_all;
 use shared::form::FormsConfig;
 use shared::wire::Submission;
 
-const NOW: u64 = 1_790_000_000_000;
+use crate::fixtures::NOW;
 const SIGNING: &str = "signing-secret-for-tests";
 
 fn config() -> FormsConfig {

@@ -2,13 +2,13 @@
 
 use edge::platform::memory::{Memory, Op};
 use edge::services::confirmation::{confirm, Confirmed};
-use edge::services::submission::{take, Intake};
+use edge::services::submission::take;
 use futures::executor::block_on;
 use futures::future::join_all;
 use shared::form::FormsConfig;
 use shared::lead::Status;
 
-const NOW: u64 = 1_790_000_000_000;
+use crate::fixtures::NOW;
 
 fn config() -> FormsConfig {
     serde_json::from_value(serde_json::json!({
@@ -23,7 +23,7 @@ fn config() -> FormsConfig {
 
 /// A pending lead on the double opt-in form; returns its id.
 fn pending(m: &Memory, config: &FormsConfig, fields: serde_json::Value) -> String {
-    let intake = Intake { config, form: config.form("doi").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let intake = crate::fixtures::intake(config, "doi");
     let sub = serde_json::from_value(serde_json::json!({"form": "doi", "fields": fields.clone(), "consent": ["marketing_email"]})).unwrap();
     block_on(take(m, &intake, sub)).unwrap();
     let email = fields["email"].as_str().unwrap().to_owned();

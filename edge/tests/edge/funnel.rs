@@ -9,8 +9,7 @@ use futures::executor::block_on;
 use shared::form::FormKind;
 use shared::stage::{Change, Stage};
 
-mod common;
-use common::NOW;
+use crate::fixtures::NOW;
 
 const DAY: u64 = 86_400_000;
 
@@ -20,7 +19,7 @@ const DAY: u64 = 86_400_000;
 fn stored() -> Memory {
     let m = Memory::at(NOW);
     for i in 0..10_000u64 {
-        let mut lead = common::lead(i, "guide", FormKind::DownloadGate);
+        let mut lead = crate::fixtures::lead(i, "guide", FormKind::DownloadGate);
         if let Some(source) = ["fair", "ads", "mail"].get((i % 4) as usize) {
             lead.source.utm.insert("source".into(), (*source).into());
         }

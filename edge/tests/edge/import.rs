@@ -5,13 +5,13 @@
 use edge::platform::memory::{Memory, Op};
 use edge::rules::rows::{read, Format};
 use edge::services::import::{run, Batch, LegalBasis};
-use edge::services::submission::{take, Intake};
+use edge::services::submission::take;
 use edge::Error;
 use futures::executor::block_on;
 use shared::form::FormsConfig;
 use shared::stage::Stage;
 
-const NOW: u64 = 1_790_000_000_000;
+use crate::fixtures::NOW;
 
 fn config() -> FormsConfig {
     serde_json::from_value(serde_json::json!({
@@ -48,7 +48,7 @@ fn batch<'a>(config: &'a FormsConfig, form: &str, basis: LegalBasis, proof: Opti
 }
 
 fn submit(m: &Memory, config: &FormsConfig, form: &str, email: &str) -> String {
-    let intake = Intake { config, form: config.form(form).unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let intake = crate::fixtures::intake(config, form);
     let sub =
         serde_json::from_value(serde_json::json!({"form": form, "fields": {"email": email}, "consent": ["marketing_email"], "meta": {"elapsed_ms": 9000}}))
             .unwrap();
@@ -187,7 +187,7 @@ fn a_batch_declares_a_basis_that_fits_the_form() {
 fn rows_are_created_merged_or_rejected_and_nothing_stored_is_overwritten() {
     let (m, config) = (Memory::at(NOW), config());
     // A known address, from the form.
-    let intake = Intake { config: &config, form: config.form("news").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let intake = crate::fixtures::intake(&config, "news");
     let sub = serde_json::from_value(serde_json::json!({"form": "news", "fields": {"email": "known@example.com", "first_name": "Kim"}, "consent": ["marketing_email"], "meta": {"elapsed_ms": 9000}})).unwrap();
     let known = block_on(take(&m, &intake, sub)).unwrap().body["id"].as_str().unwrap().to_owned();
     let csv = "email,first_name,company,notes\n\
@@ -301,7 +301,7 @@ fn the_funnel_groups_imported_leads_by_their_batchs_source_beside_the_campaigns(
     use edge::protocol::funnel::{By, Group};
     use edge::protocol::ledger::Command;
     let (m, config) = (Memory::at(NOW), config());
-    let intake = Intake { config: &config, form: config.form("news").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let intake = crate::fixtures::intake(&config, "news");
     let tagged = serde_json::from_value(serde_json::json!({"form": "news", "fields": {"email": "ad@example.com"}, "consent": ["marketing_email"], "meta": {"elapsed_ms": 9000, "utm": {"source": "linkedin"}}})).unwrap();
     block_on(take(&m, &intake, tagged)).unwrap();
     let csv = "email\n".to_owned() + &(0..3).map(|i| format!("fair{i}@example.com\n")).collect::<String>();

@@ -6,14 +6,14 @@ use edge::platform::memory::{Memory, Op};
 use edge::protocol::ledger::Qualified;
 use edge::services::listing::{page, Filter};
 use edge::services::qualification::{move_stage, record_event};
-use edge::services::submission::{take, Intake};
+use edge::services::submission::take;
 use edge::Error;
 use futures::executor::block_on;
 use shared::form::FormsConfig;
 use shared::stage::{Mover, Stage};
 use shared::Code;
 
-const NOW: u64 = 1_790_000_000_000;
+use crate::fixtures::NOW;
 const DAY: u64 = 86_400_000;
 
 fn config() -> FormsConfig {
@@ -32,7 +32,7 @@ fn config() -> FormsConfig {
 }
 
 fn submit(m: &Memory, config: &FormsConfig, form: &str, fields: serde_json::Value) -> String {
-    let intake = Intake { config, form: config.form(form).unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let intake = crate::fixtures::intake(config, form);
     let consent: Vec<&str> = config.form(form).unwrap().consents.iter().map(|c| c.id.as_str()).collect();
     let sub = serde_json::from_value(serde_json::json!({"form": form, "fields": fields, "consent": consent, "meta": {"elapsed_ms": 9000}})).unwrap();
     block_on(take(m, &intake, sub)).unwrap().body["id"].as_str().unwrap().to_owned()
@@ -236,7 +236,7 @@ fn with_owners(at: &str) -> FormsConfig {
 #[test]
 fn leads_racing_in_get_owners_in_turns_and_a_person_can_reassign() {
     let (m, config) = (Memory::at(NOW), with_owners("creation"));
-    let intake = Intake { config: &config, form: config.form("ebook").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let intake = crate::fixtures::intake(&config, "ebook");
     let subs: Vec<shared::wire::Submission> = (0..6)
         .map(|i| {
             serde_json::from_value(
@@ -303,7 +303,7 @@ fn an_event_or_an_assignment_whose_write_fails_changes_and_announces_nothing() {
     // A round-robin turn that cannot be taken (the turn is the submission's first other ledger command)
     // stores nothing.
     m.fail(Op::LedgerOther, 1);
-    let intake = Intake { config: &config, form: config.form("ebook").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let intake = crate::fixtures::intake(&config, "ebook");
     let sub =
         serde_json::from_value(serde_json::json!({"form": "ebook", "fields": {"email": "t@example.com", "company": "ACME"}, "meta": {"elapsed_ms": 9000}}))
             .unwrap();

@@ -64,11 +64,11 @@ fn only_the_services_that_hold_a_lead_write_its_document() {
 /// and writes it back; under the hold none overwrites another's change.
 #[test]
 fn racing_changes_of_every_kind_lose_nothing() {
+    use crate::fixtures::NOW;
     use edge::platform::memory::Memory;
-    use edge::services::submission::{take, Intake};
+    use edge::services::submission::take;
     use futures::executor::block_on;
     use shared::stage::{Mover, Stage};
-    const NOW: u64 = 1_790_000_000_000;
     let config: shared::form::FormsConfig = serde_json::from_value(serde_json::json!({
         "forms": [{"id": "gate", "kind": "download_gate", "mode": "b2b", "asset": {"key": "g.pdf", "filename": "g.pdf"},
                    "fields": [{"name": "email", "required": true}, {"name": "company"}, {"name": "job_title"}],
@@ -77,7 +77,7 @@ fn racing_changes_of_every_kind_lose_nothing() {
     }))
     .unwrap();
     let m = Memory::at(NOW);
-    let intake = Intake { config: &config, form: config.form("gate").unwrap(), signing: "s", origin: "https://c.example", key: None, client: None };
+    let intake = crate::fixtures::intake(&config, "gate");
     // The repeat ticks marketing mail only: ticking partner offers again would be a new consent of the
     // person's, which a repeat may add after the withdrawal.
     let submission = |fields: serde_json::Value, consent: &[&str]| -> shared::wire::Submission {

@@ -1,0 +1,75 @@
+//! Deliveries through the ledger's outbox, natively over the memory backend: they go out when the
+//! ledger's alarm fires, signed once per endpoint, and are retried at their due time; a lost record
+//! leaves the delivery leased, and it is attempted again later.
+
+use crate::fixtures::{memory, submit_news as submit, two_endpoints as config, NOW};
+use edge::platform::memory::{Memory, Op};
+use edge::protocol::outbox::State;
+use edge::rules::crm::Reply;
+use edge::services::delivery::run_due;
+use futures::executor::block_on;
+
+fn states(m: &Memory) -> Vec<(String, State, u32)> {
+    m.outbox().values().map(|d| (d.event.clone(), d.state, d.attempts)).collect()
+}
+
+#[test]
+fn a_stored_lead_goes_out_when_the_alarm_fires_signed_once_per_endpoint() {
+    let (m, config) = (memory(), config());
+    submit(&m, &config, "ada@example.com");
+    assert_eq!(m.alarm(), Some(NOW), "the settle makes the deliveries due at once and sets the alarm");
+    assert!(m.fire_alarm());
+    let run = block_on(run_due(&m, &config)).unwrap();
+    assert_eq!((run.attempted, run.delivered), (2, 2));
+    for out in m.sent.borrow().iter() {
+        let names: Vec<&str> = out.headers.iter().map(|(n, _)| *n).collect();
+        assert!(names.contains(&"webhook-id") && names.contains(&"webhook-signature"), "{names:?}");
+    }
+    assert!(states(&m).iter().all(|(_, s, a)| *s == State::Delivered && *a == 1));
+    // The alarm may still be set for a lease that ended well: it then finds nothing to do.
+    m.advance(edge::protocol::ledger::LEASE_MS);
+    if m.fire_alarm() {
+        assert_eq!(block_on(run_due(&m, &config)).unwrap().attempted, 0);
+    }
+    assert_eq!(m.sent.borrow().len(), 2, "nothing is sent twice");
+}
+
+#[test]
+fn a_failed_attempt_is_retried_at_its_due_time_by_the_alarm() {
+    let (m, config) = (memory(), config());
+    let answers = std::rc::Rc::new(std::cell::Cell::new(0));
+    let seen = answers.clone();
+    m.answer_with(move |_| {
+        seen.set(seen.get() + 1);
+        Ok(Reply { status: if seen.get() <= 2 { 503 } else { 204 }, ..Reply::default() })
+    });
+    submit(&m, &config, "bo@example.com");
+    assert!(m.fire_alarm());
+    block_on(run_due(&m, &config)).unwrap();
+    let due = m.alarm().expect("the alarm waits for the retries");
+    assert!((NOW + 5_000..=NOW + 5_500).contains(&due), "the schedule's first step is 5 s (+ up to 10% jitter): {}", due - NOW);
+    m.advance(4_000);
+    assert!(!m.fire_alarm(), "not before the due time");
+    m.advance(1_600);
+    assert!(m.fire_alarm());
+    let run = block_on(run_due(&m, &config)).unwrap();
+    assert_eq!((run.attempted, run.delivered), (2, 2));
+    assert_eq!(answers.get(), 4);
+    assert!(states(&m).iter().all(|(_, s, a)| *s == State::Delivered && *a == 2));
+}
+
+#[test]
+fn a_lost_record_leaves_the_delivery_leased_and_it_is_attempted_again_later() {
+    let (m, config) = (memory(), config());
+    submit(&m, &config, "cy@example.com");
+    assert!(m.fire_alarm());
+    m.fail(Op::Record, 1);
+    assert!(block_on(run_due(&m, &config)).is_err());
+    // One outcome was lost; its delivery stays pending under its lease and is taken again after it.
+    let pending: Vec<_> = states(&m).into_iter().filter(|(_, s, _)| *s == State::Pending).collect();
+    assert_eq!(pending.len(), 1);
+    m.advance(edge::protocol::ledger::LEASE_MS);
+    assert!(m.fire_alarm());
+    assert_eq!(block_on(run_due(&m, &config)).unwrap().delivered, 1);
+    assert!(states(&m).iter().all(|(_, s, _)| *s == State::Delivered));
+}

@@ -1,7 +1,7 @@
 //! Leadgate's collector: a Cloudflare Worker (built as two, the collector and the operator) that
 //! validates, stores, qualifies and forwards leads.
 //!
-//! Five layers, each a folder, lowest first (`tests/layers.rs` holds the order):
+//! Five layers, each a folder, lowest first (`edge/tests/edge/layers.rs` holds the order):
 //! - [`rules`]: pure decisions (parsing, the lead and its repeat rules, ids, signed links and receipts,
 //!   payloads, pages, routes), unit-tested natively;
 //! - [`protocol`]: the storage seam ([`protocol::backend::Backend`]), the ledger's commands and answers,

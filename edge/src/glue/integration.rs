@@ -7,6 +7,7 @@ use crate::glue::exchange::{header, json_object, json_response, read_body, requi
 use crate::glue::operator::qualified;
 use crate::platform::cloud::{config, Cloud};
 use crate::protocol::backend::{ask, Backend};
+use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{Command, Hold, Replay};
 use crate::rules::feedback::{self, Refused};
 use crate::{rules::access, rules::decoding, rules::id, services::qualification, Error};
@@ -119,7 +120,7 @@ pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> 
     let key = request_key(&request_id);
     let scope = format!("feedback:{}", endpoint.id);
     let cloud = Cloud::of(env)?;
-    match ask::<Replay, _>(&cloud, &Command::Reserve { form: scope.clone(), key: key.clone(), now }).await? {
+    match ask(&cloud, cmd::Reserve { form: scope.clone(), key: key.clone(), now }).await? {
         Replay::Answered { answer } => {
             let first: serde_json::Value = serde_json::from_str(&answer)?;
             let status = first.get("status").and_then(serde_json::Value::as_u64).and_then(|s| u16::try_from(s).ok()).unwrap_or(200);
@@ -131,7 +132,7 @@ pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> 
     let done = match qualification::feedback(&cloud, config, endpoint, asks).await {
         Ok(done) => done,
         Err(e) => {
-            let _ = cloud.ledger(&Command::Release { form: scope, hold: Hold::default(), key: Some(key) }).await;
+            let _ = cloud.ledger(&Command::Release(cmd::Release { form: scope, hold: Hold::default(), key: Some(key) })).await;
             return Err(e);
         }
     };
@@ -139,7 +140,9 @@ pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> 
     let status = if done.applied + done.unchanged == 0 && done.unknown > 0 { 202 } else { 200 };
     let body = serde_json::to_value(done)?;
     let answer = json!({"status": status, "body": body}).to_string();
-    cloud.ledger(&Command::Settle { form: scope, hold: Hold::default(), key: Some(key), answer: Some(answer), deliveries: Vec::new(), entry: None }).await?;
+    cloud
+        .ledger(&Command::Settle(cmd::Settle { form: scope, hold: Hold::default(), key: Some(key), answer: Some(answer), deliveries: Vec::new(), entry: None }))
+        .await?;
     json_response(&body, status)
 }
 

@@ -5,6 +5,7 @@
 //! ARCHITECTURE.md for why one object serves the collector.
 
 use crate::platform::cloud::{self, Cloud, Inside};
+use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{self, Command, DeliveryFilter, DeliveryRow, Hold, Holder, Replay, Standing};
 use crate::protocol::outbox::{Delivery, State as DeliveryState};
 use crate::services::delivery;
@@ -290,7 +291,7 @@ fn text(s: &str) -> SqlStorageValue {
 impl Ledger {
     fn run(&self, command: Command) -> Result<serde_json::Value> {
         let value = match command {
-            Command::Claim { form, email, lead, key, legacy, now } => {
+            Command::Claim(cmd::Claim { form, email, lead, key, legacy, now }) => {
                 let replay = self.reserve_key(&form, key.as_deref(), now)?;
                 if replay != Replay::Fresh {
                     return Ok(serde_json::to_value(Standing { holder: self.holder(&form, &email, now)?, replay })?);
@@ -298,14 +299,14 @@ impl Ledger {
                 let holder = self.claim(&form, &email, &lead, legacy.as_deref(), now)?;
                 serde_json::to_value(Standing { holder, replay })?
             }
-            Command::ClaimMany { form, rows, now } => {
+            Command::ClaimMany(cmd::ClaimMany { form, rows, now }) => {
                 let mut holders = Vec::with_capacity(rows.len());
                 for row in &rows {
                     holders.push(self.claim(&form, &row.email, &row.lead, row.legacy.as_deref(), now)?);
                 }
                 serde_json::to_value(holders)?
             }
-            Command::SettleMany { form, settled, released } => {
+            Command::SettleMany(cmd::SettleMany { form, settled, released }) => {
                 for row in &settled {
                     for d in &row.deliveries {
                         self.queue(d)?;
@@ -318,7 +319,7 @@ impl Ledger {
                 }
                 serde_json::json!({"ok": true})
             }
-            Command::Settle { form, hold, key, answer, deliveries, entry } => {
+            Command::Settle(cmd::Settle { form, hold, key, answer, deliveries, entry }) => {
                 // A lead erased while this request stored it settles nothing: its caller deletes the document.
                 if let Some(entry) = &entry {
                     if self.tombstoned(&entry.id)? {
@@ -337,33 +338,33 @@ impl Ledger {
                 }
                 serde_json::to_value(ledger::Indexed { erased: false })?
             }
-            Command::Release { form, hold, key } => {
+            Command::Release(cmd::Release { form, hold, key }) => {
                 self.release(&form, &hold)?;
                 if let Some(key) = key {
                     self.sql.exec("DELETE FROM answers WHERE form = ? AND key = ? AND answer IS NULL", vec![text(&form), text(&key)])?;
                 }
                 serde_json::json!({"ok": true})
             }
-            Command::Look { form, email, key, now } => {
+            Command::Look(cmd::Look { form, email, key, now }) => {
                 let replay = match key {
                     Some(key) => self.replay(&form, &key, now)?,
                     None => Replay::Fresh,
                 };
                 serde_json::to_value(Standing { holder: self.holder(&form, &email, now)?, replay })?
             }
-            Command::Reserve { form, key, now } => serde_json::to_value(self.reserve_key(&form, Some(&key), now)?)?,
-            Command::Hold { form, email, now } => {
+            Command::Reserve(cmd::Reserve { form, key, now }) => serde_json::to_value(self.reserve_key(&form, Some(&key), now)?)?,
+            Command::Hold(cmd::Hold { form, email, now }) => {
                 let holder = self.holder(&form, &email, now)?;
                 if let Holder::Lead { .. } = holder {
                     self.sql.exec("UPDATE emails SET held = ? WHERE form = ? AND email = ?", vec![ms(now.max(1)), text(&form), text(&email)])?;
                 }
                 serde_json::to_value(holder)?
             }
-            Command::Index { entry, only_if_missing } => {
+            Command::Index(cmd::Index { entry, only_if_missing }) => {
                 self.index(&entry, only_if_missing)?;
                 serde_json::to_value(ledger::Indexed { erased: self.tombstoned(&entry.id)? })?
             }
-            Command::List { form, status, since, qualified, before, limit } => {
+            Command::List(cmd::List { form, status, since, qualified, before, limit }) => {
                 let limit = limit.clamp(1, ledger::MAX_LIST);
                 // One more than asked: whether a next page exists.
                 let rows: Vec<IdRow> = self
@@ -393,28 +394,28 @@ impl Ledger {
                 let cursor = if more { ids.last().cloned() } else { None };
                 serde_json::to_value(ledger::Page { ids, cursor })?
             }
-            Command::Unindex { lead } => {
+            Command::Unindex(cmd::Unindex { lead }) => {
                 self.sql.exec("DELETE FROM leads WHERE id = ?", vec![text(&lead)])?;
                 self.sql.exec("DELETE FROM reached WHERE lead = ?", vec![text(&lead)])?;
                 serde_json::json!({"ok": true})
             }
-            Command::Queue { deliveries } => {
+            Command::Queue(cmd::Queue { deliveries }) => {
                 for d in &deliveries {
                     self.queue(d)?;
                 }
                 serde_json::json!({"ok": true})
             }
-            Command::Unqueue { ids } => {
+            Command::Unqueue(cmd::Unqueue { ids }) => {
                 for id in ids {
                     self.sql.exec("DELETE FROM outbox WHERE id = ?", vec![text(&id)])?;
                 }
                 serde_json::json!({"ok": true})
             }
-            Command::Send { ids, now } => {
+            Command::Send(cmd::Send { ids, now }) => {
                 self.send(&ids, now)?;
                 serde_json::json!({"ok": true})
             }
-            Command::Record { delivery: d, disable, now } => {
+            Command::Record(cmd::Record { delivery: d, disable, now }) => {
                 // Only a row that is still there is updated, and never its payload: an attempt that ends
                 // after an erasure writes nothing back.
                 let next = if d.state == DeliveryState::Pending { d.next_at_ms } else { now };
@@ -437,7 +438,7 @@ impl Ledger {
                 }
                 serde_json::json!({"ok": true})
             }
-            Command::Due { now, limit } => {
+            Command::Due(cmd::Due { now, limit }) => {
                 let candidates: Vec<DueRow> = self
                     .sql
                     .exec(
@@ -454,7 +455,7 @@ impl Ledger {
                 }
                 serde_json::to_value(taken)?
             }
-            Command::Deliveries { filter, before, limit } => {
+            Command::Deliveries(cmd::Deliveries { filter, before, limit }) => {
                 let DeliveryFilter { status, form, endpoint, lead } = filter;
                 let limit = limit.clamp(1, ledger::MAX_DELIVERIES);
                 let rows: Vec<OutboxRow> = self
@@ -481,7 +482,7 @@ impl Ledger {
                 let cursor = if more { deliveries.last().map(|d| d.id.clone()) } else { None };
                 serde_json::to_value(ledger::DeliveryPage { deliveries, cursor })?
             }
-            Command::Replay { id, now } => {
+            Command::Replay(cmd::Replay { id, now }) => {
                 self.sql.exec("UPDATE outbox SET state = 'pending', attempts = 0, next_at = ? WHERE id = ?", vec![ms(now), text(&id)])?;
                 let rows: Vec<serde_json::Value> = self.sql.exec("SELECT id FROM outbox WHERE id = ?", vec![text(&id)])?.to_array()?;
                 serde_json::to_value(ledger::Found { found: !rows.is_empty() })?
@@ -492,7 +493,7 @@ impl Ledger {
                     rows.into_iter().map(|r| ledger::Disabled { form: r.form, endpoint: r.endpoint, at: r.at as u64, status: r.status as u16 }).collect();
                 serde_json::to_value(rows)?
             }
-            Command::Enable { form, endpoint, now } => {
+            Command::Enable(cmd::Enable { form, endpoint, now }) => {
                 self.sql.exec("DELETE FROM disabled WHERE form = ? AND endpoint = ?", vec![text(&form), text(&endpoint)])?;
                 self.sql.exec(
                     "UPDATE outbox SET next_at = MIN(next_at, ?) WHERE form = ? AND endpoint = ? AND state = 'pending'",
@@ -500,12 +501,12 @@ impl Ledger {
                 )?;
                 serde_json::json!({"ok": true})
             }
-            Command::Wake { now } => {
+            Command::Wake(cmd::Wake { now }) => {
                 self.sql.exec("DELETE FROM outbox WHERE state = 'delivered' AND next_at <= ?", vec![ms(now.saturating_sub(DELIVERED_KEPT_MS))])?;
                 let next = self.next()?;
                 serde_json::to_value(ledger::Backlog { pending: next.pending as u64, next_at_ms: next.next.map(|n| n as u64) })?
             }
-            Command::Erase { lead, announcements, now } => {
+            Command::Erase(cmd::Erase { lead, announcements, now }) => {
                 let deleted: Vec<serde_json::Value> = self.sql.exec("SELECT id FROM outbox WHERE lead = ?", vec![text(&lead)])?.to_array()?;
                 self.sql.exec("DELETE FROM outbox WHERE lead = ?", vec![text(&lead)])?;
                 for d in &announcements {
@@ -518,7 +519,7 @@ impl Ledger {
                 self.sql.exec("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", vec![text(&lead), ms(now)])?;
                 serde_json::to_value(ledger::Erasure { deliveries_deleted: deleted.len() as u64 })?
             }
-            Command::Draw { form, id, record, announcements, key, now } => {
+            Command::Draw(cmd::Draw { form, id, record, announcements, key, now }) => {
                 let scope = crate::protocol::keys::draw_scope(&form);
                 if let Some(key) = &key {
                     if let Replay::Answered { answer } = self.replay(&scope, key, now)? {
@@ -537,15 +538,15 @@ impl Ledger {
                 }
                 serde_json::to_value(ledger::Drawn { record })?
             }
-            Command::CountBot { form, day } => {
+            Command::CountBot(cmd::CountBot { form, day }) => {
                 self.sql.exec("INSERT INTO bots VALUES (?, ?, 1) ON CONFLICT (form, day) DO UPDATE SET count = count + 1", vec![text(&form), text(&day)])?;
                 serde_json::json!({"ok": true})
             }
-            Command::Bots { since } => {
+            Command::Bots(cmd::Bots { since }) => {
                 let rows: Vec<BotRow> = self.sql.exec("SELECT form, day, count FROM bots WHERE day >= ? ORDER BY day, form", vec![text(&since)])?.to_array()?;
                 serde_json::to_value(rows.into_iter().map(|r| ledger::BotCount { form: r.form, day: r.day, count: r.count as u64 }).collect::<Vec<_>>())?
             }
-            Command::Turn { name, count } => {
+            Command::Turn(cmd::Turn { name, count }) => {
                 // `n` is the next free turn; this command takes `count` of them.
                 let count = count.max(1);
                 self.sql.exec(
@@ -555,7 +556,7 @@ impl Ledger {
                 let rows: Vec<TurnRow> = self.sql.exec("SELECT n FROM counters WHERE name = ?", vec![text(&name)])?.to_array()?;
                 serde_json::to_value(ledger::Turn { turn: rows.first().map_or(0, |r| (r.n as u64).saturating_sub(count)) })?
             }
-            Command::Funnel { form, from, to, by } => {
+            Command::Funnel(cmd::Funnel { form, from, to, by }) => {
                 let key = format!("l.{}", column(by));
                 // One pass over the selected leads and their stage rows, ordered by lead.
                 let rows: Vec<FunnelRow> = self
@@ -581,7 +582,7 @@ impl Ledger {
                 }
                 serde_json::to_value(crate::protocol::funnel::aggregate(&leads))?
             }
-            Command::Daily { from, by } => {
+            Command::Daily(cmd::Daily { from, by }) => {
                 let key = column(by);
                 let rows: Vec<DailyRow> = self
                     .sql
@@ -589,24 +590,24 @@ impl Ledger {
                     .to_array()?;
                 serde_json::to_value(rows.into_iter().map(|r| ledger::Daily { key: r.key, day: r.day as u64, count: r.count as u64 }).collect::<Vec<_>>())?
             }
-            Command::Find { email } => {
+            Command::Find(cmd::Find { email }) => {
                 let rows: Vec<ledger::Holding> =
                     self.sql.exec("SELECT form, lead FROM emails WHERE email = ? AND live = 1 ORDER BY form", vec![text(&email)])?.to_array()?;
                 serde_json::to_value(rows)?
             }
-            Command::Draws { form } => {
+            Command::Draws(cmd::Draws { form }) => {
                 let rows: Vec<RecordRow> = self.sql.exec("SELECT record FROM draws WHERE form = ? ORDER BY at, id", vec![text(&form)])?.to_array()?;
                 serde_json::to_value(rows.into_iter().map(|r| r.record).collect::<Vec<_>>())?
             }
-            Command::Download { lead, now, per_hour } => serde_json::to_value(self.download(&lead, now, per_hour)?)?,
-            Command::Downloads { lead, folded } => {
+            Command::Download(cmd::Download { lead, now, per_hour }) => serde_json::to_value(self.download(&lead, now, per_hour)?)?,
+            Command::Downloads(cmd::Downloads { lead, folded }) => {
                 if let Some(folded) = folded {
                     self.sql.exec("UPDATE downloads SET folded = MAX(folded, ?) WHERE lead = ?", vec![ms(folded), text(&lead)])?;
                 }
                 let rows: Vec<CountRow> = self.sql.exec("SELECT total FROM downloads WHERE lead = ?", vec![text(&lead)])?.to_array()?;
                 serde_json::to_value(ledger::Downloads { total: rows.first().map_or(0, |r| r.total as u64) })?
             }
-            Command::DownloadTotals { leads } => {
+            Command::DownloadTotals(cmd::DownloadTotals { leads }) => {
                 let mut totals: Vec<(String, u64)> = Vec::new();
                 // One statement per list page: a page is at most a hundred leads, and SQLite takes at
                 // most a hundred bound parameters.
@@ -620,7 +621,7 @@ impl Ledger {
                 }
                 serde_json::to_value(totals)?
             }
-            Command::Unfolded { now, limit } => {
+            Command::Unfolded(cmd::Unfolded { now, limit }) => {
                 let due = now.saturating_sub(ledger::FOLD_MS);
                 let rows: Vec<LeadRow> = self
                     .sql
@@ -749,16 +750,16 @@ impl Ledger {
         // (an alarm run records up to 15 and sets the alarm once at its end).
         let touches_outbox = matches!(
             command,
-            Command::Queue { .. }
-                | Command::Send { .. }
-                | Command::Settle { .. }
-                | Command::SettleMany { .. }
-                | Command::Replay { .. }
-                | Command::Enable { .. }
-                | Command::Erase { .. }
-                | Command::Draw { .. }
-        ) || matches!(&command, Command::Record { delivery, .. } if delivery.state == DeliveryState::Pending);
-        let wake = matches!(command, Command::Wake { .. });
+            Command::Queue(cmd::Queue { .. })
+                | Command::Send(cmd::Send { .. })
+                | Command::Settle(cmd::Settle { .. })
+                | Command::SettleMany(cmd::SettleMany { .. })
+                | Command::Replay(cmd::Replay { .. })
+                | Command::Enable(cmd::Enable { .. })
+                | Command::Erase(cmd::Erase { .. })
+                | Command::Draw(cmd::Draw { .. })
+        ) || matches!(&command, Command::Record(cmd::Record { delivery, .. }) if delivery.state == DeliveryState::Pending);
+        let wake = matches!(command, Command::Wake(cmd::Wake { .. }));
         let answer = self.run(command)?;
         if touches_outbox || wake {
             self.arm(wake, 0).await?;

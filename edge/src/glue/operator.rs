@@ -6,6 +6,7 @@ use crate::glue::exchange::{header, json_object, json_response, kv, own_origin, 
 use crate::glue::visitor::{withdraw, FILES};
 use crate::platform::cloud::{config, Cloud};
 use crate::protocol::backend::{ask, Backend};
+use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{self, Command, Hold};
 use crate::rules::address::Address;
 use crate::services::withdrawal::{self, Withdrawn};
@@ -121,7 +122,7 @@ pub(crate) async fn upload(req: &mut Request, env: &Env, key: &str) -> Result<Re
 /// the last 90 days, from the ledger: one request however long the collector has run.
 pub(crate) async fn spam_stats(env: &Env) -> Result<Response, Error> {
     let since = shared::time::rfc3339(Date::now().as_millis().saturating_sub(STATS_DAYS * 86_400_000));
-    let bots: Vec<ledger::BotCount> = ask(&Cloud::of(env)?, &Command::Bots { since: since.get(..10).unwrap_or(&since).to_owned() }).await?;
+    let bots: Vec<ledger::BotCount> = ask(&Cloud::of(env)?, cmd::Bots { since: since.get(..10).unwrap_or(&since).to_owned() }).await?;
     let counts: serde_json::Map<String, serde_json::Value> = bots.into_iter().map(|b| (format!("{}:{}", b.form, b.day), b.count.into())).collect();
     json_response(&json!({"spam": counts}), 200)
 }
@@ -141,7 +142,7 @@ pub(crate) async fn funnel(req: &Request, env: &Env) -> Result<Response, Error> 
         }
     };
     let (form, from, to) = (query(req, "form")?, date("from")?, date("to")?);
-    let groups: Vec<crate::protocol::funnel::Group> = ask(&Cloud::of(env)?, &Command::Funnel { form: form.clone(), from, to, by }).await?;
+    let groups: Vec<crate::protocol::funnel::Group> = ask(&Cloud::of(env)?, cmd::Funnel { form: form.clone(), from, to, by }).await?;
     json_response(&json!({"by": by, "form": form, "from": from.map(shared::time::rfc3339), "to": to.map(shared::time::rfc3339), "groups": groups}), 200)
 }
 
@@ -158,7 +159,7 @@ pub(crate) async fn daily(req: &Request, env: &Env) -> Result<Response, Error> {
     let by = group_by(req, crate::protocol::funnel::By::Form)?;
     let today = Date::now().as_millis() / 86_400_000;
     let from = (today + 1).saturating_sub(days) * 86_400_000;
-    let rows: Vec<ledger::Daily> = ask(&Cloud::of(env)?, &Command::Daily { from, by }).await?;
+    let rows: Vec<ledger::Daily> = ask(&Cloud::of(env)?, cmd::Daily { from, by }).await?;
     let out: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|r| {
@@ -213,7 +214,7 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
     // The batch id answers once, for this body and these parameters only: the same id with another file
     // is refused, not answered with the first file's report while its rows are dropped.
     let digest = crate::services::import::digest(&batch, content_type.as_deref().unwrap_or_default(), &body);
-    match ask::<ledger::Replay, _>(&cloud, &Command::Reserve { form: scope.clone(), key: batch_id.clone(), now }).await? {
+    match ask(&cloud, cmd::Reserve { form: scope.clone(), key: batch_id.clone(), now }).await? {
         ledger::Replay::Answered { answer } => {
             let kept: serde_json::Value = serde_json::from_str(&answer)?;
             return match (kept.get("digest").and_then(serde_json::Value::as_str), kept.get("report")) {
@@ -230,7 +231,7 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
     let reports = match crate::services::import::run(&cloud, &batch, rows).await {
         Ok(r) => r,
         Err(e) => {
-            let _ = cloud.ledger(&Command::Release { form: scope, hold: Hold::default(), key: Some(batch_id) }).await;
+            let _ = cloud.ledger(&Command::Release(cmd::Release { form: scope, hold: Hold::default(), key: Some(batch_id) })).await;
             return Err(e);
         }
     };
@@ -242,14 +243,14 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
     });
     worker::console_log!("import {} into {}: {} created, {} merged, {} rejected", batch.id, form.id, count("created"), count("merged"), count("rejected"));
     cloud
-        .ledger(&Command::Settle {
+        .ledger(&Command::Settle(cmd::Settle {
             form: scope,
             hold: Hold::default(),
             key: Some(batch_id),
             answer: Some(json!({"digest": digest, "report": answer}).to_string()),
             deliveries: Vec::new(),
             entry: None,
-        })
+        }))
         .await?;
     json_response(&answer, 200)
 }
@@ -275,7 +276,7 @@ pub(crate) async fn list_deliveries(req: &Request, env: &Env) -> Result<Response
     }
     let limit = u32::try_from(access::page_limit(query(req, "limit")?.as_deref())?).unwrap_or(50);
     let filter = ledger::DeliveryFilter { status, form: query(req, "form")?, endpoint: query(req, "endpoint")?, lead: query(req, "lead")? };
-    let page: ledger::DeliveryPage = ask(&Cloud::of(env)?, &Command::Deliveries { filter, before: query(req, "cursor")?, limit }).await?;
+    let page: ledger::DeliveryPage = ask(&Cloud::of(env)?, cmd::Deliveries { filter, before: query(req, "cursor")?, limit }).await?;
     let out: Vec<serde_json::Value> = page
         .deliveries
         .iter()
@@ -295,7 +296,7 @@ pub(crate) async fn replay(env: &Env, id: &str) -> Result<Response, Error> {
     if !id::is_valid("msg_", id) {
         return Err(Error::NotFound);
     }
-    let found: ledger::Found = ask(&Cloud::of(env)?, &Command::Replay { id: id.to_owned(), now: Date::now().as_millis() }).await?;
+    let found: ledger::Found = ask(&Cloud::of(env)?, cmd::Replay { id: id.to_owned(), now: Date::now().as_millis() }).await?;
     if !found.found {
         return Err(Error::NotFound);
     }
@@ -305,7 +306,7 @@ pub(crate) async fn replay(env: &Env, id: &str) -> Result<Response, Error> {
 /// `GET /v1/admin/endpoints`: every configured endpoint and whether it is disabled.
 pub(crate) async fn list_endpoints(env: &Env) -> Result<Response, Error> {
     let config = config(env)?;
-    let disabled: Vec<ledger::Disabled> = ask(&Cloud::of(env)?, &Command::Endpoints).await?;
+    let disabled: Vec<ledger::Disabled> = ask(&Cloud::of(env)?, cmd::Endpoints).await?;
     let mut out = Vec::new();
     for form in &config.forms {
         for ep in &form.webhooks {
@@ -324,7 +325,7 @@ pub(crate) async fn enable_endpoint(env: &Env, form_id: &str, ep_id: &str) -> Re
     if !form.webhooks.iter().any(|e| e.id == ep_id) {
         return Err(Error::NotFound);
     }
-    let enable = Command::Enable { form: form_id.to_owned(), endpoint: ep_id.to_owned(), now: Date::now().as_millis() };
+    let enable = Command::Enable(cmd::Enable { form: form_id.to_owned(), endpoint: ep_id.to_owned(), now: Date::now().as_millis() });
     Cloud::of(env)?.ledger(&enable).await?;
     json_response(&json!({"form": form_id, "id": ep_id, "disabled": false}), 200)
 }
@@ -444,7 +445,7 @@ pub(crate) async fn list_leads(req: &Request, env: &Env) -> Result<Response, Err
         // By address: the ledger knows addresses only as hashes, so the search is for the exact address
         // (letters without case), on every form or the one asked for.
         Some(email) => {
-            let held: Vec<ledger::Holding> = ask(&cloud, &Command::Find { email: intake::email_hash(email.trim()) }).await?;
+            let held: Vec<ledger::Holding> = ask(&cloud, cmd::Find { email: intake::email_hash(email.trim()) }).await?;
             let ids: Vec<String> = held.into_iter().filter(|h| filter.form.as_deref().is_none_or(|f| f == h.form)).map(|h| h.lead).collect();
             (cloud.leads(&ids).await?, None)
         }

@@ -6,6 +6,7 @@ use crate::glue::exchange::kv;
 use crate::platform::cloud::{config, Cloud};
 use crate::protocol::backend::{ask, Backend};
 use crate::protocol::keys::{Key, Prefix};
+use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{self, Command};
 use crate::{platform::store, services::erasure, services::handout, Error};
 use serde_json::json;
@@ -14,7 +15,7 @@ use worker::{Date, Env};
 /// The watchdog: the ledger's alarm delivers at each delivery's due time; this sets it again in case it
 /// was lost, and drops delivered deliveries older than 30 days.
 pub(crate) async fn wake_ledger(env: &Env) -> Result<(), Error> {
-    let backlog: ledger::Backlog = ask(&Cloud::of(env)?, &Command::Wake { now: Date::now().as_millis() }).await?;
+    let backlog: ledger::Backlog = ask(&Cloud::of(env)?, cmd::Wake { now: Date::now().as_millis() }).await?;
     if backlog.pending > 0 {
         worker::console_log!("ledger woken: {} deliveries waiting, next at {:?}", backlog.pending, backlog.next_at_ms);
     }
@@ -39,7 +40,7 @@ pub(crate) async fn backfill_index(env: &Env) -> Result<(), Error> {
     let cloud = Cloud::of(env)?;
     for key in &page.keys {
         if let Some(lead) = store::get_lead(&kv, Prefix::Leads.rest(&key.name).unwrap_or(&key.name)).await? {
-            cloud.ledger(&Command::Index { entry: ledger::Entry::of(&lead), only_if_missing: true }).await?;
+            cloud.ledger(&Command::Index(cmd::Index { entry: ledger::Entry::of(&lead), only_if_missing: true })).await?;
         }
     }
     let done = page.list_complete || page.cursor.is_none();
@@ -78,7 +79,7 @@ pub(crate) async fn backfill_outbox(env: &Env) -> Result<(), Error> {
     }
     let count = moved.len();
     if !moved.is_empty() {
-        Cloud::of(env)?.ledger(&Command::Queue { deliveries: moved }).await?;
+        Cloud::of(env)?.ledger(&Command::Queue(cmd::Queue { deliveries: moved })).await?;
     }
     for key in &page.keys {
         kv.delete(&key.name).await?;

@@ -4,6 +4,7 @@
 
 use crate::protocol::backend::{ask, Backend};
 use crate::protocol::keys::{Key, Prefix};
+use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{Command, Indexed};
 use crate::rules::crm::{Outbound, Read, Reply};
 use crate::{platform::store, protocol::outbox, Error};
@@ -110,7 +111,7 @@ impl<L: Inside> Backend for Cloud<'_, L> {
         // The document first, then its index row: a document without one is invisible to lists, never
         // the other way round.
         store::put_lead(&self.kv, lead).await?;
-        let indexed: Indexed = ask(self, &Command::Index { entry: crate::protocol::ledger::Entry::of(lead), only_if_missing: false }).await?;
+        let indexed: Indexed = ask(self, cmd::Index { entry: crate::protocol::ledger::Entry::of(lead), only_if_missing: false }).await?;
         if indexed.erased {
             // Erased while this write was under way: nothing may bring its data back.
             store::delete_lead(&self.kv, &lead.id).await?;
@@ -125,7 +126,7 @@ impl<L: Inside> Backend for Cloud<'_, L> {
 
     async fn delete_lead(&self, id: &str) -> Result<(), Error> {
         // The index row first: a lead being deleted disappears from lists before its document goes.
-        self.ledger(&Command::Unindex { lead: id.to_owned() }).await?;
+        self.ledger(&Command::Unindex(cmd::Unindex { lead: id.to_owned() })).await?;
         store::delete_lead(&self.kv, id).await
     }
 
@@ -160,7 +161,7 @@ impl<L: Inside> Backend for Cloud<'_, L> {
     }
 
     async fn count_bot(&self, form: &str, day: &str) {
-        if let Err(e) = self.ledger(&Command::CountBot { form: form.to_owned(), day: day.to_owned() }).await {
+        if let Err(e) = self.ledger(&Command::CountBot(cmd::CountBot { form: form.to_owned(), day: day.to_owned() })).await {
             worker::console_error!("bot not counted: {}", e.log_line().unwrap_or_default());
         }
         worker::console_log!("spam dropped form={form}");

@@ -8,6 +8,7 @@
 //! SQL in `ledger_object`; the end-to-end tests hold the real one to them.
 
 use crate::protocol::backend::Backend;
+use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{self, Command, Hold, Holder, Replay, Standing};
 use crate::protocol::outbox::{Delivery, State};
 use crate::rules::crm::{Outbound, Read, Reply};
@@ -217,7 +218,7 @@ impl Backend for Memory {
         self.leads.borrow_mut().insert(lead.id.clone(), lead.clone());
         // As over KV: the document first, then its index row. A document without one is invisible, and one
         // written after its lead's erasure is deleted again.
-        let indexed: ledger::Indexed = crate::protocol::backend::ask(self, &Command::Index { entry: ledger::Entry::of(lead), only_if_missing: false }).await?;
+        let indexed: ledger::Indexed = crate::protocol::backend::ask(self, cmd::Index { entry: ledger::Entry::of(lead), only_if_missing: false }).await?;
         if indexed.erased {
             self.leads.borrow_mut().remove(&lead.id);
             return Err(Error::NotFound);
@@ -241,7 +242,7 @@ impl Backend for Memory {
 
     async fn delete_lead(&self, id: &str) -> Result<(), Error> {
         self.op(Op::DeleteLead).await?;
-        self.ledger(&Command::Unindex { lead: id.to_owned() }).await?;
+        self.ledger(&Command::Unindex(cmd::Unindex { lead: id.to_owned() })).await?;
         self.leads.borrow_mut().remove(id);
         Ok(())
     }
@@ -271,25 +272,25 @@ impl Backend for Memory {
     }
 
     async fn count_bot(&self, form: &str, day: &str) {
-        let _ = self.ledger(&Command::CountBot { form: form.to_owned(), day: day.to_owned() }).await;
+        let _ = self.ledger(&Command::CountBot(cmd::CountBot { form: form.to_owned(), day: day.to_owned() })).await;
     }
 
     async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error> {
         let op = match command {
-            Command::Claim { .. } => Op::Claim,
-            Command::Settle { .. } => Op::Settle,
-            Command::Index { .. } => Op::Index,
-            Command::List { .. } => Op::List,
-            Command::Queue { .. } => Op::Queue,
-            Command::Unqueue { .. } => Op::Unqueue,
-            Command::Record { .. } => Op::Record,
-            Command::Due { .. } => Op::Due,
-            Command::Erase { .. } => Op::Erase,
-            Command::ClaimMany { .. } => Op::Claim,
-            Command::SettleMany { .. } => Op::Settle,
-            Command::Draw { .. } => Op::Draw,
-            Command::CountBot { .. } => Op::CountBot,
-            Command::Download { .. } => Op::Download,
+            Command::Claim(cmd::Claim { .. }) => Op::Claim,
+            Command::Settle(cmd::Settle { .. }) => Op::Settle,
+            Command::Index(cmd::Index { .. }) => Op::Index,
+            Command::List(cmd::List { .. }) => Op::List,
+            Command::Queue(cmd::Queue { .. }) => Op::Queue,
+            Command::Unqueue(cmd::Unqueue { .. }) => Op::Unqueue,
+            Command::Record(cmd::Record { .. }) => Op::Record,
+            Command::Due(cmd::Due { .. }) => Op::Due,
+            Command::Erase(cmd::Erase { .. }) => Op::Erase,
+            Command::ClaimMany(cmd::ClaimMany { .. }) => Op::Claim,
+            Command::SettleMany(cmd::SettleMany { .. }) => Op::Settle,
+            Command::Draw(cmd::Draw { .. }) => Op::Draw,
+            Command::CountBot(cmd::CountBot { .. }) => Op::CountBot,
+            Command::Download(cmd::Download { .. }) => Op::Download,
             _ => Op::LedgerOther,
         };
         self.op(op).await?;
@@ -392,7 +393,7 @@ impl LedgerModel {
         let ok = serde_json::json!({"ok": true});
         let to = |standing: Standing| serde_json::to_value(standing).unwrap_or_default();
         match command.clone() {
-            Command::Claim { form, email, lead, key, legacy, now } => {
+            Command::Claim(cmd::Claim { form, email, lead, key, legacy, now }) => {
                 let replay = self.reserve_key(&form, key.as_deref(), now);
                 if replay != Replay::Fresh {
                     return to(Standing { holder: self.holder(&form, &email, now), replay });
@@ -420,7 +421,7 @@ impl LedgerModel {
                 };
                 to(Standing { holder, replay })
             }
-            Command::Settle { form, hold: Hold { email, lead, held }, key, answer, deliveries, entry } => {
+            Command::Settle(cmd::Settle { form, hold: Hold { email, lead, held }, key, answer, deliveries, entry }) => {
                 if entry.as_ref().is_some_and(|e| self.tombstones.contains_key(&e.id)) {
                     return serde_json::to_value(ledger::Indexed { erased: true }).unwrap_or_default();
                 }
@@ -443,7 +444,7 @@ impl LedgerModel {
                 }
                 serde_json::to_value(ledger::Indexed { erased: false }).unwrap_or_default()
             }
-            Command::Release { form, hold: Hold { email, lead, held }, key } => {
+            Command::Release(cmd::Release { form, hold: Hold { email, lead, held }, key }) => {
                 let k = (form.clone(), email);
                 if self.emails.get(&k).is_some_and(|r| !r.live && lead.as_deref() == Some(r.lead.as_str())) {
                     self.emails.remove(&k);
@@ -461,19 +462,19 @@ impl LedgerModel {
                 }
                 ok
             }
-            Command::Look { form, email, key, now } => {
+            Command::Look(cmd::Look { form, email, key, now }) => {
                 let replay = key.map_or(Replay::Fresh, |key| self.replay(&form, &key, now));
                 to(Standing { holder: self.holder(&form, &email, now), replay })
             }
-            Command::Reserve { form, key, now } => serde_json::to_value(self.reserve_key(&form, Some(&key), now)).unwrap_or_default(),
-            Command::Hold { form, email, now } => {
+            Command::Reserve(cmd::Reserve { form, key, now }) => serde_json::to_value(self.reserve_key(&form, Some(&key), now)).unwrap_or_default(),
+            Command::Hold(cmd::Hold { form, email, now }) => {
                 let holder = self.holder(&form, &email, now);
                 if let (Holder::Lead { .. }, Some(r)) = (&holder, self.emails.get_mut(&(form, email))) {
                     r.held = now.max(1);
                 }
                 serde_json::to_value(holder).unwrap_or_default()
             }
-            Command::Index { entry, only_if_missing } => {
+            Command::Index(cmd::Index { entry, only_if_missing }) => {
                 let erased = self.tombstones.contains_key(&entry.id);
                 let kept = only_if_missing && self.leads.contains_key(&entry.id);
                 if !erased && !kept {
@@ -481,7 +482,7 @@ impl LedgerModel {
                 }
                 serde_json::to_value(ledger::Indexed { erased }).unwrap_or_default()
             }
-            Command::List { form, status, since, qualified, before, limit } => {
+            Command::List(cmd::List { form, status, since, qualified, before, limit }) => {
                 let limit = limit.clamp(1, ledger::MAX_LIST) as usize;
                 let mut ids: Vec<String> = self
                     .leads
@@ -498,25 +499,25 @@ impl LedgerModel {
                 let cursor = if more { ids.last().cloned() } else { None };
                 serde_json::to_value(ledger::Page { ids, cursor }).unwrap_or_default()
             }
-            Command::Unindex { lead } => {
+            Command::Unindex(cmd::Unindex { lead }) => {
                 self.leads.remove(&lead);
                 ok
             }
-            Command::Queue { deliveries } => {
+            Command::Queue(cmd::Queue { deliveries }) => {
                 self.queue(deliveries);
                 ok
             }
-            Command::Unqueue { ids } => {
+            Command::Unqueue(cmd::Unqueue { ids }) => {
                 for id in ids {
                     self.outbox.remove(&id);
                 }
                 ok
             }
-            Command::Send { ids, now } => {
+            Command::Send(cmd::Send { ids, now }) => {
                 self.send(&ids, now);
                 ok
             }
-            Command::Record { delivery, disable, now } => {
+            Command::Record(cmd::Record { delivery, disable, now }) => {
                 if let Some(d) = self.outbox.get_mut(&delivery.id) {
                     d.state = delivery.state;
                     d.attempts = delivery.attempts;
@@ -532,7 +533,7 @@ impl LedgerModel {
                 self.arm(false);
                 ok
             }
-            Command::Due { now, limit } => {
+            Command::Due(cmd::Due { now, limit }) => {
                 let due: Vec<(String, String)> = self
                     .waiting()
                     .filter(|d| d.next_at_ms <= now)
@@ -549,7 +550,7 @@ impl LedgerModel {
                 }
                 serde_json::to_value(taken).unwrap_or_default()
             }
-            Command::Deliveries { filter, before, limit } => {
+            Command::Deliveries(cmd::Deliveries { filter, before, limit }) => {
                 let limit = limit.clamp(1, ledger::MAX_DELIVERIES) as usize;
                 let mut rows: Vec<ledger::DeliveryRow> = self
                     .outbox
@@ -565,7 +566,7 @@ impl LedgerModel {
                 let cursor = if more { rows.last().map(|r| r.id.clone()) } else { None };
                 serde_json::to_value(ledger::DeliveryPage { deliveries: rows, cursor }).unwrap_or_default()
             }
-            Command::Replay { id, now } => {
+            Command::Replay(cmd::Replay { id, now }) => {
                 let found = match self.outbox.get_mut(&id) {
                     Some(d) => {
                         (d.state, d.attempts, d.next_at_ms) = (State::Pending, 0, now);
@@ -577,7 +578,7 @@ impl LedgerModel {
                 serde_json::to_value(ledger::Found { found }).unwrap_or_default()
             }
             Command::Endpoints => serde_json::to_value(self.disabled.values().cloned().collect::<Vec<_>>()).unwrap_or_default(),
-            Command::Enable { form, endpoint, now } => {
+            Command::Enable(cmd::Enable { form, endpoint, now }) => {
                 self.disabled.remove(&(form.clone(), endpoint.clone()));
                 for d in self.outbox.values_mut().filter(|d| d.form == form && d.endpoint == endpoint && d.state == State::Pending) {
                     d.next_at_ms = d.next_at_ms.min(now);
@@ -585,12 +586,12 @@ impl LedgerModel {
                 self.arm(false);
                 ok
             }
-            Command::Wake { now } => {
+            Command::Wake(cmd::Wake { now }) => {
                 self.outbox.retain(|_, d| d.state != State::Delivered || d.next_at_ms > now.saturating_sub(30 * 86_400_000));
                 let pending = self.waiting().count() as u64;
                 serde_json::to_value(ledger::Backlog { pending, next_at_ms: self.arm(true) }).unwrap_or_default()
             }
-            Command::Erase { lead, announcements, now } => {
+            Command::Erase(cmd::Erase { lead, announcements, now }) => {
                 let before = self.outbox.len();
                 self.outbox.retain(|_, d| d.lead_id != lead);
                 let deleted = (before - self.outbox.len()) as u64;
@@ -604,7 +605,7 @@ impl LedgerModel {
                 self.arm(false);
                 serde_json::to_value(ledger::Erasure { deliveries_deleted: deleted }).unwrap_or_default()
             }
-            Command::Draw { form, id, record, announcements, key, now: _ } => {
+            Command::Draw(cmd::Draw { form, id, record, announcements, key, now: _ }) => {
                 let scope = crate::protocol::keys::draw_scope(&form);
                 let answered = key.as_ref().and_then(|k| self.answers.get(&(scope.clone(), k.clone()))).and_then(|(a, _)| a.clone());
                 if let Some(first) = answered {
@@ -624,7 +625,7 @@ impl LedgerModel {
                 self.arm(false);
                 serde_json::to_value(ledger::Drawn { record }).unwrap_or_default()
             }
-            Command::Download { lead, now, per_hour } => {
+            Command::Download(cmd::Download { lead, now, per_hour }) => {
                 if self.tombstones.contains_key(&lead) {
                     return serde_json::to_value(ledger::Counted { allowed: true, total: 0, fold: false, retry_after_ms: 0 }).unwrap_or_default();
                 }
@@ -646,17 +647,17 @@ impl LedgerModel {
                 }
                 serde_json::to_value(ledger::Counted { allowed: true, total: row.total, fold, retry_after_ms: 0 }).unwrap_or_default()
             }
-            Command::Downloads { lead, folded } => {
+            Command::Downloads(cmd::Downloads { lead, folded }) => {
                 if let (Some(folded), Some(row)) = (folded, self.downloads.get_mut(&lead)) {
                     row.folded = row.folded.max(folded);
                 }
                 serde_json::to_value(ledger::Downloads { total: self.downloads.get(&lead).map_or(0, |r| r.total) }).unwrap_or_default()
             }
-            Command::DownloadTotals { leads } => {
+            Command::DownloadTotals(cmd::DownloadTotals { leads }) => {
                 let totals: Vec<(String, u64)> = leads.iter().filter_map(|l| self.downloads.get(l).map(|r| (l.clone(), r.total))).collect();
                 serde_json::to_value(totals).unwrap_or_default()
             }
-            Command::Unfolded { now, limit } => {
+            Command::Unfolded(cmd::Unfolded { now, limit }) => {
                 let due = now.saturating_sub(ledger::FOLD_MS);
                 let mut ids: Vec<(u64, String)> =
                     self.downloads.iter().filter(|(_, r)| r.total > r.folded && r.fold_at <= due).map(|(id, r)| (r.fold_at, id.clone())).collect();
@@ -669,11 +670,11 @@ impl LedgerModel {
                 }
                 serde_json::to_value(ids.into_iter().map(|(_, id)| id).collect::<Vec<_>>()).unwrap_or_default()
             }
-            Command::CountBot { form, day } => {
+            Command::CountBot(cmd::CountBot { form, day }) => {
                 *self.bots.entry((form, day)).or_insert(0) += 1;
                 ok
             }
-            Command::Bots { since } => {
+            Command::Bots(cmd::Bots { since }) => {
                 let rows: Vec<ledger::BotCount> = self
                     .bots
                     .iter()
@@ -682,32 +683,39 @@ impl LedgerModel {
                     .collect();
                 serde_json::to_value(rows).unwrap_or_default()
             }
-            Command::Turn { name, count } => {
+            Command::Turn(cmd::Turn { name, count }) => {
                 let next = self.counters.entry(name).or_insert(0);
                 let first = *next;
                 *next += count.max(1);
                 serde_json::to_value(ledger::Turn { turn: first }).unwrap_or_default()
             }
-            Command::ClaimMany { form, rows, now } => {
+            Command::ClaimMany(cmd::ClaimMany { form, rows, now }) => {
                 let holders: Vec<Holder> = rows
                     .into_iter()
                     .map(|r| {
-                        let claim = Command::Claim { form: form.clone(), email: r.email, lead: r.lead, key: None, legacy: r.legacy, now };
+                        let claim = Command::Claim(cmd::Claim { form: form.clone(), email: r.email, lead: r.lead, key: None, legacy: r.legacy, now });
                         serde_json::from_value::<Standing>(self.run(&claim)).map(|s| s.holder).unwrap_or(Holder::Reserved)
                     })
                     .collect();
                 serde_json::to_value(holders).unwrap_or_default()
             }
-            Command::SettleMany { form, settled, released } => {
+            Command::SettleMany(cmd::SettleMany { form, settled, released }) => {
                 for r in settled {
-                    self.run(&Command::Settle { form: form.clone(), hold: r.hold, key: None, answer: None, deliveries: r.deliveries, entry: Some(r.entry) });
+                    self.run(&Command::Settle(cmd::Settle {
+                        form: form.clone(),
+                        hold: r.hold,
+                        key: None,
+                        answer: None,
+                        deliveries: r.deliveries,
+                        entry: Some(r.entry),
+                    }));
                 }
                 for hold in released {
-                    self.run(&Command::Release { form: form.clone(), hold, key: None });
+                    self.run(&Command::Release(cmd::Release { form: form.clone(), hold, key: None }));
                 }
                 ok
             }
-            Command::Funnel { form, from, to, by } => {
+            Command::Funnel(cmd::Funnel { form, from, to, by }) => {
                 let rows: Vec<crate::protocol::funnel::Row> = self
                     .leads
                     .values()
@@ -720,7 +728,7 @@ impl LedgerModel {
                     .collect();
                 serde_json::to_value(crate::protocol::funnel::aggregate(&rows)).unwrap_or_default()
             }
-            Command::Daily { from, by } => {
+            Command::Daily(cmd::Daily { from, by }) => {
                 let mut counts: BTreeMap<(Option<String>, u64), u64> = BTreeMap::new();
                 for e in self.leads.values().filter(|e| e.created >= from) {
                     *counts.entry((e.group(by), e.created / 86_400_000)).or_insert(0) += 1;
@@ -728,7 +736,7 @@ impl LedgerModel {
                 let rows: Vec<ledger::Daily> = counts.into_iter().map(|((key, day), count)| ledger::Daily { key, day, count }).collect();
                 serde_json::to_value(rows).unwrap_or_default()
             }
-            Command::Find { email } => {
+            Command::Find(cmd::Find { email }) => {
                 let rows: Vec<ledger::Holding> = self
                     .emails
                     .iter()
@@ -737,7 +745,7 @@ impl LedgerModel {
                     .collect();
                 serde_json::to_value(rows).unwrap_or_default()
             }
-            Command::Draws { form } => {
+            Command::Draws(cmd::Draws { form }) => {
                 serde_json::to_value(self.draws.iter().filter(|(f, _, _)| *f == form).map(|(_, _, r)| r.clone()).collect::<Vec<_>>()).unwrap_or_default()
             }
         }

@@ -3,7 +3,7 @@
 //! Object, fetch and the Workers clock (`cloud`); `memory` implements it natively for the services' tests,
 //! with injected faults, scripted HTTP answers and an operation count.
 
-use crate::protocol::ledger::Command;
+use crate::protocol::ledger::{Asks, Command};
 use crate::rules::crm::{Outbound, Read, Reply};
 use crate::Error;
 use shared::lead::Lead;
@@ -61,8 +61,9 @@ pub fn random<const N: usize, B: Backend>(b: &B) -> [u8; N] {
     buf
 }
 
-/// Sends a ledger command and reads its answer as `T`.
-pub async fn ask<T: serde::de::DeserializeOwned, B: Backend>(b: &B, command: &Command) -> Result<T, Error> {
-    let value = b.ledger(command).await?;
+/// Sends a ledger command and reads its answer, of the type the command names: a command cannot be read
+/// as another command's answer.
+pub async fn ask<C: Asks, B: Backend>(b: &B, command: C) -> Result<C::Answer, Error> {
+    let value = b.ledger(&command.into()).await?;
     Ok(serde_json::from_value(value)?)
 }

@@ -20,328 +20,553 @@ pub const RESERVATION_MS: u64 = 60_000;
 /// How long an `Idempotency-Key`'s first answer is kept.
 pub const ANSWER_MS: u64 = 86_400_000;
 
-/// A command to the ledger.
+/// A command to the ledger, as it travels: `{"op": "<command>", ...its fields}`. Built from the typed
+/// commands in [`cmd`], each of which names its answer ([`Asks::Answer`]): `protocol::backend::ask` takes
+/// the command and returns that answer, so a command cannot be read as another's answer.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
+    /// See [`cmd::Claim`].
+    Claim(cmd::Claim),
+    /// See [`cmd::Settle`].
+    Settle(cmd::Settle),
+    /// See [`cmd::Release`].
+    Release(cmd::Release),
+    /// See [`cmd::Look`].
+    Look(cmd::Look),
+    /// See [`cmd::Reserve`].
+    Reserve(cmd::Reserve),
+    /// See [`cmd::Hold`].
+    Hold(cmd::Hold),
+    /// See [`cmd::Index`].
+    Index(cmd::Index),
+    /// See [`cmd::List`].
+    List(cmd::List),
+    /// See [`cmd::Unindex`].
+    Unindex(cmd::Unindex),
+    /// See [`cmd::Queue`].
+    Queue(cmd::Queue),
+    /// See [`cmd::Unqueue`].
+    Unqueue(cmd::Unqueue),
+    /// See [`cmd::Send`].
+    Send(cmd::Send),
+    /// See [`cmd::Record`].
+    Record(cmd::Record),
+    /// See [`cmd::Due`].
+    Due(cmd::Due),
+    /// See [`cmd::Deliveries`].
+    Deliveries(cmd::Deliveries),
+    /// See [`cmd::Replay`].
+    Replay(cmd::Replay),
+    /// See [`cmd::Endpoints`].
+    Endpoints,
+    /// See [`cmd::Enable`].
+    Enable(cmd::Enable),
+    /// See [`cmd::Wake`].
+    Wake(cmd::Wake),
+    /// See [`cmd::Erase`].
+    Erase(cmd::Erase),
+    /// See [`cmd::Draw`].
+    Draw(cmd::Draw),
+    /// See [`cmd::Draws`].
+    Draws(cmd::Draws),
+    /// See [`cmd::CountBot`].
+    CountBot(cmd::CountBot),
+    /// See [`cmd::Bots`].
+    Bots(cmd::Bots),
+    /// See [`cmd::Turn`].
+    Turn(cmd::Turn),
+    /// See [`cmd::ClaimMany`].
+    ClaimMany(cmd::ClaimMany),
+    /// See [`cmd::SettleMany`].
+    SettleMany(cmd::SettleMany),
+    /// See [`cmd::Funnel`].
+    Funnel(cmd::Funnel),
+    /// See [`cmd::Daily`].
+    Daily(cmd::Daily),
+    /// See [`cmd::Find`].
+    Find(cmd::Find),
+    /// See [`cmd::Download`].
+    Download(cmd::Download),
+    /// See [`cmd::Downloads`].
+    Downloads(cmd::Downloads),
+    /// See [`cmd::DownloadTotals`].
+    DownloadTotals(cmd::DownloadTotals),
+    /// See [`cmd::Unfolded`].
+    Unfolded(cmd::Unfolded),
+}
+
+/// A command that names the type of its answer.
+pub trait Asks: Into<Command> {
+    /// What the ledger answers to it.
+    type Answer: serde::de::DeserializeOwned;
+}
+
+/// The answer of a command that only acts (`{"ok": true}`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Done {}
+
+/// Each command with its answer type.
+macro_rules! answers {
+    ($($name:ident => $answer:ty,)*) => {
+        $(
+            impl Asks for cmd::$name {
+                type Answer = $answer;
+            }
+        )*
+    };
+}
+
+answers! {
+    Claim => Standing,
+    Settle => Indexed,
+    Release => Done,
+    Look => Standing,
+    Reserve => Replay,
+    Hold => Holder,
+    Index => Indexed,
+    List => Page,
+    Unindex => Done,
+    Queue => Done,
+    Unqueue => Done,
+    Send => Done,
+    Record => Done,
+    Due => Vec<Delivery>,
+    Deliveries => DeliveryPage,
+    Replay => Found,
+    Endpoints => Vec<Disabled>,
+    Enable => Done,
+    Wake => Backlog,
+    Erase => Erasure,
+    Draw => Drawn,
+    Draws => Vec<String>,
+    CountBot => Done,
+    Bots => Vec<BotCount>,
+    Turn => Turn,
+    ClaimMany => Vec<Holder>,
+    SettleMany => Done,
+    Funnel => Vec<crate::protocol::funnel::Group>,
+    Daily => Vec<Daily>,
+    Find => Vec<Holding>,
+    Download => Counted,
+    Downloads => Downloads,
+    DownloadTotals => Vec<(String, u64)>,
+    Unfolded => Vec<String>,
+}
+
+/// Each command's place in [`Command`].
+macro_rules! wraps {
+    ($($name:ident),* ; $($unit:ident),*) => {
+        $(
+            impl From<cmd::$name> for Command {
+                fn from(c: cmd::$name) -> Command {
+                    Command::$name(c)
+                }
+            }
+        )*
+        $(
+            impl From<cmd::$unit> for Command {
+                fn from(_: cmd::$unit) -> Command {
+                    Command::$unit
+                }
+            }
+        )*
+    };
+}
+
+wraps!(Claim, Settle, Release, Look, Reserve, Hold, Index, List, Unindex, Queue, Unqueue, Send, Record, Due, Deliveries, Replay, Enable, Wake, Erase, Draw, Draws, CountBot, Bots, Turn, ClaimMany, SettleMany, Funnel, Daily, Find, Download, Downloads, DownloadTotals, Unfolded ; Endpoints);
+
+/// The ledger's commands, one type each, named like their variants of [`Command`].
+pub mod cmd {
+    use super::{ClaimRow, DeliveryFilter, Entry, Qualified, SettleRow};
+    use crate::protocol::outbox::Delivery;
+    use serde::{Deserialize, Serialize};
+
     /// Claims an address on a form for a new lead, and reserves an idempotency key if one was sent.
-    Claim {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Claim {
         /// The form.
-        form: String,
+        pub form: String,
         /// The address's index key (`intake::email_hash`).
-        email: String,
+        pub email: String,
         /// The id the new lead would get.
-        lead: String,
+        pub lead: String,
         /// The request's `Idempotency-Key`, if any.
-        key: Option<String>,
+        pub key: Option<String>,
         /// The lead the old KV email index names for this address, when there is one: the ledger adopts
         /// it if it has no row yet (the upgrade from the KV-only layout).
-        legacy: Option<String>,
+        pub legacy: Option<String>,
         /// Now, Unix ms (the Worker's clock).
-        now: u64,
-    },
+        pub now: u64,
+    }
+
     /// The lead (new or repeated) is durably stored: the claim becomes the address's lead, a repeat's hold
     /// on the lead ends, the idempotency key remembers the answer, and (with `entry`) the lead's index row
     /// is written, all in one transaction. Answers [`Indexed`]: a lead erased while the request stored it
     /// settles nothing at all, and its caller deletes the document again.
-    Settle {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Settle {
         /// The form.
-        form: String,
+        pub form: String,
         /// The address this request holds (none for requests that only keep an idempotent answer).
         #[serde(flatten)]
-        hold: Hold,
+        pub hold: super::Hold,
         /// The idempotency key, if any.
-        key: Option<String>,
+        pub key: Option<String>,
         /// The answer to give every retry with that key: `{"status", "body"}`.
-        answer: Option<String>,
+        pub answer: Option<String>,
         /// The stored lead's deliveries, queued in the same transaction (due at once: the lead is stored).
         #[serde(default)]
-        deliveries: Vec<Delivery>,
+        pub deliveries: Vec<Delivery>,
         /// The stored lead's index row, written in the same transaction (a submission's lead; the
         /// idempotent answers of other requests have none).
         #[serde(default, skip_serializing_if = "Option::is_none")]
-        entry: Option<Entry>,
-    },
+        pub entry: Option<Entry>,
+    }
+
     /// The request failed before the lead was stored: drop its reservations, so a retry meets a clean slate.
-    Release {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Release {
         /// The form.
-        form: String,
+        pub form: String,
         /// The address this request holds (none for requests that only reserved an idempotency key).
         #[serde(flatten)]
-        hold: Hold,
+        pub hold: super::Hold,
         /// The idempotency key, if any.
-        key: Option<String>,
-    },
+        pub key: Option<String>,
+    }
+
     /// What the ledger knows now about an address and an idempotency key (asked while another request
     /// holds a reservation).
-    Look {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Look {
         /// The form.
-        form: String,
+        pub form: String,
         /// The address's index key.
-        email: String,
+        pub email: String,
         /// The idempotency key, if any.
-        key: Option<String>,
+        pub key: Option<String>,
         /// Now, Unix ms.
-        now: u64,
-    },
+        pub now: u64,
+    }
+
     /// Reserves an idempotency key for a request that has no address (an admin's draw): answered with
     /// its [`Replay`]. The answer is kept with a `Settle`, the reservation dropped with a `Release`, each
     /// naming the key and an empty `email`.
-    Reserve {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Reserve {
         /// The key's namespace (e.g. `draw:<form>`).
-        form: String,
+        pub form: String,
         /// The idempotency key.
-        key: String,
+        pub key: String,
         /// Now, Unix ms.
-        now: u64,
-    },
+        pub now: u64,
+    }
+
     /// Takes the hold on a stored lead (its address row) for a change that reads and writes its document:
     /// a confirmation, a withdrawal. Answered with [`Holder::Lead`] when this request now holds it,
     /// [`Holder::Reserved`] while another does, [`Holder::Nobody`] when the address has no stored lead.
     /// Released with a `Settle` or `Release` that says `held`.
-    Hold {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Hold {
         /// The form.
-        form: String,
+        pub form: String,
         /// The address's index key.
-        email: String,
+        pub email: String,
         /// Now, Unix ms.
-        now: u64,
-    },
+        pub now: u64,
+    }
+
     /// Writes a lead's row in the lead index (after every write of its document).
-    Index {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Index {
         /// The row.
-        entry: Entry,
+        pub entry: Entry,
         /// Only add the row if the lead has none (the backfill: a row written since is newer).
         #[serde(default)]
-        only_if_missing: bool,
-    },
+        pub only_if_missing: bool,
+    }
+
     /// A page of lead ids, newest first, filtered in the index.
-    List {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct List {
         /// Only this form's leads.
-        form: Option<String>,
+        pub form: Option<String>,
         /// Only leads with this status.
-        status: Option<String>,
+        pub status: Option<String>,
         /// Only leads created at or after this time (Unix ms).
-        since: Option<u64>,
+        pub since: Option<u64>,
         /// The stage, score range and cooling filters.
         #[serde(default)]
-        qualified: Qualified,
+        pub qualified: Qualified,
         /// Only leads older than this one (the previous page's `cursor`).
-        before: Option<String>,
+        pub before: Option<String>,
         /// How many at most.
-        limit: u32,
-    },
+        pub limit: u32,
+    }
+
     /// Removes a lead's row from the lead index (before its document is deleted).
-    Unindex {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Unindex {
         /// The lead.
-        lead: String,
-    },
+        pub lead: String,
+    }
+
     /// Puts deliveries in the outbox, all or none, and wakes the ledger's alarm for them. A delivery whose
     /// lead has been erased is not queued (unless it announces the erasure), and one already queued under
     /// its id stays as it is (a derived id queued twice is one delivery).
-    Queue {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Queue {
         /// The deliveries, due at `next_at_ms`.
-        deliveries: Vec<Delivery>,
-    },
+        pub deliveries: Vec<Delivery>,
+    }
+
     /// Takes deliveries out of the outbox again (their lead could not be written).
-    Unqueue {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Unqueue {
         /// The deliveries' ids.
-        ids: Vec<String>,
-    },
+        pub ids: Vec<String>,
+    }
+
     /// Makes parked deliveries (queued, not yet attempted) due now: what they announce is stored.
-    Send {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Send {
         /// The deliveries' ids.
-        ids: Vec<String>,
+        pub ids: Vec<String>,
         /// Now, Unix ms.
-        now: u64,
-    },
+        pub now: u64,
+    }
+
     /// Records an attempt's outcome on a queued delivery: its state, attempts, next time and last answer.
     /// Only updates a row that is still there, and never its payload: an attempt that ends after its lead
     /// was erased writes nothing back.
-    Record {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Record {
         /// The delivery after the attempt (its payload is not read).
-        delivery: Delivery,
+        pub delivery: Delivery,
         /// The endpoint answered 410 Gone: disable it until an admin enables it again.
-        disable: bool,
+        pub disable: bool,
         /// Now, Unix ms.
-        now: u64,
-    },
+        pub now: u64,
+    }
+
     /// Takes up to `limit` due deliveries for an attempt, sharing the budget fairly between endpoints and
     /// leaving out disabled ones, and leases them for [`LEASE_MS`] so nobody else attempts them meanwhile.
     /// Answered with the deliveries, payloads included.
-    Due {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Due {
         /// Now, Unix ms.
-        now: u64,
+        pub now: u64,
         /// How many at most.
-        limit: u32,
-    },
+        pub limit: u32,
+    }
+
     /// A page of deliveries (without payloads), newest first.
-    Deliveries {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Deliveries {
         /// Which ones.
-        filter: DeliveryFilter,
+        pub filter: DeliveryFilter,
         /// Only deliveries older than this one (the previous page's `cursor`).
-        before: Option<String>,
+        pub before: Option<String>,
         /// How many at most.
-        limit: u32,
-    },
+        pub limit: u32,
+    }
+
     /// Sends a delivery again: pending, no attempts, due now. Answered with [`Found`].
-    Replay {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Replay {
         /// The delivery.
-        id: String,
+        pub id: String,
         /// Now, Unix ms.
-        now: u64,
-    },
+        pub now: u64,
+    }
+
     /// The endpoints that are disabled (they answered 410), as [`Disabled`] rows.
-    Endpoints,
+    #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Endpoints;
+
     /// Enables a disabled endpoint again; its waiting deliveries are due at once.
-    Enable {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Enable {
         /// The form.
-        form: String,
+        pub form: String,
         /// The endpoint's id.
-        endpoint: String,
+        pub endpoint: String,
         /// Now, Unix ms.
-        now: u64,
-    },
+        pub now: u64,
+    }
+
     /// The watchdog (the cron trigger): sets the alarm for the next due delivery, in case it was lost.
     /// Answered with [`Backlog`].
-    Wake {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Wake {
         /// Now, Unix ms.
-        now: u64,
-    },
+        pub now: u64,
+    }
+
     /// An erasure, in one transaction: queues its announcements, deletes every other delivery of the lead
     /// (their payloads hold its personal data), its address rows and index row, and writes its tombstone.
     /// Answered with [`Erasure`].
-    Erase {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Erase {
         /// The lead.
-        lead: String,
+        pub lead: String,
         /// The `lead.erased` announcements.
-        announcements: Vec<Delivery>,
+        pub announcements: Vec<Delivery>,
         /// Now, Unix ms.
-        now: u64,
-    },
+        pub now: u64,
+    }
+
     /// A giveaway draw, in one transaction: its record, its winner announcements and, with an idempotency
     /// key, the answer every retry gets. A draw whose id is already recorded is not recorded again.
-    Draw {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Draw {
         /// The giveaway form.
-        form: String,
+        pub form: String,
         /// The draw's id.
-        id: String,
+        pub id: String,
         /// The draw record (JSON of `draw::Draw`).
-        record: String,
+        pub record: String,
         /// The `giveaway.winner` announcements.
-        announcements: Vec<Delivery>,
+        pub announcements: Vec<Delivery>,
         /// The idempotency key the draw was asked for under (namespace `draw:<form>`), if any.
-        key: Option<String>,
+        pub key: Option<String>,
         /// Now, Unix ms.
-        now: u64,
-    },
+        pub now: u64,
+    }
+
     /// A giveaway's draws, oldest first, as their records (JSON strings).
-    Draws {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Draws {
         /// The giveaway form.
-        form: String,
-    },
+        pub form: String,
+    }
+
     /// Counts a dropped bot submission on a form and day. In the ledger rather than KV: a bot flood must not
     /// spend the KV write quota real leads need.
-    CountBot {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct CountBot {
         /// The form.
-        form: String,
+        pub form: String,
         /// The day, `YYYY-MM-DD`.
-        day: String,
-    },
+        pub day: String,
+    }
+
     /// The bot counts since a day (inclusive), as [`BotCount`] rows.
-    Bots {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Bots {
         /// The first day, `YYYY-MM-DD`.
-        since: String,
-    },
+        pub since: String,
+    }
+
     /// The next turns of a counter (round-robin assignment of a form's leads), from 0: one transaction, so
     /// racing leads never get the same turn. Answered with [`Turn`], the first of `count` turns.
-    Turn {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Turn {
         /// The counter's name (`assign:<form>`).
-        name: String,
+        pub name: String,
         /// How many turns (an import takes one per new lead at once).
-        #[serde(default = "one")]
-        count: u64,
-    },
+        #[serde(default = "super::one")]
+        pub count: u64,
+    }
+
     /// An import's claims: [`Command::Claim`] for each row (no idempotency key), in one transaction.
     /// Answered with one [`Holder`] per row.
-    ClaimMany {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct ClaimMany {
         /// The form.
-        form: String,
+        pub form: String,
         /// The rows.
-        rows: Vec<ClaimRow>,
+        pub rows: Vec<ClaimRow>,
         /// Now, Unix ms.
-        now: u64,
-    },
+        pub now: u64,
+    }
+
     /// An import's settle, in one transaction: for each stored row the address becomes its lead's (or the
     /// repeat's hold ends), its index row is written and its deliveries queued; rows that could not be
     /// stored are released.
-    SettleMany {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct SettleMany {
         /// The form.
-        form: String,
+        pub form: String,
         /// The stored rows.
-        settled: Vec<SettleRow>,
+        pub settled: Vec<SettleRow>,
         /// The rows given up.
-        released: Vec<Hold>,
-    },
+        pub released: Vec<super::Hold>,
+    }
+
     /// The funnel of the leads created in a period (optionally of one form), grouped: answered with
     /// `funnel::Group`s.
-    Funnel {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Funnel {
         /// Only this form's leads.
-        form: Option<String>,
+        pub form: Option<String>,
         /// Only leads created at or after this time (Unix ms).
-        from: Option<u64>,
+        pub from: Option<u64>,
         /// Only leads created before this time (Unix ms).
-        to: Option<u64>,
+        pub to: Option<u64>,
         /// The grouping.
-        by: crate::protocol::funnel::By,
-    },
+        pub by: crate::protocol::funnel::By,
+    }
+
     /// Leads created per day since `from`, grouped: answered with [`Daily`] rows.
-    Daily {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Daily {
         /// The first day's start (Unix ms; days are UTC).
-        from: u64,
+        pub from: u64,
         /// The grouping (`source`, `campaign`, `form` or `owner`).
-        by: crate::protocol::funnel::By,
-    },
+        pub by: crate::protocol::funnel::By,
+    }
+
     /// The stored leads of an address on every form, as [`Holding`] rows (feedback names leads by address).
-    Find {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Find {
         /// The address's index key (`intake::email_hash`).
-        email: String,
-    },
+        pub email: String,
+    }
+
     /// Counts a download of a lead's gated file, unless the lead's downloads in the current clock hour
     /// reached `per_hour`: answered with [`Counted`]. Counted here, not in the lead's document, so racing
     /// downloads never lose a count and a download costs no KV write; the count reaches the document when
     /// it is folded in under the ledger's hold (`handout`). Nothing is counted for an erased lead.
-    Download {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Download {
         /// The lead.
-        lead: String,
+        pub lead: String,
         /// Now, Unix ms.
-        now: u64,
+        pub now: u64,
         /// The most downloads a lead's links may make in one clock hour.
-        per_hour: u32,
-    },
+        pub per_hour: u32,
+    }
+
     /// How many downloads the ledger counted for a lead in all: answered with [`Downloads`]. With
     /// `folded`, first notes that the lead's document now holds that many (what [`Command::Unfolded`]
     /// looks at).
-    Downloads {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Downloads {
         /// The lead.
-        lead: String,
+        pub lead: String,
         /// The total the document holds now, after a fold.
-        folded: Option<u64>,
-    },
+        pub folded: Option<u64>,
+    }
+
     /// The downloads the ledger counted for each of `leads` (a page of an admin list), as
     /// `[lead, total]` pairs for those with any.
-    DownloadTotals {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct DownloadTotals {
         /// The leads.
-        leads: Vec<String>,
-    },
+        pub leads: Vec<String>,
+    }
+
     /// Up to `limit` leads with downloads that are counted but not in their documents, and whose last fold
     /// began at least [`FOLD_MS`] ago; each is leased for another [`FOLD_MS`]. Answered with their ids.
-    Unfolded {
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Unfolded {
         /// Now, Unix ms.
-        now: u64,
+        pub now: u64,
         /// How many at most.
-        limit: u32,
-    },
+        pub limit: u32,
+    }
 }
 
 /// How often a lead's counted downloads are folded into its document at most (once when a download comes
@@ -780,20 +1005,24 @@ mod tests {
 
     #[test]
     fn commands_and_answers_travel_as_tagged_json() {
-        let claim = Command::Claim { form: "nl".into(), email: "ab".into(), lead: "ld_1".into(), key: None, legacy: None, now: 5 };
+        let claim = Command::Claim(cmd::Claim { form: "nl".into(), email: "ab".into(), lead: "ld_1".into(), key: None, legacy: None, now: 5 });
         let settle: Command = serde_json::from_str(r#"{"op":"settle","form":"nl","email":"ab","lead":null,"key":null,"answer":null}"#).unwrap();
         assert_eq!(
             settle,
-            Command::Settle {
+            Command::Settle(cmd::Settle {
                 form: "nl".into(),
                 hold: Hold { email: "ab".into(), ..Hold::default() },
                 key: None,
                 answer: None,
                 deliveries: vec![],
                 entry: None
-            }
+            })
         );
-        let held = Command::Release { form: "nl".into(), hold: Hold { email: "ab".into(), lead: Some("ld_1".into()), held: true }, key: Some("k".into()) };
+        let held = Command::Release(cmd::Release {
+            form: "nl".into(),
+            hold: Hold { email: "ab".into(), lead: Some("ld_1".into()), held: true },
+            key: Some("k".into()),
+        });
         let json = serde_json::to_string(&held).unwrap();
         assert_eq!(json, r#"{"op":"release","form":"nl","email":"ab","lead":"ld_1","held":true,"key":"k"}"#, "the hold travels flat");
         assert_eq!(serde_json::from_str::<Command>(&json).unwrap(), held);
@@ -805,6 +1034,24 @@ mod tests {
         assert_eq!(json, r#"{"holder":{"state":"lead","lead":"ld_0"},"replay":{"state":"in_progress"}}"#);
         assert_eq!(serde_json::from_str::<Standing>(&json).unwrap(), standing);
         assert!(serde_json::from_str::<Command>(r#"{"op":"drop_tables"}"#).is_err());
+        // A command without fields and a field with its default travel as before the commands had types.
+        assert_eq!(serde_json::to_string(&Command::from(cmd::Endpoints)).unwrap(), r#"{"op":"endpoints"}"#);
+        assert_eq!(
+            serde_json::from_str::<Command>(r#"{"op":"turn","name":"assign:f"}"#).unwrap(),
+            Command::Turn(cmd::Turn { name: "assign:f".into(), count: 1 })
+        );
+    }
+
+    /// Each command names its answer: this compiles only with the pairings the ledger keeps.
+    #[test]
+    fn each_command_names_its_answer() {
+        fn answer_of<C: Asks>(_: &C) -> std::marker::PhantomData<C::Answer> {
+            std::marker::PhantomData
+        }
+        let _: std::marker::PhantomData<Standing> =
+            answer_of(&cmd::Claim { form: String::new(), email: String::new(), lead: String::new(), key: None, legacy: None, now: 0 });
+        let _: std::marker::PhantomData<Vec<Disabled>> = answer_of(&cmd::Endpoints);
+        let _: std::marker::PhantomData<Counted> = answer_of(&cmd::Download { lead: String::new(), now: 0, per_hour: 1 });
     }
 
     #[test]

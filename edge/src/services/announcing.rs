@@ -4,6 +4,7 @@
 //! sends in that order so nothing is announced that was not stored.
 
 use crate::protocol::backend::{random, Backend};
+use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{self, Command};
 use crate::protocol::outbox::Delivery;
 use crate::rules::webhook::{self, EventType};
@@ -24,7 +25,7 @@ pub async fn put_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<()
     }
     let parked = b.now_ms().saturating_add(ledger::RESERVATION_MS);
     let deliveries = deliveries.iter().map(|d| Delivery { next_at_ms: parked, ..d.clone() }).collect();
-    b.ledger(&Command::Queue { deliveries }).await.map(|_| ())
+    b.ledger(&Command::Queue(cmd::Queue { deliveries })).await.map(|_| ())
 }
 
 /// Makes parked deliveries due now: what they announce is stored.
@@ -32,7 +33,7 @@ pub async fn send_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(
     if deliveries.is_empty() {
         return Ok(());
     }
-    b.ledger(&Command::Send { ids: ids(deliveries), now: b.now_ms() }).await.map(|_| ())
+    b.ledger(&Command::Send(cmd::Send { ids: ids(deliveries), now: b.now_ms() })).await.map(|_| ())
 }
 
 fn ids(deliveries: &[Delivery]) -> Vec<String> {
@@ -44,7 +45,7 @@ pub async fn unqueue<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), E
     if deliveries.is_empty() {
         return Ok(());
     }
-    b.ledger(&Command::Unqueue { ids: ids(deliveries) }).await.map(|_| ())
+    b.ledger(&Command::Unqueue(cmd::Unqueue { ids: ids(deliveries) })).await.map(|_| ())
 }
 
 /// Queues a changed lead's deliveries, writes the lead, and sends the deliveries. If the lead cannot be
@@ -146,8 +147,7 @@ pub async fn assign_due<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead
         return Ok(None);
     }
     let turn = if rule.needs_turn() {
-        let turn: crate::protocol::ledger::Turn =
-            crate::protocol::backend::ask(b, &crate::protocol::ledger::Command::Turn { name: format!("assign:{}", lead.form), count: 1 }).await?;
+        let turn = crate::protocol::backend::ask(b, cmd::Turn { name: format!("assign:{}", lead.form), count: 1 }).await?;
         turn.turn
     } else {
         0

@@ -8,6 +8,7 @@
 //! the ledger, in case an alarm was lost.
 
 use crate::protocol::backend::{ask, random, Backend};
+use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{Command, PER_RUN};
 use crate::protocol::outbox::{self, Delivery, Outcome, State};
 use crate::rules::crm::{self, Outbound, Read, Reply};
@@ -33,7 +34,7 @@ pub struct Run {
 /// comes in. Never fails on an endpoint's fault; a ledger fault fails the run (the deliveries whose records
 /// were lost stay leased and are taken again when their lease ends).
 pub async fn run_due<B: Backend>(b: &B, config: &FormsConfig) -> Result<Run, Error> {
-    let due: Vec<Delivery> = ask(b, &Command::Due { now: b.now_ms(), limit: PER_RUN }).await?;
+    let due: Vec<Delivery> = ask(b, cmd::Due { now: b.now_ms(), limit: PER_RUN }).await?;
     let mut attempts: FuturesUnordered<_> = due
         .into_iter()
         .map(|mut d| async move {
@@ -50,7 +51,7 @@ pub async fn run_due<B: Backend>(b: &B, config: &FormsConfig) -> Result<Run, Err
         d.payload = String::new();
         // A record that is lost leaves its delivery leased, to be attempted again when the lease ends; the
         // others are still recorded.
-        if let Err(e) = b.ledger(&Command::Record { delivery: d, disable, now: b.now_ms() }).await {
+        if let Err(e) = b.ledger(&Command::Record(cmd::Record { delivery: d, disable, now: b.now_ms() })).await {
             lost = Some(e);
         }
     }

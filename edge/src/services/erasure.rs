@@ -10,7 +10,8 @@
 //! from the lead, so a retry queues no second `lead.erased`.
 
 use crate::protocol::backend::{ask, Backend};
-use crate::protocol::ledger::{Command, Erasure, Page};
+use crate::protocol::ledger::cmd;
+use crate::protocol::ledger::{Erasure, Page};
 use crate::protocol::outbox::Delivery;
 use crate::rules::webhook::{self, EventType};
 use crate::{rules::crm, rules::id, rules::intake, Error};
@@ -36,7 +37,7 @@ pub async fn erase<B: Backend>(b: &B, config: &FormsConfig, id: &str, announce: 
     let now = b.now_ms();
     let endpoints = config.form(&lead.form).map(|f| f.webhooks.as_slice()).unwrap_or_default();
     let announcements = if announce { announcements(&lead, endpoints, now) } else { Vec::new() };
-    let done: Erasure = ask(b, &Command::Erase { lead: lead.id.clone(), announcements, now }).await?;
+    let done: Erasure = ask(b, cmd::Erase { lead: lead.id.clone(), announcements, now }).await?;
     // The email index of the KV-only layout, if this lead had a key there; then the document, last, as a
     // retry finds the unfinished erasure through it.
     b.delete_legacy_email(&lead.form, &intake::address_of(&lead)).await?;
@@ -62,7 +63,7 @@ pub const UNCONFIRMED_PER_RUN: u32 = 100;
 pub async fn erase_unconfirmed<B: Backend>(b: &B, config: &FormsConfig) -> Result<usize, Error> {
     let Some(mail) = config.mail.as_ref() else { return Ok(0) };
     let cutoff = b.now_ms().saturating_sub(mail.erase_unconfirmed_after_ms());
-    let list = Command::List {
+    let list = cmd::List {
         form: None,
         status: Some(Status::Pending.as_str().to_owned()),
         since: None,
@@ -70,7 +71,7 @@ pub async fn erase_unconfirmed<B: Backend>(b: &B, config: &FormsConfig) -> Resul
         before: Some(id::new("ld_", cutoff, [0; 10])),
         limit: UNCONFIRMED_PER_RUN,
     };
-    let page: Page = ask(b, &list).await?;
+    let page: Page = ask(b, list).await?;
     let mut erased = 0;
     for id in &page.ids {
         // The index can lag behind a confirmation by a moment: the lead itself has the last word.

@@ -9,6 +9,7 @@
 
 use crate::protocol::backend::{ask, random, Backend};
 use crate::protocol::keys::draw_scope;
+use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{Command, Drawn, Hold, Replay};
 use crate::rules::draw::{self, Draw};
 use crate::rules::webhook::{self, EventType};
@@ -22,7 +23,7 @@ use shared::lead::Status;
 /// it made.
 pub async fn draw<B: Backend>(b: &B, form: &FormDef, wanted: u64, key: Option<String>) -> Result<Draw, Error> {
     if let Some(key) = &key {
-        match ask(b, &Command::Reserve { form: draw_scope(&form.id), key: key.clone(), now: b.now_ms() }).await? {
+        match ask(b, cmd::Reserve { form: draw_scope(&form.id), key: key.clone(), now: b.now_ms() }).await? {
             Replay::Answered { answer } => return Ok(serde_json::from_str(&answer)?),
             Replay::InProgress => return Err(Error::InProgress),
             Replay::Fresh => {}
@@ -31,7 +32,7 @@ pub async fn draw<B: Backend>(b: &B, form: &FormDef, wanted: u64, key: Option<St
     let made = make(b, form, wanted, key.clone()).await;
     if made.is_err() {
         // The key is free again for a retry; if this is lost, the reservation lapses by itself.
-        let release = Command::Release { form: draw_scope(&form.id), hold: Hold::default(), key };
+        let release = Command::Release(cmd::Release { form: draw_scope(&form.id), hold: Hold::default(), key });
         let _ = b.ledger(&release).await;
     }
     made
@@ -66,7 +67,7 @@ async fn make<B: Backend>(b: &B, form: &FormDef, wanted: u64, key: Option<String
         }
     }
     let record = serde_json::to_string(&made)?;
-    let drawn: Drawn = ask(b, &Command::Draw { form: form.id.clone(), id: made.id.clone(), record, announcements, key, now }).await?;
+    let drawn: Drawn = ask(b, cmd::Draw { form: form.id.clone(), id: made.id.clone(), record, announcements, key, now }).await?;
     Ok(serde_json::from_str(&drawn.record)?)
 }
 
@@ -77,7 +78,7 @@ pub async fn draws<B: Backend>(b: &B, form: &str) -> Result<Vec<Draw>, Error> {
     for record in b.legacy_draws(form).await? {
         out.push(serde_json::from_str(&record)?);
     }
-    let recorded: Vec<String> = ask(b, &Command::Draws { form: form.to_owned() }).await?;
+    let recorded: Vec<String> = ask(b, cmd::Draws { form: form.to_owned() }).await?;
     for record in recorded {
         let d: Draw = serde_json::from_str(&record)?;
         if !out.iter().any(|o| o.id == d.id) {

@@ -10,6 +10,7 @@
 //! a count, a withdrawal meanwhile is never overwritten, and a burst of downloads costs one KV write.
 
 use crate::protocol::backend::{ask, Backend};
+use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{Command, Counted, Downloads};
 use crate::services::announcing::put_outbox_then_lead;
 use crate::services::holding::under_hold;
@@ -34,7 +35,7 @@ pub enum Handout {
 /// and the cron folds it later.
 pub async fn count<B: Backend>(b: &B, config: &FormsConfig, lead: &Lead) -> Result<Handout, Error> {
     let per_hour = config.form(&lead.form).and_then(|f| f.asset.as_ref()).map_or(20, shared::form::Asset::downloads_per_hour);
-    let counted: Counted = ask(b, &Command::Download { lead: lead.id.clone(), now: b.now_ms(), per_hour }).await?;
+    let counted: Counted = ask(b, cmd::Download { lead: lead.id.clone(), now: b.now_ms(), per_hour }).await?;
     if !counted.allowed {
         let retry_after_secs = u32::try_from(counted.retry_after_ms.div_ceil(1000)).unwrap_or(u32::MAX).max(1);
         return Ok(Handout::Limited { retry_after_secs });
@@ -52,7 +53,7 @@ pub async fn fold<B: Backend>(b: &B, config: &FormsConfig, id: &str) -> Result<u
     under_hold(b, &lead, async |held| {
         // Read again under the hold: what another change wrote meanwhile is kept.
         let Some(mut lead) = b.lead(id).await? else { return Ok(0) };
-        let Downloads { total } = ask(b, &Command::Downloads { lead: id.to_owned(), folded: None }).await?;
+        let Downloads { total } = ask(b, cmd::Downloads { lead: id.to_owned(), folded: None }).await?;
         let added = total.saturating_sub(lead.downloads_folded);
         if added > 0 {
             let now = b.now_ms();
@@ -66,7 +67,7 @@ pub async fn fold<B: Backend>(b: &B, config: &FormsConfig, id: &str) -> Result<u
             put_outbox_then_lead(b, held, &deliveries, &lead).await?;
         }
         // A lost note only makes the cron look at this lead again; the fold itself finds nothing to add.
-        let _ = b.ledger(&Command::Downloads { lead: id.to_owned(), folded: Some(total) }).await;
+        let _ = b.ledger(&Command::Downloads(cmd::Downloads { lead: id.to_owned(), folded: Some(total) })).await;
         Ok(added)
     })
     .await
@@ -78,7 +79,7 @@ pub const FOLDS_PER_RUN: u32 = 20;
 /// The cron's part: folds the counted downloads of leads whose last fold began a minute ago or more.
 /// Returns how many leads were folded; a lead whose fold fails is tried again a minute later.
 pub async fn fold_due<B: Backend>(b: &B, config: &FormsConfig) -> Result<usize, Error> {
-    let ids: Vec<String> = ask(b, &Command::Unfolded { now: b.now_ms(), limit: FOLDS_PER_RUN }).await?;
+    let ids: Vec<String> = ask(b, cmd::Unfolded { now: b.now_ms(), limit: FOLDS_PER_RUN }).await?;
     let mut folded = 0;
     for id in &ids {
         if fold(b, config, id).await.is_ok() {
@@ -94,7 +95,7 @@ pub async fn as_counted<B: Backend>(b: &B, leads: &mut [Lead]) -> Result<(), Err
     if leads.is_empty() {
         return Ok(());
     }
-    let totals: Vec<(String, u64)> = ask(b, &Command::DownloadTotals { leads: leads.iter().map(|l| l.id.clone()).collect() }).await?;
+    let totals: Vec<(String, u64)> = ask(b, cmd::DownloadTotals { leads: leads.iter().map(|l| l.id.clone()).collect() }).await?;
     for lead in leads.iter_mut() {
         let total = totals.iter().find(|(id, _)| *id == lead.id).map_or(0, |(_, t)| *t);
         let pending = total.saturating_sub(lead.downloads_folded);

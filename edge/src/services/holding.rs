@@ -3,6 +3,7 @@
 //! write path for a lead").
 
 use crate::protocol::backend::{ask, random, Backend};
+use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{Command, Hold, Holder};
 use crate::{rules::intake, Error};
 use shared::lead::Lead;
@@ -46,7 +47,7 @@ pub async fn under_hold<B: Backend, T>(b: &B, lead: &Lead, work: impl AsyncFnOnc
     hold(b, &form, &email).await?;
     let outcome = work(&Holding { lead: lead.id.clone() }).await;
     // If the release is lost, the hold lapses by itself after `ledger::RESERVATION_MS`.
-    let _ = b.ledger(&Command::Release { form, hold: Hold { email, lead: None, held: true }, key: None }).await;
+    let _ = b.ledger(&Command::Release(cmd::Release { form, hold: Hold { email, lead: None, held: true }, key: None })).await;
     outcome
 }
 
@@ -54,7 +55,7 @@ pub async fn under_hold<B: Backend, T>(b: &B, lead: &Lead, work: impl AsyncFnOnc
 async fn hold<B: Backend>(b: &B, form: &str, email: &str) -> Result<(), Error> {
     let started = b.now_ms();
     loop {
-        let holder: Holder = ask(b, &Command::Hold { form: form.to_owned(), email: email.to_owned(), now: b.now_ms() }).await?;
+        let holder: Holder = ask(b, cmd::Hold { form: form.to_owned(), email: email.to_owned(), now: b.now_ms() }).await?;
         match holder {
             Holder::Lead { .. } => return Ok(()),
             // No stored lead for the address (a lead from before the ledger, not yet adopted, or one

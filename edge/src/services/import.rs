@@ -19,7 +19,8 @@
 //! settle fails, the documents written are taken back and the call may be retried whole.
 
 use crate::protocol::backend::{ask, random, Backend};
-use crate::protocol::ledger::{ClaimRow, Command, Entry, Hold, Holder, SettleRow, Turn};
+use crate::protocol::ledger::cmd;
+use crate::protocol::ledger::{ClaimRow, Command, Entry, Hold, Holder, SettleRow};
 use crate::protocol::outbox::Delivery;
 use crate::rules::rows::{Row, MAX_PROOF, MAX_SOURCE};
 use crate::rules::webhook::{self, EventType};
@@ -195,12 +196,12 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
     let hashes: Vec<String> = candidates.iter().map(|c| c.email.clone()).collect();
     let legacy = b.legacy_emails(&form.id, &hashes).await?;
     let claims: Vec<ClaimRow> = candidates.iter().zip(legacy).map(|(c, legacy)| ClaimRow { email: c.email.clone(), lead: c.lead.id.clone(), legacy }).collect();
-    let holders: Vec<Holder> = ask(b, &Command::ClaimMany { form: form.id.clone(), rows: claims, now }).await?;
+    let holders: Vec<Holder> = ask(b, cmd::ClaimMany { form: form.id.clone(), rows: claims, now }).await?;
     let known: Vec<String> = holders.iter().filter_map(|h| if let Holder::Lead { lead } = h { Some(lead.clone()) } else { None }).collect();
     let stored: BTreeMap<String, Lead> = b.leads(&known).await?.into_iter().map(|l| (l.id.clone(), l)).collect();
     let fresh = holders.iter().filter(|h| **h == Holder::Claimed).count() as u64;
     let mut turn = match form.assign.as_ref().filter(|a| a.needs_turn() && a.at == shared::owner::Moment::Creation && fresh > 0) {
-        Some(_) => ask::<Turn, B>(b, &Command::Turn { name: format!("assign:{}", form.id), count: fresh }).await?.turn,
+        Some(_) => ask(b, cmd::Turn { name: format!("assign:{}", form.id), count: fresh }).await?.turn,
         None => 0,
     };
 
@@ -280,7 +281,7 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
             }
         }
     }
-    if let Err(e) = b.ledger(&Command::SettleMany { form: form.id.clone(), settled, released }).await {
+    if let Err(e) = b.ledger(&Command::SettleMany(cmd::SettleMany { form: form.id.clone(), settled, released })).await {
         // Nothing is settled: take the documents back (the claims lapse by themselves), and let the caller
         // retry the batch whole.
         for w in &writes {

@@ -3,7 +3,8 @@
 //! per hundred leads on it, however many leads are stored, and it is full whenever enough leads match.
 
 use crate::protocol::backend::{ask, Backend};
-use crate::protocol::ledger::{Command, Page, MAX_LIST};
+use crate::protocol::ledger::cmd;
+use crate::protocol::ledger::{Page, MAX_LIST};
 use crate::Error;
 use shared::lead::Lead;
 
@@ -37,6 +38,6 @@ pub async fn all_ids<B: Backend>(b: &B, filter: &Filter) -> Result<Vec<String>, 
 
 async fn ids<B: Backend>(b: &B, filter: &Filter, before: Option<String>, limit: u32) -> Result<Page, Error> {
     let command =
-        Command::List { form: filter.form.clone(), status: filter.status.clone(), since: filter.since, qualified: filter.qualified.clone(), before, limit };
-    ask(b, &command).await
+        cmd::List { form: filter.form.clone(), status: filter.status.clone(), since: filter.since, qualified: filter.qualified.clone(), before, limit };
+    ask(b, command).await
 }

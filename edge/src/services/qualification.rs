@@ -7,6 +7,7 @@
 //! nothing and is answered as such, so feedback a CRM sends twice is harmless.
 
 use crate::protocol::backend::Backend;
+use crate::protocol::ledger::cmd;
 use crate::services::announcing::{announce_owner, follow_up, put_outbox_then_lead};
 use crate::services::holding::under_hold;
 use crate::Error;
@@ -194,8 +195,7 @@ async fn resolve<B: Backend>(b: &B, endpoint: &shared::form::Feedback, lead: &cr
             None => return Ok(Vec::new()),
         },
     };
-    let held: Vec<crate::protocol::ledger::Holding> =
-        crate::protocol::backend::ask(b, &crate::protocol::ledger::Command::Find { email: crate::rules::intake::email_hash(email.trim()) }).await?;
+    let held = crate::protocol::backend::ask(b, cmd::Find { email: crate::rules::intake::email_hash(email.trim()) }).await?;
     Ok(held.into_iter().filter(|h| endpoint.covers(&h.form)).map(|h| h.lead).collect())
 }
 

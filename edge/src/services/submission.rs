@@ -11,6 +11,7 @@
 //! the request (origin, rate limit, Turnstile) before; the ledger's alarm delivers after.
 
 use crate::protocol::backend::{ask, random, Backend};
+use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{Command, Hold, Holder, Indexed, Replay, Standing};
 use crate::protocol::outbox::Delivery;
 use crate::rules::webhook::{self, EventType};
@@ -97,7 +98,7 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
     let key = if claim.holds_key { intake.key.clone() } else { None };
     // What this request holds: a claim on the address for a new lead, or the stored lead for a repeat.
     let hold = Hold { email: email.clone(), lead: claim.is_new.then(|| fresh.id.clone()), held: claim.repeat_of.is_some() };
-    let release = || Command::Release { form: form.id.clone(), hold: hold.clone(), key: key.clone() };
+    let release = || Command::Release(cmd::Release { form: form.id.clone(), hold: hold.clone(), key: key.clone() });
     let stored = match &claim.repeat_of {
         Some(_) if form.kind == FormKind::Giveaway => Err(Error::AlreadyEntered),
         Some(id) => match b.lead(id).await {
@@ -126,7 +127,7 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
     let answer = serde_json::to_string(&Answer { status, body: body.clone() })?;
     // The deliveries are queued by the settle itself: one transaction makes the lead findable, its
     // deliveries due and its answer the key's.
-    let settle = Command::Settle {
+    let settle = cmd::Settle {
         form: form.id.clone(),
         hold: hold.clone(),
         key: key.clone(),
@@ -134,7 +135,7 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
         deliveries: deliveries.clone(),
         entry: Some(crate::protocol::ledger::Entry::of(&lead)),
     };
-    match ask::<Indexed, _>(b, &settle).await {
+    match ask(b, settle).await {
         Ok(Indexed { erased: false }) => Ok(Taken { status, body, deliveries }),
         // The lead was erased while this repeat stored it: nothing may bring its data back.
         Ok(Indexed { erased: true }) => {
@@ -192,12 +193,13 @@ async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Opti
         // Once this request holds the key, it no longer asks about it.
         let with_key = if holds_key { None } else { key.map(str::to_owned) };
         let now = b.now_ms();
-        let command = if look {
-            Command::Look { form: form.to_owned(), email: email.to_owned(), key: with_key.clone(), now }
+        // A look and a claim both answer where the address and the key stand.
+        let standing: Standing = if look {
+            ask(b, cmd::Look { form: form.to_owned(), email: email.to_owned(), key: with_key.clone(), now }).await?
         } else {
-            Command::Claim { form: form.to_owned(), email: email.to_owned(), lead: lead.to_owned(), key: with_key.clone(), legacy: legacy.clone(), now }
+            ask(b, cmd::Claim { form: form.to_owned(), email: email.to_owned(), lead: lead.to_owned(), key: with_key.clone(), legacy: legacy.clone(), now })
+                .await?
         };
-        let standing: Standing = ask(b, &command).await?;
         let mut wait = false;
         match (standing.replay, with_key.is_some()) {
             (Replay::Answered { answer }, _) => {
@@ -231,7 +233,7 @@ async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Opti
         }
         if wait && b.now_ms().saturating_sub(started) > WAIT_FOR_OTHERS_MS {
             if holds_key {
-                let release = Command::Release { form: form.to_owned(), hold: Hold::default(), key: key.map(str::to_owned) };
+                let release = Command::Release(cmd::Release { form: form.to_owned(), hold: Hold::default(), key: key.map(str::to_owned) });
                 let _ = b.ledger(&release).await;
             }
             return Err(Error::InProgress);

@@ -5,6 +5,7 @@
 use crate::fixtures::{memory, submit_news as submit, two_endpoints as config};
 use edge::platform::memory::Op;
 use edge::protocol::backend::Backend;
+use edge::protocol::ledger::cmd;
 use edge::protocol::ledger::Command;
 use edge::services::delivery::run_due;
 use edge::services::erasure::erase;
@@ -60,7 +61,7 @@ fn nothing_is_queued_or_indexed_for_an_erased_lead() {
     let mut d = m.queued("lead.erased")[0].clone();
     d.id = "msg_late".into();
     d.event = "lead.updated".into();
-    block_on(m.ledger(&Command::Queue { deliveries: vec![d] })).unwrap();
+    block_on(m.ledger(&Command::Queue(cmd::Queue { deliveries: vec![d] }))).unwrap();
     assert!(m.queued("lead.updated").is_empty(), "a late delivery of an erased lead is refused");
     assert!(matches!(block_on(m.put_lead(&late)), Err(Error::NotFound)), "a late document write is refused");
     assert!(!m.leads.borrow().contains_key(&id));

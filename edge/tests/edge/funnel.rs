@@ -4,7 +4,7 @@
 use edge::platform::memory::Memory;
 use edge::protocol::backend::{ask, Backend};
 use edge::protocol::funnel::{By, Group};
-use edge::protocol::ledger::Command;
+use edge::protocol::ledger::cmd;
 use futures::executor::block_on;
 use shared::form::FormKind;
 use shared::stage::{Change, Stage};
@@ -45,7 +45,7 @@ fn stored() -> Memory {
 #[test]
 fn the_funnel_at_ten_thousand_leads_matches_the_hand_computed_numbers_in_one_request() {
     let m = stored();
-    let groups: Vec<Group> = block_on(ask(&m, &Command::Funnel { form: None, from: None, to: None, by: By::Source })).unwrap();
+    let groups: Vec<Group> = block_on(ask(&m, cmd::Funnel { form: None, from: None, to: None, by: By::Source })).unwrap();
     assert_eq!(m.total(), 1, "one ledger request");
     assert_eq!(groups.len(), 4);
     for g in &groups {
@@ -62,7 +62,7 @@ fn the_funnel_at_ten_thousand_leads_matches_the_hand_computed_numbers_in_one_req
     let keys: Vec<&str> = groups.iter().map(|g| g.key.as_str()).collect();
     assert_eq!(keys, ["(none)", "ads", "fair", "mail"], "equal sizes sort by key");
     // A period selects by creation: the first 4,000 ms hold 4,000 leads, 1,000 per source.
-    let early: Vec<Group> = block_on(ask(&m, &Command::Funnel { form: Some("guide".into()), from: Some(NOW), to: Some(NOW + 4_000), by: By::Form })).unwrap();
+    let early: Vec<Group> = block_on(ask(&m, cmd::Funnel { form: Some("guide".into()), from: Some(NOW), to: Some(NOW + 4_000), by: By::Form })).unwrap();
     assert_eq!((early.len(), early[0].key.as_str(), early[0].leads), (1, "guide", 4_000));
     assert_eq!(early[0].stages[5].reached, 400);
 }

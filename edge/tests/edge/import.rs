@@ -3,6 +3,7 @@
 //! nothing left half-stored when the settle fails.
 
 use edge::platform::memory::{Memory, Op};
+use edge::protocol::ledger::cmd;
 use edge::rules::rows::{read, Format};
 use edge::services::import::{run, Batch, LegalBasis};
 use edge::services::submission::take;
@@ -299,14 +300,14 @@ fn a_batch_id_is_bound_to_its_body_and_parameters() {
 #[test]
 fn the_funnel_groups_imported_leads_by_their_batchs_source_beside_the_campaigns() {
     use edge::protocol::funnel::{By, Group};
-    use edge::protocol::ledger::Command;
+
     let (m, config) = (Memory::at(NOW), config());
     let intake = crate::fixtures::intake(&config, "news");
     let tagged = serde_json::from_value(serde_json::json!({"form": "news", "fields": {"email": "ad@example.com"}, "consent": ["marketing_email"], "meta": {"elapsed_ms": 9000, "utm": {"source": "linkedin"}}})).unwrap();
     block_on(take(&m, &intake, tagged)).unwrap();
     let csv = "email\n".to_owned() + &(0..3).map(|i| format!("fair{i}@example.com\n")).collect::<String>();
     block_on(run(&m, &batch(&config, "news", LegalBasis::None, None), read(Format::Csv, csv.as_bytes(), 10).unwrap())).unwrap();
-    let groups: Vec<Group> = block_on(edge::protocol::backend::ask(&m, &Command::Funnel { form: None, from: None, to: None, by: By::Source })).unwrap();
+    let groups: Vec<Group> = block_on(edge::protocol::backend::ask(&m, cmd::Funnel { form: None, from: None, to: None, by: By::Source })).unwrap();
     let sizes: Vec<(&str, u64)> = groups.iter().map(|g| (g.key.as_str(), g.leads)).collect();
     assert_eq!(sizes, [("Messe Hannover 2026", 3), ("linkedin", 1)], "no imported lead under (none)");
 }

@@ -3,6 +3,7 @@
 
 use edge::platform::memory::{Memory, Op};
 use edge::protocol::backend::Backend;
+use edge::protocol::ledger::cmd;
 use edge::services::listing::{all_ids, page, Filter};
 use futures::executor::block_on;
 use shared::lead::Lead;
@@ -85,7 +86,7 @@ fn an_erased_lead_leaves_the_index_and_never_comes_back() {
     let (m, rare) = stored();
     let id = rare[0].clone();
     let late = m.leads.borrow()[&id].clone();
-    block_on(m.ledger(&edge::protocol::ledger::Command::Erase { lead: id.clone(), announcements: vec![], now: NOW })).unwrap();
+    block_on(m.ledger(&edge::protocol::ledger::Command::Erase(cmd::Erase { lead: id.clone(), announcements: vec![], now: NOW }))).unwrap();
     // A write that arrives after the erasure is refused, and its document deleted again.
     assert!(matches!(block_on(m.put_lead(&late)), Err(edge::Error::NotFound)));
     assert!(!m.leads.borrow().contains_key(&id), "the late document is gone again");
@@ -98,7 +99,7 @@ fn an_erased_lead_leaves_the_index_and_never_comes_back() {
 fn admin_requests_do_a_bounded_number_of_operations_with_ten_thousand_leads() {
     use crate::fixtures::{entry, memory, submit_news as submit, two_endpoints as config};
     use edge::protocol::backend::ask;
-    use edge::protocol::ledger::{Command, DeliveryFilter, DeliveryPage};
+    use edge::protocol::ledger::{DeliveryFilter, DeliveryPage};
     use edge::services::delivery::run_due;
     use edge::services::erasure::erase;
     let (m, config) = (memory(), config());
@@ -111,7 +112,7 @@ fn admin_requests_do_a_bounded_number_of_operations_with_ten_thousand_leads() {
     // A page of deliveries: one ledger request.
     m.reset_counts();
     let filter = DeliveryFilter { status: Some("pending".into()), ..DeliveryFilter::default() };
-    let page: DeliveryPage = block_on(ask(&m, &Command::Deliveries { filter, before: None, limit: 100 })).unwrap();
+    let page: DeliveryPage = block_on(ask(&m, cmd::Deliveries { filter, before: None, limit: 100 })).unwrap();
     assert_eq!((page.deliveries.len(), m.total()), (100, 1));
     assert!(page.cursor.is_some());
     // An erasure: a read, the ledger's transaction, the document's removal and the old index key.

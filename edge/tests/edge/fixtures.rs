@@ -68,3 +68,18 @@ pub fn entry(m: &Memory, i: u64) -> String {
     block_on(m.put_lead(&lead)).expect("stored");
     lead.id
 }
+
+/// Every `.rs` file below `dir`: what the source-reading tests read.
+pub fn sources(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).expect("a source folder") {
+        let path = entry.expect("a file").path();
+        if path.is_dir() {
+            out.extend(sources(&path));
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            out.push(path);
+        }
+    }
+    out.sort();
+    out
+}

@@ -7,6 +7,7 @@
 //! so the compiler refuses a write without the hold; erasure deletes after its ledger transaction. This
 //! test holds the rest: no other module, and none of the Workers glue, writes or deletes a lead document.
 
+use crate::fixtures::sources;
 use std::path::Path;
 
 /// Each way to write or delete a lead document, and the only files that may use it.
@@ -22,20 +23,6 @@ const WRITERS: &[(&str, &[&str])] = &[
     // The held write: only from the services that change a stored lead under its hold.
     ("put_outbox_then_lead(", &["confirmation.rs", "withdrawal.rs", "qualification.rs", "handout.rs"]),
 ];
-
-/// Every `.rs` file below `dir`.
-fn sources(dir: &Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).expect("a source folder") {
-        let path = entry.expect("a file").path();
-        if path.is_dir() {
-            out.extend(sources(&path));
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
-    out
-}
 
 #[test]
 fn only_the_services_that_hold_a_lead_write_its_document() {

@@ -7,6 +7,7 @@
 //! the `OPERATOR` service binding, unchanged; the operator serves those, runs the cron's upkeep and hosts
 //! the ledger object. Each build dispatches only its own side, so the other side's handlers are not linked.
 
+use crate::glue::context::Cx;
 use crate::glue::exchange::{authorize, error_response, header, html_response, json_response, own_origin, query, visitor_lang};
 use crate::glue::integration::{receive_feedback, record_event};
 use crate::glue::operator::{
@@ -66,23 +67,25 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
     }
 }
 
-/// Runs the handler of a route. Admin routes are authorized here, once, before any handler runs.
+/// Runs the handler of a route with the request's context, made here once. Admin routes are authorized
+/// here, once, before any handler runs.
 pub(crate) async fn dispatch(route: &Route, req: &mut Request, env: &Env, form_named: &mut Option<String>) -> Result<Response, Error> {
     if route.is_admin() {
         authorize(req, env)?;
     }
+    let cx = Cx::new(env);
     if route.is_operator() {
-        operator_route(route, req, env).await
+        operator_route(route, req, &cx).await
     } else {
-        visitor_route(route, req, env, form_named).await
+        visitor_route(route, req, &cx, form_named).await
     }
 }
 
 /// The public routes, which the collector serves.
 #[cfg(feature = "collector")]
-async fn visitor_route(route: &Route, req: &mut Request, env: &Env, form_named: &mut Option<String>) -> Result<Response, Error> {
+async fn visitor_route(route: &Route, req: &mut Request, cx: &Cx<'_>, form_named: &mut Option<String>) -> Result<Response, Error> {
     match route {
-        Route::Submit => submit(req, env, form_named).await,
+        Route::Submit => submit(req, cx, form_named).await,
         Route::SubmitPreflight => preflight(),
         Route::Health => json_response(&json!({"ok": true}), 200),
         Route::OpenApi => {
@@ -91,18 +94,18 @@ async fn visitor_route(route: &Route, req: &mut Request, env: &Env, form_named: 
             let _ = resp.headers_mut().set("Cache-Control", "public, max-age=300");
             Ok(resp)
         }
-        Route::VerifyReceipt => verify_receipt(req, env),
-        Route::ConfirmPage(token) => confirm_page(req, env, token).await,
-        Route::Confirm(token) => confirm(req, env, token).await,
-        Route::WithdrawPage(token) => withdraw_page(req, env, token).await,
-        Route::Withdraw(token) => withdraw_by_link(req, env, token).await,
-        Route::Download(token) => download(req, env, token).await,
+        Route::VerifyReceipt => verify_receipt(req, cx),
+        Route::ConfirmPage(token) => confirm_page(req, cx, token).await,
+        Route::Confirm(token) => confirm(req, cx, token).await,
+        Route::WithdrawPage(token) => withdraw_page(req, cx, token).await,
+        Route::Withdraw(token) => withdraw_by_link(req, cx, token).await,
+        Route::Download(token) => download(req, cx, token).await,
         Route::Thanks => {
             let lang = query(req, "lang")?.as_deref().and_then(Lang::from_tag);
             html_response(&page::thanks(lang.unwrap_or_default()), 200)
         }
-        Route::Embed(form) => embed_script(req, env, form),
-        Route::DevMailbox => dev_mailbox(env),
+        Route::Embed(form) => embed_script(req, cx, form),
+        Route::DevMailbox => dev_mailbox(cx),
         // The operator's routes, which `dispatch` does not pass here.
         _ => Err(Error::NotFound),
     }
@@ -110,35 +113,35 @@ async fn visitor_route(route: &Route, req: &mut Request, env: &Env, form_named: 
 
 /// The operator serves no public route: the collector answers those and never passes them on.
 #[cfg(not(feature = "collector"))]
-async fn visitor_route(_: &Route, _: &mut Request, _: &Env, _: &mut Option<String>) -> Result<Response, Error> {
+async fn visitor_route(_: &Route, _: &mut Request, _: &Cx<'_>, _: &mut Option<String>) -> Result<Response, Error> {
     Err(Error::NotFound)
 }
 
 /// The admin API and what other systems call, which the operator serves.
 #[cfg(feature = "operator")]
-async fn operator_route(route: &Route, req: &mut Request, env: &Env) -> Result<Response, Error> {
+async fn operator_route(route: &Route, req: &mut Request, cx: &Cx<'_>) -> Result<Response, Error> {
     match route {
-        Route::UploadFile(key) => upload(req, env, key).await,
-        Route::ListLeads => list_leads(req, env).await,
-        Route::LeadsCsv => leads_csv(req, env).await,
-        Route::LeadDetail(id) => lead_detail(env, id, false).await,
-        Route::LeadExport(id) => lead_detail(env, id, true).await,
-        Route::EraseLead(id) => erase(env, id).await,
-        Route::WithdrawLead(id) => withdraw_by_admin(req, env, id).await,
-        Route::MoveStage(id) => move_stage(req, env, id).await,
-        Route::AssignOwner(id) => assign_owner(req, env, id).await,
-        Route::RecordEvent(id) => record_event(req, env, id).await,
-        Route::Feedback(endpoint) => receive_feedback(req, env, endpoint).await,
-        Route::Stats => spam_stats(env).await,
-        Route::Funnel => funnel(req, env).await,
-        Route::Daily => daily(req, env).await,
-        Route::Import => import(req, env).await,
-        Route::Deliveries => list_deliveries(req, env).await,
-        Route::ReplayDelivery(id) => replay(env, id).await,
-        Route::Endpoints => list_endpoints(env).await,
-        Route::EnableEndpoint { form, endpoint } => enable_endpoint(env, form, endpoint).await,
-        Route::Draw(form) => draw_winners(req, env, form).await,
-        Route::Draws(form) => list_draws(env, form).await,
+        Route::UploadFile(key) => upload(req, cx, key).await,
+        Route::ListLeads => list_leads(req, cx).await,
+        Route::LeadsCsv => leads_csv(req, cx).await,
+        Route::LeadDetail(id) => lead_detail(cx, id, false).await,
+        Route::LeadExport(id) => lead_detail(cx, id, true).await,
+        Route::EraseLead(id) => erase(cx, id).await,
+        Route::WithdrawLead(id) => withdraw_by_admin(req, cx, id).await,
+        Route::MoveStage(id) => move_stage(req, cx, id).await,
+        Route::AssignOwner(id) => assign_owner(req, cx, id).await,
+        Route::RecordEvent(id) => record_event(req, cx, id).await,
+        Route::Feedback(endpoint) => receive_feedback(req, cx, endpoint).await,
+        Route::Stats => spam_stats(cx).await,
+        Route::Funnel => funnel(req, cx).await,
+        Route::Daily => daily(req, cx).await,
+        Route::Import => import(req, cx).await,
+        Route::Deliveries => list_deliveries(req, cx).await,
+        Route::ReplayDelivery(id) => replay(cx, id).await,
+        Route::Endpoints => list_endpoints(cx).await,
+        Route::EnableEndpoint { form, endpoint } => enable_endpoint(cx, form, endpoint).await,
+        Route::Draw(form) => draw_winners(req, cx, form).await,
+        Route::Draws(form) => list_draws(cx, form).await,
         // The public routes, which `dispatch` does not pass here.
         _ => Err(Error::NotFound),
     }
@@ -146,7 +149,7 @@ async fn operator_route(route: &Route, req: &mut Request, env: &Env) -> Result<R
 
 /// The collector hands the operator's routes on before dispatching (see [`forward`]).
 #[cfg(not(feature = "operator"))]
-async fn operator_route(_: &Route, _: &mut Request, _: &Env) -> Result<Response, Error> {
+async fn operator_route(_: &Route, _: &mut Request, _: &Cx<'_>) -> Result<Response, Error> {
     Err(Error::NotFound)
 }
 
@@ -173,19 +176,20 @@ async fn forward(req: Request, env: &Env, lang: Lang) -> worker::Result<Response
 #[cfg(feature = "operator")]
 #[event(scheduled)]
 pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
-    if let Err(e) = wake_ledger(&env).await {
+    let cx = Cx::new(&env);
+    if let Err(e) = wake_ledger(&cx).await {
         worker::console_error!("waking the ledger failed: {}", e.log_line().unwrap_or_default());
     }
-    if let Err(e) = erase_unconfirmed(&env).await {
+    if let Err(e) = erase_unconfirmed(&cx).await {
         worker::console_error!("erasing unconfirmed leads failed: {}", e.log_line().unwrap_or_default());
     }
-    if let Err(e) = fold_downloads(&env).await {
+    if let Err(e) = fold_downloads(&cx).await {
         worker::console_error!("folding downloads failed: {}", e.log_line().unwrap_or_default());
     }
-    if let Err(e) = backfill_index(&env).await {
+    if let Err(e) = backfill_index(&cx).await {
         worker::console_error!("indexing stored leads failed: {}", e.log_line().unwrap_or_default());
     }
-    if let Err(e) = backfill_outbox(&env).await {
+    if let Err(e) = backfill_outbox(&cx).await {
         worker::console_error!("moving stored deliveries failed: {}", e.log_line().unwrap_or_default());
     }
 }

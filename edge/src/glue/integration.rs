@@ -3,9 +3,9 @@
 //! its caller its own way (a key, a signature), then hands the work to the qualification service.
 
 use crate::error::Credential;
+use crate::glue::context::Cx;
 use crate::glue::exchange::{header, json_object, json_response, read_body, required_secret, text_member};
 use crate::glue::operator::qualified;
-use crate::platform::cloud::{config, Cloud};
 use crate::protocol::backend::{ask, Backend};
 use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{Command, Hold, Replay};
@@ -13,14 +13,14 @@ use crate::rules::feedback::{self, Refused};
 use crate::{rules::access, rules::decoding, rules::id, services::qualification, Error};
 use serde_json::json;
 use shared::form::FeedbackSource;
-use worker::{Date, Env, Request, Response};
+use worker::{Request, Response};
 
 /// `POST /v1/leads/<id>/events` with `{"type": "email_click", "at": "2026-11-30T10:00:00Z"}` (`at` is
 /// optional): records a behaviour event worth what the form's scoring says, with the admin token or an
 /// integration's key (`[[integrations]]`). A lead it takes to the MQL threshold becomes an MQL.
-pub(crate) async fn record_event(req: &mut Request, env: &Env, id: &str) -> Result<Response, Error> {
-    let config = config(env)?;
-    let scope = authorize_events(req, env, config)?;
+pub(crate) async fn record_event(req: &mut Request, cx: &Cx<'_>, id: &str) -> Result<Response, Error> {
+    let config = cx.config()?;
+    let scope = authorize_events(req, cx, config)?;
     let by = scope.map_or("admin", |i| i.id.as_str());
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
@@ -31,21 +31,21 @@ pub(crate) async fn record_event(req: &mut Request, env: &Env, id: &str) -> Resu
         Some(t) => Some(shared::time::parse(t).ok_or_else(|| Error::Validation([("at".to_owned(), shared::Code::InvalidChoice)].into()))?),
         None => None,
     };
-    let outcome = qualification::record_event(&Cloud::of(env)?, config, scope, id, kind, at).await?.ok_or(Error::NotFound)?;
+    let outcome = qualification::record_event(cx.cloud()?, config, scope, id, kind, at).await?.ok_or(Error::NotFound)?;
     worker::console_log!("event {kind} on {id} from {by} (stage {})", outcome.lead.stage.as_str());
-    json_response(&qualified(config, outcome)?, 201)
+    json_response(&qualified(config, outcome, cx.now)?, 201)
 }
 
 /// Who may record behaviour events: the admin token, or the key of one of the config's integrations.
 /// Returns the integration, whose scope then applies, or `None` for the admin, whom nothing limits.
-fn authorize_events<'a>(req: &Request, env: &Env, config: &'a shared::form::FormsConfig) -> Result<Option<&'a shared::config::Integration>, Error> {
-    let as_admin = crate::glue::exchange::authorize(req, env);
+fn authorize_events<'a>(req: &Request, cx: &Cx<'_>, config: &'a shared::form::FormsConfig) -> Result<Option<&'a shared::config::Integration>, Error> {
+    let as_admin = crate::glue::exchange::authorize(req, cx.env);
     if as_admin.is_ok() {
         return Ok(None);
     }
     let given = header(req, "Authorization");
     for integration in &config.integrations {
-        let key = required_secret(env, &integration.key)?;
+        let key = required_secret(cx.env, &integration.key)?;
         if key.chars().count() < access::MIN_TOKEN_CHARS {
             return Err(Error::Misconfigured(integration.key.clone()));
         }
@@ -72,16 +72,16 @@ const MAX_ASKS: usize = 10;
 /// as its source signs (see `feedback`) before its body is read; a call with a request id already answered
 /// (within a day) gets the same answer again and changes nothing. Leads the collector does not know are
 /// answered `202` and logged by count only.
-pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> Result<Response, Error> {
-    let config = config(env)?;
+pub(crate) async fn receive_feedback(req: &mut Request, cx: &Cx<'_>, id: &str) -> Result<Response, Error> {
+    let config = cx.config()?;
     // An unknown endpoint answers as a known one does to a call without a valid signature, after reading
     // the body the same way: a stranger cannot tell which endpoint ids exist.
     let endpoint = config.feedback.iter().find(|f| f.id == id);
     let bytes = read_body(req, FEEDBACK_BODY).await?;
     let endpoint = endpoint.ok_or(Error::Unauthorized(Credential::FeedbackSignature))?;
     let body = String::from_utf8(bytes).map_err(|_| Error::Malformed("The body is not UTF-8.".into()))?;
-    let secret = required_secret(env, &endpoint.secret)?;
-    let now = Date::now().as_millis();
+    let secret = required_secret(cx.env, &endpoint.secret)?;
+    let now = cx.now;
     let refused = |r: Refused| {
         worker::console_log!("feedback {id} refused: {r:?}");
         Error::Unauthorized(Credential::FeedbackSignature)
@@ -119,8 +119,8 @@ pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> 
     // One answer per request: the source's id for it, or a digest of what identifies it.
     let key = request_key(&request_id);
     let scope = format!("feedback:{}", endpoint.id);
-    let cloud = Cloud::of(env)?;
-    match ask(&cloud, cmd::Reserve { form: scope.clone(), key: key.clone(), now }).await? {
+    let cloud = cx.cloud()?;
+    match ask(cloud, cmd::Reserve { form: scope.clone(), key: key.clone(), now }).await? {
         Replay::Answered { answer } => {
             let first: serde_json::Value = serde_json::from_str(&answer)?;
             let status = first.get("status").and_then(serde_json::Value::as_u64).and_then(|s| u16::try_from(s).ok()).unwrap_or(200);
@@ -129,7 +129,7 @@ pub(crate) async fn receive_feedback(req: &mut Request, env: &Env, id: &str) -> 
         Replay::InProgress => return Err(Error::InProgress),
         Replay::Fresh => {}
     }
-    let done = match qualification::feedback(&cloud, config, endpoint, asks).await {
+    let done = match qualification::feedback(cloud, config, endpoint, asks).await {
         Ok(done) => done,
         Err(e) => {
             let _ = cloud.ledger(&Command::Release(cmd::Release { form: scope, hold: Hold::default(), key: Some(key) })).await;

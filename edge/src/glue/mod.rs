@@ -5,6 +5,7 @@
 //!
 //! May use: every layer below.
 
+pub(crate) mod context;
 pub(crate) mod entry;
 pub(crate) mod exchange;
 pub(crate) mod integration;

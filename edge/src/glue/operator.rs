@@ -2,29 +2,29 @@
 //! CSV, GDPR access, export, erasure and withdrawal, deliveries and endpoints, giveaway draws, gated files,
 //! bot counts.
 
-use crate::glue::exchange::{header, json_object, json_response, kv, own_origin, query, read_body, signing_key, text_member};
+use crate::glue::context::Cx;
+use crate::glue::exchange::{header, json_object, json_response, own_origin, query, read_body, signing_key, text_member};
 use crate::glue::visitor::{withdraw, FILES};
-use crate::platform::cloud::{config, Cloud};
 use crate::protocol::backend::{ask, Backend};
 use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{self, Command, Hold};
 use crate::rules::address::Address;
 use crate::services::withdrawal::{self, Withdrawn};
 use crate::{
-    platform::store, rules::access, rules::decoding, rules::draw, rules::export, rules::id, rules::intake, services::erasure, services::giveaway,
-    services::listing, services::qualification, Error,
+    rules::access, rules::decoding, rules::draw, rules::export, rules::id, rules::intake, services::erasure, services::giveaway, services::listing,
+    services::qualification, Error,
 };
 use serde_json::json;
 use shared::form::FormKind;
 use shared::lead::Lead;
 use shared::stage::{Mover, Stage};
-use worker::{Date, Env, Request, Response};
+use worker::{Request, Response};
 
 /// `POST /v1/admin/leads/<id>/withdraw` with an optional `{"note": "...", "purposes": ["..."]}`: records a
 /// withdrawal that reached the owner by other channels (a letter, a call, an unsubscribe in the mail tool),
 /// of the purposes named, or of every one when `purposes` is left out. An unknown purpose is a `422` and
 /// changes nothing.
-pub(crate) async fn withdraw_by_admin(req: &mut Request, env: &Env, id: &str) -> Result<Response, Error> {
+pub(crate) async fn withdraw_by_admin(req: &mut Request, cx: &Cx<'_>, id: &str) -> Result<Response, Error> {
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
@@ -50,16 +50,15 @@ pub(crate) async fn withdraw_by_admin(req: &mut Request, env: &Env, id: &str) ->
         };
         (note, purposes)
     };
-    let kv = kv(env)?;
-    let lead = store::get_lead(&kv, id).await?.ok_or(Error::NotFound)?;
-    let done = withdraw(env, &lead, withdrawal::Request { via: "admin".into(), client: None, note, purposes }).await?;
+    let lead = cx.cloud()?.lead(id).await?.ok_or(Error::NotFound)?;
+    let done = withdraw(cx, &lead, withdrawal::Request { via: "admin".into(), client: None, note, purposes }).await?;
     json_response(&json!({"id": id, "withdrawn": true, "erased": done == Withdrawn::Erased}), 200)
 }
 
 /// `POST /v1/admin/leads/<id>/stage` with `{"stage": "sql", "reason": "..."}`: a person moves a lead in
 /// the funnel, any way, always with a reason (see `qualification::move_stage`). Moving a lead to the stage
 /// it is at changes nothing (`"changed": false`).
-pub(crate) async fn move_stage(req: &mut Request, env: &Env, id: &str) -> Result<Response, Error> {
+pub(crate) async fn move_stage(req: &mut Request, cx: &Cx<'_>, id: &str) -> Result<Response, Error> {
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
@@ -67,29 +66,28 @@ pub(crate) async fn move_stage(req: &mut Request, env: &Env, id: &str) -> Result
     let stage = text_member(&body, "stage")?.ok_or_else(|| Error::Validation([("stage".to_owned(), shared::Code::Required)].into()))?;
     let to = Stage::parse(stage).ok_or_else(|| Error::Validation([("stage".to_owned(), shared::Code::InvalidChoice)].into()))?;
     let reason = text_member(&body, "reason")?.unwrap_or_default();
-    let config = config(env)?;
-    let outcome = qualification::move_stage(&Cloud::of(env)?, config, id, to, &Mover::Admin, reason).await?.ok_or(Error::NotFound)?;
+    let config = cx.config()?;
+    let outcome = qualification::move_stage(cx.cloud()?, config, id, to, &Mover::Admin, reason).await?.ok_or(Error::NotFound)?;
     worker::console_log!("stage of {id}: {} by admin (changed: {})", outcome.lead.stage.as_str(), outcome.change.is_some());
-    json_response(&qualified(config, outcome)?, 200)
+    json_response(&qualified(config, outcome, cx.now)?, 200)
 }
 
 /// `POST /v1/admin/leads/<id>/owner` with `{"owner": "ben", "reason": "..."}` (the reason is optional): a
 /// person gives a lead to an owner from the config's `[[owners]]`, announced as `lead.assigned`.
-pub(crate) async fn assign_owner(req: &mut Request, env: &Env, id: &str) -> Result<Response, Error> {
+pub(crate) async fn assign_owner(req: &mut Request, cx: &Cx<'_>, id: &str) -> Result<Response, Error> {
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
     let body = json_object(&read_body(req, decoding::MAX_BODY).await?)?;
     let owner = text_member(&body, "owner")?.ok_or_else(|| Error::Validation([("owner".to_owned(), shared::Code::Required)].into()))?;
     let reason = text_member(&body, "reason")?.unwrap_or_default();
-    let (lead, record) = qualification::reassign(&Cloud::of(env)?, config(env)?, id, owner, reason).await?.ok_or(Error::NotFound)?;
+    let (lead, record) = qualification::reassign(cx.cloud()?, cx.config()?, id, owner, reason).await?.ok_or(Error::NotFound)?;
     json_response(&json!({"id": lead.id, "owner": lead.owner, "changed": record.is_some(), "assignment": record}), 200)
 }
 
 /// What the qualification routes answer: the lead's id, stage, score as of now, cooling, and the change
 /// made, if any.
-pub(crate) fn qualified(config: &shared::form::FormsConfig, outcome: qualification::Outcome) -> Result<serde_json::Value, Error> {
-    let now = Date::now().as_millis();
+pub(crate) fn qualified(config: &shared::form::FormsConfig, outcome: qualification::Outcome, now: u64) -> Result<serde_json::Value, Error> {
     let changed = outcome.change.is_some();
     let lead = as_of_now(config, outcome.lead, now)?;
     Ok(json!({
@@ -100,14 +98,14 @@ pub(crate) fn qualified(config: &shared::form::FormsConfig, outcome: qualificati
 
 /// `PUT /v1/admin/files/<key>`: stores a gated file in R2. Only keys some form's `asset` names are taken,
 /// so the bucket holds nothing the config does not explain.
-pub(crate) async fn upload(req: &mut Request, env: &Env, key: &str) -> Result<Response, Error> {
-    let config = config(env)?;
+pub(crate) async fn upload(req: &mut Request, cx: &Cx<'_>, key: &str) -> Result<Response, Error> {
+    let config = cx.config()?;
     let asset = config.forms.iter().filter_map(|f| f.asset.as_ref()).find(|a| a.key == key).ok_or(Error::NotFound)?;
     let bytes = req.bytes().await.map_err(|_| Error::Malformed("The body could not be read.".into()))?;
     if bytes.is_empty() {
         return Err(Error::Malformed("The file is empty.".into()));
     }
-    let bucket = env.bucket(FILES).map_err(|_| Error::Config(format!("the R2 binding {FILES} is missing")))?;
+    let bucket = cx.env.bucket(FILES).map_err(|_| Error::Config(format!("the R2 binding {FILES} is missing")))?;
     let size = bytes.len();
     bucket
         .put(key.to_owned(), bytes)
@@ -120,9 +118,9 @@ pub(crate) async fn upload(req: &mut Request, env: &Env, key: &str) -> Result<Re
 
 /// `GET /v1/admin/stats`: dropped bot submissions per form and day (`{"spam": {"<form>:<day>": n}}`), for
 /// the last 90 days, from the ledger: one request however long the collector has run.
-pub(crate) async fn spam_stats(env: &Env) -> Result<Response, Error> {
-    let since = shared::time::rfc3339(Date::now().as_millis().saturating_sub(STATS_DAYS * 86_400_000));
-    let bots: Vec<ledger::BotCount> = ask(&Cloud::of(env)?, cmd::Bots { since: since.get(..10).unwrap_or(&since).to_owned() }).await?;
+pub(crate) async fn spam_stats(cx: &Cx<'_>) -> Result<Response, Error> {
+    let since = shared::time::rfc3339(cx.now.saturating_sub(STATS_DAYS * 86_400_000));
+    let bots: Vec<ledger::BotCount> = ask(cx.cloud()?, cmd::Bots { since: since.get(..10).unwrap_or(&since).to_owned() }).await?;
     let counts: serde_json::Map<String, serde_json::Value> = bots.into_iter().map(|b| (format!("{}:{}", b.form, b.day), b.count.into())).collect();
     json_response(&json!({"spam": counts}), 200)
 }
@@ -131,7 +129,7 @@ pub(crate) async fn spam_stats(env: &Env) -> Result<Response, Error> {
 /// created in the period (default: all) reached each stage (or a later one), how many are in it now, the
 /// conversion between consecutive stages and the median days between them; from the ledger's stage rows in
 /// one request.
-pub(crate) async fn funnel(req: &Request, env: &Env) -> Result<Response, Error> {
+pub(crate) async fn funnel(req: &Request, cx: &Cx<'_>) -> Result<Response, Error> {
     let by = group_by(req, crate::protocol::funnel::By::Source)?;
     let date = |name: &str| -> Result<Option<u64>, Error> {
         match query(req, name)? {
@@ -142,14 +140,14 @@ pub(crate) async fn funnel(req: &Request, env: &Env) -> Result<Response, Error> 
         }
     };
     let (form, from, to) = (query(req, "form")?, date("from")?, date("to")?);
-    let groups: Vec<crate::protocol::funnel::Group> = ask(&Cloud::of(env)?, cmd::Funnel { form: form.clone(), from, to, by }).await?;
+    let groups: Vec<crate::protocol::funnel::Group> = ask(cx.cloud()?, cmd::Funnel { form: form.clone(), from, to, by }).await?;
     json_response(&json!({"by": by, "form": form, "from": from.map(shared::time::rfc3339), "to": to.map(shared::time::rfc3339), "groups": groups}), 200)
 }
 
 /// `GET /v1/admin/daily?days=30&by=form|source|campaign|owner`: leads created per day (UTC) over the last
 /// `days` (1 to 366, default 30), per group, in one ledger request: `{"days": [{"day": "2026-11-30",
 /// "key": "fair", "count": 12}, ...]}` (days without leads are left out).
-pub(crate) async fn daily(req: &Request, env: &Env) -> Result<Response, Error> {
+pub(crate) async fn daily(req: &Request, cx: &Cx<'_>) -> Result<Response, Error> {
     let days = match query(req, "days")? {
         Some(d) => {
             d.trim().parse::<u64>().ok().filter(|d| (1..=366).contains(d)).ok_or_else(|| Error::Malformed("`days` must be a number from 1 to 366.".into()))?
@@ -157,9 +155,9 @@ pub(crate) async fn daily(req: &Request, env: &Env) -> Result<Response, Error> {
         None => 30,
     };
     let by = group_by(req, crate::protocol::funnel::By::Form)?;
-    let today = Date::now().as_millis() / 86_400_000;
+    let today = cx.now / 86_400_000;
     let from = (today + 1).saturating_sub(days) * 86_400_000;
-    let rows: Vec<ledger::Daily> = ask(&Cloud::of(env)?, cmd::Daily { from, by }).await?;
+    let rows: Vec<ledger::Daily> = ask(cx.cloud()?, cmd::Daily { from, by }).await?;
     let out: Vec<serde_json::Value> = rows
         .into_iter()
         .map(|r| {
@@ -177,8 +175,8 @@ const IMPORT_BODY: usize = 2 * 1024 * 1024;
 /// `POST /v1/admin/import?form=&batch=&source=&basis=consent|legitimate_interest|none&proof=` with a CSV
 /// (header row) or JSON-lines body of at most 1,000 rows: leads from other channels (see `import`). The
 /// answer is a report per row; a batch id answered before (within a day) gets the same report again.
-pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Error> {
-    let config = config(env)?;
+pub(crate) async fn import(req: &mut Request, cx: &Cx<'_>) -> Result<Response, Error> {
+    let config = cx.config()?;
     let required = |name: &str| -> Result<String, Error> {
         query(req, name)?.filter(|v| !v.trim().is_empty()).ok_or_else(|| Error::Validation([(name.to_owned(), shared::Code::Required)].into()))
     };
@@ -191,7 +189,7 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
         Some("confirmed") => true,
         Some(_) => return Err(Error::Validation([("opt_in".to_owned(), shared::Code::InvalidChoice)].into())),
     };
-    let (signing, origin) = (signing_key(env)?, own_origin(req));
+    let (signing, origin) = (signing_key(cx.env)?, own_origin(req));
     let batch = crate::services::import::Batch {
         config,
         form,
@@ -208,13 +206,13 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
     let format = crate::rules::rows::format(content_type.as_deref())?;
     let body = read_body(req, IMPORT_BODY).await?;
     let rows = crate::rules::rows::read(format, &body, crate::rules::rows::MAX_ROWS)?;
-    let cloud = Cloud::of(env)?;
+    let cloud = cx.cloud()?;
     let scope = format!("import:{}", form.id);
-    let now = Date::now().as_millis();
+    let now = cx.now;
     // The batch id answers once, for this body and these parameters only: the same id with another file
     // is refused, not answered with the first file's report while its rows are dropped.
     let digest = crate::services::import::digest(&batch, content_type.as_deref().unwrap_or_default(), &body);
-    match ask(&cloud, cmd::Reserve { form: scope.clone(), key: batch_id.clone(), now }).await? {
+    match ask(cloud, cmd::Reserve { form: scope.clone(), key: batch_id.clone(), now }).await? {
         ledger::Replay::Answered { answer } => {
             let kept: serde_json::Value = serde_json::from_str(&answer)?;
             return match (kept.get("digest").and_then(serde_json::Value::as_str), kept.get("report")) {
@@ -228,7 +226,7 @@ pub(crate) async fn import(req: &mut Request, env: &Env) -> Result<Response, Err
         ledger::Replay::Fresh => {}
     }
     let ignored = crate::services::import::ignored_columns(form, &rows);
-    let reports = match crate::services::import::run(&cloud, &batch, rows).await {
+    let reports = match crate::services::import::run(cloud, &batch, rows).await {
         Ok(r) => r,
         Err(e) => {
             let _ = cloud.ledger(&Command::Release(cmd::Release { form: scope, hold: Hold::default(), key: Some(batch_id) })).await;
@@ -269,14 +267,14 @@ const STATS_DAYS: u64 = 90;
 /// `GET /v1/admin/deliveries?status=pending|failed|delivered|dead&form=&endpoint=&lead=&limit=&cursor=`:
 /// deliveries, newest first, with attempts, last status and next attempt, a page at a time from the
 /// ledger's outbox; `failed` means pending after at least one failed attempt. Payloads are left out.
-pub(crate) async fn list_deliveries(req: &Request, env: &Env) -> Result<Response, Error> {
+pub(crate) async fn list_deliveries(req: &Request, cx: &Cx<'_>) -> Result<Response, Error> {
     let status = query(req, "status")?;
     if !matches!(status.as_deref(), None | Some("pending" | "failed" | "delivered" | "dead")) {
         return Err(Error::Malformed("`status` must be pending, failed, delivered or dead.".into()));
     }
     let limit = u32::try_from(access::page_limit(query(req, "limit")?.as_deref())?).unwrap_or(50);
     let filter = ledger::DeliveryFilter { status, form: query(req, "form")?, endpoint: query(req, "endpoint")?, lead: query(req, "lead")? };
-    let page: ledger::DeliveryPage = ask(&Cloud::of(env)?, cmd::Deliveries { filter, before: query(req, "cursor")?, limit }).await?;
+    let page: ledger::DeliveryPage = ask(cx.cloud()?, cmd::Deliveries { filter, before: query(req, "cursor")?, limit }).await?;
     let out: Vec<serde_json::Value> = page
         .deliveries
         .iter()
@@ -292,11 +290,11 @@ pub(crate) async fn list_deliveries(req: &Request, env: &Env) -> Result<Response
 }
 
 /// `POST /v1/admin/deliveries/<id>/replay`: sends a delivery again now, with a fresh retry schedule.
-pub(crate) async fn replay(env: &Env, id: &str) -> Result<Response, Error> {
+pub(crate) async fn replay(cx: &Cx<'_>, id: &str) -> Result<Response, Error> {
     if !id::is_valid("msg_", id) {
         return Err(Error::NotFound);
     }
-    let found: ledger::Found = ask(&Cloud::of(env)?, cmd::Replay { id: id.to_owned(), now: Date::now().as_millis() }).await?;
+    let found: ledger::Found = ask(cx.cloud()?, cmd::Replay { id: id.to_owned(), now: cx.now }).await?;
     if !found.found {
         return Err(Error::NotFound);
     }
@@ -304,9 +302,9 @@ pub(crate) async fn replay(env: &Env, id: &str) -> Result<Response, Error> {
 }
 
 /// `GET /v1/admin/endpoints`: every configured endpoint and whether it is disabled.
-pub(crate) async fn list_endpoints(env: &Env) -> Result<Response, Error> {
-    let config = config(env)?;
-    let disabled: Vec<ledger::Disabled> = ask(&Cloud::of(env)?, cmd::Endpoints).await?;
+pub(crate) async fn list_endpoints(cx: &Cx<'_>) -> Result<Response, Error> {
+    let config = cx.config()?;
+    let disabled: Vec<ledger::Disabled> = ask(cx.cloud()?, cmd::Endpoints).await?;
     let mut out = Vec::new();
     for form in &config.forms {
         for ep in &form.webhooks {
@@ -320,27 +318,27 @@ pub(crate) async fn list_endpoints(env: &Env) -> Result<Response, Error> {
 }
 
 /// `POST /v1/admin/endpoints/<form>/<id>/enable`: lifts a 410 block; the waiting deliveries go out at once.
-pub(crate) async fn enable_endpoint(env: &Env, form_id: &str, ep_id: &str) -> Result<Response, Error> {
-    let form = config(env)?.form(form_id).ok_or(Error::NotFound)?;
+pub(crate) async fn enable_endpoint(cx: &Cx<'_>, form_id: &str, ep_id: &str) -> Result<Response, Error> {
+    let form = cx.config()?.form(form_id).ok_or(Error::NotFound)?;
     if !form.webhooks.iter().any(|e| e.id == ep_id) {
         return Err(Error::NotFound);
     }
-    let enable = Command::Enable(cmd::Enable { form: form_id.to_owned(), endpoint: ep_id.to_owned(), now: Date::now().as_millis() });
-    Cloud::of(env)?.ledger(&enable).await?;
+    let enable = Command::Enable(cmd::Enable { form: form_id.to_owned(), endpoint: ep_id.to_owned(), now: cx.now });
+    cx.cloud()?.ledger(&enable).await?;
     json_response(&json!({"form": form_id, "id": ep_id, "disabled": false}), 200)
 }
 
 /// `GET /v1/admin/leads/<id>` (GDPR Art. 15: everything stored, consent records included) and
 /// `/export` (Art. 20: the same, as a downloadable machine-readable file).
-pub(crate) async fn lead_detail(env: &Env, id: &str, download: bool) -> Result<Response, Error> {
+pub(crate) async fn lead_detail(cx: &Cx<'_>, id: &str, download: bool) -> Result<Response, Error> {
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
-    let mut lead = store::get_lead(&kv(env)?, id).await?.ok_or(Error::NotFound)?;
+    let mut lead = cx.cloud()?.lead(id).await?.ok_or(Error::NotFound)?;
     // With its stage history and events, the score as it stands now, and every download the ledger
     // counted (some may not be folded into the document yet).
-    crate::services::handout::as_counted(&Cloud::of(env)?, std::slice::from_mut(&mut lead)).await?;
-    let mut resp = json_response(&as_of_now(config(env)?, lead, Date::now().as_millis())?, 200)?;
+    crate::services::handout::as_counted(cx.cloud()?, std::slice::from_mut(&mut lead)).await?;
+    let mut resp = json_response(&as_of_now(cx.config()?, lead, cx.now)?, 200)?;
     if download {
         let _ = resp.headers_mut().set("Content-Disposition", &format!("attachment; filename=\"lead-{id}.json\""));
     }
@@ -351,11 +349,11 @@ pub(crate) async fn lead_detail(env: &Env, id: &str, download: bool) -> Result<R
 /// `DELETE /v1/admin/leads/<id>` (GDPR Art. 17): erases the lead and every stored delivery of it (their
 /// payloads hold the same personal data), and announces `lead.erased` to the form's endpoints so CRMs
 /// delete it too (see `erasure`).
-pub(crate) async fn erase(env: &Env, id: &str) -> Result<Response, Error> {
+pub(crate) async fn erase(cx: &Cx<'_>, id: &str) -> Result<Response, Error> {
     if !id::is_valid("ld_", id) {
         return Err(Error::NotFound);
     }
-    let erased = erasure::erase(&Cloud::of(env)?, config(env)?, id, true).await?.ok_or(Error::NotFound)?;
+    let erased = erasure::erase(cx.cloud()?, cx.config()?, id, true).await?.ok_or(Error::NotFound)?;
     worker::console_log!("lead erased: {} form={} deliveries deleted={}", erased.lead.id, erased.lead.form, erased.deliveries_deleted);
     json_response(&json!({"id": erased.lead.id, "erased": true, "deliveries_deleted": erased.deliveries_deleted, "erase_by_hand_in": erased.by_hand_in}), 200)
 }
@@ -366,8 +364,8 @@ pub(crate) async fn erase(env: &Env, id: &str) -> Result<Response, Error> {
 /// so it can be repeated (`draw::reproduces`), and announces each winner as `giveaway.winner` (see
 /// `drawing`). With an `Idempotency-Key` (the admin page always sends one), a retried request is answered
 /// with the draw that was made.
-pub(crate) async fn draw_winners(req: &mut Request, env: &Env, form_id: &str) -> Result<Response, Error> {
-    let form = config(env)?.form(form_id).filter(|f| f.kind == FormKind::Giveaway).ok_or(Error::NotFound)?;
+pub(crate) async fn draw_winners(req: &mut Request, cx: &Cx<'_>, form_id: &str) -> Result<Response, Error> {
+    let form = cx.config()?.form(form_id).filter(|f| f.kind == FormKind::Giveaway).ok_or(Error::NotFound)?;
     let text = read_body(req, decoding::MAX_BODY).await?;
     let body: serde_json::Value = serde_json::from_slice(&text).map_err(|e| Error::Malformed(format!("The body is not JSON: {e}.")))?;
     let wanted =
@@ -376,14 +374,14 @@ pub(crate) async fn draw_winners(req: &mut Request, env: &Env, form_id: &str) ->
         Some(h) => Some(decoding::idempotency_key(&h)?),
         None => None,
     };
-    let made = giveaway::draw(&Cloud::of(env)?, form, wanted, key).await?;
+    let made = giveaway::draw(cx.cloud()?, form, wanted, key).await?;
     worker::console_log!("draw {} form={} eligible={} winners={}", made.id, form_id, made.eligible_count, made.winners.len());
     json_response(&serde_json::to_value(&made)?, 201)
 }
 
 /// `GET /v1/admin/giveaways/<form>/draws`: every draw of a giveaway, with seeds and lists for re-checking.
-pub(crate) async fn list_draws(env: &Env, form_id: &str) -> Result<Response, Error> {
-    let draws = giveaway::draws(&Cloud::of(env)?, form_id).await?;
+pub(crate) async fn list_draws(cx: &Cx<'_>, form_id: &str) -> Result<Response, Error> {
+    let draws = giveaway::draws(cx.cloud()?, form_id).await?;
     let checked: Vec<serde_json::Value> = draws.iter().map(|d| json!({"draw": d, "reproduces": draw::reproduces(d)})).collect();
     json_response(&json!({"draws": checked}), 200)
 }
@@ -393,7 +391,7 @@ pub(crate) async fn list_draws(env: &Env, form_id: &str) -> Result<Response, Err
 /// leads are stored). The first page carries the header row; `X-Next-Cursor` (and a `Link: rel="next"`)
 /// names the next page, so the pages concatenated are one file. The columns come from the config (the
 /// form's fields, or every form's), so they are the same on every page.
-pub(crate) async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Error> {
+pub(crate) async fn leads_csv(req: &Request, cx: &Cx<'_>) -> Result<Response, Error> {
     let limit = match query(req, "limit")? {
         None => CSV_PAGE,
         Some(v) => v
@@ -402,17 +400,17 @@ pub(crate) async fn leads_csv(req: &Request, env: &Env) -> Result<Response, Erro
             .filter(|n| (1..=CSV_PAGE).contains(n))
             .ok_or_else(|| Error::Malformed(format!("`limit` must be a number from 1 to {CSV_PAGE}.")))?,
     };
-    let filter = lead_filter(req)?;
-    let config = config(env)?;
+    let filter = lead_filter(req, cx.now)?;
+    let config = cx.config()?;
     let mut fields: Vec<&str> =
         config.forms.iter().filter(|f| filter.form.as_deref().is_none_or(|id| id == f.id)).flat_map(|f| f.fields.iter().map(|d| d.name.as_str())).collect();
     fields.sort_unstable();
     fields.dedup();
     let cursor = query(req, "cursor")?;
     let first = cursor.is_none();
-    let cloud = Cloud::of(env)?;
-    let (mut leads, next) = listing::page(&cloud, &filter, cursor, limit).await?;
-    crate::services::handout::as_counted(&cloud, &mut leads).await?;
+    let cloud = cx.cloud()?;
+    let (mut leads, next) = listing::page(cloud, &filter, cursor, limit).await?;
+    crate::services::handout::as_counted(cloud, &mut leads).await?;
     let mut body = if first { export::header(&fields) } else { String::new() };
     body.push_str(&export::rows(&fields, &leads));
     let mut resp = Response::ok(body)?;
@@ -437,24 +435,24 @@ pub(crate) const CSV_PAGE: u32 = 500;
 /// `GET /v1/admin/leads?email=&form=&status=&since=&stage=&owner=&min_score=&max_score=&cooling=true&limit=&cursor=`: a
 /// page of leads, newest first, filtered in the ledger's index (full pages while matches remain). Each
 /// lead's score is shown as it stands now (behaviour points faded), with `cooling`.
-pub(crate) async fn list_leads(req: &Request, env: &Env) -> Result<Response, Error> {
+pub(crate) async fn list_leads(req: &Request, cx: &Cx<'_>) -> Result<Response, Error> {
     let limit = access::page_limit(query(req, "limit")?.as_deref())?;
-    let filter = lead_filter(req)?;
-    let cloud = Cloud::of(env)?;
+    let filter = lead_filter(req, cx.now)?;
+    let cloud = cx.cloud()?;
     let (mut leads, cursor) = match query(req, "email")?.filter(|e| !e.trim().is_empty()) {
         // By address: the ledger knows addresses only as hashes, so the search is for the exact address
         // (letters without case), on every form or the one asked for.
         Some(email) => {
-            let held: Vec<ledger::Holding> = ask(&cloud, cmd::Find { email: intake::email_hash(email.trim()) }).await?;
+            let held: Vec<ledger::Holding> = ask(cloud, cmd::Find { email: intake::email_hash(email.trim()) }).await?;
             let ids: Vec<String> = held.into_iter().filter(|h| filter.form.as_deref().is_none_or(|f| f == h.form)).map(|h| h.lead).collect();
             (cloud.leads(&ids).await?, None)
         }
-        None => listing::page(&cloud, &filter, query(req, "cursor")?, u32::try_from(limit).unwrap_or(50)).await?,
+        None => listing::page(cloud, &filter, query(req, "cursor")?, u32::try_from(limit).unwrap_or(50)).await?,
     };
     // Downloads counted in the ledger and not folded into the documents yet are shown too.
-    crate::services::handout::as_counted(&cloud, &mut leads).await?;
-    let config = config(env)?;
-    let now = Date::now().as_millis();
+    crate::services::handout::as_counted(cloud, &mut leads).await?;
+    let config = cx.config()?;
+    let now = cx.now;
     let shown: Vec<serde_json::Value> = leads.into_iter().map(|lead| as_of_now(config, lead, now)).collect::<Result<_, _>>()?;
     json_response(&json!({"leads": shown, "cursor": cursor}), 200)
 }
@@ -476,7 +474,7 @@ pub(crate) fn as_of_now(config: &shared::form::FormsConfig, mut lead: Lead, now:
 }
 
 /// The filters of an admin list: `form`, `status`, `since`, `stage`, `min_score`, `max_score`, `cooling`.
-pub(crate) fn lead_filter(req: &Request) -> Result<listing::Filter, Error> {
+pub(crate) fn lead_filter(req: &Request, now: u64) -> Result<listing::Filter, Error> {
     let since = match query(req, "since")? {
         Some(t) => Some(shared::time::parse(&t).ok_or_else(|| Error::Malformed("`since` must be a date like 2026-11-30 or 2026-11-30T09:00:00Z.".into()))?),
         None => None,
@@ -493,7 +491,7 @@ pub(crate) fn lead_filter(req: &Request) -> Result<listing::Filter, Error> {
     };
     let cooling = match query(req, "cooling")?.as_deref() {
         None | Some("false") => None,
-        Some("true") => Some(Date::now().as_millis()),
+        Some("true") => Some(now),
         Some(_) => return Err(Error::Malformed("`cooling` must be true or false.".into())),
     };
     let qualified =

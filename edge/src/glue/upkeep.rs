@@ -2,20 +2,19 @@
 //! erase unconfirmed leads, fold counted downloads into their leads, and finish the upgrade from the KV-only layout (index its leads, move its
 //! deliveries into the outbox).
 
+use crate::glue::context::Cx;
 use crate::glue::exchange::kv;
-use crate::platform::cloud::{config, Cloud};
 use crate::protocol::backend::{ask, Backend};
 use crate::protocol::keys::{Key, Prefix};
 use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{self, Command};
 use crate::{platform::store, services::erasure, services::handout, Error};
 use serde_json::json;
-use worker::{Date, Env};
 
 /// The watchdog: the ledger's alarm delivers at each delivery's due time; this sets it again in case it
 /// was lost, and drops delivered deliveries older than 30 days.
-pub(crate) async fn wake_ledger(env: &Env) -> Result<(), Error> {
-    let backlog: ledger::Backlog = ask(&Cloud::of(env)?, cmd::Wake { now: Date::now().as_millis() }).await?;
+pub(crate) async fn wake_ledger(cx: &Cx<'_>) -> Result<(), Error> {
+    let backlog: ledger::Backlog = ask(cx.cloud()?, cmd::Wake { now: cx.now }).await?;
     if backlog.pending > 0 {
         worker::console_log!("ledger woken: {} deliveries waiting, next at {:?}", backlog.pending, backlog.next_at_ms);
     }
@@ -29,15 +28,15 @@ pub(crate) const BACKFILL_PER_RUN: u64 = 40;
 /// Builds the ledger's lead index from the lead documents a collector stored before it had one (the
 /// upgrade from the KV-only layout), a page per scheduled run until every document has been seen once.
 /// Idempotent: indexing a lead again writes the same row, and erased leads are never indexed.
-pub(crate) async fn backfill_index(env: &Env) -> Result<(), Error> {
-    let kv = kv(env)?;
+pub(crate) async fn backfill_index(cx: &Cx<'_>) -> Result<(), Error> {
+    let kv = kv(cx.env)?;
     let state: Option<serde_json::Value> = kv.get(Key::index_backfill().as_str()).json().await?;
     if state.as_ref().and_then(|s| s.get("done")).and_then(serde_json::Value::as_bool) == Some(true) {
         return Ok(());
     }
     let cursor = state.as_ref().and_then(|s| s.get("cursor")).and_then(|c| c.as_str()).map(str::to_owned);
     let page = store::list(&kv, Prefix::Leads, BACKFILL_PER_RUN, cursor).await?;
-    let cloud = Cloud::of(env)?;
+    let cloud = cx.cloud()?;
     for key in &page.keys {
         if let Some(lead) = store::get_lead(&kv, Prefix::Leads.rest(&key.name).unwrap_or(&key.name)).await? {
             cloud.ledger(&Command::Index(cmd::Index { entry: ledger::Entry::of(&lead), only_if_missing: true })).await?;
@@ -58,8 +57,8 @@ pub(crate) const OUTBOX_BACKFILL_PER_RUN: u64 = 40;
 /// outbox (keeping their state, attempts and due time), then deletes their KV keys; delivered ones are only
 /// deleted. Idempotent: the outbox keeps a delivery it already has, and a key is deleted only after its
 /// delivery is queued.
-pub(crate) async fn backfill_outbox(env: &Env) -> Result<(), Error> {
-    let kv = kv(env)?;
+pub(crate) async fn backfill_outbox(cx: &Cx<'_>) -> Result<(), Error> {
+    let kv = kv(cx.env)?;
     // Once nothing is left, a flag saves the KV list a minute (the free plan allows 1,000 lists a day).
     if kv.get(Key::outbox_backfill().as_str()).text().await?.is_some() {
         return Ok(());
@@ -79,7 +78,7 @@ pub(crate) async fn backfill_outbox(env: &Env) -> Result<(), Error> {
     }
     let count = moved.len();
     if !moved.is_empty() {
-        Cloud::of(env)?.ledger(&Command::Queue(cmd::Queue { deliveries: moved })).await?;
+        cx.cloud()?.ledger(&Command::Queue(cmd::Queue { deliveries: moved })).await?;
     }
     for key in &page.keys {
         kv.delete(&key.name).await?;
@@ -89,8 +88,8 @@ pub(crate) async fn backfill_outbox(env: &Env) -> Result<(), Error> {
 }
 
 /// Erases double opt-in leads nobody confirmed in time (see `erasure::erase_unconfirmed`).
-pub(crate) async fn erase_unconfirmed(env: &Env) -> Result<(), Error> {
-    let erased = erasure::erase_unconfirmed(&Cloud::of(env)?, config(env)?).await?;
+pub(crate) async fn erase_unconfirmed(cx: &Cx<'_>) -> Result<(), Error> {
+    let erased = erasure::erase_unconfirmed(cx.cloud()?, cx.config()?).await?;
     if erased > 0 {
         worker::console_log!("unconfirmed leads erased: {erased}");
     }
@@ -98,8 +97,8 @@ pub(crate) async fn erase_unconfirmed(env: &Env) -> Result<(), Error> {
 }
 
 /// Folds downloads the ledger counted into their leads' documents (see `handout::fold_due`).
-pub(crate) async fn fold_downloads(env: &Env) -> Result<(), Error> {
-    let folded = handout::fold_due(&Cloud::of(env)?, config(env)?).await?;
+pub(crate) async fn fold_downloads(cx: &Cx<'_>) -> Result<(), Error> {
+    let folded = handout::fold_due(cx.cloud()?, cx.config()?).await?;
     if folded > 0 {
         worker::console_log!("downloads folded into {folded} leads");
     }

@@ -2,24 +2,25 @@
 //! confirmation and withdraw links, gated downloads, receipts. Each does what needs the request and hands
 //! the decisions to the services.
 
+use crate::glue::context::Cx;
 use crate::glue::exchange::{
-    client_id, error_response, header, html_response, json_response, kv, own_origin, query, read_body, redirect, required_secret, signing_key, visitor_lang,
+    error_response, header, html_response, json_response, own_origin, query, read_body, redirect, required_secret, signing_key, visitor_lang,
 };
-use crate::platform::cloud::{config, secret, Cloud};
+use crate::platform::cloud::secret;
 use crate::protocol::backend::Backend;
 use crate::rules::address::origin_of;
 use crate::rules::crm::Read;
 use crate::services::withdrawal::{self, Withdrawn};
 use crate::{
-    platform::store, rules::decoding, rules::embed, rules::intake, rules::page, rules::pseudonym, rules::receipt, rules::repeats, rules::token,
-    rules::turnstile, services::confirmation, services::handout, services::submission, Error,
+    rules::decoding, rules::embed, rules::intake, rules::page, rules::pseudonym, rules::receipt, rules::repeats, rules::token, rules::turnstile,
+    services::confirmation, services::handout, services::submission, Error,
 };
 use serde_json::json;
 use shared::form::{FormDef, FormsConfig, PublicForm};
 use shared::lead::{Lead, Status};
 use shared::wire::Submission;
 use shared::Lang;
-use worker::{Date, Env, Request, Response};
+use worker::{Request, Response};
 
 /// The widget bundle, built by `cargo xtask build` before the edge (see build.rs).
 const WIDGET_JS: &str = include_str!(env!("LEADGATE_WIDGET_JS"));
@@ -27,11 +28,11 @@ const WIDGET_JS: &str = include_str!(env!("LEADGATE_WIDGET_JS"));
 /// Asks Turnstile's siteverify about the submission's token. A missing or refused token is a 403. If
 /// siteverify cannot be reached the submission is let through and the fault logged: a Cloudflare outage
 /// must not cost real visitors their leads, and the honeypot and fill-time checks still apply.
-pub(crate) async fn check_human(req: &Request, env: &Env, settings: &shared::form::Turnstile, token: Option<&str>) -> Result<(), Error> {
+pub(crate) async fn check_human(req: &Request, cx: &Cx<'_>, settings: &shared::form::Turnstile, token: Option<&str>) -> Result<(), Error> {
     let token = token.filter(|t| !t.is_empty()).ok_or(Error::HumanCheckFailed)?;
-    let secret = required_secret(env, &settings.secret)?;
+    let secret = required_secret(cx.env, &settings.secret)?;
     let ip = header(req, "CF-Connecting-IP");
-    match Cloud::of(env)?.call(&turnstile::request(settings, &secret, token, ip.as_deref()), 10_000, Read::Body).await {
+    match cx.cloud()?.call(&turnstile::request(settings, &secret, token, ip.as_deref()), 10_000, Read::Body).await {
         Ok(reply) if reply.status == 200 => {
             if turnstile::passed(&reply.body) {
                 Ok(())
@@ -55,8 +56,8 @@ pub(crate) const LIMITER: &str = "LIMITER";
 
 /// Counts a submission against the form's and client's budget; `429` with `Retry-After` once it is spent.
 /// Without the binding (an older runtime) submissions are not limited, which is logged.
-pub(crate) async fn limit_rate(env: &Env, limit: shared::form::RateLimit, form: &str, client: &str) -> Result<(), Error> {
-    let limiter = match env.rate_limiter(LIMITER) {
+pub(crate) async fn limit_rate(cx: &Cx<'_>, limit: shared::form::RateLimit, form: &str, client: &str) -> Result<(), Error> {
+    let limiter = match cx.env.rate_limiter(LIMITER) {
         Ok(l) => l,
         Err(e) => {
             worker::console_error!("rate limit configured but the {LIMITER} binding is unusable: {e}");
@@ -74,8 +75,8 @@ pub(crate) async fn limit_rate(env: &Env, limit: shared::form::RateLimit, form: 
     }
 }
 
-pub(crate) async fn submit(req: &mut Request, env: &Env, form_named: &mut Option<String>) -> Result<Response, Error> {
-    let config = config(env)?;
+pub(crate) async fn submit(req: &mut Request, cx: &Cx<'_>, form_named: &mut Option<String>) -> Result<Response, Error> {
+    let config = cx.config()?;
     let encoding = decoding::encoding(header(req, "Content-Type").as_deref())?;
     let body = read_body(req, decoding::MAX_BODY).await?;
     let sub = decoding::parse(encoding, &body)?;
@@ -83,9 +84,9 @@ pub(crate) async fn submit(req: &mut Request, env: &Env, form_named: &mut Option
     if encoding == decoding::Encoding::Json {
         // Messages in the form's language, else the one the widget showed: the same text as in the form.
         let lang = config.form(&sub.form).and_then(|f| f.lang).or(sub.meta.lang);
-        return match (take(req, env, config, sub).await, lang) {
+        return match (take(req, cx, config, sub).await, lang) {
             (Ok((status, body)), _) => json_response(&body, status),
-            (Err(e), Some(lang)) => error_response(req, env, &e, lang).map_err(Error::from),
+            (Err(e), Some(lang)) => error_response(req, cx.env, &e, lang).map_err(Error::from),
             (Err(e), None) => Err(e),
         };
     }
@@ -102,7 +103,7 @@ pub(crate) async fn submit(req: &mut Request, env: &Env, form_named: &mut Option
         .clone()
         .or_else(|| header(req, "Referer"))
         .filter(|url| origin_of(url).is_some_and(|o| o == own || form.is_some_and(|f| f.allows_origin(&o))));
-    let outcome = take(req, env, config, sub).await;
+    let outcome = take(req, cx, config, sub).await;
     match (outcome, form) {
         (Ok(_), Some(f)) => redirect(f.thank_you_url.clone().unwrap_or_else(|| format!("/v1/thanks?lang={}", lang.tag()))),
         (Ok(_), None) => redirect(format!("/v1/thanks?lang={}", lang.tag())),
@@ -131,16 +132,16 @@ pub(crate) async fn submit(req: &mut Request, env: &Env, form_named: &mut Option
 
 /// Accepts a submission: what needs the request (origin, secrets, rate limit, Turnstile) here, then the
 /// submission service (`submission::take`) over KV and the ledger, then the first delivery attempts.
-pub(crate) async fn take(req: &Request, env: &Env, config: &'static FormsConfig, sub: Submission) -> Result<(u16, serde_json::Value), Error> {
+pub(crate) async fn take(req: &Request, cx: &Cx<'_>, config: &'static FormsConfig, sub: Submission) -> Result<(u16, serde_json::Value), Error> {
     let origin = header(req, "Origin");
     let own = own_origin(req);
     let form = intake::form_for(config, &sub, origin.as_deref(), &own)?;
     // Checked before anything is stored: a lead must never be stored without the receipt its answer owes.
-    let signing = required_secret(env, "SIGNING_SECRET")?;
+    let signing = required_secret(cx.env, "SIGNING_SECRET")?;
     if let Some(limit) = config.rate_limit {
-        let key = required_secret(env, "CLIENT_ID_SECRET")?;
+        let key = required_secret(cx.env, "CLIENT_ID_SECRET")?;
         if let Some(ip) = header(req, "CF-Connecting-IP") {
-            limit_rate(env, limit, &form.id, &pseudonym::client_id(key.as_bytes(), &pseudonym::network(&ip))).await?;
+            limit_rate(cx, limit, &form.id, &pseudonym::client_id(key.as_bytes(), &pseudonym::network(&ip))).await?;
         }
     }
     let key = match header(req, "Idempotency-Key") {
@@ -149,14 +150,14 @@ pub(crate) async fn take(req: &Request, env: &Env, config: &'static FormsConfig,
     };
     // Bots are answered by the service before Turnstile is asked: they get a decoy, not a 403.
     if let Some(settings) = form.turnstile.as_ref().filter(|_| !intake::is_spam(&sub, form)) {
-        check_human(req, env, settings, sub.meta.turnstile.as_deref()).await?;
+        check_human(req, cx, settings, sub.meta.turnstile.as_deref()).await?;
     }
-    let cloud = Cloud::of(env)?;
-    let intake = submission::Intake { config, form, signing: &signing, origin: &own, key, client: client_id(req, env) };
+    let cloud = cx.cloud()?;
+    let intake = submission::Intake { config, form, signing: &signing, origin: &own, key, client: cx.client(req) };
     // The deliveries are the ledger alarm's to attempt, at once. Nothing is logged for an accepted
     // submission: the runtime's request log has its status, and the line took about 4% of its CPU time in a
     // profile.
-    let taken = submission::take(&cloud, &intake, sub).await?;
+    let taken = submission::take(cloud, &intake, sub).await?;
     Ok((taken.status, taken.body))
 }
 
@@ -165,15 +166,14 @@ pub(crate) async fn take(req: &Request, env: &Env, config: &'static FormsConfig,
 /// 404 when the lead has been erased.
 pub(crate) async fn linked_lead(
     req: &Request,
-    env: &Env,
-    kv: &worker::kv::KvStore,
+    cx: &Cx<'_>,
     purpose: token::Purpose,
     given: &str,
     now: u64,
 ) -> Result<Result<(Lead, Option<String>), Response>, Error> {
     let guess = visitor_lang(req);
-    let problem = match token::open(signing_key(env)?.as_bytes(), purpose, given, now) {
-        Ok(link) => match store::get_lead(kv, &link.lead).await? {
+    let problem = match token::open(signing_key(cx.env)?.as_bytes(), purpose, given, now) {
+        Ok(link) => match cx.cloud()?.lead(&link.lead).await? {
             Some(lead) => return Ok(Ok((lead, link.change))),
             None => (page::LinkProblem::Gone, 404),
         },
@@ -185,14 +185,14 @@ pub(crate) async fn linked_lead(
 
 /// `GET /v1/confirm/<token>`: a page with one button. Nothing is confirmed by the GET: mail security
 /// scanners follow links, and a confirmation must be the person's own act.
-pub(crate) async fn confirm_page(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
-    let now = Date::now().as_millis();
-    let (lead, change) = match linked_lead(req, env, &kv(env)?, token::Purpose::Confirm, given, now).await? {
+pub(crate) async fn confirm_page(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
+    let now = cx.now;
+    let (lead, change) = match linked_lead(req, cx, token::Purpose::Confirm, given, now).await? {
         Ok(linked) => linked,
         Err(page) => return Ok(page),
     };
     let lang = lead.consent.lang;
-    let config = config(env)?;
+    let config = cx.config()?;
     if lead.status == Status::Pending {
         return html_response(&page::confirm_prompt(lang, false), 200);
     }
@@ -210,7 +210,7 @@ pub(crate) async fn confirm_page(req: &Request, env: &Env, given: &str) -> Resul
             None => html_response(&page::change_gone(lang), 200),
         };
     }
-    let link = config.form(&lead.form).and_then(|f| download_link(env, f, &lead, &own_origin(req), now));
+    let link = config.form(&lead.form).and_then(|f| download_link(cx, f, &lead, &own_origin(req), now));
     html_response(&page::confirmed(lang, false, link.as_deref()), 200)
 }
 
@@ -219,18 +219,17 @@ pub(crate) async fn confirm_page(req: &Request, env: &Env, given: &str) -> Resul
 /// `lead.confirmed` is queued; held changes are applied and announced as `lead.updated`. The lead is read
 /// again right before it is changed, and the delivery ids of `lead.confirmed` are derived from the lead,
 /// so a second press changes nothing and two racing presses queue one message (one `webhook-id`).
-pub(crate) async fn confirm(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
-    let now = Date::now().as_millis();
-    let kv = kv(env)?;
-    let (lead, change) = match linked_lead(req, env, &kv, token::Purpose::Confirm, given, now).await? {
+pub(crate) async fn confirm(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
+    let now = cx.now;
+    let (lead, change) = match linked_lead(req, cx, token::Purpose::Confirm, given, now).await? {
         Ok(linked) => linked,
         Err(page) => return Ok(page),
     };
     let lang = lead.consent.lang;
-    let config = config(env)?;
+    let config = cx.config()?;
     let origin = own_origin(req);
-    let link = |lead: &Lead| config.form(&lead.form).and_then(|f| download_link(env, f, lead, &origin, now));
-    let (lead, deliveries, page) = match confirmation::confirm(&Cloud::of(env)?, config, &lead.id, change.as_deref(), client_id(req, env)).await? {
+    let link = |lead: &Lead| config.form(&lead.form).and_then(|f| download_link(cx, f, lead, &origin, now));
+    let (lead, deliveries, page) = match confirmation::confirm(cx.cloud()?, config, &lead.id, change.as_deref(), cx.client(req)).await? {
         None => return html_response(&page::link_problem(lang, page::LinkProblem::Gone), 404),
         Some(confirmation::Confirmed::Already(_)) if change.is_some() => return html_response(&page::change_gone(lang), 200),
         Some(confirmation::Confirmed::Already(lead)) => return html_response(&page::confirmed(lang, false, link(&lead).as_deref()), 200),
@@ -245,9 +244,9 @@ pub(crate) async fn confirm(req: &Request, env: &Env, given: &str) -> Result<Res
 }
 
 /// `GET /v1/withdraw/<token>`: what withdrawing does, and the button that does it.
-pub(crate) async fn withdraw_page(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
-    let now = Date::now().as_millis();
-    match linked_lead(req, env, &kv(env)?, token::Purpose::Withdraw, given, now).await? {
+pub(crate) async fn withdraw_page(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
+    let now = cx.now;
+    match linked_lead(req, cx, token::Purpose::Withdraw, given, now).await? {
         Ok((lead, _)) if !lead.grants_anything() => html_response(&page::withdrawn(lead.consent.lang, false), 200),
         Ok((lead, _)) => html_response(&page::withdraw_prompt(lead.consent.lang), 200),
         Err(page) => Ok(page),
@@ -255,22 +254,21 @@ pub(crate) async fn withdraw_page(req: &Request, env: &Env, given: &str) -> Resu
 }
 
 /// `POST /v1/withdraw/<token>`: the person withdraws their consent from the link in a confirmation mail.
-pub(crate) async fn withdraw_by_link(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
-    let now = Date::now().as_millis();
-    let kv = kv(env)?;
-    let lead = match linked_lead(req, env, &kv, token::Purpose::Withdraw, given, now).await? {
+pub(crate) async fn withdraw_by_link(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
+    let now = cx.now;
+    let lead = match linked_lead(req, cx, token::Purpose::Withdraw, given, now).await? {
         Ok((lead, _)) => lead,
         Err(page) => return Ok(page),
     };
     let lang = lead.consent.lang;
-    let done = withdraw(env, &lead, withdrawal::Request { via: "link".into(), client: client_id(req, env), note: None, purposes: None }).await?;
+    let done = withdraw(cx, &lead, withdrawal::Request { via: "link".into(), client: cx.client(req), note: None, purposes: None }).await?;
     html_response(&page::withdrawn(lang, done == Withdrawn::Erased), 200)
 }
 
 /// Runs the withdrawal service and logs what it did.
-pub(crate) async fn withdraw(env: &Env, lead: &Lead, request: withdrawal::Request) -> Result<Withdrawn, Error> {
+pub(crate) async fn withdraw(cx: &Cx<'_>, lead: &Lead, request: withdrawal::Request) -> Result<Withdrawn, Error> {
     let via = request.via.clone();
-    let done = withdrawal::withdraw(&Cloud::of(env)?, config(env)?, lead, request).await?;
+    let done = withdrawal::withdraw(cx.cloud()?, cx.config()?, lead, request).await?;
     worker::console_log!("consent withdrawn: {} form={} via={via} -> {done:?}", lead.id, lead.form);
     Ok(done)
 }
@@ -280,30 +278,29 @@ pub(crate) const FILES: &str = "FILES";
 
 /// A signed download link for a download gate's lead, once it may have the file (see
 /// `submission::download_link`); none without a signing secret.
-pub(crate) fn download_link(env: &Env, form: &FormDef, lead: &Lead, origin: &str, now: u64) -> Option<String> {
-    submission::download_link(&secret(env, "SIGNING_SECRET")?, form, lead, origin, now)
+pub(crate) fn download_link(cx: &Cx<'_>, form: &FormDef, lead: &Lead, origin: &str, now: u64) -> Option<String> {
+    submission::download_link(&secret(cx.env, "SIGNING_SECRET")?, form, lead, origin, now)
 }
 
 /// `GET /v1/download/<token>`: streams the gated file to the holder of a valid link and counts the download
 /// in the ledger (`handout`: no KV write per download; the count is folded into the lead under its hold).
 /// Altered or expired links get a readable 403 page, a link past its hourly limit a 429 page.
-pub(crate) async fn download(req: &Request, env: &Env, given: &str) -> Result<Response, Error> {
-    let now = Date::now().as_millis();
-    let kv = kv(env)?;
-    let lead = match linked_lead(req, env, &kv, token::Purpose::Download, given, now).await? {
+pub(crate) async fn download(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
+    let now = cx.now;
+    let lead = match linked_lead(req, cx, token::Purpose::Download, given, now).await? {
         Ok((lead, _)) => lead,
         Err(page) => return Ok(page),
     };
-    let config = config(env)?;
+    let config = cx.config()?;
     let form = config.form(&lead.form).ok_or(Error::NotFound)?;
     let asset = form.asset.as_ref().ok_or(Error::NotFound)?;
-    let bucket = env.bucket(FILES).map_err(|_| Error::Config(format!("the R2 binding {FILES} is missing")))?;
+    let bucket = cx.env.bucket(FILES).map_err(|_| Error::Config(format!("the R2 binding {FILES} is missing")))?;
     let object = bucket.get(asset.key.clone()).execute().await?;
     let Some(object) = object else {
         worker::console_error!("gated file {} of form {} is not in the bucket; upload it with PUT /v1/admin/files/{}", asset.key, form.id, asset.key);
         return html_response(&page::link_problem(lead.consent.lang, page::LinkProblem::Gone), 404);
     };
-    if let handout::Handout::Limited { retry_after_secs } = handout::count(&Cloud::of(env)?, config, &lead).await? {
+    if let handout::Handout::Limited { retry_after_secs } = handout::count(cx.cloud()?, config, &lead).await? {
         let mut page = html_response(&page::link_problem(lead.consent.lang, page::LinkProblem::TooOften), 429)?;
         let _ = page.headers_mut().set("Retry-After", &retry_after_secs.to_string());
         return Ok(page);
@@ -321,8 +318,8 @@ pub(crate) async fn download(req: &Request, env: &Env, given: &str) -> Result<Re
 /// `GET /dev/mailbox`: during development the mail API is the local mailbox of `cargo xtask dev`; this
 /// sends the browser there, so the demo's mails are one click from the collector. Anywhere else (a mail
 /// API that is not on the loopback host) the route does not exist.
-pub(crate) fn dev_mailbox(env: &Env) -> Result<Response, Error> {
-    let config = config(env)?;
+pub(crate) fn dev_mailbox(cx: &Cx<'_>) -> Result<Response, Error> {
+    let config = cx.config()?;
     let url = config.mail.as_ref().map(|m| m.url.as_str()).unwrap_or_default();
     let local = ["http://127.0.0.1:", "http://localhost:"].iter().any(|p| url.starts_with(p)) && url.ends_with("/dev/mailbox");
     if !local {
@@ -331,8 +328,8 @@ pub(crate) fn dev_mailbox(env: &Env) -> Result<Response, Error> {
     redirect(url.to_owned())
 }
 
-pub(crate) fn embed_script(req: &Request, env: &Env, form_id: &str) -> Result<Response, Error> {
-    let config = config(env)?;
+pub(crate) fn embed_script(req: &Request, cx: &Cx<'_>, form_id: &str) -> Result<Response, Error> {
+    let config = cx.config()?;
     let form = config.form(form_id).ok_or(Error::UnknownForm)?;
     let body = embed::script(WIDGET_JS, &PublicForm::from(form), &own_origin(req));
     let mut resp = Response::ok(body)?;
@@ -343,9 +340,9 @@ pub(crate) fn embed_script(req: &Request, env: &Env, form_id: &str) -> Result<Re
 }
 
 /// `GET /v1/consent/verify?receipt=...`: whether a consent receipt is the collector's, and what it certifies.
-pub(crate) fn verify_receipt(req: &Request, env: &Env) -> Result<Response, Error> {
+pub(crate) fn verify_receipt(req: &Request, cx: &Cx<'_>) -> Result<Response, Error> {
     let given = query(req, "receipt")?.ok_or_else(|| Error::Malformed("Pass the receipt as ?receipt=<receipt>.".into()))?;
-    let key = signing_key(env)?;
+    let key = signing_key(cx.env)?;
     match receipt::verify(key.as_bytes(), &given) {
         Ok(content) => json_response(&json!({"genuine": true, "receipt": content}), 200),
         Err(receipt::Problem::NotGenuine) => json_response(&json!({"genuine": false}), 200),

@@ -165,3 +165,14 @@ fn the_reader_of_imports_sees_what_it_must() {
     let names: Vec<String> = found.iter().map(|(l, n)| format!("{l}::{n}")).collect();
     assert_eq!(names, ["error::error", "platform::cloud", "protocol::ledger", "rules::intake", "services::holding"]);
 }
+
+#[test]
+fn routes_read_and_write_storage_only_through_the_seam() {
+    // The routes get the seam from their request's context (`glue::context::Cx`); KV itself is the
+    // platform's, and only the cron's upkeep (which lists KV keys of the old layout) may reach it.
+    for m in modules().iter().filter(|m| m.layer == "glue" && ["visitor", "operator", "integration", "entry", "exchange"].contains(&m.name.as_str())) {
+        for storage in ["platform::store", "store::", "Cloud::of(", "Date::now("] {
+            assert!(!m.code.contains(storage), "glue::{} uses `{storage}` instead of its request's context", m.name);
+        }
+    }
+}

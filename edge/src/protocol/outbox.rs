@@ -2,8 +2,8 @@
 //! rules for when to try again.
 //!
 //! A lead is only worth something once the CRM has it, so the record of what still has to be sent is
-//! written in the same breath as the lead itself. The first attempt runs right after the reply
-//! (`waitUntil`); the scheduled handler picks up whatever is still pending and due.
+//! written in the same transaction that settles the lead. Only the ledger's alarm attempts deliveries, at
+//! each one's due time; the scheduled handler only wakes the ledger in case an alarm was lost.
 
 use serde::{Deserialize, Serialize};
 

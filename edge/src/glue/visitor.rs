@@ -164,13 +164,8 @@ pub(crate) async fn take(req: &Request, cx: &Cx<'_>, config: &'static FormsConfi
 /// The lead a link's token stands for, with the change a confirmation link was mailed for (if it names
 /// one), or (as `Err`) the readable page that says why there is none: 403 for an altered or expired link,
 /// 404 when the lead has been erased.
-pub(crate) async fn linked_lead(
-    req: &Request,
-    cx: &Cx<'_>,
-    purpose: token::Purpose,
-    given: &str,
-    now: u64,
-) -> Result<Result<(Lead, Option<String>), Response>, Error> {
+pub(crate) async fn linked_lead(req: &Request, cx: &Cx<'_>, purpose: token::Purpose, given: &str) -> Result<Result<(Lead, Option<String>), Response>, Error> {
+    let now = cx.now;
     let guess = visitor_lang(req);
     let problem = match token::open(signing_key(cx.env)?.as_bytes(), purpose, given, now) {
         Ok(link) => match cx.cloud()?.lead(&link.lead).await? {
@@ -187,7 +182,7 @@ pub(crate) async fn linked_lead(
 /// scanners follow links, and a confirmation must be the person's own act.
 pub(crate) async fn confirm_page(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
     let now = cx.now;
-    let (lead, change) = match linked_lead(req, cx, token::Purpose::Confirm, given, now).await? {
+    let (lead, change) = match linked_lead(req, cx, token::Purpose::Confirm, given).await? {
         Ok(linked) => linked,
         Err(page) => return Ok(page),
     };
@@ -221,13 +216,11 @@ pub(crate) async fn confirm_page(req: &Request, cx: &Cx<'_>, given: &str) -> Res
 /// so a second press changes nothing and two racing presses queue one message (one `webhook-id`).
 pub(crate) async fn confirm(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
     let now = cx.now;
-    let (lead, change) = match linked_lead(req, cx, token::Purpose::Confirm, given, now).await? {
+    let (lead, change) = match linked_lead(req, cx, token::Purpose::Confirm, given).await? {
         Ok(linked) => linked,
         Err(page) => return Ok(page),
     };
-    let lang = lead.consent.lang;
-    let config = cx.config()?;
-    let origin = own_origin(req);
+    let (lang, config, origin) = (lead.consent.lang, cx.config()?, own_origin(req));
     let link = |lead: &Lead| config.form(&lead.form).and_then(|f| download_link(cx, f, lead, &origin, now));
     let (lead, deliveries, page) = match confirmation::confirm(cx.cloud()?, config, &lead.id, change.as_deref(), cx.client(req)).await? {
         None => return html_response(&page::link_problem(lang, page::LinkProblem::Gone), 404),
@@ -245,8 +238,7 @@ pub(crate) async fn confirm(req: &Request, cx: &Cx<'_>, given: &str) -> Result<R
 
 /// `GET /v1/withdraw/<token>`: what withdrawing does, and the button that does it.
 pub(crate) async fn withdraw_page(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
-    let now = cx.now;
-    match linked_lead(req, cx, token::Purpose::Withdraw, given, now).await? {
+    match linked_lead(req, cx, token::Purpose::Withdraw, given).await? {
         Ok((lead, _)) if !lead.grants_anything() => html_response(&page::withdrawn(lead.consent.lang, false), 200),
         Ok((lead, _)) => html_response(&page::withdraw_prompt(lead.consent.lang), 200),
         Err(page) => Ok(page),
@@ -255,8 +247,7 @@ pub(crate) async fn withdraw_page(req: &Request, cx: &Cx<'_>, given: &str) -> Re
 
 /// `POST /v1/withdraw/<token>`: the person withdraws their consent from the link in a confirmation mail.
 pub(crate) async fn withdraw_by_link(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
-    let now = cx.now;
-    let lead = match linked_lead(req, cx, token::Purpose::Withdraw, given, now).await? {
+    let lead = match linked_lead(req, cx, token::Purpose::Withdraw, given).await? {
         Ok((lead, _)) => lead,
         Err(page) => return Ok(page),
     };
@@ -286,8 +277,7 @@ pub(crate) fn download_link(cx: &Cx<'_>, form: &FormDef, lead: &Lead, origin: &s
 /// in the ledger (`handout`: no KV write per download; the count is folded into the lead under its hold).
 /// Altered or expired links get a readable 403 page, a link past its hourly limit a 429 page.
 pub(crate) async fn download(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
-    let now = cx.now;
-    let lead = match linked_lead(req, cx, token::Purpose::Download, given, now).await? {
+    let lead = match linked_lead(req, cx, token::Purpose::Download, given).await? {
         Ok((lead, _)) => lead,
         Err(page) => return Ok(page),
     };

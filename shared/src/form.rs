@@ -63,9 +63,12 @@ impl Asset {
         u64::from(self.link_valid_hours.unwrap_or(24)) * 3_600_000
     }
 
+    /// The downloads one lead's links may make in a clock hour when the form does not say.
+    pub const DOWNLOADS_PER_HOUR: u32 = 20;
+
     /// How many downloads one lead's links may make in a clock hour.
     pub fn downloads_per_hour(&self) -> u32 {
-        self.downloads_per_hour.unwrap_or(20)
+        self.downloads_per_hour.unwrap_or(Self::DOWNLOADS_PER_HOUR)
     }
 }
 

@@ -34,7 +34,8 @@ pub enum Handout {
 /// folds the count into the lead's document now. A failed fold fails nothing: the count is in the ledger,
 /// and the cron folds it later.
 pub async fn count<B: Backend>(b: &B, config: &FormsConfig, lead: &Lead) -> Result<Handout, Error> {
-    let per_hour = config.form(&lead.form).and_then(|f| f.asset.as_ref()).map_or(20, shared::form::Asset::downloads_per_hour);
+    let per_hour =
+        config.form(&lead.form).and_then(|f| f.asset.as_ref()).map_or(shared::form::Asset::DOWNLOADS_PER_HOUR, shared::form::Asset::downloads_per_hour);
     let counted: Counted = ask(b, cmd::Download { lead: lead.id.clone(), now: b.now_ms(), per_hour }).await?;
     if !counted.allowed {
         let retry_after_secs = u32::try_from(counted.retry_after_ms.div_ceil(1000)).unwrap_or(u32::MAX).max(1);

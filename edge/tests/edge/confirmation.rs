@@ -84,6 +84,25 @@ fn held_changes_are_applied_once() {
     assert_eq!(m.outbox().values().filter(|d| d.event == "lead.updated").count(), 1);
 }
 
+#[test]
+fn a_confirmed_change_whose_write_fails_stays_held_and_the_same_link_applies_it_later() {
+    for op in [Op::Queue, Op::PutLead] {
+        let (m, config) = (Memory::at(NOW), config());
+        let id = pending(&m, &config, serde_json::json!({"email": "ada@example.com"}));
+        block_on(confirm(&m, &config, &id, None, None)).unwrap();
+        m.advance(60_000);
+        pending(&m, &config, serde_json::json!({"email": "ada@example.com", "company": "ACME"}));
+        let change = change_in_last_mail(&m);
+        m.fail(op, 1);
+        assert!(block_on(confirm(&m, &config, &id, Some(&change), None)).is_err(), "{op:?}");
+        let lead = m.leads.borrow()[&id].clone();
+        assert!(!lead.fields.contains_key("company") && lead.held.len() == 1, "{op:?}: nothing applied, the change still held");
+        assert_eq!(m.outbox().values().filter(|d| d.event == "lead.updated").count(), 0, "{op:?}: nothing announced");
+        assert!(matches!(block_on(confirm(&m, &config, &id, Some(&change), None)), Ok(Some(Confirmed::Changes(..)))), "{op:?}");
+        assert_eq!(m.leads.borrow()[&id].fields["company"], "ACME", "{op:?}");
+    }
+}
+
 /// The change hash the newest confirmation mail's link names, read from the link as the collector will.
 fn change_in_last_mail(m: &Memory) -> String {
     let mail = m.outbox().into_values().filter(|d| d.event == "mail.confirmation").max_by(|a, b| a.id.cmp(&b.id)).unwrap();

@@ -311,3 +311,18 @@ fn the_funnel_groups_imported_leads_by_their_batchs_source_beside_the_campaigns(
     let sizes: Vec<(&str, u64)> = groups.iter().map(|g| (g.key.as_str(), g.leads)).collect();
     assert_eq!(sizes, [("Messe Hannover 2026", 3), ("linkedin", 1)], "no imported lead under (none)");
 }
+
+#[test]
+fn a_failed_settle_of_an_import_into_a_double_opt_in_form_leaves_no_lead_and_no_mail() {
+    let (m, config) = (Memory::at(NOW), config());
+    let rows = || read(Format::Csv, b"email\nfair1@example.com\nfair2@example.com\n", 10).unwrap();
+    let cards = || batch(&config, "doi", LegalBasis::Consent, Some("scanned cards"));
+    m.fail(Op::Settle, 1);
+    assert!(block_on(run(&m, &cards(), rows())).is_err());
+    assert!(m.leads.borrow().is_empty(), "the documents written are taken back");
+    assert!(m.queued("mail.confirmation").is_empty(), "and no one is mailed for a lead that is not stored");
+    m.advance(edge::protocol::ledger::RESERVATION_MS);
+    let reports = block_on(run(&m, &cards(), rows())).unwrap();
+    assert!(reports.iter().all(|r| r.status == "created"));
+    assert_eq!(m.queued("mail.confirmation").len(), 2, "the retry mails each address once");
+}

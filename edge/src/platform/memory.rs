@@ -376,6 +376,8 @@ struct LedgerModel {
     counters: BTreeMap<String, u64>,
     downloads: BTreeMap<String, DownloadRow>,
     alarm: Option<u64>,
+    /// Until when the bulk lane waits (`ledger::PACE_MS`).
+    paced: u64,
 }
 
 /// A lead's row in the ledger's `downloads` table.
@@ -534,13 +536,17 @@ impl LedgerModel {
                 ok
             }
             Command::Due(cmd::Due { now, limit }) => {
-                let due: Vec<(String, String)> = self
-                    .waiting()
-                    .filter(|d| d.next_at_ms <= now)
-                    .take(ledger::DUE_CANDIDATES as usize)
-                    .map(|d| (format!("{}/{}", d.form, d.endpoint), d.id.clone()))
-                    .collect();
-                let picked = crate::protocol::outbox::fair_share(due, limit as usize);
+                let keyed = |d: &Delivery| (format!("{}/{}", d.form, d.endpoint), d.id.clone());
+                let urgent: Vec<(String, String)> = self.waiting().filter(|d| d.urgent && d.next_at_ms <= now).take(limit as usize).map(keyed).collect();
+                let bulk: Vec<(String, String)> = if now >= self.paced {
+                    self.waiting().filter(|d| !d.urgent && d.next_at_ms <= now).take(ledger::DUE_CANDIDATES as usize).map(keyed).collect()
+                } else {
+                    Vec::new()
+                };
+                if !bulk.is_empty() {
+                    self.paced = now.saturating_add(ledger::PACE_MS);
+                }
+                let picked = crate::protocol::outbox::pick_due(urgent, bulk, limit as usize);
                 let mut taken = Vec::new();
                 for id in picked {
                     if let Some(d) = self.outbox.get_mut(&id) {
@@ -762,7 +768,9 @@ impl LedgerModel {
     /// Sets the alarm for the next due delivery if that is sooner than it is set for (or always, for the
     /// watchdog), as the object does after every change to the outbox.
     fn arm(&mut self, always: bool) -> Option<u64> {
-        let next = self.waiting().map(|d| d.next_at_ms).min();
+        let urgent = self.waiting().filter(|d| d.urgent).map(|d| d.next_at_ms).min();
+        let bulk = self.waiting().filter(|d| !d.urgent).map(|d| d.next_at_ms).min();
+        let next = ledger::alarm_at(urgent, bulk, self.paced, 0);
         if let Some(next) = next {
             if always || self.alarm.is_none_or(|a| next < a) {
                 self.alarm = Some(next);

@@ -686,9 +686,26 @@ pub const LEASE_MS: u64 = 15 * 60_000;
 /// invocation on the free plan may make 50. The alarm is set again at once while more are due.
 pub const PER_RUN: u32 = 15;
 
-/// How many due deliveries a [`Command::Due`] considers, oldest due first, before sharing its budget
-/// between their endpoints: bounded work however long the backlog.
-pub const DUE_CANDIDATES: u32 = 1_000;
+/// How many due deliveries of the bulk lane a [`Command::Due`] considers, oldest due first, before sharing
+/// its budget between their endpoints: bounded work however long the backlog (a run takes [`PER_RUN`]).
+pub const DUE_CANDIDATES: u32 = 250;
+
+/// The bulk lane's pace: after a run that took from it, the next bulk run waits this long (a run takes at
+/// most [`PER_RUN`], so one object drains at most 75 deliveries a second, and each endpoint its fair share
+/// of that). The object intake shares spends most of its time on intake, however long the backlog;
+/// urgent deliveries are not paced (see `outbox::pick_due`).
+pub const PACE_MS: u64 = 200;
+
+/// When the outbox's alarm should fire: at the next urgent delivery's due time, or at the next bulk one's
+/// but not before the pace allows (`paced_until`), and never before `earliest`. `None` when nothing waits.
+pub fn alarm_at(next_urgent: Option<u64>, next_bulk: Option<u64>, paced_until: u64, earliest: u64) -> Option<u64> {
+    let bulk = next_bulk.map(|b| b.max(paced_until));
+    let at = match (next_urgent, bulk) {
+        (Some(u), Some(b)) => u.min(b),
+        (u, b) => u.or(b)?,
+    };
+    Some(at.max(earliest))
+}
 
 /// The most deliveries one [`Command::Deliveries`] answers.
 pub const MAX_DELIVERIES: u32 = 500;
@@ -1052,6 +1069,16 @@ mod tests {
             answer_of(&cmd::Claim { form: String::new(), email: String::new(), lead: String::new(), key: None, legacy: None, now: 0 });
         let _: std::marker::PhantomData<Vec<Disabled>> = answer_of(&cmd::Endpoints);
         let _: std::marker::PhantomData<Counted> = answer_of(&cmd::Download { lead: String::new(), now: 0, per_hour: 1 });
+    }
+
+    #[test]
+    fn the_bulk_lane_waits_for_its_pace_and_the_urgent_lane_does_not() {
+        assert_eq!(alarm_at(None, None, 500, 0), None);
+        assert_eq!(alarm_at(None, Some(100), 300, 0), Some(300), "a backlog due long ago waits for the pace");
+        assert_eq!(alarm_at(Some(150), Some(100), 300, 0), Some(150), "an urgent mail does not");
+        assert_eq!(alarm_at(Some(150), Some(400), 300, 0), Some(150));
+        assert_eq!(alarm_at(None, Some(400), 300, 0), Some(400), "nothing is due before its time");
+        assert_eq!(alarm_at(Some(150), None, 0, 200), Some(200), "nor before the earliest");
     }
 
     #[test]

@@ -61,6 +61,10 @@ pub struct Delivery {
     /// Why the last attempt failed, without personal data.
     #[serde(default)]
     pub last_error: Option<String>,
+    /// Someone is waiting for it right now (the mail a visitor was just told to look for): it is attempted
+    /// before any backlog, and never paced behind one. See [`pick_due`].
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub urgent: bool,
 }
 
 /// What an attempt's result means for the delivery.
@@ -98,7 +102,13 @@ impl Delivery {
             next_at_ms: now_ms,
             last_status: None,
             last_error: None,
+            urgent: false,
         }
+    }
+
+    /// The same delivery in the urgent lane: a person is waiting for it (see [`pick_due`]).
+    pub fn urgent(self) -> Delivery {
+        Delivery { urgent: true, ..self }
     }
 
     /// Records a failed attempt: schedules the next one (honouring `Retry-After` when it asks for longer),
@@ -150,6 +160,22 @@ pub fn fair_share(due: Vec<(String, String)>, budget: usize) -> Vec<String> {
             }
         }
     }
+    picked
+}
+
+/// Picks up to `budget` due deliveries from the outbox's two lanes. A backlog (a large import, an endpoint that was down for a day) can hold
+/// tens of thousands of due deliveries; what a person is waiting for at this moment (the confirmation mail
+/// of the sign-up they just made, the mail with their download) must not wait behind it. Urgent deliveries
+/// are taken first, every run, and their queueing wakes the alarm at once; the bulk lane is shared fairly
+/// between endpoints and drained at a bounded pace (see `ledger::PACE_MS`), so a backlog neither starves
+/// the other endpoints nor crowds the intake out of the object it shares.
+///
+/// Every urgent one comes first (oldest first), then the bulk lane's fair share (see [`fair_share`]). Both
+/// lists are `(endpoint key, delivery id)` in the order found.
+pub fn pick_due(urgent: Vec<(String, String)>, bulk: Vec<(String, String)>, budget: usize) -> Vec<String> {
+    let mut picked: Vec<String> = urgent.into_iter().map(|(_, id)| id).take(budget).collect();
+    let rest = budget - picked.len();
+    picked.extend(fair_share(bulk.into_iter().filter(|(_, id)| !picked.contains(id)).collect(), rest));
     picked
 }
 
@@ -209,6 +235,10 @@ mod tests {
         let picked = fair_share(due, 5);
         assert_eq!(picked, vec!["a0", "b0", "a1", "b1", "a2"]);
         assert_eq!(fair_share(vec![("x".into(), "1".into())], 40), vec!["1"]);
+        let key = |e: &str, id: &str| (e.to_owned(), id.to_owned());
+        let bulk = vec![key("crm", "b1"), key("crm", "b2"), key("sheet", "b3")];
+        assert_eq!(pick_due(vec![key("_mail", "u1")], bulk.clone(), 3), ["u1", "b1", "b3"], "the urgent lane first, then turns");
+        assert_eq!(pick_due(vec![key("_mail", "u1"), key("_mail", "u2")], bulk, 1), ["u1"], "a run full of urgent mail takes no bulk");
     }
 
     #[test]

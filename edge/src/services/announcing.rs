@@ -85,7 +85,8 @@ const WITHDRAW_LINK_MS: u64 = 365 * 86_400_000;
 /// The outbox entry that sends a lead a mail of `ask` (to confirm its address or a repeat's change, or the
 /// way to its download), with a signed link that works for `[mail] confirm_within_hours` and a withdraw
 /// link: for submissions and imports alike. With `change` (a held change's hash) the confirmation link
-/// confirms exactly that change.
+/// confirms exactly that change. It is in the bulk lane (an import's thousand mails are a backlog); a
+/// caller whose visitor is waiting for it marks it [`Delivery::urgent`].
 #[allow(clippy::too_many_arguments)] // what a mail needs; grouping them would only rename `Intake`
 pub fn mail_entry<B: Backend>(
     b: &B,

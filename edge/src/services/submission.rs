@@ -310,7 +310,8 @@ async fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead,
         if let Some(ask) = ask.filter(|_| repeats::may_mail(&lead.mails_sent, now, settings)) {
             repeats::note_mail(&mut lead.mails_sent, now);
             let change = out.change.as_deref().filter(|_| ask == mail::Ask::Changes);
-            deliveries.push(mail_entry(b, intake.config, form, intake.signing, intake.origin, &lead, now, ask, change)?);
+            // The visitor was just told to look in their inbox: the mail goes before any backlog.
+            deliveries.push(mail_entry(b, intake.config, form, intake.signing, intake.origin, &lead, now, ask, change)?.urgent());
         }
     } else if changed {
         deliveries.extend(updated_entries(b, form, &lead, &out.record, now));
@@ -333,9 +334,10 @@ fn decoy_answer<B: Backend>(b: &B, form: &FormDef, sub: &Submission, own: &str, 
     body
 }
 
-/// The mail that asks a new lead to confirm its address (see `announcing::mail_entry`).
+/// The mail that asks a new lead to confirm its address (see `announcing::mail_entry`), in the urgent lane:
+/// the visitor waits for it.
 fn confirmation_mail<B: Backend>(b: &B, intake: &Intake<'_>, lead: &Lead, now: u64, ask: mail::Ask) -> Result<Delivery, Error> {
-    mail_entry(b, intake.config, intake.form, intake.signing, intake.origin, lead, now, ask, None)
+    Ok(mail_entry(b, intake.config, intake.form, intake.signing, intake.origin, lead, now, ask, None)?.urgent())
 }
 
 /// A signed download link for a download gate's lead, once it may have the file (with double opt-in: after

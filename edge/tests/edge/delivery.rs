@@ -73,3 +73,44 @@ fn a_lost_record_leaves_the_delivery_leased_and_it_is_attempted_again_later() {
     assert_eq!(block_on(run_due(&m, &config)).unwrap().delivered, 1);
     assert!(states(&m).iter().all(|(_, s, _)| *s == State::Delivered));
 }
+
+#[test]
+fn a_sign_up_mail_goes_before_a_backlog_which_drains_at_its_pace() {
+    use edge::protocol::ledger::{PACE_MS, PER_RUN};
+    let m = memory();
+    m.secrets.borrow_mut().insert("MAIL_API_KEY".into(), "re_test".into());
+    let config: shared::form::FormsConfig = serde_json::from_value(serde_json::json!({
+        "mail": {"url": "https://mail.example/send", "from": "News <news@example.com>"},
+        "forms": [
+            {"id": "news", "kind": "newsletter", "fields": [{"name": "email", "required": true}],
+             "webhooks": [{"id": "crm", "url": "https://crm.example/hook"}, {"id": "sheet", "url": "https://sheet.example/hook"}]},
+            {"id": "doi", "kind": "newsletter", "double_opt_in": true, "fields": [{"name": "email", "required": true}],
+             "consents": [{"id": "marketing_email", "required": true, "text": {"en": "Send me the newsletter."}}]}
+        ]
+    }))
+    .unwrap();
+    // A backlog: 400 deliveries due at once (an import's worth, in small).
+    for i in 0..200 {
+        submit(&m, &config, &format!("b{i}@example.com"));
+    }
+    assert!(m.fire_alarm());
+    assert_eq!(block_on(run_due(&m, &config)).unwrap().attempted, PER_RUN as usize);
+    assert_eq!(m.alarm(), Some(NOW + PACE_MS), "the backlog waits for its pace");
+    assert!(!m.fire_alarm());
+    // A visitor signs up on the double opt-in form and is told to look in their inbox: the mail is due now,
+    // not after the backlog's next turn.
+    let intake = crate::fixtures::intake(&config, "doi");
+    let sub = serde_json::from_value(serde_json::json!({"form": "doi", "fields": {"email": "ada@example.com"}, "consent": ["marketing_email"]})).unwrap();
+    block_on(edge::services::submission::take(&m, &intake, sub)).unwrap();
+    assert_eq!(m.alarm(), Some(NOW), "the urgent mail sets the alarm at once");
+    assert!(m.fire_alarm());
+    let sent_before = m.sent.borrow().len();
+    let run = block_on(run_due(&m, &config)).unwrap();
+    assert_eq!(run.attempted, 1, "only the urgent lane runs while the backlog is paced");
+    assert_eq!(m.sent.borrow()[sent_before].url, "https://mail.example/send");
+    // The backlog goes on at its pace: a run of PER_RUN every PACE_MS.
+    m.advance(PACE_MS);
+    assert!(m.fire_alarm());
+    assert_eq!(block_on(run_due(&m, &config)).unwrap().attempted, PER_RUN as usize);
+    assert!(!m.fire_alarm(), "not again before the pace allows");
+}

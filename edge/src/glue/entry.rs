@@ -14,7 +14,7 @@ use crate::glue::operator::{
     assign_owner, daily, draw_winners, enable_endpoint, erase, funnel, import, lead_detail, leads_csv, list_deliveries, list_draws, list_endpoints, list_leads,
     move_stage, replay, spam_stats, upload, withdraw_by_admin,
 };
-use crate::glue::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, fold_downloads, wake_ledger};
+use crate::glue::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, fold_downloads, tally_funnel, wake_ledger};
 use crate::glue::visitor::{confirm, confirm_page, dev_mailbox, download, embed_script, submit, verify_receipt, withdraw_by_link, withdraw_page};
 use crate::platform::cloud::config;
 use crate::rules::address::Address;
@@ -188,6 +188,9 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
     }
     if let Err(e) = backfill_index(&cx).await {
         worker::console_error!("indexing stored leads failed: {}", e.log_line().unwrap_or_default());
+    }
+    if let Err(e) = tally_funnel(&cx).await {
+        worker::console_error!("tallying the funnel failed: {}", e.log_line().unwrap_or_default());
     }
     if let Err(e) = backfill_outbox(&cx).await {
         worker::console_error!("moving stored deliveries failed: {}", e.log_line().unwrap_or_default());

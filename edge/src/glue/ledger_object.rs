@@ -5,6 +5,7 @@
 //! ARCHITECTURE.md for why one object serves the collector.
 
 use crate::platform::cloud::{self, Cloud, Inside};
+use crate::protocol::funnel::{Period, Share, Tallies};
 use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{self, Command, DeliveryFilter, DeliveryRow, Hold, Holder, Replay, Standing};
 use crate::protocol::outbox::{Delivery, State as DeliveryState};
@@ -135,6 +136,15 @@ const SCHEMA: &[&str] = &[
     // total its document holds, and when a fold into the document last began.
     "CREATE TABLE IF NOT EXISTS downloads (lead TEXT PRIMARY KEY, total INTEGER NOT NULL, hour INTEGER NOT NULL, in_hour INTEGER NOT NULL, folded INTEGER NOT NULL, fold_at INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS downloads_unfolded ON downloads (fold_at) WHERE total > folded",
+    // The funnel's aggregates (see `funnel`): leads per day, form, groups, stage now and furthest stage;
+    // and the histogram of the time between consecutive stages per day, form, groups, stage and bucket.
+    // Groups a lead has none of are ''. The day leads each key, so a period's question reads a range.
+    "CREATE TABLE IF NOT EXISTS cells (day INTEGER NOT NULL, form TEXT NOT NULL, source TEXT NOT NULL, campaign TEXT NOT NULL, owner TEXT NOT NULL, stage TEXT NOT NULL, furthest INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (day, form, source, campaign, owner, stage, furthest))",
+    "CREATE TABLE IF NOT EXISTS gaps (day INTEGER NOT NULL, form TEXT NOT NULL, source TEXT NOT NULL, campaign TEXT NOT NULL, owner TEXT NOT NULL, stage TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, ms INTEGER NOT NULL, PRIMARY KEY (day, form, source, campaign, owner, stage, bucket))",
+    // Up to which lead the aggregates hold the leads (`ledger::TALLIED_ALL`: all). A ledger made before them
+    // starts at '' and the cron's `Tally` walks its leads; a new one holds all from the start.
+    "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    "INSERT OR IGNORE INTO meta SELECT 'tallied', CASE WHEN EXISTS (SELECT 1 FROM leads) THEN '' ELSE '~' END",
     // Dropped bot submissions per form and day.
     "CREATE TABLE IF NOT EXISTS bots (form TEXT NOT NULL, day TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (form, day))",
 ];
@@ -221,6 +231,44 @@ struct FunnelRow {
     stage: String,
     reached: Option<String>,
     at: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct CellSum {
+    key: String,
+    stage: String,
+    furthest: f64,
+    n: f64,
+}
+
+#[derive(Deserialize)]
+struct GapSum {
+    key: String,
+    stage: String,
+    bucket: f64,
+    n: f64,
+    ms: f64,
+}
+
+#[derive(Deserialize)]
+struct ShareRow {
+    form: String,
+    created: f64,
+    source: Option<String>,
+    campaign: Option<String>,
+    owner: Option<String>,
+    stage: String,
+}
+
+#[derive(Deserialize)]
+struct ReachedRow {
+    stage: String,
+    at: f64,
+}
+
+#[derive(Deserialize)]
+struct ValueRow {
+    value: String,
 }
 
 #[derive(Deserialize)]
@@ -409,6 +457,7 @@ impl Ledger {
                 serde_json::to_value(ledger::Page { ids, cursor })?
             }
             Command::Unindex(cmd::Unindex { lead }) => {
+                self.untally(&lead)?;
                 self.sql.exec("DELETE FROM leads WHERE id = ?", vec![text(&lead)])?;
                 self.sql.exec("DELETE FROM reached WHERE lead = ?", vec![text(&lead)])?;
                 serde_json::json!({"ok": true})
@@ -542,6 +591,7 @@ impl Ledger {
                 for d in &announcements {
                     self.queue(d)?;
                 }
+                self.untally(&lead)?;
                 self.sql.exec("DELETE FROM leads WHERE id = ?", vec![text(&lead)])?;
                 self.sql.exec("DELETE FROM reached WHERE lead = ?", vec![text(&lead)])?;
                 self.sql.exec("DELETE FROM emails WHERE lead = ?", vec![text(&lead)])?;
@@ -587,38 +637,83 @@ impl Ledger {
                 serde_json::to_value(ledger::Turn { turn: rows.first().map_or(0, |r| (r.n as u64).saturating_sub(count)) })?
             }
             Command::Funnel(cmd::Funnel { form, from, to, by }) => {
-                let key = format!("l.{}", column(by));
-                // One pass over the selected leads and their stage rows, ordered by lead.
-                let rows: Vec<FunnelRow> = self
-                    .sql
-                    .exec(
-                        &format!(
-                            "SELECT l.id AS id, {key} AS key, l.stage AS stage, r.stage AS reached, r.at AS at FROM leads l LEFT JOIN reached r ON r.lead = l.id \
-                             WHERE (?1 IS NULL OR l.form = ?1) AND (?2 IS NULL OR l.created >= ?2) AND (?3 IS NULL OR l.created < ?3) ORDER BY l.id"
-                        ),
-                        vec![form.as_deref().map_or(SqlStorageValue::Null, text), from.map_or(SqlStorageValue::Null, ms), to.map_or(SqlStorageValue::Null, ms)],
-                    )?
-                    .to_array()?;
-                let mut leads: Vec<crate::protocol::funnel::Row> = Vec::new();
-                let mut last: Option<String> = None;
-                for r in rows {
-                    if last.as_deref() != Some(r.id.as_str()) {
-                        leads.push(crate::protocol::funnel::Row { key: r.key.clone(), stage: Stage::parse(&r.stage).unwrap_or_default(), reached: Vec::new() });
-                        last = Some(r.id.clone());
+                let mut tallies = Tallies::default();
+                let edges = if self.tally_cursor()? != ledger::TALLIED_ALL {
+                    // Not every lead is in the aggregates yet (the upgrade's tally runs): the rows.
+                    vec![(from.unwrap_or(0), to.unwrap_or(u64::MAX))]
+                } else {
+                    let ((first, end), edges) = Period { from, to }.split();
+                    let key = column(by);
+                    let range = vec![
+                        form.as_deref().map_or(SqlStorageValue::Null, text),
+                        first.map_or(SqlStorageValue::Null, ms),
+                        end.map_or(SqlStorageValue::Null, ms),
+                    ];
+                    let within = "(?1 IS NULL OR form = ?1) AND (?2 IS NULL OR day >= ?2) AND (?3 IS NULL OR day < ?3)";
+                    let cells: Vec<CellSum> = self
+                        .sql
+                        .exec(&format!("SELECT {key} AS key, stage, furthest, SUM(n) AS n FROM cells WHERE {within} GROUP BY 1, 2, 3"), range.clone())?
+                        .to_array()?;
+                    for c in cells {
+                        tallies.add_cell(Some(c.key).filter(|k| !k.is_empty()), Stage::parse(&c.stage).unwrap_or_default(), c.furthest as i64, c.n as u64);
                     }
-                    if let (Some(lead), Some(stage), Some(at)) = (leads.last_mut(), r.reached.as_deref().and_then(Stage::parse), r.at) {
-                        lead.reached.push((stage, at as u64));
+                    let gaps: Vec<GapSum> = self
+                        .sql
+                        .exec(&format!("SELECT {key} AS key, stage, bucket, SUM(n) AS n, SUM(ms) AS ms FROM gaps WHERE {within} GROUP BY 1, 2, 3"), range)?
+                        .to_array()?;
+                    for g in gaps {
+                        tallies.add_gaps(
+                            Some(g.key).filter(|k| !k.is_empty()),
+                            Stage::parse(&g.stage).unwrap_or_default(),
+                            g.bucket as u32,
+                            g.n as u64,
+                            g.ms as u64,
+                        );
+                    }
+                    edges
+                };
+                for (from, to) in edges {
+                    for row in self.funnel_rows(form.as_deref(), from, to, by)? {
+                        tallies.add_row(&row, 1);
                     }
                 }
-                serde_json::to_value(crate::protocol::funnel::aggregate(&leads))?
+                serde_json::to_value(tallies)?
             }
             Command::Daily(cmd::Daily { from, by }) => {
                 let key = column(by);
-                let rows: Vec<DailyRow> = self
+                let rows: Vec<DailyRow> = if self.tally_cursor()? == ledger::TALLIED_ALL {
+                    self.sql
+                        .exec(
+                            &format!("SELECT {key} AS key, day, SUM(n) AS count FROM cells WHERE day >= ? GROUP BY 1, 2 ORDER BY 2, 1"),
+                            vec![ms(from / 86_400_000)],
+                        )?
+                        .to_array()?
+                } else {
+                    self.sql
+                        .exec(&format!("SELECT {key} AS key, CAST(created / 86400000 AS INTEGER) AS day, COUNT(*) AS count FROM leads WHERE created >= ? GROUP BY key, day ORDER BY day, key"), vec![ms(from)])?
+                        .to_array()?
+                };
+                let rows = rows.into_iter().map(|r| ledger::Daily { key: r.key.filter(|k| !k.is_empty()), day: r.day as u64, count: r.count as u64 });
+                serde_json::to_value(rows.collect::<Vec<_>>())?
+            }
+            Command::Tally(cmd::Tally { limit }) => {
+                let cursor = self.tally_cursor()?;
+                if cursor == ledger::TALLIED_ALL {
+                    return Ok(serde_json::to_value(ledger::Tallied { added: 0, done: true })?);
+                }
+                let ids: Vec<IdRow> = self
                     .sql
-                    .exec(&format!("SELECT {key} AS key, CAST(created / 86400000 AS INTEGER) AS day, COUNT(*) AS count FROM leads WHERE created >= ? GROUP BY key, day ORDER BY day, key"), vec![ms(from)])?
+                    .exec("SELECT id FROM leads WHERE id > ? ORDER BY id LIMIT ?", vec![text(&cursor), SqlStorageValue::Float(f64::from(limit))])?
                     .to_array()?;
-                serde_json::to_value(rows.into_iter().map(|r| ledger::Daily { key: r.key, day: r.day as u64, count: r.count as u64 }).collect::<Vec<_>>())?
+                for IdRow { id } in &ids {
+                    if let Some(share) = self.share_of(id)? {
+                        self.add_share(&share, 1)?;
+                    }
+                }
+                let done = ids.len() < limit as usize;
+                let next = if done { ledger::TALLIED_ALL.to_owned() } else { ids.last().map(|r| r.id.clone()).unwrap_or(cursor) };
+                self.sql.exec("UPDATE meta SET value = ? WHERE name = 'tallied'", vec![text(&next)])?;
+                serde_json::to_value(ledger::Tallied { added: ids.len() as u64, done })?
             }
             Command::Find(cmd::Find { email }) => {
                 let rows: Vec<ledger::Holding> =
@@ -715,6 +810,24 @@ impl Ledger {
     /// Writes a lead's index row and its stage rows, unless it was erased (the statements themselves check,
     /// so callers that need to know ask [`Ledger::tombstoned`] once, before or after).
     fn index(&self, entry: &ledger::Entry, only_if_missing: bool) -> Result<()> {
+        let before = self.share_of(&entry.id)?;
+        self.write_index(entry, only_if_missing)?;
+        // The lead's share of the funnel's aggregates moves with what was written (the stored stage rows
+        // may hold more than `entry` says: they are only ever added to).
+        let after = self.share_of(&entry.id)?;
+        if before != after && ledger::tallied(&self.tally_cursor()?, &entry.id) {
+            if let Some(before) = &before {
+                self.add_share(before, -1)?;
+            }
+            if let Some(after) = &after {
+                self.add_share(after, 1)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// [`Ledger::index`]'s writes.
+    fn write_index(&self, entry: &ledger::Entry, only_if_missing: bool) -> Result<()> {
         // An erased lead's row never comes back, whatever write arrives late.
         let verb = if only_if_missing { "INSERT OR IGNORE" } else { "INSERT OR REPLACE" };
         self.sql.exec(
@@ -739,6 +852,91 @@ impl Ledger {
             )?;
         }
         Ok(())
+    }
+
+    /// A stored lead's share of the funnel's aggregates, from its index row and stage rows.
+    fn share_of(&self, lead: &str) -> Result<Option<Share>> {
+        let rows: Vec<ShareRow> =
+            self.sql.exec("SELECT form, created, source, campaign, owner, stage FROM leads WHERE id = ?", vec![text(lead)])?.to_array()?;
+        let Some(row) = rows.into_iter().next() else { return Ok(None) };
+        let reached: Vec<ReachedRow> = self.sql.exec("SELECT stage, at FROM reached WHERE lead = ?", vec![text(lead)])?.to_array()?;
+        let reached: Vec<(Stage, u64)> = reached.into_iter().filter_map(|r| Some((Stage::parse(&r.stage)?, r.at as u64))).collect();
+        let groups = [row.source.as_deref(), row.campaign.as_deref(), row.owner.as_deref()];
+        Ok(Some(Share::new(&row.form, row.created as u64, groups, Stage::parse(&row.stage).unwrap_or_default(), &reached)))
+    }
+
+    /// Takes a lead's share out of the aggregates (before its rows are deleted).
+    fn untally(&self, lead: &str) -> Result<()> {
+        if let (Some(share), true) = (self.share_of(lead)?, ledger::tallied(&self.tally_cursor()?, lead)) {
+            self.add_share(&share, -1)?;
+        }
+        Ok(())
+    }
+
+    /// Adds (`sign` 1) or takes away (-1) one lead's share of the aggregates; sums that reach zero go.
+    fn add_share(&self, share: &Share, sign: i64) -> Result<()> {
+        let c = &share.cell;
+        let key = || vec![ms(c.day), text(&c.form), text(&c.source), text(&c.campaign), text(&c.owner)];
+        let sign_value = SqlStorageValue::Float(sign as f64);
+        let mut cell = key();
+        cell.extend([text(c.stage.as_str()), SqlStorageValue::Float(c.furthest as f64), sign_value.clone()]);
+        self.sql.exec("INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n", cell.clone())?;
+        if sign < 0 {
+            cell.pop();
+            self.sql.exec(
+                "DELETE FROM cells WHERE day = ? AND form = ? AND source = ? AND campaign = ? AND owner = ? AND stage = ? AND furthest = ? AND n <= 0",
+                cell,
+            )?;
+        }
+        for gap in &share.gaps {
+            let mut row = key();
+            row.extend([text(gap.stage.as_str()), SqlStorageValue::Float(f64::from(gap.bucket))]);
+            let mut write = row.clone();
+            write.extend([sign_value.clone(), SqlStorageValue::Float(sign as f64 * gap.ms as f64)]);
+            self.sql.exec("INSERT INTO gaps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n, ms = ms + excluded.ms", write)?;
+            if sign < 0 {
+                self.sql.exec(
+                    "DELETE FROM gaps WHERE day = ? AND form = ? AND source = ? AND campaign = ? AND owner = ? AND stage = ? AND bucket = ? AND n <= 0",
+                    row,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Up to which lead the aggregates hold the leads (see `ledger::tallied`).
+    fn tally_cursor(&self) -> Result<String> {
+        let rows: Vec<ValueRow> = self.sql.exec("SELECT value FROM meta WHERE name = 'tallied'", None)?.to_array()?;
+        Ok(rows.into_iter().next().map_or_else(|| ledger::TALLIED_ALL.to_owned(), |r| r.value))
+    }
+
+    /// The funnel rows of the leads created in `[from, to)` (of one form), from their index and stage rows:
+    /// the partial days of a period, and every lead while the upgrade's tally runs.
+    fn funnel_rows(&self, form: Option<&str>, from: u64, to: u64, by: crate::protocol::funnel::By) -> Result<Vec<crate::protocol::funnel::Row>> {
+        let key = format!("l.{}", column(by));
+        // One pass over the selected leads and their stage rows, ordered by lead.
+        let rows: Vec<FunnelRow> = self
+            .sql
+            .exec(
+                &format!(
+                    "SELECT l.id AS id, {key} AS key, l.stage AS stage, r.stage AS reached, r.at AS at FROM leads l LEFT JOIN reached r ON r.lead = l.id \
+                     WHERE (?1 IS NULL OR l.form = ?1) AND l.created >= ?2 AND l.created < ?3 ORDER BY l.id"
+                ),
+                vec![form.map_or(SqlStorageValue::Null, text), ms(from), ms(to)],
+            )?
+            .to_array()?;
+        let mut leads: Vec<crate::protocol::funnel::Row> = Vec::new();
+        let mut last: Option<String> = None;
+        for r in rows {
+            if last.as_deref() != Some(r.id.as_str()) {
+                leads.push(crate::protocol::funnel::Row { key: r.key.clone(), stage: Stage::parse(&r.stage).unwrap_or_default(), reached: Vec::new() });
+                last = Some(r.id.clone());
+            }
+            if let (Some(lead), Some(stage), Some(at)) = (leads.last_mut(), r.reached.as_deref().and_then(Stage::parse), r.at) {
+                lead.reached.push((stage, at as u64));
+            }
+        }
+        Ok(leads)
     }
 
     /// Whether the lead was erased.

@@ -127,8 +127,8 @@ pub(crate) async fn spam_stats(cx: &Cx<'_>) -> Result<Response, Error> {
 
 /// `GET /v1/admin/funnel?form=&from=&to=&by=source|campaign|form|owner`: per group, how many of the leads
 /// created in the period (default: all) reached each stage (or a later one), how many are in it now, the
-/// conversion between consecutive stages and the median days between them; from the ledger's stage rows in
-/// one request.
+/// conversion between consecutive stages and the median days between them; from the ledger's aggregates in
+/// one request (see `funnel`).
 pub(crate) async fn funnel(req: &Request, cx: &Cx<'_>) -> Result<Response, Error> {
     let by = group_by(req, crate::protocol::funnel::By::Source)?;
     let date = |name: &str| -> Result<Option<u64>, Error> {
@@ -140,7 +140,7 @@ pub(crate) async fn funnel(req: &Request, cx: &Cx<'_>) -> Result<Response, Error
         }
     };
     let (form, from, to) = (query(req, "form")?, date("from")?, date("to")?);
-    let groups: Vec<crate::protocol::funnel::Group> = ask(cx.cloud()?, cmd::Funnel { form: form.clone(), from, to, by }).await?;
+    let groups = ask(cx.cloud()?, cmd::Funnel { form: form.clone(), from, to, by }).await?.groups();
     json_response(&json!({"by": by, "form": form, "from": from.map(shared::time::rfc3339), "to": to.map(shared::time::rfc3339), "groups": groups}), 200)
 }
 

@@ -1,6 +1,7 @@
 //! What the cron trigger runs every minute: wake the ledger (its alarm delivers; this is the watchdog),
-//! erase unconfirmed leads, fold counted downloads into their leads, and finish the upgrade from the KV-only layout (index its leads, move its
-//! deliveries into the outbox).
+//! erase unconfirmed leads, fold counted downloads into their leads, and finish the upgrades of older
+//! layouts (the KV-only layout's leads indexed and deliveries moved into the outbox; the leads of a ledger
+//! made before the funnel's aggregates tallied into them).
 
 use crate::glue::context::Cx;
 use crate::glue::exchange::kv;
@@ -17,6 +18,28 @@ pub(crate) async fn wake_ledger(cx: &Cx<'_>) -> Result<(), Error> {
     let backlog: ledger::Backlog = ask(cx.cloud()?, cmd::Wake { now: cx.now }).await?;
     if backlog.pending > 0 {
         worker::console_log!("ledger woken: {} deliveries waiting, next at {:?}", backlog.pending, backlog.next_at_ms);
+    }
+    Ok(())
+}
+
+/// How many [`cmd::Tally`] batches one scheduled run asks for: 10,000 leads a minute, each batch a few
+/// milliseconds of the ledger's time, with intake served in between.
+pub(crate) const TALLIES_PER_RUN: u32 = 20;
+
+/// Adds the leads of a ledger made before the funnel's aggregates to them, a batch at a time, until every
+/// lead is in them (then each run costs one request that finds nothing to do).
+pub(crate) async fn tally_funnel(cx: &Cx<'_>) -> Result<(), Error> {
+    let cloud = cx.cloud()?;
+    let mut added = 0;
+    for _ in 0..TALLIES_PER_RUN {
+        let tallied = ask(cloud, cmd::Tally { limit: ledger::TALLY_BATCH }).await?;
+        added += tallied.added;
+        if tallied.done {
+            break;
+        }
+    }
+    if added > 0 {
+        worker::console_log!("funnel aggregates: {added} leads tallied");
     }
     Ok(())
 }

@@ -8,13 +8,15 @@
 //! SQL in `ledger_object`; the end-to-end tests hold the real one to them.
 
 use crate::protocol::backend::Backend;
+use crate::protocol::funnel::{Cell, Period, Share, Tallies};
 use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{self, Command, Hold, Holder, Replay, Standing};
 use crate::protocol::outbox::{Delivery, State};
 use crate::rules::crm::{Outbound, Read, Reply};
 use crate::Error;
 use shared::lead::Lead;
-use std::cell::{Cell, RefCell};
+use shared::stage::Stage;
+use std::cell::{Cell as Slot, RefCell};
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::pin::Pin;
@@ -82,8 +84,8 @@ pub struct Memory {
     /// The old KV email index: (form, email hash) -> lead id.
     pub legacy: RefCell<BTreeMap<(String, String), String>>,
     ledger: RefCell<LedgerModel>,
-    clock: Cell<u64>,
-    seed: Cell<u64>,
+    clock: Slot<u64>,
+    seed: Slot<u64>,
     faults: RefCell<Vec<(Op, usize)>>,
     delays: RefCell<BTreeMap<Op, usize>>,
     ops: RefCell<BTreeMap<Op, usize>>,
@@ -134,6 +136,15 @@ impl Memory {
     /// The ledger's row for an address: (lead, stored).
     pub fn ledger_row(&self, form: &str, email_hash: &str) -> Option<(String, bool)> {
         self.ledger.borrow().emails.get(&(form.to_owned(), email_hash.to_owned())).map(|r| (r.lead.clone(), r.live))
+    }
+
+    /// Empties the funnel's aggregates, as in a ledger made before them: the upgrade's tally
+    /// (`Command::Tally`) must add every lead, and until it has, funnel questions read the rows.
+    pub fn forget_tallies(&self) {
+        let mut ledger = self.ledger.borrow_mut();
+        ledger.cells.clear();
+        ledger.gaps.clear();
+        ledger.tallying = Some(String::new());
     }
 
     /// Whether the ledger holds a tombstone for `lead`.
@@ -378,6 +389,14 @@ struct LedgerModel {
     alarm: Option<u64>,
     /// Until when the bulk lane waits (`ledger::PACE_MS`).
     paced: u64,
+    /// The funnel's aggregates: leads per cell.
+    cells: BTreeMap<Cell, u64>,
+    /// The funnel's aggregates: gaps per cell (its stage and furthest rank left out), later stage and
+    /// bucket: how many, and their total ms.
+    gaps: BTreeMap<(Cell, Stage, u32), (u64, u64)>,
+    /// Up to which lead the aggregates hold the leads while an upgrade's tally runs; `None` once they
+    /// hold all (a new ledger's aggregates always do).
+    tallying: Option<String>,
 }
 
 /// A lead's row in the ledger's `downloads` table.
@@ -429,7 +448,7 @@ impl LedgerModel {
                 }
                 self.queue(deliveries);
                 if let Some(entry) = entry {
-                    self.leads.insert(entry.id.clone(), entry);
+                    self.put_entry(entry);
                 }
                 if let Some(row) = self.emails.get_mut(&(form.clone(), email)) {
                     if lead.as_deref() == Some(row.lead.as_str()) {
@@ -480,7 +499,7 @@ impl LedgerModel {
                 let erased = self.tombstones.contains_key(&entry.id);
                 let kept = only_if_missing && self.leads.contains_key(&entry.id);
                 if !erased && !kept {
-                    self.leads.insert(entry.id.clone(), entry);
+                    self.put_entry(entry);
                 }
                 serde_json::to_value(ledger::Indexed { erased }).unwrap_or_default()
             }
@@ -502,7 +521,7 @@ impl LedgerModel {
                 serde_json::to_value(ledger::Page { ids, cursor }).unwrap_or_default()
             }
             Command::Unindex(cmd::Unindex { lead }) => {
-                self.leads.remove(&lead);
+                self.drop_entry(&lead);
                 ok
             }
             Command::Queue(cmd::Queue { deliveries }) => {
@@ -604,7 +623,7 @@ impl LedgerModel {
                 for d in announcements {
                     self.outbox.insert(d.id.clone(), d);
                 }
-                self.leads.remove(&lead);
+                self.drop_entry(&lead);
                 self.emails.retain(|_, r| r.lead != lead);
                 self.downloads.remove(&lead);
                 self.tombstones.insert(lead, now);
@@ -722,25 +741,59 @@ impl LedgerModel {
                 ok
             }
             Command::Funnel(cmd::Funnel { form, from, to, by }) => {
-                let rows: Vec<crate::protocol::funnel::Row> = self
-                    .leads
-                    .values()
-                    .filter(|e| form.as_deref().is_none_or(|f| f == e.form) && from.is_none_or(|t| e.created >= t) && to.is_none_or(|t| e.created < t))
-                    .map(|e| crate::protocol::funnel::Row {
-                        key: e.group(by),
-                        stage: shared::stage::Stage::parse(&e.stage).unwrap_or_default(),
-                        reached: e.reached.clone(),
-                    })
-                    .collect();
-                serde_json::to_value(crate::protocol::funnel::aggregate(&rows)).unwrap_or_default()
+                let of_form = |f: &str| form.as_deref().is_none_or(|want| want == f);
+                let mut tallies = Tallies::default();
+                let edges = if self.tallying.is_some() {
+                    // Not all leads are in the aggregates yet: the rows, as before them.
+                    vec![(from.unwrap_or(0), to.unwrap_or(u64::MAX))]
+                } else {
+                    let ((first, end), edges) = Period { from, to }.split();
+                    let days = |day: u64| first.is_none_or(|f| day >= f) && end.is_none_or(|e| day < e);
+                    for (cell, n) in self.cells.iter().filter(|(c, _)| of_form(&c.form) && days(c.day)) {
+                        tallies.add_cell(cell.key(by), cell.stage, cell.furthest, *n);
+                    }
+                    for ((cell, stage, bucket), (n, ms)) in self.gaps.iter().filter(|((c, _, _), _)| of_form(&c.form) && days(c.day)) {
+                        tallies.add_gaps(cell.key(by), *stage, *bucket, *n, *ms);
+                    }
+                    edges
+                };
+                for (from, to) in edges {
+                    for e in self.leads.values().filter(|e| of_form(&e.form) && e.created >= from && e.created < to) {
+                        tallies.add_share(&e.share(), by);
+                    }
+                }
+                serde_json::to_value(tallies).unwrap_or_default()
             }
             Command::Daily(cmd::Daily { from, by }) => {
                 let mut counts: BTreeMap<(Option<String>, u64), u64> = BTreeMap::new();
-                for e in self.leads.values().filter(|e| e.created >= from) {
-                    *counts.entry((e.group(by), e.created / 86_400_000)).or_insert(0) += 1;
+                if self.tallying.is_some() {
+                    for e in self.leads.values().filter(|e| e.created >= from) {
+                        *counts.entry((e.group(by), e.created / 86_400_000)).or_insert(0) += 1;
+                    }
+                } else {
+                    for (cell, n) in self.cells.iter().filter(|(c, _)| c.day >= from / 86_400_000) {
+                        *counts.entry((cell.key(by), cell.day)).or_insert(0) += n;
+                    }
                 }
                 let rows: Vec<ledger::Daily> = counts.into_iter().map(|((key, day), count)| ledger::Daily { key, day, count }).collect();
                 serde_json::to_value(rows).unwrap_or_default()
+            }
+            Command::Tally(cmd::Tally { limit }) => {
+                let Some(cursor) = self.tallying.clone() else {
+                    return serde_json::to_value(ledger::Tallied { added: 0, done: true }).unwrap_or_default();
+                };
+                let batch: Vec<ledger::Entry> = self
+                    .leads
+                    .range::<String, _>((std::ops::Bound::Excluded(&cursor), std::ops::Bound::Unbounded))
+                    .take(limit as usize)
+                    .map(|(_, e)| e.clone())
+                    .collect();
+                for e in &batch {
+                    self.add_share(&e.share(), 1);
+                }
+                let done = batch.len() < limit as usize;
+                self.tallying = if done { None } else { batch.last().map(|e| e.id.clone()) };
+                serde_json::to_value(ledger::Tallied { added: batch.len() as u64, done }).unwrap_or_default()
             }
             Command::Find(cmd::Find { email }) => {
                 let rows: Vec<ledger::Holding> = self
@@ -763,6 +816,49 @@ impl LedgerModel {
             self.outbox.values().filter(|d| d.state == State::Pending && !self.disabled.contains_key(&(d.form.clone(), d.endpoint.clone()))).collect();
         waiting.sort_by_key(|d| d.next_at_ms);
         waiting.into_iter()
+    }
+
+    /// Writes a lead's index row, and moves its share of the funnel's aggregates with it.
+    fn put_entry(&mut self, entry: ledger::Entry) {
+        let held = self.tallying.as_deref().is_none_or(|cursor| ledger::tallied(cursor, &entry.id));
+        let before = self.leads.get(&entry.id).map(ledger::Entry::share);
+        let after = entry.share();
+        if held && before.as_ref() != Some(&after) {
+            if let Some(before) = &before {
+                self.add_share(before, -1);
+            }
+            self.add_share(&after, 1);
+        }
+        self.leads.insert(entry.id.clone(), entry);
+    }
+
+    /// Removes a lead's index row and its share of the aggregates.
+    fn drop_entry(&mut self, id: &str) {
+        if let Some(entry) = self.leads.remove(id) {
+            if self.tallying.as_deref().is_none_or(|cursor| ledger::tallied(cursor, id)) {
+                self.add_share(&entry.share(), -1);
+            }
+        }
+    }
+
+    /// Adds (`sign` 1) or takes away (-1) one lead's share; emptied sums are dropped, as the object does.
+    fn add_share(&mut self, share: &Share, sign: i64) {
+        let apply = |n: &mut u64, by: u64| *n = if sign > 0 { *n + by } else { n.saturating_sub(by) };
+        let cell = self.cells.entry(share.cell.clone()).or_insert(0);
+        apply(cell, 1);
+        if *cell == 0 {
+            self.cells.remove(&share.cell);
+        }
+        let base = Cell { stage: Stage::Lead, furthest: 0, ..share.cell.clone() };
+        for gap in &share.gaps {
+            let key = (base.clone(), gap.stage, gap.bucket);
+            let (n, ms) = self.gaps.entry(key.clone()).or_insert((0, 0));
+            apply(n, 1);
+            apply(ms, gap.ms);
+            if *n == 0 {
+                self.gaps.remove(&key);
+            }
+        }
     }
 
     /// Sets the alarm for the next due delivery if that is sooner than it is set for (or always, for the

@@ -94,6 +94,8 @@ pub enum Command {
     DownloadTotals(cmd::DownloadTotals),
     /// See [`cmd::Unfolded`].
     Unfolded(cmd::Unfolded),
+    /// See [`cmd::Tally`].
+    Tally(cmd::Tally),
 }
 
 /// A command that names the type of its answer.
@@ -145,13 +147,14 @@ answers! {
     Turn => Turn,
     ClaimMany => Vec<Holder>,
     SettleMany => Done,
-    Funnel => Vec<crate::protocol::funnel::Group>,
+    Funnel => crate::protocol::funnel::Tallies,
     Daily => Vec<Daily>,
     Find => Vec<Holding>,
     Download => Counted,
     Downloads => Downloads,
     DownloadTotals => Vec<(String, u64)>,
     Unfolded => Vec<String>,
+    Tally => Tallied,
 }
 
 /// Each command's place in [`Command`].
@@ -174,7 +177,7 @@ macro_rules! wraps {
     };
 }
 
-wraps!(Claim, Settle, Release, Look, Reserve, Hold, Index, List, Unindex, Queue, Unqueue, Send, Record, Due, Deliveries, Replay, Enable, Wake, Erase, Draw, Draws, CountBot, Bots, Turn, ClaimMany, SettleMany, Funnel, Daily, Find, Download, Downloads, DownloadTotals, Unfolded ; Endpoints);
+wraps!(Claim, Settle, Release, Look, Reserve, Hold, Index, List, Unindex, Queue, Unqueue, Send, Record, Due, Deliveries, Replay, Enable, Wake, Erase, Draw, Draws, CountBot, Bots, Turn, ClaimMany, SettleMany, Funnel, Daily, Find, Download, Downloads, DownloadTotals, Unfolded, Tally ; Endpoints);
 
 /// The ledger's commands, one type each, named like their variants of [`Command`].
 pub mod cmd {
@@ -495,8 +498,9 @@ pub mod cmd {
         pub released: Vec<super::Hold>,
     }
 
-    /// The funnel of the leads created in a period (optionally of one form), grouped: answered with
-    /// `funnel::Group`s.
+    /// The funnel of the leads created in a period (optionally of one form), grouped: answered with the
+    /// `funnel::Tallies` of its groups, from the aggregates (see `funnel`) and the rows of the period's
+    /// partial days.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     pub struct Funnel {
         /// Only this form's leads.
@@ -516,6 +520,15 @@ pub mod cmd {
         pub from: u64,
         /// The grouping (`source`, `campaign`, `form` or `owner`).
         pub by: crate::protocol::funnel::By,
+    }
+
+    /// Adds up to `limit` leads indexed before the funnel's aggregates existed to them, oldest first:
+    /// answered with [`Tallied`]. Until every lead is in them, funnel questions read the rows instead
+    /// (the upgrade of a ledger made before the aggregates; the cron asks until it is done).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Tally {
+        /// How many leads at most.
+        pub limit: u32,
     }
 
     /// The stored leads of an address on every form, as [`Holding`] rows (feedback names leads by address).
@@ -960,6 +973,17 @@ impl Entry {
 }
 
 impl Entry {
+    /// What the lead adds to the funnel's aggregates.
+    pub fn share(&self) -> crate::protocol::funnel::Share {
+        crate::protocol::funnel::Share::new(
+            &self.form,
+            self.created,
+            [self.source.as_deref(), self.campaign.as_deref(), self.owner.as_deref()],
+            shared::stage::Stage::parse(&self.stage).unwrap_or_default(),
+            &self.reached,
+        )
+    }
+
     /// The row's key in a grouping (the funnel's, the daily counts'): `None` for no source, campaign or
     /// owner.
     pub fn group(&self, by: crate::protocol::funnel::By) -> Option<String> {
@@ -986,6 +1010,28 @@ pub fn reached(lead: &Lead) -> Vec<(shared::stage::Stage, u64)> {
     }
     out
 }
+
+/// The ledger's answer to [`Command::Tally`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tallied {
+    /// Leads added to the aggregates by this command.
+    pub added: u64,
+    /// Whether every lead is in them now.
+    pub done: bool,
+}
+
+/// Which leads the funnel's aggregates hold: those with ids up to a cursor while the upgrade's tally runs
+/// (ids are time-ordered, so new leads are past it and are tallied when it reaches them), then all. The
+/// cursor that means "all" sorts after every lead id.
+pub const TALLIED_ALL: &str = "~";
+
+/// Whether the aggregates hold `lead` when they are tallied up to `cursor` (see [`TALLIED_ALL`]).
+pub fn tallied(cursor: &str, lead: &str) -> bool {
+    cursor == TALLIED_ALL || lead <= cursor
+}
+
+/// How many leads one [`Command::Tally`] adds: a few milliseconds of the object's time.
+pub const TALLY_BATCH: u32 = 500;
 
 /// The ledger's answer to [`Command::Index`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -307,7 +307,7 @@ fn the_funnel_groups_imported_leads_by_their_batchs_source_beside_the_campaigns(
     block_on(take(&m, &intake, tagged)).unwrap();
     let csv = "email\n".to_owned() + &(0..3).map(|i| format!("fair{i}@example.com\n")).collect::<String>();
     block_on(run(&m, &batch(&config, "news", LegalBasis::None, None), read(Format::Csv, csv.as_bytes(), 10).unwrap())).unwrap();
-    let groups: Vec<Group> = block_on(edge::protocol::backend::ask(&m, cmd::Funnel { form: None, from: None, to: None, by: By::Source })).unwrap();
+    let groups: Vec<Group> = block_on(edge::protocol::backend::ask(&m, cmd::Funnel { form: None, from: None, to: None, by: By::Source })).unwrap().groups();
     let sizes: Vec<(&str, u64)> = groups.iter().map(|g| (g.key.as_str(), g.leads)).collect();
     assert_eq!(sizes, [("Messe Hannover 2026", 3), ("linkedin", 1)], "no imported lead under (none)");
 }

@@ -205,6 +205,17 @@ pub struct FormDef {
     #[serde(default)]
     #[cfg_attr(feature = "server", validate(nested))]
     pub turnstile: Option<Turnstile>,
+    /// How many ledger objects share the form's addresses (1 to 64, default 1): more than one for a
+    /// campaign that needs more than one object's few hundred writes a second. Each address always lives in
+    /// the same one (by a hash of it), so set it when the form is created: the collector refuses to change it
+    /// for a form that has leads, because its addresses would move.
+    #[serde(default = "one_shard")]
+    #[cfg_attr(feature = "server", validate(range(min = 1, max = 64)))]
+    pub shards: u32,
+}
+
+fn one_shard() -> u32 {
+    1
 }
 
 /// Cloudflare Turnstile verification for a form.

@@ -143,6 +143,10 @@ fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
         let key = std::env::var(&mail.key).unwrap_or_else(|_| "local-dev-mail-key".into());
         vars.push_str(&format!("{}={key}\n", mail.key));
     }
+    // The upgrade test runs a collector as the single-object layout's Worker did (see `cloud::single_object`).
+    if std::env::var("LEADGATE_SINGLE_OBJECT").as_deref() == Ok("1") {
+        vars.push_str("LEADGATE_SINGLE_OBJECT=1\n");
+    }
     let vars: String = vars.lines().filter(|l| !o.without.iter().any(|w| l.starts_with(&format!("{w}=")))).map(|l| format!("{l}\n")).collect();
     std::fs::write(o.state.join(".dev.vars"), vars).map_err(|e| e.to_string())?;
     let mut cmd = Command::new(npm_bin().join("wrangler"));

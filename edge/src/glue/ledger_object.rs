@@ -15,7 +15,7 @@ use shared::stage::Stage;
 use std::cell::Cell;
 use worker::{durable_object, Date, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State};
 
-// Only the operator hosts the object; the collector reaches it through `script_name` (see `LedgerStub`).
+// Only the operator hosts the objects; the collector reaches them through `script_name` (see `LedgerStub`).
 #[cfg_attr(feature = "operator", durable_object)]
 pub struct Ledger {
     state: State,
@@ -145,6 +145,9 @@ const SCHEMA: &[&str] = &[
     // starts at '' and the cron's `Tally` walks its leads; a new one holds all from the start.
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
     "INSERT OR IGNORE INTO meta SELECT 'tallied', CASE WHEN EXISTS (SELECT 1 FROM leads) THEN '' ELSE '~' END",
+    // In the registry (see `shard`): where each form was placed, once: its shard count, or 0 for a form that
+    // lives in the registry.
+    "CREATE TABLE IF NOT EXISTS registered (form TEXT PRIMARY KEY, shards INTEGER NOT NULL, at INTEGER NOT NULL)",
     // Dropped bot submissions per form and day.
     "CREATE TABLE IF NOT EXISTS bots (form TEXT NOT NULL, day TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (form, day))",
 ];
@@ -272,6 +275,11 @@ struct ValueRow {
 }
 
 #[derive(Deserialize)]
+struct ShardsRow {
+    shards: f64,
+}
+
+#[derive(Deserialize)]
 struct TurnRow {
     n: f64,
 }
@@ -354,6 +362,7 @@ impl Ledger {
     fn run(&self, command: Command) -> Result<serde_json::Value> {
         let value = match command {
             Command::Claim(cmd::Claim { form, email, lead, key, legacy, now }) => {
+                self.refuse_registered(&form)?;
                 let replay = self.reserve_key(&form, key.as_deref(), now)?;
                 if replay != Replay::Fresh {
                     return Ok(serde_json::to_value(Standing { holder: self.holder(&form, &email, now)?, replay })?);
@@ -362,6 +371,7 @@ impl Ledger {
                 serde_json::to_value(Standing { holder, replay })?
             }
             Command::ClaimMany(cmd::ClaimMany { form, rows, now }) => {
+                self.refuse_registered(&form)?;
                 let mut holders = Vec::with_capacity(rows.len());
                 for row in &rows {
                     holders.push(self.claim(&form, &row.email, &row.lead, row.legacy.as_deref(), now)?);
@@ -468,13 +478,13 @@ impl Ledger {
                 }
                 serde_json::json!({"ok": true})
             }
-            Command::Unqueue(cmd::Unqueue { ids }) => {
+            Command::Unqueue(cmd::Unqueue { ids, .. }) => {
                 for id in ids {
                     self.sql.exec("DELETE FROM outbox WHERE id = ?", vec![text(&id)])?;
                 }
                 serde_json::json!({"ok": true})
             }
-            Command::Send(cmd::Send { ids, now }) => {
+            Command::Send(cmd::Send { ids, now, .. }) => {
                 self.send(&ids, now)?;
                 serde_json::json!({"ok": true})
             }
@@ -696,6 +706,36 @@ impl Ledger {
                 let rows = rows.into_iter().map(|r| ledger::Daily { key: r.key.filter(|k| !k.is_empty()), day: r.day as u64, count: r.count as u64 });
                 serde_json::to_value(rows.collect::<Vec<_>>())?
             }
+            Command::Places(cmd::Places { forms, legacy }) => {
+                let mut places = Vec::with_capacity(forms.len());
+                for (form, shards) in forms {
+                    let rows: Vec<ShardsRow> = self.sql.exec("SELECT shards FROM registered WHERE form = ?", vec![text(&form)])?.to_array()?;
+                    // A registered count of 0 means: it lives here.
+                    let place = match rows.first() {
+                        Some(row) if row.shards < 1.0 => ledger::Place::Registry,
+                        Some(row) => ledger::Place::Shards { shards: row.shards as u32 },
+                        None if self.holds(&form)? => ledger::Place::Registry,
+                        None => {
+                            let place = if legacy {
+                                ledger::Place::Registry
+                            } else {
+                                ledger::Place::Shards { shards: shards.clamp(1, crate::protocol::shard::MAX_SHARDS) }
+                            };
+                            let count = match place {
+                                ledger::Place::Shards { shards } => shards,
+                                ledger::Place::Registry => 0,
+                            };
+                            self.sql.exec(
+                                "INSERT INTO registered VALUES (?, ?, ?)",
+                                vec![text(&form), SqlStorageValue::Float(f64::from(count)), ms(Date::now().as_millis())],
+                            )?;
+                            place
+                        }
+                    };
+                    places.push((form, place));
+                }
+                serde_json::to_value(places)?
+            }
             Command::Tally(cmd::Tally { limit }) => {
                 let cursor = self.tally_cursor()?;
                 if cursor == ledger::TALLIED_ALL {
@@ -852,6 +892,29 @@ impl Ledger {
             )?;
         }
         Ok(())
+    }
+
+    /// Whether this object (the registry, see `shard`) holds rows of `form` from the single-object layout.
+    fn holds(&self, form: &str) -> Result<bool> {
+        let rows: Vec<serde_json::Value> = self
+            .sql
+            .exec(
+                "SELECT 1 AS x WHERE EXISTS (SELECT 1 FROM emails WHERE form = ?1) OR EXISTS (SELECT 1 FROM leads WHERE form = ?1) OR EXISTS (SELECT 1 FROM draws WHERE form = ?1)",
+                vec![text(form)],
+            )?
+            .to_array()?;
+        Ok(!rows.is_empty())
+    }
+
+    /// The registry takes no new address of a form registered to live in its own shards: a Worker still
+    /// running the single-object layout's code would write it behind the shards' backs. (In a shard, the
+    /// table is empty.)
+    fn refuse_registered(&self, form: &str) -> Result<()> {
+        let rows: Vec<ShardsRow> = self.sql.exec("SELECT shards FROM registered WHERE form = ?", vec![text(form)])?.to_array()?;
+        match rows.first() {
+            Some(row) if row.shards >= 1.0 => Err(worker::Error::RustError(format!("form {form} lives in its own ledger objects now"))),
+            _ => Ok(()),
+        }
     }
 
     /// A stored lead's share of the funnel's aggregates, from its index row and stage rows.

@@ -6,6 +6,7 @@ use crate::protocol::backend::{ask, Backend};
 use crate::protocol::keys::{Key, Prefix};
 use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{Command, Indexed};
+use crate::protocol::shard::{self, Home, Map, Place, Route};
 use crate::rules::crm::{Outbound, Read, Reply};
 use crate::{platform::store, protocol::outbox, Error};
 use futures_util::future::{select, Either};
@@ -28,7 +29,7 @@ pub struct Cloud<'a, L: Inside = Outside> {
 /// How the seam reaches the ledger: through its stub from the Worker, or directly from inside the object
 /// (its alarm runs the delivery service over this seam too).
 enum Reach<'a, L> {
-    Stub(LedgerStub),
+    Stub(worker::ObjectNamespace),
     Inside(&'a L),
 }
 
@@ -52,7 +53,7 @@ impl Inside for Outside {
 impl Cloud<'static> {
     /// The collector's storage, from its bindings.
     pub fn of(env: &Env) -> Result<Cloud<'static>, Error> {
-        Ok(Cloud { kv: kv(env)?, env: env.clone(), ledger: Reach::Stub(LedgerStub::of(env)?) })
+        Ok(Cloud { kv: kv(env)?, env: env.clone(), ledger: Reach::Stub(namespace(env)?) })
     }
 }
 
@@ -167,9 +168,31 @@ impl<L: Inside> Backend for Cloud<'_, L> {
         worker::console_log!("spam dropped form={form}");
     }
 
+    async fn home(&self, form: &str, email_hash: &str) -> Result<Home, Error> {
+        if single_object(&self.env) {
+            return Ok(Home::Registry);
+        }
+        Ok(self.map().await?.home(form, email_hash))
+    }
+
     async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error> {
         match &self.ledger {
-            Reach::Stub(stub) => stub.call(command).await,
+            Reach::Stub(namespace) if single_object(&self.env) => LedgerStub::at(namespace, &Home::Registry)?.call(command).await,
+            Reach::Stub(namespace) => match shard::route(&self.map().await?, command) {
+                Route::One(home) => LedgerStub::at(namespace, &home)?.call(command).await,
+                Route::Each(homes) => {
+                    let asks = homes.iter().map(|home| async move { LedgerStub::at(namespace, home)?.call(command).await });
+                    let answers: Result<Vec<serde_json::Value>, Error> = futures_util::future::join_all(asks).await.into_iter().collect();
+                    shard::join(command, answers?)
+                }
+                Route::Split(parts) => {
+                    let asks = parts
+                        .iter()
+                        .map(|(home, part, positions)| async move { Ok::<_, Error>((positions.clone(), LedgerStub::at(namespace, home)?.call(part).await?)) });
+                    let answers: Result<Vec<(Vec<usize>, serde_json::Value)>, Error> = futures_util::future::join_all(asks).await.into_iter().collect();
+                    shard::join_parts(command, answers?)
+                }
+            },
             // Only the operator hosts the object, so only its build makes a seam with the object inside:
             // the collector's seams are all `Outside`, and it never links the object's commands.
             Reach::Inside(ledger) => Ok(ledger.run_inside(command.clone()).await?),
@@ -248,20 +271,68 @@ pub(crate) async fn answer_text(resp: worker::Response) -> Result<String, worker
 /// The binding of the ledger's namespace in the wrangler config.
 pub const LEDGER_BINDING: &str = "LEDGER";
 
-/// The one ledger object's name.
-pub const LEDGER_NAME: &str = "ledger";
+/// The ledger's namespace, from the bindings.
+fn namespace(env: &Env) -> Result<worker::ObjectNamespace, Error> {
+    env.durable_object(LEDGER_BINDING).map_err(|e| Error::Config(format!("the Durable Object binding {LEDGER_BINDING} is unusable: {e}")))
+}
 
-/// The Worker's handle on the ledger object.
+/// Whether this Worker runs as the single-object layout's Worker did: every command to the one object, as
+/// a Worker still running that release's code does during an upgrade. Set by `LEADGATE_SINGLE_OBJECT=1`, for
+/// the end-to-end test of the upgrade (`tests/shards.test.mjs`); never in a deployment.
+fn single_object(env: &Env) -> bool {
+    env.var("LEADGATE_SINGLE_OBJECT").or_else(|_| env.secret("LEADGATE_SINGLE_OBJECT")).is_ok_and(|v| v.to_string() == "1")
+}
+
+thread_local! {
+    /// Where the collector's forms live (see `shard`), asked of the registry once per isolate: its answer
+    /// for a form never changes, so it is kept as long as the isolate (a new config is a new isolate).
+    static MAP: std::cell::RefCell<Option<Map>> = const { std::cell::RefCell::new(None) };
+}
+
+impl<L: Inside> Cloud<'_, L> {
+    /// Where the forms live: asked of the registry the first time, then kept.
+    async fn map(&self) -> Result<Map, Error> {
+        if let Some(map) = MAP.with(|m| m.borrow().clone()) {
+            return Ok(map);
+        }
+        let config = config(&self.env)?;
+        let forms: Vec<(String, u32)> = config.forms.iter().map(|f| (f.id.clone(), f.shards)).collect();
+        // Leads of the KV-only layout not yet in the registry's index (its backfill runs in the cron) keep
+        // their forms in the registry: one KV read per isolate, and a list only until the backfill is done.
+        let state: Option<serde_json::Value> = self.kv.get(Key::index_backfill().as_str()).json().await?;
+        let backfilled = state.and_then(|s| s.get("done").and_then(serde_json::Value::as_bool)) == Some(true);
+        let legacy = !backfilled && !store::list(&self.kv, Prefix::Leads, 1, None).await?.keys.is_empty();
+        let command = Command::Places(cmd::Places { forms, legacy });
+        let places: Vec<(String, Place)> = match &self.ledger {
+            Reach::Stub(namespace) => LedgerStub::at(namespace, &Home::Registry)?.call(&command).await?,
+            Reach::Inside(_) => LedgerStub::at(&namespace(&self.env)?, &Home::Registry)?.call(&command).await?,
+        };
+        for (form, place) in &places {
+            let asked = config.form(form).map_or(1, |f| f.shards);
+            if let Place::Shards { shards } = place {
+                if *shards != asked {
+                    // Moving addresses between shards would break one lead per address: the count a form
+                    // was first used with stays.
+                    worker::console_error!("form {form}: the config asks for {asked} shards, but it was first used with {shards}, which stay");
+                }
+            }
+        }
+        let map = Map { forms: places.into_iter().collect() };
+        MAP.with(|m| *m.borrow_mut() = Some(map.clone()));
+        Ok(map)
+    }
+}
+
+/// The Worker's handle on one ledger object.
 pub struct LedgerStub {
     stub: worker::Stub,
 }
 
 impl LedgerStub {
-    /// The ledger of this collector.
-    pub fn of(env: &Env) -> std::result::Result<LedgerStub, crate::Error> {
+    /// The object `home` (see `shard`).
+    pub fn at(namespace: &worker::ObjectNamespace, home: &Home) -> std::result::Result<LedgerStub, crate::Error> {
         let missing = |e: worker::Error| crate::Error::Config(format!("the Durable Object binding {LEDGER_BINDING} is unusable: {e}"));
-        let namespace = env.durable_object(LEDGER_BINDING).map_err(missing)?;
-        let stub = namespace.id_from_name(LEDGER_NAME).and_then(|id| id.get_stub()).map_err(missing)?;
+        let stub = namespace.id_from_name(&home.name()).and_then(|id| id.get_stub()).map_err(missing)?;
         Ok(LedgerStub { stub })
     }
 

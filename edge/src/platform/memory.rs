@@ -12,6 +12,7 @@ use crate::protocol::funnel::{Cell, Period, Share, Tallies};
 use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{self, Command, Hold, Holder, Replay, Standing};
 use crate::protocol::outbox::{Delivery, State};
+use crate::protocol::shard::{self, Home, Map, Place, Route};
 use crate::rules::crm::{Outbound, Read, Reply};
 use crate::Error;
 use shared::lead::Lead;
@@ -83,7 +84,13 @@ pub struct Memory {
     pub answer: RefCell<Option<Box<dyn FnMut(&Outbound) -> Result<Reply, String>>>>,
     /// The old KV email index: (form, email hash) -> lead id.
     pub legacy: RefCell<BTreeMap<(String, String), String>>,
-    ledger: RefCell<LedgerModel>,
+    /// The shard count of each form (1 for a form not named here), as its config would say.
+    pub shards: RefCell<BTreeMap<String, u32>>,
+    /// Runs like a collector of the single-object layout: every form lives in the registry object (set, then
+    /// cleared, to test the upgrade).
+    pub single_object: Slot<bool>,
+    /// The ledger's objects, each with its own rows and alarm (see `shard`).
+    ledgers: RefCell<BTreeMap<Home, LedgerModel>>,
     clock: Slot<u64>,
     seed: Slot<u64>,
     faults: RefCell<Vec<(Op, usize)>>,
@@ -135,59 +142,111 @@ impl Memory {
 
     /// The ledger's row for an address: (lead, stored).
     pub fn ledger_row(&self, form: &str, email_hash: &str) -> Option<(String, bool)> {
-        self.ledger.borrow().emails.get(&(form.to_owned(), email_hash.to_owned())).map(|r| (r.lead.clone(), r.live))
+        let home = self.map().home(form, email_hash);
+        self.ledgers.borrow().get(&home)?.emails.get(&(form.to_owned(), email_hash.to_owned())).map(|r| (r.lead.clone(), r.live))
     }
 
     /// Empties the funnel's aggregates, as in a ledger made before them: the upgrade's tally
     /// (`Command::Tally`) must add every lead, and until it has, funnel questions read the rows.
     pub fn forget_tallies(&self) {
-        let mut ledger = self.ledger.borrow_mut();
-        ledger.cells.clear();
-        ledger.gaps.clear();
-        ledger.tallying = Some(String::new());
+        for ledger in self.ledgers.borrow_mut().values_mut() {
+            ledger.cells.clear();
+            ledger.gaps.clear();
+            ledger.tallying = Some(String::new());
+        }
     }
 
     /// Whether the ledger holds a tombstone for `lead`.
     pub fn tombstoned(&self, lead: &str) -> bool {
-        self.ledger.borrow().tombstones.contains_key(lead)
+        self.ledgers.borrow().get(&Home::of_lead(lead)).is_some_and(|l| l.tombstones.contains_key(lead))
     }
 
-    /// The ledger's outbox, by delivery id.
+    /// Every object's outbox, by delivery id.
     pub fn outbox(&self) -> BTreeMap<String, Delivery> {
-        self.ledger.borrow().outbox.clone()
+        self.ledgers.borrow().values().flat_map(|l| l.outbox.clone()).collect()
     }
 
-    /// The deliveries in the outbox of event `event`.
+    /// The deliveries in the outboxes of event `event`.
     pub fn queued(&self, event: &str) -> Vec<Delivery> {
-        self.ledger.borrow().outbox.values().filter(|d| d.event == event).cloned().collect()
+        self.outbox().into_values().filter(|d| d.event == event).collect()
     }
 
-    /// When the ledger's alarm is set for, if it is.
+    /// When the first of the objects' alarms is set for, if one is.
     pub fn alarm(&self) -> Option<u64> {
-        self.ledger.borrow().alarm
+        self.ledgers.borrow().values().filter_map(|l| l.alarm).min()
     }
 
-    /// Fires the ledger's alarm if it is due by the virtual clock: clears it, as the object does when its
-    /// alarm handler starts. Returns whether it fired; the test then runs `delivery::run_due`.
+    /// Fires the objects' alarms that are due by the virtual clock: clears them, as an object does when its
+    /// alarm handler starts. Returns whether one fired; the test then runs `delivery::run_due`, which asks
+    /// every object for its due deliveries.
     pub fn fire_alarm(&self) -> bool {
-        let mut ledger = self.ledger.borrow_mut();
-        match ledger.alarm {
-            Some(at) if at <= self.clock.get() => {
+        let mut fired = false;
+        for ledger in self.ledgers.borrow_mut().values_mut() {
+            if ledger.alarm.is_some_and(|at| at <= self.clock.get()) {
                 ledger.alarm = None;
-                true
+                fired = true;
             }
-            _ => false,
         }
+        fired
     }
 
     /// Whether the ledger has an index row for `lead`.
     pub fn indexed(&self, lead: &str) -> bool {
-        self.ledger.borrow().leads.contains_key(lead)
+        self.ledgers.borrow().get(&Home::of_lead(lead)).is_some_and(|l| l.leads.contains_key(lead))
     }
 
+    /// The objects that hold rows, by name.
+    pub fn objects(&self) -> Vec<String> {
+        self.ledgers.borrow().keys().map(Home::name).collect()
+    }
+
+    /// Where each form lives, as the collector's routing sees it: every form in the registry in the
+    /// single-object layout; else the registry keeps the forms it has rows of, and every other form has its
+    /// own shards, as many as it was registered with.
+    pub fn map(&self) -> Map {
+        let ledgers = self.ledgers.borrow();
+        let registry = ledgers.get(&Home::Registry);
+        let mut forms: BTreeMap<String, Place> = BTreeMap::new();
+        let mut named: Vec<String> = self.shards.borrow().keys().cloned().collect();
+        named.extend(ledgers.values().flat_map(LedgerModel::forms));
+        for form in named {
+            let place = if self.single_object.get() || registry.is_some_and(|r| r.holds(&form)) {
+                Place::Registry
+            } else {
+                let asked = self.shards.borrow().get(&form).copied().unwrap_or(1);
+                match registry.and_then(|r| r.registered.get(&form).copied()).unwrap_or(asked) {
+                    0 => Place::Registry,
+                    shards => Place::Shards { shards },
+                }
+            };
+            forms.insert(form, place);
+        }
+        Map { forms }
+    }
     /// Answers every outbound request with `f`.
     pub fn answer_with(&self, f: impl FnMut(&Outbound) -> Result<Reply, String> + 'static) {
         *self.answer.borrow_mut() = Some(Box::new(f));
+    }
+
+    /// What a collector asks the registry once per isolate: where its forms live (registering those with
+    /// a shard count, see `cmd::Places`).
+    fn register(&self) {
+        if !self.single_object.get() {
+            let forms: Vec<(String, u32)> = self.shards.borrow().iter().map(|(f, n)| (f.clone(), *n)).collect();
+            let legacy = !self.legacy.borrow().is_empty();
+            self.ledgers.borrow_mut().entry(Home::Registry).or_default().run(&Command::Places(cmd::Places { forms, legacy }));
+        }
+    }
+
+    /// Runs `command` in one object: one operation of kind `op`.
+    async fn run_at(&self, op: Op, home: Home, command: &Command) -> Result<serde_json::Value, Error> {
+        self.op(op).await?;
+        if home == Home::Registry {
+            if let Some(refused) = self.ledgers.borrow().get(&home).and_then(|r| r.refuses(command)) {
+                return Err(refused);
+            }
+        }
+        Ok(self.ledgers.borrow_mut().entry(home).or_default().run(command))
     }
 
     /// Counts an operation, yields once, then fails it if a fault says so.
@@ -286,6 +345,14 @@ impl Backend for Memory {
         let _ = self.ledger(&Command::CountBot(cmd::CountBot { form: form.to_owned(), day: day.to_owned() })).await;
     }
 
+    async fn home(&self, form: &str, email_hash: &str) -> Result<Home, Error> {
+        if self.single_object.get() {
+            return Ok(Home::Registry);
+        }
+        self.register();
+        Ok(self.map().home(form, email_hash))
+    }
+
     async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error> {
         let op = match command {
             Command::Claim(cmd::Claim { .. }) => Op::Claim,
@@ -304,8 +371,29 @@ impl Backend for Memory {
             Command::Download(cmd::Download { .. }) => Op::Download,
             _ => Op::LedgerOther,
         };
-        self.op(op).await?;
-        Ok(self.ledger.borrow_mut().run(command))
+        self.register();
+        let map = self.map();
+        let route = if self.single_object.get() { Route::One(Home::Registry) } else { shard::route(&map, command) };
+        match route {
+            Route::One(home) => self.run_at(op, home, command).await,
+            Route::Each(homes) => {
+                // Objects that were never used hold nothing: only those that exist are asked.
+                let existing: Vec<Home> = homes.into_iter().filter(|h| self.ledgers.borrow().contains_key(h)).collect();
+                let homes = if existing.is_empty() { vec![Home::Registry] } else { existing };
+                let mut answers = Vec::new();
+                for home in homes {
+                    answers.push(self.run_at(op, home, command).await?);
+                }
+                shard::join(command, answers)
+            }
+            Route::Split(parts) => {
+                let mut answers = Vec::new();
+                for (home, part, positions) in parts {
+                    answers.push((positions, self.run_at(op, home, &part).await?));
+                }
+                shard::join_parts(command, answers)
+            }
+        }
     }
 
     async fn call(&self, out: &Outbound, _timeout_ms: u64, _read: Read) -> Result<Reply, String> {
@@ -389,6 +477,10 @@ struct LedgerModel {
     alarm: Option<u64>,
     /// Until when the bulk lane waits (`ledger::PACE_MS`).
     paced: u64,
+    /// In the registry: the forms registered to live in their own shards, with their shard counts.
+    registered: BTreeMap<String, u32>,
+    /// The forms this object has rows of.
+    forms: std::collections::BTreeSet<String>,
     /// The funnel's aggregates: leads per cell.
     cells: BTreeMap<Cell, u64>,
     /// The funnel's aggregates: gaps per cell (its stage and furthest rank left out), later stage and
@@ -410,7 +502,36 @@ struct DownloadRow {
 }
 
 impl LedgerModel {
+    /// The forms this object has rows of.
+    fn forms(&self) -> Vec<String> {
+        self.forms.iter().cloned().collect()
+    }
+
+    /// Whether this object (the registry) is the home of `form`: it has rows of it.
+    fn holds(&self, form: &str) -> bool {
+        self.registered.get(form).is_none_or(|n| *n == 0) && self.forms.contains(form)
+    }
+
+    /// The registry refuses new addresses of a form registered to live in its own shards (a Worker with
+    /// the old code would write them behind the shards' backs).
+    fn refuses(&self, command: &Command) -> Option<Error> {
+        let form = match command {
+            Command::Claim(c) => &c.form,
+            Command::ClaimMany(c) => &c.form,
+            _ => return None,
+        };
+        self.registered.get(form).is_some_and(|n| *n > 0).then(|| Error::Internal(format!("form {form} lives in its own ledger objects now")))
+    }
+
     fn run(&mut self, command: &Command) -> serde_json::Value {
+        match command {
+            Command::Claim(c) => self.forms.insert(c.form.clone()),
+            Command::ClaimMany(c) => self.forms.insert(c.form.clone()),
+            Command::Draw(c) => self.forms.insert(c.form.clone()),
+            Command::Index(c) => self.forms.insert(c.entry.form.clone()),
+            Command::Settle(cmd::Settle { entry: Some(entry), .. }) => self.forms.insert(entry.form.clone()),
+            _ => false,
+        };
         let ok = serde_json::json!({"ok": true});
         let to = |standing: Standing| serde_json::to_value(standing).unwrap_or_default();
         match command.clone() {
@@ -528,13 +649,13 @@ impl LedgerModel {
                 self.queue(deliveries);
                 ok
             }
-            Command::Unqueue(cmd::Unqueue { ids }) => {
+            Command::Unqueue(cmd::Unqueue { ids, .. }) => {
                 for id in ids {
                     self.outbox.remove(&id);
                 }
                 ok
             }
-            Command::Send(cmd::Send { ids, now }) => {
+            Command::Send(cmd::Send { ids, now, .. }) => {
                 self.send(&ids, now);
                 ok
             }
@@ -777,6 +898,28 @@ impl LedgerModel {
                 }
                 let rows: Vec<ledger::Daily> = counts.into_iter().map(|((key, day), count)| ledger::Daily { key, day, count }).collect();
                 serde_json::to_value(rows).unwrap_or_default()
+            }
+            Command::Places(cmd::Places { forms, legacy }) => {
+                let mut places = Vec::new();
+                for (form, shards) in forms {
+                    // A registered count of 0 means: it lives here.
+                    let place = match self.registered.get(&form) {
+                        Some(0) => Place::Registry,
+                        Some(n) => Place::Shards { shards: *n },
+                        None if self.holds(&form) => Place::Registry,
+                        None => {
+                            let n = if legacy { 0 } else { shards.clamp(1, shard::MAX_SHARDS) };
+                            self.registered.insert(form.clone(), n);
+                            if n == 0 {
+                                Place::Registry
+                            } else {
+                                Place::Shards { shards: n }
+                            }
+                        }
+                    };
+                    places.push((form, place));
+                }
+                serde_json::to_value(places).unwrap_or_default()
             }
             Command::Tally(cmd::Tally { limit }) => {
                 let Some(cursor) = self.tallying.clone() else {

@@ -34,7 +34,10 @@ pub trait Backend {
     /// Counts a dropped bot submission on a form and day (in the ledger). Best effort: a lost count fails
     /// nothing.
     async fn count_bot(&self, form: &str, day: &str);
-    /// Sends one command to the ledger and returns its answer as JSON.
+    /// The ledger object that holds `form`'s address with this index key (see `shard`): a new lead's id
+    /// ends in it.
+    async fn home(&self, form: &str, email_hash: &str) -> Result<crate::protocol::shard::Home, Error>;
+    /// Sends one command to the ledger (to the objects `shard::route` names) and returns its answer as JSON.
     async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error>;
     /// Sends one HTTP request with a timeout, without following redirects: `Err(reason)` when no answer
     /// came (network error, timeout).

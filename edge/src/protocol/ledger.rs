@@ -96,6 +96,8 @@ pub enum Command {
     Unfolded(cmd::Unfolded),
     /// See [`cmd::Tally`].
     Tally(cmd::Tally),
+    /// See [`cmd::Places`].
+    Places(cmd::Places),
 }
 
 /// A command that names the type of its answer.
@@ -155,6 +157,7 @@ answers! {
     DownloadTotals => Vec<(String, u64)>,
     Unfolded => Vec<String>,
     Tally => Tallied,
+    Places => Vec<(String, Place)>,
 }
 
 /// Each command's place in [`Command`].
@@ -177,7 +180,7 @@ macro_rules! wraps {
     };
 }
 
-wraps!(Claim, Settle, Release, Look, Reserve, Hold, Index, List, Unindex, Queue, Unqueue, Send, Record, Due, Deliveries, Replay, Enable, Wake, Erase, Draw, Draws, CountBot, Bots, Turn, ClaimMany, SettleMany, Funnel, Daily, Find, Download, Downloads, DownloadTotals, Unfolded, Tally ; Endpoints);
+wraps!(Claim, Settle, Release, Look, Reserve, Hold, Index, List, Unindex, Queue, Unqueue, Send, Record, Due, Deliveries, Replay, Enable, Wake, Erase, Draw, Draws, CountBot, Bots, Turn, ClaimMany, SettleMany, Funnel, Daily, Find, Download, Downloads, DownloadTotals, Unfolded, Tally, Places ; Endpoints);
 
 /// The ledger's commands, one type each, named like their variants of [`Command`].
 pub mod cmd {
@@ -329,6 +332,9 @@ pub mod cmd {
     pub struct Unqueue {
         /// The deliveries' ids.
         pub ids: Vec<String>,
+        /// Their lead (whose ledger object holds them).
+        #[serde(default)]
+        pub lead: String,
     }
 
     /// Makes parked deliveries (queued, not yet attempted) due now: what they announce is stored.
@@ -336,6 +342,9 @@ pub mod cmd {
     pub struct Send {
         /// The deliveries' ids.
         pub ids: Vec<String>,
+        /// Their lead (whose ledger object holds them).
+        #[serde(default)]
+        pub lead: String,
         /// Now, Unix ms.
         pub now: u64,
     }
@@ -520,6 +529,21 @@ pub mod cmd {
         pub from: u64,
         /// The grouping (`source`, `campaign`, `form` or `owner`).
         pub by: crate::protocol::funnel::By,
+    }
+
+    /// Asked of the registry (the single-object layout's object, see `shard`): where each form lives. A
+    /// form with rows there stays there (and so does any form asked for while `legacy`); any other is
+    /// registered with its shard count the first time it is asked for, and keeps that count. Each answer is
+    /// final. Answered with each form's `shard::Place`.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Places {
+        /// The forms and the shard counts their config asks for.
+        pub forms: Vec<(String, u32)>,
+        /// The collector may still hold leads of the KV-only layout that are not in the registry yet (its
+        /// index backfill is not done): a form not yet registered stays in the registry, where those
+        /// leads are indexed, rather than get shards that would not know their addresses.
+        #[serde(default)]
+        pub legacy: bool,
     }
 
     /// Adds up to `limit` leads indexed before the funnel's aggregates existed to them, oldest first:
@@ -1009,6 +1033,19 @@ pub fn reached(lead: &Lead) -> Vec<(shared::stage::Stage, u64)> {
         out.push((lead.stage, shared::time::parse(&lead.created_at).unwrap_or(0)));
     }
     out
+}
+
+/// Where a form lives (see `shard`): the ledger's answer to [`Command::Places`], per form.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "at", rename_all = "snake_case")]
+pub enum Place {
+    /// In the registry (it has rows there from the single-object layout).
+    Registry,
+    /// In its own objects.
+    Shards {
+        /// How many.
+        shards: u32,
+    },
 }
 
 /// The ledger's answer to [`Command::Tally`].

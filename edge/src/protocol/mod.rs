@@ -9,3 +9,4 @@ pub mod funnel;
 pub mod keys;
 pub mod ledger;
 pub mod outbox;
+pub mod shard;

@@ -33,9 +33,15 @@ pub fn derived(prefix: &str, now_ms: u64, seed: &[&[u8]]) -> String {
     new(prefix, now_ms, random)
 }
 
-/// Whether `s` looks like an id made by [`new`] with `prefix` (checked before using it in a storage key).
+/// Whether `s` looks like an id made by [`new`] with `prefix` (checked before using it in a storage key),
+/// optionally followed by `_` and 6 or 7 more characters of the alphabet: the ledger object that holds a
+/// lead (its form's tag and its shard, see `shard::Home::suffix`).
 pub fn is_valid(prefix: &str, s: &str) -> bool {
-    s.strip_prefix(prefix).is_some_and(|rest| rest.len() == 26 && rest.bytes().all(|b| ALPHABET.contains(&b)))
+    let ours = |part: &str| part.bytes().all(|b| ALPHABET.contains(&b));
+    s.strip_prefix(prefix).is_some_and(|rest| match rest.split_once('_') {
+        None => rest.len() == 26 && ours(rest),
+        Some((id, home)) => id.len() == 26 && ours(id) && (6..=7).contains(&home.len()) && ours(home),
+    })
 }
 
 #[cfg(test)]
@@ -50,6 +56,8 @@ mod tests {
         assert_eq!(a.len(), 29);
         assert!(is_valid("ld_", &a));
         assert!(!is_valid("ld_", "ld_../../etc"));
+        assert!(is_valid("ld_", &format!("{a}_K3ZQ90")) && is_valid("ld_", &format!("{a}_K3ZQ91Z")), "with the object that holds it");
+        assert!(!is_valid("ld_", &format!("{a}_K3")) && !is_valid("ld_", &format!("{a}_../x")) && !is_valid("ld_", &format!("{a}_K3ZQ9_0")));
         assert!(!is_valid("msg_", &a));
         let d = derived("msg_", 5, &[b"ld_1", b"/crm"]);
         assert_eq!(d, derived("msg_", 5, &[b"ld_1", b"/crm"]));

@@ -33,11 +33,22 @@ pub async fn send_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(
     if deliveries.is_empty() {
         return Ok(());
     }
-    b.ledger(&Command::Send(cmd::Send { ids: ids(deliveries), now: b.now_ms() })).await.map(|_| ())
+    for (lead, ids) in by_lead(deliveries) {
+        b.ledger(&Command::Send(cmd::Send { ids, lead, now: b.now_ms() })).await?;
+    }
+    Ok(())
 }
 
-fn ids(deliveries: &[Delivery]) -> Vec<String> {
-    deliveries.iter().map(|d| d.id.clone()).collect()
+/// The deliveries' ids per lead (each lead's ledger object holds its deliveries).
+fn by_lead(deliveries: &[Delivery]) -> Vec<(String, Vec<String>)> {
+    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+    for d in deliveries {
+        match out.iter_mut().find(|(lead, _)| *lead == d.lead_id) {
+            Some((_, ids)) => ids.push(d.id.clone()),
+            None => out.push((d.lead_id.clone(), vec![d.id.clone()])),
+        }
+    }
+    out
 }
 
 /// Takes queued deliveries out again (what they announce could not be stored).
@@ -45,7 +56,10 @@ pub async fn unqueue<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), E
     if deliveries.is_empty() {
         return Ok(());
     }
-    b.ledger(&Command::Unqueue(cmd::Unqueue { ids: ids(deliveries) })).await.map(|_| ())
+    for (lead, ids) in by_lead(deliveries) {
+        b.ledger(&Command::Unqueue(cmd::Unqueue { ids, lead })).await?;
+    }
+    Ok(())
 }
 
 /// Queues a changed lead's deliveries, writes the lead, and sends the deliveries. If the lead cannot be

@@ -177,8 +177,10 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
                     *slot = Some(RowReport::rejected(n, errors, None));
                 }
             }
-            Ok(lead) => {
+            Ok(mut lead) => {
                 let email = intake::address_of(&lead);
+                // A new lead's id says which of the ledger's objects holds it (see `shard`).
+                lead.id.push_str(&b.home(&form.id, &email).await?.suffix());
                 // The same address twice in one batch: the later row is a repeat of the earlier one.
                 match candidates.iter_mut().find(|c| c.email == email) {
                     Some(first) => {

@@ -79,14 +79,17 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
         // Bots get the answer a person would, so they learn nothing; nothing is stored or forwarded.
         let day = shared::time::rfc3339(now);
         b.count_bot(&form.id, day.get(..10).unwrap_or(&day)).await;
-        return Ok(Taken { status: 201, body: decoy_answer(b, form, &sub, intake.origin, now), deliveries: Vec::new() });
+        let body = decoy_answer(b, form, &sub, intake.origin, now).await?;
+        return Ok(Taken { status: 201, body, deliveries: Vec::new() });
     }
     let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random(b)), client_id: intake.client.clone() };
-    let fresh = intake::accept(form, sub, cx)?;
+    let mut fresh = intake::accept(form, sub, cx)?;
+    let email = intake::address_of(&fresh);
+    // A new lead's id says which of the ledger's objects holds it (see `shard`).
+    fresh.id.push_str(&b.home(&form.id, &email).await?.suffix());
     // The answer names this submission's own id, and its receipt certifies what this submission recorded.
     let answer_id = fresh.id.clone();
     let receipt = receipt::sign(intake.signing.as_bytes(), &receipt::Receipt::of_record(&fresh.id, &fresh.form, &fresh.consent));
-    let email = intake::address_of(&fresh);
     let legacy = b.legacy_email(&form.id, &email).await?;
 
     // The ledger decides, strictly: whether this is a new address or a repeat, and whether the key was
@@ -233,7 +236,9 @@ async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Opti
         }
         if wait && b.now_ms().saturating_sub(started) > WAIT_FOR_OTHERS_MS {
             if holds_key {
-                let release = Command::Release(cmd::Release { form: form.to_owned(), hold: Hold::default(), key: key.map(str::to_owned) });
+                // The key lives with the address (see `shard`): the release names it, and holds nothing of it.
+                let hold = Hold { email: email.to_owned(), ..Hold::default() };
+                let release = Command::Release(cmd::Release { form: form.to_owned(), hold, key: key.map(str::to_owned) });
                 let _ = b.ledger(&release).await;
             }
             return Err(Error::InProgress);
@@ -322,8 +327,10 @@ async fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead,
 /// What a dropped bot is answered: the same status and body shape as a person's first submission (a
 /// fresh-looking id, the form's first status, a receipt-shaped decoy, and a download link where the form
 /// hands one out), none of it valid anywhere.
-fn decoy_answer<B: Backend>(b: &B, form: &FormDef, sub: &Submission, own: &str, now: u64) -> serde_json::Value {
-    let id = id::new("ld_", now, random(b));
+async fn decoy_answer<B: Backend>(b: &B, form: &FormDef, sub: &Submission, own: &str, now: u64) -> Result<serde_json::Value, Error> {
+    // Its id ends like a real one's: in a shard picked by a random "address".
+    let anywhere: String = random::<4, B>(b).iter().map(|x| format!("{x:02x}")).collect();
+    let id = id::new("ld_", now, random(b)) + &b.home(&form.id, &anywhere).await?.suffix();
     let record = intake::decoy_record(form, sub, now);
     let mut body = json!({"id": id, "status": first_status(form), "receipt": receipt::decoy(&receipt::Receipt::of_record(&id, &form.id, &record), random(b))});
     if let (true, Some(fields)) = (form.kind == FormKind::DownloadGate && !form.double_opt_in, body.as_object_mut()) {
@@ -331,7 +338,7 @@ fn decoy_answer<B: Backend>(b: &B, form: &FormDef, sub: &Submission, own: &str, 
         let link = token::link(own, &random::<32, B>(b), token::Purpose::Download, &id, now + valid_ms);
         fields.insert("download_url".into(), json!(link));
     }
-    body
+    Ok(body)
 }
 
 /// The mail that asks a new lead to confirm its address (see `announcing::mail_entry`), in the urgent lane:

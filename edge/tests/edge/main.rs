@@ -15,6 +15,7 @@ mod import;
 mod layers;
 mod listing;
 mod qualification;
+mod shards;
 mod strangers;
 mod submission;
 mod withdrawal;

@@ -78,6 +78,13 @@ pub fn intake() -> Result {
     node(&["xtask/js/intake-bench.mjs", "400"], &[])
 }
 
+/// Runs `xtask/js/scale-bench.mjs`: intake with one form, four forms and one form of four shards; the
+/// dashboard's time and rows read at 10,000 and 100,000 leads; intake latency at 100,000 leads alone, while
+/// the dashboard loads in a loop and while a backlog of deliveries drains.
+pub fn scale() -> Result {
+    node(&["xtask/js/scale-bench.mjs", "100000"], &[])
+}
+
 /// Runs `xtask/js/compile-bench.mjs`: how long V8 takes to compile each Worker's wasm, lazily (its default)
 /// and with every function up front.
 pub fn compile() -> Result {

@@ -28,7 +28,8 @@ commands:
           --port N  --config FILE  --state DIR  --without-secret NAME (repeatable)
   size    print the bytes a page downloads to show each form (raw, gzip, brotli), and the edge bundle
   bench   print rule timings, the form's render time vs plain JS, the edge bundle, intake throughput,
-          cold start, and CPU per submission against a plain-JavaScript reference collector
+          cold start, the ledger at scale (forms, shards, 100,000 leads, dashboard, backlog), and CPU
+          per submission against a plain-JavaScript reference collector
   fuzz    feed 1,000,000 mutated inputs to each parser of outside input (at most 5 min each)
           --short: 10,000 each, as `test` runs it
   check-config FILE  validate a forms config file and print its problems";
@@ -127,6 +128,7 @@ fn run(args: &[String]) -> Result {
             size::edge_report()?;
             bench::compile()?;
             bench::intake()?;
+            bench::scale()?;
             bench::cpu()
         }
         "fuzz" if rest.first().map(String::as_str) == Some("--short") => fuzz::short(),

@@ -27,6 +27,8 @@ pub struct Ledger {
     /// Until when the outbox's bulk lane waits (see `ledger::PACE_MS`). Kept by the instance only: a
     /// restarted object drains one run sooner, which no one notices.
     paced: Cell<u64>,
+    /// Rows SQLite read for the funnel question being answered (logged with it).
+    rows_read: Cell<u64>,
 }
 
 #[cfg(feature = "operator")]
@@ -39,7 +41,7 @@ impl DurableObject for Ledger {
                 worker::console_error!("ledger schema: {e}");
             }
         }
-        Ledger { state, env, sql, armed: Cell::new(None), paced: Cell::new(0) }
+        Ledger { state, env, sql, armed: Cell::new(None), paced: Cell::new(0), rows_read: Cell::new(0) }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -660,17 +662,13 @@ impl Ledger {
                         end.map_or(SqlStorageValue::Null, ms),
                     ];
                     let within = "(?1 IS NULL OR form = ?1) AND (?2 IS NULL OR day >= ?2) AND (?3 IS NULL OR day < ?3)";
-                    let cells: Vec<CellSum> = self
-                        .sql
-                        .exec(&format!("SELECT {key} AS key, stage, furthest, SUM(n) AS n FROM cells WHERE {within} GROUP BY 1, 2, 3"), range.clone())?
-                        .to_array()?;
+                    let cells: Vec<CellSum> =
+                        self.read(&format!("SELECT {key} AS key, stage, furthest, SUM(n) AS n FROM cells WHERE {within} GROUP BY 1, 2, 3"), range.clone())?;
                     for c in cells {
                         tallies.add_cell(Some(c.key).filter(|k| !k.is_empty()), Stage::parse(&c.stage).unwrap_or_default(), c.furthest as i64, c.n as u64);
                     }
-                    let gaps: Vec<GapSum> = self
-                        .sql
-                        .exec(&format!("SELECT {key} AS key, stage, bucket, SUM(n) AS n, SUM(ms) AS ms FROM gaps WHERE {within} GROUP BY 1, 2, 3"), range)?
-                        .to_array()?;
+                    let gaps: Vec<GapSum> =
+                        self.read(&format!("SELECT {key} AS key, stage, bucket, SUM(n) AS n, SUM(ms) AS ms FROM gaps WHERE {within} GROUP BY 1, 2, 3"), range)?;
                     for g in gaps {
                         tallies.add_gaps(
                             Some(g.key).filter(|k| !k.is_empty()),
@@ -692,16 +690,12 @@ impl Ledger {
             Command::Daily(cmd::Daily { from, by }) => {
                 let key = column(by);
                 let rows: Vec<DailyRow> = if self.tally_cursor()? == ledger::TALLIED_ALL {
-                    self.sql
-                        .exec(
-                            &format!("SELECT {key} AS key, day, SUM(n) AS count FROM cells WHERE day >= ? GROUP BY 1, 2 ORDER BY 2, 1"),
-                            vec![ms(from / 86_400_000)],
-                        )?
-                        .to_array()?
+                    self.read(
+                        &format!("SELECT {key} AS key, day, SUM(n) AS count FROM cells WHERE day >= ? GROUP BY 1, 2 ORDER BY 2, 1"),
+                        vec![ms(from / 86_400_000)],
+                    )?
                 } else {
-                    self.sql
-                        .exec(&format!("SELECT {key} AS key, CAST(created / 86400000 AS INTEGER) AS day, COUNT(*) AS count FROM leads WHERE created >= ? GROUP BY key, day ORDER BY day, key"), vec![ms(from)])?
-                        .to_array()?
+                    self.read(&format!("SELECT {key} AS key, CAST(created / 86400000 AS INTEGER) AS day, COUNT(*) AS count FROM leads WHERE created >= ? GROUP BY key, day ORDER BY day, key"), vec![ms(from)])?
                 };
                 let rows = rows.into_iter().map(|r| ledger::Daily { key: r.key.filter(|k| !k.is_empty()), day: r.day as u64, count: r.count as u64 });
                 serde_json::to_value(rows.collect::<Vec<_>>())?
@@ -709,7 +703,7 @@ impl Ledger {
             Command::Places(cmd::Places { forms, legacy }) => {
                 let mut places = Vec::with_capacity(forms.len());
                 for (form, shards) in forms {
-                    let rows: Vec<ShardsRow> = self.sql.exec("SELECT shards FROM registered WHERE form = ?", vec![text(&form)])?.to_array()?;
+                    let rows: Vec<ShardsRow> = self.read("SELECT shards FROM registered WHERE form = ?", vec![text(&form)])?;
                     // A registered count of 0 means: it lives here.
                     let place = match rows.first() {
                         Some(row) if row.shards < 1.0 => ledger::Place::Registry,
@@ -894,6 +888,15 @@ impl Ledger {
         Ok(())
     }
 
+    /// Runs a query and reads its rows, adding the rows SQLite read for it to [`Ledger::rows_read`] (what
+    /// `cargo xtask bench` reports per dashboard question).
+    fn read<T: serde::de::DeserializeOwned>(&self, query: &str, params: Vec<SqlStorageValue>) -> Result<Vec<T>> {
+        let cursor = self.sql.exec(query, params)?;
+        let rows = cursor.to_array()?;
+        self.rows_read.set(self.rows_read.get().saturating_add(cursor.rows_read() as u64));
+        Ok(rows)
+    }
+
     /// Whether this object (the registry, see `shard`) holds rows of `form` from the single-object layout.
     fn holds(&self, form: &str) -> Result<bool> {
         let rows: Vec<serde_json::Value> = self
@@ -978,16 +981,13 @@ impl Ledger {
     fn funnel_rows(&self, form: Option<&str>, from: u64, to: u64, by: crate::protocol::funnel::By) -> Result<Vec<crate::protocol::funnel::Row>> {
         let key = format!("l.{}", column(by));
         // One pass over the selected leads and their stage rows, ordered by lead.
-        let rows: Vec<FunnelRow> = self
-            .sql
-            .exec(
-                &format!(
-                    "SELECT l.id AS id, {key} AS key, l.stage AS stage, r.stage AS reached, r.at AS at FROM leads l LEFT JOIN reached r ON r.lead = l.id \
+        let rows: Vec<FunnelRow> = self.read(
+            &format!(
+                "SELECT l.id AS id, {key} AS key, l.stage AS stage, r.stage AS reached, r.at AS at FROM leads l LEFT JOIN reached r ON r.lead = l.id \
                      WHERE (?1 IS NULL OR l.form = ?1) AND l.created >= ?2 AND l.created < ?3 ORDER BY l.id"
-                ),
-                vec![form.map_or(SqlStorageValue::Null, text), ms(from), ms(to)],
-            )?
-            .to_array()?;
+            ),
+            vec![form.map_or(SqlStorageValue::Null, text), ms(from), ms(to)],
+        )?;
         let mut leads: Vec<crate::protocol::funnel::Row> = Vec::new();
         let mut last: Option<String> = None;
         for r in rows {
@@ -1051,7 +1051,17 @@ impl Ledger {
                 | Command::Draw(cmd::Draw { .. })
         ) || matches!(&command, Command::Record(cmd::Record { delivery, .. }) if delivery.state == DeliveryState::Pending);
         let wake = matches!(command, Command::Wake(cmd::Wake { .. }));
+        let question = match &command {
+            Command::Funnel(_) => Some("funnel"),
+            Command::Daily(_) => Some("daily counts"),
+            _ => None,
+        };
+        self.rows_read.set(0);
         let answer = self.run(command)?;
+        if let Some(question) = question {
+            // What a dashboard costs in rows read (the free plan allows 5 million a day), for the bench.
+            worker::console_log!("ledger {question}: {} rows read", self.rows_read.get());
+        }
         if touches_outbox || wake {
             self.arm(wake, 0).await?;
         }

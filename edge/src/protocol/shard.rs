@@ -21,6 +21,7 @@
 //! addresses of it from then on, so a Worker still running the old code cannot write behind the shards'
 //! backs. The shard count is fixed from then on: a config that changes it is refused for that form.
 
+#[cfg(any(feature = "operator", not(target_arch = "wasm32")))]
 use crate::protocol::funnel::Tallies;
 pub use crate::protocol::ledger::Place;
 use crate::protocol::ledger::{self, cmd, BotCount, Command, Daily, DeliveryPage, Disabled, Found, Holder, Holding, Page};
@@ -259,7 +260,12 @@ pub fn route(map: &Map, command: &Command) -> Route {
             }
             Route::Each(homes)
         }
-        C::Due(_) | C::Replay(_) | C::Endpoints | C::Wake(_) | C::Bots(_) | C::Daily(_) | C::Unfolded(_) | C::Tally(_) => Route::Each(map.all()),
+        C::Due(_) | C::Replay(_) | C::Endpoints | C::Bots(_) | C::Daily(_) => Route::Each(map.all()),
+        // The cron's rounds: each minute the registry and a tenth of the forms' objects (see `in_turn`).
+        C::Wake(c) => Route::Each(in_turn(map.all(), c.now)),
+        C::Unfolded(c) => Route::Each(in_turn(map.all(), c.now)),
+        // Only the registry can hold leads from before the aggregates: every shard is made with them.
+        C::Tally(_) => one(Home::Registry),
         C::Queue(c) => {
             split(c.deliveries.iter().map(|d| Home::of_lead(&d.lead_id)).collect(), |picked| C::Queue(cmd::Queue { deliveries: pick(&c.deliveries, picked) }))
         }
@@ -281,6 +287,19 @@ pub fn route(map: &Map, command: &Command) -> Route {
             })
         }
     }
+}
+
+/// How many minutes the cron takes to visit every form object once.
+pub const ROUNDS: u64 = 10;
+
+/// The objects the every-minute cron visits at `now`: the registry, and each form object every
+/// [`ROUNDS`] minutes. Each object's own alarm delivers on time; the cron is only its watchdog (and folds
+/// downloads nobody fetched since), so a visit every ten minutes is enough, and it keeps the cron's cost at
+/// one request a minute per ten objects rather than one per object (the free plan allows 100,000 Durable
+/// Object requests a day).
+pub fn in_turn(homes: Vec<Home>, now: u64) -> Vec<Home> {
+    let minute = now / 60_000;
+    homes.into_iter().enumerate().filter(|(i, h)| *h == Home::Registry || (*i as u64) % ROUNDS == minute % ROUNDS).map(|(_, h)| h).collect()
 }
 
 /// The items of `items` at `positions`.
@@ -333,13 +352,7 @@ pub fn join(command: &Command, answers: Vec<Value>) -> Result<Value, Error> {
             let cursor = if more || cut { rows.last().map(|r| r.id.clone()) } else { None };
             serde_json::to_value(DeliveryPage { deliveries: rows, cursor })?
         }
-        C::Funnel(_) => {
-            let mut sum = Tallies::default();
-            for t in all::<Tallies>(answers)? {
-                sum.merge(t);
-            }
-            serde_json::to_value(sum)?
-        }
+        C::Funnel(_) => join_tallies(answers)?,
         C::Daily(_) => {
             let mut sums: BTreeMap<(u64, Option<String>), u64> = BTreeMap::new();
             for row in all::<Vec<Daily>>(answers)?.into_iter().flatten() {
@@ -371,6 +384,23 @@ pub fn join(command: &Command, answers: Vec<Value>) -> Result<Value, Error> {
         _ => answers.into_iter().next().unwrap_or_else(|| serde_json::json!({"ok": true})),
     };
     Ok(value)
+}
+
+/// The funnel's sums of several objects, added up. Only the operator asks funnel questions, so the
+/// collector's wasm does not carry this (`cargo xtask test` checks what each Worker links).
+#[cfg(any(feature = "operator", not(target_arch = "wasm32")))]
+fn join_tallies(answers: Vec<Value>) -> Result<Value, Error> {
+    let mut sum = Tallies::default();
+    for answer in answers {
+        sum.merge(serde_json::from_value(answer)?);
+    }
+    Ok(serde_json::to_value(sum)?)
+}
+
+/// See above: the collector never asks a funnel question.
+#[cfg(not(any(feature = "operator", not(target_arch = "wasm32"))))]
+fn join_tallies(_: Vec<Value>) -> Result<Value, Error> {
+    Err(Error::Internal("only the operator asks funnel questions".into()))
 }
 
 /// Joins the answers of [`Route::Split`] (each part's answer with its rows' positions) into the answer the
@@ -446,6 +476,15 @@ mod tests {
         assert_eq!(map.home("old", &hashes[0]), Home::Registry, "a form of the single-object layout stays there");
         assert_eq!(map.first("camp"), Home::Shard { tag: tag("camp"), n: 0 });
         assert_eq!(map.all().len(), 1 + 4);
+        // The cron visits the registry every minute and each form object once in ten minutes.
+        let mut visits = std::collections::BTreeMap::new();
+        for minute in 0..ROUNDS {
+            for home in in_turn(map.all(), minute * 60_000 + 7) {
+                *visits.entry(home).or_insert(0) += 1;
+            }
+        }
+        assert_eq!(visits.get(&Home::Registry), Some(&ROUNDS));
+        assert!(visits.iter().filter(|(h, _)| **h != Home::Registry).all(|(_, n)| *n == 1) && visits.len() == 5, "{visits:?}");
     }
 
     #[test]

@@ -22,6 +22,7 @@ use crate::protocol::backend::{ask, random, Backend};
 use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{ClaimRow, Command, Entry, Hold, Holder, SettleRow};
 use crate::protocol::outbox::Delivery;
+use crate::protocol::shard::Home;
 use crate::rules::rows::{Row, MAX_PROOF, MAX_SOURCE};
 use crate::rules::webhook::{self, EventType};
 use crate::services::announcing::outbox_entries;
@@ -267,31 +268,64 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
         }
     }
 
-    // The documents first (side by side), then one settle for all of them.
+    // The documents first (side by side), then one settle per ledger object (see `shard`).
     let docs: Vec<Lead> = writes.iter().map(|w| w.lead.clone()).collect();
     let outcomes = b.put_documents(&docs).await;
-    let mut settled: Vec<SettleRow> = Vec::new();
+    let mut settled: Vec<(usize, SettleRow)> = Vec::new();
     let mut failed: Vec<usize> = Vec::new();
-    for (w, outcome) in writes.iter().zip(outcomes) {
+    for (n, (w, outcome)) in writes.iter().zip(outcomes).enumerate() {
         let Some(c) = candidates.get(w.candidate) else { continue };
         let hold = Hold { email: c.email.clone(), lead: w.claimed.then(|| w.lead.id.clone()), held: !w.claimed };
         match outcome {
-            Ok(()) => settled.push(SettleRow { hold, entry: Entry::of(&w.lead), deliveries: w.deliveries.clone() }),
+            Ok(()) => settled.push((n, SettleRow { hold, entry: Entry::of(&w.lead), deliveries: w.deliveries.clone() })),
             Err(_) => {
                 released.push(hold);
                 failed.push(w.candidate);
             }
         }
     }
-    if let Err(e) = b.ledger(&Command::SettleMany(cmd::SettleMany { form: form.id.clone(), settled, released })).await {
-        // Nothing is settled: take the documents back (the claims lapse by themselves), and let the caller
-        // retry the batch whole.
-        for w in &writes {
-            let _ = match &w.before {
-                Some(old) => b.put_documents(std::slice::from_ref(old)).await.into_iter().next().unwrap_or(Ok(())),
-                None => b.delete_lead(&w.lead.id).await,
-            };
+    // Each object's settle is one transaction. A part that fails takes back its own documents (its claims
+    // lapse by themselves) and its rows are reported for sending again; when every part fails, the caller
+    // retries the batch whole.
+    struct Part {
+        home: Home,
+        rows: Vec<(usize, SettleRow)>,
+        holds: Vec<Hold>,
+    }
+    let mut parts: Vec<Part> = Vec::new();
+    for (n, row) in settled {
+        let home = b.home(&form.id, &row.hold.email).await?;
+        match parts.iter_mut().find(|p| p.home == home) {
+            Some(part) => part.rows.push((n, row)),
+            None => parts.push(Part { home, rows: vec![(n, row)], holds: Vec::new() }),
         }
+    }
+    for hold in released {
+        let home = b.home(&form.id, &hold.email).await?;
+        match parts.iter_mut().find(|p| p.home == home) {
+            Some(part) => part.holds.push(hold),
+            None => parts.push(Part { home, rows: Vec::new(), holds: vec![hold] }),
+        }
+    }
+    let (mut stored_parts, mut lost) = (0, None);
+    for Part { rows, holds, .. } in parts {
+        let of_part: Vec<usize> = rows.iter().map(|(n, _)| *n).collect();
+        let settle = cmd::SettleMany { form: form.id.clone(), settled: rows.into_iter().map(|(_, r)| r).collect(), released: holds };
+        match b.ledger(&Command::SettleMany(settle)).await {
+            Ok(_) => stored_parts += 1,
+            Err(e) => {
+                for w in of_part.iter().filter_map(|n| writes.get(*n)) {
+                    let _ = match &w.before {
+                        Some(old) => b.put_documents(std::slice::from_ref(old)).await.into_iter().next().unwrap_or(Ok(())),
+                        None => b.delete_lead(&w.lead.id).await,
+                    };
+                    failed.push(w.candidate);
+                }
+                lost = Some(e);
+            }
+        }
+    }
+    if let (Some(e), 0) = (lost, stored_parts) {
         return Err(e);
     }
 

@@ -326,3 +326,31 @@ fn a_failed_settle_of_an_import_into_a_double_opt_in_form_leaves_no_lead_and_no_
     assert!(reports.iter().all(|r| r.status == "created"));
     assert_eq!(m.queued("mail.confirmation").len(), 2, "the retry mails each address once");
 }
+
+#[test]
+fn an_import_over_four_shards_settles_each_shard_apart_and_a_failed_part_leaves_only_its_rows_to_send_again() {
+    let (m, mut config) = (Memory::at(NOW), config());
+    config.forms[0].shards = 4;
+    m.shards.borrow_mut().insert("news".into(), 4);
+    let csv = "email,first_name\n".to_owned() + &(0..200).map(|i| format!("s{i}@example.com,S{i}\n")).collect::<String>();
+    let rows = read(Format::Csv, csv.as_bytes(), 1000).unwrap();
+    m.reset_counts();
+    m.fail(Op::Settle, 2);
+    let reports = block_on(run(&m, &batch(&config, "news", LegalBasis::None, None), rows)).unwrap();
+    assert_eq!((m.count(Op::Claim), m.count(Op::Settle)), (4, 4), "a claim and a settle per shard");
+    let created: Vec<&str> = reports.iter().filter(|r| r.status == "created").filter_map(|r| r.id.as_deref()).collect();
+    let again: Vec<u32> = reports.iter().filter(|r| r.status == "rejected").map(|r| r.row).collect();
+    assert!(!created.is_empty() && !again.is_empty() && created.len() + again.len() == 200, "{} created, {} to send again", created.len(), again.len());
+    // What was created is stored and announced; what failed left nothing behind.
+    assert_eq!(m.leads.borrow().len(), created.len());
+    assert!(created.iter().all(|id| m.indexed(id)));
+    assert_eq!(m.queued("lead.created").len(), created.len());
+    // The rows to send again go in under a new batch id, and all 200 are there once.
+    m.advance(edge::protocol::ledger::RESERVATION_MS);
+    let retry = "email,first_name\n".to_owned() + &again.iter().map(|n| format!("s{}@example.com,S{}\n", n - 1, n - 1)).collect::<String>();
+    let mut second = batch(&config, "news", LegalBasis::None, None);
+    second.id = "b2".into();
+    let reports = block_on(run(&m, &second, read(Format::Csv, retry.as_bytes(), 1000).unwrap())).unwrap();
+    assert!(reports.iter().all(|r| r.status == "created"), "{reports:?}");
+    assert_eq!(m.leads.borrow().len(), 200);
+}

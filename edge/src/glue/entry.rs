@@ -177,9 +177,13 @@ async fn forward(req: Request, env: &Env, lang: Lang) -> worker::Result<Response
 #[event(scheduled)]
 pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let cx = Cx::new(&env);
-    if let Err(e) = wake_ledger(&cx).await {
-        worker::console_error!("waking the ledger failed: {}", e.log_line().unwrap_or_default());
-    }
+    let tallied = match wake_ledger(&cx).await {
+        Ok(tallied) => tallied,
+        Err(e) => {
+            worker::console_error!("waking the ledger failed: {}", e.log_line().unwrap_or_default());
+            true
+        }
+    };
     if let Err(e) = erase_unconfirmed(&cx).await {
         worker::console_error!("erasing unconfirmed leads failed: {}", e.log_line().unwrap_or_default());
     }
@@ -189,8 +193,10 @@ pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) 
     if let Err(e) = backfill_index(&cx).await {
         worker::console_error!("indexing stored leads failed: {}", e.log_line().unwrap_or_default());
     }
-    if let Err(e) = tally_funnel(&cx).await {
-        worker::console_error!("tallying the funnel failed: {}", e.log_line().unwrap_or_default());
+    if !tallied {
+        if let Err(e) = tally_funnel(&cx).await {
+            worker::console_error!("tallying the funnel failed: {}", e.log_line().unwrap_or_default());
+        }
     }
     if let Err(e) = backfill_outbox(&cx).await {
         worker::console_error!("moving stored deliveries failed: {}", e.log_line().unwrap_or_default());

@@ -14,12 +14,13 @@ use serde_json::json;
 
 /// The watchdog: the ledger's alarm delivers at each delivery's due time; this sets it again in case it
 /// was lost, and drops delivered deliveries older than 30 days.
-pub(crate) async fn wake_ledger(cx: &Cx<'_>) -> Result<(), Error> {
+/// Answers whether the funnel's aggregates hold every lead.
+pub(crate) async fn wake_ledger(cx: &Cx<'_>) -> Result<bool, Error> {
     let backlog: ledger::Backlog = ask(cx.cloud()?, cmd::Wake { now: cx.now }).await?;
     if backlog.pending > 0 {
         worker::console_log!("ledger woken: {} deliveries waiting, next at {:?}", backlog.pending, backlog.next_at_ms);
     }
-    Ok(())
+    Ok(backlog.tallied)
 }
 
 /// How many [`cmd::Tally`] batches one scheduled run asks for: 10,000 leads a minute, each batch a few
@@ -27,7 +28,7 @@ pub(crate) async fn wake_ledger(cx: &Cx<'_>) -> Result<(), Error> {
 pub(crate) const TALLIES_PER_RUN: u32 = 20;
 
 /// Adds the leads of a ledger made before the funnel's aggregates to them, a batch at a time, until every
-/// lead is in them (then each run costs one request that finds nothing to do).
+/// lead is in them (asked only while the watchdog's answer says they are not).
 pub(crate) async fn tally_funnel(cx: &Cx<'_>) -> Result<(), Error> {
     let cloud = cx.cloud()?;
     let mut added = 0;

@@ -850,6 +850,13 @@ pub struct Backlog {
     pub pending: u64,
     /// When the next is due (Unix ms), if any: the alarm is set for then.
     pub next_at_ms: Option<u64>,
+    /// Whether the funnel's aggregates hold every lead (else the cron asks for [`Command::Tally`]).
+    #[serde(default = "yes")]
+    pub tallied: bool,
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// The ledger's answer to [`Command::Erase`].

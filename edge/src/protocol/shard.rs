@@ -363,7 +363,11 @@ pub fn join(command: &Command, answers: Vec<Value>) -> Result<Value, Error> {
         C::Wake(_) => {
             let backlogs: Vec<ledger::Backlog> = all(answers)?;
             let pending = backlogs.iter().map(|b| b.pending).sum();
-            serde_json::to_value(ledger::Backlog { pending, next_at_ms: backlogs.iter().filter_map(|b| b.next_at_ms).min() })?
+            serde_json::to_value(ledger::Backlog {
+                pending,
+                next_at_ms: backlogs.iter().filter_map(|b| b.next_at_ms).min(),
+                tallied: backlogs.iter().all(|b| b.tallied),
+            })?
         }
         C::Tally(_) => {
             let tallied: Vec<ledger::Tallied> = all(answers)?;

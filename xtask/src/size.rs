@@ -58,7 +58,8 @@ pub fn edge_report() -> Result {
 }
 
 /// Code that only one Worker may link, by the start of its functions' names: the collector must carry none
-/// of the operator's (the admin API, the ledger object, deliveries, CRM calls, lists, the funnel, draws),
+/// of the operator's (the admin API, the ledger object, deliveries, CRM calls, lists, the funnel, draws, the
+/// joining of several ledger objects' answers),
 /// the operator none of the visitor's handlers.
 const ONLY_IN: [(&str, &[&str]); 2] = [
     (
@@ -70,6 +71,7 @@ const ONLY_IN: [(&str, &[&str]); 2] = [
             "edge::rules::crm::",
             "edge::services::listing::",
             "edge::protocol::funnel::",
+            "edge::protocol::shard::join",
             "edge::services::giveaway::",
         ],
     ),

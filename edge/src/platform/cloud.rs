@@ -180,18 +180,7 @@ impl<L: Inside> Backend for Cloud<'_, L> {
             Reach::Stub(namespace) if single_object(&self.env) => LedgerStub::at(namespace, &Home::Registry)?.call(command).await,
             Reach::Stub(namespace) => match shard::route(&self.map().await?, command) {
                 Route::One(home) => LedgerStub::at(namespace, &home)?.call(command).await,
-                Route::Each(homes) => {
-                    let asks = homes.iter().map(|home| async move { LedgerStub::at(namespace, home)?.call(command).await });
-                    let answers: Result<Vec<serde_json::Value>, Error> = futures_util::future::join_all(asks).await.into_iter().collect();
-                    shard::join(command, answers?)
-                }
-                Route::Split(parts) => {
-                    let asks = parts
-                        .iter()
-                        .map(|(home, part, positions)| async move { Ok::<_, Error>((positions.clone(), LedgerStub::at(namespace, home)?.call(part).await?)) });
-                    let answers: Result<Vec<(Vec<usize>, serde_json::Value)>, Error> = futures_util::future::join_all(asks).await.into_iter().collect();
-                    shard::join_parts(command, answers?)
-                }
+                several => ask_several(namespace, several, command).await,
             },
             // Only the operator hosts the object, so only its build makes a seam with the object inside:
             // the collector's seams are all `Outside`, and it never links the object's commands.
@@ -266,6 +255,34 @@ pub(crate) async fn answer_text(resp: worker::Response) -> Result<String, worker
     let promise = worker::web_sys::Response::from(resp).text()?;
     let text = worker::wasm_bindgen_futures::JsFuture::from(promise).await?;
     Ok(text.as_string().unwrap_or_default())
+}
+
+/// Asks several ledger objects ([`Route::Each`], [`Route::Split`]) side by side and joins their answers.
+#[cfg(any(feature = "operator", not(target_arch = "wasm32")))]
+async fn ask_several(namespace: &worker::ObjectNamespace, route: Route, command: &Command) -> Result<serde_json::Value, Error> {
+    match route {
+        Route::One(home) => LedgerStub::at(namespace, &home)?.call(command).await,
+        Route::Each(homes) => {
+            let asks = homes.iter().map(|home| async move { LedgerStub::at(namespace, home)?.call(command).await });
+            let answers: Result<Vec<serde_json::Value>, Error> = futures_util::future::join_all(asks).await.into_iter().collect();
+            shard::join(command, answers?)
+        }
+        Route::Split(parts) => {
+            let asks = parts
+                .iter()
+                .map(|(home, part, positions)| async move { Ok::<_, Error>((positions.clone(), LedgerStub::at(namespace, home)?.call(part).await?)) });
+            let answers: Result<Vec<(Vec<usize>, serde_json::Value)>, Error> = futures_util::future::join_all(asks).await.into_iter().collect();
+            shard::join_parts(command, answers?)
+        }
+    }
+}
+
+/// The collector asks only what one object answers (an address's, a lead's, a form's first object): the
+/// questions over several objects are the operator's (lists, funnels, imports, erasures, the cron), so the
+/// collector's bundle, which a visitor's first request may wait for, carries none of their joining.
+#[cfg(not(any(feature = "operator", not(target_arch = "wasm32"))))]
+async fn ask_several(_: &worker::ObjectNamespace, _: Route, _: &Command) -> Result<serde_json::Value, Error> {
+    Err(Error::Internal("only the operator asks several ledger objects".into()))
 }
 
 /// The binding of the ledger's namespace in the wrangler config.

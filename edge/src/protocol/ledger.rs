@@ -1042,9 +1042,10 @@ pub fn reached(lead: &Lead) -> Vec<(shared::stage::Stage, u64)> {
     out
 }
 
-/// Where a form lives (see `shard`): the ledger's answer to [`Command::Places`], per form.
+/// Where a form lives (see `shard`): the ledger's answer to [`Command::Places`], per form. It travels as
+/// its shard count, 0 for the registry (a number costs the collector's bundle less than a tagged enum).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "at", rename_all = "snake_case")]
+#[serde(from = "u32", into = "u32")]
 pub enum Place {
     /// In the registry (it has rows there from the single-object layout).
     Registry,
@@ -1053,6 +1054,24 @@ pub enum Place {
         /// How many.
         shards: u32,
     },
+}
+
+impl From<u32> for Place {
+    fn from(shards: u32) -> Place {
+        match shards {
+            0 => Place::Registry,
+            shards => Place::Shards { shards },
+        }
+    }
+}
+
+impl From<Place> for u32 {
+    fn from(place: Place) -> u32 {
+        match place {
+            Place::Registry => 0,
+            Place::Shards { shards } => shards,
+        }
+    }
 }
 
 /// The ledger's answer to [`Command::Tally`].

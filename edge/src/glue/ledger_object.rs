@@ -620,8 +620,14 @@ impl Ledger {
             }
             Command::Wake(cmd::Wake { now }) => {
                 self.sql.exec("DELETE FROM outbox WHERE state = 'delivered' AND next_at <= ?", vec![ms(now.saturating_sub(DELIVERED_KEPT_MS))])?;
-                // The only place that counts the whole backlog: once a minute, for the log.
-                let pending: Vec<PendingRow> = self.sql.exec(&format!("SELECT COUNT(*) AS pending FROM outbox o WHERE {WAITING}"), None)?.to_array()?;
+                // Counted for the log, and only so far: the watchdog must not cost more as a backlog grows.
+                let pending: Vec<PendingRow> = self
+                    .sql
+                    .exec(
+                        &format!("SELECT COUNT(*) AS pending FROM (SELECT 1 FROM outbox o WHERE {WAITING} LIMIT ?)"),
+                        vec![SqlStorageValue::Float(ledger::PENDING_COUNTED as f64)],
+                    )?
+                    .to_array()?;
                 let next = self.next_due(now)?;
                 serde_json::to_value(ledger::Backlog {
                     pending: pending.first().map_or(0, |p| p.pending as u64),
@@ -735,11 +741,8 @@ impl Ledger {
             Command::Places(cmd::Places { forms, legacy }) => {
                 let mut places = Vec::with_capacity(forms.len());
                 for (form, shards) in forms {
-                    let rows: Vec<ShardsRow> = self.read("SELECT shards FROM registered WHERE form = ?", vec![text(&form)])?;
-                    // A registered count of 0 means: it lives here.
-                    let place = match rows.first() {
-                        Some(row) if row.shards < 1.0 => ledger::Place::Registry,
-                        Some(row) => ledger::Place::Shards { shards: row.shards as u32 },
+                    let place = match self.registered(&form)? {
+                        Some(place) => place,
                         None if self.holds(&form)? => ledger::Place::Registry,
                         None => {
                             let place = if legacy {
@@ -945,11 +948,16 @@ impl Ledger {
     /// running the single-object layout's code would write it behind the shards' backs. (In a shard, the
     /// table is empty.)
     fn refuse_registered(&self, form: &str) -> Result<()> {
-        let rows: Vec<ShardsRow> = self.sql.exec("SELECT shards FROM registered WHERE form = ?", vec![text(form)])?.to_array()?;
-        match rows.first() {
-            Some(row) if row.shards >= 1.0 => Err(worker::Error::RustError(format!("form {form} lives in its own ledger objects now"))),
+        match self.registered(form)? {
+            Some(ledger::Place::Shards { .. }) => Err(worker::Error::RustError(format!("form {form} lives in its own ledger objects now"))),
             _ => Ok(()),
         }
+    }
+
+    /// Where the registry placed `form`, if it did (a registered count of 0 means: here).
+    fn registered(&self, form: &str) -> Result<Option<ledger::Place>> {
+        let rows: Vec<ShardsRow> = self.sql.exec("SELECT shards FROM registered WHERE form = ?", vec![text(form)])?.to_array()?;
+        Ok(rows.first().map(|row| ledger::Place::from(row.shards as u32)))
     }
 
     /// A stored lead's share of the funnel's aggregates, from its index row and stage rows.

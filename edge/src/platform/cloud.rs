@@ -178,7 +178,7 @@ impl<L: Inside> Backend for Cloud<'_, L> {
     async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error> {
         match &self.ledger {
             Reach::Stub(namespace) if single_object(&self.env) => LedgerStub::at(namespace, &Home::Registry)?.call(command).await,
-            Reach::Stub(namespace) => match shard::route(&self.map().await?, command) {
+            Reach::Stub(namespace) => match shard::route(&*self.map().await?, command) {
                 Route::One(home) => LedgerStub::at(namespace, &home)?.call(command).await,
                 several => ask_several(namespace, several, command).await,
             },
@@ -303,12 +303,12 @@ fn single_object(env: &Env) -> bool {
 thread_local! {
     /// Where the collector's forms live (see `shard`), asked of the registry once per isolate: its answer
     /// for a form never changes, so it is kept as long as the isolate (a new config is a new isolate).
-    static MAP: std::cell::RefCell<Option<Map>> = const { std::cell::RefCell::new(None) };
+    static MAP: std::cell::RefCell<Option<std::rc::Rc<Map>>> = const { std::cell::RefCell::new(None) };
 }
 
 impl<L: Inside> Cloud<'_, L> {
     /// Where the forms live: asked of the registry the first time, then kept.
-    async fn map(&self) -> Result<Map, Error> {
+    async fn map(&self) -> Result<std::rc::Rc<Map>, Error> {
         if let Some(map) = MAP.with(|m| m.borrow().clone()) {
             return Ok(map);
         }
@@ -334,7 +334,8 @@ impl<L: Inside> Cloud<'_, L> {
                 }
             }
         }
-        let map = Map { forms: places.into_iter().collect() };
+        // Shared, not copied: every ledger command of the isolate reads it.
+        let map = std::rc::Rc::new(Map { forms: places.into_iter().collect() });
         MAP.with(|m| *m.borrow_mut() = Some(map.clone()));
         Ok(map)
     }

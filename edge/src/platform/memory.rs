@@ -734,7 +734,7 @@ impl LedgerModel {
             }
             Command::Wake(cmd::Wake { now }) => {
                 self.outbox.retain(|_, d| d.state != State::Delivered || d.next_at_ms > now.saturating_sub(30 * 86_400_000));
-                let pending = self.waiting().count() as u64;
+                let pending = self.waiting().take(ledger::PENDING_COUNTED as usize).count() as u64;
                 serde_json::to_value(ledger::Backlog { pending, next_at_ms: self.arm(true), tallied: self.tallying.is_none() }).unwrap_or_default()
             }
             Command::Erase(cmd::Erase { lead, announcements, now }) => {

@@ -846,7 +846,7 @@ pub struct Found {
 /// The ledger's answer to [`Command::Wake`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Backlog {
-    /// Pending deliveries to endpoints that are not disabled.
+    /// Pending deliveries to endpoints that are not disabled, counted up to [`PENDING_COUNTED`].
     pub pending: u64,
     /// When the next is due (Unix ms), if any: the alarm is set for then.
     pub next_at_ms: Option<u64>,
@@ -858,6 +858,9 @@ pub struct Backlog {
 fn yes() -> bool {
     true
 }
+
+/// How far the watchdog counts a backlog (for its log line): a bounded count, whatever the backlog.
+pub const PENDING_COUNTED: u64 = 10_000;
 
 /// The ledger's answer to [`Command::Erase`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]

@@ -225,3 +225,23 @@ fn a_collector_of_the_single_object_layout_keeps_its_forms_and_new_forms_get_the
     m.single_object.set(false);
     assert_ne!(Home::of_lead(&submit(&m, &config, "win", "late@example.com").unwrap()), Home::Registry);
 }
+
+#[test]
+fn an_erasure_whose_part_in_shard_0_fails_is_retried_whole_and_announced_once() {
+    use edge::services::giveaway;
+    let config = config();
+    let m = sharded(&config);
+    for i in 0..60 {
+        submit(&m, &config, "win", &format!("f{i}@example.com")).unwrap();
+    }
+    let draw = block_on(giveaway::draw(&m, config.form("win").unwrap(), 10, None)).unwrap();
+    let winner = draw.winners.iter().find(|w| matches!(Home::of_lead(w), Home::Shard { n, .. } if n > 0)).expect("a winner outside shard 0").clone();
+    // The lead's own object erases it; the part in shard 0, with its announcement, fails.
+    m.fail(Op::Erase, 2);
+    assert!(block_on(edge::services::erasure::erase(&m, &config, &winner, true)).is_err());
+    assert!(m.leads.borrow().contains_key(&winner), "the document stays for the retry, which finds the lead");
+    block_on(edge::services::erasure::erase(&m, &config, &winner, true)).unwrap();
+    assert!(!m.leads.borrow().contains_key(&winner) && m.tombstoned(&winner) && !m.indexed(&winner));
+    assert!(m.queued("giveaway.winner").iter().all(|d| d.lead_id != winner), "nothing with the erased winner's data is left");
+    assert_eq!(m.queued("lead.erased").iter().filter(|d| d.lead_id == winner).count(), 1, "announced once, however often retried");
+}

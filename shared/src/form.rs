@@ -212,6 +212,11 @@ pub struct FormDef {
     #[serde(default = "one_shard")]
     #[cfg_attr(feature = "server", validate(range(min = 1, max = 64)))]
     pub shards: u32,
+    /// Whether the form's analytics count unique visitors per day (off by default): a keyed hash of a salt
+    /// that is replaced every day, the form, the pseudonymous client and the user agent, kept for that day
+    /// only (see the README's privacy section).
+    #[serde(default)]
+    pub unique_visitors: bool,
 }
 
 fn one_shard() -> u32 {

@@ -88,7 +88,38 @@ pub enum Code {
     Network,
 }
 
+/// The codes a form finds in the browser (a field's rule, a missing consent), numbered for the widget's
+/// analytics report: it says which problem it showed by its position here plus one (0 for none), so the
+/// widget carries no code names. Append only: a page may still run a widget built before an addition.
+pub const FOUND_IN_BROWSER: [Code; 15] = [
+    Code::Required,
+    Code::InvalidEmail,
+    Code::TooLong,
+    Code::EmailDomainIncomplete,
+    Code::InvalidPhone,
+    Code::PhoneTooShort,
+    Code::PhoneTooLong,
+    Code::ControlCharacter,
+    Code::LineBreak,
+    Code::InvalidChoice,
+    Code::InvalidNumber,
+    Code::InvalidCheckbox,
+    Code::InvalidUrl,
+    Code::ConsentRequired,
+    Code::ValidationFailed,
+];
+
 impl Code {
+    /// The code's number in [`FOUND_IN_BROWSER`] (from 1; 0 for a code the browser does not find).
+    pub fn number(self) -> u8 {
+        FOUND_IN_BROWSER.iter().position(|c| *c == self).map_or(0, |i| i as u8 + 1)
+    }
+
+    /// The code a widget's report numbers `n` (see [`Code::number`]).
+    pub fn numbered(n: u8) -> Option<Code> {
+        FOUND_IN_BROWSER.get(usize::from(n).checked_sub(1)?).copied()
+    }
+
     /// The code with this wire name (`"invalid_email"`), using serde's own names so there is no second list.
     pub fn from_name(name: &str) -> Option<Code> {
         use serde::de::IntoDeserializer;
@@ -338,6 +369,23 @@ mod tests {
     fn codes_serialise_as_stable_snake_case() {
         assert_eq!(serde_json::to_string(&Code::InvalidEmail).unwrap(), "\"invalid_email\"");
         assert_eq!(serde_json::to_string(&Code::TooLong).unwrap(), "\"too_long\"");
+    }
+
+    #[test]
+    fn the_browser_numbers_round_trip_and_cover_every_field_problem() {
+        for (i, code) in FOUND_IN_BROWSER.iter().enumerate() {
+            assert_eq!(code.number() as usize, i + 1);
+            assert_eq!(Code::numbered(code.number()), Some(*code));
+            assert!(code.browser_message(Lang::En).is_some(), "{code:?} is found in the browser");
+        }
+        for ty in crate::field::FieldType::ALL {
+            for code in ty.problems() {
+                assert_ne!(code.number(), 0, "{ty:?}: {code:?} has a number");
+            }
+        }
+        assert_eq!(Code::numbered(0), None);
+        assert_eq!(Code::numbered(16), None);
+        assert_eq!(Code::UnknownForm.number(), 0);
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::platform::cloud::{self, Cloud};
 use crate::Error;
 use shared::form::FormsConfig;
 use std::cell::OnceCell;
-use worker::{Date, Env, Request};
+use worker::{Context, Date, Env, Request};
 
 /// See the module's documentation.
 pub(crate) struct Cx<'e> {
@@ -16,6 +16,8 @@ pub(crate) struct Cx<'e> {
     pub env: &'e Env,
     /// When the request arrived (Unix ms): the one clock reading a route makes.
     pub now: u64,
+    /// The request's execution context, for work that outlives the response (`waitUntil`); none in the cron.
+    pub ctx: Option<&'e Context>,
     cloud: OnceCell<Cloud<'static>>,
     client: OnceCell<Option<String>>,
 }
@@ -23,7 +25,12 @@ pub(crate) struct Cx<'e> {
 impl<'e> Cx<'e> {
     /// The context of a request that arrives now.
     pub fn new(env: &'e Env) -> Cx<'e> {
-        Cx { env, now: Date::now().as_millis(), cloud: OnceCell::new(), client: OnceCell::new() }
+        Cx { env, now: Date::now().as_millis(), ctx: None, cloud: OnceCell::new(), client: OnceCell::new() }
+    }
+
+    /// The context of a request that arrives now, with its execution context.
+    pub fn with(env: &'e Env, ctx: &'e Context) -> Cx<'e> {
+        Cx { ctx: Some(ctx), ..Cx::new(env) }
     }
 
     /// The forms config (parsed once per isolate).

@@ -11,11 +11,11 @@ use crate::glue::context::Cx;
 use crate::glue::exchange::{authorize, error_response, header, html_response, json_response, own_origin, query, visitor_lang};
 use crate::glue::integration::{receive_feedback, record_event};
 use crate::glue::operator::{
-    assign_owner, daily, draw_winners, enable_endpoint, erase, funnel, import, lead_detail, leads_csv, list_deliveries, list_draws, list_endpoints, list_leads,
-    move_stage, replay, spam_stats, upload, withdraw_by_admin,
+    assign_owner, daily, draw_winners, enable_endpoint, erase, form_analytics, funnel, import, lead_detail, leads_csv, list_deliveries, list_draws,
+    list_endpoints, list_leads, move_stage, replay, spam_stats, upload, withdraw_by_admin,
 };
 use crate::glue::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, fold_downloads, tally_funnel, wake_ledger};
-use crate::glue::visitor::{confirm, confirm_page, dev_mailbox, download, embed_script, submit, verify_receipt, withdraw_by_link, withdraw_page};
+use crate::glue::visitor::{beacon, confirm, confirm_page, dev_mailbox, download, embed_script, submit, verify_receipt, withdraw_by_link, withdraw_page};
 use crate::platform::cloud::config;
 use crate::rules::address::Address;
 use crate::rules::route::{Miss, Route};
@@ -30,7 +30,7 @@ fn start() {
 }
 
 #[event(fetch)]
-pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<Response> {
     let origin = header(&req, "Origin");
     let lang = header(&req, "Accept-Language").and_then(|l| Lang::from_tag(&l)).unwrap_or_default();
     let route = Route::parse(req.method().as_ref(), Address::of(&req.inner().url()).path);
@@ -41,7 +41,7 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
     // The form a submission named, once its body is read: CORS answers only for that form's origins.
     let mut form_named = None;
     let outcome = match &route {
-        Ok(route) => dispatch(route, &mut req, &env, &mut form_named).await,
+        Ok(route) => dispatch(route, &mut req, &env, &ctx, &mut form_named).await,
         Err(Miss::NotFound) => Err(Error::NotFound),
         Err(Miss::MethodNotAllowed(allow)) => Err(Error::MethodNotAllowed(allow.clone())),
     };
@@ -69,11 +69,11 @@ pub async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<
 
 /// Runs the handler of a route with the request's context, made here once. Admin routes are authorized
 /// here, once, before any handler runs.
-pub(crate) async fn dispatch(route: &Route, req: &mut Request, env: &Env, form_named: &mut Option<String>) -> Result<Response, Error> {
+pub(crate) async fn dispatch(route: &Route, req: &mut Request, env: &Env, ctx: &Context, form_named: &mut Option<String>) -> Result<Response, Error> {
     if route.is_admin() {
         authorize(req, env)?;
     }
-    let cx = Cx::new(env);
+    let cx = Cx::with(env, ctx);
     if route.is_operator() {
         operator_route(route, req, &cx).await
     } else {
@@ -105,6 +105,7 @@ async fn visitor_route(route: &Route, req: &mut Request, cx: &Cx<'_>, form_named
             html_response(&page::thanks(lang.unwrap_or_default()), 200)
         }
         Route::Embed(form) => embed_script(req, cx, form),
+        Route::Beacon => beacon(req, cx).await,
         Route::DevMailbox => dev_mailbox(cx),
         // The operator's routes, which `dispatch` does not pass here.
         _ => Err(Error::NotFound),
@@ -134,6 +135,7 @@ async fn operator_route(route: &Route, req: &mut Request, cx: &Cx<'_>) -> Result
         Route::Feedback(endpoint) => receive_feedback(req, cx, endpoint).await,
         Route::Stats => spam_stats(cx).await,
         Route::Funnel => funnel(req, cx).await,
+        Route::FormAnalytics(form) => form_analytics(req, cx, form).await,
         Route::Daily => daily(req, cx).await,
         Route::Import => import(req, cx).await,
         Route::Deliveries => list_deliveries(req, cx).await,

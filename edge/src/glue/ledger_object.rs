@@ -162,6 +162,11 @@ const SCHEMA: &[&str] = &[
     // In the registry (see `shard`): where each form was placed, once: its shard count, or 0 for a form that
     // lives in the registry.
     "CREATE TABLE IF NOT EXISTS registered (form TEXT PRIMARY KEY, shards INTEGER NOT NULL, at INTEGER NOT NULL)",
+    // In a views object (see `analytics`): page-view counts per form, day, campaign tags, kind, field and code,
+    // each a sum of flush windows; and the day's salted visitors, kept for that day only (the salt is in
+    // `meta` as 'salt', `<day>:<hex>`).
+    "CREATE TABLE IF NOT EXISTS events (form TEXT NOT NULL, day INTEGER NOT NULL, source TEXT NOT NULL, campaign TEXT NOT NULL, kind TEXT NOT NULL, field TEXT NOT NULL, code TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (form, day, source, campaign, kind, field, code))",
+    "CREATE TABLE IF NOT EXISTS visitors (hash TEXT PRIMARY KEY)",
     // Dropped bot submissions per form and day.
     "CREATE TABLE IF NOT EXISTS bots (form TEXT NOT NULL, day TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (form, day))",
 ];
@@ -250,6 +255,15 @@ struct FunnelRow {
     stage: String,
     reached: Option<String>,
     at: Option<f64>,
+}
+
+#[derive(Deserialize)]
+struct EventSum {
+    key: String,
+    kind: String,
+    field: String,
+    code: String,
+    n: f64,
 }
 
 #[derive(Deserialize)]
@@ -355,13 +369,23 @@ struct AnswerRow {
     at: f64,
 }
 
-/// The `leads` column a grouping reads (see `ledger::Entry::group`, its twin for the memory backend).
+/// The `cells` column a grouping reads (see `funnel::Cell::key`, its twin for the memory backend).
 fn column(by: crate::protocol::funnel::By) -> &'static str {
     match by {
         crate::protocol::funnel::By::Source => "source",
         crate::protocol::funnel::By::Campaign => "campaign",
         crate::protocol::funnel::By::Form => "form",
         crate::protocol::funnel::By::Owner => "owner",
+        crate::protocol::funnel::By::Day => "CAST(day AS TEXT)",
+    }
+}
+
+/// The `leads` column a grouping reads, of the table named `t` (see `ledger::Entry::group`, its twin for
+/// the memory backend).
+fn lead_column(by: crate::protocol::funnel::By, t: &str) -> String {
+    match by {
+        crate::protocol::funnel::By::Day => format!("CAST(CAST({t}created / 86400000 AS INTEGER) AS TEXT)"),
+        by => format!("{t}{}", column(by)),
     }
 }
 
@@ -733,10 +757,35 @@ impl Ledger {
                         vec![ms(from / 86_400_000)],
                     )?
                 } else {
-                    self.read(&format!("SELECT {key} AS key, CAST(created / 86400000 AS INTEGER) AS day, COUNT(*) AS count FROM leads WHERE created >= ? GROUP BY key, day ORDER BY day, key"), vec![ms(from)])?
+                    {
+                        let key = lead_column(by, "");
+                        self.read(&format!("SELECT {key} AS key, CAST(created / 86400000 AS INTEGER) AS day, COUNT(*) AS count FROM leads WHERE created >= ? GROUP BY key, day ORDER BY day, key"), vec![ms(from)])?
+                    }
                 };
                 let rows = rows.into_iter().map(|r| ledger::Daily { key: r.key.filter(|k| !k.is_empty()), day: r.day as u64, count: r.count as u64 });
                 serde_json::to_value(rows.collect::<Vec<_>>())?
+            }
+            Command::Count(cmd::Count { batch, now }) => {
+                self.count(batch, now)?;
+                serde_json::json!({"ok": true})
+            }
+            Command::Events(cmd::Events { form, first, end, by }) => {
+                let key = match by {
+                    crate::protocol::analytics::By::Source => "source",
+                    crate::protocol::analytics::By::Campaign => "campaign",
+                    crate::protocol::analytics::By::Day => "CAST(day AS TEXT)",
+                };
+                let rows: Vec<EventSum> = self.read(
+                    &format!("SELECT {key} AS key, kind, field, code, SUM(n) AS n FROM events WHERE form = ?1 AND day >= ?2 AND day < ?3 GROUP BY 1, 2, 3, 4"),
+                    vec![text(&form), ms(first), ms(end)],
+                )?;
+                let mut sums = crate::protocol::analytics::Sums::default();
+                for r in rows {
+                    if let Ok(kind) = serde_json::from_value(serde_json::Value::String(r.kind)) {
+                        sums.add(Some(r.key), kind, &r.field, &r.code, r.n as i64);
+                    }
+                }
+                serde_json::to_value(sums)?
             }
             Command::Places(cmd::Places { forms, legacy }) => {
                 let mut places = Vec::with_capacity(forms.len());
@@ -932,6 +981,67 @@ impl Ledger {
         Ok(rows)
     }
 
+    /// [`Command::Count`]: adds a flush window's sums, and counts each visitor the day has not seen. One
+    /// statement per key and visitor, however many page views the window summed.
+    fn count(&self, batch: crate::protocol::analytics::Batch, now: u64) -> Result<()> {
+        use crate::protocol::analytics::{salted, Kind, DAY_MS};
+        let day = now / DAY_MS;
+        let add = "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                   ON CONFLICT (form, day, source, campaign, kind, field, code) DO UPDATE SET n = n + ?8";
+        let kind_name = |kind: Kind| serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        for (key, n) in &batch.counts {
+            let row = vec![
+                text(&batch.form),
+                ms(key.day),
+                text(&key.source),
+                text(&key.campaign),
+                text(&kind_name(key.kind)),
+                text(&key.field),
+                text(&key.code),
+                SqlStorageValue::Float(*n as f64),
+            ];
+            self.sql.exec(add, row)?;
+        }
+        if batch.visits.is_empty() {
+            return Ok(());
+        }
+        // The day's salt: a new day's first visitor replaces it and forgets the day before's digests, so no
+        // stored value outlives its day and none can be recomputed once its salt is gone.
+        let rows: Vec<ValueRow> = self.sql.exec("SELECT value FROM meta WHERE name = 'salt'", None)?.to_array()?;
+        let current = rows.into_iter().next().and_then(|r| {
+            let (d, hex) = r.value.split_once(':')?;
+            (d.parse::<u64>().ok()? == day).then(|| hex.to_owned())
+        });
+        let salt = match current {
+            Some(salt) => salt,
+            None => {
+                let mut fresh = [0u8; 32];
+                getrandom::getrandom(&mut fresh).map_err(|e| worker::Error::RustError(format!("no randomness for the salt: {e}")))?;
+                let salt = crate::rules::digest::hex(&fresh);
+                self.sql.exec("DELETE FROM visitors", None)?;
+                self.sql.exec("INSERT OR REPLACE INTO meta VALUES ('salt', ?)", vec![text(&format!("{day}:{salt}"))])?;
+                salt
+            }
+        };
+        for visit in batch.visits.iter().filter(|v| v.day == day) {
+            let cursor = self.sql.exec("INSERT OR IGNORE INTO visitors VALUES (?)", vec![text(&salted(salt.as_bytes(), &visit.digest))])?;
+            if cursor.rows_written() > 0 {
+                let row = vec![
+                    text(&batch.form),
+                    ms(day),
+                    text(&visit.source),
+                    text(&visit.campaign),
+                    text(&kind_name(Kind::Visitor)),
+                    text(""),
+                    text(""),
+                    SqlStorageValue::Float(1.0),
+                ];
+                self.sql.exec(add, row)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Whether this object (the registry, see `shard`) holds rows of `form` from the single-object layout.
     fn holds(&self, form: &str) -> Result<bool> {
         let rows: Vec<serde_json::Value> = self
@@ -1019,7 +1129,7 @@ impl Ledger {
     /// The funnel rows of the leads created in `[from, to)` (of one form), from their index and stage rows:
     /// the partial days of a period, and every lead while the upgrade's tally runs.
     fn funnel_rows(&self, form: Option<&str>, from: u64, to: u64, by: crate::protocol::funnel::By) -> Result<Vec<crate::protocol::funnel::Row>> {
-        let key = format!("l.{}", column(by));
+        let key = lead_column(by, "l.");
         // One pass over the selected leads and their stage rows, ordered by lead.
         let rows: Vec<FunnelRow> = self.read(
             &format!(

@@ -144,6 +144,45 @@ pub(crate) async fn funnel(req: &Request, cx: &Cx<'_>) -> Result<Response, Error
     json_response(&json!({"by": by, "form": form, "from": from.map(shared::time::rfc3339), "to": to.map(shared::time::rfc3339), "groups": groups}), 200)
 }
 
+/// `GET /v1/admin/forms/<form>/analytics?from=&to=&by=source|campaign|day`: the form's page views to
+/// customers (see `analytics::Report`) over whole UTC days: from `from`'s day (default: 29 days before
+/// today) to the day before `to` (default: tomorrow; a `to` within a day counts that day whole), at most 366
+/// days. One request to the form's views object and one per ledger object of the form.
+pub(crate) async fn form_analytics(req: &Request, cx: &Cx<'_>, form: &str) -> Result<Response, Error> {
+    use crate::protocol::analytics::{By, DAY_MS};
+    let config = cx.config()?;
+    let form = config.form(form).ok_or(Error::UnknownForm)?;
+    let by = match query(req, "by")? {
+        Some(b) => By::parse(&b).ok_or_else(|| Error::Malformed("`by` must be source, campaign or day.".into()))?,
+        None => By::Source,
+    };
+    let date = |name: &str| -> Result<Option<u64>, Error> {
+        match query(req, name)? {
+            Some(t) => {
+                Ok(Some(shared::time::parse(&t).ok_or_else(|| Error::Malformed(format!("`{name}` must be a date like 2026-11-30 or 2026-11-30T09:00:00Z.")))?))
+            }
+            None => Ok(None),
+        }
+    };
+    let today = cx.now / DAY_MS;
+    let first = date("from")?.map_or(today.saturating_sub(29), |ms| ms / DAY_MS);
+    let end = date("to")?.map_or(today + 1, |ms| ms.div_ceil(DAY_MS));
+    if end <= first {
+        return Err(Error::Malformed("`to` must be after `from`.".into()));
+    }
+    if end - first > 366 {
+        return Err(Error::Malformed("The period can be at most 366 days.".into()));
+    }
+    let report = crate::services::analytics::report(cx.cloud()?, form, first, end, by).await?;
+    let mut body = serde_json::to_value(report)?;
+    let day = |d: u64| shared::time::rfc3339(d * DAY_MS).chars().take(10).collect::<String>();
+    if let Some(o) = body.as_object_mut() {
+        o.insert("from".into(), json!(day(first)));
+        o.insert("to".into(), json!(day(end)));
+    }
+    json_response(&body, 200)
+}
+
 /// `GET /v1/admin/daily?days=30&by=form|source|campaign|owner`: leads created per day (UTC) over the last
 /// `days` (1 to 366, default 30), per group, in one ledger request: `{"days": [{"day": "2026-11-30",
 /// "key": "fair", "count": 12}, ...]}` (days without leads are left out).
@@ -256,7 +295,10 @@ pub(crate) async fn import(req: &mut Request, cx: &Cx<'_>) -> Result<Response, E
 /// The `by` grouping of the funnel and the daily counts, `default` when absent.
 fn group_by(req: &Request, default: crate::protocol::funnel::By) -> Result<crate::protocol::funnel::By, Error> {
     match query(req, "by")? {
-        Some(b) => crate::protocol::funnel::By::parse(&b).ok_or_else(|| Error::Malformed("`by` must be source, campaign, form or owner.".into())),
+        // By day is the form analytics' grouping (`analytics`): the funnel and the daily counts show days their own way.
+        Some(b) => crate::protocol::funnel::By::parse(&b)
+            .filter(|by| *by != crate::protocol::funnel::By::Day)
+            .ok_or_else(|| Error::Malformed("`by` must be source, campaign, form or owner.".into())),
         None => Ok(default),
     }
 }

@@ -3,13 +3,16 @@
 //! the decisions to the services.
 
 use crate::glue::context::Cx;
+use crate::glue::counting;
 use crate::glue::exchange::{
     error_response, header, html_response, json_response, own_origin, query, read_body, redirect, required_secret, signing_key, visitor_lang,
 };
 use crate::platform::cloud::secret;
+use crate::protocol::analytics::Kind;
 use crate::protocol::backend::Backend;
 use crate::rules::address::origin_of;
 use crate::rules::crm::Read;
+use crate::services::analytics;
 use crate::services::withdrawal::{self, Withdrawn};
 use crate::{
     rules::decoding, rules::embed, rules::intake, rules::page, rules::pseudonym, rules::receipt, rules::repeats, rules::token, rules::turnstile,
@@ -104,6 +107,12 @@ pub(crate) async fn submit(req: &mut Request, cx: &Cx<'_>, form_named: &mut Opti
         .or_else(|| header(req, "Referer"))
         .filter(|url| origin_of(url).is_some_and(|o| o == own || form.is_some_and(|f| f.allows_origin(&o))));
     let outcome = take(req, cx, config, sub).await;
+    if let (Ok(_), Some(f)) = (&outcome, form) {
+        // The plain form's submissions are its only analytics: no script runs to see its views.
+        if analytics::count(&counting::buffer(), &f.id, Kind::Posted, cx.now) {
+            counting::schedule(cx);
+        }
+    }
     match (outcome, form) {
         (Ok(_), Some(f)) => redirect(f.thank_you_url.clone().unwrap_or_else(|| format!("/v1/thanks?lang={}", lang.tag()))),
         (Ok(_), None) => redirect(format!("/v1/thanks?lang={}", lang.tag())),
@@ -321,12 +330,43 @@ pub(crate) fn dev_mailbox(cx: &Cx<'_>) -> Result<Response, Error> {
 pub(crate) fn embed_script(req: &Request, cx: &Cx<'_>, form_id: &str) -> Result<Response, Error> {
     let config = cx.config()?;
     let form = config.form(form_id).ok_or(Error::UnknownForm)?;
+    // A load: the script's request (a browser that has it cached for the 5 minutes below asks no more).
+    if analytics::count(&counting::buffer(), &form.id, Kind::Load, cx.now) {
+        counting::schedule(cx);
+    }
     let body = embed::script(WIDGET_JS, &PublicForm::from(form), &own_origin(req));
     let mut resp = Response::ok(body)?;
     let h = resp.headers_mut();
     let _ = h.set("Content-Type", "text/javascript; charset=utf-8");
     let _ = h.set("Cache-Control", "public, max-age=300");
     Ok(resp)
+}
+
+/// `POST /v1/beacon`: a page view's analytics report (`rules::beacon`), added to the isolate's sums and
+/// written with them (`counting`). `204`; a report that is not one, names a form that does not exist or
+/// comes from a page the form does not allow is refused like a submission would be (4xx, nothing counted).
+/// The rate limit, when configured, applies per form and client network as for submissions.
+pub(crate) async fn beacon(req: &mut Request, cx: &Cx<'_>) -> Result<Response, Error> {
+    let body = read_body(req, crate::rules::beacon::MAX_BODY).await?;
+    let report = crate::rules::beacon::parse(&body)?;
+    let config = cx.config()?;
+    let form = config.form(&report.form).ok_or(Error::UnknownForm)?;
+    if let Some(origin) = header(req, "Origin") {
+        if origin != own_origin(req) && !form.allows_origin(&origin) {
+            return Err(Error::OriginNotAllowed);
+        }
+    }
+    let ip = header(req, "CF-Connecting-IP").unwrap_or_default();
+    if let (Some(limit), Some(key)) = (config.rate_limit, secret(cx.env, "CLIENT_ID_SECRET")) {
+        limit_rate(cx, limit, &format!("views:{}", form.id), &pseudonym::client_id(key.as_bytes(), &pseudonym::network(&ip))).await?;
+    }
+    let client = cx.client(req).unwrap_or_default();
+    let agent = header(req, "User-Agent").unwrap_or_default();
+    let sender = analytics::Sender { client: &client, user_agent: &agent };
+    if analytics::take(&counting::buffer(), form, &report, &sender, cx.now)? {
+        counting::schedule(cx);
+    }
+    Ok(Response::empty()?.with_status(204))
 }
 
 /// `GET /v1/consent/verify?receipt=...`: whether a consent receipt is the collector's, and what it certifies.

@@ -64,6 +64,8 @@ pub enum Op {
     Download,
     /// An outbound HTTP request.
     Call,
+    /// A flush window's page-view counts written to a views object.
+    Count,
     /// Any other ledger command.
     LedgerOther,
 }
@@ -369,6 +371,7 @@ impl Backend for Memory {
             Command::Draw(cmd::Draw { .. }) => Op::Draw,
             Command::CountBot(cmd::CountBot { .. }) => Op::CountBot,
             Command::Download(cmd::Download { .. }) => Op::Download,
+            Command::Count(cmd::Count { .. }) => Op::Count,
             _ => Op::LedgerOther,
         };
         self.register();
@@ -489,6 +492,11 @@ struct LedgerModel {
     /// Up to which lead the aggregates hold the leads while an upgrade's tally runs; `None` once they
     /// hold all (a new ledger's aggregates always do).
     tallying: Option<String>,
+    /// In a views object: page-view counts per form and key.
+    events: BTreeMap<(String, crate::protocol::analytics::Key), i64>,
+    /// In a views object: the day of the salt, and the day's salted visitors.
+    salt: Option<u64>,
+    visitors: std::collections::BTreeSet<String>,
 }
 
 /// A lead's row in the ledger's `downloads` table.
@@ -819,6 +827,41 @@ impl LedgerModel {
             Command::CountBot(cmd::CountBot { form, day }) => {
                 *self.bots.entry((form, day)).or_insert(0) += 1;
                 ok
+            }
+            Command::Count(cmd::Count { batch, now }) => {
+                use crate::protocol::analytics::{salted, Key, Kind};
+                let day = now / crate::protocol::analytics::DAY_MS;
+                if self.salt != Some(day) {
+                    // A new day: a new salt, and the day before's digests forgotten.
+                    self.salt = Some(day);
+                    self.visitors.clear();
+                }
+                for (key, n) in batch.counts {
+                    *self.events.entry((batch.form.clone(), key)).or_insert(0) += n;
+                }
+                // The model's salt is the day itself: the tests look at what is counted, not at secrecy.
+                for visit in batch.visits.into_iter().filter(|v| v.day == day) {
+                    if self.visitors.insert(salted(&day.to_be_bytes(), &visit.digest)) {
+                        let key = Key { day, source: visit.source, campaign: visit.campaign, kind: Kind::Visitor, field: String::new(), code: String::new() };
+                        *self.events.entry((batch.form.clone(), key)).or_insert(0) += 1;
+                    }
+                }
+                ok
+            }
+            Command::Events(cmd::Events { form, first, end, by }) => {
+                use crate::protocol::analytics::By;
+                let mut sums = crate::protocol::analytics::Sums::default();
+                for ((f, key), n) in &self.events {
+                    if *f == form && key.day >= first && key.day < end {
+                        let group = match by {
+                            By::Source => key.source.clone(),
+                            By::Campaign => key.campaign.clone(),
+                            By::Day => key.day.to_string(),
+                        };
+                        sums.add(Some(group), key.kind, &key.field, &key.code, *n);
+                    }
+                }
+                serde_json::to_value(sums).unwrap_or_default()
             }
             Command::Bots(cmd::Bots { since }) => {
                 let rows: Vec<ledger::BotCount> = self

@@ -34,6 +34,8 @@ pub enum By {
     Form,
     /// The owner.
     Owner,
+    /// The day the lead was created (UTC), as days since the Unix epoch.
+    Day,
 }
 
 impl By {
@@ -44,6 +46,7 @@ impl By {
             "campaign" => Some(By::Campaign),
             "form" => Some(By::Form),
             "owner" => Some(By::Owner),
+            "day" => Some(By::Day),
             _ => None,
         }
     }
@@ -134,6 +137,7 @@ impl Cell {
     /// The cell's key in a grouping (`None` for a lead without a source, campaign or owner).
     pub fn key(&self, by: By) -> Option<String> {
         let key = match by {
+            By::Day => return Some(self.day.to_string()),
             By::Source => &self.source,
             By::Campaign => &self.campaign,
             By::Form => &self.form,

@@ -98,6 +98,10 @@ pub enum Command {
     Tally(cmd::Tally),
     /// See [`cmd::Places`].
     Places(cmd::Places),
+    /// See [`cmd::Count`].
+    Count(cmd::Count),
+    /// See [`cmd::Events`].
+    Events(cmd::Events),
 }
 
 /// A command that names the type of its answer.
@@ -158,6 +162,8 @@ answers! {
     Unfolded => Vec<String>,
     Tally => Tallied,
     Places => Vec<(String, Place)>,
+    Count => Done,
+    Events => crate::protocol::analytics::Sums,
 }
 
 /// Each command's place in [`Command`].
@@ -180,7 +186,7 @@ macro_rules! wraps {
     };
 }
 
-wraps!(Claim, Settle, Release, Look, Reserve, Hold, Index, List, Unindex, Queue, Unqueue, Send, Record, Due, Deliveries, Replay, Enable, Wake, Erase, Draw, Draws, CountBot, Bots, Turn, ClaimMany, SettleMany, Funnel, Daily, Find, Download, Downloads, DownloadTotals, Unfolded, Tally, Places ; Endpoints);
+wraps!(Claim, Settle, Release, Look, Reserve, Hold, Index, List, Unindex, Queue, Unqueue, Send, Record, Due, Deliveries, Replay, Enable, Wake, Erase, Draw, Draws, CountBot, Bots, Turn, ClaimMany, SettleMany, Funnel, Daily, Find, Download, Downloads, DownloadTotals, Unfolded, Tally, Places, Count, Events ; Endpoints);
 
 /// The ledger's commands, one type each, named like their variants of [`Command`].
 pub mod cmd {
@@ -520,6 +526,30 @@ pub mod cmd {
         pub to: Option<u64>,
         /// The grouping.
         pub by: crate::protocol::funnel::By,
+    }
+
+    /// Adds a flush window's page-view counts of one form to its views object (`shard::Home::Views`), and
+    /// its visitors to the day's unique visitors: each is salted with the day's salt and counted if the
+    /// day has not seen it. A new day's first batch replaces the salt and forgets the day before's digests.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Count {
+        /// The sums.
+        pub batch: crate::protocol::analytics::Batch,
+        /// When they are written (Unix ms): its day is the salt's.
+        pub now: u64,
+    }
+
+    /// A form's page-view counts of the days `[first, end)`, grouped: answered with `analytics::Sums`.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Events {
+        /// The form.
+        pub form: String,
+        /// The first day (days since the Unix epoch, UTC).
+        pub first: u64,
+        /// The day after the last.
+        pub end: u64,
+        /// The grouping.
+        pub by: crate::protocol::analytics::By,
     }
 
     /// Leads created per day since `from`, grouped: answered with [`Daily`] rows.
@@ -1026,6 +1056,7 @@ impl Entry {
             crate::protocol::funnel::By::Campaign => self.campaign.clone(),
             crate::protocol::funnel::By::Form => Some(self.form.clone()),
             crate::protocol::funnel::By::Owner => self.owner.clone(),
+            crate::protocol::funnel::By::Day => Some((self.created / 86_400_000).to_string()),
         }
     }
 }

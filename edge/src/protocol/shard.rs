@@ -48,6 +48,12 @@ pub enum Home {
         /// The shard, from 0.
         n: u32,
     },
+    /// The page-view counts of the forms whose tag is `tag` (see `analytics`): an object of their own, so
+    /// reports from page views never wait on intake, nor intake on them.
+    Views {
+        /// The form's tag.
+        tag: String,
+    },
 }
 
 impl Home {
@@ -56,13 +62,14 @@ impl Home {
         match self {
             Home::Registry => REGISTRY.to_owned(),
             Home::Shard { tag, n } => format!("form:{tag}:{n}"),
+            Home::Views { tag } => format!("views:{tag}"),
         }
     }
 
     /// What a lead id of this home ends with (nothing in the registry).
     pub fn suffix(&self) -> String {
         match self {
-            Home::Registry => String::new(),
+            Home::Registry | Home::Views { .. } => String::new(),
             Home::Shard { tag, n } => format!("_{tag}{}", digit(*n)),
         }
     }
@@ -239,6 +246,8 @@ pub fn route(map: &Map, command: &Command) -> Route {
         C::CountBot(c) => one(map.first(&c.form)),
         C::Turn(c) => one(c.name.strip_prefix("assign:").map_or(Home::Registry, |form| map.first(form))),
         C::Places(_) => one(Home::Registry),
+        C::Count(c) => one(Home::Views { tag: tag(&c.batch.form) }),
+        C::Events(c) => one(Home::Views { tag: tag(&c.form) }),
         C::Enable(c) => Route::Each(map.homes_of(&c.form)),
         C::List(c) => Route::Each(c.form.as_deref().map_or_else(|| map.all(), |f| map.homes_of(f))),
         C::Funnel(c) => Route::Each(c.form.as_deref().map_or_else(|| map.all(), |f| map.homes_of(f))),

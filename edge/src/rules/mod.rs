@@ -7,6 +7,7 @@
 
 pub mod access;
 pub mod address;
+pub mod beacon;
 pub mod crm;
 pub mod decoding;
 pub mod digest;

@@ -36,6 +36,8 @@ pub enum Route {
     Embed(String),
     /// `GET /dev/mailbox`: a redirect to the local mailbox during development.
     DevMailbox,
+    /// `POST /v1/beacon`: a page view's analytics report (`rules::beacon`).
+    Beacon,
     /// `PUT /v1/admin/files/<key>`: uploads a gated file.
     UploadFile(String),
     /// `GET /v1/admin/leads`: a page of leads.
@@ -64,6 +66,8 @@ pub enum Route {
     Funnel,
     /// `GET /v1/admin/daily`: leads per day, grouped.
     Daily,
+    /// `GET /v1/admin/forms/<form>/analytics`: a form's views to customers.
+    FormAnalytics(String),
     /// `POST /v1/admin/import`: leads from other channels (CSV or JSON lines).
     Import,
     /// `GET /v1/admin/deliveries`.
@@ -125,6 +129,8 @@ impl Route {
                 vec![("GET", Embed(form.to_owned()))]
             }
             ["dev", "mailbox"] => vec![("GET", DevMailbox)],
+            ["v1", "beacon"] => vec![("POST", Beacon)],
+            ["v1", "admin", "forms", form, "analytics"] => vec![("GET", FormAnalytics(one(form).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "files", key @ ..] if !key.is_empty() && key.iter().all(|s| !s.is_empty()) => {
                 vec![("PUT", UploadFile(key.join("/")))]
             }
@@ -174,6 +180,7 @@ impl Route {
             | Stats
             | Funnel
             | Daily
+            | FormAnalytics(_)
             | Import
             | Deliveries
             | ReplayDelivery(_)
@@ -183,7 +190,7 @@ impl Route {
             | Draws(_) => true,
             // Behaviour events take the admin token or an integration's key: their handler checks either.
             Submit | SubmitPreflight | Health | OpenApi | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_) | Download(_)
-            | Thanks | Embed(_) | DevMailbox | RecordEvent(_) | Feedback(_) => false,
+            | Thanks | Embed(_) | DevMailbox | Beacon | RecordEvent(_) | Feedback(_) => false,
         }
     }
 
@@ -256,6 +263,8 @@ mod tests {
             ("GET", "/v1/thanks"),
             ("GET", "/embed/{form}.js"),
             ("GET", "/dev/mailbox"),
+            ("POST", "/v1/beacon"),
+            ("GET", "/v1/admin/forms/{form}/analytics"),
             ("PUT", "/v1/admin/files/{key}"),
             ("GET", "/v1/admin/leads"),
             ("GET", "/v1/admin/leads.csv"),
@@ -301,6 +310,8 @@ mod tests {
             | Route::Thanks
             | Route::Embed(_)
             | Route::DevMailbox
+            | Route::Beacon
+            | Route::FormAnalytics(_)
             | Route::UploadFile(_)
             | Route::ListLeads
             | Route::LeadsCsv
@@ -358,6 +369,10 @@ mod tests {
             ("GET", "/embed/.js".into(), Err(Miss::NotFound)),
             ("GET", "/embed/newsletter".into(), Err(Miss::NotFound)),
             ("GET", "/dev/mailbox".into(), Ok(Route::DevMailbox)),
+            ("POST", "/v1/beacon".into(), Ok(Route::Beacon)),
+            ("GET", "/v1/beacon".into(), Err(Miss::MethodNotAllowed("POST".into()))),
+            ("GET", "/v1/admin/forms/news/analytics".into(), Ok(Route::FormAnalytics("news".into()))),
+            ("GET", "/v1/admin/forms//analytics".into(), Err(Miss::NotFound)),
             ("PUT", "/v1/admin/files/ebook.pdf".into(), Ok(Route::UploadFile("ebook.pdf".into()))),
             ("PUT", "/v1/admin/files/books/ebook.pdf".into(), Ok(Route::UploadFile("books/ebook.pdf".into()))),
             ("PUT", "/v1/admin/files/".into(), Err(Miss::NotFound)),
@@ -416,6 +431,7 @@ mod tests {
             ("GET", "/v1/admin/leads/x/export"),
             ("POST", "/v1/admin/leads/x/withdraw"),
             ("GET", "/v1/admin/stats"),
+            ("GET", "/v1/admin/forms/f/analytics"),
             ("GET", "/v1/admin/deliveries"),
             ("POST", "/v1/admin/deliveries/x/replay"),
             ("GET", "/v1/admin/endpoints"),
@@ -434,6 +450,7 @@ mod tests {
             ("GET", "/v1/thanks"),
             ("GET", "/embed/f.js"),
             ("GET", "/dev/mailbox"),
+            ("POST", "/v1/beacon"),
         ];
         for (method, path) in paths {
             let route = Route::parse(method, path).unwrap_or_else(|m| panic!("{method} {path}: {m:?}"));

@@ -6,6 +6,7 @@
 //! another without a cycle. Never the platform or the Workers runtime: everything outside comes through
 //! `protocol::backend::Backend`.
 
+pub mod analytics;
 pub mod announcing;
 pub mod confirmation;
 pub mod delivery;

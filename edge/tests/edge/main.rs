@@ -4,6 +4,7 @@
 
 mod fixtures;
 
+mod analytics;
 mod confirmation;
 mod delivery;
 mod docs;

@@ -149,11 +149,12 @@ export async function startSite(pages) {
   return { base: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
 }
 
-/** Headless Debian Chromium; never a downloaded browser. */
-export async function launchBrowser() {
+/** Headless Debian Chromium (with `extraArgs` on its command line); never a downloaded browser. */
+export async function launchBrowser(extraArgs = []) {
   return chromium.launch({
     executablePath: "/usr/bin/chromium",
     args: [
+      ...extraArgs,
       "--headless",
       "--no-sandbox",
       "--disable-gpu",

@@ -44,7 +44,7 @@ function start() {
     if (!markup) throw new Error("the form definition is damaged");
     // The form lives as long as the page: its listeners keep it alive, so the returned view (which could
     // unmount it) is not kept.
-    mount(host, config.css, markup, form, config.endpoint);
+    mount(host, config.css, markup, form, config.endpoint, config.id);
   }
 }
 

@@ -6,6 +6,10 @@
 // Why the DOM work is JavaScript: each DOM call made from Rust is an import with its own glue, and the
 // calls a form needs cost the widget about 9 KB brotli as Rust, against about 1 KB here.
 //
+// The page view's analytics (see `edge/src/rules/beacon.rs`): whether the form came into view, was started
+// and sent, the field a visitor left it at and the problems shown, reported with `navigator.sendBeacon` when
+// the page is hidden, as the change since the last report. No cookie, no storage, no identifier.
+//
 // Accessibility is part of the contract: every control has a real `<label>` (`shared::markup`), invalid
 // controls get `aria-invalid` and `aria-describedby` pointing at their message, focus moves to the first
 // invalid control, and errors and success are announced through a polite live region.
@@ -20,10 +24,11 @@ const SAY_UNREACHABLE = 2;
 const SAY_FAILED = 3;
 
 /**
- * Renders `markup` styled by `css` into a new shadow root on `host`, wires its events to `form`, and posts
- * valid submissions to `${endpoint}/v1/leads`. Returns the view, whose `unmount()` undoes all that but the markup.
+ * Renders `markup` styled by `css` into a new shadow root on `host`, wires its events to `form`, posts
+ * valid submissions to `${endpoint}/v1/leads` and reports form `id`'s analytics to `${endpoint}/v1/beacon`.
+ * Returns the view, whose `unmount()` undoes all that but the markup.
  */
-export function mount(host, css, markup, form, endpoint) {
+export function mount(host, css, markup, form, endpoint, id) {
   const root = host.attachShadow({ mode: "open" });
   // A constructed stylesheet rather than a <style> element: CSP `style-src` does not apply to it, so the
   // form looks right on pages whose policy forbids inline styles.
@@ -46,10 +51,19 @@ export function mount(host, css, markup, form, endpoint) {
   // checks wait in `deferred` until the pointer is released.
   let pressing = false;
   let deferred = [];
+  // The page view as analytics sees it now, and as it was last reported (`left`: the field it would be
+  // abandoned at), with the problems shown since.
+  const now = { view: 0, start: 0, submit: 0 };
+  let told = { ...now, left: "" };
+  let last = "";
+  const errors = [];
 
   const value = (c) => (c.el.type === "checkbox" ? String(c.el.checked) : c.el.value);
 
-  const show = (c, message) => {
+  // Shows `message` under control `c` (number `i`); a problem newly shown is counted under its field.
+  const show = (c, message, i) => {
+    const code = message && message !== c.error.textContent && form.code(i, value(c));
+    if (code) errors.push([c.el.name, code]);
     c.error.textContent = message || "";
     if (message) {
       c.el.setAttribute("aria-invalid", "true");
@@ -65,13 +79,13 @@ export function mount(host, css, markup, form, endpoint) {
     status.className = error ? "s err" : "s";
   };
 
-  const check = (i) => show(controls[i], form.check(i, value(controls[i])));
+  const check = (i) => show(controls[i], form.check(i, value(controls[i])), i);
 
   // Shows `messages[i]` on control i (none clears it), focuses the first invalid control, announces `summary`.
   const showAll = (messages, summary) => {
     let first = null;
     controls.forEach((c, i) => {
-      show(c, messages[i]);
+      show(c, messages[i], i);
       if (messages[i] && !first) first = c.el;
     });
     announce(summary, true);
@@ -87,6 +101,7 @@ export function mount(host, css, markup, form, endpoint) {
 
   const accepted = (answer) => {
     idle();
+    now.submit = 1;
     formEl.hidden = true;
     status.className = "s";
     status.innerHTML = form.thanks(String(answer?.status ?? ""), answer?.download_url ?? undefined);
@@ -154,6 +169,44 @@ export function mount(host, css, markup, form, endpoint) {
     post(body, 0);
   };
 
+  // Reports what changed since the last report, if anything did.
+  const report = () => {
+    const left = now.start && !now.submit ? last : "";
+    const body = { form: id };
+    let changed = errors.length > 0;
+    for (const k in now) {
+      if (now[k] !== told[k]) {
+        body[k] = now[k] - told[k];
+        changed = true;
+      }
+    }
+    if (left !== told.left) {
+      body.abandon = [told.left && [told.left, -1], left && [left, 1]].filter(Boolean);
+      changed = true;
+    }
+    if (!changed) return;
+    if (errors.length) body.errors = errors;
+    const tags = new URLSearchParams(location.search);
+    for (const k of ["source", "campaign"]) body[k] = tags.get("utm_" + k) || undefined;
+    if (navigator.sendBeacon(`${endpoint}/v1/beacon`, JSON.stringify(body))) {
+      told = { ...now, left };
+      errors.length = 0;
+    }
+  };
+  // The form is seen once at least half of it (or half the window, for a form taller than that) is in view.
+  const seen = new IntersectionObserver(
+    (entries) => {
+      for (const e of entries)
+        if (e.intersectionRatio >= 0.5 || e.intersectionRect.height >= innerHeight / 2) {
+          now.view = 1;
+          seen.disconnect();
+        }
+    },
+    // Crossing a quarter shows half the window of a form up to four windows tall.
+    { threshold: [0.25, 0.5] }
+  );
+  seen.observe(host);
+
   // One listener for every event the form cares about, in the capture phase so the form sees its
   // controls' `blur` (which does not bubble). Pointer releases are watched on the window, so a press that
   // ends outside the form still ends.
@@ -164,6 +217,17 @@ export function mount(host, css, markup, form, endpoint) {
       submit();
     } else if (kind === "pointerdown") {
       pressing = true;
+    } else if (kind === "visibilitychange") {
+      // Hidden is the last moment a page is sure to see: it comes before leaving, closing and switching
+      // away (where `pagehide` and `unload` may never come, on phones).
+      if (document.visibilityState === "hidden") report();
+    } else if (kind === "input") {
+      // Typing (or ticking, or choosing) starts the form; the last control changed is where it was left.
+      // The honeypot is no field: only bots type there.
+      if (e.target.name !== "_hp") {
+        last = e.target.name;
+        now.start = 1;
+      }
     } else if (kind === "pointerup" || kind === "pointercancel") {
       pressing = false;
       deferred.splice(0).forEach(check);
@@ -174,8 +238,9 @@ export function mount(host, css, markup, form, endpoint) {
     }
   };
   const listening = [
-    [formEl, ["blur", "change", "pointerdown", "submit"]],
+    [formEl, ["blur", "change", "pointerdown", "submit", "input"]],
     [window, ["pointerup", "pointercancel"]],
+    [document, ["visibilitychange"]],
   ];
   const each = (method) => {
     for (const [target, kinds] of listening) for (const k of kinds) target[method](k, handle, true);
@@ -185,6 +250,7 @@ export function mount(host, css, markup, form, endpoint) {
     /** Removes the form's event listeners and frees its Rust form. */
     unmount() {
       each("removeEventListener");
+      seen.disconnect();
       form.free();
     },
   };

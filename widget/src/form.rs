@@ -87,6 +87,12 @@ impl Form {
         self.problem(i, value).map(|c| self.text(c))
     }
 
+    /// The number of the problem [`Form::check`] finds in `value` for control `i` (`Code::number`), for the
+    /// analytics report; 0 when it is fine.
+    pub fn code(&self, i: usize, value: &str) -> u8 {
+        self.problem(i, value).map_or(0, Code::number)
+    }
+
     /// Sets control `i`'s value for the next [`Form::submit`]; controls are set in order.
     pub fn set(&mut self, i: usize, value: String) {
         self.values.truncate(i);
@@ -212,6 +218,14 @@ mod tests {
         assert_eq!(f.check(3, "false"), None, "marketing is optional");
         assert_eq!(f.check(9, "x"), None, "no such control");
         assert_eq!(form(GIVEAWAY, Some("de-CH")).check(2, "false").as_deref(), Some("Bitte stimmen Sie zu, um fortzufahren."));
+    }
+
+    #[test]
+    fn the_analytics_code_numbers_the_problem_shown() {
+        let f = form(GIVEAWAY, None);
+        assert_eq!(Code::numbered(f.code(0, "nope")), Some(Code::InvalidEmail));
+        assert_eq!(Code::numbered(f.code(2, "false")), Some(Code::ConsentRequired));
+        assert_eq!(f.code(0, "kim@example.com"), 0);
     }
 
     #[test]

@@ -330,15 +330,22 @@ pub(crate) fn dev_mailbox(cx: &Cx<'_>) -> Result<Response, Error> {
 pub(crate) fn embed_script(req: &Request, cx: &Cx<'_>, form_id: &str) -> Result<Response, Error> {
     let config = cx.config()?;
     let form = config.form(form_id).ok_or(Error::UnknownForm)?;
-    // A load: the script's request (a browser that has it cached for the 5 minutes below asks no more).
+    // Every page view asks (the script is revalidated, never taken from a cache unasked), so each request
+    // is a load; a browser that has this version gets a bodiless 304 and runs its copy.
     if analytics::count(&counting::buffer(), &form.id, Kind::Load, cx.now) {
         counting::schedule(cx);
     }
     let body = embed::script(WIDGET_JS, &PublicForm::from(form), &own_origin(req));
-    let mut resp = Response::ok(body)?;
+    let digest = crate::rules::digest::sha256_hex(body.as_bytes());
+    let etag = format!("\"{}\"", digest.get(..20).unwrap_or_default());
+    let fresh = header(req, "If-None-Match").is_some_and(|tags| tags.split(',').any(|t| t.trim().trim_start_matches("W/") == etag));
+    let mut resp = if fresh { Response::empty()?.with_status(304) } else { Response::ok(body)? };
     let h = resp.headers_mut();
     let _ = h.set("Content-Type", "text/javascript; charset=utf-8");
-    let _ = h.set("Cache-Control", "public, max-age=300");
+    // `no-cache` is "revalidate before use", not "do not cache": the body is downloaded once per version,
+    // and a changed form reaches returning visitors at once.
+    let _ = h.set("Cache-Control", "no-cache");
+    let _ = h.set("ETag", &etag);
     Ok(resp)
 }
 

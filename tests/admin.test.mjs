@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import path from "node:path";
 import { startReceiver } from "./receiver.mjs";
-import { adminLeads, artifacts, eventually, launchBrowser, postLead, root, secrets, startCollector } from "./support.mjs";
+import { admin, adminLeads, artifacts, eventually, launchBrowser, postLead, root, secrets, startCollector } from "./support.mjs";
 
 let receiver, collector, browser;
 const axeSource = readFileSync(path.join(root, "node_modules/axe-core/axe.min.js"), "utf8");
@@ -34,7 +34,7 @@ kind = "giveaway"
 fields = [{ name = "email", required = true }]
 giveaway = { starts_at = "2020-01-01", ends_at = "2099-12-31", rules_url = "https://example.com/rules" }
 consents = [{ id = "giveaway_rules", required = true, text = { en = "I accept the rules." } }]
-`);
+`, { env: { LEADGATE_FLUSH_MS: "200" } });
   browser = await launchBrowser();
 });
 
@@ -51,6 +51,19 @@ test("the admin page shows leads with their consent, erases, lists deliveries an
   assert.equal((await post("news", { email: "grace@example.com" }, ["marketing_email"])).status, 201);
   for (let i = 0; i < 3; i++) await post("win", { email: `entrant${i}@example.com` }, ["giveaway_rules"]);
   await eventually(() => receiver.deliveries.length >= 2, 10_000, "deliveries");
+  // Page views of the newsletter form, as its widget reports them: 20 views, 8 starts, 2 sign-ups, 5 who
+  // left (3 at the email, 2 at the name) and 1 still on the page; problems shown under the email and the box.
+  const beacon = (body) => fetch(`${collector.base}/v1/beacon`, { method: "POST", body: JSON.stringify({ form: "news", ...body }) });
+  for (let i = 0; i < 20; i++) {
+    const body = { view: 1 };
+    if (i < 8) body.start = 1;
+    if (i < 2) body.submit = 1;
+    if (i >= 2 && i < 7) body.abandon = [[i < 5 ? "email" : "first_name", 1]];
+    if (i < 4) body.errors = [["email", 2]];
+    if (i === 0 || i === 1) body.errors.push(["consent.marketing_email", 14]);
+    assert.equal((await beacon(body)).status, 204);
+  }
+  await eventually(async () => (await admin(collector, "/v1/admin/forms/news/analytics")).total.views === 20, 10_000, "the page views");
 
   const page = await browser.newPage();
   // Confirms erasures; answers the withdrawal's question like an admin who received a letter.
@@ -72,6 +85,15 @@ test("the admin page shows leads with their consent, erases, lists deliveries an
   assert.equal(await page.locator("#daily-chart svg[role=img]").count(), 1);
   assert.equal(await page.locator("#funnel-chart svg[role=img] rect").count(), 6, "one bar per stage");
   assert.match(await page.locator("#funnel-rows").textContent(), /subscriber5/);
+  // Each form's panel: views to customers as a chart with its table, and where visitors stumble.
+  const news = page.locator("#form-panels figure").filter({ hasText: "news: 20 views, 2 sign-ups in the form (10% of views)" });
+  await news.waitFor();
+  assert.equal(await page.locator("#form-panels figure").count(), 2, "one panel per form");
+  assert.equal(await news.locator("svg[role=img] rect").count(), 6, "views, leads, MQL, SQL, opportunities, customers");
+  assert.match(await news.locator("svg desc").textContent(), /^views: 20; leads: 2 \(10%\); MQL: 0 \(0%\)/);
+  const stumbles = await news.locator("table").last().locator("tbody tr").allTextContents();
+  assert.deepEqual(stumbles, ["email4invalid_email 43", "consent.marketing_email2consent_required 20", "first_name0—2"]);
+  assert.match(await news.locator("p.small").textContent(), /8 starts \(40% of views\) · completed by 25% of those who started · 5 left after starting/);
   await page.locator("#dashboard").screenshot({ path: path.join(artifacts, "dashboard.png") });
 
   // Search by address (exact, without case).

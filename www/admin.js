@@ -170,6 +170,93 @@ async function loadDashboard() {
     .sort((a, b) => b.at.opportunity + b.at.customer - (a.at.opportunity + a.at.customer) || b.at.customer - a.at.customer || b.leads - a.leads)
     .slice(0, 10);
   $("#top-rows").replaceChildren(...ranked.map((r) => row([r.kind, r.key, r.leads, r.at.mql, r.at.sql, r.at.opportunity, r.at.customer])));
+  await loadFormAnalytics(from);
+}
+
+/** What the steps from views to customers are called on the page. */
+const STEPS = { views: "views", leads: "leads", mql: "MQL", sql: "SQL", opportunity: "opportunities", customer: "customers" };
+
+/** A share as a whole percentage, or a dash when there is nothing to share. */
+const percent = (part, whole) => (whole ? `${Math.round((100 * part) / whole)}%` : "—");
+
+/** An element with text. */
+function element(name, text, className) {
+  const el = document.createElement(name);
+  if (text !== undefined) el.textContent = String(text);
+  if (className) el.className = className;
+  return el;
+}
+
+/** A table with a caption, column headings and rows (each a list of texts). */
+function table(caption, headings, rows) {
+  const t = element("table");
+  t.append(element("caption", caption, "small"));
+  const head = element("thead");
+  const tr = element("tr");
+  for (const h of headings) {
+    const th = element("th", h);
+    th.scope = "col";
+    tr.append(th);
+  }
+  head.append(tr);
+  const body = element("tbody");
+  body.append(...rows.map(row));
+  t.append(head, body);
+  return t;
+}
+
+/**
+ * One form's panel: its funnel from views to customers as a chart with its table, the rates in a line, and
+ * the fields where visitors stumble (problems shown, and where those who left stopped).
+ */
+function formPanel(report, n) {
+  const t = report.total;
+  const figure = element("figure", undefined, "panel");
+  const caption = element("figcaption", `${report.form}: ${t.views} views, ${t.submissions} sign-ups in the form (${percent(t.submissions, t.views)} of views)`);
+  caption.id = `form-${n}-h`;
+  const views = t.funnel[0].count;
+  const bars = t.funnel.map((s, i) => ({ label: STEPS[s.step], value: s.count, note: i ? `${s.count} (${percent(s.count, views)})` : `${s.count}` }));
+  figure.append(caption, barChart(bars, caption.id, bars.map((b) => `${b.label}: ${b.note}`).join("; ")));
+  const facts = [
+    `${t.loads ?? "?"} loads`,
+    `${t.starts} starts (${percent(t.starts, t.views)} of views)`,
+    `completed by ${percent(t.submissions, t.starts)} of those who started`,
+    `${t.abandons} left after starting`,
+  ];
+  if (t.visitors !== null) facts.push(`${t.visitors} unique visitors (per day)`);
+  if (report.plain_form.submissions) facts.push(`${report.plain_form.submissions} sent with the plain HTML form (its views are unknown)`);
+  figure.append(element("p", facts.join(" · "), "small"));
+  const details = element("details");
+  details.append(element("summary", `The funnel of ${report.form} as a table`));
+  details.append(
+    table(
+      `${report.form}: each step, as a share of views and of the step before`,
+      ["Step", "Count", "Of views", "Of the step before"],
+      t.funnel.map((s, i) => [STEPS[s.step], s.count, i ? percent(s.count, views) : "—", i ? percent(s.count, t.funnel[i - 1].count) : "—"]),
+    ),
+  );
+  figure.append(details);
+  // Each field once: the problems shown under it, and how many left the form there.
+  const fields = [...new Set([...t.errors.map((e) => e.field), ...t.dropoff.map((d) => d.field)])];
+  const stumbles = fields
+    .map((field) => {
+      const shown = t.errors.filter((e) => e.field === field);
+      const left = t.dropoff.find((d) => d.field === field)?.count || 0;
+      return { field, problems: shown.reduce((n, e) => n + e.count, 0), what: shown.map((e) => `${e.code} ${e.count}`).join(", "), left };
+    })
+    .sort((a, b) => b.problems + b.left - (a.problems + a.left));
+  figure.append(
+    stumbles.length
+      ? table(`Where visitors stumble on ${report.form}, the worst first`, ["Field", "Problems shown", "Which", "Left the form here"], stumbles.map((s) => [s.field, s.problems, s.what || "—", s.left]))
+      : element("p", "No problems shown and nobody left the form after starting.", "small"),
+  );
+  return figure;
+}
+
+async function loadFormAnalytics(from) {
+  const { forms } = await (await api("/v1/admin/forms")).json();
+  const reports = await Promise.all(forms.map((f) => api(`/v1/admin/forms/${encodeURIComponent(f.id)}/analytics?from=${from}`).then((r) => r.json())));
+  $("#form-panels").replaceChildren(...reports.map(formPanel));
 }
 
 // --- Import ----------------------------------------------------------------------------------------------

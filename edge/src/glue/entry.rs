@@ -11,7 +11,7 @@ use crate::glue::context::Cx;
 use crate::glue::exchange::{authorize, error_response, header, html_response, json_response, own_origin, query, visitor_lang};
 use crate::glue::integration::{receive_feedback, record_event};
 use crate::glue::operator::{
-    assign_owner, daily, draw_winners, enable_endpoint, erase, form_analytics, funnel, import, lead_detail, leads_csv, list_deliveries, list_draws,
+    assign_owner, daily, draw_winners, enable_endpoint, erase, form_analytics, forms, funnel, import, lead_detail, leads_csv, list_deliveries, list_draws,
     list_endpoints, list_leads, move_stage, replay, spam_stats, upload, withdraw_by_admin,
 };
 use crate::glue::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, fold_downloads, tally_funnel, wake_ledger};
@@ -135,6 +135,7 @@ async fn operator_route(route: &Route, req: &mut Request, cx: &Cx<'_>) -> Result
         Route::Feedback(endpoint) => receive_feedback(req, cx, endpoint).await,
         Route::Stats => spam_stats(cx).await,
         Route::Funnel => funnel(req, cx).await,
+        Route::Forms => forms(cx),
         Route::FormAnalytics(form) => form_analytics(req, cx, form).await,
         Route::Daily => daily(req, cx).await,
         Route::Import => import(req, cx).await,

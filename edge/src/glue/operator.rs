@@ -144,6 +144,17 @@ pub(crate) async fn funnel(req: &Request, cx: &Cx<'_>) -> Result<Response, Error
     json_response(&json!({"by": by, "form": form, "from": from.map(shared::time::rfc3339), "to": to.map(shared::time::rfc3339), "groups": groups}), 200)
 }
 
+/// `GET /v1/admin/forms`: the config's forms, in its order: what a dashboard shows a panel for.
+pub(crate) fn forms(cx: &Cx<'_>) -> Result<Response, Error> {
+    let forms: Vec<serde_json::Value> = cx
+        .config()?
+        .forms
+        .iter()
+        .map(|f| json!({"id": f.id, "kind": f.kind, "double_opt_in": f.double_opt_in, "shards": f.shards, "unique_visitors": f.unique_visitors}))
+        .collect();
+    json_response(&json!({"forms": forms}), 200)
+}
+
 /// `GET /v1/admin/forms/<form>/analytics?from=&to=&by=source|campaign|day`: the form's page views to
 /// customers (see `analytics::Report`) over whole UTC days: from `from`'s day (default: 29 days before
 /// today) to the day before `to` (default: tomorrow; a `to` within a day counts that day whole), at most 366

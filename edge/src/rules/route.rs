@@ -66,6 +66,8 @@ pub enum Route {
     Funnel,
     /// `GET /v1/admin/daily`: leads per day, grouped.
     Daily,
+    /// `GET /v1/admin/forms`: the forms of the config.
+    Forms,
     /// `GET /v1/admin/forms/<form>/analytics`: a form's views to customers.
     FormAnalytics(String),
     /// `POST /v1/admin/import`: leads from other channels (CSV or JSON lines).
@@ -130,6 +132,7 @@ impl Route {
             }
             ["dev", "mailbox"] => vec![("GET", DevMailbox)],
             ["v1", "beacon"] => vec![("POST", Beacon)],
+            ["v1", "admin", "forms"] => vec![("GET", Forms)],
             ["v1", "admin", "forms", form, "analytics"] => vec![("GET", FormAnalytics(one(form).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "files", key @ ..] if !key.is_empty() && key.iter().all(|s| !s.is_empty()) => {
                 vec![("PUT", UploadFile(key.join("/")))]
@@ -180,6 +183,7 @@ impl Route {
             | Stats
             | Funnel
             | Daily
+            | Forms
             | FormAnalytics(_)
             | Import
             | Deliveries
@@ -264,6 +268,7 @@ mod tests {
             ("GET", "/embed/{form}.js"),
             ("GET", "/dev/mailbox"),
             ("POST", "/v1/beacon"),
+            ("GET", "/v1/admin/forms"),
             ("GET", "/v1/admin/forms/{form}/analytics"),
             ("PUT", "/v1/admin/files/{key}"),
             ("GET", "/v1/admin/leads"),
@@ -311,6 +316,7 @@ mod tests {
             | Route::Embed(_)
             | Route::DevMailbox
             | Route::Beacon
+            | Route::Forms
             | Route::FormAnalytics(_)
             | Route::UploadFile(_)
             | Route::ListLeads
@@ -431,6 +437,7 @@ mod tests {
             ("GET", "/v1/admin/leads/x/export"),
             ("POST", "/v1/admin/leads/x/withdraw"),
             ("GET", "/v1/admin/stats"),
+            ("GET", "/v1/admin/forms"),
             ("GET", "/v1/admin/forms/f/analytics"),
             ("GET", "/v1/admin/deliveries"),
             ("POST", "/v1/admin/deliveries/x/replay"),

@@ -7,6 +7,7 @@
 // Usage: node xtask/js/scale-bench.mjs [leads to import, default 100000]
 import { startReceiver } from "../../tests/receiver.mjs";
 import { secrets, startCollector } from "../../tests/support.mjs";
+import { fmt, intake as load, post as postTo } from "./load.mjs";
 
 const TOTAL = Number(process.argv[2] || 100_000);
 const receiver = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
@@ -26,38 +27,8 @@ url = "${receiver.url}"
 );
 const auth = { authorization: `Bearer ${secrets.ADMIN_TOKEN}` };
 
-const post = (form, email) =>
-  fetch(`${collector.base}/v1/leads`, {
-    method: "POST",
-    headers: { "content-type": "application/json" },
-    body: JSON.stringify({ form, fields: { email, first_name: "Ada" }, meta: { elapsed_ms: 9000 } }),
-  });
-
-/** Submits `count` new addresses (to the forms in turn) with `concurrency` in flight: leads/s and latency. */
-async function intake(forms, count, concurrency, tag) {
-  const latencies = [];
-  let next = 0;
-  let failed = 0;
-  const started = performance.now();
-  await Promise.all(
-    Array.from({ length: concurrency }, async () => {
-      while (next < count) {
-        const i = next++;
-        const t = performance.now();
-        const r = await post(forms[i % forms.length], `${tag}-${i}@example.com`);
-        await r.arrayBuffer();
-        latencies.push(performance.now() - t);
-        if (r.status !== 201) failed++;
-      }
-    }),
-  );
-  const seconds = (performance.now() - started) / 1000;
-  latencies.sort((a, b) => a - b);
-  const at = (p) => latencies[Math.min(latencies.length - 1, Math.floor((latencies.length * p) / 100))];
-  return { rate: count / seconds, p50: at(50), p99: at(99), failed };
-}
-
-const fmt = (r) => `${r.rate.toFixed(0)} leads/s, p50 ${r.p50.toFixed(0)} ms, p99 ${r.p99.toFixed(0)} ms${r.failed ? `, ${r.failed} not 201` : ""}`;
+const post = (form, email) => postTo(collector.base, form, email);
+const intake = (forms, count, concurrency, tag) => load(collector.base, forms, count, concurrency, tag);
 
 /** Imports `rows` rows into `main`, 1,000 a request. */
 async function importRows(from, rows) {

@@ -85,6 +85,12 @@ pub fn scale() -> Result {
     node(&["xtask/js/scale-bench.mjs", "100000"], &[])
 }
 
+/// Runs `xtask/js/analytics-bench.mjs`: 1,000 page views at 20 a second beside the intake: the storage
+/// writes they cost per 1,000, the counting error, and the intake's latency with them against without.
+pub fn analytics() -> Result {
+    node(&["xtask/js/analytics-bench.mjs", "1000", "20"], &[])
+}
+
 /// Runs `xtask/js/compile-bench.mjs`: how long V8 takes to compile each Worker's wasm, lazily (its default)
 /// and with every function up front.
 pub fn compile() -> Result {

@@ -129,6 +129,7 @@ fn run(args: &[String]) -> Result {
             bench::compile()?;
             bench::intake()?;
             bench::scale()?;
+            bench::analytics()?;
             bench::cpu()
         }
         "fuzz" if rest.first().map(String::as_str) == Some("--short") => fuzz::short(),

@@ -54,16 +54,19 @@ export function mount(host, css, markup, form, endpoint, id) {
   // The page view as analytics sees it now, and as it was last reported (`left`: the field it would be
   // abandoned at), with the problems shown since.
   const now = { view: 0, start: 0, submit: 0 };
+  // The landing page's campaign tags (`utm_*`, each name's first value), for submissions and reports.
+  const utm = {};
+  for (const [name, v] of new URLSearchParams(location.search)) if (name.startsWith("utm_") && v) utm[name.slice(4)] = utm[name.slice(4)] || v;
   let told = { ...now, left: "" };
   let last = "";
   const errors = [];
 
   const value = (c) => (c.el.type === "checkbox" ? String(c.el.checked) : c.el.value);
 
-  // Shows `message` under control `c` (number `i`); a problem newly shown is counted under its field.
-  const show = (c, message, i) => {
-    const code = message && message !== c.error.textContent && form.code(i, value(c));
-    if (code) errors.push([c.el.name, code]);
+  // Shows `message` under control `c`; a problem newly shown is counted under its field by its `code`
+  // (`Form::shown`; none for the collector's messages, which the report leaves out).
+  const show = (c, message, code) => {
+    if (code && message !== c.error.textContent) errors.push([c.el.name, code]);
     c.error.textContent = message || "";
     if (message) {
       c.el.setAttribute("aria-invalid", "true");
@@ -79,14 +82,19 @@ export function mount(host, css, markup, form, endpoint, id) {
     status.className = error ? "s err" : "s";
   };
 
-  const check = (i) => show(controls[i], form.check(i, value(controls[i])), i);
+  // Checks control `i` and shows what is wrong with it; returns the message (none when it is fine).
+  const check = (i) => {
+    const message = form.check(i, value(controls[i]));
+    show(controls[i], message, form.shown());
+    return message;
+  };
 
-  // Shows `messages[i]` on control i (none clears it), focuses the first invalid control, announces `summary`.
-  const showAll = (messages, summary) => {
+  // Shows on each control `c` (number `i`) what `shown(c, i)` shows, focuses the first invalid control and
+  // announces `summary`.
+  const showAll = (shown, summary) => {
     let first = null;
     controls.forEach((c, i) => {
-      show(c, messages[i], i);
-      if (messages[i] && !first) first = c.el;
+      if (shown(c, i) && !first) first = c.el;
     });
     announce(summary, true);
     first?.focus();
@@ -114,7 +122,7 @@ export function mount(host, css, markup, form, endpoint, id) {
     key = null;
     const fields = error.fields || {};
     const messages = controls.map((c) => fields[c.el.name]?.[0]?.message);
-    if (messages.some(Boolean)) showAll(messages, error.message);
+    if (messages.some(Boolean)) showAll((c, i) => (show(c, messages[i]), messages[i]), error.message);
     else announce(error.message, true);
   };
 
@@ -147,17 +155,15 @@ export function mount(host, css, markup, form, endpoint, id) {
   const submit = () => {
     if (sending) return;
     controls.forEach((c, i) => form.set(i, value(c)));
-    // Every `utm_*` parameter is offered; the form keeps the tags it knows, each name's first value.
-    for (const [name, v] of new URLSearchParams(location.search)) {
-      if (name.startsWith("utm_") && v) form.tag(name.slice(4), v);
-    }
+    // Every `utm_*` parameter is offered; the form keeps the tags it knows.
+    for (const k in utm) form.tag(k, utm[k]);
     // Turnstile, when the page runs it, leaves its token in a hidden input of the page.
     const turnstile = document.querySelector("[name=cf-turnstile-response]")?.value || undefined;
     const hp = root.getElementById("lg-hp").value;
     const body = form.submit(location.href, document.referrer || undefined, hp, performance.now() - shownAt, turnstile);
     if (body === undefined) {
       key = null;
-      showAll(controls.map((c, i) => form.check(i, value(c))), form.say(SAY_INVALID));
+      showAll((c, i) => check(i), form.say(SAY_INVALID));
       return;
     }
     controls.forEach((c) => show(c));
@@ -172,7 +178,7 @@ export function mount(host, css, markup, form, endpoint, id) {
   // Reports what changed since the last report, if anything did.
   const report = () => {
     const left = now.start && !now.submit ? last : "";
-    const body = { form: id };
+    const body = { form: id, source: utm.source, campaign: utm.campaign, errors };
     let changed = errors.length > 0;
     for (const k in now) {
       if (now[k] !== told[k]) {
@@ -181,13 +187,10 @@ export function mount(host, css, markup, form, endpoint, id) {
       }
     }
     if (left !== told.left) {
-      body.abandon = [told.left && [told.left, -1], left && [left, 1]].filter(Boolean);
+      body.abandon = [told.left, left];
       changed = true;
     }
     if (!changed) return;
-    if (errors.length) body.errors = errors;
-    const tags = new URLSearchParams(location.search);
-    for (const k of ["source", "campaign"]) body[k] = tags.get("utm_" + k) || undefined;
     if (navigator.sendBeacon(`${endpoint}/v1/beacon`, JSON.stringify(body))) {
       told = { ...now, left };
       errors.length = 0;
@@ -220,7 +223,7 @@ export function mount(host, css, markup, form, endpoint, id) {
     } else if (kind === "visibilitychange") {
       // Hidden is the last moment a page is sure to see: it comes before leaving, closing and switching
       // away (where `pagehide` and `unload` may never come, on phones).
-      if (document.visibilityState === "hidden") report();
+      if (document.hidden) report();
     } else if (kind === "input") {
       // Typing (or ticking, or choosing) starts the form; the last control changed is where it was left.
       // The honeypot is no field: only bots type there.
@@ -250,7 +253,6 @@ export function mount(host, css, markup, form, endpoint, id) {
     /** Removes the form's event listeners and frees its Rust form. */
     unmount() {
       each("removeEventListener");
-      seen.disconnect();
       form.free();
     },
   };

@@ -31,6 +31,10 @@ pub struct Form {
     values: Vec<String>,
     /// Its campaign tags.
     utm: Vec<(&'static str, String)>,
+    /// The number of the problem the last [`Form::check`] found (`Code::number`; 0 for none), for the
+    /// analytics report. Kept rather than asked for again: a second export that takes the value would cost
+    /// the download more than this byte.
+    shown: core::cell::Cell<u8>,
 }
 
 impl Form {
@@ -72,7 +76,7 @@ impl Form {
         let sheet = Sheet::decode(sheet)?;
         let lang = Lang::choose(sheet.lang, page_lang.as_deref().and_then(Lang::from_tag));
         let boxes = sheet.consents.iter().enumerate().filter(|(_, p)| p.basis != Basis::LegitimateInterest).map(|(i, _)| i).collect();
-        Some(Form { sheet, lang, boxes, values: Vec::new(), utm: Vec::new() })
+        Some(Form { sheet, lang, boxes, values: Vec::new(), utm: Vec::new(), shown: core::cell::Cell::new(0) })
     }
 
     /// The tag of the language the form is shown in (`en`, `de`): the embed script's markup for it is the
@@ -84,13 +88,15 @@ impl Form {
     /// What is wrong with `value` in control `i`, in the form's language; nothing when it is fine. Fields
     /// are checked by their rule, boxes by whether their purpose is required.
     pub fn check(&self, i: usize, value: &str) -> Option<String> {
-        self.problem(i, value).map(|c| self.text(c))
+        let problem = self.problem(i, value);
+        self.shown.set(problem.map_or(0, Code::number));
+        problem.map(|c| self.text(c))
     }
 
-    /// The number of the problem [`Form::check`] finds in `value` for control `i` (`Code::number`), for the
-    /// analytics report; 0 when it is fine.
-    pub fn code(&self, i: usize, value: &str) -> u8 {
-        self.problem(i, value).map_or(0, Code::number)
+    /// The number of the problem the last [`Form::check`] found (`Code::number`), for the analytics report;
+    /// 0 when it found none.
+    pub fn shown(&self) -> u8 {
+        self.shown.get()
     }
 
     /// Sets control `i`'s value for the next [`Form::submit`]; controls are set in order.
@@ -223,9 +229,12 @@ mod tests {
     #[test]
     fn the_analytics_code_numbers_the_problem_shown() {
         let f = form(GIVEAWAY, None);
-        assert_eq!(Code::numbered(f.code(0, "nope")), Some(Code::InvalidEmail));
-        assert_eq!(Code::numbered(f.code(2, "false")), Some(Code::ConsentRequired));
-        assert_eq!(f.code(0, "kim@example.com"), 0);
+        f.check(0, "nope");
+        assert_eq!(Code::numbered(f.shown()), Some(Code::InvalidEmail));
+        f.check(2, "false");
+        assert_eq!(Code::numbered(f.shown()), Some(Code::ConsentRequired));
+        f.check(0, "kim@example.com");
+        assert_eq!(f.shown(), 0);
     }
 
     #[test]

@@ -25,7 +25,7 @@ async function pageView(i) {
   await (await fetch(`${collector.base}/embed/page.js`)).arrayBuffer();
   const body = { form: "page", source: ["ads", "fair", "news"][i % 3], view: 1 };
   if (i % 2) body.start = 1;
-  if (i % 2 && i % 5 === 1) body.abandon = [["email", 1]];
+  if (i % 2 && i % 5 === 1) body.abandon = ["", "email"];
   const r = await fetch(`${collector.base}/v1/beacon`, { method: "POST", body: JSON.stringify(body) });
   if (r.status !== 204) throw new Error(`beacon: ${r.status} ${await r.text()}`);
 }

@@ -3,8 +3,8 @@
 //! does not have (fields, problem codes) or counts a page view cannot make.
 //!
 //! The body is the change in the page view's state since its last report (see `protocol::analytics`):
-//! `{"form", "source", "campaign", "view", "start", "submit", "abandon": [[field, ±1]], "errors": [[field,
-//! code number]]}`. It names no person and no device: no cookie, no identifier, nothing stored in the
+//! `{"form", "source", "campaign", "view", "start", "submit", "abandon": [from, to], "errors": [[field, code
+//! number]]}`. It names no person and no device: no cookie, no identifier, nothing stored in the
 //! browser.
 
 use crate::Error;
@@ -95,10 +95,10 @@ pub struct Beacon {
     /// The change in "the collector accepted the submission": 0 or 1.
     #[serde(default)]
     pub submit: i8,
-    /// The changes in "left at this field": +1 for the field the page view was left at, -1 for the one it
-    /// was reported left at before.
+    /// The move of "left at this field": from the field the page view was last reported left at to the one
+    /// it is left at now (`""`: none, not left or not any more).
     #[serde(default)]
-    pub abandon: Vec<(String, i8)>,
+    pub abandon: Option<(String, String)>,
     /// The problems shown since the last report: the field and the code's number (`Code::number`).
     #[serde(default)]
     pub errors: Vec<(String, u8)>,
@@ -137,17 +137,16 @@ pub fn counts(beacon: &Beacon, form: &FormDef, now: u64) -> Result<Vec<(Key, i64
             out.push((key(kind), i64::from(change)));
         }
     }
-    if beacon.abandon.len() > 2 {
-        return Err(Error::Malformed("`abandon` has at most two changes: the field left at, and the one reported before.".into()));
-    }
-    for (i, (field, change)) in beacon.abandon.iter().enumerate() {
-        if !control(form, field) {
-            return Err(Error::Malformed(format!("`abandon[{i}]`: the form has no field `{field}`.")));
+    if let Some((from, to)) = beacon.abandon.as_ref().filter(|(from, to)| from != to) {
+        for (i, field, change) in [(0, from, -1), (1, to, 1)] {
+            if field.is_empty() {
+                continue;
+            }
+            if !control(form, field) {
+                return Err(Error::Malformed(format!("`abandon[{i}]`: the form has no field `{field}`.")));
+            }
+            out.push((key(Kind::Abandon).at(field, ""), change));
         }
-        if !matches!(change, -1 | 1) {
-            return Err(Error::Malformed(format!("`abandon[{i}]`: the change must be 1 or -1.")));
-        }
-        out.push((key(Kind::Abandon).at(field, ""), i64::from(*change)));
     }
     if beacon.errors.len() > MAX_ERRORS {
         return Err(Error::Malformed(format!("`errors` has more than {MAX_ERRORS} problems.")));
@@ -179,7 +178,7 @@ mod tests {
 
     #[test]
     fn a_report_counts_its_changes_under_its_tags_and_day() {
-        let b = parse(br#"{"form":"nl","source":" fair ","campaign":"x\ny","view":1,"start":1,"abandon":[["first_name",1]],"errors":[["email",2],["consent.marketing_email",14]]}"#).unwrap();
+        let b = parse(br#"{"form":"nl","source":" fair ","campaign":"x\ny","view":1,"start":1,"abandon":["","first_name"],"errors":[["email",2],["consent.marketing_email",14]]}"#).unwrap();
         let counts = counts(&b, &form(), NOW).unwrap();
         let day = NOW / 86_400_000;
         let kinds: Vec<(Kind, &str, &str, &str, i64)> =
@@ -202,8 +201,7 @@ mod tests {
         for (body, says) in [
             (r#"{"form":"nl","view":2}"#, "`view` must be 0 or 1"),
             (r#"{"form":"nl","submit":-1}"#, "`submit` must be 0 or 1"),
-            (r#"{"form":"nl","abandon":[["password",1]]}"#, "`abandon[0]`: the form has no field `password`"),
-            (r#"{"form":"nl","abandon":[["email",3]]}"#, "`abandon[0]`: the change must be 1 or -1"),
+            (r#"{"form":"nl","abandon":["","password"]}"#, "`abandon[1]`: the form has no field `password`"),
             (r#"{"form":"nl","errors":[["email",99]]}"#, "`errors[0]`: no problem is numbered 99"),
             (r#"{"form":"nl","errors":[["consent.other",14]]}"#, "`errors[0]`: the form has no field `consent.other`"),
         ] {
@@ -216,5 +214,9 @@ mod tests {
         assert!(matches!(counts(&parse(many.as_bytes()).unwrap(), &form(), NOW), Err(Error::Malformed(_))));
         assert!(matches!(parse(br#"{"form":"nl","visitor":"c_1"}"#), Err(Error::Malformed(m)) if m.contains("unknown field")), "no identifier is taken");
         assert!(matches!(parse(b"not json"), Err(Error::Malformed(_))));
+        assert!(matches!(parse(br#"{"form":"nl","abandon":["email"]}"#), Err(Error::Malformed(m)) if m.contains("invalid length 1")), "a move has two ends");
+        let back = parse(br#"{"form":"nl","submit":1,"abandon":["email",""]}"#).unwrap();
+        let changes: Vec<(Kind, String, i64)> = counts(&back, &form(), NOW).unwrap().into_iter().map(|(k, n)| (k.kind, k.field, n)).collect();
+        assert_eq!(changes, vec![(Kind::Submit, String::new(), 1), (Kind::Abandon, "email".into(), -1)], "a submission takes the abandon back");
     }
 }

@@ -44,8 +44,8 @@ fn many_reports_are_one_write_per_form_and_window_and_the_rates_are_exact() {
     for i in 0..20 {
         let body = match i {
             0..4 => r#"{"form":"news","source":"fair","view":1,"start":1,"submit":1,"errors":[["email",2]]}"#,
-            4..7 => r#"{"form":"news","source":"fair","view":1,"start":1,"abandon":[["email",1]],"errors":[["email",1]]}"#,
-            7..9 => r#"{"form":"news","view":1,"start":1,"abandon":[["first_name",1]]}"#,
+            4..7 => r#"{"form":"news","source":"fair","view":1,"start":1,"abandon":["","email"],"errors":[["email",1]]}"#,
+            7..9 => r#"{"form":"news","view":1,"start":1,"abandon":["","first_name"]}"#,
             9 => r#"{"form":"news","view":1,"start":1}"#,
             _ => r#"{"form":"news","view":1}"#,
         };
@@ -143,10 +143,10 @@ fn a_submission_after_leaving_takes_the_abandon_back() {
     let buffer = RefCell::new(Buffer::default());
     let news = config.form("news").unwrap();
     // The tab was hidden after typing (an abandon at the name), then the visitor came back and sent it.
-    take(&buffer, news, &report_of(r#"{"form":"news","view":1,"start":1,"abandon":[["first_name",1]]}"#), &ALICE, NOW).unwrap();
+    take(&buffer, news, &report_of(r#"{"form":"news","view":1,"start":1,"abandon":["","first_name"]}"#), &ALICE, NOW).unwrap();
     block_on(flush(&m, &buffer));
     assert_eq!(read(&m, news, By::Source).total.abandons, 1);
-    take(&buffer, news, &report_of(r#"{"form":"news","submit":1,"abandon":[["first_name",-1]]}"#), &ALICE, NOW).unwrap();
+    take(&buffer, news, &report_of(r#"{"form":"news","submit":1,"abandon":["first_name",""]}"#), &ALICE, NOW).unwrap();
     block_on(flush(&m, &buffer));
     let t = read(&m, news, By::Source).total;
     assert_eq!((t.abandons, t.submissions, t.dropoff.len()), (0, 1, 0));

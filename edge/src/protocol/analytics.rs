@@ -59,47 +59,60 @@ pub struct Batch {
     pub visits: Vec<Visit>,
 }
 
-/// A form's visitors in a buffer: (day, digest) to the tags they were first seen with.
-type Visits = BTreeMap<(u64, String), (String, String)>;
-
-/// What an isolate has summed since its last write.
+/// What an isolate has summed since its last write: one batch per form.
+///
+/// Plain vectors searched from the start rather than maps: a window's keys are a few hundred at most
+/// ([`MAX_KEYS`] caps them), a search is microseconds, and a map's code for these key types would cost
+/// the collector's bundle, which every visitor's first request may wait for, some 20 KB.
 #[derive(Debug, Default)]
 pub struct Buffer {
-    counts: BTreeMap<String, BTreeMap<Key, i64>>,
-    visits: BTreeMap<String, Visits>,
+    batches: Vec<Batch>,
     keys: usize,
     scheduled: bool,
 }
 
 impl Buffer {
+    /// The batch of `form`, made when it has none yet (always there; an `Option` only because the
+    /// collector's code must not index).
+    fn batch(&mut self, form: &str) -> Option<&mut Batch> {
+        if !self.batches.iter().any(|b| b.form == form) {
+            self.batches.push(Batch { form: form.to_owned(), counts: Vec::new(), visits: Vec::new() });
+        }
+        self.batches.iter_mut().find(|b| b.form == form)
+    }
+
     /// Adds `n` (which may be negative) to `key`'s sum for `form`.
     pub fn add(&mut self, form: &str, mut key: Key, n: i64) {
         if n == 0 {
             return;
         }
-        let counts = self.counts.entry(form.to_owned()).or_default();
-        if !counts.contains_key(&key) && self.keys >= MAX_KEYS {
+        let full = self.keys >= MAX_KEYS;
+        let Some(batch) = self.batch(form) else { return };
+        if full && !batch.counts.iter().any(|(k, _)| *k == key) {
             OTHER.clone_into(&mut key.source);
             OTHER.clone_into(&mut key.campaign);
         }
-        if !counts.contains_key(&key) {
-            self.keys += 1;
+        match batch.counts.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, sum)) => *sum += n,
+            None => {
+                batch.counts.push((key, n));
+                self.keys += 1;
+            }
         }
-        *counts.entry(key).or_insert(0) += n;
     }
 
     /// Notes a visitor of `form` (the first page view of the day decides its tags).
     pub fn visit(&mut self, form: &str, visit: Visit) {
-        let visits = self.visits.entry(form.to_owned()).or_default();
-        if visits.len() < MAX_KEYS {
-            visits.entry((visit.day, visit.digest)).or_insert((visit.source, visit.campaign));
+        let Some(batch) = self.batch(form) else { return };
+        if batch.visits.len() < MAX_KEYS && !batch.visits.iter().any(|v| v.day == visit.day && v.digest == visit.digest) {
+            batch.visits.push(visit);
         }
     }
 
     /// Whether a write must be scheduled now: something is summed and no write is waiting yet. Once this
     /// says yes, it says no until [`Buffer::take`].
     pub fn schedule(&mut self) -> bool {
-        if self.scheduled || (self.counts.is_empty() && self.visits.is_empty()) {
+        if self.scheduled || self.batches.is_empty() {
             return false;
         }
         self.scheduled = true;
@@ -113,18 +126,12 @@ impl Buffer {
 
     /// Everything summed, one batch per form (sums that came to zero left out), and an empty buffer.
     pub fn take(&mut self) -> Vec<Batch> {
-        let counts = std::mem::take(&mut self.counts);
-        let mut visits = std::mem::take(&mut self.visits);
+        let mut batches = std::mem::take(&mut self.batches);
         self.keys = 0;
         self.scheduled = false;
-        let mut batches: Vec<Batch> = counts
-            .into_iter()
-            .map(|(form, sums)| {
-                let visits = visits.remove(&form).unwrap_or_default();
-                Batch { counts: sums.into_iter().filter(|(_, n)| *n != 0).collect(), visits: visits_of(visits), form }
-            })
-            .collect();
-        batches.extend(visits.into_iter().map(|(form, v)| Batch { form, counts: Vec::new(), visits: visits_of(v) }));
+        for b in &mut batches {
+            b.counts.retain(|(_, n)| *n != 0);
+        }
         batches.retain(|b| !b.counts.is_empty() || !b.visits.is_empty());
         batches
     }
@@ -149,10 +156,6 @@ pub fn salted(salt: &[u8], digest: &str) -> String {
     h.update(salt);
     h.update(digest.as_bytes());
     crate::rules::digest::hex(&h.finalize())
-}
-
-fn visits_of(visits: Visits) -> Vec<Visit> {
-    visits.into_iter().map(|((day, digest), (source, campaign))| Visit { day, digest, source, campaign }).collect()
 }
 
 /// How a report is grouped.
@@ -359,6 +362,12 @@ fn label(by: By, key: Option<&str>) -> String {
     }
 }
 
+/// A problem's name (`invalid_email`) from the number a count keeps (see `rules::beacon`).
+fn code_name(number: &str) -> String {
+    let code = number.parse::<u8>().ok().and_then(shared::Code::numbered);
+    code.and_then(|c| serde_json::to_value(c).ok()).and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_else(|| number.to_owned())
+}
+
 /// One line from its sums (kind, field, code, n) and its funnel groups.
 fn line(key: String, sums: Vec<(Kind, &str, &str, i64)>, leads: &[&Group], loads_known: bool, counts_visitors: bool) -> Line {
     let total = |kind: Kind| u64::try_from(sums.iter().filter(|(k, ..)| *k == kind).map(|(.., n)| *n).sum::<i64>()).unwrap_or(0);
@@ -368,7 +377,7 @@ fn line(key: String, sums: Vec<(Kind, &str, &str, i64)>, leads: &[&Group], loads
     let mut dropoff: BTreeMap<String, i64> = BTreeMap::new();
     for (kind, field, code, n) in &sums {
         match kind {
-            Kind::Error => *errors.entry(((*field).to_owned(), (*code).to_owned())).or_insert(0) += n,
+            Kind::Error => *errors.entry(((*field).to_owned(), code_name(code))).or_insert(0) += n,
             Kind::Abandon => *dropoff.entry((*field).to_owned()).or_insert(0) += n,
             _ => {}
         }

@@ -363,8 +363,8 @@ pub(crate) async fn beacon(req: &mut Request, cx: &Cx<'_>) -> Result<Response, E
             return Err(Error::OriginNotAllowed);
         }
     }
-    let ip = header(req, "CF-Connecting-IP").unwrap_or_default();
-    if let (Some(limit), Some(key)) = (config.rate_limit, secret(cx.env, "CLIENT_ID_SECRET")) {
+    // As for submissions: per client network, and only where the runtime names the client.
+    if let (Some(limit), Some(key), Some(ip)) = (config.rate_limit, secret(cx.env, "CLIENT_ID_SECRET"), header(req, "CF-Connecting-IP")) {
         limit_rate(cx, limit, &format!("views:{}", form.id), &pseudonym::client_id(key.as_bytes(), &pseudonym::network(&ip))).await?;
     }
     let client = cx.client(req).unwrap_or_default();

@@ -131,15 +131,7 @@ pub(crate) async fn spam_stats(cx: &Cx<'_>) -> Result<Response, Error> {
 /// one request (see `funnel`).
 pub(crate) async fn funnel(req: &Request, cx: &Cx<'_>) -> Result<Response, Error> {
     let by = group_by(req, crate::protocol::funnel::By::Source)?;
-    let date = |name: &str| -> Result<Option<u64>, Error> {
-        match query(req, name)? {
-            Some(t) => {
-                Ok(Some(shared::time::parse(&t).ok_or_else(|| Error::Malformed(format!("`{name}` must be a date like 2026-11-30 or 2026-11-30T09:00:00Z.")))?))
-            }
-            None => Ok(None),
-        }
-    };
-    let (form, from, to) = (query(req, "form")?, date("from")?, date("to")?);
+    let (form, from, to) = (query(req, "form")?, time_param(req, "from")?, time_param(req, "to")?);
     let groups = ask(cx.cloud()?, cmd::Funnel { form: form.clone(), from, to, by }).await?.groups();
     json_response(&json!({"by": by, "form": form, "from": from.map(shared::time::rfc3339), "to": to.map(shared::time::rfc3339), "groups": groups}), 200)
 }
@@ -167,17 +159,9 @@ pub(crate) async fn form_analytics(req: &Request, cx: &Cx<'_>, form: &str) -> Re
         Some(b) => By::parse(&b).ok_or_else(|| Error::Malformed("`by` must be source, campaign or day.".into()))?,
         None => By::Source,
     };
-    let date = |name: &str| -> Result<Option<u64>, Error> {
-        match query(req, name)? {
-            Some(t) => {
-                Ok(Some(shared::time::parse(&t).ok_or_else(|| Error::Malformed(format!("`{name}` must be a date like 2026-11-30 or 2026-11-30T09:00:00Z.")))?))
-            }
-            None => Ok(None),
-        }
-    };
     let today = cx.now / DAY_MS;
-    let first = date("from")?.map_or(today.saturating_sub(29), |ms| ms / DAY_MS);
-    let end = date("to")?.map_or(today + 1, |ms| ms.div_ceil(DAY_MS));
+    let first = time_param(req, "from")?.map_or(today.saturating_sub(29), |ms| ms / DAY_MS);
+    let end = time_param(req, "to")?.map_or(today + 1, |ms| ms.div_ceil(DAY_MS));
     if end <= first {
         return Err(Error::Malformed("`to` must be after `from`.".into()));
     }
@@ -186,10 +170,9 @@ pub(crate) async fn form_analytics(req: &Request, cx: &Cx<'_>, form: &str) -> Re
     }
     let report = crate::services::analytics::report(cx.cloud()?, form, first, end, by).await?;
     let mut body = serde_json::to_value(report)?;
-    let day = |d: u64| shared::time::rfc3339(d * DAY_MS).chars().take(10).collect::<String>();
     if let Some(o) = body.as_object_mut() {
-        o.insert("from".into(), json!(day(first)));
-        o.insert("to".into(), json!(day(end)));
+        o.insert("from".into(), json!(crate::protocol::analytics::date(first)));
+        o.insert("to".into(), json!(crate::protocol::analytics::date(end)));
     }
     json_response(&body, 200)
 }
@@ -526,12 +509,19 @@ pub(crate) fn as_of_now(config: &shared::form::FormsConfig, mut lead: Lead, now:
     Ok(value)
 }
 
+/// The query parameter `name` as a date or a time (Unix ms), if given; a `400` naming it if it is neither.
+fn time_param(req: &Request, name: &str) -> Result<Option<u64>, Error> {
+    match query(req, name)? {
+        Some(t) => {
+            Ok(Some(shared::time::parse(&t).ok_or_else(|| Error::Malformed(format!("`{name}` must be a date like 2026-11-30 or 2026-11-30T09:00:00Z.")))?))
+        }
+        None => Ok(None),
+    }
+}
+
 /// The filters of an admin list: `form`, `status`, `since`, `stage`, `min_score`, `max_score`, `cooling`.
 pub(crate) fn lead_filter(req: &Request, now: u64) -> Result<listing::Filter, Error> {
-    let since = match query(req, "since")? {
-        Some(t) => Some(shared::time::parse(&t).ok_or_else(|| Error::Malformed("`since` must be a date like 2026-11-30 or 2026-11-30T09:00:00Z.".into()))?),
-        None => None,
-    };
+    let since = time_param(req, "since")?;
     let stage = match query(req, "stage")? {
         Some(s) => Some(Stage::parse(&s).ok_or_else(|| Error::Malformed(format!("`stage` must be one of {}.", stage_names())))?.as_str().to_owned()),
         None => None,

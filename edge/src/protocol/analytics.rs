@@ -353,11 +353,16 @@ fn funnel_leads(line: &Line) -> u64 {
     line.funnel.get(1).map_or(0, |s| s.count)
 }
 
+/// A day (days since the Unix epoch) as `YYYY-MM-DD`.
+pub fn date(day: u64) -> String {
+    shared::time::rfc3339(day * DAY_MS).chars().take(10).collect()
+}
+
 /// A group key as the report shows it: a day as `YYYY-MM-DD`, none as `(none)`.
 fn label(by: By, key: Option<&str>) -> String {
     match (by, key) {
         (_, None) => NONE.to_owned(),
-        (By::Day, Some(day)) => day.parse::<u64>().map_or_else(|_| day.to_owned(), |d| shared::time::rfc3339(d * DAY_MS).chars().take(10).collect()),
+        (By::Day, Some(day)) => day.parse::<u64>().map_or_else(|_| day.to_owned(), date),
         (_, Some(key)) => key.to_owned(),
     }
 }

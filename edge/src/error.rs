@@ -60,6 +60,12 @@ pub enum Error {
         /// How many entries are eligible.
         eligible: usize,
     },
+    /// A form definition (a draft, or one to publish) has problems: `(path in the definition, problem)`.
+    FormProblems(Vec<(String, String)>),
+    /// The form is managed by the config file, so the admin API may not change it.
+    ManagedByFile,
+    /// The form is archived.
+    FormArchived,
 }
 
 impl Error {
@@ -73,12 +79,14 @@ impl Error {
             Error::MethodNotAllowed(_) => 405,
             Error::Misconfigured(_) => 503,
             Error::Upstream(_) => 502,
-            Error::AlreadyEntered | Error::NotEnoughEntries { .. } | Error::InProgress | Error::KeyReused(_) => 409,
+            Error::AlreadyEntered | Error::NotEnoughEntries { .. } | Error::InProgress | Error::KeyReused(_) | Error::ManagedByFile | Error::FormArchived => {
+                409
+            }
             Error::FormClosed => 410,
             Error::TooLarge => 413,
             Error::RateLimited { .. } => 429,
             Error::UnsupportedMediaType => 415,
-            Error::Validation(_) => 422,
+            Error::Validation(_) | Error::FormProblems(_) => 422,
             Error::Config(_) | Error::Internal(_) => 500,
         }
     }
@@ -111,6 +119,15 @@ impl Error {
             Error::FormClosed => ErrorBody::new(Code::FormClosed, lang),
             Error::OutOfScope => ErrorBody::new(Code::OutOfScope, lang),
             Error::KeyReused(name) => ErrorBody::with_message(Code::KeyReused, format!("{} (`{name}`)", Code::KeyReused.message(lang))),
+            Error::FormProblems(problems) => {
+                let mut body = ErrorBody::new(Code::FormProblems, lang);
+                for (path, problem) in problems {
+                    body.error.fields.entry(path.clone()).or_default().push(shared::wire::FieldError { code: Code::FormProblems, message: problem.clone() });
+                }
+                body
+            }
+            Error::ManagedByFile => ErrorBody::new(Code::ManagedByFile, lang),
+            Error::FormArchived => ErrorBody::new(Code::FormArchived, lang),
             Error::Config(_) | Error::Internal(_) => ErrorBody::new(Code::Internal, lang),
             Error::Upstream(_) => ErrorBody::new(Code::Network, lang),
         }

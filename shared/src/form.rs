@@ -217,6 +217,33 @@ pub struct FormDef {
     /// only (see the README's privacy section).
     #[serde(default)]
     pub unique_visitors: bool,
+    /// Who changes the form: the admin page's editor (the default; the file only seeds the form the first
+    /// time the collector sees it) or the file (`managed = "file"`: every deploy publishes the file's
+    /// definition when it differs, and the editor shows the form read-only).
+    #[serde(default, skip_serializing_if = "Managed::is_editor")]
+    pub managed: Managed,
+    /// The published version this definition is, set by the collector when it publishes (`1`, `2`, ...);
+    /// a value in a draft or in the file is replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
+}
+
+/// Who changes a form's definition.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Managed {
+    /// The admin page's editor (and the admin API); the file seeds the form once.
+    #[default]
+    Editor,
+    /// The config file: what is deployed is published, and the editor only shows it.
+    File,
+}
+
+impl Managed {
+    /// Whether this is the default, left out when a form is written.
+    pub fn is_editor(&self) -> bool {
+        *self == Managed::Editor
+    }
 }
 
 fn one_shard() -> u32 {
@@ -272,6 +299,10 @@ pub struct PublicForm {
     /// Giveaway dates and rules link.
     #[serde(default)]
     pub giveaway: Option<Giveaway>,
+    /// The published version (0 for a definition never published, such as a preview's draft): the widget
+    /// sends it back, so a submission is checked against the version its page showed.
+    #[serde(default)]
+    pub version: u32,
 }
 
 impl From<&FormDef> for PublicForm {
@@ -286,6 +317,7 @@ impl From<&FormDef> for PublicForm {
             consents: f.consents.clone(),
             double_opt_in: f.double_opt_in,
             giveaway: f.giveaway.clone(),
+            version: f.version.unwrap_or(0),
         }
     }
 }
@@ -379,7 +411,8 @@ pub(crate) fn is_secret_name(s: &str) -> bool {
     !s.is_empty() && s.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit() || b == b'_')
 }
 
-pub(crate) fn is_slug(s: &str) -> bool {
+/// Whether `s` can be an id (a form's, a field's): 1 to 64 lowercase letters, digits, `-` or `_`.
+pub fn is_slug(s: &str) -> bool {
     (1..=64).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_')
 }
 

@@ -143,6 +143,10 @@ pub struct Lead {
     /// total less this, so a fold repeated after a failure never counts a download twice.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub downloads_folded: u64,
+    /// The published version of its form the lead was submitted under (none: a lead from before forms
+    /// had versions, or an import).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub form_version: Option<u32>,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -76,6 +76,12 @@ pub enum Code {
     /// The credential is valid but its scope does not reach this (an integration's key and another
     /// form's lead, or an event type it may not record).
     OutOfScope,
+    /// A form definition has problems: `fields` lists each by its path in the definition (admin API).
+    FormProblems,
+    /// The form is managed by the config file: change it there (admin API).
+    ManagedByFile,
+    /// The form is archived: restore it first (admin API).
+    FormArchived,
     /// Too many submissions from this client in a short time; `Retry-After` says when to try again.
     RateLimited,
     /// The Cloudflare Turnstile check was missing or did not pass.
@@ -210,6 +216,14 @@ impl Code {
                 "This key may not record this event on this lead: its integration's scope does not reach it.",
                 "Dieser Schlüssel darf dieses Ereignis für diesen Lead nicht melden: Der Bereich seiner Integration reicht nicht so weit.",
             ),
+            Code::FormProblems => {
+                ("The form definition has problems; each is listed under its path.", "Die Formulardefinition hat Probleme; jedes steht unter seinem Pfad.")
+            }
+            Code::ManagedByFile => (
+                "This form is managed by the config file: change it there and deploy.",
+                "Dieses Formular wird in der Konfigurationsdatei verwaltet: Ändern Sie es dort und veröffentlichen Sie neu.",
+            ),
+            Code::FormArchived => ("This form is archived: restore it first.", "Dieses Formular ist archiviert: Stellen Sie es zuerst wieder her."),
             Code::KeyReused => (
                 "This id was used before for other data: send the same data again, or use a new id.",
                 "Diese ID wurde bereits für andere Daten verwendet: Senden Sie dieselben Daten erneut oder verwenden Sie eine neue ID.",
@@ -433,6 +447,9 @@ mod tests {
             Code::NotEnoughEntries,
             Code::KeyReused,
             Code::OutOfScope,
+            Code::FormProblems,
+            Code::ManagedByFile,
+            Code::FormArchived,
             Code::Internal,
             Code::Misconfigured,
             Code::Network,
@@ -472,6 +489,9 @@ mod tests {
                 | Code::NotEnoughEntries
                 | Code::KeyReused
                 | Code::OutOfScope
+                | Code::FormProblems
+                | Code::ManagedByFile
+                | Code::FormArchived
                 | Code::Internal
                 | Code::Misconfigured
                 | Code::Network => {}

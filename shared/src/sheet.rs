@@ -15,7 +15,7 @@
 //! and `\n`:
 //!
 //! ```text
-//! <form id> <kind 0-2> <lang tag or empty>
+//! <form id> <kind 0-2> <lang tag or empty> <published version, decimal>
 //! f <name> <type 0-7> <required 0/1> <length cap> <min: f64 bits in hex or empty> <max: same> <option>...
 //! p <purpose id> <required 0/1> <basis 0 consent / 1 legitimate interest>
 //! t <lang tag> <number in message::WIDGET_TEXTS> <text>
@@ -40,6 +40,8 @@ pub struct Sheet {
     pub kind: FormKind,
     /// Its configured language, if any.
     pub lang: Option<Lang>,
+    /// The published version it is (0: never published), which a submission names.
+    pub version: u32,
     /// The fields, with their effective type and length cap set and without labels.
     pub fields: Vec<FieldDef>,
     /// The consent purposes, without their texts.
@@ -60,6 +62,8 @@ impl Sheet {
         out.push(kind_digit(form.kind));
         out.push('\t');
         out.push_str(form.lang.map_or("", Lang::tag));
+        out.push('\t');
+        crate::wire::decimal(&mut out, u64::from(form.version));
         for f in &form.fields {
             out.push_str("\nf\t");
             part(&mut out, &f.name);
@@ -116,7 +120,9 @@ impl Sheet {
             "" => None,
             tag => Some(Lang::from_tag(tag)?),
         };
-        let mut sheet = Sheet { id, kind, lang, fields: Vec::new(), consents: Vec::new(), texts: Vec::new() };
+        // A sheet written before forms had versions has no fourth part.
+        let version = u32::try_from(head.next().map_or(Some(0), number)?).ok()?;
+        let mut sheet = Sheet { id, kind, lang, version, fields: Vec::new(), consents: Vec::new(), texts: Vec::new() };
         for line in lines {
             let mut parts = parts(line, b'\t');
             match parts.next()? {
@@ -319,6 +325,18 @@ mod tests {
     }
 
     #[test]
+    fn a_sheet_carries_its_published_version_and_an_older_sheet_reads_as_none() {
+        let mut nl = form(serde_json::json!({"id": "nl", "kind": "newsletter", "fields": [{"name": "email", "required": true}]}));
+        nl.version = 12;
+        let encoded = Sheet::encode(&nl);
+        assert_eq!(Sheet::decode(&encoded).unwrap().version, 12);
+        let (head, rest) = encoded.split_once('\n').unwrap();
+        let older = [head.rsplit_once('\t').unwrap().0, rest].join("\n");
+        assert_eq!(Sheet::decode(&older).unwrap().version, 0);
+        assert!(Sheet::decode(&[head, "x", rest].join("\n")).is_none(), "a damaged sheet is refused");
+    }
+
+    #[test]
     fn a_sheet_says_what_its_form_can_show_in_its_languages() {
         let ebook = form(serde_json::json!({
             "id": "eb", "kind": "download_gate", "lang": "de",
@@ -433,7 +451,7 @@ mod tests {
         fn a_decoded_field_checks_like_its_definition(def in any_def(), values in proptest::collection::vec(prop_oneof![".{0,40}", "[0-9,.+-]{0,8}", "[a-z.]{1,8}@[a-z]{1,8}\\.de"], 1..8)) {
             let public = PublicForm {
                 id: "x".into(), kind: FormKind::Newsletter, lang: None, mode: Default::default(), title: None,
-                fields: vec![def.clone()], consents: vec![], double_opt_in: false, giveaway: None,
+                fields: vec![def.clone()], consents: vec![], double_opt_in: false, giveaway: None, version: 0,
             };
             let sheet = Sheet::decode(&Sheet::encode(&public)).unwrap();
             let decoded = &sheet.fields[0];

@@ -62,6 +62,10 @@ pub struct Meta {
     /// Milliseconds between the form being shown and sent; bots are faster than people.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub elapsed_ms: Option<u64>,
+    /// The published version of the form the page showed; the collector checks the submission against
+    /// that version (none: the current one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<u32>,
     /// The Cloudflare Turnstile token from the page, for forms that ask for one.
     #[cfg_attr(feature = "server", validate(length(max = 2048)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -147,6 +151,8 @@ pub struct Draft<'a> {
     pub elapsed_ms: u64,
     /// The Cloudflare Turnstile token found on the page, if any.
     pub turnstile: Option<&'a str>,
+    /// The published version of the form the page showed (0: none, left out).
+    pub version: u32,
 }
 
 impl Draft<'_> {
@@ -174,6 +180,10 @@ impl Draft<'_> {
                 out.push_str("\":");
                 json_string(&mut out, value);
             }
+        }
+        if self.version > 0 {
+            out.push_str(",\"version\":");
+            decimal(&mut out, u64::from(self.version));
         }
         out.push_str(",\"elapsed_ms\":");
         decimal(&mut out, self.elapsed_ms);
@@ -340,6 +350,7 @@ mod tests {
             hp: Some("bot"),
             elapsed_ms: 18_446_744_073_709_551_615,
             turnstile: Some("XXXX.DUMMY.TOKEN.XXXX"),
+            version: 7,
         };
         let parsed: Submission = serde_json::from_str(&draft.to_json()).unwrap();
         let owned = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
@@ -357,6 +368,7 @@ mod tests {
                     hp: Some("bot".into()),
                     elapsed_ms: Some(u64::MAX),
                     turnstile: Some("XXXX.DUMMY.TOKEN.XXXX".into()),
+                    version: Some(7),
                 },
             }
         );

@@ -148,6 +148,7 @@ impl Form {
             hp: Some(hp.as_str()).filter(|v| !v.is_empty()),
             elapsed_ms: elapsed_ms.max(0.0) as u64,
             turnstile: turnstile.as_deref(),
+            version: self.sheet.version,
         }
         .to_json();
         Some(body)

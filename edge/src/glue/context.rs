@@ -1,5 +1,5 @@
 //! One request's context, made once by the entry point and handed to every route: the environment (for
-//! its bindings and secrets), the config, the time the request arrived, the storage seam, and the
+//! its bindings and secrets), the config it is served with, the time the request arrived, the storage seam, and the
 //! request's pseudonymous client. Routes read and write storage only through the seam it holds; the seam
 //! and the client id are made when a route first asks, so routes that need neither (the health check, the
 //! embed script) pay nothing for them.
@@ -8,6 +8,7 @@ use crate::platform::cloud::{self, Cloud};
 use crate::Error;
 use shared::form::FormsConfig;
 use std::cell::OnceCell;
+use std::rc::Rc;
 use worker::{Context, Date, Env, Request};
 
 /// See the module's documentation.
@@ -20,12 +21,13 @@ pub(crate) struct Cx<'e> {
     pub ctx: Option<&'e Context>,
     cloud: OnceCell<Cloud<'static>>,
     client: OnceCell<Option<String>>,
+    config: OnceCell<Rc<FormsConfig>>,
 }
 
 impl<'e> Cx<'e> {
     /// The context of a request that arrives now.
     pub fn new(env: &'e Env) -> Cx<'e> {
-        Cx { env, now: Date::now().as_millis(), ctx: None, cloud: OnceCell::new(), client: OnceCell::new() }
+        Cx { env, now: Date::now().as_millis(), ctx: None, cloud: OnceCell::new(), client: OnceCell::new(), config: OnceCell::new() }
     }
 
     /// The context of a request that arrives now, with its execution context.
@@ -33,9 +35,19 @@ impl<'e> Cx<'e> {
         Cx { ctx: Some(ctx), ..Cx::new(env) }
     }
 
-    /// The forms config (parsed once per isolate).
-    pub fn config(&self) -> Result<&'static FormsConfig, Error> {
-        cloud::config(self.env)
+    /// Loads the config the request is served with (`cloud::config`: the file's settings and the published
+    /// forms, refreshed once per refresh window); the entry point does it once, before the handler runs.
+    pub async fn load(&self) -> Result<(), Error> {
+        if self.config.get().is_none() {
+            let config = cloud::config(self.env, self.now).await?;
+            let _ = self.config.set(config);
+        }
+        Ok(())
+    }
+
+    /// The config the request is served with (see [`Cx::load`]).
+    pub fn config(&self) -> Result<&FormsConfig, Error> {
+        self.config.get().map(|c| &**c).ok_or_else(|| Error::Internal("the config was read before it was loaded".into()))
     }
 
     /// The storage seam over KV, the ledger and fetch.

@@ -8,6 +8,8 @@
 //! the ledger object. Each build dispatches only its own side, so the other side's handlers are not linked.
 
 use crate::glue::context::Cx;
+#[cfg(feature = "operator")]
+use crate::glue::editor;
 use crate::glue::exchange::{authorize, error_response, header, html_response, json_response, own_origin, query, visitor_lang};
 use crate::glue::integration::{receive_feedback, record_event};
 use crate::glue::operator::{
@@ -15,8 +17,10 @@ use crate::glue::operator::{
     list_endpoints, list_leads, move_stage, replay, spam_stats, upload, withdraw_by_admin,
 };
 use crate::glue::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, fold_downloads, tally_funnel, wake_ledger};
-use crate::glue::visitor::{beacon, confirm, confirm_page, dev_mailbox, download, embed_script, submit, verify_receipt, withdraw_by_link, withdraw_page};
-use crate::platform::cloud::config;
+use crate::glue::visitor::{
+    beacon, confirm, confirm_page, dev_mailbox, download, embed_script, preview, submit, verify_receipt, withdraw_by_link, withdraw_page,
+};
+use crate::platform::cloud::served;
 use crate::rules::address::Address;
 use crate::rules::route::{Miss, Route};
 use crate::{rules::page, Error};
@@ -62,7 +66,7 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
         Err(e) => error_response(&req, &env, &e, lang)?,
     };
     match (&route, origin) {
-        (Ok(r), Some(origin)) if r.is_cross_origin() && cors_allowed(&req, &env, &origin, form_named.as_deref()) => Ok(with_cors(response, &origin)),
+        (Ok(r), Some(origin)) if r.is_cross_origin() && cors_allowed(&req, &origin, form_named.as_deref()) => Ok(with_cors(response, &origin)),
         _ => Ok(response),
     }
 }
@@ -74,6 +78,7 @@ pub(crate) async fn dispatch(route: &Route, req: &mut Request, env: &Env, ctx: &
         authorize(req, env)?;
     }
     let cx = Cx::with(env, ctx);
+    cx.load().await?;
     if route.is_operator() {
         operator_route(route, req, &cx).await
     } else {
@@ -105,6 +110,7 @@ async fn visitor_route(route: &Route, req: &mut Request, cx: &Cx<'_>, form_named
             html_response(&page::thanks(lang.unwrap_or_default()), 200)
         }
         Route::Embed(form) => embed_script(req, cx, form),
+        Route::Preview => preview(req).await,
         Route::Beacon => beacon(req, cx).await,
         Route::DevMailbox => dev_mailbox(cx),
         // The operator's routes, which `dispatch` does not pass here.
@@ -137,6 +143,16 @@ async fn operator_route(route: &Route, req: &mut Request, cx: &Cx<'_>) -> Result
         Route::Funnel => funnel(req, cx).await,
         Route::Forms => forms(cx),
         Route::FormAnalytics(form) => form_analytics(req, cx, form).await,
+        Route::Catalog => editor::list(cx).await,
+        Route::CatalogForm(form) => editor::detail(cx, form).await,
+        Route::SaveDraft(form) => editor::save(req, cx, form).await,
+        Route::CheckDraft(form) => editor::check(req, cx, form).await,
+        Route::Publish(form) => editor::publish(cx, form).await,
+        Route::Rollback(form) => editor::rollback(req, cx, form).await,
+        Route::Archive(form) => editor::archive(cx, form, true).await,
+        Route::Restore(form) => editor::archive(cx, form, false).await,
+        Route::FormVersion { form, n } => editor::version(cx, form, *n).await,
+        Route::Trail => editor::trail(req, cx).await,
         Route::Daily => daily(req, cx).await,
         Route::Import => import(req, cx).await,
         Route::Deliveries => list_deliveries(req, cx).await,
@@ -180,6 +196,10 @@ async fn forward(req: Request, env: &Env, lang: Lang) -> worker::Result<Response
 #[event(scheduled)]
 pub async fn scheduled(_event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
     let cx = Cx::new(&env);
+    if let Err(e) = cx.load().await {
+        worker::console_error!("loading the forms failed: {}", e.log_line().unwrap_or_default());
+        return;
+    }
     let tallied = match wake_ledger(&cx).await {
         Ok(tallied) => tallied,
         Err(e) => {
@@ -253,11 +273,11 @@ pub(crate) fn preflight() -> Result<Response, Error> {
 /// customer's page may when the submission's form allows its origin. A preflight (and a body too broken
 /// to name its form) does not say which form is meant: any form that allows the origin will do, and the
 /// POST that follows is held to its own form.
-pub(crate) fn cors_allowed(req: &Request, env: &Env, origin: &str, form: Option<&str>) -> bool {
+pub(crate) fn cors_allowed(req: &Request, origin: &str, form: Option<&str>) -> bool {
     if own_origin(req) == origin {
         return true;
     }
-    let Ok(config) = config(env) else { return false };
+    let Some(config) = served() else { return false };
     match form.and_then(|id| config.form(id)) {
         Some(f) => f.allows_origin(origin),
         None => form.is_none() && config.forms.iter().any(|f| f.allows_origin(origin)),

@@ -5,6 +5,7 @@
 //! ARCHITECTURE.md for why one object serves the collector.
 
 use crate::platform::cloud::{self, Cloud, Inside};
+use crate::protocol::catalog;
 use crate::protocol::funnel::{Period, Share, Tallies};
 use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{self, Command, DeliveryFilter, DeliveryRow, Hold, Holder, Replay, Standing};
@@ -66,8 +67,8 @@ impl DurableObject for Ledger {
     /// Attempts the due deliveries (see `delivery`), then sets the alarm for the next one.
     async fn alarm(&self) -> Result<Response> {
         self.armed.set(None);
-        let run = match (cloud::config(&self.env), Cloud::inside(&self.env, self)) {
-            (Ok(config), Ok(seam)) => delivery::run_due(&seam, config).await,
+        let run = match (cloud::config(&self.env, Date::now().as_millis()).await, Cloud::inside(&self.env, self)) {
+            (Ok(config), Ok(seam)) => delivery::run_due(&seam, &config).await,
             (Err(e), _) | (_, Err(e)) => Err(e),
         };
         let attempted = match run {
@@ -167,6 +168,14 @@ const SCHEMA: &[&str] = &[
     // `meta` as 'salt', `<day>:<hex>`).
     "CREATE TABLE IF NOT EXISTS events (form TEXT NOT NULL, day INTEGER NOT NULL, source TEXT NOT NULL, campaign TEXT NOT NULL, kind TEXT NOT NULL, field TEXT NOT NULL, code TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (form, day, source, campaign, kind, field, code))",
     "CREATE TABLE IF NOT EXISTS visitors (hash TEXT PRIMARY KEY)",
+    // In the catalog (see `catalog`): each form's entry (its draft and state as JSON, with the published
+    // version and the archive flag as columns for the collectors' read), its published versions (never
+    // updated), the audit trail, and the config files seeded (the revision is in `meta` as 'revision').
+    "CREATE TABLE IF NOT EXISTS catalog (id TEXT PRIMARY KEY, entry TEXT NOT NULL, published INTEGER, archived INTEGER NOT NULL)",
+    "CREATE TABLE IF NOT EXISTS versions (form TEXT NOT NULL, n INTEGER NOT NULL, def TEXT NOT NULL, at INTEGER NOT NULL, by TEXT NOT NULL, PRIMARY KEY (form, n))",
+    "CREATE TABLE IF NOT EXISTS trail (seq INTEGER PRIMARY KEY AUTOINCREMENT, at INTEGER NOT NULL, by TEXT NOT NULL, form TEXT NOT NULL, did TEXT NOT NULL, version INTEGER)",
+    "CREATE INDEX IF NOT EXISTS trail_by_form ON trail (form, seq)",
+    "CREATE TABLE IF NOT EXISTS seeds (digest TEXT PRIMARY KEY, at INTEGER NOT NULL)",
     // Dropped bot submissions per form and day.
     "CREATE TABLE IF NOT EXISTS bots (form TEXT NOT NULL, day TEXT NOT NULL, count INTEGER NOT NULL, PRIMARY KEY (form, day))",
 ];
@@ -396,6 +405,110 @@ fn ms(v: u64) -> SqlStorageValue {
 
 fn text(s: &str) -> SqlStorageValue {
     SqlStorageValue::String(s.to_owned())
+}
+
+#[derive(Deserialize)]
+struct DefRow {
+    def: String,
+}
+
+#[derive(Deserialize)]
+struct EntryRow {
+    entry: String,
+}
+
+#[derive(Deserialize)]
+struct StampRow {
+    n: f64,
+    at: f64,
+    by: String,
+}
+
+#[derive(Deserialize)]
+struct TrailRow {
+    at: f64,
+    by: String,
+    form: String,
+    did: String,
+    version: Option<f64>,
+}
+
+/// The catalog's rows in the object's SQL (`catalog::Store`): the edits' logic is the protocol's, this
+/// only reads and writes rows. A command's statements run in one transaction, as every command's do.
+struct Shelves<'l>(&'l Ledger);
+
+impl catalog::Store for Shelves<'_> {
+    type Error = worker::Error;
+
+    fn entry(&self, form: &str) -> Result<Option<catalog::Entry>> {
+        let rows: Vec<EntryRow> = self.0.sql.exec("SELECT entry FROM catalog WHERE id = ?", vec![text(form)])?.to_array()?;
+        Ok(rows.into_iter().next().map(|r| serde_json::from_str(&r.entry)).transpose()?)
+    }
+
+    fn version(&self, form: &str, n: u32) -> Result<Option<catalog::Version>> {
+        let rows: Vec<VersionRow> =
+            self.0.sql.exec("SELECT def, at, by FROM versions WHERE form = ? AND n = ?", vec![text(form), SqlStorageValue::Float(f64::from(n))])?.to_array()?;
+        let Some(row) = rows.into_iter().next() else { return Ok(None) };
+        Ok(Some(catalog::Version { form: form.to_owned(), n, def: serde_json::from_str(&row.def)?, at: row.at as u64, by: row.by }))
+    }
+
+    fn seeded(&self, digest: &str) -> Result<bool> {
+        let rows: Vec<serde_json::Value> = self.0.sql.exec("SELECT 1 AS x FROM seeds WHERE digest = ?", vec![text(digest)])?.to_array()?;
+        Ok(!rows.is_empty())
+    }
+
+    fn note_seeded(&mut self, digest: &str, now: u64) -> Result<()> {
+        self.0.sql.exec("INSERT OR IGNORE INTO seeds VALUES (?, ?)", vec![text(digest), ms(now)])?;
+        Ok(())
+    }
+
+    fn keep(&mut self, applied: &catalog::Applied) -> Result<()> {
+        let e = &applied.entry;
+        self.0.sql.exec(
+            "INSERT OR REPLACE INTO catalog VALUES (?, ?, ?, ?)",
+            vec![
+                text(&e.id),
+                text(&serde_json::to_string(e)?),
+                e.published.map_or(SqlStorageValue::Null, |n| SqlStorageValue::Float(f64::from(n))),
+                SqlStorageValue::Float(if e.archived { 1.0 } else { 0.0 }),
+            ],
+        )?;
+        if let Some(v) = &applied.version {
+            // `OR IGNORE`: a version once written is never replaced.
+            self.0.sql.exec(
+                "INSERT OR IGNORE INTO versions VALUES (?, ?, ?, ?, ?)",
+                vec![text(&v.form), SqlStorageValue::Float(f64::from(v.n)), text(&serde_json::to_string(&v.def)?), ms(v.at), text(&v.by)],
+            )?;
+        }
+        if let Some(t) = &applied.trail {
+            let did = serde_json::to_value(t.did)?.as_str().unwrap_or_default().to_owned();
+            self.0.sql.exec(
+                "INSERT INTO trail (at, by, form, did, version) VALUES (?, ?, ?, ?, ?)",
+                vec![ms(t.at), text(&t.by), text(&t.form), text(&did), t.version.map_or(SqlStorageValue::Null, |n| SqlStorageValue::Float(f64::from(n)))],
+            )?;
+        }
+        if applied.republished {
+            self.0
+                .sql
+                .exec("INSERT INTO meta VALUES ('revision', '1') ON CONFLICT (name) DO UPDATE SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT)", None)?;
+        }
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct VersionRow {
+    def: String,
+    at: f64,
+    by: String,
+}
+
+impl Ledger {
+    /// The catalog's revision (0 before its first publish).
+    fn revision(&self) -> Result<u64> {
+        let rows: Vec<ValueRow> = self.sql.exec("SELECT value FROM meta WHERE name = 'revision'", None)?.to_array()?;
+        Ok(rows.into_iter().next().and_then(|r| r.value.parse().ok()).unwrap_or(0))
+    }
 }
 
 impl Ledger {
@@ -768,6 +881,59 @@ impl Ledger {
             Command::Count(cmd::Count { batch, now }) => {
                 self.count(batch, now)?;
                 serde_json::json!({"ok": true})
+            }
+            Command::Catalog(cmd::Catalog { known, file }) => {
+                let revision = self.revision()?;
+                let seeded = catalog::Store::seeded(&Shelves(self), &file)?;
+                let forms = if known == Some(revision) {
+                    None
+                } else {
+                    let rows: Vec<DefRow> = self
+                        .sql
+                        .exec(
+                            "SELECT v.def AS def FROM catalog c JOIN versions v ON v.form = c.id AND v.n = c.published WHERE c.archived = 0 ORDER BY c.id",
+                            None,
+                        )?
+                        .to_array()?;
+                    Some(rows.into_iter().map(|r| serde_json::from_str(&r.def)).collect::<serde_json::Result<Vec<shared::form::FormDef>>>()?)
+                };
+                serde_json::to_value(catalog::Catalogue { revision, seeded, forms })?
+            }
+            Command::Seed(cmd::Seed { forms, digest, now }) => {
+                catalog::seed(&mut Shelves(self), &forms, &digest, now)?;
+                serde_json::json!({"ok": true})
+            }
+            Command::Edit(cmd::Edit { form, action, by, now }) => serde_json::to_value(catalog::edit(&mut Shelves(self), &form, action, &by, now)?)?,
+            Command::Shelf(cmd::Shelf { form }) => {
+                let rows: Vec<EntryRow> = match form {
+                    Some(form) => self.sql.exec("SELECT entry FROM catalog WHERE id = ?", vec![text(&form)])?.to_array()?,
+                    None => self.sql.exec("SELECT entry FROM catalog ORDER BY id", None)?.to_array()?,
+                };
+                let entries = rows.into_iter().map(|r| serde_json::from_str(&r.entry)).collect::<serde_json::Result<Vec<catalog::Entry>>>()?;
+                serde_json::to_value(entries)?
+            }
+            Command::Version(cmd::Version { form, n }) => serde_json::to_value(catalog::Store::version(&Shelves(self), &form, n)?)?,
+            Command::Versions(cmd::Versions { form }) => {
+                let rows: Vec<StampRow> = self.sql.exec("SELECT n, at, by FROM versions WHERE form = ? ORDER BY n DESC", vec![text(&form)])?.to_array()?;
+                serde_json::to_value(rows.into_iter().map(|r| catalog::Stamp { n: r.n as u32, at: r.at as u64, by: r.by }).collect::<Vec<_>>())?
+            }
+            Command::Trail(cmd::Trail { form, before, limit }) => {
+                let rows: Vec<TrailRow> = self
+                    .sql
+                    .exec(
+                        "SELECT at, by, form, did, version FROM trail WHERE (?1 IS NULL OR form = ?1) AND (?2 IS NULL OR at < ?2) ORDER BY seq DESC LIMIT ?3",
+                        vec![
+                            form.as_deref().map_or(SqlStorageValue::Null, text),
+                            before.map_or(SqlStorageValue::Null, ms),
+                            SqlStorageValue::Float(f64::from(limit)),
+                        ],
+                    )?
+                    .to_array()?;
+                let lines = rows.into_iter().filter_map(|r| {
+                    let did = serde_json::from_value(serde_json::Value::String(r.did)).ok()?;
+                    Some(catalog::Trail { at: r.at as u64, by: r.by, form: r.form, did, version: r.version.map(|v| v as u32) })
+                });
+                serde_json::to_value(lines.collect::<Vec<_>>())?
             }
             Command::Events(cmd::Events { form, first, end, by }) => {
                 let key = match by {

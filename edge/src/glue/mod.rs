@@ -1,12 +1,13 @@
 //! The Workers glue, wasm only and as thin as the runtime allows: the entry points and dispatch
 //! (`entry`), reading requests and building responses in one place (`exchange`), the routes a visitor's
-//! browser calls (`visitor`) and the isolate's page-view sums (`counting`), the admin API (`operator`), other systems' calls (`integration`), the cron's
+//! browser calls (`visitor`) and the isolate's page-view sums (`counting`), the admin API (`operator`, and the forms' editor: `editor`), other systems' calls (`integration`), the cron's
 //! work (`upkeep`) and the ledger Durable Object with its SQL (`ledger_object`). Tested end to end.
 //!
 //! May use: every layer below.
 
 pub(crate) mod context;
 pub(crate) mod counting;
+pub(crate) mod editor;
 pub(crate) mod entry;
 pub(crate) mod exchange;
 pub(crate) mod integration;

@@ -141,10 +141,15 @@ pub(crate) async fn submit(req: &mut Request, cx: &Cx<'_>, form_named: &mut Opti
 
 /// Accepts a submission: what needs the request (origin, secrets, rate limit, Turnstile) here, then the
 /// submission service (`submission::take`) over KV and the ledger, then the first delivery attempts.
-pub(crate) async fn take(req: &Request, cx: &Cx<'_>, config: &'static FormsConfig, sub: Submission) -> Result<(u16, serde_json::Value), Error> {
+pub(crate) async fn take(req: &Request, cx: &Cx<'_>, config: &FormsConfig, sub: Submission) -> Result<(u16, serde_json::Value), Error> {
     let origin = header(req, "Origin");
     let own = own_origin(req);
-    let form = intake::form_for(config, &sub, origin.as_deref(), &own)?;
+    let current = intake::form_for(config, &sub, origin.as_deref(), &own)?;
+    // A page open during a publish sent what the version it showed asks for: checked against that one.
+    let form = &match sub.meta.version.filter(|v| Some(*v) != current.version) {
+        Some(v) => crate::services::catalog::as_shown(current, shown_version(cx, &current.id, v).await?),
+        None => current.clone(),
+    };
     // Checked before anything is stored: a lead must never be stored without the receipt its answer owes.
     let signing = required_secret(cx.env, "SIGNING_SECRET")?;
     if let Some(limit) = config.rate_limit {
@@ -168,6 +173,32 @@ pub(crate) async fn take(req: &Request, cx: &Cx<'_>, config: &'static FormsConfi
     // profile.
     let taken = submission::take(cloud, &intake, sub).await?;
     Ok((taken.status, taken.body))
+}
+
+/// A published version this isolate was asked for: `((form, n), its definition if it exists)`.
+type Shown = ((String, u32), Option<FormDef>);
+
+thread_local! {
+    /// Published versions this isolate was asked for (immutable, so kept as long as the isolate; a few at
+    /// most, from pages open during a publish).
+    static SHOWN: std::cell::RefCell<Vec<Shown>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Version `n` of `form`, as a page that showed it needs it checked: from the catalog once per isolate.
+async fn shown_version(cx: &Cx<'_>, form: &str, n: u32) -> Result<Option<FormDef>, Error> {
+    let key = (form.to_owned(), n);
+    if let Some(found) = SHOWN.with(|s| s.borrow().iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())) {
+        return Ok(found);
+    }
+    let found = crate::services::catalog::version(cx.cloud()?, form, n).await?;
+    SHOWN.with(|s| {
+        let mut s = s.borrow_mut();
+        if s.len() >= 32 {
+            s.remove(0);
+        }
+        s.push((key, found.clone()));
+    });
+    Ok(found)
 }
 
 /// The lead a link's token stands for, with the change a confirmation link was mailed for (if it names
@@ -325,6 +356,21 @@ pub(crate) fn dev_mailbox(cx: &Cx<'_>) -> Result<Response, Error> {
         return Err(Error::NotFound);
     }
     redirect(url.to_owned())
+}
+
+/// `POST /v1/preview` with a form definition: its embed script, as `/embed/<form>.js` would serve it once
+/// published (the editor's live preview runs the real widget on it). Nothing is read or stored, so it
+/// takes no token; a definition that cannot render (no fields) is a 400.
+pub(crate) async fn preview(req: &mut Request) -> Result<Response, Error> {
+    let body = read_body(req, 64 * 1024).await?;
+    let form: FormDef = serde_json::from_slice(&body).map_err(|e| Error::Malformed(format!("Not a form definition: {e}.")))?;
+    if form.fields.is_empty() {
+        return Err(Error::Malformed("A form needs at least one field to be shown.".into()));
+    }
+    let mut resp = Response::ok(embed::script(WIDGET_JS, &PublicForm::from(&form), &own_origin(req)))?;
+    let _ = resp.headers_mut().set("Content-Type", "text/javascript; charset=utf-8");
+    let _ = resp.headers_mut().set("Cache-Control", "no-store");
+    Ok(resp)
 }
 
 pub(crate) fn embed_script(req: &Request, cx: &Cx<'_>, form_id: &str) -> Result<Response, Error> {

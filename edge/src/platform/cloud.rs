@@ -69,9 +69,10 @@ pub fn kv(env: &Env) -> Result<KvStore, Error> {
     env.kv(store::BINDING).map_err(|_| Error::Config(format!("the KV binding {} is missing", store::BINDING)))
 }
 
-/// The forms config, parsed and checked once per isolate. `cargo xtask` has already rejected a broken file
-/// with its line number before the runtime started; this check guards deployments made without it.
-pub fn config(env: &Env) -> Result<&'static FormsConfig, Error> {
+/// The config file (the `LEADGATE_FORMS` variable), parsed and checked once per isolate. `cargo xtask` has
+/// already rejected a broken file with its line number before the runtime started; this check guards
+/// deployments made without it. Its forms seed the catalog; [`config`] is what the collector serves.
+pub fn file_config(env: &Env) -> Result<&'static FormsConfig, Error> {
     static CONFIG: OnceLock<Result<FormsConfig, String>> = OnceLock::new();
     let parsed = CONFIG.get_or_init(|| {
         let raw = env.var("LEADGATE_FORMS").map_err(|_| "LEADGATE_FORMS is not set".to_string())?.to_string();
@@ -82,6 +83,64 @@ pub fn config(env: &Env) -> Result<&'static FormsConfig, Error> {
         }
     });
     parsed.as_ref().map_err(|e| Error::Config(e.clone()))
+}
+
+/// How long an isolate serves its copy of the published forms before it asks the catalog whether they
+/// changed (one small request when they did not): a publish reaches every page within this time, as the
+/// embed script is revalidated on every page view. `LEADGATE_FORMS_TTL_MS` sets it (tests use 1 s).
+pub const FORMS_TTL_MS: u64 = 30_000;
+
+/// The isolate's copy of the served config: the file's settings with the published forms, the catalog's
+/// revision it is of, and when it was last confirmed current.
+struct Served {
+    config: std::rc::Rc<FormsConfig>,
+    revision: u64,
+    checked_at: u64,
+}
+
+thread_local! {
+    static SERVED: std::cell::RefCell<Option<Served>> = const { std::cell::RefCell::new(None) };
+}
+
+/// The config the collector serves at `now`: the file's collector-wide settings and the catalog's
+/// published forms, refreshed once per [`FORMS_TTL_MS`] (the catalog is seeded with the file's forms the
+/// first time it sees that file). When the catalog cannot be reached, the copy the isolate has is served
+/// on; an isolate without one cannot serve.
+pub async fn config(env: &Env, now: u64) -> Result<std::rc::Rc<FormsConfig>, Error> {
+    let ttl = env.var("LEADGATE_FORMS_TTL_MS").ok().and_then(|v| v.to_string().parse().ok()).unwrap_or(FORMS_TTL_MS);
+    let (copy, known) = SERVED.with(|s| match &*s.borrow() {
+        Some(served) if now.saturating_sub(served.checked_at) < ttl => (Some(served.config.clone()), None),
+        Some(served) => (None, Some((served.config.clone(), served.revision))),
+        None => (None, None),
+    });
+    if let Some(config) = copy {
+        return Ok(config);
+    }
+    let file = file_config(env)?;
+    let catalog = Cloud::of(env)?;
+    match (crate::services::catalog::refresh(&catalog, file, known.as_ref().map(|k| k.1)).await, known) {
+        (Ok(Some((revision, fresh))), _) => {
+            let config = std::rc::Rc::new(fresh);
+            SERVED.with(|s| *s.borrow_mut() = Some(Served { config: config.clone(), revision, checked_at: now }));
+            Ok(config)
+        }
+        (Ok(None), Some((config, revision))) => {
+            SERVED.with(|s| *s.borrow_mut() = Some(Served { config: config.clone(), revision, checked_at: now }));
+            Ok(config)
+        }
+        (Ok(None), None) => Err(Error::Internal("the catalog sent no forms to a collector that has none".into())),
+        (Err(e), Some((config, _))) => {
+            worker::console_error!("catalog: {e}; serving the forms this isolate has");
+            Ok(config)
+        }
+        (Err(e), None) => Err(e),
+    }
+}
+
+/// The config this isolate served last, if it has one (for what runs after a request's handler, such as
+/// its CORS headers).
+pub fn served() -> Option<std::rc::Rc<FormsConfig>> {
+    SERVED.with(|s| s.borrow().as_ref().map(|served| served.config.clone()))
 }
 
 /// A secret (or, in development, a plain variable) from the environment, if set and not empty.
@@ -177,6 +236,9 @@ impl<L: Inside> Backend for Cloud<'_, L> {
 
     async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error> {
         match &self.ledger {
+            // The catalog is one object, whose config the map of forms depends on: asked directly.
+            Reach::Stub(namespace) if command.is_catalog() => LedgerStub::at(namespace, &Home::Catalog)?.call(command).await,
+            Reach::Inside(_) if command.is_catalog() => LedgerStub::at(&namespace(&self.env)?, &Home::Catalog)?.call(command).await,
             Reach::Stub(namespace) if single_object(&self.env) => LedgerStub::at(namespace, &Home::Registry)?.call(command).await,
             Reach::Stub(namespace) => match shard::route(&*self.map().await?, command) {
                 Route::One(home) => LedgerStub::at(namespace, &home)?.call(command).await,
@@ -301,18 +363,22 @@ fn single_object(env: &Env) -> bool {
 }
 
 thread_local! {
-    /// Where the collector's forms live (see `shard`), asked of the registry once per isolate: its answer
-    /// for a form never changes, so it is kept as long as the isolate (a new config is a new isolate).
+    /// Where the collector's forms live (see `shard`), asked of the registry once per isolate and again for
+    /// a form published since: its answer for a form never changes, so it is kept as long as the isolate.
     static MAP: std::cell::RefCell<Option<std::rc::Rc<Map>>> = const { std::cell::RefCell::new(None) };
 }
 
 impl<L: Inside> Cloud<'_, L> {
-    /// Where the forms live: asked of the registry the first time, then kept.
+    /// Where the forms live: asked of the registry the first time, then kept, and asked again when the
+    /// served config has a form the map does not (one published since).
     async fn map(&self) -> Result<std::rc::Rc<Map>, Error> {
-        if let Some(map) = MAP.with(|m| m.borrow().clone()) {
+        let config = match served() {
+            Some(config) => config,
+            None => std::rc::Rc::new(file_config(&self.env)?.clone()),
+        };
+        if let Some(map) = MAP.with(|m| m.borrow().clone()).filter(|map| config.forms.iter().all(|f| map.forms.contains_key(&f.id))) {
             return Ok(map);
         }
-        let config = config(&self.env)?;
         let forms: Vec<(String, u32)> = config.forms.iter().map(|f| (f.id.clone(), f.shards)).collect();
         // Leads of the KV-only layout not yet in the registry's index (its backfill runs in the cron) keep
         // their forms in the registry: one KV read per isolate, and a list only until the backfill is done.

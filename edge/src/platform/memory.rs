@@ -8,6 +8,7 @@
 //! SQL in `ledger_object`; the end-to-end tests hold the real one to them.
 
 use crate::protocol::backend::Backend;
+use crate::protocol::catalog;
 use crate::protocol::funnel::{Cell, Period, Share, Tallies};
 use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{self, Command, Hold, Holder, Replay, Standing};
@@ -465,6 +466,51 @@ struct EmailRow {
 }
 
 /// The ledger's tables and rules, as `ledger_object` keeps them in SQLite.
+/// The catalog's rows in the model: entries, versions by (form, number), the trail in order, the seeded
+/// files' digests and the revision.
+#[derive(Default)]
+struct CatalogModel {
+    entries: BTreeMap<String, catalog::Entry>,
+    versions: BTreeMap<(String, u32), catalog::Version>,
+    trail: Vec<catalog::Trail>,
+    seeds: std::collections::BTreeSet<String>,
+    revision: u64,
+}
+
+impl catalog::Store for CatalogModel {
+    type Error = std::convert::Infallible;
+
+    fn entry(&self, form: &str) -> Result<Option<catalog::Entry>, Self::Error> {
+        Ok(self.entries.get(form).cloned())
+    }
+
+    fn version(&self, form: &str, n: u32) -> Result<Option<catalog::Version>, Self::Error> {
+        Ok(self.versions.get(&(form.to_owned(), n)).cloned())
+    }
+
+    fn seeded(&self, digest: &str) -> Result<bool, Self::Error> {
+        Ok(self.seeds.contains(digest))
+    }
+
+    fn note_seeded(&mut self, digest: &str, _: u64) -> Result<(), Self::Error> {
+        self.seeds.insert(digest.to_owned());
+        Ok(())
+    }
+
+    fn keep(&mut self, applied: &catalog::Applied) -> Result<(), Self::Error> {
+        self.entries.insert(applied.entry.id.clone(), applied.entry.clone());
+        if let Some(v) = &applied.version {
+            // Versions are immutable: one written is never replaced.
+            self.versions.entry((v.form.clone(), v.n)).or_insert_with(|| v.clone());
+        }
+        self.trail.extend(applied.trail.clone());
+        if applied.republished {
+            self.revision += 1;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Default)]
 struct LedgerModel {
     leads: BTreeMap<String, ledger::Entry>,
@@ -497,6 +543,7 @@ struct LedgerModel {
     /// In a views object: the day of the salt, and the day's salted visitors.
     salt: Option<u64>,
     visitors: std::collections::BTreeSet<String>,
+    catalog: CatalogModel,
 }
 
 /// A lead's row in the ledger's `downloads` table.
@@ -847,6 +894,42 @@ impl LedgerModel {
                     }
                 }
                 ok
+            }
+            Command::Catalog(cmd::Catalog { known, file }) => {
+                let c = &self.catalog;
+                let forms = (known != Some(c.revision)).then(|| {
+                    c.entries.values().filter(|e| !e.archived).filter_map(|e| c.versions.get(&(e.id.clone(), e.published?)).map(|v| v.def.clone())).collect()
+                });
+                serde_json::to_value(catalog::Catalogue { revision: c.revision, seeded: c.seeds.contains(&file), forms }).unwrap_or_default()
+            }
+            Command::Seed(cmd::Seed { forms, digest, now }) => {
+                let Ok(()) = catalog::seed(&mut self.catalog, &forms, &digest, now);
+                ok
+            }
+            Command::Edit(cmd::Edit { form, action, by, now }) => {
+                let Ok(edited) = catalog::edit(&mut self.catalog, &form, action, &by, now);
+                serde_json::to_value(edited).unwrap_or_default()
+            }
+            Command::Shelf(cmd::Shelf { form }) => {
+                let entries: Vec<&catalog::Entry> = self.catalog.entries.values().filter(|e| form.as_ref().is_none_or(|f| *f == e.id)).collect();
+                serde_json::to_value(entries).unwrap_or_default()
+            }
+            Command::Version(cmd::Version { form, n }) => serde_json::to_value(self.catalog.versions.get(&(form, n))).unwrap_or_default(),
+            Command::Versions(cmd::Versions { form }) => {
+                let stamps: Vec<catalog::Stamp> =
+                    self.catalog.versions.values().rev().filter(|v| v.form == form).map(|v| catalog::Stamp { n: v.n, at: v.at, by: v.by.clone() }).collect();
+                serde_json::to_value(stamps).unwrap_or_default()
+            }
+            Command::Trail(cmd::Trail { form, before, limit }) => {
+                let lines: Vec<&catalog::Trail> = self
+                    .catalog
+                    .trail
+                    .iter()
+                    .rev()
+                    .filter(|t| form.as_ref().is_none_or(|f| *f == t.form) && before.is_none_or(|b| t.at < b))
+                    .take(limit as usize)
+                    .collect();
+                serde_json::to_value(lines).unwrap_or_default()
             }
             Command::Events(cmd::Events { form, first, end, by }) => {
                 use crate::protocol::analytics::By;

@@ -23,7 +23,7 @@ pub const ANSWER_MS: u64 = 86_400_000;
 /// A command to the ledger, as it travels: `{"op": "<command>", ...its fields}`. Built from the typed
 /// commands in [`cmd`], each of which names its answer ([`Asks::Answer`]): `protocol::backend::ask` takes
 /// the command and returns that answer, so a command cannot be read as another's answer.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Command {
     /// See [`cmd::Claim`].
@@ -102,6 +102,30 @@ pub enum Command {
     Count(cmd::Count),
     /// See [`cmd::Events`].
     Events(cmd::Events),
+    /// See [`cmd::Catalog`].
+    Catalog(cmd::Catalog),
+    /// See [`cmd::Seed`].
+    Seed(cmd::Seed),
+    /// See [`cmd::Edit`].
+    Edit(cmd::Edit),
+    /// See [`cmd::Shelf`].
+    Shelf(cmd::Shelf),
+    /// See [`cmd::Version`].
+    Version(cmd::Version),
+    /// See [`cmd::Versions`].
+    Versions(cmd::Versions),
+    /// See [`cmd::Trail`].
+    Trail(cmd::Trail),
+}
+
+impl Command {
+    /// Whether the forms' catalog answers it (`shard::Home::Catalog`).
+    pub fn is_catalog(&self) -> bool {
+        matches!(
+            self,
+            Command::Catalog(_) | Command::Seed(_) | Command::Edit(_) | Command::Shelf(_) | Command::Version(_) | Command::Versions(_) | Command::Trail(_)
+        )
+    }
 }
 
 /// A command that names the type of its answer.
@@ -164,6 +188,13 @@ answers! {
     Places => Vec<(String, Place)>,
     Count => Done,
     Events => crate::protocol::analytics::Sums,
+    Catalog => crate::protocol::catalog::Catalogue,
+    Seed => Done,
+    Edit => Result<crate::protocol::catalog::Entry, crate::protocol::catalog::Refusal>,
+    Shelf => Vec<crate::protocol::catalog::Entry>,
+    Version => Option<crate::protocol::catalog::Version>,
+    Versions => Vec<crate::protocol::catalog::Stamp>,
+    Trail => Vec<crate::protocol::catalog::Trail>,
 }
 
 /// Each command's place in [`Command`].
@@ -186,7 +217,7 @@ macro_rules! wraps {
     };
 }
 
-wraps!(Claim, Settle, Release, Look, Reserve, Hold, Index, List, Unindex, Queue, Unqueue, Send, Record, Due, Deliveries, Replay, Enable, Wake, Erase, Draw, Draws, CountBot, Bots, Turn, ClaimMany, SettleMany, Funnel, Daily, Find, Download, Downloads, DownloadTotals, Unfolded, Tally, Places, Count, Events ; Endpoints);
+wraps!(Claim, Settle, Release, Look, Reserve, Hold, Index, List, Unindex, Queue, Unqueue, Send, Record, Due, Deliveries, Replay, Enable, Wake, Erase, Draw, Draws, CountBot, Bots, Turn, ClaimMany, SettleMany, Funnel, Daily, Find, Download, Downloads, DownloadTotals, Unfolded, Tally, Places, Count, Events, Catalog, Seed, Edit, Shelf, Version, Versions, Trail ; Endpoints);
 
 /// The ledger's commands, one type each, named like their variants of [`Command`].
 pub mod cmd {
@@ -537,6 +568,75 @@ pub mod cmd {
         pub batch: crate::protocol::analytics::Batch,
         /// When they are written (Unix ms): its day is the salt's.
         pub now: u64,
+    }
+
+    /// What the catalog publishes (`catalog::Catalogue`): the published forms, unless the asker's copy is
+    /// of the current revision.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Catalog {
+        /// The revision the asker holds.
+        pub known: Option<u64>,
+        /// The digest of the asker's config file's forms (`catalog::digest`): the answer says whether the
+        /// catalog was seeded with it.
+        pub file: String,
+    }
+
+    /// Seeds the catalog with a config file's forms (`catalog::seed`), once per file.
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Seed {
+        /// The file's forms.
+        pub forms: Vec<shared::form::FormDef>,
+        /// Their digest.
+        pub digest: String,
+        /// Now (Unix ms).
+        pub now: u64,
+    }
+
+    /// An edit of a form in the catalog (`catalog::edit`).
+    #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+    pub struct Edit {
+        /// The form.
+        pub form: String,
+        /// What to do.
+        pub action: crate::protocol::catalog::Action,
+        /// Who does it.
+        pub by: String,
+        /// Now (Unix ms).
+        pub now: u64,
+    }
+
+    /// The catalog's entries: one form's, or all (by id).
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Shelf {
+        /// Only this form.
+        pub form: Option<String>,
+    }
+
+    /// One published version of a form.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Version {
+        /// The form.
+        pub form: String,
+        /// The version's number.
+        pub n: u32,
+    }
+
+    /// A form's versions, newest first, without their definitions.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Versions {
+        /// The form.
+        pub form: String,
+    }
+
+    /// The audit trail, newest first: one form's or every form's, before a time.
+    #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+    pub struct Trail {
+        /// Only this form.
+        pub form: Option<String>,
+        /// Only lines before this time (Unix ms), for the next page.
+        pub before: Option<u64>,
+        /// At most this many lines.
+        pub limit: u32,
     }
 
     /// A form's page-view counts of the days `[first, end)`, grouped: answered with `analytics::Sums`.

@@ -36,6 +36,9 @@ pub const MAX_SHARDS: u32 = 64;
 /// The name of the single-object layout's object: the registry, and the home of the forms it holds.
 pub const REGISTRY: &str = "ledger";
 
+/// The name of the forms' catalog object.
+pub const CATALOG: &str = "catalog";
+
 /// One ledger object.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Home {
@@ -54,6 +57,9 @@ pub enum Home {
         /// The form's tag.
         tag: String,
     },
+    /// The forms' catalog (`catalog`): drafts, published versions and their trail, apart from every object
+    /// intake uses; collectors read it once per isolate and refresh window.
+    Catalog,
 }
 
 impl Home {
@@ -63,13 +69,14 @@ impl Home {
             Home::Registry => REGISTRY.to_owned(),
             Home::Shard { tag, n } => format!("form:{tag}:{n}"),
             Home::Views { tag } => format!("views:{tag}"),
+            Home::Catalog => CATALOG.to_owned(),
         }
     }
 
     /// What a lead id of this home ends with (nothing in the registry).
     pub fn suffix(&self) -> String {
         match self {
-            Home::Registry | Home::Views { .. } => String::new(),
+            Home::Registry | Home::Views { .. } | Home::Catalog => String::new(),
             Home::Shard { tag, n } => format!("_{tag}{}", digit(*n)),
         }
     }
@@ -248,6 +255,7 @@ pub fn route(map: &Map, command: &Command) -> Route {
         C::Places(_) => one(Home::Registry),
         C::Count(c) => one(Home::Views { tag: tag(&c.batch.form) }),
         C::Events(c) => one(Home::Views { tag: tag(&c.form) }),
+        C::Catalog(_) | C::Seed(_) | C::Edit(_) | C::Shelf(_) | C::Version(_) | C::Versions(_) | C::Trail(_) => one(Home::Catalog),
         C::Enable(c) => Route::Each(map.homes_of(&c.form)),
         C::List(c) => Route::Each(c.form.as_deref().map_or_else(|| map.all(), |f| map.homes_of(f))),
         C::Funnel(c) => Route::Each(c.form.as_deref().map_or_else(|| map.all(), |f| map.homes_of(f))),

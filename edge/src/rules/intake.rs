@@ -146,6 +146,7 @@ pub fn build(form: &FormDef, fields: BTreeMap<String, String>, consent: ConsentR
         owner: None,
         assignments: Vec::new(),
         downloads_folded: 0,
+        form_version: form.version,
     };
     lead.qualify(&form.scoring, cx.now_ms);
     lead

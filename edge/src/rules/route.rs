@@ -89,6 +89,34 @@ pub enum Route {
     Draw(String),
     /// `GET /v1/admin/giveaways/<form>/draws`.
     Draws(String),
+    /// `POST /v1/preview`: the embed script of a form definition sent in the body (the editor's live
+    /// preview; nothing is read or stored).
+    Preview,
+    /// `GET /v1/admin/catalog`: every form in the catalog, with its state.
+    Catalog,
+    /// `GET /v1/admin/catalog/<form>`: a form's draft, versions and problems.
+    CatalogForm(String),
+    /// `PUT /v1/admin/catalog/<form>`: saves a form's draft (creates the form).
+    SaveDraft(String),
+    /// `POST /v1/admin/catalog/<form>/check`: a definition's problems, without saving it.
+    CheckDraft(String),
+    /// `POST /v1/admin/catalog/<form>/publish`.
+    Publish(String),
+    /// `POST /v1/admin/catalog/<form>/rollback`.
+    Rollback(String),
+    /// `POST /v1/admin/catalog/<form>/archive`.
+    Archive(String),
+    /// `POST /v1/admin/catalog/<form>/restore`.
+    Restore(String),
+    /// `GET /v1/admin/catalog/<form>/versions/<n>`: one published version.
+    FormVersion {
+        /// The form's id.
+        form: String,
+        /// The version's number.
+        n: u32,
+    },
+    /// `GET /v1/admin/trail`: who changed, published or rolled back which form when.
+    Trail,
 }
 
 /// Why a request matched no route.
@@ -133,6 +161,31 @@ impl Route {
             ["dev", "mailbox"] => vec![("GET", DevMailbox)],
             ["v1", "beacon"] => vec![("POST", Beacon)],
             ["v1", "admin", "forms"] => vec![("GET", Forms)],
+            ["v1", "preview"] => vec![("POST", Preview)],
+            ["v1", "admin", "catalog"] => vec![("GET", Catalog)],
+            ["v1", "admin", "trail"] => vec![("GET", Trail)],
+            ["v1", "admin", "catalog", form] => {
+                let form = one(form).ok_or(Miss::NotFound)?;
+                vec![("GET", CatalogForm(form.clone())), ("PUT", SaveDraft(form))]
+            }
+            ["v1", "admin", "catalog", form, action] => {
+                let form = one(form).ok_or(Miss::NotFound)?;
+                let route = match *action {
+                    "check" => CheckDraft(form),
+                    "publish" => Publish(form),
+                    "rollback" => Rollback(form),
+                    "archive" => Archive(form),
+                    "restore" => Restore(form),
+                    _ => return Err(Miss::NotFound),
+                };
+                vec![("POST", route)]
+            }
+            ["v1", "admin", "catalog", form, "versions", n] => {
+                let form = one(form).ok_or(Miss::NotFound)?;
+                // Only the number as written (`2`, not `+2` or `02`), so one version has one URL.
+                let n = n.parse::<u32>().ok().filter(|v| *v > 0 && v.to_string() == *n).ok_or(Miss::NotFound)?;
+                vec![("GET", FormVersion { form, n })]
+            }
             ["v1", "admin", "forms", form, "analytics"] => vec![("GET", FormAnalytics(one(form).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "files", key @ ..] if !key.is_empty() && key.iter().all(|s| !s.is_empty()) => {
                 vec![("PUT", UploadFile(key.join("/")))]
@@ -191,10 +244,21 @@ impl Route {
             | Endpoints
             | EnableEndpoint { .. }
             | Draw(_)
-            | Draws(_) => true,
+            | Draws(_)
+            | Catalog
+            | CatalogForm(_)
+            | SaveDraft(_)
+            | CheckDraft(_)
+            | Publish(_)
+            | Rollback(_)
+            | Archive(_)
+            | Restore(_)
+            | FormVersion { .. }
+            | Trail => true,
             // Behaviour events take the admin token or an integration's key: their handler checks either.
+            // A preview reads and writes nothing: it renders the definition it is sent, as an embed would.
             Submit | SubmitPreflight | Health | OpenApi | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_) | Download(_)
-            | Thanks | Embed(_) | DevMailbox | Beacon | RecordEvent(_) | Feedback(_) => false,
+            | Thanks | Embed(_) | DevMailbox | Beacon | RecordEvent(_) | Feedback(_) | Preview => false,
         }
     }
 
@@ -229,6 +293,7 @@ mod tests {
             .replace("{endpoint}", "crm")
             .replace("{token}", "t.k")
             .replace("{key}", "ebook.pdf")
+            .replace("{n}", "2")
     }
 
     #[test]
@@ -289,6 +354,17 @@ mod tests {
             ("POST", "/v1/admin/endpoints/{form}/{endpoint}/enable"),
             ("POST", "/v1/admin/giveaways/{form}/draw"),
             ("GET", "/v1/admin/giveaways/{form}/draws"),
+            ("POST", "/v1/preview"),
+            ("GET", "/v1/admin/catalog"),
+            ("GET", "/v1/admin/trail"),
+            ("GET", "/v1/admin/catalog/{form}"),
+            ("PUT", "/v1/admin/catalog/{form}"),
+            ("POST", "/v1/admin/catalog/{form}/check"),
+            ("POST", "/v1/admin/catalog/{form}/publish"),
+            ("POST", "/v1/admin/catalog/{form}/rollback"),
+            ("POST", "/v1/admin/catalog/{form}/archive"),
+            ("POST", "/v1/admin/catalog/{form}/restore"),
+            ("GET", "/v1/admin/catalog/{form}/versions/{n}"),
         ];
         let mut kinds = std::collections::HashSet::new();
         for (method, template) in all {
@@ -336,7 +412,18 @@ mod tests {
             | Route::Endpoints
             | Route::EnableEndpoint { .. }
             | Route::Draw(_)
-            | Route::Draws(_) => (),
+            | Route::Draws(_)
+            | Route::Preview
+            | Route::Catalog
+            | Route::CatalogForm(_)
+            | Route::SaveDraft(_)
+            | Route::CheckDraft(_)
+            | Route::Publish(_)
+            | Route::Rollback(_)
+            | Route::Archive(_)
+            | Route::Restore(_)
+            | Route::FormVersion { .. }
+            | Route::Trail => (),
         };
         let events = [
             "lead.created",
@@ -379,6 +466,19 @@ mod tests {
             ("GET", "/v1/beacon".into(), Err(Miss::MethodNotAllowed("POST".into()))),
             ("GET", "/v1/admin/forms/news/analytics".into(), Ok(Route::FormAnalytics("news".into()))),
             ("GET", "/v1/admin/forms//analytics".into(), Err(Miss::NotFound)),
+            ("POST", "/v1/preview".into(), Ok(Route::Preview)),
+            ("GET", "/v1/admin/catalog".into(), Ok(Route::Catalog)),
+            ("GET", "/v1/admin/trail".into(), Ok(Route::Trail)),
+            ("GET", "/v1/admin/catalog/news".into(), Ok(Route::CatalogForm("news".into()))),
+            ("PUT", "/v1/admin/catalog/news".into(), Ok(Route::SaveDraft("news".into()))),
+            ("POST", "/v1/admin/catalog/news".into(), Err(Miss::MethodNotAllowed("GET, PUT".into()))),
+            ("POST", "/v1/admin/catalog/news/publish".into(), Ok(Route::Publish("news".into()))),
+            ("POST", "/v1/admin/catalog/news/rollback".into(), Ok(Route::Rollback("news".into()))),
+            ("POST", "/v1/admin/catalog/news/delete".into(), Err(Miss::NotFound)),
+            ("POST", "/v1/admin/catalog//publish".into(), Err(Miss::NotFound)),
+            ("GET", "/v1/admin/catalog/news/versions/2".into(), Ok(Route::FormVersion { form: "news".into(), n: 2 })),
+            ("GET", "/v1/admin/catalog/news/versions/0".into(), Err(Miss::NotFound)),
+            ("GET", "/v1/admin/catalog/news/versions/+2".into(), Err(Miss::NotFound)),
             ("PUT", "/v1/admin/files/ebook.pdf".into(), Ok(Route::UploadFile("ebook.pdf".into()))),
             ("PUT", "/v1/admin/files/books/ebook.pdf".into(), Ok(Route::UploadFile("books/ebook.pdf".into()))),
             ("PUT", "/v1/admin/files/".into(), Err(Miss::NotFound)),

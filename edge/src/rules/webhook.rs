@@ -247,6 +247,7 @@ pub fn largest_event(form: &FormDef) -> usize {
                 owner: Some("o".repeat(64)),
                 assignments: Vec::new(),
                 downloads_folded: 0,
+                form_version: Some(3),
             };
             let changes = Changes {
                 submission: "0".repeat(29),

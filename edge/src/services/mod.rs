@@ -8,6 +8,7 @@
 
 pub mod analytics;
 pub mod announcing;
+pub mod catalog;
 pub mod confirmation;
 pub mod delivery;
 pub mod erasure;

@@ -5,6 +5,7 @@
 mod fixtures;
 
 mod analytics;
+mod catalog;
 mod confirmation;
 mod delivery;
 mod docs;

@@ -1,0 +1,105 @@
+//! The admin API of forms as data (the editor's): the catalog's forms, a draft read, saved and checked,
+//! published, rolled back, archived and restored, a published version, and the audit trail. What each
+//! does is `services::catalog`'s; this reads requests and writes answers.
+
+use crate::glue::context::Cx;
+use crate::glue::exchange::{json_object, json_response, query, read_body};
+use crate::protocol::catalog::ADMIN;
+use crate::services::catalog;
+use crate::Error;
+use serde_json::json;
+use shared::form::FormDef;
+use worker::{Request, Response};
+
+/// The largest definition a draft may be (a form with every setting is about 10 KB).
+const MAX_DRAFT: usize = 64 * 1024;
+
+/// A definition from a request body: the shape of a `[[forms]]` table, as JSON. A body that is not one is
+/// a 400 naming where it breaks (serde's message: the member and the line and column).
+pub(crate) fn definition(body: &[u8]) -> Result<FormDef, Error> {
+    serde_json::from_slice(body).map_err(|e| Error::Malformed(format!("Not a form definition: {e}.")))
+}
+
+/// A form id from a path: ids are slugs, so anything else names no form and cannot make one.
+fn form_id(form: &str) -> Result<&str, Error> {
+    if shared::form::is_slug(form) {
+        Ok(form)
+    } else {
+        Err(Error::FormProblems(vec![("id".into(), "use 1 to 64 lowercase letters, digits, '-' or '_'".into())]))
+    }
+}
+
+/// A `200` with `value` as JSON.
+fn answer<T: serde::Serialize>(value: &T) -> Result<Response, Error> {
+    json_response(&serde_json::to_value(value)?, 200)
+}
+
+/// `GET /v1/admin/catalog`.
+pub(crate) async fn list(cx: &Cx<'_>) -> Result<Response, Error> {
+    json_response(&json!({"forms": catalog::list(cx.cloud()?).await?}), 200)
+}
+
+/// `GET /v1/admin/catalog/<form>`.
+pub(crate) async fn detail(cx: &Cx<'_>, form: &str) -> Result<Response, Error> {
+    answer(&catalog::detail(cx.cloud()?, cx.config()?, form_id(form).map_err(|_| Error::NotFound)?).await?)
+}
+
+/// `PUT /v1/admin/catalog/<form>` with a definition: saves the draft.
+pub(crate) async fn save(req: &mut Request, cx: &Cx<'_>, form: &str) -> Result<Response, Error> {
+    let form = form_id(form)?;
+    let draft = definition(&read_body(req, MAX_DRAFT).await?)?;
+    answer(&catalog::save(cx.cloud()?, cx.config()?, form, draft, ADMIN).await?)
+}
+
+/// `POST /v1/admin/catalog/<form>/check` with a definition: its problems, nothing saved.
+pub(crate) async fn check(req: &mut Request, cx: &Cx<'_>, form: &str) -> Result<Response, Error> {
+    let form = form_id(form)?;
+    let mut draft = definition(&read_body(req, MAX_DRAFT).await?)?;
+    form.clone_into(&mut draft.id);
+    json_response(&json!({"problems": catalog::problems(cx.config()?, &draft)}), 200)
+}
+
+/// `POST /v1/admin/catalog/<form>/publish`.
+pub(crate) async fn publish(cx: &Cx<'_>, form: &str) -> Result<Response, Error> {
+    let done = catalog::publish(cx.cloud()?, cx.config()?, form_id(form).map_err(|_| Error::NotFound)?, ADMIN).await?;
+    worker::console_log!("form {form}: version {:?} published by {ADMIN}", done.form.published);
+    answer(&done)
+}
+
+/// `POST /v1/admin/catalog/<form>/rollback` with `{"to": n}`.
+pub(crate) async fn rollback(req: &mut Request, cx: &Cx<'_>, form: &str) -> Result<Response, Error> {
+    let form = form_id(form).map_err(|_| Error::NotFound)?;
+    let body = json_object(&read_body(req, crate::rules::decoding::MAX_BODY).await?)?;
+    let to = match body.get("to") {
+        None => return Err(Error::Validation([("to".to_owned(), shared::Code::Required)].into())),
+        Some(v) => v.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| *n > 0),
+    };
+    let to = to.ok_or_else(|| Error::Validation([("to".to_owned(), shared::Code::InvalidNumber)].into()))?;
+    answer(&catalog::rollback(cx.cloud()?, cx.config()?, form, to, ADMIN).await?)
+}
+
+/// `POST /v1/admin/catalog/<form>/archive` (`archived`) or `/restore`.
+pub(crate) async fn archive(cx: &Cx<'_>, form: &str, archived: bool) -> Result<Response, Error> {
+    let form = form_id(form).map_err(|_| Error::NotFound)?;
+    answer(&catalog::archive(cx.cloud()?, cx.config()?, form, archived, ADMIN).await?)
+}
+
+/// `GET /v1/admin/catalog/<form>/versions/<n>`.
+pub(crate) async fn version(cx: &Cx<'_>, form: &str, n: u32) -> Result<Response, Error> {
+    let found = crate::protocol::backend::ask(cx.cloud()?, crate::protocol::ledger::cmd::Version { form: form.to_owned(), n }).await?;
+    answer(&found.ok_or(Error::NotFound)?)
+}
+
+/// `GET /v1/admin/trail?form=&before=&limit=`.
+pub(crate) async fn trail(req: &Request, cx: &Cx<'_>) -> Result<Response, Error> {
+    let number = |name: &str, max: u64| -> Result<Option<u64>, Error> {
+        match query(req, name)? {
+            None => Ok(None),
+            Some(v) => v.parse::<u64>().ok().filter(|n| *n <= max).map(Some).ok_or_else(|| Error::Malformed(format!("`{name}` must be a number up to {max}."))),
+        }
+    };
+    let before = number("before", u64::MAX)?;
+    let limit = number("limit", 200)?.unwrap_or(50).max(1) as u32;
+    let form = query(req, "form")?;
+    json_response(&json!({"trail": catalog::trail(cx.cloud()?, form.as_deref(), before, limit).await?}), 200)
+}

@@ -1,5 +1,5 @@
 //! The admin page: a thin client of the collector's admin API (leads with their stage, owner and history,
-// GDPR rights, deliveries, endpoints, giveaway draws, bot counts).
+// GDPR rights, deliveries, endpoints, giveaway draws, bot counts; the form editor is editor.js).
 //
 // Everything shown comes from the API and is written with `textContent`, never as HTML, so a lead's data
 // cannot run as code here. The token lives in session storage: it is gone when the tab closes.
@@ -485,7 +485,7 @@ function showLogin() {
 async function open() {
   $("#login").hidden = true;
   $("#app").hidden = false;
-  await Promise.all([loadDashboard(), loadLeads(), loadDeliveries(), loadEndpoints(), loadStats()]);
+  await Promise.all([loadDashboard(), loadCatalog(), loadLeads(), loadDeliveries(), loadEndpoints(), loadStats()]);
 }
 
 /** Runs an action, showing its failure in the status line instead of failing silently. */
@@ -530,4 +530,5 @@ $("#delivery-filter").addEventListener("submit", guard(async (ev) => {
 $("#draw").addEventListener("submit", guard(draw));
 $("#show-draws").addEventListener("click", guard(listDraws));
 $("#detail-h").tabIndex = -1;
-if (token()) guard(open)();
+// After every deferred script (the editor's too), whose functions `open` calls.
+if (token()) document.addEventListener("DOMContentLoaded", guard(open), { once: true });

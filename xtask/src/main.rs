@@ -7,6 +7,7 @@ mod bench;
 mod breakdown;
 mod compile;
 mod config;
+mod forms;
 mod fuzz;
 mod runtime;
 mod size;
@@ -32,6 +33,9 @@ commands:
           per submission against a plain-JavaScript reference collector
   fuzz    feed 1,000,000 mutated inputs to each parser of outside input (at most 5 min each)
           --short: 10,000 each, as `test` runs it
+  forms   move forms between a config file and a running collector's catalog (admin token in ADMIN_TOKEN)
+          pull [--url URL (http://127.0.0.1:8787)] [--out FILE]   the published forms as [[forms]] tables
+          push FILE [--url URL] [--publish]                      each form of FILE as a draft, and published
   check-config FILE  validate a forms config file and print its problems";
 
 /// The workspace root (xtask lives one level below it).
@@ -138,6 +142,7 @@ fn run(args: &[String]) -> Result {
             tools::cargo(&["run", "--quiet", "--profile", "fuzz", "--package", "xtask", "--", "fuzz"])
         }
         "fuzz" => fuzz::run(1_000_000, std::time::Duration::from_secs(300)),
+        "forms" => forms::run(rest),
         "check-config" => {
             let file = rest.first().ok_or("check-config needs a file")?;
             let forms = config::load(&PathBuf::from(file))?;

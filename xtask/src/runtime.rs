@@ -147,10 +147,13 @@ fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
     if std::env::var("LEADGATE_SINGLE_OBJECT").as_deref() == Ok("1") {
         vars.push_str("LEADGATE_SINGLE_OBJECT=1\n");
     }
-    // The analytics' flush window (see `protocol::analytics`), which the tests shorten so as not to wait.
-    if let Ok(ms) = std::env::var("LEADGATE_FLUSH_MS") {
-        if ms.parse::<u64>().is_ok() {
-            vars.push_str(&format!("LEADGATE_FLUSH_MS={ms}\n"));
+    // The analytics' flush window (see `protocol::analytics`) and how long an isolate serves its copy of the
+    // published forms (`cloud::FORMS_TTL_MS`), which the tests shorten so as not to wait.
+    for name in ["LEADGATE_FLUSH_MS", "LEADGATE_FORMS_TTL_MS"] {
+        if let Ok(ms) = std::env::var(name) {
+            if ms.parse::<u64>().is_ok() {
+                vars.push_str(&format!("{name}={ms}\n"));
+            }
         }
     }
     let vars: String = vars.lines().filter(|l| !o.without.iter().any(|w| l.starts_with(&format!("{w}=")))).map(|l| format!("{l}\n")).collect();

@@ -86,7 +86,7 @@ fn ensure_cargo_tool(krate: &str, bin: &str, version: &str) -> Result {
 /// machine kind's `omit-lockfile-registry-resolved` setting, npm 11 writes lockfiles that its own `ci` then
 /// rejects (workerd's other-platform optional packages); `install` honours the same lockfile and the exact
 /// versions pinned in package.json.
-fn ensure_npm() -> Result {
+pub fn ensure_npm() -> Result {
     let lock = root().join("package-lock.json");
     let installed = root().join("node_modules/.package-lock.json");
     let fresh = match (modified(&lock), modified(&installed)) {

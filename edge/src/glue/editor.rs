@@ -15,9 +15,10 @@ use worker::{Request, Response};
 const MAX_DRAFT: usize = 64 * 1024;
 
 /// A definition from a request body: the shape of a `[[forms]]` table, as JSON. A body that is not one is
-/// a 400 naming where it breaks (serde's message: the member and the line and column).
+/// a 400 naming the setting where it breaks (`fields[1].type`) and what is wrong there.
 pub(crate) fn definition(body: &[u8]) -> Result<FormDef, Error> {
-    serde_json::from_slice(body).map_err(|e| Error::Malformed(format!("Not a form definition: {e}.")))
+    let mut json = serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(&mut json).map_err(|e| Error::Malformed(format!("Not a form definition: at `{}`: {}.", e.path(), e.inner())))
 }
 
 /// A form id from a path: ids are slugs, so anything else names no form and cannot make one.

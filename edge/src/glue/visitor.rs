@@ -358,6 +358,9 @@ pub(crate) fn dev_mailbox(cx: &Cx<'_>) -> Result<Response, Error> {
     redirect(url.to_owned())
 }
 
+/// Where a preview's widget would send: a name that never resolves (RFC 2606).
+const PREVIEW_ENDPOINT: &str = "https://preview.invalid";
+
 /// `POST /v1/preview` with a form definition: its embed script, as `/embed/<form>.js` would serve it once
 /// published (the editor's live preview runs the real widget on it). Nothing is read or stored, so it
 /// takes no token; a definition that cannot render (no fields) is a 400.
@@ -367,7 +370,9 @@ pub(crate) async fn preview(req: &mut Request) -> Result<Response, Error> {
     if form.fields.is_empty() {
         return Err(Error::Malformed("A form needs at least one field to be shown.".into()));
     }
-    let mut resp = Response::ok(embed::script(WIDGET_JS, &PublicForm::from(&form), &own_origin(req)))?;
+    // Sent nowhere: a preview's submission is refused by the browser and says the collector cannot be
+    // reached, rather than becoming a lead of the published form.
+    let mut resp = Response::ok(embed::script(WIDGET_JS, &PublicForm::from(&form), PREVIEW_ENDPOINT))?;
     let _ = resp.headers_mut().set("Content-Type", "text/javascript; charset=utf-8");
     let _ = resp.headers_mut().set("Cache-Control", "no-store");
     Ok(resp)

@@ -13,8 +13,10 @@ use validator::Validate;
 #[cfg_attr(feature = "server", derive(validator::Validate))]
 #[serde(deny_unknown_fields)]
 pub struct FormsConfig {
-    /// The forms, each `[[forms]]` table in the file.
-    #[cfg_attr(feature = "server", validate(length(min = 1, max = 100), nested))]
+    /// The forms, each `[[forms]]` table in the file: they seed the catalog, where the editor keeps forms
+    /// (none is fine: every form can be made in the editor). At most 100 forms are served at once.
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(length(max = 100), nested))]
     pub forms: Vec<FormDef>,
     /// How confirmation emails are sent; needed when any form asks for double opt-in.
     #[serde(default)]

@@ -24,9 +24,6 @@ impl FormsConfig {
             flatten_validation("", &e, &mut out);
         }
         let mut push = |path: String, msg: &str| out.push((path, msg.to_owned()));
-        if self.forms.is_empty() {
-            push("forms".into(), "at least one form is needed");
-        }
         for (i, form) in self.forms.iter().enumerate() {
             let at = |rest: &str| format!("forms[{i}] ({}){rest}", form.id);
             if !is_slug(&form.id) {

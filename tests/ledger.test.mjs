@@ -181,7 +181,7 @@ test("the CSV export comes in pages that make one file", async () => {
   const expected = (await adminLeads(collector)).filter((l) => l.form === "open");
   assert.ok(pages.length >= 3, `${pages.length} pages`);
   assert.equal(lines.filter((l) => l.startsWith('"id"')).length, 1, "one header row");
-  assert.equal(lines[0], '"id","form","status","created_at","updated_at","stage","owner","score","source","campaign","marketing_consent","form_version","email","first_name"');
+  assert.equal(lines[0], '"id","form","status","created_at","updated_at","stage","owner","score","source","campaign","marketing_consent","form_version","variant","email","first_name"');
   assert.equal(lines.length - 1, expected.length, "every lead once");
   assert.deepEqual(new Set(lines.slice(1).map((l) => JSON.parse(l.split(",")[0]))), new Set(expected.map((l) => l.id)));
   assert.equal((await fetch(`${collector.base}/v1/admin/leads.csv?limit=501`, { headers: auth })).status, 400);

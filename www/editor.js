@@ -1,7 +1,8 @@
 //! The admin page's form editor: the catalog's forms, a form's every setting as controls (texts in English
-// and German, fields, consent purposes, origins; the rest as JSON), each problem next to the control it
-// concerns, a live preview with the real widget in both languages, and save, publish, roll back, archive
-// and the audit trail. A thin client of the admin API like the rest of the page (see admin.js, whose
+// and German, fields, consent purposes, origins, the variants of an A/B test; the rest as JSON), each
+// problem next to the control it concerns, a live preview with the real widget in both languages (and per
+// variant), the test's results with a button that ends it with its winner, and save, publish, roll back,
+// archive and the audit trail. A thin client of the admin API like the rest of the page (see admin.js, whose
 // helpers it uses): the collector checks, versions and keeps everything.
 "use strict";
 
@@ -38,7 +39,7 @@ async function editForm(id) {
   showProblems(detail.problems);
   $("#editor").hidden = false;
   $("#editor-h").focus();
-  await loadTrail();
+  await Promise.all([loadTrail(), loadResults()]);
   queuePreview();
 }
 
@@ -161,6 +162,62 @@ function consentControls(p, i) {
   return box;
 }
 
+/** One variant of the A/B test: its name, weight and the texts it shows instead of the form's. */
+function variantControls(v, i) {
+  const d = edited.draft;
+  const first = Object.assign(document.createElement("div"), { className: "row" });
+  const name = control("Name", path("variants", i, "name"), v.name, (x) => (d.variants[i].name = x));
+  first.append(
+    name,
+    control("Weight", path("variants", i, "weight"), v.weight ?? 1, (x) => (d.variants[i].weight = Number(x) || x)),
+    button("Remove variant", () => {
+      d.variants.splice(i, 1);
+      renderEditor();
+      changed();
+    })
+  );
+  const note = Object.assign(document.createElement("p"), { className: "small", textContent: i === 0 ? "The control: the others are compared with it. Texts left empty are the form's own." : "Texts left empty are the form's own." });
+  const at = (key) => path("variants", i, key);
+  const box = fieldset(
+    `Variant ${i + 1}: ${v.name || "new"}`,
+    first,
+    note,
+    bilingual("Title", at("title"), v.title, (t) => (d.variants[i].title = t)),
+    bilingual("Intro", at("intro"), v.intro, (t) => (d.variants[i].intro = t), "textarea"),
+    bilingual("Button", at("button"), v.button, (t) => (d.variants[i].button = t)),
+    bilingual("Thank-you sentence", at("thanks"), v.thanks, (t) => (d.variants[i].thanks = t))
+  );
+  own(path("variants", i), name.querySelector("input"), box);
+  return box;
+}
+
+/** The running test's numbers per variant (the published form's, last 30 days), each with a button that
+ * ends the test with it. */
+async function loadResults() {
+  const table = $("#variant-results");
+  const rows = $("#variant-rows");
+  rows.replaceChildren();
+  const published = edited.detail.form.published;
+  const running = published && edited.detail.versions.length ? await liveVariants(published) : [];
+  table.hidden = running.length === 0;
+  if (!running.length) return;
+  const report = await (await api(`/v1/admin/forms/${encodeURIComponent(edited.id)}/analytics?by=variant`)).json();
+  const pct = (x) => (x == null ? "—" : `${(100 * x).toFixed(1)}%`);
+  for (const g of report.groups) {
+    if (!running.includes(g.key)) continue;
+    const v = g.versus;
+    const versus = v ? `${v.difference >= 0 ? "+" : ""}${(100 * v.difference).toFixed(1)} points (confidence ${pct(v.confidence)})` : "control";
+    const end = edited.readOnly ? "—" : button(`Publish ${g.key} as the winner`, guard(() => act("winner", { variant: g.key })));
+    rows.append(row([g.key, g.views, g.submissions, pct(g.conversion_rate), g.funnel[1].count, versus, end]));
+  }
+}
+
+/** The variants' names of published version `n` (the test pages run now). */
+async function liveVariants(n) {
+  const { def } = await (await api(`/v1/admin/catalog/${encodeURIComponent(edited.id)}/versions/${n}`)).json();
+  return (def.variants || []).map((v) => v.name);
+}
+
 function renderEditor() {
   const d = edited.draft;
   controls = new Map();
@@ -202,13 +259,39 @@ function renderEditor() {
     control("Thank-you page of the plain HTML form (URL)", "thank_you_url", d.thank_you_url, (v) => (d.thank_you_url = v || null)),
     control("Error page of the plain HTML form (URL)", "error_url", d.error_url, (v) => (d.error_url = v || null))
   );
+  const addVariant = button("Add variant", () => {
+    d.variants = d.variants || [];
+    d.variants.push({ name: d.variants.length ? `v${d.variants.length + 1}` : "control", weight: 1 });
+    renderEditor();
+    changed();
+  });
+  addVariant.disabled = (d.variants || []).length >= 4;
+  const variantsProblems = document.createElement("div");
+  own("variants", addVariant, variantsProblems);
+  const test = fieldset(
+    "A/B test of the texts",
+    Object.assign(document.createElement("p"), {
+      className: "small",
+      textContent: "Up to four variants; each page view is shown one by weight, and leads record theirs. The results below compare each with the first.",
+    }),
+    ...(d.variants || []).map(variantControls),
+    addVariant,
+    variantsProblems
+  );
   const fieldsProblems = document.createElement("div");
   own("fields", addField, fieldsProblems);
   const consentsProblems = document.createElement("div");
   own("consents", addConsent, consentsProblems);
   const all = $("#editor-controls");
   all.replaceChildren(
-    fieldset("Form", basics, bilingual("Title", "title", d.title, (t) => (d.title = t))),
+    fieldset(
+      "Form",
+      basics,
+      bilingual("Title", "title", d.title, (t) => (d.title = t)),
+      bilingual("Intro", "intro", d.intro, (t) => (d.intro = t), "textarea"),
+      bilingual("Button", "button", d.button, (t) => (d.button = t)),
+      bilingual("Thank-you sentence", "thanks", d.thanks, (t) => (d.thanks = t))
+    ),
     ...d.fields.map(fieldControls),
     addField,
     fieldsProblems,
@@ -216,8 +299,15 @@ function renderEditor() {
     addConsent,
     consentsProblems,
     where,
+    test,
     fieldset("More settings", advanced)
   );
+  const shown = $("#preview-variant");
+  const wanted = shown.value;
+  shown.replaceChildren(Object.assign(document.createElement("option"), { value: "", textContent: "drawn by weight" }));
+  for (const v of d.variants || []) if (v.name) shown.append(Object.assign(document.createElement("option"), { value: v.name, textContent: v.name }));
+  shown.value = (d.variants || []).some((v) => v.name === wanted) ? wanted : "";
+  shown.parentElement.hidden = !(d.variants || []).length;
   all.disabled = edited.readOnly;
   for (const id of ["#save", "#publish", "#archive"]) $(id).hidden = edited.readOnly;
   $("#archive").textContent = s.archived ? "Restore" : "Archive";
@@ -277,7 +367,8 @@ function sendPreview() {
   preview.idle = false;
   preview.changed = false;
   const lang = new FormData($("#preview-lang")).get("lang");
-  frame.contentWindow.postMessage({ draft: edited.draft, lang, n: ++preview.n }, location.origin);
+  const variant = $("#preview-variant").value || undefined;
+  frame.contentWindow.postMessage({ draft: edited.draft, lang, variant, n: ++preview.n }, location.origin);
 }
 
 window.addEventListener("message", (event) => {
@@ -311,8 +402,9 @@ async function act(what, body) {
   edited = { ...edited, draft: detail.draft, detail };
   renderEditor();
   showProblems(detail.problems);
-  say(what === "publish" ? `Version ${detail.form.published} of ${edited.id} is published: pages show it within a minute.` : `${edited.id}: ${what} done.`);
-  await Promise.all([loadCatalog(), loadTrail()]);
+  const published = `Version ${detail.form.published} of ${edited.id} is published: pages show it within a minute.`;
+  say(what === "publish" ? published : what === "winner" ? `The test of ${edited.id} is over: ${body.variant} won. ${published}` : `${edited.id}: ${what} done.`);
+  await Promise.all([loadCatalog(), loadTrail(), loadResults()]);
   queuePreview();
 }
 

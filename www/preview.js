@@ -11,7 +11,8 @@ const say = (text) => (document.getElementById("preview-status").textContent = t
 
 async function render(wanted) {
   document.documentElement.lang = wanted.lang;
-  const r = await fetch("/v1/preview", { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(wanted.draft) });
+  const shown = wanted.variant ? `?variant=${encodeURIComponent(wanted.variant)}` : "";
+  const r = await fetch(`/v1/preview${shown}`, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify(wanted.draft) });
   if (!r.ok) {
     let message = String(r.status);
     try {

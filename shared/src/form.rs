@@ -155,6 +155,21 @@ pub struct FormDef {
     /// A heading shown above the fields.
     #[serde(default)]
     pub title: Option<Texts>,
+    /// A short paragraph under the heading.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intro: Option<Texts>,
+    /// The submit button's label (default: "Subscribe", "Download" or "Enter", by kind).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub button: Option<Texts>,
+    /// The thank-you sentence after an accepted submission, instead of the kind's (a double opt-in form
+    /// still asks to confirm the address, and a download gate still shows its link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thanks: Option<Texts>,
+    /// An A/B test of the texts above: up to four variants, one of them shown to each page view by weight.
+    /// Leads record the variant they saw; the analytics and the funnel report per variant.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[cfg_attr(feature = "server", validate(length(max = 4), nested))]
+    pub variants: Vec<Variant>,
     /// The fields, in display order. Every form has an `email` field.
     #[cfg_attr(feature = "server", validate(length(min = 1, max = 40), nested))]
     pub fields: Vec<FieldDef>,
@@ -228,6 +243,79 @@ pub struct FormDef {
     pub version: Option<u32>,
 }
 
+/// One variant of a form's texts in an A/B test. A text it leaves out is the form's own, so a variant
+/// that sets nothing is the control.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "server", derive(validator::Validate))]
+#[serde(deny_unknown_fields)]
+pub struct Variant {
+    /// The variant's name (a slug): what leads record and reports show.
+    pub name: String,
+    /// Its share of page views relative to the other variants' weights (1 to 100, default 1).
+    #[serde(default = "one_weight")]
+    #[cfg_attr(feature = "server", validate(range(min = 1, max = 100)))]
+    pub weight: u32,
+    /// The heading instead of the form's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<Texts>,
+    /// The paragraph under the heading instead of the form's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub intro: Option<Texts>,
+    /// The button's label instead of the form's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub button: Option<Texts>,
+    /// The thank-you sentence instead of the form's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thanks: Option<Texts>,
+}
+
+fn one_weight() -> u32 {
+    1
+}
+
+/// The texts a page view of a form shows: the form's own, with those of its variant (if it is shown one)
+/// in their place.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Wording<'a> {
+    /// The heading.
+    pub title: Option<&'a Texts>,
+    /// The paragraph under it.
+    pub intro: Option<&'a Texts>,
+    /// The button's label (none: the kind's).
+    pub button: Option<&'a Texts>,
+    /// The thank-you sentence (none: the kind's).
+    pub thanks: Option<&'a Texts>,
+}
+
+impl PublicForm {
+    /// The texts shown with `variant` (none: the form's own).
+    pub fn wording<'a>(&'a self, variant: Option<&'a Variant>) -> Wording<'a> {
+        let pick = |theirs: Option<&'a Texts>, own: &'a Option<Texts>| theirs.or(own.as_ref()).filter(|t| !t.is_empty());
+        Wording {
+            title: pick(variant.and_then(|v| v.title.as_ref()), &self.title),
+            intro: pick(variant.and_then(|v| v.intro.as_ref()), &self.intro),
+            button: pick(variant.and_then(|v| v.button.as_ref()), &self.button),
+            thanks: pick(variant.and_then(|v| v.thanks.as_ref()), &self.thanks),
+        }
+    }
+}
+
+/// The variant a page view is shown: index `i` of `weights` with probability `weights[i] / sum`, for `r`
+/// uniform in `[0, 1)` (`Math.random()`). Zero for no variants (or no weight at all).
+pub fn pick(weights: &[u32], r: f64) -> usize {
+    let total: u64 = weights.iter().map(|w| u64::from(*w)).sum();
+    // `as` saturates, so an `r` outside [0, 1) still lands on the first or last variant.
+    let mut point = (r * total as f64) as u64;
+    for (i, w) in weights.iter().enumerate() {
+        let w = u64::from(*w);
+        if point < w {
+            return i;
+        }
+        point -= w;
+    }
+    weights.len().saturating_sub(1)
+}
+
 /// Who changes a form's definition.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -288,6 +376,18 @@ pub struct PublicForm {
     /// The heading.
     #[serde(default)]
     pub title: Option<Texts>,
+    /// The paragraph under the heading.
+    #[serde(default)]
+    pub intro: Option<Texts>,
+    /// The button's label.
+    #[serde(default)]
+    pub button: Option<Texts>,
+    /// The thank-you sentence.
+    #[serde(default)]
+    pub thanks: Option<Texts>,
+    /// The variants of these texts under test.
+    #[serde(default)]
+    pub variants: Vec<Variant>,
     /// The fields.
     pub fields: Vec<FieldDef>,
     /// The consent purposes.
@@ -313,6 +413,10 @@ impl From<&FormDef> for PublicForm {
             lang: f.lang,
             mode: f.mode,
             title: f.title.clone(),
+            intro: f.intro.clone(),
+            button: f.button.clone(),
+            thanks: f.thanks.clone(),
+            variants: f.variants.clone(),
             fields: f.fields.clone(),
             consents: f.consents.clone(),
             double_opt_in: f.double_opt_in,
@@ -323,6 +427,20 @@ impl From<&FormDef> for PublicForm {
 }
 
 impl FormDef {
+    /// The form with the texts of its variant `winner` as its own and no variants: how an A/B test ends.
+    /// `None` when it has no such variant.
+    pub fn with_winner(&self, winner: &str) -> Option<FormDef> {
+        let won = self.variants.iter().find(|v| v.name == winner)?.clone();
+        let mut form = self.clone();
+        form.variants.clear();
+        for (own, theirs) in [(&mut form.title, won.title), (&mut form.intro, won.intro), (&mut form.button, won.button), (&mut form.thanks, won.thanks)] {
+            if theirs.is_some() {
+                *own = theirs;
+            }
+        }
+        Some(form)
+    }
+
     /// Whether a page at `origin` (scheme://host[:port], as in the `Origin` header) may submit to this form.
     /// A pattern ending in `:*` allows any port of that host, for local development.
     pub fn allows_origin(&self, origin: &str) -> bool {
@@ -528,5 +646,52 @@ pub(crate) mod tests {
         let problems = FormsConfig { forms: vec![f], ..FormsConfig::default() }.problems();
         let paths: Vec<&str> = problems.iter().map(|(p, _)| p.as_str()).collect();
         assert!(paths.iter().any(|p| p.ends_with(".thank_you_url")) && paths.iter().any(|p| p.ends_with(".error_url")), "{problems:?}");
+    }
+
+    #[test]
+    fn a_page_view_is_shown_a_variant_by_weight() {
+        assert_eq!(super::pick(&[], 0.7), 0, "no test: the form itself");
+        let weights = [3, 1];
+        let draws: Vec<usize> = (0..400).map(|i| super::pick(&weights, f64::from(i) / 400.0)).collect();
+        assert_eq!(draws.iter().filter(|v| **v == 0).count(), 300, "evenly spread draws split exactly by weight");
+        assert_eq!((super::pick(&weights, 0.0), super::pick(&weights, 0.7499), super::pick(&weights, 0.75)), (0, 0, 1));
+        assert_eq!((super::pick(&weights, -1.0), super::pick(&weights, 1.0), super::pick(&weights, f64::NAN)), (0, 1, 0), "never out of range");
+    }
+
+    #[test]
+    fn a_test_ends_with_the_winners_texts_as_the_forms_own() {
+        let def: FormDef = serde_json::from_value(serde_json::json!({
+            "id": "nl", "kind": "newsletter", "fields": [{"name": "email", "required": true}],
+            "title": {"en": "News"}, "button": {"en": "Join"},
+            "variants": [{"name": "a"}, {"name": "b", "title": {"en": "Weekly ideas"}, "intro": {"en": "One mail a week."}}]
+        }))
+        .unwrap();
+        let won = def.with_winner("b").unwrap();
+        assert!(won.variants.is_empty());
+        assert_eq!(
+            (won.title.unwrap().get(Lang::En), won.intro.unwrap().get(Lang::En), won.button.unwrap().get(Lang::En)),
+            ("Weekly ideas", "One mail a week.", "Join")
+        );
+        assert_eq!(def.with_winner("a").map(|f| (f.title, f.variants.len())), Some((def.title.clone(), 0)), "the control wins: the form as it was");
+        assert!(def.with_winner("c").is_none());
+    }
+
+    #[test]
+    fn a_variant_replaces_only_the_texts_it_sets() {
+        let def: FormDef = serde_json::from_value(serde_json::json!({
+            "id": "nl", "kind": "newsletter", "fields": [{"name": "email", "required": true}],
+            "title": {"en": "News"}, "button": {"en": "Join"},
+            "variants": [{"name": "a"}, {"name": "b", "title": {"en": "Weekly ideas"}, "thanks": {"en": "See you Monday."}}]
+        }))
+        .unwrap();
+        let public = PublicForm::from(&def);
+        let own = public.wording(None);
+        assert_eq!((own.title.map(|t| t.get(Lang::En)), own.button.map(|t| t.get(Lang::En)), own.thanks.is_none()), (Some("News"), Some("Join"), true));
+        let b = public.wording(public.variants.get(1));
+        assert_eq!(b.title.map(|t| t.get(Lang::En)), Some("Weekly ideas"));
+        assert_eq!(b.button.map(|t| t.get(Lang::En)), Some("Join"), "left out: the form's own");
+        assert_eq!(b.thanks.map(|t| t.get(Lang::En)), Some("See you Monday."));
+        let written = serde_json::to_value(&def).unwrap();
+        assert!(written.get("intro").is_none() && written["variants"][0].get("title").is_none(), "unset texts are not written: {written}");
     }
 }

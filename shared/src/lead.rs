@@ -147,6 +147,9 @@ pub struct Lead {
     /// had versions, or an import).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub form_version: Option<u32>,
+    /// The variant of the form's texts the lead saw (forms under an A/B test).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
 }
 
 fn is_zero(n: &u64) -> bool {

@@ -9,7 +9,7 @@ use alloc::string::String;
 
 use crate::consent::{self, Basis};
 use crate::field::{FieldDef, FieldType};
-use crate::form::PublicForm;
+use crate::form::{PublicForm, Variant};
 use crate::html::escape_into;
 use crate::kind::FormKind;
 use crate::message::Ui;
@@ -44,7 +44,7 @@ button[disabled]{opacity:.7;cursor:progress}\
 :focus-visible{outline:3px solid var(--lg-accent,#0b57d0);outline-offset:2px}\
 a{color:var(--lg-accent,#0b57d0)}\
 .n,.g{margin:0;font-size:.9em;color:var(--lg-muted,#474747)}\
-.s{margin:0}\
+.s,.i{margin:0}\
 .s:empty{display:none}\
 .s.err{color:var(--lg-error,#b3261e)}\
 .h{position:absolute;left:-10000px;width:1px;height:1px;overflow:hidden}";
@@ -62,19 +62,35 @@ fn consent_id(purpose: &str) -> String {
 /// The form's markup in `lang` if it may be shown in that language: a form with a language of its own is
 /// shown only in it; one without, in the page's language, so it needs all of them.
 pub fn shown_in(form: &PublicForm, lang: Lang) -> Option<String> {
-    form.lang.is_none_or(|own| own == lang).then(|| render(form, lang))
+    shown_as(form, lang, None)
+}
+
+/// [`shown_in`] with the texts of `variant`.
+pub fn shown_as(form: &PublicForm, lang: Lang, variant: Option<&Variant>) -> Option<String> {
+    form.lang.is_none_or(|own| own == lang).then(|| render_as(form, lang, variant))
 }
 
 /// The whole form in `lang`.
 pub fn render(form: &PublicForm, lang: Lang) -> String {
+    render_as(form, lang, None)
+}
+
+/// The whole form in `lang`, with the texts of `variant` (none: the form's own).
+pub fn render_as(form: &PublicForm, lang: Lang, variant: Option<&Variant>) -> String {
+    let wording = form.wording(variant);
     let mut h = Html(String::with_capacity(2048));
     h.raw("<div class=\"lg\" lang=\"");
     h.raw(lang.tag());
     h.raw("\">");
-    if let Some(title) = &form.title {
+    if let Some(title) = wording.title {
         h.raw("<h2>");
         h.text(title.get(lang));
         h.raw("</h2>");
+    }
+    if let Some(intro) = wording.intro {
+        h.raw("<p class=\"i\">");
+        h.text(intro.get(lang));
+        h.raw("</p>");
     }
     h.raw("<form novalidate class=\"lg-form\">");
     for def in &form.fields {
@@ -122,7 +138,7 @@ pub fn render(form: &PublicForm, lang: Lang) -> String {
         FormKind::DownloadGate => Ui::Download,
         FormKind::Giveaway => Ui::Enter,
     };
-    h.text(button.text(lang));
+    h.text(wording.button.map_or(button.text(lang), |b| b.get(lang)));
     h.raw("</button></form><p class=\"s\" role=\"status\" aria-live=\"polite\"></p></div>");
     h.0
 }
@@ -303,6 +319,20 @@ mod tests {
              <label for=\"lg-consent-marketing_email\">Send me news.</label><p class=\"e\" id=\"lg-consent-marketing_email-e\"></p></div>"
         ));
         assert!(html.ends_with("<button type=\"submit\">Subscribe</button></form><p class=\"s\" role=\"status\" aria-live=\"polite\"></p></div>"));
+    }
+
+    #[test]
+    fn a_variant_shows_its_texts_and_escapes_them() {
+        let f = form(
+            r#"{"id":"nl","kind":"newsletter","title":{"en":"News"},"fields":[{"name":"email","required":true}],
+                "variants":[{"name":"a"},{"name":"b","title":{"en":"Ideas <weekly>"},"intro":{"en":"One mail & no spam."},"button":{"en":"Count me in"}}]}"#,
+        );
+        let control = render_as(&f, Lang::En, f.variants.first());
+        assert_eq!(control, render(&f, Lang::En), "a variant without texts is the form as it is");
+        assert!(control.contains("<h2>News</h2><form") && control.contains(">Subscribe</button>"), "{control}");
+        let b = render_as(&f, Lang::En, f.variants.get(1));
+        assert!(b.contains("<h2>Ideas &lt;weekly&gt;</h2><p class=\"i\">One mail &amp; no spam.</p><form"), "{b}");
+        assert!(b.contains("<button type=\"submit\">Count me in</button>"), "{b}");
     }
 
     #[test]

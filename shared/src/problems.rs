@@ -116,6 +116,18 @@ impl FormsConfig {
                     push(at(&format!(".{name}")), "use an absolute http(s) URL or a path starting with a single / (not //host or /\\host)");
                 }
             }
+            if form.variants.len() == 1 {
+                push(at(".variants"), "a test needs at least two variants (one may set no texts: it is the form as it is)");
+            }
+            for (j, variant) in form.variants.iter().enumerate() {
+                let vat = |rest: &str| at(&format!(".variants[{j}] ({}){rest}", variant.name));
+                if !is_slug(&variant.name) {
+                    push(vat(".name"), "use 1 to 64 lowercase letters, digits, '-' or '_'");
+                }
+                if form.variants.iter().filter(|v| v.name == variant.name).count() > 1 {
+                    push(vat(".name"), "another variant has the same name");
+                }
+            }
             for (j, origin) in form.allowed_origins.iter().enumerate() {
                 if let Err(problem) = normalize_origin(origin) {
                     push(at(&format!(".allowed_origins[{j}]")), problem);
@@ -327,6 +339,27 @@ mod tests {
         assert!(paths.contains(&"forms[0] (Bad Id).id"), "{problems:?}");
         assert!(paths.contains(&"forms[0] (Bad Id).fields.email"), "{problems:?}");
         assert!(paths.contains(&"forms[0] (Bad Id).allowed_origins[0]"), "{problems:?}");
+    }
+
+    #[test]
+    fn a_variant_test_needs_two_variants_with_distinct_slugs() {
+        let problems = |variants: serde_json::Value| {
+            let mut f = form(&["https://www.example.com"]);
+            f.variants = serde_json::from_value(variants).unwrap();
+            FormsConfig { forms: vec![f], ..FormsConfig::default() }.problems()
+        };
+        assert_eq!(problems(serde_json::json!([{"name": "a"}, {"name": "b", "title": {"en": "Hi"}, "weight": 3}])), []);
+        let one = problems(serde_json::json!([{"name": "a"}]));
+        assert!(one.iter().any(|(p, m)| p.ends_with(".variants") && m.contains("two variants")), "{one:?}");
+        let same = problems(serde_json::json!([{"name": "a"}, {"name": "a"}, {"name": "B C", "weight": 0}]));
+        let paths: Vec<&str> = same.iter().map(|(p, _)| p.as_str()).collect();
+        assert!(paths.iter().any(|p| p.ends_with(".variants[1] (a).name")), "{same:?}");
+        assert!(paths.iter().any(|p| p.ends_with(".variants[2] (B C).name")), "{same:?}");
+        if cfg!(feature = "server") {
+            assert!(paths.iter().any(|p| p.contains("variants[2].weight")), "the weight's range, by the derive: {same:?}");
+            let five = problems(serde_json::json!([{"name": "a"}, {"name": "b"}, {"name": "c"}, {"name": "d"}, {"name": "e"}]));
+            assert!(five.iter().any(|(p, _)| p.contains("variants")), "at most four, by the derive: {five:?}");
+        }
     }
 
     #[test]

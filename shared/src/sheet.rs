@@ -19,7 +19,13 @@
 //! f <name> <type 0-7> <required 0/1> <length cap> <min: f64 bits in hex or empty> <max: same> <option>...
 //! p <purpose id> <required 0/1> <basis 0 consent / 1 legitimate interest>
 //! t <lang tag> <number in message::WIDGET_TEXTS> <text>
+//! v <variant name> <weight>
+//! h <variant index, 0 without variants> <lang tag> <the form's own thank-you sentence>
 //! ```
+//!
+//! A form under an A/B test has a `v` line per variant: the widget draws one (`form::pick`) and shows its
+//! markup (the embed script carries one per variant); the `h` lines are the thank-you sentences that
+//! replace the kind's, per variant.
 
 use alloc::{string::String, vec::Vec};
 
@@ -48,6 +54,10 @@ pub struct Sheet {
     pub consents: Vec<Purpose>,
     /// The texts the widget may say for this form, by language.
     pub texts: Vec<(Lang, Said, String)>,
+    /// The variants under test: name and weight.
+    pub variants: Vec<(String, u32)>,
+    /// The form's own thank-you sentences, by variant (0 without variants) and language.
+    pub thanks: Vec<(usize, Lang, String)>,
 }
 
 const KINDS: [FormKind; 3] = [FormKind::Newsletter, FormKind::DownloadGate, FormKind::Giveaway];
@@ -102,7 +112,30 @@ impl Sheet {
                 part(&mut out, said.text(*lang));
             }
         }
+        for v in &form.variants {
+            out.push_str("\nv\t");
+            part(&mut out, &v.name);
+            out.push('\t');
+            crate::wire::decimal(&mut out, u64::from(v.weight));
+        }
+        let variants: Vec<Option<&crate::form::Variant>> = if form.variants.is_empty() { alloc::vec![None] } else { form.variants.iter().map(Some).collect() };
+        for (i, variant) in variants.into_iter().enumerate() {
+            let Some(thanks) = form.wording(variant).thanks else { continue };
+            for lang in langs {
+                out.push_str("\nh\t");
+                crate::wire::decimal(&mut out, i as u64);
+                out.push('\t');
+                out.push_str(lang.tag());
+                out.push('\t');
+                part(&mut out, thanks.get(*lang));
+            }
+        }
         out
+    }
+
+    /// The form's own thank-you sentence for variant `variant` (0 without variants) in `lang`, if it has one.
+    pub fn thanks(&self, variant: usize, lang: Lang) -> Option<&str> {
+        self.thanks.iter().find(|(v, l, _)| *v == variant && *l == lang).map(|(_, _, text)| text.as_str())
     }
 
     /// The text of `said` in `lang`, if the sheet has it.
@@ -122,14 +155,24 @@ impl Sheet {
         };
         // A sheet written before forms had versions has no fourth part.
         let version = u32::try_from(head.next().map_or(Some(0), number)?).ok()?;
-        let mut sheet = Sheet { id, kind, lang, version, fields: Vec::new(), consents: Vec::new(), texts: Vec::new() };
+        let mut sheet =
+            Sheet { id, kind, lang, version, fields: Vec::new(), consents: Vec::new(), texts: Vec::new(), variants: Vec::new(), thanks: Vec::new() };
         for line in lines {
             let mut parts = parts(line, b'\t');
-            match parts.next()? {
+            let item = parts.next()?;
+            match item {
                 "f" => sheet.fields.push(field(&mut parts)?),
                 "p" => sheet.consents.push(purpose(&mut parts)?),
                 "t" => sheet.texts.push(text(&mut parts)?),
+                "v" => sheet.variants.push((unescape(parts.next()?)?, u32::try_from(number(parts.next()?)?).ok()?)),
+                "h" => {
+                    let variant = usize::try_from(number(parts.next()?)?).ok()?;
+                    sheet.thanks.push((variant, Lang::from_tag(parts.next()?)?, unescape(parts.next()?)?));
+                }
                 _ => return None,
+            }
+            if matches!(item, "v" | "h") && parts.next().is_some() {
+                return None;
             }
         }
         Some(sheet)
@@ -337,6 +380,29 @@ mod tests {
     }
 
     #[test]
+    fn a_sheet_carries_the_variants_and_their_thanks() {
+        let f = form(serde_json::json!({
+            "id": "nl", "kind": "newsletter", "fields": [{"name": "email", "required": true}],
+            "thanks": {"en": "Thanks!", "de": "Danke!"},
+            "variants": [{"name": "a", "weight": 3}, {"name": "b\tc", "thanks": {"en": "See you\nMonday."}}]
+        }));
+        let sheet = Sheet::decode(&Sheet::encode(&f)).unwrap();
+        assert_eq!(sheet.variants, [("a".to_owned(), 3), ("b\tc".to_owned(), 1)]);
+        assert_eq!(
+            (sheet.thanks(0, Lang::De), sheet.thanks(1, Lang::En), sheet.thanks(1, Lang::De)),
+            (Some("Danke!"), Some("See you\nMonday."), Some("See you\nMonday."))
+        );
+        let plain =
+            Sheet::decode(&Sheet::encode(&form(serde_json::json!({"id": "nl", "kind": "newsletter", "fields": [{"name": "email"}], "thanks": {"en": "Hi"}}))))
+                .unwrap();
+        assert_eq!((plain.variants.len(), plain.thanks(0, Lang::En)), (0, Some("Hi")), "the form's own sentence is variant 0");
+        assert_eq!(
+            Sheet::decode(&Sheet::encode(&form(serde_json::json!({"id": "nl", "kind": "newsletter", "fields": [{"name": "email"}]})))).unwrap().thanks,
+            []
+        );
+    }
+
+    #[test]
     fn a_sheet_says_what_its_form_can_show_in_its_languages() {
         let ebook = form(serde_json::json!({
             "id": "eb", "kind": "download_gate", "lang": "de",
@@ -409,6 +475,12 @@ mod tests {
             "nl\t0\t\nt\ten\t99\tPlease",
             "nl\t0\t\nt\ten\t0",
             "nl\t0\t\nt\ten\t0\ta\tb",
+            "nl\t0\t\nv\ta",
+            "nl\t0\t\nv\ta\tx",
+            "nl\t0\t\nv\ta\t1\t2",
+            "nl\t0\t\nh\t0\tfr\tMerci",
+            "nl\t0\t\nh\t0\ten",
+            "nl\t0\t\nh\t0\ten\ta\tb",
         ] {
             assert_eq!(Sheet::decode(bad), None, "{bad:?}");
         }
@@ -451,6 +523,7 @@ mod tests {
         fn a_decoded_field_checks_like_its_definition(def in any_def(), values in proptest::collection::vec(prop_oneof![".{0,40}", "[0-9,.+-]{0,8}", "[a-z.]{1,8}@[a-z]{1,8}\\.de"], 1..8)) {
             let public = PublicForm {
                 id: "x".into(), kind: FormKind::Newsletter, lang: None, mode: Default::default(), title: None,
+                intro: None, button: None, thanks: None, variants: vec![],
                 fields: vec![def.clone()], consents: vec![], double_opt_in: false, giveaway: None, version: 0,
             };
             let sheet = Sheet::decode(&Sheet::encode(&public)).unwrap();

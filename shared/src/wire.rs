@@ -66,6 +66,10 @@ pub struct Meta {
     /// that version (none: the current one).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
+    /// The variant of the form's texts the page showed (forms under an A/B test).
+    #[cfg_attr(feature = "server", validate(length(max = 64)))]
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub variant: Option<String>,
     /// The Cloudflare Turnstile token from the page, for forms that ask for one.
     #[cfg_attr(feature = "server", validate(length(max = 2048)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -153,6 +157,8 @@ pub struct Draft<'a> {
     pub turnstile: Option<&'a str>,
     /// The published version of the form the page showed (0: none, left out).
     pub version: u32,
+    /// The variant of its texts the page showed, if it is under a test.
+    pub variant: Option<&'a str>,
 }
 
 impl Draft<'_> {
@@ -172,7 +178,14 @@ impl Draft<'_> {
         }
         out.push_str("],\"meta\":{\"utm\":");
         json_object(&mut out, self.utm);
-        let optional = [("page", self.page), ("referrer", self.referrer), ("lang", self.lang.map(Lang::tag)), ("hp", self.hp), ("turnstile", self.turnstile)];
+        let optional = [
+            ("page", self.page),
+            ("referrer", self.referrer),
+            ("lang", self.lang.map(Lang::tag)),
+            ("hp", self.hp),
+            ("turnstile", self.turnstile),
+            ("variant", self.variant),
+        ];
         for (name, value) in optional {
             if let Some(value) = value {
                 out.push_str(",\"");
@@ -351,6 +364,7 @@ mod tests {
             elapsed_ms: 18_446_744_073_709_551_615,
             turnstile: Some("XXXX.DUMMY.TOKEN.XXXX"),
             version: 7,
+            variant: Some("short"),
         };
         let parsed: Submission = serde_json::from_str(&draft.to_json()).unwrap();
         let owned = |pairs: &[(&str, &str)]| pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect::<BTreeMap<_, _>>();
@@ -369,6 +383,7 @@ mod tests {
                     elapsed_ms: Some(u64::MAX),
                     turnstile: Some("XXXX.DUMMY.TOKEN.XXXX".into()),
                     version: Some(7),
+                    variant: Some("short".into()),
                 },
             }
         );

@@ -1,7 +1,7 @@
 //! The widget's JavaScript entry: finds where to render and mounts the Rust form there.
 //
 // The collector wraps this bundle as
-// `(function(){var __leadgate={id, endpoint, sheet, en, de, css}; <bundle>})()`, so the form (its rules as a
+// `(function(){var __leadgate={id, endpoint, sheet, en, de, css, variants}; <bundle>})()`, so the form (its rules as a
 // sheet, its markup per language, its style sheet) arrives with the script (one request) and nothing is
 // added to the page's globals.
 // `document.currentScript` is read synchronously, at once, because it is only set while the script runs.
@@ -40,11 +40,14 @@ function start() {
     host.setAttribute("data-leadgate-mounted", "");
     // The Rust form chooses the language; the embed script carries the markup of each one it may choose.
     const form = Form.open(config.sheet, lang);
-    const markup = form && config[form.lang()];
+    // A form under an A/B test has one markup per variant, in the order of `config.variants` (their
+    // names); the Rust form draws which one this page view shows.
+    const variant = form && form.pick(Math.random());
+    const markup = form && [].concat(config[form.lang()])[variant];
     if (!markup) throw new Error("the form definition is damaged");
     // The form lives as long as the page: its listeners keep it alive, so the returned view (which could
     // unmount it) is not kept.
-    mount(host, config.css, markup, form, config.endpoint, config.id);
+    mount(host, config.css, markup, form, config.endpoint, config.id, config.variants?.[variant]);
   }
 }
 

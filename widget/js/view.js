@@ -25,10 +25,11 @@ const SAY_FAILED = 3;
 
 /**
  * Renders `markup` styled by `css` into a new shadow root on `host`, wires its events to `form`, posts
- * valid submissions to `${endpoint}/v1/leads` and reports form `id`'s analytics to `${endpoint}/v1/beacon`.
+ * valid submissions to `${endpoint}/v1/leads` and reports form `id`'s analytics (of its `variant`, when the
+ * page view shows one) to `${endpoint}/v1/beacon`.
  * Returns the view, whose `unmount()` undoes all that but the markup.
  */
-export function mount(host, css, markup, form, endpoint, id) {
+export function mount(host, css, markup, form, endpoint, id, variant) {
   const root = host.attachShadow({ mode: "open" });
   // A constructed stylesheet rather than a <style> element: CSP `style-src` does not apply to it, so the
   // form looks right on pages whose policy forbids inline styles.
@@ -178,7 +179,7 @@ export function mount(host, css, markup, form, endpoint, id) {
   // Reports what changed since the last report, if anything did.
   const report = () => {
     const left = now.start && !now.submit ? last : "";
-    const body = { form: id, source: utm.source, campaign: utm.campaign, errors };
+    const body = { form: id, variant, source: utm.source, campaign: utm.campaign, errors };
     let changed = errors.length > 0;
     for (const k in now) {
       if (now[k] !== told[k]) {

@@ -35,6 +35,9 @@ pub struct Form {
     /// analytics report. Kept rather than asked for again: a second export that takes the value would cost
     /// the download more than this byte.
     shown: core::cell::Cell<u8>,
+    /// The variant of the form's texts this page view shows (its index in `sheet.variants`; 0 when the
+    /// form is under no test).
+    variant: usize,
 }
 
 impl Form {
@@ -76,13 +79,22 @@ impl Form {
         let sheet = Sheet::decode(sheet)?;
         let lang = Lang::choose(sheet.lang, page_lang.as_deref().and_then(Lang::from_tag));
         let boxes = sheet.consents.iter().enumerate().filter(|(_, p)| p.basis != Basis::LegitimateInterest).map(|(i, _)| i).collect();
-        Some(Form { sheet, lang, boxes, values: Vec::new(), utm: Vec::new(), shown: core::cell::Cell::new(0) })
+        Some(Form { sheet, lang, boxes, values: Vec::new(), utm: Vec::new(), shown: core::cell::Cell::new(0), variant: 0 })
     }
 
     /// The tag of the language the form is shown in (`en`, `de`): the embed script's markup for it is the
     /// one to show.
     pub fn lang(&self) -> String {
         self.lang.tag().into()
+    }
+
+    /// Draws the variant of the form's texts this page view shows, by the variants' weights, from `r`
+    /// (`Math.random()`), and returns its index: the embed script's markup for it is the one to show. 0 for
+    /// a form under no test.
+    pub fn pick(&mut self, r: f64) -> usize {
+        let weights: Vec<u32> = self.sheet.variants.iter().map(|(_, w)| *w).collect();
+        self.variant = shared::form::pick(&weights, r);
+        self.variant
     }
 
     /// What is wrong with `value` in control `i`, in the form's language; nothing when it is fine. Fields
@@ -149,6 +161,7 @@ impl Form {
             elapsed_ms: elapsed_ms.max(0.0) as u64,
             turnstile: turnstile.as_deref(),
             version: self.sheet.version,
+            variant: self.sheet.variants.get(self.variant).map(|(name, _)| name.as_str()),
         }
         .to_json();
         Some(body)
@@ -169,24 +182,28 @@ impl Form {
     /// while a confirmation mail is out) and, for download gates, the download link.
     pub fn thanks(&self, status: &str, download: Option<String>) -> String {
         let mut html = String::new();
-        let mut say = |ui: Ui| {
+        let mut say = |text: Option<&str>| {
             if !html.is_empty() {
                 html.push(' ');
             }
-            escape_into(&mut html, self.says(Said::Ui(ui)).unwrap_or_default());
+            escape_into(&mut html, text.unwrap_or_default());
         };
-        match (self.sheet.kind, status) {
-            // Only double opt-in forms have leads pending, and only their sheets carry this text.
-            (_, "pending") if self.says(Said::Ui(Ui::CheckInbox)).is_some() => say(Ui::CheckInbox),
-            (FormKind::Newsletter, _) => say(Ui::ThanksNewsletter),
-            (FormKind::DownloadGate, _) if download.is_some() => say(Ui::ThanksDownload),
-            (FormKind::DownloadGate, _) => say(Ui::ThanksReceived),
-            (FormKind::Giveaway, _) => {
-                say(Ui::ThanksGiveaway);
-                if !self.ticked().iter().any(|p| *p != consent::GIVEAWAY_RULES) {
-                    say(Ui::GiveawayNoMarketing);
-                }
-            }
+        let ui = |ui: Ui| self.says(Said::Ui(ui));
+        // Only double opt-in forms have leads pending, and only their sheets carry this text.
+        let pending = status == "pending" && ui(Ui::CheckInbox).is_some();
+        // The form's own thank-you sentence (its variant's) replaces its kind's, never the request to confirm
+        // the address nor what a giveaway's entrant must know.
+        let own = self.sheet.thanks(self.variant, self.lang);
+        match (self.sheet.kind, own) {
+            _ if pending => say(ui(Ui::CheckInbox)),
+            (_, Some(own)) => say(Some(own)),
+            (FormKind::Newsletter, None) => say(ui(Ui::ThanksNewsletter)),
+            (FormKind::DownloadGate, None) if download.is_some() => say(ui(Ui::ThanksDownload)),
+            (FormKind::DownloadGate, None) => say(ui(Ui::ThanksReceived)),
+            (FormKind::Giveaway, None) => say(ui(Ui::ThanksGiveaway)),
+        }
+        if !pending && self.sheet.kind == FormKind::Giveaway && !self.ticked().iter().any(|p| *p != consent::GIVEAWAY_RULES) {
+            say(ui(Ui::GiveawayNoMarketing));
         }
         if let Some(url) = download {
             html.push_str(" <a download href=\"");
@@ -266,6 +283,30 @@ mod tests {
         assert_eq!(json["meta"]["elapsed_ms"], 3000);
         let again: serde_json::Value = serde_json::from_str(&f.submit(None, None, String::new(), 4000.0, None).unwrap()).unwrap();
         assert!(again["meta"].get("utm").is_none_or(|u| u.as_object().is_some_and(|o| o.is_empty())), "tags are given per attempt: {again}");
+    }
+
+    #[test]
+    fn a_variant_is_drawn_by_weight_sent_and_thanks_in_its_words() {
+        let json = r#"{"id":"nl","kind":"newsletter","fields":[{"name":"email","required":true}],"thanks":{"en":"Thanks!"},
+            "variants":[{"name":"short","weight":3},{"name":"long","thanks":{"en":"See you <Monday>."}}]}"#;
+        let mut f = form(json, Some("en"));
+        assert_eq!((f.pick(0.5), f.pick(0.8)), (0, 1));
+        assert_eq!(f.thanks("new", None), "See you &lt;Monday&gt;.");
+        f.set(0, "kim@example.com".into());
+        let body: serde_json::Value = serde_json::from_str(&f.submit(None, None, String::new(), 3000.0, None).unwrap()).unwrap();
+        assert_eq!(body["meta"]["variant"], "long");
+        f.pick(0.1);
+        assert_eq!(f.thanks("new", None), "Thanks!", "the control keeps the form's own sentence");
+        let plain = form(r#"{"id":"nl","kind":"newsletter","fields":[{"name":"email","required":true}]}"#, None);
+        let body: serde_json::Value = serde_json::from_str(&{
+            let mut p = plain;
+            p.set(0, "kim@example.com".into());
+            p.submit(None, None, String::new(), 3000.0, None).unwrap()
+        })
+        .unwrap();
+        assert!(body["meta"].get("variant").is_none(), "no test, no variant: {body}");
+        let doi = form(&json.replacen("\"kind\"", "\"double_opt_in\":true,\"kind\"", 1), Some("en"));
+        assert!(doi.thanks("pending", None).contains("check your inbox"), "confirming the address is never replaced");
     }
 
     #[test]

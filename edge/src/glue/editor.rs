@@ -79,6 +79,20 @@ pub(crate) async fn rollback(req: &mut Request, cx: &Cx<'_>, form: &str) -> Resu
     answer(&catalog::rollback(cx.cloud()?, cx.config()?, form, to, ADMIN).await?)
 }
 
+/// `POST /v1/admin/catalog/<form>/winner` with `{"variant": name}`: the draft takes the variant's texts
+/// as its own, ends its test and is published.
+pub(crate) async fn winner(req: &mut Request, cx: &Cx<'_>, form: &str) -> Result<Response, Error> {
+    let form = form_id(form).map_err(|_| Error::NotFound)?;
+    let body = json_object(&read_body(req, crate::rules::decoding::MAX_BODY).await?)?;
+    let variant = match body.get("variant") {
+        None => return Err(Error::Validation([("variant".to_owned(), shared::Code::Required)].into())),
+        Some(v) => v.as_str().ok_or_else(|| Error::Malformed("`variant` must be a variant's name.".into()))?,
+    };
+    let done = catalog::end_test(cx.cloud()?, cx.config()?, form, variant, ADMIN).await?;
+    worker::console_log!("form {form}: test ended with {variant}, version {:?} published by {ADMIN}", done.form.published);
+    answer(&done)
+}
+
 /// `POST /v1/admin/catalog/<form>/archive` (`archived`) or `/restore`.
 pub(crate) async fn archive(cx: &Cx<'_>, form: &str, archived: bool) -> Result<Response, Error> {
     let form = form_id(form).map_err(|_| Error::NotFound)?;

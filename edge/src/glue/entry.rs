@@ -149,6 +149,7 @@ async fn operator_route(route: &Route, req: &mut Request, cx: &Cx<'_>) -> Result
         Route::CheckDraft(form) => editor::check(req, cx, form).await,
         Route::Publish(form) => editor::publish(cx, form).await,
         Route::Rollback(form) => editor::rollback(req, cx, form).await,
+        Route::Winner(form) => editor::winner(req, cx, form).await,
         Route::Archive(form) => editor::archive(cx, form, true).await,
         Route::Restore(form) => editor::archive(cx, form, false).await,
         Route::FormVersion { form, n } => editor::version(cx, form, *n).await,

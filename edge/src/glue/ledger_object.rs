@@ -42,6 +42,23 @@ impl DurableObject for Ledger {
                 worker::console_error!("ledger schema: {e}");
             }
         }
+        // Once, on a ledger made before A/B tests: the funnel's aggregates move into the tables whose keys
+        // have the variant (SQLite cannot change a primary key); `OR IGNORE` makes a move cut short by a
+        // restart safe to repeat.
+        let before: Vec<serde_json::Value> =
+            sql.exec("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'cells'", None).and_then(|c| c.to_array()).unwrap_or_default();
+        if !before.is_empty() {
+            for statement in [
+                "INSERT OR IGNORE INTO funnel_cells SELECT day, form, source, campaign, owner, '', stage, furthest, n FROM cells",
+                "INSERT OR IGNORE INTO funnel_gaps SELECT day, form, source, campaign, owner, '', stage, bucket, n, ms FROM gaps",
+                "DROP TABLE cells",
+                "DROP TABLE gaps",
+            ] {
+                if let Err(e) = sql.exec(statement, None) {
+                    worker::console_error!("ledger schema: {e}");
+                }
+            }
+        }
         // Once, on a ledger made before parking: park what waits for a disabled endpoint.
         let parked: Vec<serde_json::Value> = sql.exec("SELECT 1 AS x FROM meta WHERE name = 'parked'", None).and_then(|c| c.to_array()).unwrap_or_default();
         if parked.is_empty() {
@@ -122,6 +139,7 @@ const SCHEMA: &[&str] = &[
     "ALTER TABLE leads ADD COLUMN owner TEXT",
     "CREATE INDEX IF NOT EXISTS leads_by_owner ON leads (owner, id)",
     "ALTER TABLE leads ADD COLUMN campaign TEXT",
+    "ALTER TABLE leads ADD COLUMN variant TEXT",
     "CREATE INDEX IF NOT EXISTS leads_by_created ON leads (created)",
     // When each lead first reached each stage: what the funnel counts.
     "CREATE TABLE IF NOT EXISTS reached (lead TEXT NOT NULL, stage TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (lead, stage))",
@@ -154,8 +172,9 @@ const SCHEMA: &[&str] = &[
     // The funnel's aggregates (see `funnel`): leads per day, form, groups, stage now and furthest stage;
     // and the histogram of the time between consecutive stages per day, form, groups, stage and bucket.
     // Groups a lead has none of are ''. The day leads each key, so a period's question reads a range.
-    "CREATE TABLE IF NOT EXISTS cells (day INTEGER NOT NULL, form TEXT NOT NULL, source TEXT NOT NULL, campaign TEXT NOT NULL, owner TEXT NOT NULL, stage TEXT NOT NULL, furthest INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (day, form, source, campaign, owner, stage, furthest))",
-    "CREATE TABLE IF NOT EXISTS gaps (day INTEGER NOT NULL, form TEXT NOT NULL, source TEXT NOT NULL, campaign TEXT NOT NULL, owner TEXT NOT NULL, stage TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, ms INTEGER NOT NULL, PRIMARY KEY (day, form, source, campaign, owner, stage, bucket))",
+    // (Before A/B tests they were `cells` and `gaps`, without the variant; see `Ledger::new`.)
+    "CREATE TABLE IF NOT EXISTS funnel_cells (day INTEGER NOT NULL, form TEXT NOT NULL, source TEXT NOT NULL, campaign TEXT NOT NULL, owner TEXT NOT NULL, variant TEXT NOT NULL, stage TEXT NOT NULL, furthest INTEGER NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (day, form, source, campaign, owner, variant, stage, furthest))",
+    "CREATE TABLE IF NOT EXISTS funnel_gaps (day INTEGER NOT NULL, form TEXT NOT NULL, source TEXT NOT NULL, campaign TEXT NOT NULL, owner TEXT NOT NULL, variant TEXT NOT NULL, stage TEXT NOT NULL, bucket INTEGER NOT NULL, n INTEGER NOT NULL, ms INTEGER NOT NULL, PRIMARY KEY (day, form, source, campaign, owner, variant, stage, bucket))",
     // Up to which lead the aggregates hold the leads (`ledger::TALLIED_ALL`: all). A ledger made before them
     // starts at '' and the cron's `Tally` walks its leads; a new one holds all from the start.
     "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -168,6 +187,9 @@ const SCHEMA: &[&str] = &[
     // `meta` as 'salt', `<day>:<hex>`).
     "CREATE TABLE IF NOT EXISTS events (form TEXT NOT NULL, day INTEGER NOT NULL, source TEXT NOT NULL, campaign TEXT NOT NULL, kind TEXT NOT NULL, field TEXT NOT NULL, code TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (form, day, source, campaign, kind, field, code))",
     "CREATE TABLE IF NOT EXISTS visitors (hash TEXT PRIMARY KEY)",
+    // The same counts of page views that showed a variant of the form's texts (an A/B test), per variant
+    // instead of per campaign tags: what the report by variant reads.
+    "CREATE TABLE IF NOT EXISTS variant_events (form TEXT NOT NULL, day INTEGER NOT NULL, variant TEXT NOT NULL, kind TEXT NOT NULL, field TEXT NOT NULL, code TEXT NOT NULL, n INTEGER NOT NULL, PRIMARY KEY (form, day, variant, kind, field, code))",
     // In the catalog (see `catalog`): each form's entry (its draft and state as JSON, with the published
     // version and the archive flag as columns for the collectors' read), its published versions (never
     // updated), the audit trail, and the config files seeded (the revision is in `meta` as 'revision').
@@ -299,6 +321,7 @@ struct ShareRow {
     source: Option<String>,
     campaign: Option<String>,
     owner: Option<String>,
+    variant: Option<String>,
     stage: String,
 }
 
@@ -378,7 +401,7 @@ struct AnswerRow {
     at: f64,
 }
 
-/// The `cells` column a grouping reads (see `funnel::Cell::key`, its twin for the memory backend).
+/// The `funnel_cells` column a grouping reads (see `funnel::Cell::key`, its twin for the memory backend).
 fn column(by: crate::protocol::funnel::By) -> &'static str {
     match by {
         crate::protocol::funnel::By::Source => "source",
@@ -386,6 +409,7 @@ fn column(by: crate::protocol::funnel::By) -> &'static str {
         crate::protocol::funnel::By::Form => "form",
         crate::protocol::funnel::By::Owner => "owner",
         crate::protocol::funnel::By::Day => "CAST(day AS TEXT)",
+        crate::protocol::funnel::By::Variant => "variant",
     }
 }
 
@@ -837,13 +861,15 @@ impl Ledger {
                         end.map_or(SqlStorageValue::Null, ms),
                     ];
                     let within = "(?1 IS NULL OR form = ?1) AND (?2 IS NULL OR day >= ?2) AND (?3 IS NULL OR day < ?3)";
-                    let cells: Vec<CellSum> =
-                        self.read(&format!("SELECT {key} AS key, stage, furthest, SUM(n) AS n FROM cells WHERE {within} GROUP BY 1, 2, 3"), range.clone())?;
+                    let cells: Vec<CellSum> = self
+                        .read(&format!("SELECT {key} AS key, stage, furthest, SUM(n) AS n FROM funnel_cells WHERE {within} GROUP BY 1, 2, 3"), range.clone())?;
                     for c in cells {
                         tallies.add_cell(Some(c.key).filter(|k| !k.is_empty()), Stage::parse(&c.stage).unwrap_or_default(), c.furthest as i64, c.n as u64);
                     }
-                    let gaps: Vec<GapSum> =
-                        self.read(&format!("SELECT {key} AS key, stage, bucket, SUM(n) AS n, SUM(ms) AS ms FROM gaps WHERE {within} GROUP BY 1, 2, 3"), range)?;
+                    let gaps: Vec<GapSum> = self.read(
+                        &format!("SELECT {key} AS key, stage, bucket, SUM(n) AS n, SUM(ms) AS ms FROM funnel_gaps WHERE {within} GROUP BY 1, 2, 3"),
+                        range,
+                    )?;
                     for g in gaps {
                         tallies.add_gaps(
                             Some(g.key).filter(|k| !k.is_empty()),
@@ -866,7 +892,7 @@ impl Ledger {
                 let key = column(by);
                 let rows: Vec<DailyRow> = if self.tally_cursor()? == ledger::TALLIED_ALL {
                     self.read(
-                        &format!("SELECT {key} AS key, day, SUM(n) AS count FROM cells WHERE day >= ? GROUP BY 1, 2 ORDER BY 2, 1"),
+                        &format!("SELECT {key} AS key, day, SUM(n) AS count FROM funnel_cells WHERE day >= ? GROUP BY 1, 2 ORDER BY 2, 1"),
                         vec![ms(from / 86_400_000)],
                     )?
                 } else {
@@ -936,13 +962,14 @@ impl Ledger {
                 serde_json::to_value(lines.collect::<Vec<_>>())?
             }
             Command::Events(cmd::Events { form, first, end, by }) => {
-                let key = match by {
-                    crate::protocol::analytics::By::Source => "source",
-                    crate::protocol::analytics::By::Campaign => "campaign",
-                    crate::protocol::analytics::By::Day => "CAST(day AS TEXT)",
+                let (key, table) = match by {
+                    crate::protocol::analytics::By::Source => ("source", "events"),
+                    crate::protocol::analytics::By::Campaign => ("campaign", "events"),
+                    crate::protocol::analytics::By::Day => ("CAST(day AS TEXT)", "events"),
+                    crate::protocol::analytics::By::Variant => ("variant", "variant_events"),
                 };
                 let rows: Vec<EventSum> = self.read(
-                    &format!("SELECT {key} AS key, kind, field, code, SUM(n) AS n FROM events WHERE form = ?1 AND day >= ?2 AND day < ?3 GROUP BY 1, 2, 3, 4"),
+                    &format!("SELECT {key} AS key, kind, field, code, SUM(n) AS n FROM {table} WHERE form = ?1 AND day >= ?2 AND day < ?3 GROUP BY 1, 2, 3, 4"),
                     vec![text(&form), ms(first), ms(end)],
                 )?;
                 let mut sums = crate::protocol::analytics::Sums::default();
@@ -1115,7 +1142,7 @@ impl Ledger {
         // An erased lead's row never comes back, whatever write arrives late.
         let verb = if only_if_missing { "INSERT OR IGNORE" } else { "INSERT OR REPLACE" };
         self.sql.exec(
-            &format!("{verb} INTO leads (id, form, status, stage, score, created, source, cooling_at, owner, campaign) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)"),
+            &format!("{verb} INTO leads (id, form, status, stage, score, created, source, cooling_at, owner, campaign, variant) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)"),
             vec![
                 text(&entry.id),
                 text(&entry.form),
@@ -1127,6 +1154,7 @@ impl Ledger {
                 entry.cooling_at.map_or(SqlStorageValue::Null, ms),
                 entry.owner.as_deref().map_or(SqlStorageValue::Null, text),
                 entry.campaign.as_deref().map_or(SqlStorageValue::Null, text),
+                entry.variant.as_deref().map_or(SqlStorageValue::Null, text),
             ],
         )?;
         for (stage, at) in &entry.reached {
@@ -1155,6 +1183,8 @@ impl Ledger {
         let add = "INSERT INTO events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
                    ON CONFLICT (form, day, source, campaign, kind, field, code) DO UPDATE SET n = n + ?8";
         let kind_name = |kind: Kind| serde_json::to_value(kind).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
+        let per_variant = "INSERT INTO variant_events VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                           ON CONFLICT (form, day, variant, kind, field, code) DO UPDATE SET n = n + ?7";
         for (key, n) in &batch.counts {
             let row = vec![
                 text(&batch.form),
@@ -1167,6 +1197,18 @@ impl Ledger {
                 SqlStorageValue::Float(*n as f64),
             ];
             self.sql.exec(add, row)?;
+            if !key.variant.is_empty() {
+                let row = vec![
+                    text(&batch.form),
+                    ms(key.day),
+                    text(&key.variant),
+                    text(&kind_name(key.kind)),
+                    text(&key.field),
+                    text(&key.code),
+                    SqlStorageValue::Float(*n as f64),
+                ];
+                self.sql.exec(per_variant, row)?;
+            }
         }
         if batch.visits.is_empty() {
             return Ok(());
@@ -1239,11 +1281,11 @@ impl Ledger {
     /// A stored lead's share of the funnel's aggregates, from its index row and stage rows.
     fn share_of(&self, lead: &str) -> Result<Option<Share>> {
         let rows: Vec<ShareRow> =
-            self.sql.exec("SELECT form, created, source, campaign, owner, stage FROM leads WHERE id = ?", vec![text(lead)])?.to_array()?;
+            self.sql.exec("SELECT form, created, source, campaign, owner, variant, stage FROM leads WHERE id = ?", vec![text(lead)])?.to_array()?;
         let Some(row) = rows.into_iter().next() else { return Ok(None) };
         let reached: Vec<ReachedRow> = self.sql.exec("SELECT stage, at FROM reached WHERE lead = ?", vec![text(lead)])?.to_array()?;
         let reached: Vec<(Stage, u64)> = reached.into_iter().filter_map(|r| Some((Stage::parse(&r.stage)?, r.at as u64))).collect();
-        let groups = [row.source.as_deref(), row.campaign.as_deref(), row.owner.as_deref()];
+        let groups = [row.source.as_deref(), row.campaign.as_deref(), row.owner.as_deref(), row.variant.as_deref()];
         Ok(Some(Share::new(&row.form, row.created as u64, groups, Stage::parse(&row.stage).unwrap_or_default(), &reached)))
     }
 
@@ -1258,15 +1300,15 @@ impl Ledger {
     /// Adds (`sign` 1) or takes away (-1) one lead's share of the aggregates; sums that reach zero go.
     fn add_share(&self, share: &Share, sign: i64) -> Result<()> {
         let c = &share.cell;
-        let key = || vec![ms(c.day), text(&c.form), text(&c.source), text(&c.campaign), text(&c.owner)];
+        let key = || vec![ms(c.day), text(&c.form), text(&c.source), text(&c.campaign), text(&c.owner), text(&c.variant)];
         let sign_value = SqlStorageValue::Float(sign as f64);
         let mut cell = key();
         cell.extend([text(c.stage.as_str()), SqlStorageValue::Float(c.furthest as f64), sign_value.clone()]);
-        self.sql.exec("INSERT INTO cells VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n", cell.clone())?;
+        self.sql.exec("INSERT INTO funnel_cells VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n", cell.clone())?;
         if sign < 0 {
             cell.pop();
             self.sql.exec(
-                "DELETE FROM cells WHERE day = ? AND form = ? AND source = ? AND campaign = ? AND owner = ? AND stage = ? AND furthest = ? AND n <= 0",
+                "DELETE FROM funnel_cells WHERE day = ? AND form = ? AND source = ? AND campaign = ? AND owner = ? AND variant = ? AND stage = ? AND furthest = ? AND n <= 0",
                 cell,
             )?;
         }
@@ -1275,10 +1317,13 @@ impl Ledger {
             row.extend([text(gap.stage.as_str()), SqlStorageValue::Float(f64::from(gap.bucket))]);
             let mut write = row.clone();
             write.extend([sign_value.clone(), SqlStorageValue::Float(sign as f64 * gap.ms as f64)]);
-            self.sql.exec("INSERT INTO gaps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n, ms = ms + excluded.ms", write)?;
+            self.sql.exec(
+                "INSERT INTO funnel_gaps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO UPDATE SET n = n + excluded.n, ms = ms + excluded.ms",
+                write,
+            )?;
             if sign < 0 {
                 self.sql.exec(
-                    "DELETE FROM gaps WHERE day = ? AND form = ? AND source = ? AND campaign = ? AND owner = ? AND stage = ? AND bucket = ? AND n <= 0",
+                    "DELETE FROM funnel_gaps WHERE day = ? AND form = ? AND source = ? AND campaign = ? AND owner = ? AND variant = ? AND stage = ? AND bucket = ? AND n <= 0",
                     row,
                 )?;
             }

@@ -366,7 +366,12 @@ const PREVIEW_ENDPOINT: &str = "https://preview.invalid";
 /// takes no token; a definition that cannot render (no fields) is a 400.
 pub(crate) async fn preview(req: &mut Request) -> Result<Response, Error> {
     let body = read_body(req, 64 * 1024).await?;
-    let form: FormDef = serde_json::from_slice(&body).map_err(|e| Error::Malformed(format!("Not a form definition: {e}.")))?;
+    let mut form: FormDef = serde_json::from_slice(&body).map_err(|e| Error::Malformed(format!("Not a form definition: {e}.")))?;
+    // `?variant=<name>`: the form as that variant of its A/B test shows it (else each render draws one).
+    if let Some(name) = query(req, "variant")? {
+        form =
+            form.with_winner(&name).ok_or_else(|| Error::Malformed(format!("`variant`: the draft has no variant `{}`.", shared::text::prefix(&name, 64))))?;
+    }
     if form.fields.is_empty() {
         return Err(Error::Malformed("A form needs at least one field to be shown.".into()));
     }

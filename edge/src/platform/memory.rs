@@ -889,7 +889,7 @@ impl LedgerModel {
                 // The model's salt is the day itself: the tests look at what is counted, not at secrecy.
                 for visit in batch.visits.into_iter().filter(|v| v.day == day) {
                     if self.visitors.insert(salted(&day.to_be_bytes(), &visit.digest)) {
-                        let key = Key { day, source: visit.source, campaign: visit.campaign, kind: Kind::Visitor, field: String::new(), code: String::new() };
+                        let key = Key::new(day * crate::protocol::analytics::DAY_MS, &visit.source, &visit.campaign, Kind::Visitor);
                         *self.events.entry((batch.form.clone(), key)).or_insert(0) += 1;
                     }
                 }
@@ -940,6 +940,9 @@ impl LedgerModel {
                             By::Source => key.source.clone(),
                             By::Campaign => key.campaign.clone(),
                             By::Day => key.day.to_string(),
+                            // As the views object: only page views that showed a variant are counted by it.
+                            By::Variant if key.variant.is_empty() => continue,
+                            By::Variant => key.variant.clone(),
                         };
                         sums.add(Some(group), key.kind, &key.field, &key.code, *n);
                     }

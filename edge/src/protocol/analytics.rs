@@ -168,6 +168,8 @@ pub enum By {
     Campaign,
     /// By day (UTC).
     Day,
+    /// By the variant of the form's texts a page view showed (an A/B test), each compared with the first.
+    Variant,
 }
 
 impl By {
@@ -177,6 +179,7 @@ impl By {
             "source" => Some(By::Source),
             "campaign" => Some(By::Campaign),
             "day" => Some(By::Day),
+            "variant" => Some(By::Variant),
             _ => None,
         }
     }
@@ -187,6 +190,7 @@ impl By {
             By::Source => crate::protocol::funnel::By::Source,
             By::Campaign => crate::protocol::funnel::By::Campaign,
             By::Day => crate::protocol::funnel::By::Day,
+            By::Variant => crate::protocol::funnel::By::Variant,
         }
     }
 }
@@ -254,6 +258,50 @@ pub struct Line {
     /// From views to customers: views, then the leads created in the period and how many of them reached
     /// each stage from MQL on (`funnel::Group`).
     pub funnel: Vec<Step>,
+    /// By variant: this variant's conversion against the control's (the form's first variant); none for
+    /// the control itself and for other groupings.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub versus: Option<Versus>,
+}
+
+/// A variant's conversion (submissions per view) compared with the control's by a two-proportion z-test.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Versus {
+    /// The control: the form's first variant.
+    pub control: String,
+    /// This variant's conversion rate less the control's (0.03: three percentage points more).
+    pub difference: f64,
+    /// The z statistic of the difference (pooled standard error); none while either has no views.
+    pub z: Option<f64>,
+    /// How sure the difference is not chance: 1 less the two-sided p-value (0.95 and above is what
+    /// people usually call significant); none while either has no views.
+    pub confidence: Option<f64>,
+}
+
+/// Compares `x` successes in `n` trials with the control's `x0` in `n0`: the difference of the rates, the
+/// z statistic and the two-sided confidence (`1 - p`). Both rates 0 or both 1 show no difference at all:
+/// z 0, confidence 0.
+pub fn two_proportion(x: u64, n: u64, x0: u64, n0: u64) -> (f64, Option<f64>, Option<f64>) {
+    let rate = |x: u64, n: u64| if n == 0 { 0.0 } else { x as f64 / n as f64 };
+    let difference = rate(x, n) - rate(x0, n0);
+    if n == 0 || n0 == 0 {
+        return (difference, None, None);
+    }
+    let pooled = (x + x0) as f64 / (n + n0) as f64;
+    let se = (pooled * (1.0 - pooled) * (1.0 / n as f64 + 1.0 / n0 as f64)).sqrt();
+    if se == 0.0 {
+        return (difference, Some(0.0), Some(0.0));
+    }
+    let z = difference / se;
+    (difference, Some(z), Some(erf(z.abs() / std::f64::consts::SQRT_2)))
+}
+
+/// The error function, by Abramowitz and Stegun's formula 7.1.26 (absolute error below 1.5e-7): the
+/// normal distribution's `P(|Z| < z)` is `erf(z / sqrt 2)`.
+fn erf(x: f64) -> f64 {
+    let t = 1.0 / (1.0 + 0.327_591_1 * x.abs());
+    let poly = ((((1.061_405_429 * t - 1.453_152_027) * t + 1.421_413_741) * t - 0.284_496_736) * t + 0.254_829_592) * t;
+    (1.0 - poly * (-x * x).exp()).copysign(x)
 }
 
 /// How often a problem was shown under a field.
@@ -314,9 +362,15 @@ pub struct Report {
 /// The stages the funnel shows after leads.
 const LATER: [Stage; 4] = [Stage::Mql, Stage::Sql, Stage::Opportunity, Stage::Customer];
 
-/// Joins a form's sums with its lead funnel (grouped the same way) into the report.
-pub fn report(form: &str, by: By, counts_visitors: bool, sums: &Sums, funnel: &[Group]) -> Report {
+/// Joins a form's sums with its lead funnel (grouped the same way) into the report. By variant, `variants`
+/// (the form's, in order) are listed first, even without page views, and each is compared with the first.
+pub fn report(form: &str, by: By, counts_visitors: bool, variants: &[&str], sums: &Sums, funnel: &[Group]) -> Report {
+    // The views object counts no visitors per variant.
+    let counts_visitors = counts_visitors && by != By::Variant;
     let mut keys: BTreeMap<String, ()> = BTreeMap::new();
+    if by == By::Variant {
+        keys.extend(variants.iter().map(|v| ((*v).to_owned(), ())));
+    }
     for (key, kind, _, _) in sums.sums.keys() {
         if *kind != Kind::Load || by == By::Day {
             keys.insert(label(by, key.as_deref()), ());
@@ -336,6 +390,18 @@ pub fn report(form: &str, by: By, counts_visitors: bool, sums: &Sums, funnel: &[
         })
         .collect();
     groups.sort_by(|a, b| b.views.cmp(&a.views).then_with(|| funnel_leads(b).cmp(&funnel_leads(a))).then_with(|| a.key.cmp(&b.key)));
+    if by == By::Variant {
+        // The test's variants in the form's order (the control first), then any the form no longer has.
+        let rank = |key: &str| variants.iter().position(|v| *v == key).unwrap_or(variants.len());
+        groups.sort_by_key(|g| rank(&g.key));
+        let control = groups.iter().find(|g| variants.first() == Some(&g.key.as_str())).map(|g| (g.key.clone(), g.submissions, g.views));
+        if let Some((name, x0, n0)) = control {
+            for g in groups.iter_mut().filter(|g| g.key != name && g.key != NONE) {
+                let (difference, z, confidence) = two_proportion(g.submissions, g.views, x0, n0);
+                g.versus = Some(Versus { control: name.clone(), difference, z, confidence });
+            }
+        }
+    }
     let all: Vec<(Kind, &str, &str, i64)> = sums.sums.iter().map(|((_, kind, f, c), n)| (*kind, f.as_str(), c.as_str(), *n)).collect();
     let posted = all.iter().filter(|(k, ..)| *k == Kind::Posted).map(|(.., n)| *n).sum::<i64>();
     let funnel_refs: Vec<&Group> = funnel.iter().collect();
@@ -410,5 +476,25 @@ fn line(key: String, sums: Vec<(Kind, &str, &str, i64)>, leads: &[&Group], loads
         errors,
         dropoff,
         funnel,
+        versus: None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_two_proportion_test_matches_the_textbook() {
+        // 20% of 1,000 against 25% of 1,000: z = 0.05 / sqrt(0.225 * 0.775 * 0.002) = 2.677, p = 0.0074.
+        let (d, z, c) = two_proportion(250, 1000, 200, 1000);
+        assert!((d - 0.05).abs() < 1e-12);
+        assert!((z.unwrap() - 2.6774).abs() < 1e-3, "{z:?}");
+        assert!((c.unwrap() - 0.99258).abs() < 1e-4, "{c:?}");
+        let (_, z, c) = two_proportion(200, 1000, 250, 1000);
+        assert!(z.unwrap() < 0.0 && (c.unwrap() - 0.99258).abs() < 1e-4, "a worse variant is as sure, with a negative z");
+        assert!((erf(1.959_964 / std::f64::consts::SQRT_2) - 0.95).abs() < 1e-6, "z = 1.96 is 95%");
+        assert_eq!(two_proportion(3, 10, 1, 0), (0.3, None, None), "no views, no test");
+        assert_eq!(two_proportion(0, 10, 0, 20), (0.0, Some(0.0), Some(0.0)), "nobody converted anywhere: no difference");
     }
 }

@@ -36,6 +36,8 @@ pub enum By {
     Owner,
     /// The day the lead was created (UTC), as days since the Unix epoch.
     Day,
+    /// The variant of the form's texts the lead saw (an A/B test).
+    Variant,
 }
 
 impl By {
@@ -47,6 +49,7 @@ impl By {
             "form" => Some(By::Form),
             "owner" => Some(By::Owner),
             "day" => Some(By::Day),
+            "variant" => Some(By::Variant),
             _ => None,
         }
     }
@@ -127,6 +130,8 @@ pub struct Cell {
     pub campaign: String,
     /// The owner; empty for none.
     pub owner: String,
+    /// The variant of the form's texts the lead saw; empty for none.
+    pub variant: String,
     /// The stage now.
     pub stage: Stage,
     /// The rank of the furthest stage reached ([`Stage::rank`]); -1 for none (disqualified before any).
@@ -142,6 +147,7 @@ impl Cell {
             By::Campaign => &self.campaign,
             By::Form => &self.form,
             By::Owner => &self.owner,
+            By::Variant => &self.variant,
         };
         (!key.is_empty()).then(|| key.clone())
     }
@@ -168,12 +174,12 @@ pub struct Share {
 }
 
 impl Share {
-    /// The share of a lead of `form` created at `created` (Unix ms), in groups `source`, `campaign` and
-    /// `owner`, at `stage` now, that first reached each of `reached` at its time.
-    pub fn new(form: &str, created: u64, groups: [Option<&str>; 3], stage: Stage, reached: &[(Stage, u64)]) -> Share {
-        let [source, campaign, owner] = groups.map(|g| g.unwrap_or_default().to_owned());
+    /// The share of a lead of `form` created at `created` (Unix ms), in groups `source`, `campaign`,
+    /// `owner` and `variant`, at `stage` now, that first reached each of `reached` at its time.
+    pub fn new(form: &str, created: u64, groups: [Option<&str>; 4], stage: Stage, reached: &[(Stage, u64)]) -> Share {
+        let [source, campaign, owner, variant] = groups.map(|g| g.unwrap_or_default().to_owned());
         let furthest = reached.iter().filter_map(|(s, _)| s.rank()).chain(stage.rank()).max().map_or(-1, i64::from);
-        let cell = Cell { form: form.to_owned(), day: created / DAY_MS, source, campaign, owner, stage, furthest };
+        let cell = Cell { form: form.to_owned(), day: created / DAY_MS, source, campaign, owner, variant, stage, furthest };
         let at = |stage: Stage| reached.iter().find(|(s, _)| *s == stage).map(|(_, at)| *at);
         let gaps = STAGES
             .windows(2)
@@ -271,7 +277,7 @@ impl Tallies {
 
     /// Adds one lead as a funnel row (its form and day do not matter to the sums).
     pub fn add_row(&mut self, row: &Row, n: u64) {
-        let share = Share::new("", 0, [None, None, None], row.stage, &row.reached);
+        let share = Share::new("", 0, [None, None, None, None], row.stage, &row.reached);
         for gap in &share.gaps {
             self.add_gaps(row.key.clone(), gap.stage, gap.bucket, n, gap.ms * n);
         }

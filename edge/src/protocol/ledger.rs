@@ -1113,6 +1113,9 @@ pub struct Entry {
     /// counts.
     #[serde(default)]
     pub reached: Vec<(shared::stage::Stage, u64)>,
+    /// The variant of the form's texts the lead saw (an A/B test), if any.
+    #[serde(default)]
+    pub variant: Option<String>,
 }
 
 impl Entry {
@@ -1132,6 +1135,7 @@ impl Entry {
             owner: lead.owner.clone(),
             campaign: lead.source.utm.get("campaign").cloned(),
             reached: reached(lead),
+            variant: lead.variant.clone(),
         }
     }
 }
@@ -1142,7 +1146,7 @@ impl Entry {
         crate::protocol::funnel::Share::new(
             &self.form,
             self.created,
-            [self.source.as_deref(), self.campaign.as_deref(), self.owner.as_deref()],
+            [self.source.as_deref(), self.campaign.as_deref(), self.owner.as_deref(), self.variant.as_deref()],
             shared::stage::Stage::parse(&self.stage).unwrap_or_default(),
             &self.reached,
         )
@@ -1157,6 +1161,7 @@ impl Entry {
             crate::protocol::funnel::By::Form => Some(self.form.clone()),
             crate::protocol::funnel::By::Owner => self.owner.clone(),
             crate::protocol::funnel::By::Day => Some((self.created / 86_400_000).to_string()),
+            crate::protocol::funnel::By::Variant => self.variant.clone(),
         }
     }
 }

@@ -3,8 +3,8 @@
 //! does not have (fields, problem codes) or counts a page view cannot make.
 //!
 //! The body is the change in the page view's state since its last report (see `protocol::analytics`):
-//! `{"form", "source", "campaign", "view", "start", "submit", "abandon": [from, to], "errors": [[field, code
-//! number]]}`. It names no person and no device: no cookie, no identifier, nothing stored in the
+//! `{"form", "variant", "source", "campaign", "view", "start", "submit", "abandon": [from, to], "errors":
+//! [[field, code number]]}`. It names no person and no device: no cookie, no identifier, nothing stored in the
 //! browser.
 
 use crate::Error;
@@ -59,12 +59,29 @@ pub struct Key {
     /// The problem's number of an error (`shared::message::Code::number`; the report names it); empty
     /// otherwise.
     pub code: String,
+    /// The variant of the form's texts the page view showed (forms under an A/B test); empty for none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub variant: String,
 }
 
 impl Key {
     /// A count of `kind` at `now` (Unix ms) from a page with these tags.
     pub fn new(now: u64, source: &str, campaign: &str, kind: Kind) -> Key {
-        Key { day: now / 86_400_000, source: source.to_owned(), campaign: campaign.to_owned(), kind, field: String::new(), code: String::new() }
+        Key {
+            day: now / 86_400_000,
+            source: source.to_owned(),
+            campaign: campaign.to_owned(),
+            kind,
+            field: String::new(),
+            code: String::new(),
+            variant: String::new(),
+        }
+    }
+
+    /// The same count of a page view that showed `variant`.
+    pub fn of(mut self, variant: &str) -> Key {
+        variant.clone_into(&mut self.variant);
+        self
     }
 
     /// The same count about `field` (and `code`).
@@ -81,6 +98,9 @@ impl Key {
 pub struct Beacon {
     /// The form.
     pub form: String,
+    /// The variant of the form's texts the page view showed.
+    #[serde(default)]
+    pub variant: Option<String>,
     /// The page's `utm_source`.
     #[serde(default)]
     pub source: Option<String>,
@@ -128,7 +148,10 @@ fn control(form: &FormDef, name: &str) -> bool {
 /// The counts a report adds at `now`, with its tags, or what is wrong with it (named by its member).
 pub fn counts(beacon: &Beacon, form: &FormDef, now: u64) -> Result<Vec<(Key, i64)>, Error> {
     let (source, campaign) = (tag(beacon.source.as_deref()), tag(beacon.campaign.as_deref()));
-    let key = |kind: Kind| Key::new(now, &source, &campaign, kind);
+    // A variant the form does not have (any more: a page open while a test ended) is counted as none, like
+    // a tag that fails its rules: it is not the visitor's to fix, and the rest of the report still counts.
+    let variant = beacon.variant.as_deref().filter(|v| form.variants.iter().any(|known| known.name == *v)).unwrap_or_default();
+    let key = |kind: Kind| Key::new(now, &source, &campaign, kind).of(variant);
     let mut out = Vec::new();
     for (name, change, kind) in [("view", beacon.view, Kind::View), ("start", beacon.start, Kind::Start), ("submit", beacon.submit, Kind::Submit)] {
         if !(0..=1).contains(&change) {
@@ -196,6 +219,16 @@ mod tests {
             ]
         );
         assert!(counts.iter().all(|(k, _)| k.day == day && k.campaign.is_empty()), "a campaign with a line break is dropped, not refused");
+    }
+
+    #[test]
+    fn a_report_counts_under_its_variant_when_the_form_has_it() {
+        let mut f = form();
+        f.variants = serde_json::from_str(r#"[{"name":"a"},{"name":"b"}]"#).unwrap();
+        let variants = |body: &str| -> Vec<String> { counts(&parse(body.as_bytes()).unwrap(), &f, NOW).unwrap().into_iter().map(|(k, _)| k.variant).collect() };
+        assert_eq!(variants(r#"{"form":"nl","variant":"b","view":1,"errors":[["email",2]]}"#), ["b", "b"]);
+        assert_eq!(variants(r#"{"form":"nl","variant":"gone","view":1}"#), [""], "an unknown variant counts as none");
+        assert_eq!(variants(r#"{"form":"nl","view":1}"#), [""]);
     }
 
     #[test]

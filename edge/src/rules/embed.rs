@@ -10,19 +10,32 @@ use shared::markup;
 use shared::sheet::Sheet;
 use shared::Lang;
 
-/// Wraps `bundle` in a function scope holding `__leadgate = {id, endpoint, sheet, en, de, css}` (`id` for
-/// finding `data-leadgate-form` placeholders; `en` and `de` the markup, only the form's own language when it
-/// has one; `css` the style sheet), so nothing leaks into the page's globals and the widget needs no second
+/// Wraps `bundle` in a function scope holding `__leadgate = {id, endpoint, sheet, en, de, css, variants}`
+/// (`id` for finding `data-leadgate-form` placeholders; `en` and `de` the markup, only the form's own
+/// language when it has one, and one per variant for a form under an A/B test; `css` the style sheet;
+/// `variants` the variants' names), so nothing leaks into the page's globals and the widget needs no second
 /// request for its form.
 pub fn script(bundle: &str, form: &PublicForm, endpoint: &str) -> String {
-    let config = serde_json::json!({
-        "id": form.id,
-        "endpoint": endpoint,
-        "sheet": Sheet::encode(form),
-        "en": markup::shown_in(form, Lang::En),
-        "de": markup::shown_in(form, Lang::De),
-        "css": markup::CSS,
-    });
+    // A form under an A/B test carries its markup once per variant (the widget draws one), and the
+    // variants' names in the same order, for the analytics report.
+    let shown = |lang: Lang| match form.variants.as_slice() {
+        [] => serde_json::json!(markup::shown_in(form, lang)),
+        variants => match variants.iter().map(|v| markup::shown_as(form, lang, Some(v))).collect::<Option<Vec<_>>>() {
+            Some(all) => serde_json::json!(all),
+            None => serde_json::Value::Null,
+        },
+    };
+    let mut config = serde_json::Map::new();
+    config.insert("id".into(), form.id.as_str().into());
+    config.insert("endpoint".into(), endpoint.into());
+    config.insert("sheet".into(), Sheet::encode(form).into());
+    config.insert("en".into(), shown(Lang::En));
+    config.insert("de".into(), shown(Lang::De));
+    config.insert("css".into(), markup::CSS.into());
+    if !form.variants.is_empty() {
+        config.insert("variants".into(), form.variants.iter().map(|v| v.name.as_str()).collect());
+    }
+    let config = serde_json::Value::Object(config);
     // `</` is escaped so the script can also be inlined into an HTML page safely.
     let config = config.to_string().replace("</", "<\\/");
     format!("(function(){{var __leadgate={config};\n{bundle}\n}})();\n")
@@ -61,6 +74,21 @@ mod tests {
     }
 
     #[test]
+    fn a_form_under_test_carries_a_markup_per_variant_and_their_names() {
+        let def: FormDef = serde_json::from_value(serde_json::json!({
+            "id": "nl", "kind": "newsletter", "lang": "de", "fields": [{"name": "email", "required": true}],
+            "variants": [{"name": "a"}, {"name": "b", "button": {"de": "Los"}}]
+        }))
+        .unwrap();
+        let public = PublicForm::from(&def);
+        let config = config_of(&script("", &public, "https://c.example.com"));
+        assert_eq!(config["variants"], serde_json::json!(["a", "b"]));
+        assert!(config["en"].is_null());
+        assert_eq!(config["de"][0].as_str().unwrap(), markup::render(&public, Lang::De));
+        assert!(config["de"][1].as_str().unwrap().contains(">Los</button>"));
+    }
+
+    #[test]
     fn a_form_with_its_own_language_carries_only_that_markup() {
         let def: FormDef = serde_json::from_value(serde_json::json!({
             "id": "nl", "kind": "newsletter", "lang": "de", "fields": [{"name": "email", "required": true}]
@@ -69,5 +97,6 @@ mod tests {
         let config = config_of(&script("", &PublicForm::from(&def), "https://c.example.com"));
         assert!(config["en"].is_null());
         assert!(config["de"].as_str().unwrap().contains(">Anmelden</button>"));
+        assert!(config.get("variants").is_none());
     }
 }

@@ -8,7 +8,7 @@ use shared::lead::Lead;
 
 /// The fixed columns before the form's own fields.
 const FIXED: &[&str] =
-    &["id", "form", "status", "created_at", "updated_at", "stage", "owner", "score", "source", "campaign", "marketing_consent", "form_version"];
+    &["id", "form", "status", "created_at", "updated_at", "stage", "owner", "score", "source", "campaign", "marketing_consent", "form_version", "variant"];
 
 /// Quotes a CSV cell and neutralises formulas.
 pub fn cell(value: &str) -> String {
@@ -59,6 +59,7 @@ pub fn rows(fields: &[&str], leads: &[Lead]) -> String {
             l.source.utm.get("campaign").cloned().unwrap_or_default(),
             marketing.to_string(),
             l.form_version.map(|v| v.to_string()).unwrap_or_default(),
+            l.variant.clone().unwrap_or_default(),
         ];
         let row: Vec<String> = fixed.iter().map(|v| cell(v)).chain(fields.iter().map(|f| cell(l.fields.get(*f).map_or("", String::as_str)))).collect();
         out.push_str(&row.join(","));
@@ -89,24 +90,25 @@ mod tests {
             "consent": {"entries": [{"purpose": "marketing_email", "granted": true, "basis": "consent", "text": "x", "version": 1, "lang": "en", "text_sha256": "00"}],
                         "lang": "en", "recorded_at": "t0"},
             "source": {"utm": {"source": "@newsletter", "campaign": "spring"}}, "engagement": {"confirmed": false, "downloads": 0, "submissions": 1},
-            "stage": "mql", "owner": "anna", "form_version": 3,
+            "stage": "mql", "owner": "anna", "form_version": 3, "variant": "short",
             "score": {"total": 10, "reasons": [], "stage": "lead"}
         }))
         .unwrap();
         let csv1 = csv(std::slice::from_ref(&lead));
         let lines: Vec<&str> = csv1.split("\r\n").collect();
-        assert_eq!(lines[0], "\"id\",\"form\",\"status\",\"created_at\",\"updated_at\",\"stage\",\"owner\",\"score\",\"source\",\"campaign\",\"marketing_consent\",\"form_version\",\"company\",\"email\"");
+        assert_eq!(lines[0], "\"id\",\"form\",\"status\",\"created_at\",\"updated_at\",\"stage\",\"owner\",\"score\",\"source\",\"campaign\",\"marketing_consent\",\"form_version\",\"variant\",\"company\",\"email\"");
         assert_eq!(
             lines[1],
-            "\"ld_1\",\"nl\",\"new\",\"t0\",\"t1\",\"mql\",\"anna\",\"10\",\"'@newsletter\",\"spring\",\"true\",\"3\",\"'=cmd|' /C calc'!A0\",\"a@b.de\""
+            "\"ld_1\",\"nl\",\"new\",\"t0\",\"t1\",\"mql\",\"anna\",\"10\",\"'@newsletter\",\"spring\",\"true\",\"3\",\"short\",\"'=cmd|' /C calc'!A0\",\"a@b.de\""
         );
         let page = [header(&["company", "email"]), rows(&["company", "email"], std::slice::from_ref(&lead))].concat();
         assert_eq!(page, csv1, "a page written from known columns is the same file");
         lead.consent.withdrawn = Some(shared::consent::Withdrawal { at: "t2".into(), via: "link".into(), client_id: None, note: None });
-        assert!(rows(&[], std::slice::from_ref(&lead)).ends_with("\"false\",\"3\"\r\n"), "a withdrawn consent is no consent");
+        assert!(rows(&[], std::slice::from_ref(&lead)).ends_with("\"false\",\"3\",\"short\"\r\n"), "a withdrawn consent is no consent");
         lead.fields.clear();
         lead.consent.withdrawn = None;
         lead.form_version = None;
-        assert!(csv(&[lead]).ends_with("\"true\",\"\"\r\n"), "no field columns when no lead has fields, no version for a lead from before versions");
+        lead.variant = None;
+        assert!(csv(&[lead]).ends_with("\"true\",\"\",\"\"\r\n"), "no field columns when no lead has fields, no version for a lead from before versions");
     }
 }

@@ -95,6 +95,14 @@ fn web_address(name: &str, value: Option<String>, dropped: &mut Vec<String>) -> 
 pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Error> {
     sub.validate().map_err(|e| Error::Malformed(format!("Envelope limits exceeded: {}.", envelope_problem(&e))))?;
     check_open(form, cx.now_ms)?;
+    // The variant of an A/B test the page showed; it is checked against the version the page showed, so a
+    // variant unknown to it was not shown by the widget.
+    let variant = match sub.meta.variant {
+        Some(v) if !form.variants.iter().any(|known| known.name == v) => {
+            return Err(Error::Malformed(format!("`meta.variant`: the form has no variant `{}`.", shared::text::prefix(&v, 64))));
+        }
+        v => v,
+    };
     let lang = Lang::choose(form.lang, sub.meta.lang);
     let values: Vec<(&str, &str)> = sub.fields.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
     // Campaign tags get the rules of a text field; their problems are listed with the fields' ones.
@@ -109,7 +117,9 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
     let referrer = web_address("referrer", sub.meta.referrer, &mut dropped);
     let consent = ConsentRecord::new(&form.consents, &valid.consent, lang, now.clone(), page.clone(), cx.client_id.clone());
     let status = if form.double_opt_in { Status::Pending } else { Status::New };
-    Ok(build(form, fields, consent, Source { page, referrer, utm, dropped, import: None }, status, cx))
+    let mut lead = build(form, fields, consent, Source { page, referrer, utm, dropped, import: None }, status, cx);
+    lead.variant = variant;
+    Ok(lead)
 }
 
 /// A new lead from checked fields, its consent record and source, with its first stage (from the form's
@@ -147,6 +157,7 @@ pub fn build(form: &FormDef, fields: BTreeMap<String, String>, consent: ConsentR
         assignments: Vec::new(),
         downloads_folded: 0,
         form_version: form.version,
+        variant: None,
     };
     lead.qualify(&form.scoring, cx.now_ms);
     lead

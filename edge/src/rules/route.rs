@@ -104,6 +104,8 @@ pub enum Route {
     Publish(String),
     /// `POST /v1/admin/catalog/<form>/rollback`.
     Rollback(String),
+    /// `POST /v1/admin/catalog/<form>/winner`: ends an A/B test by publishing one variant's texts.
+    Winner(String),
     /// `POST /v1/admin/catalog/<form>/archive`.
     Archive(String),
     /// `POST /v1/admin/catalog/<form>/restore`.
@@ -174,6 +176,7 @@ impl Route {
                     "check" => CheckDraft(form),
                     "publish" => Publish(form),
                     "rollback" => Rollback(form),
+                    "winner" => Winner(form),
                     "archive" => Archive(form),
                     "restore" => Restore(form),
                     _ => return Err(Miss::NotFound),
@@ -251,6 +254,7 @@ impl Route {
             | CheckDraft(_)
             | Publish(_)
             | Rollback(_)
+            | Winner(_)
             | Archive(_)
             | Restore(_)
             | FormVersion { .. }
@@ -362,6 +366,7 @@ mod tests {
             ("POST", "/v1/admin/catalog/{form}/check"),
             ("POST", "/v1/admin/catalog/{form}/publish"),
             ("POST", "/v1/admin/catalog/{form}/rollback"),
+            ("POST", "/v1/admin/catalog/{form}/winner"),
             ("POST", "/v1/admin/catalog/{form}/archive"),
             ("POST", "/v1/admin/catalog/{form}/restore"),
             ("GET", "/v1/admin/catalog/{form}/versions/{n}"),
@@ -420,6 +425,7 @@ mod tests {
             | Route::CheckDraft(_)
             | Route::Publish(_)
             | Route::Rollback(_)
+            | Route::Winner(_)
             | Route::Archive(_)
             | Route::Restore(_)
             | Route::FormVersion { .. }

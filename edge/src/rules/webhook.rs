@@ -248,6 +248,7 @@ pub fn largest_event(form: &FormDef) -> usize {
                 assignments: Vec::new(),
                 downloads_folded: 0,
                 form_version: Some(3),
+                variant: form.variants.iter().map(|v| v.name.clone()).max_by_key(String::len),
             };
             let changes = Changes {
                 submission: "0".repeat(29),

@@ -73,5 +73,6 @@ pub async fn report<B: Backend>(b: &B, form: &FormDef, first: u64, end: u64, by:
     let funnel =
         cmd::Funnel { form: Some(form.id.clone()), from: Some(first * analytics::DAY_MS), to: Some(end.saturating_mul(analytics::DAY_MS)), by: by.funnel() };
     let groups = ask(b, funnel).await?.groups();
-    Ok(analytics::report(&form.id, by, form.unique_visitors, &sums, &groups))
+    let variants: Vec<&str> = form.variants.iter().map(|v| v.name.as_str()).collect();
+    Ok(analytics::report(&form.id, by, form.unique_visitors, &variants, &sums, &groups))
 }

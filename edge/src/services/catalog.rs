@@ -133,6 +133,22 @@ pub async fn publish<B: Backend>(b: &B, current: &FormsConfig, form: &str, by: &
     detail(b, current, form).await
 }
 
+/// Ends `form`'s A/B test with `winner`: the draft takes that variant's texts as its own and drops its
+/// variants, and is published (with the draft's other changes, which the editor shows before it asks).
+pub async fn end_test<B: Backend>(b: &B, current: &FormsConfig, form: &str, winner: &str, by: &str) -> Result<Detail, Error> {
+    let shown = detail(b, current, form).await?;
+    if shown.draft.managed == Managed::File {
+        return Err(Error::ManagedByFile);
+    }
+    let Some(draft) = shown.draft.with_winner(winner) else {
+        let names: Vec<&str> = shown.draft.variants.iter().map(|v| v.name.as_str()).collect();
+        let known = if names.is_empty() { "the draft tests no variants".to_owned() } else { format!("the draft's variants are {}", names.join(", ")) };
+        return Err(Error::FormProblems(vec![("variant".into(), format!("no variant is called `{}`: {known}", shared::text::prefix(winner, 64)))]));
+    };
+    save(b, current, form, draft, by).await?;
+    publish(b, current, form, by).await
+}
+
 /// Publishes version `to` again.
 pub async fn rollback<B: Backend>(b: &B, current: &FormsConfig, form: &str, to: u32, by: &str) -> Result<Detail, Error> {
     edit(b, form, Action::Rollback { to }, by).await?;

@@ -179,6 +179,56 @@ fn the_report_joins_the_lead_funnel_of_the_same_sources() {
 }
 
 #[test]
+fn an_ab_test_reports_each_variant_against_the_control_with_its_leads() {
+    let m = memory();
+    let config: FormsConfig = serde_json::from_value(serde_json::json!({"forms": [{
+        "id": "news", "kind": "newsletter", "fields": [{"name": "email", "required": true}],
+        "variants": [{"name": "plain"}, {"name": "bold", "title": {"en": "Ideas every Monday"}}, {"name": "quiet", "weight": 2}]
+    }]}))
+    .expect("a config");
+    let news = config.form("news").unwrap();
+    let buffer = RefCell::new(Buffer::default());
+    // 100 views of each of the first two: 10 against 25 sent and stored; "quiet" was not seen yet.
+    for (variant, sent) in [("plain", 10), ("bold", 25)] {
+        for i in 0..100 {
+            let submit = i < sent;
+            let body = format!(r#"{{"form":"news","variant":"{variant}","view":1,"start":{},"submit":{}}}"#, u8::from(submit), u8::from(submit));
+            take(&buffer, news, &report_of(&body), &ALICE, m.now_ms()).unwrap();
+            if submit {
+                let sub = serde_json::from_value(serde_json::json!({
+                    "form": "news", "fields": {"email": format!("{variant}{i}@example.com")}, "meta": {"elapsed_ms": 9000, "variant": variant}
+                }))
+                .unwrap();
+                block_on(edge::services::submission::take(&m, &intake(&config, "news"), sub)).expect("stored");
+            }
+        }
+    }
+    take(&buffer, news, &report_of(r#"{"form":"news","view":1}"#), &ALICE, m.now_ms()).unwrap();
+    block_on(flush(&m, &buffer));
+    let got = read(&m, news, By::Variant);
+    let lines: Vec<(&str, u64, u64, u64)> = got.groups.iter().map(|g| (g.key.as_str(), g.views, g.submissions, g.funnel[1].count)).collect();
+    assert_eq!(lines, vec![("plain", 100, 10, 10), ("bold", 100, 25, 25), ("quiet", 0, 0, 0)], "the form's order, every variant, leads per variant");
+    assert_eq!(got.total.views, 200, "by variant, the total is of the page views that showed one");
+    assert_eq!(read(&m, news, By::Source).total.views, 201, "every view counts in the other groupings");
+    assert!(got.groups[0].versus.is_none(), "the control is not compared with itself");
+    let bold = got.groups[1].versus.as_ref().expect("compared");
+    assert_eq!(bold.control, "plain");
+    assert!((bold.difference - 0.15).abs() < 1e-12);
+    // 10% against 25% of 100 each: z = 0.15 / sqrt(0.175 * 0.825 * 0.02) = 2.80, p = 0.005.
+    assert!((bold.z.unwrap() - 2.80).abs() < 0.01 && bold.confidence.unwrap() > 0.99, "{bold:?}");
+    let quiet = got.groups[2].versus.as_ref().expect("compared");
+    assert_eq!((quiet.z, quiet.confidence), (None, None), "no views: nothing to tell yet");
+    assert_eq!(got.total.visitors, None);
+
+    let unknown = serde_json::from_value(serde_json::json!({
+        "form": "news", "fields": {"email": "eve@example.com"}, "meta": {"elapsed_ms": 9000, "variant": "made-up"}
+    }))
+    .unwrap();
+    let refused = block_on(edge::services::submission::take(&m, &intake(&config, "news"), unknown)).map(|t| t.status);
+    assert!(matches!(&refused, Err(edge::Error::Malformed(m)) if m.contains("meta.variant")), "{refused:?}");
+}
+
+#[test]
 fn a_buffer_does_not_grow_with_made_up_campaigns() {
     let mut buffer = Buffer::default();
     for i in 0..analytics::MAX_KEYS + 500 {

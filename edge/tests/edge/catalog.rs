@@ -7,7 +7,7 @@ use crate::fixtures::{intake, memory, NOW};
 use edge::platform::memory::Memory;
 use edge::protocol::backend::Backend;
 use edge::protocol::catalog::{self, Did};
-use edge::services::catalog::{archive, detail, list, problems, publish, refresh, rollback, save, trail, version};
+use edge::services::catalog::{archive, detail, end_test, list, problems, publish, refresh, rollback, save, trail, version};
 use edge::services::submission::take;
 use edge::Error;
 use futures::executor::block_on;
@@ -216,6 +216,29 @@ fn a_draft_is_checked_like_the_file_with_paths_in_the_form() {
     let config = served(&m, &file);
     block_on(save(&m, &config, "fresh", sharded, catalog::ADMIN)).unwrap();
     assert!(matches!(block_on(publish(&m, &config, "fresh", catalog::ADMIN)), Err(Error::FormProblems(p)) if p[0].0 == "shards"));
+}
+
+#[test]
+fn an_ab_test_ends_by_publishing_the_winners_texts() {
+    let (m, file) = (memory(), file());
+    let config = served(&m, &file);
+    let mut draft = news(&config);
+    draft.variants = serde_json::from_value(serde_json::json!([{"name": "plain"}, {"name": "bold", "button": {"en": "Count me in"}}])).unwrap();
+    block_on(save(&m, &config, "news", draft, catalog::ADMIN)).unwrap();
+    block_on(publish(&m, &config, "news", catalog::ADMIN)).unwrap();
+    let config = served(&m, &file);
+    assert_eq!(news(&config).variants.len(), 2, "the test runs on pages");
+
+    let refused = block_on(end_test(&m, &config, "news", "loud", catalog::ADMIN));
+    assert!(matches!(&refused, Err(Error::FormProblems(p)) if p[0].0 == "variant" && p[0].1.contains("plain, bold")), "{refused:?}");
+    assert!(matches!(block_on(end_test(&m, &config, "git", "plain", catalog::ADMIN)), Err(Error::ManagedByFile)));
+    let ended = block_on(end_test(&m, &config, "news", "bold", catalog::ADMIN)).unwrap();
+    assert_eq!((ended.form.published, ended.form.draft_changed), (Some(3), false));
+    let live = news(&served(&m, &file));
+    assert!(live.variants.is_empty(), "the test is over");
+    assert_eq!(live.button.unwrap().en.as_deref(), Some("Count me in"), "the winner's texts are the form's own");
+    let lines = block_on(trail(&m, Some("news"), None, 2)).unwrap();
+    assert_eq!(lines.iter().map(|t| t.did).collect::<Vec<_>>(), vec![Did::Published, Did::Saved]);
 }
 
 #[test]

@@ -300,20 +300,20 @@ impl PublicForm {
     }
 }
 
-/// The variant a page view is shown: index `i` of `weights` with probability `weights[i] / sum`, for `r`
-/// uniform in `[0, 1)` (`Math.random()`). Zero for no variants (or no weight at all).
-pub fn pick(weights: &[u32], r: f64) -> usize {
-    let total: u64 = weights.iter().map(|w| u64::from(*w)).sum();
-    // `as` saturates, so an `r` outside [0, 1) still lands on the first or last variant.
-    let mut point = (r * total as f64) as u64;
-    for (i, w) in weights.iter().enumerate() {
-        let w = u64::from(*w);
-        if point < w {
-            return i;
-        }
-        point -= w;
-    }
-    weights.len().saturating_sub(1)
+/// Where each variant's share of page views ends, as cumulative fractions of the weights' sum (the last
+/// is 1): a page view draws `r` uniform in `[0, 1)` and is shown the first variant whose bound is above
+/// it. The widget draws before its rules are compiled (the markup it shows depends on the draw), so the
+/// collector hands it these bounds rather than the weights.
+pub fn shares(variants: &[Variant]) -> Vec<f64> {
+    let total: u64 = variants.iter().map(|v| u64::from(v.weight)).sum();
+    let mut sum = 0;
+    variants
+        .iter()
+        .map(|v| {
+            sum += u64::from(v.weight);
+            sum as f64 / total.max(1) as f64
+        })
+        .collect()
 }
 
 /// Who changes a form's definition.
@@ -649,13 +649,17 @@ pub(crate) mod tests {
     }
 
     #[test]
-    fn a_page_view_is_shown_a_variant_by_weight() {
-        assert_eq!(super::pick(&[], 0.7), 0, "no test: the form itself");
-        let weights = [3, 1];
-        let draws: Vec<usize> = (0..400).map(|i| super::pick(&weights, f64::from(i) / 400.0)).collect();
-        assert_eq!(draws.iter().filter(|v| **v == 0).count(), 300, "evenly spread draws split exactly by weight");
-        assert_eq!((super::pick(&weights, 0.0), super::pick(&weights, 0.7499), super::pick(&weights, 0.75)), (0, 0, 1));
-        assert_eq!((super::pick(&weights, -1.0), super::pick(&weights, 1.0), super::pick(&weights, f64::NAN)), (0, 1, 0), "never out of range");
+    fn a_variants_share_of_page_views_is_its_weights() {
+        let variants = |weights: &[u32]| -> Vec<Variant> {
+            weights.iter().enumerate().map(|(i, w)| serde_json::from_value(serde_json::json!({"name": format!("v{i}"), "weight": w})).unwrap()).collect()
+        };
+        assert_eq!(super::shares(&variants(&[3, 1])), [0.75, 1.0]);
+        assert_eq!(super::shares(&variants(&[1, 1, 1])).last(), Some(&1.0), "the last bound is exactly 1");
+        assert_eq!(super::shares(&[]), Vec::<f64>::new());
+        // Drawn with evenly spread numbers, the bounds split exactly by weight.
+        let bounds = super::shares(&variants(&[3, 1]));
+        let first = (0..400).filter(|i| f64::from(*i) / 400.0 < bounds[0]).count();
+        assert_eq!(first, 300);
     }
 
     #[test]

@@ -15,23 +15,21 @@
 //! and `\n`:
 //!
 //! ```text
-//! <form id> <kind 0-2> <lang tag or empty> <published version, decimal>
+//! <form id> <kind 0-2> <lang tag or empty> <published version, decimal> [<variant name>]
 //! f <name> <type 0-7> <required 0/1> <length cap> <min: f64 bits in hex or empty> <max: same> <option>...
 //! p <purpose id> <required 0/1> <basis 0 consent / 1 legitimate interest>
 //! t <lang tag> <number in message::WIDGET_TEXTS> <text>
-//! v <variant name> <weight>
-//! h <variant index, 0 without variants> <lang tag> <the form's own thank-you sentence>
 //! ```
 //!
-//! A form under an A/B test has a `v` line per variant: the widget draws one (`form::pick`) and shows its
-//! markup (the embed script carries one per variant); the `h` lines are the thank-you sentences that
-//! replace the kind's, per variant.
+//! A form under an A/B test has a sheet per variant ([`Sheet::encode_as`]): its header names the variant
+//! (which the submission then names), and its thank-you text is the variant's. The form's own thank-you
+//! sentence likewise takes the place of its kind's in the `t` lines, so the widget knows nothing of either.
 
 use alloc::{string::String, vec::Vec};
 
 use crate::consent::{Basis, Purpose};
 use crate::field::{Choice, FieldDef, FieldType};
-use crate::form::PublicForm;
+use crate::form::{PublicForm, Variant};
 use crate::kind::FormKind;
 use crate::lang::Texts;
 use crate::message::{Said, Ui, WIDGET_TEXTS};
@@ -54,10 +52,8 @@ pub struct Sheet {
     pub consents: Vec<Purpose>,
     /// The texts the widget may say for this form, by language.
     pub texts: Vec<(Lang, Said, String)>,
-    /// The variants under test: name and weight.
-    pub variants: Vec<(String, u32)>,
-    /// The form's own thank-you sentences, by variant (0 without variants) and language.
-    pub thanks: Vec<(usize, Lang, String)>,
+    /// The variant of the form's texts this sheet is (forms under an A/B test).
+    pub variant: Option<String>,
 }
 
 const KINDS: [FormKind; 3] = [FormKind::Newsletter, FormKind::DownloadGate, FormKind::Giveaway];
@@ -66,6 +62,12 @@ const TYPES: [FieldType; 8] = FieldType::ALL;
 impl Sheet {
     /// The sheet of `form`, encoded.
     pub fn encode(form: &PublicForm) -> String {
+        Sheet::encode_as(form, None)
+    }
+
+    /// The sheet of `form` as its `variant` shows it (none: the form's own texts), encoded.
+    pub fn encode_as(form: &PublicForm, variant: Option<&Variant>) -> String {
+        let thanks = form.wording(variant).thanks;
         let mut out = String::new();
         part(&mut out, &form.id);
         out.push('\t');
@@ -74,6 +76,10 @@ impl Sheet {
         out.push_str(form.lang.map_or("", Lang::tag));
         out.push('\t');
         crate::wire::decimal(&mut out, u64::from(form.version));
+        if let Some(v) = variant {
+            out.push('\t');
+            part(&mut out, &v.name);
+        }
         for f in &form.fields {
             out.push_str("\nf\t");
             part(&mut out, &f.name);
@@ -109,33 +115,12 @@ impl Sheet {
                 out.push('\t');
                 crate::wire::decimal(&mut out, i as u64);
                 out.push('\t');
-                part(&mut out, said.text(*lang));
-            }
-        }
-        for v in &form.variants {
-            out.push_str("\nv\t");
-            part(&mut out, &v.name);
-            out.push('\t');
-            crate::wire::decimal(&mut out, u64::from(v.weight));
-        }
-        let variants: Vec<Option<&crate::form::Variant>> = if form.variants.is_empty() { alloc::vec![None] } else { form.variants.iter().map(Some).collect() };
-        for (i, variant) in variants.into_iter().enumerate() {
-            let Some(thanks) = form.wording(variant).thanks else { continue };
-            for lang in langs {
-                out.push_str("\nh\t");
-                crate::wire::decimal(&mut out, i as u64);
-                out.push('\t');
-                out.push_str(lang.tag());
-                out.push('\t');
-                part(&mut out, thanks.get(*lang));
+                // The form's (or its variant's) own thank-you sentence instead of its kind's.
+                let own = thanks.filter(|_| matches!(said, Said::Ui(Ui::ThanksNewsletter | Ui::ThanksDownload | Ui::ThanksReceived | Ui::ThanksGiveaway)));
+                part(&mut out, own.map_or(said.text(*lang), |t| t.get(*lang)));
             }
         }
         out
-    }
-
-    /// The form's own thank-you sentence for variant `variant` (0 without variants) in `lang`, if it has one.
-    pub fn thanks(&self, variant: usize, lang: Lang) -> Option<&str> {
-        self.thanks.iter().find(|(v, l, _)| *v == variant && *l == lang).map(|(_, _, text)| text.as_str())
     }
 
     /// The text of `said` in `lang`, if the sheet has it.
@@ -155,24 +140,18 @@ impl Sheet {
         };
         // A sheet written before forms had versions has no fourth part.
         let version = u32::try_from(head.next().map_or(Some(0), number)?).ok()?;
-        let mut sheet =
-            Sheet { id, kind, lang, version, fields: Vec::new(), consents: Vec::new(), texts: Vec::new(), variants: Vec::new(), thanks: Vec::new() };
+        let variant = match head.next() {
+            Some(name) => Some(unescape(name)?),
+            None => None,
+        };
+        let mut sheet = Sheet { id, kind, lang, version, fields: Vec::new(), consents: Vec::new(), texts: Vec::new(), variant };
         for line in lines {
             let mut parts = parts(line, b'\t');
-            let item = parts.next()?;
-            match item {
+            match parts.next()? {
                 "f" => sheet.fields.push(field(&mut parts)?),
                 "p" => sheet.consents.push(purpose(&mut parts)?),
                 "t" => sheet.texts.push(text(&mut parts)?),
-                "v" => sheet.variants.push((unescape(parts.next()?)?, u32::try_from(number(parts.next()?)?).ok()?)),
-                "h" => {
-                    let variant = usize::try_from(number(parts.next()?)?).ok()?;
-                    sheet.thanks.push((variant, Lang::from_tag(parts.next()?)?, unescape(parts.next()?)?));
-                }
                 _ => return None,
-            }
-            if matches!(item, "v" | "h") && parts.next().is_some() {
-                return None;
             }
         }
         Some(sheet)
@@ -380,26 +359,26 @@ mod tests {
     }
 
     #[test]
-    fn a_sheet_carries_the_variants_and_their_thanks() {
+    fn a_variants_sheet_names_it_and_says_its_thanks() {
         let f = form(serde_json::json!({
-            "id": "nl", "kind": "newsletter", "fields": [{"name": "email", "required": true}],
-            "thanks": {"en": "Thanks!", "de": "Danke!"},
-            "variants": [{"name": "a", "weight": 3}, {"name": "b\tc", "thanks": {"en": "See you\nMonday."}}]
+            "id": "gw", "kind": "giveaway", "fields": [{"name": "email", "required": true}],
+            "consents": [{"id": "giveaway_rules", "required": true, "text": {"en": "Rules"}}],
+            "giveaway": {"starts_at": "2026-01-01", "ends_at": "2026-12-24", "rules_url": "/r"},
+            "thanks": {"en": "Good luck!", "de": "Viel Glück!"},
+            "variants": [{"name": "a"}, {"name": "b\tc", "thanks": {"en": "Fingers crossed."}}]
         }));
-        let sheet = Sheet::decode(&Sheet::encode(&f)).unwrap();
-        assert_eq!(sheet.variants, [("a".to_owned(), 3), ("b\tc".to_owned(), 1)]);
+        let own = Sheet::decode(&Sheet::encode(&f)).unwrap();
+        assert_eq!((own.variant.as_deref(), own.text(Lang::De, Said::Ui(Ui::ThanksGiveaway))), (None, Some("Viel Glück!")));
+        let a = Sheet::decode(&Sheet::encode_as(&f, f.variants.first())).unwrap();
         assert_eq!(
-            (sheet.thanks(0, Lang::De), sheet.thanks(1, Lang::En), sheet.thanks(1, Lang::De)),
-            (Some("Danke!"), Some("See you\nMonday."), Some("See you\nMonday."))
+            (a.variant.as_deref(), a.text(Lang::En, Said::Ui(Ui::ThanksGiveaway))),
+            (Some("a"), Some("Good luck!")),
+            "a variant without one: the form's"
         );
-        let plain =
-            Sheet::decode(&Sheet::encode(&form(serde_json::json!({"id": "nl", "kind": "newsletter", "fields": [{"name": "email"}], "thanks": {"en": "Hi"}}))))
-                .unwrap();
-        assert_eq!((plain.variants.len(), plain.thanks(0, Lang::En)), (0, Some("Hi")), "the form's own sentence is variant 0");
-        assert_eq!(
-            Sheet::decode(&Sheet::encode(&form(serde_json::json!({"id": "nl", "kind": "newsletter", "fields": [{"name": "email"}]})))).unwrap().thanks,
-            []
-        );
+        let b = Sheet::decode(&Sheet::encode_as(&f, f.variants.get(1))).unwrap();
+        assert_eq!((b.variant.as_deref(), b.text(Lang::En, Said::Ui(Ui::ThanksGiveaway))), (Some("b\tc"), Some("Fingers crossed.")));
+        assert_eq!(b.text(Lang::En, Said::Ui(Ui::GiveawayNoMarketing)), Some(Ui::GiveawayNoMarketing.text(Lang::En)), "what an entrant must know stays");
+        assert_eq!(b.fields, own.fields, "the rules are the same");
     }
 
     #[test]
@@ -475,12 +454,7 @@ mod tests {
             "nl\t0\t\nt\ten\t99\tPlease",
             "nl\t0\t\nt\ten\t0",
             "nl\t0\t\nt\ten\t0\ta\tb",
-            "nl\t0\t\nv\ta",
-            "nl\t0\t\nv\ta\tx",
-            "nl\t0\t\nv\ta\t1\t2",
-            "nl\t0\t\nh\t0\tfr\tMerci",
-            "nl\t0\t\nh\t0\ten",
-            "nl\t0\t\nh\t0\ten\ta\tb",
+            "nl\t0\t\t3\tb\\x",
         ] {
             assert_eq!(Sheet::decode(bad), None, "{bad:?}");
         }

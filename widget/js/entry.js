@@ -1,9 +1,9 @@
 //! The widget's JavaScript entry: finds where to render and mounts the Rust form there.
 //
 // The collector wraps this bundle as
-// `(function(){var __leadgate={id, endpoint, sheet, en, de, css, variants}; <bundle>})()`, so the form (its rules as a
-// sheet, its markup per language, its style sheet) arrives with the script (one request) and nothing is
-// added to the page's globals.
+// `(function(){var __leadgate={id, endpoint, sheet, en, de, css, draw, variants}; <bundle>})()`, so the
+// form (its rules as a sheet, its markup per language, its style sheet; per variant for a form under an A/B
+// test) arrives with the script (one request) and nothing is added to the page's globals.
 // `document.currentScript` is read synchronously, at once, because it is only set while the script runs.
 import { initSync, Form } from "../../target/widget/pkg/widget.js";
 import { mount } from "./view.js";
@@ -39,10 +39,11 @@ function start() {
   for (const host of targets()) {
     host.setAttribute("data-leadgate-mounted", "");
     // The Rust form chooses the language; the embed script carries the markup of each one it may choose.
-    const form = Form.open(config.sheet, lang);
-    // A form under an A/B test has one markup per variant, in the order of `config.variants` (their
-    // names); the Rust form draws which one this page view shows.
-    const variant = form && form.pick(Math.random());
+    // A form under an A/B test has a sheet and a markup per variant: this page view is shown the first whose
+    // bound in `config.draw` (the collector's, by weight) lies above a random number.
+    const r = Math.random();
+    const variant = config.draw ? config.draw.findIndex((bound) => r < bound) : 0;
+    const form = Form.open([].concat(config.sheet)[variant], lang);
     const markup = form && [].concat(config[form.lang()])[variant];
     if (!markup) throw new Error("the form definition is damaged");
     // The form lives as long as the page: its listeners keep it alive, so the returned view (which could

@@ -35,9 +35,6 @@ pub struct Form {
     /// analytics report. Kept rather than asked for again: a second export that takes the value would cost
     /// the download more than this byte.
     shown: core::cell::Cell<u8>,
-    /// The variant of the form's texts this page view shows (its index in `sheet.variants`; 0 when the
-    /// form is under no test).
-    variant: usize,
 }
 
 impl Form {
@@ -79,22 +76,13 @@ impl Form {
         let sheet = Sheet::decode(sheet)?;
         let lang = Lang::choose(sheet.lang, page_lang.as_deref().and_then(Lang::from_tag));
         let boxes = sheet.consents.iter().enumerate().filter(|(_, p)| p.basis != Basis::LegitimateInterest).map(|(i, _)| i).collect();
-        Some(Form { sheet, lang, boxes, values: Vec::new(), utm: Vec::new(), shown: core::cell::Cell::new(0), variant: 0 })
+        Some(Form { sheet, lang, boxes, values: Vec::new(), utm: Vec::new(), shown: core::cell::Cell::new(0) })
     }
 
     /// The tag of the language the form is shown in (`en`, `de`): the embed script's markup for it is the
     /// one to show.
     pub fn lang(&self) -> String {
         self.lang.tag().into()
-    }
-
-    /// Draws the variant of the form's texts this page view shows, by the variants' weights, from `r`
-    /// (`Math.random()`), and returns its index: the embed script's markup for it is the one to show. 0 for
-    /// a form under no test.
-    pub fn pick(&mut self, r: f64) -> usize {
-        let weights: Vec<u32> = self.sheet.variants.iter().map(|(_, w)| *w).collect();
-        self.variant = shared::form::pick(&weights, r);
-        self.variant
     }
 
     /// What is wrong with `value` in control `i`, in the form's language; nothing when it is fine. Fields
@@ -161,7 +149,7 @@ impl Form {
             elapsed_ms: elapsed_ms.max(0.0) as u64,
             turnstile: turnstile.as_deref(),
             version: self.sheet.version,
-            variant: self.sheet.variants.get(self.variant).map(|(name, _)| name.as_str()),
+            variant: self.sheet.variant.as_deref(),
         }
         .to_json();
         Some(body)
@@ -182,28 +170,24 @@ impl Form {
     /// while a confirmation mail is out) and, for download gates, the download link.
     pub fn thanks(&self, status: &str, download: Option<String>) -> String {
         let mut html = String::new();
-        let mut say = |text: Option<&str>| {
+        let mut say = |ui: Ui| {
             if !html.is_empty() {
                 html.push(' ');
             }
-            escape_into(&mut html, text.unwrap_or_default());
+            escape_into(&mut html, self.says(Said::Ui(ui)).unwrap_or_default());
         };
-        let ui = |ui: Ui| self.says(Said::Ui(ui));
-        // Only double opt-in forms have leads pending, and only their sheets carry this text.
-        let pending = status == "pending" && ui(Ui::CheckInbox).is_some();
-        // The form's own thank-you sentence (its variant's) replaces its kind's, never the request to confirm
-        // the address nor what a giveaway's entrant must know.
-        let own = self.sheet.thanks(self.variant, self.lang);
-        match (self.sheet.kind, own) {
-            _ if pending => say(ui(Ui::CheckInbox)),
-            (_, Some(own)) => say(Some(own)),
-            (FormKind::Newsletter, None) => say(ui(Ui::ThanksNewsletter)),
-            (FormKind::DownloadGate, None) if download.is_some() => say(ui(Ui::ThanksDownload)),
-            (FormKind::DownloadGate, None) => say(ui(Ui::ThanksReceived)),
-            (FormKind::Giveaway, None) => say(ui(Ui::ThanksGiveaway)),
-        }
-        if !pending && self.sheet.kind == FormKind::Giveaway && !self.ticked().iter().any(|p| *p != consent::GIVEAWAY_RULES) {
-            say(ui(Ui::GiveawayNoMarketing));
+        match (self.sheet.kind, status) {
+            // Only double opt-in forms have leads pending, and only their sheets carry this text.
+            (_, "pending") if self.says(Said::Ui(Ui::CheckInbox)).is_some() => say(Ui::CheckInbox),
+            (FormKind::Newsletter, _) => say(Ui::ThanksNewsletter),
+            (FormKind::DownloadGate, _) if download.is_some() => say(Ui::ThanksDownload),
+            (FormKind::DownloadGate, _) => say(Ui::ThanksReceived),
+            (FormKind::Giveaway, _) => {
+                say(Ui::ThanksGiveaway);
+                if !self.ticked().iter().any(|p| *p != consent::GIVEAWAY_RULES) {
+                    say(Ui::GiveawayNoMarketing);
+                }
+            }
         }
         if let Some(url) = download {
             html.push_str(" <a download href=\"");
@@ -286,27 +270,24 @@ mod tests {
     }
 
     #[test]
-    fn a_variant_is_drawn_by_weight_sent_and_thanks_in_its_words() {
-        let json = r#"{"id":"nl","kind":"newsletter","fields":[{"name":"email","required":true}],"thanks":{"en":"Thanks!"},
-            "variants":[{"name":"short","weight":3},{"name":"long","thanks":{"en":"See you <Monday>."}}]}"#;
-        let mut f = form(json, Some("en"));
-        assert_eq!((f.pick(0.5), f.pick(0.8)), (0, 1));
-        assert_eq!(f.thanks("new", None), "See you &lt;Monday&gt;.");
-        f.set(0, "kim@example.com".into());
-        let body: serde_json::Value = serde_json::from_str(&f.submit(None, None, String::new(), 3000.0, None).unwrap()).unwrap();
-        assert_eq!(body["meta"]["variant"], "long");
-        f.pick(0.1);
-        assert_eq!(f.thanks("new", None), "Thanks!", "the control keeps the form's own sentence");
-        let plain = form(r#"{"id":"nl","kind":"newsletter","fields":[{"name":"email","required":true}]}"#, None);
-        let body: serde_json::Value = serde_json::from_str(&{
-            let mut p = plain;
-            p.set(0, "kim@example.com".into());
-            p.submit(None, None, String::new(), 3000.0, None).unwrap()
-        })
+    fn a_variants_form_names_it_in_the_submission_and_thanks_in_its_words() {
+        let def: FormDef = serde_json::from_str(
+            r#"{"id":"nl","kind":"newsletter","fields":[{"name":"email","required":true}],
+                "variants":[{"name":"plain"},{"name":"bold","thanks":{"en":"See you <Monday>."}}]}"#,
+        )
         .unwrap();
+        let public = PublicForm::from(&def);
+        let mut bold = Form::open(&Sheet::encode_as(&public, public.variants.get(1)), Some("en".into())).unwrap();
+        bold.set(0, "kim@example.com".into());
+        let body: serde_json::Value = serde_json::from_str(&bold.submit(None, None, String::new(), 3000.0, None).unwrap()).unwrap();
+        assert_eq!(body["meta"]["variant"], "bold");
+        assert_eq!(bold.thanks("new", None), "See you &lt;Monday&gt;.");
+        let plain = Form::open(&Sheet::encode_as(&public, public.variants.first()), Some("en".into())).unwrap();
+        assert_eq!(plain.thanks("new", None), "Thank you! You are signed up.", "the control keeps the kind's");
+        let mut none = form(r#"{"id":"nl","kind":"newsletter","fields":[{"name":"email","required":true}]}"#, None);
+        none.set(0, "kim@example.com".into());
+        let body: serde_json::Value = serde_json::from_str(&none.submit(None, None, String::new(), 3000.0, None).unwrap()).unwrap();
         assert!(body["meta"].get("variant").is_none(), "no test, no variant: {body}");
-        let doi = form(&json.replacen("\"kind\"", "\"double_opt_in\":true,\"kind\"", 1), Some("en"));
-        assert!(doi.thanks("pending", None).contains("check your inbox"), "confirming the address is never replaced");
     }
 
     #[test]

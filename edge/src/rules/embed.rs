@@ -10,30 +10,36 @@ use shared::markup;
 use shared::sheet::Sheet;
 use shared::Lang;
 
-/// Wraps `bundle` in a function scope holding `__leadgate = {id, endpoint, sheet, en, de, css, variants}`
-/// (`id` for finding `data-leadgate-form` placeholders; `en` and `de` the markup, only the form's own
-/// language when it has one, and one per variant for a form under an A/B test; `css` the style sheet;
-/// `variants` the variants' names), so nothing leaks into the page's globals and the widget needs no second
+/// Wraps `bundle` in a function scope holding `__leadgate = {id, endpoint, sheet, en, de, css, draw,
+/// variants}` (`id` for finding `data-leadgate-form` placeholders; `en` and `de` the markup, only the form's
+/// own language when it has one; `css` the style sheet; for a form under an A/B test, a sheet and markup per
+/// variant, `draw` the bounds of their shares and `variants` their names), so nothing leaks into the page's globals and the widget needs no second
 /// request for its form.
 pub fn script(bundle: &str, form: &PublicForm, endpoint: &str) -> String {
-    // A form under an A/B test carries its markup once per variant (the widget draws one), and the
-    // variants' names in the same order, for the analytics report.
-    let shown = |lang: Lang| match form.variants.as_slice() {
+    // A form under an A/B test carries its sheet and markup once per variant, the bounds of their shares of
+    // page views (the widget draws one: `form::shares`) and their names, in the same order.
+    let variants = form.variants.as_slice();
+    let shown = |lang: Lang| match variants {
         [] => serde_json::json!(markup::shown_in(form, lang)),
-        variants => match variants.iter().map(|v| markup::shown_as(form, lang, Some(v))).collect::<Option<Vec<_>>>() {
+        _ => match variants.iter().map(|v| markup::shown_as(form, lang, Some(v))).collect::<Option<Vec<_>>>() {
             Some(all) => serde_json::json!(all),
             None => serde_json::Value::Null,
         },
     };
+    let sheet = match variants {
+        [] => serde_json::json!(Sheet::encode(form)),
+        _ => serde_json::json!(variants.iter().map(|v| Sheet::encode_as(form, Some(v))).collect::<Vec<_>>()),
+    };
     let mut config = serde_json::Map::new();
     config.insert("id".into(), form.id.as_str().into());
     config.insert("endpoint".into(), endpoint.into());
-    config.insert("sheet".into(), Sheet::encode(form).into());
+    config.insert("sheet".into(), sheet);
     config.insert("en".into(), shown(Lang::En));
     config.insert("de".into(), shown(Lang::De));
     config.insert("css".into(), markup::CSS.into());
-    if !form.variants.is_empty() {
-        config.insert("variants".into(), form.variants.iter().map(|v| v.name.as_str()).collect());
+    if !variants.is_empty() {
+        config.insert("draw".into(), shared::form::shares(variants).into());
+        config.insert("variants".into(), variants.iter().map(|v| v.name.as_str()).collect());
     }
     let config = serde_json::Value::Object(config);
     // `</` is escaped so the script can also be inlined into an HTML page safely.
@@ -83,6 +89,8 @@ mod tests {
         let public = PublicForm::from(&def);
         let config = config_of(&script("", &public, "https://c.example.com"));
         assert_eq!(config["variants"], serde_json::json!(["a", "b"]));
+        assert_eq!(config["draw"], serde_json::json!([0.5, 1.0]));
+        assert_eq!(Sheet::decode(config["sheet"][1].as_str().unwrap()).unwrap().variant.as_deref(), Some("b"));
         assert!(config["en"].is_null());
         assert_eq!(config["de"][0].as_str().unwrap(), markup::render(&public, Lang::De));
         assert!(config["de"][1].as_str().unwrap().contains(">Los</button>"));

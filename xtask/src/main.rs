@@ -112,7 +112,9 @@ fn run(args: &[String]) -> Result {
         "size" => {
             tools::ensure_build_tools()?;
             compile::all()?;
-            size::report(&config::load(&root().join("leadgate.toml"))?)?;
+            let forms = config::load(&root().join("leadgate.toml"))?;
+            size::report(&forms)?;
+            size::catalog_report(&forms)?;
             size::check_widget_panics()?;
             size::edge_report()?;
             size::check_split()?;

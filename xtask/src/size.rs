@@ -1,4 +1,5 @@
-//! `cargo xtask size`: the bytes a page downloads to show each form, raw, gzip and brotli.
+//! `cargo xtask size`: the bytes a page downloads to show each form, raw, gzip and brotli; and the bytes
+//! the catalog stores for 100 forms.
 //!
 //! A page downloads exactly one file per form: the embed script (the widget bundle with the wasm inlined,
 //! wrapped with the form's definition by `edge::rules::embed::script`, the same function the collector runs).
@@ -141,4 +142,42 @@ pub fn report(forms: &FormsConfig) -> Result<usize> {
         verdict(BROTLI_GATE)
     );
     Ok(largest)
+}
+
+/// Prints what the catalog stores for 100 forms like the demo's (its three forms over and over, each with
+/// its webhooks, texts and scoring): seeded through the same service and commands as a collector's first
+/// start, over the memory backend, and measured as the object's rows hold them (each entry and each
+/// version's definition as JSON). Beside it, the same forms as a `LEADGATE_FORMS` variable, which
+/// Cloudflare limits to 5 KB on the free plan.
+pub fn catalog_report(forms: &FormsConfig) -> Result {
+    use edge::protocol::backend::ask;
+    use edge::protocol::ledger::cmd;
+    let demo = &forms.forms;
+    if demo.is_empty() {
+        return Ok(());
+    }
+    let mut hundred = forms.clone();
+    hundred.forms = (0..100).filter_map(|i| demo.get(i % demo.len()).map(|f| shared::form::FormDef { id: format!("{}-{i:03}", f.id), ..f.clone() })).collect();
+    let m = edge::platform::memory::Memory::at(1_764_806_400_000);
+    let ready = |e: edge::Error| e.to_string();
+    futures::executor::block_on(edge::services::catalog::refresh(&m, &hundred, None)).map_err(ready)?;
+    let entries = futures::executor::block_on(ask(&m, cmd::Shelf { form: None })).map_err(ready)?;
+    let mut entry_bytes = 0;
+    let mut version_bytes = 0;
+    for e in &entries {
+        entry_bytes += serde_json::to_string(e).map_err(|e| e.to_string())?.len();
+        let version = futures::executor::block_on(ask(&m, cmd::Version { form: e.id.clone(), n: 1 })).map_err(ready)?;
+        version_bytes += version.map_or(Ok(0), |v| serde_json::to_string(&v.def).map(|s| s.len())).map_err(|e| e.to_string())?;
+    }
+    let toml = crate::forms::to_toml(&hundred.forms)?;
+    println!(
+        "catalog: {} forms stored in {} bytes ({} of entries, {} of their first versions; each further version of a form adds about {} bytes); as a LEADGATE_FORMS variable: {} bytes",
+        entries.len(),
+        entry_bytes + version_bytes,
+        entry_bytes,
+        version_bytes,
+        version_bytes / entries.len().max(1),
+        toml.len()
+    );
+    Ok(())
 }

@@ -82,6 +82,10 @@ test("edited in the editor, previewed, published: pages show it within the refre
   await page.getByLabel("Text (English)", { exact: true }).fill("Send me the newsletter and offers.");
   await preview.locator("label[for=lg-f-first_name]").filter({ hasText: "Your first name" }).waitFor();
   await preview.locator("label[for=lg-consent-marketing_email]").filter({ hasText: "and offers" }).waitFor();
+  // A help text stands under its label and describes the control.
+  await page.getByLabel("Help (English)", { exact: true }).first().fill("Only for the newsletter.");
+  await preview.locator("#lg-f-email-h").filter({ hasText: "Only for the newsletter." }).waitFor();
+  assert.equal(await preview.locator("#lg-f-email").getAttribute("aria-describedby"), "lg-f-email-h");
   // The preview runs the real widget: its own messages, in the language shown.
   await page.getByLabel("Deutsch", { exact: true }).check();
   await preview.locator("label[for=lg-f-first_name]").filter({ hasText: "Ihr Vorname" }).waitFor();

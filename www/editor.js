@@ -115,6 +115,7 @@ function fieldControls(f, i) {
     `Field ${i + 1}: ${f.name || "new"}`,
     Object.assign(document.createElement("div"), { className: "row" }),
     bilingual("Label", path("fields", i, "label"), f.label, (t) => (d.fields[i].label = t)),
+    bilingual("Help", path("fields", i, "help"), f.help, (t) => (d.fields[i].help = t)),
     control("Choices, one per line: value | English | Deutsch", path("fields", i, "options"), options, (text) => {
       d.fields[i].options = text
         .split("\n")

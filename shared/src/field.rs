@@ -83,6 +83,10 @@ pub struct FieldDef {
     /// The label; standard fields have one already.
     #[serde(default)]
     pub label: Option<Texts>,
+    /// A hint under the label (what the field is for, what form the answer takes), which assistive
+    /// technology reads with the control.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub help: Option<Texts>,
     /// The options of a select field.
     #[serde(default)]
     #[cfg_attr(feature = "server", validate(length(max = 100)))]
@@ -265,7 +269,7 @@ mod tests {
     use std::vec;
 
     fn field(name: &str) -> FieldDef {
-        FieldDef { name: name.into(), ty: None, required: false, label: None, options: vec![], min: None, max: None, max_length: None }
+        FieldDef { name: name.into(), ty: None, required: false, label: None, help: None, options: vec![], min: None, max: None, max_length: None }
     }
 
     #[test]

@@ -34,7 +34,7 @@ input:not([type=checkbox]),select,textarea{display:block;width:100%;font:inherit
 textarea{min-height:6em}\
 .c{display:grid;grid-template-columns:auto 1fr;gap:4px 10px;align-items:start}\
 .c label{font-weight:400}\
-.c .e{grid-column:2}\
+.c .e,.c .n{grid-column:2}\
 input[type=checkbox]{display:inline-block;width:20px;height:20px;margin:2px 0 0;accent-color:var(--lg-accent,#0b57d0)}\
 [aria-invalid=true]{border-color:var(--lg-error,#b3261e)!important;outline-color:var(--lg-error,#b3261e)}\
 .e{color:var(--lg-error,#b3261e);font-size:.9em;margin:0}\
@@ -143,22 +143,45 @@ pub fn render_as(form: &PublicForm, lang: Lang, variant: Option<&Variant>) -> St
     h.0
 }
 
-/// One field: label, control and error slot. Checkboxes put the box before the label, as people expect.
+/// One field: label, help (if any), control and error slot. Checkboxes put the box before the label, as
+/// people expect. The help is the control's description (`aria-describedby`, which the widget extends with
+/// the error's id while one is shown).
 fn field(h: &mut Html, def: &FieldDef, lang: Lang) {
     let id = field_id(&def.name);
     let kind = def.kind();
     let optional = (!def.required).then(|| Ui::Optional.text(lang));
+    let help = def.help.as_ref().filter(|t| !t.is_empty()).map(|t| t.get(lang));
+    let described = |h: &mut Html| {
+        if help.is_some() {
+            h.raw(" aria-describedby=\"");
+            h.text(&id);
+            h.raw("-h\"");
+        }
+    };
+    let hint = |h: &mut Html| {
+        if let Some(help) = help {
+            h.raw("<p class=\"n\" id=\"");
+            h.text(&id);
+            h.raw("-h\">");
+            h.text(help);
+            h.raw("</p>");
+        }
+    };
     if kind == FieldType::Checkbox {
         h.raw("<div class=\"c\">");
         h.input("checkbox", &id, &def.name, def.required);
+        described(h);
         h.raw(">");
         h.label(&id, def.label(lang), None);
+        hint(h);
     } else {
         h.raw("<div class=\"f\">");
         h.label(&id, def.label(lang), optional);
+        hint(h);
         match kind {
             FieldType::Select => {
                 h.open("select", &id, &def.name, def.required);
+                described(h);
                 h.raw(" autocomplete=\"");
                 h.raw(def.autocomplete());
                 h.raw("\"><option value=\"\">—</option>");
@@ -173,6 +196,7 @@ fn field(h: &mut Html, def: &FieldDef, lang: Lang) {
             }
             FieldType::Textarea => {
                 h.open("textarea", &id, &def.name, def.required);
+                described(h);
                 h.attrs_for_text(def, "text");
                 h.raw("></textarea>");
             }
@@ -185,6 +209,7 @@ fn field(h: &mut Html, def: &FieldDef, lang: Lang) {
                     _ => ("text", "text"),
                 };
                 h.input(ty, &id, &def.name, def.required);
+                described(h);
                 h.attrs_for_text(def, mode);
                 h.raw(">");
             }
@@ -333,6 +358,26 @@ mod tests {
         let b = render_as(&f, Lang::En, f.variants.get(1));
         assert!(b.contains("<h2>Ideas &lt;weekly&gt;</h2><p class=\"i\">One mail &amp; no spam.</p><form"), "{b}");
         assert!(b.contains("<button type=\"submit\">Count me in</button>"), "{b}");
+    }
+
+    #[test]
+    fn a_help_text_stands_under_the_label_and_describes_the_control() {
+        let f = form(
+            r#"{"id":"nl","kind":"newsletter","fields":[{"name":"email","required":true,"help":{"en":"We never share it <ever>.","de":"Wir geben sie nie weiter."}},
+                {"name":"newsletter_ok","type":"checkbox","label":{"en":"Yes"},"help":{"en":"Monthly."}},{"name":"company"}]}"#,
+        );
+        let html = render(&f, Lang::En);
+        assert!(
+            html.contains(
+                "<label for=\"lg-f-email\">Email</label><p class=\"n\" id=\"lg-f-email-h\">We never share it &lt;ever&gt;.</p>\
+                 <input id=\"lg-f-email\" name=\"email\" aria-required=\"true\" type=\"email\" aria-describedby=\"lg-f-email-h\""
+            ),
+            "{html}"
+        );
+        assert!(html.contains("aria-describedby=\"lg-f-newsletter_ok-h\">"), "{html}");
+        assert!(html.contains("<label for=\"lg-f-newsletter_ok\">Yes</label><p class=\"n\" id=\"lg-f-newsletter_ok-h\">Monthly.</p>"), "{html}");
+        assert!(!html.contains("lg-f-company-h"), "no help, no description");
+        assert!(render(&f, Lang::De).contains(">Wir geben sie nie weiter.</p>"));
     }
 
     #[test]

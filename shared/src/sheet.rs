@@ -182,7 +182,7 @@ fn field<'a>(parts: &mut impl Iterator<Item = &'a str>) -> Option<FieldDef> {
     for o in parts {
         options.push(Choice { value: unescape(o)?, label: Texts::default() });
     }
-    Some(FieldDef { name, ty: Some(ty), required, label: None, options, min, max, max_length })
+    Some(FieldDef { name, ty: Some(ty), required, label: None, help: None, options, min, max, max_length })
 }
 
 /// A purpose line's parts after its `p`.
@@ -484,6 +484,7 @@ mod tests {
                 ty,
                 required,
                 label: None,
+                help: None,
                 options: options.into_iter().map(|value| Choice { value, label: Texts::default() }).collect(),
                 min,
                 max,

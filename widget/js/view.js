@@ -40,7 +40,8 @@ export function mount(host, css, markup, form, endpoint, id, variant) {
   // The controls in the markup's order, which is the order the Rust form numbers them in: its fields, then
   // its consent boxes (`shared::markup` writes them so, and a test in `shared` holds it to that). The
   // honeypot is not one of them.
-  const controls = Array.from(root.querySelectorAll("[name]:not(#lg-hp)"), (el) => ({ el, error: root.getElementById(el.id + "-e") }));
+  // `help`: the id of the control's help text, which describes it whether or not an error is shown.
+  const controls = Array.from(root.querySelectorAll("[name]:not(#lg-hp)"), (el) => ({ el, error: root.getElementById(el.id + "-e"), help: el.getAttribute("aria-describedby") }));
   const formEl = root.querySelector("form");
   const button = root.querySelector("button");
   const status = root.querySelector("[role=status]");
@@ -69,13 +70,11 @@ export function mount(host, css, markup, form, endpoint, id, variant) {
   const show = (c, message, code) => {
     if (code && message !== c.error.textContent) errors.push([c.el.name, code]);
     c.error.textContent = message || "";
-    if (message) {
-      c.el.setAttribute("aria-invalid", "true");
-      c.el.setAttribute("aria-describedby", c.error.id);
-    } else {
-      c.el.removeAttribute("aria-invalid");
-      c.el.removeAttribute("aria-describedby");
-    }
+    const described = message ? [c.error.id, c.help].filter(Boolean).join(" ") : c.help;
+    if (message) c.el.setAttribute("aria-invalid", "true");
+    else c.el.removeAttribute("aria-invalid");
+    if (described) c.el.setAttribute("aria-describedby", described);
+    else c.el.removeAttribute("aria-describedby");
   };
 
   const announce = (message, error) => {

@@ -119,6 +119,21 @@ async fn submitting_invalid_input_marks_fields_and_focuses_the_first() {
 }
 
 #[wasm_bindgen_test]
+async fn a_help_text_describes_its_control_before_during_and_after_an_error() {
+    let json = NEWSLETTER.replacen(r#"{"name":"email","required":true}"#, r#"{"name":"email","required":true,"help":{"en":"For the newsletter only."}}"#, 1);
+    let (_m, root) = mount(&json, Some("en"));
+    let email: HtmlInputElement = q(&root, "#lg-f-email").unchecked_into();
+    assert_eq!(q(&root, "#lg-f-email-h").text_content().as_deref(), Some("For the newsletter only."));
+    assert_eq!(email.get_attribute("aria-describedby").as_deref(), Some("lg-f-email-h"));
+    email.set_value("not-an-email");
+    email.dispatch_event(&web_sys::Event::new("blur").unwrap()).unwrap();
+    assert_eq!(email.get_attribute("aria-describedby").as_deref(), Some("lg-f-email-e lg-f-email-h"), "the error first, the help still");
+    email.set_value("ada@example.com");
+    email.dispatch_event(&web_sys::Event::new("blur").unwrap()).unwrap();
+    assert_eq!(email.get_attribute("aria-describedby").as_deref(), Some("lg-f-email-h"), "the help stays when the error goes");
+}
+
+#[wasm_bindgen_test]
 fn giveaway_shows_rules_and_separate_optional_marketing() {
     let json = r#"{"id":"win","kind":"giveaway","fields":[{"name":"email","required":true}],
       "giveaway":{"starts_at":"2026-01-01","ends_at":"2026-12-24","rules_url":"/rules.html"},

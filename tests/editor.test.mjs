@@ -14,6 +14,8 @@ let collector, site, browser;
 const axeSource = readFileSync(path.join(root, "node_modules/axe-core/axe.min.js"), "utf8");
 // How long a collector's isolate serves its copy of the published forms: 1 s here, 30 s by default.
 const TTL_MS = 1000;
+// A person's own admin token (`ADMIN_TOKENS`): the audit trail names her.
+const ANNA = "anna-" + "0123456789abcdef".repeat(3);
 
 before(async () => {
   const page = `<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>News</title></head><body>
@@ -35,7 +37,7 @@ kind = "newsletter"
 managed = "file"
 fields = [{ name = "email", required = true }]
 `,
-    { env: { LEADGATE_FORMS_TTL_MS: String(TTL_MS) } }
+    { env: { LEADGATE_FORMS_TTL_MS: String(TTL_MS), ADMIN_TOKENS: `anna=${ANNA}` } }
   );
   base = collector.base;
   browser = await launchBrowser();
@@ -198,7 +200,11 @@ test("a file-managed form is read-only; drafts with problems are not published; 
     throw new Error("the embed script did not change");
   };
   await waitFor((s) => s.includes(">Fair<"));
-  const back = await (await call("/v1/admin/catalog/fair/rollback", json({ to: 1 }))).json();
+  // Anna rolls back with her own token; the trail says it was her.
+  const asAnna = { ...json({ to: 1 }), headers: { "content-type": "application/json", authorization: `Bearer ${ANNA}` } };
+  const back = await (await fetch(`${collector.base}/v1/admin/catalog/fair/rollback`, asAnna)).json();
+  const { trail: fairTrail } = await (await call("/v1/admin/trail?form=fair&limit=1")).json();
+  assert.deepEqual([fairTrail[0].did, fairTrail[0].by], ["rolled_back", "anna"]);
   assert.deepEqual([back.form.published, back.form.latest], [1, 2]);
   await waitFor((s) => !s.includes(">Fair<"));
   assert.equal((await call("/v1/admin/catalog/fair/rollback", json({ to: 7 }))).status, 404);
@@ -208,7 +214,7 @@ test("a file-managed form is read-only; drafts with problems are not published; 
 
   const { trail } = await (await call("/v1/admin/trail?form=fair")).json();
   assert.deepEqual(trail.map((t) => [t.did, t.version ?? null, t.by]), [
-    ["rolled_back", 1, "admin"],
+    ["rolled_back", 1, "anna"],
     ["published", 2, "admin"],
     ["saved", null, "admin"],
     ["published", 1, "admin"],

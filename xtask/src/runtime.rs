@@ -137,6 +137,10 @@ fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
             vars.push_str(&format!("{name}={value}\n"));
         }
     }
+    // Named admin tokens (`name=token,...`), when the environment has them: the audit trail names who acts.
+    if let Ok(named) = std::env::var("ADMIN_TOKENS") {
+        vars.push_str(&format!("ADMIN_TOKENS={named}\n"));
+    }
     // The mail API key: from the environment, else a stand-in that the local mailbox accepts (this
     // function only ever runs the collector locally).
     if let Some(mail) = &forms.mail {

@@ -19,6 +19,8 @@ pub(crate) struct Cx<'e> {
     pub now: u64,
     /// The request's execution context, for work that outlives the response (`waitUntil`); none in the cron.
     pub ctx: Option<&'e Context>,
+    /// Who an admin route's token names (`admin`, or a name of `ADMIN_TOKENS`): what the audit trail records.
+    pub admin: Option<String>,
     cloud: OnceCell<Cloud<'static>>,
     client: OnceCell<Option<String>>,
     config: OnceCell<Rc<FormsConfig>>,
@@ -27,7 +29,7 @@ pub(crate) struct Cx<'e> {
 impl<'e> Cx<'e> {
     /// The context of a request that arrives now.
     pub fn new(env: &'e Env) -> Cx<'e> {
-        Cx { env, now: Date::now().as_millis(), ctx: None, cloud: OnceCell::new(), client: OnceCell::new(), config: OnceCell::new() }
+        Cx { env, now: Date::now().as_millis(), ctx: None, admin: None, cloud: OnceCell::new(), client: OnceCell::new(), config: OnceCell::new() }
     }
 
     /// The context of a request that arrives now, with its execution context.

@@ -4,7 +4,6 @@
 
 use crate::glue::context::Cx;
 use crate::glue::exchange::{json_object, json_response, query, read_body};
-use crate::protocol::catalog::ADMIN;
 use crate::services::catalog;
 use crate::Error;
 use serde_json::json;
@@ -49,7 +48,7 @@ pub(crate) async fn detail(cx: &Cx<'_>, form: &str) -> Result<Response, Error> {
 pub(crate) async fn save(req: &mut Request, cx: &Cx<'_>, form: &str) -> Result<Response, Error> {
     let form = form_id(form)?;
     let draft = definition(&read_body(req, MAX_DRAFT).await?)?;
-    answer(&catalog::save(cx.cloud()?, cx.config()?, form, draft, ADMIN).await?)
+    answer(&catalog::save(cx.cloud()?, cx.config()?, form, draft, who(cx)).await?)
 }
 
 /// `POST /v1/admin/catalog/<form>/check` with a definition: its problems, nothing saved.
@@ -62,8 +61,8 @@ pub(crate) async fn check(req: &mut Request, cx: &Cx<'_>, form: &str) -> Result<
 
 /// `POST /v1/admin/catalog/<form>/publish`.
 pub(crate) async fn publish(cx: &Cx<'_>, form: &str) -> Result<Response, Error> {
-    let done = catalog::publish(cx.cloud()?, cx.config()?, form_id(form).map_err(|_| Error::NotFound)?, ADMIN).await?;
-    worker::console_log!("form {form}: version {:?} published by {ADMIN}", done.form.published);
+    let done = catalog::publish(cx.cloud()?, cx.config()?, form_id(form).map_err(|_| Error::NotFound)?, who(cx)).await?;
+    worker::console_log!("form {form}: version {:?} published by {}", done.form.published, who(cx));
     answer(&done)
 }
 
@@ -76,7 +75,7 @@ pub(crate) async fn rollback(req: &mut Request, cx: &Cx<'_>, form: &str) -> Resu
         Some(v) => v.as_u64().and_then(|n| u32::try_from(n).ok()).filter(|n| *n > 0),
     };
     let to = to.ok_or_else(|| Error::Validation([("to".to_owned(), shared::Code::InvalidNumber)].into()))?;
-    answer(&catalog::rollback(cx.cloud()?, cx.config()?, form, to, ADMIN).await?)
+    answer(&catalog::rollback(cx.cloud()?, cx.config()?, form, to, who(cx)).await?)
 }
 
 /// `POST /v1/admin/catalog/<form>/winner` with `{"variant": name}`: the draft takes the variant's texts
@@ -88,15 +87,15 @@ pub(crate) async fn winner(req: &mut Request, cx: &Cx<'_>, form: &str) -> Result
         None => return Err(Error::Validation([("variant".to_owned(), shared::Code::Required)].into())),
         Some(v) => v.as_str().ok_or_else(|| Error::Malformed("`variant` must be a variant's name.".into()))?,
     };
-    let done = catalog::end_test(cx.cloud()?, cx.config()?, form, variant, ADMIN).await?;
-    worker::console_log!("form {form}: test ended with {variant}, version {:?} published by {ADMIN}", done.form.published);
+    let done = catalog::end_test(cx.cloud()?, cx.config()?, form, variant, who(cx)).await?;
+    worker::console_log!("form {form}: test ended with {variant}, version {:?} published by {}", done.form.published, who(cx));
     answer(&done)
 }
 
 /// `POST /v1/admin/catalog/<form>/archive` (`archived`) or `/restore`.
 pub(crate) async fn archive(cx: &Cx<'_>, form: &str, archived: bool) -> Result<Response, Error> {
     let form = form_id(form).map_err(|_| Error::NotFound)?;
-    answer(&catalog::archive(cx.cloud()?, cx.config()?, form, archived, ADMIN).await?)
+    answer(&catalog::archive(cx.cloud()?, cx.config()?, form, archived, who(cx)).await?)
 }
 
 /// `GET /v1/admin/catalog/<form>/versions/<n>`.
@@ -117,4 +116,10 @@ pub(crate) async fn trail(req: &Request, cx: &Cx<'_>) -> Result<Response, Error>
     let limit = number("limit", 200)?.unwrap_or(50).max(1) as u32;
     let form = query(req, "form")?;
     json_response(&json!({"trail": catalog::trail(cx.cloud()?, form.as_deref(), before, limit).await?}), 200)
+}
+
+/// Who the request's admin token names, for the audit trail (every route here is an admin route, so the
+/// entry point has set it).
+fn who<'a>(cx: &'a Cx<'_>) -> &'a str {
+    cx.admin.as_deref().unwrap_or(crate::protocol::catalog::ADMIN)
 }

@@ -74,10 +74,9 @@ pub async fn fetch(mut req: Request, env: Env, ctx: Context) -> worker::Result<R
 /// Runs the handler of a route with the request's context, made here once. Admin routes are authorized
 /// here, once, before any handler runs.
 pub(crate) async fn dispatch(route: &Route, req: &mut Request, env: &Env, ctx: &Context, form_named: &mut Option<String>) -> Result<Response, Error> {
-    if route.is_admin() {
-        authorize(req, env)?;
-    }
-    let cx = Cx::with(env, ctx);
+    let admin = if route.is_admin() { Some(authorize(req, env)?) } else { None };
+    let mut cx = Cx::with(env, ctx);
+    cx.admin = admin;
     cx.load().await?;
     if route.is_operator() {
         operator_route(route, req, &cx).await

@@ -1,7 +1,6 @@
 //! What handlers read from a request (headers, query, a body cut off at its limit, the visitor's language,
 //! secrets) and the responses they build (JSON, pages, redirects).
 
-use crate::error::Credential;
 use crate::platform::cloud::{self, secret};
 use crate::rules::access;
 use crate::rules::address::Address;
@@ -115,21 +114,33 @@ pub(crate) fn error_answer(method: &Method, path: &str, e: &Error, lang: Lang, a
     Ok(resp)
 }
 
-/// The admin token check, run by [`dispatch`] for every admin route. A missing or short token is the
-/// deployment's fault and answered as such; it never opens the admin API.
-pub(crate) fn authorize(req: &Request, env: &Env) -> Result<(), Error> {
-    let token = required_secret(env, "ADMIN_TOKEN")?;
-    if token.chars().count() < access::MIN_TOKEN_CHARS {
-        return Err(Error::Misconfigured("ADMIN_TOKEN".into()));
-    }
-    access::authorize(header(req, "Authorization").as_deref(), Some(&token), Credential::AdminToken)
+/// The admin token check, run by [`dispatch`] for every admin route; returns who the token names (`admin`,
+/// or a name of `ADMIN_TOKENS`) for the audit trail. A missing or short `ADMIN_TOKEN` (unless named tokens
+/// stand in for it) or a broken `ADMIN_TOKENS` is the deployment's fault and answered as such; it never
+/// opens the admin API.
+pub(crate) fn authorize(req: &Request, env: &Env) -> Result<String, Error> {
+    let named = match crate::platform::cloud::secret(env, "ADMIN_TOKENS") {
+        Some(list) => access::named_tokens(&list).map_err(|problem| {
+            worker::console_error!("ADMIN_TOKENS: {problem}");
+            Error::Misconfigured("ADMIN_TOKENS".into())
+        })?,
+        None => Vec::new(),
+    };
+    let token = match crate::platform::cloud::secret(env, "ADMIN_TOKEN") {
+        None if !named.is_empty() => None,
+        None => return Err(Error::Misconfigured("ADMIN_TOKEN".into())),
+        Some(token) if token.chars().count() < access::MIN_TOKEN_CHARS => return Err(Error::Misconfigured("ADMIN_TOKEN".into())),
+        Some(token) => Some(token),
+    };
+    access::admin_named(header(req, "Authorization").as_deref(), token.as_deref(), &named)
 }
 
 /// Whether the request carries the configured admin token, even one too short to open the admin API:
 /// who holds it runs the deployment and may be told which secret it lacks.
 fn sends_admin_token(req: &Request, env: &Env) -> bool {
     let token = crate::platform::cloud::secret(env, "ADMIN_TOKEN");
-    access::authorize(header(req, "Authorization").as_deref(), token.as_deref(), Credential::AdminToken).is_ok()
+    let named = crate::platform::cloud::secret(env, "ADMIN_TOKENS").and_then(|list| access::named_tokens(&list).ok()).unwrap_or_default();
+    access::admin_named(header(req, "Authorization").as_deref(), token.as_deref(), &named).is_ok()
 }
 
 /// A JSON object body, or a `Malformed` error saying why it is not one.

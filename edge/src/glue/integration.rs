@@ -56,7 +56,7 @@ fn authorize_events<'a>(req: &Request, cx: &Cx<'_>, config: &'a shared::form::Fo
     // No integration's key either: a misconfigured admin token stands; a refusal names what this route takes.
     match as_admin {
         Err(Error::Unauthorized(_)) => Err(Error::Unauthorized(Credential::EventKey)),
-        other => other.map(|()| None),
+        other => other.map(|_| None),
     }
 }
 

@@ -9,10 +9,7 @@ use serde::{Deserialize, Serialize};
 use shared::form::{FormDef, FormsConfig, Managed};
 use std::collections::BTreeMap;
 
-/// Who edits through the admin token (the trail's name for it).
-pub const ADMIN: &str = "admin";
-/// Who publishes what the config file says.
-pub const FILE: &str = "file";
+pub use crate::rules::access::{ADMIN, FILE};
 
 /// A form in the catalog.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -141,9 +141,19 @@ pub struct RateLimit {
 #[cfg_attr(feature = "server", derive(validator::Validate))]
 #[serde(deny_unknown_fields)]
 pub struct MailConfig {
-    /// Where mails are POSTed.
+    /// Whose API sends the mails (default `http`: a JSON `{from, to, subject, text, html}` with a bearer key,
+    /// to `url`).
+    #[serde(default)]
+    pub provider: MailProvider,
+    /// Where mails are POSTed: needed for `http`; for a provider its API's address unless set (a proxy, a
+    /// regional endpoint, a local stand-in).
+    #[serde(default)]
     #[cfg_attr(feature = "server", validate(custom(function = "crate::form::web_url"), length(max = 2048)))]
-    pub url: String,
+    pub url: Option<String>,
+    /// Postmark's message stream (default `outbound`).
+    #[serde(default)]
+    #[cfg_attr(feature = "server", validate(length(min = 1, max = 100)))]
+    pub stream: Option<String>,
     /// The name of the environment secret holding the API key (never the key itself).
     #[serde(default = "default_mail_key")]
     pub key: String,
@@ -175,7 +185,45 @@ fn default_mail_key() -> String {
     "MAIL_API_KEY".into()
 }
 
+/// A mail API, each with its own request shape (`edge::rules::mail::request`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MailProvider {
+    /// Any API that takes `{from, to, subject, text, html}` as JSON with `Authorization: Bearer <key>`
+    /// (Resend's shape with a single recipient, and the local mailbox's).
+    #[default]
+    Http,
+    /// Resend: `POST /emails`, bearer key, the delivery id as `Idempotency-Key`.
+    Resend,
+    /// Postmark: `POST /email`, `X-Postmark-Server-Token`, `{From, To, Subject, TextBody, HtmlBody,
+    /// MessageStream}`.
+    Postmark,
+    /// SendGrid: `POST /v3/mail/send`, bearer key, `personalizations`.
+    Sendgrid,
+    /// Brevo: `POST /v3/smtp/email`, `api-key` header, `{sender, to, subject, htmlContent, textContent}`.
+    Brevo,
+}
+
+impl MailProvider {
+    /// The provider's API address.
+    pub fn default_url(self) -> Option<&'static str> {
+        match self {
+            MailProvider::Http => None,
+            MailProvider::Resend => Some("https://api.resend.com/emails"),
+            MailProvider::Postmark => Some("https://api.postmarkapp.com/email"),
+            MailProvider::Sendgrid => Some("https://api.sendgrid.com/v3/mail/send"),
+            MailProvider::Brevo => Some("https://api.brevo.com/v3/smtp/email"),
+        }
+    }
+}
+
 impl MailConfig {
+    /// Where the mails go: `url`, else the provider's API (empty for `http` without one, which the
+    /// config's checks refuse).
+    pub fn endpoint(&self) -> &str {
+        self.url.as_deref().or(self.provider.default_url()).unwrap_or_default()
+    }
+
     /// How long a confirmation link works, in milliseconds.
     pub fn confirm_within_ms(&self) -> u64 {
         u64::from(self.confirm_within_hours.unwrap_or(48)) * 3_600_000

@@ -62,6 +62,17 @@ pub fn check(address: &str) -> Result<(), Code> {
     Ok(())
 }
 
+/// A sender as mail APIs want it split: `Beispiel GmbH <news@beispiel.de>` is the name and the address,
+/// `news@beispiel.de` the address alone; `None` when the address fails [`check`].
+pub fn sender(from: &str) -> Option<(Option<&str>, &str)> {
+    let from = from.trim();
+    let (name, address) = match from.strip_suffix('>').and_then(|f| f.rsplit_once('<')) {
+        Some((name, address)) => (Some(name.trim().trim_matches('"').trim()).filter(|n| !n.is_empty()), address.trim()),
+        None => (None, from),
+    };
+    check(address).ok().map(|()| (name, address))
+}
+
 /// Sanitises and checks in one go, returning the address to store.
 pub fn normalize(raw: &str) -> Result<Cow<'_, str>, Code> {
     let value = sanitize(raw);
@@ -95,6 +106,16 @@ fn is_label(label: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sender_splits_into_name_and_address() {
+        assert_eq!(sender("Beispiel GmbH <news@beispiel.de>"), Some((Some("Beispiel GmbH"), "news@beispiel.de")));
+        assert_eq!(sender(" \"Ada, Inc.\" <ada@example.com> "), Some((Some("Ada, Inc."), "ada@example.com")));
+        assert_eq!(sender("news@beispiel.de"), Some((None, "news@beispiel.de")));
+        assert_eq!(sender("<news@beispiel.de>"), Some((None, "news@beispiel.de")));
+        assert_eq!(sender("Beispiel GmbH"), None);
+        assert_eq!(sender("Beispiel <news@>"), None);
+    }
     use proptest::prelude::*;
     use std::format;
     use std::prelude::rust_2021::*;

@@ -187,6 +187,17 @@ impl FormsConfig {
                 }
             }
         }
+        if let Some(mail) = &self.mail {
+            if mail.url.is_none() && mail.provider == crate::config::MailProvider::Http {
+                push("mail.url".into(), "the http provider needs the url mails are POSTed to (or name a provider: resend, postmark, sendgrid, brevo)");
+            }
+            if mail.stream.is_some() && mail.provider != crate::config::MailProvider::Postmark {
+                push("mail.stream".into(), "only Postmark has message streams");
+            }
+            if crate::email::sender(&mail.from).is_none() {
+                push("mail.from".into(), "use an address, or a name and an address: Beispiel GmbH <news@beispiel.de>");
+            }
+        }
         for (i, owner) in self.owners.iter().enumerate() {
             let at = |rest: &str| format!("owners[{i}] ({}){rest}", owner.id);
             if !unique_slug(&owner.id, self.owners.iter().map(|o| o.id.as_str())) {

@@ -350,7 +350,7 @@ pub(crate) async fn download(req: &Request, cx: &Cx<'_>, given: &str) -> Result<
 /// API that is not on the loopback host) the route does not exist.
 pub(crate) fn dev_mailbox(cx: &Cx<'_>) -> Result<Response, Error> {
     let config = cx.config()?;
-    let url = config.mail.as_ref().map(|m| m.url.as_str()).unwrap_or_default();
+    let url = config.mail.as_ref().map(|m| m.endpoint()).unwrap_or_default();
     let local = ["http://127.0.0.1:", "http://localhost:"].iter().any(|p| url.starts_with(p)) && url.ends_with("/dev/mailbox");
     if !local {
         return Err(Error::NotFound);

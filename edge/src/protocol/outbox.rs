@@ -74,7 +74,7 @@ pub enum Outcome {
     Delivered,
     /// Network error, timeout, 3xx, 429, 5xx, other 4xx: try again later.
     Retry,
-    /// 410 Gone: the endpoint asks not to be called again.
+    /// 410 Gone: the endpoint asks not to be called again (for a mail API: it refused the mail for good).
     Gone,
 }
 
@@ -83,6 +83,18 @@ pub fn classify(status: Option<u16>) -> Outcome {
     match status {
         Some(200..=299) => Outcome::Delivered,
         Some(410) => Outcome::Gone,
+        _ => Outcome::Retry,
+    }
+}
+
+/// Classifies a mail API's answer: 2xx sent; a 4xx that says the request itself is wrong (400, 401, 403,
+/// 404, 405, 413, 415, 422: a bad key, an unverified sender, a refused address) will fail again however
+/// often it is retried, so it is final ([`Outcome::Gone`]); 408, 409, 429, other statuses and network errors
+/// are retried.
+pub fn classify_mail(status: u16) -> Outcome {
+    match status {
+        200..=299 => Outcome::Delivered,
+        400 | 401 | 403 | 404 | 405 | 413 | 415 | 422 => Outcome::Gone,
         _ => Outcome::Retry,
     }
 }
@@ -127,6 +139,14 @@ impl Delivery {
             }
             None => self.state = State::Dead,
         }
+    }
+
+    /// Records an attempt whose answer is final: dead at once, with `why`.
+    pub fn refused(&mut self, status: u16, why: &str) {
+        self.attempts += 1;
+        self.last_status = Some(status);
+        self.last_error = Some(why.to_owned());
+        self.state = State::Dead;
     }
 
     /// Records a successful attempt.
@@ -207,6 +227,10 @@ mod tests {
     fn statuses_are_classified_as_the_spec_asks() {
         assert_eq!(classify(Some(204)), Outcome::Delivered);
         assert_eq!(classify(Some(410)), Outcome::Gone);
+        assert_eq!(
+            (classify_mail(202), classify_mail(401), classify_mail(422), classify_mail(429), classify_mail(503)),
+            (Outcome::Delivered, Outcome::Gone, Outcome::Gone, Outcome::Retry, Outcome::Retry)
+        );
         for s in [None, Some(301), Some(400), Some(429), Some(500), Some(503)] {
             assert_eq!(classify(s), Outcome::Retry, "{s:?}");
         }

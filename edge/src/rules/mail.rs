@@ -1,8 +1,9 @@
 //! Double opt-in emails: the confirmation mail's text in German and English, and the request that hands it
-//! to the configured mail API.
+//! to the configured mail provider's API (generic JSON, Resend, Postmark, SendGrid or Brevo).
 
 use crate::rules::crm::Outbound;
 use serde::{Deserialize, Serialize};
+use shared::config::MailProvider;
 use shared::form::MailConfig;
 use shared::html::escape;
 use shared::Lang;
@@ -121,14 +122,47 @@ pub fn confirmation(config: &MailConfig, lang: Lang, to: &str, what: Option<&str
     Mail { from: config.from.clone(), to: to.to_owned(), subject, text, html }
 }
 
-/// The mail API request: the mail as JSON, the key as a bearer token.
-pub fn request(config: &MailConfig, key: &str, mail: &Mail) -> Outbound {
-    Outbound {
-        method: "POST",
-        url: config.url.clone(),
-        headers: vec![("Content-Type", "application/json".into()), ("Authorization", ["Bearer ", key].concat())],
-        body: Some(serde_json::to_string(mail).unwrap_or_default()),
-    }
+/// The request that hands `mail` (delivery `id`) to the configured provider's API with `key`: each
+/// provider's address, authentication header and body shape. Where the provider takes an idempotency key
+/// (Resend, and the generic `http` shape modelled on it) it is the delivery's id, so a retry after a lost
+/// answer sends no second mail.
+pub fn request(config: &MailConfig, key: &str, mail: &Mail, id: &str) -> Outbound {
+    use serde_json::json;
+    // SendGrid and Brevo take the sender as an object, with the name apart.
+    let sender = match shared::email::sender(&mail.from) {
+        Some((Some(name), address)) => json!({"email": address, "name": name}),
+        Some((None, address)) => json!({"email": address}),
+        None => json!({"email": mail.from}),
+    };
+    let json = "application/json".to_owned();
+    let (headers, body) = match config.provider {
+        MailProvider::Http => (vec![("Authorization", ["Bearer ", key].concat()), ("Idempotency-Key", id.to_owned())], json!(mail)),
+        MailProvider::Resend => (
+            vec![("Authorization", ["Bearer ", key].concat()), ("Idempotency-Key", id.to_owned())],
+            json!({"from": mail.from, "to": [mail.to], "subject": mail.subject, "text": mail.text, "html": mail.html}),
+        ),
+        MailProvider::Postmark => (
+            vec![("X-Postmark-Server-Token", key.to_owned()), ("Accept", json.clone())],
+            json!({
+                "From": mail.from, "To": mail.to, "Subject": mail.subject, "TextBody": mail.text, "HtmlBody": mail.html,
+                "MessageStream": config.stream.as_deref().unwrap_or("outbound"),
+            }),
+        ),
+        MailProvider::Sendgrid => (
+            vec![("Authorization", ["Bearer ", key].concat())],
+            json!({
+                "personalizations": [{"to": [{"email": mail.to}]}], "from": sender, "subject": mail.subject,
+                "content": [{"type": "text/plain", "value": mail.text}, {"type": "text/html", "value": mail.html}],
+            }),
+        ),
+        MailProvider::Brevo => (
+            vec![("api-key", key.to_owned()), ("Accept", json.clone())],
+            json!({"sender": sender, "to": [{"email": mail.to}], "subject": mail.subject, "htmlContent": mail.html, "textContent": mail.text}),
+        ),
+    };
+    let mut headers = headers;
+    headers.insert(0, ("Content-Type", json));
+    Outbound { method: "POST", url: config.endpoint().to_owned(), headers, body: Some(body.to_string()) }
 }
 
 #[cfg(test)]
@@ -162,21 +196,77 @@ mod tests {
         assert!(changes.text.contains("without confirmation nothing changes") && changes.text.contains(link) && changes.text.contains(withdraw));
     }
 
+    /// The same mail for every provider's request.
+    fn sent(provider: &str, url: Option<&str>) -> Outbound {
+        let mut config = config();
+        config.provider = serde_json::from_value(serde_json::json!(provider)).unwrap();
+        config.url = url.map(str::to_owned);
+        let mail = Mail {
+            from: "Beispiel GmbH <news@example.com>".into(),
+            to: "ada@example.com".into(),
+            subject: "Please confirm".into(),
+            text: "Hello".into(),
+            html: "<p>Hello</p>".into(),
+        };
+        request(&config, "k3y", &mail, "dl_01")
+    }
+
+    fn body(r: &Outbound) -> serde_json::Value {
+        serde_json::from_str(r.body.as_deref().unwrap()).unwrap()
+    }
+
+    fn header<'a>(r: &'a Outbound, name: &str) -> Option<&'a str> {
+        r.headers.iter().find(|(n, _)| *n == name).map(|(_, v)| v.as_str())
+    }
+
     #[test]
-    fn the_api_gets_json_and_a_bearer_key() {
-        let mail = confirmation(
-            &config(),
-            Lang::En,
-            "ada@example.com",
-            None,
-            Ask::Address,
-            &Links { confirm: "https://c.example/x", withdraw: "https://c.example/y" },
+    fn the_generic_api_gets_the_mail_as_json_a_bearer_key_and_the_delivery_as_idempotency_key() {
+        let r = sent("http", Some("https://mail.example/emails"));
+        assert_eq!((r.method, r.url.as_str()), ("POST", "https://mail.example/emails"));
+        assert_eq!(
+            (header(&r, "Authorization"), header(&r, "Idempotency-Key"), header(&r, "Content-Type")),
+            (Some("Bearer k3y"), Some("dl_01"), Some("application/json"))
         );
-        let r = request(&config(), "k3y", &mail);
-        assert_eq!(r.url, "https://mail.example/emails");
-        assert!(r.headers.contains(&("Authorization", "Bearer k3y".into())));
-        let body: serde_json::Value = serde_json::from_str(r.body.as_deref().unwrap()).unwrap();
-        assert_eq!(body["to"], "ada@example.com");
-        assert_eq!(body["from"], "Beispiel GmbH <news@example.com>");
+        assert_eq!(
+            body(&r),
+            serde_json::json!({"from": "Beispiel GmbH <news@example.com>", "to": "ada@example.com", "subject": "Please confirm", "text": "Hello", "html": "<p>Hello</p>"})
+        );
+    }
+
+    #[test]
+    fn each_provider_gets_its_own_address_header_and_shape() {
+        let r = sent("resend", None);
+        assert_eq!(
+            (r.url.as_str(), header(&r, "Authorization"), header(&r, "Idempotency-Key")),
+            ("https://api.resend.com/emails", Some("Bearer k3y"), Some("dl_01"))
+        );
+        assert_eq!(body(&r)["to"], serde_json::json!(["ada@example.com"]));
+
+        let r = sent("postmark", None);
+        assert_eq!(
+            (r.url.as_str(), header(&r, "X-Postmark-Server-Token"), header(&r, "Authorization")),
+            ("https://api.postmarkapp.com/email", Some("k3y"), None)
+        );
+        assert_eq!(
+            body(&r),
+            serde_json::json!({"From": "Beispiel GmbH <news@example.com>", "To": "ada@example.com", "Subject": "Please confirm",
+                               "TextBody": "Hello", "HtmlBody": "<p>Hello</p>", "MessageStream": "outbound"})
+        );
+
+        let r = sent("sendgrid", None);
+        assert_eq!((r.url.as_str(), header(&r, "Authorization")), ("https://api.sendgrid.com/v3/mail/send", Some("Bearer k3y")));
+        assert_eq!(
+            body(&r),
+            serde_json::json!({"personalizations": [{"to": [{"email": "ada@example.com"}]}], "from": {"email": "news@example.com", "name": "Beispiel GmbH"},
+                               "subject": "Please confirm", "content": [{"type": "text/plain", "value": "Hello"}, {"type": "text/html", "value": "<p>Hello</p>"}]})
+        );
+
+        let r = sent("brevo", Some("http://127.0.0.1:9/v3/smtp/email"));
+        assert_eq!((r.url.as_str(), header(&r, "api-key")), ("http://127.0.0.1:9/v3/smtp/email", Some("k3y")), "a url set is used, a stand-in here");
+        assert_eq!(
+            body(&r),
+            serde_json::json!({"sender": {"email": "news@example.com", "name": "Beispiel GmbH"}, "to": [{"email": "ada@example.com"}],
+                               "subject": "Please confirm", "htmlContent": "<p>Hello</p>", "textContent": "Hello"})
+        );
     }
 }

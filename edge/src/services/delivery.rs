@@ -74,8 +74,13 @@ pub async fn attempt<B: Backend>(b: &B, config: &FormsConfig, d: &mut Delivery) 
                 d.last_error = Some("mail is no longer configured".into());
             }
             Some(settings) => match send_mail(b, settings, d).await {
-                Ok(reply) if outbox::classify(Some(reply.status)) == Outcome::Delivered => d.delivered(reply.status),
-                Ok(reply) => d.failed(now, Some(reply.status), None, reply.retry_after, jitter, outbox::SCHEDULE_SECS),
+                Ok(reply) => match outbox::classify_mail(reply.status) {
+                    Outcome::Delivered => d.delivered(reply.status),
+                    // A refusal no retry can change (a bad key, an unverified sender, a malformed address):
+                    // dead at once, and visible in the admin API, rather than retried for a day.
+                    Outcome::Gone => d.refused(reply.status, "the mail API refused the mail for good; fix the [mail] settings, then replay it"),
+                    Outcome::Retry => d.failed(now, Some(reply.status), None, reply.retry_after, jitter, outbox::SCHEDULE_SECS),
+                },
                 Err(reason) => d.failed(now, None, Some(reason), None, jitter, outbox::SCHEDULE_SECS),
             },
         }
@@ -165,5 +170,5 @@ async fn send<B: Backend>(b: &B, endpoint: &Endpoint, d: &Delivery, now_ms: u64)
 async fn send_mail<B: Backend>(b: &B, settings: &shared::form::MailConfig, d: &Delivery) -> Result<Reply, String> {
     let key = b.secret(&settings.key).ok_or_else(|| format!("secret {} is not set", settings.key))?;
     let message: mail::Mail = serde_json::from_str(&d.payload).map_err(|e| format!("stored mail unreadable: {e}"))?;
-    b.call(&mail::request(settings, &key, &message), TIMEOUT_MS, Read::Status).await
+    b.call(&mail::request(settings, &key, &message, &d.id), TIMEOUT_MS, Read::Status).await
 }

@@ -3,8 +3,11 @@
 // the body as the provider would (answering 401 or 400/422 like it when they are wrong) and records the
 // mail; a collector configured for the provider sends a real sign-up's confirmation mail to it, and the
 // link in it is the collector's. A provider that refuses a mail for good (422) leaves the delivery dead at
-// once, visible in the admin API, instead of retrying it for a day.
-import { after, before, test } from "node:test";
+// once, visible in the admin API, instead of retrying it for a day. Cloudflare's Email Service is reached
+// through the Worker's `send_email` binding, which wrangler's local runtime simulates: it writes each mail's
+// parts to files and logs their paths, which the test reads.
+import { after, test } from "node:test";
+import { readFileSync } from "node:fs";
 import assert from "node:assert/strict";
 import http from "node:http";
 import { admin, eventually, postLead, startCollector } from "./support.mjs";
@@ -111,23 +114,23 @@ async function collectorFor(provider, fake) {
 }
 
 test("each provider's API gets the confirmation mail in its own shape, with its own authentication", async () => {
-  await Promise.all(
-    Object.keys(PROVIDERS).map(async (provider) => {
-      const fake = await fakeProvider(provider);
-      const collector = await collectorFor(provider, fake);
-      const email = `erika.${provider}@beispiel.de`;
-      const r = await postLead(collector, { form: "news", fields: { email }, consent: ["marketing_email"], meta: { lang: "de" } });
-      assert.ok(r.ok, `${provider}: stored (${r.status})`);
-      assert.equal((await r.json()).status, "pending", `${provider}: the lead waits for its confirmation`);
-      const mail = await eventually(() => fake.mails.find((m) => m.to === email), 15_000, `${provider}'s mail`);
-      assert.equal(mail.from, "Beispiel GmbH <news@beispiel.example>", provider);
-      assert.equal(mail.subject, "Bitte bestätigen Sie Ihre E-Mail-Adresse", provider);
-      assert.match(mail.text, new RegExp(`${collector.base.replace(/[.:/]/g, "\\$&")}/v1/confirm/`), `${provider}: the confirm link is the collector's`);
-      if (provider === "resend") assert.match(mail.headers["idempotency-key"], /\S+/, "Resend gets the delivery id as its idempotency key");
-      const { deliveries } = await admin(collector, "/v1/admin/deliveries?status=delivered&limit=10");
-      assert.ok(deliveries.some((d) => d.endpoint === "_mail"), `${provider}: the mail's delivery is delivered`);
-    })
-  );
+  // One after another: collectors started at the same moment compete for wrangler's sockets.
+  for (const provider of Object.keys(PROVIDERS)) {
+    const fake = await fakeProvider(provider);
+    const collector = await collectorFor(provider, fake);
+    const email = `erika.${provider}@beispiel.de`;
+    const r = await postLead(collector, { form: "news", fields: { email }, consent: ["marketing_email"], meta: { lang: "de" } });
+    assert.ok(r.ok, `${provider}: stored (${r.status})`);
+    assert.equal((await r.json()).status, "pending", `${provider}: the lead waits for its confirmation`);
+    const mail = await eventually(() => fake.mails.find((m) => m.to === email), 15_000, `${provider}'s mail`);
+    assert.equal(mail.from, "Beispiel GmbH <news@beispiel.example>", provider);
+    assert.equal(mail.subject, "Bitte bestätigen Sie Ihre E-Mail-Adresse", provider);
+    assert.match(mail.text, new RegExp(`${collector.base.replace(/[.:/]/g, "\\$&")}/v1/confirm/`), `${provider}: the confirm link is the collector's`);
+    if (provider === "resend") assert.match(mail.headers["idempotency-key"], /\S+/, "Resend gets the delivery id as its idempotency key");
+    const { deliveries } = await admin(collector, "/v1/admin/deliveries?status=delivered&limit=10");
+    assert.ok(deliveries.some((d) => d.endpoint === "_mail"), `${provider}: the mail's delivery is delivered`);
+    await collector.stop();
+  }
 });
 
 test("a mail the provider refuses for good is dead at once and visible in the admin API", async () => {
@@ -143,4 +146,37 @@ test("a mail the provider refuses for good is dead at once and visible in the ad
   assert.equal(dead.last_status, 422);
   assert.match(dead.last_error, /refused the mail for good/);
   assert.equal(fake.requests.length, 1);
+});
+
+test("Cloudflare's Email Service gets the mail through the Worker's send_email binding", async () => {
+  const collector = await startCollector(`
+[mail]
+provider = "cloudflare"
+from = "Beispiel GmbH <news@beispiel.example>"
+
+[[forms]]
+id = "news"
+kind = "newsletter"
+double_opt_in = true
+title = { en = "The Beispiel newsletter" }
+fields = [{ name = "email", required = true }]
+consents = [{ id = "marketing_email", required = true, text = { en = "Yes, send me the newsletter." } }]
+`);
+  running.push(collector);
+  const r = await postLead(collector, { form: "news", fields: { email: "ada@beispiel.de" }, consent: ["marketing_email"], meta: { lang: "en" } });
+  assert.ok(r.ok, `stored (${r.status})`);
+  // The local runtime's record of the binding's call: the builder (from, to, subject) and its text part's file.
+  const logged = await eventually(() => {
+    const out = collector.output.join("").replace(/\x1b\[[0-9;]*m/g, "");
+    const at = out.indexOf("send_email binding called with MessageBuilder:");
+    const text = at >= 0 && /Text: (\S+)/.exec(out.slice(at));
+    return text && { call: out.slice(at, at + 2000), text: text[1] };
+  }, 15_000, "the binding's call in the runtime's log");
+  assert.match(logged.call, /ada@beispiel\.de/);
+  assert.match(logged.call, /news@beispiel\.example/);
+  assert.match(logged.call, /Please confirm your email address/);
+  const body = readFileSync(logged.text, "utf8");
+  assert.match(body, new RegExp(`${collector.base.replace(/[.:/]/g, "\\$&")}/v1/confirm/`), "the confirm link is the collector's");
+  const { deliveries } = await admin(collector, "/v1/admin/deliveries?status=delivered&limit=10");
+  assert.ok(deliveries.some((d) => d.endpoint === "_mail"), "the mail's delivery is delivered");
 });

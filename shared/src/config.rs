@@ -202,6 +202,9 @@ pub enum MailProvider {
     Sendgrid,
     /// Brevo: `POST /v3/smtp/email`, `api-key` header, `{sender, to, subject, htmlContent, textContent}`.
     Brevo,
+    /// Cloudflare's Email Service through the Workers' `send_email` binding named `EMAIL` (the pinned
+    /// `worker` crate has it): no key, no url; the deploy config gets the binding.
+    Cloudflare,
 }
 
 impl MailProvider {
@@ -213,6 +216,7 @@ impl MailProvider {
             MailProvider::Postmark => Some("https://api.postmarkapp.com/email"),
             MailProvider::Sendgrid => Some("https://api.sendgrid.com/v3/mail/send"),
             MailProvider::Brevo => Some("https://api.brevo.com/v3/smtp/email"),
+            MailProvider::Cloudflare => None,
         }
     }
 }
@@ -279,7 +283,7 @@ impl FormsConfig {
         if self.rate_limit.is_some() {
             need("CLIENT_ID_SECRET", "the rate limit's pseudonymous client ids".into());
         }
-        if let Some(mail) = &self.mail {
+        if let Some(mail) = self.mail.as_ref().filter(|m| m.provider != MailProvider::Cloudflare) {
             need(&mail.key, "the mail API (double opt-in)".into());
         }
         for form in &self.forms {

@@ -191,6 +191,9 @@ impl FormsConfig {
             if mail.url.is_none() && mail.provider == crate::config::MailProvider::Http {
                 push("mail.url".into(), "the http provider needs the url mails are POSTed to (or name a provider: resend, postmark, sendgrid, brevo)");
             }
+            if mail.url.is_some() && mail.provider == crate::config::MailProvider::Cloudflare {
+                push("mail.url".into(), "Cloudflare's Email Service is reached through the Worker's send_email binding, not a url");
+            }
             if mail.stream.is_some() && mail.provider != crate::config::MailProvider::Postmark {
                 push("mail.stream".into(), "only Postmark has message streams");
             }

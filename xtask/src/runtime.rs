@@ -95,6 +95,11 @@ pub fn write_wrangler_config(dir: &Path, forms: &FormsConfig, persist: Option<&P
             "vars": { "LEADGATE_FORMS": forms_json },
             "observability": { "enabled": true },
         });
+        // Cloudflare's Email Service: the `send_email` binding the delivery hands mails to (locally, wrangler
+        // writes each mail to a file and logs its path instead of sending it).
+        if forms.mail.as_ref().is_some_and(|m| m.provider == shared::config::MailProvider::Cloudflare) {
+            config["send_email"] = json!([{ "name": "EMAIL" }]);
+        }
         if let Some(limit) = forms.rate_limit {
             config["ratelimits"] = json!([{ "name": "LIMITER", "namespace_id": "1001", "simple": { "limit": limit.limit, "period": limit.period } }]);
         }
@@ -143,7 +148,7 @@ fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
     }
     // The mail API key: from the environment, else a stand-in that the local mailbox accepts (this
     // function only ever runs the collector locally).
-    if let Some(mail) = &forms.mail {
+    if let Some(mail) = forms.mail.as_ref().filter(|m| m.provider != shared::config::MailProvider::Cloudflare) {
         let key = std::env::var(&mail.key).unwrap_or_else(|_| "local-dev-mail-key".into());
         vars.push_str(&format!("{}={key}\n", mail.key));
     }

@@ -285,6 +285,26 @@ impl<L: Inside> Backend for Cloud<'_, L> {
         }
     }
 
+    async fn send_email(&self, mail: &crate::rules::mail::Mail) -> Result<(), crate::rules::mail::Refusal> {
+        use worker::email::{EmailAddress, SendEmailBuilder};
+        let refusal = |code: Option<String>, message: String| crate::rules::mail::Refusal { code, message };
+        let binding = self.env.send_email(crate::rules::mail::BINDING).map_err(|e| refusal(None, format!("no send_email binding: {e}")))?;
+        // The sender as the binding's address object when it has a display name, so the name is not parsed
+        // out of a string a second time on the other side.
+        let builder = match shared::email::sender(&mail.from) {
+            Some((Some(name), address)) => SendEmailBuilder::builder_with_email_address_and_str(&EmailAddress::new(name, address), &mail.to, &mail.subject),
+            _ => SendEmailBuilder::builder(&mail.from, &mail.to, &mail.subject),
+        };
+        let message = builder.text(&mail.text).html(&mail.html).build();
+        match binding.send_with_builder(&message).await {
+            Ok(_) => Ok(()),
+            Err(e) => {
+                let code = worker::js_sys::Reflect::get(&e, &"code".into()).ok().and_then(|c| c.as_string());
+                Err(refusal(code, String::from(e.message())))
+            }
+        }
+    }
+
     fn secret(&self, name: &str) -> Option<String> {
         secret(&self.env, name)
     }

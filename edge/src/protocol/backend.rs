@@ -42,6 +42,9 @@ pub trait Backend {
     /// Sends one HTTP request with a timeout, without following redirects: `Err(reason)` when no answer
     /// came (network error, timeout).
     async fn call(&self, out: &Outbound, timeout_ms: u64, read: Read) -> Result<Reply, String>;
+    /// Hands a mail to Cloudflare's Email Service through the Worker's `send_email` binding
+    /// ([`crate::rules::mail::BINDING`]): `Err` with the error's code when it did not take it.
+    async fn send_email(&self, mail: &crate::rules::mail::Mail) -> Result<(), crate::rules::mail::Refusal>;
     /// A secret from the environment, if it is set and not empty.
     fn secret(&self, name: &str) -> Option<String>;
     /// Now, in Unix milliseconds.

@@ -141,10 +141,10 @@ impl Delivery {
         }
     }
 
-    /// Records an attempt whose answer is final: dead at once, with `why`.
-    pub fn refused(&mut self, status: u16, why: &str) {
+    /// Records an attempt whose answer is final: dead at once, with `why` (and the status, over HTTP).
+    pub fn refused(&mut self, status: Option<u16>, why: &str) {
         self.attempts += 1;
-        self.last_status = Some(status);
+        self.last_status = status;
         self.last_error = Some(why.to_owned());
         self.state = State::Dead;
     }

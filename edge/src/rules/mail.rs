@@ -1,5 +1,6 @@
 //! Double opt-in emails: the confirmation mail's text in German and English, and the request that hands it
-//! to the configured mail provider's API (generic JSON, Resend, Postmark, SendGrid or Brevo).
+//! to the configured mail provider (generic JSON, Resend, Postmark, SendGrid or Brevo over HTTP; Cloudflare's
+//! Email Service through the Worker's binding).
 
 use crate::rules::crm::Outbound;
 use serde::{Deserialize, Serialize};
@@ -122,11 +123,48 @@ pub fn confirmation(config: &MailConfig, lang: Lang, to: &str, what: Option<&str
     Mail { from: config.from.clone(), to: to.to_owned(), subject, text, html }
 }
 
+/// The name of the `send_email` binding Cloudflare's Email Service is reached through.
+pub const BINDING: &str = "EMAIL";
+
+/// Why the Email Service binding did not take a mail: the string code its error carries, if any, and the
+/// error's message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refusal {
+    /// The error's `code` (`E_SENDER_NOT_VERIFIED`, `E_RATE_LIMIT_EXCEEDED`, ...).
+    pub code: Option<String>,
+    /// What the error says.
+    pub message: String,
+}
+
+impl Refusal {
+    /// Whether no retry can change the refusal (Cloudflare's table of the binding's error codes): a malformed
+    /// or incomplete mail, an unverified sender, a recipient the binding may not write to or that is
+    /// suppressed. Rate and daily limits, delivery and internal errors (and errors without a code) pass.
+    pub fn is_final(&self) -> bool {
+        matches!(
+            self.code.as_deref(),
+            Some(
+                "E_VALIDATION_ERROR"
+                    | "E_FIELD_MISSING"
+                    | "E_TOO_MANY_RECIPIENTS"
+                    | "E_TOO_MANY_ATTACHMENTS"
+                    | "E_SENDER_NOT_VERIFIED"
+                    | "E_SENDER_DOMAIN_NOT_AVAILABLE"
+                    | "E_RECIPIENT_NOT_ALLOWED"
+                    | "E_RECIPIENT_SUPPRESSED"
+                    | "E_HEADER_NOT_ALLOWED"
+                    | "E_CONTENT_TOO_LARGE"
+            )
+        )
+    }
+}
+
 /// The request that hands `mail` (delivery `id`) to the configured provider's API with `key`: each
 /// provider's address, authentication header and body shape. Where the provider takes an idempotency key
 /// (Resend, and the generic `http` shape modelled on it) it is the delivery's id, so a retry after a lost
-/// answer sends no second mail.
-pub fn request(config: &MailConfig, key: &str, mail: &Mail, id: &str) -> Outbound {
+/// answer sends no second mail. `None` for Cloudflare's Email Service, which takes the mail through the
+/// binding ([`BINDING`]) rather than a request.
+pub fn request(config: &MailConfig, key: &str, mail: &Mail, id: &str) -> Option<Outbound> {
     use serde_json::json;
     // SendGrid and Brevo take the sender as an object, with the name apart.
     let sender = match shared::email::sender(&mail.from) {
@@ -159,10 +197,11 @@ pub fn request(config: &MailConfig, key: &str, mail: &Mail, id: &str) -> Outboun
             vec![("api-key", key.to_owned()), ("Accept", json.clone())],
             json!({"sender": sender, "to": [{"email": mail.to}], "subject": mail.subject, "htmlContent": mail.html, "textContent": mail.text}),
         ),
+        MailProvider::Cloudflare => return None,
     };
     let mut headers = headers;
     headers.insert(0, ("Content-Type", json));
-    Outbound { method: "POST", url: config.endpoint().to_owned(), headers, body: Some(body.to_string()) }
+    Some(Outbound { method: "POST", url: config.endpoint().to_owned(), headers, body: Some(body.to_string()) })
 }
 
 #[cfg(test)]
@@ -198,6 +237,10 @@ mod tests {
 
     /// The same mail for every provider's request.
     fn sent(provider: &str, url: Option<&str>) -> Outbound {
+        request_for(provider, url).expect("an HTTP provider")
+    }
+
+    fn request_for(provider: &str, url: Option<&str>) -> Option<Outbound> {
         let mut config = config();
         config.provider = serde_json::from_value(serde_json::json!(provider)).unwrap();
         config.url = url.map(str::to_owned);
@@ -268,5 +311,16 @@ mod tests {
             serde_json::json!({"sender": {"email": "news@example.com", "name": "Beispiel GmbH"}, "to": [{"email": "ada@example.com"}],
                                "subject": "Please confirm", "htmlContent": "<p>Hello</p>", "textContent": "Hello"})
         );
+    }
+
+    #[test]
+    fn cloudflare_takes_the_mail_through_its_binding_and_only_some_of_its_errors_are_final() {
+        assert_eq!(request_for("cloudflare", None), None, "no HTTP request: the binding sends");
+        let refusal = |code: Option<&str>| Refusal { code: code.map(str::to_owned), message: "x".into() };
+        assert!(refusal(Some("E_SENDER_NOT_VERIFIED")).is_final());
+        assert!(refusal(Some("E_RECIPIENT_SUPPRESSED")).is_final());
+        assert!(!refusal(Some("E_RATE_LIMIT_EXCEEDED")).is_final(), "a limit passes");
+        assert!(!refusal(Some("E_INTERNAL_SERVER_ERROR")).is_final());
+        assert!(!refusal(None).is_final(), "an error without a code is retried");
     }
 }

@@ -73,12 +73,27 @@ pub async fn attempt<B: Backend>(b: &B, config: &FormsConfig, d: &mut Delivery) 
                 d.state = State::Dead;
                 d.last_error = Some("mail is no longer configured".into());
             }
+            Some(settings) if settings.provider == shared::config::MailProvider::Cloudflare => match send_binding(b, d).await {
+                Ok(()) => d.delivered(202),
+                Err(refusal) if refusal.is_final() => d.refused(
+                    None,
+                    &format!(
+                        "Cloudflare's Email Service refused the mail for good ({}: {}); fix the [mail] settings, then replay it",
+                        refusal.code.as_deref().unwrap_or("?"),
+                        refusal.message
+                    ),
+                ),
+                Err(refusal) => {
+                    let why = [refusal.code.as_deref().unwrap_or("no code"), ": ", &refusal.message].concat();
+                    d.failed(now, None, Some(why), None, jitter, outbox::SCHEDULE_SECS)
+                }
+            },
             Some(settings) => match send_mail(b, settings, d).await {
                 Ok(reply) => match outbox::classify_mail(reply.status) {
                     Outcome::Delivered => d.delivered(reply.status),
                     // A refusal no retry can change (a bad key, an unverified sender, a malformed address):
                     // dead at once, and visible in the admin API, rather than retried for a day.
-                    Outcome::Gone => d.refused(reply.status, "the mail API refused the mail for good; fix the [mail] settings, then replay it"),
+                    Outcome::Gone => d.refused(Some(reply.status), "the mail API refused the mail for good; fix the [mail] settings, then replay it"),
                     Outcome::Retry => d.failed(now, Some(reply.status), None, reply.retry_after, jitter, outbox::SCHEDULE_SECS),
                 },
                 Err(reason) => d.failed(now, None, Some(reason), None, jitter, outbox::SCHEDULE_SECS),
@@ -170,5 +185,12 @@ async fn send<B: Backend>(b: &B, endpoint: &Endpoint, d: &Delivery, now_ms: u64)
 async fn send_mail<B: Backend>(b: &B, settings: &shared::form::MailConfig, d: &Delivery) -> Result<Reply, String> {
     let key = b.secret(&settings.key).ok_or_else(|| format!("secret {} is not set", settings.key))?;
     let message: mail::Mail = serde_json::from_str(&d.payload).map_err(|e| format!("stored mail unreadable: {e}"))?;
-    b.call(&mail::request(settings, &key, &message, &d.id), TIMEOUT_MS, Read::Status).await
+    let request = mail::request(settings, &key, &message, &d.id).ok_or("this provider takes no request")?;
+    b.call(&request, TIMEOUT_MS, Read::Status).await
+}
+
+/// Hands the mail of `d` to Cloudflare's Email Service through the Worker's binding.
+async fn send_binding<B: Backend>(b: &B, d: &Delivery) -> Result<(), mail::Refusal> {
+    let message: mail::Mail = serde_json::from_str(&d.payload).map_err(|e| mail::Refusal { code: None, message: format!("stored mail unreadable: {e}") })?;
+    b.send_email(&message).await
 }

@@ -114,3 +114,67 @@ fn a_sign_up_mail_goes_before_a_backlog_which_drains_at_its_pace() {
     assert_eq!(block_on(run_due(&m, &config)).unwrap().attempted, PER_RUN as usize);
     assert!(!m.fire_alarm(), "not again before the pace allows");
 }
+
+/// A double opt-in form whose mails go through `provider`.
+fn mailing(provider: &str) -> shared::form::FormsConfig {
+    serde_json::from_value(serde_json::json!({
+        "mail": {"provider": provider, "from": "News <news@example.com>"},
+        "forms": [{"id": "doi", "kind": "newsletter", "double_opt_in": true, "fields": [{"name": "email", "required": true}],
+                   "consents": [{"id": "marketing_email", "required": true, "text": {"en": "Send me the newsletter."}}]}]
+    }))
+    .unwrap()
+}
+
+fn sign_up(m: &Memory, config: &shared::form::FormsConfig, email: &str) {
+    let intake = crate::fixtures::intake(config, "doi");
+    let sub = serde_json::from_value(serde_json::json!({"form": "doi", "fields": {"email": email}, "consent": ["marketing_email"]})).unwrap();
+    block_on(edge::services::submission::take(m, &intake, sub)).unwrap();
+}
+
+#[test]
+fn cloudflares_binding_takes_the_mail_and_a_final_refusal_is_dead_at_once_while_a_limit_is_retried() {
+    let config = mailing("cloudflare");
+    assert!(config.problems().is_empty(), "{:?}", config.problems());
+    assert!(!config.secrets().iter().any(|(n, _)| n == "MAIL_API_KEY"), "the binding needs no key");
+    // Taken: one mail through the binding, no key asked for.
+    let m = memory();
+    sign_up(&m, &config, "ada@example.com");
+    assert!(m.fire_alarm());
+    assert_eq!(block_on(run_due(&m, &config)).unwrap().delivered, 1);
+    let sent = m.sent.borrow().last().cloned().unwrap();
+    assert_eq!(sent.url, "binding:EMAIL");
+    let mail: serde_json::Value = serde_json::from_str(sent.body.as_deref().unwrap()).unwrap();
+    assert_eq!((mail["to"].as_str(), mail["from"].as_str()), (Some("ada@example.com"), Some("News <news@example.com>")));
+    // Refused for good: an unverified sender will not verify itself.
+    let m = memory();
+    m.answer_with(|_| Ok(Reply { status: 403, body: "E_SENDER_NOT_VERIFIED".into(), ..Reply::default() }));
+    sign_up(&m, &config, "bo@example.com");
+    assert!(m.fire_alarm());
+    block_on(run_due(&m, &config)).unwrap();
+    let d = m.outbox().values().next().cloned().unwrap();
+    assert_eq!((d.state, d.attempts, d.last_status), (State::Dead, 1, None));
+    assert!(d.last_error.as_deref().unwrap().contains("E_SENDER_NOT_VERIFIED"), "{:?}", d.last_error);
+    // A limit passes: retried at the schedule's next step.
+    let m = memory();
+    m.answer_with(|_| Ok(Reply { status: 429, body: "E_RATE_LIMIT_EXCEEDED".into(), ..Reply::default() }));
+    sign_up(&m, &config, "cy@example.com");
+    assert!(m.fire_alarm());
+    block_on(run_due(&m, &config)).unwrap();
+    let d = m.outbox().values().next().cloned().unwrap();
+    assert_eq!((d.state, d.attempts), (State::Pending, 1));
+    assert!(d.last_error.as_deref().unwrap().starts_with("E_RATE_LIMIT_EXCEEDED"), "{:?}", d.last_error);
+}
+
+#[test]
+fn an_http_provider_refusing_for_good_leaves_the_mail_dead_at_once() {
+    let config = mailing("postmark");
+    let m = memory();
+    m.secrets.borrow_mut().insert("MAIL_API_KEY".into(), "pm_test".into());
+    m.answer_with(|_| Ok(Reply { status: 422, ..Reply::default() }));
+    sign_up(&m, &config, "ada@example.com");
+    assert!(m.fire_alarm());
+    block_on(run_due(&m, &config)).unwrap();
+    let d = m.outbox().values().next().cloned().unwrap();
+    assert_eq!((d.state, d.attempts, d.last_status), (State::Dead, 1, Some(422)));
+    assert_eq!(m.sent.borrow()[0].url, "https://api.postmarkapp.com/email");
+}

@@ -138,6 +138,13 @@ pub struct Lead {
     /// Every assignment, oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub assignments: Vec<crate::owner::Assigned>,
+    /// When sales first reached out: the owner's "contacted", or a CRM's call or deal.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_touch: Option<crate::owner::Touch>,
+    /// The response-time agreement running for the current owner, or the last one (kept for the
+    /// speed-to-lead numbers).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sla: Option<crate::owner::Sla>,
     /// How many of the downloads the collector's ledger counted are in `engagement.downloads` already.
     /// Downloads are counted in the ledger and folded into the document later; folding adds the ledger's
     /// total less this, so a fold repeated after a failure never counts a download twice.
@@ -311,6 +318,16 @@ impl Lead {
         self.owner = Some(owner.into());
         self.assignments.push(record.clone());
         Some(record)
+    }
+
+    /// Records the first touch, by `by` (an owner's id or a feedback endpoint's), through `via` (`mail`,
+    /// `page`, `crm`, `admin`). Returns whether it was the first; later touches change nothing.
+    pub fn touch(&mut self, by: &str, via: &str, now_ms: u64) -> bool {
+        if self.first_touch.is_some() {
+            return false;
+        }
+        self.first_touch = Some(crate::owner::Touch { at: crate::time::rfc3339(now_ms), by: by.into(), via: via.into() });
+        true
     }
 
     /// Whether the lead is cooling at `now_ms` (see `score::cooling`).

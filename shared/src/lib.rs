@@ -20,6 +20,7 @@ pub mod consent;
 pub mod email;
 pub mod field;
 pub mod form;
+pub mod hours;
 pub mod html;
 pub mod kind;
 pub mod lang;

@@ -138,6 +138,8 @@ async fn operator_route(route: &Route, req: &mut Request, cx: &Cx<'_>) -> Result
         Route::AssignOwner(id) => assign_owner(req, cx, id).await,
         Route::RecordEvent(id) => record_event(req, cx, id).await,
         Route::Feedback(endpoint) => receive_feedback(req, cx, endpoint).await,
+        Route::WorkPage(token) => crate::glue::sales::work_page(req, cx, token).await,
+        Route::Work(token) => crate::glue::sales::work(req, cx, token).await,
         Route::Stats => spam_stats(cx).await,
         Route::Funnel => funnel(req, cx).await,
         Route::Forms => forms(cx),

@@ -1,6 +1,6 @@
 //! The Workers glue, wasm only and as thin as the runtime allows: the entry points and dispatch
 //! (`entry`), reading requests and building responses in one place (`exchange`), the routes a visitor's
-//! browser calls (`visitor`) and the isolate's page-view sums (`counting`), the admin API (`operator`, and the forms' editor: `editor`), other systems' calls (`integration`), the cron's
+//! browser calls (`visitor`) and the isolate's page-view sums (`counting`), the admin API (`operator`, and the forms' editor: `editor`), other systems' calls (`integration`), the owners' links (`sales`), the cron's
 //! work (`upkeep`) and the ledger Durable Object with its SQL (`ledger_object`). Tested end to end.
 //!
 //! May use: every layer below.
@@ -13,5 +13,6 @@ pub(crate) mod exchange;
 pub(crate) mod integration;
 pub(crate) mod ledger_object;
 pub(crate) mod operator;
+pub(crate) mod sales;
 pub(crate) mod upkeep;
 pub(crate) mod visitor;

@@ -155,6 +155,8 @@ pub fn build(form: &FormDef, fields: BTreeMap<String, String>, consent: ConsentR
         earlier_events: BTreeMap::new(),
         owner: None,
         assignments: Vec::new(),
+        first_touch: None,
+        sla: None,
         downloads_folded: 0,
         form_version: form.version,
         variant: None,

@@ -123,6 +123,91 @@ pub fn confirmation(config: &MailConfig, lang: Lang, to: &str, what: Option<&str
     Mail { from: config.from.clone(), to: to.to_owned(), subject, text, html }
 }
 
+/// What an owner's mail is about.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Notice {
+    /// The lead is theirs now.
+    Assigned,
+    /// For a fallback owner: the lead's owner let its response time pass.
+    Breached,
+}
+
+/// The links in an owner's mail: the lead's page, and the same page with each action chosen.
+pub struct WorkLinks<'a> {
+    /// The lead's page (`/v1/work/<token>`).
+    pub open: &'a str,
+}
+
+/// The mail telling `owner` (name, address, language) about `lead` of the form titled `what`: what they
+/// need to call (the fields, the source and campaign, the score with its reasons, the history), and the
+/// links to open the lead, record the first contact, give it back, or disqualify it. `due` is when the first
+/// contact is due under the agreement (RFC 3339), if one runs.
+pub fn owner_notice(
+    config: &MailConfig,
+    owner: (&str, &str, Lang),
+    lead: &shared::lead::Lead,
+    what: &str,
+    due: Option<&str>,
+    notice: Notice,
+    links: &WorkLinks,
+) -> Mail {
+    let (name, to, lang) = owner;
+    let de = lang == Lang::De;
+    let who = lead.fields.get("email").map_or("", String::as_str);
+    let subject = match (notice, de) {
+        (Notice::Assigned, true) => format!("Neuer Lead für Sie: {who} ({what})"),
+        (Notice::Assigned, false) => format!("A new lead for you: {who} ({what})"),
+        (Notice::Breached, true) => format!("Nicht rechtzeitig bearbeitet: {who} ({what})"),
+        (Notice::Breached, false) => format!("Not worked in time: {who} ({what})"),
+    };
+    let mut lines: Vec<String> = Vec::new();
+    lines.push(if de { format!("Hallo {name},") } else { format!("Hello {name},") });
+    lines.push(String::new());
+    lines.push(match (notice, de) {
+        (Notice::Assigned, true) => "dieser Lead ist jetzt Ihrer.".to_owned(),
+        (Notice::Assigned, false) => "this lead is yours now.".to_owned(),
+        (Notice::Breached, true) => "niemand hat diesen Lead in der vereinbarten Zeit kontaktiert.".to_owned(),
+        (Notice::Breached, false) => "nobody contacted this lead within the agreed time.".to_owned(),
+    });
+    if let Some(due) = due {
+        let when = shared::time::parse(due).map(shared::time::rfc3339).unwrap_or_else(|| due.to_owned());
+        lines.push(if de { format!("Erster Kontakt fällig bis {when} (UTC).") } else { format!("First contact due by {when} (UTC).") });
+    }
+    lines.push(String::new());
+    for (field, value) in &lead.fields {
+        lines.push(format!("{field}: {value}"));
+    }
+    lines.push(String::new());
+    let source = lead.source.page.as_deref().unwrap_or("-");
+    lines.push(format!("{}: {what} ({source})", if de { "Quelle" } else { "Source" }));
+    if let Some(campaign) = lead.source.utm.get("utm_campaign") {
+        lines.push(format!("{}: {campaign}", if de { "Kampagne" } else { "Campaign" }));
+    }
+    lines.push(format!("Score: {} ({})", lead.score.total, lead.score.reasons.join(", ")));
+    lines.push(format!("{}: {}", if de { "Phase" } else { "Stage" }, lead.stage.as_str()));
+    for change in &lead.history {
+        lines.push(format!("  {} -> {} ({}, {}): {}", change.from.map_or("-", |s| s.as_str()), change.to.as_str(), change.at, change.by, change.reason));
+    }
+    lines.push(String::new());
+    let actions: [(&str, &str); 4] = if de {
+        [("Lead öffnen", ""), ("Kontaktiert", "?do=contacted"), ("Nicht meiner", "?do=not_mine"), ("Disqualifizieren", "?do=disqualify")]
+    } else {
+        [("Open the lead", ""), ("Contacted", "?do=contacted"), ("Not mine", "?do=not_mine"), ("Disqualify", "?do=disqualify")]
+    };
+    for (label, query) in actions {
+        lines.push(format!("{label}: {}{query}", links.open));
+    }
+    let text = lines.join("\n") + "\n";
+    let html = lines
+        .iter()
+        .map(|l| match actions.iter().find(|(label, _)| l.starts_with(&format!("{label}: "))) {
+            Some((label, query)) => format!("<a href=\"{}{}\">{}</a><br>", escape(links.open), escape(query), escape(label)),
+            None => format!("{}<br>", escape(l)),
+        })
+        .collect::<String>();
+    Mail { from: config.from.clone(), to: to.to_owned(), subject, text, html: format!("<p>{html}</p>") }
+}
+
 /// The name of the `send_email` binding Cloudflare's Email Service is reached through.
 pub const BINDING: &str = "EMAIL";
 

@@ -194,6 +194,68 @@ pub fn error(lang: Lang, body: &ErrorBody, label: &dyn Fn(&str) -> String, back:
     page(lang, title, &html)
 }
 
+/// An owner's page of one lead (behind the link in their mail): what they need to call, and the buttons
+/// for what they did. `said` is what their last press did; `chosen` is the action the mail's link named,
+/// whose button gets the focus (the press itself is theirs to make: mail scanners follow links).
+pub fn work(lang: Lang, lead: &shared::lead::Lead, what: &str, chosen: Option<&str>, said: Option<&str>) -> String {
+    let de = lang == Lang::De;
+    let mut body = String::new();
+    if let Some(said) = said {
+        body.push_str(&format!("<p role=\"status\"><strong>{}</strong></p>", escape(said)));
+    }
+    body.push_str("<dl>");
+    let mut row = |k: &str, v: &str| body.push_str(&format!("<dt>{}</dt><dd>{}</dd>", escape(k), escape(v)));
+    for (field, value) in &lead.fields {
+        row(field, value);
+    }
+    row(if de { "Quelle" } else { "Source" }, &format!("{what} ({})", lead.source.page.as_deref().unwrap_or("-")));
+    if let Some(campaign) = lead.source.utm.get("utm_campaign") {
+        row(if de { "Kampagne" } else { "Campaign" }, campaign);
+    }
+    row("Score", &format!("{} ({})", lead.score.total, lead.score.reasons.join(", ")));
+    row(if de { "Phase" } else { "Stage" }, lead.stage.as_str());
+    row(if de { "Zuständig" } else { "Owner" }, lead.owner.as_deref().unwrap_or("-"));
+    if let Some(sla) = &lead.sla {
+        let state = sla.breached.as_ref().map_or(String::new(), |b| format!(" ({} {b})", if de { "überschritten" } else { "breached" }));
+        row(if de { "Erster Kontakt fällig" } else { "First contact due" }, &format!("{}{state}", sla.due));
+    }
+    if let Some(touch) = &lead.first_touch {
+        row(if de { "Erster Kontakt" } else { "First contact" }, &format!("{} ({}, {})", touch.at, touch.by, touch.via));
+    }
+    body.push_str("</dl>");
+    if !lead.history.is_empty() {
+        body.push_str("<ul>");
+        for c in &lead.history {
+            let from = c.from.map_or("-", |s| s.as_str());
+            body.push_str(&format!("<li>{} → {} ({}, {}): {}</li>", from, c.to.as_str(), escape(&c.at), escape(&c.by), escape(&c.reason)));
+        }
+        body.push_str("</ul>");
+    }
+    let focus = |action: &str| if chosen == Some(action) { " autofocus" } else { "" };
+    let (contacted, not_mine, disqualify, reason) =
+        if de { ("Kontaktiert", "Nicht meiner", "Disqualifizieren", "Grund") } else { ("Contacted", "Not mine", "Disqualify", "Reason") };
+    body.push_str(&format!(
+        "<form method=\"post\"><input type=\"hidden\" name=\"action\" value=\"contacted\"><button type=\"submit\" id=\"contacted\"{}>{contacted}</button></form>\
+<form method=\"post\"><input type=\"hidden\" name=\"action\" value=\"not_mine\"><button type=\"submit\" id=\"not-mine\"{}>{not_mine}</button></form>\
+<form method=\"post\"><input type=\"hidden\" name=\"action\" value=\"disqualify\"><label>{reason} <input name=\"reason\" required maxlength=\"500\"></label> \
+<button type=\"submit\" id=\"disqualify\"{}>{disqualify}</button></form>",
+        focus("contacted"),
+        focus("not_mine"),
+        focus("disqualify")
+    ));
+    let title = lead.fields.get("email").map_or("Lead", String::as_str);
+    page(lang, &escape(title), &body)
+}
+
+/// The page for an owner's link to a lead that is no longer theirs.
+pub fn not_yours(lang: Lang) -> String {
+    let (title, text) = match lang {
+        Lang::En => ("This lead is no longer yours", "Someone else has it now; nothing was changed."),
+        Lang::De => ("Dieser Lead ist nicht mehr Ihrer", "Jemand anderes ist jetzt zuständig; es wurde nichts geändert."),
+    };
+    page(lang, title, &format!("<p>{text}</p>"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -30,6 +30,10 @@ pub enum Route {
     Withdraw(String),
     /// `GET /v1/download/<token>`: a gated file.
     Download(String),
+    /// `GET /v1/work/<token>`: an owner's page of one lead of theirs (the link in their mail).
+    WorkPage(String),
+    /// `POST /v1/work/<token>`: what the owner does with it (contacted, not mine, disqualify).
+    Work(String),
     /// `GET /v1/thanks`: the built-in thank-you page of plain forms.
     Thanks,
     /// `GET /embed/<form>.js`: the widget with the form.
@@ -155,6 +159,10 @@ impl Route {
                 vec![("GET", WithdrawPage(t.clone())), ("POST", Withdraw(t))]
             }
             ["v1", "download", token] => vec![("GET", Download(one(token).ok_or(Miss::NotFound)?))],
+            ["v1", "work", token] => {
+                let t = one(token).ok_or(Miss::NotFound)?;
+                vec![("GET", WorkPage(t.clone())), ("POST", Work(t))]
+            }
             ["v1", "thanks"] => vec![("GET", Thanks)],
             ["embed", file] => {
                 let form = file.strip_suffix(".js").filter(|f| !f.is_empty()).ok_or(Miss::NotFound)?;
@@ -262,7 +270,7 @@ impl Route {
             // Behaviour events take the admin token or an integration's key: their handler checks either.
             // A preview reads and writes nothing: it renders the definition it is sent, as an embed would.
             Submit | SubmitPreflight | Health | OpenApi | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_) | Download(_)
-            | Thanks | Embed(_) | DevMailbox | Beacon | RecordEvent(_) | Feedback(_) | Preview => false,
+            | WorkPage(_) | Work(_) | Thanks | Embed(_) | DevMailbox | Beacon | RecordEvent(_) | Feedback(_) | Preview => false,
         }
     }
 
@@ -272,11 +280,11 @@ impl Route {
         matches!(self, Route::Submit | Route::SubmitPreflight)
     }
 
-    /// Whether the operator Worker serves the route: the admin API and what other systems call (behaviour
-    /// events, CRM feedback). The collector, the Worker a visitor's page loads, forwards these to it
+    /// Whether the operator Worker serves the route: the admin API, what other systems call (behaviour
+    /// events, CRM feedback) and the owners' links (sales work, never a visitor's page). The collector, the Worker a visitor's page loads, forwards these to it
     /// unchanged, so its own bundle carries only the routes a visitor's browser uses.
     pub fn is_operator(&self) -> bool {
-        self.is_admin() || matches!(self, Route::RecordEvent(_) | Route::Feedback(_))
+        self.is_admin() || matches!(self, Route::RecordEvent(_) | Route::Feedback(_) | Route::WorkPage(_) | Route::Work(_))
     }
 }
 
@@ -333,6 +341,8 @@ mod tests {
             ("GET", "/v1/withdraw/{token}"),
             ("POST", "/v1/withdraw/{token}"),
             ("GET", "/v1/download/{token}"),
+            ("GET", "/v1/work/{token}"),
+            ("POST", "/v1/work/{token}"),
             ("GET", "/v1/thanks"),
             ("GET", "/embed/{form}.js"),
             ("GET", "/dev/mailbox"),
@@ -393,6 +403,8 @@ mod tests {
             | Route::WithdrawPage(_)
             | Route::Withdraw(_)
             | Route::Download(_)
+            | Route::WorkPage(_)
+            | Route::Work(_)
             | Route::Thanks
             | Route::Embed(_)
             | Route::DevMailbox
@@ -438,6 +450,7 @@ mod tests {
             "lead.consent_withdrawn",
             "lead.stage_changed",
             "lead.assigned",
+            "lead.sla_breached",
             "giveaway.winner",
             "lead.erased",
         ];
@@ -560,6 +573,8 @@ mod tests {
             ("GET", "/v1/withdraw/t"),
             ("POST", "/v1/withdraw/t"),
             ("GET", "/v1/download/t"),
+            ("GET", "/v1/work/t"),
+            ("POST", "/v1/work/t"),
             ("GET", "/v1/thanks"),
             ("GET", "/embed/f.js"),
             ("GET", "/dev/mailbox"),
@@ -569,7 +584,7 @@ mod tests {
             let route = Route::parse(method, path).unwrap_or_else(|m| panic!("{method} {path}: {m:?}"));
             assert_eq!(route.is_admin(), path.starts_with("/v1/admin/"), "{path}");
             assert_eq!(route.is_cross_origin(), path == "/v1/leads", "{path}");
-            let called_by_other_systems = path.ends_with("/events") || path.starts_with("/v1/feedback/");
+            let called_by_other_systems = path.ends_with("/events") || path.starts_with("/v1/feedback/") || path.starts_with("/v1/work/");
             assert_eq!(route.is_operator(), path.starts_with("/v1/admin/") || called_by_other_systems, "{path}");
         }
     }

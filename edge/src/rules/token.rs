@@ -30,6 +30,8 @@ pub enum Purpose {
     Download,
     /// `/v1/withdraw/<token>`: "this was not me / withdraw", in every confirmation mail.
     Withdraw,
+    /// `/v1/work/<token>`: an owner's link to one lead of theirs (its `h` is the owner's id).
+    Work,
 }
 
 impl Purpose {
@@ -38,6 +40,7 @@ impl Purpose {
             Purpose::Confirm => "confirm",
             Purpose::Download => "download",
             Purpose::Withdraw => "withdraw",
+            Purpose::Work => "work",
         }
     }
 }
@@ -103,6 +106,12 @@ pub fn link(origin: &str, secret: &[u8], purpose: Purpose, lead: &str, expires_m
 /// [`link`] for a confirmation of the change whose hash is `change`.
 pub fn change_link(origin: &str, secret: &[u8], lead: &str, change: Option<&str>, expires_ms: u64) -> String {
     format!("{origin}/v1/{}/{}", Purpose::Confirm.name(), sign_change(secret, Purpose::Confirm, lead, change, expires_ms))
+}
+
+/// An owner's link to the lead `lead`: it names the owner (`owner`, sealed into the signature), so it opens
+/// that lead for them only, and only while it is theirs (the caller checks that).
+pub fn work_link(origin: &str, secret: &[u8], lead: &str, owner: &str, expires_ms: u64) -> String {
+    format!("{origin}/v1/{}/{}", Purpose::Work.name(), sign_change(secret, Purpose::Work, lead, Some(owner), expires_ms))
 }
 
 /// The lead id a token for `purpose` was issued for, if it is genuine and not expired at `now_ms`.

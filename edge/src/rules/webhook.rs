@@ -51,6 +51,10 @@ pub enum EventType {
     /// plus `assignment` (`from`, `to`, `at`, `by`, `reason`) and `owner` (`id`, `name`, `email`).
     #[serde(rename = "lead.assigned")]
     LeadAssigned,
+    /// Nobody contacted a lead within its response-time agreement; the data is the lead, whose `sla` says
+    /// whose it was, since when, when it was due and when it broke (and whose `owner` is who has it now).
+    #[serde(rename = "lead.sla_breached")]
+    LeadSlaBreached,
 }
 
 impl EventType {
@@ -65,6 +69,7 @@ impl EventType {
             EventType::GiveawayWinner => "giveaway.winner",
             EventType::LeadStageChanged => "lead.stage_changed",
             EventType::LeadAssigned => "lead.assigned",
+            EventType::LeadSlaBreached => "lead.sla_breached",
         }
     }
 }
@@ -246,6 +251,8 @@ pub fn largest_event(form: &FormDef) -> usize {
                 earlier_events: Default::default(),
                 owner: Some("o".repeat(64)),
                 assignments: Vec::new(),
+                first_touch: Some(shared::owner::Touch { at: now.clone(), by: "e".repeat(64), via: "mail".into() }),
+                sla: Some(shared::owner::Sla { owner: "o".repeat(64), since: now.clone(), due: now.clone(), breached: Some(now.clone()) }),
                 downloads_folded: 0,
                 form_version: Some(3),
                 variant: form.variants.iter().map(|v| v.name.clone()).max_by_key(String::len),
@@ -275,7 +282,13 @@ pub fn largest_event(form: &FormDef) -> usize {
                 by: "admin".into(),
                 reason: long(shared::stage::MAX_REASON),
             };
-            let card = shared::owner::Owner { id: "o".repeat(64), name: long(200), email: Some(["a".repeat(64), "@".into(), "b".repeat(189)].concat()) };
+            let card = shared::owner::Owner {
+                id: "o".repeat(64),
+                name: long(200),
+                email: Some(["a".repeat(64), "@".into(), "b".repeat(189)].concat()),
+                lang: None,
+                away_until: None,
+            };
             [&lead, &imported]
                 .into_iter()
                 .map(|lead| {

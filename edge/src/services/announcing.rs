@@ -12,8 +12,8 @@ use crate::services::holding::Holding;
 use crate::{rules::crm, rules::id, rules::mail, rules::token, Error};
 use shared::form::{Endpoint, FormDef, FormsConfig};
 use shared::lead::Lead;
-use shared::owner::{Assigned, Moment};
-use shared::stage::{Change, Stage};
+use shared::owner::Assigned;
+use shared::stage::Change;
 
 /// Queues deliveries in the ledger's outbox, all or none, in one ledger request. They are parked (due only
 /// after [`ledger::RESERVATION_MS`]) until the request that queued them has stored what they announce and
@@ -152,35 +152,6 @@ pub fn outbox_entries(
     now: u64,
 ) -> Vec<Delivery> {
     endpoints.iter().filter(|ep| crm::accepts(ep.adapter, event)).map(|ep| Delivery::pending(ids(), lead, form, &ep.id, event.as_str(), payload, now)).collect()
-}
-
-/// Gives `lead` an owner if its form's rule assigns at `moment` and it has none yet (round-robin takes its
-/// turn from the ledger, so racing leads never get the same one). Returns the record.
-pub async fn assign_due<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead, moment: Moment, now: u64) -> Result<Option<Assigned>, Error> {
-    let Some(rule) = config.form(&lead.form).and_then(|f| f.assign.as_ref()) else { return Ok(None) };
-    if rule.at != moment || lead.owner.is_some() {
-        return Ok(None);
-    }
-    let turn = if rule.needs_turn() {
-        let turn = crate::protocol::backend::ask(b, cmd::Turn { name: format!("assign:{}", lead.form), count: 1 }).await?;
-        turn.turn
-    } else {
-        0
-    };
-    let Some((owner, why)) = rule.pick(&config.owners, &lead.fields, turn) else { return Ok(None) };
-    Ok(lead.assign(&owner, "rule", &why, now))
-}
-
-/// What follows a stage change: the owner due when a lead becomes an MQL, then the announcements of the
-/// move (`lead.stage_changed`, with the owner in its data) and of the assignment (`lead.assigned`).
-pub async fn follow_up<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead, change: Option<&Change>, now: u64) -> Result<Vec<Delivery>, Error> {
-    let Some(change) = change else { return Ok(Vec::new()) };
-    let assigned = if change.to == Stage::Mql { assign_due(b, config, lead, Moment::Mql, now).await? } else { None };
-    let mut out = announce(b, config, lead, change, now);
-    if let Some(a) = &assigned {
-        out.extend(announce_owner(b, config, lead, a, now));
-    }
-    Ok(out)
 }
 
 /// `lead.assigned` for the form's endpoints that take it.

@@ -55,7 +55,12 @@ async fn apply<B: Backend>(
         let payload = webhook::payload(EventType::LeadConfirmed, &lead.updated_at, &lead);
         let deliveries = form.map(|f| once_per_lead(&f.webhooks, &lead, EventType::LeadConfirmed, &payload, now)).unwrap_or_default();
         let mut deliveries: Vec<Delivery> = deliveries;
-        deliveries.extend(crate::services::announcing::follow_up(b, config, &mut lead, moved.as_ref(), now).await?);
+        // An owner given the lead while its address waited hears of it now (an owner the move below gives
+        // it hears of it through the move).
+        if lead.owner.is_some() && lead.sla.is_none() && lead.first_touch.is_none() {
+            deliveries.extend(crate::services::sales::on_assigned(b, config, &mut lead, now));
+        }
+        deliveries.extend(crate::services::sales::follow_up(b, config, &mut lead, moved.as_ref(), now).await?);
         (deliveries, false)
     } else if let (Some(f), Some(change)) = (form, change) {
         let Some((submission, filled, consent_added)) = repeats::apply_held(&mut lead, change, &at, f) else { return Ok(Some(Confirmed::Already(lead))) };

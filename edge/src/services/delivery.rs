@@ -67,6 +67,15 @@ pub async fn run_due<B: Backend>(b: &B, config: &FormsConfig) -> Result<Run, Err
 pub async fn attempt<B: Backend>(b: &B, config: &FormsConfig, d: &mut Delivery) -> bool {
     let now = b.now_ms();
     let jitter = f64::from(random::<1, B>(b)[0]) / 255.0;
+    if d.endpoint == crate::services::sales::SLA_ENDPOINT {
+        // A response-time check: "delivered" once it has run (whatever it found), retried if it could not.
+        match crate::services::sales::check(b, config, d).await {
+            Ok(()) => d.delivered(200),
+            Err(e) => d.failed(now, None, Some(e.log_line().unwrap_or_else(|| "the check failed".into())), None, jitter, outbox::SCHEDULE_SECS),
+        }
+        log(b, d);
+        return false;
+    }
     if d.endpoint == MAIL_ENDPOINT {
         match config.mail.as_ref() {
             None => {

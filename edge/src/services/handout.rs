@@ -64,7 +64,7 @@ pub async fn fold<B: Backend>(b: &B, config: &FormsConfig, id: &str) -> Result<u
             // points, so a link reloaded in a loop does not make an MQL.
             let form = config.form(&lead.form);
             let moved = form.and_then(|f| lead.note(shared::score::DOWNLOAD, &f.scoring, now));
-            let deliveries = crate::services::announcing::follow_up(b, config, &mut lead, moved.as_ref(), now).await?;
+            let deliveries = crate::services::sales::follow_up(b, config, &mut lead, moved.as_ref(), now).await?;
             put_outbox_then_lead(b, held, &deliveries, &lead).await?;
         }
         // A lost note only makes the cron look at this lead again; the fold itself finds nothing to add.

@@ -223,7 +223,7 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
             Holder::Claimed => {
                 let mut lead = c.lead.clone();
                 if let Some(rule) = form.assign.as_ref().filter(|a| a.at == shared::owner::Moment::Creation) {
-                    if let Some((owner, why)) = rule.pick(&batch.config.owners, &lead.fields, turn) {
+                    if let Some((owner, why)) = rule.pick(&batch.config.owners, &lead.fields, turn, now) {
                         lead.assign(&owner, "rule", &why, now);
                     }
                     turn += u64::from(rule.needs_turn());

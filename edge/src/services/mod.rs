@@ -18,5 +18,6 @@ pub mod holding;
 pub mod import;
 pub mod listing;
 pub mod qualification;
+pub mod sales;
 pub mod submission;
 pub mod withdrawal;

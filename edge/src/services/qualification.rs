@@ -8,8 +8,9 @@
 
 use crate::protocol::backend::Backend;
 use crate::protocol::ledger::cmd;
-use crate::services::announcing::{announce_owner, follow_up, put_outbox_then_lead};
+use crate::services::announcing::{announce_owner, put_outbox_then_lead};
 use crate::services::holding::under_hold;
+use crate::services::sales::follow_up;
 use crate::Error;
 use shared::form::FormsConfig;
 use shared::lead::Lead;
@@ -100,7 +101,8 @@ pub async fn reassign<B: Backend>(b: &B, config: &FormsConfig, id: &str, owner: 
         let why = if reason.trim().is_empty() { "assigned by hand" } else { reason.trim() };
         let Some(record) = lead.assign(owner, "admin", why, now) else { return Ok(Some((lead, None))) };
         lead.updated_at = shared::time::rfc3339(now);
-        let deliveries = announce_owner(b, config, &lead, &record, now);
+        let mut deliveries = announce_owner(b, config, &lead, &record, now);
+        deliveries.extend(crate::services::sales::on_assigned(b, config, &mut lead, now));
         put_outbox_then_lead(b, held, &deliveries, &lead).await?;
         Ok(Some((lead, Some(record))))
     })

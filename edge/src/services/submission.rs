@@ -255,17 +255,20 @@ async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Opti
 async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: u64) -> Result<(Lead, Vec<Delivery>, Undo), Error> {
     let form = intake.form;
     // Its owner first, so that what goes out names them: at creation, or now if it is an MQL already.
-    crate::services::announcing::assign_due(b, intake.config, &mut lead, shared::owner::Moment::Creation, now).await?;
+    let mut assigned = crate::services::sales::assign_due(b, intake.config, &mut lead, shared::owner::Moment::Creation, now).await?;
     if lead.stage == shared::stage::Stage::Mql {
-        crate::services::announcing::assign_due(b, intake.config, &mut lead, shared::owner::Moment::Mql, now).await?;
+        assigned = assigned.or(crate::services::sales::assign_due(b, intake.config, &mut lead, shared::owner::Moment::Mql, now).await?);
     }
-    let deliveries = if lead.status == Status::Pending {
+    // The owner's mail and response-time check (none while the address waits for its confirmation).
+    let owned = if assigned.is_some() { crate::services::sales::on_assigned(b, intake.config, &mut lead, now) } else { Vec::new() };
+    let mut deliveries = if lead.status == Status::Pending {
         repeats::note_mail(&mut lead.mails_sent, now);
         vec![confirmation_mail(b, intake, &lead, now, mail::Ask::Address)?]
     } else {
         let payload = webhook::payload(EventType::LeadCreated, &lead.updated_at, &lead);
         outbox_entries(|| id::new("msg_", now, random(b)), &form.webhooks, &lead.id, &form.id, EventType::LeadCreated, &payload, now)
     };
+    deliveries.extend(owned);
     // The document only: its index row is written by the settle, in the same transaction that makes the
     // address the lead's.
     put_document(b, &lead).await?;
@@ -300,7 +303,7 @@ async fn repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: &Lead, fresh: Lead,
     let changed = out.changes_anything();
     let mut lead = out.lead;
     // Coming back is behaviour: a repeat that takes the lead to MQL announces the move.
-    let mut deliveries = crate::services::announcing::follow_up(b, intake.config, &mut lead, out.moved.as_ref(), now).await?;
+    let mut deliveries = crate::services::sales::follow_up(b, intake.config, &mut lead, out.moved.as_ref(), now).await?;
     if form.double_opt_in {
         // A known address on a gate asks for the file again: it gets it by mail, as a new address does
         // after confirming, and not in the answer, which would tell a stranger the address is known.

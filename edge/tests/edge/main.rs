@@ -17,6 +17,7 @@ mod import;
 mod layers;
 mod listing;
 mod qualification;
+mod sales;
 mod shards;
 mod strangers;
 mod submission;

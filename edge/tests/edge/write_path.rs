@@ -21,7 +21,7 @@ const WRITERS: &[(&str, &[&str])] = &[
     ("store::put_lead(", &["cloud.rs"]),
     ("store::delete_lead(", &["cloud.rs"]),
     // The held write: only from the services that change a stored lead under its hold.
-    ("put_outbox_then_lead(", &["confirmation.rs", "withdrawal.rs", "qualification.rs", "handout.rs"]),
+    ("put_outbox_then_lead(", &["confirmation.rs", "withdrawal.rs", "qualification.rs", "handout.rs", "sales.rs"]),
 ];
 
 #[test]

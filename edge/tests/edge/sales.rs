@@ -1,0 +1,157 @@
+//! Speed to lead, natively over the memory backend: the owner's mail with their link when a lead becomes
+//! theirs, the response-time check due exactly at the lead's due time (the ledger's alarm), escalation to
+//! the next owner present with the fallback told, and what an owner's link may and may not do.
+
+use crate::fixtures::{memory, NOW};
+use edge::platform::memory::Memory;
+use edge::protocol::outbox::State;
+use edge::services::delivery::run_due;
+use edge::services::sales::{self, Acted, Action};
+use futures::executor::block_on;
+use shared::form::FormsConfig;
+
+const MINUTE: u64 = 60_000;
+
+/// Three owners (ben away until 2030), a round-robin form answering within 15 minutes, lea as fallback.
+fn config() -> FormsConfig {
+    serde_json::from_value(serde_json::json!({
+        "mail": {"url": "https://mail.example/send", "from": "Leads <leads@example.com>"},
+        "owners": [
+            {"id": "anna", "name": "Anna", "email": "anna@example.com"},
+            {"id": "ben", "name": "Ben", "email": "ben@example.com", "away_until": "2030-01-01"},
+            {"id": "cem", "name": "Cem", "email": "cem@example.com", "lang": "en"},
+            {"id": "lea", "name": "Lea", "email": "lea@example.com"}
+        ],
+        "forms": [{"id": "demo", "kind": "newsletter", "title": {"de": "Demo anfragen"}, "fields": [{"name": "email", "required": true}, {"name": "company"}],
+                   "webhooks": [{"id": "crm", "url": "https://crm.example/hook"}],
+                   "assign": {"rule": "round_robin", "owners": ["anna", "ben", "cem"], "respond_within_minutes": 15, "fallback": "lea"}}]
+    }))
+    .expect("a config")
+}
+
+fn ready() -> Memory {
+    let m = memory();
+    for (k, v) in [("SIGNING_SECRET", "s3cret"), ("LEADGATE_ORIGIN", "https://c.example"), ("MAIL_API_KEY", "k")] {
+        m.secrets.borrow_mut().insert(k.into(), v.into());
+    }
+    m
+}
+
+fn submit(m: &Memory, config: &FormsConfig, email: &str) -> String {
+    let sub =
+        serde_json::from_value(serde_json::json!({"form": "demo", "fields": {"email": email, "company": "Muster AG"}, "meta": {"elapsed_ms": 9000}})).unwrap();
+    let taken = block_on(edge::services::submission::take(m, &crate::fixtures::intake(config, "demo"), sub)).expect("stored");
+    taken.body["id"].as_str().unwrap().to_owned()
+}
+
+/// The mails sent so far, as (to, subject, text).
+fn mails(m: &Memory) -> Vec<(String, String, String)> {
+    m.sent
+        .borrow()
+        .iter()
+        .filter(|o| o.url == "https://mail.example/send")
+        .map(|o| {
+            let v: serde_json::Value = serde_json::from_str(o.body.as_deref().unwrap()).unwrap();
+            (v["to"].as_str().unwrap().into(), v["subject"].as_str().unwrap().into(), v["text"].as_str().unwrap().into())
+        })
+        .collect()
+}
+
+fn lead(m: &Memory, id: &str) -> shared::lead::Lead {
+    m.leads.borrow().get(id).cloned().expect("the lead")
+}
+
+/// The owner id a work link in `text` names, read back through the token rules.
+fn work_token(text: &str) -> String {
+    let at = text.find("https://c.example/v1/work/").expect("a work link") + "https://c.example/v1/work/".len();
+    text[at..].split(['\n', '?']).next().unwrap().to_owned()
+}
+
+#[test]
+fn the_owner_is_mailed_at_once_and_an_untouched_lead_escalates_exactly_at_its_due_time() {
+    let (m, config) = (ready(), config());
+    let id = submit(&m, &config, "erika@muster.de");
+    let stored = lead(&m, &id);
+    assert_eq!(stored.owner.as_deref(), Some("anna"));
+    let sla = stored.sla.clone().expect("an agreement runs");
+    assert_eq!(shared::time::parse(&sla.due), Some(NOW + 15 * MINUTE));
+    assert_eq!(m.alarm(), Some(NOW), "the owner's mail and the created event are due at once");
+    assert!(m.fire_alarm());
+    block_on(run_due(&m, &config)).unwrap();
+    let sent = mails(&m);
+    assert_eq!(sent.len(), 1);
+    let (to, subject, text) = &sent[0];
+    assert_eq!((to.as_str(), subject.as_str()), ("anna@example.com", "Neuer Lead für Sie: erika@muster.de (Demo anfragen)"));
+    assert!(text.contains("company: Muster AG") && text.contains("Score:") && text.contains("Erster Kontakt fällig"), "{text}");
+    let token = work_token(text);
+    let link = edge::rules::token::open(b"s3cret", edge::rules::token::Purpose::Work, &token, NOW).expect("a genuine link");
+    assert_eq!((link.lead.as_str(), link.change.as_deref()), (id.as_str(), Some("anna")), "the link names the lead and its owner");
+
+    // The check waits for the due time: the alarm is set for exactly then.
+    assert_eq!(m.alarm(), Some(NOW + 15 * MINUTE));
+    m.advance(15 * MINUTE - 1);
+    assert!(!m.fire_alarm(), "not a millisecond early");
+    m.advance(1);
+    assert!(m.fire_alarm());
+    block_on(run_due(&m, &config)).unwrap();
+    let after = lead(&m, &id);
+    assert_eq!(after.owner.as_deref(), Some("cem"), "ben is away: the next one present takes it");
+    let last = after.assignments.last().unwrap();
+    assert_eq!((last.by.as_str(), last.from.as_deref()), ("sla", Some("anna")));
+    assert_eq!(after.sla.as_ref().map(|s| s.owner.as_str()), Some("cem"), "a new agreement for cem");
+    assert!(m.outbox().values().any(|d| d.event == "lead.sla_breached" && d.endpoint == "crm"), "announced");
+    // Both mails go at once: cem's (in English) and lea's as the fallback.
+    assert!(m.fire_alarm());
+    block_on(run_due(&m, &config)).unwrap();
+    let sent = mails(&m);
+    let to: Vec<&str> = sent.iter().map(|(to, _, _)| to.as_str()).collect();
+    assert!(to.contains(&"cem@example.com") && to.contains(&"lea@example.com"), "{to:?}");
+    let cem = sent.iter().find(|(to, _, _)| to == "cem@example.com").unwrap();
+    assert!(cem.1.starts_with("A new lead for you"), "{}", cem.1);
+    let lea = sent.iter().find(|(to, _, _)| to == "lea@example.com").unwrap();
+    assert!(lea.1.starts_with("Nicht rechtzeitig bearbeitet"), "{}", lea.1);
+}
+
+#[test]
+fn a_first_touch_stops_the_check_and_only_the_owner_or_the_fallback_may_act() {
+    let (m, config) = (ready(), config());
+    let id = submit(&m, &config, "ada@example.com");
+    assert_eq!(block_on(sales::act(&m, &config, &id, "cem", &Action::Contacted, "mail")).unwrap().unwrap().1, Acted::NotYours);
+    assert_eq!(lead(&m, &id).first_touch, None, "a stranger's press changes nothing");
+    m.advance(3 * MINUTE);
+    let (touched, acted) = block_on(sales::act(&m, &config, &id, "anna", &Action::Contacted, "mail")).unwrap().unwrap();
+    assert_eq!(acted, Acted::Touched(true));
+    let touch = touched.first_touch.unwrap();
+    assert_eq!((touch.by.as_str(), touch.via.as_str(), shared::time::parse(&touch.at)), ("anna", "mail", Some(NOW + 3 * MINUTE)));
+    assert_eq!(block_on(sales::act(&m, &config, &id, "anna", &Action::Contacted, "mail")).unwrap().unwrap().1, Acted::Touched(false), "the first stays first");
+    m.advance(12 * MINUTE);
+    while m.fire_alarm() {
+        block_on(run_due(&m, &config)).unwrap();
+    }
+    let after = lead(&m, &id);
+    assert_eq!((after.owner.as_deref(), after.sla.unwrap().breached), (Some("anna"), None), "touched in time: nothing escalates");
+    assert!(m.outbox().values().all(|d| d.state == State::Delivered));
+}
+
+#[test]
+fn not_mine_passes_the_lead_on_and_disqualify_needs_a_reason() {
+    let (m, config) = (ready(), config());
+    let id = submit(&m, &config, "bo@example.com");
+    let (passed, acted) = block_on(sales::act(&m, &config, &id, "anna", &Action::NotMine, "mail")).unwrap().unwrap();
+    assert_eq!(acted, Acted::Passed(Some("cem".into())));
+    assert_eq!(passed.assignments.last().map(|a| (a.by.as_str(), a.reason.as_str())), Some(("owner:anna", "not mine")));
+    assert_eq!(block_on(sales::act(&m, &config, &id, "anna", &Action::NotMine, "mail")).unwrap().unwrap().1, Acted::NotYours, "no longer anna's");
+    assert!(block_on(sales::act(&m, &config, &id, "cem", &Action::Disqualify("  ".into()), "mail")).is_err(), "no reason, no disqualification");
+    let (out, acted) = block_on(sales::act(&m, &config, &id, "lea", &Action::Disqualify("a student".into()), "mail")).unwrap().unwrap();
+    assert_eq!((acted, out.stage), (Acted::Disqualified, shared::stage::Stage::Disqualified), "the fallback may act too");
+    assert_eq!(out.history.last().map(|c| c.by.as_str()), Some("owner:lea"));
+}
+
+#[test]
+fn without_the_public_address_no_owner_mail_goes_out_but_the_agreement_still_runs() {
+    let (m, config) = (memory(), config());
+    m.secrets.borrow_mut().insert("SIGNING_SECRET".into(), "s3cret".into());
+    let id = submit(&m, &config, "cy@example.com");
+    assert!(lead(&m, &id).sla.is_some());
+    assert!(!m.outbox().values().any(|d| d.event == "mail.owner"), "no link without LEADGATE_ORIGIN");
+}

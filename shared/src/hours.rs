@@ -179,12 +179,12 @@ impl WorkingHours {
     }
 }
 
-/// When `minutes` of working time after `start_ms` have passed: plain time without working hours. A
-/// lead that arrives at night is due `minutes` into the next working day.
-pub fn due_at(hours: Option<&WorkingHours>, start_ms: u64, minutes: u32) -> u64 {
-    let plain = start_ms + u64::from(minutes) * MINUTE;
+/// When `span_ms` of working time after `start_ms` have passed: plain time without working hours. A lead
+/// that arrives at night is due `span_ms` into the next working day.
+pub fn due_at(hours: Option<&WorkingHours>, start_ms: u64, span_ms: u64) -> u64 {
+    let plain = start_ms + span_ms;
     let Some(hours) = hours.filter(|h| h.problem().is_none()) else { return plain };
-    let mut left = i64::from(minutes) * MINUTE as i64;
+    let mut left = i64::try_from(span_ms).unwrap_or(i64::MAX);
     let start = start_ms as i64;
     let first = hours.local_day(start);
     // Two years of days off at most: hours whose every day is a holiday fall back to plain time.
@@ -235,15 +235,15 @@ mod tests {
         parse(s).unwrap()
     }
 
-    fn due(h: &WorkingHours, start: &str, minutes: u32) -> String {
-        crate::time::rfc3339(due_at(Some(h), at(start), minutes))
+    fn due(h: &WorkingHours, start: &str, minutes: u64) -> String {
+        crate::time::rfc3339(due_at(Some(h), at(start), minutes * MINUTE))
     }
 
     #[test]
     fn inside_working_hours_the_due_time_is_plain_time() {
         // 10:00 in Berlin in winter is 09:00 UTC.
         assert_eq!(due(&berlin(), "2026-12-07T09:00:00Z", 15), "2026-12-07T09:15:00.000Z");
-        assert_eq!(due_at(None, 1_000, 15), 1_000 + 15 * 60_000, "no hours: plain time");
+        assert_eq!(due_at(None, 1_000, 15 * MINUTE), 1_000 + 15 * 60_000, "no hours: plain time");
     }
 
     #[test]

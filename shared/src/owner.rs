@@ -63,6 +63,10 @@ pub struct Assignment {
     /// working time after getting it is overtaken (see [`Assignment::hours`], [`Assignment::fallback`]).
     #[serde(default)]
     pub respond_within_minutes: Option<u32>,
+    /// The same agreement in seconds, for teams that answer within the minute (and for tests); when both
+    /// are set, the seconds count.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub respond_within_seconds: Option<u32>,
     /// The working time the agreement counts (none: every minute counts).
     #[serde(default)]
     pub hours: Option<crate::hours::WorkingHours>,
@@ -141,6 +145,11 @@ impl Assignment {
         self.rule == Rule::RoundRobin
     }
 
+    /// How long an owner has for the first contact, in milliseconds of working time (none: no agreement).
+    pub fn respond_within_ms(&self) -> Option<u64> {
+        self.respond_within_seconds.map(|s| u64::from(s) * 1000).or(self.respond_within_minutes.map(|m| u64::from(m) * 60_000))
+    }
+
     /// The owners taking turns.
     fn pool<'a>(&'a self, owners: &'a [Owner]) -> Vec<&'a str> {
         if self.owners.is_empty() {
@@ -215,6 +224,7 @@ mod tests {
             owner: None,
             at: Moment::Creation,
             respond_within_minutes: None,
+            respond_within_seconds: None,
             hours: None,
             fallback: None,
         };
@@ -235,6 +245,7 @@ mod tests {
             owner: Some("cem".into()),
             at: Moment::Mql,
             respond_within_minutes: None,
+            respond_within_seconds: None,
             hours: None,
             fallback: None,
         };
@@ -260,6 +271,7 @@ mod tests {
             owner: None,
             at: Moment::Creation,
             respond_within_minutes: Some(15),
+            respond_within_seconds: None,
             hours: None,
             fallback: None,
         };

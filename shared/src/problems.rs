@@ -212,12 +212,27 @@ impl FormsConfig {
             if owner.email.as_deref().is_some_and(|e| crate::email::check(e).is_err()) {
                 push(at(".email"), "not an email address");
             }
+            if owner.away_until.as_deref().is_some_and(|d| crate::time::parse(d).is_none()) {
+                push(at(".away_until"), "a date (YYYY-MM-DD) or a time (RFC 3339)");
+            }
         }
         for (i, form) in self.forms.iter().enumerate() {
             let Some(assign) = &form.assign else { continue };
             let at = |rest: &str| format!("forms[{i}] ({}).assign{rest}", form.id);
             let known = |id: &String| self.owners.iter().any(|o| &o.id == id);
-            let named: Vec<&String> = assign.owners.iter().chain(assign.map.values()).chain(assign.owner.iter()).collect();
+            let named: Vec<&String> = assign.owners.iter().chain(assign.map.values()).chain(assign.owner.iter()).chain(assign.fallback.iter()).collect();
+            if let Some(problem) = assign.hours.as_ref().and_then(crate::hours::WorkingHours::problem) {
+                push(at(".hours"), problem);
+            }
+            if assign.respond_within_minutes.is_some_and(|m| !(1..=43_200).contains(&m)) {
+                push(at(".respond_within_minutes"), "give 1 to 43200 minutes (30 days)");
+            }
+            if assign.respond_within_seconds.is_some_and(|s| s == 0 || s > 2_592_000) {
+                push(at(".respond_within_seconds"), "give 1 to 2592000 seconds (30 days)");
+            }
+            if assign.hours.is_some() && assign.respond_within_ms().is_none() {
+                push(at(".hours"), "working hours count a response time: set respond_within_minutes too");
+            }
             if named.iter().any(|id| !known(id)) {
                 push(at(""), "name only owners of the [[owners]] list");
             }

@@ -100,6 +100,10 @@ pub fn write_wrangler_config(dir: &Path, forms: &FormsConfig, persist: Option<&P
         if forms.mail.as_ref().is_some_and(|m| m.provider == shared::config::MailProvider::Cloudflare) {
             config["send_email"] = json!([{ "name": "EMAIL" }]);
         }
+        // The public address for owners' links, in a deploy config when the build's environment names it.
+        if let Some(origin) = std::env::var("LEADGATE_ORIGIN").ok().filter(|_| persist.is_none()) {
+            config["vars"]["LEADGATE_ORIGIN"] = json!(origin);
+        }
         if let Some(limit) = forms.rate_limit {
             config["ratelimits"] = json!([{ "name": "LIMITER", "namespace_id": "1001", "simple": { "limit": limit.limit, "period": limit.period } }]);
         }
@@ -142,6 +146,10 @@ fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
             vars.push_str(&format!("{name}={value}\n"));
         }
     }
+    // The collector's public address, for the links in owners' mails (which may be sent when no visitor's
+    // request names it): here, where it runs locally; the environment may say otherwise (a tunnel).
+    let origin = std::env::var("LEADGATE_ORIGIN").unwrap_or_else(|_| format!("http://127.0.0.1:{}", o.port));
+    vars.push_str(&format!("LEADGATE_ORIGIN={origin}\n"));
     // Named admin tokens (`name=token,...`), when the environment has them: the audit trail names who acts.
     if let Ok(named) = std::env::var("ADMIN_TOKENS") {
         vars.push_str(&format!("ADMIN_TOKENS={named}\n"));

@@ -44,8 +44,8 @@ pub fn on_assigned<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead, now
     }
     let mut out = Vec::new();
     let rule = config.form(&lead.form).and_then(|f| f.assign.as_ref());
-    if let Some((rule, minutes)) = rule.and_then(|r| r.respond_within_minutes.map(|m| (r, m))).filter(|_| lead.first_touch.is_none()) {
-        let due = shared::hours::due_at(rule.hours.as_ref(), now, minutes);
+    if let Some((rule, span)) = rule.and_then(|r| r.respond_within_ms().map(|ms| (r, ms))).filter(|_| lead.first_touch.is_none()) {
+        let due = shared::hours::due_at(rule.hours.as_ref(), now, span);
         lead.sla = Some(Sla { owner: owner.clone(), since: rfc3339(now), due: rfc3339(due), breached: None });
         let payload = serde_json::json!({ "owner": owner }).to_string();
         out.push(Delivery::pending(id::new("msg_", now, random(b)), &lead.id, &lead.form, SLA_ENDPOINT, "lead.sla_due", &payload, due).urgent());
@@ -99,8 +99,9 @@ pub async fn check<B: Backend>(b: &B, config: &FormsConfig, d: &Delivery) -> Res
         let endpoints = form.map(|f| f.webhooks.as_slice()).unwrap_or_default();
         let mut deliveries = outbox_entries(|| id::new("msg_", now, random(b)), endpoints, &lead.id, &lead.form, EventType::LeadSlaBreached, &payload, now);
         if let Some(next) = rule.and_then(|r| r.next_after(&config.owners, &owner, now)) {
-            let minutes = rule.and_then(|r| r.respond_within_minutes).unwrap_or_default();
-            let why = format!("no first contact by {owner} within {minutes} minutes of working time");
+            let seconds = rule.and_then(|r| r.respond_within_ms()).unwrap_or_default() / 1000;
+            let span = if seconds % 60 == 0 { format!("{} minutes", seconds / 60) } else { format!("{seconds} seconds") };
+            let why = format!("no first contact by {owner} within {span} of working time");
             if let Some(record) = lead.assign(&next, "sla", &why, now) {
                 deliveries.extend(announce_owner(b, config, &lead, &record, now));
                 deliveries.extend(on_assigned(b, config, &mut lead, now));

@@ -155,3 +155,17 @@ fn without_the_public_address_no_owner_mail_goes_out_but_the_agreement_still_run
     assert!(lead(&m, &id).sla.is_some());
     assert!(!m.outbox().values().any(|d| d.event == "mail.owner"), "no link without LEADGATE_ORIGIN");
 }
+
+#[test]
+fn agreements_that_cannot_work_are_config_problems() {
+    let mut config = config();
+    assert!(config.problems().is_empty(), "{:?}", config.problems());
+    let assign = config.forms[0].assign.as_mut().unwrap();
+    assign.hours = Some(serde_json::from_value(serde_json::json!({"zone": "Mars/Olympus"})).unwrap());
+    assign.fallback = Some("nobody".into());
+    config.owners[0].away_until = Some("soon".into());
+    let paths: Vec<String> = config.problems().into_iter().map(|(path, _)| path).collect();
+    assert!(paths.iter().any(|p| p.ends_with(".assign.hours")), "{paths:?}");
+    assert!(paths.iter().any(|p| p.ends_with(".assign")), "an unknown fallback: {paths:?}");
+    assert!(paths.iter().any(|p| p.ends_with(".away_until")), "{paths:?}");
+}

@@ -1,0 +1,118 @@
+//! End-to-end: speed to lead. A lead assigned by round-robin -> its owner's mail arrives at the local mail
+// server with a signed link -> the link's page in Chromium and its "contacted" button record the first
+// touch; an untouched lead under a 3-second response-time agreement escalates at its due time (measured
+// against the due time the lead records) to the next owner, and the fallback owner is mailed.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import path from "node:path";
+import { startReceiver } from "./receiver.mjs";
+import { admin, artifacts, eventually, launchBrowser, postLead, secrets, startCollector } from "./support.mjs";
+
+let receiver, collector, browser;
+
+before(async () => {
+  receiver = await startReceiver({ secret: secrets.WEBHOOK_SECRET });
+  collector = await startCollector(`
+[mail]
+url = "${receiver.mailbox}"
+from = "Leadgate <leads@beispiel.example>"
+
+[[owners]]
+id = "anna"
+name = "Anna Beispiel"
+email = "anna@beispiel.example"
+
+[[owners]]
+id = "ben"
+name = "Ben Muster"
+email = "ben@beispiel.example"
+lang = "en"
+
+[[owners]]
+id = "lea"
+name = "Lea Leitung"
+email = "lea@beispiel.example"
+
+[[forms]]
+id = "demo"
+kind = "newsletter"
+title = { de = "Demo anfragen", en = "Ask for a demo" }
+fields = [{ name = "email", required = true }, { name = "company" }]
+
+[forms.assign]
+rule = "round_robin"
+owners = ["anna", "ben"]
+respond_within_seconds = 3
+fallback = "lea"
+
+[[forms.webhooks]]
+id = "crm"
+url = "${receiver.url}"
+`);
+  browser = await launchBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  await collector?.stop();
+  await receiver?.close();
+});
+
+const lead = async (id) => admin(collector, `/v1/admin/leads/${id}`);
+
+test("the owner's mail arrives with a link whose 'contacted' records the first touch, and nothing escalates", async () => {
+  const r = await postLead(collector, { form: "demo", fields: { email: "erika@muster.example", company: "Muster AG" } });
+  assert.equal(r.status, 201);
+  const { id } = await r.json();
+  const mail = await eventually(() => receiver.mails.find((m) => m.to === "anna@beispiel.example"), 10_000, "anna's mail");
+  assert.equal(mail.subject, "Neuer Lead für Sie: erika@muster.example (Demo anfragen)");
+  assert.match(mail.text, /company: Muster AG/);
+  const link = /(http:\/\/127\.0\.0\.1:\d+\/v1\/work\/[^\s?]+)\?do=contacted/.exec(mail.text);
+  assert.ok(link, mail.text);
+  // A person opens the link and presses "Kontaktiert".
+  const page = await browser.newPage();
+  await page.goto(`${link[1]}?do=contacted`);
+  assert.match(await page.textContent("h1"), /erika@muster\.example/);
+  await page.click("#contacted");
+  await page.waitForSelector("[role=status]");
+  assert.match(await page.textContent("[role=status]"), /Erster Kontakt vermerkt/);
+  await page.screenshot({ path: path.join(artifacts, "sales-work-page.png"), fullPage: true });
+  await page.close();
+  const touched = await lead(id);
+  assert.equal(touched.first_touch.by, "anna");
+  assert.equal(touched.first_touch.via, "mail");
+  // Past its due time, the touched lead stays anna's.
+  await new Promise((r) => setTimeout(r, 4_000));
+  const later = await lead(id);
+  assert.equal(later.owner, "anna");
+  assert.equal(later.sla.breached, undefined);
+  // The link is anna's: it opens nothing for anyone once the lead is someone else's, and a forged one is refused.
+  const forged = await fetch(`${link[1].slice(0, -4)}AAAA`);
+  assert.equal(forged.status, 403);
+});
+
+test("an untouched lead escalates at its due time to the next owner, and the fallback is told", async () => {
+  const r = await postLead(collector, { form: "demo", fields: { email: "ada@example.com" } });
+  const { id } = await r.json();
+  const first = await lead(id);
+  assert.equal(first.owner, "ben", "round-robin: ben's turn");
+  await eventually(() => receiver.mails.find((m) => m.to === "ben@beispiel.example"), 10_000, "ben's mail");
+  const moved = await eventually(async () => {
+    const l = await lead(id);
+    return l.owner === "anna" && l;
+  }, 15_000, "the escalation");
+  const breach = moved.assignments.at(-1);
+  assert.equal(breach.by, "sla");
+  assert.equal(breach.from, "ben");
+  // The timing error: when the check ran against when it was due.
+  const late = Date.parse(breach.at) - Date.parse(first.sla.due);
+  console.log(`escalation ran ${late} ms after its due time`);
+  assert.ok(late >= 0 && late < 1_000, `within a second of the due time (${late} ms)`);
+  const lea = await eventually(() => receiver.mails.find((m) => m.to === "lea@beispiel.example"), 10_000, "the fallback's mail");
+  assert.match(lea.subject, /^Nicht rechtzeitig bearbeitet: ada@example\.com/);
+  await eventually(() => receiver.mails.find((m) => m.to === "anna@beispiel.example" && m.subject.includes("ada@example.com")), 10_000, "anna's mail");
+  const announced = await eventually(() => receiver.deliveries.find((d) => d.payload?.type === "lead.sla_breached"), 10_000, "lead.sla_breached");
+  assert.ok(announced.verified, announced.error);
+  assert.equal(announced.payload.data.sla.owner, "ben");
+  assert.ok(announced.payload.data.sla.breached);
+});

@@ -100,7 +100,7 @@ pub async fn check<B: Backend>(b: &B, config: &FormsConfig, d: &Delivery) -> Res
         let mut deliveries = outbox_entries(|| id::new("msg_", now, random(b)), endpoints, &lead.id, &lead.form, EventType::LeadSlaBreached, &payload, now);
         if let Some(next) = rule.and_then(|r| r.next_after(&config.owners, &owner, now)) {
             let seconds = rule.and_then(|r| r.respond_within_ms()).unwrap_or_default() / 1000;
-            let span = if seconds % 60 == 0 { format!("{} minutes", seconds / 60) } else { format!("{seconds} seconds") };
+            let span = if seconds.is_multiple_of(60) { format!("{} minutes", seconds / 60) } else { format!("{seconds} seconds") };
             let why = format!("no first contact by {owner} within {span} of working time");
             if let Some(record) = lead.assign(&next, "sla", &why, now) {
                 deliveries.extend(announce_owner(b, config, &lead, &record, now));

@@ -74,6 +74,7 @@ const ONLY_IN: [(&str, &[&str]); 2] = [
             "edge::protocol::funnel::",
             "edge::protocol::shard::join",
             "edge::services::giveaway::",
+            "edge::glue::sales::",
         ],
     ),
     (COLLECTOR, &["edge::glue::visitor::"]),

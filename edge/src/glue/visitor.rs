@@ -5,7 +5,7 @@
 use crate::glue::context::Cx;
 use crate::glue::counting;
 use crate::glue::exchange::{
-    error_response, header, html_response, json_response, own_origin, query, read_body, redirect, required_secret, signing_key, visitor_lang,
+    error_response, header, html_response, json_response, linked_lead, own_origin, query, read_body, redirect, required_secret, signing_key,
 };
 use crate::platform::cloud::secret;
 use crate::protocol::analytics::Kind;
@@ -199,23 +199,6 @@ async fn shown_version(cx: &Cx<'_>, form: &str, n: u32) -> Result<Option<FormDef
         s.push((key, found.clone()));
     });
     Ok(found)
-}
-
-/// The lead a link's token stands for, with the change a confirmation link was mailed for (if it names
-/// one), or (as `Err`) the readable page that says why there is none: 403 for an altered or expired link,
-/// 404 when the lead has been erased.
-pub(crate) async fn linked_lead(req: &Request, cx: &Cx<'_>, purpose: token::Purpose, given: &str) -> Result<Result<(Lead, Option<String>), Response>, Error> {
-    let now = cx.now;
-    let guess = visitor_lang(req);
-    let problem = match token::open(signing_key(cx.env)?.as_bytes(), purpose, given, now) {
-        Ok(link) => match cx.cloud()?.lead(&link.lead).await? {
-            Some(lead) => return Ok(Ok((lead, link.change))),
-            None => (page::LinkProblem::Gone, 404),
-        },
-        Err(token::Problem::Invalid) => (page::LinkProblem::Invalid, 403),
-        Err(token::Problem::Expired) => (page::LinkProblem::Expired, 403),
-    };
-    Ok(Err(html_response(&page::link_problem(guess, problem.0), problem.1)?))
 }
 
 /// `GET /v1/confirm/<token>`: a page with one button. Nothing is confirmed by the GET: mail security

@@ -1,14 +1,10 @@
 //! What handlers read from a request (headers, query, a body cut off at its limit, the visitor's language,
 //! secrets) and the responses they build (JSON, pages, redirects).
 
-use crate::glue::context::Cx;
 use crate::platform::cloud::{self, secret};
-use crate::protocol::backend::Backend;
 use crate::rules::access;
 use crate::rules::address::Address;
-use crate::rules::{page, token};
 use crate::{rules::pseudonym, Error};
-use shared::lead::Lead;
 use shared::Lang;
 use worker::{Env, Headers, Method, Request, Response};
 
@@ -163,21 +159,4 @@ pub(crate) fn text_member<'a>(body: &'a serde_json::Map<String, serde_json::Valu
         Some(serde_json::Value::String(s)) => Ok(Some(s.as_str())),
         Some(_) => Err(Error::Malformed(format!("`{name}` must be a string."))),
     }
-}
-
-/// The lead a link's token stands for, with the change a confirmation link was mailed for (if it names
-/// one), or (as `Err`) the readable page that says why there is none: 403 for an altered or expired link,
-/// 404 when the lead has been erased.
-pub(crate) async fn linked_lead(req: &Request, cx: &Cx<'_>, purpose: token::Purpose, given: &str) -> Result<Result<(Lead, Option<String>), Response>, Error> {
-    let now = cx.now;
-    let guess = visitor_lang(req);
-    let problem = match token::open(signing_key(cx.env)?.as_bytes(), purpose, given, now) {
-        Ok(link) => match cx.cloud()?.lead(&link.lead).await? {
-            Some(lead) => return Ok(Ok((lead, link.change))),
-            None => (page::LinkProblem::Gone, 404),
-        },
-        Err(token::Problem::Invalid) => (page::LinkProblem::Invalid, 403),
-        Err(token::Problem::Expired) => (page::LinkProblem::Expired, 403),
-    };
-    Ok(Err(html_response(&page::link_problem(guess, problem.0), problem.1)?))
 }

@@ -4,8 +4,8 @@
 //! visitor's request.
 
 use crate::glue::context::Cx;
-use crate::glue::exchange::linked_lead;
 use crate::glue::exchange::{html_response, query, read_body};
+use crate::glue::links::linked_lead;
 use crate::rules::{address, decoding, page, token};
 use crate::services::sales::{self, Acted, Action};
 use crate::Error;

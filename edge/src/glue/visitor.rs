@@ -4,9 +4,8 @@
 
 use crate::glue::context::Cx;
 use crate::glue::counting;
-use crate::glue::exchange::{
-    error_response, header, html_response, json_response, linked_lead, own_origin, query, read_body, redirect, required_secret, signing_key,
-};
+use crate::glue::exchange::{error_response, header, html_response, json_response, own_origin, query, read_body, redirect, required_secret, signing_key};
+use crate::glue::links::linked_lead;
 use crate::platform::cloud::secret;
 use crate::protocol::analytics::Kind;
 use crate::protocol::backend::Backend;

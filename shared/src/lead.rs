@@ -326,7 +326,7 @@ impl Lead {
         if self.first_touch.is_some() {
             return false;
         }
-        self.first_touch = Some(crate::owner::Touch { at: crate::time::rfc3339(now_ms), by: by.into(), via: via.into() });
+        self.first_touch = Some(crate::owner::Touch { at: crate::time::rfc3339(now_ms), by: by.into(), via: via.into(), what: None });
         true
     }
 

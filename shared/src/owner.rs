@@ -123,6 +123,9 @@ pub struct Touch {
     pub by: String,
     /// How it was recorded: `mail` (the link in the owner's mail), `page` (the owner's page), `crm`, `admin`.
     pub via: String,
+    /// What the CRM logged (a call, a deal created), for a touch reported by it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub what: Option<String>,
 }
 
 /// A response-time agreement on a lead: whose it is, since when, when it is due, and whether it broke.

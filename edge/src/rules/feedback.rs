@@ -112,6 +112,9 @@ pub struct Ask {
     pub reason: String,
     /// A consent purpose the person withdrew (a mail tool's unsubscribe), if any.
     pub withdrawn: Option<String>,
+    /// What sales did that counts as the first touch (a call logged, a deal created), if anything: the
+    /// owner working in the CRM need not press "contacted" too.
+    pub touched: Option<String>,
 }
 
 /// How feedback names a lead.
@@ -140,10 +143,12 @@ struct Generic {
     reason: Option<String>,
     #[serde(default)]
     consent_withdrawn: Option<String>,
+    #[serde(default)]
+    touched: Option<String>,
 }
 
 /// Reads the generic source's body: `{"lead": <id or email>, "stage": ..., "reason": ...,
-/// "consent_withdrawn": <purpose id, or "all">}`.
+/// "consent_withdrawn": <purpose id, or "all">, "touched": <what sales did: "call", "meeting", ...>}`.
 pub fn generic(body: &str) -> Result<Ask, Unreadable> {
     let g: Generic = serde_json::from_str(body).map_err(|e| format!("The body is not feedback JSON: {e}."))?;
     let lead = if g.lead.starts_with("ld_") {
@@ -157,11 +162,15 @@ pub fn generic(body: &str) -> Result<Ask, Unreadable> {
         Some(s) => Some(Stage::parse(s).ok_or_else(|| format!("`stage` must be one of {}.", Stage::ALL.map(Stage::as_str).join(", ")))?),
         None => None,
     };
-    if stage.is_none() && g.consent_withdrawn.is_none() {
-        return Err("Send a `stage` or a `consent_withdrawn` purpose.".into());
+    let touched = g.touched.map(|t| t.trim().to_owned()).filter(|t| !t.is_empty());
+    if touched.as_ref().is_some_and(|t| t.chars().count() > 100) {
+        return Err("`touched` says what sales did in at most 100 characters.".into());
+    }
+    if stage.is_none() && g.consent_withdrawn.is_none() && touched.is_none() {
+        return Err("Send a `stage`, a `consent_withdrawn` purpose or what sales did (`touched`).".into());
     }
     let reason = g.reason.filter(|r| !r.trim().is_empty()).unwrap_or_else(|| "reported by the CRM".into());
-    Ok(Ask { lead, stage, reason, withdrawn: g.consent_withdrawn })
+    Ok(Ask { lead, stage, reason, withdrawn: g.consent_withdrawn, touched })
 }
 
 /// Our stage for a HubSpot lifecycle stage (their internal values); `None` for one we do not track.
@@ -196,16 +205,21 @@ pub fn hubspot(body: &str) -> Result<Vec<Ask>, Unreadable> {
     let events: Vec<HubspotEvent> = serde_json::from_str(body).map_err(|e| format!("The body is not a HubSpot event batch: {e}."))?;
     Ok(events
         .into_iter()
-        .filter(|e| e.subscription_type == "contact.propertyChange" && e.property_name.as_deref() == Some("lifecyclestage"))
+        .filter(|e| e.subscription_type == "contact.propertyChange")
         .filter_map(|e| {
             let value = e.property_value?;
-            let stage = from_hubspot(&value)?;
-            Some(Ask {
-                lead: LeadRef::HubspotContact(e.object_id),
-                stage: Some(stage),
-                reason: format!("HubSpot lifecycle stage set to {value}"),
-                withdrawn: None,
-            })
+            let lead = LeadRef::HubspotContact(e.object_id);
+            match e.property_name.as_deref() {
+                // A call, mail or meeting logged on the contact sets HubSpot's "last contacted".
+                Some("notes_last_contacted") if !value.is_empty() => {
+                    Some(Ask { lead, stage: None, reason: "contacted in HubSpot".into(), withdrawn: None, touched: Some("HubSpot activity logged".into()) })
+                }
+                Some("lifecyclestage") => {
+                    let stage = from_hubspot(&value)?;
+                    Some(Ask { lead, stage: Some(stage), reason: format!("HubSpot lifecycle stage set to {value}"), withdrawn: None, touched: None })
+                }
+                _ => None,
+            }
         })
         .collect())
 }
@@ -254,6 +268,7 @@ pub fn pipedrive(body: &str) -> Result<Option<Ask>, Unreadable> {
     };
     let Some(person) = person else { return Ok(None) };
     let before = hook.previous.and_then(|p| p.status);
+    let touched = (hook.meta.action == "added").then(|| "Pipedrive deal created".to_owned());
     let (stage, reason) = match (hook.meta.action.as_str(), deal.status.as_deref()) {
         ("added", _) => (Stage::Opportunity, "Pipedrive deal created".to_owned()),
         ("updated", Some("won")) if before.as_deref() != Some("won") => (Stage::Customer, "Pipedrive deal won".to_owned()),
@@ -263,7 +278,7 @@ pub fn pipedrive(body: &str) -> Result<Option<Ask>, Unreadable> {
         }
         _ => return Ok(None),
     };
-    Ok(Some(Ask { lead: LeadRef::PipedrivePerson(person), stage: Some(stage), reason, withdrawn: None }))
+    Ok(Some(Ask { lead: LeadRef::PipedrivePerson(person), stage: Some(stage), reason, withdrawn: None, touched }))
 }
 
 /// The address in a CRM's answer about a contact: HubSpot's `{"properties": {"email": ...}}` or Pipedrive's
@@ -321,9 +336,13 @@ mod tests {
                 lead: LeadRef::HubspotContact(51),
                 stage: Some(Stage::Sql),
                 reason: "HubSpot lifecycle stage set to salesqualifiedlead".into(),
-                withdrawn: None
+                withdrawn: None,
+                touched: None,
             }]
         );
+        let call = r#"[{"subscriptionType":"contact.propertyChange","objectId":51,"propertyName":"notes_last_contacted","propertyValue":"1733400000000"}]"#;
+        let asks = hubspot(call).unwrap();
+        assert_eq!((asks[0].stage, asks[0].touched.as_deref()), (None, Some("HubSpot activity logged")), "a logged call is a touch");
         assert!(hubspot(r#"[{"subscriptionType":"contact.creation","objectId":1}]"#).unwrap().is_empty());
         assert!(hubspot("{}").is_err());
     }
@@ -335,7 +354,8 @@ mod tests {
                 r#"{{"meta":{{"action":"{action}","object":"deal"}},"current":{{"status":"{status}","person_id":{{"value":7}},"lost_reason":"too expensive"}},"previous":{{"status":"{before}"}}}}"#
             )
         };
-        assert_eq!(pipedrive(&hook("added", "open", "")).unwrap().map(|a| a.stage), Some(Some(Stage::Opportunity)));
+        let added = pipedrive(&hook("added", "open", "")).unwrap().unwrap();
+        assert_eq!((added.stage, added.touched.as_deref()), (Some(Stage::Opportunity), Some("Pipedrive deal created")), "a deal created is a touch");
         let won = pipedrive(&hook("updated", "won", "open")).unwrap().unwrap();
         assert_eq!((won.lead, won.stage), (LeadRef::PipedrivePerson(7), Some(Stage::Customer)));
         let lost = pipedrive(&hook("updated", "lost", "open")).unwrap().unwrap();
@@ -363,6 +383,8 @@ mod tests {
         let unsub = generic(r#"{"lead":"ada@example.com","consent_withdrawn":"marketing_email"}"#).unwrap();
         assert_eq!((unsub.lead, unsub.withdrawn.as_deref()), (LeadRef::Email("ada@example.com".into()), Some("marketing_email")));
         assert!(generic(r#"{"lead":"ada@example.com"}"#).is_err());
+        let call = generic(r#"{"lead":"ada@example.com","touched":"call"}"#).unwrap();
+        assert_eq!((call.stage, call.touched.as_deref()), (None, Some("call")));
         assert!(generic(r#"{"lead":"someone","stage":"sql"}"#).is_err());
         assert!(generic(r#"{"lead":"ld_1","stage":"hot"}"#).unwrap_err().contains("`stage` must be one of"));
         assert!(generic(r#"{"lead":"ld_1","stage":"sql","extra":1}"#).is_err());

@@ -251,7 +251,7 @@ pub fn largest_event(form: &FormDef) -> usize {
                 earlier_events: Default::default(),
                 owner: Some("o".repeat(64)),
                 assignments: Vec::new(),
-                first_touch: Some(shared::owner::Touch { at: now.clone(), by: "e".repeat(64), via: "mail".into() }),
+                first_touch: Some(shared::owner::Touch { at: now.clone(), by: "e".repeat(64), via: "crm".into(), what: Some("w".repeat(100)) }),
                 sla: Some(shared::owner::Sla { owner: "o".repeat(64), since: now.clone(), due: now.clone(), breached: Some(now.clone()) }),
                 downloads_folded: 0,
                 form_version: Some(3),

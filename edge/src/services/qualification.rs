@@ -156,6 +156,9 @@ pub async fn feedback<B: Backend>(
                     }
                 }
             }
+            if let Some(what) = &ask.touched {
+                changed |= crate::services::sales::touch(b, &id, &endpoint.id, what).await? == Some(true);
+            }
             if let Some(purpose) = &ask.withdrawn {
                 // A lead on a covered form that does not offer the purpose has nothing to withdraw.
                 let purposes = (purpose != ALL_PURPOSES).then(|| vec![purpose.clone()]);

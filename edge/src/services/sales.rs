@@ -115,6 +115,30 @@ pub async fn check<B: Backend>(b: &B, config: &FormsConfig, d: &Delivery) -> Res
     .await
 }
 
+/// Records the first touch of the lead `id` as reported by a CRM (`by`, the feedback endpoint), for `what`
+/// it logged (a call, a deal created). `Some(true)` when it was the first, `Some(false)` when there was one
+/// already, `None` when the lead is gone.
+pub async fn touch<B: Backend>(b: &B, id: &str, by: &str, what: &str) -> Result<Option<bool>, Error> {
+    let Some(lead) = b.lead(id).await? else { return Ok(None) };
+    if lead.first_touch.is_some() {
+        return Ok(Some(false));
+    }
+    under_hold(b, &lead, async |held| {
+        let Some(mut lead) = b.lead(id).await? else { return Ok(None) };
+        let now = b.now_ms();
+        if !lead.touch(by, "crm", now) {
+            return Ok(Some(false));
+        }
+        if let Some(touch) = lead.first_touch.as_mut() {
+            touch.what = Some(what.to_owned());
+        }
+        lead.updated_at = rfc3339(now);
+        put_outbox_then_lead(b, held, &[], &lead).await?;
+        Ok(Some(true))
+    })
+    .await
+}
+
 /// What an owner does with a lead from its link or their page.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Action {

@@ -179,7 +179,7 @@ fn feedback_finds_leads_by_id_address_or_crm_contact_on_the_forms_it_covers() {
         };
         Ok(edge::rules::crm::Reply { status: 200, retry_after: None, body: body.into() })
     });
-    let sql = |lead| Ask { lead, stage: Some(Stage::Sql), reason: "HubSpot lifecycle stage set to salesqualifiedlead".into(), withdrawn: None };
+    let sql = |lead| Ask { lead, stage: Some(Stage::Sql), reason: "HubSpot lifecycle stage set to salesqualifiedlead".into(), withdrawn: None, touched: None };
     // One HubSpot contact is the address's leads on every form.
     let done = block_on(feedback(&m, &config, &hub, vec![sql(LeadRef::HubspotContact(51)), sql(LeadRef::HubspotContact(52))])).unwrap();
     assert_eq!(done, Applied { applied: 2, unchanged: 0, unknown: 1 });
@@ -187,10 +187,15 @@ fn feedback_finds_leads_by_id_address_or_crm_contact_on_the_forms_it_covers() {
     let again = block_on(feedback(&m, &config, &hub, vec![sql(LeadRef::HubspotContact(51))])).unwrap();
     assert_eq!(again, Applied { applied: 0, unchanged: 2, unknown: 0 });
     // An endpoint for one form reaches nothing on another; an unsubscribe withdraws the lead's consent.
-    let unsub_of =
-        |email: &str| Ask { lead: LeadRef::Email(email.into()), stage: None, reason: "unsubscribed".into(), withdrawn: Some("marketing_email".into()) };
+    let unsub_of = |email: &str| Ask {
+        lead: LeadRef::Email(email.into()),
+        stage: None,
+        reason: "unsubscribed".into(),
+        withdrawn: Some("marketing_email".into()),
+        touched: None,
+    };
     assert_eq!(block_on(feedback(&m, &config, &only_news, vec![unsub_of("ada@example.com")])).unwrap(), Applied { applied: 1, unchanged: 0, unknown: 0 });
-    let by_id = Ask { lead: LeadRef::Id(ebook.clone()), stage: Some(Stage::Customer), reason: "won".into(), withdrawn: None };
+    let by_id = Ask { lead: LeadRef::Id(ebook.clone()), stage: Some(Stage::Customer), reason: "won".into(), withdrawn: None, touched: None };
     assert_eq!(block_on(feedback(&m, &config, &only_news, vec![by_id])).unwrap().unknown, 1);
     let leads = m.leads.borrow();
     let entry = |purpose: &str| leads[&news].consent.entries.iter().find(|e| e.purpose == purpose).unwrap().clone();

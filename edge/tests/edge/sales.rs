@@ -169,3 +169,24 @@ fn agreements_that_cannot_work_are_config_problems() {
     assert!(paths.iter().any(|p| p.ends_with(".assign")), "an unknown fallback: {paths:?}");
     assert!(paths.iter().any(|p| p.ends_with(".away_until")), "{paths:?}");
 }
+
+#[test]
+fn a_call_logged_in_the_crm_is_the_first_touch_and_stops_the_check() {
+    use edge::rules::feedback::{Ask, LeadRef};
+    let (m, config) = (ready(), config());
+    let hub: shared::form::Feedback = serde_json::from_value(serde_json::json!({"id": "crm", "source": "standard", "secret": "S"})).unwrap();
+    let id = submit(&m, &config, "dora@example.com");
+    m.advance(4 * MINUTE);
+    let call = Ask { lead: LeadRef::Email("dora@example.com".into()), stage: None, reason: "call".into(), withdrawn: None, touched: Some("call".into()) };
+    let done = block_on(edge::services::qualification::feedback(&m, &config, &hub, vec![call.clone()])).unwrap();
+    assert_eq!(done.applied, 1);
+    let touch = lead(&m, &id).first_touch.unwrap();
+    assert_eq!((touch.by.as_str(), touch.via.as_str(), touch.what.as_deref()), ("crm", "crm", Some("call")));
+    assert_eq!(shared::time::parse(&touch.at), Some(NOW + 4 * MINUTE));
+    assert_eq!(block_on(edge::services::qualification::feedback(&m, &config, &hub, vec![call])).unwrap().unchanged, 1, "the first stays first");
+    m.advance(11 * MINUTE);
+    while m.fire_alarm() {
+        block_on(run_due(&m, &config)).unwrap();
+    }
+    assert_eq!(lead(&m, &id).owner.as_deref(), Some("anna"), "touched in the CRM: no escalation");
+}

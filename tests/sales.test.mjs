@@ -108,11 +108,50 @@ test("an untouched lead escalates at its due time to the next owner, and the fal
   const late = Date.parse(breach.at) - Date.parse(first.sla.due);
   console.log(`escalation ran ${late} ms after its due time`);
   assert.ok(late >= 0 && late < 1_000, `within a second of the due time (${late} ms)`);
+  // Anna got the lead with an agreement of her own: she presses "contacted" in time (from the mail's link,
+  // as a form post), so it stays hers.
+  const annas = await eventually(() => receiver.mails.find((m) => m.to === "anna@beispiel.example" && m.subject.includes("ada@example.com")), 10_000, "anna's mail");
+  const link = /(http:\/\/127\.0\.0\.1:\d+\/v1\/work\/[^\s?]+)/.exec(annas.text)[1];
+  const pressed = await fetch(link, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: "action=contacted" });
+  const said = await pressed.text();
+  assert.equal(pressed.status, 200, said);
+  assert.match(said, /Erster Kontakt vermerkt/);
   const lea = await eventually(() => receiver.mails.find((m) => m.to === "lea@beispiel.example"), 10_000, "the fallback's mail");
   assert.match(lea.subject, /^Nicht rechtzeitig bearbeitet: ada@example\.com/);
-  await eventually(() => receiver.mails.find((m) => m.to === "anna@beispiel.example" && m.subject.includes("ada@example.com")), 10_000, "anna's mail");
   const announced = await eventually(() => receiver.deliveries.find((d) => d.payload?.type === "lead.sla_breached"), 10_000, "lead.sla_breached");
   assert.ok(announced.verified, announced.error);
   assert.equal(announced.payload.data.sla.owner, "ben");
   assert.ok(announced.payload.data.sla.breached);
+});
+
+test("the speed-to-lead numbers in the admin API and on the dashboard", async () => {
+  // After the two tests above: anna touched erika's lead and, after the escalation, ada's, each within its
+  // agreement; ben let ada's lead pass.
+  const { groups, complete } = await admin(collector, "/v1/admin/speed?by=owner");
+  assert.equal(complete, true);
+  const anna = groups.find((g) => g.key === "anna");
+  const ben = groups.find((g) => g.key === "ben");
+  assert.equal(anna.leads, 2);
+  assert.equal(anna.touched, 2);
+  assert.ok(anna.median_minutes >= 0 && anna.median_minutes < 1, `minutes to the first touch: ${anna.median_minutes}`);
+  assert.equal(anna.within_share, 0.5, "erika's lead was contacted within its agreement; ada's had broken one before");
+  assert.equal(anna.running, 0);
+  assert.equal(ben.breaches, 1);
+  const byForm = await admin(collector, "/v1/admin/speed?by=form");
+  assert.deepEqual(byForm.groups.map((g) => [g.key, g.leads, g.breaches]), [["demo", 2, 1]]);
+  const wrong = await fetch(`${collector.base}/v1/admin/speed?by=mood`, { headers: { authorization: `Bearer ${secrets.ADMIN_TOKEN}` } });
+  assert.equal(wrong.status, 400);
+  assert.match((await wrong.json()).error.message, /`by` must be owner, form or source/);
+
+  const page = await browser.newPage();
+  await page.goto(`${collector.base}/admin.html`);
+  await page.fill("#token", secrets.ADMIN_TOKEN);
+  await page.click("#login button");
+  const annaRow = page.locator("#speed-rows tr").filter({ hasText: "anna" });
+  await annaRow.waitFor();
+  assert.match(await annaRow.textContent(), /^anna22/);
+  assert.match(await annaRow.textContent(), /50%/);
+  assert.match(await page.locator("#speed-rows tr").filter({ hasText: "ben" }).textContent(), /^ben00.*1/);
+  await page.screenshot({ path: path.join(artifacts, "sales-speed.png"), fullPage: true });
+  await page.close();
 });

@@ -132,12 +132,17 @@ async function loadDashboard() {
   const days = f.get("days");
   const by = f.get("by");
   const from = new Date(Date.now() - (days - 1) * 86_400_000).toISOString().slice(0, 10);
-  const [daily, funnel, sources, campaigns] = await Promise.all([
+  const [daily, funnel, sources, campaigns, speed] = await Promise.all([
     api(`/v1/admin/daily?days=${days}&by=${by}`).then((r) => r.json()),
     api(`/v1/admin/funnel?by=form&from=${from}`).then((r) => r.json()),
     api(`/v1/admin/funnel?by=source&from=${from}`).then((r) => r.json()),
     api(`/v1/admin/funnel?by=campaign&from=${from}`).then((r) => r.json()),
+    api(`/v1/admin/speed?by=owner&since=${from}`).then((r) => r.json()),
   ]);
+  const minutes = (m) => (m === null || m === undefined ? "—" : m.toFixed(1));
+  $("#speed-rows").replaceChildren(
+    ...speed.groups.map((g) => row([g.key, g.leads, g.touched, minutes(g.median_minutes), minutes(g.p90_minutes), g.within_share === null ? "—" : `${Math.round(100 * g.within_share)}%`, g.breaches, g.running])),
+  );
   // Leads per day: one bar per day (the table has them per group).
   const perDay = new Map();
   for (const d of daily.days) perDay.set(d.day, (perDay.get(d.day) || 0) + d.count);

@@ -142,6 +142,7 @@ async fn operator_route(route: &Route, req: &mut Request, cx: &Cx<'_>) -> Result
         Route::Work(token) => crate::glue::sales::work(req, cx, token).await,
         Route::Stats => spam_stats(cx).await,
         Route::Funnel => funnel(req, cx).await,
+        Route::Speed => crate::glue::operator::speed(req, cx).await,
         Route::Forms => forms(cx),
         Route::FormAnalytics(form) => form_analytics(req, cx, form).await,
         Route::Catalog => editor::list(cx).await,

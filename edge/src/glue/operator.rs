@@ -136,6 +136,24 @@ pub(crate) async fn funnel(req: &Request, cx: &Cx<'_>) -> Result<Response, Error
     json_response(&json!({"by": by, "form": form, "from": from.map(shared::time::rfc3339), "to": to.map(shared::time::rfc3339), "groups": groups}), 200)
 }
 
+/// `GET /v1/admin/speed?by=owner|form|source&form=&since=`: minutes of working time to the first touch
+/// (median, 90th percentile), agreements kept and broken, per group, over the leads created since `since`
+/// (default: 90 days ago).
+pub(crate) async fn speed(req: &Request, cx: &Cx<'_>) -> Result<Response, Error> {
+    use crate::rules::speed::By;
+    let by_name = query(req, "by")?.unwrap_or_else(|| "owner".into());
+    let by = By::parse(&by_name).ok_or_else(|| Error::Malformed("`by` must be owner, form or source.".into()))?;
+    let config = cx.config()?;
+    let form = query(req, "form")?;
+    if form.as_deref().is_some_and(|f| config.form(f).is_none()) {
+        return Err(Error::UnknownForm);
+    }
+    let since = time_param(req, "since")?.unwrap_or(cx.now.saturating_sub(90 * 86_400_000));
+    let filter = listing::Filter { form: form.clone(), since: Some(since), ..listing::Filter::default() };
+    let (groups, read, complete) = crate::services::sales::speed(cx.cloud()?, config, &filter, by).await?;
+    json_response(&json!({"by": by_name, "form": form, "since": shared::time::rfc3339(since), "leads_read": read, "complete": complete, "groups": groups}), 200)
+}
+
 /// `GET /v1/admin/forms`: the config's forms, in its order: what a dashboard shows a panel for.
 pub(crate) fn forms(cx: &Cx<'_>) -> Result<Response, Error> {
     let forms: Vec<serde_json::Value> = cx

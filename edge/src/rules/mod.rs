@@ -25,6 +25,7 @@ pub mod receipt;
 pub mod repeats;
 pub mod route;
 pub mod rows;
+pub mod speed;
 pub mod token;
 pub mod turnstile;
 pub mod webhook;

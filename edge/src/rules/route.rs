@@ -68,6 +68,8 @@ pub enum Route {
     Stats,
     /// `GET /v1/admin/funnel`: leads per stage, grouped.
     Funnel,
+    /// `GET /v1/admin/speed`: speed to lead per owner, form or source.
+    Speed,
     /// `GET /v1/admin/daily`: leads per day, grouped.
     Daily,
     /// `GET /v1/admin/forms`: the forms of the config.
@@ -213,6 +215,7 @@ impl Route {
             ["v1", "admin", "leads", id, "owner"] => vec![("POST", AssignOwner(one(id).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "stats"] => vec![("GET", Stats)],
             ["v1", "admin", "funnel"] => vec![("GET", Funnel)],
+            ["v1", "admin", "speed"] => vec![("GET", Speed)],
             ["v1", "admin", "daily"] => vec![("GET", Daily)],
             ["v1", "admin", "import"] => vec![("POST", Import)],
             ["v1", "admin", "deliveries"] => vec![("GET", Deliveries)],
@@ -246,6 +249,7 @@ impl Route {
             | AssignOwner(_)
             | Stats
             | Funnel
+            | Speed
             | Daily
             | Forms
             | FormAnalytics(_)
@@ -360,6 +364,7 @@ mod tests {
             ("POST", "/v1/admin/leads/{id}/owner"),
             ("GET", "/v1/admin/stats"),
             ("GET", "/v1/admin/funnel"),
+            ("GET", "/v1/admin/speed"),
             ("GET", "/v1/admin/daily"),
             ("POST", "/v1/admin/import"),
             ("GET", "/v1/admin/deliveries"),
@@ -422,6 +427,7 @@ mod tests {
             | Route::AssignOwner(_)
             | Route::Stats
             | Route::Funnel
+            | Route::Speed
             | Route::Daily
             | Route::Import
             | Route::Deliveries
@@ -517,6 +523,7 @@ mod tests {
             ("GET", "/v1/admin/leads//export".into(), Err(Miss::NotFound)),
             ("GET", "/v1/admin/stats".into(), Ok(Route::Stats)),
             ("GET", "/v1/admin/funnel".into(), Ok(Route::Funnel)),
+            ("GET", "/v1/admin/speed".into(), Ok(Route::Speed)),
             ("GET", "/v1/admin/daily".into(), Ok(Route::Daily)),
             ("POST", "/v1/admin/import".into(), Ok(Route::Import)),
             ("GET", "/v1/admin/deliveries".into(), Ok(Route::Deliveries)),

@@ -23,29 +23,33 @@ pub async fn put_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<()
     if deliveries.is_empty() {
         return Ok(());
     }
+    // A delivery due later than the parking time (a response-time check) keeps its own time.
     let parked = b.now_ms().saturating_add(ledger::RESERVATION_MS);
-    let deliveries = deliveries.iter().map(|d| Delivery { next_at_ms: parked, ..d.clone() }).collect();
+    let deliveries = deliveries.iter().map(|d| Delivery { next_at_ms: d.next_at_ms.max(parked), ..d.clone() }).collect();
     b.ledger(&Command::Queue(cmd::Queue { deliveries })).await.map(|_| ())
 }
 
-/// Makes parked deliveries due now: what they announce is stored.
+/// Makes parked deliveries due: now, or at their own later time (a response-time check due in three
+/// minutes stays due then). What they announce is stored.
 pub async fn send_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), Error> {
     if deliveries.is_empty() {
         return Ok(());
     }
-    for (lead, ids) in by_lead(deliveries) {
-        b.ledger(&Command::Send(cmd::Send { ids, lead, now: b.now_ms() })).await?;
+    let now = b.now_ms();
+    for ((lead, at), ids) in by_lead(deliveries, now) {
+        b.ledger(&Command::Send(cmd::Send { ids, lead, now: at })).await?;
     }
     Ok(())
 }
 
-/// The deliveries' ids per lead (each lead's ledger object holds its deliveries).
-fn by_lead(deliveries: &[Delivery]) -> Vec<(String, Vec<String>)> {
-    let mut out: Vec<(String, Vec<String>)> = Vec::new();
+/// The deliveries' ids per lead (each lead's ledger object holds its deliveries) and due time.
+fn by_lead(deliveries: &[Delivery], now: u64) -> Vec<((String, u64), Vec<String>)> {
+    let mut out: Vec<((String, u64), Vec<String>)> = Vec::new();
     for d in deliveries {
-        match out.iter_mut().find(|(lead, _)| *lead == d.lead_id) {
+        let key = (d.lead_id.clone(), d.next_at_ms.max(now));
+        match out.iter_mut().find(|(k, _)| *k == key) {
             Some((_, ids)) => ids.push(d.id.clone()),
-            None => out.push((d.lead_id.clone(), vec![d.id.clone()])),
+            None => out.push((key, vec![d.id.clone()])),
         }
     }
     out
@@ -56,7 +60,7 @@ pub async fn unqueue<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), E
     if deliveries.is_empty() {
         return Ok(());
     }
-    for (lead, ids) in by_lead(deliveries) {
+    for ((lead, _), ids) in by_lead(deliveries, 0) {
         b.ledger(&Command::Unqueue(cmd::Unqueue { ids, lead })).await?;
     }
     Ok(())

@@ -247,3 +247,28 @@ pub async fn follow_up<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead,
     }
     Ok(out)
 }
+
+/// The most leads one speed-to-lead report reads (newest first); a report that stops there says so.
+pub const SPEED_MAX_LEADS: usize = 20_000;
+
+/// The speed-to-lead numbers of the leads `filter` names (newest first, at most [`SPEED_MAX_LEADS`]),
+/// grouped `by`; and how many leads were read, and whether that was all of them. Runs in the operator
+/// Worker over the lead index and bulk document reads, as the CSV export does: never in a ledger object.
+pub async fn speed<B: Backend>(
+    b: &B,
+    config: &FormsConfig,
+    filter: &crate::services::listing::Filter,
+    by: crate::rules::speed::By,
+) -> Result<(Vec<crate::rules::speed::Line>, usize, bool), Error> {
+    let mut leads = Vec::new();
+    let mut cursor = None;
+    loop {
+        let (page, next) = crate::services::listing::page(b, filter, cursor, 500).await?;
+        leads.extend(page);
+        match next {
+            Some(next) if leads.len() < SPEED_MAX_LEADS => cursor = Some(next),
+            Some(_) => return Ok((crate::rules::speed::report(config, &leads, by, b.now_ms()), leads.len(), false)),
+            None => return Ok((crate::rules::speed::report(config, &leads, by, b.now_ms()), leads.len(), true)),
+        }
+    }
+}

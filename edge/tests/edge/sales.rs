@@ -99,6 +99,8 @@ fn the_owner_is_mailed_at_once_and_an_untouched_lead_escalates_exactly_at_its_du
     let last = after.assignments.last().unwrap();
     assert_eq!((last.by.as_str(), last.from.as_deref()), ("sla", Some("anna")));
     assert_eq!(after.sla.as_ref().map(|s| s.owner.as_str()), Some("cem"), "a new agreement for cem");
+    let cems = m.outbox().into_values().find(|d| d.endpoint == sales::SLA_ENDPOINT && d.state == State::Pending).expect("cem's check");
+    assert_eq!(cems.next_at_ms, NOW + 30 * MINUTE, "due at cem's own due time, not at once");
     assert!(m.outbox().values().any(|d| d.event == "lead.sla_breached" && d.endpoint == "crm"), "announced");
     // Both mails go at once: cem's (in English) and lea's as the fallback.
     assert!(m.fire_alarm());
@@ -110,6 +112,8 @@ fn the_owner_is_mailed_at_once_and_an_untouched_lead_escalates_exactly_at_its_du
     assert!(cem.1.starts_with("A new lead for you"), "{}", cem.1);
     let lea = sent.iter().find(|(to, _, _)| to == "lea@example.com").unwrap();
     assert!(lea.1.starts_with("Nicht rechtzeitig bearbeitet"), "{}", lea.1);
+    assert_eq!(lead(&m, &id).owner.as_deref(), Some("cem"), "cem's agreement runs until its own due time");
+    assert_eq!(m.alarm(), Some(NOW + 30 * MINUTE));
 }
 
 #[test]
@@ -189,4 +193,56 @@ fn a_call_logged_in_the_crm_is_the_first_touch_and_stops_the_check() {
         block_on(run_due(&m, &config)).unwrap();
     }
     assert_eq!(lead(&m, &id).owner.as_deref(), Some("anna"), "touched in the CRM: no escalation");
+}
+
+/// The speed-to-lead numbers over leads whose assignments, agreements and touches are set by hand.
+mod numbers {
+    use edge::rules::speed::{report, By};
+    use shared::form::FormsConfig;
+    use shared::lead::Lead;
+    use shared::owner::{Assigned, Sla, Touch};
+    use shared::time::rfc3339;
+
+    const T0: u64 = 1_790_000_000_000;
+    const MIN: u64 = 60_000;
+
+    fn lead(owner: &str, touched_after: Option<u64>, due_after: u64, escalated_from: Option<&str>) -> Lead {
+        let mut l = crate::fixtures::lead(0, "demo", shared::form::FormKind::Newsletter);
+        l.created_at = rfc3339(T0);
+        l.owner = Some(owner.into());
+        l.assignments.push(Assigned { from: None, to: escalated_from.unwrap_or(owner).into(), at: rfc3339(T0), by: "rule".into(), reason: "r".into() });
+        if let Some(from) = escalated_from {
+            l.assignments.push(Assigned { from: Some(from.into()), to: owner.into(), at: rfc3339(T0 + due_after), by: "sla".into(), reason: "r".into() });
+        }
+        l.sla = Some(Sla { owner: owner.into(), since: rfc3339(T0), due: rfc3339(T0 + due_after), breached: None });
+        l.first_touch = touched_after.map(|m| Touch { at: rfc3339(T0 + m), by: owner.into(), via: "mail".into(), what: None });
+        l
+    }
+
+    fn config() -> FormsConfig {
+        serde_json::from_value(serde_json::json!({"forms": [{"id": "demo", "kind": "newsletter", "fields": [{"name": "email", "required": true}]}]})).unwrap()
+    }
+
+    #[test]
+    fn medians_percentiles_kept_agreements_and_breaches_per_owner() {
+        let leads = [
+            lead("anna", Some(2 * MIN), 15 * MIN, None),
+            lead("anna", Some(4 * MIN), 15 * MIN, None),
+            lead("anna", Some(20 * MIN), 15 * MIN, None),
+            lead("anna", None, 15 * MIN, None),
+            lead("cem", Some(30 * MIN), 15 * MIN, Some("ben")),
+        ];
+        let lines = report(&config(), &leads, By::Owner, T0 + 60 * MIN);
+        let anna = lines.iter().find(|l| l.key == "anna").unwrap();
+        assert_eq!((anna.leads, anna.touched, anna.agreed, anna.running, anna.breaches), (4, 3, 3, 1, 0));
+        assert_eq!((anna.median_minutes, anna.p90_minutes), (Some(4.0), Some(20.0)));
+        assert_eq!(anna.within_share, Some(0.667), "two of three kept");
+        let ben = lines.iter().find(|l| l.key == "ben").unwrap();
+        assert_eq!((ben.leads, ben.breaches), (0, 1), "the breach is ben's, who let it pass");
+        let cem = lines.iter().find(|l| l.key == "cem").unwrap();
+        assert_eq!((cem.touched, cem.within_share), (1, Some(0.0)), "an escalated lead is no kept agreement");
+        let forms = report(&config(), &leads, By::Form, T0);
+        assert_eq!((forms[0].key.as_str(), forms[0].leads, forms[0].breaches), ("demo", 5, 1));
+        assert_eq!(report(&config(), &leads, By::Source, T0)[0].key, "direct");
+    }
 }

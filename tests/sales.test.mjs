@@ -8,6 +8,8 @@ import path from "node:path";
 import { startReceiver } from "./receiver.mjs";
 import { admin, artifacts, eventually, launchBrowser, postLead, secrets, startCollector } from "./support.mjs";
 
+const VIEWER = "viewer-token-for-the-dashboard-0123456789";
+
 let receiver, collector, browser;
 
 before(async () => {
@@ -48,7 +50,7 @@ fallback = "lea"
 [[forms.webhooks]]
 id = "crm"
 url = "${receiver.url}"
-`);
+`, { env: { VIEWER_TOKENS: `carla=${VIEWER}` } });
   browser = await launchBrowser();
 });
 
@@ -154,4 +156,51 @@ test("the speed-to-lead numbers in the admin API and on the dashboard", async ()
   assert.match(await page.locator("#speed-rows tr").filter({ hasText: "ben" }).textContent(), /^ben00.*1/);
   await page.screenshot({ path: path.join(artifacts, "sales-speed.png"), fullPage: true });
   await page.close();
+});
+
+test("an owner signs in by mail and sees only their leads; a viewer's token reads and changes nothing", async () => {
+  const ask = (email) =>
+    fetch(`${collector.base}/v1/owners/sign-in`, { method: "POST", headers: { "content-type": "application/x-www-form-urlencoded" }, body: `email=${encodeURIComponent(email)}` });
+  const page = await browser.newPage();
+  await page.goto(`${collector.base}/v1/owners/sign-in`);
+  await page.fill("input[name=email]", "ben@beispiel.example");
+  await page.click("button");
+  await page.waitForSelector("[role=status]");
+  // A stranger's address is answered exactly as an owner's.
+  const stranger = await ask("mallory@beispiel.example");
+  const owner = await ask("lea@beispiel.example");
+  assert.equal(stranger.status, 200);
+  assert.equal(await stranger.text(), await owner.text());
+  const mail = await eventually(() => receiver.mails.find((m) => m.to === "ben@beispiel.example" && /sign-in/.test(m.subject)), 10_000, "ben's sign-in mail");
+  assert.equal(mail.subject, "Your leads: sign-in link");
+  assert.ok(!receiver.mails.some((m) => m.to === "mallory@beispiel.example"), "no mail to a stranger");
+  const link = /(http:\/\/127\.0\.0\.1:\d+\/v1\/mine\/\S+)/.exec(mail.text)[1];
+  await page.goto(link);
+  assert.equal(await page.textContent("h1"), "Ben Muster's leads");
+  const text = await page.textContent("main");
+  assert.doesNotMatch(text, /erika@muster\.example|ada@example\.com/, "anna's leads are not shown to ben");
+  await page.screenshot({ path: path.join(artifacts, "sales-mine.png"), fullPage: true });
+  assert.match(text, /no leads right now/);
+  // A lead given to ben by hand shows in his list with a link to its page, where he acts (within his
+  // 3-second agreement).
+  const r = await postLead(collector, { form: "demo", fields: { email: "grace@example.com" } });
+  const { id } = await r.json();
+  const given = await admin(collector, `/v1/admin/leads/${id}/owner`, { method: "POST", body: JSON.stringify({ owner: "ben", reason: "speaks English" }) });
+  assert.equal(given.owner, "ben");
+  await page.goto(link);
+  await page.click("text=grace@example.com");
+  await page.click("#contacted");
+  await page.waitForSelector("[role=status]");
+  assert.equal((await lead(id)).first_touch.by, "ben");
+  await page.close();
+  const forged = await fetch(`${link.slice(0, -4)}AAAA`);
+  assert.equal(forged.status, 403);
+
+  // The viewer reads the dashboard's numbers and changes nothing.
+  const read = await fetch(`${collector.base}/v1/admin/speed?by=owner`, { headers: { authorization: `Bearer ${VIEWER}` } });
+  assert.equal(read.status, 200);
+  const erase = await fetch(`${collector.base}/v1/admin/leads/${id}`, { method: "DELETE", headers: { authorization: `Bearer ${VIEWER}` } });
+  assert.equal(erase.status, 401);
+  assert.equal((await erase.json()).error.code, "unauthorized");
+  assert.equal((await lead(id)).id, id, "still there");
 });

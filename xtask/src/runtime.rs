@@ -154,6 +154,10 @@ fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
     if let Ok(named) = std::env::var("ADMIN_TOKENS") {
         vars.push_str(&format!("ADMIN_TOKENS={named}\n"));
     }
+    // Read-only tokens for the dashboard (`name=token,...`).
+    if let Ok(named) = std::env::var("VIEWER_TOKENS") {
+        vars.push_str(&format!("VIEWER_TOKENS={named}\n"));
+    }
     // The mail API key: from the environment, else a stand-in that the local mailbox accepts (this
     // function only ever runs the collector locally).
     if let Some(mail) = forms.mail.as_ref().filter(|m| m.provider != shared::config::MailProvider::Cloudflare) {

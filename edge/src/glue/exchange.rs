@@ -132,7 +132,25 @@ pub(crate) fn authorize(req: &Request, env: &Env) -> Result<String, Error> {
         Some(token) if token.chars().count() < access::MIN_TOKEN_CHARS => return Err(Error::Misconfigured("ADMIN_TOKEN".into())),
         Some(token) => Some(token),
     };
-    access::admin_named(header(req, "Authorization").as_deref(), token.as_deref(), &named)
+    let authorization = header(req, "Authorization");
+    match access::admin_named(authorization.as_deref(), token.as_deref(), &named) {
+        Ok(name) => Ok(name),
+        // A viewer's token (`VIEWER_TOKENS`) reads the admin API and changes nothing: a change asks for the
+        // admin token.
+        Err(refused) => {
+            let viewers = match crate::platform::cloud::secret(env, "VIEWER_TOKENS") {
+                Some(list) => access::named_tokens(&list).map_err(|problem| {
+                    worker::console_error!("VIEWER_TOKENS: {problem}");
+                    Error::Misconfigured("VIEWER_TOKENS".into())
+                })?,
+                None => return Err(refused),
+            };
+            match access::admin_named(authorization.as_deref(), None, &viewers) {
+                Ok(name) if matches!(req.method(), Method::Get | Method::Head) => Ok(format!("{}{name}", access::VIEWER)),
+                _ => Err(refused),
+            }
+        }
+    }
 }
 
 /// Whether the request carries the configured admin token, even one too short to open the admin API:

@@ -1,10 +1,11 @@
 //! The owners' links: `GET /v1/work/<token>` shows one lead to the owner whose mail carried the link,
 //! `POST` records what they did with it (contacted, not mine, disqualify). The token names the lead and the
 //! owner; the service checks that the lead is still theirs. Served by the operator: sales work is never a
-//! visitor's request.
+//! visitor's request. An owner also signs in by mail (`/v1/owners/sign-in`) to see their leads, the most
+//! urgent first (`/v1/mine/<token>`), each linking to its page.
 
 use crate::glue::context::Cx;
-use crate::glue::exchange::{html_response, query, read_body};
+use crate::glue::exchange::{html_response, query, read_body, signing_key, visitor_lang};
 use crate::glue::links::linked_lead;
 use crate::rules::{address, decoding, page, token};
 use crate::services::sales::{self, Acted, Action};
@@ -82,4 +83,52 @@ pub(crate) async fn work(req: &mut Request, cx: &Cx<'_>, given: &str) -> Result<
     };
     let (_, what) = speaking(config, &lead, &owner);
     html_response(&page::work(lang, &lead, what, None, Some(&text)), 200)
+}
+
+/// `GET /v1/owners/sign-in`: the form an owner asks for their link with.
+pub(crate) fn sign_in_page(req: &Request) -> Result<Response, Error> {
+    html_response(&page::sign_in(visitor_lang(req), false), 200)
+}
+
+/// `POST /v1/owners/sign-in` with `email=`: mails the owner with that address their link (see
+/// `sales::sign_in`); the answer is the same for every address.
+pub(crate) async fn sign_in(req: &mut Request, cx: &Cx<'_>) -> Result<Response, Error> {
+    let body = read_body(req, decoding::MAX_BODY).await?;
+    let pairs = address::pairs(&String::from_utf8_lossy(&body));
+    let email = pairs.iter().find(|(k, _)| k == "email").map(|(_, v)| v.trim().to_owned()).unwrap_or_default();
+    if email.is_empty() {
+        return Err(Error::Validation([("email".to_owned(), Code::Required)].into()));
+    }
+    if email.chars().count() > 254 {
+        return Err(Error::Validation([("email".to_owned(), Code::TooLong)].into()));
+    }
+    let sent = sales::sign_in(cx.cloud()?, cx.config()?, &email).await?;
+    worker::console_log!("owner sign-in asked: sent={sent}");
+    html_response(&page::sign_in(visitor_lang(req), true), 200)
+}
+
+/// `GET /v1/mine/<token>`: the owner's leads, the most urgent first, each linking to its page.
+pub(crate) async fn mine(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
+    let signing = signing_key(cx.env)?;
+    let guess = visitor_lang(req);
+    let owner = match token::verify(signing.as_bytes(), token::Purpose::Mine, given, cx.now) {
+        Ok(owner) => owner,
+        Err(token::Problem::Invalid) => return html_response(&page::link_problem(guess, page::LinkProblem::Invalid), 403),
+        Err(token::Problem::Expired) => return html_response(&page::link_problem(guess, page::LinkProblem::Expired), 403),
+    };
+    let config = cx.config()?;
+    let Some(card) = config.owners.iter().find(|o| o.id == owner) else {
+        return html_response(&page::link_problem(guess, page::LinkProblem::Gone), 404);
+    };
+    let lang = card.lang.unwrap_or(Lang::De);
+    let leads = sales::mine(cx.cloud()?, &owner).await?;
+    let origin = crate::glue::exchange::own_origin(req);
+    let rows: Vec<(Lead, String)> = leads
+        .into_iter()
+        .map(|lead| {
+            let link = token::work_link(&origin, signing.as_bytes(), &lead.id, &owner, cx.now + sales::WORK_LINK_MS);
+            (lead, link)
+        })
+        .collect();
+    html_response(&page::mine(lang, &card.name, &rows, cx.now), 200)
 }

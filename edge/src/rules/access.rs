@@ -20,6 +20,9 @@ pub fn authorize(header: Option<&str>, token: Option<&str>, credential: Credenti
 
 /// The name the audit trail gives who holds `ADMIN_TOKEN`.
 pub const ADMIN: &str = "admin";
+/// What the name of a viewer (a token of `VIEWER_TOKENS`, which reads the admin API and changes nothing)
+/// starts with where a request's actor is named.
+pub const VIEWER: &str = "viewer:";
 /// The name the audit trail gives the config file, whose deploys seed and publish forms.
 pub const FILE: &str = "file";
 

@@ -208,6 +208,23 @@ pub fn owner_notice(
     Mail { from: config.from.clone(), to: to.to_owned(), subject, text, html: format!("<p>{html}</p>") }
 }
 
+/// The mail with an owner's sign-in link to their leads, valid for `hours`.
+pub fn sign_in(config: &MailConfig, owner: (&str, &str, Lang), link: &str, hours: u64) -> Mail {
+    let (name, to, lang) = owner;
+    let (subject, text) = match lang {
+        Lang::De => (
+            "Ihre Leads: Anmeldelink".to_owned(),
+            format!("Hallo {name},\n\nmit diesem Link sehen Sie Ihre Leads, die dringendsten zuerst:\n{link}\n\nDer Link ist {hours} Stunden gültig. Falls Sie ihn nicht angefordert haben, ignorieren Sie diese E-Mail.\n"),
+        ),
+        Lang::En => (
+            "Your leads: sign-in link".to_owned(),
+            format!("Hello {name},\n\nthis link shows your leads, the most urgent first:\n{link}\n\nThe link works for {hours} hours. If you did not ask for it, ignore this email.\n"),
+        ),
+    };
+    let html = format!("<p>{}</p>", escape(&text).replace('\n', "<br>").replace(&escape(link), &format!("<a href=\"{0}\">{0}</a>", escape(link))));
+    Mail { from: config.from.clone(), to: to.to_owned(), subject, text, html }
+}
+
 /// The name of the `send_email` binding Cloudflare's Email Service is reached through.
 pub const BINDING: &str = "EMAIL";
 

@@ -256,6 +256,71 @@ pub fn not_yours(lang: Lang) -> String {
     page(lang, title, &format!("<p>{text}</p>"))
 }
 
+/// The page where an owner asks for their sign-in link; `sent` after the request, which says the same
+/// whether or not the address belongs to an owner.
+pub fn sign_in(lang: Lang, sent: bool) -> String {
+    let de = lang == Lang::De;
+    let title = if de { "Ihre Leads" } else { "Your leads" };
+    if sent {
+        let text = if de {
+            "Wenn die Adresse zu einer zuständigen Person gehört, ist der Anmeldelink unterwegs. Er ist 12 Stunden gültig."
+        } else {
+            "If the address belongs to an owner, the sign-in link is on its way. It works for 12 hours."
+        };
+        return page(lang, title, &format!("<p role=\"status\">{text}</p>"));
+    }
+    let (text, label, button) = if de {
+        ("Wir schicken Ihnen einen Link zu Ihren Leads an Ihre hinterlegte Adresse.", "E-Mail-Adresse", "Link schicken")
+    } else {
+        ("We send a link to your leads to the address on file.", "Email address", "Send me the link")
+    };
+    page(
+        lang,
+        title,
+        &format!("<p>{text}</p><form method=\"post\"><label>{label} <input type=\"email\" name=\"email\" required autocomplete=\"email\"></label> <button type=\"submit\">{button}</button></form>"),
+    )
+}
+
+/// An owner's leads (`rows`: the lead and the link to its page), the most urgent first.
+pub fn mine(lang: Lang, name: &str, rows: &[(shared::lead::Lead, String)], now_ms: u64) -> String {
+    let de = lang == Lang::De;
+    let mut body = String::new();
+    if rows.is_empty() {
+        body.push_str(if de { "<p>Sie haben gerade keine Leads.</p>" } else { "<p>You have no leads right now.</p>" });
+    } else {
+        let heads: [&str; 5] = if de { ["Lead", "Formular", "Phase", "Erster Kontakt", "Fällig"] } else { ["Lead", "Form", "Stage", "First contact", "Due"] };
+        body.push_str("<table><thead><tr>");
+        for h in heads {
+            body.push_str(&format!("<th scope=\"col\">{h}</th>"));
+        }
+        body.push_str("</tr></thead><tbody>");
+        for (lead, link) in rows {
+            let who = lead.fields.get("email").map_or("-", String::as_str);
+            let touched = lead.first_touch.as_ref().map_or("-".to_owned(), |t| t.at.clone());
+            let due = match &lead.sla {
+                Some(s) if s.breached.is_some() => if de { "überschritten" } else { "breached" }.to_owned(),
+                Some(s) if lead.first_touch.is_none() => {
+                    let late = shared::time::parse(&s.due).is_some_and(|d| d < now_ms);
+                    format!("{}{}", s.due, if late { " !" } else { "" })
+                }
+                _ => "-".to_owned(),
+            };
+            body.push_str(&format!(
+                "<tr><td><a href=\"{}\">{}</a></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(link),
+                escape(who),
+                escape(&lead.form),
+                lead.stage.as_str(),
+                escape(&touched),
+                escape(&due)
+            ));
+        }
+        body.push_str("</tbody></table>");
+    }
+    let title = if de { format!("Leads von {name}") } else { format!("{name}'s leads") };
+    page(lang, &escape(&title), &body)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -34,6 +34,12 @@ pub enum Route {
     WorkPage(String),
     /// `POST /v1/work/<token>`: what the owner does with it (contacted, not mine, disqualify).
     Work(String),
+    /// `GET /v1/owners/sign-in`: where an owner asks for the link to their leads.
+    SignInPage,
+    /// `POST /v1/owners/sign-in`: mails the link, if the address is an owner's.
+    SignIn,
+    /// `GET /v1/mine/<token>`: an owner's leads, the most urgent first.
+    Mine(String),
     /// `GET /v1/thanks`: the built-in thank-you page of plain forms.
     Thanks,
     /// `GET /embed/<form>.js`: the widget with the form.
@@ -165,6 +171,8 @@ impl Route {
                 let t = one(token).ok_or(Miss::NotFound)?;
                 vec![("GET", WorkPage(t.clone())), ("POST", Work(t))]
             }
+            ["v1", "owners", "sign-in"] => vec![("GET", SignInPage), ("POST", SignIn)],
+            ["v1", "mine", token] => vec![("GET", Mine(one(token).ok_or(Miss::NotFound)?))],
             ["v1", "thanks"] => vec![("GET", Thanks)],
             ["embed", file] => {
                 let form = file.strip_suffix(".js").filter(|f| !f.is_empty()).ok_or(Miss::NotFound)?;
@@ -274,7 +282,7 @@ impl Route {
             // Behaviour events take the admin token or an integration's key: their handler checks either.
             // A preview reads and writes nothing: it renders the definition it is sent, as an embed would.
             Submit | SubmitPreflight | Health | OpenApi | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_) | Download(_)
-            | WorkPage(_) | Work(_) | Thanks | Embed(_) | DevMailbox | Beacon | RecordEvent(_) | Feedback(_) | Preview => false,
+            | WorkPage(_) | Work(_) | SignInPage | SignIn | Mine(_) | Thanks | Embed(_) | DevMailbox | Beacon | RecordEvent(_) | Feedback(_) | Preview => false,
         }
     }
 
@@ -288,7 +296,11 @@ impl Route {
     /// events, CRM feedback) and the owners' links (sales work, never a visitor's page). The collector, the Worker a visitor's page loads, forwards these to it
     /// unchanged, so its own bundle carries only the routes a visitor's browser uses.
     pub fn is_operator(&self) -> bool {
-        self.is_admin() || matches!(self, Route::RecordEvent(_) | Route::Feedback(_) | Route::WorkPage(_) | Route::Work(_))
+        self.is_admin()
+            || matches!(
+                self,
+                Route::RecordEvent(_) | Route::Feedback(_) | Route::WorkPage(_) | Route::Work(_) | Route::SignInPage | Route::SignIn | Route::Mine(_)
+            )
     }
 }
 
@@ -347,6 +359,9 @@ mod tests {
             ("GET", "/v1/download/{token}"),
             ("GET", "/v1/work/{token}"),
             ("POST", "/v1/work/{token}"),
+            ("GET", "/v1/owners/sign-in"),
+            ("POST", "/v1/owners/sign-in"),
+            ("GET", "/v1/mine/{token}"),
             ("GET", "/v1/thanks"),
             ("GET", "/embed/{form}.js"),
             ("GET", "/dev/mailbox"),
@@ -410,6 +425,9 @@ mod tests {
             | Route::Download(_)
             | Route::WorkPage(_)
             | Route::Work(_)
+            | Route::SignInPage
+            | Route::SignIn
+            | Route::Mine(_)
             | Route::Thanks
             | Route::Embed(_)
             | Route::DevMailbox
@@ -582,6 +600,9 @@ mod tests {
             ("GET", "/v1/download/t"),
             ("GET", "/v1/work/t"),
             ("POST", "/v1/work/t"),
+            ("GET", "/v1/owners/sign-in"),
+            ("POST", "/v1/owners/sign-in"),
+            ("GET", "/v1/mine/t"),
             ("GET", "/v1/thanks"),
             ("GET", "/embed/f.js"),
             ("GET", "/dev/mailbox"),
@@ -591,7 +612,11 @@ mod tests {
             let route = Route::parse(method, path).unwrap_or_else(|m| panic!("{method} {path}: {m:?}"));
             assert_eq!(route.is_admin(), path.starts_with("/v1/admin/"), "{path}");
             assert_eq!(route.is_cross_origin(), path == "/v1/leads", "{path}");
-            let called_by_other_systems = path.ends_with("/events") || path.starts_with("/v1/feedback/") || path.starts_with("/v1/work/");
+            let called_by_other_systems = path.ends_with("/events")
+                || path.starts_with("/v1/feedback/")
+                || path.starts_with("/v1/work/")
+                || path.starts_with("/v1/owners/")
+                || path.starts_with("/v1/mine/");
             assert_eq!(route.is_operator(), path.starts_with("/v1/admin/") || called_by_other_systems, "{path}");
         }
     }

@@ -32,6 +32,8 @@ pub enum Purpose {
     Withdraw,
     /// `/v1/work/<token>`: an owner's link to one lead of theirs (its `h` is the owner's id).
     Work,
+    /// `/v1/mine/<token>`: an owner's sign-in link to their leads (what it seals is the owner's id).
+    Mine,
 }
 
 impl Purpose {
@@ -41,6 +43,7 @@ impl Purpose {
             Purpose::Download => "download",
             Purpose::Withdraw => "withdraw",
             Purpose::Work => "work",
+            Purpose::Mine => "mine",
         }
     }
 }

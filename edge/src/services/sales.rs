@@ -272,3 +272,51 @@ pub async fn speed<B: Backend>(
         }
     }
 }
+
+/// How long an owner's sign-in link works.
+pub const SIGN_IN_MS: u64 = 12 * 3_600_000;
+
+/// How often an owner can be sent a sign-in link: once per this window, however often it is asked for.
+pub const SIGN_IN_WINDOW_MS: u64 = 300_000;
+
+/// Sends the owner whose address is `email` (if any) a link to their leads, at most once per
+/// [`SIGN_IN_WINDOW_MS`]. Whether a mail went out is for the log only: the person asking is told the same
+/// either way, so the form tells no stranger which addresses belong to owners.
+pub async fn sign_in<B: Backend>(b: &B, config: &FormsConfig, email: &str) -> Result<bool, Error> {
+    let email = email.trim();
+    let Some(owner) = config.owners.iter().find(|o| o.email.as_deref().is_some_and(|e| e.eq_ignore_ascii_case(email))) else { return Ok(false) };
+    let (Some(settings), Some(origin), Some(signing)) = (config.mail.as_ref(), b.secret(ORIGIN), b.secret("SIGNING_SECRET")) else {
+        b.log(&format!("sign-in link for {} not sent: set [mail], {ORIGIN} and SIGNING_SECRET", owner.id));
+        return Ok(false);
+    };
+    let now = b.now_ms();
+    let window = now / SIGN_IN_WINDOW_MS;
+    let turn = crate::protocol::backend::ask(b, cmd::Turn { name: format!("signin:{}:{window}", owner.id), count: 1 }).await?;
+    if turn.turn > 0 {
+        return Ok(false);
+    }
+    let link = token::link(origin.trim_end_matches('/'), signing.as_bytes(), token::Purpose::Mine, &owner.id, now + SIGN_IN_MS);
+    let address = owner.email.as_deref().unwrap_or(email);
+    let message = mail::sign_in(settings, (&owner.name, address, owner.lang.unwrap_or(shared::Lang::De)), &link, SIGN_IN_MS / 3_600_000);
+    let id = id::new("msg_", now, random(b));
+    match crate::services::delivery::send_now(b, settings, &message, &id).await {
+        Ok(()) => Ok(true),
+        Err(why) => {
+            b.log(&format!("sign-in link for {} not sent: {why}", owner.id));
+            Ok(false)
+        }
+    }
+}
+
+/// The leads of `owner` (the newest 200), the most urgent first: those whose agreement runs, by due time,
+/// then the rest, newest first.
+pub async fn mine<B: Backend>(b: &B, owner: &str) -> Result<Vec<Lead>, Error> {
+    let mut filter = crate::services::listing::Filter::default();
+    filter.qualified.owner = Some(owner.to_owned());
+    let (mut leads, _) = crate::services::listing::page(b, &filter, None, 200).await?;
+    let due =
+        |l: &Lead| l.sla.as_ref().filter(|s| s.breached.is_none() && l.first_touch.is_none() && s.owner == owner).and_then(|s| shared::time::parse(&s.due));
+    // Stable: within each part the listing's newest-first order stays.
+    leads.sort_by_key(|l| due(l).unwrap_or(u64::MAX));
+    Ok(leads)
+}

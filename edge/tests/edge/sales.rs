@@ -195,6 +195,33 @@ fn a_call_logged_in_the_crm_is_the_first_touch_and_stops_the_check() {
     assert_eq!(lead(&m, &id).owner.as_deref(), Some("anna"), "touched in the CRM: no escalation");
 }
 
+#[test]
+fn an_owner_gets_one_sign_in_link_per_window_strangers_none_and_sees_their_leads_most_urgent_first() {
+    let (m, config) = (ready(), config());
+    let first = submit(&m, &config, "first@example.com");
+    m.advance(MINUTE);
+    let second = submit(&m, &config, "second@example.com"); // cem's (ben is away)
+    m.advance(MINUTE);
+    submit(&m, &config, "third@example.com"); // cem's turn
+    let fourth = submit(&m, &config, "fourth@example.com"); // anna's again
+    assert_eq!(block_on(sales::act(&m, &config, &fourth, "anna", &Action::Contacted, "mail")).unwrap().unwrap().1, Acted::Touched(true));
+    let before = m.sent.borrow().len();
+    assert!(block_on(sales::sign_in(&m, &config, " ANNA@example.com ")).unwrap(), "the address on file, in any case");
+    assert!(!block_on(sales::sign_in(&m, &config, "anna@example.com")).unwrap(), "once per window");
+    assert!(!block_on(sales::sign_in(&m, &config, "mallory@example.com")).unwrap(), "a stranger's address gets nothing");
+    let sent = m.sent.borrow()[before..].to_vec();
+    assert_eq!(sent.len(), 1);
+    let body: serde_json::Value = serde_json::from_str(sent[0].body.as_deref().unwrap()).unwrap();
+    assert_eq!(body["to"], "anna@example.com");
+    assert!(body["text"].as_str().unwrap().contains("https://c.example/v1/mine/"));
+    m.advance(sales::SIGN_IN_WINDOW_MS);
+    assert!(block_on(sales::sign_in(&m, &config, "anna@example.com")).unwrap(), "again in the next window");
+    // Anna's leads: the one whose agreement runs first, the touched (newer) one after; cem's are not there.
+    let mine: Vec<String> = block_on(sales::mine(&m, "anna")).unwrap().into_iter().map(|l| l.id).collect();
+    assert_eq!(mine, vec![first.clone(), fourth.clone()]);
+    assert!(!mine.contains(&second));
+}
+
 /// The speed-to-lead numbers over leads whose assignments, agreements and touches are set by hand.
 mod numbers {
     use edge::rules::speed::{report, By};

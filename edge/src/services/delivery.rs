@@ -203,18 +203,3 @@ async fn send_binding<B: Backend>(b: &B, d: &Delivery) -> Result<(), mail::Refus
     let message: mail::Mail = serde_json::from_str(&d.payload).map_err(|e| mail::Refusal { code: None, message: format!("stored mail unreadable: {e}") })?;
     b.send_email(&message).await
 }
-
-/// Sends `message` at once, outside the outbox (a sign-in link, which belongs to no lead and is asked for
-/// again if it does not arrive): through the configured provider, `id` as its idempotency key.
-pub async fn send_now<B: Backend>(b: &B, settings: &shared::form::MailConfig, message: &mail::Mail, id: &str) -> Result<(), String> {
-    if settings.provider == shared::config::MailProvider::Cloudflare {
-        return b.send_email(message).await.map_err(|r| [r.code.as_deref().unwrap_or("no code"), ": ", &r.message].concat());
-    }
-    let key = b.secret(&settings.key).ok_or_else(|| format!("secret {} is not set", settings.key))?;
-    let request = mail::request(settings, &key, message, id).ok_or("this provider takes no request")?;
-    let reply = b.call(&request, TIMEOUT_MS, Read::Status).await?;
-    match outbox::classify_mail(reply.status) {
-        Outcome::Delivered => Ok(()),
-        _ => Err(format!("the mail API answered {}", reply.status)),
-    }
-}

@@ -299,7 +299,7 @@ pub async fn sign_in<B: Backend>(b: &B, config: &FormsConfig, email: &str) -> Re
     let address = owner.email.as_deref().unwrap_or(email);
     let message = mail::sign_in(settings, (&owner.name, address, owner.lang.unwrap_or(shared::Lang::De)), &link, SIGN_IN_MS / 3_600_000);
     let id = id::new("msg_", now, random(b));
-    match crate::services::delivery::send_now(b, settings, &message, &id).await {
+    match send_now(b, settings, &message, &id).await {
         Ok(()) => Ok(true),
         Err(why) => {
             b.log(&format!("sign-in link for {} not sent: {why}", owner.id));
@@ -319,4 +319,22 @@ pub async fn mine<B: Backend>(b: &B, owner: &str) -> Result<Vec<Lead>, Error> {
     // Stable: within each part the listing's newest-first order stays.
     leads.sort_by_key(|l| due(l).unwrap_or(u64::MAX));
     Ok(leads)
+}
+
+/// How long a sign-in mail may take to hand over.
+const MAIL_TIMEOUT_MS: u64 = 10_000;
+
+/// Sends `message` at once, outside the outbox (a sign-in link, which belongs to no lead and is asked for
+/// again if it does not arrive): through the configured provider, `id` as its idempotency key.
+async fn send_now<B: Backend>(b: &B, settings: &shared::form::MailConfig, message: &mail::Mail, id: &str) -> Result<(), String> {
+    if settings.provider == shared::config::MailProvider::Cloudflare {
+        return b.send_email(message).await.map_err(|r| [r.code.as_deref().unwrap_or("no code"), ": ", &r.message].concat());
+    }
+    let key = b.secret(&settings.key).ok_or_else(|| format!("secret {} is not set", settings.key))?;
+    let request = mail::request(settings, &key, message, id).ok_or("this provider takes no request")?;
+    let reply = b.call(&request, MAIL_TIMEOUT_MS, crate::rules::crm::Read::Status).await?;
+    match crate::protocol::outbox::classify_mail(reply.status) {
+        crate::protocol::outbox::Outcome::Delivered => Ok(()),
+        _ => Err(format!("the mail API answered {}", reply.status)),
+    }
 }

@@ -409,23 +409,17 @@ impl Backend for Memory {
         }
     }
 
-    /// Recorded in `sent` as a request to `binding:EMAIL` with the mail as its body, and answered by the
-    /// scripted answers: a status of 400 or more is a refusal whose code is the answer's body.
+    /// A call (counted, recorded in `sent` and answered by the scripted answers) to `binding:EMAIL` with the
+    /// mail as its body: a status of 400 or more is a refusal whose code is the answer's body.
     async fn send_email(&self, mail: &crate::rules::mail::Mail) -> Result<(), crate::rules::mail::Refusal> {
-        let refusal = |code: Option<String>, message: String| crate::rules::mail::Refusal { code, message };
-        self.op(Op::Call).await.map_err(|e| refusal(None, e.log_line().unwrap_or_default()))?;
         let out = Outbound {
             method: "POST",
             url: ["binding:", crate::rules::mail::BINDING].concat(),
             headers: Vec::new(),
             body: Some(serde_json::to_string(mail).unwrap_or_default()),
         };
-        self.sent.borrow_mut().push(out.clone());
-        let reply = match self.answer.borrow_mut().as_mut() {
-            Some(f) => f(&out),
-            None => Ok(Reply { status: 204, ..Reply::default() }),
-        };
-        match reply {
+        let refusal = |code: Option<String>, message: String| crate::rules::mail::Refusal { code, message };
+        match self.call(&out, 0, Read::Status).await {
             Ok(r) if r.status < 400 => Ok(()),
             Ok(r) => Err(refusal(Some(r.body).filter(|b| !b.is_empty()), format!("refused ({})", r.status))),
             Err(reason) => Err(refusal(None, reason)),

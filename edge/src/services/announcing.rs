@@ -36,20 +36,21 @@ pub async fn send_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(
         return Ok(());
     }
     let now = b.now_ms();
-    for ((lead, at), ids) in by_lead(deliveries, now) {
+    for ((lead, at), ids) in grouped(deliveries, |d| (d.lead_id.clone(), d.next_at_ms.max(now))) {
         b.ledger(&Command::Send(cmd::Send { ids, lead, now: at })).await?;
     }
     Ok(())
 }
 
-/// The deliveries' ids per lead (each lead's ledger object holds its deliveries) and due time.
-fn by_lead(deliveries: &[Delivery], now: u64) -> Vec<((String, u64), Vec<String>)> {
-    let mut out: Vec<((String, u64), Vec<String>)> = Vec::new();
+/// The deliveries' ids grouped by `key` (each lead's ledger object holds its deliveries, so a key names
+/// the lead), in the order the keys first appear.
+fn grouped<K: PartialEq>(deliveries: &[Delivery], key: impl Fn(&Delivery) -> K) -> Vec<(K, Vec<String>)> {
+    let mut out: Vec<(K, Vec<String>)> = Vec::new();
     for d in deliveries {
-        let key = (d.lead_id.clone(), d.next_at_ms.max(now));
-        match out.iter_mut().find(|(k, _)| *k == key) {
+        let k = key(d);
+        match out.iter_mut().find(|(other, _)| *other == k) {
             Some((_, ids)) => ids.push(d.id.clone()),
-            None => out.push((key, vec![d.id.clone()])),
+            None => out.push((k, vec![d.id.clone()])),
         }
     }
     out
@@ -60,7 +61,7 @@ pub async fn unqueue<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), E
     if deliveries.is_empty() {
         return Ok(());
     }
-    for ((lead, _), ids) in by_lead(deliveries, 0) {
+    for (lead, ids) in grouped(deliveries, |d| d.lead_id.clone()) {
         b.ledger(&Command::Unqueue(cmd::Unqueue { ids, lead })).await?;
     }
     Ok(())

@@ -54,6 +54,15 @@ pub fn on_assigned<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead, now
     out
 }
 
+/// Gives `lead` to `next` (by `by`, for `why`) and what follows: `lead.assigned`, and the new owner's
+/// agreement and mail. Nothing when it is theirs already.
+fn hand_over<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead, next: &str, by: &str, why: &str, now: u64) -> Vec<Delivery> {
+    let Some(record) = lead.assign(next, by, why, now) else { return Vec::new() };
+    let mut out = announce_owner(b, config, lead, &record, now);
+    out.extend(on_assigned(b, config, lead, now));
+    out
+}
+
 /// The mail telling `to` (an owner's id) about `lead`, with their link to it; none when mail, the owner's
 /// address, the signing secret or the collector's public address is missing (the last is logged).
 fn notice<B: Backend>(b: &B, config: &FormsConfig, lead: &Lead, to: &str, kind: mail::Notice, now: u64) -> Option<Delivery> {
@@ -102,10 +111,7 @@ pub async fn check<B: Backend>(b: &B, config: &FormsConfig, d: &Delivery) -> Res
             let seconds = rule.and_then(|r| r.respond_within_ms()).unwrap_or_default() / 1000;
             let span = if seconds.is_multiple_of(60) { format!("{} minutes", seconds / 60) } else { format!("{seconds} seconds") };
             let why = format!("no first contact by {owner} within {span} of working time");
-            if let Some(record) = lead.assign(&next, "sla", &why, now) {
-                deliveries.extend(announce_owner(b, config, &lead, &record, now));
-                deliveries.extend(on_assigned(b, config, &mut lead, now));
-            }
+            deliveries.extend(hand_over(b, config, &mut lead, &next, "sla", &why, now));
         }
         if let Some(fallback) = rule.and_then(|r| r.fallback.as_deref()).filter(|f| lead.owner.as_deref() != Some(*f)) {
             deliveries.extend(notice(b, config, &lead, fallback, mail::Notice::Breached, now));
@@ -190,11 +196,7 @@ pub async fn act<B: Backend>(b: &B, config: &FormsConfig, id: &str, by: &str, ac
                 match rule.and_then(|r| r.next_after(&config.owners, &current, now)) {
                     None => return Ok(Some((lead, Acted::Passed(None)))),
                     Some(next) => {
-                        let mut out = Vec::new();
-                        if let Some(record) = lead.assign(&next, &actor, "not mine", now) {
-                            out.extend(announce_owner(b, config, &lead, &record, now));
-                            out.extend(on_assigned(b, config, &mut lead, now));
-                        }
+                        let out = hand_over(b, config, &mut lead, &next, &actor, "not mine", now);
                         (Acted::Passed(Some(next)), out)
                     }
                 }

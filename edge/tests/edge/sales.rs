@@ -222,6 +222,47 @@ fn an_owner_gets_one_sign_in_link_per_window_strangers_none_and_sees_their_leads
     assert!(!mine.contains(&second));
 }
 
+#[test]
+fn a_write_that_fails_leaves_the_lead_and_the_outbox_as_they_were_and_the_check_is_retried() {
+    use edge::platform::memory::Op;
+    let (m, config) = (ready(), config());
+    let id = submit(&m, &config, "eve@example.com");
+    assert!(m.fire_alarm());
+    block_on(run_due(&m, &config)).unwrap();
+    let before = lead(&m, &id);
+    // The escalation's write of the lead fails: nothing changed, nothing announced, the check waits.
+    m.advance(15 * MINUTE);
+    m.fail(Op::PutLead, 1);
+    assert!(m.fire_alarm());
+    block_on(run_due(&m, &config)).unwrap();
+    assert_eq!(lead(&m, &id), before, "still anna's, agreement not marked broken");
+    assert!(!m.outbox().values().any(|d| d.event == "lead.sla_breached" || d.event == "lead.assigned"), "nothing announced");
+    let check = m.outbox().into_values().find(|d| d.endpoint == sales::SLA_ENDPOINT).unwrap();
+    assert_eq!((check.state, check.attempts), (State::Pending, 1), "the check is retried");
+    // Its retry escalates.
+    m.advance(10_000);
+    while m.fire_alarm() {
+        block_on(run_due(&m, &config)).unwrap();
+        if lead(&m, &id).owner.as_deref() == Some("cem") {
+            break;
+        }
+    }
+    assert_eq!(lead(&m, &id).owner.as_deref(), Some("cem"));
+
+    // "Not mine" and a CRM's touch whose writes fail change nothing either.
+    let other = submit(&m, &config, "finn@example.com");
+    let owner = lead(&m, &other).owner.clone().unwrap();
+    let before = lead(&m, &other);
+    let queued = m.outbox().len();
+    m.fail(Op::PutLead, 1);
+    assert!(block_on(sales::act(&m, &config, &other, &owner, &Action::NotMine, "mail")).is_err());
+    assert_eq!((lead(&m, &other), m.outbox().len()), (before.clone(), queued), "no owner change, no mail, no check queued");
+    m.fail(Op::PutLead, 1);
+    assert!(block_on(sales::touch(&m, &other, "crm", "call")).is_err());
+    assert_eq!(lead(&m, &other), before, "no touch recorded");
+    assert_eq!(block_on(sales::touch(&m, &other, "crm", "call")).unwrap(), Some(true), "the retry records it");
+}
+
 /// The speed-to-lead numbers over leads whose assignments, agreements and touches are set by hand.
 mod numbers {
     use edge::rules::speed::{report, By};

@@ -112,11 +112,20 @@ test("several forms on one page: where the script stands and in a placeholder di
 <script src="${collector.base}/embed/giveaway.js" async></script></main></body></html>`,
   });
   const page = await browser.newPage();
+  const modules = [];
+  page.on("request", (r) => /\/w\/[0-9a-f]{16}\.wasm$/.test(r.url()) && modules.push(r.url()));
   await page.goto(`${site.base}/multi.html`);
-  await page.locator("#top [data-leadgate-form=newsletter]").waitFor({ state: "attached" });
-  await page.locator("#side [data-leadgate-form=giveaway][data-leadgate-mounted]").waitFor({ state: "attached" });
+  await page.locator("#top [data-leadgate-form=newsletter][data-leadgate-ready]").waitFor({ state: "attached" });
+  await page.locator("#side [data-leadgate-form=giveaway][data-leadgate-ready]").waitFor({ state: "attached" });
   const hosts = await page.evaluate(() => [...document.querySelectorAll("[data-leadgate-form]")].map((h) => [h.getAttribute("data-leadgate-form"), !!h.shadowRoot, h.parentElement.id]));
   assert.deepEqual(hosts, [["newsletter", true, "top"], ["giveaway", true, "side"]]);
+  assert.equal(modules.length, 1, `one download of the rules for both forms: ${modules}`);
+  // Both forms check with their own rules: a wrong address is refused in each.
+  for (const side of ["#top", "#side"]) {
+    await page.locator(`${side} #lg-f-email`).fill("nope");
+    await page.locator(`${side} #lg-f-email`).blur();
+    assert.equal(await page.locator(`${side} #lg-f-email`).getAttribute("aria-invalid"), "true", side);
+  }
   const leaked = await page.evaluate(() => ["__leadgate", "wasm_bindgen", "mount", "init"].filter((n) => n in window));
   assert.deepEqual(leaked, [], "no globals leak into the page");
   await page.close();
@@ -149,4 +158,93 @@ test("keyboard only: tab through, tick with space, send with enter; focus is vis
   assert.equal(lead.consent.entries.find((e) => e.purpose === "marketing_email").granted, false);
   assert.equal(lead.score.stage, "lead");
   await page.close();
+});
+
+test("markup first, rules once: the module is fetched from its hashed URL, cached as immutable, and a returning visitor downloads nothing again", async () => {
+  const site = await startSite({
+    "/one.html": `<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>One</title></head><body>
+<main><script src="${collector.base}/embed/newsletter.js" async></script></main></body></html>`,
+    "/two.html": `<!doctype html><html lang="fr"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Two</title></head><body>
+<main><script src="${collector.base}/embed/giveaway.js" async></script></main></body></html>`,
+  });
+  const context = await browser.newContext();
+  const visit = async (path) => {
+    const page = await context.newPage();
+    await page.goto(site.base + path);
+    await page.locator("[data-leadgate-ready]").waitFor({ state: "attached" });
+    // Resource timing of the embed script and the module (the collector allows it: `Timing-Allow-Origin`).
+    const sizes = await page.evaluate(() =>
+      Object.fromEntries(performance.getEntriesByType("resource").map((e) => [/\.wasm$/.test(e.name) ? "module" : /\/embed\//.test(e.name) ? "embed" : e.name, e.transferSize]))
+    );
+    const button = await page.locator("button[type=submit]").textContent();
+    await page.close();
+    return { sizes, button };
+  };
+  const first = await visit("/one.html");
+  assert.ok(first.sizes.module > 10_000, `a first visit downloads the module: ${JSON.stringify(first.sizes)}`);
+  const module = await fetch(`${collector.base}${new URL((await (await fetch(`${collector.base}/embed/newsletter.js`)).text()).match(/"\/w\/[0-9a-f]{16}\.wasm"/)[0].slice(1, -1), collector.base).pathname}`);
+  assert.equal(module.headers.get("content-type"), "application/wasm", "streaming compilation needs its type");
+  assert.match(module.headers.get("cache-control"), /immutable/);
+  assert.equal(module.headers.get("access-control-allow-origin"), "*", "any site's page may load it");
+  const again = await visit("/one.html");
+  assert.equal(again.sizes.module, 0, `a returning visitor takes the module from the cache: ${JSON.stringify(again.sizes)}`);
+  assert.ok(again.sizes.embed < 1000, `the embed script is revalidated (304, no body): ${JSON.stringify(again.sizes)}`);
+  const other = await visit("/two.html");
+  assert.equal(other.sizes.module, 0, "another page with another form shares the cached module");
+  assert.equal(other.button, "Enter the giveaway", "a page language the form does not speak gets English, as the rules choose");
+  await context.close();
+  await site.close();
+});
+
+test("a submit pressed before the rules are ready waits for them and is checked; nothing is sent unchecked", async () => {
+  const page = await browser.newPage();
+  const posts = [];
+  page.on("request", (r) => r.method() === "POST" && r.url().endsWith("/v1/leads") && posts.push(r.postData()));
+  // The module is held back until the test lets it through (routing also turns the cache off).
+  let release;
+  const held = new Promise((r) => (release = r));
+  await page.route("**/w/*.wasm", async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto(`${collector.base}/newsletter.html`);
+  await page.locator("#lg-f-email").waitFor();
+  assert.equal(await page.locator("[data-leadgate-ready]").count(), 0, "the form is shown before its rules");
+  await page.fill("#lg-f-email", "not-an-address");
+  await page.locator("#lg-consent-marketing_email").check();
+  await humanPause(page);
+  await page.click("button[type=submit]");
+  assert.equal(await page.locator("button[type=submit]").getAttribute("aria-busy"), "true", "the submit waits");
+  await page.waitForTimeout(300);
+  assert.deepEqual(posts, [], "nothing goes out before the rules have checked it");
+  release();
+  await page.locator("[data-leadgate-ready]").waitFor({ state: "attached" });
+  await page.getByRole("status").filter({ hasText: "check the highlighted" }).waitFor();
+  assert.equal(await page.locator("#lg-f-email").getAttribute("aria-invalid"), "true");
+  assert.deepEqual(posts, [], "the rules refused it: still nothing sent");
+
+  await page.close();
+
+  // A valid submission pressed before the rules goes out once they have checked it.
+  const second = await browser.newPage();
+  second.on("request", (r) => r.method() === "POST" && r.url().endsWith("/v1/leads") && posts.push(r.postData()));
+  let let_through;
+  const later = new Promise((r) => (let_through = r));
+  await second.route("**/w/*.wasm", async (route) => {
+    await later;
+    await route.continue();
+  });
+  await second.goto(`${collector.base}/newsletter.html`);
+  await second.fill("#lg-f-email", "early.bird@example.com");
+  await second.locator("#lg-consent-marketing_email").check();
+  await humanPause(second);
+  await second.click("button[type=submit]");
+  await second.waitForTimeout(300);
+  assert.deepEqual(posts, []);
+  let_through();
+  // The demo newsletter asks for a confirmation (double opt-in).
+  await second.getByRole("status").filter({ hasText: "please check your inbox" }).waitFor();
+  assert.equal(posts.length, 1, "sent once, after the check");
+  assert.ok((await adminLeads(collector)).some((l) => l.fields.email === "early.bird@example.com"));
+  await second.close();
 });

@@ -1,19 +1,41 @@
-//! The widget's JavaScript entry: finds where to render and mounts the Rust form there.
+//! The widget's JavaScript entry: shows the form where it belongs at once, and hands it its rules when the
+// shared wasm module has arrived.
 //
 // The collector wraps this bundle as
-// `(function(){var __leadgate={id, endpoint, sheet, en, de, css, draw, variants}; <bundle>})()`, so the
-// form (its rules as a sheet, its markup per language, its style sheet; per variant for a form under an A/B
-// test) arrives with the script (one request) and nothing is added to the page's globals.
+// `(function(){var __leadgate={id, endpoint, base, sheet, markup, css, draw, variants}; <bundle>})()`, so
+// the form (its markup per language, its style sheet, its rules as a sheet; per variant for a form under an
+// A/B test) arrives with the script and nothing is added to the page's globals by name.
 // `document.currentScript` is read synchronously, at once, because it is only set while the script runs.
+//
+// Markup first: the form is put on the page before any wasm is compiled. The rules (the widget's wasm
+// module, the same for every form of this build) are fetched from the collector at a content-hashed URL
+// that is cached for good (`/w/<hash>.wasm`, `Cache-Control: immutable`) and compiled while it streams in;
+// several forms on one page share one download and one compilation (a promise kept under a symbol on the
+// window). Until the rules are there the view checks nothing and a submit waits for them.
 import { initSync, Form } from "../../target/widget/pkg/widget.js";
 import { mount } from "./view.js";
 
-// The build replaces LEADGATE_WASM with the wasm module as a template literal of one character per byte
-// (`byte_literal` in xtask/src/compile.rs): it compresses far better than base64.
-const wasm = Uint8Array.from(LEADGATE_WASM, (c) => c.charCodeAt(0));
-
 const config = __leadgate;
 const script = document.currentScript;
+// The build replaces LEADGATE_WASM with the module's path, `/w/<hash>.wasm`; it is fetched from the
+// collector that served this script (`base`, else where submissions go).
+const url = (config.base || config.endpoint) + LEADGATE_WASM;
+
+/** Retry delays when the module cannot be fetched or compiled. */
+const RELOAD_MS = [1000, 3000, 9000];
+
+// The compiled module, shared by every Leadgate script on the page. A failed attempt is forgotten, so the
+// next try (this script's or another's) fetches again.
+const modules = (window[Symbol.for("leadgate.wasm")] ||= {});
+function rules(n) {
+  const compiling = (modules[url] ||= WebAssembly.compileStreaming(fetch(url)));
+  return compiling.catch((e) => {
+    if (modules[url] === compiling) delete modules[url];
+    if (n >= RELOAD_MS.length) throw e;
+    return new Promise((r) => setTimeout(r, RELOAD_MS[n])).then(() => rules(n + 1));
+  });
+}
+const loading = rules(0);
 
 function targets() {
   const id = config.id;
@@ -32,31 +54,40 @@ function targets() {
 }
 
 function start() {
-  // Compiled synchronously: the module is a few dozen kilobytes, far below the browsers' limit for that, and
-  // the asynchronous loader would add its own code to every download.
-  initSync({ module: wasm });
-  const lang = document.documentElement.getAttribute("lang") || undefined;
+  // The language shown: the page's (its `lang` attribute's primary subtag) when the script carries markup
+  // for it, else English, else the form's only one. It is chosen here, before the rules, because what is
+  // shown depends on it; the Rust form is then opened in the language shown (`Lang::choose` picks the same).
+  const markups = config.markup;
+  const tag = (document.documentElement.lang || "").split(/[-_]/)[0].toLowerCase();
+  const lang = (tag === "de" || tag === "en") && markups[tag] ? tag : markups.en ? "en" : "de";
   for (const host of targets()) {
     host.setAttribute("data-leadgate-mounted", "");
-    // The Rust form chooses the language; the embed script carries the markup of each one it may choose.
     // A form under an A/B test has a sheet and a markup per variant: this page view is shown the first whose
     // bound in `config.draw` (the collector's, by weight) lies above a random number.
     const r = Math.random();
     const variant = config.draw ? config.draw.findIndex((bound) => r < bound) : 0;
-    const form = Form.open([].concat(config.sheet)[variant], lang);
-    const markup = form && [].concat(config[form.lang()])[variant];
-    if (!markup) throw new Error("the form definition is damaged");
-    // The form lives as long as the page: its listeners keep it alive, so the returned view (which could
-    // unmount it) is not kept.
-    mount(host, config.css, markup, form, config.endpoint, config.id, config.variants?.[variant]);
+    const view = mount(host, config.css, [].concat(markups[lang])[variant], config.endpoint, config.id, config.variants?.[variant]);
+    // The form lives as long as the page: its listeners keep it alive, so the view is not kept.
+    loading
+      .then((module) => {
+        // One instance per script (`initSync` does nothing the second time), from the shared module. A
+        // damaged sheet opens no form: the view then waits, and the console says why.
+        initSync({ module });
+        view.ready(Form.open([].concat(config.sheet)[variant], lang) || damaged());
+      })
+      .catch(fail);
   }
 }
 
+const damaged = () => {
+  throw new Error("the form definition is damaged");
+};
+const fail = (e) => console.error("leadgate:", e);
 const run = () => {
   try {
     start();
   } catch (e) {
-    console.error("leadgate:", e);
+    fail(e);
   }
 };
 if (document.readyState === "loading") {

@@ -24,12 +24,15 @@ const SAY_UNREACHABLE = 2;
 const SAY_FAILED = 3;
 
 /**
- * Renders `markup` styled by `css` into a new shadow root on `host`, wires its events to `form`, posts
- * valid submissions to `${endpoint}/v1/leads` and reports form `id`'s analytics (of its `variant`, when the
- * page view shows one) to `${endpoint}/v1/beacon`.
- * Returns the view, whose `unmount()` undoes all that but the markup.
+ * Renders `markup` styled by `css` into a new shadow root on `host` at once, posts valid submissions to
+ * `${endpoint}/v1/leads` and reports form `id`'s analytics (of its `variant`, when the page view shows one)
+ * to `${endpoint}/v1/beacon`.
+ * The rules come later: until the view's `ready(form)` hands it the Rust form, checks wait and a submit
+ * waits (busy) for them, so the markup is on screen while the wasm module still downloads and compiles,
+ * and nothing is ever sent unchecked.
+ * Returns the view: `ready(form)`, and `unmount()`, which undoes all that but the markup.
  */
-export function mount(host, css, markup, form, endpoint, id, variant) {
+export function mount(host, css, markup, endpoint, id, variant) {
   const root = host.attachShadow({ mode: "open" });
   // A constructed stylesheet rather than a <style> element: CSP `style-src` does not apply to it, so the
   // form looks right on pages whose policy forbids inline styles.
@@ -46,6 +49,10 @@ export function mount(host, css, markup, form, endpoint, id, variant) {
   const button = root.querySelector("button");
   const status = root.querySelector("[role=status]");
   const shownAt = performance.now();
+  // The Rust form, once its rules have arrived (see `ready`).
+  let form = null;
+  // A submit pressed before the rules arrived, to be made when they do.
+  let waiting = false;
   let sending = false;
   let key = null;
   // Set between pointerdown and pointerup inside the form. A blur caused by a click would show its error
@@ -152,8 +159,19 @@ export function mount(host, css, markup, form, endpoint, id, variant) {
     );
   };
 
+  // Busy: the button cannot be pressed again while a submission is checked or on its way.
+  const busy = () => {
+    button.setAttribute("disabled", "");
+    button.setAttribute("aria-busy", "true");
+  };
+
   const submit = () => {
     if (sending) return;
+    if (!form) {
+      waiting = true;
+      busy();
+      return;
+    }
     controls.forEach((c, i) => form.set(i, value(c)));
     // Every `utm_*` parameter is offered; the form keeps the tags it knows.
     for (const k in utm) form.tag(k, utm[k]);
@@ -169,8 +187,7 @@ export function mount(host, css, markup, form, endpoint, id, variant) {
     controls.forEach((c) => show(c));
     key ||= Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
     sending = true;
-    button.setAttribute("disabled", "");
-    button.setAttribute("aria-busy", "true");
+    busy();
     announce(form.say(SAY_SENDING), false);
     post(body, 0);
   };
@@ -233,11 +250,11 @@ export function mount(host, css, markup, form, endpoint, id, variant) {
       }
     } else if (kind === "pointerup" || kind === "pointercancel") {
       pressing = false;
-      deferred.splice(0).forEach(check);
+      if (form) deferred.splice(0).forEach(check);
     } else {
       // Text controls are checked when they lose focus, tick boxes (consent or field) when they change.
       const i = controls.findIndex((c) => c.el === e.target && (c.el.type === "checkbox") === (kind === "change"));
-      if (i >= 0) pressing ? deferred.push(i) : check(i);
+      if (i >= 0) pressing || !form ? deferred.push(i) : check(i);
     }
   };
   const listening = [
@@ -250,10 +267,21 @@ export function mount(host, css, markup, form, endpoint, id, variant) {
   };
   each("addEventListener");
   return {
+    /** Hands the view its Rust form: the checks that waited for it run, then a submit that did. */
+    ready(rules) {
+      form = rules;
+      host.setAttribute("data-leadgate-ready", "");
+      if (!pressing) deferred.splice(0).forEach(check);
+      if (waiting) {
+        waiting = false;
+        idle();
+        submit();
+      }
+    },
     /** Removes the form's event listeners and frees its Rust form. */
     unmount() {
       each("removeEventListener");
-      form.free();
+      form?.free();
     },
   };
 }

@@ -28,6 +28,14 @@ fn serde_json_from<T: serde::de::DeserializeOwned>(json: &str) -> T {
 /// A mounted form, unmounted when dropped.
 struct View(wasm_bindgen::JsValue);
 
+impl View {
+    /// Hands the view its rules, as the entry does once the module has arrived.
+    fn ready(&self, form: Form) {
+        let ready: js_sys::Function = js_sys::Reflect::get(&self.0, &"ready".into()).unwrap().unchecked_into();
+        ready.call1(&self.0, &form.into()).unwrap();
+    }
+}
+
 impl Drop for View {
     fn drop(&mut self) {
         let unmount: js_sys::Function = js_sys::Reflect::get(&self.0, &"unmount".into()).unwrap().unchecked_into();
@@ -39,12 +47,12 @@ impl Drop for View {
 extern "C" {
     /// The view the embed script mounts.
     #[wasm_bindgen(js_name = mount)]
-    fn mount_view(host: &Element, css: &str, markup: &str, form: Form, endpoint: &str) -> wasm_bindgen::JsValue;
+    fn mount_view(host: &Element, css: &str, markup: &str, endpoint: &str) -> wasm_bindgen::JsValue;
 }
 
-/// Mounts a form as `widget/js/entry.js` does: opens it for the page's language and shows its markup in
-/// the language it chose.
-fn mount(json: &str, page_lang: Option<&str>) -> (View, ShadowRoot) {
+/// Shows a form as `widget/js/entry.js` does before its rules have arrived: its markup in the language the
+/// Rust form chooses for the page. Returns the view, the shadow root and the form to hand it.
+fn show(json: &str, page_lang: Option<&str>) -> (View, ShadowRoot, Form) {
     let doc = web_sys::window().unwrap().document().unwrap();
     let host = doc.create_element("div").unwrap();
     doc.body().unwrap().append_child(&host).unwrap();
@@ -55,8 +63,15 @@ fn mount(json: &str, page_lang: Option<&str>) -> (View, ShadowRoot) {
         "de" => de,
         other => panic!("no markup for {other}"),
     };
-    let view = mount_view(&host, markup::CSS, &markup.unwrap(), form, "http://127.0.0.1:9");
-    (View(view), host.shadow_root().unwrap())
+    let view = mount_view(&host, markup::CSS, &markup.unwrap(), "http://127.0.0.1:9");
+    (View(view), host.shadow_root().unwrap(), form)
+}
+
+/// Mounts a form with its rules ready.
+fn mount(json: &str, page_lang: Option<&str>) -> (View, ShadowRoot) {
+    let (view, root, form) = show(json, page_lang);
+    view.ready(form);
+    (view, root)
 }
 
 fn q(root: &ShadowRoot, sel: &str) -> Element {
@@ -294,4 +309,35 @@ async fn a_5xx_is_retried_under_the_same_idempotency_key() {
     let key = |i: u32| js_sys::Array::from(&requests().get(i)).get(2).as_string();
     assert_eq!(requests().length(), 2);
     assert_eq!(key(0), key(1), "the retry carries the first attempt's key, so the collector stores one lead");
+}
+
+#[wasm_bindgen_test]
+async fn a_submit_before_the_rules_are_ready_waits_for_them_and_is_checked() {
+    let original = answer_with(201, r#"{"id":"l1","status":"new"}"#);
+    // Invalid input sent before the rules: nothing goes out, the button is busy; with the rules, the
+    // problems are shown and still nothing goes out.
+    let (view, root, form) = show(NEWSLETTER, Some("en"));
+    let email: HtmlInputElement = q(&root, "#lg-f-email").unchecked_into();
+    email.set_value("not-an-email");
+    email.dispatch_event(&web_sys::Event::new("blur").unwrap()).unwrap();
+    assert!(email.get_attribute("aria-invalid").is_none(), "nothing is decided without the rules");
+    q(&root, "button").unchecked_into::<HtmlElement>().click();
+    assert_eq!(q(&root, "button").get_attribute("aria-busy").as_deref(), Some("true"), "the submit waits");
+    assert_eq!(requests().length(), 0, "never sent unchecked");
+    view.ready(form);
+    assert_eq!(email.get_attribute("aria-invalid").as_deref(), Some("true"), "the rules checked what waited");
+    assert_eq!(status_text(&root), "Please check the highlighted fields.");
+    assert!(q(&root, "button").get_attribute("disabled").is_none(), "the visitor can correct and resend");
+    assert_eq!(requests().length(), 0, "an invalid submission is not sent");
+    drop(view);
+
+    // Valid input sent before the rules goes out once they are there.
+    let (view, root, form) = show(NEWSLETTER, Some("en"));
+    fill_and_send(&root);
+    assert_eq!(requests().length(), 0);
+    view.ready(form);
+    until("the thanks", || status_text(&root).starts_with("Thank you! You are signed up.")).await;
+    restore_fetch(&original);
+    assert_eq!(requests().length(), 1, "sent once, when the rules had checked it");
+    drop(view);
 }

@@ -1,24 +1,30 @@
 //! `cargo xtask bench`, part two: how long a page takes to show the Leadgate form, against the same form
 //! written in plain JavaScript, in the same Debian Chromium run (median of 20 loads each).
 //
-// Usage: node xtask/js/render-bench.mjs <embed-script.js>
-// Each load is a fresh browser context with caching off, so every run downloads, compiles and renders.
-// The time is taken inside the page: a hook installed before any form script watches every shadow root
-// and notes `performance.now()` (milliseconds since navigation start) when a submit button appears in it.
+// Usage: node xtask/js/render-bench.mjs <embed-script.js> <module path, /w/<hash>.wasm> <module file>
+// Each load is a fresh browser context (an empty cache), so every run downloads, compiles and renders.
+// The times are taken inside the page: a hook installed before any form script watches every shadow root
+// and notes `performance.now()` (milliseconds since navigation start) when a submit button appears in it
+// (the form is shown), and when the widget marks its host `data-leadgate-ready` (its rules are there).
+// The module is served as the collector serves it (`www/_headers`): `application/wasm`, immutable.
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { chromium } from "playwright-core";
 
 const LOADS = 20;
-const embed = readFileSync(process.argv[2]);
+const [embedFile, modulePath, moduleFile] = process.argv.slice(2);
+const module = readFileSync(moduleFile);
 
 const hook = `<script>
 (() => {
   const attach = Element.prototype.attachShadow;
   Element.prototype.attachShadow = function (init) {
     const root = attach.call(this, init);
+    const host = this;
     const seen = () => { if (!window.__shown && root.querySelector("button")) window.__shown = performance.now(); };
     new MutationObserver(seen).observe(root, { childList: true, subtree: true });
+    const ready = () => { if (!window.__ready && host.hasAttribute("data-leadgate-ready")) window.__ready = performance.now(); };
+    new MutationObserver(ready).observe(host, { attributes: true });
     return root;
   };
 })();
@@ -49,46 +55,63 @@ const plain = `(() => {
 })();`;
 
 const files = {
-  "/leadgate.html": ["text/html", page("/leadgate.js")],
-  "/plain.html": ["text/html", page("/plain.js")],
-  "/leadgate.js": ["text/javascript", embed],
-  "/plain.js": ["text/javascript", plain],
+  "/leadgate.html": ["text/html; charset=utf-8", page("/leadgate.js")],
+  "/plain.html": ["text/html; charset=utf-8", page("/plain.js")],
+  "/plain.js": ["text/javascript; charset=utf-8", plain],
+  [modulePath]: ["application/wasm", module],
 };
 const server = http.createServer((req, res) => {
   const file = files[new URL(req.url, "http://x").pathname];
   if (!file) return res.writeHead(404).end();
-  res.writeHead(200, { "content-type": `${file[0]}; charset=utf-8`, "cache-control": "no-store" });
+  const cache = file[0] === "application/wasm" ? "public, max-age=31536000, immutable" : "no-store";
+  res.writeHead(200, { "content-type": file[0], "cache-control": cache });
   res.end(file[1]);
 });
 await new Promise((r) => server.listen(0, "127.0.0.1", r));
 const base = `http://127.0.0.1:${server.address().port}`;
+const embed = readFileSync(embedFile, "utf8").replace("BENCH_ORIGIN", base);
+files["/leadgate.js"] = ["text/javascript; charset=utf-8", embed];
 const browser = await chromium.launch({
   executablePath: "/usr/bin/chromium",
   args: ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--no-first-run"],
 });
 
+// One load in a fresh context: when the form was shown and, for Leadgate's, how long after that its rules
+// were ready; then, in the same context (a returning visitor), the same again from the browser's cache.
 async function load(path) {
   const context = await browser.newContext();
   const tab = await context.newPage();
-  await tab.goto(base + path);
-  const shown = await (await tab.waitForFunction(() => window.__shown, null, { timeout: 10_000 })).jsonValue();
+  const visit = async () => {
+    await tab.goto(base + path);
+    const shown = await (await tab.waitForFunction(() => window.__shown, null, { timeout: 10_000 })).jsonValue();
+    const ready = path === "/leadgate.html" ? await (await tab.waitForFunction(() => window.__ready, null, { timeout: 10_000 })).jsonValue() : shown;
+    return [shown, ready - shown];
+  };
+  const first = await visit();
+  const again = await visit();
   await context.close();
-  return shown;
+  return [first, again];
 }
 
 const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
-const times = { leadgate: [], plain: [] };
+const times = { leadgate: [], plain: [], rules: [], again: [], againRules: [] };
 // One warm-up load each (starting Chromium's processes), then the two alternate so drift hits both alike.
 await load("/leadgate.html");
 await load("/plain.html");
 for (let i = 0; i < LOADS; i++) {
-  times.leadgate.push(await load("/leadgate.html"));
-  times.plain.push(await load("/plain.html"));
+  const [[shown, rules], [againShown, againRules]] = await load("/leadgate.html");
+  times.leadgate.push(shown);
+  times.rules.push(rules);
+  times.again.push(againShown);
+  times.againRules.push(againRules);
+  times.plain.push((await load("/plain.html"))[0][0]);
 }
 await browser.close();
 server.close();
 const fmt = (xs) => `median ${median(xs).toFixed(1)} ms (min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`;
-console.log(`form shown after navigation start, ${LOADS} loads each, ${embed.length} bytes of embed script:`);
+console.log(`form shown after navigation start, ${LOADS} loads each, ${embed.length} bytes of embed script, ${module.length} bytes of module:`);
 console.log(`  leadgate widget (wasm): ${fmt(times.leadgate)}`);
 console.log(`  plain JavaScript form:  ${fmt(times.plain)}`);
-console.log(`  difference of medians:  ${(median(times.leadgate) - median(times.plain)).toFixed(1)} ms`);
+console.log(`  ratio of medians:       ${(median(times.leadgate) / median(times.plain)).toFixed(2)}x (difference ${(median(times.leadgate) - median(times.plain)).toFixed(1)} ms)`);
+console.log(`  rules ready after the form is shown: ${fmt(times.rules)}`);
+console.log(`  returning visitor (module cached): shown ${fmt(times.again)}; rules ready ${fmt(times.againRules)} after`);

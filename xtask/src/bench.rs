@@ -105,13 +105,17 @@ pub fn cpu() -> Result {
 }
 
 /// Writes the demo newsletter's embed script (as the collector serves it) and times it in Chromium with
-/// `xtask/js/render-bench.mjs`: median of 20 fresh loads, alternating with a plain-JavaScript form.
+/// `xtask/js/render-bench.mjs`: median of 20 fresh loads, alternating with a plain-JavaScript form, and when
+/// its rules (the module, served as the collector serves it) are ready after the form is shown.
 pub fn render(forms: &FormsConfig) -> Result {
     let form = forms.forms.iter().find(|f| f.id == "newsletter").or(forms.forms.first()).ok_or("the config has no forms")?;
     let bundle = std::fs::read_to_string(widget_bundle()).map_err(|e| e.to_string())?;
-    let script = edge::rules::embed::script(&bundle, &PublicForm::from(form), "http://127.0.0.1:9");
+    // The bench's server replaces the origin once it knows its port.
+    let script = edge::rules::embed::script(&bundle, &PublicForm::from(form), "http://127.0.0.1:9", Some("BENCH_ORIGIN"));
     let path = root().join("target/bench/embed.js");
     std::fs::create_dir_all(path.parent().expect("a file has a folder")).map_err(|e| e.to_string())?;
     std::fs::write(&path, script).map_err(|e| e.to_string())?;
-    node(&["xtask/js/render-bench.mjs", &path.to_string_lossy()], &[])
+    let module = crate::compile::widget_asset()?;
+    let file = crate::compile::widget_asset_dir().join(module.trim_start_matches("/w/"));
+    node(&["xtask/js/render-bench.mjs", &path.to_string_lossy(), &module, &file.to_string_lossy()], &[])
 }

@@ -1,18 +1,34 @@
-//! Building the wasm artefacts: the widget bundle (one IIFE with the wasm inlined) and the edge's two
-//! Workers, the collector and the operator.
+//! Building the wasm artefacts: the widget (its loader, one IIFE, and its module, a hashed static asset) and
+//! the edge's two Workers, the collector and the operator.
 
 use crate::tools::{self, npm_bin, run, WASM_BINDGEN};
 use crate::{root, Result};
 use std::process::Command;
 
-/// The widget bundle the edge embeds and serves.
+/// The widget's loader (JavaScript), which the edge embeds into every form's script.
 pub fn widget_bundle() -> std::path::PathBuf {
     root().join("target/widget/leadgate.js")
 }
 
-/// The widget's optimised wasm module, which the bundle inlines.
+/// The widget's optimised wasm module, which the collector serves as a static asset (see [`widget_asset`]).
 pub fn widget_wasm() -> std::path::PathBuf {
     root().join("target/widget/pkg/widget_bg.wasm")
+}
+
+/// The folder of the collector's static assets (`www/`) that holds the widget's module, named by its hash
+/// (`www/w/<hash>.wasm`, served as `/w/<hash>.wasm` with the headers of `www/_headers`). Build output: the
+/// folder is ignored by git and emptied by each build.
+pub fn widget_asset_dir() -> std::path::PathBuf {
+    root().join("www/w")
+}
+
+/// The path the collector serves the built widget module at, `/w/<hash>.wasm`: the loader names it, so a
+/// new build is a new URL and a URL's content never changes (`Cache-Control: immutable`).
+pub fn widget_asset() -> Result<String> {
+    let bundle = std::fs::read_to_string(widget_bundle()).map_err(|e| format!("{}: {e}", widget_bundle().display()))?;
+    let start = bundle.find("\"/w/").ok_or(format!("{}: names no module (build the widget)", widget_bundle().display()))?;
+    let path = bundle.get(start + 1..).and_then(|rest| rest.split('"').next()).unwrap_or_default();
+    Ok(path.to_owned())
 }
 
 /// wasm features Rust's wasm32 target emits by default; wasm-opt must be told, as wasm-bindgen drops the
@@ -36,7 +52,8 @@ pub fn all() -> Result {
 /// the collector in seconds instead of re-running wasm-opt on the edge. (`test` and `build` always build.)
 pub fn changed() -> Result {
     let recipe = ["Cargo.toml", "Cargo.lock", "package-lock.json", "xtask/src/compile.rs"];
-    if newest(&[&["widget", "shared"][..], &recipe[..]].concat()) > modified(&widget_bundle()) {
+    let module_missing = widget_asset().map_or(true, |path| !widget_asset_dir().join(path.trim_start_matches("/w/")).exists());
+    if module_missing || newest(&[&["widget", "shared"][..], &recipe[..]].concat()) > modified(&widget_bundle()) {
         widget()?;
     } else {
         println!("widget is up to date");
@@ -77,8 +94,8 @@ fn newest(paths: &[&str]) -> std::time::SystemTime {
     out
 }
 
-/// cargo (`widget` profile: size) -> wasm-bindgen (web target) -> wasm-opt -Oz -> esbuild (IIFE) -> the wasm
-/// inlined as a string literal.
+/// cargo (`widget` profile: size) -> wasm-bindgen (web target) -> wasm-opt -Oz -> the module into the static
+/// assets under its hash -> esbuild (IIFE), the loader naming that path.
 pub fn widget() -> Result {
     tools::cargo(&["build", "-p", "widget", "--profile", "widget", "--features", "bundle", "--target", "wasm32-unknown-unknown"])?;
     let pkg = root().join("target/widget/pkg");
@@ -90,9 +107,11 @@ pub fn widget() -> Result {
         .arg(root().join("target/wasm32-unknown-unknown/widget/widget.wasm")))?;
     let wasm = widget_wasm();
     // `--converge` repeats -Oz while it still shrinks the module; the two custom sections only name the
-    // tools and features that built it, which no browser reads.
+    // tools and features that built it, which no browser reads. A browser's fresh memory is zeroed, and
+    // Rust's wasm32 layout leaves the lowest kilobyte unused (the stack grows down from 1 MiB towards it),
+    // which lets wasm-opt fold constant offsets into addresses: 0.15 KB brotli of the module.
     run(Command::new(npm_bin().join("wasm-opt"))
-        .args(["-Oz", "--converge", "--strip-producers", "--strip-target-features"])
+        .args(["-Oz", "--converge", "--zero-filled-memory", "--low-memory-unused", "--strip-producers", "--strip-target-features"])
         .args(WASM_FEATURES)
         .arg(&wasm)
         .arg("-o")
@@ -107,40 +126,20 @@ pub fn widget() -> Result {
     if bundle.matches(WASM_PLACEHOLDER).count() != 1 {
         return Err(format!("{}: expected {WASM_PLACEHOLDER} exactly once after bundling", widget_bundle().display()));
     }
+    // The module under the first 16 hex digits of its SHA-256 (64 bits: no two builds collide by chance).
     let bytes = std::fs::read(&wasm).map_err(|e| e.to_string())?;
-    std::fs::write(widget_bundle(), bundle.replace(WASM_PLACEHOLDER, &byte_literal(&bytes))).map_err(|e| e.to_string())
+    let hash = edge::rules::digest::sha256_hex(&bytes);
+    let name = format!("{}.wasm", hash.get(..16).unwrap_or(&hash));
+    let dir = widget_asset_dir();
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    std::fs::write(dir.join(&name), &bytes).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let path = serde_json::to_string(&format!("/w/{name}")).map_err(|e| e.to_string())?;
+    std::fs::write(widget_bundle(), bundle.replace(WASM_PLACEHOLDER, &path)).map_err(|e| e.to_string())
 }
 
-/// The name in `widget/js/entry.js` that stands for the wasm module until the build puts it there.
+/// The name in `widget/js/entry.js` that stands for the module's path until the build puts it there.
 const WASM_PLACEHOLDER: &str = "LEADGATE_WASM";
-
-/// `bytes` as a JavaScript template literal with one character (U+0000 to U+00FF) per byte, which the
-/// entry turns back into bytes with `charCodeAt`.
-///
-/// Why not base64 (what bundlers do): measured on the widget, brotli of the base64 text is 12.6 KB larger
-/// than brotli of the raw module, while this form costs about 0.5 KB more, because its bytes stay aligned
-/// with the module's. Why a template literal rather than a quoted string: it holds line feeds, quotes and
-/// NUL bytes as they are, which a wasm module is full of (a quoted string escaped about 2,800 NULs, 560
-/// quotes and 170 line feeds of the widget, 0.5 KB brotli). Escaped are only what would end or change it:
-/// backslash, backtick, the `$` of `${`, and CR (which a template literal would read as a line feed); and
-/// the `/` of `</`, so the script could be inlined into an HTML page without ending its `<script>`. (NUL
-/// stays raw: the embed script is served as a file, where it is an ordinary character.)
-pub fn byte_literal(bytes: &[u8]) -> String {
-    let mut out = String::with_capacity(bytes.len() * 9 / 8 + 2);
-    out.push('`');
-    for (i, &b) in bytes.iter().enumerate() {
-        match b {
-            b'\\' => out.push_str("\\\\"),
-            b'`' => out.push_str("\\`"),
-            b'$' if bytes.get(i + 1) == Some(&b'{') => out.push_str("\\$"),
-            b'\r' => out.push_str("\\r"),
-            b'/' if i > 0 && bytes[i - 1] == b'<' => out.push_str("\\/"),
-            _ => out.push(char::from(b)),
-        }
-    }
-    out.push('`');
-    out
-}
 
 /// The Worker visitors' pages call: the public routes (see edge/Cargo.toml's features).
 pub const COLLECTOR: &str = "collector";
@@ -183,39 +182,4 @@ pub fn edge() -> Result {
 
 fn which(bin: &str) -> Option<std::path::PathBuf> {
     std::env::var_os("PATH").and_then(|paths| std::env::split_paths(&paths).map(|p| p.join(bin)).find(|p| p.is_file()))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::byte_literal;
-
-    /// What a JavaScript engine reads from the template literal, for the escapes `byte_literal` writes.
-    fn cooked(literal: &str) -> Vec<u8> {
-        let inner = literal.strip_prefix('`').and_then(|s| s.strip_suffix('`')).expect("a template literal");
-        let mut out = Vec::new();
-        let mut chars = inner.chars();
-        while let Some(c) = chars.next() {
-            let c = match c {
-                '\\' => match chars.next().expect("an escape is complete") {
-                    'r' => '\r',
-                    c @ ('\\' | '`' | '$' | '/') => c,
-                    c => panic!("unexpected escape \\{c}"),
-                },
-                '`' => panic!("an unescaped backtick ends the literal early"),
-                '\r' => panic!("a raw CR would be read as a line feed"),
-                c => c,
-            };
-            out.push(u8::try_from(u32::from(c)).expect("one code point per byte"));
-        }
-        out
-    }
-
-    #[test]
-    fn every_byte_comes_back_from_the_literal() {
-        let all: Vec<u8> = (0..=255).chain(*b"</${x}$$`\\\r\n\0").collect();
-        let literal = byte_literal(&all);
-        assert_eq!(cooked(&literal), all);
-        assert!(!literal.contains("</") && !literal.replace("\\$", "").contains("${"), "nothing ends a script tag or starts a substitution");
-        assert!(literal.contains('\0') && literal.contains('\n') && literal.contains('"'), "held as they are");
-    }
 }

@@ -195,8 +195,11 @@ fn run_tests() -> Result {
     let forms = config::load(&root().join("leadgate.toml"))?;
     let largest = size::report(&forms)?;
     size::check_widget_panics()?;
-    if largest > size::BROTLI_GATE {
-        return Err(format!("the largest embed script is {largest} bytes brotli, over the {}-byte gate", size::BROTLI_GATE));
+    if largest.embed > size::EMBED_GATE {
+        return Err(format!("the largest embed script is {} bytes brotli, over the {}-byte gate", largest.embed, size::EMBED_GATE));
+    }
+    if largest.first_visit > size::FIRST_VISIT_GATE {
+        return Err(format!("a first visit downloads {} bytes brotli, over the {}-byte gate", largest.first_visit, size::FIRST_VISIT_GATE));
     }
     tools::node(&["--test", "--test-concurrency=1", "--test-reporter=spec", "tests/*.test.mjs"], &[])?;
     println!("all tests passed in {:.0} s", started.elapsed().as_secs_f64());

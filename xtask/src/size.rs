@@ -1,19 +1,27 @@
-//! `cargo xtask size`: the bytes a page downloads to show each form, raw, gzip and brotli; and the bytes
-//! the catalog stores for 100 forms.
+//! `cargo xtask size`: the bytes a page downloads to show each form and to make it work, raw, gzip and
+//! brotli; and the bytes the catalog stores for 100 forms.
 //!
-//! A page downloads exactly one file per form: the embed script (the widget bundle with the wasm inlined,
-//! wrapped with the form's definition by `edge::rules::embed::script`, the same function the collector runs).
+//! A page downloads one file per form before the form is shown: the embed script (the widget's loader,
+//! wrapped with the form's definition by `edge::rules::embed::script`, the same function the collector
+//! runs). The form's rules follow in a second file, the widget's wasm module, the same for every form and
+//! cached for good: a first visit downloads both, a second form on the page or a returning visitor only
+//! what is new to them (a second form's embed script; nothing for a returning visitor, whose browser
+//! revalidates the embed script with a bodiless `304` and keeps the module).
 
 use crate::compile::{edge_dir, edge_named, widget_bundle, widget_wasm, COLLECTOR, OPERATOR};
 use crate::Result;
 use shared::form::{FormsConfig, PublicForm};
 use std::io::Write;
 
-/// The size goal for an embed script, brotli-compressed.
-pub const BROTLI_TARGET: usize = 16 * 1024;
-/// The size above which `cargo xtask test` fails: the largest embed script reached (16,294 bytes, the demo's
-/// giveaway, November 2026) plus 1 KB, so a change that grows the widget is a decision, not a drift.
-pub const BROTLI_GATE: usize = 16_294 + 1024;
+/// The most an embed script may weigh, brotli-compressed: the bytes before a form is shown (issue 27's bar:
+/// 6 KB). `cargo xtask test` fails above it.
+pub const EMBED_GATE: usize = 6 * 1024;
+/// The most a first visit may download for a form, embed script and module, brotli-compressed: what one
+/// embed script weighed right before the module was taken out of it (17,104 bytes, the demo's giveaway,
+/// 2026-12-05), so that showing the form first never costs a first visit more. (Issue 27 asks for 16.3 KB,
+/// the size when it was filed; the rule book has grown by about 0.4 KB since.) `cargo xtask test` fails
+/// above it.
+pub const FIRST_VISIT_GATE: usize = 17_104;
 
 /// Raw, gzip (level 9) and brotli (quality 11) sizes of `bytes`.
 pub fn measure(bytes: &[u8]) -> (usize, usize, usize) {
@@ -118,9 +126,15 @@ pub fn check_widget_panics() -> Result {
     }
 }
 
-/// Prints the table and how the largest embed script compares with the target and the gate; returns the
-/// largest brotli size.
-pub fn report(forms: &FormsConfig) -> Result<usize> {
+/// The largest brotli sizes over the demo's forms: of an embed script, and of a first visit (embed script and
+/// module).
+pub struct Sizes {
+    pub embed: usize,
+    pub first_visit: usize,
+}
+
+/// Prints the table and how the largest embed script and first visit compare with their gates.
+pub fn report(forms: &FormsConfig) -> Result<Sizes> {
     let bundle = std::fs::read_to_string(widget_bundle()).map_err(|e| format!("{}: {e}", widget_bundle().display()))?;
     let wasm = std::fs::read(widget_wasm()).map_err(|e| format!("{}: {e}", widget_wasm().display()))?;
     println!("{:<34} {:>9} {:>9} {:>9}", "file", "raw", "gzip", "brotli");
@@ -129,19 +143,25 @@ pub fn report(forms: &FormsConfig) -> Result<usize> {
         println!("{name:<34} {raw:>9} {gz:>9} {br:>9}");
         br
     };
-    row("widget wasm (inside the bundle)", &wasm);
-    row("widget bundle (js + wasm)", bundle.as_bytes());
-    let mut largest = 0;
+    let module = row(&format!("widget module {}", crate::compile::widget_asset()?), &wasm);
+    row("widget loader (js, in each embed)", bundle.as_bytes());
+    let mut largest = Sizes { embed: 0, first_visit: 0 };
     for form in &forms.forms {
-        let script = edge::rules::embed::script(&bundle, &PublicForm::from(form), "https://collector.example.com");
-        largest = largest.max(row(&format!("/embed/{}.js", form.id), script.as_bytes()));
+        let origin = "https://collector.example.com";
+        let script = edge::rules::embed::script(&bundle, &PublicForm::from(form), origin, Some(origin));
+        let embed = row(&format!("/embed/{}.js", form.id), script.as_bytes());
+        largest.embed = largest.embed.max(embed);
+        largest.first_visit = largest.first_visit.max(embed + module);
     }
-    let verdict = |limit: usize| if largest <= limit { "within" } else { "OVER" };
+    let verdict = |size: usize, limit: usize| if size <= limit { "within" } else { "OVER" };
+    println!("before the form is shown (largest embed script): {} bytes brotli, {} the {EMBED_GATE}-byte gate", largest.embed, verdict(largest.embed, EMBED_GATE));
     println!(
-        "largest embed script: {largest} bytes brotli; {} the {BROTLI_TARGET}-byte target, {} the {BROTLI_GATE}-byte gate",
-        verdict(BROTLI_TARGET),
-        verdict(BROTLI_GATE)
+        "first visit (embed script and module): {} bytes brotli, {} the {FIRST_VISIT_GATE}-byte gate",
+        largest.first_visit,
+        verdict(largest.first_visit, FIRST_VISIT_GATE)
     );
+    println!("second form on a page: {} bytes brotli at most (its embed script; the module is the page's)", largest.embed);
+    println!("returning visitor: 0 bytes of body (the embed script answers 304, the module is cached as immutable)");
     Ok(largest)
 }
 

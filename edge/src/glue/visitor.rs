@@ -24,7 +24,8 @@ use shared::wire::Submission;
 use shared::Lang;
 use worker::{Request, Response};
 
-/// The widget bundle, built by `cargo xtask build` before the edge (see build.rs).
+/// The widget's loader (its JavaScript, naming the wasm module's hashed path), built by `cargo xtask build`
+/// before the edge (see build.rs). The module itself is a static asset (`www/w/`), never in this Worker.
 const WIDGET_JS: &str = include_str!(env!("LEADGATE_WIDGET_JS"));
 
 /// Asks Turnstile's siteverify about the submission's token. A missing or refused token is a 403. If
@@ -359,7 +360,8 @@ pub(crate) async fn preview(req: &mut Request) -> Result<Response, Error> {
     }
     // Sent nowhere: a preview's submission is refused by the browser and says the collector cannot be
     // reached, rather than becoming a lead of the published form.
-    let mut resp = Response::ok(embed::script(WIDGET_JS, &PublicForm::from(&form), PREVIEW_ENDPOINT))?;
+    // Its rules come from this collector, like a published form's.
+    let mut resp = Response::ok(embed::script(WIDGET_JS, &PublicForm::from(&form), PREVIEW_ENDPOINT, Some(&own_origin(req))))?;
     let _ = resp.headers_mut().set("Content-Type", "text/javascript; charset=utf-8");
     let _ = resp.headers_mut().set("Cache-Control", "no-store");
     Ok(resp)
@@ -373,7 +375,8 @@ pub(crate) fn embed_script(req: &Request, cx: &Cx<'_>, form_id: &str) -> Result<
     if analytics::count(&counting::buffer(), &form.id, Kind::Load, cx.now) {
         counting::schedule(cx);
     }
-    let body = embed::script(WIDGET_JS, &PublicForm::from(form), &own_origin(req));
+    let origin = own_origin(req);
+    let body = embed::script(WIDGET_JS, &PublicForm::from(form), &origin, Some(&origin));
     let digest = crate::rules::digest::sha256_hex(body.as_bytes());
     let etag = format!("\"{}\"", digest.get(..20).unwrap_or_default());
     let fresh = header(req, "If-None-Match").is_some_and(|tags| tags.split(',').any(|t| t.trim().trim_start_matches("W/") == etag));

@@ -1,5 +1,5 @@
-//! The embed script: the widget bundle wrapped with the form's sheet, markup and style sheet, so one request
-//! renders a form.
+//! The embed script: the widget's loader wrapped with the form's sheet, markup and style sheet, so one small
+//! request shows a form; its rules (the wasm module, one per build) follow from a cached URL.
 //!
 //! The collector writes the form's HTML (`shared::markup`) for each language it may be shown in, and its
 //! rules as a compact sheet (`shared::sheet`): the browser then needs neither a template engine nor a serde
@@ -10,22 +10,23 @@ use shared::markup;
 use shared::sheet::Sheet;
 use shared::Lang;
 
-/// Wraps `bundle` in a function scope holding `__leadgate = {id, endpoint, sheet, en, de, css, draw,
-/// variants}` (`id` for finding `data-leadgate-form` placeholders; `en` and `de` the markup, only the form's
-/// own language when it has one; `css` the style sheet; for a form under an A/B test, a sheet and markup per
-/// variant, `draw` the bounds of their shares and `variants` their names), so nothing leaks into the page's globals and the widget needs no second
-/// request for its form.
-pub fn script(bundle: &str, form: &PublicForm, endpoint: &str) -> String {
+/// Wraps `bundle` in a function scope holding `__leadgate = {id, endpoint, base, sheet, markup, css, draw,
+/// variants}` (`id` for finding `data-leadgate-form` placeholders; `base` where the widget's wasm module is
+/// fetched from, when not from `endpoint`; `markup` the form's HTML by language, only the form's own
+/// language when it has one; `css` the style sheet; for a form under an A/B test, a sheet and markup per
+/// variant, `draw` the bounds of their shares and `variants` their names), so nothing leaks into the page's
+/// globals and the form is shown from this one script: only its rules (the wasm module, the same for every
+/// form and cached for good) come in a second request.
+pub fn script(bundle: &str, form: &PublicForm, endpoint: &str, base: Option<&str>) -> String {
     // A form under an A/B test carries its sheet and markup once per variant, the bounds of their shares of
     // page views (the widget draws one: `form::shares`) and their names, in the same order.
     let variants = form.variants.as_slice();
     let shown = |lang: Lang| match variants {
-        [] => serde_json::json!(markup::shown_in(form, lang)),
-        _ => match variants.iter().map(|v| markup::shown_as(form, lang, Some(v))).collect::<Option<Vec<_>>>() {
-            Some(all) => serde_json::json!(all),
-            None => serde_json::Value::Null,
-        },
+        [] => markup::shown_in(form, lang).map(serde_json::Value::from),
+        _ => variants.iter().map(|v| markup::shown_as(form, lang, Some(v))).collect::<Option<Vec<_>>>().map(serde_json::Value::from),
     };
+    let markups: serde_json::Map<String, serde_json::Value> =
+        [Lang::En, Lang::De].into_iter().filter_map(|lang| Some((lang.tag().to_owned(), shown(lang)?))).collect();
     let sheet = match variants {
         [] => serde_json::json!(Sheet::encode(form)),
         _ => serde_json::json!(variants.iter().map(|v| Sheet::encode_as(form, Some(v))).collect::<Vec<_>>()),
@@ -33,9 +34,11 @@ pub fn script(bundle: &str, form: &PublicForm, endpoint: &str) -> String {
     let mut config = serde_json::Map::new();
     config.insert("id".into(), form.id.as_str().into());
     config.insert("endpoint".into(), endpoint.into());
+    if let Some(base) = base.filter(|b| *b != endpoint) {
+        config.insert("base".into(), base.into());
+    }
     config.insert("sheet".into(), sheet);
-    config.insert("en".into(), shown(Lang::En));
-    config.insert("de".into(), shown(Lang::De));
+    config.insert("markup".into(), markups.into());
     config.insert("css".into(), markup::CSS.into());
     if !variants.is_empty() {
         config.insert("draw".into(), shared::form::shares(variants).into());
@@ -66,17 +69,18 @@ mod tests {
         }))
         .unwrap();
         let public = PublicForm::from(&def);
-        let s = script("/*bundle*/", &public, "https://c.example.com");
+        let s = script("/*bundle*/", &public, "https://c.example.com", Some("https://c.example.com"));
         assert!(s.contains("/*bundle*/"));
         assert!(!s.contains("</script>") && !s.contains("secret-hook"), "{s}");
         let config = config_of(&s);
         assert_eq!(config["id"], "nl", "the id is readable without decoding, for placeholders");
         assert_eq!(config["endpoint"], "https://c.example.com");
+        assert!(config.get("base").is_none(), "the module comes from where submissions go");
         let sheet = Sheet::decode(config["sheet"].as_str().unwrap()).unwrap();
         assert_eq!(sheet.fields, Sheet::decode(&Sheet::encode(&public)).unwrap().fields);
-        assert_eq!(config["en"].as_str().unwrap(), markup::render(&public, Lang::En));
+        assert_eq!(config["markup"]["en"].as_str().unwrap(), markup::render(&public, Lang::En));
         assert_eq!(config["css"], markup::CSS);
-        assert!(config["de"].as_str().unwrap().contains("<h2>Neuigkeiten</h2>"));
+        assert!(config["markup"]["de"].as_str().unwrap().contains("<h2>Neuigkeiten</h2>"));
     }
 
     #[test]
@@ -87,13 +91,14 @@ mod tests {
         }))
         .unwrap();
         let public = PublicForm::from(&def);
-        let config = config_of(&script("", &public, "https://c.example.com"));
+        let config = config_of(&script("", &public, "https://preview.invalid", Some("https://c.example.com")));
         assert_eq!(config["variants"], serde_json::json!(["a", "b"]));
         assert_eq!(config["draw"], serde_json::json!([0.5, 1.0]));
         assert_eq!(Sheet::decode(config["sheet"][1].as_str().unwrap()).unwrap().variant.as_deref(), Some("b"));
-        assert!(config["en"].is_null());
-        assert_eq!(config["de"][0].as_str().unwrap(), markup::render(&public, Lang::De));
-        assert!(config["de"][1].as_str().unwrap().contains(">Los</button>"));
+        assert_eq!(config["base"], "https://c.example.com", "a preview sends nowhere but loads its rules");
+        assert!(config["markup"].get("en").is_none());
+        assert_eq!(config["markup"]["de"][0].as_str().unwrap(), markup::render(&public, Lang::De));
+        assert!(config["markup"]["de"][1].as_str().unwrap().contains(">Los</button>"));
     }
 
     #[test]
@@ -102,9 +107,9 @@ mod tests {
             "id": "nl", "kind": "newsletter", "lang": "de", "fields": [{"name": "email", "required": true}]
         }))
         .unwrap();
-        let config = config_of(&script("", &PublicForm::from(&def), "https://c.example.com"));
-        assert!(config["en"].is_null());
-        assert!(config["de"].as_str().unwrap().contains(">Anmelden</button>"));
+        let config = config_of(&script("", &PublicForm::from(&def), "https://c.example.com", None));
+        assert!(config["markup"].get("en").is_none(), "only the form's language is carried");
+        assert!(config["markup"]["de"].as_str().unwrap().contains(">Anmelden</button>"));
         assert!(config.get("variants").is_none());
     }
 }

@@ -32,24 +32,26 @@ const hook = `<script>
 const page = (script) => `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>bench</title>${hook}</head>
 <body><h1>Newsletter</h1><p>Monthly notes on lead generation.</p><script src="${script}" async></script></body></html>`;
 
-// The baseline: the same newsletter form (labelled email field, consent box, live region, shadow root,
-// constructed stylesheet, validation on submit) as a careful hand-written script would build it.
+// The baseline: the same form as a careful hand-written script would show it: the very markup and style
+// sheet the embed script carries (shadow root, constructed stylesheet, labels, consent box, live region),
+// with validation on submit, and nothing else to load.
+const shown = JSON.parse(readFileSync(embedFile, "utf8").match(/^\(function\(\)\{var __leadgate=(.*);\n/)[1]);
 const plain = `(() => {
-  const css = ":host{all:initial;display:block}.lg{display:grid;gap:14px;font-family:system-ui,sans-serif;max-width:32rem;padding:20px;border:1px solid #c4c7c5;border-radius:10px}.f{display:grid;gap:4px}label{font-weight:600}input:not([type=checkbox]){font:inherit;padding:10px 12px;border:1px solid #747775;border-radius:6px}.c{display:grid;grid-template-columns:auto 1fr;gap:4px 10px}.e{color:#b3261e;margin:0}.e:empty{display:none}button{font:inherit;font-weight:600;padding:12px 18px;border:0;border-radius:6px;background:#0b57d0;color:#fff}";
+  const css = ${JSON.stringify(shown.css)};
   const host = document.createElement("div");
   document.currentScript.before(host);
   const root = host.attachShadow({ mode: "open" });
   const sheet = new CSSStyleSheet();
   sheet.replaceSync(css);
   root.adoptedStyleSheets = [sheet];
-  root.innerHTML = '<div class="lg" lang="en"><form novalidate><div class="f"><label for="e">Email</label><input id="e" name="email" type="email" autocomplete="email" aria-required="true"><p class="e" id="e-e"></p></div><div class="c"><input id="c" type="checkbox" aria-required="true"><label for="c">Send me the newsletter.</label><p class="e" id="c-e"></p></div><button type="submit">Subscribe</button></form><p class="s" role="status" aria-live="polite"></p></div>';
+  root.innerHTML = ${JSON.stringify([].concat(shown.markup.en)[0])};
   const form = root.querySelector("form");
   form.addEventListener("submit", (ev) => {
     ev.preventDefault();
-    const email = root.getElementById("e");
+    const email = root.querySelector("[name=email]");
     const ok = /^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$/.test(email.value.trim());
     email.toggleAttribute("aria-invalid", !ok);
-    root.getElementById("e-e").textContent = ok ? "" : "Please enter a valid email address.";
+    root.getElementById(email.id + "-e").textContent = ok ? "" : "Please enter a valid email address.";
     if (ok) fetch("/v1/leads", { method: "POST", body: JSON.stringify({ email: email.value }) });
   });
 })();`;

@@ -31,6 +31,7 @@ commands:
   bench   print rule timings, the form's render time vs plain JS, the edge bundle, intake throughput,
           cold start, the ledger at scale (forms, shards, 100,000 leads, dashboard, backlog), and CPU
           per submission against a plain-JavaScript reference collector
+          bench PART...: only those (rules render edge compile intake scale analytics cpu), on what is built
   fuzz    feed 1,000,000 mutated inputs to each parser of outside input (at most 5 min each)
           --short: 10,000 each, as `test` runs it
   forms   move forms between a config file and a running collector's catalog (admin token in ADMIN_TOKEN)
@@ -123,20 +124,44 @@ fn run(args: &[String]) -> Result {
         }
         "bench" if cfg!(debug_assertions) => {
             // Timings from a debug build mean nothing: run the benchmarks from an optimised xtask.
-            tools::cargo(&["run", "--quiet", "--release", "--package", "xtask", "--", "bench"])
+            tools::cargo(
+                &[&["run", "--quiet", "--release", "--package", "xtask", "--", "bench"][..], &rest.iter().map(String::as_str).collect::<Vec<_>>()].concat(),
+            )
         }
         "bench" => {
-            bench::run();
+            // `bench <part>...` runs only those parts (rules, render, edge, compile, intake, scale, analytics,
+            // cpu), on what is built; without parts, everything after a build.
+            let only = |part: &str| rest.is_empty() || rest.iter().any(|r| r == part);
+            if only("rules") {
+                bench::run();
+            }
             tools::ensure_build_tools()?;
             tools::ensure_browser()?;
-            compile::all()?;
-            bench::render(&config::load(&root().join("leadgate.toml"))?)?;
-            size::edge_report()?;
-            bench::compile()?;
-            bench::intake()?;
-            bench::scale()?;
-            bench::analytics()?;
-            bench::cpu()
+            if rest.is_empty() {
+                compile::all()?;
+            }
+            if only("render") {
+                bench::render(&config::load(&root().join("leadgate.toml"))?)?;
+            }
+            if only("edge") {
+                size::edge_report()?;
+            }
+            if only("compile") {
+                bench::compile()?;
+            }
+            if only("intake") {
+                bench::intake()?;
+            }
+            if only("scale") {
+                bench::scale()?;
+            }
+            if only("analytics") {
+                bench::analytics()?;
+            }
+            if only("cpu") {
+                bench::cpu()?;
+            }
+            Ok(())
         }
         "fuzz" if rest.first().map(String::as_str) == Some("--short") => fuzz::short(),
         "fuzz" if cfg!(debug_assertions) => {

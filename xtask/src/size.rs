@@ -154,7 +154,11 @@ pub fn report(forms: &FormsConfig) -> Result<Sizes> {
         largest.first_visit = largest.first_visit.max(embed + module);
     }
     let verdict = |size: usize, limit: usize| if size <= limit { "within" } else { "OVER" };
-    println!("before the form is shown (largest embed script): {} bytes brotli, {} the {EMBED_GATE}-byte gate", largest.embed, verdict(largest.embed, EMBED_GATE));
+    println!(
+        "before the form is shown (largest embed script): {} bytes brotli, {} the {EMBED_GATE}-byte gate",
+        largest.embed,
+        verdict(largest.embed, EMBED_GATE)
+    );
     println!(
         "first visit (embed script and module): {} bytes brotli, {} the {FIRST_VISIT_GATE}-byte gate",
         largest.first_visit,

@@ -350,6 +350,28 @@ pub struct Turnstile {
     #[serde(default = "default_siteverify")]
     #[cfg_attr(feature = "server", validate(custom(function = "web_url")))]
     pub siteverify_url: String,
+    /// The site key (public). With it the widget shows Turnstile itself, loading Cloudflare's script on
+    /// the form's first focus rather than with the page; without it the page runs Turnstile.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "server", validate(length(min = 1, max = 100)))]
+    pub site_key: Option<String>,
+    /// Cloudflare's script, which the widget loads for the site key; a local stand-in in tests.
+    #[serde(default = "default_turnstile_script")]
+    #[cfg_attr(feature = "server", validate(custom(function = "web_url")))]
+    pub script_url: String,
+}
+
+/// What the widget needs to show Turnstile itself: the site key and where Cloudflare's script is.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TurnstileWidget {
+    /// The site key.
+    pub site_key: String,
+    /// Cloudflare's script (`api.js`), loaded with `?render=explicit`.
+    pub script_url: String,
+}
+
+fn default_turnstile_script() -> String {
+    "https://challenges.cloudflare.com/turnstile/v0/api.js".into()
 }
 
 fn default_turnstile_secret() -> String {
@@ -403,6 +425,9 @@ pub struct PublicForm {
     /// sends it back, so a submission is checked against the version its page showed.
     #[serde(default)]
     pub version: u32,
+    /// Turnstile, when the widget shows it itself (a site key is configured).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub turnstile: Option<TurnstileWidget>,
 }
 
 impl From<&FormDef> for PublicForm {
@@ -422,6 +447,7 @@ impl From<&FormDef> for PublicForm {
             double_opt_in: f.double_opt_in,
             giveaway: f.giveaway.clone(),
             version: f.version.unwrap_or(0),
+            turnstile: f.turnstile.as_ref().and_then(|t| Some(TurnstileWidget { site_key: t.site_key.clone()?, script_url: t.script_url.clone() })),
         }
     }
 }

@@ -127,6 +127,10 @@ pub fn render_as(form: &PublicForm, lang: Lang, variant: Option<&Variant>) -> St
         h.error(&id);
         h.raw("</div>");
     }
+    // Where the widget shows Turnstile when it runs it itself: a light-DOM element of the host, slotted here.
+    if form.turnstile.is_some() {
+        h.raw("<slot name=\"turnstile\"></slot>");
+    }
     // The honeypot: invisible and unreachable for people (off-screen, no tab stop, hidden from assistive
     // technology), filled in by bots that fill in everything.
     h.raw(
@@ -294,8 +298,8 @@ mod tests {
     }
 
     /// The widget's view numbers the controls in the order of the markup's named elements (without the
-    /// honeypot); the widget's `Form` numbers them as the sheet lists them: the fields, then the purposes
-    /// that have a box. The two orders must be one.
+    /// honeypot and the slot Turnstile is shown in); the widget's `Form` numbers them as the sheet lists
+    /// them: the fields, then the purposes that have a box. The two orders must be one.
     #[test]
     fn the_named_controls_come_in_the_sheet_order_each_with_its_error_slot() {
         let f = form(
@@ -304,7 +308,8 @@ mod tests {
                 "giveaway":{"starts_at":"2026-01-01","ends_at":"2026-12-24","rules_url":"/r"},
                 "consents":[{"id":"giveaway_rules","required":true,"text":{"en":"Rules","de":"Regeln"}},
                             {"id":"b2b_info","basis":"legitimate_interest","text":{"en":"We inform you.","de":"Info"}},
-                            {"id":"marketing_email","text":{"en":"News","de":"News"}}]}"#,
+                            {"id":"marketing_email","text":{"en":"News","de":"News"}}],
+                "turnstile":{"secret":"TS","site_key":"1x00000000000000000000AA"}}"#,
         );
         let sheet = crate::sheet::Sheet::decode(&crate::sheet::Sheet::encode(&f)).unwrap();
         let fields = sheet.fields.iter().map(|d| d.name.clone());
@@ -313,6 +318,8 @@ mod tests {
         assert_eq!(expected.len(), 6);
         for lang in [Lang::En, Lang::De] {
             let html = render(&f, lang);
+            assert!(html.contains("<slot name=\"turnstile\"></slot>"));
+            let html = html.replace("<slot name=\"turnstile\"></slot>", "");
             let named: Vec<&str> = html.split(" name=\"").skip(1).filter_map(|rest| rest.split('"').next()).filter(|n| *n != "_hp").collect();
             assert_eq!(named, expected, "{lang:?}");
             for chunk in ["<input ", "<select ", "<textarea "].iter().flat_map(|tag| html.split(tag).skip(1)) {
@@ -406,5 +413,21 @@ mod tests {
         assert!(!html.contains("type=\"checkbox\""));
         assert!(html.contains("<textarea id=\"lg-f-message\" name=\"message\""));
         assert!(html.contains(">Download anfordern</button>"));
+    }
+
+    #[test]
+    fn turnstile_has_a_slot_before_the_button_only_when_the_widget_shows_it() {
+        let page_run = form(r#"{"id":"t","kind":"newsletter","fields":[{"name":"email","required":true}],"turnstile":{"secret":"TS"}}"#);
+        assert!(page_run.turnstile.is_none(), "without a site key the page runs Turnstile");
+        assert!(!render(&page_run, Lang::En).contains("<slot"));
+        let own = form(
+            r#"{"id":"t","kind":"newsletter","fields":[{"name":"email","required":true}],"turnstile":{"secret":"TS","site_key":"1x00000000000000000000AA"}}"#,
+        );
+        let widget = own.turnstile.as_ref().unwrap();
+        assert_eq!(widget.site_key, "1x00000000000000000000AA");
+        assert_eq!(widget.script_url, "https://challenges.cloudflare.com/turnstile/v0/api.js");
+        let html = render(&own, Lang::En);
+        let slot = html.find("<slot name=\"turnstile\"></slot>").expect("a slot");
+        assert!(slot < html.find("<button").unwrap(), "{html}");
     }
 }

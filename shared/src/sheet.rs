@@ -500,6 +500,7 @@ mod tests {
                 id: "x".into(), kind: FormKind::Newsletter, lang: None, mode: Default::default(), title: None,
                 intro: None, button: None, thanks: None, variants: vec![],
                 fields: vec![def.clone()], consents: vec![], double_opt_in: false, giveaway: None, version: 0,
+                turnstile: None,
             };
             let sheet = Sheet::decode(&Sheet::encode(&public)).unwrap();
             let decoded = &sheet.fields[0];

@@ -2,7 +2,7 @@
 // shared wasm module has arrived.
 //
 // The collector wraps this bundle as
-// `(function(){var __leadgate={id, endpoint, base, sheet, markup, css, draw, variants}; <bundle>})()`, so
+// `(function(){var __leadgate={id, endpoint, base, sheet, markup, css, draw, variants, turnstile}; <bundle>})()`, so
 // the form (its markup per language, its style sheet, its rules as a sheet; per variant for a form under an
 // A/B test) arrives with the script and nothing is added to the page's globals by name.
 // `document.currentScript` is read synchronously, at once, because it is only set while the script runs.
@@ -11,7 +11,7 @@
 // module, the same for every form of this build) are fetched from the collector at a content-hashed URL
 // that is cached for good (`/w/<hash>.wasm`, `Cache-Control: immutable`) and compiled while it streams in;
 // several forms on one page share one download and one compilation (a promise kept under a symbol on the
-// window). Until the rules are there the view checks nothing and a submit waits for them.
+// window, `Symbol.for("leadgate")`). Until the rules are there the view checks nothing and a submit waits for them.
 import { initSync, Form } from "../../target/widget/pkg/widget.js";
 import { mount } from "./view.js";
 
@@ -21,18 +21,16 @@ const script = document.currentScript;
 // collector that served this script (`base`, else where submissions go).
 const url = (config.base || config.endpoint) + LEADGATE_WASM;
 
-/** Retry delays when the module cannot be fetched or compiled. */
-const RELOAD_MS = [1000, 3000, 9000];
-
-// The compiled module, shared by every Leadgate script on the page. A failed attempt is forgotten, so the
-// next try (this script's or another's) fetches again.
-const modules = (window[Symbol.for("leadgate.wasm")] ||= {});
+// What every Leadgate script on the page shares (see `view.js` for Turnstile): here the compiled module by
+// URL. A failed attempt is forgotten, so the next try (this script's or another's) fetches again; a script
+// tries three more times, after 1, 3 and 9 s.
+const shared = (window[Symbol.for("leadgate")] ||= {});
 function rules(n) {
-  const compiling = (modules[url] ||= WebAssembly.compileStreaming(fetch(url)));
+  const compiling = (shared[url] ||= WebAssembly.compileStreaming(fetch(url)));
   return compiling.catch((e) => {
-    if (modules[url] === compiling) delete modules[url];
-    if (n >= RELOAD_MS.length) throw e;
-    return new Promise((r) => setTimeout(r, RELOAD_MS[n])).then(() => rules(n + 1));
+    if (shared[url] === compiling) delete shared[url];
+    if (n > 2) throw e;
+    return new Promise((r) => setTimeout(r, 1000 * 3 ** n)).then(() => rules(n + 1));
   });
 }
 
@@ -66,7 +64,7 @@ function start() {
     // bound in `config.draw` (the collector's, by weight) lies above a random number.
     const r = Math.random();
     const variant = config.draw ? config.draw.findIndex((bound) => r < bound) : 0;
-    views.push([mount(host, config.css, [].concat(markups[lang])[variant], config.endpoint, config.id, config.variants?.[variant]), variant]);
+    views.push([mount(host, config.css, [].concat(markups[lang])[variant], config.endpoint, config.id, config.variants?.[variant], config.turnstile), variant]);
   }
   // The rules are asked for in the next task, so the browser may paint the forms first (starting the fetch
   // and the streaming compilation takes about 1.4 ms, measured by `cargo xtask bench render`). One instance

@@ -26,13 +26,14 @@ const SAY_FAILED = 3;
 /**
  * Renders `markup` styled by `css` into a new shadow root on `host` at once, posts valid submissions to
  * `${endpoint}/v1/leads` and reports form `id`'s analytics (of its `variant`, when the page view shows one)
- * to `${endpoint}/v1/beacon`.
+ * to `${endpoint}/v1/beacon`. With `turnstile` (`[site key, script URL]`) it shows Cloudflare Turnstile
+ * itself, loading its script on the form's first focus.
  * The rules come later: until the view's `ready(form)` hands it the Rust form, checks wait and a submit
  * waits (busy) for them, so the markup is on screen while the wasm module still downloads and compiles,
  * and nothing is ever sent unchecked.
  * Returns the view: `ready(form)`, and `unmount()`, which undoes all that but the markup.
  */
-export function mount(host, css, markup, endpoint, id, variant) {
+export function mount(host, css, markup, endpoint, id, variant, turnstile) {
   const root = host.attachShadow({ mode: "open" });
   // A constructed stylesheet rather than a <style> element: CSP `style-src` does not apply to it, so the
   // form looks right on pages whose policy forbids inline styles.
@@ -42,17 +43,20 @@ export function mount(host, css, markup, endpoint, id, variant) {
   root.innerHTML = markup;
   // The controls in the markup's order, which is the order the Rust form numbers them in: its fields, then
   // its consent boxes (`shared::markup` writes them so, and a test in `shared` holds it to that). The
-  // honeypot is not one of them.
+  // honeypot is not one of them, nor the slot Turnstile is shown in.
   // `help`: the id of the control's help text, which describes it whether or not an error is shown.
-  const controls = Array.from(root.querySelectorAll("[name]:not(#lg-hp)"), (el) => ({ el, error: root.getElementById(el.id + "-e"), help: el.getAttribute("aria-describedby") }));
+  const controls = Array.from(root.querySelectorAll("[name]:not(#lg-hp,slot)"), (el) => ({ el, error: root.getElementById(el.id + "-e"), help: el.getAttribute("aria-describedby") }));
   const formEl = root.querySelector("form");
   const button = root.querySelector("button");
   const status = root.querySelector("[role=status]");
   const shownAt = performance.now();
   // The Rust form, once its rules have arrived (see `ready`).
   let form = null;
-  // A submit pressed before the rules arrived, to be made when they do.
+  // A submit pressed before the rules (or Turnstile's answer) arrived, to be made when they do.
   let waiting = false;
+  // Whether a submit need not wait for Turnstile: it has answered (or failed: the collector then says so),
+  // or the widget does not show it.
+  let human = !turnstile;
   let sending = false;
   let key = null;
   // Set between pointerdown and pointerup inside the form. A blur caused by a click would show its error
@@ -165,9 +169,44 @@ export function mount(host, css, markup, endpoint, id, variant) {
     button.setAttribute("aria-busy", "true");
   };
 
+  // Turnstile shown by the widget: loaded on the form's first focus rather than with the page (its script
+  // alone is 82 KB and pulls about 1.2 MB), once per page, and rendered into an element of the host that the
+  // markup slots in before the button. Its token lands in a hidden input there, read at submit.
+  const challenge = () => {
+    if (human || challenge.on) return;
+    challenge.on = 1;
+    const box = document.createElement("div");
+    box.slot = "turnstile";
+    host.append(box);
+    const done = () => {
+      human = true;
+      if (waiting && form) resume();
+    };
+    // Shared by the page's Leadgate scripts under the symbol the entry keeps the module under.
+    const shared = window[Symbol.for("leadgate")];
+    (shared.turnstile ||= window.turnstile
+      ? Promise.resolve(window.turnstile)
+      : new Promise((resolve, reject) => {
+          const s = document.createElement("script");
+          s.src = turnstile[1] + "?render=explicit";
+          s.onload = () => resolve(window.turnstile);
+          s.onerror = reject;
+          document.head.append(s);
+        })
+    ).then((api) => api.render(box, { sitekey: turnstile[0], callback: done, "error-callback": done }), done);
+  };
+
+  // A submit that waited: made now.
+  const resume = () => {
+    waiting = false;
+    idle();
+    submit();
+  };
+
   const submit = () => {
     if (sending) return;
-    if (!form) {
+    challenge();
+    if (!form || !human) {
       waiting = true;
       busy();
       return;
@@ -175,10 +214,10 @@ export function mount(host, css, markup, endpoint, id, variant) {
     controls.forEach((c, i) => form.set(i, value(c)));
     // Every `utm_*` parameter is offered; the form keeps the tags it knows.
     for (const k in utm) form.tag(k, utm[k]);
-    // Turnstile, when the page runs it, leaves its token in a hidden input of the page.
-    const turnstile = document.querySelector("[name=cf-turnstile-response]")?.value || undefined;
+    // Turnstile leaves its token in a hidden input: the widget's own in the host, else the page's.
+    const token = (host.querySelector("[name=cf-turnstile-response]") || document.querySelector("[name=cf-turnstile-response]"))?.value || undefined;
     const hp = root.getElementById("lg-hp").value;
-    const body = form.submit(location.href, document.referrer || undefined, hp, performance.now() - shownAt, turnstile);
+    const body = form.submit(location.href, document.referrer || undefined, hp, performance.now() - shownAt, token);
     if (body === undefined) {
       key = null;
       showAll((c, i) => check(i), form.say(SAY_INVALID));
@@ -237,6 +276,8 @@ export function mount(host, css, markup, endpoint, id, variant) {
       submit();
     } else if (kind === "pointerdown") {
       pressing = true;
+    } else if (kind === "focusin") {
+      challenge();
     } else if (kind === "visibilitychange") {
       // Hidden is the last moment a page is sure to see: it comes before leaving, closing and switching
       // away (where `pagehide` and `unload` may never come, on phones).
@@ -258,7 +299,7 @@ export function mount(host, css, markup, endpoint, id, variant) {
     }
   };
   const listening = [
-    [formEl, ["blur", "change", "pointerdown", "submit", "input"]],
+    [formEl, ["blur", "change", "pointerdown", "submit", "input", "focusin"]],
     [window, ["pointerup", "pointercancel"]],
     [document, ["visibilitychange"]],
   ];
@@ -272,11 +313,7 @@ export function mount(host, css, markup, endpoint, id, variant) {
       form = rules;
       host.setAttribute("data-leadgate-ready", "");
       if (!pressing) deferred.splice(0).forEach(check);
-      if (waiting) {
-        waiting = false;
-        idle();
-        submit();
-      }
+      if (waiting && human) resume();
     },
     /** Removes the form's event listeners and frees its Rust form. */
     unmount() {

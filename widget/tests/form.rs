@@ -57,7 +57,14 @@ fn show(json: &str, page_lang: Option<&str>) -> (View, ShadowRoot, Form) {
     let host = doc.create_element("div").unwrap();
     doc.body().unwrap().append_child(&host).unwrap();
     let (sheet, en, de) = form(json);
-    let form = Form::open(&sheet, page_lang.map(str::to_owned)).unwrap();
+    // The entry's choice: the page's language when the script carries its markup, else English, else the
+    // form's only one.
+    let wanted = page_lang.map(|l| l.split(['-', '_']).next().unwrap_or_default().to_ascii_lowercase());
+    let shown = match (wanted.as_deref(), &en, &de) {
+        (Some("de"), _, Some(_)) | (_, None, _) => "de",
+        _ => "en",
+    };
+    let form = Form::open(&sheet, Some(shown.to_owned())).unwrap();
     let markup = match form.lang().as_str() {
         "en" => en,
         "de" => de,

@@ -119,7 +119,9 @@ pub fn widget() -> Result {
     // No legal comments: esbuild would keep every file's `//!` header line as one.
     run(Command::new(npm_bin().join("esbuild"))
         .arg(root().join("widget/js/entry.js"))
-        .args(["--bundle", "--format=iife", "--minify", "--legal-comments=none", "--target=es2020", "--log-level=warning"])
+        // `--pure:console.warn`: wasm-bindgen's `initSync` warns about a calling convention the entry does not
+        // use; without the call, its branch goes too.
+        .args(["--bundle", "--format=iife", "--minify", "--legal-comments=none", "--target=es2020", "--log-level=warning", "--pure:console.warn"])
         .arg("--log-override:empty-import-meta=silent")
         .arg(format!("--outfile={}", widget_bundle().display())))?;
     let bundle = std::fs::read_to_string(widget_bundle()).map_err(|e| e.to_string())?;

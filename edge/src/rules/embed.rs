@@ -11,10 +11,11 @@ use shared::sheet::Sheet;
 use shared::Lang;
 
 /// Wraps `bundle` in a function scope holding `__leadgate = {id, endpoint, base, sheet, markup, css, draw,
-/// variants}` (`id` for finding `data-leadgate-form` placeholders; `base` where the widget's wasm module is
+/// variants, turnstile}` (`id` for finding `data-leadgate-form` placeholders; `base` where the widget's wasm module is
 /// fetched from, when not from `endpoint`; `markup` the form's HTML by language, only the form's own
 /// language when it has one; `css` the style sheet; for a form under an A/B test, a sheet and markup per
-/// variant, `draw` the bounds of their shares and `variants` their names), so nothing leaks into the page's
+/// variant, `draw` the bounds of their shares and `variants` their names; `turnstile` the site key and
+/// script URL when the widget shows Turnstile itself), so nothing leaks into the page's
 /// globals and the form is shown from this one script: only its rules (the wasm module, the same for every
 /// form and cached for good) come in a second request.
 pub fn script(bundle: &str, form: &PublicForm, endpoint: &str, base: Option<&str>) -> String {
@@ -40,6 +41,10 @@ pub fn script(bundle: &str, form: &PublicForm, endpoint: &str, base: Option<&str
     config.insert("sheet".into(), sheet);
     config.insert("markup".into(), markups.into());
     config.insert("css".into(), markup::CSS.into());
+    // Turnstile shown by the widget: its site key and script, loaded on the form's first focus.
+    if let Some(t) = &form.turnstile {
+        config.insert("turnstile".into(), serde_json::json!([t.site_key, t.script_url]));
+    }
     if !variants.is_empty() {
         config.insert("draw".into(), shared::form::shares(variants).into());
         config.insert("variants".into(), variants.iter().map(|v| v.name.as_str()).collect());
@@ -81,6 +86,20 @@ mod tests {
         assert_eq!(config["markup"]["en"].as_str().unwrap(), markup::render(&public, Lang::En));
         assert_eq!(config["css"], markup::CSS);
         assert!(config["markup"]["de"].as_str().unwrap().contains("<h2>Neuigkeiten</h2>"));
+        assert!(config.get("turnstile").is_none());
+    }
+
+    #[test]
+    fn a_form_with_a_turnstile_site_key_carries_it_and_the_script_but_never_the_secret() {
+        let def: FormDef = serde_json::from_value(serde_json::json!({
+            "id": "nl", "kind": "newsletter", "fields": [{"name": "email", "required": true}],
+            "turnstile": {"secret": "TS_SECRET_NAME", "site_key": "1x00000000000000000000AA"}
+        }))
+        .unwrap();
+        let s = script("", &PublicForm::from(&def), "https://c.example.com", None);
+        assert!(!s.contains("TS_SECRET_NAME"));
+        let config = config_of(&s);
+        assert_eq!(config["turnstile"], serde_json::json!(["1x00000000000000000000AA", "https://challenges.cloudflare.com/turnstile/v0/api.js"]));
     }
 
     #[test]

@@ -92,12 +92,6 @@ async fn visitor_route(route: &Route, req: &mut Request, cx: &Cx<'_>, form_named
         Route::Submit => submit(req, cx, form_named).await,
         Route::SubmitPreflight => preflight(),
         Route::Health => json_response(&json!({"ok": true}), 200),
-        Route::OpenApi => {
-            let mut resp = Response::ok(crate::rules::route::OPENAPI)?;
-            let _ = resp.headers_mut().set("Content-Type", "application/json");
-            let _ = resp.headers_mut().set("Cache-Control", "public, max-age=300");
-            Ok(resp)
-        }
         Route::VerifyReceipt => verify_receipt(req, cx),
         Route::ConfirmPage(token) => confirm_page(req, cx, token).await,
         Route::Confirm(token) => confirm(req, cx, token).await,
@@ -143,6 +137,12 @@ async fn operator_route(route: &Route, req: &mut Request, cx: &Cx<'_>) -> Result
         Route::SignInPage => crate::glue::sales::sign_in_page(req),
         Route::SignIn => crate::glue::sales::sign_in(req, cx).await,
         Route::Mine(token) => crate::glue::sales::mine(req, cx, token).await,
+        Route::OpenApi => {
+            let mut resp = Response::ok(crate::rules::route::OPENAPI)?;
+            let _ = resp.headers_mut().set("Content-Type", "application/json");
+            let _ = resp.headers_mut().set("Cache-Control", "public, max-age=300");
+            Ok(resp)
+        }
         Route::Stats => spam_stats(cx).await,
         Route::Funnel => funnel(req, cx).await,
         Route::Speed => crate::glue::operator::speed(req, cx).await,

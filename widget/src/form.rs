@@ -212,9 +212,9 @@ mod tests {
     use shared::form::{FormDef, PublicForm};
     use std::prelude::rust_2021::*;
 
-    fn form(json: &str, page_lang: Option<&str>) -> Form {
+    fn form(json: &str, shown: Option<&str>) -> Form {
         let def: FormDef = serde_json::from_str(json).unwrap();
-        Form::open(&Sheet::encode(&PublicForm::from(&def)), page_lang.map(Into::into)).unwrap()
+        Form::open(&Sheet::encode(&PublicForm::from(&def)), shown.map(Into::into)).unwrap()
     }
 
     const GIVEAWAY: &str = r#"{"id":"gw","kind":"giveaway","fields":[{"name":"email","required":true},{"name":"decision_maker"}],
@@ -231,7 +231,8 @@ mod tests {
         assert_eq!(f.check(2, "false").as_deref(), Some("Please accept this to continue."), "the rules' box; the notice has none");
         assert_eq!(f.check(3, "false"), None, "marketing is optional");
         assert_eq!(f.check(9, "x"), None, "no such control");
-        assert_eq!(form(GIVEAWAY, Some("de-CH")).check(2, "false").as_deref(), Some("Bitte stimmen Sie zu, um fortzufahren."));
+        assert_eq!(form(GIVEAWAY, Some("de")).check(2, "false").as_deref(), Some("Bitte stimmen Sie zu, um fortzufahren."), "shown in German");
+        assert_eq!(form(GIVEAWAY, Some("fr")).check(2, "false").as_deref(), Some("Please accept this to continue."), "anything else is English");
     }
 
     #[test]

@@ -248,3 +248,27 @@ test("a submit pressed before the rules are ready waits for them and is checked;
   assert.ok((await adminLeads(collector)).some((l) => l.fields.email === "early.bird@example.com"));
   await second.close();
 });
+
+test("rules that cannot be loaded: a waiting submit is released with a message in the form's language, and the next submit loads them", async () => {
+  const page = await browser.newPage();
+  let blocked = true;
+  const tries = [];
+  await page.route("**/w/*.wasm", (route) => {
+    tries.push(blocked);
+    return blocked ? route.abort() : route.continue();
+  });
+  await page.goto(`${collector.base}/newsletter.html`);
+  await page.fill("#lg-f-email", "late.rules@example.com");
+  await page.locator("#lg-consent-marketing_email").check();
+  await humanPause(page);
+  await page.click("button[type=submit]");
+  // The first attempt and three retries (after 1, 3 and 9 s) fail: the visitor is told, and may try again.
+  await page.getByRole("status").filter({ hasText: "The connection failed" }).waitFor({ timeout: 30_000 });
+  assert.equal(tries.length, 4, "tried four times");
+  assert.equal(await page.locator("button[type=submit]").getAttribute("aria-busy"), null, "released");
+  blocked = false;
+  await page.click("button[type=submit]");
+  await page.getByRole("status").filter({ hasText: "please check your inbox" }).waitFor();
+  assert.ok((await adminLeads(collector)).some((l) => l.fields.email === "late.rules@example.com"));
+  await page.close();
+});

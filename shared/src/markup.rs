@@ -143,7 +143,11 @@ pub fn render_as(form: &PublicForm, lang: Lang, variant: Option<&Variant>) -> St
         FormKind::Giveaway => Ui::Enter,
     };
     h.text(wording.button.map_or(button.text(lang), |b| b.get(lang)));
-    h.raw("</button></form><p class=\"s\" role=\"status\" aria-live=\"polite\"></p></div>");
+    // The live region carries, unshown, what the widget says when the form's rules cannot be loaded: the
+    // only text it needs before the rules (whose sheet has every other) are there.
+    h.raw("</button></form><p class=\"s\" role=\"status\" aria-live=\"polite\" data-lost=\"");
+    h.text(crate::Code::Network.message(lang));
+    h.raw("\"></p></div>");
     h.0
 }
 
@@ -350,7 +354,10 @@ mod tests {
             "<div class=\"c\"><input id=\"lg-consent-marketing_email\" name=\"consent.marketing_email\" aria-required=\"true\" type=\"checkbox\">\
              <label for=\"lg-consent-marketing_email\">Send me news.</label><p class=\"e\" id=\"lg-consent-marketing_email-e\"></p></div>"
         ));
-        assert!(html.ends_with("<button type=\"submit\">Subscribe</button></form><p class=\"s\" role=\"status\" aria-live=\"polite\"></p></div>"));
+        assert!(html.ends_with(
+            "<button type=\"submit\">Subscribe</button></form><p class=\"s\" role=\"status\" aria-live=\"polite\" \
+             data-lost=\"The connection failed. Please try again.\"></p></div>"
+        ));
     }
 
     #[test]

@@ -71,15 +71,19 @@ function start() {
   // per script, from the shared module; a damaged sheet opens no form: its view then waits, and the console
   // says why. (The forms live as long as the page: their listeners keep them alive, so the views are not
   // kept.)
-  if (views.length)
-    setTimeout(() =>
-      rules(0)
-        .then((module) => {
-          initSync({ module });
-          for (const [view, variant] of views) view.ready(Form.open([].concat(config.sheet)[variant], lang) || damaged());
-        })
-        .catch(fail)
-    );
+  // When they cannot be loaded (after the retries), each view is told so, with a new attempt for its next
+  // submit.
+  const load = () =>
+    rules(0)
+      .then((module) => {
+        initSync({ module });
+        for (const [view, variant] of views) view.ready(Form.open([].concat(config.sheet)[variant], lang) || damaged());
+      })
+      .catch((e) => {
+        fail(e);
+        for (const [view] of views) view.lost(load);
+      });
+  if (views.length) setTimeout(load);
 }
 
 const damaged = () => {

@@ -57,6 +57,8 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
   // Whether a submit need not wait for Turnstile: it has answered (or failed: the collector then says so),
   // or the widget does not show it.
   let human = !turnstile;
+  // Set when the rules could not be loaded: asks for them again (see `lost`).
+  let again = null;
   let sending = false;
   let key = null;
   // Set between pointerdown and pointerup inside the form. A blur caused by a click would show its error
@@ -209,6 +211,8 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
     if (!form || !human) {
       waiting = true;
       busy();
+      again?.();
+      again = null;
       return;
     }
     controls.forEach((c, i) => form.set(i, value(c)));
@@ -314,6 +318,18 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
       host.setAttribute("data-leadgate-ready", "");
       if (!pressing) deferred.splice(0).forEach(check);
       if (waiting && human) resume();
+    },
+    /**
+     * The rules could not be loaded: a waiting submit is released with the live region's `data-lost` text
+     * (written by the collector in the form's language), and the next submit calls `retry` and waits again.
+     */
+    lost(retry) {
+      again = retry;
+      if (waiting) {
+        waiting = false;
+        idle();
+        announce(status.dataset.lost, true);
+      }
     },
     /** Removes the form's event listeners and frees its Rust form. */
     unmount() {

@@ -537,6 +537,9 @@ fn time_param(req: &Request, name: &str) -> Result<Option<u64>, Error> {
     }
 }
 
+/// The largest score bound an admin list accepts, either way.
+const SCORE_BOUND: i64 = 1_000_000;
+
 /// The filters of an admin list: `form`, `status`, `since`, `stage`, `min_score`, `max_score`, `cooling`.
 pub(crate) fn lead_filter(req: &Request, now: u64) -> Result<listing::Filter, Error> {
     let since = time_param(req, "since")?;
@@ -544,9 +547,14 @@ pub(crate) fn lead_filter(req: &Request, now: u64) -> Result<listing::Filter, Er
         Some(s) => Some(Stage::parse(&s).ok_or_else(|| Error::Malformed(format!("`stage` must be one of {}.", stage_names())))?.as_str().to_owned()),
         None => None,
     };
+    // A score bound far beyond any score (they are sums of points in the tens or hundreds) is refused: the
+    // ledger compares it as a SQL number, and near the ends of i64 that failed with a 500.
     let number = |name: &str| -> Result<Option<i64>, Error> {
         match query(req, name)? {
-            Some(v) => v.trim().parse::<i64>().map(Some).map_err(|_| Error::Malformed(format!("`{name}` must be a whole number."))),
+            Some(v) => match v.trim().parse::<i64>() {
+                Ok(n) if (-SCORE_BOUND..=SCORE_BOUND).contains(&n) => Ok(Some(n)),
+                _ => Err(Error::Malformed(format!("`{name}` must be a whole number from -{SCORE_BOUND} to {SCORE_BOUND}."))),
+            },
             None => Ok(None),
         }
     };

@@ -104,6 +104,12 @@ pub fn cpu() -> Result {
     node(&["xtask/js/cpu-bench.mjs", "400"], &[])
 }
 
+/// Runs `xtask/js/crossings-bench.mjs`: the calls between the collector's wasm and JavaScript per accepted
+/// submission, counted exactly by kind (each import and export of its glue), on a counting copy of the build.
+pub fn crossings() -> Result {
+    node(&["xtask/js/crossings-bench.mjs", "200"], &[])
+}
+
 /// Writes the demo newsletter's embed script (as the collector serves it) and times it in Chromium with
 /// `xtask/js/render-bench.mjs`: median of 20 fresh loads, alternating with a plain-JavaScript form, and when
 /// its rules (the module, served as the collector serves it) are ready after the form is shown.

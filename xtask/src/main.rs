@@ -130,7 +130,7 @@ fn run(args: &[String]) -> Result {
         }
         "bench" => {
             // `bench <part>...` runs only those parts (rules, render, edge, compile, intake, scale, analytics,
-            // cpu), on what is built; without parts, everything after a build.
+            // cpu, crossings), on what is built; without parts, everything after a build.
             let only = |part: &str| rest.is_empty() || rest.iter().any(|r| r == part);
             if only("rules") {
                 bench::run();
@@ -160,6 +160,9 @@ fn run(args: &[String]) -> Result {
             }
             if only("cpu") {
                 bench::cpu()?;
+            }
+            if only("crossings") {
+                bench::crossings()?;
             }
             Ok(())
         }

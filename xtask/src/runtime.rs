@@ -68,6 +68,16 @@ pub fn wrangler_config(dir: &Path, worker: &str) -> std::path::PathBuf {
     dir.join(format!("{worker}.json"))
 }
 
+/// The module a Worker runs: the build's `index.js`, or the one `LEADGATE_COLLECTOR_MAIN` or
+/// `LEADGATE_OPERATOR_MAIN` names (`cargo xtask bench crossings` runs copies whose glue counts the calls
+/// between wasm and JavaScript).
+fn main_module(worker: &str) -> std::path::PathBuf {
+    match std::env::var_os(format!("LEADGATE_{}_MAIN", worker.to_uppercase())) {
+        Some(main) => main.into(),
+        None => edge_dir(worker).join("index.js"),
+    }
+}
+
 /// Writes the two Workers' wrangler configs for these forms into `dir` (see [`wrangler_config`]). With
 /// `persist`, they are local-dev configs; without, deploy configs that expect the KV namespace id in
 /// `LEADGATE_KV_ID`.
@@ -78,7 +88,7 @@ pub fn wrangler_config(dir: &Path, worker: &str) -> std::path::PathBuf {
 pub fn write_wrangler_config(dir: &Path, forms: &FormsConfig, persist: Option<&Path>) -> Result {
     std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     for worker in [COLLECTOR, OPERATOR] {
-        let main = edge_dir(worker).join("index.js");
+        let main = main_module(worker);
         if !main.exists() {
             return Err(format!("{} is missing: run `cargo xtask build` first", main.display()));
         }
@@ -88,7 +98,7 @@ pub fn write_wrangler_config(dir: &Path, forms: &FormsConfig, persist: Option<&P
     let common = |name: &str, worker: &str| {
         let mut config = json!({
             "name": name,
-            "main": edge_dir(worker).join("index.js"),
+            "main": main_module(worker),
             "compatibility_date": COMPATIBILITY_DATE,
             "kv_namespaces": [{ "binding": "LEADS", "id": kv_id }],
             "r2_buckets": [{ "binding": "FILES", "bucket_name": "leadgate-files" }],

@@ -4,6 +4,7 @@
 //! the runtime commits them together: each command is one transaction. See `ledger` for the protocol and
 //! ARCHITECTURE.md for why one object serves the collector.
 
+use crate::glue::sql::Sql;
 use crate::platform::cloud::{self, Cloud, Inside};
 use crate::protocol::catalog;
 use crate::protocol::funnel::{Period, Share, Tallies};
@@ -14,14 +15,14 @@ use crate::services::delivery;
 use serde::Deserialize;
 use shared::stage::Stage;
 use std::cell::Cell;
-use worker::{durable_object, Date, DurableObject, Env, Request, Response, Result, SqlStorage, SqlStorageValue, State};
+use worker::{durable_object, Date, DurableObject, Env, Request, Response, Result, SqlStorageValue, State};
 
 // Only the operator hosts the objects; the collector reaches them through `script_name` (see `LedgerStub`).
 #[cfg_attr(feature = "operator", durable_object)]
 pub struct Ledger {
     state: State,
     env: Env,
-    sql: SqlStorage,
+    sql: Sql,
     /// When this instance last set the alarm for (none once it fired): the alarm is only set again when a
     /// delivery is due sooner, so most commands cost no alarm write.
     armed: Cell<Option<u64>>,
@@ -35,7 +36,7 @@ pub struct Ledger {
 #[cfg(feature = "operator")]
 impl DurableObject for Ledger {
     fn new(state: State, env: Env) -> Self {
-        let sql = state.storage().sql();
+        let sql = Sql::of(&state.storage().sql());
         // Creating what exists is a no-op; a failure here shows up as an error on the first command.
         for statement in SCHEMA {
             if let Err(e) = sql.exec(statement, None) {
@@ -71,8 +72,12 @@ impl DurableObject for Ledger {
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
-        let command: Command = match req.json().await {
-            Ok(c) => c,
+        // Read as text and parsed in the wasm: `Request::json` parses in JavaScript and then converts the
+        // object value by value with `serde_wasm_bindgen` (some five calls between wasm and JavaScript per
+        // value; a settle carries the whole lead: about 400 calls per submission).
+        let command: Command = match req.text().await.map(|text| serde_json::from_str(&text)) {
+            Ok(Ok(c)) => c,
+            Ok(Err(e)) => return Response::error(format!("not a ledger command: {e}"), 400),
             Err(e) => return Response::error(format!("not a ledger command: {e}"), 400),
         };
         match self.handle(command).await {

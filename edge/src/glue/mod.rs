@@ -1,7 +1,7 @@
 //! The Workers glue, wasm only and as thin as the runtime allows: the entry points and dispatch
 //! (`entry`), reading requests and building responses in one place (`exchange`), the lead behind a mailed link (`links`), the routes a visitor's
 //! browser calls (`visitor`) and the isolate's page-view sums (`counting`), the admin API (`operator`, and the forms' editor: `editor`), other systems' calls (`integration`), the owners' links (`sales`), the cron's
-//! work (`upkeep`) and the ledger Durable Object with its SQL (`ledger_object`). Tested end to end.
+//! work (`upkeep`) and the ledger Durable Object (`ledger_object`) with its SQL read as JSON (`sql`). Tested end to end.
 //!
 //! May use: every layer below.
 
@@ -15,5 +15,6 @@ pub(crate) mod ledger_object;
 pub(crate) mod links;
 pub(crate) mod operator;
 pub(crate) mod sales;
+pub(crate) mod sql;
 pub(crate) mod upkeep;
 pub(crate) mod visitor;

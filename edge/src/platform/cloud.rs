@@ -144,8 +144,13 @@ pub fn served() -> Option<std::rc::Rc<FormsConfig>> {
 }
 
 /// A secret (or, in development, a plain variable) from the environment, if set and not empty.
+///
+/// Both are plain strings on the environment object: one property read, where `Env::secret` and then
+/// `Env::var` cost up to eight calls between the wasm and JavaScript for one name (each checks the
+/// value's constructor by name), and a submission reads several names.
 pub fn secret(env: &Env, name: &str) -> Option<String> {
-    env.secret(name).map(|s| s.to_string()).or_else(|_| env.var(name).map(|v| v.to_string())).ok().filter(|s| !s.is_empty())
+    let value = worker::js_sys::Reflect::get(env, &worker::wasm_bindgen::JsValue::from_str(name)).ok()?;
+    value.as_string().filter(|s| !s.is_empty())
 }
 
 impl<L: Inside> Backend for Cloud<'_, L> {
@@ -379,7 +384,7 @@ fn namespace(env: &Env) -> Result<worker::ObjectNamespace, Error> {
 /// a Worker still running that release's code does during an upgrade. Set by `LEADGATE_SINGLE_OBJECT=1`, for
 /// the end-to-end test of the upgrade (`tests/shards.test.mjs`); never in a deployment.
 fn single_object(env: &Env) -> bool {
-    env.var("LEADGATE_SINGLE_OBJECT").or_else(|_| env.secret("LEADGATE_SINGLE_OBJECT")).is_ok_and(|v| v.to_string() == "1")
+    secret(env, "LEADGATE_SINGLE_OBJECT").as_deref() == Some("1")
 }
 
 thread_local! {
@@ -428,28 +433,38 @@ impl<L: Inside> Cloud<'_, L> {
 }
 
 /// The Worker's handle on one ledger object.
+///
+/// It speaks to the object through the runtime's own types (`web_sys::Request` and `Response`) rather than
+/// `worker::Stub`: the `worker` crate's request and response wrappers read the method, URL, headers and
+/// `cf` of every request they wrap and the headers, status and `webSocket` of every response, a dozen calls
+/// between the wasm and JavaScript per command that nothing here uses (`cargo xtask bench crossings`).
 pub struct LedgerStub {
-    stub: worker::Stub,
+    stub: worker::worker_sys::DurableObject,
 }
 
 impl LedgerStub {
     /// The object `home` (see `shard`).
     pub fn at(namespace: &worker::ObjectNamespace, home: &Home) -> std::result::Result<LedgerStub, crate::Error> {
-        let missing = |e: worker::Error| crate::Error::Config(format!("the Durable Object binding {LEDGER_BINDING} is unusable: {e}"));
-        let stub = namespace.id_from_name(&home.name()).and_then(|id| id.get_stub()).map_err(missing)?;
+        use worker::wasm_bindgen::JsCast;
+        let missing = |e: worker::wasm_bindgen::JsValue| crate::Error::Config(format!("the Durable Object binding {LEDGER_BINDING} is unusable: {e:?}"));
+        let namespace: &worker::worker_sys::DurableObjectNamespace = namespace.as_ref().unchecked_ref();
+        let stub = namespace.id_from_name(&home.name()).and_then(|id| namespace.get(&id)).map_err(missing)?;
         Ok(LedgerStub { stub })
     }
 
     /// Sends one command and reads the answer.
     pub async fn call<T: DeserializeOwned>(&self, command: &Command) -> std::result::Result<T, crate::Error> {
-        let failed = |e: worker::Error| crate::Error::Internal(format!("ledger: {e}"));
-        let body = serde_json::to_string(command)?;
-        let mut init = RequestInit::new();
-        init.with_method(Method::Post).with_body(Some(body.into()));
-        let request = Request::new_with_init("https://ledger.internal/", &init).map_err(failed)?;
-        let response = self.stub.fetch_with_request(request).await.map_err(failed)?;
-        let status = response.status_code();
-        let text = answer_text(response).await.map_err(failed)?;
+        use worker::wasm_bindgen::{JsCast, JsValue};
+        use worker::wasm_bindgen_futures::JsFuture;
+        let failed = |e: JsValue| crate::Error::Internal(format!("ledger: {}", worker::Error::from(e)));
+        let init = worker::web_sys::RequestInit::new();
+        init.set_method("POST");
+        init.set_body(&JsValue::from_str(&serde_json::to_string(command)?));
+        let request = worker::web_sys::Request::new_with_str_and_init("https://ledger.internal/", &init).map_err(failed)?;
+        let response: worker::web_sys::Response =
+            JsFuture::from(self.stub.fetch_with_request(&request).map_err(failed)?).await.map_err(failed)?.unchecked_into();
+        let status = response.status();
+        let text = JsFuture::from(response.text().map_err(failed)?).await.map_err(failed)?.as_string().unwrap_or_default();
         if status != 200 {
             return Err(crate::Error::Internal(format!("ledger answered {status}: {text}")));
         }

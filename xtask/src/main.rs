@@ -31,7 +31,7 @@ commands:
   bench   print rule timings, the form's render time vs plain JS, the edge bundle, intake throughput,
           cold start, the ledger at scale (forms, shards, 100,000 leads, dashboard, backlog), and CPU
           per submission against a plain-JavaScript reference collector
-          bench PART...: only those (rules render edge compile intake scale analytics cpu), on what is built
+          bench PART...: only those (rules render edge compile intake scale analytics cpu crossings), on what is built
   fuzz    feed 1,000,000 mutated inputs to each parser of outside input (at most 5 min each)
           --short: 10,000 each, as `test` runs it
   forms   move forms between a config file and a running collector's catalog (admin token in ADMIN_TOKEN)

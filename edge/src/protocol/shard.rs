@@ -122,12 +122,33 @@ fn undigit(s: &str) -> Option<u32> {
 /// A form's tag: 5 characters of base32 from the SHA-256 of its id. Lead ids carry it instead of the id
 /// (shorter, and it says nothing about the form); two forms with one tag would share objects, which is
 /// harmless (every row names its form), only less spread.
+///
+/// Every command a form's lead sends is routed by it, and in the collector's profile hashing the id was
+/// the largest share of SHA-256's time: the tags computed so far are kept for the thread (an isolate),
+/// at most [`TAGS_KEPT`] of them (past that the list starts over, so it cannot grow with what requests name).
 pub fn tag(form: &str) -> String {
     use sha2::{Digest, Sha256};
+    std::thread_local! {
+        static TAGS: std::cell::RefCell<Vec<(String, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+    }
+    if let Some(tag) = TAGS.with(|t| t.borrow().iter().find(|(f, _)| f == form).map(|(_, tag)| tag.clone())) {
+        return tag;
+    }
     let digest = Sha256::digest(form.as_bytes());
     let bits = digest.iter().take(4).fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-    (0..TAG_LEN).rev().map(|i| ALPHABET.get(((bits >> (i * 5 + 7)) & 31) as usize).map_or('0', |b| char::from(*b))).collect()
+    let tag: String = (0..TAG_LEN).rev().map(|i| ALPHABET.get(((bits >> (i * 5 + 7)) & 31) as usize).map_or('0', |b| char::from(*b))).collect();
+    TAGS.with(|t| {
+        let mut t = t.borrow_mut();
+        if t.len() >= TAGS_KEPT {
+            t.clear();
+        }
+        t.push((form.to_owned(), tag.clone()));
+    });
+    tag
 }
+
+/// How many forms' tags an isolate keeps (see [`tag`]): more than a deployment has forms.
+pub const TAGS_KEPT: usize = 256;
 
 /// The shard of an address (its index key, the hex SHA-256 of the lower-cased address) among `shards`.
 pub fn shard_of(email_hash: &str, shards: u32) -> u32 {
@@ -481,6 +502,20 @@ mod tests {
         assert_eq!(tag("camp").len(), TAG_LEN);
         assert_ne!(tag("camp"), tag("news"));
         assert_eq!(Home::Registry.name(), "ledger");
+    }
+
+    #[test]
+    fn a_kept_tag_is_the_one_computed_and_the_list_stays_bounded() {
+        // SHA-256("camp") starts with cc ef cd 91; its leading 25 bits in Crockford's base32 (computed with
+        // Python's hashlib): a routing key must never change between releases, kept or not.
+        let first = tag("camp");
+        assert_eq!(first, "SKQWV");
+        let forms: Vec<String> = (0..TAGS_KEPT * 2 + 3).map(|i| format!("form-{i}")).collect();
+        let once: Vec<String> = forms.iter().map(|f| tag(f)).collect();
+        let again: Vec<String> = forms.iter().map(|f| tag(f)).collect();
+        assert_eq!(once, again, "the same tags whether computed or kept, across the list starting over");
+        assert_eq!(tag("camp"), first);
+        assert_eq!(once.iter().collect::<std::collections::BTreeSet<_>>().len(), forms.len(), "no two of these forms share a tag");
     }
 
     #[test]

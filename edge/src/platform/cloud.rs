@@ -339,8 +339,12 @@ impl<L: Inside> Backend for Cloud<'_, L> {
 /// `worker::Response::text` reads a streamed body chunk by chunk across the wasm boundary, which took
 /// about 6% of a submission's CPU time in a profile on local workerd.
 pub(crate) async fn answer_text(resp: worker::Response) -> Result<String, worker::Error> {
-    let promise = worker::web_sys::Response::from(resp).text()?;
-    let text = worker::wasm_bindgen_futures::JsFuture::from(promise).await?;
+    Ok(runtime_text(&worker::web_sys::Response::from(resp)).await?)
+}
+
+/// [`answer_text`] of the runtime's own response type.
+async fn runtime_text(resp: &worker::web_sys::Response) -> Result<String, worker::wasm_bindgen::JsValue> {
+    let text = worker::wasm_bindgen_futures::JsFuture::from(resp.text()?).await?;
     Ok(text.as_string().unwrap_or_default())
 }
 
@@ -464,7 +468,7 @@ impl LedgerStub {
         let response: worker::web_sys::Response =
             JsFuture::from(self.stub.fetch_with_request(&request).map_err(failed)?).await.map_err(failed)?.unchecked_into();
         let status = response.status();
-        let text = JsFuture::from(response.text().map_err(failed)?).await.map_err(failed)?.as_string().unwrap_or_default();
+        let text = runtime_text(&response).await.map_err(failed)?;
         if status != 200 {
             return Err(crate::Error::Internal(format!("ledger answered {status}: {text}")));
         }

@@ -81,7 +81,7 @@ impl DurableObject for Ledger {
             Err(e) => return Response::error(format!("not a ledger command: {e}"), 400),
         };
         match self.handle(command).await {
-            Ok(answer) => Response::from_json(&answer),
+            Ok(answer) => Response::ok(answer),
             Err(e) => Response::error(format!("ledger: {e}"), 500),
         }
     }
@@ -115,7 +115,7 @@ impl DurableObject for Ledger {
 /// The seam reaches the object's commands directly when it runs inside the object (the alarm's deliveries).
 #[cfg(feature = "operator")]
 impl Inside for Ledger {
-    async fn run_inside(&self, command: Command) -> Result<serde_json::Value> {
+    async fn run_inside(&self, command: Command) -> Result<String> {
         self.handle(command).await
     }
 }
@@ -540,17 +540,25 @@ impl Ledger {
     }
 }
 
+/// The answer of a command that has nothing to tell but that it was done.
+const OK: &str = r#"{"ok":true}"#;
+
+/// A command's answer as the JSON text the stub reads (`backend::ask` parses it into the answer's type).
+fn reply<T: serde::Serialize>(value: &T) -> Result<String> {
+    Ok(serde_json::to_string(value)?)
+}
+
 impl Ledger {
-    fn run(&self, command: Command) -> Result<serde_json::Value> {
+    fn run(&self, command: Command) -> Result<String> {
         let value = match command {
             Command::Claim(cmd::Claim { form, email, lead, key, legacy, now }) => {
                 self.refuse_registered(&form)?;
                 let replay = self.reserve_key(&form, key.as_deref(), now)?;
                 if replay != Replay::Fresh {
-                    return Ok(serde_json::to_value(Standing { holder: self.holder(&form, &email, now)?, replay })?);
+                    return reply(&Standing { holder: self.holder(&form, &email, now)?, replay });
                 }
                 let holder = self.claim(&form, &email, &lead, legacy.as_deref(), now)?;
-                serde_json::to_value(Standing { holder, replay })?
+                reply(&Standing { holder, replay })?
             }
             Command::ClaimMany(cmd::ClaimMany { form, rows, now }) => {
                 self.refuse_registered(&form)?;
@@ -558,7 +566,7 @@ impl Ledger {
                 for row in &rows {
                     holders.push(self.claim(&form, &row.email, &row.lead, row.legacy.as_deref(), now)?);
                 }
-                serde_json::to_value(holders)?
+                reply(&holders)?
             }
             Command::SettleMany(cmd::SettleMany { form, settled, released }) => {
                 for row in &settled {
@@ -571,13 +579,13 @@ impl Ledger {
                 for hold in &released {
                     self.release(&form, hold)?;
                 }
-                serde_json::json!({"ok": true})
+                OK.to_owned()
             }
             Command::Settle(cmd::Settle { form, hold, key, answer, deliveries, entry }) => {
                 // A lead erased while this request stored it settles nothing: its caller deletes the document.
                 if let Some(entry) = &entry {
                     if self.tombstoned(&entry.id)? {
-                        return Ok(serde_json::to_value(ledger::Indexed { erased: true })?);
+                        return reply(&ledger::Indexed { erased: true });
                     }
                 }
                 for d in &deliveries {
@@ -590,33 +598,33 @@ impl Ledger {
                 if let (Some(key), Some(answer)) = (key, answer) {
                     self.sql.exec("UPDATE answers SET answer = ? WHERE form = ? AND key = ?", vec![text(&answer), text(&form), text(&key)])?;
                 }
-                serde_json::to_value(ledger::Indexed { erased: false })?
+                reply(&ledger::Indexed { erased: false })?
             }
             Command::Release(cmd::Release { form, hold, key }) => {
                 self.release(&form, &hold)?;
                 if let Some(key) = key {
                     self.sql.exec("DELETE FROM answers WHERE form = ? AND key = ? AND answer IS NULL", vec![text(&form), text(&key)])?;
                 }
-                serde_json::json!({"ok": true})
+                OK.to_owned()
             }
             Command::Look(cmd::Look { form, email, key, now }) => {
                 let replay = match key {
                     Some(key) => self.replay(&form, &key, now)?,
                     None => Replay::Fresh,
                 };
-                serde_json::to_value(Standing { holder: self.holder(&form, &email, now)?, replay })?
+                reply(&Standing { holder: self.holder(&form, &email, now)?, replay })?
             }
-            Command::Reserve(cmd::Reserve { form, key, now }) => serde_json::to_value(self.reserve_key(&form, Some(&key), now)?)?,
+            Command::Reserve(cmd::Reserve { form, key, now }) => reply(&self.reserve_key(&form, Some(&key), now)?)?,
             Command::Hold(cmd::Hold { form, email, now }) => {
                 let holder = self.holder(&form, &email, now)?;
                 if let Holder::Lead { .. } = holder {
                     self.sql.exec("UPDATE emails SET held = ? WHERE form = ? AND email = ?", vec![ms(now.max(1)), text(&form), text(&email)])?;
                 }
-                serde_json::to_value(holder)?
+                reply(&holder)?
             }
             Command::Index(cmd::Index { entry, only_if_missing }) => {
                 self.index(&entry, only_if_missing)?;
-                serde_json::to_value(ledger::Indexed { erased: self.tombstoned(&entry.id)? })?
+                reply(&ledger::Indexed { erased: self.tombstoned(&entry.id)? })?
             }
             Command::List(cmd::List { form, status, since, qualified, before, limit }) => {
                 let limit = limit.clamp(1, ledger::MAX_LIST);
@@ -646,29 +654,29 @@ impl Ledger {
                 let more = ids.len() > limit as usize;
                 ids.truncate(limit as usize);
                 let cursor = if more { ids.last().cloned() } else { None };
-                serde_json::to_value(ledger::Page { ids, cursor })?
+                reply(&ledger::Page { ids, cursor })?
             }
             Command::Unindex(cmd::Unindex { lead }) => {
                 self.untally(&lead)?;
                 self.sql.exec("DELETE FROM leads WHERE id = ?", vec![text(&lead)])?;
                 self.sql.exec("DELETE FROM reached WHERE lead = ?", vec![text(&lead)])?;
-                serde_json::json!({"ok": true})
+                OK.to_owned()
             }
             Command::Queue(cmd::Queue { deliveries }) => {
                 for d in &deliveries {
                     self.queue(d)?;
                 }
-                serde_json::json!({"ok": true})
+                OK.to_owned()
             }
             Command::Unqueue(cmd::Unqueue { ids, .. }) => {
                 for id in ids {
                     self.sql.exec("DELETE FROM outbox WHERE id = ?", vec![text(&id)])?;
                 }
-                serde_json::json!({"ok": true})
+                OK.to_owned()
             }
             Command::Send(cmd::Send { ids, now, .. }) => {
                 self.send(&ids, now)?;
-                serde_json::json!({"ok": true})
+                OK.to_owned()
             }
             Command::Record(cmd::Record { delivery: d, disable, now }) => {
                 // Only a row that is still there is updated, and never its payload: an attempt that ends
@@ -702,7 +710,7 @@ impl Ledger {
                 } else if d.state == DeliveryState::Pending {
                     self.sql.exec(&format!("UPDATE outbox SET parked = 1 WHERE id = ? AND state = 'pending' AND {disabled}"), vec![text(&d.id)])?;
                 }
-                serde_json::json!({"ok": true})
+                OK.to_owned()
             }
             Command::Due(cmd::Due { now, limit }) => {
                 let urgent: Vec<DueRow> = self
@@ -733,7 +741,7 @@ impl Ledger {
                     let rows: Vec<OutboxRow> = self.sql.exec("SELECT * FROM outbox WHERE id = ?", vec![text(&id)])?.to_array()?;
                     taken.extend(rows.into_iter().map(OutboxRow::delivery));
                 }
-                serde_json::to_value(taken)?
+                reply(&taken)?
             }
             Command::Deliveries(cmd::Deliveries { filter, before, limit }) => {
                 let DeliveryFilter { status, form, endpoint, lead } = filter;
@@ -760,7 +768,7 @@ impl Ledger {
                 let more = deliveries.len() > limit as usize;
                 deliveries.truncate(limit as usize);
                 let cursor = if more { deliveries.last().map(|d| d.id.clone()) } else { None };
-                serde_json::to_value(ledger::DeliveryPage { deliveries, cursor })?
+                reply(&ledger::DeliveryPage { deliveries, cursor })?
             }
             Command::Replay(cmd::Replay { id, now }) => {
                 self.sql.exec(
@@ -768,13 +776,13 @@ impl Ledger {
                     vec![ms(now), text(&id)],
                 )?;
                 let rows: Vec<serde_json::Value> = self.sql.exec("SELECT id FROM outbox WHERE id = ?", vec![text(&id)])?.to_array()?;
-                serde_json::to_value(ledger::Found { found: !rows.is_empty() })?
+                reply(&ledger::Found { found: !rows.is_empty() })?
             }
             Command::Endpoints => {
                 let rows: Vec<DisabledRow> = self.sql.exec("SELECT form, endpoint, at, status FROM disabled", None)?.to_array()?;
                 let rows: Vec<ledger::Disabled> =
                     rows.into_iter().map(|r| ledger::Disabled { form: r.form, endpoint: r.endpoint, at: r.at as u64, status: r.status as u16 }).collect();
-                serde_json::to_value(rows)?
+                reply(&rows)?
             }
             Command::Enable(cmd::Enable { form, endpoint, now }) => {
                 self.sql.exec("DELETE FROM disabled WHERE form = ? AND endpoint = ?", vec![text(&form), text(&endpoint)])?;
@@ -782,7 +790,7 @@ impl Ledger {
                     "UPDATE outbox SET next_at = MIN(next_at, ?), parked = 0 WHERE form = ? AND endpoint = ? AND state = 'pending'",
                     vec![ms(now), text(&form), text(&endpoint)],
                 )?;
-                serde_json::json!({"ok": true})
+                OK.to_owned()
             }
             Command::Wake(cmd::Wake { now }) => {
                 self.sql.exec("DELETE FROM outbox WHERE state = 'delivered' AND next_at <= ?", vec![ms(now.saturating_sub(DELIVERED_KEPT_MS))])?;
@@ -795,7 +803,7 @@ impl Ledger {
                     )?
                     .to_array()?;
                 let next = self.next_due(now)?;
-                serde_json::to_value(ledger::Backlog {
+                reply(&ledger::Backlog {
                     pending: pending.first().map_or(0, |p| p.pending as u64),
                     next_at_ms: next,
                     tallied: self.tally_cursor()? == ledger::TALLIED_ALL,
@@ -813,13 +821,13 @@ impl Ledger {
                 self.sql.exec("DELETE FROM emails WHERE lead = ?", vec![text(&lead)])?;
                 self.sql.exec("DELETE FROM downloads WHERE lead = ?", vec![text(&lead)])?;
                 self.sql.exec("INSERT OR REPLACE INTO tombstones VALUES (?, ?)", vec![text(&lead), ms(now)])?;
-                serde_json::to_value(ledger::Erasure { deliveries_deleted: deleted.len() as u64 })?
+                reply(&ledger::Erasure { deliveries_deleted: deleted.len() as u64 })?
             }
             Command::Draw(cmd::Draw { form, id, record, announcements, key, now }) => {
                 let scope = crate::protocol::keys::draw_scope(&form);
                 if let Some(key) = &key {
                     if let Replay::Answered { answer } = self.replay(&scope, key, now)? {
-                        return Ok(serde_json::to_value(ledger::Drawn { record: answer })?);
+                        return reply(&ledger::Drawn { record: answer });
                     }
                 }
                 let known: Vec<serde_json::Value> = self.sql.exec("SELECT id FROM draws WHERE id = ?", vec![text(&id)])?.to_array()?;
@@ -832,15 +840,15 @@ impl Ledger {
                 if let Some(key) = key {
                     self.sql.exec("UPDATE answers SET answer = ? WHERE form = ? AND key = ?", vec![text(&record), text(&scope), text(&key)])?;
                 }
-                serde_json::to_value(ledger::Drawn { record })?
+                reply(&ledger::Drawn { record })?
             }
             Command::CountBot(cmd::CountBot { form, day }) => {
                 self.sql.exec("INSERT INTO bots VALUES (?, ?, 1) ON CONFLICT (form, day) DO UPDATE SET count = count + 1", vec![text(&form), text(&day)])?;
-                serde_json::json!({"ok": true})
+                OK.to_owned()
             }
             Command::Bots(cmd::Bots { since }) => {
                 let rows: Vec<BotRow> = self.sql.exec("SELECT form, day, count FROM bots WHERE day >= ? ORDER BY day, form", vec![text(&since)])?.to_array()?;
-                serde_json::to_value(rows.into_iter().map(|r| ledger::BotCount { form: r.form, day: r.day, count: r.count as u64 }).collect::<Vec<_>>())?
+                reply(&rows.into_iter().map(|r| ledger::BotCount { form: r.form, day: r.day, count: r.count as u64 }).collect::<Vec<_>>())?
             }
             Command::Turn(cmd::Turn { name, count }) => {
                 // `n` is the next free turn; this command takes `count` of them.
@@ -850,7 +858,7 @@ impl Ledger {
                     vec![text(&name), SqlStorageValue::Float(count as f64)],
                 )?;
                 let rows: Vec<TurnRow> = self.sql.exec("SELECT n FROM counters WHERE name = ?", vec![text(&name)])?.to_array()?;
-                serde_json::to_value(ledger::Turn { turn: rows.first().map_or(0, |r| (r.n as u64).saturating_sub(count)) })?
+                reply(&ledger::Turn { turn: rows.first().map_or(0, |r| (r.n as u64).saturating_sub(count)) })?
             }
             Command::Funnel(cmd::Funnel { form, from, to, by }) => {
                 let mut tallies = Tallies::default();
@@ -891,7 +899,7 @@ impl Ledger {
                         tallies.add_row(&row, 1);
                     }
                 }
-                serde_json::to_value(tallies)?
+                reply(&tallies)?
             }
             Command::Daily(cmd::Daily { from, by }) => {
                 let key = column(by);
@@ -907,11 +915,11 @@ impl Ledger {
                     }
                 };
                 let rows = rows.into_iter().map(|r| ledger::Daily { key: r.key.filter(|k| !k.is_empty()), day: r.day as u64, count: r.count as u64 });
-                serde_json::to_value(rows.collect::<Vec<_>>())?
+                reply(&rows.collect::<Vec<_>>())?
             }
             Command::Count(cmd::Count { batch, now }) => {
                 self.count(batch, now)?;
-                serde_json::json!({"ok": true})
+                OK.to_owned()
             }
             Command::Catalog(cmd::Catalog { known, file }) => {
                 let revision = self.revision()?;
@@ -928,25 +936,25 @@ impl Ledger {
                         .to_array()?;
                     Some(rows.into_iter().map(|r| serde_json::from_str(&r.def)).collect::<serde_json::Result<Vec<shared::form::FormDef>>>()?)
                 };
-                serde_json::to_value(catalog::Catalogue { revision, seeded, forms })?
+                reply(&catalog::Catalogue { revision, seeded, forms })?
             }
             Command::Seed(cmd::Seed { forms, digest, now }) => {
                 catalog::seed(&mut Shelves(self), &forms, &digest, now)?;
-                serde_json::json!({"ok": true})
+                OK.to_owned()
             }
-            Command::Edit(cmd::Edit { form, action, by, now }) => serde_json::to_value(catalog::edit(&mut Shelves(self), &form, action, &by, now)?)?,
+            Command::Edit(cmd::Edit { form, action, by, now }) => reply(&catalog::edit(&mut Shelves(self), &form, action, &by, now)?)?,
             Command::Shelf(cmd::Shelf { form }) => {
                 let rows: Vec<EntryRow> = match form {
                     Some(form) => self.sql.exec("SELECT entry FROM catalog WHERE id = ?", vec![text(&form)])?.to_array()?,
                     None => self.sql.exec("SELECT entry FROM catalog ORDER BY id", None)?.to_array()?,
                 };
                 let entries = rows.into_iter().map(|r| serde_json::from_str(&r.entry)).collect::<serde_json::Result<Vec<catalog::Entry>>>()?;
-                serde_json::to_value(entries)?
+                reply(&entries)?
             }
-            Command::Version(cmd::Version { form, n }) => serde_json::to_value(catalog::Store::version(&Shelves(self), &form, n)?)?,
+            Command::Version(cmd::Version { form, n }) => reply(&catalog::Store::version(&Shelves(self), &form, n)?)?,
             Command::Versions(cmd::Versions { form }) => {
                 let rows: Vec<StampRow> = self.sql.exec("SELECT n, at, by FROM versions WHERE form = ? ORDER BY n DESC", vec![text(&form)])?.to_array()?;
-                serde_json::to_value(rows.into_iter().map(|r| catalog::Stamp { n: r.n as u32, at: r.at as u64, by: r.by }).collect::<Vec<_>>())?
+                reply(&rows.into_iter().map(|r| catalog::Stamp { n: r.n as u32, at: r.at as u64, by: r.by }).collect::<Vec<_>>())?
             }
             Command::Trail(cmd::Trail { form, before, limit }) => {
                 let rows: Vec<TrailRow> = self
@@ -964,7 +972,7 @@ impl Ledger {
                     let did = serde_json::from_value(serde_json::Value::String(r.did)).ok()?;
                     Some(catalog::Trail { at: r.at as u64, by: r.by, form: r.form, did, version: r.version.map(|v| v as u32) })
                 });
-                serde_json::to_value(lines.collect::<Vec<_>>())?
+                reply(&lines.collect::<Vec<_>>())?
             }
             Command::Events(cmd::Events { form, first, end, by }) => {
                 let (key, table) = match by {
@@ -983,7 +991,7 @@ impl Ledger {
                         sums.add(Some(r.key), kind, &r.field, &r.code, r.n as i64);
                     }
                 }
-                serde_json::to_value(sums)?
+                reply(&sums)?
             }
             Command::Places(cmd::Places { forms, legacy }) => {
                 let mut places = Vec::with_capacity(forms.len());
@@ -1010,12 +1018,12 @@ impl Ledger {
                     };
                     places.push((form, place));
                 }
-                serde_json::to_value(places)?
+                reply(&places)?
             }
             Command::Tally(cmd::Tally { limit }) => {
                 let cursor = self.tally_cursor()?;
                 if cursor == ledger::TALLIED_ALL {
-                    return Ok(serde_json::to_value(ledger::Tallied { added: 0, done: true })?);
+                    return reply(&ledger::Tallied { added: 0, done: true });
                 }
                 let ids: Vec<IdRow> = self
                     .sql
@@ -1029,24 +1037,24 @@ impl Ledger {
                 let done = ids.len() < limit as usize;
                 let next = if done { ledger::TALLIED_ALL.to_owned() } else { ids.last().map(|r| r.id.clone()).unwrap_or(cursor) };
                 self.sql.exec("UPDATE meta SET value = ? WHERE name = 'tallied'", vec![text(&next)])?;
-                serde_json::to_value(ledger::Tallied { added: ids.len() as u64, done })?
+                reply(&ledger::Tallied { added: ids.len() as u64, done })?
             }
             Command::Find(cmd::Find { email }) => {
                 let rows: Vec<ledger::Holding> =
                     self.sql.exec("SELECT form, lead FROM emails WHERE email = ? AND live = 1 ORDER BY form", vec![text(&email)])?.to_array()?;
-                serde_json::to_value(rows)?
+                reply(&rows)?
             }
             Command::Draws(cmd::Draws { form }) => {
                 let rows: Vec<RecordRow> = self.sql.exec("SELECT record FROM draws WHERE form = ? ORDER BY at, id", vec![text(&form)])?.to_array()?;
-                serde_json::to_value(rows.into_iter().map(|r| r.record).collect::<Vec<_>>())?
+                reply(&rows.into_iter().map(|r| r.record).collect::<Vec<_>>())?
             }
-            Command::Download(cmd::Download { lead, now, per_hour }) => serde_json::to_value(self.download(&lead, now, per_hour)?)?,
+            Command::Download(cmd::Download { lead, now, per_hour }) => reply(&self.download(&lead, now, per_hour)?)?,
             Command::Downloads(cmd::Downloads { lead, folded }) => {
                 if let Some(folded) = folded {
                     self.sql.exec("UPDATE downloads SET folded = MAX(folded, ?) WHERE lead = ?", vec![ms(folded), text(&lead)])?;
                 }
                 let rows: Vec<CountRow> = self.sql.exec("SELECT total FROM downloads WHERE lead = ?", vec![text(&lead)])?.to_array()?;
-                serde_json::to_value(ledger::Downloads { total: rows.first().map_or(0, |r| r.total as u64) })?
+                reply(&ledger::Downloads { total: rows.first().map_or(0, |r| r.total as u64) })?
             }
             Command::DownloadTotals(cmd::DownloadTotals { leads }) => {
                 let mut totals: Vec<(String, u64)> = Vec::new();
@@ -1060,7 +1068,7 @@ impl Ledger {
                         .to_array()?;
                     totals.extend(rows.into_iter().map(|r| (r.lead, r.total as u64)));
                 }
-                serde_json::to_value(totals)?
+                reply(&totals)?
             }
             Command::Unfolded(cmd::Unfolded { now, limit }) => {
                 let due = now.saturating_sub(ledger::FOLD_MS);
@@ -1071,7 +1079,7 @@ impl Ledger {
                 for row in &rows {
                     self.sql.exec("UPDATE downloads SET fold_at = ? WHERE lead = ?", vec![ms(now), text(&row.lead)])?;
                 }
-                serde_json::to_value(rows.into_iter().map(|r| r.lead).collect::<Vec<_>>())?
+                reply(&rows.into_iter().map(|r| r.lead).collect::<Vec<_>>())?
             }
         };
         Ok(value)
@@ -1402,7 +1410,7 @@ impl Ledger {
 
     /// Runs a command, then sets the alarm if it made a delivery due sooner than the alarm is set for
     /// (always, for the watchdog's `Wake`).
-    pub async fn handle(&self, command: Command) -> Result<serde_json::Value> {
+    pub async fn handle(&self, command: Command) -> Result<String> {
         // A delivered or dead delivery makes nothing due sooner, so recording one need not look at the alarm
         // (an alarm run records up to 15 and sets the alarm once at its end).
         let touches_outbox = matches!(

@@ -10,7 +10,6 @@ use crate::protocol::shard::{self, Home, Map, Place, Route};
 use crate::rules::crm::{Outbound, Read, Reply};
 use crate::{platform::store, protocol::outbox, Error};
 use futures_util::future::{select, Either};
-use serde::de::DeserializeOwned;
 use shared::form::FormsConfig;
 use shared::lead::Lead;
 use std::sync::OnceLock;
@@ -38,14 +37,14 @@ enum Reach<'a, L> {
 #[allow(async_fn_in_trait)] // one object type at a time; nothing needs `dyn`
 pub trait Inside {
     /// Runs one command in the object.
-    async fn run_inside(&self, command: Command) -> worker::Result<serde_json::Value>;
+    async fn run_inside(&self, command: Command) -> worker::Result<String>;
 }
 
 /// The seam outside the object, which only ever reaches it through the stub.
 pub struct Outside;
 
 impl Inside for Outside {
-    async fn run_inside(&self, _: Command) -> worker::Result<serde_json::Value> {
+    async fn run_inside(&self, _: Command) -> worker::Result<String> {
         Err(worker::Error::RustError("the ledger is reached through its stub here".into()))
     }
 }
@@ -239,7 +238,7 @@ impl<L: Inside> Backend for Cloud<'_, L> {
         Ok(self.map().await?.home(form, email_hash))
     }
 
-    async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error> {
+    async fn ledger(&self, command: &Command) -> Result<String, Error> {
         match &self.ledger {
             // The catalog is one object, whose config the map of forms depends on: asked directly.
             Reach::Stub(namespace) if command.is_catalog() => LedgerStub::at(namespace, &Home::Catalog)?.call(command).await,
@@ -350,29 +349,33 @@ async fn runtime_text(resp: &worker::web_sys::Response) -> Result<String, worker
 
 /// Asks several ledger objects ([`Route::Each`], [`Route::Split`]) side by side and joins their answers.
 #[cfg(any(feature = "operator", not(target_arch = "wasm32")))]
-async fn ask_several(namespace: &worker::ObjectNamespace, route: Route, command: &Command) -> Result<serde_json::Value, Error> {
-    match route {
-        Route::One(home) => LedgerStub::at(namespace, &home)?.call(command).await,
+async fn ask_several(namespace: &worker::ObjectNamespace, route: Route, command: &Command) -> Result<String, Error> {
+    // Each object's answer as a JSON tree, which the joins take apart: the operator's questions over
+    // several objects are few, and the collector never asks them.
+    let tree = |text: String| serde_json::from_str::<serde_json::Value>(&text).map_err(Error::from);
+    let joined = match route {
+        Route::One(home) => return LedgerStub::at(namespace, &home)?.call(command).await,
         Route::Each(homes) => {
-            let asks = homes.iter().map(|home| async move { LedgerStub::at(namespace, home)?.call(command).await });
+            let asks = homes.iter().map(|home| async move { tree(LedgerStub::at(namespace, home)?.call(command).await?) });
             let answers: Result<Vec<serde_json::Value>, Error> = futures_util::future::join_all(asks).await.into_iter().collect();
-            shard::join(command, answers?)
+            shard::join(command, answers?)?
         }
         Route::Split(parts) => {
             let asks = parts
                 .iter()
-                .map(|(home, part, positions)| async move { Ok::<_, Error>((positions.clone(), LedgerStub::at(namespace, home)?.call(part).await?)) });
+                .map(|(home, part, positions)| async move { Ok::<_, Error>((positions.clone(), tree(LedgerStub::at(namespace, home)?.call(part).await?)?)) });
             let answers: Result<Vec<(Vec<usize>, serde_json::Value)>, Error> = futures_util::future::join_all(asks).await.into_iter().collect();
-            shard::join_parts(command, answers?)
+            shard::join_parts(command, answers?)?
         }
-    }
+    };
+    Ok(joined.to_string())
 }
 
 /// The collector asks only what one object answers (an address's, a lead's, a form's first object): the
 /// questions over several objects are the operator's (lists, funnels, imports, erasures, the cron), so the
 /// collector's bundle, which a visitor's first request may wait for, carries none of their joining.
 #[cfg(not(any(feature = "operator", not(target_arch = "wasm32"))))]
-async fn ask_several(_: &worker::ObjectNamespace, _: Route, _: &Command) -> Result<serde_json::Value, Error> {
+async fn ask_several(_: &worker::ObjectNamespace, _: Route, _: &Command) -> Result<String, Error> {
     Err(Error::Internal("only the operator asks several ledger objects".into()))
 }
 
@@ -415,10 +418,11 @@ impl<L: Inside> Cloud<'_, L> {
         let backfilled = state.and_then(|s| s.get("done").and_then(serde_json::Value::as_bool)) == Some(true);
         let legacy = !backfilled && !store::list(&self.kv, Prefix::Leads, 1, None).await?.keys.is_empty();
         let command = Command::Places(cmd::Places { forms, legacy });
-        let places: Vec<(String, Place)> = match &self.ledger {
+        let answer = match &self.ledger {
             Reach::Stub(namespace) => LedgerStub::at(namespace, &Home::Registry)?.call(&command).await?,
             Reach::Inside(_) => LedgerStub::at(&namespace(&self.env)?, &Home::Registry)?.call(&command).await?,
         };
+        let places: Vec<(String, Place)> = serde_json::from_str(&answer)?;
         for (form, place) in &places {
             let asked = config.form(form).map_or(1, |f| f.shards);
             if let Place::Shards { shards } = place {
@@ -456,8 +460,8 @@ impl LedgerStub {
         Ok(LedgerStub { stub })
     }
 
-    /// Sends one command and reads the answer.
-    pub async fn call<T: DeserializeOwned>(&self, command: &Command) -> std::result::Result<T, crate::Error> {
+    /// Sends one command and returns its answer's JSON text.
+    pub async fn call(&self, command: &Command) -> std::result::Result<String, crate::Error> {
         use worker::wasm_bindgen::{JsCast, JsValue};
         use worker::wasm_bindgen_futures::JsFuture;
         let failed = |e: JsValue| crate::Error::Internal(format!("ledger: {}", worker::Error::from(e)));
@@ -472,7 +476,7 @@ impl LedgerStub {
         if status != 200 {
             return Err(crate::Error::Internal(format!("ledger answered {status}: {text}")));
         }
-        Ok(serde_json::from_str(&text)?)
+        Ok(text)
     }
 }
 

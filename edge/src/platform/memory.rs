@@ -356,7 +356,7 @@ impl Backend for Memory {
         Ok(self.map().home(form, email_hash))
     }
 
-    async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error> {
+    async fn ledger(&self, command: &Command) -> Result<String, Error> {
         let op = match command {
             Command::Claim(cmd::Claim { .. }) => Op::Claim,
             Command::Settle(cmd::Settle { .. }) => Op::Settle,
@@ -378,8 +378,9 @@ impl Backend for Memory {
         self.register();
         let map = self.map();
         let route = if self.single_object.get() { Route::One(Home::Registry) } else { shard::route(&map, command) };
-        match route {
-            Route::One(home) => self.run_at(op, home, command).await,
+        // As the object does: the answer as JSON text (the memory ledger builds it as a tree first).
+        let answer = match route {
+            Route::One(home) => self.run_at(op, home, command).await?,
             Route::Each(homes) => {
                 // Objects that were never used hold nothing: only those that exist are asked.
                 let existing: Vec<Home> = homes.into_iter().filter(|h| self.ledgers.borrow().contains_key(h)).collect();
@@ -388,16 +389,17 @@ impl Backend for Memory {
                 for home in homes {
                     answers.push(self.run_at(op, home, command).await?);
                 }
-                shard::join(command, answers)
+                shard::join(command, answers)?
             }
             Route::Split(parts) => {
                 let mut answers = Vec::new();
                 for (home, part, positions) in parts {
                     answers.push((positions, self.run_at(op, home, &part).await?));
                 }
-                shard::join_parts(command, answers)
+                shard::join_parts(command, answers)?
             }
-        }
+        };
+        Ok(answer.to_string())
     }
 
     async fn call(&self, out: &Outbound, _timeout_ms: u64, _read: Read) -> Result<Reply, String> {

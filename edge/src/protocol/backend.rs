@@ -37,8 +37,11 @@ pub trait Backend {
     /// The ledger object that holds `form`'s address with this index key (see `shard`): a new lead's id
     /// ends in it.
     async fn home(&self, form: &str, email_hash: &str) -> Result<crate::protocol::shard::Home, Error>;
-    /// Sends one command to the ledger (to the objects `shard::route` names) and returns its answer as JSON.
-    async fn ledger(&self, command: &Command) -> Result<serde_json::Value, Error>;
+    /// Sends one command to the ledger (to the objects `shard::route` names) and returns its answer as JSON
+    /// text, which [`ask`] reads straight into the answer's type: no `serde_json::Value` in between, whose
+    /// tree costs a parse and a copy and whose deserializer would be a second copy of every answer type's
+    /// reading code in the bundle.
+    async fn ledger(&self, command: &Command) -> Result<String, Error>;
     /// Sends one HTTP request with a timeout, without following redirects: `Err(reason)` when no answer
     /// came (network error, timeout).
     async fn call(&self, out: &Outbound, timeout_ms: u64, read: Read) -> Result<Reply, String>;
@@ -70,6 +73,6 @@ pub fn random<const N: usize, B: Backend>(b: &B) -> [u8; N] {
 /// Sends a ledger command and reads its answer, of the type the command names: a command cannot be read
 /// as another command's answer.
 pub async fn ask<C: Asks, B: Backend>(b: &B, command: C) -> Result<C::Answer, Error> {
-    let value = b.ledger(&command.into()).await?;
-    Ok(serde_json::from_value(value)?)
+    let text = b.ledger(&command.into()).await?;
+    Ok(serde_json::from_str(&text)?)
 }

@@ -421,7 +421,7 @@ pub(crate) async fn erase(cx: &Cx<'_>, id: &str) -> Result<Response, Error> {
 pub(crate) async fn draw_winners(req: &mut Request, cx: &Cx<'_>, form_id: &str) -> Result<Response, Error> {
     let form = cx.config()?.form(form_id).filter(|f| f.kind == FormKind::Giveaway).ok_or(Error::NotFound)?;
     let text = read_body(req, decoding::MAX_BODY).await?;
-    let body: serde_json::Value = serde_json::from_slice(&text).map_err(|e| Error::Malformed(format!("The body is not JSON: {e}.")))?;
+    let body = crate::glue::exchange::json_object(&text)?;
     let wanted =
         body.get("winners").and_then(serde_json::Value::as_u64).ok_or_else(|| Error::Malformed("Send {\"winners\": N} with N a whole number.".into()))?;
     let key = match header(req, "Idempotency-Key") {

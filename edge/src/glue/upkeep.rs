@@ -54,7 +54,7 @@ pub(crate) const BACKFILL_PER_RUN: u64 = 40;
 /// Idempotent: indexing a lead again writes the same row, and erased leads are never indexed.
 pub(crate) async fn backfill_index(cx: &Cx<'_>) -> Result<(), Error> {
     let kv = kv(cx.env)?;
-    let state: Option<serde_json::Value> = kv.get(Key::index_backfill().as_str()).json().await?;
+    let state: Option<serde_json::Value> = store::get_json(&kv, Key::index_backfill().as_str()).await?;
     if state.as_ref().and_then(|s| s.get("done")).and_then(serde_json::Value::as_bool) == Some(true) {
         return Ok(());
     }
@@ -94,7 +94,7 @@ pub(crate) async fn backfill_outbox(cx: &Cx<'_>) -> Result<(), Error> {
     }
     let mut moved = Vec::new();
     for key in &page.keys {
-        if let Some(d) = kv.get(&key.name).json::<crate::protocol::outbox::Delivery>().await? {
+        if let Some(d) = store::get_json::<crate::protocol::outbox::Delivery>(&kv, &key.name).await? {
             if d.state != crate::protocol::outbox::State::Delivered {
                 moved.push(d);
             }

@@ -414,7 +414,7 @@ impl<L: Inside> Cloud<'_, L> {
         let forms: Vec<(String, u32)> = config.forms.iter().map(|f| (f.id.clone(), f.shards)).collect();
         // Leads of the KV-only layout not yet in the registry's index (its backfill runs in the cron) keep
         // their forms in the registry: one KV read per isolate, and a list only until the backfill is done.
-        let state: Option<serde_json::Value> = self.kv.get(Key::index_backfill().as_str()).json().await?;
+        let state: Option<serde_json::Value> = store::get_json(&self.kv, Key::index_backfill().as_str()).await?;
         let backfilled = state.and_then(|s| s.get("done").and_then(serde_json::Value::as_bool)) == Some(true);
         let legacy = !backfilled && !store::list(&self.kv, Prefix::Leads, 1, None).await?.keys.is_empty();
         let command = Command::Places(cmd::Places { forms, legacy });

@@ -24,7 +24,20 @@ pub async fn put_text(kv: &KvStore, key: &Key, text: &str) -> Result<(), Error> 
 
 /// Reads a lead.
 pub async fn get_lead(kv: &KvStore, id: &str) -> Result<Option<Lead>, Error> {
-    Ok(kv.get(Key::lead(id).as_str()).json().await?)
+    get_json(kv, Key::lead(id).as_str()).await
+}
+
+/// Reads the JSON document under `key` into its type.
+///
+/// As text parsed in the wasm, because `get(..).json()` has JavaScript parse the document and then converts
+/// the object value by value through `serde_wasm_bindgen`: calls between wasm and JavaScript for every
+/// value of a lead, and a second copy of each document type's reading code in the bundle beside the one
+/// that reads ledger answers and bulk reads.
+pub async fn get_json<T: serde::de::DeserializeOwned>(kv: &KvStore, key: &str) -> Result<Option<T>, Error> {
+    match kv.get(key).text().await? {
+        Some(text) => Ok(Some(serde_json::from_str(&text)?)),
+        None => Ok(None),
+    }
 }
 
 /// Removes a lead (used to undo a half-finished intake).

@@ -185,7 +185,7 @@ pub fn catalog_report(forms: &FormsConfig) -> Result {
     hundred.forms = (0..100).filter_map(|i| demo.get(i % demo.len()).map(|f| shared::form::FormDef { id: format!("{}-{i:03}", f.id), ..f.clone() })).collect();
     let m = edge::platform::memory::Memory::at(1_764_806_400_000);
     let ready = |e: edge::Error| e.to_string();
-    futures::executor::block_on(edge::services::catalog::refresh(&m, &hundred, None)).map_err(ready)?;
+    futures::executor::block_on(edge::services::catalog::refresh(&m, &edge::services::catalog::File::of(&hundred), None)).map_err(ready)?;
     let entries = futures::executor::block_on(ask(&m, cmd::Shelf { form: None })).map_err(ready)?;
     let mut entry_bytes = 0;
     let mut version_bytes = 0;

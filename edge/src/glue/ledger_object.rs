@@ -938,10 +938,7 @@ impl Ledger {
                 };
                 reply(&catalog::Catalogue { revision, seeded, forms })?
             }
-            Command::Seed(cmd::Seed { forms, digest, now }) => {
-                catalog::seed(&mut Shelves(self), &forms, &digest, now)?;
-                OK.to_owned()
-            }
+            Command::Seed(cmd::Seed { file, digest, now }) => reply(&catalog::seed(&mut Shelves(self), &file, &digest, now)?)?,
             Command::Edit(cmd::Edit { form, action, by, now }) => reply(&catalog::edit(&mut Shelves(self), &form, action, &by, now)?)?,
             Command::Shelf(cmd::Shelf { form }) => {
                 let rows: Vec<EntryRow> = match form {

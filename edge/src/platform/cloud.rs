@@ -8,6 +8,7 @@ use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{Command, Indexed};
 use crate::protocol::shard::{self, Home, Map, Place, Route};
 use crate::rules::crm::{Outbound, Read, Reply};
+use crate::services::catalog::File;
 use crate::{platform::store, protocol::outbox, Error};
 use futures_util::future::{select, Either};
 use shared::form::FormsConfig;
@@ -68,20 +69,14 @@ pub fn kv(env: &Env) -> Result<KvStore, Error> {
     env.kv(store::BINDING).map_err(|_| Error::Config(format!("the KV binding {} is missing", store::BINDING)))
 }
 
-/// The config file (the `LEADGATE_FORMS` variable), parsed and checked once per isolate. `cargo xtask` has
-/// already rejected a broken file with its line number before the runtime started; this check guards
-/// deployments made without it. Its forms seed the catalog; [`config`] is what the collector serves.
-pub fn file_config(env: &Env) -> Result<&'static FormsConfig, Error> {
-    static CONFIG: OnceLock<Result<FormsConfig, String>> = OnceLock::new();
-    let parsed = CONFIG.get_or_init(|| {
-        let raw = env.var("LEADGATE_FORMS").map_err(|_| "LEADGATE_FORMS is not set".to_string())?.to_string();
-        let config: FormsConfig = serde_json::from_str(&raw).map_err(|e| format!("LEADGATE_FORMS: {e}"))?;
-        match config.problems().first() {
-            Some((path, problem)) => Err(format!("LEADGATE_FORMS {path}: {problem}")),
-            None => Ok(config),
-        }
-    });
-    parsed.as_ref().map_err(|e| Error::Config(e.clone()))
+/// The config file (the `LEADGATE_FORMS` variable), read once per isolate. Its rules are checked by the
+/// catalog before anything is served from it (`catalog::refresh`); `cargo xtask` has already rejected a
+/// broken file with its line number before the runtime started, and the catalog's check guards deployments
+/// made without it. Its forms seed the catalog; [`config`] is what the Worker serves.
+pub fn file_config(env: &Env) -> Result<&'static File, Error> {
+    static FILE: OnceLock<Result<File, String>> = OnceLock::new();
+    let read = FILE.get_or_init(|| File::read(env.var("LEADGATE_FORMS").map_err(|_| "LEADGATE_FORMS is not set".to_string())?.to_string()));
+    read.as_ref().map_err(|e| Error::Config(e.clone()))
 }
 
 /// How long an isolate serves its copy of the published forms before it asks the catalog whether they
@@ -406,7 +401,7 @@ impl<L: Inside> Cloud<'_, L> {
     async fn map(&self) -> Result<std::rc::Rc<Map>, Error> {
         let config = match served() {
             Some(config) => config,
-            None => std::rc::Rc::new(file_config(&self.env)?.clone()),
+            None => std::rc::Rc::new(file_config(&self.env)?.config.clone()),
         };
         if let Some(map) = MAP.with(|m| m.borrow().clone()).filter(|map| config.forms.iter().all(|f| map.forms.contains_key(&f.id))) {
             return Ok(map);

@@ -921,9 +921,9 @@ impl LedgerModel {
                 });
                 serde_json::to_value(catalog::Catalogue { revision: c.revision, seeded: c.seeds.contains(&file), forms }).unwrap_or_default()
             }
-            Command::Seed(cmd::Seed { forms, digest, now }) => {
-                let Ok(()) = catalog::seed(&mut self.catalog, &forms, &digest, now);
-                ok
+            Command::Seed(cmd::Seed { file, digest, now }) => {
+                let Ok(seeded) = catalog::seed(&mut self.catalog, &file, &digest, now);
+                serde_json::to_value(seeded).unwrap_or_default()
             }
             Command::Edit(cmd::Edit { form, action, by, now }) => {
                 let Ok(edited) = catalog::edit(&mut self.catalog, &form, action, &by, now);

@@ -208,14 +208,23 @@ pub fn edit<S: Store>(store: &mut S, form: &str, action: Action, by: &str, now: 
     }
 }
 
-/// Seeds the catalog with a config file's forms, once per file (by its `digest`): a form the catalog does
-/// not have is published as it is; a file-managed form is published again when the file's definition
-/// differs from the published one; an editor's form is left alone (the file only seeded it).
-pub fn seed<S: Store>(store: &mut S, forms: &[FormDef], digest: &str, now: u64) -> Result<(), S::Error> {
+/// Seeds the catalog with a config file's forms, once per file (by the [`digest`] of its text), after
+/// checking the file with the rule book ([`accepted`]): a file with a problem seeds nothing and the problem
+/// is the answer, so no Worker serves a config the rules refuse. A form the catalog does not have is
+/// published as it is; a file-managed form is published again when the file's definition differs from the
+/// published one; an editor's form is left alone (the file only seeded it).
+///
+/// The check is the catalog's rather than each Worker's own, once per isolate, because its rules are about
+/// a twentieth of the collector's bundle, which a visitor's first request may wait for.
+pub fn seed<S: Store>(store: &mut S, text: &str, digest: &str, now: u64) -> Result<Seeded, S::Error> {
     if store.seeded(digest)? {
-        return Ok(());
+        return Ok(Seeded { problem: None });
     }
-    for file in forms {
+    let config = match accepted(text) {
+        Ok(config) => config,
+        Err(problem) => return Ok(Seeded { problem: Some(problem) }),
+    };
+    for file in &config.forms {
         let entry = store.entry(&file.id)?;
         let published = match entry.as_ref().and_then(|e| e.published) {
             Some(n) => store.version(&file.id, n)?.map(|v| v.def),
@@ -225,7 +234,26 @@ pub fn seed<S: Store>(store: &mut S, forms: &[FormDef], digest: &str, now: u64) 
             store.keep(&applied)?;
         }
     }
-    store.note_seeded(digest, now)
+    store.note_seeded(digest, now)?;
+    Ok(Seeded { problem: None })
+}
+
+/// A config file's text (the JSON of `LEADGATE_FORMS`) as the catalog accepts it: parsed, and without any
+/// of the rule book's problems (`FormsConfig::problems`); else the first problem, with the path to fix.
+pub fn accepted(text: &str) -> Result<FormsConfig, String> {
+    let config: FormsConfig = serde_json::from_str(text).map_err(|e| format!("LEADGATE_FORMS: {e}"))?;
+    match config.problems().into_iter().next() {
+        Some((path, problem)) => Err(format!("LEADGATE_FORMS {path}: {problem}")),
+        None => Ok(config),
+    }
+}
+
+/// The catalog's answer to a seed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Seeded {
+    /// What is wrong with the file, when the catalog refused it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// What an edit does to an entry (`target`: the version a rollback asks for, or the published one for a
@@ -382,9 +410,10 @@ pub fn merge(file: &FormsConfig, mut published: Vec<FormDef>) -> FormsConfig {
     FormsConfig { forms: published, ..file.clone() }
 }
 
-/// The digest that tells one config file's forms from another's (what [`seed`] notes).
-pub fn digest(forms: &[FormDef]) -> String {
-    sha256_hex(serde_json::to_string(forms).unwrap_or_default().as_bytes())
+/// The digest that tells one config file from another (what [`seed`] notes): of its whole text, so a
+/// changed setting is checked too (seeding the same forms again changes nothing).
+pub fn digest(text: &str) -> String {
+    sha256_hex(text.as_bytes())
 }
 
 /// A form as the admin API shows it in a list: its entry without the draft's body.

@@ -189,7 +189,7 @@ answers! {
     Count => Done,
     Events => crate::protocol::analytics::Sums,
     Catalog => crate::protocol::catalog::Catalogue,
-    Seed => Done,
+    Seed => crate::protocol::catalog::Seeded,
     Edit => Result<crate::protocol::catalog::Entry, crate::protocol::catalog::Refusal>,
     Shelf => Vec<crate::protocol::catalog::Entry>,
     Version => Option<crate::protocol::catalog::Version>,
@@ -581,12 +581,12 @@ pub mod cmd {
         pub file: String,
     }
 
-    /// Seeds the catalog with a config file's forms (`catalog::seed`), once per file.
+    /// Checks a config file and seeds the catalog with its forms (`catalog::seed`), once per file.
     #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
     pub struct Seed {
-        /// The file's forms.
-        pub forms: Vec<shared::form::FormDef>,
-        /// Their digest.
+        /// The file's text (the JSON of `LEADGATE_FORMS`).
+        pub file: String,
+        /// Its digest (`catalog::digest`).
         pub digest: String,
         /// Now (Unix ms).
         pub now: u64,

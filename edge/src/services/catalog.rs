@@ -33,16 +33,46 @@ pub struct Problem {
     pub problem: String,
 }
 
-/// The config this collector serves, if the catalog's differs from the revision it `known`s: asks the
-/// catalog, seeding it with the file's forms first if it has not seen this file. `None`: unchanged.
-pub async fn refresh<B: Backend>(b: &B, file: &FormsConfig, known: Option<u64>) -> Result<Option<(u64, FormsConfig)>, Error> {
-    let digest = catalog::digest(&file.forms);
-    let mut answer = ask(b, cmd::Catalog { known, file: digest.clone() }).await?;
-    if !answer.seeded {
-        ask(b, cmd::Seed { forms: file.forms.clone(), digest: digest.clone(), now: b.now_ms() }).await?;
-        answer = ask(b, cmd::Catalog { known: None, file: digest }).await?;
+/// A Worker's config file as it reads it: the text (which the catalog checks and seeds from), its digest,
+/// and its settings and forms parsed (not checked: that is the catalog's, see [`refresh`]).
+#[derive(Clone, Debug)]
+pub struct File {
+    /// The JSON text, as the `LEADGATE_FORMS` variable holds it.
+    pub text: String,
+    /// Its digest (`catalog::digest`).
+    pub digest: String,
+    /// What it says.
+    pub config: FormsConfig,
+}
+
+impl File {
+    /// Reads a config file's text: `Err` says why it is not one (not where it breaks a rule).
+    pub fn read(text: String) -> Result<File, String> {
+        let config = serde_json::from_str(&text).map_err(|e| format!("LEADGATE_FORMS: {e}"))?;
+        Ok(File { digest: catalog::digest(&text), text, config })
     }
-    Ok(answer.forms.map(|forms| (answer.revision, catalog::merge(file, forms))))
+
+    /// The file that says `config` (tests and `cargo xtask`).
+    pub fn of(config: &FormsConfig) -> File {
+        let text = serde_json::to_string(config).unwrap_or_default();
+        File { digest: catalog::digest(&text), text, config: config.clone() }
+    }
+}
+
+/// The config this Worker serves, if the catalog's differs from the revision it `known`s: asks the
+/// catalog, having it check the file and seed its forms first if it has not seen this file. A file the
+/// rules refuse is a `Config` error naming the problem, whatever the catalog has: no Worker serves it.
+/// `None`: unchanged.
+pub async fn refresh<B: Backend>(b: &B, file: &File, known: Option<u64>) -> Result<Option<(u64, FormsConfig)>, Error> {
+    let mut answer = ask(b, cmd::Catalog { known, file: file.digest.clone() }).await?;
+    if !answer.seeded {
+        let seeded = ask(b, cmd::Seed { file: file.text.clone(), digest: file.digest.clone(), now: b.now_ms() }).await?;
+        if let Some(problem) = seeded.problem {
+            return Err(Error::Config(problem));
+        }
+        answer = ask(b, cmd::Catalog { known: None, file: file.digest.clone() }).await?;
+    }
+    Ok(answer.forms.map(|forms| (answer.revision, catalog::merge(&file.config, forms))))
 }
 
 /// The problems of `draft` as a form of `current` (replacing the form with its id, or added to it): the

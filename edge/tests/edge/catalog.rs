@@ -7,7 +7,7 @@ use crate::fixtures::{intake, memory, NOW};
 use edge::platform::memory::Memory;
 use edge::protocol::backend::Backend;
 use edge::protocol::catalog::{self, Did};
-use edge::services::catalog::{archive, detail, end_test, list, problems, publish, refresh, rollback, save, trail, version};
+use edge::services::catalog::{archive, detail, end_test, list, problems, publish, refresh, rollback, save, trail, version, File};
 use edge::services::submission::take;
 use edge::Error;
 use futures::executor::block_on;
@@ -26,7 +26,7 @@ fn file() -> FormsConfig {
 
 /// The collector's config as it would serve it now.
 fn served(m: &Memory, file: &FormsConfig) -> FormsConfig {
-    block_on(refresh(m, file, None)).expect("a refresh").expect("a config").1
+    block_on(refresh(m, &File::of(file), None)).expect("a refresh").expect("a config").1
 }
 
 fn news(config: &FormsConfig) -> FormDef {
@@ -40,8 +40,8 @@ fn the_file_seeds_the_catalog_once_and_versions_are_numbered_and_immutable() {
     assert_eq!(config.forms.iter().map(|f| (f.id.as_str(), f.version)).collect::<Vec<_>>(), vec![("news", Some(1)), ("git", Some(1))]);
     assert_eq!(news(&config).consents[0].version, 3, "a seeded form keeps its hand-kept consent version");
     // The same file again changes nothing, and a collector whose copy is current gets no forms.
-    let (revision, _) = block_on(refresh(&m, &file, None)).unwrap().unwrap();
-    assert_eq!(block_on(refresh(&m, &file, Some(revision))).unwrap(), None);
+    let (revision, _) = block_on(refresh(&m, &File::of(&file), None)).unwrap().unwrap();
+    assert_eq!(block_on(refresh(&m, &File::of(&file), Some(revision))).unwrap(), None);
 
     // A draft with a new label, saved and published: version 2; version 1 stays as it was.
     let mut draft = news(&config);
@@ -256,4 +256,20 @@ fn a_hundred_forms_are_one_config() {
     let found = problems(&config, &extra);
     assert_eq!(found.iter().map(|p| p.path.as_str()).collect::<Vec<_>>(), vec!["form"], "{found:?}");
     assert_eq!(m.now_ms(), NOW, "the clock stood still: nothing here waited");
+}
+
+#[test]
+fn a_file_the_rules_refuse_is_served_by_no_worker_and_seeds_nothing() {
+    let m = memory();
+    let mut broken = file();
+    broken.forms[0].allowed_origins = vec!["example.com".into()];
+    let refused = block_on(refresh(&m, &File::of(&broken), None));
+    let Err(Error::Config(problem)) = refused else { panic!("a broken file must be refused, got {refused:?}") };
+    assert!(problem.starts_with("LEADGATE_FORMS forms[0] (news).allowed_origins"), "{problem}");
+    assert!(block_on(list(&m)).unwrap().is_empty(), "a refused file seeds no form");
+    // Refused again the next time (it was not noted as seen), and a file that is not JSON says so.
+    assert!(matches!(block_on(refresh(&m, &File::of(&broken), None)), Err(Error::Config(_))));
+    assert!(File::read("{\"forms\": [".into()).unwrap_err().starts_with("LEADGATE_FORMS: "));
+    // The mended file seeds and is served.
+    assert_eq!(served(&m, &file()).forms.len(), 2);
 }

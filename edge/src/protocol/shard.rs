@@ -129,22 +129,15 @@ fn undigit(s: &str) -> Option<u32> {
 pub fn tag(form: &str) -> String {
     use sha2::{Digest, Sha256};
     std::thread_local! {
-        static TAGS: std::cell::RefCell<Vec<(String, String)>> = const { std::cell::RefCell::new(Vec::new()) };
+        static TAGS: crate::rules::memo::Memo<String, String> = const { crate::rules::memo::Memo::new(TAGS_KEPT) };
     }
-    if let Some(tag) = TAGS.with(|t| t.borrow().iter().find(|(f, _)| f == form).map(|(_, tag)| tag.clone())) {
-        return tag;
-    }
-    let digest = Sha256::digest(form.as_bytes());
-    let bits = digest.iter().take(4).fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
-    let tag: String = (0..TAG_LEN).rev().map(|i| ALPHABET.get(((bits >> (i * 5 + 7)) & 31) as usize).map_or('0', |b| char::from(*b))).collect();
     TAGS.with(|t| {
-        let mut t = t.borrow_mut();
-        if t.len() >= TAGS_KEPT {
-            t.clear();
-        }
-        t.push((form.to_owned(), tag.clone()));
-    });
-    tag
+        t.get_or(form, || {
+            let digest = Sha256::digest(form.as_bytes());
+            let bits = digest.iter().take(4).fold(0u64, |acc, b| (acc << 8) | u64::from(*b));
+            (0..TAG_LEN).rev().map(|i| ALPHABET.get(((bits >> (i * 5 + 7)) & 31) as usize).map_or('0', |b| char::from(*b))).collect()
+        })
+    })
 }
 
 /// How many forms' tags an isolate keeps (see [`tag`]): more than a deployment has forms.

@@ -1,6 +1,7 @@
 //! Hashes, MACs and their comparison, in one place for every rule that signs or fingerprints: SHA-256 as
 //! lowercase hex, HMAC-SHA256 keyed for one use of a secret, and comparison in constant time.
 
+use crate::rules::memo::Memo;
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -34,7 +35,7 @@ pub fn derived_key(secret: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
     /// cache starts over, so it cannot grow with what a request names.
     const KEPT: usize = 64;
     std::thread_local! {
-        static DERIVED: std::cell::RefCell<Vec<(Vec<u8>, Hmac<Sha256>)>> = const { std::cell::RefCell::new(Vec::new()) };
+        static DERIVED: Memo<Vec<u8>, Hmac<Sha256>> = const { Memo::new(KEPT) };
     }
     let mut entry = Vec::with_capacity(8 + secret.len() + parts.iter().map(|p| p.len()).sum::<usize>());
     entry.extend_from_slice(&(secret.len() as u64).to_le_bytes());
@@ -42,22 +43,15 @@ pub fn derived_key(secret: &[u8], parts: &[&[u8]]) -> Hmac<Sha256> {
     for part in parts {
         entry.extend_from_slice(part);
     }
-    if let Some(key) = DERIVED.with(|d| d.borrow().iter().find(|(e, _)| *e == entry).map(|(_, key)| key.clone())) {
-        return key;
-    }
-    let mut derive = mac(secret);
-    for part in parts {
-        derive.update(part);
-    }
-    let key = mac(&derive.finalize().into_bytes());
     DERIVED.with(|d| {
-        let mut d = d.borrow_mut();
-        if d.len() >= KEPT {
-            d.clear();
-        }
-        d.push((entry, key.clone()));
-    });
-    key
+        d.get_or(entry.as_slice(), || {
+            let mut derive = mac(secret);
+            for part in parts {
+                derive.update(part);
+            }
+            mac(&derive.finalize().into_bytes())
+        })
+    })
 }
 
 /// HMAC-SHA256 under `key`. HMAC takes keys of any length, so the constructor cannot fail; the fallback

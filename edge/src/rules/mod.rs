@@ -19,6 +19,7 @@ pub mod feedback;
 pub mod id;
 pub mod intake;
 pub mod mail;
+pub mod memo;
 pub mod page;
 pub mod pseudonym;
 pub mod receipt;

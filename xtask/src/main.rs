@@ -129,40 +129,27 @@ fn run(args: &[String]) -> Result {
             )
         }
         "bench" => {
-            // `bench <part>...` runs only those parts (rules, render, edge, compile, intake, scale, analytics,
-            // cpu, crossings), on what is built; without parts, everything after a build.
+            // `bench <part>...` runs only those parts, on what is built; without parts, everything after a
+            // build. The rule timings need neither tools nor a build, so they come first.
+            let names = || std::iter::once("rules").chain(BENCH_PARTS.iter().map(|(name, _)| *name));
+            if let Some(unknown) = rest.iter().find(|r| !names().any(|name| name == r.as_str())) {
+                return Err(format!("no bench part `{unknown}`; the parts are: {}", names().collect::<Vec<_>>().join(", ")));
+            }
             let only = |part: &str| rest.is_empty() || rest.iter().any(|r| r == part);
             if only("rules") {
                 bench::run();
             }
-            tools::ensure_build_tools()?;
-            tools::ensure_browser()?;
-            if rest.is_empty() {
-                compile::all()?;
+            if BENCH_PARTS.iter().any(|(name, _)| only(name)) {
+                tools::ensure_build_tools()?;
+                tools::ensure_browser()?;
+                if rest.is_empty() {
+                    compile::all()?;
+                }
             }
-            if only("render") {
-                bench::render(&config::load(&root().join("leadgate.toml"))?)?;
-            }
-            if only("edge") {
-                size::edge_report()?;
-            }
-            if only("compile") {
-                bench::compile()?;
-            }
-            if only("intake") {
-                bench::intake()?;
-            }
-            if only("scale") {
-                bench::scale()?;
-            }
-            if only("analytics") {
-                bench::analytics()?;
-            }
-            if only("cpu") {
-                bench::cpu()?;
-            }
-            if only("crossings") {
-                bench::crossings()?;
+            for (name, part) in BENCH_PARTS {
+                if only(name) {
+                    part()?;
+                }
             }
             Ok(())
         }
@@ -233,6 +220,22 @@ fn run_tests() -> Result {
     println!("all tests passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }
+
+/// One part of `cargo xtask bench`.
+type BenchPart = fn() -> Result;
+
+/// The parts of `cargo xtask bench` that run on the build, in the order they run (`rules`, the rule
+/// timings, runs natively before them).
+const BENCH_PARTS: [(&str, BenchPart); 8] = [
+    ("render", || bench::render(&config::load(&root().join("leadgate.toml"))?)),
+    ("edge", size::edge_report),
+    ("compile", bench::compile),
+    ("intake", bench::intake),
+    ("scale", bench::scale),
+    ("analytics", bench::analytics),
+    ("cpu", bench::cpu),
+    ("crossings", bench::crossings),
+];
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();

@@ -197,6 +197,7 @@ fn run_tests() -> Result {
     fuzz::short()?;
     compile::all()?;
     size::check_split()?;
+    size::check_collector()?;
     // Every crate and target without a clippy warning; the collector must not panic on request data:
     // clippy denies unwrap, expect, indexing and string slicing in it (see edge/src/lib.rs), for the
     // Worker's wasm build and natively.

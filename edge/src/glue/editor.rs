@@ -16,9 +16,7 @@ const MAX_DRAFT: usize = 64 * 1024;
 /// A definition from a request body: the shape of a `[[forms]]` table, as JSON. A body that is not one is
 /// a 400 naming the setting where it breaks (`fields[1].type`) and what is wrong there.
 pub(crate) fn definition(body: &[u8]) -> Result<FormDef, Error> {
-    // As text, like all JSON the edge reads (see `decoding::parse`).
-    let text = std::str::from_utf8(body).map_err(|_| Error::Malformed("Not a form definition: the body is not UTF-8.".into()))?;
-    let mut json = serde_json::Deserializer::from_str(text);
+    let mut json = serde_json::Deserializer::from_str(crate::rules::decoding::json_text(body, "Not a form definition")?);
     serde_path_to_error::deserialize(&mut json).map_err(|e| Error::Malformed(format!("Not a form definition: at `{}`: {}.", e.path(), e.inner())))
 }
 

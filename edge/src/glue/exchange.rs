@@ -163,9 +163,7 @@ fn sends_admin_token(req: &Request, env: &Env) -> bool {
 
 /// A JSON object body, or a `Malformed` error saying why it is not one.
 pub(crate) fn json_object(body: &[u8]) -> Result<serde_json::Map<String, serde_json::Value>, Error> {
-    // As text, like all JSON the edge reads (see `decoding::parse`).
-    let text = std::str::from_utf8(body).map_err(|_| Error::Malformed("The body is not JSON: it is not UTF-8.".into()))?;
-    match serde_json::from_str(text) {
+    match serde_json::from_str(crate::rules::decoding::json_text(body, "The body is not JSON")?) {
         Ok(serde_json::Value::Object(o)) => Ok(o),
         Ok(_) => Err(Error::Malformed("The body must be a JSON object.".into())),
         Err(e) => Err(Error::Malformed(format!("The body is not JSON: {e}."))),

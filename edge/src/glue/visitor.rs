@@ -349,9 +349,8 @@ const PREVIEW_ENDPOINT: &str = "https://preview.invalid";
 /// takes no token; a definition that cannot render (no fields) is a 400.
 pub(crate) async fn preview(req: &mut Request) -> Result<Response, Error> {
     let body = read_body(req, 64 * 1024).await?;
-    // As text, like all JSON the edge reads (see `decoding::parse`): the catalog's definitions are read so.
-    let text = std::str::from_utf8(&body).map_err(|_| Error::Malformed("Not a form definition: the body is not UTF-8.".into()))?;
-    let mut form: FormDef = serde_json::from_str(text).map_err(|e| Error::Malformed(format!("Not a form definition: {e}.")))?;
+    let mut form: FormDef =
+        serde_json::from_str(decoding::json_text(&body, "Not a form definition")?).map_err(|e| Error::Malformed(format!("Not a form definition: {e}.")))?;
     // `?variant=<name>`: the form as that variant of its A/B test shows it (else each render draws one).
     if let Some(name) = query(req, "variant")? {
         form =

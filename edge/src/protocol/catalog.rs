@@ -241,11 +241,16 @@ pub fn seed<S: Store>(store: &mut S, text: &str, digest: &str, now: u64) -> Resu
 /// A config file's text (the JSON of `LEADGATE_FORMS`) as the catalog accepts it: parsed, and without any
 /// of the rule book's problems (`FormsConfig::problems`); else the first problem, with the path to fix.
 pub fn accepted(text: &str) -> Result<FormsConfig, String> {
-    let config: FormsConfig = serde_json::from_str(text).map_err(|e| format!("LEADGATE_FORMS: {e}"))?;
+    let config = parsed(text)?;
     match config.problems().into_iter().next() {
         Some((path, problem)) => Err(format!("LEADGATE_FORMS {path}: {problem}")),
         None => Ok(config),
     }
+}
+
+/// A config file's text parsed, not checked: `Err` says why it is not a config file.
+pub fn parsed(text: &str) -> Result<FormsConfig, String> {
+    serde_json::from_str(text).map_err(|e| format!("LEADGATE_FORMS: {e}"))
 }
 
 /// The catalog's answer to a seed.

@@ -127,9 +127,8 @@ pub struct Beacon {
 
 /// Parses a report's body (JSON, whatever its content type says: `sendBeacon` sends text).
 pub fn parse(body: &[u8]) -> Result<Beacon, Error> {
-    // As text, like all JSON the edge reads (see `decoding::parse`).
-    let text = std::str::from_utf8(body).map_err(|_| Error::Malformed("The report is not valid: it is not UTF-8.".into()))?;
-    serde_json::from_str(text).map_err(|e| Error::Malformed(format!("The report is not valid: {e}.")))
+    serde_json::from_str(crate::rules::decoding::json_text(body, "The report is not valid")?)
+        .map_err(|e| Error::Malformed(format!("The report is not valid: {e}.")))
 }
 
 /// A campaign tag as a count's key: checked and cut like the widget's (`shared::wire::utm_value`), and

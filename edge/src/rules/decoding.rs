@@ -34,14 +34,17 @@ pub fn parse(encoding: Encoding, body: &[u8]) -> Result<Submission, Error> {
         return Err(Error::TooLarge);
     }
     match encoding {
-        // Read as text, as all JSON in the edge is: `from_slice` would link a second copy of serde_json's
-        // reader and of the reading code of every type it reads.
-        Encoding::Json => {
-            let text = std::str::from_utf8(body).map_err(|_| Error::Malformed("The JSON is malformed: the body is not UTF-8.".into()))?;
-            serde_json::from_str(text).map_err(|e| Error::Malformed(json_problem(&e)))
-        }
+        Encoding::Json => serde_json::from_str(json_text(body, "The JSON is malformed")?).map_err(|e| Error::Malformed(json_problem(&e))),
         Encoding::Form => parse_form_data(body),
     }
+}
+
+/// A body as the text its JSON is read from, or a `Malformed` error that starts with `what`.
+///
+/// All JSON in the edge is read from text (`serde_json::from_str`): `from_slice` would link a second copy
+/// of serde_json's reader and of the reading code of every type it reads.
+pub fn json_text<'a>(body: &'a [u8], what: &str) -> Result<&'a str, Error> {
+    std::str::from_utf8(body).map_err(|_| Error::Malformed(format!("{what}: the body is not UTF-8.")))
 }
 
 /// Describes a JSON error by position and kind, without echoing the visitor's data back.

@@ -90,7 +90,7 @@ pub fn verify(secret: &[u8], receipt: &str) -> Result<Receipt, Problem> {
     let (payload, signature) = receipt.trim().split_once('.').ok_or(Problem::Malformed)?;
     let signature = B64URL.decode(signature).map_err(|_| Problem::Malformed)?;
     let body = B64URL.decode(payload).map_err(|_| Problem::Malformed)?;
-    // As text, like all JSON the edge reads (see `decoding::parse`).
+    // As text, like all JSON the edge reads (see `decoding::json_text`).
     let content: Receipt = std::str::from_utf8(&body).ok().and_then(|text| serde_json::from_str(text).ok()).ok_or(Problem::Malformed)?;
     let mut mac = key(secret);
     mac.update(payload.as_bytes());

@@ -130,7 +130,7 @@ pub fn open(secret: &[u8], purpose: Purpose, token: &str, now_ms: u64) -> Result
     mac.update(payload.as_bytes());
     // The signature is checked first, in constant time; nothing unsigned is even parsed.
     mac.verify_slice(&signature).map_err(|_| Problem::Invalid)?;
-    // As text, like all JSON the edge reads (see `decoding::parse`).
+    // As text, like all JSON the edge reads (see `decoding::json_text`).
     let payload = B64URL.decode(payload).map_err(|_| Problem::Invalid)?;
     let claims: Claims = std::str::from_utf8(&payload).ok().and_then(|text| serde_json::from_str(text).ok()).ok_or(Problem::Invalid)?;
     if claims.p != purpose.name() {

@@ -48,8 +48,7 @@ pub struct File {
 impl File {
     /// Reads a config file's text: `Err` says why it is not one (not where it breaks a rule).
     pub fn read(text: String) -> Result<File, String> {
-        let config = serde_json::from_str(&text).map_err(|e| format!("LEADGATE_FORMS: {e}"))?;
-        Ok(File { digest: catalog::digest(&text), text, config })
+        Ok(File { config: catalog::parsed(&text)?, digest: catalog::digest(&text), text })
     }
 
     /// The file that says `config` (tests and `cargo xtask`).

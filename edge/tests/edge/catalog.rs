@@ -4,7 +4,7 @@
 //! and refuse edits, and a page open during a publish is checked against the version it showed.
 
 use crate::fixtures::{intake, memory, NOW};
-use edge::platform::memory::Memory;
+use edge::platform::memory::{Memory, Op};
 use edge::protocol::backend::Backend;
 use edge::protocol::catalog::{self, Did};
 use edge::services::catalog::{archive, detail, end_test, list, problems, publish, refresh, rollback, save, trail, version, File};
@@ -271,5 +271,17 @@ fn a_file_the_rules_refuse_is_served_by_no_worker_and_seeds_nothing() {
     assert!(matches!(block_on(refresh(&m, &File::of(&broken), None)), Err(Error::Config(_))));
     assert!(File::read("{\"forms\": [".into()).unwrap_err().starts_with("LEADGATE_FORMS: "));
     // The mended file seeds and is served.
+    assert_eq!(served(&m, &file()).forms.len(), 2);
+}
+
+#[test]
+fn a_seed_that_fails_leaves_nothing_and_the_next_refresh_seeds() {
+    let m = memory();
+    // A refresh asks the catalog, seeds, and asks again: the seed is its second catalog command.
+    m.fail(Op::LedgerOther, 2);
+    assert!(block_on(refresh(&m, &File::of(&file()), None)).is_err(), "a failed seed serves nothing");
+    assert_eq!(m.count(Op::LedgerOther), 2, "the refresh stopped at its seed");
+    assert!(block_on(list(&m)).unwrap().is_empty(), "and stores no form");
+    // The file was not noted as seen: the next refresh checks and seeds it.
     assert_eq!(served(&m, &file()).forms.len(), 2);
 }

@@ -145,6 +145,8 @@ export async function startSite(pages) {
     res.end(html);
   });
   await new Promise((r) => server.listen(0, "127.0.0.1", r));
+  // A test that fails before closing its site must still end: the open server would keep the process alive.
+  server.unref();
   const port = server.address().port;
   return { base: `http://127.0.0.1:${port}`, close: () => new Promise((r) => server.close(r)) };
 }

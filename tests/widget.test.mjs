@@ -249,26 +249,57 @@ test("a submit pressed before the rules are ready waits for them and is checked;
   await second.close();
 });
 
-test("rules that cannot be loaded: a waiting submit is released with a message in the form's language, and the next submit loads them", async () => {
-  const page = await browser.newPage();
-  let blocked = true;
-  const tries = [];
-  await page.route("**/w/*.wasm", (route) => {
-    tries.push(blocked);
-    return blocked ? route.abort() : route.continue();
+test("rules that cannot be loaded: a waiting submit is released with a message in the form's language, and the next submit loads them once for every form of the script", async () => {
+  // Two placeholders for one script: its two views share one attempt to load the rules.
+  const site = await startSite({
+    "/two.html": `<!doctype html><html lang="en"><head><meta charset="utf-8"><link rel="icon" href="data:,"><title>Two</title></head><body>
+<main><div id="one" data-leadgate-form="newsletter"></div><div id="two" data-leadgate-form="newsletter"></div>
+<script src="${collector.base}/embed/newsletter.js"></script></main></body></html>`,
   });
-  await page.goto(`${collector.base}/newsletter.html`);
-  await page.fill("#lg-f-email", "late.rules@example.com");
-  await page.locator("#lg-consent-marketing_email").check();
+  const page = await browser.newPage();
+  // Counts the forms opened from the rules: each view's once, however often its visitor submits.
+  await page.addInitScript(() => {
+    const Instance = WebAssembly.Instance;
+    window.opened = 0;
+    WebAssembly.Instance = function (module, imports) {
+      const exports = { ...new Instance(module, imports).exports };
+      const open = exports.form_open;
+      exports.form_open = (...args) => (window.opened++, open(...args));
+      return { exports };
+    };
+  });
+  let blocked = true;
+  let release;
+  const held = new Promise((r) => (release = r));
+  const tries = [];
+  await page.route("**/w/*.wasm", async (route) => {
+    tries.push(blocked);
+    if (blocked) return route.abort();
+    await held;
+    return route.continue();
+  });
+  await page.goto(`${site.base}/two.html`);
+  for (const [side, email] of [["#one", "late.rules@example.com"], ["#two", "later.rules@example.com"]]) {
+    await page.locator(`${side} #lg-f-email`).fill(email);
+    await page.locator(`${side} #lg-consent-marketing_email`).check();
+  }
   await humanPause(page);
-  await page.click("button[type=submit]");
+  await page.click("#one button[type=submit]");
   // The first attempt and three retries (after 1, 3 and 9 s) fail: the visitor is told, and may try again.
-  await page.getByRole("status").filter({ hasText: "The connection failed" }).waitFor({ timeout: 30_000 });
+  await page.locator("#one").getByRole("status").filter({ hasText: "The connection failed" }).waitFor({ timeout: 30_000 });
   assert.equal(tries.length, 4, "tried four times");
-  assert.equal(await page.locator("button[type=submit]").getAttribute("aria-busy"), null, "released");
+  assert.equal(await page.locator("#one button[type=submit]").getAttribute("aria-busy"), null, "released");
+  // Both visitors submit while the next attempt is under way: it is made once, and opens each form once.
   blocked = false;
-  await page.click("button[type=submit]");
-  await page.getByRole("status").filter({ hasText: "please check your inbox" }).waitFor();
-  assert.ok((await adminLeads(collector)).some((l) => l.fields.email === "late.rules@example.com"));
+  await page.click("#one button[type=submit]");
+  await page.click("#two button[type=submit]");
+  assert.equal(await page.locator("#two button[type=submit]").getAttribute("aria-busy"), "true", "the second submit waits too");
+  release();
+  for (const side of ["#one", "#two"]) await page.locator(side).getByRole("status").filter({ hasText: "please check your inbox" }).waitFor();
+  assert.equal(tries.length, 5, "one more download for both");
+  assert.equal(await page.evaluate(() => window.opened), 2, "each form opened once");
+  const stored = (await adminLeads(collector)).map((l) => l.fields.email);
+  assert.ok(stored.includes("late.rules@example.com") && stored.includes("later.rules@example.com"), `${stored}`);
   await page.close();
+  await site.close();
 });

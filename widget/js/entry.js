@@ -72,17 +72,20 @@ function start() {
   // says why. (The forms live as long as the page: their listeners keep them alive, so the views are not
   // kept.)
   // When they cannot be loaded (after the retries), each view is told so, with a new attempt for its next
-  // submit.
+  // submit. The attempt under way is kept: views that submit while it runs share it, so each view's form
+  // is opened once, and only a failed attempt is made again.
+  let loading;
   const load = () =>
-    rules(0)
+    (loading ||= rules(0)
       .then((module) => {
         initSync({ module });
         for (const [view, variant] of views) view.ready(Form.open([].concat(config.sheet)[variant], lang) || damaged());
       })
       .catch((e) => {
+        loading = null;
         fail(e);
         for (const [view] of views) view.lost(load);
-      });
+      }));
   if (views.length) setTimeout(load);
 }
 

@@ -115,8 +115,8 @@ impl DurableObject for Ledger {
 /// The seam reaches the object's commands directly when it runs inside the object (the alarm's deliveries).
 #[cfg(feature = "operator")]
 impl Inside for Ledger {
-    async fn run_inside(&self, command: Command) -> Result<String> {
-        self.handle(command).await
+    async fn run_inside(&self, command: &Command) -> Result<String> {
+        self.handle(command.clone()).await
     }
 }
 

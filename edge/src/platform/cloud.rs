@@ -37,16 +37,18 @@ enum Reach<'a, L> {
 /// which this layer must not name): its commands, run in place.
 #[allow(async_fn_in_trait)] // one object type at a time; nothing needs `dyn`
 pub trait Inside {
-    /// Runs one command in the object.
-    async fn run_inside(&self, command: Command) -> worker::Result<String>;
+    /// Runs one command in the object. (By reference: the object's own copy is made inside it, so a seam
+    /// that never runs inside, the collector's, links no code to copy a command.)
+    async fn run_inside(&self, command: &Command) -> worker::Result<String>;
 }
 
-/// The seam outside the object, which only ever reaches it through the stub.
-pub struct Outside;
+/// The seam outside the object, which only ever reaches it through the stub: a type with no values, so
+/// the compiler knows a seam outside never runs a command inside.
+pub enum Outside {}
 
 impl Inside for Outside {
-    async fn run_inside(&self, _: Command) -> worker::Result<String> {
-        Err(worker::Error::RustError("the ledger is reached through its stub here".into()))
+    async fn run_inside(&self, _: &Command) -> worker::Result<String> {
+        match *self {}
     }
 }
 
@@ -245,7 +247,7 @@ impl<L: Inside> Backend for Cloud<'_, L> {
             },
             // Only the operator hosts the object, so only its build makes a seam with the object inside:
             // the collector's seams are all `Outside`, and it never links the object's commands.
-            Reach::Inside(ledger) => Ok(ledger.run_inside(command.clone()).await?),
+            Reach::Inside(ledger) => Ok(ledger.run_inside(command).await?),
         }
     }
 
@@ -399,9 +401,11 @@ impl<L: Inside> Cloud<'_, L> {
     /// Where the forms live: asked of the registry the first time, then kept, and asked again when the
     /// served config has a form the map does not (one published since).
     async fn map(&self) -> Result<std::rc::Rc<Map>, Error> {
-        let config = match served() {
+        // The served config, else the file's as it is (not copied).
+        let served = served();
+        let config = match &served {
             Some(config) => config,
-            None => std::rc::Rc::new(file_config(&self.env)?.config.clone()),
+            None => &file_config(&self.env)?.config,
         };
         if let Some(map) = MAP.with(|m| m.borrow().clone()).filter(|map| config.forms.iter().all(|f| map.forms.contains_key(&f.id))) {
             return Ok(map);

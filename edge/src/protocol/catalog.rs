@@ -412,7 +412,17 @@ pub fn same(a: &FormDef, b: &FormDef) -> bool {
 pub fn merge(file: &FormsConfig, mut published: Vec<FormDef>) -> FormsConfig {
     let place = |id: &str| file.forms.iter().position(|f| f.id == id).unwrap_or(usize::MAX);
     published.sort_by(|a, b| place(&a.id).cmp(&place(&b.id)).then_with(|| a.id.cmp(&b.id)));
-    FormsConfig { forms: published, ..file.clone() }
+    // Field by field rather than `..file.clone()`, which would copy every form of the file only to drop
+    // them (on every refresh of every collector).
+    let FormsConfig { forms: _, mail, rate_limit, integrations, feedback, owners } = file;
+    FormsConfig {
+        forms: published,
+        mail: mail.clone(),
+        rate_limit: *rate_limit,
+        integrations: integrations.clone(),
+        feedback: feedback.clone(),
+        owners: owners.clone(),
+    }
 }
 
 /// The digest that tells one config file from another (what [`seed`] notes): of its whole text, so a

@@ -250,7 +250,9 @@ pub fn route(map: &Map, command: &Command) -> Route {
             // The lead's own object erases it and announces the erasure; its form's shard 0 deletes the
             // winner announcements it may hold.
             [own, first] => Route::Split(vec![
-                (own.clone(), command.clone(), vec![]),
+                // The erasure's own fields, not the command: a clone of `Command` would link every
+                // command's copying code into the collector, which routes but never splits.
+                (own.clone(), C::Erase(c.clone()), vec![]),
                 (first.clone(), C::Erase(cmd::Erase { lead: c.lead.clone(), announcements: vec![], now: c.now }), vec![]),
             ]),
             _ => one(Home::of_lead(&c.lead)),

@@ -150,6 +150,11 @@ const SCHEMA: &[&str] = &[
     "CREATE TABLE IF NOT EXISTS reached (lead TEXT NOT NULL, stage TEXT NOT NULL, at INTEGER NOT NULL, PRIMARY KEY (lead, stage))",
     // Counters that must never hand out a number twice (round-robin turns).
     "CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, n INTEGER NOT NULL)",
+    // Added with counters of a time window (an owner's sign-in links), which the watchdog drops once their
+    // window is over; on a ledger made before, fails harmlessly once the column exists. The partial index
+    // keeps the watchdog's look at them from stepping over the counters kept for good.
+    "ALTER TABLE counters ADD COLUMN until INTEGER",
+    "CREATE INDEX IF NOT EXISTS counters_until ON counters (until) WHERE until IS NOT NULL",
     // Erased leads: nothing may bring their data back.
     "CREATE TABLE IF NOT EXISTS tombstones (lead TEXT PRIMARY KEY, at INTEGER NOT NULL)",
     // The outbox: one row per delivery. `next_at` is when a pending one is due (or leased until), and when a
@@ -794,6 +799,7 @@ impl Ledger {
             }
             Command::Wake(cmd::Wake { now }) => {
                 self.sql.exec("DELETE FROM outbox WHERE state = 'delivered' AND next_at <= ?", vec![ms(now.saturating_sub(DELIVERED_KEPT_MS))])?;
+                self.sql.exec("DELETE FROM counters WHERE until IS NOT NULL AND until <= ?", vec![ms(now)])?;
                 // Counted for the log, and only so far: the watchdog must not cost more as a backlog grows.
                 let pending: Vec<PendingRow> = self
                     .sql
@@ -850,12 +856,12 @@ impl Ledger {
                 let rows: Vec<BotRow> = self.sql.exec("SELECT form, day, count FROM bots WHERE day >= ? ORDER BY day, form", vec![text(&since)])?.to_array()?;
                 reply(&rows.into_iter().map(|r| ledger::BotCount { form: r.form, day: r.day, count: r.count as u64 }).collect::<Vec<_>>())?
             }
-            Command::Turn(cmd::Turn { name, count }) => {
+            Command::Turn(cmd::Turn { name, count, until }) => {
                 // `n` is the next free turn; this command takes `count` of them.
                 let count = count.max(1);
                 self.sql.exec(
-                    "INSERT INTO counters VALUES (?1, ?2) ON CONFLICT (name) DO UPDATE SET n = n + ?2",
-                    vec![text(&name), SqlStorageValue::Float(count as f64)],
+                    "INSERT INTO counters (name, n, until) VALUES (?1, ?2, ?3) ON CONFLICT (name) DO UPDATE SET n = n + ?2",
+                    vec![text(&name), SqlStorageValue::Float(count as f64), until.map_or(SqlStorageValue::Null, ms)],
                 )?;
                 let rows: Vec<TurnRow> = self.sql.exec("SELECT n FROM counters WHERE name = ?", vec![text(&name)])?.to_array()?;
                 reply(&ledger::Turn { turn: rows.first().map_or(0, |r| (r.n as u64).saturating_sub(count)) })?

@@ -164,6 +164,11 @@ impl Memory {
         self.ledgers.borrow().get(&Home::of_lead(lead)).is_some_and(|l| l.tombstones.contains_key(lead))
     }
 
+    /// The names of every object's counters.
+    pub fn counters(&self) -> Vec<String> {
+        self.ledgers.borrow().values().flat_map(|l| l.counters.keys().cloned().collect::<Vec<_>>()).collect()
+    }
+
     /// Every object's outbox, by delivery id.
     pub fn outbox(&self) -> BTreeMap<String, Delivery> {
         self.ledgers.borrow().values().flat_map(|l| l.outbox.clone()).collect()
@@ -540,7 +545,8 @@ struct LedgerModel {
     disabled: BTreeMap<(String, String), ledger::Disabled>,
     draws: Vec<(String, String, String)>,
     bots: BTreeMap<(String, String), u64>,
-    counters: BTreeMap<String, u64>,
+    /// Each counter's next turn, and when it may be dropped (`cmd::Turn::until`).
+    counters: BTreeMap<String, (u64, Option<u64>)>,
     downloads: BTreeMap<String, DownloadRow>,
     alarm: Option<u64>,
     /// Until when the bulk lane waits (`ledger::PACE_MS`).
@@ -808,6 +814,7 @@ impl LedgerModel {
             }
             Command::Wake(cmd::Wake { now }) => {
                 self.outbox.retain(|_, d| d.state != State::Delivered || d.next_at_ms > now.saturating_sub(30 * 86_400_000));
+                self.counters.retain(|_, (_, until)| until.is_none_or(|u| u > now));
                 let pending = self.waiting().take(ledger::PENDING_COUNTED as usize).count() as u64;
                 serde_json::to_value(ledger::Backlog { pending, next_at_ms: self.arm(true), tallied: self.tallying.is_none() }).unwrap_or_default()
             }
@@ -977,8 +984,8 @@ impl LedgerModel {
                     .collect();
                 serde_json::to_value(rows).unwrap_or_default()
             }
-            Command::Turn(cmd::Turn { name, count }) => {
-                let next = self.counters.entry(name).or_insert(0);
+            Command::Turn(cmd::Turn { name, count, until }) => {
+                let (next, _) = self.counters.entry(name).or_insert((0, until));
                 let first = *next;
                 *next += count.max(1);
                 serde_json::to_value(ledger::Turn { turn: first }).unwrap_or_default()

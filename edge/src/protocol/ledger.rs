@@ -445,7 +445,8 @@ pub mod cmd {
         pub now: u64,
     }
 
-    /// The watchdog (the cron trigger): sets the alarm for the next due delivery, in case it was lost.
+    /// The watchdog (the cron trigger): sets the alarm for the next due delivery, in case it was lost, and
+    /// drops what has served its time (delivered deliveries after 30 days, counters of past windows).
     /// Answered with [`Backlog`].
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     pub struct Wake {
@@ -512,11 +513,15 @@ pub mod cmd {
     /// racing leads never get the same turn. Answered with [`Turn`], the first of `count` turns.
     #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
     pub struct Turn {
-        /// The counter's name (`assign:<form>`).
+        /// The counter's name (`assign:<form>`, `signin:<owner>:<window>`).
         pub name: String,
         /// How many turns (an import takes one per new lead at once).
         #[serde(default = "super::one")]
         pub count: u64,
+        /// When a counter of a time window has served its window (ms): [`Command::Wake`] then drops it, so
+        /// such counters do not pile up. `None`: kept for good (a form's round-robin).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        pub until: Option<u64>,
     }
 
     /// An import's claims: [`Command::Claim`] for each row (no idempotency key), in one transaction.
@@ -1303,7 +1308,7 @@ mod tests {
         assert_eq!(serde_json::to_string(&Command::from(cmd::Endpoints)).unwrap(), r#"{"op":"endpoints"}"#);
         assert_eq!(
             serde_json::from_str::<Command>(r#"{"op":"turn","name":"assign:f"}"#).unwrap(),
-            Command::Turn(cmd::Turn { name: "assign:f".into(), count: 1 })
+            Command::Turn(cmd::Turn { name: "assign:f".into(), count: 1, until: None })
         );
     }
 

@@ -204,7 +204,7 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
     let stored: BTreeMap<String, Lead> = b.leads(&known).await?.into_iter().map(|l| (l.id.clone(), l)).collect();
     let fresh = holders.iter().filter(|h| **h == Holder::Claimed).count() as u64;
     let mut turn = match form.assign.as_ref().filter(|a| a.needs_turn() && a.at == shared::owner::Moment::Creation && fresh > 0) {
-        Some(_) => ask(b, cmd::Turn { name: format!("assign:{}", form.id), count: fresh }).await?.turn,
+        Some(_) => ask(b, cmd::Turn { name: format!("assign:{}", form.id), count: fresh, until: None }).await?.turn,
         None => 0,
     };
 

@@ -228,7 +228,7 @@ pub async fn assign_due<B: Backend>(b: &B, config: &FormsConfig, lead: &mut Lead
         return Ok(None);
     }
     let turn = if rule.needs_turn() {
-        let turn = crate::protocol::backend::ask(b, cmd::Turn { name: format!("assign:{}", lead.form), count: 1 }).await?;
+        let turn = crate::protocol::backend::ask(b, cmd::Turn { name: format!("assign:{}", lead.form), count: 1, until: None }).await?;
         turn.turn
     } else {
         0
@@ -293,7 +293,9 @@ pub async fn sign_in<B: Backend>(b: &B, config: &FormsConfig, email: &str) -> Re
     };
     let now = b.now_ms();
     let window = now / SIGN_IN_WINDOW_MS;
-    let turn = crate::protocol::backend::ask(b, cmd::Turn { name: format!("signin:{}:{window}", owner.id), count: 1 }).await?;
+    // The window's counter is dropped by the watchdog once the window is over.
+    let until = Some((window + 1) * SIGN_IN_WINDOW_MS);
+    let turn = crate::protocol::backend::ask(b, cmd::Turn { name: format!("signin:{}:{window}", owner.id), count: 1, until }).await?;
     if turn.turn > 0 {
         return Ok(false);
     }

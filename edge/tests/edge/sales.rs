@@ -4,6 +4,8 @@
 
 use crate::fixtures::{memory, NOW};
 use edge::platform::memory::Memory;
+use edge::protocol::backend::{ask, Backend};
+use edge::protocol::ledger::cmd;
 use edge::protocol::outbox::State;
 use edge::services::delivery::run_due;
 use edge::services::sales::{self, Acted, Action};
@@ -216,6 +218,17 @@ fn an_owner_gets_one_sign_in_link_per_window_strangers_none_and_sees_their_leads
     assert!(body["text"].as_str().unwrap().contains("https://c.example/v1/mine/"));
     m.advance(sales::SIGN_IN_WINDOW_MS);
     assert!(block_on(sales::sign_in(&m, &config, "anna@example.com")).unwrap(), "again in the next window");
+    // Each window's counter lives until the window is over: the watchdog then drops it, and the round-robin
+    // counter stays.
+    let windows = |m: &Memory| m.counters().into_iter().filter(|c| c.starts_with("signin:anna:")).count();
+    assert_eq!(windows(&m), 2);
+    block_on(ask(&m, cmd::Wake { now: m.now_ms() })).unwrap();
+    assert_eq!(windows(&m), 1, "the past window's counter is dropped, the running one's kept");
+    assert!(!block_on(sales::sign_in(&m, &config, "anna@example.com")).unwrap(), "still once per window");
+    m.advance(sales::SIGN_IN_WINDOW_MS);
+    block_on(ask(&m, cmd::Wake { now: m.now_ms() })).unwrap();
+    assert_eq!(windows(&m), 0);
+    assert!(m.counters().iter().any(|c| c.starts_with("assign:")), "a form's round-robin is kept for good");
     // Anna's leads: the one whose agreement runs first, the touched (newer) one after; cem's are not there.
     let mine: Vec<String> = block_on(sales::mine(&m, "anna")).unwrap().into_iter().map(|l| l.id).collect();
     assert_eq!(mine, vec![first.clone(), fourth.clone()]);

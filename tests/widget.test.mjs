@@ -196,17 +196,28 @@ test("markup first, rules once: the module is fetched from its hashed URL, cache
   await site.close();
 });
 
+/**
+ * Holds the page's requests for the rules (the wasm module) until the returned function is called; each is
+ * first reported to `seen` (routing also turns the cache off, so every load asks). `refuse` answers a held
+ * request with a network error instead, while it returns true.
+ */
+async function holdRules(page, { seen = () => {}, refuse = () => false } = {}) {
+  let release;
+  const held = new Promise((r) => (release = r));
+  await page.route("**/w/*.wasm", async (route) => {
+    seen();
+    if (refuse()) return route.abort();
+    await held;
+    return route.continue();
+  });
+  return release;
+}
+
 test("a submit pressed before the rules are ready waits for them and is checked; nothing is sent unchecked", async () => {
   const page = await browser.newPage();
   const posts = [];
   page.on("request", (r) => r.method() === "POST" && r.url().endsWith("/v1/leads") && posts.push(r.postData()));
-  // The module is held back until the test lets it through (routing also turns the cache off).
-  let release;
-  const held = new Promise((r) => (release = r));
-  await page.route("**/w/*.wasm", async (route) => {
-    await held;
-    await route.continue();
-  });
+  const release = await holdRules(page);
   await page.goto(`${collector.base}/newsletter.html`);
   await page.locator("#lg-f-email").waitFor();
   assert.equal(await page.locator("[data-leadgate-ready]").count(), 0, "the form is shown before its rules");
@@ -228,12 +239,7 @@ test("a submit pressed before the rules are ready waits for them and is checked;
   // A valid submission pressed before the rules goes out once they have checked it.
   const second = await browser.newPage();
   second.on("request", (r) => r.method() === "POST" && r.url().endsWith("/v1/leads") && posts.push(r.postData()));
-  let let_through;
-  const later = new Promise((r) => (let_through = r));
-  await second.route("**/w/*.wasm", async (route) => {
-    await later;
-    await route.continue();
-  });
+  const let_through = await holdRules(second);
   await second.goto(`${collector.base}/newsletter.html`);
   await second.fill("#lg-f-email", "early.bird@example.com");
   await second.locator("#lg-consent-marketing_email").check();
@@ -269,15 +275,8 @@ test("rules that cannot be loaded: a waiting submit is released with a message i
     };
   });
   let blocked = true;
-  let release;
-  const held = new Promise((r) => (release = r));
   const tries = [];
-  await page.route("**/w/*.wasm", async (route) => {
-    tries.push(blocked);
-    if (blocked) return route.abort();
-    await held;
-    return route.continue();
-  });
+  const release = await holdRules(page, { seen: () => tries.push(blocked), refuse: () => blocked });
   await page.goto(`${site.base}/two.html`);
   for (const [side, email] of [["#one", "late.rules@example.com"], ["#two", "later.rules@example.com"]]) {
     await page.locator(`${side} #lg-f-email`).fill(email);

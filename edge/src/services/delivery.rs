@@ -13,6 +13,7 @@ use crate::protocol::ledger::{Command, PER_RUN};
 use crate::protocol::outbox::{self, Delivery, Outcome, State};
 use crate::rules::crm::{self, Outbound, Read, Reply};
 use crate::services::announcing::MAIL_ENDPOINT;
+use crate::services::mailer::{self, Handed};
 use crate::{rules::mail, rules::webhook, Error};
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use shared::form::{Adapter, Endpoint, FormsConfig};
@@ -82,30 +83,15 @@ pub async fn attempt<B: Backend>(b: &B, config: &FormsConfig, d: &mut Delivery) 
                 d.state = State::Dead;
                 d.last_error = Some("mail is no longer configured".into());
             }
-            Some(settings) if settings.provider == shared::config::MailProvider::Cloudflare => match send_binding(b, d).await {
-                Ok(()) => d.delivered(202),
-                Err(refusal) if refusal.is_final() => d.refused(
-                    None,
-                    &format!(
-                        "Cloudflare's Email Service refused the mail for good ({}: {}); fix the [mail] settings, then replay it",
-                        refusal.code.as_deref().unwrap_or("?"),
-                        refusal.message
-                    ),
-                ),
-                Err(refusal) => {
-                    let why = [refusal.code.as_deref().unwrap_or("no code"), ": ", &refusal.message].concat();
-                    d.failed(now, None, Some(why), None, jitter, outbox::SCHEDULE_SECS)
-                }
-            },
-            Some(settings) => match send_mail(b, settings, d).await {
-                Ok(reply) => match outbox::classify_mail(reply.status) {
-                    Outcome::Delivered => d.delivered(reply.status),
+            Some(settings) => match serde_json::from_str::<mail::Mail>(&d.payload) {
+                Err(e) => d.failed(now, None, Some(format!("stored mail unreadable: {e}")), None, jitter, outbox::SCHEDULE_SECS),
+                Ok(message) => match mailer::hand_over(b, settings, &message, &d.id, TIMEOUT_MS).await {
+                    Handed::Accepted(status) => d.delivered(status),
                     // A refusal no retry can change (a bad key, an unverified sender, a malformed address):
                     // dead at once, and visible in the admin API, rather than retried for a day.
-                    Outcome::Gone => d.refused(Some(reply.status), "the mail API refused the mail for good; fix the [mail] settings, then replay it"),
-                    Outcome::Retry => d.failed(now, Some(reply.status), None, reply.retry_after, jitter, outbox::SCHEDULE_SECS),
+                    Handed::Refused { status, why } => d.refused(status, &format!("{why}; fix the [mail] settings, then replay it")),
+                    Handed::Failed { status, why, retry_after } => d.failed(now, status, why, retry_after, jitter, outbox::SCHEDULE_SECS),
                 },
-                Err(reason) => d.failed(now, None, Some(reason), None, jitter, outbox::SCHEDULE_SECS),
             },
         }
         log(b, d);
@@ -188,18 +174,4 @@ async fn send<B: Backend>(b: &B, endpoint: &Endpoint, d: &Delivery, now_ms: u64)
             b.call(&crm::pipedrive::create_lead(endpoint, &token, &lead, person), timeout_ms, Read::Status).await
         }
     }
-}
-
-/// Hands a queued confirmation mail to the mail API.
-async fn send_mail<B: Backend>(b: &B, settings: &shared::form::MailConfig, d: &Delivery) -> Result<Reply, String> {
-    let key = b.secret(&settings.key).ok_or_else(|| format!("secret {} is not set", settings.key))?;
-    let message: mail::Mail = serde_json::from_str(&d.payload).map_err(|e| format!("stored mail unreadable: {e}"))?;
-    let request = mail::request(settings, &key, &message, &d.id).ok_or("this provider takes no request")?;
-    b.call(&request, TIMEOUT_MS, Read::Status).await
-}
-
-/// Hands the mail of `d` to Cloudflare's Email Service through the Worker's binding.
-async fn send_binding<B: Backend>(b: &B, d: &Delivery) -> Result<(), mail::Refusal> {
-    let message: mail::Mail = serde_json::from_str(&d.payload).map_err(|e| mail::Refusal { code: None, message: format!("stored mail unreadable: {e}") })?;
-    b.send_email(&message).await
 }

@@ -2,7 +2,7 @@
 //! delivery, a draw, qualification, an import, the admin lists) orchestrated over the storage seam, and
 //! tested natively over the memory backend with injected faults.
 //!
-//! May use: the protocols and the rules, and the services' own base (`holding`, `announcing`) and one
+//! May use: the protocols and the rules, and the services' own base (`holding`, `announcing`, `mailer`) and one
 //! another without a cycle. Never the platform or the Workers runtime: everything outside comes through
 //! `protocol::backend::Backend`.
 
@@ -17,6 +17,7 @@ pub mod handout;
 pub mod holding;
 pub mod import;
 pub mod listing;
+pub mod mailer;
 pub mod qualification;
 pub mod sales;
 pub mod submission;

@@ -331,14 +331,8 @@ const MAIL_TIMEOUT_MS: u64 = 10_000;
 /// Sends `message` at once, outside the outbox (a sign-in link, which belongs to no lead and is asked for
 /// again if it does not arrive): through the configured provider, `id` as its idempotency key.
 async fn send_now<B: Backend>(b: &B, settings: &shared::form::MailConfig, message: &mail::Mail, id: &str) -> Result<(), String> {
-    if settings.provider == shared::config::MailProvider::Cloudflare {
-        return b.send_email(message).await.map_err(|r| [r.code.as_deref().unwrap_or("no code"), ": ", &r.message].concat());
-    }
-    let key = b.secret(&settings.key).ok_or_else(|| format!("secret {} is not set", settings.key))?;
-    let request = mail::request(settings, &key, message, id).ok_or("this provider takes no request")?;
-    let reply = b.call(&request, MAIL_TIMEOUT_MS, crate::rules::crm::Read::Status).await?;
-    match crate::protocol::outbox::classify_mail(reply.status) {
-        crate::protocol::outbox::Outcome::Delivered => Ok(()),
-        _ => Err(format!("the mail API answered {}", reply.status)),
+    match crate::services::mailer::hand_over(b, settings, message, id, MAIL_TIMEOUT_MS).await {
+        crate::services::mailer::Handed::Accepted(_) => Ok(()),
+        other => Err(other.why()),
     }
 }

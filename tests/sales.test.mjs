@@ -204,3 +204,30 @@ test("an owner signs in by mail and sees only their leads; a viewer's token read
   assert.equal((await erase.json()).error.code, "unauthorized");
   assert.equal((await lead(id)).id, id, "still there");
 });
+
+test("the admin page shows a viewer everything to read and no control that would change anything", async () => {
+  const r = await postLead(collector, { form: "demo", fields: { email: "viewed@example.com" } });
+  assert.equal(r.status, 201);
+  const me = async (token) => (await fetch(`${collector.base}/v1/admin/me`, { headers: { authorization: `Bearer ${token}` } })).json();
+  assert.deepEqual(await me(VIEWER), { name: "carla", viewer: true });
+  assert.deepEqual(await me(secrets.ADMIN_TOKEN), { name: "admin", viewer: false });
+
+  for (const [token, viewer] of [[VIEWER, true], [secrets.ADMIN_TOKEN, false]]) {
+    const page = await browser.newPage();
+    await page.goto(`${collector.base}/admin.html`);
+    await page.fill("#token", token);
+    await page.click("#login button");
+    await page.locator("#who").filter({ hasText: viewer ? "carla, a viewer" : "Signed in as admin" }).waitFor();
+    // The leads are there to read, and a lead's page opens.
+    await page.getByRole("button", { name: "viewed@example.com" }).click();
+    await page.locator("#lead-detail").waitFor();
+    await page.getByRole("button", { name: "Export (JSON, Art. 20)" }).waitFor();
+    const controls = ["Erase (Art. 17)", "Record a withdrawal (Art. 7(3))", "Move", "Assign", "Draw", "Import", "Create draft"];
+    for (const name of controls) {
+      assert.equal(await page.getByRole("button", { name, exact: true }).isVisible(), !viewer, `${name} for ${viewer ? "a viewer" : "the admin"}`);
+    }
+    assert.equal(await page.getByRole("button", { name: "Show draws" }).isVisible(), true, "reading draws stays");
+    if (viewer) await page.screenshot({ path: path.join(artifacts, "admin-viewer.png"), fullPage: true });
+    await page.close();
+  }
+});

@@ -52,6 +52,12 @@ function button(label, onClick, danger = false) {
   return b;
 }
 
+/** Marks a control that changes something: hidden from a viewer (see `open`). */
+function changing(el) {
+  el.dataset.change = "";
+  return el;
+}
+
 /** A table row; cells are text, or elements such as buttons. */
 function row(cells) {
   const tr = document.createElement("tr");
@@ -414,11 +420,11 @@ async function loadDeliveries() {
   const rows = $("#delivery-rows");
   rows.replaceChildren();
   for (const d of deliveries) {
-    const replay = button("Replay", async () => {
+    const replay = changing(button("Replay", async () => {
       await api(`/v1/admin/deliveries/${encodeURIComponent(d.id)}/replay`, { method: "POST" });
       say(`Delivery ${d.id} sent again.`);
       await loadDeliveries();
-    });
+    }));
     rows.append(row([d.event, `${d.form} / ${d.endpoint}`, d.status, d.attempts, d.last_status ?? d.last_error, d.next_attempt_at, d.status === "delivered" ? "" : replay]));
   }
 }
@@ -428,11 +434,11 @@ async function loadEndpoints() {
   const rows = $("#endpoint-rows");
   rows.replaceChildren();
   for (const e of endpoints) {
-    const enable = button("Enable", async () => {
+    const enable = changing(button("Enable", async () => {
       await api(`/v1/admin/endpoints/${encodeURIComponent(e.form)}/${encodeURIComponent(e.id)}/enable`, { method: "POST" });
       say(`Endpoint ${e.form}/${e.id} enabled.`);
       await loadEndpoints();
-    });
+    }));
     rows.append(row([e.form, e.id, e.url, e.disabled ? `disabled since ${e.disabled_since}` : "active", e.disabled ? enable : ""]));
   }
 }
@@ -487,10 +493,20 @@ function showLogin() {
   $("#app").hidden = true;
 }
 
+/**
+ * Opens the page for the token. A viewer's token (`VIEWER_TOKENS`) reads everything and changes nothing:
+ * the controls that would change something are hidden from it, rather than answering each click with a
+ * refusal (the API refuses them all the same).
+ */
 async function open() {
   $("#login").hidden = true;
   $("#app").hidden = false;
-  await Promise.all([loadDashboard(), loadCatalog(), loadLeads(), loadDeliveries(), loadEndpoints(), loadStats()]);
+  const who = async () => {
+    const me = await (await api("/v1/admin/me")).json();
+    document.body.classList.toggle("viewer", me.viewer);
+    $("#who").textContent = me.viewer ? `Signed in as ${me.name}, a viewer: you can read everything and change nothing.` : `Signed in as ${me.name}.`;
+  };
+  await Promise.all([who(), loadDashboard(), loadCatalog(), loadLeads(), loadDeliveries(), loadEndpoints(), loadStats()]);
 }
 
 /** Runs an action, showing its failure in the status line instead of failing silently. */

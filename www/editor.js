@@ -208,7 +208,7 @@ async function loadResults() {
     if (!running.includes(g.key)) continue;
     const v = g.versus;
     const versus = v ? `${v.difference >= 0 ? "+" : ""}${(100 * v.difference).toFixed(1)} points (confidence ${pct(v.confidence)})` : "control";
-    const end = edited.readOnly ? "—" : button(`Publish ${g.key} as the winner`, guard(() => act("winner", { variant: g.key })));
+    const end = edited.readOnly ? "—" : changing(button(`Publish ${g.key} as the winner`, guard(() => act("winner", { variant: g.key }))));
     rows.append(row([g.key, g.views, g.submissions, pct(g.conversion_rate), g.funnel[1].count, versus, end]));
   }
 }
@@ -315,7 +315,7 @@ function renderEditor() {
   const versions = $("#version-rows");
   versions.replaceChildren();
   for (const v of edited.detail.versions) {
-    const back = v.n === s.published || edited.readOnly ? "—" : button(`Roll back to version ${v.n}`, guard(() => act("rollback", { to: v.n })));
+    const back = v.n === s.published || edited.readOnly ? "—" : changing(button(`Roll back to version ${v.n}`, guard(() => act("rollback", { to: v.n }))));
     versions.append(row([v.n, new Date(v.at).toISOString(), v.by, v.n === s.published ? "on pages" : "", back]));
   }
 }

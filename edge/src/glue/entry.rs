@@ -14,7 +14,7 @@ use crate::glue::exchange::{authorize, error_response, header, html_response, js
 use crate::glue::integration::{receive_feedback, record_event};
 use crate::glue::operator::{
     assign_owner, daily, draw_winners, enable_endpoint, erase, form_analytics, forms, funnel, import, lead_detail, leads_csv, list_deliveries, list_draws,
-    list_endpoints, list_leads, move_stage, replay, spam_stats, upload, withdraw_by_admin,
+    list_endpoints, list_leads, me, move_stage, replay, spam_stats, upload, withdraw_by_admin,
 };
 use crate::glue::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, fold_downloads, tally_funnel, wake_ledger};
 use crate::glue::visitor::{
@@ -144,6 +144,7 @@ async fn operator_route(route: &Route, req: &mut Request, cx: &Cx<'_>) -> Result
             Ok(resp)
         }
         Route::Stats => spam_stats(cx).await,
+        Route::Me => me(cx),
         Route::Funnel => funnel(req, cx).await,
         Route::Speed => crate::glue::operator::speed(req, cx).await,
         Route::Forms => forms(cx),

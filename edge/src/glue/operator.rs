@@ -116,6 +116,18 @@ pub(crate) async fn upload(req: &mut Request, cx: &Cx<'_>, key: &str) -> Result<
     json_response(&json!({"key": key, "size": size}), 201)
 }
 
+/// `GET /v1/admin/me`: the name the token was given (in `ADMIN_TOKENS` or `VIEWER_TOKENS`; `admin` for
+/// `ADMIN_TOKEN`) and whether it is a viewer's, which reads and changes nothing: the admin page hides
+/// what a viewer could not do rather than let them try.
+pub(crate) fn me(cx: &Cx<'_>) -> Result<Response, Error> {
+    let name = cx.admin.as_deref().unwrap_or_default();
+    let (name, viewer) = match name.strip_prefix(crate::rules::access::VIEWER) {
+        Some(viewer) => (viewer, true),
+        None => (name, false),
+    };
+    json_response(&json!({"name": name, "viewer": viewer}), 200)
+}
+
 /// `GET /v1/admin/stats`: dropped bot submissions per form and day (`{"spam": {"<form>:<day>": n}}`), for
 /// the last 90 days, from the ledger: one request however long the collector has run.
 pub(crate) async fn spam_stats(cx: &Cx<'_>) -> Result<Response, Error> {

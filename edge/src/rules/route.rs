@@ -72,6 +72,8 @@ pub enum Route {
     Feedback(String),
     /// `GET /v1/admin/stats`: bot counts.
     Stats,
+    /// `GET /v1/admin/me`: who the token is, and whether it may change anything (a viewer's may not).
+    Me,
     /// `GET /v1/admin/funnel`: leads per stage, grouped.
     Funnel,
     /// `GET /v1/admin/speed`: speed to lead per owner, form or source.
@@ -222,6 +224,7 @@ impl Route {
             ["v1", "admin", "leads", id, "stage"] => vec![("POST", MoveStage(one(id).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "leads", id, "owner"] => vec![("POST", AssignOwner(one(id).ok_or(Miss::NotFound)?))],
             ["v1", "admin", "stats"] => vec![("GET", Stats)],
+            ["v1", "admin", "me"] => vec![("GET", Me)],
             ["v1", "admin", "funnel"] => vec![("GET", Funnel)],
             ["v1", "admin", "speed"] => vec![("GET", Speed)],
             ["v1", "admin", "daily"] => vec![("GET", Daily)],
@@ -256,6 +259,7 @@ impl Route {
             | MoveStage(_)
             | AssignOwner(_)
             | Stats
+            | Me
             | Funnel
             | Speed
             | Daily
@@ -387,6 +391,7 @@ mod tests {
             ("POST", "/v1/admin/leads/{id}/stage"),
             ("POST", "/v1/admin/leads/{id}/owner"),
             ("GET", "/v1/admin/stats"),
+            ("GET", "/v1/admin/me"),
             ("GET", "/v1/admin/funnel"),
             ("GET", "/v1/admin/speed"),
             ("GET", "/v1/admin/daily"),
@@ -453,6 +458,7 @@ mod tests {
             | Route::MoveStage(_)
             | Route::AssignOwner(_)
             | Route::Stats
+            | Route::Me
             | Route::Funnel
             | Route::Speed
             | Route::Daily
@@ -549,6 +555,8 @@ mod tests {
             ("GET", "/v1/feedback/hubspot".into(), Err(Miss::MethodNotAllowed("POST".into()))),
             ("GET", "/v1/admin/leads//export".into(), Err(Miss::NotFound)),
             ("GET", "/v1/admin/stats".into(), Ok(Route::Stats)),
+            ("GET", "/v1/admin/me".into(), Ok(Route::Me)),
+            ("POST", "/v1/admin/me".into(), Err(Miss::MethodNotAllowed("GET".into()))),
             ("GET", "/v1/admin/funnel".into(), Ok(Route::Funnel)),
             ("GET", "/v1/admin/speed".into(), Ok(Route::Speed)),
             ("GET", "/v1/admin/daily".into(), Ok(Route::Daily)),
@@ -590,6 +598,7 @@ mod tests {
             ("GET", "/v1/admin/leads/x/export"),
             ("POST", "/v1/admin/leads/x/withdraw"),
             ("GET", "/v1/admin/stats"),
+            ("GET", "/v1/admin/me"),
             ("GET", "/v1/admin/forms"),
             ("GET", "/v1/admin/forms/f/analytics"),
             ("GET", "/v1/admin/deliveries"),

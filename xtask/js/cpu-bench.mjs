@@ -21,7 +21,7 @@ const N = Number(process.argv[2] || 400);
 const ROUNDS = 2;
 const TICKS = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 
-/** Clock ticks of user and system time in a `/proc/.../stat` line, after its command. */
+/** The parent and the CPU seconds (user + system) of a `/proc/.../stat` line, read after its command. */
 function ticks(stat) {
   const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
   // After the command: state, ppid, ..., utime is field 14 and stime field 15 of the whole line.

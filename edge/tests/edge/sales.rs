@@ -208,6 +208,11 @@ fn an_owner_gets_one_sign_in_link_per_window_strangers_none_and_sees_their_leads
     let fourth = submit(&m, &config, "fourth@example.com"); // anna's again
     assert_eq!(block_on(sales::act(&m, &config, &fourth, "anna", &Action::Contacted, "mail")).unwrap().unwrap().1, Acted::Touched(true));
     let before = m.sent.borrow().len();
+    // The window's counter cannot be taken: no link goes out, and the window is not used up.
+    m.fail(edge::platform::memory::Op::LedgerOther, 1);
+    assert!(block_on(sales::sign_in(&m, &config, "anna@example.com")).is_err());
+    assert_eq!(m.sent.borrow().len(), before, "no mail without the counter");
+    assert!(m.counters().iter().all(|c| !c.starts_with("signin:")), "nothing counted");
     assert!(block_on(sales::sign_in(&m, &config, " ANNA@example.com ")).unwrap(), "the address on file, in any case");
     assert!(!block_on(sales::sign_in(&m, &config, "anna@example.com")).unwrap(), "once per window");
     assert!(!block_on(sales::sign_in(&m, &config, "mallory@example.com")).unwrap(), "a stranger's address gets nothing");

@@ -158,13 +158,16 @@ pub fn edge_named(worker: &str) -> std::path::PathBuf {
     root().join(format!("target/edge-named-{worker}.wasm"))
 }
 
-/// worker-build (release) with local wasm-bindgen, wasm-opt and esbuild, embedding the widget bundle, once
+/// worker-build (the collector's size profile, the operator's release) with local wasm-bindgen, wasm-opt and esbuild, embedding the widget bundle, once
 /// per Worker: the same crate with the Worker's feature, so each bundle links only its own routes.
 pub fn edge() -> Result {
     let wasm_bindgen = which("wasm-bindgen").ok_or(format!("wasm-bindgen {WASM_BINDGEN} is not on PATH"))?;
     for worker in [COLLECTOR, OPERATOR] {
+        // The collector's own profile optimises for size (see the workspace's Cargo.toml).
+        let profile: &[&str] = if worker == COLLECTOR { &["--profile", "collector"] } else { &["--release"] };
         run(Command::new("worker-build")
-            .args(["--release", "--out-dir", &format!("build/{worker}"), ".", "--features", worker])
+            .args(profile)
+            .args(["--out-dir", &format!("build/{worker}"), ".", "--features", worker])
             .current_dir(root().join("edge"))
             .env("WASM_BINDGEN_BIN", &wasm_bindgen)
             .env("WASM_OPT_BIN", npm_bin().join("wasm-opt"))

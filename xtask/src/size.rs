@@ -67,9 +67,10 @@ pub fn edge_report() -> Result {
 }
 
 /// The most the collector's bundle (wasm and glue, gzip) may weigh: a ratchet that holds what was won, not
-/// the goal. Issue 27 asks for 300 KB; the bundle was 508,185 bytes on 2026-12-06 (577,294 the day before),
-/// and this leaves about 2% for the next change. Lower it with every change that shrinks the bundle.
-pub const COLLECTOR_GATE: usize = 520_000;
+/// the goal. Issue 27 asks for 300 KB; the bundle was 407,640 bytes later on 2026-12-06 with the collector's size
+/// profile (506,053 before it that day, 577,294 on 2026-12-05), and this leaves about 2% for the next change. Lower
+/// it with every change that shrinks the bundle.
+pub const COLLECTOR_GATE: usize = 416_000;
 
 /// Fails when the collector's bundle is over [`COLLECTOR_GATE`], saying by how much: every byte of it is
 /// compiled on a cold start, before a visitor's first request is answered.

@@ -59,17 +59,17 @@ pub(crate) async fn backfill_index(cx: &Cx<'_>) -> Result<(), Error> {
         return Ok(());
     }
     let cursor = state.as_ref().and_then(|s| s.get("cursor")).and_then(|c| c.as_str()).map(str::to_owned);
-    let page = store::list(&kv, Prefix::Leads, BACKFILL_PER_RUN, cursor).await?;
+    let page = store::list(cx.env, Prefix::Leads, BACKFILL_PER_RUN, cursor).await?;
     let cloud = cx.cloud()?;
-    for key in &page.keys {
-        if let Some(lead) = store::get_lead(&kv, Prefix::Leads.rest(&key.name).unwrap_or(&key.name)).await? {
+    for name in &page.names {
+        if let Some(lead) = store::get_lead(&kv, Prefix::Leads.rest(name).unwrap_or(name)).await? {
             cloud.ledger(&Command::Index(cmd::Index { entry: ledger::Entry::of(&lead), only_if_missing: true })).await?;
         }
     }
-    let done = page.list_complete || page.cursor.is_none();
+    let done = page.cursor.is_none();
     store::put_text(&kv, &Key::index_backfill(), &json!({"cursor": page.cursor, "done": done}).to_string()).await?;
-    if !page.keys.is_empty() {
-        worker::console_log!("lead index backfill: {} leads indexed, done={done}", page.keys.len());
+    if !page.names.is_empty() {
+        worker::console_log!("lead index backfill: {} leads indexed, done={done}", page.names.len());
     }
     Ok(())
 }
@@ -87,14 +87,14 @@ pub(crate) async fn backfill_outbox(cx: &Cx<'_>) -> Result<(), Error> {
     if kv.get(Key::outbox_backfill().as_str()).text().await?.is_some() {
         return Ok(());
     }
-    let page = store::list(&kv, Prefix::LegacyDeliveries, OUTBOX_BACKFILL_PER_RUN, None).await?;
-    if page.keys.is_empty() {
+    let page = store::list(cx.env, Prefix::LegacyDeliveries, OUTBOX_BACKFILL_PER_RUN, None).await?;
+    if page.names.is_empty() {
         store::put_text(&kv, &Key::outbox_backfill(), "done").await?;
         return Ok(());
     }
     let mut moved = Vec::new();
-    for key in &page.keys {
-        if let Some(d) = store::get_json::<crate::protocol::outbox::Delivery>(&kv, &key.name).await? {
+    for name in &page.names {
+        if let Some(d) = store::get_json::<crate::protocol::outbox::Delivery>(&kv, name).await? {
             if d.state != crate::protocol::outbox::State::Delivered {
                 moved.push(d);
             }
@@ -104,10 +104,10 @@ pub(crate) async fn backfill_outbox(cx: &Cx<'_>) -> Result<(), Error> {
     if !moved.is_empty() {
         cx.cloud()?.ledger(&Command::Queue(cmd::Queue { deliveries: moved })).await?;
     }
-    for key in &page.keys {
-        kv.delete(&key.name).await?;
+    for name in &page.names {
+        kv.delete(name).await?;
     }
-    worker::console_log!("outbox backfill: {count} deliveries moved into the ledger, {} keys removed", page.keys.len());
+    worker::console_log!("outbox backfill: {count} deliveries moved into the ledger, {} keys removed", page.names.len());
     Ok(())
 }
 

@@ -60,19 +60,15 @@ pub(crate) const LIMITER: &str = "LIMITER";
 /// Counts a submission against the form's and client's budget; `429` with `Retry-After` once it is spent.
 /// Without the binding (an older runtime) submissions are not limited, which is logged.
 pub(crate) async fn limit_rate(cx: &Cx<'_>, limit: shared::form::RateLimit, form: &str, client: &str) -> Result<(), Error> {
-    let limiter = match cx.env.rate_limiter(LIMITER) {
-        Ok(l) => l,
-        Err(e) => {
-            worker::console_error!("rate limit configured but the {LIMITER} binding is unusable: {e}");
-            return Ok(());
-        }
-    };
-    match limiter.limit(format!("{form}:{client}")).await {
-        Ok(outcome) if outcome.success => Ok(()),
-        Ok(_) => Err(Error::RateLimited { retry_after_secs: limit.period }),
-        Err(e) => {
-            // A limiter fault must not cost a real visitor their lead.
-            worker::console_error!("rate limiter failed: {e}");
+    // The binding's own `limit({key})`, read field by field (see `platform::binding`).
+    let key = worker::wasm_bindgen::JsValue::from_str(&format!("{form}:{client}"));
+    let outcome = crate::platform::binding::call(cx.env, LIMITER, "limit", &[("key", key)]).await;
+    match outcome.map(|o| worker::js_sys::Reflect::get(&o, &"success".into()).map(|s| s.as_bool())) {
+        Ok(Ok(Some(true))) => Ok(()),
+        Ok(Ok(Some(false))) => Err(Error::RateLimited { retry_after_secs: limit.period }),
+        // A limiter fault (a missing binding, an odd answer) must not cost a real visitor their lead.
+        other => {
+            worker::console_error!("rate limit configured but the {LIMITER} binding failed: {other:?}");
             Ok(())
         }
     }

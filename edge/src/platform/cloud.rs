@@ -212,9 +212,9 @@ impl<L: Inside> Backend for Cloud<'_, L> {
     async fn legacy_draws(&self, form: &str) -> Result<Vec<String>, Error> {
         // Draws are few (an admin's clicks): one list and a read per draw.
         let mut out = Vec::new();
-        let page = store::list(&self.kv, Prefix::LegacyDraws(form), 1000, None).await?;
-        for key in &page.keys {
-            if let Some(text) = self.kv.get(&key.name).text().await? {
+        let page = store::list(&self.env, Prefix::LegacyDraws(form), 1000, None).await?;
+        for name in &page.names {
+            if let Some(text) = self.kv.get(name).text().await? {
                 out.push(text);
             }
         }
@@ -415,7 +415,7 @@ impl<L: Inside> Cloud<'_, L> {
         // their forms in the registry: one KV read per isolate, and a list only until the backfill is done.
         let state: Option<serde_json::Value> = store::get_json(&self.kv, Key::index_backfill().as_str()).await?;
         let backfilled = state.and_then(|s| s.get("done").and_then(serde_json::Value::as_bool)) == Some(true);
-        let legacy = !backfilled && !store::list(&self.kv, Prefix::Leads, 1, None).await?.keys.is_empty();
+        let legacy = !backfilled && !store::list(&self.env, Prefix::Leads, 1, None).await?.names.is_empty();
         let command = Command::Places(cmd::Places { forms, legacy });
         let answer = match &self.ledger {
             Reach::Stub(namespace) => LedgerStub::at(namespace, &Home::Registry)?.call(&command).await?,

@@ -5,6 +5,8 @@ use crate::protocol::keys::{Key, Prefix};
 use crate::Error;
 use shared::lead::Lead;
 use worker::kv::KvStore;
+use worker::wasm_bindgen::JsValue;
+use worker::Env;
 
 /// The KV binding's name in the wrangler config.
 pub const BINDING: &str = "LEADS";
@@ -45,11 +47,24 @@ pub async fn delete_lead(kv: &KvStore, id: &str) -> Result<(), Error> {
     Ok(kv.delete(Key::lead(id).as_str()).await?)
 }
 
-/// Lists keys under `prefix`, a page at a time.
-pub async fn list(kv: &KvStore, prefix: Prefix<'_>, limit: u64, cursor: Option<String>) -> Result<worker::kv::ListResponse, Error> {
-    let mut q = kv.list().prefix(prefix.as_str()).limit(limit);
-    if let Some(c) = cursor {
-        q = q.cursor(c);
-    }
-    Ok(q.execute().await?)
+/// One page of the keys under a prefix.
+pub struct Page {
+    /// The keys' names.
+    pub names: Vec<String>,
+    /// Where the next page starts; none after the last.
+    pub cursor: Option<String>,
+}
+
+/// Lists keys under `prefix`, a page at a time, through the binding's own `list` (see
+/// [`binding::call`](crate::platform::binding::call) for why not `KvStore::list`).
+pub async fn list(env: &Env, prefix: Prefix<'_>, limit: u64, cursor: Option<String>) -> Result<Page, Error> {
+    use worker::js_sys::{Array, Reflect};
+    let mut options = vec![("prefix", JsValue::from_str(&prefix.as_str())), ("limit", JsValue::from_f64(limit as f64))];
+    options.extend(cursor.map(|c| ("cursor", JsValue::from_str(&c))));
+    let answer = crate::platform::binding::call(env, BINDING, "list", &options).await.map_err(worker::Error::from)?;
+    let field = |name: &str| Reflect::get(&answer, &JsValue::from_str(name)).map_err(worker::Error::from);
+    let names = Array::from(&field("keys")?).iter().filter_map(|key| Reflect::get(&key, &JsValue::from_str("name")).ok()?.as_string()).collect();
+    // KV answers a cursor only while the list is not complete.
+    let cursor = if field("list_complete")?.as_bool() == Some(false) { field("cursor")?.as_string() } else { None };
+    Ok(Page { names, cursor })
 }

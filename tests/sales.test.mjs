@@ -227,6 +227,17 @@ test("the admin page shows a viewer everything to read and no control that would
       assert.equal(await page.getByRole("button", { name, exact: true }).isVisible(), !viewer, `${name} for ${viewer ? "a viewer" : "the admin"}`);
     }
     assert.equal(await page.getByRole("button", { name: "Show draws" }).isVisible(), true, "reading draws stays");
+    // A form opens to read: a viewer's button says so, and the editor shows every control disabled, without save.
+    await page.getByRole("button", { name: `${viewer ? "View" : "Edit"} demo`, exact: true }).click();
+    const state = await page.locator("#editor-state").filter({ hasText: /\S/ }).textContent();
+    assert.equal(await page.getByRole("button", { name: `${viewer ? "Edit" : "View"} demo`, exact: true }).count(), 0);
+    if (viewer) {
+      assert.equal(state, "You are signed in as a viewer: shown read-only.");
+      assert.equal(await page.locator("#editor-controls select").first().isDisabled(), true);
+      assert.equal(await page.locator("#save").isVisible(), false);
+    } else {
+      assert.doesNotMatch(state, /viewer/);
+    }
     if (viewer) await page.screenshot({ path: path.join(artifacts, "admin-viewer.png"), fullPage: true });
     await page.close();
   }

@@ -52,6 +52,9 @@ function button(label, onClick, danger = false) {
   return b;
 }
 
+/** Whether the token is a viewer's (see `open`). */
+const viewing = () => document.body.classList.contains("viewer");
+
 /** Marks a control that changes something: hidden from a viewer (see `open`). */
 function changing(el) {
   el.dataset.change = "";
@@ -506,7 +509,8 @@ async function open() {
     document.body.classList.toggle("viewer", me.viewer);
     $("#who").textContent = me.viewer ? `Signed in as ${me.name}, a viewer: you can read everything and change nothing.` : `Signed in as ${me.name}.`;
   };
-  await Promise.all([who(), loadDashboard(), loadCatalog(), loadLeads(), loadDeliveries(), loadEndpoints(), loadStats()]);
+  // The catalog after `who`: its buttons say "View" to a viewer and "Edit" to anyone else.
+  await Promise.all([who().then(loadCatalog), loadDashboard(), loadLeads(), loadDeliveries(), loadEndpoints(), loadStats()]);
 }
 
 /** Runs an action, showing its failure in the status line instead of failing silently. */

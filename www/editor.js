@@ -26,15 +26,19 @@ async function loadCatalog() {
   const rows = $("#catalog-rows");
   rows.replaceChildren();
   for (const f of forms) {
-    const edit = button("Edit", guard(() => editForm(f.id)));
-    edit.setAttribute("aria-label", `Edit ${f.id}`);
+    // A viewer opens a form to read it: every control disabled, nothing to save (see `renderEditor`).
+    const verb = viewing() ? "View" : "Edit";
+    const edit = button(verb, guard(() => editForm(f.id)));
+    edit.setAttribute("aria-label", `${verb} ${f.id}`);
     rows.append(row([f.id, f.kind, f.managed === "file" ? "config file" : "editor", f.published ?? "never", f.draft_changed ? "yes" : "no", f.archived ? "archived" : "on pages", `${f.changed_at} (${f.changed_by})`, edit]));
   }
 }
 
 async function editForm(id) {
   const detail = await (await api(`/v1/admin/catalog/${encodeURIComponent(id)}`)).json();
-  edited = { id, draft: detail.draft, detail, readOnly: detail.form.managed === "file" };
+  // Why the form is shown read-only, if it is: a viewer's token, or a form the config file manages.
+  const readOnly = viewing() ? "viewer" : detail.form.managed === "file" ? "file" : null;
+  edited = { id, draft: detail.draft, detail, readOnly };
   renderEditor();
   showProblems(detail.problems);
   $("#editor").hidden = false;
@@ -224,7 +228,9 @@ function renderEditor() {
   controls = new Map();
   $("#editor-h").textContent = `Form ${edited.id}`;
   const s = edited.detail.form;
-  $("#editor-state").textContent = edited.readOnly
+  $("#editor-state").textContent = edited.readOnly === "viewer"
+    ? "You are signed in as a viewer: shown read-only."
+    : edited.readOnly === "file"
     ? "Managed by the config file: change it there and deploy. Shown read-only."
     : `Published version: ${s.published ?? "none yet"} · draft ${s.draft_changed ? "changed since" : "is the published version"}${s.archived ? " · archived" : ""}`;
   const basics = Object.assign(document.createElement("div"), { className: "row" });
@@ -309,8 +315,8 @@ function renderEditor() {
   for (const v of d.variants || []) if (v.name) shown.append(Object.assign(document.createElement("option"), { value: v.name, textContent: v.name }));
   shown.value = (d.variants || []).some((v) => v.name === wanted) ? wanted : "";
   shown.parentElement.hidden = !(d.variants || []).length;
-  all.disabled = edited.readOnly;
-  for (const id of ["#save", "#publish", "#archive"]) $(id).hidden = edited.readOnly;
+  all.disabled = Boolean(edited.readOnly);
+  for (const id of ["#save", "#publish", "#archive"]) $(id).hidden = Boolean(edited.readOnly);
   $("#archive").textContent = s.archived ? "Restore" : "Archive";
   const versions = $("#version-rows");
   versions.replaceChildren();

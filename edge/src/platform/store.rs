@@ -59,11 +59,14 @@ pub struct Page {
 /// [`binding::call`](crate::platform::binding::call) for why not `KvStore::list`).
 pub async fn list(env: &Env, prefix: Prefix<'_>, limit: u64, cursor: Option<String>) -> Result<Page, Error> {
     use worker::js_sys::{Array, Reflect};
+    use worker::wasm_bindgen::JsCast;
     let mut options = vec![("prefix", JsValue::from_str(&prefix.as_str())), ("limit", JsValue::from_f64(limit as f64))];
     options.extend(cursor.map(|c| ("cursor", JsValue::from_str(&c))));
     let answer = crate::platform::binding::call(env, BINDING, "list", &options).await.map_err(worker::Error::from)?;
     let field = |name: &str| Reflect::get(&answer, &JsValue::from_str(name)).map_err(worker::Error::from);
-    let names = Array::from(&field("keys")?).iter().filter_map(|key| Reflect::get(&key, &JsValue::from_str("name")).ok()?.as_string()).collect();
+    // Checked, not `Array::from`: that calls `Array.from`, which throws on anything but an iterable.
+    let keys: Array = field("keys")?.dyn_into().map_err(|_| Error::Internal("the KV list answered no keys".into()))?;
+    let names = keys.iter().filter_map(|key| Reflect::get(&key, &JsValue::from_str("name")).ok()?.as_string()).collect();
     // KV answers a cursor only while the list is not complete.
     let cursor = if field("list_complete")?.as_bool() == Some(false) { field("cursor")?.as_string() } else { None };
     Ok(Page { names, cursor })

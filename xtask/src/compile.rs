@@ -158,8 +158,9 @@ pub fn edge_named(worker: &str) -> std::path::PathBuf {
     root().join(format!("target/edge-named-{worker}.wasm"))
 }
 
-/// worker-build (the collector's size profile, the operator's release) with local wasm-bindgen, wasm-opt and esbuild, embedding the widget bundle, once
-/// per Worker: the same crate with the Worker's feature, so each bundle links only its own routes.
+/// worker-build (the collector at its size profile, the operator at release) with local wasm-bindgen,
+/// wasm-opt and esbuild, embedding the widget bundle, once per Worker: the same crate with the Worker's
+/// feature, so each bundle links only its own routes.
 pub fn edge() -> Result {
     let wasm_bindgen = which("wasm-bindgen").ok_or(format!("wasm-bindgen {WASM_BINDGEN} is not on PATH"))?;
     for worker in [COLLECTOR, OPERATOR] {

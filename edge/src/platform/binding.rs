@@ -4,12 +4,12 @@
 use worker::wasm_bindgen::JsValue;
 use worker::Env;
 
-/// Calls `method` of the binding `binding` with one options object of the `options` given (name and value) and
-/// awaits its answer: what a binding answers is read with `Reflect`, field by field, where it is used.
+/// Calls `method` of the binding `binding` with one options object made of `options` (name, value) and
+/// awaits its answer, which the caller reads with `Reflect`, field by field.
 ///
 /// For the KV list and the rate limiter, whose `worker` wrappers convert their options and answers through
 /// `serde_wasm_bindgen`: about 11 KB of the collector's code (with the answers' derived readers) that
-/// nothing else here uses, for an options object of one to three strings.
+/// nothing else here uses, for an options object of one to three values.
 pub async fn call(env: &Env, binding: &str, method: &str, options: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
     use worker::js_sys::{Function, Object, Promise, Reflect};
     use worker::wasm_bindgen::JsCast;

@@ -1,9 +1,11 @@
 //! The admin API of forms as data (the editor's): the catalog's forms, a draft read, saved and checked,
 //! published, rolled back, archived and restored, a published version, and the audit trail. What each
-//! does is `services::catalog`'s; this reads requests and writes answers.
+//! does is `services::catalog`'s; this reads requests and writes answers. Also the editor's live preview: a
+//! draft's embed script, as pages would get it once published.
 
 use crate::glue::context::Cx;
-use crate::glue::exchange::{json_object, json_response, query, read_body};
+use crate::glue::exchange::{json_object, json_response, own_origin, query, read_body};
+use crate::glue::visitor::WIDGET_JS;
 use crate::services::catalog;
 use crate::Error;
 use serde_json::json;
@@ -18,6 +20,32 @@ const MAX_DRAFT: usize = 64 * 1024;
 pub(crate) fn definition(body: &[u8]) -> Result<FormDef, Error> {
     let mut json = serde_json::Deserializer::from_str(crate::rules::decoding::json_text(body, "Not a form definition")?);
     serde_path_to_error::deserialize(&mut json).map_err(|e| Error::Malformed(format!("Not a form definition: at `{}`: {}.", e.path(), e.inner())))
+}
+
+/// Where a preview's widget would send: a name that never resolves (RFC 2606).
+const PREVIEW_ENDPOINT: &str = "https://preview.invalid";
+
+/// `POST /v1/preview` with a form definition: its embed script, as `/embed/<form>.js` would serve it once
+/// published (the editor's live preview runs the real widget on it). Nothing is read or stored, so it
+/// takes no token; a definition that cannot render (no fields) is a 400.
+pub(crate) async fn preview(req: &mut Request) -> Result<Response, Error> {
+    // The same reading as a saved draft's, so a broken definition is a 400 naming where it breaks.
+    let mut form = definition(&read_body(req, MAX_DRAFT).await?)?;
+    // `?variant=<name>`: the form as that variant of its A/B test shows it (else each render draws one).
+    if let Some(name) = query(req, "variant")? {
+        form =
+            form.with_winner(&name).ok_or_else(|| Error::Malformed(format!("`variant`: the draft has no variant `{}`.", shared::text::prefix(&name, 64))))?;
+    }
+    if form.fields.is_empty() {
+        return Err(Error::Malformed("A form needs at least one field to be shown.".into()));
+    }
+    // Sent nowhere: a preview's submission is refused by the browser and says the collector cannot be
+    // reached, rather than becoming a lead of the published form.
+    // Its rules come from this collector, like a published form's.
+    let mut resp = Response::ok(crate::rules::embed::script(WIDGET_JS, &shared::form::PublicForm::from(&form), PREVIEW_ENDPOINT, Some(&own_origin(req))))?;
+    let _ = resp.headers_mut().set("Content-Type", "text/javascript; charset=utf-8");
+    let _ = resp.headers_mut().set("Cache-Control", "no-store");
+    Ok(resp)
 }
 
 /// A form id from a path: ids are slugs, so anything else names no form and cannot make one.

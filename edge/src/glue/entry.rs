@@ -8,8 +8,6 @@
 //! the ledger object. Each build dispatches only its own side, so the other side's handlers are not linked.
 
 use crate::glue::context::Cx;
-#[cfg(feature = "operator")]
-use crate::glue::editor;
 use crate::glue::exchange::{authorize, error_response, header, html_response, json_response, own_origin, query, visitor_lang};
 use crate::glue::integration::{receive_feedback, record_event};
 use crate::glue::operator::{
@@ -17,9 +15,9 @@ use crate::glue::operator::{
     list_endpoints, list_leads, me, move_stage, replay, spam_stats, upload, withdraw_by_admin,
 };
 use crate::glue::upkeep::{backfill_index, backfill_outbox, erase_unconfirmed, fold_downloads, tally_funnel, wake_ledger};
-use crate::glue::visitor::{
-    beacon, confirm, confirm_page, dev_mailbox, download, embed_script, preview, submit, verify_receipt, withdraw_by_link, withdraw_page,
-};
+use crate::glue::visitor::{beacon, embed_script, submit};
+#[cfg(feature = "operator")]
+use crate::glue::{editor, links};
 use crate::platform::cloud::served;
 use crate::rules::address::Address;
 use crate::rules::route::{Miss, Route};
@@ -92,20 +90,12 @@ async fn visitor_route(route: &Route, req: &mut Request, cx: &Cx<'_>, form_named
         Route::Submit => submit(req, cx, form_named).await,
         Route::SubmitPreflight => preflight(),
         Route::Health => json_response(&json!({"ok": true}), 200),
-        Route::VerifyReceipt => verify_receipt(req, cx),
-        Route::ConfirmPage(token) => confirm_page(req, cx, token).await,
-        Route::Confirm(token) => confirm(req, cx, token).await,
-        Route::WithdrawPage(token) => withdraw_page(req, cx, token).await,
-        Route::Withdraw(token) => withdraw_by_link(req, cx, token).await,
-        Route::Download(token) => download(req, cx, token).await,
         Route::Thanks => {
             let lang = query(req, "lang")?.as_deref().and_then(Lang::from_tag);
             html_response(&page::thanks(lang.unwrap_or_default()), 200)
         }
         Route::Embed(form) => embed_script(req, cx, form),
-        Route::Preview => preview(req).await,
         Route::Beacon => beacon(req, cx).await,
-        Route::DevMailbox => dev_mailbox(cx),
         // The operator's routes, which `dispatch` does not pass here.
         _ => Err(Error::NotFound),
     }
@@ -168,6 +158,14 @@ async fn operator_route(route: &Route, req: &mut Request, cx: &Cx<'_>) -> Result
         Route::EnableEndpoint { form, endpoint } => enable_endpoint(cx, form, endpoint).await,
         Route::Draw(form) => draw_winners(req, cx, form).await,
         Route::Draws(form) => list_draws(cx, form).await,
+        Route::ConfirmPage(token) => links::confirm_page(req, cx, token).await,
+        Route::Confirm(token) => links::confirm(req, cx, token).await,
+        Route::WithdrawPage(token) => links::withdraw_page(req, cx, token).await,
+        Route::Withdraw(token) => links::withdraw_by_link(req, cx, token).await,
+        Route::Download(token) => links::download(req, cx, token).await,
+        Route::VerifyReceipt => links::verify_receipt(req, cx),
+        Route::DevMailbox => links::dev_mailbox(cx),
+        Route::Preview => editor::preview(req).await,
         // The public routes, which `dispatch` does not pass here.
         _ => Err(Error::NotFound),
     }

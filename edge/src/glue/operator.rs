@@ -4,7 +4,7 @@
 
 use crate::glue::context::Cx;
 use crate::glue::exchange::{header, json_object, json_response, own_origin, query, read_body, signing_key, text_member};
-use crate::glue::visitor::{withdraw, FILES};
+use crate::glue::links::{withdraw, FILES};
 use crate::protocol::backend::{ask, Backend};
 use crate::protocol::ledger::cmd;
 use crate::protocol::ledger::{self, Command, Hold};

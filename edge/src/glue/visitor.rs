@@ -1,32 +1,26 @@
-//! The routes a visitor's browser calls: the embed script, submissions (JSON and the plain form),
-//! confirmation and withdraw links, gated downloads, receipts. Each does what needs the request and hands
-//! the decisions to the services.
+//! The routes a customer's page calls, which the collector serves: the embed script, submissions (JSON and
+//! the plain form) and the page-view reports. Each does what needs the request and hands the decisions to
+//! the services. (The links a person follows from a mail are `links`'.)
 
 use crate::glue::context::Cx;
 use crate::glue::counting;
-use crate::glue::exchange::{error_response, header, html_response, json_response, own_origin, query, read_body, redirect, required_secret, signing_key};
-use crate::glue::links::linked_lead;
+use crate::glue::exchange::{error_response, header, html_response, json_response, own_origin, read_body, redirect, required_secret};
 use crate::platform::cloud::secret;
 use crate::protocol::analytics::Kind;
 use crate::protocol::backend::Backend;
 use crate::rules::address::origin_of;
 use crate::rules::crm::Read;
 use crate::services::analytics;
-use crate::services::withdrawal::{self, Withdrawn};
-use crate::{
-    rules::decoding, rules::embed, rules::intake, rules::page, rules::pseudonym, rules::receipt, rules::repeats, rules::token, rules::turnstile,
-    services::confirmation, services::handout, services::submission, Error,
-};
-use serde_json::json;
+use crate::{rules::decoding, rules::embed, rules::intake, rules::page, rules::pseudonym, rules::turnstile, services::submission, Error};
 use shared::form::{FormDef, FormsConfig, PublicForm};
-use shared::lead::{Lead, Status};
+use shared::lead::Lead;
 use shared::wire::Submission;
 use shared::Lang;
 use worker::{Request, Response};
 
 /// The widget's loader (its JavaScript, naming the wasm module's hashed path), built by `cargo xtask build`
 /// before the edge (see build.rs). The module itself is a static asset (`www/w/`), never in this Worker.
-const WIDGET_JS: &str = include_str!(env!("LEADGATE_WIDGET_JS"));
+pub(crate) const WIDGET_JS: &str = include_str!(env!("LEADGATE_WIDGET_JS"));
 
 /// Asks Turnstile's siteverify about the submission's token. A missing or refused token is a 403. If
 /// siteverify cannot be reached the submission is let through and the fault logged: a Cloudflare outage
@@ -197,171 +191,10 @@ async fn shown_version(cx: &Cx<'_>, form: &str, n: u32) -> Result<Option<FormDef
     Ok(found)
 }
 
-/// `GET /v1/confirm/<token>`: a page with one button. Nothing is confirmed by the GET: mail security
-/// scanners follow links, and a confirmation must be the person's own act.
-pub(crate) async fn confirm_page(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
-    let now = cx.now;
-    let (lead, change) = match linked_lead(req, cx, token::Purpose::Confirm, given).await? {
-        Ok(linked) => linked,
-        Err(page) => return Ok(page),
-    };
-    let lang = lead.consent.lang;
-    let config = cx.config()?;
-    if lead.status == Status::Pending {
-        return html_response(&page::confirm_prompt(lang, false), 200);
-    }
-    // A link mailed for a change shows exactly that change, or that it waits no more.
-    if let Some(change) = change {
-        return match lead.held.iter().find(|h| repeats::held_hash(h) == change) {
-            Some(held) => {
-                let form = config.form(&lead.form);
-                let label = |name: &str| form.and_then(|f| f.fields.iter().find(|d| d.name == name)).map_or(name.to_owned(), |d| d.label(lang).to_owned());
-                let fields: Vec<(String, String)> = held.fill.iter().map(|(name, value)| (label(name), value.clone())).collect();
-                let consents: Vec<String> =
-                    held.consent.iter().flat_map(|r| r.entries.iter().filter(|e| e.granted && !lead.grants(&e.purpose)).map(|e| e.text.clone())).collect();
-                html_response(&page::change_prompt(lang, &fields, &consents), 200)
-            }
-            None => html_response(&page::change_gone(lang), 200),
-        };
-    }
-    let link = config.form(&lead.form).and_then(|f| download_link(cx, f, &lead, &own_origin(req), now));
-    html_response(&page::confirmed(lang, false, link.as_deref()), 200)
-}
-
-/// `POST /v1/confirm/<token>`: the second step of double opt-in, or the confirmation of changes a repeat
-/// asked for. A pending lead becomes `confirmed` with the time and pseudonymous client of the press, and
-/// `lead.confirmed` is queued; held changes are applied and announced as `lead.updated`. The lead is read
-/// again right before it is changed, and the delivery ids of `lead.confirmed` are derived from the lead,
-/// so a second press changes nothing and two racing presses queue one message (one `webhook-id`).
-pub(crate) async fn confirm(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
-    let now = cx.now;
-    let (lead, change) = match linked_lead(req, cx, token::Purpose::Confirm, given).await? {
-        Ok(linked) => linked,
-        Err(page) => return Ok(page),
-    };
-    let (lang, config, origin) = (lead.consent.lang, cx.config()?, own_origin(req));
-    let link = |lead: &Lead| config.form(&lead.form).and_then(|f| download_link(cx, f, lead, &origin, now));
-    let (lead, deliveries, page) = match confirmation::confirm(cx.cloud()?, config, &lead.id, change.as_deref(), cx.client(req)).await? {
-        None => return html_response(&page::link_problem(lang, page::LinkProblem::Gone), 404),
-        Some(confirmation::Confirmed::Already(_)) if change.is_some() => return html_response(&page::change_gone(lang), 200),
-        Some(confirmation::Confirmed::Already(lead)) => return html_response(&page::confirmed(lang, false, link(&lead).as_deref()), 200),
-        Some(confirmation::Confirmed::Changes(lead, deliveries)) => (lead, deliveries, page::changes_confirmed(lang)),
-        Some(confirmation::Confirmed::Address(lead, deliveries)) => {
-            let page = page::confirmed(lang, true, link(&lead).as_deref());
-            (lead, deliveries, page)
-        }
-    };
-    worker::console_log!("lead confirmed: {} form={} deliveries={}", lead.id, lead.form, deliveries.len());
-    html_response(&page, 200)
-}
-
-/// `GET /v1/withdraw/<token>`: what withdrawing does, and the button that does it.
-pub(crate) async fn withdraw_page(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
-    match linked_lead(req, cx, token::Purpose::Withdraw, given).await? {
-        Ok((lead, _)) if !lead.grants_anything() => html_response(&page::withdrawn(lead.consent.lang, false), 200),
-        Ok((lead, _)) => html_response(&page::withdraw_prompt(lead.consent.lang), 200),
-        Err(page) => Ok(page),
-    }
-}
-
-/// `POST /v1/withdraw/<token>`: the person withdraws their consent from the link in a confirmation mail.
-pub(crate) async fn withdraw_by_link(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
-    let lead = match linked_lead(req, cx, token::Purpose::Withdraw, given).await? {
-        Ok((lead, _)) => lead,
-        Err(page) => return Ok(page),
-    };
-    let lang = lead.consent.lang;
-    let done = withdraw(cx, &lead, withdrawal::Request { via: "link".into(), client: cx.client(req), note: None, purposes: None }).await?;
-    html_response(&page::withdrawn(lang, done == Withdrawn::Erased), 200)
-}
-
-/// Runs the withdrawal service and logs what it did.
-pub(crate) async fn withdraw(cx: &Cx<'_>, lead: &Lead, request: withdrawal::Request) -> Result<Withdrawn, Error> {
-    let via = request.via.clone();
-    let done = withdrawal::withdraw(cx.cloud()?, cx.config()?, lead, request).await?;
-    worker::console_log!("consent withdrawn: {} form={} via={via} -> {done:?}", lead.id, lead.form);
-    Ok(done)
-}
-
-/// The binding of the R2 bucket that holds gated files.
-pub(crate) const FILES: &str = "FILES";
-
 /// A signed download link for a download gate's lead, once it may have the file (see
 /// `submission::download_link`); none without a signing secret.
 pub(crate) fn download_link(cx: &Cx<'_>, form: &FormDef, lead: &Lead, origin: &str, now: u64) -> Option<String> {
     submission::download_link(&secret(cx.env, "SIGNING_SECRET")?, form, lead, origin, now)
-}
-
-/// `GET /v1/download/<token>`: streams the gated file to the holder of a valid link and counts the download
-/// in the ledger (`handout`: no KV write per download; the count is folded into the lead under its hold).
-/// Altered or expired links get a readable 403 page, a link past its hourly limit a 429 page.
-pub(crate) async fn download(req: &Request, cx: &Cx<'_>, given: &str) -> Result<Response, Error> {
-    let lead = match linked_lead(req, cx, token::Purpose::Download, given).await? {
-        Ok((lead, _)) => lead,
-        Err(page) => return Ok(page),
-    };
-    let config = cx.config()?;
-    let form = config.form(&lead.form).ok_or(Error::NotFound)?;
-    let asset = form.asset.as_ref().ok_or(Error::NotFound)?;
-    let bucket = cx.env.bucket(FILES).map_err(|_| Error::Config(format!("the R2 binding {FILES} is missing")))?;
-    let object = bucket.get(asset.key.clone()).execute().await?;
-    let Some(object) = object else {
-        worker::console_error!("gated file {} of form {} is not in the bucket; upload it with PUT /v1/admin/files/{}", asset.key, form.id, asset.key);
-        return html_response(&page::link_problem(lead.consent.lang, page::LinkProblem::Gone), 404);
-    };
-    if let handout::Handout::Limited { retry_after_secs } = handout::count(cx.cloud()?, config, &lead).await? {
-        let mut page = html_response(&page::link_problem(lead.consent.lang, page::LinkProblem::TooOften), 429)?;
-        let _ = page.headers_mut().set("Retry-After", &retry_after_secs.to_string());
-        return Ok(page);
-    }
-    let body = object.body().ok_or_else(|| Error::Internal("r2 object without body".into()))?.response_body()?;
-    let mut resp = Response::from_body(body)?;
-    let h = resp.headers_mut();
-    let _ = h.set("Content-Type", &asset.content_type);
-    let _ = h.set("Content-Disposition", &crate::rules::disposition::content_disposition(&asset.filename));
-    let _ = h.set("Content-Length", &object.size().to_string());
-    let _ = h.set("Cache-Control", "private, no-store");
-    Ok(resp)
-}
-
-/// `GET /dev/mailbox`: during development the mail API is the local mailbox of `cargo xtask dev`; this
-/// sends the browser there, so the demo's mails are one click from the collector. Anywhere else (a mail
-/// API that is not on the loopback host) the route does not exist.
-pub(crate) fn dev_mailbox(cx: &Cx<'_>) -> Result<Response, Error> {
-    let config = cx.config()?;
-    let url = config.mail.as_ref().map(|m| m.endpoint()).unwrap_or_default();
-    let local = ["http://127.0.0.1:", "http://localhost:"].iter().any(|p| url.starts_with(p)) && url.ends_with("/dev/mailbox");
-    if !local {
-        return Err(Error::NotFound);
-    }
-    redirect(url.to_owned())
-}
-
-/// Where a preview's widget would send: a name that never resolves (RFC 2606).
-const PREVIEW_ENDPOINT: &str = "https://preview.invalid";
-
-/// `POST /v1/preview` with a form definition: its embed script, as `/embed/<form>.js` would serve it once
-/// published (the editor's live preview runs the real widget on it). Nothing is read or stored, so it
-/// takes no token; a definition that cannot render (no fields) is a 400.
-pub(crate) async fn preview(req: &mut Request) -> Result<Response, Error> {
-    let body = read_body(req, 64 * 1024).await?;
-    let mut form: FormDef =
-        serde_json::from_str(decoding::json_text(&body, "Not a form definition")?).map_err(|e| Error::Malformed(format!("Not a form definition: {e}.")))?;
-    // `?variant=<name>`: the form as that variant of its A/B test shows it (else each render draws one).
-    if let Some(name) = query(req, "variant")? {
-        form =
-            form.with_winner(&name).ok_or_else(|| Error::Malformed(format!("`variant`: the draft has no variant `{}`.", shared::text::prefix(&name, 64))))?;
-    }
-    if form.fields.is_empty() {
-        return Err(Error::Malformed("A form needs at least one field to be shown.".into()));
-    }
-    // Sent nowhere: a preview's submission is refused by the browser and says the collector cannot be
-    // reached, rather than becoming a lead of the published form.
-    // Its rules come from this collector, like a published form's.
-    let mut resp = Response::ok(embed::script(WIDGET_JS, &PublicForm::from(&form), PREVIEW_ENDPOINT, Some(&own_origin(req))))?;
-    let _ = resp.headers_mut().set("Content-Type", "text/javascript; charset=utf-8");
-    let _ = resp.headers_mut().set("Cache-Control", "no-store");
-    Ok(resp)
 }
 
 pub(crate) fn embed_script(req: &Request, cx: &Cx<'_>, form_id: &str) -> Result<Response, Error> {
@@ -412,15 +245,4 @@ pub(crate) async fn beacon(req: &mut Request, cx: &Cx<'_>) -> Result<Response, E
         counting::schedule(cx);
     }
     Ok(Response::empty()?.with_status(204))
-}
-
-/// `GET /v1/consent/verify?receipt=...`: whether a consent receipt is the collector's, and what it certifies.
-pub(crate) fn verify_receipt(req: &Request, cx: &Cx<'_>) -> Result<Response, Error> {
-    let given = query(req, "receipt")?.ok_or_else(|| Error::Malformed("Pass the receipt as ?receipt=<receipt>.".into()))?;
-    let key = signing_key(cx.env)?;
-    match receipt::verify(key.as_bytes(), &given) {
-        Ok(content) => json_response(&json!({"genuine": true, "receipt": content}), 200),
-        Err(receipt::Problem::NotGenuine) => json_response(&json!({"genuine": false}), 200),
-        Err(receipt::Problem::Malformed) => Err(Error::Malformed("This is not a Leadgate consent receipt.".into())),
-    }
 }

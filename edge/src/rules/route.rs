@@ -296,11 +296,13 @@ impl Route {
         matches!(self, Route::Submit | Route::SubmitPreflight)
     }
 
-    /// Whether the operator Worker serves the route: the admin API, what other systems call (behaviour
-    /// events, CRM feedback), the owners' links (sales work, never a visitor's page) and the OpenAPI
-    /// description (for integrators: its 76 KB would otherwise be 10.7 KB gzip of every cold start of the
-    /// collector). The collector, the Worker a visitor's page loads, forwards these to it unchanged, so its
-    /// own bundle carries only the routes a visitor's browser uses.
+    /// Whether the operator Worker serves the route: the admin API and the editor's preview, what other
+    /// systems call (behaviour events, CRM feedback, receipt checks), the links a person follows from a mail
+    /// or a thanks message (confirmation, withdrawal, download, the owners' sales work: never a page's first
+    /// request) and the OpenAPI description (for integrators: its 76 KB would otherwise be 10.7 KB gzip of
+    /// every cold start of the collector). The collector, the Worker a customer's page loads, forwards these
+    /// to it unchanged, so its own bundle carries only what pages call: the embed script, submissions and
+    /// page-view reports.
     pub fn is_operator(&self) -> bool {
         self.is_admin()
             || matches!(
@@ -313,6 +315,14 @@ impl Route {
                     | Route::SignIn
                     | Route::Mine(_)
                     | Route::OpenApi
+                    | Route::ConfirmPage(_)
+                    | Route::Confirm(_)
+                    | Route::WithdrawPage(_)
+                    | Route::Withdraw(_)
+                    | Route::Download(_)
+                    | Route::VerifyReceipt
+                    | Route::DevMailbox
+                    | Route::Preview
             )
     }
 }
@@ -586,7 +596,7 @@ mod tests {
     }
 
     #[test]
-    fn admin_routes_are_those_under_v1_admin_and_the_operator_serves_them_and_other_systems_calls() {
+    fn admin_routes_are_those_under_v1_admin_and_the_collector_serves_only_what_pages_call() {
         let paths = [
             ("POST", "/v1/leads/x/events"),
             ("POST", "/v1/feedback/hubspot"),
@@ -625,18 +635,17 @@ mod tests {
             ("GET", "/embed/f.js"),
             ("GET", "/dev/mailbox"),
             ("POST", "/v1/beacon"),
+            ("POST", "/v1/preview"),
+            ("GET", "/v1/openapi.json"),
         ];
         for (method, path) in paths {
             let route = Route::parse(method, path).unwrap_or_else(|m| panic!("{method} {path}: {m:?}"));
             assert_eq!(route.is_admin(), path.starts_with("/v1/admin/"), "{path}");
             assert_eq!(route.is_cross_origin(), path == "/v1/leads", "{path}");
-            let called_by_other_systems = path.ends_with("/events")
-                || path.starts_with("/v1/feedback/")
-                || path.starts_with("/v1/work/")
-                || path.starts_with("/v1/owners/")
-                || path.starts_with("/v1/mine/")
-                || path == "/v1/openapi.json";
-            assert_eq!(route.is_operator(), path.starts_with("/v1/admin/") || called_by_other_systems, "{path}");
+            // The collector keeps what a customer's page calls (and what a submission leads to); mailed
+            // links, receipts, the editor's preview and other systems' calls are the operator's.
+            let page_calls = ["/v1/leads", "/v1/health", "/v1/thanks", "/embed/f.js", "/v1/beacon"];
+            assert_eq!(route.is_operator(), !page_calls.contains(&path), "{method} {path}");
         }
     }
 

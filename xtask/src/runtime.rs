@@ -138,8 +138,9 @@ pub fn write_wrangler_config(dir: &Path, forms: &FormsConfig, persist: Option<&P
 }
 
 /// Starts `wrangler dev` for the built edge and returns the child; `serve` waits on it, `dev` also runs
-/// the receiver and the cron ticker beside it.
-fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
+/// the receiver and the cron ticker beside it. Without an `inspector` port wrangler takes the first free
+/// one from 9229 up, where a debugger looks first.
+fn start_collector(o: &Options, secrets: &Secrets, inspector: Option<u16>) -> Result<Child> {
     let forms = config::load(&o.config)?;
     write_wrangler_config(&o.state, &forms, Some(&o.state.join("data")))?;
     let mut vars = format!(
@@ -202,6 +203,9 @@ fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
         .env("PATH", path_with_npm_bin())
         .envs(WRANGLER_ENV.iter().copied())
         .current_dir(&o.state);
+    if let Some(port) = inspector {
+        cmd.args(["--inspector-port", &port.to_string()]);
+    }
     println!(
         "$ wrangler dev -c {} -c {} --port {} --persist-to {}",
         wrangler_config(&o.state, COLLECTOR).display(),
@@ -212,10 +216,19 @@ fn start_collector(o: &Options, secrets: &Secrets) -> Result<Child> {
     cmd.spawn().map_err(|e| format!("wrangler: {e}"))
 }
 
-/// `cargo xtask serve`: the collector alone, in the foreground.
+/// A port nobody listens on right now on the loopback host, as the system hands one out.
+fn free_port() -> Result<u16> {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| format!("no free port: {e}"))?;
+    listener.local_addr().map(|a| a.port()).map_err(|e| format!("no free port: {e}"))
+}
+
+/// `cargo xtask serve`: the collector alone, in the foreground. The tests and benchmarks start it, often
+/// several at once (the end-to-end suites run side by side): wrangler probes for its inspector port from
+/// 9229 up, so two starting together could pick the same one and one fail to bind; each gets its own
+/// port from the system instead.
 pub fn serve(o: &Options) -> Result {
     let secrets = Secrets::resolve(&o.state);
-    let mut child = start_collector(o, &secrets)?;
+    let mut child = start_collector(o, &secrets, Some(free_port()?))?;
     let status = child.wait().map_err(|e| e.to_string())?;
     if status.success() {
         Ok(())
@@ -233,7 +246,7 @@ pub fn dev(o: &Options) -> Result {
         .env("WEBHOOK_SECRET", &secrets.webhook_secret)
         .spawn()
         .map_err(|e| format!("receiver: {e}"))?;
-    let mut collector = start_collector(o, &secrets)?;
+    let mut collector = start_collector(o, &secrets, None)?;
     let port = o.port;
     if wait_ready(port, Duration::from_secs(60)) {
         let base = format!("http://127.0.0.1:{port}");

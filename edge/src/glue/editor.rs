@@ -41,7 +41,8 @@ pub(crate) async fn preview(req: &mut Request) -> Result<Response, Error> {
     }
     // Sent nowhere: a preview's submission is refused by the browser and says the collector cannot be
     // reached, rather than becoming a lead of the published form.
-    // Its rules come from this collector, like a published form's.
+    // Its rules come from the collector's static module (the request's origin, which the collector passes
+    // on unchanged), like a published form's.
     let mut resp = Response::ok(crate::rules::embed::script(WIDGET_JS, &shared::form::PublicForm::from(&form), PREVIEW_ENDPOINT, Some(&own_origin(req))))?;
     let _ = resp.headers_mut().set("Content-Type", "text/javascript; charset=utf-8");
     let _ = resp.headers_mut().set("Cache-Control", "no-store");

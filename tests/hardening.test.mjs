@@ -167,6 +167,31 @@ test("a repeat of a known address is answered like a first one and overwrites or
   assert.equal(updated.payload.data.fields.company, "Victim GmbH");
 });
 
+test("only the collector's sealed hand-over finishes a repeat: a forged one is refused and changes nothing", async () => {
+  const email = "sealed@example.com";
+  const first = await (await postLead(collector, { form: "open", fields: { email, company: "Sealed GmbH" }, consent: ["marketing_email"] })).json();
+  const before = await leadByEmail(email);
+  // What a stranger who read the code would send: the stored lead's id and a "fresh" lead that withdraws
+  // its consent and changes its company, unsealed or with a made-up seal.
+  const fresh = { ...before, id: first.id + "x", fields: { ...before.fields, company: "Evil Corp" } };
+  const forged = JSON.stringify({ form: "open", version: null, origin: collector.base, email: "0".repeat(64), lead: first.id, key: null, fresh, receipt: first.receipt, now: Date.now() });
+  for (const seal of [undefined, "0".repeat(64), "not hex"]) {
+    const r = await fetch(`${collector.base}/v1/internal/repeat`, {
+      method: "POST",
+      headers: { "Content-Type": "application/json", ...(seal ? { "Leadgate-Seal": seal } : {}) },
+      body: forged,
+    });
+    assert.equal(r.status, 401, `seal ${seal}`);
+    assert.equal((await r.json()).error.code, "unauthorized");
+  }
+  assert.deepEqual(await leadByEmail(email), before, "the lead is as it was");
+  // The collector's own hand-over still works: a real repeat is recorded.
+  assert.equal((await postLead(collector, { form: "open", fields: { email, company: "Other GmbH" }, consent: [] })).status, 201);
+  const after = await leadByEmail(email);
+  assert.equal(after.fields.company, "Sealed GmbH");
+  assert.equal(after.repeats.at(-1).differing.company, "Other GmbH");
+});
+
 test("repeats of a pending address do not flood its inbox (one mail per 10 minutes)", async () => {
   const email = "pending.flood@example.com";
   for (let i = 0; i < 6; i++) {

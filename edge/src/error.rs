@@ -177,6 +177,8 @@ pub enum Credential {
     /// The signature (or basic auth) of a feedback endpoint's source. Unknown endpoints ask for it too,
     /// so a stranger cannot tell which endpoint ids exist.
     FeedbackSignature,
+    /// The seal of a repeat the collector hands over to the operator (`protocol::handover`).
+    Seal,
 }
 
 impl Credential {
@@ -193,6 +195,8 @@ impl Credential {
             }
             (Credential::FeedbackSignature, Lang::En) => "A valid signature from this feedback endpoint's source is required.",
             (Credential::FeedbackSignature, Lang::De) => "Eine gültige Signatur der Quelle dieses Feedback-Endpunkts ist erforderlich.",
+            (Credential::Seal, Lang::En) => "Only this deployment's collector may hand over a repeat, sealed and while it holds it.",
+            (Credential::Seal, Lang::De) => "Nur der Collector dieser Installation darf eine Wiederholung übergeben, versiegelt und solange er sie hält.",
         }
     }
 }

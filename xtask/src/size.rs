@@ -67,11 +67,11 @@ pub fn edge_report() -> Result {
 }
 
 /// The most the collector's bundle (wasm and glue, gzip) may weigh: a ratchet that holds what was won, not
-/// the goal. Issue 27 asks for 300 KB; the bundle was 372,500 bytes on 2026-12-06 once the mailed links'
-/// routes moved to the operator (407,640 with the collector's size profile earlier that day, 506,053 before
-/// it, 577,294 on 2026-12-05), and this leaves about 2% for the next change. Lower it with every change that
-/// shrinks the bundle.
-pub const COLLECTOR_GATE: usize = 380_000;
+/// the goal. Issue 27 asks for 300 KB; the bundle was about 352,000 bytes on 2026-12-06 once repeats were
+/// handed over to the operator (372,500 after the mailed links' routes moved there, 407,640 with the
+/// collector's size profile earlier that day, 506,053 before it, 577,294 on 2026-12-05), and this leaves
+/// about 2% for the next change. Lower it with every change that shrinks the bundle.
+pub const COLLECTOR_GATE: usize = 360_000;
 
 /// Fails when the collector's bundle is over [`COLLECTOR_GATE`], saying by how much: every byte of it is
 /// compiled on a cold start, before a visitor's first request is answered.
@@ -88,7 +88,7 @@ pub fn check_collector() -> Result {
 
 /// Code that only one Worker may link, by the start of its functions' names: the collector must carry none
 /// of the operator's (the admin API, the ledger object, deliveries, CRM calls, lists, the funnel, draws, the
-/// joining of several ledger objects' answers, the mailed links' routes), the operator none of the handlers
+/// joining of several ledger objects' answers, the mailed links' routes, the rest of a repeat), the operator none of the handlers
 /// of what pages call.
 const ONLY_IN: [(&str, &[&str]); 2] = [
     (
@@ -104,6 +104,11 @@ const ONLY_IN: [(&str, &[&str]); 2] = [
             "edge::services::giveaway::",
             "edge::glue::sales::",
             "edge::glue::links::",
+            // A repeat reads the stored lead and merges into it: the operator finishes it (see
+            // `edge::protocol::handover`), so the collector links no code that reads a whole lead.
+            "edge::glue::handover::take_over",
+            "edge::rules::repeats::repeat",
+            "<shared::lead::_::<impl serde_core::de::Deserialize for shared::lead::Lead>",
         ],
     ),
     (COLLECTOR, &["edge::glue::visitor::"]),

@@ -6,10 +6,15 @@
 
 use crate::platform::cloud::{self, Cloud};
 use crate::Error;
-use shared::form::FormsConfig;
+use shared::form::{FormDef, FormsConfig};
 use std::cell::OnceCell;
 use std::rc::Rc;
 use worker::{Context, Date, Env, Request};
+
+/// The service binding through which the collector reaches the operator (its routes, the cron's tick and
+/// the hand-over of a repeat).
+#[cfg(not(feature = "operator"))]
+pub(crate) const OPERATOR: &str = "OPERATOR";
 
 /// See the module's documentation.
 pub(crate) struct Cx<'e> {
@@ -61,8 +66,43 @@ impl<'e> Cx<'e> {
         Ok(self.cloud.get_or_init(|| made))
     }
 
+    /// The form a submission is checked against: `current`, or as the published version `shown` asked for
+    /// it (a page open during a publish sent what that version asks for; see `catalog::as_shown`).
+    pub async fn as_shown(&self, current: &FormDef, shown: Option<u32>) -> Result<FormDef, Error> {
+        Ok(match shown.filter(|v| Some(*v) != current.version) {
+            Some(v) => crate::services::catalog::as_shown(current, self.shown_version(&current.id, v).await?),
+            None => current.clone(),
+        })
+    }
+
+    /// Version `n` of `form`, as a page that showed it needs it checked: from the catalog once per isolate.
+    async fn shown_version(&self, form: &str, n: u32) -> Result<Option<FormDef>, Error> {
+        let key = (form.to_owned(), n);
+        if let Some(found) = SHOWN.with(|s| s.borrow().iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())) {
+            return Ok(found);
+        }
+        let found = crate::services::catalog::version(self.cloud()?, form, n).await?;
+        SHOWN.with(|s| {
+            let mut s = s.borrow_mut();
+            if s.len() >= 32 {
+                s.remove(0);
+            }
+            s.push((key, found.clone()));
+        });
+        Ok(found)
+    }
+
     /// The request's pseudonymous client id (a keyed HMAC of its IP address), if a key is configured.
     pub fn client(&self, req: &Request) -> Option<String> {
         self.client.get_or_init(|| crate::glue::exchange::client_id(req, self.env)).clone()
     }
+}
+
+/// A published version this isolate was asked for: `((form, n), its definition if it exists)`.
+type Shown = ((String, u32), Option<FormDef>);
+
+thread_local! {
+    /// Published versions this isolate was asked for (immutable, so kept as long as the isolate; a few at
+    /// most, from pages open during a publish).
+    static SHOWN: std::cell::RefCell<Vec<Shown>> = const { std::cell::RefCell::new(Vec::new()) };
 }

@@ -8,6 +8,8 @@
 //! the ledger object. Each build dispatches only its own side, so the other side's handlers are not linked.
 
 use crate::glue::context::Cx;
+#[cfg(not(feature = "operator"))]
+use crate::glue::context::OPERATOR;
 use crate::glue::exchange::{authorize, error_response, header, html_response, json_response, own_origin, query, visitor_lang};
 use crate::glue::integration::{receive_feedback, record_event};
 use crate::glue::operator::{
@@ -166,6 +168,7 @@ async fn operator_route(route: &Route, req: &mut Request, cx: &Cx<'_>) -> Result
         Route::VerifyReceipt => links::verify_receipt(req, cx),
         Route::DevMailbox => links::dev_mailbox(cx),
         Route::Preview => editor::preview(req).await,
+        Route::Repeat => crate::glue::handover::take_over(req, cx).await,
         // The public routes, which `dispatch` does not pass here.
         _ => Err(Error::NotFound),
     }
@@ -176,10 +179,6 @@ async fn operator_route(route: &Route, req: &mut Request, cx: &Cx<'_>) -> Result
 async fn operator_route(_: &Route, _: &mut Request, _: &Cx<'_>) -> Result<Response, Error> {
     Err(Error::NotFound)
 }
-
-/// The service binding through which the collector reaches the operator.
-#[cfg(not(feature = "operator"))]
-const OPERATOR: &str = "OPERATOR";
 
 /// Hands a request to the operator, unchanged (URL, headers, body), and its answer back unchanged. The
 /// operator sees the URL the visitor used, so the links it builds and the signatures it checks over the URL

@@ -136,10 +136,7 @@ pub(crate) async fn take(req: &Request, cx: &Cx<'_>, config: &FormsConfig, sub: 
     let own = own_origin(req);
     let current = intake::form_for(config, &sub, origin.as_deref(), &own)?;
     // A page open during a publish sent what the version it showed asks for: checked against that one.
-    let form = &match sub.meta.version.filter(|v| Some(*v) != current.version) {
-        Some(v) => crate::services::catalog::as_shown(current, shown_version(cx, &current.id, v).await?),
-        None => current.clone(),
-    };
+    let form = &cx.as_shown(current, sub.meta.version).await?;
     // Checked before anything is stored: a lead must never be stored without the receipt its answer owes.
     let signing = required_secret(cx.env, "SIGNING_SECRET")?;
     if let Some(limit) = config.rate_limit {
@@ -161,34 +158,11 @@ pub(crate) async fn take(req: &Request, cx: &Cx<'_>, config: &FormsConfig, sub: 
     // The deliveries are the ledger alarm's to attempt, at once. Nothing is logged for an accepted
     // submission: the runtime's request log has its status, and the line took about 4% of its CPU time in a
     // profile.
-    let taken = submission::take(cloud, &intake, sub).await?;
-    Ok((taken.status, taken.body))
-}
-
-/// A published version this isolate was asked for: `((form, n), its definition if it exists)`.
-type Shown = ((String, u32), Option<FormDef>);
-
-thread_local! {
-    /// Published versions this isolate was asked for (immutable, so kept as long as the isolate; a few at
-    /// most, from pages open during a publish).
-    static SHOWN: std::cell::RefCell<Vec<Shown>> = const { std::cell::RefCell::new(Vec::new()) };
-}
-
-/// Version `n` of `form`, as a page that showed it needs it checked: from the catalog once per isolate.
-async fn shown_version(cx: &Cx<'_>, form: &str, n: u32) -> Result<Option<FormDef>, Error> {
-    let key = (form.to_owned(), n);
-    if let Some(found) = SHOWN.with(|s| s.borrow().iter().find(|(k, _)| *k == key).map(|(_, v)| v.clone())) {
-        return Ok(found);
+    match submission::receive(cloud, &intake, sub).await? {
+        submission::Received::Taken(taken) => Ok((taken.status, taken.body)),
+        // A repeat reads and merges the stored lead, which the operator does (see `protocol::handover`).
+        submission::Received::Repeat(handover) => crate::glue::handover::finish(cx, &intake, *handover).await,
     }
-    let found = crate::services::catalog::version(cx.cloud()?, form, n).await?;
-    SHOWN.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.len() >= 32 {
-            s.remove(0);
-        }
-        s.push((key, found.clone()));
-    });
-    Ok(found)
 }
 
 /// A signed download link for a download gate's lead, once it may have the file (see

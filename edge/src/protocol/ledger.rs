@@ -134,6 +134,17 @@ pub trait Asks: Into<Command> {
     type Answer: serde::de::DeserializeOwned;
 }
 
+/// A submission's answer as the ledger keeps it for idempotent replays (a day, which covers every client
+/// retry policy we know of), and as the operator answers a repeat handed over to it
+/// (`protocol::handover`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Answer {
+    /// The HTTP status.
+    pub status: u16,
+    /// The JSON body.
+    pub body: serde_json::Value,
+}
+
 /// The answer of a command that only acts (`{"ok": true}`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Done {}

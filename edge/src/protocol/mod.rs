@@ -8,6 +8,7 @@ pub mod analytics;
 pub mod backend;
 pub mod catalog;
 pub mod funnel;
+pub mod handover;
 pub mod keys;
 pub mod ledger;
 pub mod outbox;

@@ -106,6 +106,9 @@ pub enum Route {
     /// `POST /v1/preview`: the embed script of a form definition sent in the body (the editor's live
     /// preview; nothing is read or stored).
     Preview,
+    /// `POST /v1/internal/repeat`: a repeat the collector hands over to the operator, sealed
+    /// (`protocol::handover`).
+    Repeat,
     /// `GET /v1/admin/catalog`: every form in the catalog, with its state.
     Catalog,
     /// `GET /v1/admin/catalog/<form>`: a form's draft, versions and problems.
@@ -184,6 +187,7 @@ impl Route {
             ["v1", "beacon"] => vec![("POST", Beacon)],
             ["v1", "admin", "forms"] => vec![("GET", Forms)],
             ["v1", "preview"] => vec![("POST", Preview)],
+            ["v1", "internal", "repeat"] => vec![("POST", Repeat)],
             ["v1", "admin", "catalog"] => vec![("GET", Catalog)],
             ["v1", "admin", "trail"] => vec![("GET", Trail)],
             ["v1", "admin", "catalog", form] => {
@@ -285,8 +289,10 @@ impl Route {
             | Trail => true,
             // Behaviour events take the admin token or an integration's key: their handler checks either.
             // A preview reads and writes nothing: it renders the definition it is sent, as an embed would.
-            Submit | SubmitPreflight | Health | OpenApi | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_) | Download(_)
-            | WorkPage(_) | Work(_) | SignInPage | SignIn | Mine(_) | Thanks | Embed(_) | DevMailbox | Beacon | RecordEvent(_) | Feedback(_) | Preview => false,
+            // A repeat's hand-over is sealed by the collector instead.
+            Repeat | Submit | SubmitPreflight | Health | OpenApi | VerifyReceipt | ConfirmPage(_) | Confirm(_) | WithdrawPage(_) | Withdraw(_)
+            | Download(_) | WorkPage(_) | Work(_) | SignInPage | SignIn | Mine(_) | Thanks | Embed(_) | DevMailbox | Beacon | RecordEvent(_) | Feedback(_)
+            | Preview => false,
         }
     }
 
@@ -323,6 +329,7 @@ impl Route {
                     | Route::VerifyReceipt
                     | Route::DevMailbox
                     | Route::Preview
+                    | Route::Repeat
             )
     }
 }
@@ -413,6 +420,7 @@ mod tests {
             ("POST", "/v1/admin/giveaways/{form}/draw"),
             ("GET", "/v1/admin/giveaways/{form}/draws"),
             ("POST", "/v1/preview"),
+            ("POST", "/v1/internal/repeat"),
             ("GET", "/v1/admin/catalog"),
             ("GET", "/v1/admin/trail"),
             ("GET", "/v1/admin/catalog/{form}"),
@@ -480,6 +488,7 @@ mod tests {
             | Route::Draw(_)
             | Route::Draws(_)
             | Route::Preview
+            | Route::Repeat
             | Route::Catalog
             | Route::CatalogForm(_)
             | Route::SaveDraft(_)
@@ -535,6 +544,8 @@ mod tests {
             ("GET", "/v1/admin/forms/news/analytics".into(), Ok(Route::FormAnalytics("news".into()))),
             ("GET", "/v1/admin/forms//analytics".into(), Err(Miss::NotFound)),
             ("POST", "/v1/preview".into(), Ok(Route::Preview)),
+            ("POST", "/v1/internal/repeat".into(), Ok(Route::Repeat)),
+            ("GET", "/v1/internal/repeat".into(), Err(Miss::MethodNotAllowed("POST".into()))),
             ("GET", "/v1/admin/catalog".into(), Ok(Route::Catalog)),
             ("GET", "/v1/admin/trail".into(), Ok(Route::Trail)),
             ("GET", "/v1/admin/catalog/news".into(), Ok(Route::CatalogForm("news".into()))),
@@ -636,6 +647,7 @@ mod tests {
             ("GET", "/dev/mailbox"),
             ("POST", "/v1/beacon"),
             ("POST", "/v1/preview"),
+            ("POST", "/v1/internal/repeat"),
             ("GET", "/v1/openapi.json"),
         ];
         for (method, path) in paths {

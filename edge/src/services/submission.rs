@@ -9,16 +9,20 @@
 //! any step undoes what was written and releases the ledger's reservations, so no 2xx is given for a lead
 //! that is not durable and nothing half-written stays visible. The Worker's glue (`visitor`) does what needs
 //! the request (origin, rate limit, Turnstile) before; the ledger's alarm delivers after.
+//!
+//! A repeat is taken in two steps, so that the collector links no code that reads or merges a stored lead:
+//! [`receive`] goes up to the claim and hands the repeat over ([`Handover`], holding the lead), and
+//! [`finish_repeat`], which the operator runs (`protocol::handover`), does the rest. [`take`] is both.
 
 use crate::protocol::backend::{ask, random, Backend};
+use crate::protocol::handover::Handover;
 use crate::protocol::ledger::cmd;
-use crate::protocol::ledger::{Command, Hold, Holder, Indexed, Replay, Standing};
+use crate::protocol::ledger::{Answer, Command, Hold, Holder, Indexed, Replay, Standing};
 use crate::protocol::outbox::Delivery;
 use crate::rules::webhook::{self, EventType};
 use crate::services::announcing::{mail_entry, outbox_entries, unqueue, updated_entries};
 use crate::services::holding::{look_delay, WAIT_FOR_OTHERS_MS};
 use crate::{rules::id, rules::intake, rules::mail, rules::receipt, rules::repeats, rules::token, Error};
-use serde::{Deserialize, Serialize};
 use serde_json::json;
 use shared::form::{FormDef, FormKind, FormsConfig};
 use shared::lead::{Lead, Status};
@@ -51,16 +55,6 @@ pub struct Taken {
     pub deliveries: Vec<Delivery>,
 }
 
-/// An answer as the ledger keeps it for idempotent replays (a day, which covers every client retry
-/// policy we know of).
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct Answer {
-    /// The status.
-    pub status: u16,
-    /// The body.
-    pub body: serde_json::Value,
-}
-
 /// The status a lead on `form` has after its first submission, which every answer on the form names:
 /// repeats and dropped bots are answered exactly like first submissions.
 pub fn first_status(form: &FormDef) -> &'static str {
@@ -72,7 +66,30 @@ pub fn first_status(form: &FormDef) -> &'static str {
 }
 
 /// Accepts a submission that passed the request checks. See the module's documentation for the steps.
+/// Where the collector passes a repeat on to the operator, it calls [`receive`] and the operator
+/// [`finish_repeat`]; this is both in one place (the single-Worker build, imports of tests).
 pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Result<Taken, Error> {
+    match receive(b, intake, sub).await? {
+        Received::Taken(taken) => Ok(taken),
+        Received::Repeat(handover) => finish_repeat(b, intake, *handover).await,
+    }
+}
+
+/// What [`receive`] did with a submission: answered it, or got to a repeat, which this request now holds
+/// and [`finish_repeat`] finishes.
+#[derive(Debug)]
+pub enum Received {
+    /// Answered: a new lead stored and settled, a replayed answer, or a bot's decoy.
+    Taken(Taken),
+    /// A repeat of a stored lead, held in the ledger: to be finished (or its hold released) by
+    /// [`finish_repeat`], here or in the operator.
+    Repeat(Box<Handover>),
+}
+
+/// Accepts a submission up to where a repeat needs the stored lead: the bot check, validation, the
+/// ledger's claim and, for a new address, the lead's write and settle. A repeat comes back as a
+/// [`Handover`] that holds the address; nothing of it is written yet.
+pub async fn receive<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Result<Received, Error> {
     let form = intake.form;
     let now = b.now_ms();
     if intake::is_spam(&sub, form) {
@@ -80,7 +97,7 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
         let day = shared::time::rfc3339(now);
         b.count_bot(&form.id, day.get(..10).unwrap_or(&day)).await;
         let body = decoy_answer(b, form, &sub, intake.origin, now).await?;
-        return Ok(Taken { status: 201, body, deliveries: Vec::new() });
+        return Ok(Received::Taken(Taken { status: 201, body, deliveries: Vec::new() }));
     }
     let cx = intake::Context { now_ms: now, id: id::new("ld_", now, random(b)), client_id: intake.client.clone() };
     let mut fresh = intake::accept(form, sub, cx)?;
@@ -88,7 +105,6 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
     // A new lead's id says which of the ledger's objects holds it (see `shard`).
     fresh.id.push_str(&b.home(&form.id, &email).await?.suffix());
     // The answer names this submission's own id, and its receipt certifies what this submission recorded.
-    let answer_id = fresh.id.clone();
     let receipt = receipt::sign(intake.signing.as_bytes(), &receipt::Receipt::of_record(&fresh.id, &fresh.form, &fresh.consent));
     let legacy = b.legacy_email(&form.id, &email).await?;
 
@@ -96,25 +112,87 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
     // answered before. Racing requests wait here for the one that holds the address or the key.
     let claim = claim(b, &form.id, &email, &fresh.id, intake.key.as_deref(), legacy).await?;
     if let Some(answer) = claim.answered {
-        return Ok(Taken { status: answer.status, body: answer.body, deliveries: Vec::new() });
+        return Ok(Received::Taken(Taken { status: answer.status, body: answer.body, deliveries: Vec::new() }));
     }
     let key = if claim.holds_key { intake.key.clone() } else { None };
-    // What this request holds: a claim on the address for a new lead, or the stored lead for a repeat.
-    let hold = Hold { email: email.clone(), lead: claim.is_new.then(|| fresh.id.clone()), held: claim.repeat_of.is_some() };
-    let release = || Command::Release(cmd::Release { form: form.id.clone(), hold: hold.clone(), key: key.clone() });
-    let stored = match &claim.repeat_of {
-        Some(_) if form.kind == FormKind::Giveaway => Err(Error::AlreadyEntered),
-        Some(id) => match b.lead(id).await {
-            Ok(Some(old)) => store_repeat(b, intake, old, fresh, now).await,
-            Ok(None) => Err(Error::Internal(format!("the ledger names lead {id}, which is not stored"))),
-            Err(e) => Err(e),
-        },
-        None => store_new(b, intake, fresh, now).await,
+    match claim.repeat_of {
+        Some(_) if form.kind == FormKind::Giveaway => {
+            let _ = b.ledger(&release(&form.id, &held(email), &key)).await; // if this fails too, the reservation lapses by itself
+            Err(Error::AlreadyEntered)
+        }
+        Some(lead) => Ok(Received::Repeat(Box::new(Handover {
+            form: form.id.clone(),
+            version: form.version,
+            origin: intake.origin.to_owned(),
+            email,
+            lead,
+            key,
+            fresh,
+            receipt,
+            now,
+        }))),
+        None => {
+            // What this request holds: a claim on the address for the new lead.
+            let hold = Hold { email, lead: Some(fresh.id.clone()), held: false };
+            let answer_id = fresh.id.clone();
+            let stored = store_new(b, intake, fresh, now).await;
+            settle(b, intake, Settling { hold, key, answer_id, receipt, now }, stored).await.map(Received::Taken)
+        }
+    }
+}
+
+/// Finishes a repeat that [`receive`] handed over: reads the stored lead, applies the repeat rules, writes
+/// it and settles, or releases the hold when any step fails. `intake` is for the hand-over's form and
+/// origin (its key and client are not read: the hand-over carries the key it holds).
+pub async fn finish_repeat<B: Backend>(b: &B, intake: &Intake<'_>, handover: Handover) -> Result<Taken, Error> {
+    let Handover { lead: id, email, key, fresh, receipt, now, .. } = handover;
+    let hold = held(email);
+    let answer_id = fresh.id.clone();
+    let stored = match b.lead(&id).await {
+        Ok(Some(old)) => store_repeat(b, intake, old, fresh, now).await,
+        Ok(None) => Err(Error::Internal(format!("the ledger names lead {id}, which is not stored"))),
+        Err(e) => Err(e),
     };
+    settle(b, intake, Settling { hold, key, answer_id, receipt, now }, stored).await
+}
+
+/// Releases the hold a hand-over carries, when it cannot be finished at all (its form is gone). If this
+/// fails too, the reservation lapses by itself.
+pub async fn give_up<B: Backend>(b: &B, handover: &Handover) {
+    let _ = b.ledger(&release(&handover.form, &held(handover.email.clone()), &handover.key)).await;
+}
+
+/// The hold of a request that the ledger gave the address's stored lead (a repeat).
+fn held(email: String) -> Hold {
+    Hold { email, lead: None, held: true }
+}
+
+/// Releases what a request holds in the ledger when it gives up: the address (or the stored lead) and
+/// the idempotency key it reserved.
+pub fn release(form: &str, hold: &Hold, key: &Option<String>) -> Command {
+    Command::Release(cmd::Release { form: form.to_owned(), hold: hold.clone(), key: key.clone() })
+}
+
+/// What a request holds and owes once its lead is stored: the hold to settle, the key to answer, the
+/// answer's id and receipt.
+struct Settling {
+    hold: Hold,
+    key: Option<String>,
+    answer_id: String,
+    receipt: String,
+    now: u64,
+}
+
+/// The last step of a submission: the settle that makes the stored lead findable, its deliveries due and
+/// the answer the key's, in one transaction; or, when the store or the settle failed, undoing the writes
+/// and releasing the hold.
+async fn settle<B: Backend>(b: &B, intake: &Intake<'_>, s: Settling, stored: Result<(Lead, Vec<Delivery>, Undo), Error>) -> Result<Taken, Error> {
+    let form = intake.form;
+    let Settling { hold, key, answer_id, receipt, now } = s;
     let (lead, deliveries, undo) = match stored {
         Ok(stored) => stored,
         Err(e) => {
-            let _ = b.ledger(&release()).await; // if this fails too, the reservation lapses by itself
+            let _ = b.ledger(&release(&form.id, &hold, &key)).await; // if this fails too, the reservation lapses by itself
             return Err(e);
         }
     };
@@ -143,13 +221,13 @@ pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Re
         // The lead was erased while this repeat stored it: nothing may bring its data back.
         Ok(Indexed { erased: true }) => {
             let _ = b.delete_lead(&lead.id).await;
-            let _ = b.ledger(&release()).await;
+            let _ = b.ledger(&release(&form.id, &hold, &key)).await;
             Err(Error::NotFound)
         }
         Err(e) => {
             // Unsettled, the lead would be found by nobody: undo the writes, so the retry meets a clean slate.
             undo.run(b, &deliveries).await;
-            let _ = b.ledger(&release()).await;
+            let _ = b.ledger(&release(&form.id, &hold, &key)).await;
             Err(e)
         }
     }
@@ -175,8 +253,6 @@ impl Undo {
 
 /// What the ledger decided for a submission.
 struct Claimed {
-    /// This request holds the address for a new lead.
-    is_new: bool,
     /// The address belongs to this stored lead, which this request now holds: the submission is a repeat.
     repeat_of: Option<String>,
     /// This request reserved its idempotency key and must settle or release it.
@@ -207,7 +283,7 @@ async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Opti
         match (standing.replay, with_key.is_some()) {
             (Replay::Answered { answer }, _) => {
                 let answer: Answer = serde_json::from_str(&answer)?;
-                return Ok(Claimed { is_new: false, repeat_of: None, holds_key: false, answered: Some(answer) });
+                return Ok(Claimed { repeat_of: None, holds_key: false, answered: Some(answer) });
             }
             (Replay::InProgress, true) => wait = true,
             // A claim that carried the key reserved it (and asked about the address in the same step).
@@ -221,9 +297,9 @@ async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Opti
         }
         if !wait {
             match standing.holder {
-                Holder::Claimed => return Ok(Claimed { is_new: true, repeat_of: None, holds_key, answered: None }),
+                Holder::Claimed => return Ok(Claimed { repeat_of: None, holds_key, answered: None }),
                 // Only a claim takes the hold on a lead; a look that finds it free claims next.
-                Holder::Lead { lead } if !look => return Ok(Claimed { is_new: false, repeat_of: Some(lead), holds_key, answered: None }),
+                Holder::Lead { lead } if !look => return Ok(Claimed { repeat_of: Some(lead), holds_key, answered: None }),
                 Holder::Reserved => wait = true,
                 Holder::Lead { .. } | Holder::Nobody => {
                     look = false;

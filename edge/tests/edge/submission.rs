@@ -3,7 +3,9 @@
 //! a submission costs.
 
 use edge::platform::memory::{Memory, Op};
-use edge::services::submission::{take, Intake, Taken};
+use edge::protocol::backend::Backend;
+use edge::protocol::handover::Handover;
+use edge::services::submission::{finish_repeat, give_up, receive, take, Intake, Received, Taken};
 use edge::{rules::intake, rules::receipt, Error};
 use futures::executor::block_on;
 use futures::future::join_all;
@@ -47,6 +49,10 @@ async fn submit(m: &Memory, config: &FormsConfig, form: &str, fields: serde_json
         client: Some("c_test".into()),
     };
     take(m, &intake, submission(form, fields, consent)).await
+}
+
+fn intake<'a>(config: &'a FormsConfig, form: &str, key: Option<&str>) -> Intake<'a> {
+    Intake { config, form: config.form(form).unwrap(), signing: SIGNING, origin: "https://collector.example", key: key.map(str::to_owned), client: None }
 }
 
 fn email(address: &str) -> String {
@@ -104,6 +110,52 @@ fn a_fault_at_any_step_of_a_repeat_puts_the_lead_back_and_releases_its_hold() {
         assert_eq!(lead.fields["company"], "ACME", "{op:?}");
         assert_eq!(lead.repeats.len(), 1, "{op:?}: the failed repeat left no trace");
     }
+}
+
+#[test]
+fn a_repeat_is_handed_over_holding_its_lead_and_finished_from_what_travels() {
+    let (m, config) = (Memory::at(NOW), config());
+    let first = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None)).unwrap();
+    let id = first.body["id"].as_str().unwrap().to_owned();
+    let before = m.leads.borrow().clone();
+    let outbox = m.outbox().len();
+    let intake = intake(&config, "open", Some("k-2"));
+    let acme = || submission("open", serde_json::json!({"email": "ada@example.com", "company": "ACME"}), &[]);
+    let Received::Repeat(handover) = block_on(receive(&m, &intake, acme())).unwrap() else { panic!("a known address is a repeat") };
+    assert_eq!((handover.lead.as_str(), handover.key.as_deref(), handover.form.as_str()), (id.as_str(), Some("k-2"), "open"));
+    assert_eq!(*m.leads.borrow(), before, "nothing of the repeat is written before it is finished");
+    assert_eq!(m.outbox().len(), outbox);
+    // While it is handed over, the address is held: another submission of it waits, then gives up.
+    let other = block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None));
+    assert!(matches!(other, Err(Error::InProgress)), "{other:?}");
+    // What travels (JSON) is what was handed over, and finishing it is a repeat like any other.
+    let travelled: Handover = serde_json::from_str(&serde_json::to_string(&handover).unwrap()).unwrap();
+    assert_eq!(travelled, *handover);
+    let taken = block_on(finish_repeat(&m, &intake, travelled)).unwrap();
+    assert_eq!(taken.status, 201);
+    assert_eq!(taken.body["id"], handover.fresh.id.as_str(), "the answer names this submission's own id");
+    assert_eq!(receipt::verify(SIGNING.as_bytes(), taken.body["receipt"].as_str().unwrap()).unwrap().lead, handover.fresh.id);
+    let lead = m.leads.borrow()[&id].clone();
+    assert_eq!((lead.fields["company"].as_str(), lead.repeats.len()), ("ACME", 1));
+    assert_eq!(m.queued("lead.updated").len(), 1);
+    // The key the hand-over held was settled with the answer: a retry under it gets the same answer.
+    let replayed = block_on(take(&m, &intake, acme())).unwrap();
+    assert_eq!(replayed.body, taken.body);
+    assert_eq!(m.leads.borrow()[&id].repeats.len(), 1, "a replay stores nothing");
+}
+
+#[test]
+fn a_handover_given_up_releases_its_hold_and_its_key() {
+    let (m, config) = (Memory::at(NOW), config());
+    block_on(submit(&m, &config, "open", serde_json::json!({"email": "ada@example.com"}), &[], None)).unwrap();
+    let intake = intake(&config, "open", Some("k-3"));
+    let again = || submission("open", serde_json::json!({"email": "ada@example.com", "company": "ACME"}), &[]);
+    let Received::Repeat(handover) = block_on(receive(&m, &intake, again())).unwrap() else { panic!("a known address is a repeat") };
+    block_on(give_up(&m, &handover));
+    let started = m.now_ms();
+    let Received::Repeat(next) = block_on(receive(&m, &intake, again())).unwrap() else { panic!("still a repeat, not a replay: nothing was answered") };
+    assert_eq!(m.now_ms(), started, "the next request was not kept waiting");
+    assert_eq!(next.key.as_deref(), Some("k-3"), "the key is free to be held again");
 }
 
 #[test]

@@ -40,6 +40,9 @@ pub(crate) async fn finish(cx: &Cx<'_>, intake: &Intake<'_>, handover: Handover)
     let url = format!("{}{}", intake.origin, handover::PATH);
     let mut resp = operator.fetch(url, Some(init)).await.map_err(|e| Error::Internal(format!("the operator did not take a repeat: {e}")))?;
     let text = resp.text().await.map_err(|e| Error::Internal(format!("the operator's answer to a repeat was lost: {e}")))?;
+    if resp.status_code() == 401 {
+        return Err(Error::Config("the operator refused the seal of a repeat's hand-over: both Workers need the same SIGNING_SECRET".into()));
+    }
     if resp.status_code() != 200 {
         return Err(Error::Internal(format!("the operator refused a repeat ({}): {text}", resp.status_code())));
     }

@@ -130,7 +130,8 @@ pub(crate) async fn submit(req: &mut Request, cx: &Cx<'_>, form_named: &mut Opti
 }
 
 /// Accepts a submission: what needs the request (origin, secrets, rate limit, Turnstile) here, then the
-/// submission service (`submission::take`) over KV and the ledger, then the first delivery attempts.
+/// submission service (`submission::receive`) over KV and the ledger; a repeat it gets to is finished by
+/// the operator (`handover`). The ledger's alarm attempts the deliveries.
 pub(crate) async fn take(req: &Request, cx: &Cx<'_>, config: &FormsConfig, sub: Submission) -> Result<(u16, serde_json::Value), Error> {
     let origin = header(req, "Origin");
     let own = own_origin(req);

@@ -67,7 +67,7 @@ pub fn first_status(form: &FormDef) -> &'static str {
 
 /// Accepts a submission that passed the request checks. See the module's documentation for the steps.
 /// Where the collector passes a repeat on to the operator, it calls [`receive`] and the operator
-/// [`finish_repeat`]; this is both in one place (the single-Worker build, imports of tests).
+/// [`finish_repeat`] (see `glue::handover`); this is both in one place, for the services' native tests.
 pub async fn take<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) -> Result<Taken, Error> {
     match receive(b, intake, sub).await? {
         Received::Taken(taken) => Ok(taken),
@@ -169,7 +169,7 @@ fn held(email: String) -> Hold {
 
 /// Releases what a request holds in the ledger when it gives up: the address (or the stored lead) and
 /// the idempotency key it reserved.
-pub fn release(form: &str, hold: &Hold, key: &Option<String>) -> Command {
+fn release(form: &str, hold: &Hold, key: &Option<String>) -> Command {
     Command::Release(cmd::Release { form: form.to_owned(), hold: hold.clone(), key: key.clone() })
 }
 

@@ -25,20 +25,26 @@ pub(crate) async fn finish(cx: &Cx<'_>, intake: &Intake<'_>, handover: Handover)
 /// again (and an `Idempotency-Key` then gets the first answer, if there was one).
 #[cfg(not(feature = "operator"))]
 pub(crate) async fn finish(cx: &Cx<'_>, intake: &Intake<'_>, handover: Handover) -> Result<(u16, serde_json::Value), Error> {
-    use worker::{Headers, Method, RequestInit};
+    use worker::wasm_bindgen::JsValue;
+    let failed = |e: JsValue| Error::Internal(format!("the operator did not take a repeat: {}", worker::Error::from(e)));
     let body = serde_json::to_string(&handover)?;
-    let headers = Headers::new();
-    let _ = headers.set("Content-Type", "application/json");
-    let _ = headers.set(handover::SEAL_HEADER, &handover::seal(intake.signing.as_bytes(), body.as_bytes()));
-    let mut init = RequestInit::new();
-    init.with_method(Method::Post).with_headers(headers).with_body(Some(body.into()));
+    // The runtime's own request, as the ledger's stub builds it (see `cloud`'s outbound calls).
+    let headers = worker::web_sys::Headers::new().map_err(failed)?;
+    headers.set("Content-Type", "application/json").map_err(failed)?;
+    headers.set(handover::SEAL_HEADER, &handover::seal(intake.signing.as_bytes(), body.as_bytes())).map_err(failed)?;
+    let init = worker::web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_headers(&headers);
+    init.set_body(&JsValue::from_str(&body));
+    // The binding takes any host; the path is what the operator routes by.
+    let url = format!("{}{}", intake.origin, handover::PATH);
+    let request = worker::web_sys::Request::new_with_str_and_init(&url, &init).map_err(failed)?;
     let operator = cx
         .env
         .service(crate::glue::context::OPERATOR)
         .map_err(|_| Error::Config(format!("the service binding {} is missing", crate::glue::context::OPERATOR)))?;
-    // The binding takes any host; the path is what the operator routes by.
-    let url = format!("{}{}", intake.origin, handover::PATH);
-    let mut resp = operator.fetch(url, Some(init)).await.map_err(|e| Error::Internal(format!("the operator did not take a repeat: {e}")))?;
+    let mut resp =
+        operator.fetch_request(worker::Request::from(request)).await.map_err(|e| Error::Internal(format!("the operator did not take a repeat: {e}")))?;
     let text = resp.text().await.map_err(|e| Error::Internal(format!("the operator's answer to a repeat was lost: {e}")))?;
     if resp.status_code() == 401 {
         return Err(Error::Config("the operator refused the seal of a repeat's hand-over: both Workers need the same SIGNING_SECRET".into()));

@@ -16,7 +16,7 @@ use shared::lead::Lead;
 use std::sync::OnceLock;
 use std::time::Duration;
 use worker::kv::KvStore;
-use worker::{Date, Env, Fetch, Headers, Method, Request, RequestInit};
+use worker::{Date, Env, Fetch, Request};
 
 /// KV and the ledger of one collector.
 pub struct Cloud<'a, L: Inside = Outside> {
@@ -252,17 +252,25 @@ impl<L: Inside> Backend for Cloud<'_, L> {
     }
 
     async fn call(&self, out: &Outbound, timeout_ms: u64, read: Read) -> Result<Reply, String> {
-        let headers = Headers::new();
-        headers.set("User-Agent", "Leadgate-Webhooks/1").map_err(|e| e.to_string())?;
+        use worker::wasm_bindgen::JsValue;
+        use worker::web_sys;
+        let failed = |e: JsValue| worker::Error::from(e).to_string();
+        // The runtime's own request, as the ledger's stub builds it: `worker`'s `RequestInit` conversion
+        // would add the glue of its every option to the bundle for the four this sets.
+        let headers = web_sys::Headers::new().map_err(failed)?;
+        headers.set("User-Agent", "Leadgate-Webhooks/1").map_err(failed)?;
         for (k, v) in &out.headers {
-            headers.set(k, v).map_err(|e| e.to_string())?;
+            headers.set(k, v).map_err(failed)?;
         }
-        let mut init = RequestInit::new();
-        let method = if out.method == "GET" { Method::Get } else { Method::Post };
-        init.with_method(method).with_headers(headers).with_body(out.body.clone().map(Into::into));
+        let init = web_sys::RequestInit::new();
+        init.set_method(if out.method == "GET" { "GET" } else { "POST" });
+        init.set_headers(&headers);
+        if let Some(body) = &out.body {
+            init.set_body(&JsValue::from_str(body));
+        }
         // A 3xx is the endpoint's problem to fix and counts as a failed attempt; it is never followed.
-        init.with_redirect(worker::RequestRedirect::Manual);
-        let request = Request::new_with_init(&out.url, &init).map_err(|e| e.to_string())?;
+        init.set_redirect(web_sys::RequestRedirect::Manual);
+        let request = Request::from(web_sys::Request::new_with_str_and_init(&out.url, &init).map_err(failed)?);
         let controller = worker::AbortController::default();
         let signal = controller.signal();
         let fetch = Fetch::Request(request);

@@ -5,6 +5,7 @@
 
 use crate::glue::context::Cx;
 use crate::protocol::handover::{self, Failure, Finished, Handover};
+use crate::protocol::ledger::Answer;
 use crate::services::submission::{self, Intake};
 use crate::Error;
 use worker::{Request, Response};
@@ -57,9 +58,10 @@ pub(crate) async fn finish(cx: &Cx<'_>, intake: &Intake<'_>, handover: Handover)
 }
 
 /// `POST /v1/internal/repeat`: a repeat the collector handed over. Refused (401, nothing changed) unless
-/// sealed by this deployment's collector and made while its hold lives. Once taken, it is finished, or its
-/// hold released, and the answer is `200` with a [`Finished`] either way: the collector turns a failure
-/// into the visitor's error.
+/// sealed by this deployment's collector. A sealed one is answered `200` with a [`Finished`]: finished, or
+/// its hold released, or not finished because it came after its hold could have lapsed (nothing changed);
+/// the collector turns a failure into the visitor's error. (So a 401 always means a seal the operator does
+/// not recognise, which the collector reports as the misconfiguration it is.)
 pub(crate) async fn take_over(req: &mut Request, cx: &Cx<'_>) -> Result<Response, Error> {
     let body = crate::glue::exchange::read_body(req, handover::MAX_BODY).await?;
     let signing = crate::glue::exchange::required_secret(cx.env, "SIGNING_SECRET")?;
@@ -68,17 +70,17 @@ pub(crate) async fn take_over(req: &mut Request, cx: &Cx<'_>) -> Result<Response
         return Err(Error::Unauthorized(crate::error::Credential::Seal));
     }
     let handover: Handover = serde_json::from_slice(&body).map_err(|e| Error::Malformed(e.to_string()))?;
-    if !handover::is_fresh(handover.now, cx.now) {
-        return Err(Error::Unauthorized(crate::error::Credential::Seal));
-    }
-    let finished: Finished =
-        finish_here(cx, &signing, handover).await.map(|t| crate::protocol::ledger::Answer { status: t.0, body: t.1 }).map_err(Failure::from);
+    let finished: Finished = if handover::is_fresh(handover.now, cx.now) {
+        finish_here(cx, &signing, handover).await.map_err(Failure::from)
+    } else {
+        Err(Failure::Internal(format!("a hand-over made at {} came at {}, after its hold could have lapsed", handover.now, cx.now)))
+    };
     crate::glue::exchange::json_response(&serde_json::to_value(&finished)?, 200)
 }
 
 /// Finishes a handed-over repeat against the form as the collector checked it; when that form cannot be
 /// had, releases the hold the hand-over carries.
-async fn finish_here(cx: &Cx<'_>, signing: &str, handover: Handover) -> Result<(u16, serde_json::Value), Error> {
+async fn finish_here(cx: &Cx<'_>, signing: &str, handover: Handover) -> Result<Answer, Error> {
     let cloud = cx.cloud()?;
     let config = cx.config()?;
     let form = match config.form(&handover.form) {
@@ -95,5 +97,5 @@ async fn finish_here(cx: &Cx<'_>, signing: &str, handover: Handover) -> Result<(
     let origin = handover.origin.clone();
     let intake = Intake { config, form: &form, signing, origin: &origin, key: None, client: None };
     let taken = submission::finish_repeat(cloud, &intake, handover).await?;
-    Ok((taken.status, taken.body))
+    Ok(Answer { status: taken.status, body: taken.body })
 }

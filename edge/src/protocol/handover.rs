@@ -10,8 +10,8 @@
 //! (`submission::finish_repeat`) and answers what the visitor is to be told.
 //!
 //! The operator's routes are public, so the hand-over is sealed: HMAC-SHA256 of its body under a key
-//! derived from `SIGNING_SECRET` for this use only, and it is refused once older than a reservation
-//! lives ([`crate::protocol::ledger::RESERVATION_MS`]), after which the hold it carries has lapsed.
+//! derived from `SIGNING_SECRET` for this use only. A sealed one older than a reservation lives
+//! ([`crate::protocol::ledger::RESERVATION_MS`]) is not finished: the hold it carries may have lapsed.
 
 use crate::protocol::ledger::Answer;
 use crate::protocol::ledger::RESERVATION_MS;

@@ -370,7 +370,7 @@ impl Lead {
     /// The purposes the lead grants now, each once, sorted.
     pub fn granted(&self) -> Vec<String> {
         let mut out: Vec<String> = core::iter::once(&self.consent).chain(&self.consent_history).flat_map(|r| r.granted()).map(String::from).collect();
-        out.sort();
+        crate::order::sort(&mut out);
         out.dedup();
         out
     }

@@ -27,6 +27,7 @@ pub mod lang;
 pub mod lead;
 pub mod markup;
 pub mod message;
+pub mod order;
 pub mod owner;
 pub mod phone;
 pub mod problems;

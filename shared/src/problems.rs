@@ -300,7 +300,7 @@ fn unique_slug<'a>(id: &str, all: impl Iterator<Item = &'a str>) -> bool {
 fn flatten_validation(prefix: &str, errors: &validator::ValidationErrors, out: &mut Vec<(String, String)>) {
     use validator::ValidationErrorsKind as Kind;
     let mut fields: Vec<_> = errors.errors().iter().collect();
-    fields.sort_by_key(|(name, _)| name.to_string());
+    crate::order::sort_by_key(&mut fields, |(name, _)| name.to_string());
     for (name, kind) in fields {
         let path = if prefix.is_empty() { name.to_string() } else { format!("{prefix}.{name}") };
         match kind {

@@ -64,7 +64,7 @@ impl Default for ScoringRules {
             confirmed_opt_in: 10,
             download: 10,
             repeat_submission: 5,
-            events: DEFAULT_EVENTS.iter().map(|(k, p)| ((*k).to_owned(), *p)).collect(),
+            events: crate::order::map(DEFAULT_EVENTS.iter().map(|(k, p)| ((*k).to_owned(), *p))),
             giveaway_penalty: 10,
             mql_threshold: 30,
             half_life_days: 90,
@@ -189,7 +189,7 @@ fn counted(events: &[Event]) -> Vec<&Event> {
     let mut out: Vec<&Event> = Vec::new();
     // Newest first, so the caps keep the newest.
     let mut by_time: Vec<&Event> = events.iter().collect();
-    by_time.sort_by(|a, b| b.at.cmp(&a.at));
+    crate::order::sort_by(&mut by_time, |a, b| b.at.cmp(&a.at));
     for e in by_time {
         let n = seen.entry(e.kind.as_str()).or_insert(0);
         *n += 1;
@@ -212,7 +212,7 @@ pub fn behaviour(rules: &ScoringRules, events: &[Event], now_ms: u64) -> (f64, V
     // Per type, in order of first appearance: faded sum, raw sum, count, youngest and oldest age in days.
     let mut kinds: Vec<(&str, f64, i64, usize, u64, u64)> = Vec::new();
     let mut counted = counted(events);
-    counted.sort_by(|a, b| a.at.cmp(&b.at));
+    crate::order::sort_by(&mut counted, |a, b| a.at.cmp(&b.at));
     let mut sum = 0.0;
     for e in counted {
         let at = crate::time::parse(&e.at).unwrap_or(now_ms);

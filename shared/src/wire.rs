@@ -316,7 +316,8 @@ impl ErrorBody {
 
     /// A `validation_failed` error listing each field's problem.
     pub fn validation(errors: &Errors, lang: Lang) -> ErrorBody {
-        let fields = errors.iter().map(|(name, code)| (name.clone(), vec![FieldError { code: *code, message: code.message(lang).to_owned() }])).collect();
+        let fields =
+            crate::order::map(errors.iter().map(|(name, code)| (name.clone(), vec![FieldError { code: *code, message: code.message(lang).to_owned() }])));
         ErrorBody { error: ApiError { code: Code::ValidationFailed, message: Code::ValidationFailed.message(lang).to_owned(), fields } }
     }
 }

@@ -441,7 +441,7 @@ impl<L: Inside> Cloud<'_, L> {
             }
         }
         // Shared, not copied: every ledger command of the isolate reads it.
-        let map = std::rc::Rc::new(Map { forms: places.into_iter().collect() });
+        let map = std::rc::Rc::new(Map { forms: shared::order::map(places) });
         MAP.with(|m| *m.borrow_mut() = Some(map.clone()));
         Ok(map)
     }

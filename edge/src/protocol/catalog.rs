@@ -411,7 +411,7 @@ pub fn same(a: &FormDef, b: &FormDef) -> bool {
 /// definitions (the file's forms first, in its order, then the editor's, by id).
 pub fn merge(file: &FormsConfig, mut published: Vec<FormDef>) -> FormsConfig {
     let place = |id: &str| file.forms.iter().position(|f| f.id == id).unwrap_or(usize::MAX);
-    published.sort_by(|a, b| place(&a.id).cmp(&place(&b.id)).then_with(|| a.id.cmp(&b.id)));
+    shared::order::sort_by(&mut published, |a, b| place(&a.id).cmp(&place(&b.id)).then_with(|| a.id.cmp(&b.id)));
     // Field by field rather than `..file.clone()`, which would copy every form of the file only to drop
     // them (on every refresh of every collector).
     let FormsConfig { forms: _, mail, rate_limit, integrations, feedback, owners } = file;

@@ -26,8 +26,11 @@ pub fn script(bundle: &str, form: &PublicForm, endpoint: &str, base: Option<&str
         [] => markup::shown_in(form, lang).map(serde_json::Value::from),
         _ => variants.iter().map(|v| markup::shown_as(form, lang, Some(v))).collect::<Option<Vec<_>>>().map(serde_json::Value::from),
     };
-    let markups: serde_json::Map<String, serde_json::Value> =
-        [Lang::En, Lang::De].into_iter().filter_map(|lang| Some((lang.tag().to_owned(), shown(lang)?))).collect();
+    // Inserted one by one: collecting would sort first (see `shared::order`).
+    let mut markups = serde_json::Map::new();
+    for (lang, shown) in [Lang::En, Lang::De].into_iter().filter_map(|lang| Some((lang, shown(lang)?))) {
+        markups.insert(lang.tag().to_owned(), shown);
+    }
     let sheet = match variants {
         [] => serde_json::json!(Sheet::encode(form)),
         _ => serde_json::json!(variants.iter().map(|v| Sheet::encode_as(form, Some(v))).collect::<Vec<_>>()),

@@ -110,7 +110,7 @@ pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Erro
         (Ok(valid), Ok(utm)) => (valid, utm),
         (fields, utm) => return Err(Error::Validation(fields.err().unwrap_or_default().into_iter().chain(utm.err().unwrap_or_default()).collect())),
     };
-    let fields: BTreeMap<String, String> = valid.fields.into_iter().collect();
+    let fields: BTreeMap<String, String> = shared::order::map(valid.fields);
     let now = shared::time::rfc3339(cx.now_ms);
     let mut dropped = Vec::new();
     let page = web_address("page", sub.meta.page, &mut dropped);
@@ -176,7 +176,7 @@ fn envelope_problem(e: &validator::ValidationErrors) -> String {
             _ => names.push(field.to_string()),
         }
     }
-    names.sort();
+    shared::order::sort(&mut names);
     names.join(", ")
 }
 

@@ -110,6 +110,11 @@ const ONLY_IN: [(&str, &[&str]); 2] = [
             "edge::glue::handover::take_over",
             "edge::rules::repeats::repeat",
             "<shared::lead::_::<impl serde_core::de::Deserialize for shared::lead::Lead>",
+            // The collector sends each command by its own type (`Backend::send`): no code that routes or
+            // writes a command of any type.
+            "edge::protocol::shard::route",
+            "edge::protocol::ledger::_::<impl serde_core::ser::Serialize for edge::protocol::ledger::Command>",
+            "<edge::platform::cloud::Cloud<L> as edge::protocol::backend::Backend>::ledger",
         ],
     ),
     (COLLECTOR, &["edge::glue::visitor::"]),

@@ -8,7 +8,7 @@ use crate::glue::exchange::{header, json_object, json_response, read_body, requi
 use crate::glue::operator::qualified;
 use crate::protocol::backend::{ask, Backend};
 use crate::protocol::ledger::cmd;
-use crate::protocol::ledger::{Command, Hold, Replay};
+use crate::protocol::ledger::{Hold, Replay};
 use crate::rules::feedback::{self, Refused};
 use crate::{rules::access, rules::decoding, rules::id, services::qualification, Error};
 use serde_json::json;
@@ -132,7 +132,7 @@ pub(crate) async fn receive_feedback(req: &mut Request, cx: &Cx<'_>, id: &str) -
     let done = match qualification::feedback(cloud, config, endpoint, asks).await {
         Ok(done) => done,
         Err(e) => {
-            let _ = cloud.ledger(&Command::Release(cmd::Release { form: scope, hold: Hold::default(), key: Some(key) })).await;
+            let _ = cloud.send(cmd::Release { form: scope, hold: Hold::default(), key: Some(key) }).await;
             return Err(e);
         }
     };
@@ -140,9 +140,7 @@ pub(crate) async fn receive_feedback(req: &mut Request, cx: &Cx<'_>, id: &str) -
     let status = if done.applied + done.unchanged == 0 && done.unknown > 0 { 202 } else { 200 };
     let body = serde_json::to_value(done)?;
     let answer = json!({"status": status, "body": body}).to_string();
-    cloud
-        .ledger(&Command::Settle(cmd::Settle { form: scope, hold: Hold::default(), key: Some(key), answer: Some(answer), deliveries: Vec::new(), entry: None }))
-        .await?;
+    cloud.send(cmd::Settle { form: scope, hold: Hold::default(), key: Some(key), answer: Some(answer), deliveries: Vec::new(), entry: None }).await?;
     json_response(&body, status)
 }
 

@@ -292,7 +292,7 @@ pub(crate) async fn import(req: &mut Request, cx: &Cx<'_>) -> Result<Response, E
     let reports = match crate::services::import::run(cloud, &batch, rows).await {
         Ok(r) => r,
         Err(e) => {
-            let _ = cloud.ledger(&Command::Release(cmd::Release { form: scope, hold: Hold::default(), key: Some(batch_id) })).await;
+            let _ = cloud.send(cmd::Release { form: scope, hold: Hold::default(), key: Some(batch_id) }).await;
             return Err(e);
         }
     };
@@ -304,14 +304,14 @@ pub(crate) async fn import(req: &mut Request, cx: &Cx<'_>) -> Result<Response, E
     });
     worker::console_log!("import {} into {}: {} created, {} merged, {} rejected", batch.id, form.id, count("created"), count("merged"), count("rejected"));
     cloud
-        .ledger(&Command::Settle(cmd::Settle {
+        .send(cmd::Settle {
             form: scope,
             hold: Hold::default(),
             key: Some(batch_id),
             answer: Some(json!({"digest": digest, "report": answer}).to_string()),
             deliveries: Vec::new(),
             entry: None,
-        }))
+        })
         .await?;
     json_response(&answer, 200)
 }

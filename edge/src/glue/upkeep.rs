@@ -7,8 +7,8 @@ use crate::glue::context::Cx;
 use crate::glue::exchange::kv;
 use crate::protocol::backend::{ask, Backend};
 use crate::protocol::keys::{Key, Prefix};
+use crate::protocol::ledger;
 use crate::protocol::ledger::cmd;
-use crate::protocol::ledger::{self, Command};
 use crate::{platform::store, services::erasure, services::handout, Error};
 use serde_json::json;
 
@@ -63,7 +63,7 @@ pub(crate) async fn backfill_index(cx: &Cx<'_>) -> Result<(), Error> {
     let cloud = cx.cloud()?;
     for name in &page.names {
         if let Some(lead) = store::get_lead(&kv, Prefix::Leads.rest(name).unwrap_or(name)).await? {
-            cloud.ledger(&Command::Index(cmd::Index { entry: ledger::Entry::of(&lead), only_if_missing: true })).await?;
+            cloud.send(cmd::Index { entry: ledger::Entry::of(&lead), only_if_missing: true }).await?;
         }
     }
     let done = page.cursor.is_none();
@@ -102,7 +102,7 @@ pub(crate) async fn backfill_outbox(cx: &Cx<'_>) -> Result<(), Error> {
     }
     let count = moved.len();
     if !moved.is_empty() {
-        cx.cloud()?.ledger(&Command::Queue(cmd::Queue { deliveries: moved })).await?;
+        cx.cloud()?.send(cmd::Queue { deliveries: moved }).await?;
     }
     for name in &page.names {
         kv.delete(name).await?;

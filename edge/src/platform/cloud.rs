@@ -4,9 +4,8 @@
 
 use crate::protocol::backend::{ask, Backend};
 use crate::protocol::keys::{Key, Prefix};
-use crate::protocol::ledger::cmd;
-use crate::protocol::ledger::{Command, Indexed};
-use crate::protocol::shard::{self, Home, Map, Place, Route};
+use crate::protocol::ledger::{self, cmd, Asks, Command, Indexed};
+use crate::protocol::shard::{self, Home, Map, Place, Route, Routed};
 use crate::rules::crm::{Outbound, Read, Reply};
 use crate::services::catalog::File;
 use crate::{platform::store, protocol::outbox, Error};
@@ -187,7 +186,7 @@ impl<L: Inside> Backend for Cloud<'_, L> {
 
     async fn delete_lead(&self, id: &str) -> Result<(), Error> {
         // The index row first: a lead being deleted disappears from lists before its document goes.
-        self.ledger(&Command::Unindex(cmd::Unindex { lead: id.to_owned() })).await?;
+        self.send(cmd::Unindex { lead: id.to_owned() }).await?;
         store::delete_lead(&self.kv, id).await
     }
 
@@ -222,7 +221,7 @@ impl<L: Inside> Backend for Cloud<'_, L> {
     }
 
     async fn count_bot(&self, form: &str, day: &str) {
-        if let Err(e) = self.ledger(&Command::CountBot(cmd::CountBot { form: form.to_owned(), day: day.to_owned() })).await {
+        if let Err(e) = self.send(cmd::CountBot { form: form.to_owned(), day: day.to_owned() }).await {
             worker::console_error!("bot not counted: {}", e.log_line().unwrap_or_default());
         }
         worker::console_log!("spam dropped form={form}");
@@ -249,6 +248,13 @@ impl<L: Inside> Backend for Cloud<'_, L> {
             // the collector's seams are all `Outside`, and it never links the object's commands.
             Reach::Inside(ledger) => Ok(ledger.run_inside(command).await?),
         }
+    }
+
+    // Not `async`: the typed part (writing the command) is done here, and the waiting part is one
+    // function for every command type (`send_typed`), not a copy per type in every caller.
+    fn send<C: Asks + Routed>(&self, command: C) -> impl std::future::Future<Output = Result<String, Error>> {
+        let text = ledger::wire(&command).map_err(Error::from);
+        self.send_typed(C::CATALOG, text, Box::new(command))
     }
 
     async fn call(&self, out: &Outbound, timeout_ms: u64, read: Read) -> Result<Reply, String> {
@@ -384,6 +390,19 @@ async fn ask_several(_: &worker::ObjectNamespace, _: Route, _: &Command) -> Resu
     Err(Error::Internal("only the operator asks several ledger objects".into()))
 }
 
+/// [`ask_several`] for a command of a known type.
+#[cfg(any(feature = "operator", not(target_arch = "wasm32")))]
+async fn send_several(namespace: &worker::ObjectNamespace, route: Route, command: Box<dyn Typed>) -> Result<String, Error> {
+    ask_several(namespace, route, &command.command()).await
+}
+
+/// As [`ask_several`] in the collector, without making the command a [`Command`] (whose every variant's
+/// code would come with it).
+#[cfg(not(any(feature = "operator", not(target_arch = "wasm32"))))]
+async fn send_several(_: &worker::ObjectNamespace, _: Route, _: Box<dyn Typed>) -> Result<String, Error> {
+    Err(Error::Internal("only the operator asks several ledger objects".into()))
+}
+
 /// The binding of the ledger's namespace in the wrangler config.
 pub const LEDGER_BINDING: &str = "LEDGER";
 
@@ -405,7 +424,52 @@ thread_local! {
     static MAP: std::cell::RefCell<Option<std::rc::Rc<Map>>> = const { std::cell::RefCell::new(None) };
 }
 
+/// A command of a known type behind `dyn`: what sending needs of it after it is written.
+trait Typed {
+    /// Where it goes (see [`Routed`]).
+    fn route(&self, map: &Map) -> Route;
+    /// It as a [`Command`], to run inside the object or to ask several objects (the operator's).
+    fn command(self: Box<Self>) -> Command;
+}
+
+impl<C: Routed + Into<Command>> Typed for C {
+    fn route(&self, map: &Map) -> Route {
+        Routed::route(self, map)
+    }
+
+    fn command(self: Box<Self>) -> Command {
+        (*self).into()
+    }
+}
+
 impl<L: Inside> Cloud<'_, L> {
+    /// [`Backend::send`]'s waiting part: `text` is the command as it travels, `catalog` whether it is the
+    /// catalog's. In the same order as [`Backend::ledger`]: the catalog's commands go to its object,
+    /// others inside the object run there, then the single-object layout, then the map.
+    async fn send_typed(&self, catalog: bool, text: Result<String, Error>, command: Box<dyn Typed>) -> Result<String, Error> {
+        let text = text?;
+        let inside;
+        let namespace = match &self.ledger {
+            Reach::Stub(namespace) => namespace,
+            Reach::Inside(_) if catalog => {
+                inside = namespace(&self.env)?;
+                &inside
+            }
+            Reach::Inside(ledger) => return Ok(ledger.run_inside(&command.command()).await?),
+        };
+        let home = if catalog {
+            Home::Catalog
+        } else if single_object(&self.env) {
+            Home::Registry
+        } else {
+            match command.route(&*self.map().await?) {
+                Route::One(home) => home,
+                several => return send_several(namespace, several, command).await,
+            }
+        };
+        LedgerStub::at(namespace, &home)?.call_text(text).await
+    }
+
     /// Where the forms live: asked of the registry the first time, then kept, and asked again when the
     /// served config has a form the map does not (one published since).
     async fn map(&self) -> Result<std::rc::Rc<Map>, Error> {
@@ -424,10 +488,10 @@ impl<L: Inside> Cloud<'_, L> {
         let state: Option<serde_json::Value> = store::get_json(&self.kv, Key::index_backfill().as_str()).await?;
         let backfilled = state.and_then(|s| s.get("done").and_then(serde_json::Value::as_bool)) == Some(true);
         let legacy = !backfilled && !store::list(&self.env, Prefix::Leads, 1, None).await?.names.is_empty();
-        let command = Command::Places(cmd::Places { forms, legacy });
+        let command = ledger::wire(&cmd::Places { forms, legacy })?;
         let answer = match &self.ledger {
-            Reach::Stub(namespace) => LedgerStub::at(namespace, &Home::Registry)?.call(&command).await?,
-            Reach::Inside(_) => LedgerStub::at(&namespace(&self.env)?, &Home::Registry)?.call(&command).await?,
+            Reach::Stub(namespace) => LedgerStub::at(namespace, &Home::Registry)?.call_text(command).await?,
+            Reach::Inside(_) => LedgerStub::at(&namespace(&self.env)?, &Home::Registry)?.call_text(command).await?,
         };
         let places: Vec<(String, Place)> = serde_json::from_str(&answer)?;
         for (form, place) in &places {
@@ -469,12 +533,18 @@ impl LedgerStub {
 
     /// Sends one command and returns its answer's JSON text.
     pub async fn call(&self, command: &Command) -> std::result::Result<String, crate::Error> {
+        self.call_text(serde_json::to_string(command)?).await
+    }
+
+    /// Sends one command, already written as it travels (see `ledger::wire`), and returns its answer's JSON
+    /// text.
+    pub async fn call_text(&self, command: String) -> std::result::Result<String, crate::Error> {
         use worker::wasm_bindgen::{JsCast, JsValue};
         use worker::wasm_bindgen_futures::JsFuture;
         let failed = |e: JsValue| crate::Error::Internal(format!("ledger: {}", worker::Error::from(e)));
         let init = worker::web_sys::RequestInit::new();
         init.set_method("POST");
-        init.set_body(&JsValue::from_str(&serde_json::to_string(command)?));
+        init.set_body(&JsValue::from_str(&command));
         let request = worker::web_sys::Request::new_with_str_and_init("https://ledger.internal/", &init).map_err(failed)?;
         let response: worker::web_sys::Response =
             JsFuture::from(self.stub.fetch_with_request(&request).map_err(failed)?).await.map_err(failed)?.unchecked_into();

@@ -4,6 +4,7 @@
 //! with injected faults, scripted HTTP answers and an operation count.
 
 use crate::protocol::ledger::{Asks, Command};
+use crate::protocol::shard::Routed;
 use crate::rules::crm::{Outbound, Read, Reply};
 use crate::Error;
 use shared::lead::Lead;
@@ -42,6 +43,13 @@ pub trait Backend {
     /// tree costs a parse and a copy and whose deserializer would be a second copy of every answer type's
     /// reading code in the bundle.
     async fn ledger(&self, command: &Command) -> Result<String, Error>;
+    /// Sends one command of a known type, as [`Backend::ledger`] does (and by default through it). The
+    /// Worker's seam routes and writes it by its type's own code (`Routed`, `ledger::wire`), so a Worker
+    /// links the routing and writing of the commands it sends and no others: the collector sends a
+    /// handful of the ledger's fifty.
+    async fn send<C: Asks + Routed>(&self, command: C) -> Result<String, Error> {
+        self.ledger(&command.into()).await
+    }
     /// Sends one HTTP request with a timeout, without following redirects: `Err(reason)` when no answer
     /// came (network error, timeout).
     async fn call(&self, out: &Outbound, timeout_ms: u64, read: Read) -> Result<Reply, String>;
@@ -72,7 +80,7 @@ pub fn random<const N: usize, B: Backend>(b: &B) -> [u8; N] {
 
 /// Sends a ledger command and reads its answer, of the type the command names: a command cannot be read
 /// as another command's answer.
-pub async fn ask<C: Asks, B: Backend>(b: &B, command: C) -> Result<C::Answer, Error> {
-    let text = b.ledger(&command.into()).await?;
+pub async fn ask<C: Asks + Routed, B: Backend>(b: &B, command: C) -> Result<C::Answer, Error> {
+    let text = b.send(command).await?;
     Ok(serde_json::from_str(&text)?)
 }

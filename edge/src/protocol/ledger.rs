@@ -129,9 +129,22 @@ impl Command {
 }
 
 /// A command that names the type of its answer.
-pub trait Asks: Into<Command> {
+pub trait Asks: Into<Command> + Serialize + 'static {
     /// What the ledger answers to it.
     type Answer: serde::de::DeserializeOwned;
+    /// Its name on the wire, the `op` of [`Command`].
+    const OP: &'static str;
+}
+
+/// `command` as it travels, `{"op": "<command>", ...its fields}`: what it is written as when wrapped in a
+/// [`Command`], by its own type's code alone. Serializing the enum links every command's writer; a Worker
+/// that sends a handful of commands (the collector) links only theirs this way.
+pub fn wire<C: Asks>(command: &C) -> Result<String, serde_json::Error> {
+    let fields = serde_json::to_string(command)?;
+    // A command without fields is a unit struct, written as `null`.
+    let members = fields.strip_prefix('{').and_then(|f| f.strip_suffix('}')).unwrap_or_default();
+    let separator = if members.is_empty() { "" } else { "," };
+    Ok(["{\"op\":\"", C::OP, "\"", separator, members, "}"].concat())
 }
 
 /// A submission's answer as the ledger keeps it for idempotent replays (a day, which covers every client
@@ -151,61 +164,79 @@ pub struct Done {}
 
 /// Each command with its answer type.
 macro_rules! answers {
-    ($($name:ident => $answer:ty,)*) => {
+    ($($name:ident($op:literal) => $answer:ty,)*) => {
         $(
             impl Asks for cmd::$name {
                 type Answer = $answer;
+                const OP: &'static str = $op;
             }
         )*
+
+        /// Each `op` is the one `Command`'s `rename_all = "snake_case"` gives its variant.
+        #[cfg(test)]
+        #[test]
+        fn each_command_is_named_as_the_enum_names_it() {
+            fn snake(name: &str) -> String {
+                let mut out = String::new();
+                for (i, c) in name.chars().enumerate() {
+                    if c.is_ascii_uppercase() && i > 0 {
+                        out.push('_');
+                    }
+                    out.push(c.to_ascii_lowercase());
+                }
+                out
+            }
+            $(assert_eq!($op, snake(stringify!($name)));)*
+        }
     };
 }
 
 answers! {
-    Claim => Standing,
-    Settle => Indexed,
-    Release => Done,
-    Look => Standing,
-    Reserve => Replay,
-    Hold => Holder,
-    Index => Indexed,
-    List => Page,
-    Unindex => Done,
-    Queue => Done,
-    Unqueue => Done,
-    Send => Done,
-    Record => Done,
-    Due => Vec<Delivery>,
-    Deliveries => DeliveryPage,
-    Replay => Found,
-    Endpoints => Vec<Disabled>,
-    Enable => Done,
-    Wake => Backlog,
-    Erase => Erasure,
-    Draw => Drawn,
-    Draws => Vec<String>,
-    CountBot => Done,
-    Bots => Vec<BotCount>,
-    Turn => Turn,
-    ClaimMany => Vec<Holder>,
-    SettleMany => Done,
-    Funnel => crate::protocol::funnel::Tallies,
-    Daily => Vec<Daily>,
-    Find => Vec<Holding>,
-    Download => Counted,
-    Downloads => Downloads,
-    DownloadTotals => Vec<(String, u64)>,
-    Unfolded => Vec<String>,
-    Tally => Tallied,
-    Places => Vec<(String, Place)>,
-    Count => Done,
-    Events => crate::protocol::analytics::Sums,
-    Catalog => crate::protocol::catalog::Catalogue,
-    Seed => crate::protocol::catalog::Seeded,
-    Edit => Result<crate::protocol::catalog::Entry, crate::protocol::catalog::Refusal>,
-    Shelf => Vec<crate::protocol::catalog::Entry>,
-    Version => Option<crate::protocol::catalog::Version>,
-    Versions => Vec<crate::protocol::catalog::Stamp>,
-    Trail => Vec<crate::protocol::catalog::Trail>,
+    Claim("claim") => Standing,
+    Settle("settle") => Indexed,
+    Release("release") => Done,
+    Look("look") => Standing,
+    Reserve("reserve") => Replay,
+    Hold("hold") => Holder,
+    Index("index") => Indexed,
+    List("list") => Page,
+    Unindex("unindex") => Done,
+    Queue("queue") => Done,
+    Unqueue("unqueue") => Done,
+    Send("send") => Done,
+    Record("record") => Done,
+    Due("due") => Vec<Delivery>,
+    Deliveries("deliveries") => DeliveryPage,
+    Replay("replay") => Found,
+    Endpoints("endpoints") => Vec<Disabled>,
+    Enable("enable") => Done,
+    Wake("wake") => Backlog,
+    Erase("erase") => Erasure,
+    Draw("draw") => Drawn,
+    Draws("draws") => Vec<String>,
+    CountBot("count_bot") => Done,
+    Bots("bots") => Vec<BotCount>,
+    Turn("turn") => Turn,
+    ClaimMany("claim_many") => Vec<Holder>,
+    SettleMany("settle_many") => Done,
+    Funnel("funnel") => crate::protocol::funnel::Tallies,
+    Daily("daily") => Vec<Daily>,
+    Find("find") => Vec<Holding>,
+    Download("download") => Counted,
+    Downloads("downloads") => Downloads,
+    DownloadTotals("download_totals") => Vec<(String, u64)>,
+    Unfolded("unfolded") => Vec<String>,
+    Tally("tally") => Tallied,
+    Places("places") => Vec<(String, Place)>,
+    Count("count") => Done,
+    Events("events") => crate::protocol::analytics::Sums,
+    Catalog("catalog") => crate::protocol::catalog::Catalogue,
+    Seed("seed") => crate::protocol::catalog::Seeded,
+    Edit("edit") => Result<crate::protocol::catalog::Entry, crate::protocol::catalog::Refusal>,
+    Shelf("shelf") => Vec<crate::protocol::catalog::Entry>,
+    Version("version") => Option<crate::protocol::catalog::Version>,
+    Versions("versions") => Vec<crate::protocol::catalog::Stamp>,
+    Trail("trail") => Vec<crate::protocol::catalog::Trail>,
 }
 
 /// Each command's place in [`Command`].
@@ -1283,6 +1314,34 @@ pub fn answer_holds(at: u64, now: u64) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_command_written_by_its_own_type_is_what_the_enum_writes_and_reads() {
+        fn same<C: Asks + Clone>(command: C) {
+            let wired = wire(&command).unwrap();
+            let whole: Command = command.into();
+            assert_eq!(wired, serde_json::to_string(&whole).unwrap());
+            assert_eq!(serde_json::from_str::<Command>(&wired).unwrap(), whole);
+        }
+        same(cmd::Claim { form: "nl".into(), email: "ab".into(), lead: "ld_1".into(), key: Some("k".into()), legacy: None, now: 5 });
+        // Flattened fields, a default, and a field left out when empty.
+        same(cmd::Settle {
+            form: "nl".into(),
+            hold: Hold { email: "ab".into(), ..Hold::default() },
+            key: None,
+            answer: Some("{}".into()),
+            deliveries: vec![],
+            entry: None,
+        });
+        same(cmd::Turn { name: "assign:nl".into(), count: 1, until: None });
+        same(cmd::Turn { name: "signin:anna:7".into(), count: 2, until: Some(9) });
+        same(cmd::Release { form: "nl".into(), hold: Hold::default(), key: Some("k".into()) });
+        same(cmd::Places { forms: vec![("nl".into(), 2)], legacy: true });
+        same(cmd::Catalog { known: Some(3), file: "{}".into() });
+        // A command without fields: a unit struct on its own, `{"op": ...}` alone in the enum.
+        same(cmd::Endpoints);
+        assert_eq!(wire(&cmd::Endpoints).unwrap(), r#"{"op":"endpoints"}"#);
+    }
 
     #[test]
     fn commands_and_answers_travel_as_tagged_json() {

@@ -230,95 +230,141 @@ fn of_form(map: &Map, form: &str, email: &str) -> Home {
     }
 }
 
-/// Where `command` goes.
-pub fn route(map: &Map, command: &Command) -> Route {
-    use Command as C;
-    let one = Route::One;
-    match command {
-        C::Claim(c) => one(map.home(&c.form, &c.email)),
-        C::Look(c) => one(map.home(&c.form, &c.email)),
-        C::Hold(c) => one(map.home(&c.form, &c.email)),
-        C::Settle(c) => one(match (&c.entry, c.hold.email.is_empty()) {
-            (Some(entry), true) => Home::of_lead(&entry.id),
-            _ => of_form(map, &c.form, &c.hold.email),
-        }),
-        C::Release(c) => one(of_form(map, &c.form, &c.hold.email)),
-        C::Reserve(c) => one(of_form(map, &c.form, "")),
-        C::Index(c) => one(Home::of_lead(&c.entry.id)),
-        C::Unindex(c) => one(Home::of_lead(&c.lead)),
-        C::Erase(c) => match Home::of_deliveries(&c.lead).as_slice() {
-            // The lead's own object erases it and announces the erasure; its form's shard 0 deletes the
-            // winner announcements it may hold.
-            [own, first] => Route::Split(vec![
-                // The erasure's own fields, not the command: a clone of `Command` would link every
-                // command's copying code into the collector, which routes but never splits.
-                (own.clone(), C::Erase(c.clone()), vec![]),
-                (first.clone(), C::Erase(cmd::Erase { lead: c.lead.clone(), announcements: vec![], now: c.now }), vec![]),
-            ]),
-            _ => one(Home::of_lead(&c.lead)),
-        },
-        C::Download(c) => one(Home::of_lead(&c.lead)),
-        C::Downloads(c) => one(Home::of_lead(&c.lead)),
-        C::Unqueue(c) => one(Home::of_lead(&c.lead)),
-        C::Send(c) => one(Home::of_lead(&c.lead)),
-        // Recorded where the delivery is: a record changes only a row that is there. (The alarm records
-        // inside its own object; this route is for a backend that runs every object's alarm at once.)
-        C::Record(c) => Route::Each(Home::of_deliveries(&c.delivery.lead_id)),
-        C::Draw(c) => one(map.first(&c.form)),
-        C::Draws(c) => one(map.first(&c.form)),
-        C::CountBot(c) => one(map.first(&c.form)),
-        C::Turn(c) => one(c.name.strip_prefix("assign:").map_or(Home::Registry, |form| map.first(form))),
-        C::Places(_) => one(Home::Registry),
-        C::Count(c) => one(Home::Views { tag: tag(&c.batch.form) }),
-        C::Events(c) => one(Home::Views { tag: tag(&c.form) }),
-        C::Catalog(_) | C::Seed(_) | C::Edit(_) | C::Shelf(_) | C::Version(_) | C::Versions(_) | C::Trail(_) => one(Home::Catalog),
-        C::Enable(c) => Route::Each(map.homes_of(&c.form)),
-        C::List(c) => Route::Each(c.form.as_deref().map_or_else(|| map.all(), |f| map.homes_of(f))),
-        C::Funnel(c) => Route::Each(c.form.as_deref().map_or_else(|| map.all(), |f| map.homes_of(f))),
-        C::Deliveries(c) => match (&c.filter.lead, &c.filter.form) {
-            (Some(lead), _) => Route::Each(Home::of_deliveries(lead)),
-            (None, Some(form)) => Route::Each(map.homes_of(form)),
-            (None, None) => Route::Each(map.all()),
-        },
-        C::Find(c) => {
-            let mut homes: Vec<Home> = Vec::new();
-            for form in map.forms.keys() {
-                let home = map.home(form, &c.email);
-                if !homes.contains(&home) {
-                    homes.push(home);
+/// Where a command of one type goes: each command type routes itself, so a Worker that sends only some
+/// commands (the collector, through `Backend::send`) carries only their routing and their writing, not
+/// every command's (see `Backend::send`).
+pub trait Routed {
+    /// Whether the command is the catalog's: its one object is asked without the map, which is made from
+    /// the catalog's config.
+    const CATALOG: bool = false;
+    /// Where it goes, by `map`.
+    fn route(&self, map: &Map) -> Route;
+}
+
+/// Each command type's route, and [`route`] for a [`Command`] of any type.
+macro_rules! routes {
+    ($($name:ident($c:ident, $map:ident) => $route:expr,)* ; catalog: $($catalog:ident),*) => {
+        $(
+            impl Routed for cmd::$name {
+                #[allow(unused_variables)]
+                fn route(&self, $map: &Map) -> Route {
+                    let $c = self;
+                    $route
                 }
             }
-            if !homes.contains(&Home::Registry) {
-                homes.insert(0, Home::Registry);
+        )*
+        $(
+            impl Routed for cmd::$catalog {
+                const CATALOG: bool = true;
+                fn route(&self, _: &Map) -> Route {
+                    Route::One(Home::Catalog)
+                }
             }
-            Route::Each(homes)
+        )*
+
+        /// Where `command` goes.
+        pub fn route(map: &Map, command: &Command) -> Route {
+            match command {
+                $(Command::$name(c) => c.route(map),)*
+                $(Command::$catalog(c) => c.route(map),)*
+                Command::Endpoints => cmd::Endpoints.route(map),
+            }
         }
-        C::Due(_) | C::Replay(_) | C::Endpoints | C::Bots(_) | C::Daily(_) => Route::Each(map.all()),
-        // The cron's rounds: each minute the registry and a tenth of the forms' objects (see `in_turn`).
-        C::Wake(c) => Route::Each(in_turn(map.all(), c.now)),
-        C::Unfolded(c) => Route::Each(in_turn(map.all(), c.now)),
-        // Only the registry can hold leads from before the aggregates: every shard is made with them.
-        C::Tally(_) => one(Home::Registry),
-        C::Queue(c) => {
-            split(c.deliveries.iter().map(|d| Home::of_lead(&d.lead_id)).collect(), |picked| C::Queue(cmd::Queue { deliveries: pick(&c.deliveries, picked) }))
+    };
+}
+
+routes! {
+    Claim(c, map) => Route::One(map.home(&c.form, &c.email)),
+    Look(c, map) => Route::One(map.home(&c.form, &c.email)),
+    Hold(c, map) => Route::One(map.home(&c.form, &c.email)),
+    Settle(c, map) => Route::One(match (&c.entry, c.hold.email.is_empty()) {
+        (Some(entry), true) => Home::of_lead(&entry.id),
+        _ => of_form(map, &c.form, &c.hold.email),
+    }),
+    Release(c, map) => Route::One(of_form(map, &c.form, &c.hold.email)),
+    Reserve(c, map) => Route::One(of_form(map, &c.form, "")),
+    Index(c, map) => Route::One(Home::of_lead(&c.entry.id)),
+    Unindex(c, map) => Route::One(Home::of_lead(&c.lead)),
+    Erase(c, map) => match Home::of_deliveries(&c.lead).as_slice() {
+        // The lead's own object erases it and announces the erasure; its form's shard 0 deletes the
+        // winner announcements it may hold.
+        [own, first] => Route::Split(vec![
+            (own.clone(), Command::Erase(c.clone()), vec![]),
+            (first.clone(), Command::Erase(cmd::Erase { lead: c.lead.clone(), announcements: vec![], now: c.now }), vec![]),
+        ]),
+        _ => Route::One(Home::of_lead(&c.lead)),
+    },
+    Download(c, map) => Route::One(Home::of_lead(&c.lead)),
+    Downloads(c, map) => Route::One(Home::of_lead(&c.lead)),
+    Unqueue(c, map) => Route::One(Home::of_lead(&c.lead)),
+    Send(c, map) => Route::One(Home::of_lead(&c.lead)),
+    // Recorded where the delivery is: a record changes only a row that is there. (The alarm records
+    // inside its own object; this route is for a backend that runs every object's alarm at once.)
+    Record(c, map) => Route::Each(Home::of_deliveries(&c.delivery.lead_id)),
+    Draw(c, map) => Route::One(map.first(&c.form)),
+    Draws(c, map) => Route::One(map.first(&c.form)),
+    CountBot(c, map) => Route::One(map.first(&c.form)),
+    Turn(c, map) => Route::One(c.name.strip_prefix("assign:").map_or(Home::Registry, |form| map.first(form))),
+    Places(c, map) => Route::One(Home::Registry),
+    Count(c, map) => Route::One(Home::Views { tag: tag(&c.batch.form) }),
+    Events(c, map) => Route::One(Home::Views { tag: tag(&c.form) }),
+    Enable(c, map) => Route::Each(map.homes_of(&c.form)),
+    List(c, map) => Route::Each(c.form.as_deref().map_or_else(|| map.all(), |f| map.homes_of(f))),
+    Funnel(c, map) => Route::Each(c.form.as_deref().map_or_else(|| map.all(), |f| map.homes_of(f))),
+    Deliveries(c, map) => match (&c.filter.lead, &c.filter.form) {
+        (Some(lead), _) => Route::Each(Home::of_deliveries(lead)),
+        (None, Some(form)) => Route::Each(map.homes_of(form)),
+        (None, None) => Route::Each(map.all()),
+    },
+    Find(c, map) => {
+        let mut homes: Vec<Home> = Vec::new();
+        for form in map.forms.keys() {
+            let home = map.home(form, &c.email);
+            if !homes.contains(&home) {
+                homes.push(home);
+            }
         }
-        C::DownloadTotals(c) => {
-            split(c.leads.iter().map(|l| Home::of_lead(l)).collect(), |picked| C::DownloadTotals(cmd::DownloadTotals { leads: pick(&c.leads, picked) }))
+        if !homes.contains(&Home::Registry) {
+            homes.insert(0, Home::Registry);
         }
-        C::ClaimMany(c) => split(c.rows.iter().map(|r| map.home(&c.form, &r.email)).collect(), |picked| {
-            C::ClaimMany(cmd::ClaimMany { form: c.form.clone(), rows: pick(&c.rows, picked), now: c.now })
-        }),
-        C::SettleMany(c) => {
-            // The settled rows first, then the released ones, in one list of positions.
-            let homes: Vec<Home> =
-                c.settled.iter().map(|r| map.home(&c.form, &r.hold.email)).chain(c.released.iter().map(|h| map.home(&c.form, &h.email))).collect();
-            let settled = c.settled.len();
-            split(homes, |picked| {
-                let rows: Vec<usize> = picked.iter().copied().filter(|i| *i < settled).collect();
-                let released: Vec<usize> = picked.iter().filter(|i| **i >= settled).map(|i| i - settled).collect();
-                C::SettleMany(cmd::SettleMany { form: c.form.clone(), settled: pick(&c.settled, &rows), released: pick(&c.released, &released) })
-            })
-        }
+        Route::Each(homes)
+    },
+    Due(c, map) => Route::Each(map.all()),
+    Replay(c, map) => Route::Each(map.all()),
+    Bots(c, map) => Route::Each(map.all()),
+    Daily(c, map) => Route::Each(map.all()),
+    // The cron's rounds: each minute the registry and a tenth of the forms' objects (see `in_turn`).
+    Wake(c, map) => Route::Each(in_turn(map.all(), c.now)),
+    Unfolded(c, map) => Route::Each(in_turn(map.all(), c.now)),
+    // Only the registry can hold leads from before the aggregates: every shard is made with them.
+    Tally(c, map) => Route::One(Home::Registry),
+    Queue(c, map) => split(c.deliveries.iter().map(|d| Home::of_lead(&d.lead_id)).collect(), |picked| {
+        Command::Queue(cmd::Queue { deliveries: pick(&c.deliveries, picked) })
+    }),
+    DownloadTotals(c, map) => split(c.leads.iter().map(|l| Home::of_lead(l)).collect(), |picked| {
+        Command::DownloadTotals(cmd::DownloadTotals { leads: pick(&c.leads, picked) })
+    }),
+    ClaimMany(c, map) => split(c.rows.iter().map(|r| map.home(&c.form, &r.email)).collect(), |picked| {
+        Command::ClaimMany(cmd::ClaimMany { form: c.form.clone(), rows: pick(&c.rows, picked), now: c.now })
+    }),
+    SettleMany(c, map) => {
+        // The settled rows first, then the released ones, in one list of positions.
+        let homes: Vec<Home> =
+            c.settled.iter().map(|r| map.home(&c.form, &r.hold.email)).chain(c.released.iter().map(|h| map.home(&c.form, &h.email))).collect();
+        let settled = c.settled.len();
+        split(homes, |picked| {
+            let rows: Vec<usize> = picked.iter().copied().filter(|i| *i < settled).collect();
+            let released: Vec<usize> = picked.iter().filter(|i| **i >= settled).map(|i| i - settled).collect();
+            Command::SettleMany(cmd::SettleMany { form: c.form.clone(), settled: pick(&c.settled, &rows), released: pick(&c.released, &released) })
+        })
+    },
+    ;
+    catalog: Catalog, Seed, Edit, Shelf, Version, Versions, Trail
+}
+
+impl Routed for cmd::Endpoints {
+    fn route(&self, map: &Map) -> Route {
+        Route::Each(map.all())
     }
 }
 

@@ -4,8 +4,8 @@
 //! sends in that order so nothing is announced that was not stored.
 
 use crate::protocol::backend::{random, Backend};
+use crate::protocol::ledger;
 use crate::protocol::ledger::cmd;
-use crate::protocol::ledger::{self, Command};
 use crate::protocol::outbox::Delivery;
 use crate::rules::webhook::{self, EventType};
 use crate::services::holding::Holding;
@@ -26,7 +26,7 @@ pub async fn put_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<()
     // A delivery due later than the parking time (a response-time check) keeps its own time.
     let parked = b.now_ms().saturating_add(ledger::RESERVATION_MS);
     let deliveries = deliveries.iter().map(|d| Delivery { next_at_ms: d.next_at_ms.max(parked), ..d.clone() }).collect();
-    b.ledger(&Command::Queue(cmd::Queue { deliveries })).await.map(|_| ())
+    b.send(cmd::Queue { deliveries }).await.map(|_| ())
 }
 
 /// Makes parked deliveries due: now, or at their own later time (a response-time check due in three
@@ -37,7 +37,7 @@ pub async fn send_outbox<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(
     }
     let now = b.now_ms();
     for ((lead, at), ids) in grouped(deliveries, |d| (d.lead_id.clone(), d.next_at_ms.max(now))) {
-        b.ledger(&Command::Send(cmd::Send { ids, lead, now: at })).await?;
+        b.send(cmd::Send { ids, lead, now: at }).await?;
     }
     Ok(())
 }
@@ -62,7 +62,7 @@ pub async fn unqueue<B: Backend>(b: &B, deliveries: &[Delivery]) -> Result<(), E
         return Ok(());
     }
     for (lead, ids) in grouped(deliveries, |d| d.lead_id.clone()) {
-        b.ledger(&Command::Unqueue(cmd::Unqueue { ids, lead })).await?;
+        b.send(cmd::Unqueue { ids, lead }).await?;
     }
     Ok(())
 }

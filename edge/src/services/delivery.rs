@@ -9,7 +9,7 @@
 
 use crate::protocol::backend::{ask, random, Backend};
 use crate::protocol::ledger::cmd;
-use crate::protocol::ledger::{Command, PER_RUN};
+use crate::protocol::ledger::PER_RUN;
 use crate::protocol::outbox::{self, Delivery, Outcome, State};
 use crate::rules::crm::{self, Outbound, Read, Reply};
 use crate::services::announcing::MAIL_ENDPOINT;
@@ -52,7 +52,7 @@ pub async fn run_due<B: Backend>(b: &B, config: &FormsConfig) -> Result<Run, Err
         d.payload = String::new();
         // A record that is lost leaves its delivery leased, to be attempted again when the lease ends; the
         // others are still recorded.
-        if let Err(e) = b.ledger(&Command::Record(cmd::Record { delivery: d, disable, now: b.now_ms() })).await {
+        if let Err(e) = b.send(cmd::Record { delivery: d, disable, now: b.now_ms() }).await {
             lost = Some(e);
         }
     }

@@ -10,7 +10,7 @@
 use crate::protocol::backend::{ask, random, Backend};
 use crate::protocol::keys::draw_scope;
 use crate::protocol::ledger::cmd;
-use crate::protocol::ledger::{Command, Drawn, Hold, Replay};
+use crate::protocol::ledger::{Drawn, Hold, Replay};
 use crate::rules::draw::{self, Draw};
 use crate::rules::webhook::{self, EventType};
 use crate::services::announcing::outbox_entries;
@@ -32,8 +32,8 @@ pub async fn draw<B: Backend>(b: &B, form: &FormDef, wanted: u64, key: Option<St
     let made = make(b, form, wanted, key.clone()).await;
     if made.is_err() {
         // The key is free again for a retry; if this is lost, the reservation lapses by itself.
-        let release = Command::Release(cmd::Release { form: draw_scope(&form.id), hold: Hold::default(), key });
-        let _ = b.ledger(&release).await;
+        let release = cmd::Release { form: draw_scope(&form.id), hold: Hold::default(), key };
+        let _ = b.send(release).await;
     }
     made
 }

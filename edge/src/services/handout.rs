@@ -11,7 +11,7 @@
 
 use crate::protocol::backend::{ask, Backend};
 use crate::protocol::ledger::cmd;
-use crate::protocol::ledger::{Command, Counted, Downloads};
+use crate::protocol::ledger::{Counted, Downloads};
 use crate::services::announcing::put_outbox_then_lead;
 use crate::services::holding::under_hold;
 use crate::Error;
@@ -68,7 +68,7 @@ pub async fn fold<B: Backend>(b: &B, config: &FormsConfig, id: &str) -> Result<u
             put_outbox_then_lead(b, held, &deliveries, &lead).await?;
         }
         // A lost note only makes the cron look at this lead again; the fold itself finds nothing to add.
-        let _ = b.ledger(&Command::Downloads(cmd::Downloads { lead: id.to_owned(), folded: Some(total) })).await;
+        let _ = b.send(cmd::Downloads { lead: id.to_owned(), folded: Some(total) }).await;
         Ok(added)
     })
     .await

@@ -4,7 +4,7 @@
 
 use crate::protocol::backend::{ask, random, Backend};
 use crate::protocol::ledger::cmd;
-use crate::protocol::ledger::{Command, Hold, Holder};
+use crate::protocol::ledger::{Hold, Holder};
 use crate::{rules::intake, Error};
 use shared::lead::Lead;
 
@@ -47,7 +47,7 @@ pub async fn under_hold<B: Backend, T>(b: &B, lead: &Lead, work: impl AsyncFnOnc
     hold(b, &form, &email).await?;
     let outcome = work(&Holding { lead: lead.id.clone() }).await;
     // If the release is lost, the hold lapses by itself after `ledger::RESERVATION_MS`.
-    let _ = b.ledger(&Command::Release(cmd::Release { form, hold: Hold { email, lead: None, held: true }, key: None })).await;
+    let _ = b.send(cmd::Release { form, hold: Hold { email, lead: None, held: true }, key: None }).await;
     outcome
 }
 

@@ -20,7 +20,7 @@
 
 use crate::protocol::backend::{ask, random, Backend};
 use crate::protocol::ledger::cmd;
-use crate::protocol::ledger::{ClaimRow, Command, Entry, Hold, Holder, SettleRow};
+use crate::protocol::ledger::{ClaimRow, Entry, Hold, Holder, SettleRow};
 use crate::protocol::outbox::Delivery;
 use crate::protocol::shard::Home;
 use crate::rules::rows::{Row, MAX_PROOF, MAX_SOURCE};
@@ -311,7 +311,7 @@ pub async fn run<B: Backend>(b: &B, batch: &Batch<'_>, rows: Vec<Row>) -> Result
     for Part { rows, holds, .. } in parts {
         let of_part: Vec<usize> = rows.iter().map(|(n, _)| *n).collect();
         let settle = cmd::SettleMany { form: form.id.clone(), settled: rows.into_iter().map(|(_, r)| r).collect(), released: holds };
-        match b.ledger(&Command::SettleMany(settle)).await {
+        match b.send(settle).await {
             Ok(_) => stored_parts += 1,
             Err(e) => {
                 for w in of_part.iter().filter_map(|n| writes.get(*n)) {

@@ -17,7 +17,7 @@
 use crate::protocol::backend::{ask, random, Backend};
 use crate::protocol::handover::Handover;
 use crate::protocol::ledger::cmd;
-use crate::protocol::ledger::{Answer, Command, Hold, Holder, Indexed, Replay, Standing};
+use crate::protocol::ledger::{Answer, Hold, Holder, Indexed, Replay, Standing};
 use crate::protocol::outbox::Delivery;
 use crate::rules::webhook::{self, EventType};
 use crate::services::announcing::{mail_entry, outbox_entries, unqueue, updated_entries};
@@ -117,7 +117,7 @@ pub async fn receive<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) ->
     let key = if claim.holds_key { intake.key.clone() } else { None };
     match claim.repeat_of {
         Some(_) if form.kind == FormKind::Giveaway => {
-            let _ = b.ledger(&release(&form.id, &held(email), &key)).await; // if this fails too, the reservation lapses by itself
+            let _ = b.send(release(&form.id, &held(email), &key)).await; // if this fails too, the reservation lapses by itself
             Err(Error::AlreadyEntered)
         }
         Some(lead) => Ok(Received::Repeat(Box::new(Handover {
@@ -159,7 +159,7 @@ pub async fn finish_repeat<B: Backend>(b: &B, intake: &Intake<'_>, handover: Han
 /// Releases the hold a hand-over carries, when it cannot be finished at all (its form is gone). If this
 /// fails too, the reservation lapses by itself.
 pub async fn give_up<B: Backend>(b: &B, handover: &Handover) {
-    let _ = b.ledger(&release(&handover.form, &held(handover.email.clone()), &handover.key)).await;
+    let _ = b.send(release(&handover.form, &held(handover.email.clone()), &handover.key)).await;
 }
 
 /// The hold of a request that the ledger gave the address's stored lead (a repeat).
@@ -169,8 +169,8 @@ fn held(email: String) -> Hold {
 
 /// Releases what a request holds in the ledger when it gives up: the address (or the stored lead) and
 /// the idempotency key it reserved.
-fn release(form: &str, hold: &Hold, key: &Option<String>) -> Command {
-    Command::Release(cmd::Release { form: form.to_owned(), hold: hold.clone(), key: key.clone() })
+fn release(form: &str, hold: &Hold, key: &Option<String>) -> cmd::Release {
+    cmd::Release { form: form.to_owned(), hold: hold.clone(), key: key.clone() }
 }
 
 /// What a request holds and owes once its lead is stored: the hold to settle, the key to answer, the
@@ -192,7 +192,7 @@ async fn settle<B: Backend>(b: &B, intake: &Intake<'_>, s: Settling, stored: Res
     let (lead, deliveries, undo) = match stored {
         Ok(stored) => stored,
         Err(e) => {
-            let _ = b.ledger(&release(&form.id, &hold, &key)).await; // if this fails too, the reservation lapses by itself
+            let _ = b.send(release(&form.id, &hold, &key)).await; // if this fails too, the reservation lapses by itself
             return Err(e);
         }
     };
@@ -221,13 +221,13 @@ async fn settle<B: Backend>(b: &B, intake: &Intake<'_>, s: Settling, stored: Res
         // The lead was erased while this repeat stored it: nothing may bring its data back.
         Ok(Indexed { erased: true }) => {
             let _ = b.delete_lead(&lead.id).await;
-            let _ = b.ledger(&release(&form.id, &hold, &key)).await;
+            let _ = b.send(release(&form.id, &hold, &key)).await;
             Err(Error::NotFound)
         }
         Err(e) => {
             // Unsettled, the lead would be found by nobody: undo the writes, so the retry meets a clean slate.
             undo.run(b, &deliveries).await;
-            let _ = b.ledger(&release(&form.id, &hold, &key)).await;
+            let _ = b.send(release(&form.id, &hold, &key)).await;
             Err(e)
         }
     }
@@ -314,8 +314,8 @@ async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Opti
             if holds_key {
                 // The key lives with the address (see `shard`): the release names it, and holds nothing of it.
                 let hold = Hold { email: email.to_owned(), ..Hold::default() };
-                let release = Command::Release(cmd::Release { form: form.to_owned(), hold, key: key.map(str::to_owned) });
-                let _ = b.ledger(&release).await;
+                let release = cmd::Release { form: form.to_owned(), hold, key: key.map(str::to_owned) };
+                let _ = b.send(release).await;
             }
             return Err(Error::InProgress);
         }

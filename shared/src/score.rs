@@ -185,20 +185,30 @@ pub fn faded(rules: &ScoringRules, age_ms: u64) -> f64 {
 /// The events that count: every one, except that of `download` and `repeat` only the newest
 /// [`CAPPED_AT`], and of `confirmed` only one.
 fn counted(events: &[Event]) -> Vec<&Event> {
-    let mut seen: BTreeMap<&str, usize> = BTreeMap::new();
+    // How many of each type so far: a list, as the types are a handful (and a map of these keys would be
+    // code of its own in the collector).
+    let mut seen: Vec<(&str, usize)> = Vec::new();
     let mut out: Vec<&Event> = Vec::new();
     // Newest first, so the caps keep the newest.
     let mut by_time: Vec<&Event> = events.iter().collect();
     crate::order::sort_by(&mut by_time, |a, b| b.at.cmp(&a.at));
     for e in by_time {
-        let n = seen.entry(e.kind.as_str()).or_insert(0);
-        *n += 1;
+        let n = match seen.iter_mut().find(|(kind, _)| *kind == e.kind) {
+            Some((_, n)) => {
+                *n += 1;
+                *n
+            }
+            None => {
+                seen.push((e.kind.as_str(), 1));
+                1
+            }
+        };
         let cap = match e.kind.as_str() {
             CONFIRMED => 1,
             DOWNLOAD | REPEAT => CAPPED_AT,
             _ => usize::MAX,
         };
-        if *n <= cap {
+        if n <= cap {
             out.push(e);
         }
     }

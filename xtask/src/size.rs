@@ -67,12 +67,14 @@ pub fn edge_report() -> Result {
 }
 
 /// The most the collector's bundle (wasm and glue, gzip) may weigh: a ratchet that holds what was won, not
-/// the goal. Issue 27 asks for 300 KB; the bundle was 342,189 bytes on 2026-12-06 once repeats were
+/// the goal. Issue 27 asks for 300 KB; the bundle was 322,361 bytes on 2026-12-06 once one copy of the
+/// standard sort served every element type (`shared::order`) and each ledger command was routed and
+/// written by its own type (`Backend::send`); 342,189 once repeats were
 /// handed over to the operator and outbound requests were built without `worker`'s `RequestInit`
 /// (372,500 after the mailed links' routes moved there, 407,640 with the
 /// collector's size profile earlier that day, 506,053 before it, 577,294 on 2026-12-05), and this leaves
 /// about 2% for the next change. Lower it with every change that shrinks the bundle.
-pub const COLLECTOR_GATE: usize = 350_000;
+pub const COLLECTOR_GATE: usize = 330_000;
 
 /// Fails when the collector's bundle is over [`COLLECTOR_GATE`], saying by how much: every byte of it is
 /// compiled on a cold start, before a visitor's first request is answered.

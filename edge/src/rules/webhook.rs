@@ -145,7 +145,10 @@ fn insert_data(event: &mut serde_json::Value, key: &str, value: serde_json::Valu
 }
 
 fn event(kind: EventType, timestamp: &str, lead: &Lead) -> serde_json::Value {
-    let mut data = serde_json::to_value(lead).unwrap_or_default();
+    // Written as the stored document is and read back, rather than `to_value`: the collector then carries
+    // one writer of the lead (its document's), not a second one into a tree (the lead holds no floats,
+    // so the tree is the same).
+    let mut data: serde_json::Value = serde_json::to_string(lead).ok().and_then(|text| serde_json::from_str(&text).ok()).unwrap_or_default();
     if let Some(fields) = data.as_object_mut() {
         // The histories stay in the collector (the admin API shows them): events keep one size however
         // often a lead comes back.

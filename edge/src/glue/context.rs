@@ -67,11 +67,12 @@ impl<'e> Cx<'e> {
     }
 
     /// The form a submission is checked against: `current`, or as the published version `shown` asked for
-    /// it (a page open during a publish sent what that version asks for; see `catalog::as_shown`).
-    pub async fn as_shown(&self, current: &FormDef, shown: Option<u32>) -> Result<FormDef, Error> {
+    /// it (a page open during a publish sent what that version asks for; see `catalog::as_shown`). The
+    /// current form is lent, not copied: almost every submission is checked against it.
+    pub async fn as_shown<'f>(&self, current: &'f FormDef, shown: Option<u32>) -> Result<std::borrow::Cow<'f, FormDef>, Error> {
         Ok(match shown.filter(|v| Some(*v) != current.version) {
-            Some(v) => crate::services::catalog::as_shown(current, self.shown_version(&current.id, v).await?),
-            None => current.clone(),
+            Some(v) => std::borrow::Cow::Owned(crate::services::catalog::as_shown(current, self.shown_version(&current.id, v).await?)),
+            None => std::borrow::Cow::Borrowed(current),
         })
     }
 

@@ -1,7 +1,7 @@
 //! What handlers read from a request (headers, query, a body cut off at its limit, the visitor's language,
 //! secrets) and the responses they build (JSON, pages, redirects).
 
-use crate::platform::cloud::{self, secret};
+use crate::platform::cloud::secret;
 use crate::rules::access;
 use crate::rules::address::Address;
 use crate::{rules::pseudonym, Error};
@@ -57,10 +57,6 @@ pub(crate) async fn read_body(req: &mut Request, limit: usize) -> Result<Vec<u8>
 
 pub(crate) fn json_response(value: &serde_json::Value, status: u16) -> Result<Response, Error> {
     Ok(Response::from_json(value)?.with_status(status))
-}
-
-pub(crate) fn kv(env: &Env) -> Result<worker::kv::KvStore, Error> {
-    cloud::kv(env)
 }
 
 /// The collector's signing secret, from which receipts and links derive their keys.

@@ -4,12 +4,12 @@
 //! made before the funnel's aggregates tallied into them).
 
 use crate::glue::context::Cx;
-use crate::glue::exchange::kv;
+use crate::platform::store::{self, Kv};
 use crate::protocol::backend::{ask, Backend};
 use crate::protocol::keys::{Key, Prefix};
 use crate::protocol::ledger;
 use crate::protocol::ledger::cmd;
-use crate::{platform::store, services::erasure, services::handout, Error};
+use crate::{services::erasure, services::handout, Error};
 use serde_json::json;
 
 /// The watchdog: the ledger's alarm delivers at each delivery's due time; this sets it again in case it
@@ -53,7 +53,7 @@ pub(crate) const BACKFILL_PER_RUN: u64 = 40;
 /// upgrade from the KV-only layout), a page per scheduled run until every document has been seen once.
 /// Idempotent: indexing a lead again writes the same row, and erased leads are never indexed.
 pub(crate) async fn backfill_index(cx: &Cx<'_>) -> Result<(), Error> {
-    let kv = kv(cx.env)?;
+    let kv = Kv::of(cx.env)?;
     let state: Option<serde_json::Value> = store::get_json(&kv, Key::index_backfill().as_str()).await?;
     if state.as_ref().and_then(|s| s.get("done")).and_then(serde_json::Value::as_bool) == Some(true) {
         return Ok(());
@@ -82,9 +82,9 @@ pub(crate) const OUTBOX_BACKFILL_PER_RUN: u64 = 40;
 /// deleted. Idempotent: the outbox keeps a delivery it already has, and a key is deleted only after its
 /// delivery is queued.
 pub(crate) async fn backfill_outbox(cx: &Cx<'_>) -> Result<(), Error> {
-    let kv = kv(cx.env)?;
+    let kv = Kv::of(cx.env)?;
     // Once nothing is left, a flag saves the KV list a minute (the free plan allows 1,000 lists a day).
-    if kv.get(Key::outbox_backfill().as_str()).text().await?.is_some() {
+    if kv.text(Key::outbox_backfill().as_str()).await?.is_some() {
         return Ok(());
     }
     let page = store::list(cx.env, Prefix::LegacyDeliveries, OUTBOX_BACKFILL_PER_RUN, None).await?;

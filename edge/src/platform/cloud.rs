@@ -14,13 +14,12 @@ use shared::form::FormsConfig;
 use shared::lead::Lead;
 use std::sync::OnceLock;
 use std::time::Duration;
-use worker::kv::KvStore;
 use worker::{Date, Env, Fetch, Request};
 
 /// KV and the ledger of one collector.
 pub struct Cloud<'a, L: Inside = Outside> {
     /// The KV namespace of leads.
-    pub kv: KvStore,
+    pub kv: store::Kv,
     env: Env,
     ledger: Reach<'a, L>,
 }
@@ -54,20 +53,15 @@ impl Inside for Outside {
 impl Cloud<'static> {
     /// The collector's storage, from its bindings.
     pub fn of(env: &Env) -> Result<Cloud<'static>, Error> {
-        Ok(Cloud { kv: kv(env)?, env: env.clone(), ledger: Reach::Stub(namespace(env)?) })
+        Ok(Cloud { kv: store::Kv::of(env)?, env: env.clone(), ledger: Reach::Stub(namespace(env)?) })
     }
 }
 
 impl<'a, L: Inside> Cloud<'a, L> {
     /// The seam as the ledger object itself uses it.
     pub fn inside(env: &Env, ledger: &'a L) -> Result<Cloud<'a, L>, Error> {
-        Ok(Cloud { kv: kv(env)?, env: env.clone(), ledger: Reach::Inside(ledger) })
+        Ok(Cloud { kv: store::Kv::of(env)?, env: env.clone(), ledger: Reach::Inside(ledger) })
     }
-}
-
-/// The collector's KV namespace.
-pub fn kv(env: &Env) -> Result<KvStore, Error> {
-    env.kv(store::BINDING).map_err(|_| Error::Config(format!("the KV binding {} is missing", store::BINDING)))
 }
 
 /// The config file (the `LEADGATE_FORMS` variable), read once per isolate. Its rules are checked by the
@@ -157,11 +151,8 @@ impl<L: Inside> Backend for Cloud<'_, L> {
         let mut out = Vec::with_capacity(ids.len());
         for chunk in ids.chunks(crate::protocol::backend::BULK_READ) {
             let keys: Vec<String> = chunk.iter().map(|id| Key::lead(id).as_str().to_owned()).collect();
-            let mut found = self.kv.get_bulk(&keys).text().await?;
-            for key in &keys {
-                if let Some(text) = found.remove(key).flatten() {
-                    out.push(serde_json::from_str(&text)?);
-                }
+            for text in self.kv.texts(&keys).await?.into_iter().flatten() {
+                out.push(serde_json::from_str(&text)?);
             }
         }
         Ok(out)
@@ -191,21 +182,20 @@ impl<L: Inside> Backend for Cloud<'_, L> {
     }
 
     async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error> {
-        Ok(self.kv.get(Key::legacy_email(form, email_hash).as_str()).text().await?)
+        self.kv.text(Key::legacy_email(form, email_hash).as_str()).await
     }
 
     async fn legacy_emails(&self, form: &str, email_hashes: &[String]) -> Result<Vec<Option<String>>, Error> {
         let mut out = Vec::with_capacity(email_hashes.len());
         for chunk in email_hashes.chunks(crate::protocol::backend::BULK_READ) {
             let keys: Vec<String> = chunk.iter().map(|h| Key::legacy_email(form, h).as_str().to_owned()).collect();
-            let mut found = self.kv.get_bulk(&keys).text().await?;
-            out.extend(keys.iter().map(|k| found.remove(k).flatten()));
+            out.extend(self.kv.texts(&keys).await?);
         }
         Ok(out)
     }
 
     async fn delete_legacy_email(&self, form: &str, email_hash: &str) -> Result<(), Error> {
-        Ok(self.kv.delete(Key::legacy_email(form, email_hash).as_str()).await?)
+        self.kv.delete(Key::legacy_email(form, email_hash).as_str()).await
     }
 
     async fn legacy_draws(&self, form: &str) -> Result<Vec<String>, Error> {
@@ -213,7 +203,7 @@ impl<L: Inside> Backend for Cloud<'_, L> {
         let mut out = Vec::new();
         let page = store::list(&self.env, Prefix::LegacyDraws(form), 1000, None).await?;
         for name in &page.names {
-            if let Some(text) = self.kv.get(name).text().await? {
+            if let Some(text) = self.kv.text(name).await? {
                 out.push(text);
             }
         }
@@ -561,12 +551,5 @@ impl LedgerStub {
 impl From<worker::Error> for Error {
     fn from(e: worker::Error) -> Error {
         Error::Internal(format!("runtime: {e}"))
-    }
-}
-
-/// A failure of Workers KV.
-impl From<worker::kv::KvError> for Error {
-    fn from(e: worker::kv::KvError) -> Error {
-        Error::Internal(format!("kv: {e}"))
     }
 }

@@ -5,7 +5,7 @@
 //! collector. Time, randomness and storage are passed in by the callers.
 //!
 //! The `server` feature adds what only the edge and the tooling need (the `validator` derive for the config
-//! file and the submission envelope, SHA-256 of consent texts); the widget builds without it to stay small.
+//! file, SHA-256 of consent texts); the widget builds without it to stay small.
 #![deny(missing_docs)]
 // No std: the widget's build has no use for std's I/O, threads or panic machinery, and leaving std out
 // lets the widget replace the panic handler, which drops the message formatting from every page's wasm.

@@ -10,53 +10,41 @@ use crate::validation::Errors;
 use crate::{Code, Lang};
 use alloc::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
-#[cfg(feature = "server")]
-use validator::Validate;
 
-/// `POST /v1/leads`: one form submission.
+/// `POST /v1/leads`: one form submission. Its envelope's limits are [`Submission::envelope_problems`].
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "server", derive(validator::Validate))]
 pub struct Submission {
     /// The form's id.
-    #[cfg_attr(feature = "server", validate(length(min = 1, max = 64)))]
     pub form: String,
     /// Field values by field name, as typed.
-    #[cfg_attr(feature = "server", validate(length(max = 60)))]
     #[serde(default)]
     pub fields: BTreeMap<String, String>,
     /// The ids of the consent purposes the visitor ticked.
-    #[cfg_attr(feature = "server", validate(length(max = 20)))]
     #[serde(default)]
     pub consent: Vec<String>,
     /// Where and how the form was filled in.
-    #[cfg_attr(feature = "server", validate(nested))]
     #[serde(default)]
     pub meta: Meta,
 }
 
 /// Context of a submission, captured by the widget.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[cfg_attr(feature = "server", derive(validator::Validate))]
 pub struct Meta {
     /// The page URL the form was on.
-    #[cfg_attr(feature = "server", validate(length(max = 2048)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub page: Option<String>,
     /// The page's referrer.
-    #[cfg_attr(feature = "server", validate(length(max = 2048)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub referrer: Option<String>,
     /// `utm_source`, `utm_medium`, ... from the page URL, without the `utm_` prefix. At most 10, names as
     /// [`utm_name`] allows, values as [`utm_value`] checks them (the rules of a single-line text field, up
     /// to [`UTM_VALUE_MAX`] characters), so a lead event stays small and clean.
-    #[cfg_attr(feature = "server", validate(length(max = 10), custom(function = "utm_limits")))]
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub utm: BTreeMap<String, String>,
     /// The language the form was shown in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<Lang>,
     /// The honeypot field's value: people leave it empty, bots fill it in.
-    #[cfg_attr(feature = "server", validate(length(max = 512)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hp: Option<String>,
     /// Milliseconds between the form being shown and sent; bots are faster than people.
@@ -67,11 +55,9 @@ pub struct Meta {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<u32>,
     /// The variant of the form's texts the page showed (forms under an A/B test).
-    #[cfg_attr(feature = "server", validate(length(max = 64)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub variant: Option<String>,
     /// The Cloudflare Turnstile token from the page, for forms that ask for one.
-    #[cfg_attr(feature = "server", validate(length(max = 2048)))]
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub turnstile: Option<String>,
 }
@@ -118,12 +104,32 @@ pub fn utm_checked(utm: &BTreeMap<String, String>) -> Result<BTreeMap<String, St
     }
 }
 
-#[cfg(feature = "server")]
-fn utm_limits(utm: &BTreeMap<String, String>) -> Result<(), validator::ValidationError> {
-    if utm.keys().all(|k| utm_name(k)) {
-        Ok(())
-    } else {
-        Err(validator::ValidationError::new("utm_name"))
+impl Submission {
+    /// The envelope's parts that break their limits, by name (`meta.page`), in order of name: the form id
+    /// of 1 to 64 characters, at most 60 fields and 20 purposes, the page, referrer and Turnstile token of
+    /// at most 2,048 characters, at most 10 campaign tags named as [`utm_name`] allows, a honeypot of at
+    /// most 512 and a variant of at most 64 characters. (Field and tag values have rules of their own.)
+    ///
+    /// Written out rather than derived with `validator`, whose errors are hash maps: the collector checks
+    /// every submission here and links nothing else of it.
+    pub fn envelope_problems(&self) -> Vec<&'static str> {
+        let chars = |s: &str| s.chars().count();
+        let over = |s: &Option<String>, max: usize| s.as_deref().is_some_and(|s| chars(s) > max);
+        let meta = &self.meta;
+        [
+            ("consent", self.consent.len() > 20),
+            ("fields", self.fields.len() > 60),
+            ("form", self.form.is_empty() || chars(&self.form) > 64),
+            ("meta.hp", over(&meta.hp, 512)),
+            ("meta.page", over(&meta.page, 2048)),
+            ("meta.referrer", over(&meta.referrer, 2048)),
+            ("meta.turnstile", over(&meta.turnstile, 2048)),
+            ("meta.utm", meta.utm.len() > 10 || !meta.utm.keys().all(|k| utm_name(k))),
+            ("meta.variant", over(&meta.variant, 64)),
+        ]
+        .into_iter()
+        .filter_map(|(name, broken)| broken.then_some(name))
+        .collect()
     }
 }
 
@@ -327,6 +333,32 @@ mod tests {
     use super::*;
     use std::prelude::rust_2021::*;
     use std::vec;
+
+    #[test]
+    fn the_envelope_limits_count_characters_and_entries_and_name_what_broke_them() {
+        let ok = Submission { form: "ü".repeat(64), ..Submission::default() };
+        assert_eq!(ok.envelope_problems(), Vec::<&str>::new());
+        assert_eq!(Submission::default().envelope_problems(), vec!["form"], "a form id is required");
+        let mut all = Submission { form: "f".repeat(65), ..Submission::default() };
+        all.fields = (0..61).map(|i| (format!("f{i}"), String::new())).collect();
+        all.consent = vec![String::new(); 21];
+        let long = |n: usize| Some("ü".repeat(n));
+        all.meta = Meta { page: long(2049), referrer: long(2049), turnstile: long(2049), hp: long(513), variant: long(65), ..Meta::default() };
+        all.meta.utm.insert("Bad Name".into(), "x".into());
+        assert_eq!(
+            all.envelope_problems(),
+            vec!["consent", "fields", "form", "meta.hp", "meta.page", "meta.referrer", "meta.turnstile", "meta.utm", "meta.variant"]
+        );
+        // At the limits, nothing.
+        let mut edge = Submission { form: "f".into(), ..Submission::default() };
+        edge.fields = (0..60).map(|i| (format!("f{i}"), String::new())).collect();
+        edge.consent = vec![String::new(); 20];
+        edge.meta = Meta { page: long(2048), referrer: long(2048), turnstile: long(2048), hp: long(512), variant: long(64), ..Meta::default() };
+        edge.meta.utm = (0..10).map(|i| (format!("tag_{i}"), "x".to_owned())).collect();
+        assert_eq!(edge.envelope_problems(), Vec::<&str>::new());
+        edge.meta.utm.insert("eleventh".into(), "x".into());
+        assert_eq!(edge.envelope_problems(), vec!["meta.utm"]);
+    }
 
     #[test]
     fn the_error_shape_is_the_documented_one() {

@@ -13,7 +13,6 @@ use shared::validation;
 use shared::wire::Submission;
 use shared::Lang;
 use std::collections::BTreeMap;
-use validator::Validate;
 
 /// What the glue knows about the request besides its body and form.
 pub struct Context {
@@ -93,7 +92,10 @@ fn web_address(name: &str, value: Option<String>, dropped: &mut Vec<String>) -> 
 /// Turns a submission to `form` (found and origin-checked by [`form_for`]) into a lead, or says precisely
 /// what is wrong with it.
 pub fn accept(form: &FormDef, sub: Submission, cx: Context) -> Result<Lead, Error> {
-    sub.validate().map_err(|e| Error::Malformed(format!("Envelope limits exceeded: {}.", envelope_problem(&e))))?;
+    let broken = sub.envelope_problems();
+    if !broken.is_empty() {
+        return Err(Error::Malformed(format!("Envelope limits exceeded: {}.", broken.join(", "))));
+    }
     check_open(form, cx.now_ms)?;
     // The variant of an A/B test the page showed; it is checked against the version the page showed, so a
     // variant unknown to it was not shown by the widget.
@@ -163,21 +165,6 @@ pub fn build(form: &FormDef, fields: BTreeMap<String, String>, consent: ConsentR
     };
     lead.qualify(&form.scoring, cx.now_ms);
     lead
-}
-
-/// Names the envelope fields that broke their limits (never their values).
-fn envelope_problem(e: &validator::ValidationErrors) -> String {
-    let mut names: Vec<String> = Vec::new();
-    for (field, kind) in e.errors() {
-        match kind {
-            validator::ValidationErrorsKind::Struct(inner) => {
-                names.extend(inner.errors().keys().map(|k| format!("{field}.{k}")));
-            }
-            _ => names.push(field.to_string()),
-        }
-    }
-    shared::order::sort(&mut names);
-    names.join(", ")
 }
 
 #[cfg(test)]

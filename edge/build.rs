@@ -1,4 +1,5 @@
-//! Tells the edge where the widget bundle is, so the wasm build can embed it (`include_str!`), and writes
+//! Tells the edge where the widget bundle is, so the operator's build can embed it (`include_str!`) and the
+//! collector's can name it among the static assets (`LEADGATE_WIDGET_ASSET`), and writes
 //! the OpenAPI description without its indentation for the bundle to serve.
 //!
 //! `cargo xtask build` builds the widget first and sets `LEADGATE_WIDGET_JS`; the default path is where it
@@ -39,6 +40,15 @@ fn main() {
         panic!("the widget bundle {path} is missing: build with `cargo xtask build`, which builds the widget first");
     }
     println!("cargo:rustc-env=LEADGATE_WIDGET_JS={path}");
+    // The collector reads the loader from the static assets, where `cargo xtask build` writes it under the
+    // first 16 hex digits of its SHA-256 (as it names the module): the same name, computed from the same bytes.
+    let asset = std::fs::read(&path).map(|bytes| {
+        use sha2::Digest;
+        let digest = sha2::Sha256::digest(&bytes);
+        let hex: String = digest.iter().take(8).map(|b| format!("{b:02x}")).collect();
+        format!("/w/{hex}.js")
+    });
+    println!("cargo:rustc-env=LEADGATE_WIDGET_ASSET={}", asset.unwrap_or_default());
     println!("cargo:rerun-if-env-changed=LEADGATE_WIDGET_JS");
     println!("cargo:rerun-if-changed={path}");
 }

@@ -137,7 +137,12 @@ pub fn widget() -> Result {
     std::fs::create_dir_all(&dir).map_err(|e| format!("{}: {e}", dir.display()))?;
     std::fs::write(dir.join(&name), &bytes).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = serde_json::to_string(&format!("/w/{name}")).map_err(|e| e.to_string())?;
-    std::fs::write(widget_bundle(), bundle.replace(WASM_PLACEHOLDER, &path)).map_err(|e| e.to_string())
+    let loader = bundle.replace(WASM_PLACEHOLDER, &path);
+    std::fs::write(widget_bundle(), &loader).map_err(|e| e.to_string())?;
+    // The loader too, under its own hash: the collector reads it from there into each embed script (the
+    // edge's build.rs names it the same way, from the same bytes).
+    let hash = edge::rules::digest::sha256_hex(loader.as_bytes());
+    std::fs::write(dir.join(format!("{}.js", hash.get(..16).unwrap_or(&hash))), &loader).map_err(|e| format!("{}: {e}", dir.display()))
 }
 
 /// The name in `widget/js/entry.js` that stands for the module's path until the build puts it there.

@@ -120,7 +120,8 @@ pub fn write_wrangler_config(dir: &Path, forms: &FormsConfig, persist: Option<&P
         config
     };
     let mut collector = common(COLLECTOR_SCRIPT, COLLECTOR);
-    collector["assets"] = json!({ "directory": root().join("www") });
+    // The static pages and the widget's files; the collector reads the widget's loader through the binding.
+    collector["assets"] = json!({ "directory": root().join("www"), "binding": "ASSETS" });
     collector["durable_objects"] = json!({ "bindings": [{ "name": "LEDGER", "class_name": "Ledger", "script_name": OPERATOR_SCRIPT }] });
     collector["services"] = json!([{ "binding": "OPERATOR", "service": OPERATOR_SCRIPT }]);
     let mut operator = common(OPERATOR_SCRIPT, OPERATOR);

@@ -5,12 +5,15 @@
 
 use crate::glue::context::Cx;
 use crate::glue::exchange::{json_object, json_response, own_origin, query, read_body};
-use crate::glue::visitor::WIDGET_JS;
 use crate::services::catalog;
 use crate::Error;
 use serde_json::json;
 use shared::form::FormDef;
 use worker::{Request, Response};
+
+/// The widget's loader, built by `cargo xtask build` before the edge (see build.rs): the preview is the
+/// operator's, which has no static assets of its own, so it carries its copy.
+const WIDGET_JS: &str = include_str!(env!("LEADGATE_WIDGET_JS"));
 
 /// The largest definition a draft may be (a form with every setting is about 10 KB).
 const MAX_DRAFT: usize = 64 * 1024;

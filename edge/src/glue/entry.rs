@@ -96,7 +96,7 @@ async fn visitor_route(route: &Route, req: &mut Request, cx: &Cx<'_>, form_named
             let lang = query(req, "lang")?.as_deref().and_then(Lang::from_tag);
             html_response(&page::thanks(lang.unwrap_or_default()), 200)
         }
-        Route::Embed(form) => embed_script(req, cx, form),
+        Route::Embed(form) => embed_script(req, cx, form).await,
         Route::Beacon => beacon(req, cx).await,
         // The operator's routes, which `dispatch` does not pass here.
         _ => Err(Error::NotFound),

@@ -1240,7 +1240,7 @@ impl Ledger {
             Some(salt) => salt,
             None => {
                 let mut fresh = [0u8; 32];
-                getrandom::getrandom(&mut fresh).map_err(|e| worker::Error::RustError(format!("no randomness for the salt: {e}")))?;
+                crate::platform::cloud::random_bytes(&mut fresh).map_err(|e| worker::Error::RustError(format!("no randomness for the salt: {e}")))?;
                 let salt = crate::rules::digest::hex(&fresh);
                 self.sql.exec("DELETE FROM visitors", None)?;
                 self.sql.exec("INSERT OR REPLACE INTO meta VALUES ('salt', ?)", vec![text(&format!("{day}:{salt}"))])?;

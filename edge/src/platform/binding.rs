@@ -22,3 +22,25 @@ pub async fn call(env: &Env, binding: &str, method: &str, options: &[(&str, JsVa
     }
     worker::wasm_bindgen_futures::JsFuture::from(Promise::resolve(&call.call1(&target, &arg)?)).await
 }
+
+/// The binding of the collector's static assets (`www/`) in the wrangler config.
+pub const ASSETS_BINDING: &str = "ASSETS";
+
+/// The text of the static asset at `path` (`/w/...`), read through the [`ASSETS_BINDING`].
+pub async fn asset_text(env: &Env, path: &str) -> Result<String, crate::Error> {
+    use worker::js_sys::{Function, Promise, Reflect};
+    use worker::wasm_bindgen::JsCast;
+    let missing = || crate::Error::Config(format!("the static assets binding {ASSETS_BINDING} is missing"));
+    let assets = Reflect::get(env, &JsValue::from_str(ASSETS_BINDING)).map_err(|_| missing())?;
+    let fetch = Reflect::get(&assets, &JsValue::from_str("fetch")).map_err(|_| missing())?;
+    let fetch = fetch.dyn_ref::<Function>().ok_or_else(missing)?;
+    let failed = |e: JsValue| crate::Error::Internal(format!("static asset {path}: {}", worker::Error::from(e)));
+    // The host is not looked at: the binding serves the assets by path.
+    let called = fetch.call1(&assets, &JsValue::from_str(&["https://assets.invalid", path].concat())).map_err(failed)?;
+    let response: worker::web_sys::Response = worker::wasm_bindgen_futures::JsFuture::from(Promise::resolve(&called)).await.map_err(failed)?.unchecked_into();
+    if !response.ok() {
+        return Err(crate::Error::Config(format!("the static asset {path} is missing ({}): deploy the assets of the same build", response.status())));
+    }
+    let text = worker::wasm_bindgen_futures::JsFuture::from(response.text().map_err(failed)?).await.map_err(failed)?;
+    Ok(text.as_string().unwrap_or_default())
+}

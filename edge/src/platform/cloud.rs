@@ -329,10 +329,30 @@ impl<L: Inside> Backend for Cloud<'_, L> {
     fn fill_random(&self, buf: &mut [u8]) {
         // crypto.getRandomValues is always there in workerd; if it ever failed, a logged fault beats a panic
         // that would take every request in flight on this isolate with it.
-        if let Err(e) = getrandom::getrandom(buf) {
+        if let Err(e) = random_bytes(buf) {
             worker::console_error!("randomness unavailable: {e}");
         }
     }
+}
+
+#[wasm_bindgen::prelude::wasm_bindgen]
+extern "C" {
+    /// The runtime's `crypto.getRandomValues`.
+    #[wasm_bindgen(js_namespace = crypto, js_name = getRandomValues, catch)]
+    fn get_random_values(buf: &mut [u8]) -> Result<(), worker::wasm_bindgen::JsValue>;
+}
+
+/// Fills `buf` with random bytes from the runtime's `crypto.getRandomValues` (a CSPRNG).
+///
+/// Called directly rather than through the `getrandom` crate, whose JavaScript backend looks for Node's
+/// `crypto` module, `msCrypto` and the global object first: a dozen imports and their glue in each
+/// bundle for a runtime that is always workerd.
+pub fn random_bytes(buf: &mut [u8]) -> Result<(), String> {
+    // It fills at most 65,536 bytes per call.
+    for chunk in buf.chunks_mut(65_536) {
+        get_random_values(chunk).map_err(|e| worker::Error::from(e).to_string())?;
+    }
+    Ok(())
 }
 
 /// Reads a whole answer (of the ledger, or of a fetch) as text with the runtime's own `text()`.

@@ -140,11 +140,15 @@ pub trait Asks: Into<Command> + Serialize + 'static {
 /// [`Command`], by its own type's code alone. Serializing the enum links every command's writer; a Worker
 /// that sends a handful of commands (the collector) links only theirs this way.
 pub fn wire<C: Asks>(command: &C) -> Result<String, serde_json::Error> {
-    let fields = serde_json::to_string(command)?;
-    // A command without fields is a unit struct, written as `null`.
+    Ok(tagged(C::OP, &serde_json::to_string(command)?))
+}
+
+/// A command's fields as written by its type (`fields`, an object, or `null` for a unit struct) with the
+/// tag `op` in front: the part of [`wire`] that is the same for every type.
+fn tagged(op: &str, fields: &str) -> String {
     let members = fields.strip_prefix('{').and_then(|f| f.strip_suffix('}')).unwrap_or_default();
     let separator = if members.is_empty() { "" } else { "," };
-    Ok(["{\"op\":\"", C::OP, "\"", separator, members, "}"].concat())
+    ["{\"op\":\"", op, "\"", separator, members, "}"].concat()
 }
 
 /// A submission's answer as the ledger keeps it for idempotent replays (a day, which covers every client

@@ -11,16 +11,21 @@ use worker::Env;
 /// `serde_wasm_bindgen`: about 11 KB of the collector's code (with the answers' derived readers) that
 /// nothing else here uses, for an options object of one to three values.
 pub async fn call(env: &Env, binding: &str, method: &str, options: &[(&str, JsValue)]) -> Result<JsValue, JsValue> {
-    use worker::js_sys::{Function, Object, Promise, Reflect};
+    let arg = worker::js_sys::Object::new();
+    for (name, value) in options {
+        worker::js_sys::Reflect::set(&arg, &JsValue::from_str(name), value)?;
+    }
+    call_with(env, binding, method, &arg).await
+}
+
+/// Calls `method` of the binding `binding` with `arg` and awaits its answer.
+async fn call_with(env: &Env, binding: &str, method: &str, arg: &JsValue) -> Result<JsValue, JsValue> {
+    use worker::js_sys::{Function, Promise, Reflect};
     use worker::wasm_bindgen::JsCast;
     let target = Reflect::get(env, &JsValue::from_str(binding))?;
     let call = Reflect::get(&target, &JsValue::from_str(method))?;
     let call = call.dyn_ref::<Function>().ok_or_else(|| JsValue::from_str(&format!("the binding {binding} has no {method}()")))?;
-    let arg = Object::new();
-    for (name, value) in options {
-        Reflect::set(&arg, &JsValue::from_str(name), value)?;
-    }
-    worker::wasm_bindgen_futures::JsFuture::from(Promise::resolve(&call.call1(&target, &arg)?)).await
+    worker::wasm_bindgen_futures::JsFuture::from(Promise::resolve(&call.call1(&target, arg)?)).await
 }
 
 /// The binding of the collector's static assets (`www/`) in the wrangler config.
@@ -28,19 +33,23 @@ pub const ASSETS_BINDING: &str = "ASSETS";
 
 /// The text of the static asset at `path` (`/w/...`), read through the [`ASSETS_BINDING`].
 pub async fn asset_text(env: &Env, path: &str) -> Result<String, crate::Error> {
-    use worker::js_sys::{Function, Promise, Reflect};
     use worker::wasm_bindgen::JsCast;
-    let missing = || crate::Error::Config(format!("the static assets binding {ASSETS_BINDING} is missing"));
-    let assets = Reflect::get(env, &JsValue::from_str(ASSETS_BINDING)).map_err(|_| missing())?;
-    let fetch = Reflect::get(&assets, &JsValue::from_str("fetch")).map_err(|_| missing())?;
-    let fetch = fetch.dyn_ref::<Function>().ok_or_else(missing)?;
+    if worker::js_sys::Reflect::get(env, &JsValue::from_str(ASSETS_BINDING)).map_or(true, |assets| assets.is_undefined()) {
+        return Err(crate::Error::Config(format!("the static assets binding {ASSETS_BINDING} is missing")));
+    }
     let failed = |e: JsValue| crate::Error::Internal(format!("static asset {path}: {}", worker::Error::from(e)));
     // The host is not looked at: the binding serves the assets by path.
-    let called = fetch.call1(&assets, &JsValue::from_str(&["https://assets.invalid", path].concat())).map_err(failed)?;
-    let response: worker::web_sys::Response = worker::wasm_bindgen_futures::JsFuture::from(Promise::resolve(&called)).await.map_err(failed)?.unchecked_into();
+    let url = JsValue::from_str(&["https://assets.invalid", path].concat());
+    let response: worker::web_sys::Response = call_with(env, ASSETS_BINDING, "fetch", &url).await.map_err(failed)?.unchecked_into();
     if !response.ok() {
         return Err(crate::Error::Config(format!("the static asset {path} is missing ({}): deploy the assets of the same build", response.status())));
     }
-    let text = worker::wasm_bindgen_futures::JsFuture::from(response.text().map_err(failed)?).await.map_err(failed)?;
+    runtime_text(&response).await.map_err(failed)
+}
+
+/// A whole answer of the runtime's own response type as text, with its own `text()` (see
+/// `cloud::answer_text`).
+pub async fn runtime_text(resp: &worker::web_sys::Response) -> Result<String, JsValue> {
+    let text = worker::wasm_bindgen_futures::JsFuture::from(resp.text()?).await?;
     Ok(text.as_string().unwrap_or_default())
 }

@@ -2,6 +2,7 @@
 //! the environment's secrets and config, the Workers clock and `crypto.getRandomValues`. What the product
 //! runs on; `memory` is the same seam for native tests.
 
+use crate::platform::binding::runtime_text;
 use crate::protocol::backend::{ask, Backend};
 use crate::protocol::keys::{Key, Prefix};
 use crate::protocol::ledger::{self, cmd, Asks, Command, Indexed};
@@ -225,26 +226,13 @@ impl<L: Inside> Backend for Cloud<'_, L> {
     }
 
     async fn ledger(&self, command: &Command) -> Result<String, Error> {
-        match &self.ledger {
-            // The catalog is one object, whose config the map of forms depends on: asked directly.
-            Reach::Stub(namespace) if command.is_catalog() => LedgerStub::at(namespace, &Home::Catalog)?.call(command).await,
-            Reach::Inside(_) if command.is_catalog() => LedgerStub::at(&namespace(&self.env)?, &Home::Catalog)?.call(command).await,
-            Reach::Stub(namespace) if single_object(&self.env) => LedgerStub::at(namespace, &Home::Registry)?.call(command).await,
-            Reach::Stub(namespace) => match shard::route(&*self.map().await?, command) {
-                Route::One(home) => LedgerStub::at(namespace, &home)?.call(command).await,
-                several => ask_several(namespace, several, command).await,
-            },
-            // Only the operator hosts the object, so only its build makes a seam with the object inside:
-            // the collector's seams are all `Outside`, and it never links the object's commands.
-            Reach::Inside(ledger) => Ok(ledger.run_inside(command).await?),
-        }
+        self.dispatch(Box::new(Untyped(command))).await
     }
 
-    // Not `async`: the typed part (writing the command) is done here, and the waiting part is one
-    // function for every command type (`send_typed`), not a copy per type in every caller.
+    // Not `async`: nothing waits here, so there is no state machine per command type; the waiting part is
+    // one function for every type (`dispatch`), which calls back into the type for what it needs.
     fn send<C: Asks + Routed>(&self, command: C) -> impl std::future::Future<Output = Result<String, Error>> {
-        let text = ledger::wire(&command).map_err(Error::from);
-        self.send_typed(C::CATALOG, text, Box::new(command))
+        self.dispatch(Box::new(command))
     }
 
     async fn call(&self, out: &Outbound, timeout_ms: u64, read: Read) -> Result<Reply, String> {
@@ -362,12 +350,6 @@ pub(crate) async fn answer_text(resp: worker::Response) -> Result<String, worker
     Ok(runtime_text(&worker::web_sys::Response::from(resp)).await?)
 }
 
-/// [`answer_text`] of the runtime's own response type.
-async fn runtime_text(resp: &worker::web_sys::Response) -> Result<String, worker::wasm_bindgen::JsValue> {
-    let text = worker::wasm_bindgen_futures::JsFuture::from(resp.text()?).await?;
-    Ok(text.as_string().unwrap_or_default())
-}
-
 /// Asks several ledger objects ([`Route::Each`], [`Route::Split`]) side by side and joins their answers.
 #[cfg(any(feature = "operator", not(target_arch = "wasm32")))]
 async fn ask_several(namespace: &worker::ObjectNamespace, route: Route, command: &Command) -> Result<String, Error> {
@@ -400,16 +382,16 @@ async fn ask_several(_: &worker::ObjectNamespace, _: Route, _: &Command) -> Resu
     Err(Error::Internal("only the operator asks several ledger objects".into()))
 }
 
-/// [`ask_several`] for a command of a known type.
+/// [`ask_several`] for a command of either kind.
 #[cfg(any(feature = "operator", not(target_arch = "wasm32")))]
-async fn send_several(namespace: &worker::ObjectNamespace, route: Route, command: Box<dyn Typed>) -> Result<String, Error> {
+async fn send_several(namespace: &worker::ObjectNamespace, route: Route, command: Box<dyn Typed<'_> + '_>) -> Result<String, Error> {
     ask_several(namespace, route, &command.command()).await
 }
 
 /// As [`ask_several`] in the collector, without making the command a [`Command`] (whose every variant's
 /// code would come with it).
 #[cfg(not(any(feature = "operator", not(target_arch = "wasm32"))))]
-async fn send_several(_: &worker::ObjectNamespace, _: Route, _: Box<dyn Typed>) -> Result<String, Error> {
+async fn send_several(_: &worker::ObjectNamespace, _: Route, _: Box<dyn Typed<'_> + '_>) -> Result<String, Error> {
     Err(Error::Internal("only the operator asks several ledger objects".into()))
 }
 
@@ -434,30 +416,67 @@ thread_local! {
     static MAP: std::cell::RefCell<Option<std::rc::Rc<Map>>> = const { std::cell::RefCell::new(None) };
 }
 
-/// A command of a known type behind `dyn`: what sending needs of it after it is written.
-trait Typed {
+/// A ledger command behind `dyn`, as [`Cloud::dispatch`] needs it: one of a known type
+/// ([`Backend::send`], whose routing and writing are that type's own) or any [`Command`]
+/// ([`Backend::ledger`], [`Untyped`]).
+trait Typed<'a> {
+    /// Whether it is the catalog's (see [`Routed::CATALOG`]).
+    fn catalog(&self) -> bool;
     /// Where it goes (see [`Routed`]).
     fn route(&self, map: &Map) -> Route;
+    /// It as it travels to an object's stub (see `ledger::wire`).
+    fn wire(&self) -> Result<String, Error>;
     /// It as a [`Command`], to run inside the object or to ask several objects (the operator's).
-    fn command(self: Box<Self>) -> Command;
+    fn command(self: Box<Self>) -> std::borrow::Cow<'a, Command>;
 }
 
-impl<C: Routed + Into<Command>> Typed for C {
+impl<C: Asks + Routed> Typed<'_> for C {
+    fn catalog(&self) -> bool {
+        C::CATALOG
+    }
+
     fn route(&self, map: &Map) -> Route {
         Routed::route(self, map)
     }
 
-    fn command(self: Box<Self>) -> Command {
-        (*self).into()
+    fn wire(&self) -> Result<String, Error> {
+        Ok(ledger::wire(self)?)
+    }
+
+    fn command(self: Box<Self>) -> std::borrow::Cow<'static, Command> {
+        std::borrow::Cow::Owned((*self).into())
+    }
+}
+
+/// Any [`Command`], routed and written by the enum's code.
+struct Untyped<'a>(&'a Command);
+
+impl<'a> Typed<'a> for Untyped<'a> {
+    fn catalog(&self) -> bool {
+        self.0.is_catalog()
+    }
+
+    fn route(&self, map: &Map) -> Route {
+        shard::route(map, self.0)
+    }
+
+    fn wire(&self) -> Result<String, Error> {
+        Ok(serde_json::to_string(self.0)?)
+    }
+
+    fn command(self: Box<Self>) -> std::borrow::Cow<'a, Command> {
+        std::borrow::Cow::Borrowed(self.0)
     }
 }
 
 impl<L: Inside> Cloud<'_, L> {
-    /// [`Backend::send`]'s waiting part: `text` is the command as it travels, `catalog` whether it is the
-    /// catalog's. In the same order as [`Backend::ledger`]: the catalog's commands go to its object,
-    /// others inside the object run there, then the single-object layout, then the map.
-    async fn send_typed(&self, catalog: bool, text: Result<String, Error>, command: Box<dyn Typed>) -> Result<String, Error> {
-        let text = text?;
+    /// Where a command goes and its answer: the catalog's commands to its object (whose config the map of
+    /// forms depends on, so it is asked directly); others run inside the object when this seam is inside
+    /// it (only the operator hosts the object, so only its build makes such a seam: the collector's are all
+    /// `Outside`, and it never links the object's commands); then to the registry in the single-object
+    /// layout, else where the map puts them. A command is written only when it goes to a stub.
+    async fn dispatch<'c>(&self, command: Box<dyn Typed<'c> + 'c>) -> Result<String, Error> {
+        let catalog = command.catalog();
         let inside;
         let namespace = match &self.ledger {
             Reach::Stub(namespace) => namespace,
@@ -477,7 +496,7 @@ impl<L: Inside> Cloud<'_, L> {
                 several => return send_several(namespace, several, command).await,
             }
         };
-        LedgerStub::at(namespace, &home)?.call_text(text).await
+        LedgerStub::at(namespace, &home)?.call_text(command.wire()?).await
     }
 
     /// Where the forms live: asked of the registry the first time, then kept, and asked again when the

@@ -587,23 +587,23 @@ impl Ledger {
                 OK.to_owned()
             }
             Command::Settle(cmd::Settle { form, hold, key, answer, deliveries, entry }) => {
-                // A lead erased while this request stored it settles nothing: its caller deletes the document.
-                if let Some(entry) = &entry {
-                    if self.tombstoned(&entry.id)? {
-                        return reply(&ledger::Indexed { erased: true });
-                    }
-                }
-                for d in &deliveries {
-                    self.queue(d)?;
-                }
-                self.settle(&form, &hold)?;
-                if let Some(entry) = &entry {
-                    self.index(entry, false)?;
-                }
-                if let (Some(key), Some(answer)) = (key, answer) {
-                    self.sql.exec("UPDATE answers SET answer = ? WHERE form = ? AND key = ?", vec![text(&answer), text(&form), text(&key)])?;
-                }
-                reply(&ledger::Indexed { erased: false })?
+                reply(&self.settle_stored(&form, &hold, key.as_deref(), answer.as_deref(), &deliveries, entry.as_ref())?)?
+            }
+            Command::Admit(cmd::Admit { form, email, lead, key, legacy, now, answer, deliveries, entry }) => {
+                // A claim, as `Claim` makes it; then, only when it is granted, the settle of the lead.
+                self.refuse_registered(&form)?;
+                let replay = self.reserve_key(&form, key.as_deref(), now)?;
+                let holder = match replay {
+                    Replay::Fresh => self.claim(&form, &email, &lead, legacy.as_deref(), now)?,
+                    _ => self.holder(&form, &email, now)?,
+                };
+                let settled = if replay == Replay::Fresh && holder == Holder::Claimed {
+                    let hold = Hold { email, lead: Some(lead), held: false };
+                    Some(self.settle_stored(&form, &hold, key.as_deref(), answer.as_deref(), &deliveries, Some(&entry))?)
+                } else {
+                    None
+                };
+                reply(&ledger::Admission { standing: Standing { holder, replay }, settled })?
             }
             Command::Release(cmd::Release { form, hold, key }) => {
                 self.release(&form, &hold)?;
@@ -1112,6 +1112,36 @@ impl Ledger {
         })
     }
 
+    /// [`Command::Settle`] (and an admitted [`Command::Admit`]'s second half): queues the stored lead's
+    /// deliveries, ends what the request holds, writes the index row and keeps the key's answer. A lead
+    /// erased while this request stored it settles nothing: its caller deletes the document.
+    fn settle_stored(
+        &self,
+        form: &str,
+        hold: &Hold,
+        key: Option<&str>,
+        answer: Option<&str>,
+        deliveries: &[Delivery],
+        entry: Option<&ledger::Entry>,
+    ) -> Result<ledger::Indexed> {
+        if let Some(entry) = entry {
+            if self.tombstoned(&entry.id)? {
+                return Ok(ledger::Indexed { erased: true });
+            }
+        }
+        for d in deliveries {
+            self.queue(d)?;
+        }
+        self.settle(form, hold)?;
+        if let Some(entry) = entry {
+            self.index(entry, false)?;
+        }
+        if let (Some(key), Some(answer)) = (key, answer) {
+            self.sql.exec("UPDATE answers SET answer = ? WHERE form = ? AND key = ?", vec![text(answer), text(form), text(key)])?;
+        }
+        Ok(ledger::Indexed { erased: false })
+    }
+
     /// The lead is stored: a claim becomes the address's lead, a repeat's hold ends.
     fn settle(&self, form: &str, hold: &Hold) -> Result<()> {
         if let Some(lead) = &hold.lead {
@@ -1421,6 +1451,7 @@ impl Ledger {
             Command::Queue(cmd::Queue { .. })
                 | Command::Send(cmd::Send { .. })
                 | Command::Settle(cmd::Settle { .. })
+                | Command::Admit(cmd::Admit { .. })
                 | Command::SettleMany(cmd::SettleMany { .. })
                 | Command::Replay(cmd::Replay { .. })
                 | Command::Enable(cmd::Enable { .. })

@@ -182,6 +182,10 @@ impl<L: Inside> Backend for Cloud<'_, L> {
         store::delete_lead(&self.kv, id).await
     }
 
+    async fn delete_document(&self, id: &str) -> Result<(), Error> {
+        store::delete_lead(&self.kv, id).await
+    }
+
     async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error> {
         self.kv.text(Key::legacy_email(form, email_hash).as_str()).await
     }

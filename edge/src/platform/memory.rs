@@ -45,6 +45,8 @@ pub enum Op {
     Claim,
     /// A settle sent to the ledger.
     Settle,
+    /// A new address's claim and settle in one request.
+    Admit,
     /// A lead index write sent to the ledger.
     Index,
     /// A lead list asked of the ledger.
@@ -97,7 +99,8 @@ pub struct Memory {
     clock: Slot<u64>,
     seed: Slot<u64>,
     faults: RefCell<Vec<(Op, usize)>>,
-    delays: RefCell<BTreeMap<Op, usize>>,
+    /// Per kind: from which operation on (its running count) and by how many turns.
+    delays: RefCell<BTreeMap<Op, (usize, usize)>>,
     ops: RefCell<BTreeMap<Op, usize>>,
 }
 
@@ -119,7 +122,14 @@ impl Memory {
     /// Makes every operation of kind `op` slow: it lets the other futures run `turns` more times before it
     /// acts (a slow endpoint, a slow KV read), so what races it is seen to overtake it.
     pub fn delay(&self, op: Op, turns: usize) {
-        self.delays.borrow_mut().insert(op, turns);
+        self.delay_from(op, 1, turns);
+    }
+
+    /// Makes operations of kind `op` slow from the `nth` (1-based, counted from now) on, as [`Memory::delay`]:
+    /// to slow one step of a request that does the same kind of operation earlier too.
+    pub fn delay_from(&self, op: Op, nth: usize, turns: usize) {
+        let done = self.count(op);
+        self.delays.borrow_mut().insert(op, (done + nth, turns));
     }
 
     /// How many operations of kind `op` ran (failed ones included).
@@ -265,7 +275,7 @@ impl Memory {
             *n += 1;
             *n
         };
-        let turns = 1 + self.delays.borrow().get(&op).copied().unwrap_or(0);
+        let turns = 1 + self.delays.borrow().get(&op).filter(|(from, _)| n >= *from).map_or(0, |(_, turns)| *turns);
         for _ in 0..turns {
             YieldOnce(false).await;
         }
@@ -325,6 +335,12 @@ impl Backend for Memory {
         Ok(())
     }
 
+    async fn delete_document(&self, id: &str) -> Result<(), Error> {
+        self.op(Op::DeleteLead).await?;
+        self.leads.borrow_mut().remove(id);
+        Ok(())
+    }
+
     async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error> {
         self.op(Op::ReadLegacy).await?;
         Ok(self.legacy.borrow().get(&(form.to_owned(), email_hash.to_owned())).cloned())
@@ -365,6 +381,7 @@ impl Backend for Memory {
         let op = match command {
             Command::Claim(cmd::Claim { .. }) => Op::Claim,
             Command::Settle(cmd::Settle { .. }) => Op::Settle,
+            Command::Admit(cmd::Admit { .. }) => Op::Admit,
             Command::Index(cmd::Index { .. }) => Op::Index,
             Command::List(cmd::List { .. }) => Op::List,
             Command::Queue(cmd::Queue { .. }) => Op::Queue,
@@ -597,6 +614,7 @@ impl LedgerModel {
     fn refuses(&self, command: &Command) -> Option<Error> {
         let form = match command {
             Command::Claim(c) => &c.form,
+            Command::Admit(c) => &c.form,
             Command::ClaimMany(c) => &c.form,
             _ => return None,
         };
@@ -606,6 +624,7 @@ impl LedgerModel {
     fn run(&mut self, command: &Command) -> serde_json::Value {
         match command {
             Command::Claim(c) => self.forms.insert(c.form.clone()),
+            Command::Admit(c) => self.forms.insert(c.form.clone()),
             Command::ClaimMany(c) => self.forms.insert(c.form.clone()),
             Command::Draw(c) => self.forms.insert(c.form.clone()),
             Command::Index(c) => self.forms.insert(c.entry.form.clone()),
@@ -615,57 +634,17 @@ impl LedgerModel {
         let ok = serde_json::json!({"ok": true});
         let to = |standing: Standing| serde_json::to_value(standing).unwrap_or_default();
         match command.clone() {
-            Command::Claim(cmd::Claim { form, email, lead, key, legacy, now }) => {
-                let replay = self.reserve_key(&form, key.as_deref(), now);
-                if replay != Replay::Fresh {
-                    return to(Standing { holder: self.holder(&form, &email, now), replay });
-                }
-                let k = (form.clone(), email.clone());
-                if let Some(old) = legacy {
-                    self.emails.entry(k.clone()).or_insert(EmailRow { lead: old, live: true, at: now, held: 0 });
-                }
-                if self.emails.get(&k).is_some_and(|r| !r.live && !ledger::reservation_holds(r.at, now)) {
-                    self.emails.remove(&k);
-                }
-                self.emails.entry(k.clone()).or_insert(EmailRow { lead: lead.clone(), live: false, at: now, held: 0 });
-                let holder = if self.emails.get(&k).is_some_and(|r| r.lead == lead) {
-                    Holder::Claimed
-                } else {
-                    match self.holder(&form, &email, now) {
-                        Holder::Lead { lead } => {
-                            if let Some(r) = self.emails.get_mut(&k) {
-                                r.held = now.max(1);
-                            }
-                            Holder::Lead { lead }
-                        }
-                        other => other,
-                    }
-                };
-                to(Standing { holder, replay })
+            Command::Claim(claim) => to(self.claim(claim)),
+            Command::Admit(cmd::Admit { form, email, lead, key, legacy, now, answer, deliveries, entry }) => {
+                // As the object runs it: the claim, and the settle only when the claim was granted.
+                let standing = self.claim(cmd::Claim { form: form.clone(), email: email.clone(), lead: lead.clone(), key: key.clone(), legacy, now });
+                let settled = (standing.holder == Holder::Claimed && standing.replay == Replay::Fresh).then(|| {
+                    let hold = Hold { email, lead: Some(lead), held: false };
+                    self.settle(cmd::Settle { form, hold, key, answer, deliveries, entry: Some(entry) })
+                });
+                serde_json::to_value(ledger::Admission { standing, settled }).unwrap_or_default()
             }
-            Command::Settle(cmd::Settle { form, hold: Hold { email, lead, held }, key, answer, deliveries, entry }) => {
-                if entry.as_ref().is_some_and(|e| self.tombstones.contains_key(&e.id)) {
-                    return serde_json::to_value(ledger::Indexed { erased: true }).unwrap_or_default();
-                }
-                self.queue(deliveries);
-                if let Some(entry) = entry {
-                    self.put_entry(entry);
-                }
-                if let Some(row) = self.emails.get_mut(&(form.clone(), email)) {
-                    if lead.as_deref() == Some(row.lead.as_str()) {
-                        row.live = true;
-                    }
-                    if held {
-                        row.held = 0;
-                    }
-                }
-                if let (Some(key), Some(answer)) = (key, answer) {
-                    if let Some(a) = self.answers.get_mut(&(form, key)) {
-                        a.0 = Some(answer);
-                    }
-                }
-                serde_json::to_value(ledger::Indexed { erased: false }).unwrap_or_default()
-            }
+            Command::Settle(settle) => serde_json::to_value(self.settle(settle)).unwrap_or_default(),
             Command::Release(cmd::Release { form, hold: Hold { email, lead, held }, key }) => {
                 let k = (form.clone(), email);
                 if self.emails.get(&k).is_some_and(|r| !r.live && lead.as_deref() == Some(r.lead.as_str())) {
@@ -1207,6 +1186,61 @@ impl LedgerModel {
             Some((None, at)) if ledger::reservation_holds(*at, now) => Replay::InProgress,
             _ => Replay::Fresh,
         }
+    }
+
+    /// [`Command::Claim`].
+    fn claim(&mut self, cmd::Claim { form, email, lead, key, legacy, now }: cmd::Claim) -> Standing {
+        let replay = self.reserve_key(&form, key.as_deref(), now);
+        if replay != Replay::Fresh {
+            return Standing { holder: self.holder(&form, &email, now), replay };
+        }
+        let k = (form.clone(), email.clone());
+        if let Some(old) = legacy {
+            self.emails.entry(k.clone()).or_insert(EmailRow { lead: old, live: true, at: now, held: 0 });
+        }
+        if self.emails.get(&k).is_some_and(|r| !r.live && !ledger::reservation_holds(r.at, now)) {
+            self.emails.remove(&k);
+        }
+        self.emails.entry(k.clone()).or_insert(EmailRow { lead: lead.clone(), live: false, at: now, held: 0 });
+        let holder = if self.emails.get(&k).is_some_and(|r| r.lead == lead) {
+            Holder::Claimed
+        } else {
+            match self.holder(&form, &email, now) {
+                Holder::Lead { lead } => {
+                    if let Some(r) = self.emails.get_mut(&k) {
+                        r.held = now.max(1);
+                    }
+                    Holder::Lead { lead }
+                }
+                other => other,
+            }
+        };
+        Standing { holder, replay }
+    }
+
+    /// [`Command::Settle`].
+    fn settle(&mut self, cmd::Settle { form, hold: Hold { email, lead, held }, key, answer, deliveries, entry }: cmd::Settle) -> ledger::Indexed {
+        if entry.as_ref().is_some_and(|e| self.tombstones.contains_key(&e.id)) {
+            return ledger::Indexed { erased: true };
+        }
+        self.queue(deliveries);
+        if let Some(entry) = entry {
+            self.put_entry(entry);
+        }
+        if let Some(row) = self.emails.get_mut(&(form.clone(), email)) {
+            if lead.as_deref() == Some(row.lead.as_str()) {
+                row.live = true;
+            }
+            if held {
+                row.held = 0;
+            }
+        }
+        if let (Some(key), Some(answer)) = (key, answer) {
+            if let Some(a) = self.answers.get_mut(&(form, key)) {
+                a.0 = Some(answer);
+            }
+        }
+        ledger::Indexed { erased: false }
     }
 
     fn reserve_key(&mut self, form: &str, key: Option<&str>, now: u64) -> Replay {

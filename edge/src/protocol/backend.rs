@@ -22,8 +22,11 @@ pub trait Backend {
     /// Writes lead documents without their index rows (an import writes those in its settle), side by side;
     /// one outcome per document.
     async fn put_documents(&self, leads: &[Lead]) -> Vec<Result<(), Error>>;
-    /// Deletes a lead document.
+    /// Deletes a lead: its index row, then its document.
     async fn delete_lead(&self, id: &str) -> Result<(), Error>;
+    /// Deletes a document whose lead was never indexed (written for an admission the ledger did not
+    /// grant), without asking the ledger about an index row it cannot have.
+    async fn delete_document(&self, id: &str) -> Result<(), Error>;
     /// The lead the KV-only layout indexed for this form and address hash (see `ledger`'s upgrade path).
     async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error>;
     /// [`Backend::legacy_email`] for many addresses at once (bulk reads).

@@ -275,6 +275,7 @@ macro_rules! routes {
 
 routes! {
     Claim(c, map) => Route::One(map.home(&c.form, &c.email)),
+    Admit(c, map) => Route::One(map.home(&c.form, &c.email)),
     Look(c, map) => Route::One(map.home(&c.form, &c.email)),
     Hold(c, map) => Route::One(map.home(&c.form, &c.email)),
     Settle(c, map) => Route::One(match (&c.entry, c.hold.email.is_empty()) {

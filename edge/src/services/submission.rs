@@ -17,7 +17,7 @@
 use crate::protocol::backend::{ask, random, Backend};
 use crate::protocol::handover::Handover;
 use crate::protocol::ledger::cmd;
-use crate::protocol::ledger::{Answer, Hold, Holder, Indexed, Replay, Standing};
+use crate::protocol::ledger::{Admission, Answer, Hold, Holder, Indexed, Replay, Standing};
 use crate::protocol::outbox::Delivery;
 use crate::rules::webhook::{self, EventType};
 use crate::services::announcing::{mail_entry, outbox_entries, unqueue, updated_entries};
@@ -108,9 +108,21 @@ pub async fn receive<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) ->
     let receipt = receipt::sign(intake.signing.as_bytes(), &receipt::Receipt::of_record(&fresh.id, &fresh.form, &fresh.consent));
     let legacy = b.legacy_email(&form.id, &email).await?;
 
+    // A new address is the common case: its lead is written first and the ledger asked once (`Admit`),
+    // which claims the address and, when it is new, settles the lead in the same transaction. Anything
+    // else (a repeat, a replayed key, a race) goes on from the claim that answer holds. Only a form that
+    // gives owners turns claims first: a turn taken for what turns out to be a repeat would skip an owner.
+    let mut first = None;
+    if form.assign.as_ref().is_none_or(|rule| !rule.needs_turn()) {
+        let admitting = Admitting { email: &email, legacy: legacy.clone(), receipt: &receipt, now };
+        match admit(b, intake, fresh.clone(), admitting).await? {
+            Admitted::Taken(taken) => return Ok(Received::Taken(taken)),
+            Admitted::Not(standing) => first = Some(standing),
+        }
+    }
     // The ledger decides, strictly: whether this is a new address or a repeat, and whether the key was
     // answered before. Racing requests wait here for the one that holds the address or the key.
-    let claim = claim(b, &form.id, &email, &fresh.id, intake.key.as_deref(), legacy).await?;
+    let claim = claim(b, &form.id, &email, &fresh.id, intake.key.as_deref(), legacy, first).await?;
     if let Some(answer) = claim.answered {
         return Ok(Received::Taken(Taken { status: answer.status, body: answer.body, deliveries: Vec::new() }));
     }
@@ -196,16 +208,7 @@ async fn settle<B: Backend>(b: &B, intake: &Intake<'_>, s: Settling, stored: Res
             return Err(e);
         }
     };
-    // Nothing in the answer tells a new address from a known one: its own id and receipt, the form's first
-    // status, and a download link only where every first submission gets one (a gate without double
-    // opt-in; with it, the link comes by mail, also to a known address). The link's lead id is sealed.
-    let mut body = json!({"id": answer_id, "status": first_status(form), "receipt": receipt});
-    let link = download_link(intake.signing, form, &lead, intake.origin, now).filter(|_| !form.double_opt_in);
-    if let (Some(url), Some(fields)) = (link, body.as_object_mut()) {
-        fields.insert("download_url".into(), json!(url));
-    }
-    let status = 201;
-    let answer = serde_json::to_string(&Answer { status, body: body.clone() })?;
+    let (status, body, answer) = answer(intake, &answer_id, &receipt, &lead, now)?;
     // The deliveries are queued by the settle itself: one transaction makes the lead findable, its
     // deliveries due and its answer the key's.
     let settle = cmd::Settle {
@@ -228,6 +231,83 @@ async fn settle<B: Backend>(b: &B, intake: &Intake<'_>, s: Settling, stored: Res
             // Unsettled, the lead would be found by nobody: undo the writes, so the retry meets a clean slate.
             undo.run(b, &deliveries).await;
             let _ = b.send(release(&form.id, &hold, &key)).await;
+            Err(e)
+        }
+    }
+}
+
+/// The answer to a stored submission: its status, its body, and both as the text the ledger keeps for
+/// the idempotency key.
+fn answer(intake: &Intake<'_>, id: &str, receipt: &str, lead: &Lead, now: u64) -> Result<(u16, serde_json::Value, String), Error> {
+    let form = intake.form;
+    // Nothing in the answer tells a new address from a known one: its own id and receipt, the form's first
+    // status, and a download link only where every first submission gets one (a gate without double
+    // opt-in; with it, the link comes by mail, also to a known address). The link's lead id is sealed.
+    let mut body = json!({"id": id, "status": first_status(form), "receipt": receipt});
+    let link = download_link(intake.signing, form, lead, intake.origin, now).filter(|_| !form.double_opt_in);
+    if let (Some(url), Some(fields)) = (link, body.as_object_mut()) {
+        fields.insert("download_url".into(), json!(url));
+    }
+    let status = 201;
+    let answer = serde_json::to_string(&Answer { status, body: body.clone() })?;
+    Ok((status, body, answer))
+}
+
+/// What [`admit`] needs besides the new lead.
+struct Admitting<'a> {
+    email: &'a str,
+    legacy: Option<String>,
+    receipt: &'a str,
+    now: u64,
+}
+
+/// What [`admit`] came to.
+enum Admitted {
+    /// The address was new: the lead is stored and settled.
+    Taken(Taken),
+    /// It was not (or the key was answered or is in progress): nothing is stored, and the request holds
+    /// what this claim took, as after a [`cmd::Claim`].
+    Not(Standing),
+}
+
+/// Stores `lead` as a new lead and asks the ledger to claim its address and settle it in one step. When
+/// the ledger does not grant the claim, the document written for it is deleted again.
+async fn admit<B: Backend>(b: &B, intake: &Intake<'_>, lead: Lead, a: Admitting<'_>) -> Result<Admitted, Error> {
+    let form = intake.form;
+    let (lead, deliveries, undo) = store_new(b, intake, lead, a.now).await?;
+    let (status, body, answer) = answer(intake, &lead.id, a.receipt, &lead, a.now)?;
+    let admit = cmd::Admit {
+        form: form.id.clone(),
+        email: a.email.to_owned(),
+        lead: lead.id.clone(),
+        key: intake.key.clone(),
+        legacy: a.legacy,
+        now: a.now,
+        answer: Some(answer),
+        deliveries: deliveries.clone(),
+        entry: crate::protocol::ledger::Entry::of(&lead),
+    };
+    // What a failed or refused admission releases: the claim on the address it may have made for this lead.
+    // (Not the key: this request may not hold it, and a reservation it does hold lapses by itself.)
+    let hold = Hold { email: a.email.to_owned(), lead: Some(lead.id.clone()), held: false };
+    match ask(b, admit).await {
+        Ok(Admission { settled: Some(Indexed { erased: false }), .. }) => Ok(Admitted::Taken(Taken { status, body, deliveries })),
+        // A fresh id has no tombstone; should it ever, the lead is not brought back.
+        Ok(Admission { settled: Some(Indexed { erased: true }), .. }) => {
+            let _ = b.delete_document(&lead.id).await;
+            let _ = b.send(release(&form.id, &hold, &None)).await;
+            Err(Error::NotFound)
+        }
+        Ok(Admission { standing, settled: None }) => {
+            // Written for nothing: no index row names it, so nothing but this request could ever delete it.
+            if let Err(e) = b.delete_document(&lead.id).await {
+                b.log(&format!("the document of unadmitted lead {} stays: {}", lead.id, e.log_line().unwrap_or_default()));
+            }
+            Ok(Admitted::Not(standing))
+        }
+        Err(e) => {
+            undo.run(b, &deliveries).await;
+            let _ = b.send(release(&form.id, &hold, &None)).await;
             Err(e)
         }
     }
@@ -264,7 +344,17 @@ struct Claimed {
 /// Claims an address (and reserves an idempotency key) in the ledger. While another request holds either,
 /// waits for it and looks again: a second request with the same key gets the first one's answer, and a
 /// second submission of an address being stored becomes a repeat of the lead the first one stored.
-async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Option<&str>, legacy: Option<String>) -> Result<Claimed, Error> {
+///
+/// `first` is the answer of a claim already made (by an [`cmd::Admit`] that was not granted), with the key.
+async fn claim<B: Backend>(
+    b: &B,
+    form: &str,
+    email: &str,
+    lead: &str,
+    key: Option<&str>,
+    legacy: Option<String>,
+    mut first: Option<Standing>,
+) -> Result<Claimed, Error> {
     let started = b.now_ms();
     let mut holds_key = false;
     let mut look = false;
@@ -273,7 +363,9 @@ async fn claim<B: Backend>(b: &B, form: &str, email: &str, lead: &str, key: Opti
         let with_key = if holds_key { None } else { key.map(str::to_owned) };
         let now = b.now_ms();
         // A look and a claim both answer where the address and the key stand.
-        let standing: Standing = if look {
+        let standing: Standing = if let Some(standing) = first.take() {
+            standing
+        } else if look {
             ask(b, cmd::Look { form: form.to_owned(), email: email.to_owned(), key: with_key.clone(), now }).await?
         } else {
             ask(b, cmd::Claim { form: form.to_owned(), email: email.to_owned(), lead: lead.to_owned(), key: with_key.clone(), legacy: legacy.clone(), now })

@@ -589,17 +589,17 @@ impl Ledger {
             Command::Settle(cmd::Settle { form, hold, key, answer, deliveries, entry }) => {
                 reply(&self.settle_stored(&form, &hold, key.as_deref(), answer.as_deref(), &deliveries, entry.as_ref())?)?
             }
-            Command::Admit(cmd::Admit { form, email, lead, key, legacy, now, answer, deliveries, entry }) => {
+            Command::Admit(cmd::Admit { form, email, lead, key, held_key, legacy, now, answer, deliveries, entry }) => {
                 // A claim, as `Claim` makes it; then, only when it is granted, the settle of the lead.
                 self.refuse_registered(&form)?;
-                let replay = self.reserve_key(&form, key.as_deref(), now)?;
+                let replay = if held_key { Replay::Fresh } else { self.reserve_key(&form, key.as_deref(), now)? };
                 let holder = match replay {
                     Replay::Fresh => self.claim(&form, &email, &lead, legacy.as_deref(), now)?,
                     _ => self.holder(&form, &email, now)?,
                 };
                 let settled = if replay == Replay::Fresh && holder == Holder::Claimed {
                     let hold = Hold { email, lead: Some(lead), held: false };
-                    Some(self.settle_stored(&form, &hold, key.as_deref(), answer.as_deref(), &deliveries, Some(&entry))?)
+                    Some(self.settle_stored(&form, &hold, key.as_deref(), answer.as_deref(), &deliveries, entry.as_ref())?)
                 } else {
                     None
                 };

@@ -635,12 +635,14 @@ impl LedgerModel {
         let to = |standing: Standing| serde_json::to_value(standing).unwrap_or_default();
         match command.clone() {
             Command::Claim(claim) => to(self.claim(claim)),
-            Command::Admit(cmd::Admit { form, email, lead, key, legacy, now, answer, deliveries, entry }) => {
-                // As the object runs it: the claim, and the settle only when the claim was granted.
-                let standing = self.claim(cmd::Claim { form: form.clone(), email: email.clone(), lead: lead.clone(), key: key.clone(), legacy, now });
+            Command::Admit(cmd::Admit { form, email, lead, key, held_key, legacy, now, answer, deliveries, entry }) => {
+                // As the object runs it: the claim (without the key when the request holds it already), and the
+                // settle only when the claim was granted.
+                let claim_key = if held_key { None } else { key.clone() };
+                let standing = self.claim(cmd::Claim { form: form.clone(), email: email.clone(), lead: lead.clone(), key: claim_key, legacy, now });
                 let settled = (standing.holder == Holder::Claimed && standing.replay == Replay::Fresh).then(|| {
                     let hold = Hold { email, lead: Some(lead), held: false };
-                    self.settle(cmd::Settle { form, hold, key, answer, deliveries, entry: Some(entry) })
+                    self.settle(cmd::Settle { form, hold, key, answer, deliveries, entry })
                 });
                 serde_json::to_value(ledger::Admission { standing, settled }).unwrap_or_default()
             }

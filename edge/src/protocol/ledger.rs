@@ -334,6 +334,10 @@ pub mod cmd {
         pub lead: String,
         /// The request's `Idempotency-Key`, if any.
         pub key: Option<String>,
+        /// Whether this request holds the key already (reserved by an earlier claim of its own), so that
+        /// the admission settles its answer rather than finding it in progress.
+        #[serde(default)]
+        pub held_key: bool,
         /// As [`Claim::legacy`].
         pub legacy: Option<String>,
         /// Now, Unix ms (the Worker's clock).
@@ -344,7 +348,7 @@ pub mod cmd {
         #[serde(default)]
         pub deliveries: Vec<Delivery>,
         /// The new lead's index row, written when it is settled.
-        pub entry: Entry,
+        pub entry: Option<Entry>,
     }
 
     /// The request failed before the lead was stored: drop its reservations, so a retry meets a clean slate.

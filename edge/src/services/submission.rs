@@ -112,26 +112,98 @@ pub async fn receive<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) ->
     let receipt = receipt::sign(intake.signing.as_bytes(), &receipt::Receipt::of_record(&fresh.id, &fresh.form, &fresh.consent));
     let legacy = b.legacy_email(&form.id, &email).await?;
 
-    // A new address is the common case: its lead is written first and the ledger asked once (`Admit`),
-    // which claims the address and, when it is new, settles the lead in the same transaction. Anything
-    // else (a repeat, a replayed key, a race) goes on from the claim that answer holds. Only a form that
-    // gives owners turns claims first: a turn taken for what turns out to be a repeat would skip an owner.
-    let mut first = None;
-    if form.assign.as_ref().is_none_or(|rule| !rule.needs_turn()) {
-        let admitting = Admitting { email: &email, legacy: legacy.clone(), receipt: &receipt, now };
-        match admit(b, intake, fresh.clone(), admitting).await? {
-            Admitted::Taken(taken) => return Ok(Received::Taken(taken)),
-            Admitted::Not(standing) => first = Some(standing),
+    // A form that gives owners turns claims the address before anything is written: a turn taken for what
+    // turns out to be a repeat would skip an owner. Every other form writes first and claims with the
+    // admission below, in one ledger request for what is most often a new address.
+    let turns = form.assign.as_ref().is_some_and(shared::owner::Assignment::needs_turn);
+    let mut holds_key = false;
+    if turns {
+        let claimed = claim(b, &form.id, &email, &fresh.id, intake.key.as_deref(), legacy.clone(), None, false).await?;
+        if !claimed.is_new() {
+            return not_new(b, intake, claimed, email, fresh, receipt, now).await;
         }
+        holds_key = claimed.holds_key;
     }
-    // The ledger decides, strictly: whether this is a new address or a repeat, and whether the key was
-    // answered before. Racing requests wait here for the one that holds the address or the key.
-    let claim = claim(b, &form.id, &email, &fresh.id, intake.key.as_deref(), legacy, first).await?;
-    if let Some(answer) = claim.answered {
+    // What a request that fails from here releases: its claim on the address (when it made one) and the
+    // key it holds. (Releasing a claim this request never made deletes nothing: it names its own lead.)
+    let hold = Hold { email: email.clone(), lead: Some(fresh.id.clone()), held: false };
+    let give_back = |holds_key: bool| release(&form.id, &hold, &intake.key.clone().filter(|_| holds_key));
+    let (lead, deliveries) = match store_new(b, intake, fresh, now).await {
+        Ok(stored) => stored,
+        Err(e) => {
+            if turns {
+                let _ = b.send(give_back(holds_key)).await; // if this fails too, the reservation lapses by itself
+            }
+            return Err(e);
+        }
+    };
+    let (status, body, answer) = answer(intake, &lead.id, &receipt, &lead, now)?;
+    // The admission: the address claimed and, when it is this lead's to take, the lead settled with it (its
+    // index row, outbox entries and the key's answer), in one transaction. When it is not, the ledger
+    // decides as for any claim (racing requests wait here for the one holding the address or the key), and
+    // once this request holds the address it is admitted again. Rarely more than once: a claim it holds
+    // lapses only after `ledger::RESERVATION_MS`.
+    for _ in 0..ADMISSIONS {
+        let admit = cmd::Admit {
+            form: form.id.clone(),
+            email: email.clone(),
+            lead: lead.id.clone(),
+            key: intake.key.clone(),
+            held_key: holds_key,
+            legacy: legacy.clone(),
+            now: b.now_ms(),
+            answer: Some(answer.clone()),
+            deliveries: deliveries.clone(),
+            entry: Some(crate::protocol::ledger::Entry::of(&lead)),
+        };
+        let standing = match ask(b, admit).await {
+            Ok(Admission { settled: Some(Indexed { erased: false }), .. }) => return Ok(Received::Taken(Taken { status, body, deliveries })),
+            // A fresh id has no tombstone; should it ever, the lead is not brought back.
+            Ok(Admission { settled: Some(Indexed { erased: true }), .. }) => {
+                let _ = b.delete_document(&lead.id).await;
+                let _ = b.send(give_back(holds_key)).await;
+                return Err(Error::NotFound);
+            }
+            Ok(Admission { standing, settled: None }) => standing,
+            Err(e) => {
+                // Unsettled, the lead would be found by nobody: undo the writes, so the retry meets a clean slate.
+                let _ = unqueue(b, &deliveries).await;
+                let _ = b.delete_lead(&lead.id).await;
+                let _ = b.send(give_back(holds_key)).await;
+                return Err(e);
+            }
+        };
+        let claimed = match claim(b, &form.id, &email, &lead.id, intake.key.as_deref(), legacy.clone(), Some(standing), holds_key).await {
+            Ok(claimed) if claimed.is_new() => claimed,
+            decided => {
+                // Written for nothing: no index row names it, so nothing but this request could delete it.
+                if let Err(e) = b.delete_document(&lead.id).await {
+                    b.log(&format!("the document of unadmitted lead {} stays: {}", lead.id, e.log_line().unwrap_or_default()));
+                }
+                return not_new(b, intake, decided?, email, lead, receipt, now).await;
+            }
+        };
+        holds_key = claimed.holds_key;
+    }
+    let _ = b.delete_lead(&lead.id).await;
+    let _ = b.send(give_back(holds_key)).await;
+    Err(Error::InProgress)
+}
+
+/// How often a submission of a new address is sent for admission before it gives up (see [`receive`]).
+const ADMISSIONS: usize = 3;
+
+/// Where a claim that did not give this request the address to store a new lead under leaves a submission:
+/// the key's earlier answer given again, a giveaway's refusal, or a repeat handed over. `fresh` is the new
+/// lead as the submission made it (possibly with its owner and mail noted, which a repeat does not read:
+/// it takes the fields, the consent record, the id and the time).
+async fn not_new<B: Backend>(b: &B, intake: &Intake<'_>, claimed: Claimed, email: String, fresh: Lead, receipt: String, now: u64) -> Result<Received, Error> {
+    let form = intake.form;
+    if let Some(answer) = claimed.answered {
         return Ok(Received::Taken(Taken { status: answer.status, body: answer.body, deliveries: Vec::new() }));
     }
-    let key = if claim.holds_key { intake.key.clone() } else { None };
-    match claim.repeat_of {
+    let key = if claimed.holds_key { intake.key.clone() } else { None };
+    match claimed.repeat_of {
         Some(_) if form.kind == FormKind::Giveaway => {
             let _ = b.send(release(&form.id, &held(email), &key)).await; // if this fails too, the reservation lapses by itself
             Err(Error::AlreadyEntered)
@@ -147,13 +219,7 @@ pub async fn receive<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) ->
             receipt,
             now,
         }))),
-        None => {
-            // What this request holds: a claim on the address for the new lead.
-            let hold = Hold { email, lead: Some(fresh.id.clone()), held: false };
-            let answer_id = fresh.id.clone();
-            let stored = store_new(b, intake, fresh, now).await;
-            settle(b, intake, Settling { hold, key, answer_id, receipt, now }, stored).await.map(Received::Taken)
-        }
+        None => Err(Error::Internal("a claim that holds the address is not a repeat".into())),
     }
 }
 
@@ -257,81 +323,13 @@ fn answer(intake: &Intake<'_>, id: &str, receipt: &str, lead: &Lead, now: u64) -
     Ok((status, body, answer))
 }
 
-/// What [`admit`] needs besides the new lead.
-struct Admitting<'a> {
-    email: &'a str,
-    legacy: Option<String>,
-    receipt: &'a str,
-    now: u64,
-}
-
-/// What [`admit`] came to.
-enum Admitted {
-    /// The address was new: the lead is stored and settled.
-    Taken(Taken),
-    /// It was not (or the key was answered or is in progress): nothing is stored, and the request holds
-    /// what this claim took, as after a [`cmd::Claim`].
-    Not(Standing),
-}
-
-/// Stores `lead` as a new lead and asks the ledger to claim its address and settle it in one step. When
-/// the ledger does not grant the claim, the document written for it is deleted again.
-async fn admit<B: Backend>(b: &B, intake: &Intake<'_>, lead: Lead, a: Admitting<'_>) -> Result<Admitted, Error> {
-    let form = intake.form;
-    let (lead, deliveries, undo) = store_new(b, intake, lead, a.now).await?;
-    let (status, body, answer) = answer(intake, &lead.id, a.receipt, &lead, a.now)?;
-    let admit = cmd::Admit {
-        form: form.id.clone(),
-        email: a.email.to_owned(),
-        lead: lead.id.clone(),
-        key: intake.key.clone(),
-        legacy: a.legacy,
-        now: a.now,
-        answer: Some(answer),
-        deliveries: deliveries.clone(),
-        entry: crate::protocol::ledger::Entry::of(&lead),
-    };
-    // What a failed or refused admission releases: the claim on the address it may have made for this lead.
-    // (Not the key: this request may not hold it, and a reservation it does hold lapses by itself.)
-    let hold = Hold { email: a.email.to_owned(), lead: Some(lead.id.clone()), held: false };
-    match ask(b, admit).await {
-        Ok(Admission { settled: Some(Indexed { erased: false }), .. }) => Ok(Admitted::Taken(Taken { status, body, deliveries })),
-        // A fresh id has no tombstone; should it ever, the lead is not brought back.
-        Ok(Admission { settled: Some(Indexed { erased: true }), .. }) => {
-            let _ = b.delete_document(&lead.id).await;
-            let _ = b.send(release(&form.id, &hold, &None)).await;
-            Err(Error::NotFound)
-        }
-        Ok(Admission { standing, settled: None }) => {
-            // Written for nothing: no index row names it, so nothing but this request could ever delete it.
-            if let Err(e) = b.delete_document(&lead.id).await {
-                b.log(&format!("the document of unadmitted lead {} stays: {}", lead.id, e.log_line().unwrap_or_default()));
-            }
-            Ok(Admitted::Not(standing))
-        }
-        Err(e) => {
-            undo.run(b, &deliveries).await;
-            let _ = b.send(release(&form.id, &hold, &None)).await;
-            Err(e)
-        }
-    }
-}
-
-/// How to take back a stored submission whose claim could not be settled.
-enum Undo {
-    /// Delete the new lead.
-    Delete(String),
-    /// Put the repeated lead back as it was.
-    Restore(Box<Lead>),
-}
+/// How to take back a stored repeat whose settle failed: put the lead back as it was.
+struct Undo(Box<Lead>);
 
 impl Undo {
     async fn run<B: Backend>(self, b: &B, deliveries: &[Delivery]) {
         let _ = unqueue(b, deliveries).await;
-        let _ = match self {
-            Undo::Delete(id) => b.delete_lead(&id).await,
-            Undo::Restore(old) => put_document(b, &old).await,
-        };
+        let _ = put_document(b, &self.0).await;
     }
 }
 
@@ -345,11 +343,20 @@ struct Claimed {
     answered: Option<Answer>,
 }
 
+impl Claimed {
+    /// Whether the request holds the address to store a new lead under.
+    fn is_new(&self) -> bool {
+        self.repeat_of.is_none() && self.answered.is_none()
+    }
+}
+
 /// Claims an address (and reserves an idempotency key) in the ledger. While another request holds either,
 /// waits for it and looks again: a second request with the same key gets the first one's answer, and a
 /// second submission of an address being stored becomes a repeat of the lead the first one stored.
 ///
-/// `first` is the answer of a claim already made (by an [`cmd::Admit`] that was not granted), with the key.
+/// `first` is the answer of a claim already made (by an [`cmd::Admit`] that was not granted); `held`, whether
+/// this request holds the key already.
+#[allow(clippy::too_many_arguments)]
 async fn claim<B: Backend>(
     b: &B,
     form: &str,
@@ -358,9 +365,10 @@ async fn claim<B: Backend>(
     key: Option<&str>,
     legacy: Option<String>,
     mut first: Option<Standing>,
+    held: bool,
 ) -> Result<Claimed, Error> {
     let started = b.now_ms();
-    let mut holds_key = false;
+    let mut holds_key = held;
     let mut look = false;
     loop {
         // Once this request holds the key, it no longer asks about it.
@@ -424,7 +432,7 @@ async fn claim<B: Backend>(
 /// endpoints hear of the lead only once it is confirmed; the mail goes through the outbox, so a mail API
 /// outage delays it rather than losing it), else `lead.created` for each endpoint. A write that fails
 /// undoes the earlier ones.
-async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: u64) -> Result<(Lead, Vec<Delivery>, Undo), Error> {
+async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: u64) -> Result<(Lead, Vec<Delivery>), Error> {
     let form = intake.form;
     // Its owner first, so that what goes out names them: at creation, or now if it is an MQL already.
     let mut assigned = crate::services::sales::assign_due(b, intake.config, &mut lead, shared::owner::Moment::Creation, now).await?;
@@ -444,8 +452,7 @@ async fn store_new<B: Backend>(b: &B, intake: &Intake<'_>, mut lead: Lead, now: 
     // The document only: its index row is written by the settle, in the same transaction that makes the
     // address the lead's.
     put_document(b, &lead).await?;
-    let undo = Undo::Delete(lead.id.clone());
-    Ok((lead, deliveries, undo))
+    Ok((lead, deliveries))
 }
 
 /// Stores a repeat (see [`repeat`]): the changed lead, restored as it was if the write fails; its outbox
@@ -456,7 +463,7 @@ async fn store_repeat<B: Backend>(b: &B, intake: &Intake<'_>, old: Lead, fresh: 
         let _ = put_document(b, &old).await;
         return Err(e);
     }
-    Ok((lead, deliveries, Undo::Restore(Box::new(old))))
+    Ok((lead, deliveries, Undo(Box::new(old))))
 }
 
 /// Writes a lead's document without its index row (which the settle writes).

@@ -81,8 +81,8 @@ fn a_new_lead_is_stored_with_its_outbox_and_settled_in_the_ledger() {
 #[test]
 fn a_fault_at_any_step_of_a_new_lead_leaves_nothing_and_a_retry_succeeds() {
     // A new address is written, then admitted (claimed and settled) in one ledger request; a form that
-    // gives owners turns claims first, then writes and settles.
-    let steps = [("open", vec![Op::ReadLegacy, Op::PutLead, Op::Admit]), ("turns", vec![Op::ReadLegacy, Op::Claim, Op::LedgerOther, Op::PutLead, Op::Settle])];
+    // gives owners turns claims first, takes the turn, writes, and is admitted under the claim it holds.
+    let steps = [("open", vec![Op::ReadLegacy, Op::PutLead, Op::Admit]), ("turns", vec![Op::ReadLegacy, Op::Claim, Op::LedgerOther, Op::PutLead, Op::Admit])];
     for (form, ops) in steps {
         for op in ops {
             let (m, config) = (Memory::at(NOW), config());
@@ -211,6 +211,33 @@ fn racing_retries_under_one_key_get_one_answer() {
     m.advance(edge::protocol::ledger::ANSWER_MS);
     let later = block_on(submit(&m, &config, "open", serde_json::json!({"email": "key@example.com"}), &[], Some("k-1"))).unwrap();
     assert_ne!(later.body.to_string(), bodies[0]);
+}
+
+#[test]
+fn a_new_address_waiting_for_a_request_that_gives_up_is_admitted_under_its_own_claim_and_key() {
+    use edge::protocol::ledger::{cmd, Hold};
+    let (m, config) = (Memory::at(NOW), config());
+    let address = email("late@example.com");
+    // Another request holds the address (it claimed it and is writing its lead) ...
+    block_on(m.send(cmd::Claim { form: "open".into(), email: address.clone(), lead: "ld_other".into(), key: None, legacy: None, now: NOW })).unwrap();
+    let give_up = async {
+        for _ in 0..20 {
+            m.sleep(1).await;
+        }
+        // ... and gives up while this one waits.
+        let hold = Hold { email: address.clone(), lead: Some("ld_other".into()), held: false };
+        m.send(cmd::Release { form: "open".into(), hold, key: None }).await.unwrap();
+    };
+    let waiting = submit(&m, &config, "open", serde_json::json!({"email": "late@example.com"}), &[], Some("k-late"));
+    let (taken, ()) = block_on(futures::future::join(waiting, give_up));
+    let taken = taken.unwrap();
+    assert_eq!(taken.status, 201);
+    let id = taken.body["id"].as_str().unwrap().to_owned();
+    assert_eq!(m.leads.borrow().keys().collect::<Vec<_>>(), vec![&id], "its document, written once, is the lead's");
+    assert_eq!(m.ledger_row("open", &address), Some((id.clone(), true)));
+    assert!(m.count(Op::Admit) >= 2, "not admitted while the other held the address, then admitted");
+    let again = block_on(submit(&m, &config, "open", serde_json::json!({"email": "late@example.com"}), &[], Some("k-late"))).unwrap();
+    assert_eq!(again.body, taken.body, "the key it held has the answer");
 }
 
 #[test]

@@ -30,6 +30,17 @@ after(async () => {
   await receiver?.close();
 });
 
+/** Runs `wrangler kv key <args>` on the KV namespace of a stopped collector's state. */
+function kv(stopped, ...args) {
+  const r = spawnSync(path.join(root, "node_modules/.bin/wrangler"), ["kv", "key", ...args, "--binding", "LEADS", "--local", "--persist-to", path.join(stopped.state, "data"), "-c", path.join(stopped.state, "collector.json")], {
+    cwd: stopped.state,
+    env: { ...process.env, PATH: `${path.join(root, "node_modules/.bin")}:${process.env.PATH}`, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
+    encoding: "utf8",
+  });
+  assert.equal(r.status, 0, r.stderr);
+  return r.stdout.trim();
+}
+
 const submit = (form, email, headers = {}, consent = []) =>
   fetch(`${collector.base}/v1/leads`, {
     method: "POST",
@@ -109,14 +120,7 @@ test("a collector with leads in the old KV layout adopts them on first use", asy
   // its first object, where the backfill indexes them: see `shard`).
   const old = await startCollector(newsletterConfig(receiver.url, "open"));
   await old.stop();
-  const put = (key, value) => {
-    const r = spawnSync(path.join(root, "node_modules/.bin/wrangler"), ["kv", "key", "put", key, value, "--binding", "LEADS", "--local", "--persist-to", path.join(old.state, "data"), "-c", path.join(old.state, "collector.json")], {
-      cwd: old.state,
-      env: { ...process.env, PATH: `${path.join(root, "node_modules/.bin")}:${process.env.PATH}`, CLOUDFLARE_CF_FETCH_ENABLED: "false", WRANGLER_SEND_METRICS: "false" },
-      encoding: "utf8",
-    });
-    assert.equal(r.status, 0, r.stderr);
-  };
+  const put = (key, value) => kv(old, "put", key, value);
   put(`lead:${legacy.id}`, JSON.stringify(legacy));
   put(`email:open:${createHash("sha256").update(email).digest("hex")}`, legacy.id);
   // A second old lead that nobody submits again: the scheduled backfill indexes it.
@@ -147,6 +151,19 @@ test("a collector with leads in the old KV layout adopts them on first use", asy
   await postLead(old, { form: "open", fields: { email } });
   assert.equal((await adminLeads(old)).filter((l) => l.fields.email === email).length, 1);
   await old.stop();
+  assert.equal(kv(old, "get", "meta:legacy-emails"), "left", "it found the old layout's email keys, so it keeps reading them");
+});
+
+test("a collector without the old layout's email keys records so, and no submission reads KV for one", async () => {
+  const fresh = await startCollector(newsletterConfig(receiver.url, "open"));
+  try {
+    assert.equal((await postLead(fresh, { form: "open", fields: { email: "fresh.layout@example.com" } })).status, 201);
+    assert.equal((await postLead(fresh, { form: "open", fields: { email: "fresh.layout@example.com", first_name: "Ada" } })).status, 201);
+    assert.equal((await adminLeads(fresh)).filter((l) => l.fields.email === "fresh.layout@example.com").length, 1, "the repeat found its lead in the ledger");
+  } finally {
+    await fresh.stop();
+  }
+  assert.equal(kv(fresh, "get", "meta:legacy-emails"), "gone");
 });
 
 test("admin lists come newest first from the ledger's index, with full filtered pages", async () => {

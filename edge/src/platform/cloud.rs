@@ -187,10 +187,16 @@ impl<L: Inside> Backend for Cloud<'_, L> {
     }
 
     async fn legacy_email(&self, form: &str, email_hash: &str) -> Result<Option<String>, Error> {
+        if !self.legacy_emails_left().await? {
+            return Ok(None);
+        }
         self.kv.text(Key::legacy_email(form, email_hash).as_str()).await
     }
 
     async fn legacy_emails(&self, form: &str, email_hashes: &[String]) -> Result<Vec<Option<String>>, Error> {
+        if !self.legacy_emails_left().await? {
+            return Ok(vec![None; email_hashes.len()]);
+        }
         let mut out = Vec::with_capacity(email_hashes.len());
         for chunk in email_hashes.chunks(crate::protocol::backend::BULK_READ) {
             let keys: Vec<String> = chunk.iter().map(|h| Key::legacy_email(form, h).as_str().to_owned()).collect();
@@ -200,6 +206,9 @@ impl<L: Inside> Backend for Cloud<'_, L> {
     }
 
     async fn delete_legacy_email(&self, form: &str, email_hash: &str) -> Result<(), Error> {
+        if !self.legacy_emails_left().await? {
+            return Ok(());
+        }
         self.kv.delete(Key::legacy_email(form, email_hash).as_str()).await
     }
 
@@ -412,6 +421,35 @@ fn namespace(env: &Env) -> Result<worker::ObjectNamespace, Error> {
 /// the end-to-end test of the upgrade (`tests/shards.test.mjs`); never in a deployment.
 fn single_object(env: &Env) -> bool {
     secret(env, "LEADGATE_SINGLE_OBJECT").as_deref() == Some("1")
+}
+
+thread_local! {
+    /// Whether the KV-only layout left email index entries, once this isolate has looked (see
+    /// [`Cloud::legacy_emails_left`]).
+    static LEGACY_EMAILS: std::cell::Cell<Option<bool>> = const { std::cell::Cell::new(None) };
+}
+
+impl<L: Inside> Cloud<'_, L> {
+    /// Whether any email index entry of the KV-only layout is left in KV. Nothing writes one any more, so
+    /// on a collector that never had that layout (or whose entries are all gone) a submission need not
+    /// read KV for its address: one isolate lists the prefix once and records what it found
+    /// ([`Key::legacy_emails`]); every isolate reads that record once. Where entries are left, they are
+    /// read as before (the record is not looked at again: entries only go with erasures).
+    async fn legacy_emails_left(&self) -> Result<bool, Error> {
+        if let Some(left) = LEGACY_EMAILS.get() {
+            return Ok(left);
+        }
+        let left = match self.kv.text(Key::legacy_emails().as_str()).await? {
+            Some(record) => record != "gone",
+            None => {
+                let left = !store::list(&self.env, Prefix::LegacyEmails, 1, None).await?.names.is_empty();
+                store::put_text(&self.kv, &Key::legacy_emails(), if left { "left" } else { "gone" }).await?;
+                left
+            }
+        };
+        LEGACY_EMAILS.set(Some(left));
+        Ok(left)
+    }
 }
 
 thread_local! {

@@ -31,6 +31,12 @@ impl Key {
         Key("meta:outbox-backfill".into())
     }
 
+    /// Whether the KV-only layout left email index entries (`left`) or none (`gone`): looked up once, by
+    /// the first isolate that needed to know, so that the others read this instead of listing KV.
+    pub fn legacy_emails() -> Key {
+        Key("meta:legacy-emails".into())
+    }
+
     /// The key as KV takes it.
     pub fn as_str(&self) -> &str {
         &self.0
@@ -44,6 +50,8 @@ pub enum Prefix<'a> {
     Leads,
     /// Deliveries of the KV-only layout (moved into the ledger's outbox by the scheduled handler).
     LegacyDeliveries,
+    /// The KV-only layout's email index, of every form.
+    LegacyEmails,
     /// Giveaway draws of the KV-only layout, of one form.
     LegacyDraws(&'a str),
 }
@@ -54,6 +62,7 @@ impl Prefix<'_> {
         match self {
             Prefix::Leads => "lead:".into(),
             Prefix::LegacyDeliveries => "dlv:".into(),
+            Prefix::LegacyEmails => "email:".into(),
             Prefix::LegacyDraws(form) => format!("draw:{form}:"),
         }
     }
@@ -82,9 +91,10 @@ mod tests {
         // A form may be called `lead`: its keys still cannot be read as a lead's.
         let email = Key::legacy_email("lead", "ab");
         assert_eq!(Prefix::Leads.rest(email.as_str()), None);
+        assert_eq!(Prefix::LegacyEmails.rest(email.as_str()), Some("lead:ab"));
         assert!(Prefix::LegacyDraws("win").rest("draw:win:dr_1").is_some());
         assert!(Prefix::LegacyDraws("win").rest("draw:winter:dr_1").is_none(), "one form's draws are not another's");
-        let all = [Key::index_backfill(), Key::outbox_backfill(), Key::lead("x"), Key::legacy_email("x", "y")];
+        let all = [Key::index_backfill(), Key::outbox_backfill(), Key::legacy_emails(), Key::lead("x"), Key::legacy_email("x", "y")];
         for (i, a) in all.iter().enumerate() {
             for b in all.iter().skip(i + 1) {
                 assert_ne!(a, b);

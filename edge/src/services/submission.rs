@@ -1,18 +1,18 @@
 //! The submission service: from a checked submission to a durably stored lead (or repeat) and its answer,
 //! over the storage seam ([`Backend`]).
 //!
-//! What it decides, in order: the bot check's decoy, validation into a fresh lead, and then, for what is
-//! most often a new address, the new lead's document written and admitted by the ledger in one request
-//! ([`cmd::Admit`]: the claim and, when the address is new, the settle, which in one transaction makes the
-//! address the lead's, writes its index row, queues its outbox entries and keeps the answer for the
-//! idempotency key). Anything else goes on from the claim the admission made, after deleting the document
-//! written for nothing: a repeat (the repeat rules, the lead's write, the settle; a lead erased meanwhile
-//! settles nothing, and its late document is deleted again), an idempotent replay, or a wait for the
-//! request that holds the address or the key. A form that gives owners turns claims first and writes after,
-//! so that a repeat takes no turn. A failure at any step undoes what was written and releases the ledger's
-//! reservations, so no 2xx is given for a lead that is not durable and nothing half-written stays visible.
-//! The Worker's glue (`visitor`) does what needs the request (origin, rate limit, Turnstile) before; the
-//! ledger's alarm delivers after.
+//! What it decides, in order: the bot check's decoy, validation into a fresh lead, and then the new lead's
+//! document written and admitted by the ledger in one request ([`cmd::Admit`]: the claim and, when the
+//! address is new, the settle, which in one transaction makes the address the lead's, writes its index row,
+//! queues its outbox entries and keeps the answer for the idempotency key). When the ledger does not grant
+//! the claim, it decides as for any claim: a repeat (the document written for nothing is deleted; the
+//! repeat rules, the lead's write and the settle follow; a lead erased meanwhile settles nothing, and its
+//! late document is deleted again), an idempotent replay, or a wait for the request that holds the address
+//! or the key, after which the same document is admitted under this request's own claim. A form that gives
+//! owners turns claims first and writes after, so that a repeat takes no turn. A failure at any step undoes
+//! what was written and releases the ledger's reservations, so no 2xx is given for a lead that is not
+//! durable and nothing half-written stays visible. The Worker's glue (`visitor`) does what needs the request
+//! (origin, rate limit, Turnstile) before; the ledger's alarm delivers after.
 //!
 //! A repeat is taken in two steps, so that the collector links no code that reads or merges a stored lead:
 //! [`receive`] goes up to the claim and hands the repeat over ([`Handover`], holding the lead), and

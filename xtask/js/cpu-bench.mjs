@@ -9,7 +9,11 @@
 // with the ratio without it: a request's CPU limit counts its isolate's thread, and a large wasm module
 // tiers up more code in the background than the reference's JavaScript does.
 //
-// Usage: node xtask/js/cpu-bench.mjs [submissions per round]
+// The machine's speed drifts between minutes (a shared VM: the reference alone moved from 9.7 to 14 ms per
+// submission within an hour), so the rounds alternate and each of Leadgate's rounds is compared with the
+// reference's round next to it: the median of those paired ratios is the figure least moved by the drift.
+//
+// Usage: node xtask/js/cpu-bench.mjs [submissions per round] [rounds]
 import { spawn, execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
@@ -18,7 +22,7 @@ import { startReceiver } from "../../tests/receiver.mjs";
 import { freePort, newsletterConfig, root, secrets, startCollector } from "../../tests/support.mjs";
 
 const N = Number(process.argv[2] || 400);
-const ROUNDS = 2;
+const ROUNDS = Number(process.argv[3] || 4);
 const TICKS = Number(execFileSync("getconf", ["CLK_TCK"]).toString().trim());
 
 /** The parent and the CPU seconds (user + system) of a `/proc/.../stat` line, read after its command. */
@@ -186,7 +190,11 @@ try {
       results[name].push(await round(name, targets[name], N, `r${r}`));
     }
   }
-  const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const median = (xs) => {
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+  };
   const ms = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, v.map((x) => x.ms)]));
   for (const name of ["leadgate", "reference"]) {
     console.log(
@@ -198,6 +206,8 @@ try {
   const foreground = Object.fromEntries(Object.entries(results).map(([k, v]) => [k, Math.min(...v.map((x) => x.ms - x.background))]));
   console.log(`CPU ratio without V8's background threads: ${(foreground.leadgate / foreground.reference).toFixed(2)} (best rounds)`);
   console.log(`CPU ratio, Leadgate over the reference: ${(Math.min(...ms.leadgate) / Math.min(...ms.reference)).toFixed(2)} (best rounds; goal <= 1.0)`);
+  const paired = ms.leadgate.map((x, i) => x / ms.reference[i]);
+  console.log(`CPU ratio, round by round (each against the reference's round beside it): ${paired.map((x) => x.toFixed(2)).join(", ")}; median ${median(paired).toFixed(2)}`);
 } finally {
   await reference.stop();
   await leadgate.stop();

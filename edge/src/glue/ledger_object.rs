@@ -31,6 +31,12 @@ pub struct Ledger {
     paced: Cell<u64>,
     /// Rows SQLite read for the funnel question being answered (logged with it).
     rows_read: Cell<u64>,
+    /// What `registered` holds for each form this instance has asked about. Only this object writes that
+    /// table (one row per form, never changed), and it writes this along with it: every claim asks.
+    registry: std::cell::RefCell<std::collections::BTreeMap<String, Option<ledger::Place>>>,
+    /// Whether the funnel's aggregates hold every lead (`ledger::TALLIED_ALL`), once this instance has
+    /// read so: the cursor never moves back from there, and every index write asks.
+    tallied_all: Cell<bool>,
 }
 
 #[cfg(feature = "operator")]
@@ -68,7 +74,16 @@ impl DurableObject for Ledger {
                 worker::console_error!("ledger schema: {e}");
             }
         }
-        Ledger { state, env, sql, armed: Cell::new(None), paced: Cell::new(0), rows_read: Cell::new(0) }
+        Ledger {
+            state,
+            env,
+            sql,
+            armed: Cell::new(None),
+            paced: Cell::new(0),
+            rows_read: Cell::new(0),
+            registry: Default::default(),
+            tallied_all: Cell::new(false),
+        }
     }
 
     async fn fetch(&self, mut req: Request) -> Result<Response> {
@@ -1016,6 +1031,7 @@ impl Ledger {
                                 "INSERT INTO registered VALUES (?, ?, ?)",
                                 vec![text(&form), SqlStorageValue::Float(f64::from(count)), ms(Date::now().as_millis())],
                             )?;
+                            self.registry.borrow_mut().insert(form.clone(), Some(place));
                             place
                         }
                     };
@@ -1320,8 +1336,13 @@ impl Ledger {
 
     /// Where the registry placed `form`, if it did (a registered count of 0 means: here).
     fn registered(&self, form: &str) -> Result<Option<ledger::Place>> {
+        if let Some(place) = self.registry.borrow().get(form) {
+            return Ok(*place);
+        }
         let rows: Vec<ShardsRow> = self.sql.exec("SELECT shards FROM registered WHERE form = ?", vec![text(form)])?.to_array()?;
-        Ok(rows.first().map(|row| ledger::Place::from(row.shards as u32)))
+        let place = rows.first().map(|row| ledger::Place::from(row.shards as u32));
+        self.registry.borrow_mut().insert(form.to_owned(), place);
+        Ok(place)
     }
 
     /// A stored lead's share of the funnel's aggregates, from its index row and stage rows.
@@ -1379,8 +1400,13 @@ impl Ledger {
 
     /// Up to which lead the aggregates hold the leads (see `ledger::tallied`).
     fn tally_cursor(&self) -> Result<String> {
+        if self.tallied_all.get() {
+            return Ok(ledger::TALLIED_ALL.to_owned());
+        }
         let rows: Vec<ValueRow> = self.sql.exec("SELECT value FROM meta WHERE name = 'tallied'", None)?.to_array()?;
-        Ok(rows.into_iter().next().map_or_else(|| ledger::TALLIED_ALL.to_owned(), |r| r.value))
+        let cursor = rows.into_iter().next().map_or_else(|| ledger::TALLIED_ALL.to_owned(), |r| r.value);
+        self.tallied_all.set(cursor == ledger::TALLIED_ALL);
+        Ok(cursor)
     }
 
     /// The funnel rows of the leads created in `[from, to)` (of one form), from their index and stage rows:
@@ -1480,6 +1506,12 @@ impl Ledger {
     /// pace) when that is sooner than this instance last set it for, or `always`.
     async fn arm(&self, always: bool, delay_ms: u64) -> Result<()> {
         let now = Date::now().as_millis();
+        // Set for no later than the earliest this could ask for: whatever is due, the answer would be no
+        // sooner (`ledger::alarm_at` never answers before `earliest`), so the lookups are skipped. Under
+        // load the alarm is mostly due already, and most submissions cost these two statements less.
+        if !always && self.armed.get().is_some_and(|armed| armed <= now.saturating_add(delay_ms)) {
+            return Ok(());
+        }
         let Some(at) = self.next_due(now.saturating_add(delay_ms))? else { return Ok(()) };
         if always || self.armed.get().is_none_or(|armed| at < armed) {
             let offset = i64::try_from(at.saturating_sub(now)).unwrap_or(i64::MAX);

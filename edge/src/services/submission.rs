@@ -118,7 +118,8 @@ pub async fn receive<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) ->
     let turns = form.assign.as_ref().is_some_and(shared::owner::Assignment::needs_turn);
     let mut holds_key = false;
     if turns {
-        let claimed = claim(b, &form.id, &email, &fresh.id, intake.key.as_deref(), legacy.clone(), None, false).await?;
+        let asking = Asking { form: &form.id, email: &email, lead: &fresh.id, key: intake.key.as_deref(), legacy: legacy.as_deref() };
+        let claimed = claim(b, &asking, None, false).await?;
         if !claimed.is_new() {
             return not_new(b, intake, claimed, email, fresh, receipt, now).await;
         }
@@ -173,7 +174,8 @@ pub async fn receive<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) ->
                 return Err(e);
             }
         };
-        let claimed = match claim(b, &form.id, &email, &lead.id, intake.key.as_deref(), legacy.clone(), Some(standing), holds_key).await {
+        let asking = Asking { form: &form.id, email: &email, lead: &lead.id, key: intake.key.as_deref(), legacy: legacy.as_deref() };
+        let claimed = match claim(b, &asking, Some(standing), holds_key).await {
             Ok(claimed) if claimed.is_new() => claimed,
             decided => {
                 // Written for nothing: no index row names it, so nothing but this request could delete it.
@@ -185,7 +187,8 @@ pub async fn receive<B: Backend>(b: &B, intake: &Intake<'_>, sub: Submission) ->
         };
         holds_key = claimed.holds_key;
     }
-    let _ = b.delete_lead(&lead.id).await;
+    // Its claim lapsed each time before it was admitted: give up as a request kept waiting does.
+    let _ = b.delete_document(&lead.id).await;
     let _ = b.send(give_back(holds_key)).await;
     Err(Error::InProgress)
 }
@@ -333,6 +336,17 @@ impl Undo {
     }
 }
 
+/// What a submission claims: the address on the form, for the lead it would make, with its key and what
+/// the KV-only layout knew of the address.
+#[derive(Clone, Copy)]
+struct Asking<'a> {
+    form: &'a str,
+    email: &'a str,
+    lead: &'a str,
+    key: Option<&'a str>,
+    legacy: Option<&'a str>,
+}
+
 /// What the ledger decided for a submission.
 struct Claimed {
     /// The address belongs to this stored lead, which this request now holds: the submission is a repeat.
@@ -356,17 +370,8 @@ impl Claimed {
 ///
 /// `first` is the answer of a claim already made (by an [`cmd::Admit`] that was not granted); `held`, whether
 /// this request holds the key already.
-#[allow(clippy::too_many_arguments)]
-async fn claim<B: Backend>(
-    b: &B,
-    form: &str,
-    email: &str,
-    lead: &str,
-    key: Option<&str>,
-    legacy: Option<String>,
-    mut first: Option<Standing>,
-    held: bool,
-) -> Result<Claimed, Error> {
+async fn claim<B: Backend>(b: &B, asking: &Asking<'_>, mut first: Option<Standing>, held: bool) -> Result<Claimed, Error> {
+    let Asking { form, email, lead, key, legacy } = *asking;
     let started = b.now_ms();
     let mut holds_key = held;
     let mut look = false;
@@ -380,8 +385,18 @@ async fn claim<B: Backend>(
         } else if look {
             ask(b, cmd::Look { form: form.to_owned(), email: email.to_owned(), key: with_key.clone(), now }).await?
         } else {
-            ask(b, cmd::Claim { form: form.to_owned(), email: email.to_owned(), lead: lead.to_owned(), key: with_key.clone(), legacy: legacy.clone(), now })
-                .await?
+            ask(
+                b,
+                cmd::Claim {
+                    form: form.to_owned(),
+                    email: email.to_owned(),
+                    lead: lead.to_owned(),
+                    key: with_key.clone(),
+                    legacy: legacy.map(str::to_owned),
+                    now,
+                },
+            )
+            .await?
         };
         let mut wait = false;
         match (standing.replay, with_key.is_some()) {

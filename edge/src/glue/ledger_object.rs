@@ -572,13 +572,7 @@ impl Ledger {
     fn run(&self, command: Command) -> Result<String> {
         let value = match command {
             Command::Claim(cmd::Claim { form, email, lead, key, legacy, now }) => {
-                self.refuse_registered(&form)?;
-                let replay = self.reserve_key(&form, key.as_deref(), now)?;
-                if replay != Replay::Fresh {
-                    return reply(&Standing { holder: self.holder(&form, &email, now)?, replay });
-                }
-                let holder = self.claim(&form, &email, &lead, legacy.as_deref(), now)?;
-                reply(&Standing { holder, replay })?
+                reply(&self.stand(&form, &email, &lead, key.as_deref(), legacy.as_deref(), now)?)?
             }
             Command::ClaimMany(cmd::ClaimMany { form, rows, now }) => {
                 self.refuse_registered(&form)?;
@@ -605,13 +599,10 @@ impl Ledger {
                 reply(&self.settle_stored(&form, &hold, key.as_deref(), answer.as_deref(), &deliveries, entry.as_ref())?)?
             }
             Command::Admit(cmd::Admit { form, email, lead, key, held_key, legacy, now, answer, deliveries, entry }) => {
-                // A claim, as `Claim` makes it; then, only when it is granted, the settle of the lead.
-                self.refuse_registered(&form)?;
-                let replay = if held_key { Replay::Fresh } else { self.reserve_key(&form, key.as_deref(), now)? };
-                let holder = match replay {
-                    Replay::Fresh => self.claim(&form, &email, &lead, legacy.as_deref(), now)?,
-                    _ => self.holder(&form, &email, now)?,
-                };
+                // A claim, as `Claim` makes it (without the key when the request holds it already); then, only
+                // when it is granted, the settle of the lead.
+                let claim_key = if held_key { None } else { key.as_deref() };
+                let Standing { holder, replay } = self.stand(&form, &email, &lead, claim_key, legacy.as_deref(), now)?;
                 let settled = if replay == Replay::Fresh && holder == Holder::Claimed {
                     let hold = Hold { email, lead: Some(lead), held: false };
                     Some(self.settle_stored(&form, &hold, key.as_deref(), answer.as_deref(), &deliveries, entry.as_ref())?)
@@ -1102,6 +1093,18 @@ impl Ledger {
             }
         };
         Ok(value)
+    }
+
+    /// [`Command::Claim`]: reserves the key when it is fresh, and only then claims the address; where the key
+    /// was answered or is in progress, says who holds the address without claiming it.
+    fn stand(&self, form: &str, email: &str, lead: &str, key: Option<&str>, legacy: Option<&str>, now: u64) -> Result<Standing> {
+        self.refuse_registered(form)?;
+        let replay = self.reserve_key(form, key, now)?;
+        let holder = match replay {
+            Replay::Fresh => self.claim(form, email, lead, legacy, now)?,
+            _ => self.holder(form, email, now)?,
+        };
+        Ok(Standing { holder, replay })
     }
 
     /// Claims an address for a new lead, or takes the hold on its stored lead for a repeat (see

@@ -443,7 +443,11 @@ impl<L: Inside> Cloud<'_, L> {
             Some(record) => record != "gone",
             None => {
                 let left = !store::list(&self.env, Prefix::LegacyEmails, 1, None).await?.names.is_empty();
-                store::put_text(&self.kv, &Key::legacy_emails(), if left { "left" } else { "gone" }).await?;
+                // The record only saves the next isolates a list: a failed write of it must not fail the
+                // submission that happened to look first (the next isolate lists again).
+                if let Err(e) = store::put_text(&self.kv, &Key::legacy_emails(), if left { "left" } else { "gone" }).await {
+                    worker::console_error!("legacy email record not written: {}", e.log_line().unwrap_or_default());
+                }
                 left
             }
         };

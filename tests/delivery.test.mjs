@@ -206,6 +206,32 @@ test("a delivery whose schedule runs out is dead-lettered, stays visible, and ca
   assert.equal(new Set(got.map((d) => d.id)).size, 1, "a replay keeps the webhook-id, so the CRM can deduplicate");
 });
 
+test("a delivery in flight when the runtime dies is attempted again soon after the restart, not after its lease", async () => {
+  // The CRM answers after 1.8 s (the endpoint's timeout is 2 s): the runtime is killed while the attempt
+  // waits, so its outcome is never recorded and the delivery stays leased. The next instance of the ledger
+  // hands the lease back, where it would otherwise wait out `ledger::LEASE_MS` (15 minutes).
+  crm.setMode({ status: 204, delayMs: 1800 });
+  const r = await submit("news", "in-flight@example.com");
+  assert.equal(r.status, 201);
+  const { id } = await r.json();
+  const arrived = () => crm.deliveries.filter((d) => d.payload?.data?.id === id);
+  await eventually(() => arrived().length > 0, 20_000, "the first attempt reaching the CRM");
+  const first = arrived()[0];
+  const killed = Date.now();
+  await collector.restart();
+  assert.ok(killed - first.at < 1500, `the kill came ${killed - first.at} ms after the attempt arrived, not while it waited`);
+  crm.setMode({ status: 204 });
+  await eventually(async () => {
+    await tick(collector);
+    return arrived().length > 1;
+  }, 30_000, "the attempt made again after the restart");
+  assert.equal(arrived()[1].id, first.id, "the same webhook-id, so the CRM can deduplicate");
+  await eventually(async () => {
+    const { deliveries } = await admin(collector, `/v1/admin/deliveries?status=delivered&lead=${id}`);
+    return deliveries.length === 1;
+  }, 10_000, "the delivery recorded as delivered");
+});
+
 test("leads answered 2xx survive the collector being killed mid-run and are all delivered after the restart", async () => {
   crm.setMode({ status: 204 });
   const accepted = [];

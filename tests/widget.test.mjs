@@ -269,8 +269,8 @@ test("rules that cannot be loaded: a waiting submit is released with a message i
     window.opened = 0;
     WebAssembly.Instance = function (module, imports) {
       const exports = { ...new Instance(module, imports).exports };
-      const open = exports.form_open;
-      exports.form_open = (...args) => (window.opened++, open(...args));
+      const open = exports.open;
+      exports.open = (...args) => (window.opened++, open(...args));
       return { exports };
     };
   });

@@ -12,7 +12,7 @@
 // that is cached for good (`/w/<hash>.wasm`, `Cache-Control: immutable`) and compiled while it streams in;
 // several forms on one page share one download and one compilation (a promise kept under a symbol on the
 // window, `Symbol.for("leadgate")`). Until the rules are there the view checks nothing and a submit waits for them.
-import { initSync, Form } from "../../target/widget/pkg/widget.js";
+import { initSync, open, check, shown, set, tag, submit, say, thanks, close } from "../../target/widget/pkg/widget.js";
 import { mount } from "./view.js";
 
 const config = __leadgate;
@@ -79,7 +79,8 @@ function start() {
     (loading ||= rules(0)
       .then((module) => {
         initSync({ module });
-        for (const [view, variant] of views) view.ready(Form.open([].concat(config.sheet)[variant], lang) || damaged());
+        const rules = { check, shown, set, tag, submit, say, thanks, close };
+        for (const [view, variant] of views) view.ready(rules, open([].concat(config.sheet)[variant], lang) || damaged());
       })
       .catch((e) => {
         loading = null;

@@ -1,7 +1,8 @@
 //! The widget's hands in the page: puts the form's markup into a shadow root, reads and marks its controls,
 // and talks to the collector. Every decision (is this value valid, what does the message say, what is sent,
 // what does the answer mean) is asked of the Rust `Form` (`widget/src/form.rs`), which applies the `shared`
-// rules; this file only moves values and messages between it and the DOM.
+// rules; this file only moves values and messages between it and the DOM. The view knows its Rust form by
+// its number and asks through the module's functions (`widget/src/forms.rs`), which `ready` hands it.
 //
 // Why the DOM work is JavaScript: each DOM call made from Rust is an import with its own glue, and the
 // calls a form needs cost the widget about 9 KB brotli as Rust, against about 1 KB here.
@@ -28,10 +29,11 @@ const SAY_FAILED = 3;
  * `${endpoint}/v1/leads` and reports form `id`'s analytics (of its `variant`, when the page view shows one)
  * to `${endpoint}/v1/beacon`. With `turnstile` (`[site key, script URL]`) it shows Cloudflare Turnstile
  * itself, loading its script on the form's first focus.
- * The rules come later: until the view's `ready(form)` hands it the Rust form, checks wait and a submit
+ * The rules come later: until the view's `ready(functions, form)` hands it the Rust form, checks wait and a submit
  * waits (busy) for them, so the markup is on screen while the wasm module still downloads and compiles,
  * and nothing is ever sent unchecked.
- * Returns the view: `ready(form)`, and `unmount()`, which undoes all that but the markup.
+ * Returns the view: `ready(functions, form)`, `lost(retry)`, and `unmount()`, which undoes all that but the
+ * markup.
  */
 export function mount(host, css, markup, endpoint, id, variant, turnstile) {
   const root = host.attachShadow({ mode: "open" });
@@ -51,7 +53,9 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
   const status = root.querySelector("[role=status]");
   const shownAt = performance.now();
   // The Rust form, once its rules have arrived (see `ready`).
-  let form = null;
+  let form = 0;
+  // The module's functions, which take the form's number (see `ready`).
+  let rules;
   // A submit pressed before the rules (or Turnstile's answer) arrived, to be made when they do.
   let waiting = false;
   // Whether a submit need not wait for Turnstile: it has answered (or failed: the collector then says so),
@@ -97,8 +101,8 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
 
   // Checks control `i` and shows what is wrong with it; returns the message (none when it is fine).
   const check = (i) => {
-    const message = form.check(i, value(controls[i]));
-    show(controls[i], message, form.shown());
+    const message = rules.check(form, i, value(controls[i]));
+    show(controls[i], message, rules.shown(form));
     return message;
   };
 
@@ -125,7 +129,7 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
     now.submit = 1;
     formEl.hidden = true;
     status.className = "s";
-    status.innerHTML = form.thanks(String(answer?.status ?? ""), answer?.download_url ?? undefined);
+    status.innerHTML = rules.thanks(form, String(answer?.status ?? ""), answer?.download_url ?? undefined);
   };
 
   // The collector found problems the browser did not (or the form changed): a corrected submission is a
@@ -141,7 +145,7 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
 
   const failed = (what) => {
     idle();
-    announce(form.say(what), true);
+    announce(rules.say(form, what), true);
   };
 
   const post = (body, n) => {
@@ -215,23 +219,23 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
       again = null;
       return;
     }
-    controls.forEach((c, i) => form.set(i, value(c)));
+    controls.forEach((c, i) => rules.set(form, i, value(c)));
     // Every `utm_*` parameter is offered; the form keeps the tags it knows.
-    for (const k in utm) form.tag(k, utm[k]);
+    for (const k in utm) rules.tag(form, k, utm[k]);
     // Turnstile leaves its token in a hidden input: the widget's own in the host, else the page's.
     const token = (host.querySelector("[name=cf-turnstile-response]") || document.querySelector("[name=cf-turnstile-response]"))?.value || undefined;
     const hp = root.getElementById("lg-hp").value;
-    const body = form.submit(location.href, document.referrer || undefined, hp, performance.now() - shownAt, token);
+    const body = rules.submit(form, location.href, document.referrer || undefined, hp, performance.now() - shownAt, token);
     if (body === undefined) {
       key = null;
-      showAll((c, i) => check(i), form.say(SAY_INVALID));
+      showAll((c, i) => check(i), rules.say(form, SAY_INVALID));
       return;
     }
     controls.forEach((c) => show(c));
     key ||= Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
     sending = true;
     busy();
-    announce(form.say(SAY_SENDING), false);
+    announce(rules.say(form, SAY_SENDING), false);
     post(body, 0);
   };
 
@@ -312,9 +316,14 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
   };
   each("addEventListener");
   return {
-    /** Hands the view its Rust form: the checks that waited for it run, then a submit that did. */
-    ready(rules) {
-      form = rules;
+    /**
+     * Hands the view its Rust form, its number `opened` and the module's functions `functions` (`check`,
+     * `shown`, `set`, `tag`, `submit`, `say`, `thanks`, `close`): the checks that waited for it run, then a
+     * submit that did.
+     */
+    ready(functions, opened) {
+      rules = functions;
+      form = opened;
       host.setAttribute("data-leadgate-ready", "");
       if (!pressing) deferred.splice(0).forEach(check);
       if (waiting && human) resume();
@@ -331,10 +340,10 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
         announce(status.dataset.lost, true);
       }
     },
-    /** Removes the form's event listeners and frees its Rust form. */
+    /** Removes the form's event listeners and closes its Rust form. */
     unmount() {
       each("removeEventListener");
-      form?.free();
+      if (form) rules.close(form);
     },
   };
 }

@@ -14,13 +14,11 @@ use shared::sheet::Sheet;
 use shared::text;
 use shared::wire::{utm_value, Draft, UTM_VALUE_MAX};
 use shared::{Code, Lang};
-use wasm_bindgen::prelude::*;
 
 /// The campaign tags the form sends, without their `utm_` prefix.
 const UTM: [&str; 5] = ["source", "medium", "campaign", "term", "content"];
 
 /// One mounted form's rules, language and submission in preparation.
-#[wasm_bindgen]
 pub struct Form {
     sheet: Sheet,
     lang: Lang,
@@ -68,18 +66,12 @@ impl Form {
     }
 }
 
-/// For the widget's browser tests only (the bundle does not export it: the entry knows what it showed).
-#[cfg(not(feature = "bundle"))]
-#[wasm_bindgen]
 impl Form {
     /// The tag of the language the form speaks (`en`, `de`).
-    pub fn lang(&self) -> String {
-        self.lang.tag().into()
+    pub fn lang(&self) -> &'static str {
+        self.lang.tag()
     }
-}
 
-#[wasm_bindgen]
-impl Form {
     /// The form of an encoded sheet, in its own language, else in `shown` (the tag of the language its markup
     /// is shown in: `de`, else English); nothing when the sheet is damaged. The entry chooses the markup
     /// before the rules arrive, by the page's `lang` attribute, as [`Lang::choose`] with

@@ -9,8 +9,9 @@
 //! exchange, which cost far fewer bytes as JavaScript than as Rust glue.
 //!
 //! Nothing crosses from the page into Rust but strings and numbers: no DOM object, no JavaScript function,
-//! no exception. That keeps wasm-bindgen's table of JavaScript references, its exception glue and
-//! `web-sys` out of the download (about 1 KB brotli).
+//! no exception, not even a JavaScript object for the form (the view holds its number, see `forms`). That
+//! keeps wasm-bindgen's table of JavaScript references, its exception glue, its class wrappers and
+//! `web-sys` out of the download.
 #![no_std]
 
 extern crate alloc;
@@ -18,8 +19,13 @@ extern crate alloc;
 extern crate std;
 
 mod form;
+// Only where the module runs: its list of forms is shared by a single thread (see there).
+#[cfg(target_arch = "wasm32")]
+mod forms;
 
 pub use form::Form;
+#[cfg(target_arch = "wasm32")]
+pub use forms::*;
 
 // A small free-list allocator instead of the default dlmalloc: the widget allocates little and briefly,
 // and dlmalloc alone is about 7 KB of the download.

@@ -8,7 +8,6 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_test::*;
 use web_sys::{Element, HtmlElement, HtmlInputElement, ShadowRoot};
-use widget::Form;
 
 wasm_bindgen_test_configure!(run_in_browser);
 
@@ -29,11 +28,30 @@ fn serde_json_from<T: serde::de::DeserializeOwned>(json: &str) -> T {
 struct View(wasm_bindgen::JsValue);
 
 impl View {
-    /// Hands the view its rules, as the entry does once the module has arrived.
-    fn ready(&self, form: Form) {
+    /// Hands the view its rules, as the entry does once the module has arrived: the module's functions and
+    /// the form's number.
+    fn ready(&self, form: u32) {
         let ready: js_sys::Function = js_sys::Reflect::get(&self.0, &"ready".into()).unwrap().unchecked_into();
-        ready.call1(&self.0, &form.into()).unwrap();
+        ready.call2(&self.0, &functions(), &form.into()).unwrap();
     }
+}
+
+/// The module's functions by name, as `widget/js/entry.js` hands them to a view (here this test module's
+/// exports, each called through a closure: the test has no JavaScript glue of its own to take them from).
+fn functions() -> JsValue {
+    let object = js_sys::Object::new();
+    let put = |name: &str, f: JsValue| {
+        js_sys::Reflect::set(&object, &name.into(), &f).unwrap();
+    };
+    put("check", Closure::<dyn Fn(u32, usize, String) -> Option<String>>::new(|n, i, v: String| widget::check(n, i, &v)).into_js_value());
+    put("shown", Closure::<dyn Fn(u32) -> u8>::new(widget::shown).into_js_value());
+    put("set", Closure::<dyn Fn(u32, usize, String)>::new(widget::set).into_js_value());
+    put("tag", Closure::<dyn Fn(u32, String, String)>::new(|n, k: String, v: String| widget::tag(n, &k, &v)).into_js_value());
+    put("submit", Closure::<dyn Fn(u32, Option<String>, Option<String>, String, f64, Option<String>) -> Option<String>>::new(widget::submit).into_js_value());
+    put("say", Closure::<dyn Fn(u32, u8) -> String>::new(widget::say).into_js_value());
+    put("thanks", Closure::<dyn Fn(u32, String, Option<String>) -> String>::new(|n, s: String, d| widget::thanks(n, &s, d)).into_js_value());
+    put("close", Closure::<dyn Fn(u32)>::new(widget::close).into_js_value());
+    object.into()
 }
 
 impl Drop for View {
@@ -52,7 +70,7 @@ extern "C" {
 
 /// Shows a form as `widget/js/entry.js` does before its rules have arrived: its markup in the language the
 /// Rust form chooses for the page. Returns the view, the shadow root and the form to hand it.
-fn show(json: &str, page_lang: Option<&str>) -> (View, ShadowRoot, Form) {
+fn show(json: &str, page_lang: Option<&str>) -> (View, ShadowRoot, u32) {
     let doc = web_sys::window().unwrap().document().unwrap();
     let host = doc.create_element("div").unwrap();
     doc.body().unwrap().append_child(&host).unwrap();
@@ -64,8 +82,9 @@ fn show(json: &str, page_lang: Option<&str>) -> (View, ShadowRoot, Form) {
         (Some("de"), _, Some(_)) | (_, None, _) => "de",
         _ => "en",
     };
-    let form = Form::open(&sheet, Some(shown.to_owned())).unwrap();
-    let markup = match form.lang().as_str() {
+    let form = widget::open(&sheet, Some(shown.to_owned()));
+    assert_ne!(form, 0, "the sheet opens");
+    let markup = match widget::lang(form).as_str() {
         "en" => en,
         "de" => de,
         other => panic!("no markup for {other}"),
@@ -87,6 +106,26 @@ fn q(root: &ShadowRoot, sel: &str) -> Element {
 
 const NEWSLETTER: &str = r#"{"id":"nl","kind":"newsletter","fields":[{"name":"first_name"},{"name":"email","required":true}],
   "consents":[{"id":"marketing_email","required":true,"text":{"en":"Send me news.","de":"Schickt mir News."}}]}"#;
+
+#[wasm_bindgen_test]
+fn a_form_is_known_by_its_number_until_it_is_closed() {
+    let (sheet, _, _) = form(NEWSLETTER);
+    assert_eq!(widget::open("not a sheet", None), 0, "a damaged sheet opens no form");
+    let first = widget::open(&sheet, Some("en".into()));
+    let second = widget::open(&sheet, Some("de".into()));
+    assert!(first > 0 && second > first, "numbers are not reused: {first}, {second}");
+    assert_eq!(widget::check(first, 1, "nope").as_deref(), Some("Please enter a valid email address, e.g. name@example.com."));
+    assert_eq!(widget::shown(first), shared::Code::InvalidEmail.number(), "the problem shown, for the analytics report");
+    assert_eq!(widget::lang(second), "de");
+    widget::close(first);
+    assert_eq!(widget::check(first, 1, "nope"), None, "a closed form has nothing to say");
+    assert_eq!(widget::say(first, 1), "");
+    assert_eq!(widget::submit(first, None, None, String::new(), 3000.0, None), None);
+    assert_eq!(widget::check(0, 1, "nope"), None, "nor has number 0");
+    assert_eq!(widget::check(u32::MAX, 1, "nope"), None, "nor any number never given");
+    assert!(widget::check(second, 1, "nope").is_some(), "the other form is still open");
+    widget::close(second);
+}
 
 #[wasm_bindgen_test]
 fn renders_labelled_controls_in_a_shadow_root() {

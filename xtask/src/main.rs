@@ -185,25 +185,14 @@ fn print_secrets(forms: &shared::form::FormsConfig) {
     }
 }
 
-/// End-to-end suites that run on their own, after the others. `delivery` kills the runtime while leads
-/// are being delivered and waits a minute for every one after the restart: a kill that lands while the
-/// ledger's alarm is attempting a delivery leaves that delivery leased for `ledger::LEASE_MS` (15 minutes),
-/// and beside another suite the attempts are slow enough for that to happen (seen once in four runs).
-const ALONE: [&str; 1] = ["tests/delivery.test.mjs"];
-
-/// Native tests, widget tests in Chromium, the size gate, then the end-to-end tests.
-fn run_tests() -> Result {
-    let started = std::time::Instant::now();
-    // Lint gates first: they take seconds and say at once what a longer run would only repeat.
-    tools::cargo(&["fmt", "--all", "--check"]).map_err(|_| "the code is not formatted: run `cargo fmt --all`".to_string())?;
+/// The checks that need no Worker build: the native tests, a short fuzz run, clippy, the widget in
+/// Chromium.
+fn checks() -> Result {
     tools::cargo(&["test", "--workspace", "--exclude", "widget", "--all-features"])?;
     // The widget's decisions (its `Form`) natively; its DOM behaviour in Chromium below.
     tools::cargo(&["test", "-p", "widget", "--lib"])?;
     // A short fuzz run of every parser of outside input (`cargo xtask fuzz` runs a million inputs each).
     fuzz::short()?;
-    compile::all()?;
-    size::check_split()?;
-    size::check_collector()?;
     // Every crate and target without a clippy warning; the collector must not panic on request data:
     // clippy denies unwrap, expect, indexing and string slicing in it (see edge/src/lib.rs), for the
     // Worker's wasm build and natively.
@@ -213,7 +202,31 @@ fn run_tests() -> Result {
     for features in ["collector,operator", "collector"] {
         tools::cargo(&["clippy", "-p", "edge", "--target", "wasm32-unknown-unknown", "--features", features, "--", "-D", "warnings"])?;
     }
-    tools::widget_browser_tests()?;
+    tools::widget_browser_tests()
+}
+
+/// Native tests, widget tests in Chromium, the size gate, then the end-to-end tests.
+fn run_tests() -> Result {
+    let started = std::time::Instant::now();
+    // Lint gates first: they take seconds and say at once what a longer run would only repeat.
+    tools::cargo(&["fmt", "--all", "--check"]).map_err(|_| "the code is not formatted: run `cargo fmt --all`".to_string())?;
+    // The widget first (the edge embeds its loader), then the two Workers' builds beside the native tests
+    // and the lints: the builds spend minutes on one core (link-time optimisation, wasm-opt) and have a
+    // target folder of their own (see `compile::edge_into`). About 4 minutes less on 2 cores. Their output
+    // is shown when they are done.
+    compile::widget()?;
+    let edge = std::thread::spawn(|| {
+        let mut log = String::new();
+        let built = compile::edge_into(Some(&mut log));
+        (built, log)
+    });
+    let checked = checks();
+    let (built, log) = edge.join().map_err(|_| "the edge's build panicked".to_string())?;
+    println!("{log}");
+    checked?;
+    built?;
+    size::check_split()?;
+    size::check_collector()?;
     let forms = config::load(&root().join("leadgate.toml"))?;
     let largest = size::report(&forms)?;
     size::check_widget_panics()?;
@@ -225,7 +238,8 @@ fn run_tests() -> Result {
     }
     // Two suites at a time: each starts its own collector (own port, state and inspector port) and its own
     // browser, so they share nothing, and on two cores this takes about 60% of the time of one at a time.
-    // The suites in `ALONE` run afterwards, one at a time (see there).
+    // (`delivery` ran alone until a restarted ledger handed back its predecessor's leases: a kill that
+    // landed on an attempt left that delivery waiting 15 minutes, longer than the suite waits.)
     let mut suites: Vec<String> = std::fs::read_dir(root().join("tests"))
         .map_err(|e| format!("tests/: {e}"))?
         .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
@@ -233,12 +247,9 @@ fn run_tests() -> Result {
         .map(|name| format!("tests/{name}"))
         .collect();
     suites.sort();
-    let (alone, beside): (Vec<String>, Vec<String>) = suites.into_iter().partition(|s| ALONE.contains(&s.as_str()));
-    for (concurrency, group) in [("--test-concurrency=2", beside), ("--test-concurrency=1", alone)] {
-        let mut args = vec!["--test", concurrency, "--test-reporter=spec"];
-        args.extend(group.iter().map(String::as_str));
-        tools::node(&args, &[])?;
-    }
+    let mut args = vec!["--test", "--test-concurrency=2", "--test-reporter=spec"];
+    args.extend(suites.iter().map(String::as_str));
+    tools::node(&args, &[])?;
     println!("all tests passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }

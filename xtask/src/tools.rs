@@ -37,6 +37,25 @@ pub fn run(cmd: &mut Command) -> Result {
     }
 }
 
+/// Runs a command like [`run`], but keeps what it prints in `log` instead of showing it: for work that
+/// runs beside other commands, whose output would otherwise interleave (the caller prints `log` once the
+/// work is done).
+pub fn run_into(cmd: &mut Command, log: &mut String) -> Result {
+    let shown = format!("{} {}", cmd.get_program().to_string_lossy(), cmd.get_args().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "));
+    log.push_str(&format!("$ {shown}\n"));
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(root());
+    }
+    let out = cmd.output().map_err(|e| format!("{shown}: {e}"))?;
+    log.push_str(&String::from_utf8_lossy(&out.stdout));
+    log.push_str(&String::from_utf8_lossy(&out.stderr));
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown}: {}", out.status))
+    }
+}
+
 fn output(cmd: &str, args: &[&str]) -> Option<String> {
     let out = Command::new(cmd).args(args).output().ok()?;
     out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())

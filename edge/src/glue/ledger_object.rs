@@ -74,6 +74,16 @@ impl DurableObject for Ledger {
                 worker::console_error!("ledger schema: {e}");
             }
         }
+        // A lease lives as long as the instance whose alarm took it: attempts run inside the object, so
+        // when a new instance starts (the runtime restarted, a deploy, an eviction), nothing is attempting
+        // what the previous one had leased, and waiting out `ledger::LEASE_MS` would only delay those
+        // deliveries by a quarter of an hour. They are due again at once; an attempt that reached its
+        // endpoint before the end is sent again with the same `webhook-id` (deliveries are at least once).
+        // The next command that looks at the alarm, at the latest the watchdog's `Wake` within a minute,
+        // sets it for them.
+        if let Err(e) = sql.exec("UPDATE outbox SET next_at = ?, leased = 0 WHERE leased = 1", vec![ms(Date::now().as_millis())]) {
+            worker::console_error!("ledger leases: {e}");
+        }
         Ledger {
             state,
             env,
@@ -185,6 +195,10 @@ const SCHEMA: &[&str] = &[
     // cost nothing while they wait (before, each look for the next due delivery stepped over all of them).
     "ALTER TABLE outbox ADD COLUMN parked INTEGER NOT NULL DEFAULT 0",
     "CREATE INDEX IF NOT EXISTS outbox_ready ON outbox (urgent, next_at) WHERE state = 'pending' AND parked = 0",
+    // Added with the handing back of leases (see `Ledger::new`): a delivery taken by an alarm run is marked
+    // until its outcome is recorded; the partial index keeps finding the marked ones cheap.
+    "ALTER TABLE outbox ADD COLUMN leased INTEGER NOT NULL DEFAULT 0",
+    "CREATE INDEX IF NOT EXISTS outbox_leased ON outbox (id) WHERE leased = 1",
     // Endpoints that answered 410 Gone: their deliveries wait until an admin enables them again.
     "CREATE TABLE IF NOT EXISTS disabled (form TEXT NOT NULL, endpoint TEXT NOT NULL, at INTEGER NOT NULL, status INTEGER NOT NULL, PRIMARY KEY (form, endpoint))",
     // Giveaway draws, each with its record (seed, eligible ids, winners).
@@ -694,7 +708,7 @@ impl Ledger {
                 // after an erasure writes nothing back.
                 let next = if d.state == DeliveryState::Pending { d.next_at_ms } else { now };
                 self.sql.exec(
-                    "UPDATE outbox SET state = ?, attempts = ?, next_at = ?, last_status = ?, last_error = ? WHERE id = ?",
+                    "UPDATE outbox SET state = ?, attempts = ?, next_at = ?, last_status = ?, last_error = ?, leased = 0 WHERE id = ?",
                     vec![
                         text(d.state.as_str()),
                         SqlStorageValue::Float(f64::from(d.attempts)),
@@ -748,8 +762,10 @@ impl Ledger {
                 let keyed = |rows: Vec<DueRow>| rows.into_iter().map(|r| (format!("{}/{}", r.form, r.endpoint), r.id)).collect();
                 let mut taken = Vec::new();
                 for id in crate::protocol::outbox::pick_due(keyed(urgent), keyed(bulk), limit as usize) {
-                    self.sql.exec("UPDATE outbox SET next_at = ? WHERE id = ?", vec![ms(now.saturating_add(ledger::LEASE_MS)), text(&id)])?;
-                    let rows: Vec<OutboxRow> = self.sql.exec("SELECT * FROM outbox WHERE id = ?", vec![text(&id)])?.to_array()?;
+                    let rows: Vec<OutboxRow> = self
+                        .sql
+                        .exec("UPDATE outbox SET next_at = ?, leased = 1 WHERE id = ? RETURNING *", vec![ms(now.saturating_add(ledger::LEASE_MS)), text(&id)])?
+                        .to_array()?;
                     taken.extend(rows.into_iter().map(OutboxRow::delivery));
                 }
                 reply(&taken)?
@@ -1117,7 +1133,15 @@ impl Ledger {
             "DELETE FROM emails WHERE form = ? AND email = ? AND live = 0 AND at <= ?",
             vec![text(form), text(email), ms(now.saturating_sub(ledger::RESERVATION_MS))],
         )?;
-        self.sql.exec("INSERT OR IGNORE INTO emails VALUES (?, ?, ?, 0, ?, 0)", vec![text(form), text(email), text(lead), ms(now)])?;
+        // A row comes back only when this claim inserted it: the address is new (most submissions), and no
+        // second statement is needed to learn that it is this lead's.
+        let inserted: Vec<serde_json::Value> = self
+            .sql
+            .exec("INSERT OR IGNORE INTO emails VALUES (?, ?, ?, 0, ?, 0) RETURNING 1 AS x", vec![text(form), text(email), text(lead), ms(now)])?
+            .to_array()?;
+        if !inserted.is_empty() {
+            return Ok(Holder::Claimed);
+        }
         Ok(match self.row(form, email)? {
             Some(row) if row.lead == lead => Holder::Claimed,
             _ => match self.holder(form, email, now)? {

@@ -935,7 +935,8 @@ pub struct BotCount {
 }
 
 /// How long an attempt holds a delivery it took: longer than any attempt can last (an alarm runs at most
-/// 15 minutes). A delivery whose attempt was lost (the object restarted) is tried again after it.
+/// 15 minutes). An attempt lost with the object's instance (the runtime restarted) is handed back at once
+/// by the next instance; the lease bounds the others (a record of the outcome that failed).
 pub const LEASE_MS: u64 = 15 * 60_000;
 
 /// The most deliveries one alarm run attempts: a Pipedrive delivery makes three subrequests, and an

@@ -55,8 +55,8 @@ function start() {
   // for it, else English, else the form's only one. It is chosen here, before the rules, because what is
   // shown depends on it; the Rust form is then opened in the language shown (`Lang::choose` picks the same).
   const markups = config.markup;
-  const tag = (document.documentElement.lang || "").split(/[-_]/)[0].toLowerCase();
-  const lang = (tag === "de" || tag === "en") && markups[tag] ? tag : markups.en ? "en" : "de";
+  const primary = (document.documentElement.lang || "").split(/[-_]/)[0].toLowerCase();
+  const lang = (primary === "de" || primary === "en") && markups[primary] ? primary : markups.en ? "en" : "de";
   const views = [];
   for (const host of targets()) {
     host.setAttribute("data-leadgate-mounted", "");

@@ -79,8 +79,8 @@ function start() {
     (loading ||= rules(0)
       .then((module) => {
         initSync({ module });
-        const rules = { check, shown, set, tag, submit, say, thanks, close };
-        for (const [view, variant] of views) view.ready(rules, open([].concat(config.sheet)[variant], lang) || damaged());
+        const functions = { check, shown, set, tag, submit, say, thanks, close };
+        for (const [view, variant] of views) view.ready(functions, open([].concat(config.sheet)[variant], lang) || damaged());
       })
       .catch((e) => {
         loading = null;

@@ -212,9 +212,9 @@ fn run_tests() -> Result {
     tools::cargo(&["fmt", "--all", "--check"]).map_err(|_| "the code is not formatted: run `cargo fmt --all`".to_string())?;
     // The widget first (the edge embeds its loader), then the two Workers' builds beside the native tests
     // and the lints: the builds spend minutes on one core (link-time optimisation, wasm-opt) and have a
-    // target folder of their own (see `compile::edge_into`). On a fresh clone on 2 cores: 1,011 s for the
-    // whole command, against 1,204 s with everything one after the other. Their output
-    // is shown when they are done.
+    // target folder of their own (see `compile::edge_into`); their output is shown when they are done. On a
+    // fresh clone on 2 cores: 1,011 s for the whole command, against 1,204 s with everything one after the
+    // other.
     compile::widget()?;
     let edge = std::thread::spawn(|| {
         let mut log = String::new();

@@ -24,11 +24,8 @@ pub const WRANGLER_ENV: &[(&str, &str)] = &[
 
 /// Runs a command in the workspace root, echoing it; fails on a non-zero exit.
 pub fn run(cmd: &mut Command) -> Result {
-    let shown = format!("{} {}", cmd.get_program().to_string_lossy(), cmd.get_args().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "));
+    let shown = prepare(cmd);
     println!("$ {shown}");
-    if cmd.get_current_dir().is_none() {
-        cmd.current_dir(root());
-    }
     let status = cmd.status().map_err(|e| format!("{shown}: {e}"))?;
     if status.success() {
         Ok(())
@@ -41,11 +38,8 @@ pub fn run(cmd: &mut Command) -> Result {
 /// runs beside other commands, whose output would otherwise interleave (the caller prints `log` once the
 /// work is done).
 pub fn run_into(cmd: &mut Command, log: &mut String) -> Result {
-    let shown = format!("{} {}", cmd.get_program().to_string_lossy(), cmd.get_args().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "));
+    let shown = prepare(cmd);
     log.push_str(&format!("$ {shown}\n"));
-    if cmd.get_current_dir().is_none() {
-        cmd.current_dir(root());
-    }
     let out = cmd.output().map_err(|e| format!("{shown}: {e}"))?;
     log.push_str(&String::from_utf8_lossy(&out.stdout));
     log.push_str(&String::from_utf8_lossy(&out.stderr));
@@ -54,6 +48,14 @@ pub fn run_into(cmd: &mut Command, log: &mut String) -> Result {
     } else {
         Err(format!("{shown}: {}", out.status))
     }
+}
+
+/// Sets `cmd` to run in the workspace root unless it names a folder, and returns it as it is echoed.
+fn prepare(cmd: &mut Command) -> String {
+    if cmd.get_current_dir().is_none() {
+        cmd.current_dir(root());
+    }
+    format!("{} {}", cmd.get_program().to_string_lossy(), cmd.get_args().map(|a| a.to_string_lossy()).collect::<Vec<_>>().join(" "))
 }
 
 fn output(cmd: &str, args: &[&str]) -> Option<String> {

@@ -12,7 +12,7 @@
 // that is cached for good (`/w/<hash>.wasm`, `Cache-Control: immutable`) and compiled while it streams in;
 // several forms on one page share one download and one compilation (a promise kept under a symbol on the
 // window, `Symbol.for("leadgate")`). Until the rules are there the view checks nothing and a submit waits for them.
-import { initSync, open, check, shown, set, tag, submit, say, thanks, close } from "../../target/widget/pkg/widget.js";
+import { functions } from "./rules.js";
 import { mount } from "./view.js";
 
 const config = __leadgate;
@@ -78,9 +78,9 @@ function start() {
   const load = () =>
     (loading ||= rules(0)
       .then((module) => {
-        initSync({ module });
-        const functions = { check, shown, set, tag, submit, say, thanks, close };
-        for (const [view, variant] of views) view.ready(functions, open([].concat(config.sheet)[variant], lang) || damaged());
+        // The module imports nothing.
+        const exported = functions(new WebAssembly.Instance(module));
+        for (const [view, variant] of views) view.ready(exported, exported.open([].concat(config.sheet)[variant], lang) || damaged());
       })
       .catch((e) => {
         loading = null;

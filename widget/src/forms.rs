@@ -1,15 +1,15 @@
-//! The widget's exports: the forms this instance opened, each known to the page by its number.
+//! The forms this instance opened, each known to the page by its number: what the module's exports
+//! (`abi`) do, as Rust functions (the widget's browser tests call them as they are).
 //!
-//! The view holds a number rather than a JavaScript object wrapping the Rust `Form`: wasm-bindgen's class
-//! glue (a wrapper per method, a finalization registry, a reference-counted cell with its borrow checks
-//! and their error paths) cost every first visit more than these functions do. A form lives as long as
-//! its view: until [`close`]. A number that names no open form is answered as a form with nothing to say.
+//! The view holds a number rather than a JavaScript object wrapping the Rust `Form`: a class's glue (a
+//! wrapper per method, a finalization registry, a reference-counted cell with its borrow checks and their
+//! error paths) cost every first visit more than these functions do. A form lives as long as its view:
+//! until [`close`]. A number that names no open form is answered as a form with nothing to say.
 
 use crate::Form;
 use alloc::string::String;
 use alloc::vec::Vec;
 use core::cell::UnsafeCell;
-use wasm_bindgen::prelude::*;
 
 /// The forms by number (index + 1; 0 is no form), `None` once closed. Numbers are not reused: a page opens
 /// a handful of forms.
@@ -45,7 +45,6 @@ unsafe fn form(n: u32) -> Option<&'static mut Form> {
 }
 
 /// Opens the form of an encoded sheet (see [`Form::open`]): its number, or 0 when the sheet is damaged.
-#[wasm_bindgen]
 pub fn open(sheet: &str, shown: Option<String>) -> u32 {
     let Some(form) = Form::open(sheet, shown) else { return 0 };
     // SAFETY: held for this call only (see `all`).
@@ -55,7 +54,6 @@ pub fn open(sheet: &str, shown: Option<String>) -> u32 {
 }
 
 /// Closes form `n`: its view is gone.
-#[wasm_bindgen]
 pub fn close(n: u32) {
     // SAFETY: held for this call only (see `all`).
     if let Some(form) = unsafe { all() }.get_mut((n as usize).wrapping_sub(1)) {
@@ -64,21 +62,18 @@ pub fn close(n: u32) {
 }
 
 /// See [`Form::check`].
-#[wasm_bindgen]
 pub fn check(n: u32, i: usize, value: &str) -> Option<String> {
     // SAFETY: held for this call only (see `all`).
     unsafe { form(n) }.and_then(|f| f.check(i, value))
 }
 
 /// See [`Form::shown`].
-#[wasm_bindgen]
 pub fn shown(n: u32) -> u8 {
     // SAFETY: held for this call only (see `all`).
     unsafe { form(n) }.map(|f| f.shown()).unwrap_or(0)
 }
 
 /// See [`Form::set`].
-#[wasm_bindgen]
 pub fn set(n: u32, i: usize, value: String) {
     // SAFETY: held for this call only (see `all`).
     if let Some(f) = unsafe { form(n) } {
@@ -87,7 +82,6 @@ pub fn set(n: u32, i: usize, value: String) {
 }
 
 /// See [`Form::tag`].
-#[wasm_bindgen]
 pub fn tag(n: u32, name: &str, value: &str) {
     // SAFETY: held for this call only (see `all`).
     if let Some(f) = unsafe { form(n) } {
@@ -96,30 +90,26 @@ pub fn tag(n: u32, name: &str, value: &str) {
 }
 
 /// See [`Form::submit`].
-#[wasm_bindgen]
 pub fn submit(n: u32, page: Option<String>, referrer: Option<String>, hp: String, elapsed_ms: f64, turnstile: Option<String>) -> Option<String> {
     // SAFETY: held for this call only (see `all`).
     unsafe { form(n) }.and_then(|f| f.submit(page, referrer, hp, elapsed_ms, turnstile))
 }
 
 /// See [`Form::say`].
-#[wasm_bindgen]
 pub fn say(n: u32, what: u8) -> String {
     // SAFETY: held for this call only (see `all`).
     unsafe { form(n) }.map(|f| f.say(what)).unwrap_or_default()
 }
 
 /// See [`Form::thanks`].
-#[wasm_bindgen]
 pub fn thanks(n: u32, status: &str, download: Option<String>) -> String {
     // SAFETY: held for this call only (see `all`).
     unsafe { form(n) }.map(|f| f.thanks(status, download)).unwrap_or_default()
 }
 
-/// For the widget's browser tests only (the bundle does not export it: the entry knows what it showed):
-/// the tag of the language form `n` speaks.
+/// For the widget's browser tests only (the entry knows what it showed): the tag of the language form `n`
+/// speaks.
 #[cfg(not(feature = "bundle"))]
-#[wasm_bindgen]
 pub fn lang(n: u32) -> String {
     // SAFETY: held for this call only (see `all`).
     unsafe { form(n) }.map(|f| f.lang().into()).unwrap_or_default()

@@ -9,17 +9,19 @@
 //! exchange, which cost far fewer bytes as JavaScript than as Rust glue.
 //!
 //! Nothing crosses from the page into Rust but strings and numbers: no DOM object, no JavaScript function,
-//! no exception, not even a JavaScript object for the form (the view holds its number, see `forms`). That
-//! keeps wasm-bindgen's table of JavaScript references, its exception glue, its class wrappers and
-//! `web-sys` out of the download.
+//! no exception, not even a JavaScript object for the form (the view holds its number, see `forms`). So
+//! the module needs no binding generator: `abi` is its exports, `js/rules.js` their page side, and no
+//! table of JavaScript references, exception glue, class wrapper or `web-sys` is in the download.
 #![no_std]
 
 extern crate alloc;
 #[cfg(test)]
 extern crate std;
 
+// Only where the module runs: the exports and the list of forms are shared by a single thread (see there).
+#[cfg(target_arch = "wasm32")]
+mod abi;
 mod form;
-// Only where the module runs: its list of forms is shared by a single thread (see there).
 #[cfg(target_arch = "wasm32")]
 mod forms;
 

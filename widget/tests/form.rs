@@ -36,22 +36,20 @@ impl View {
     }
 }
 
-/// The module's functions by name, as `widget/js/entry.js` hands them to a view (here this test module's
-/// exports, each called through a closure: the test has no JavaScript glue of its own to take them from).
+/// The module's functions by name, as `widget/js/entry.js` hands them to a view: `js/rules.js` over this
+/// test module's own exports (it has the widget's, `widget::abi`, beside wasm-bindgen's for the test), so
+/// the views below ask the rules through the very exchange the bundle uses.
 fn functions() -> JsValue {
-    let object = js_sys::Object::new();
-    let put = |name: &str, f: JsValue| {
-        js_sys::Reflect::set(&object, &name.into(), &f).unwrap();
-    };
-    put("check", Closure::<dyn Fn(u32, usize, String) -> Option<String>>::new(|n, i, v: String| widget::check(n, i, &v)).into_js_value());
-    put("shown", Closure::<dyn Fn(u32) -> u8>::new(widget::shown).into_js_value());
-    put("set", Closure::<dyn Fn(u32, usize, String)>::new(widget::set).into_js_value());
-    put("tag", Closure::<dyn Fn(u32, String, String)>::new(|n, k: String, v: String| widget::tag(n, &k, &v)).into_js_value());
-    put("submit", Closure::<dyn Fn(u32, Option<String>, Option<String>, String, f64, Option<String>) -> Option<String>>::new(widget::submit).into_js_value());
-    put("say", Closure::<dyn Fn(u32, u8) -> String>::new(widget::say).into_js_value());
-    put("thanks", Closure::<dyn Fn(u32, String, Option<String>) -> String>::new(|n, s: String, d| widget::thanks(n, &s, d)).into_js_value());
-    put("close", Closure::<dyn Fn(u32)>::new(widget::close).into_js_value());
-    object.into()
+    let instance = js_sys::Object::new();
+    js_sys::Reflect::set(&instance, &"exports".into(), &wasm_bindgen::exports()).unwrap();
+    rules_functions(&instance)
+}
+
+#[wasm_bindgen(module = "/js/rules.js")]
+extern "C" {
+    /// The page's side of the module's exports.
+    #[wasm_bindgen(js_name = functions)]
+    fn rules_functions(instance: &JsValue) -> JsValue;
 }
 
 impl Drop for View {
@@ -125,6 +123,55 @@ fn a_form_is_known_by_its_number_until_it_is_closed() {
     assert_eq!(widget::check(u32::MAX, 1, "nope"), None, "nor any number never given");
     assert!(widget::check(second, 1, "nope").is_some(), "the other form is still open");
     widget::close(second);
+}
+
+/// Calls function `name` of `functions` with `args`.
+fn call(functions: &JsValue, name: &str, args: &[JsValue]) -> JsValue {
+    let f: js_sys::Function = js_sys::Reflect::get(functions, &name.into()).unwrap().unchecked_into();
+    f.apply(&JsValue::NULL, &args.iter().collect::<js_sys::Array>()).unwrap()
+}
+
+#[wasm_bindgen_test]
+fn text_crosses_the_exchange_unchanged_both_ways() {
+    let page = functions();
+    let (sheet, _, _) = form(NEWSLETTER);
+    let n = call(&page, "open", &[sheet.into(), "de".into()]).as_f64().unwrap() as u32;
+    assert_ne!(n, 0, "the sheet opens through the exchange");
+    // Out of Rust: a German message, with its umlauts.
+    let message = call(&page, "check", &[n.into(), 1.into(), "nope".into()]).as_string().unwrap();
+    assert_eq!(Some(message.clone()), widget::check(n, 1, "nope"));
+    assert!(!message.is_ascii(), "{message}");
+    assert_eq!(call(&page, "check", &[n.into(), 1.into(), "anna@example.com".into()]), JsValue::UNDEFINED, "no problem is undefined");
+    // Into Rust: two- and four-byte characters, and a page address longer than the module's memory, which
+    // grows while the exchange writes it (made in JavaScript, so that Rust has not grown it before).
+    let name = "Jürgen 🦀 Groß";
+    let memory = || wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>().buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length();
+    let before = memory();
+    let address = js_sys::JsString::from("https://example.com/?q=").concat(&js_sys::JsString::from("ä").repeat((before / 2 + 1) as i32));
+    for (i, value) in [name, "jurgen@example.com", "true"].into_iter().enumerate() {
+        call(&page, "set", &[n.into(), i.into(), value.into()]);
+    }
+    let body = call(&page, "submit", &[n.into(), address.clone().into(), JsValue::UNDEFINED, "".into(), 3000.into(), JsValue::UNDEFINED]);
+    assert!(memory() > before, "the memory grew during the call");
+    let (body, address) = (body.as_string().expect("a valid form submits"), String::from(address));
+    assert!(body.contains(name) && body.contains(&address), "the values arrived whole");
+    let start: String = body.chars().take(200).collect();
+    assert!(!body.contains("\"referrer\"") && !body.contains("\"hp\""), "undefined is none, the empty honeypot empty: {start}");
+    assert_eq!(Some(body), widget::submit(n, Some(address), None, String::new(), 3000.0, None), "the same as asked in Rust");
+
+    // What a page's script could pass the exports directly: lengths past the buffer, negative lengths,
+    // bytes that are not UTF-8. Each such string counts as none; nothing traps.
+    let exports = wasm_bindgen::exports();
+    let raw = |name: &str, args: &[JsValue]| call(&exports, name, args).as_f64().unwrap();
+    assert_eq!(raw("open", &[(-5).into(), (-1).into()]), 0.0, "no sheet opens no form");
+    raw("io", &[0.into()]);
+    assert!(raw("check", &[n.into(), 1.into(), 1_000_000.into()]) > 0.0, "a value past the buffer is none: the field is required");
+    let at = raw("io", &[2.into()]) as u32;
+    js_sys::Uint8Array::new(&wasm_bindgen::memory().unchecked_into::<js_sys::WebAssembly::Memory>().buffer())
+        .set(&js_sys::Uint8Array::from(&[0xff, 0xfe][..]), at);
+    let problem = raw("check", &[n.into(), 1.into(), 2.into()]);
+    assert!(problem > 0.0, "bytes that are not UTF-8 are none");
+    widget::close(n);
 }
 
 #[wasm_bindgen_test]

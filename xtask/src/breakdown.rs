@@ -55,7 +55,7 @@ fn crate_of(name: &str) -> String {
     } else if rest.starts_with("::") || rest.starts_with('[') {
         krate.into()
     } else {
-        // Exports and the shims wasm-bindgen names after the JavaScript side.
+        // Exports, and the shims wasm-bindgen names after the JavaScript side (in the edge's modules).
         "(exports and shims)".into()
     }
 }

@@ -12,7 +12,7 @@ pub fn widget_bundle() -> std::path::PathBuf {
 
 /// The widget's optimised wasm module, which the collector serves as a static asset (see [`widget_asset`]).
 pub fn widget_wasm() -> std::path::PathBuf {
-    root().join("target/widget/pkg/widget_bg.wasm")
+    root().join("target/widget/widget.wasm")
 }
 
 /// The folder of the collector's static assets (`www/`) that holds the widget's module, named by its hash
@@ -31,8 +31,9 @@ pub fn widget_asset() -> Result<String> {
     Ok(path.to_owned())
 }
 
-/// wasm features Rust's wasm32 target emits by default; wasm-opt must be told, as wasm-bindgen drops the
-/// target-features section it would otherwise read.
+/// wasm features Rust's wasm32 target emits by default. wasm-opt must be told for the edge's modules, as
+/// wasm-bindgen drops the target-features section it would otherwise read; the widget's keeps it until
+/// wasm-opt strips it, and is told the same for one list of what our modules may use.
 const WASM_FEATURES: &[&str] = &[
     "--enable-bulk-memory",
     "--enable-mutable-globals",
@@ -94,18 +95,14 @@ fn newest(paths: &[&str]) -> std::time::SystemTime {
     out
 }
 
-/// cargo (`widget` profile: size) -> wasm-bindgen (web target) -> wasm-opt -Oz -> the module into the static
-/// assets under its hash -> esbuild (IIFE), the loader naming that path.
+/// cargo (`widget` profile: size) -> wasm-opt -Oz -> the module into the static assets under its hash ->
+/// esbuild (IIFE), the loader naming that path.
 pub fn widget() -> Result {
     tools::cargo(&["build", "-p", "widget", "--profile", "widget", "--features", "bundle", "--target", "wasm32-unknown-unknown"])?;
-    let pkg = root().join("target/widget/pkg");
-    // `--encode-into always`: every browser the bundle targets (ES2020) has `TextEncoder.encodeInto`, so the
-    // glue needs no fallback for it.
-    run(Command::new("wasm-bindgen")
-        .args(["--target", "web", "--no-typescript", "--encode-into", "always", "--out-name", "widget", "--out-dir"])
-        .arg(&pkg)
-        .arg(root().join("target/wasm32-unknown-unknown/widget/widget.wasm")))?;
+    // No wasm-bindgen: the module's exports take and give numbers and UTF-8 strings through one buffer, and
+    // `widget/js/rules.js` is their glue (see `widget/src/abi.rs`).
     let wasm = widget_wasm();
+    std::fs::create_dir_all(root().join("target/widget")).map_err(|e| e.to_string())?;
     // `--converge` repeats -Oz while it still shrinks the module; the two custom sections only name the
     // tools and features that built it, which no browser reads. A browser's fresh memory is zeroed, and
     // Rust's wasm32 layout leaves the lowest kilobyte unused (the stack grows down from 1 MiB towards it),
@@ -113,16 +110,13 @@ pub fn widget() -> Result {
     run(Command::new(npm_bin().join("wasm-opt"))
         .args(["-Oz", "--converge", "--zero-filled-memory", "--low-memory-unused", "--strip-producers", "--strip-target-features"])
         .args(WASM_FEATURES)
-        .arg(&wasm)
+        .arg(root().join("target/wasm32-unknown-unknown/widget/widget.wasm"))
         .arg("-o")
         .arg(&wasm))?;
     // No legal comments: esbuild would keep every file's `//!` header line as one.
     run(Command::new(npm_bin().join("esbuild"))
         .arg(root().join("widget/js/entry.js"))
-        // `--pure:console.warn`: wasm-bindgen's `initSync` warns about a calling convention the entry does not
-        // use; without the call, its branch goes too.
-        .args(["--bundle", "--format=iife", "--minify", "--legal-comments=none", "--target=es2020", "--log-level=warning", "--pure:console.warn"])
-        .arg("--log-override:empty-import-meta=silent")
+        .args(["--bundle", "--format=iife", "--minify", "--legal-comments=none", "--target=es2020", "--log-level=warning"])
         .arg(format!("--outfile={}", widget_bundle().display())))?;
     let bundle = std::fs::read_to_string(widget_bundle()).map_err(|e| e.to_string())?;
     if bundle.matches(WASM_PLACEHOLDER).count() != 1 {

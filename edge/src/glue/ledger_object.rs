@@ -1129,15 +1129,15 @@ impl Ledger {
         if let Some(old) = legacy {
             self.sql.exec("INSERT OR IGNORE INTO emails VALUES (?, ?, ?, 1, ?, 0)", vec![text(form), text(email), text(old), ms(now)])?;
         }
-        self.sql.exec(
-            "DELETE FROM emails WHERE form = ? AND email = ? AND live = 0 AND at <= ?",
-            vec![text(form), text(email), ms(now.saturating_sub(ledger::RESERVATION_MS))],
-        )?;
-        // A row comes back only when this claim inserted it: the address is new (most submissions), and no
-        // second statement is needed to learn that it is this lead's.
+        // The address's row is this claim's when there was none (most submissions) or only another request's
+        // lapsed reservation, which it replaces. A row comes back only then, so no second statement is needed
+        // to learn that it is this lead's.
         let inserted: Vec<serde_json::Value> = self
             .sql
-            .exec("INSERT OR IGNORE INTO emails VALUES (?, ?, ?, 0, ?, 0) RETURNING 1 AS x", vec![text(form), text(email), text(lead), ms(now)])?
+            .exec(
+                "INSERT INTO emails VALUES (?1, ?2, ?3, 0, ?4, 0) ON CONFLICT (form, email) DO UPDATE SET lead = excluded.lead, at = excluded.at, held = 0 WHERE live = 0 AND at <= ?5 RETURNING 1 AS x",
+                vec![text(form), text(email), text(lead), ms(now), ms(now.saturating_sub(ledger::RESERVATION_MS))],
+            )?
             .to_array()?;
         if !inserted.is_empty() {
             return Ok(Holder::Claimed);
@@ -1211,10 +1211,16 @@ impl Ledger {
     /// so callers that need to know ask [`Ledger::tombstoned`] once, before or after).
     fn index(&self, entry: &ledger::Entry, only_if_missing: bool) -> Result<()> {
         let before = self.share_of(&entry.id)?;
-        self.write_index(entry, only_if_missing)?;
+        let written = self.write_index(entry, only_if_missing)?;
         // The lead's share of the funnel's aggregates moves with what was written (the stored stage rows
-        // may hold more than `entry` says: they are only ever added to).
-        let after = self.share_of(&entry.id)?;
+        // may hold more than `entry` says: they are only ever added to). A lead that had no row has, once
+        // written, exactly the rows `entry` gives (its stage rows go with its row: `Unindex`, `Erase`), so
+        // its share is read off the entry: two statements less for every new lead.
+        let after = match (&before, written) {
+            (None, false) => None,
+            (None, true) => Some(entry.share()),
+            (Some(_), _) => self.share_of(&entry.id)?,
+        };
         if before != after && ledger::tallied(&self.tally_cursor()?, &entry.id) {
             if let Some(before) = &before {
                 self.add_share(before, -1)?;
@@ -1226,11 +1232,12 @@ impl Ledger {
         Ok(())
     }
 
-    /// [`Ledger::index`]'s writes.
-    fn write_index(&self, entry: &ledger::Entry, only_if_missing: bool) -> Result<()> {
+    /// [`Ledger::index`]'s writes: whether the index row was written (not when the lead was erased, nor,
+    /// with `only_if_missing`, when it had one).
+    fn write_index(&self, entry: &ledger::Entry, only_if_missing: bool) -> Result<bool> {
         // An erased lead's row never comes back, whatever write arrives late.
         let verb = if only_if_missing { "INSERT OR IGNORE" } else { "INSERT OR REPLACE" };
-        self.sql.exec(
+        let written = self.sql.exec(
             &format!("{verb} INTO leads (id, form, status, stage, score, created, source, cooling_at, owner, campaign, variant) SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11 WHERE NOT EXISTS (SELECT 1 FROM tombstones WHERE lead = ?1)"),
             vec![
                 text(&entry.id),
@@ -1245,14 +1252,16 @@ impl Ledger {
                 entry.campaign.as_deref().map_or(SqlStorageValue::Null, text),
                 entry.variant.as_deref().map_or(SqlStorageValue::Null, text),
             ],
-        )?;
+        )?
+        .rows_written()
+            > 0;
         for (stage, at) in &entry.reached {
             self.sql.exec(
                 "INSERT OR IGNORE INTO reached SELECT ?1, ?2, ?3 WHERE EXISTS (SELECT 1 FROM leads WHERE id = ?1)",
                 vec![text(&entry.id), text(stage.as_str()), ms(*at)],
             )?;
         }
-        Ok(())
+        Ok(written)
     }
 
     /// Runs a query and reads its rows, adding the rows SQLite read for it to [`Ledger::rows_read`] (what
@@ -1620,10 +1629,19 @@ impl Ledger {
     fn reserve_key(&self, form: &str, key: Option<&str>, now: u64) -> Result<Replay> {
         let Some(key) = key else { return Ok(Replay::Fresh) };
         self.sql.exec("DELETE FROM answers WHERE at <= ?", vec![ms(now.saturating_sub(ledger::ANSWER_MS))])?;
-        let replay = self.replay(form, key, now)?;
-        if replay == Replay::Fresh {
-            self.sql.exec("INSERT OR REPLACE INTO answers VALUES (?, ?, NULL, ?)", vec![text(form), text(key), ms(now)])?;
+        // The key is reserved when it was unknown (most submissions) or only another request's reservation
+        // had lapsed (every answer left holds: older ones were just deleted). A row comes back only then;
+        // otherwise the key's replay is read.
+        let reserved: Vec<serde_json::Value> = self
+            .sql
+            .exec(
+                "INSERT INTO answers VALUES (?1, ?2, NULL, ?3) ON CONFLICT (form, key) DO UPDATE SET at = excluded.at WHERE answer IS NULL AND at <= ?4 RETURNING 1 AS x",
+                vec![text(form), text(key), ms(now), ms(now.saturating_sub(ledger::RESERVATION_MS))],
+            )?
+            .to_array()?;
+        if !reserved.is_empty() {
+            return Ok(Replay::Fresh);
         }
-        Ok(replay)
+        self.replay(form, key, now)
     }
 }

@@ -2,7 +2,8 @@
 // shared wasm module has arrived.
 //
 // The collector wraps this bundle as
-// `(function(){var __leadgate={id, endpoint, base, sheet, markup, css, draw, variants, turnstile}; <bundle>})()`, so
+// `(function(){var __leadgate={id, endpoint, base, sheet, markup, css, draw, variants, turnstile}; <bundle>})()`
+// (after a line with V8's compile hint, see `edge::rules::embed`), so
 // the form (its markup per language, its style sheet, its rules as a sheet; per variant for a form under an
 // A/B test) arrives with the script and nothing is added to the page's globals by name.
 // `document.currentScript` is read synchronously, at once, because it is only set while the script runs.

@@ -52,9 +52,8 @@ impl DurableObject for Ledger {
         // Once, on a ledger made before A/B tests: the funnel's aggregates move into the tables whose keys
         // have the variant (SQLite cannot change a primary key); `OR IGNORE` makes a move cut short by a
         // restart safe to repeat.
-        let before: Vec<serde_json::Value> =
-            sql.exec("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'cells'", None).and_then(|c| c.to_array()).unwrap_or_default();
-        if !before.is_empty() {
+        let before = sql.exec("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'cells'", None).is_ok_and(|c| c.returned_a_row());
+        if before {
             for statement in [
                 "INSERT OR IGNORE INTO funnel_cells SELECT day, form, source, campaign, owner, '', stage, furthest, n FROM cells",
                 "INSERT OR IGNORE INTO funnel_gaps SELECT day, form, source, campaign, owner, '', stage, bucket, n, ms FROM gaps",
@@ -67,8 +66,8 @@ impl DurableObject for Ledger {
             }
         }
         // Once, on a ledger made before parking: park what waits for a disabled endpoint.
-        let parked: Vec<serde_json::Value> = sql.exec("SELECT 1 AS x FROM meta WHERE name = 'parked'", None).and_then(|c| c.to_array()).unwrap_or_default();
-        if parked.is_empty() {
+        let parked = sql.exec("SELECT 1 AS x FROM meta WHERE name = 'parked'", None).is_ok_and(|c| c.returned_a_row());
+        if !parked {
             let park = "UPDATE outbox SET parked = 1 WHERE state = 'pending' AND EXISTS (SELECT 1 FROM disabled x WHERE x.form = outbox.form AND x.endpoint = outbox.endpoint)";
             if let Err(e) = sql.exec(park, None).and_then(|_| sql.exec("INSERT OR IGNORE INTO meta VALUES ('parked', '1')", None)) {
                 worker::console_error!("ledger schema: {e}");
@@ -516,8 +515,7 @@ impl catalog::Store for Shelves<'_> {
     }
 
     fn seeded(&self, digest: &str) -> Result<bool> {
-        let rows: Vec<serde_json::Value> = self.0.sql.exec("SELECT 1 AS x FROM seeds WHERE digest = ?", vec![text(digest)])?.to_array()?;
-        Ok(!rows.is_empty())
+        Ok(self.0.sql.exec("SELECT 1 AS x FROM seeds WHERE digest = ?", vec![text(digest)])?.returned_a_row())
     }
 
     fn note_seeded(&mut self, digest: &str, now: u64) -> Result<()> {
@@ -802,8 +800,8 @@ impl Ledger {
                     "UPDATE outbox SET state = 'pending', attempts = 0, next_at = ?, parked = EXISTS (SELECT 1 FROM disabled x WHERE x.form = outbox.form AND x.endpoint = outbox.endpoint) WHERE id = ?",
                     vec![ms(now), text(&id)],
                 )?;
-                let rows: Vec<serde_json::Value> = self.sql.exec("SELECT id FROM outbox WHERE id = ?", vec![text(&id)])?.to_array()?;
-                reply(&ledger::Found { found: !rows.is_empty() })?
+                let found = self.sql.exec("SELECT id FROM outbox WHERE id = ?", vec![text(&id)])?.returned_a_row();
+                reply(&ledger::Found { found })?
             }
             Command::Endpoints => {
                 let rows: Vec<DisabledRow> = self.sql.exec("SELECT form, endpoint, at, status FROM disabled", None)?.to_array()?;
@@ -858,8 +856,8 @@ impl Ledger {
                         return reply(&ledger::Drawn { record: answer });
                     }
                 }
-                let known: Vec<serde_json::Value> = self.sql.exec("SELECT id FROM draws WHERE id = ?", vec![text(&id)])?.to_array()?;
-                if known.is_empty() {
+                let known = self.sql.exec("SELECT id FROM draws WHERE id = ?", vec![text(&id)])?.returned_a_row();
+                if !known {
                     self.sql.exec("INSERT INTO draws VALUES (?, ?, ?, ?)", vec![text(&id), text(&form), text(&record), ms(now)])?;
                     for d in &announcements {
                         self.queue(d)?;
@@ -1132,14 +1130,14 @@ impl Ledger {
         // The address's row is this claim's when there was none (most submissions) or only another request's
         // lapsed reservation, which it replaces. A row comes back only then, so no second statement is needed
         // to learn that it is this lead's.
-        let inserted: Vec<serde_json::Value> = self
+        let claimed = self
             .sql
             .exec(
                 "INSERT INTO emails VALUES (?1, ?2, ?3, 0, ?4, 0) ON CONFLICT (form, email) DO UPDATE SET lead = excluded.lead, at = excluded.at, held = 0 WHERE live = 0 AND at <= ?5 RETURNING 1 AS x",
                 vec![text(form), text(email), text(lead), ms(now), ms(now.saturating_sub(ledger::RESERVATION_MS))],
             )?
-            .to_array()?;
-        if !inserted.is_empty() {
+            .returned_a_row();
+        if claimed {
             return Ok(Holder::Claimed);
         }
         Ok(match self.row(form, email)? {
@@ -1350,14 +1348,13 @@ impl Ledger {
 
     /// Whether this object (the registry, see `shard`) holds rows of `form` from the single-object layout.
     fn holds(&self, form: &str) -> Result<bool> {
-        let rows: Vec<serde_json::Value> = self
+        Ok(self
             .sql
             .exec(
                 "SELECT 1 AS x WHERE EXISTS (SELECT 1 FROM emails WHERE form = ?1) OR EXISTS (SELECT 1 FROM leads WHERE form = ?1) OR EXISTS (SELECT 1 FROM draws WHERE form = ?1)",
                 vec![text(form)],
             )?
-            .to_array()?;
-        Ok(!rows.is_empty())
+            .returned_a_row())
     }
 
     /// The registry takes no new address of a form registered to live in its own shards: a Worker still
@@ -1499,8 +1496,7 @@ impl Ledger {
     }
 
     fn tombstoned(&self, lead: &str) -> Result<bool> {
-        let erased: Vec<serde_json::Value> = self.sql.exec("SELECT lead FROM tombstones WHERE lead = ?", vec![text(lead)])?.to_array()?;
-        Ok(!erased.is_empty())
+        Ok(self.sql.exec("SELECT lead FROM tombstones WHERE lead = ?", vec![text(lead)])?.returned_a_row())
     }
 
     /// Runs a command, then sets the alarm if it made a delivery due sooner than the alarm is set for
@@ -1632,14 +1628,14 @@ impl Ledger {
         // The key is reserved when it was unknown (most submissions) or only another request's reservation
         // had lapsed (every answer left holds: older ones were just deleted). A row comes back only then;
         // otherwise the key's replay is read.
-        let reserved: Vec<serde_json::Value> = self
+        let reserved = self
             .sql
             .exec(
                 "INSERT INTO answers VALUES (?1, ?2, NULL, ?3) ON CONFLICT (form, key) DO UPDATE SET at = excluded.at WHERE answer IS NULL AND at <= ?4 RETURNING 1 AS x",
                 vec![text(form), text(key), ms(now), ms(now.saturating_sub(ledger::RESERVATION_MS))],
             )?
-            .to_array()?;
-        if !reserved.is_empty() {
+            .returned_a_row();
+        if reserved {
             return Ok(Replay::Fresh);
         }
         self.replay(form, key, now)

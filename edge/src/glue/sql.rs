@@ -73,6 +73,12 @@ impl Cursor {
         serde_json::from_str(&String::from(text)).map_err(|e| Error::RustError(format!("a ledger row: {e}")))
     }
 
+    /// Whether the statement returned a row (a lookup that found one, an `INSERT ... RETURNING` that inserted
+    /// or updated one): the rows are counted where they are, not turned into JSON and read.
+    pub fn returned_a_row(&self) -> bool {
+        self.0.to_array().length() > 0
+    }
+
     /// The rows SQLite read for the statement.
     pub fn rows_read(&self) -> usize {
         self.0.rows_read() as usize

@@ -21,9 +21,10 @@ export function functions(instance) {
   };
   const all = {};
   for (const name of ["open", "close", "check", "shown", "set", "tag", "submit", "say", "thanks"]) {
+    const text = texts.includes(name);
     all[name] = (...args) => {
       const n = call(name, args);
-      return !texts.includes(name) ? n : n < 0 ? undefined : decoder.decode(new Uint8Array(x.memory.buffer, x.answer(), n));
+      return !text ? n : n < 0 ? undefined : decoder.decode(new Uint8Array(x.memory.buffer, x.answer(), n));
     };
   }
   return all;

@@ -2,7 +2,8 @@
 // and talks to the collector. Every decision (is this value valid, what does the message say, what is sent,
 // what does the answer mean) is asked of the Rust `Form` (`widget/src/form.rs`), which applies the `shared`
 // rules; this file only moves values and messages between it and the DOM. The view knows its Rust form by
-// its number and asks through the module's functions (`widget/src/forms.rs`), which `ready` hands it.
+// its number and asks through the module's functions (`js/rules.js` over `widget/src/abi.rs`), which
+// `ready` hands it.
 //
 // Why the DOM work is JavaScript: each DOM call made from Rust is an import with its own glue, and the
 // calls a form needs cost the widget about 9 KB brotli as Rust, against about 1 KB here.

@@ -25,15 +25,16 @@ static FORMS: Forms = Forms(UnsafeCell::new(Vec::new()));
 ///
 /// # Safety
 ///
-/// The reference must be gone before the next call. The exports below are the only callers and hold it
-/// for their own call only: there is one thread (see `Forms`), JavaScript calls them one at a time, and
-/// nothing they run calls back into JavaScript, so no second call can begin while one holds the list.
+/// The reference must be gone before the next call. The functions below are the only callers and hold it
+/// for their own call only: there is one thread (see `Forms`), JavaScript calls them (through `abi`'s
+/// exports) one at a time, and nothing they run calls back into JavaScript, so no second call can begin
+/// while one holds the list.
 unsafe fn all() -> &'static mut Vec<Option<Form>> {
     // SAFETY: as this function's contract says.
     unsafe { &mut *FORMS.0.get() }
 }
 
-/// Form `n`, if it is open. Not inlined: one copy serves every export.
+/// Form `n`, if it is open. Not inlined: one copy serves every function below.
 ///
 /// # Safety
 ///

@@ -56,7 +56,7 @@ function start() {
   // for it, else English, else the form's only one. It is chosen here, before the rules, because what is
   // shown depends on it; the Rust form is then opened in the language shown (`Lang::choose` picks the same).
   const markups = config.markup;
-  const primary = (document.documentElement.lang || "").split(/[-_]/)[0].toLowerCase();
+  const primary = (document.documentElement.lang || "").toLowerCase().replace("_", "-").split("-")[0];
   const lang = (primary === "de" || primary === "en") && markups[primary] ? primary : markups.en ? "en" : "de";
   const views = [];
   for (const host of targets()) {

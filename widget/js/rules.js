@@ -5,14 +5,15 @@
 // length (-1 for none) and leaves it in the buffer. The buffer is asked for anew for every call, and each
 // view of the memory made after the call that may have grown it: growing detaches an earlier view.
 
-const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 // The exports that answer with a string; the others answer with a number or nothing.
 const texts = ["check", "submit", "say", "thanks"];
 
-// The functions of an instance of the module, by name.
+// The functions of an instance of the module, by name. (The coders are made here, when the rules have
+// arrived, not when the script runs: nothing before the form is shown needs them.)
 export function functions(instance) {
   const x = instance.exports;
+  const encoder = new TextEncoder();
+  const decoder = new TextDecoder();
   const call = (name, args) => {
     const parts = args.map((a) => (typeof a == "number" ? a : a == null ? -1 : encoder.encode(a)));
     let at = x.io(parts.reduce((n, p) => n + (p.length || 0), 0));

@@ -44,11 +44,17 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
   sheet.replaceSync(css);
   root.adoptedStyleSheets = [sheet];
   root.innerHTML = markup;
+  // Only what the form needs to be shown and safe to submit is done before the script ends (the markup
+  // above, the listeners below); what is needed later is looked up when it is first needed (the controls,
+  // the campaign tags), and the observer for analytics is set up in the next task, so the browser may
+  // paint the form first (`cargo xtask bench render` times the path to the form).
   // The controls in the markup's order, which is the order the Rust form numbers them in: its fields, then
   // its consent boxes (`shared::markup` writes them so, and a test in `shared` holds it to that). The
   // honeypot is not one of them, nor the slot Turnstile is shown in.
   // `help`: the id of the control's help text, which describes it whether or not an error is shown.
-  const controls = Array.from(root.querySelectorAll("[name]:not(#lg-hp,slot)"), (el) => ({ el, error: root.getElementById(el.id + "-e"), help: el.getAttribute("aria-describedby") }));
+  let listed;
+  const controls = () =>
+    (listed ||= Array.from(root.querySelectorAll("[name]:not(#lg-hp,slot)"), (el) => ({ el, error: root.getElementById(el.id + "-e"), help: el.getAttribute("aria-describedby") })));
   const formEl = root.querySelector("form");
   const button = root.querySelector("button");
   const status = root.querySelector("[role=status]");
@@ -75,8 +81,14 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
   // abandoned at), with the problems shown since.
   const now = { view: 0, start: 0, submit: 0 };
   // The landing page's campaign tags (`utm_*`, each name's first value), for submissions and reports.
-  const utm = {};
-  for (const [name, v] of new URLSearchParams(location.search)) if (name.startsWith("utm_") && v) utm[name.slice(4)] = utm[name.slice(4)] || v;
+  let tags;
+  const utm = () => {
+    if (!tags) {
+      tags = {};
+      for (const [name, v] of new URLSearchParams(location.search)) if (name.startsWith("utm_") && v) tags[name.slice(4)] ||= v;
+    }
+    return tags;
+  };
   let told = { ...now, left: "" };
   let last = "";
   const errors = [];
@@ -102,8 +114,9 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
 
   // Checks control `i` and shows what is wrong with it; returns the message (none when it is fine).
   const check = (i) => {
-    const message = rules.check(form, i, value(controls[i]));
-    show(controls[i], message, rules.shown(form));
+    const c = controls()[i];
+    const message = rules.check(form, i, value(c));
+    show(c, message, rules.shown(form));
     return message;
   };
 
@@ -111,7 +124,7 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
   // announces `summary`.
   const showAll = (shown, summary) => {
     let first = null;
-    controls.forEach((c, i) => {
+    controls().forEach((c, i) => {
       if (shown(c, i) && !first) first = c.el;
     });
     announce(summary, true);
@@ -139,7 +152,7 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
     idle();
     key = null;
     const fields = error.fields || {};
-    const messages = controls.map((c) => fields[c.el.name]?.[0]?.message);
+    const messages = controls().map((c) => fields[c.el.name]?.[0]?.message);
     if (messages.some(Boolean)) showAll((c, i) => (show(c, messages[i]), messages[i]), error.message);
     else announce(error.message, true);
   };
@@ -220,9 +233,10 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
       again = null;
       return;
     }
-    controls.forEach((c, i) => rules.set(form, i, value(c)));
+    controls().forEach((c, i) => rules.set(form, i, value(c)));
     // Every `utm_*` parameter is offered; the form keeps the tags it knows.
-    for (const k in utm) rules.tag(form, k, utm[k]);
+    const offered = utm();
+    for (const k in offered) rules.tag(form, k, offered[k]);
     // Turnstile leaves its token in a hidden input: the widget's own in the host, else the page's.
     const token = (host.querySelector("[name=cf-turnstile-response]") || document.querySelector("[name=cf-turnstile-response]"))?.value || undefined;
     const hp = root.getElementById("lg-hp").value;
@@ -232,7 +246,7 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
       showAll((c, i) => check(i), rules.say(form, SAY_INVALID));
       return;
     }
-    controls.forEach((c) => show(c));
+    controls().forEach((c) => show(c));
     key ||= Array.from(crypto.getRandomValues(new Uint8Array(16)), (b) => b.toString(16).padStart(2, "0")).join("");
     sending = true;
     busy();
@@ -243,7 +257,7 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
   // Reports what changed since the last report, if anything did.
   const report = () => {
     const left = now.start && !now.submit ? last : "";
-    const body = { form: id, variant, source: utm.source, campaign: utm.campaign, errors };
+    const body = { form: id, variant, source: utm().source, campaign: utm().campaign, errors };
     let changed = errors.length > 0;
     for (const k in now) {
       if (now[k] !== told[k]) {
@@ -262,18 +276,21 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
     }
   };
   // The form is seen once at least half of it (or half the window, for a form taller than that) is in view.
-  const seen = new IntersectionObserver(
-    (entries) => {
-      for (const e of entries)
-        if (e.intersectionRatio >= 0.5 || e.intersectionRect.height >= innerHeight / 2) {
-          now.view = 1;
-          seen.disconnect();
-        }
-    },
-    // Crossing a quarter shows half the window of a form up to four windows tall.
-    { threshold: [0.25, 0.5] }
-  );
-  seen.observe(host);
+  // (Watched from the next task on: the observer reports what is in view when it starts.)
+  setTimeout(() => {
+    const seen = new IntersectionObserver(
+      (entries) => {
+        for (const e of entries)
+          if (e.intersectionRatio >= 0.5 || e.intersectionRect.height >= innerHeight / 2) {
+            now.view = 1;
+            seen.disconnect();
+          }
+      },
+      // Crossing a quarter shows half the window of a form up to four windows tall.
+      { threshold: [0.25, 0.5] }
+    );
+    seen.observe(host);
+  });
 
   // One listener for every event the form cares about, in the capture phase so the form sees its
   // controls' `blur` (which does not bubble). Pointer releases are watched on the window, so a press that
@@ -303,7 +320,7 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
       if (form) deferred.splice(0).forEach(check);
     } else {
       // Text controls are checked when they lose focus, tick boxes (consent or field) when they change.
-      const i = controls.findIndex((c) => c.el === e.target && (c.el.type === "checkbox") === (kind === "change"));
+      const i = controls().findIndex((c) => c.el === e.target && (c.el.type === "checkbox") === (kind === "change"));
       if (i >= 0) pressing || !form ? deferred.push(i) : check(i);
     }
   };

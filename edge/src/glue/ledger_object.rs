@@ -37,6 +37,9 @@ pub struct Ledger {
     /// Whether the funnel's aggregates hold every lead (`ledger::TALLIED_ALL`), once this instance has
     /// read so: the cursor never moves back from there, and every index write asks.
     tallied_all: Cell<bool>,
+    /// Whether this instance handed back leases of the one before it when it started (see `new`), until
+    /// the first command has set the alarm for them.
+    handed_back: Cell<bool>,
 }
 
 #[cfg(feature = "operator")]
@@ -78,11 +81,15 @@ impl DurableObject for Ledger {
         // what the previous one had leased, and waiting out `ledger::LEASE_MS` would only delay those
         // deliveries by a quarter of an hour. They are due again at once; an attempt that reached its
         // endpoint before the end is sent again with the same `webhook-id` (deliveries are at least once).
-        // The next command that looks at the alarm, at the latest the watchdog's `Wake` within a minute,
-        // sets it for them.
-        if let Err(e) = sql.exec("UPDATE outbox SET next_at = ?, leased = 0 WHERE leased = 1", vec![ms(Date::now().as_millis())]) {
-            worker::console_error!("ledger leases: {e}");
-        }
+        // An instance starts for a request (a command or its alarm): that first command sets the alarm for
+        // them, whatever it is (`handle`; an alarm run takes them anyway).
+        let handed_back = match sql.exec("UPDATE outbox SET next_at = ?, leased = 0 WHERE leased = 1", vec![ms(Date::now().as_millis())]) {
+            Ok(cursor) => cursor.rows_written() > 0,
+            Err(e) => {
+                worker::console_error!("ledger leases: {e}");
+                false
+            }
+        };
         Ledger {
             state,
             env,
@@ -92,6 +99,7 @@ impl DurableObject for Ledger {
             rows_read: Cell::new(0),
             registry: Default::default(),
             tallied_all: Cell::new(false),
+            handed_back: Cell::new(handed_back),
         }
     }
 
@@ -1528,7 +1536,7 @@ impl Ledger {
             // What a dashboard costs in rows read (the free plan allows 5 million a day), for the bench.
             worker::console_log!("ledger {question}: {} rows read", self.rows_read.get());
         }
-        if touches_outbox || wake {
+        if touches_outbox || wake || self.handed_back.take() {
             self.arm(wake, 0).await?;
         }
         Ok(answer)

@@ -208,6 +208,24 @@ impl Memory {
         fired
     }
 
+    /// Starts every ledger object anew, as after the runtime restarted, a deploy or an eviction: what an
+    /// instance kept only in memory is gone (the bulk lane's pace), and the deliveries the old instance had
+    /// leased are due at once (nothing attempts them any more), as the object's constructor makes them.
+    /// Rows and the alarm are durable and stay; an object that handed leases back sets its alarm for them
+    /// on its next command, whatever it is (the one its new instance starts for).
+    pub fn restart(&self) {
+        let now = self.clock.get();
+        for ledger in self.ledgers.borrow_mut().values_mut() {
+            ledger.paced = 0;
+            for id in std::mem::take(&mut ledger.leased) {
+                if let Some(d) = ledger.outbox.get_mut(&id) {
+                    d.next_at_ms = now;
+                    ledger.handed_back = true;
+                }
+            }
+        }
+    }
+
     /// Whether the ledger has an index row for `lead`.
     pub fn indexed(&self, lead: &str) -> bool {
         self.ledgers.borrow().get(&Home::of_lead(lead)).is_some_and(|l| l.leads.contains_key(lead))
@@ -566,7 +584,11 @@ struct LedgerModel {
     counters: BTreeMap<String, (u64, Option<u64>)>,
     downloads: BTreeMap<String, DownloadRow>,
     alarm: Option<u64>,
-    /// Until when the bulk lane waits (`ledger::PACE_MS`).
+    /// The deliveries the running instance has leased and not yet recorded (the object's `leased` column):
+    /// a new instance hands them back (see [`Memory::restart`]), and its first command sets the alarm.
+    leased: std::collections::BTreeSet<String>,
+    handed_back: bool,
+    /// Until when the bulk lane waits (`ledger::PACE_MS`). Kept by the instance only, as in the object.
     paced: u64,
     /// In the registry: the forms registered to live in their own shards, with their shard counts.
     registered: BTreeMap<String, u32>,
@@ -622,6 +644,14 @@ impl LedgerModel {
     }
 
     fn run(&mut self, command: &Command) -> serde_json::Value {
+        let answer = self.execute(command);
+        if std::mem::take(&mut self.handed_back) {
+            self.arm(false);
+        }
+        answer
+    }
+
+    fn execute(&mut self, command: &Command) -> serde_json::Value {
         match command {
             Command::Claim(c) => self.forms.insert(c.form.clone()),
             Command::Admit(c) => self.forms.insert(c.form.clone()),
@@ -721,6 +751,7 @@ impl LedgerModel {
                 ok
             }
             Command::Record(cmd::Record { delivery, disable, now }) => {
+                self.leased.remove(&delivery.id);
                 if let Some(d) = self.outbox.get_mut(&delivery.id) {
                     d.state = delivery.state;
                     d.attempts = delivery.attempts;
@@ -752,6 +783,7 @@ impl LedgerModel {
                 for id in picked {
                     if let Some(d) = self.outbox.get_mut(&id) {
                         d.next_at_ms = now.saturating_add(ledger::LEASE_MS);
+                        self.leased.insert(id);
                         taken.push(d.clone());
                     }
                 }

@@ -1,6 +1,7 @@
 //! Deliveries through the ledger's outbox, natively over the memory backend: they go out when the
 //! ledger's alarm fires, signed once per endpoint, and are retried at their due time; a lost record
-//! leaves the delivery leased, and it is attempted again later.
+//! leaves the delivery leased, and it is attempted again later (at once when the object's instance that
+//! leased it is gone).
 
 use crate::fixtures::{memory, submit_news as submit, two_endpoints as config, NOW};
 use edge::platform::memory::{Memory, Op};
@@ -72,6 +73,38 @@ fn a_lost_record_leaves_the_delivery_leased_and_it_is_attempted_again_later() {
     assert!(m.fire_alarm());
     assert_eq!(block_on(run_due(&m, &config)).unwrap().delivered, 1);
     assert!(states(&m).iter().all(|(_, s, _)| *s == State::Delivered));
+}
+
+#[test]
+fn a_delivery_whose_attempt_died_with_its_instance_is_due_when_the_next_instance_starts() {
+    use edge::protocol::backend::ask;
+    use edge::protocol::ledger::{cmd, LEASE_MS};
+    let (m, config) = (memory(), config());
+    submit(&m, &config, "di@example.com");
+    assert!(m.fire_alarm());
+    // The instance dies between an attempt and its record: the endpoint may have had it, the ledger
+    // does not know.
+    m.fail(Op::Record, 1);
+    assert!(block_on(run_due(&m, &config)).is_err());
+    let lost: Vec<_> = m.outbox().into_values().filter(|d| d.state == State::Pending).collect();
+    assert_eq!(lost.len(), 1);
+    assert_eq!(lost[0].next_at_ms, NOW + LEASE_MS, "leased: no run of this instance takes it again before the lease ends");
+    let message = |o: &edge::rules::crm::Outbound| o.headers.iter().find(|(n, _)| *n == "webhook-id").map(|(_, v)| v.clone());
+    assert!(m.sent.borrow().iter().any(|o| message(o).as_deref() == Some(lost[0].id.as_str())), "its attempt went out before the instance died");
+    m.advance(30_000);
+    m.restart();
+    // The object's new instance starts for a request, whatever it asks (here the admin's list of
+    // deliveries): that one sets the alarm for it, due now, not in a quarter of an hour.
+    let filter = cmd::Deliveries { filter: Default::default(), before: None, limit: 10 };
+    block_on(ask(&m, filter)).unwrap();
+    assert_eq!(m.alarm(), Some(NOW + 30_000));
+    assert!(m.fire_alarm());
+    let sent_before = m.sent.borrow().len();
+    let run = block_on(run_due(&m, &config)).unwrap();
+    assert_eq!((run.attempted, run.delivered), (1, 1));
+    assert!(states(&m).iter().all(|(_, s, _)| *s == State::Delivered));
+    // Sent again as the same message: a receiver that had it sees a repeat by its `webhook-id`.
+    assert_eq!(message(&m.sent.borrow()[sent_before]).as_deref(), Some(lost[0].id.as_str()));
 }
 
 #[test]

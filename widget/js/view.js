@@ -44,10 +44,10 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
   sheet.replaceSync(css);
   root.adoptedStyleSheets = [sheet];
   root.innerHTML = markup;
-  // Only what the form needs to be shown and safe to submit is done before the script ends (the markup
-  // above, the listeners below); what is needed later is looked up when it is first needed (the controls,
-  // the campaign tags), and the observer for analytics is set up in the next task, so the browser may
-  // paint the form first (`cargo xtask bench render` times the path to the form).
+  // Little but what the form needs to be shown and safe to submit is done before the script ends (the
+  // markup above, the listeners below): the controls are listed when first needed, and the observer for
+  // analytics is set up in the next task, so the browser may paint the form first (`cargo xtask bench
+  // render` times the path to the form).
   // The controls in the markup's order, which is the order the Rust form numbers them in: its fields, then
   // its consent boxes (`shared::markup` writes them so, and a test in `shared` holds it to that). The
   // honeypot is not one of them, nor the slot Turnstile is shown in.
@@ -80,15 +80,11 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
   // The page view as analytics sees it now, and as it was last reported (`left`: the field it would be
   // abandoned at), with the problems shown since.
   const now = { view: 0, start: 0, submit: 0 };
-  // The landing page's campaign tags (`utm_*`, each name's first value), for submissions and reports.
-  let tags;
-  const utm = () => {
-    if (!tags) {
-      tags = {};
-      for (const [name, v] of new URLSearchParams(location.search)) if (name.startsWith("utm_") && v) tags[name.slice(4)] ||= v;
-    }
-    return tags;
-  };
+  // The landing page's campaign tags (`utm_*`, each name's first value), for submissions and reports. Read
+  // now, as the page arrived: a page's script may tidy its address later (and many do, to drop them).
+  const utm = {};
+  if (location.search)
+    for (const [name, v] of new URLSearchParams(location.search)) if (name.startsWith("utm_") && v) utm[name.slice(4)] ||= v;
   let told = { ...now, left: "" };
   let last = "";
   const errors = [];
@@ -235,8 +231,7 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
     }
     controls().forEach((c, i) => rules.set(form, i, value(c)));
     // Every `utm_*` parameter is offered; the form keeps the tags it knows.
-    const offered = utm();
-    for (const k in offered) rules.tag(form, k, offered[k]);
+    for (const k in utm) rules.tag(form, k, utm[k]);
     // Turnstile leaves its token in a hidden input: the widget's own in the host, else the page's.
     const token = (host.querySelector("[name=cf-turnstile-response]") || document.querySelector("[name=cf-turnstile-response]"))?.value || undefined;
     const hp = root.getElementById("lg-hp").value;
@@ -257,7 +252,7 @@ export function mount(host, css, markup, endpoint, id, variant, turnstile) {
   // Reports what changed since the last report, if anything did.
   const report = () => {
     const left = now.start && !now.submit ? last : "";
-    const body = { form: id, variant, source: utm().source, campaign: utm().campaign, errors };
+    const body = { form: id, variant, source: utm.source, campaign: utm.campaign, errors };
     let changed = errors.length > 0;
     for (const k in now) {
       if (now[k] !== told[k]) {

@@ -19,6 +19,7 @@ import { mkdtempSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startReceiver } from "../../tests/receiver.mjs";
+import { spread } from "./spread.mjs";
 import { freePort, newsletterConfig, root, secrets, startCollector } from "../../tests/support.mjs";
 
 const N = Number(process.argv[2] || 400);
@@ -209,9 +210,9 @@ try {
   const paired = ms.leadgate.map((x, i) => x / ms.reference[i]);
   console.log(`CPU ratio, round by round (each against the reference's round beside it): ${paired.map((x) => x.toFixed(2)).join(", ")}; median ${median(paired).toFixed(2)}`);
   // How far that median moves with the rounds' noise alone: the pairs drawn again at random (with
-  // replacement) 2,000 times; the 5th to the 95th percentile.
-  const drawn = Array.from({ length: 2000 }, () => median(paired.map(() => paired[Math.floor(Math.random() * paired.length)]))).sort((a, b) => a - b);
-  console.log(`CPU ratio, median of the pairs in 90% of redrawn runs: ${drawn[100].toFixed(2)} to ${drawn[1899].toFixed(2)} (the spread one run's figure has from noise alone)`);
+  // replacement), see `spread.mjs`.
+  const [low, high] = spread(paired.length, (picks) => median(picks.map((i) => paired[i])));
+  console.log(`CPU ratio, median of the pairs in 90% of redrawn runs: ${low.toFixed(2)} to ${high.toFixed(2)} (the spread one run's figure has from noise alone)`);
 } finally {
   await reference.stop();
   await leadgate.stop();

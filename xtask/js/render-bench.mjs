@@ -14,6 +14,7 @@
 import { readFileSync } from "node:fs";
 import http from "node:http";
 import { chromium } from "playwright-core";
+import { spread } from "./spread.mjs";
 
 const LOADS = 20;
 const [embedFile, modulePath, moduleFile] = process.argv.slice(2);
@@ -148,12 +149,9 @@ console.log(`  ratio of medians:       ${(median(times.leadgate) / median(times.
 const paired = times.leadgate.map((t, i) => t / times.plain[i]);
 console.log(`  ratio load by load:     median ${median(paired).toFixed(2)}x (each against the plain load beside it)`);
 // How far the ratio of medians moves with the loads' noise alone: the same figure over the loads drawn
-// again at random (by pair, with replacement), 2,000 times; the 5th to the 95th percentile.
-const drawn = Array.from({ length: 2000 }, () => {
-  const picks = times.leadgate.map(() => Math.floor(Math.random() * times.leadgate.length));
-  return median(picks.map((i) => times.leadgate[i])) / median(picks.map((i) => times.plain[i]));
-}).sort((a, b) => a - b);
-console.log(`  ratio of medians, 90% of redrawn runs: ${drawn[100].toFixed(2)}x to ${drawn[1899].toFixed(2)}x (the spread one run's figure has from noise alone)`);
+// again at random (by pair, with replacement), see `spread.mjs`.
+const [low, high] = spread(LOADS, (picks) => median(picks.map((i) => times.leadgate[i])) / median(picks.map((i) => times.plain[i])));
+console.log(`  ratio of medians, 90% of redrawn runs: ${low.toFixed(2)}x to ${high.toFixed(2)}x (the spread one run's figure has from noise alone)`);
 console.log(`  from the script's arrival to the form: leadgate ${fmt(own["/leadgate.html"])}; plain ${fmt(own["/plain.html"])}`);
 console.log(`  the script's own work (Chromium's trace: EvaluateScript, ${TRACED} loads each): leadgate ${fmt(work["/leadgate.html"])}; plain ${fmt(work["/plain.html"])}`);
 console.log(`  rules ready after the form is shown: ${fmt(times.rules)}`);

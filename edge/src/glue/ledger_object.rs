@@ -1536,8 +1536,16 @@ impl Ledger {
             // What a dashboard costs in rows read (the free plan allows 5 million a day), for the bench.
             worker::console_log!("ledger {question}: {} rows read", self.rows_read.get());
         }
-        if touches_outbox || wake || self.handed_back.take() {
+        if touches_outbox || wake {
             self.arm(wake, 0).await?;
+            self.handed_back.set(false);
+        } else if self.handed_back.get() {
+            // Only for the leases this instance handed back: the command itself has done its work, so a
+            // failed arming does not fail it; the next command tries again.
+            match self.arm(false, 0).await {
+                Ok(()) => self.handed_back.set(false),
+                Err(e) => worker::console_error!("ledger leases: the alarm for the leases handed back: {e}"),
+            }
         }
         Ok(answer)
     }

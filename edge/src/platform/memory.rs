@@ -587,6 +587,7 @@ struct LedgerModel {
     /// The deliveries the running instance has leased and not yet recorded (the object's `leased` column):
     /// a new instance hands them back (see [`Memory::restart`]), and its first command sets the alarm.
     leased: std::collections::BTreeSet<String>,
+    /// Whether the last restart handed leases back, until the next command has set the alarm for them.
     handed_back: bool,
     /// Until when the bulk lane waits (`ledger::PACE_MS`). Kept by the instance only, as in the object.
     paced: u64,

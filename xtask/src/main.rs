@@ -105,10 +105,13 @@ fn run(args: &[String]) -> Result {
         }
         "serve" => runtime::serve(&options(rest)?),
         "test" => {
-            tools::ensure_build_tools()?;
-            tools::ensure_browser()?;
-            tools::ensure_schemathesis()?;
-            run_tests()
+            let mut phases = Vec::new();
+            timed(&mut phases, "setup (tools)", || {
+                tools::ensure_build_tools()?;
+                tools::ensure_browser()?;
+                tools::ensure_schemathesis()
+            })?;
+            run_tests(phases)
         }
         "size" => {
             tools::ensure_build_tools()?;
@@ -187,26 +190,39 @@ fn print_secrets(forms: &shared::form::FormsConfig) {
 
 /// The checks that need no Worker build: the native tests, a short fuzz run, clippy, the widget in
 /// Chromium.
-fn checks() -> Result {
-    tools::cargo(&["test", "--workspace", "--exclude", "widget", "--all-features"])?;
+fn checks(phases: &mut Vec<(&'static str, f64)>) -> Result {
+    timed(phases, "native tests", || tools::cargo(&["test", "--workspace", "--exclude", "widget", "--all-features"]))?;
     // The widget's decisions (its `Form`) natively; its DOM behaviour in Chromium below.
-    tools::cargo(&["test", "-p", "widget", "--lib"])?;
+    timed(phases, "widget's native tests", || tools::cargo(&["test", "-p", "widget", "--lib"]))?;
     // A short fuzz run of every parser of outside input (`cargo xtask fuzz` runs a million inputs each).
-    fuzz::short()?;
+    timed(phases, "fuzz (short)", fuzz::short)?;
     // Every crate and target without a clippy warning; the collector must not panic on request data:
     // clippy denies unwrap, expect, indexing and string slicing in it (see edge/src/lib.rs), for the
     // Worker's wasm build and natively.
-    tools::cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
-    // The edge's wasm glue: both Workers' code at once (so nothing in the product is dead), and the
-    // collector's own build for the little that only it has (passing the dev cron tick on).
-    for features in ["collector,operator", "collector"] {
-        tools::cargo(&["clippy", "-p", "edge", "--target", "wasm32-unknown-unknown", "--features", features, "--", "-D", "warnings"])?;
-    }
-    tools::widget_browser_tests()
+    timed(phases, "clippy", || {
+        tools::cargo(&["clippy", "--workspace", "--all-targets", "--all-features", "--", "-D", "warnings"])?;
+        // The edge's wasm glue: both Workers' code at once (so nothing in the product is dead), and the
+        // collector's own build for the little that only it has (passing the dev cron tick on).
+        for features in ["collector,operator", "collector"] {
+            tools::cargo(&["clippy", "-p", "edge", "--target", "wasm32-unknown-unknown", "--features", features, "--", "-D", "warnings"])?;
+        }
+        Ok(())
+    })?;
+    timed(phases, "widget in Chromium", tools::widget_browser_tests)
 }
 
-/// Native tests, widget tests in Chromium, the size gate, then the end-to-end tests.
-fn run_tests() -> Result {
+/// Runs `step`, noting under `name` how many seconds it took (printed at the end of `cargo xtask test`, so
+/// a slow run says where its time went).
+fn timed<T>(phases: &mut Vec<(&'static str, f64)>, name: &'static str, step: impl FnOnce() -> Result<T>) -> Result<T> {
+    let started = std::time::Instant::now();
+    let done = step();
+    phases.push((name, started.elapsed().as_secs_f64()));
+    done
+}
+
+/// Native tests, widget tests in Chromium, the size gate, then the end-to-end tests; at the end, how long
+/// each step took (`phases` holds the setup's, which the total below leaves out).
+fn run_tests(mut phases: Vec<(&'static str, f64)>) -> Result {
     let started = std::time::Instant::now();
     // Lint gates first: they take seconds and say at once what a longer run would only repeat.
     tools::cargo(&["fmt", "--all", "--check"]).map_err(|_| "the code is not formatted: run `cargo fmt --all`".to_string())?;
@@ -215,22 +231,27 @@ fn run_tests() -> Result {
     // target folder of their own (see `compile::edge_into`); their output is shown when they are done. On a
     // fresh clone on 2 cores: 1,011 s for the whole command, against 1,204 s with everything one after the
     // other.
-    compile::widget()?;
+    timed(&mut phases, "widget build", compile::widget)?;
     let edge = std::thread::spawn(|| {
         let mut log = String::new();
+        let started = std::time::Instant::now();
         let built = compile::edge_into(Some(&mut log));
-        (built, log)
+        (built, log, started.elapsed().as_secs_f64())
     });
-    let checked = checks();
-    let (built, log) = edge.join().map_err(|_| "the edge's build panicked".to_string())?;
+    let checked = checks(&mut phases);
+    let (built, log, took) = edge.join().map_err(|_| "the edge's build panicked".to_string())?;
+    phases.push(("edge build (beside the checks)", took));
     println!("{log}");
     checked?;
     built?;
-    size::check_split()?;
-    size::check_collector()?;
-    let forms = config::load(&root().join("leadgate.toml"))?;
-    let largest = size::report(&forms)?;
-    size::check_widget_panics()?;
+    let largest = timed(&mut phases, "size gates", || {
+        size::check_split()?;
+        size::check_collector()?;
+        let forms = config::load(&root().join("leadgate.toml"))?;
+        let largest = size::report(&forms)?;
+        size::check_widget_panics()?;
+        Ok(largest)
+    })?;
     if largest.embed > size::EMBED_GATE {
         return Err(format!("the largest embed script is {} bytes brotli, over the {}-byte gate", largest.embed, size::EMBED_GATE));
     }
@@ -250,7 +271,10 @@ fn run_tests() -> Result {
     suites.sort();
     let mut args = vec!["--test", "--test-concurrency=2", "--test-reporter=spec"];
     args.extend(suites.iter().map(String::as_str));
-    tools::node(&args, &[])?;
+    timed(&mut phases, "end-to-end suites", || tools::node(&args, &[]))?;
+    for (name, took) in &phases {
+        println!("  {name:<32} {took:>6.0} s");
+    }
     println!("all tests passed in {:.0} s", started.elapsed().as_secs_f64());
     Ok(())
 }

@@ -69,6 +69,9 @@ pub enum Op {
     Call,
     /// A flush window's page-view counts written to a views object.
     Count,
+    /// The alarm a restarted ledger instance sets for the deliveries it handed back (on its first command,
+    /// whatever that asks; see [`Memory::restart`]).
+    Rearm,
     /// Any other ledger command.
     LedgerOther,
 }
@@ -82,7 +85,8 @@ pub struct Memory {
     pub secrets: RefCell<BTreeMap<String, String>>,
     /// Every outbound request made, in order.
     pub sent: RefCell<Vec<Outbound>>,
-    /// Every line the services logged, in order.
+    /// Every line the services logged, in order (and the model's ledger objects, where the object logs to
+    /// the console).
     pub logged: RefCell<Vec<String>>,
     /// Answers outbound requests (default: 204 to everything).
     #[allow(clippy::type_complexity)]
@@ -282,21 +286,44 @@ impl Memory {
                 return Err(refused);
             }
         }
-        Ok(self.ledgers.borrow_mut().entry(home).or_default().run(command))
+        let mut ledgers = self.ledgers.borrow_mut();
+        let ledger = ledgers.entry(home).or_default();
+        let answer = ledger.execute(command);
+        if ledger.handed_back {
+            // As the object: the command has done its work, so a failed alarm write for the leases handed back
+            // does not fail it; it is logged, and the next command tries again.
+            let n = self.counted(Op::Rearm);
+            match self.fault(Op::Rearm, n) {
+                Ok(()) => {
+                    ledger.arm(false);
+                    ledger.handed_back = false;
+                }
+                Err(e) => self.logged.borrow_mut().push(format!("ledger leases: the alarm for the leases handed back: {e}")),
+            }
+        }
+        Ok(answer)
     }
 
     /// Counts an operation, yields once, then fails it if a fault says so.
     async fn op(&self, op: Op) -> Result<(), Error> {
-        let n = {
-            let mut ops = self.ops.borrow_mut();
-            let n = ops.entry(op).or_insert(0);
-            *n += 1;
-            *n
-        };
+        let n = self.counted(op);
         let turns = 1 + self.delays.borrow().get(&op).filter(|(from, _)| n >= *from).map_or(0, |(_, turns)| *turns);
         for _ in 0..turns {
             YieldOnce(false).await;
         }
+        self.fault(op, n)
+    }
+
+    /// Counts an operation of kind `op`; returns its running number.
+    fn counted(&self, op: Op) -> usize {
+        let mut ops = self.ops.borrow_mut();
+        let n = ops.entry(op).or_insert(0);
+        *n += 1;
+        *n
+    }
+
+    /// Fails the `n`-th operation of kind `op` if a fault says so.
+    fn fault(&self, op: Op, n: usize) -> Result<(), Error> {
         if self.faults.borrow().iter().any(|&(o, at)| o == op && at == n) {
             return Err(Error::Internal(format!("injected fault: {op:?} #{n}")));
         }
@@ -644,6 +671,8 @@ impl LedgerModel {
         self.registered.get(form).is_some_and(|n| *n > 0).then(|| Error::Internal(format!("form {form} lives in its own ledger objects now")))
     }
 
+    /// Runs `command` where setting the alarm cannot fail: the registry's registration, and the commands an
+    /// import runs inside its own (a request's commands go through [`Memory::run_at`]).
     fn run(&mut self, command: &Command) -> serde_json::Value {
         let answer = self.execute(command);
         if std::mem::take(&mut self.handed_back) {

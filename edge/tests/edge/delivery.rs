@@ -108,6 +108,36 @@ fn a_delivery_whose_attempt_died_with_its_instance_is_due_when_the_next_instance
 }
 
 #[test]
+fn a_failed_alarm_write_for_leases_handed_back_fails_no_command_and_the_next_command_sets_it() {
+    use edge::protocol::backend::ask;
+    use edge::protocol::ledger::cmd;
+    let (m, config) = (memory(), config());
+    submit(&m, &config, "fa@example.com");
+    assert!(m.fire_alarm());
+    m.fail(Op::Record, 1);
+    assert!(block_on(run_due(&m, &config)).is_err());
+    let leased = m.alarm();
+    m.advance(30_000);
+    m.restart();
+    // The new instance's first command answers although the alarm for the leases could not be set: the
+    // command did its work; the failure is logged.
+    m.fail(Op::Rearm, 1);
+    let filter = || cmd::Deliveries { filter: Default::default(), before: None, limit: 10 };
+    block_on(ask(&m, filter())).unwrap();
+    assert_eq!(m.alarm(), leased, "not set: the alarm write failed");
+    assert!(m.logged.borrow().iter().any(|l| l.contains("the alarm for the leases handed back")), "{:?}", m.logged.borrow());
+    // The next command, whatever it asks, tries again and sets it for now.
+    block_on(ask(&m, filter())).unwrap();
+    assert_eq!(m.alarm(), Some(NOW + 30_000));
+    assert_eq!(m.count(Op::Rearm), 2);
+    // And only once: the commands after it write no alarm for them again.
+    block_on(ask(&m, filter())).unwrap();
+    assert_eq!(m.count(Op::Rearm), 2);
+    assert!(m.fire_alarm());
+    assert_eq!(block_on(run_due(&m, &config)).unwrap().delivered, 1);
+}
+
+#[test]
 fn a_sign_up_mail_goes_before_a_backlog_which_drains_at_its_pace() {
     use edge::protocol::ledger::{PACE_MS, PER_RUN};
     let m = memory();

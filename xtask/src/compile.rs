@@ -166,40 +166,64 @@ pub fn edge() -> Result {
 
 /// [`edge`], keeping what the tools print in `log` when one is given (see `tools::run_into`).
 ///
-/// The Workers are built in a target folder of their own (`target/edge`): cargo locks a target folder
-/// for one build at a time, and nothing of the edge's release builds for wasm is shared with the native
-/// and debug builds anyway (the profile differs, so even build scripts and proc macros are built apart),
-/// so `cargo xtask test` runs the native tests and the lints beside these builds.
-pub fn edge_into(mut log: Option<&mut String>) -> Result {
+/// The two Workers build side by side, each in a target folder of its own (`target/edge-collector`,
+/// `target/edge-operator`): cargo locks a target folder for one build at a time, and nothing is shared
+/// between them (the profiles differ, so even build scripts and proc macros are built apart), nor with the
+/// native and debug builds, so `cargo xtask test` also runs the native tests and the lints beside them.
+/// Each build ends in steps that keep one core busy (link-time optimisation with one codegen unit,
+/// wasm-opt): one after the other, the second Worker's cargo build waited for the first's, and the
+/// edge's builds were the longest step of a fresh `cargo xtask test` (551 s of its 961).
+pub fn edge_into(log: Option<&mut String>) -> Result {
+    let wasm_bindgen = which("wasm-bindgen").ok_or(format!("wasm-bindgen {WASM_BINDGEN} is not on PATH"))?;
+    let captured = log.is_some();
+    let builds = [COLLECTOR, OPERATOR].map(|worker| {
+        let wasm_bindgen = wasm_bindgen.clone();
+        std::thread::spawn(move || {
+            let mut log = String::new();
+            let built = worker_build(worker, &wasm_bindgen, captured.then_some(&mut log));
+            (built, log)
+        })
+    });
+    let mut outcome = Ok(());
+    let mut shown = String::new();
+    for build in builds {
+        let (built, log) = build.join().map_err(|_| "an edge build panicked".to_string())?;
+        shown.push_str(&log);
+        outcome = outcome.and(built);
+    }
+    if let Some(log) = log {
+        log.push_str(&shown);
+    }
+    outcome
+}
+
+/// Builds one Worker with worker-build into `edge/build/<worker>`, then strips its function names.
+fn worker_build(worker: &'static str, wasm_bindgen: &std::path::Path, mut log: Option<&mut String>) -> Result {
     let mut exec = |cmd: &mut Command| match log.as_deref_mut() {
         Some(log) => crate::tools::run_into(cmd, log),
         None => run(cmd),
     };
-    let wasm_bindgen = which("wasm-bindgen").ok_or(format!("wasm-bindgen {WASM_BINDGEN} is not on PATH"))?;
-    for worker in [COLLECTOR, OPERATOR] {
-        // The collector's own profile optimises for size (see the workspace's Cargo.toml).
-        let profile: &[&str] = if worker == COLLECTOR { &["--profile", "collector"] } else { &["--release"] };
-        exec(
-            Command::new("worker-build")
-                .args(profile)
-                .args(["--out-dir", &format!("build/{worker}"), ".", "--features", worker])
-                .current_dir(root().join("edge"))
-                .env("WASM_BINDGEN_BIN", &wasm_bindgen)
-                .env("WASM_OPT_BIN", npm_bin().join("wasm-opt"))
-                .env("ESBUILD_BIN", npm_bin().join("esbuild"))
-                .env("LEADGATE_WIDGET_JS", widget_bundle())
-                .env("CARGO_TARGET_DIR", root().join("target/edge")),
-        )
-        .map_err(|_| format!("building the edge's {worker} failed (see above)"))?;
-        // Function names are only for stack traces, which the edge does not produce (it does not panic on
-        // request data): without them a Worker uploads and compiles about 60 KB (gzip) less on a cold
-        // start. A copy keeps them for `cargo xtask size`'s account of what each crate's code costs.
-        let wasm = edge_dir(worker).join("index_bg.wasm");
-        std::fs::copy(&wasm, edge_named(worker)).map_err(|e| format!("keeping the named edge build: {e}"))?;
-        exec(Command::new(npm_bin().join("wasm-opt")).arg(&wasm).args(["--strip-debug", "--strip-producers"]).args(WASM_FEATURES).arg("-o").arg(&wasm))
-            .map_err(|_| "stripping the edge's wasm failed (see above)".to_string())?;
-    }
-    Ok(())
+    // The collector's own profile optimises for size (see the workspace's Cargo.toml).
+    let profile: &[&str] = if worker == COLLECTOR { &["--profile", "collector"] } else { &["--release"] };
+    exec(
+        Command::new("worker-build")
+            .args(profile)
+            .args(["--out-dir", &format!("build/{worker}"), ".", "--features", worker])
+            .current_dir(root().join("edge"))
+            .env("WASM_BINDGEN_BIN", wasm_bindgen)
+            .env("WASM_OPT_BIN", npm_bin().join("wasm-opt"))
+            .env("ESBUILD_BIN", npm_bin().join("esbuild"))
+            .env("LEADGATE_WIDGET_JS", widget_bundle())
+            .env("CARGO_TARGET_DIR", root().join(format!("target/edge-{worker}"))),
+    )
+    .map_err(|_| format!("building the edge's {worker} failed (see above)"))?;
+    // Function names are only for stack traces, which the edge does not produce (it does not panic on
+    // request data): without them a Worker uploads and compiles about 60 KB (gzip) less on a cold
+    // start. A copy keeps them for `cargo xtask size`'s account of what each crate's code costs.
+    let wasm = edge_dir(worker).join("index_bg.wasm");
+    std::fs::copy(&wasm, edge_named(worker)).map_err(|e| format!("keeping the named edge build: {e}"))?;
+    exec(Command::new(npm_bin().join("wasm-opt")).arg(&wasm).args(["--strip-debug", "--strip-producers"]).args(WASM_FEATURES).arg("-o").arg(&wasm))
+        .map_err(|_| "stripping the edge's wasm failed (see above)".to_string())
 }
 
 fn which(bin: &str) -> Option<std::path::PathBuf> {

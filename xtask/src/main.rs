@@ -192,9 +192,9 @@ fn print_secrets(forms: &shared::form::FormsConfig) {
 /// Chromium.
 fn checks(phases: &mut Vec<(&'static str, f64)>) -> Result {
     // Every crate in one run, the widget's decisions (its `Form`) included; its DOM behaviour in Chromium
-    // below (its integration tests are for wasm only). One run resolves the dependencies' features once:
-    // the widget on its own had built two dozen of them again with other features (about 45 s of a fresh
-    // clone's 2 cores).
+    // below (its integration tests are for wasm only). One run resolves the dependencies' features once
+    // (the widget's own run built two dozen of them again with other features), though on a fresh clone
+    // the time was the same within the noise: 226 s in two runs, 231 s in one.
     timed(phases, "native tests", || tools::cargo(&["test", "--workspace", "--all-features"]))?;
     // A short fuzz run of every parser of outside input (`cargo xtask fuzz` runs a million inputs each).
     timed(phases, "fuzz (short)", fuzz::short)?;
@@ -229,10 +229,10 @@ fn run_tests(mut phases: Vec<(&'static str, f64)>) -> Result {
     // Lint gates first: they take seconds and say at once what a longer run would only repeat.
     tools::cargo(&["fmt", "--all", "--check"]).map_err(|_| "the code is not formatted: run `cargo fmt --all`".to_string())?;
     // The widget first (the edge embeds its loader), then the two Workers' builds beside the native tests
-    // and the lints: the builds spend minutes on one core (link-time optimisation, wasm-opt) and have a
-    // target folder of their own (see `compile::edge_into`); their output is shown when they are done. On a
+    // and the lints: the builds spend minutes on one core (link-time optimisation, wasm-opt) and have
+    // target folders of their own (see `compile::edge_into`); their output is shown when they are done. On a
     // fresh clone on 2 cores: 1,011 s for the whole command, against 1,204 s with everything one after the
-    // other.
+    // other; 788 s with the two Workers built side by side and the suites three at a time.
     timed(&mut phases, "widget build", compile::widget)?;
     let edge = std::thread::spawn(|| {
         let mut log = String::new();

@@ -59,13 +59,20 @@ fn a_failed_attempt_is_retried_at_its_due_time_by_the_alarm() {
     assert!(states(&m).iter().all(|(_, s, a)| *s == State::Delivered && *a == 2));
 }
 
-#[test]
-fn a_lost_record_leaves_the_delivery_leased_and_it_is_attempted_again_later() {
+/// Submits `email` to the two-endpoint form and runs the alarm with the first outcome's record failing:
+/// one delivery is attempted and left under its lease, its outcome lost.
+fn a_lost_record(email: &str) -> (Memory, shared::form::FormsConfig) {
     let (m, config) = (memory(), config());
-    submit(&m, &config, "cy@example.com");
+    submit(&m, &config, email);
     assert!(m.fire_alarm());
     m.fail(Op::Record, 1);
     assert!(block_on(run_due(&m, &config)).is_err());
+    (m, config)
+}
+
+#[test]
+fn a_lost_record_leaves_the_delivery_leased_and_it_is_attempted_again_later() {
+    let (m, config) = a_lost_record("cy@example.com");
     // One outcome was lost; its delivery stays pending under its lease and is taken again after it.
     let pending: Vec<_> = states(&m).into_iter().filter(|(_, s, _)| *s == State::Pending).collect();
     assert_eq!(pending.len(), 1);
@@ -79,13 +86,9 @@ fn a_lost_record_leaves_the_delivery_leased_and_it_is_attempted_again_later() {
 fn a_delivery_whose_attempt_died_with_its_instance_is_due_when_the_next_instance_starts() {
     use edge::protocol::backend::ask;
     use edge::protocol::ledger::{cmd, LEASE_MS};
-    let (m, config) = (memory(), config());
-    submit(&m, &config, "di@example.com");
-    assert!(m.fire_alarm());
     // The instance dies between an attempt and its record: the endpoint may have had it, the ledger
     // does not know.
-    m.fail(Op::Record, 1);
-    assert!(block_on(run_due(&m, &config)).is_err());
+    let (m, config) = a_lost_record("di@example.com");
     let lost: Vec<_> = m.outbox().into_values().filter(|d| d.state == State::Pending).collect();
     assert_eq!(lost.len(), 1);
     assert_eq!(lost[0].next_at_ms, NOW + LEASE_MS, "leased: no run of this instance takes it again before the lease ends");
@@ -111,11 +114,7 @@ fn a_delivery_whose_attempt_died_with_its_instance_is_due_when_the_next_instance
 fn a_failed_alarm_write_for_leases_handed_back_fails_no_command_and_the_next_command_sets_it() {
     use edge::protocol::backend::ask;
     use edge::protocol::ledger::cmd;
-    let (m, config) = (memory(), config());
-    submit(&m, &config, "fa@example.com");
-    assert!(m.fire_alarm());
-    m.fail(Op::Record, 1);
-    assert!(block_on(run_due(&m, &config)).is_err());
+    let (m, config) = a_lost_record("fa@example.com");
     let leased = m.alarm();
     m.advance(30_000);
     m.restart();

@@ -10,6 +10,11 @@ pub fn widget_bundle() -> std::path::PathBuf {
     root().join("target/widget/leadgate.js")
 }
 
+/// esbuild's bundle of the widget's JavaScript, before the build names the module in it (see [`widget`]).
+fn widget_bundled() -> std::path::PathBuf {
+    root().join("target/widget/entry.bundled.js")
+}
+
 /// The widget's optimised wasm module, which the collector serves as a static asset (see [`widget_asset`]).
 pub fn widget_wasm() -> std::path::PathBuf {
     root().join("target/widget/widget.wasm")
@@ -54,7 +59,8 @@ pub fn all() -> Result {
 pub fn changed() -> Result {
     let recipe = ["Cargo.toml", "Cargo.lock", "package-lock.json", "xtask/src/compile.rs"];
     let module_missing = widget_asset().map_or(true, |path| !widget_asset_dir().join(path.trim_start_matches("/w/")).exists());
-    if module_missing || newest(&[&["widget", "shared"][..], &recipe[..]].concat()) > modified(&widget_bundle()) {
+    // Against esbuild's output, which every widget build writes (the loader is only written when it changes).
+    if module_missing || newest(&[&["widget", "shared"][..], &recipe[..]].concat()) > modified(&widget_bundled()) {
         widget()?;
     } else {
         println!("widget is up to date");
@@ -95,6 +101,17 @@ fn newest(paths: &[&str]) -> std::time::SystemTime {
     out
 }
 
+/// Writes `bytes` to `path` unless it holds them already. The edge's build embeds the loader
+/// (`include_str!`, and its build script watches the file): a file rewritten with the same bytes gets a new
+/// modification time, and both Workers were built again (about 230 s on 2 cores) on every run of
+/// `cargo xtask test`, although nothing had changed.
+fn write_if_changed(path: &std::path::Path, bytes: &[u8]) -> Result {
+    if std::fs::read(path).is_ok_and(|old| old == bytes) {
+        return Ok(());
+    }
+    std::fs::write(path, bytes).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// cargo (`widget` profile: size) -> wasm-opt -Oz -> the module into the static assets under its hash ->
 /// esbuild (IIFE), the loader naming that path.
 pub fn widget() -> Result {
@@ -113,14 +130,16 @@ pub fn widget() -> Result {
         .arg(root().join("target/wasm32-unknown-unknown/widget/widget.wasm"))
         .arg("-o")
         .arg(&wasm))?;
-    // No legal comments: esbuild would keep every file's `//!` header line as one.
+    // No legal comments: esbuild would keep every file's `//!` header line as one. Bundled beside the
+    // loader, which is written below only when its bytes change (see `write_if_changed`).
+    let bundled = widget_bundled();
     run(Command::new(npm_bin().join("esbuild"))
         .arg(root().join("widget/js/entry.js"))
         .args(["--bundle", "--format=iife", "--minify", "--legal-comments=none", "--target=es2020", "--log-level=warning"])
-        .arg(format!("--outfile={}", widget_bundle().display())))?;
-    let bundle = std::fs::read_to_string(widget_bundle()).map_err(|e| e.to_string())?;
+        .arg(format!("--outfile={}", bundled.display())))?;
+    let bundle = std::fs::read_to_string(&bundled).map_err(|e| e.to_string())?;
     if bundle.matches(WASM_PLACEHOLDER).count() != 1 {
-        return Err(format!("{}: expected {WASM_PLACEHOLDER} exactly once after bundling", widget_bundle().display()));
+        return Err(format!("{}: expected {WASM_PLACEHOLDER} exactly once after bundling", bundled.display()));
     }
     // The module under the first 16 hex digits of its SHA-256 (64 bits: no two builds collide by chance).
     let bytes = std::fs::read(&wasm).map_err(|e| e.to_string())?;
@@ -132,7 +151,7 @@ pub fn widget() -> Result {
     std::fs::write(dir.join(&name), &bytes).map_err(|e| format!("{}: {e}", dir.display()))?;
     let path = serde_json::to_string(&format!("/w/{name}")).map_err(|e| e.to_string())?;
     let loader = bundle.replace(WASM_PLACEHOLDER, &path);
-    std::fs::write(widget_bundle(), &loader).map_err(|e| e.to_string())?;
+    write_if_changed(&widget_bundle(), loader.as_bytes())?;
     // The loader too, under its own hash: the collector reads it from there into each embed script (the
     // edge's build.rs names it the same way, from the same bytes).
     let hash = edge::rules::digest::sha256_hex(loader.as_bytes());

@@ -274,7 +274,10 @@ impl Memory {
         if !self.single_object.get() {
             let forms: Vec<(String, u32)> = self.shards.borrow().iter().map(|(f, n)| (f.clone(), *n)).collect();
             let legacy = !self.legacy.borrow().is_empty();
-            self.ledgers.borrow_mut().entry(Home::Registry).or_default().run(&Command::Places(cmd::Places { forms, legacy }));
+            let mut ledgers = self.ledgers.borrow_mut();
+            let registry = ledgers.entry(Home::Registry).or_default();
+            registry.execute(&Command::Places(cmd::Places { forms, legacy }));
+            self.rearm(registry);
         }
     }
 
@@ -289,19 +292,25 @@ impl Memory {
         let mut ledgers = self.ledgers.borrow_mut();
         let ledger = ledgers.entry(home).or_default();
         let answer = ledger.execute(command);
-        if ledger.handed_back {
-            // As the object: the command has done its work, so a failed alarm write for the leases handed back
-            // does not fail it; it is logged, and the next command tries again.
-            let n = self.counted(Op::Rearm);
-            match self.fault(Op::Rearm, n) {
-                Ok(()) => {
-                    ledger.arm(false);
-                    ledger.handed_back = false;
-                }
-                Err(e) => self.logged.borrow_mut().push(format!("ledger leases: the alarm for the leases handed back: {e}")),
-            }
-        }
+        self.rearm(ledger);
         Ok(answer)
+    }
+
+    /// After a request's command, as the object: sets the alarm for the leases a restart handed back, if it
+    /// did. The command has done its work, so a failed alarm write does not fail it; it is logged, and the
+    /// next command tries again.
+    fn rearm(&self, ledger: &mut LedgerModel) {
+        if !ledger.handed_back {
+            return;
+        }
+        let n = self.counted(Op::Rearm);
+        match self.fault(Op::Rearm, n) {
+            Ok(()) => {
+                ledger.arm(false);
+                ledger.handed_back = false;
+            }
+            Err(e) => self.logged.borrow_mut().push(format!("ledger leases: the alarm for the leases handed back: {e}")),
+        }
     }
 
     /// Counts an operation, yields once, then fails it if a fault says so.
@@ -671,16 +680,8 @@ impl LedgerModel {
         self.registered.get(form).is_some_and(|n| *n > 0).then(|| Error::Internal(format!("form {form} lives in its own ledger objects now")))
     }
 
-    /// Runs `command` where setting the alarm cannot fail: the registry's registration, and the commands an
-    /// import runs inside its own (a request's commands go through [`Memory::run_at`]).
-    fn run(&mut self, command: &Command) -> serde_json::Value {
-        let answer = self.execute(command);
-        if std::mem::take(&mut self.handed_back) {
-            self.arm(false);
-        }
-        answer
-    }
-
+    /// Runs `command` on this object's rows (the alarm for leases a restart handed back is set once per
+    /// request, by [`Memory::rearm`]).
     fn execute(&mut self, command: &Command) -> serde_json::Value {
         match command {
             Command::Claim(c) => self.forms.insert(c.form.clone()),
@@ -1038,14 +1039,14 @@ impl LedgerModel {
                     .into_iter()
                     .map(|r| {
                         let claim = Command::Claim(cmd::Claim { form: form.clone(), email: r.email, lead: r.lead, key: None, legacy: r.legacy, now });
-                        serde_json::from_value::<Standing>(self.run(&claim)).map(|s| s.holder).unwrap_or(Holder::Reserved)
+                        serde_json::from_value::<Standing>(self.execute(&claim)).map(|s| s.holder).unwrap_or(Holder::Reserved)
                     })
                     .collect();
                 serde_json::to_value(holders).unwrap_or_default()
             }
             Command::SettleMany(cmd::SettleMany { form, settled, released }) => {
                 for r in settled {
-                    self.run(&Command::Settle(cmd::Settle {
+                    self.execute(&Command::Settle(cmd::Settle {
                         form: form.clone(),
                         hold: r.hold,
                         key: None,
@@ -1055,7 +1056,7 @@ impl LedgerModel {
                     }));
                 }
                 for hold in released {
-                    self.run(&Command::Release(cmd::Release { form: form.clone(), hold, key: None }));
+                    self.execute(&Command::Release(cmd::Release { form: form.clone(), hold, key: None }));
                 }
                 ok
             }

@@ -63,6 +63,9 @@ pub fn script(bundle: &str, form: &PublicForm, endpoint: &str, base: Option<&str
     // each on its first call. The view's `mount` is called at once, and compiling it lazily, on the call, had
     // held the form back: the script ran 1.7 ms before `mount` began, 0.8 ms with the hint, and the form was
     // shown 0.8 ms sooner after the script arrived (`cargo xtask bench render`'s page, median of 20 loads).
+    // It moves that compiling to the background thread that streams the script in, before the run: in a tab
+    // whose main thread is idle the form then comes 1-2 ms later (the bench's warm tab), but the host page's
+    // main thread, busy on a real page, is spared about 2 ms (see ARCHITECTURE.md, section "Size": the warm tab).
     format!("{COMPILE_HINT}(function(){{var __leadgate={config};\n{bundle}\n}})();\n")
 }
 

@@ -263,10 +263,10 @@ fn run_tests(mut phases: Vec<(&'static str, f64)>) -> Result {
     // Three suites at a time: each starts its own collector (own port, state and inspector port) and its
     // own browser, so they share nothing. Much of a suite's time is spent waiting (for retries, paces, refresh
     // windows and restarts), so a third suite fills the two cores: on a fresh clone the suites took 390 s two
-    // at a time and 297 s three at a time (292 s against 380 s on one build in a working checkout), with the timing-bound figures the suites print (a sign-up's mail
-    // behind an import, a publish within its refresh window, an escalation's lateness) still well inside
-    // their bounds (four at a time: 271 s). The slowest suites start first, so the last to start is a short
-    // one and no long suite runs alone at the end.
+    // at a time and 297 s three at a time (292 s against 380 s on one build in a working checkout), with
+    // the timing-bound figures the suites print (a sign-up's mail behind an import, a publish within its
+    // refresh window, an escalation's lateness) still well inside their bounds (four at a time: 271 s). The
+    // slowest suites start first, so the last to start is a short one and no long suite runs alone at the end.
     // (`delivery` ran alone until a restarted ledger handed back its predecessor's leases: a kill that
     // landed on an attempt left that delivery waiting 15 minutes, longer than the suite waits.)
     let mut suites: Vec<String> = std::fs::read_dir(root().join("tests"))
